@@ -1,0 +1,202 @@
+/**
+ * The hot-path interface: what the host (src/kernel, src/nvdimm) may ask of the core.
+ *
+ * Two implementations sit behind it and must agree byte for byte:
+ *   - src/core/wasm.ts  -> build/core.wasm, compiled from assembly/ (AssemblyScript)
+ *   - src/core/ts/      -> the pure-TypeScript twin
+ *
+ * This file is the Wasm/TS boundary: units and semantics are fixed here, once.
+ *   - pfns and page counts are `number` (pfns stay below 2^40, 52-bit physical addresses);
+ *   - physical and virtual addresses, page-table entries and struct page words are `bigint`;
+ *   - operations return 0 or a negative errno (-ENOMEM, -EFAULT), never throw for kernel
+ *     conditions; only a broken core (a Wasm trap) throws `CoreTrap`.
+ *
+ * The core models x86-64 physical memory sparsely: a 4 KiB frame is backed (stored in host
+ * memory) when first written; an unbacked frame reads as its fill pattern, or as zero. Fill
+ * patterns let memmap initialisation of huge ranges cost O(extents), not O(pages): a pattern
+ * describes "these frames hold struct pages of pfns P.. whose words are W (+ the page's own VA
+ * for self-relative words)". See `memmapFill` semantics in src/core/ts/memmap.ts.
+ */
+
+/** Who a DRAM page was allocated for; `stats()` counts pages per purpose. */
+export const enum Purpose {
+  /** Page-table pages other than the direct map's: the root PGD, vmemmap tables. */
+  PageTable = 0,
+  /** Page-table pages of the direct (linear) map. */
+  DirectMap = 1,
+  /** DRAM holding struct pages: the boot memmap, map=mem memmaps, base-page fallbacks. */
+  Memmap = 2,
+  /** Small kernel objects (devres payloads such as the page_map). */
+  Slab = 3,
+}
+export const PURPOSES = 4;
+
+/** Events the core reports to the host; the host turns them into kernel messages. */
+export const enum EventType {
+  /** vmemmap_populate took the 4 KiB path after a failed PMD block allocation: a = va of the PMD step. */
+  Fallback = 1,
+  /** vmemmap_populate without PSE was handed an altmap (-ENOMEM follows). */
+  NoPseAltmap = 2,
+  /** A page was handed to the page allocator that it does not own: a = pfn, b = order. */
+  Bug = 3,
+  /** (debug) vmem_altmap_alloc attempt: a = returned pfn or -1, b = alloc, c = align, d = nr_free, all after the update. */
+  AltmapAlloc = 4,
+  /** (debug) a 2 MiB vmemmap leaf was installed: a = va, b = phys of the block. */
+  Pmd = 5,
+}
+
+export interface CoreEvent {
+  type: EventType;
+  a: bigint;
+  b: bigint;
+  c: bigint;
+  d: bigint;
+}
+
+/** Fault injection points (the kernel's fail_page_alloc, extended to the model's allocators). */
+export const enum FaultKind {
+  DramAlloc = 0,
+  AltmapAlloc = 1,
+  Backing = 2,
+}
+
+export interface CoreConfig {
+  /** System RAM as pfn ranges [start, end), sorted, disjoint. The DRAM page allocator owns exactly these. */
+  ramRanges: Array<[number, number]>;
+  /** Paging levels: 4 (PGD, PUD, PMD, PTE) or 5 (PGD, P4D, PUD, PMD, PTE). */
+  levels: 4 | 5;
+  /** VMEMMAP_START: struct page of pfn P lives at vmemmapStart + 64 * P. */
+  vmemmapStart: bigint;
+  /** PAGE_OFFSET: __va(phys) = pageOffset + phys. */
+  pageOffset: bigint;
+  /** The CPU has PSE (2 MiB pages). */
+  pse: boolean;
+  /** The CPU has 1 GiB pages (the direct map uses them where alignment allows). */
+  gbpages: boolean;
+  /** Host-memory budget for backed frames, in bytes; backing a frame past it fails with -ENOMEM. */
+  hostMemoryLimit: number;
+  /** Write struct pages out at once instead of as fill patterns (same results, more host memory). */
+  eagerMemmap: boolean;
+  /** Report debug events (AltmapAlloc, Pmd). */
+  debug: boolean;
+}
+
+/** The five fields of struct vmem_altmap, as unsigned 64-bit values. */
+export interface AltmapFields {
+  basePfn: bigint;
+  reserve: bigint;
+  free: bigint;
+  align: bigint;
+  alloc: bigint;
+}
+export type AltmapField = keyof AltmapFields;
+export const ALTMAP_FIELDS: readonly AltmapField[] = ['basePfn', 'reserve', 'free', 'align', 'alloc'];
+
+export interface WalkLevel {
+  level: 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte';
+  index: number;
+  entry: bigint;
+  /** Physical address of the table that holds the entry. */
+  table: bigint;
+}
+
+export interface CoreWalk {
+  levels: WalkLevel[];
+  /** True when the walk reached a present leaf. */
+  mapped: boolean;
+  phys: bigint;
+  pageSize: number;
+}
+
+export interface DramStats {
+  totalPages: number;
+  freePages: number;
+  /** Pages in use, indexed by Purpose. */
+  byPurpose: number[];
+}
+
+/** Bit flags of vmemmapPopulate. */
+export const enum PopulateFlags {
+  /** Populate with 4 KiB pages from the start (x86 without PSE, or a v6 sub-section piece). */
+  BasePages = 1,
+  /** Base pages may come from the altmap (v5.8+); otherwise they always come from DRAM. */
+  BasePagesUseAltmap = 2,
+}
+
+export class CoreTrap extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CoreTrap';
+  }
+}
+
+export interface Core {
+  readonly backend: 'wasm' | 'ts';
+
+  /** Set up memory, the DRAM allocator over cfg.ramRanges and an empty root table (the first DRAM page, Purpose.PageTable). 0 or -ENOMEM. */
+  init(cfg: CoreConfig): number;
+  /** Free everything the core holds; the core is unusable afterwards. */
+  dispose(): void;
+
+  // ---- physical memory (assembly/physmem.ts) ----
+  /** Bytes as the CPU would read them: backed frames, else fill patterns, else zero. */
+  readPhys(phys: bigint, length: number): Uint8Array;
+  /** Write bytes, backing frames as needed. 0 or -ENOMEM (budget; nothing written then). */
+  writePhys(phys: bigint, data: Uint8Array): number;
+  /** Bytes of host memory holding backed frames. */
+  backedBytes(): number;
+
+  // ---- DRAM page allocator (assembly/pagealloc.ts) ----
+  /** The lowest-addressed free, naturally aligned block of 2^order pages inside one RAM range; pfn, or -ENOMEM. Its frames read as zero. */
+  allocPages(order: number, purpose: Purpose): number;
+  /** Give a block back. 0, or -EFAULT (and a Bug event) when any page of it is not allocated DRAM; nothing changes then. Frees drop the frames' backing. */
+  freePages(pfn: number, order: number, purpose: Purpose): number;
+  dramStats(): DramStats;
+
+  // ---- page tables (assembly/pgtable.ts) ----
+  /** init_memory_mapping: map [startPfn, endPfn) at pageOffset + phys, 1 GiB / 2 MiB / 4 KiB leaves by alignment; existing leaves are kept, existing tables descended. 0 or -ENOMEM. */
+  directMapAdd(startPfn: number, endPfn: number): number;
+  /** kernel_physical_mapping_remove: clear the leaves inside the range, free tables left empty (PTE, PMD, PUD; P4D on 5-level). */
+  directMapRemove(startPfn: number, endPfn: number): number;
+  /** Walk a canonical virtual address; reports every level visited. */
+  walk(va: bigint): CoreWalk;
+
+  // ---- vmem_altmap (assembly/altmap.ts) ----
+  /** A new altmap with these fields; returns its id (>= 0) or -ENOMEM. */
+  altmapCreate(f: AltmapFields): number;
+  altmapRelease(id: number): void;
+  altmapRead(id: number): AltmapFields;
+  altmapWrite(id: number, field: AltmapField, value: bigint): void;
+  /** vmem_altmap_alloc: natural alignment of the physical pfn; pfn, or -1 on failure (no state change). */
+  altmapAlloc(id: number, nrPfns: number): number;
+  /** vmem_altmap_free: alloc -= nrPfns, modulo 2^64. */
+  altmapFree(id: number, nrPfns: number): void;
+  /** The pgmap lookup as free_pagetable sees it: pfn ranges [start, end) whose struct pages resolve to an altmap. Replaces the previous table. */
+  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void;
+
+  // ---- vmemmap (assembly/vmemmap.ts) ----
+  /**
+   * vmemmap_populate for the struct pages of pfns [startPfn, startPfn + nrPages): PMD steps,
+   * tables from DRAM, 2 MiB blocks from the altmap (altmapId >= 0; no fallback) or DRAM (order 9;
+   * on failure a Fallback event and 4 KiB pages), per `flags`. 0 or -ENOMEM (stops at the failing step).
+   */
+  vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
+  /** vmemmap_free / remove_pagetable(direct=false) for the same span; blocks go back through the altmap lookup (free_pagetable). 0, or -EFAULT after a Bug event. */
+  vmemmapFree(startPfn: number, nrPages: number): number;
+
+  // ---- memmap (assembly/memmap.ts) ----
+  /** memset of the struct pages of [startPfn, +nrPages) to zero (sparse_add_one_section). Pages with no vmemmap mapping are skipped. 0 or -ENOMEM. */
+  memmapZero(startPfn: number, nrPages: number): number;
+  /** memmap_init_zone: each page gets zone, node, PG_reserved, _count 1, _mapcount -1, lru pointing at itself. 0 or -ENOMEM. */
+  memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
+  /** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. 0 or -ENOMEM. */
+  memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
+  /** The 8 words of pfn's struct page, or null when its vmemmap is not mapped. */
+  readPage(pfn: number): BigUint64Array | null;
+
+  // ---- events and faults ----
+  /** Events since the last call, oldest first. */
+  takeEvents(): CoreEvent[];
+  /** Fail the nth next allocation of `kind` (1 = the very next); 0 disarms. */
+  setFault(kind: FaultKind, nth: number): void;
+}

@@ -1,0 +1,63 @@
+/**
+ * struct page (64 bytes, v4.5 x86-64 production config) as both backends lay it out, and its decoding.
+ * The word indices and constants are mirrored in assembly/memmap.ts; keep the two in step.
+ *
+ *   word 0  flags: node << 58 | zone << 55 | PG_reserved (bit 10)   NODES_SHIFT 6, ZONES_SHIFT 3
+ *   word 1  mapping
+ *   word 2  index
+ *   word 3  _mapcount (low 32 bits, -1 when unmapped) | _count (high 32 bits)
+ *   word 4  lru.next  / pgmap (ZONE_DEVICE pages: the union member the F loop writes)
+ *   word 5  lru.prev                 (LIST_POISON2 once the pgmap is set)
+ *   word 6  private
+ *   word 7  mem_cgroup
+ */
+export const STRUCT_PAGE_SIZE = 64;
+export const NODES_PGSHIFT = 58n;
+export const ZONES_PGSHIFT = 55n;
+export const PG_RESERVED = 10n;
+/** LIST_POISON2 = 0x200 + POISON_POINTER_DELTA (x86-64). */
+export const LIST_POISON2 = 0xdead000000000200n;
+
+/** Zones in v4.5 order (CONFIG_ZONE_DMA, DMA32, no HIGHMEM, MOVABLE, DEVICE). */
+export const ZONES = ['DMA', 'DMA32', 'Normal', 'Movable', 'Device'] as const;
+export type ZoneName = (typeof ZONES)[number];
+export const ZONE_DMA = 0;
+export const ZONE_DMA32 = 1;
+export const ZONE_NORMAL = 2;
+export const ZONE_DEVICE = 4;
+
+export interface StructPage {
+  pfn: number;
+  /** Where the struct page lives: its vmemmap address. */
+  vaddr: bigint;
+  /** memmap_init_zone has run on it (lru.prev is no longer zero). */
+  initialised: boolean;
+  flags: bigint;
+  zone: ZoneName | null;
+  node: number;
+  reserved: boolean;
+  refcount: number;
+  mapcount: number;
+  /** The dev_pagemap back-pointer, when set (ZONE_DEVICE pages after devm_memremap_pages). */
+  pgmap: bigint | null;
+  words: bigint[];
+}
+
+/** Decode the 8 words of a struct page. */
+export function decodeStructPage(pfn: number, vaddr: bigint, w: BigUint64Array): StructPage {
+  const initialised = w[5] !== 0n;
+  const zoneIdx = Number((w[0] >> ZONES_PGSHIFT) & 7n);
+  return {
+    pfn,
+    vaddr,
+    initialised,
+    flags: w[0],
+    zone: initialised ? (ZONES[zoneIdx] ?? null) : null,
+    node: Number(w[0] >> NODES_PGSHIFT),
+    reserved: ((w[0] >> PG_RESERVED) & 1n) === 1n,
+    refcount: Number(BigInt.asIntN(32, w[3] >> 32n)),
+    mapcount: Number(BigInt.asIntN(32, w[3] & 0xffffffffn)) + 1,
+    pgmap: w[5] === LIST_POISON2 ? w[4] : null,
+    words: Array.from(w),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * struct vmem_altmap and its bump allocator (twin of assembly/altmap.ts).
+ * Fields are u64 in the kernel. Here they are numbers holding the value as a signed 64-bit
+ * integer (exact while |value| < 2^53): small counts stay positive, and an underflowing
+ * vmem_altmap_free wraps to a small negative number, which reads back as 2^64 - k.
+ */
+import { EventType, FaultKind, type AltmapField, type AltmapFields } from '../core.ts';
+import type { Events, Faults } from './util.ts';
+
+interface Altmap {
+  basePfn: number;
+  reserve: number;
+  free: number;
+  align: number;
+  alloc: number;
+}
+
+const toSigned = (v: bigint): number => Number(BigInt.asIntN(64, v));
+const toU64 = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
+
+/** a > b as unsigned 64-bit values (both in signed representation). */
+function u64Greater(a: number, b: number): boolean {
+  if (a < 0 !== b < 0) return a < 0;
+  return a > b;
+}
+
+/** 1 << __ffs(n): natural alignment of an n-pfn request (1 for n = 0). */
+function lowestBit(n: number): number {
+  if (n === 0) return 1;
+  if (n < 2 ** 31) return n & -n;
+  let unit = 1;
+  while ((n / unit) % 2 === 0) unit *= 2;
+  return unit;
+}
+
+/** Two's-complement wrap of a sum back into the signed 64-bit range (exact while small). */
+function wrap(v: number): number {
+  if (v >= 2 ** 63) return v - 2 ** 64;
+  if (v < -(2 ** 63)) return v + 2 ** 64;
+  return v;
+}
+
+export class AltmapTable {
+  private readonly maps: Array<Altmap | null> = [];
+  private lookup: Array<{ startPfn: number; endPfn: number; altmapId: number }> = [];
+
+  constructor(
+    private readonly events: Events,
+    private readonly faults: Faults,
+    private readonly debug: boolean,
+  ) {}
+
+  create(f: AltmapFields): number {
+    const m: Altmap = {
+      basePfn: toSigned(f.basePfn),
+      reserve: toSigned(f.reserve),
+      free: toSigned(f.free),
+      align: toSigned(f.align),
+      alloc: toSigned(f.alloc),
+    };
+    const id = this.maps.indexOf(null);
+    if (id >= 0) {
+      this.maps[id] = m;
+      return id;
+    }
+    this.maps.push(m);
+    return this.maps.length - 1;
+  }
+
+  release(id: number): void {
+    this.maps[id] = null;
+  }
+
+  private get(id: number): Altmap {
+    const m = this.maps[id];
+    if (!m) throw new RangeError(`no altmap ${id}`);
+    return m;
+  }
+
+  read(id: number): AltmapFields {
+    const m = this.get(id);
+    return { basePfn: toU64(m.basePfn), reserve: toU64(m.reserve), free: toU64(m.free), align: toU64(m.align), alloc: toU64(m.alloc) };
+  }
+
+  write(id: number, field: AltmapField, value: bigint): void {
+    this.get(id)[field] = toSigned(value);
+  }
+
+  /** vmem_altmap_nr_free */
+  nrFree(m: Altmap): number {
+    const used = wrap(m.alloc + m.align);
+    return u64Greater(m.free, used) ? wrap(m.free - used) : 0;
+  }
+
+  /** vmem_altmap_alloc: the pfn, or -1 (no state change). */
+  alloc(id: number, n: number): number {
+    const m = this.get(id);
+    if (this.faults.fire(FaultKind.AltmapAlloc)) {
+      this.trace(m, -1);
+      return -1;
+    }
+    const pfn = wrap(m.basePfn + m.reserve + m.alloc + m.align);
+    const unit = lowestBit(n);
+    const pad = (unit - (pfn % unit)) % unit;
+    const nrFree = this.nrFree(m);
+    if (u64Greater(n + pad, nrFree)) {
+      this.trace(m, -1);
+      return -1;
+    }
+    m.alloc = wrap(m.alloc + n);
+    m.align = wrap(m.align + pad);
+    this.trace(m, pfn + pad);
+    return pfn + pad;
+  }
+
+  /** vmem_altmap_free */
+  free(id: number, n: number): void {
+    const m = this.get(id);
+    m.alloc = wrap(m.alloc - n);
+  }
+
+  private trace(m: Altmap, pfn: number): void {
+    if (!this.debug) return;
+    this.events.push(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), toU64(this.nrFree(m)));
+  }
+
+  setLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
+    this.lookup = entries.map((e) => ({ ...e }));
+  }
+
+  /** to_vmem_altmap as free_pagetable sees it: the altmap id whose range holds pfn, or -1. */
+  lookupPfn(pfn: number): number {
+    for (const e of this.lookup) if (pfn >= e.startPfn && pfn < e.endPfn) return e.altmapId;
+    return -1;
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * struct page initialisation through the vmemmap (twin of assembly/memmap.ts).
+ * A fill sets some of the 8 words of every struct page in a pfn range. Whole frames that are
+ * not backed get a fill pattern (O(1) per contiguous run); partial or backed frames get bytes.
+ */
+import { ENOMEM, hi32, lo32 } from './util.ts';
+import { writeStructPage, type Pattern, type PhysMem } from './physmem.ts';
+import type { PageTable } from './pgtable.ts';
+import type { Vmemmap } from './vmemmap.ts';
+
+export const FULL = 0xff;
+
+/** A fill: which words to set, their values (lo/hi halves) and which add the page's own VA. */
+export interface Fill {
+  mask: number;
+  lo: Uint32Array;
+  hi: Uint32Array;
+  selfMask: number;
+}
+
+/** memmap_init_zone's template: zone, node, PG_reserved, _count 1, _mapcount -1, lru at itself. */
+export function initFill(zone: number, nid: number): Fill {
+  const lo = new Uint32Array(8);
+  const hi = new Uint32Array(8);
+  lo[0] = 1 << 10;
+  hi[0] = ((nid << 26) | (zone << 23)) >>> 0;
+  lo[3] = 0xffffffff;
+  hi[3] = 1;
+  lo[4] = 32;
+  lo[5] = 32;
+  return { mask: FULL, lo, hi, selfMask: 0x30 };
+}
+
+export function zeroFill(): Fill {
+  return { mask: FULL, lo: new Uint32Array(8), hi: new Uint32Array(8), selfMask: 0 };
+}
+
+/** page->pgmap = pgmap; lru.prev = LIST_POISON2. */
+export function pgmapFill(pgmapLo: number, pgmapHi: number): Fill {
+  const lo = new Uint32Array(8);
+  const hi = new Uint32Array(8);
+  lo[4] = pgmapLo;
+  hi[4] = pgmapHi;
+  lo[5] = 0x200;
+  hi[5] = 0xdead0000;
+  return { mask: 0x30, lo, hi, selfMask: 0 };
+}
+
+export class Memmap {
+  constructor(
+    private readonly mem: PhysMem,
+    private readonly pt: PageTable,
+    private readonly vmemmap: Vmemmap,
+    private readonly eager: boolean,
+  ) {}
+
+  /** Apply a fill to the struct pages of [startPfn, startPfn + nrPages). 0 or -ENOMEM. */
+  fill(startPfn: number, nrPages: number, f: Fill): number {
+    const vm = this.vmemmap;
+    const end = vm.va(startPfn + nrPages);
+    for (let va = vm.va(startPfn); va < end; ) {
+      const phys = this.pt.translate(va);
+      const size = phys < 0 ? 4096 : this.pt.lastSize;
+      const chunkEnd = Math.min(end, Math.floor(va / size) * size + size);
+      if (phys >= 0) {
+        const r = this.fillPhys(phys, chunkEnd - va, (va - vm.base) / 64, f);
+        if (r < 0) return r;
+      }
+      va = chunkEnd;
+    }
+    return 0;
+  }
+
+  /** Fill struct pages stored at [phys, phys + len), the first being pfn `firstPfn`'s. */
+  private fillPhys(phys: number, len: number, firstPfn: number, f: Fill): number {
+    const firstFrame = Math.floor(phys / 4096);
+    const endByte = phys + len;
+    const wholeStart = Math.ceil(phys / 4096);
+    const wholeEnd = Math.floor(endByte / 4096);
+    if (wholeStart >= wholeEnd) return this.writeBytes(phys, endByte, firstPfn, f);
+    // head and tail partial frames as bytes
+    if (phys % 4096) {
+      const r = this.writeBytes(phys, wholeStart * 4096, firstPfn, f);
+      if (r < 0) return r;
+    }
+    if (endByte % 4096) {
+      const r = this.writeBytes(wholeEnd * 4096, endByte, firstPfn + (wholeEnd * 4096 - phys) / 64, f);
+      if (r < 0) return r;
+    }
+    const pagePfn0 = firstPfn + (wholeStart * 4096 - phys) / 64;
+    if (this.eager || this.mem.anyBacked(wholeStart, wholeEnd)) {
+      return this.fillFramesSlow(wholeStart, wholeEnd, pagePfn0, f);
+    }
+    void firstFrame;
+    return this.fillPattern(wholeStart, wholeEnd, pagePfn0, f);
+  }
+
+  /** Whole unbacked frames: set or compose fill patterns. */
+  private fillPattern(start: number, end: number, pagePfn0: number, f: Fill): number {
+    const mem = this.mem;
+    if (f.mask === FULL) {
+      if (f.selfMask === 0 && f.lo.every((x) => x === 0) && f.hi.every((x) => x === 0)) mem.cutPatterns(start, end);
+      else mem.setPattern({ start, end, pagePfn0, lo: f.lo.slice(), hi: f.hi.slice(), selfMask: f.selfMask });
+      return 0;
+    }
+    const zero = new Uint32Array(8);
+    const pieces: Pattern[] = [];
+    let at = start;
+    const compose = (s: number, e: number, lo: Uint32Array, hi: Uint32Array, self: number): void => {
+      const nlo = lo.slice();
+      const nhi = hi.slice();
+      for (let i = 0; i < 8; i++) {
+        if ((f.mask >> i) & 1) {
+          nlo[i] = f.lo[i];
+          nhi[i] = f.hi[i];
+        }
+      }
+      pieces.push({ start: s, end: e, pagePfn0: pagePfn0 + (s - start) * 64, lo: nlo, hi: nhi, selfMask: (self & ~f.mask) | (f.selfMask & f.mask) });
+    };
+    for (const p of mem.patternsIn(start, end)) {
+      if (p.start > at) compose(at, p.start, zero, zero, 0);
+      if (p.pagePfn0 !== pagePfn0 + (p.start - start) * 64) {
+        // the frames hold other pages' struct pages: write them out instead
+        const r = this.fillFramesSlow(p.start, p.end, pagePfn0 + (p.start - start) * 64, f);
+        if (r < 0) return r;
+      } else compose(p.start, p.end, p.lo, p.hi, p.selfMask);
+      at = p.end;
+    }
+    if (at < end) compose(at, end, zero, zero, 0);
+    for (const p of pieces) mem.setPattern(p);
+    return 0;
+  }
+
+  /** Whole frames written as bytes, backing each. */
+  private fillFramesSlow(start: number, end: number, pagePfn0: number, f: Fill): number {
+    for (let frame = start; frame < end; frame++) {
+      const words = this.mem.back(frame);
+      if (!words) return ENOMEM;
+      const first = pagePfn0 + (frame - start) * 64;
+      for (let j = 0; j < 64; j++) this.writePage(words, j * 16, first + j, f);
+    }
+    return 0;
+  }
+
+  /** Struct pages in [from, to) bytes of physical memory, each backed and written. */
+  private writeBytes(from: number, to: number, firstPfnAtPhys: number, f: Fill): number {
+    // firstPfnAtPhys is the pfn of the struct page at `from`
+    for (let at = from; at < to; at += 64) {
+      const frame = Math.floor(at / 4096);
+      const words = this.mem.back(frame);
+      if (!words) return ENOMEM;
+      this.writePage(words, (at % 4096) / 4, firstPfnAtPhys + (at - from) / 64, f);
+    }
+    return 0;
+  }
+
+  private readonly tmpLo = new Uint32Array(8);
+  private readonly tmpHi = new Uint32Array(8);
+
+  private writePage(words: Uint32Array, at: number, pfn: number, f: Fill): void {
+    const mem = this.mem;
+    if (f.mask === FULL) {
+      writeStructPage(words, at, f.lo, f.hi, f.selfMask, pfn, mem.vmemmapLo, mem.vmemmapHi);
+      return;
+    }
+    // compose with the words already there: only masked words change
+    const lo = this.tmpLo;
+    const hi = this.tmpHi;
+    for (let i = 0; i < 8; i++) {
+      lo[i] = words[at + 2 * i];
+      hi[i] = words[at + 2 * i + 1];
+    }
+    const full = new Uint32Array(16);
+    writeStructPage(full, 0, f.lo, f.hi, f.selfMask, pfn, mem.vmemmapLo, mem.vmemmapHi);
+    for (let i = 0; i < 8; i++) {
+      if ((f.mask >> i) & 1) {
+        words[at + 2 * i] = full[2 * i];
+        words[at + 2 * i + 1] = full[2 * i + 1];
+      }
+    }
+  }
+
+  /** The 8 words of pfn's struct page, or null when its vmemmap is not mapped. */
+  readPage(pfn: number): BigUint64Array | null {
+    const phys = this.pt.translate(this.vmemmap.va(pfn));
+    if (phys < 0) return null;
+    const frame = Math.floor(phys / 4096);
+    const at = (phys % 4096) / 4;
+    const out = new BigUint64Array(8);
+    const words = this.mem.peek(frame);
+    if (words) {
+      for (let i = 0; i < 8; i++) out[i] = (BigInt(words[at + 2 * i + 1]) << 32n) | BigInt(words[at + 2 * i]);
+      return out;
+    }
+    const p = this.mem.findPattern(frame);
+    if (!p) return out;
+    const tmp = new Uint32Array(16);
+    writeStructPage(tmp, 0, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, this.mem.vmemmapLo, this.mem.vmemmapHi);
+    for (let i = 0; i < 8; i++) out[i] = (BigInt(tmp[2 * i + 1]) << 32n) | BigInt(tmp[2 * i]);
+    return out;
+  }
+}
+
+export { lo32, hi32 };

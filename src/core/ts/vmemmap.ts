@@ -1,0 +1,111 @@
+/** vmemmap_populate / vmemmap_free on x86-64 (twin of assembly/vmemmap.ts). */
+import { EventType, PopulateFlags, Purpose } from '../core.ts';
+import { ENOMEM, vaFull, type Events } from './util.ts';
+import { LARGE_FLAGS, PAGE_FLAGS, PTE_PRESENT, PTE_PSE, removeRange, SZ_2M, type PageTable } from './pgtable.ts';
+import type { AltmapTable } from './altmap.ts';
+
+export class Vmemmap {
+  constructor(
+    private readonly pt: PageTable,
+    private readonly altmaps: AltmapTable,
+    private readonly events: Events,
+    /** VMEMMAP_START, low 57 bits. */
+    readonly base: number,
+    private readonly pse: boolean,
+    private readonly debug: boolean,
+  ) {}
+
+  va(pfn: number): number {
+    return this.base + pfn * 64;
+  }
+
+  /** vmemmap_populate: 0 or -ENOMEM. */
+  populate(startPfn: number, nrPages: number, altmapId: number, flags: number): number {
+    const start = this.va(startPfn);
+    const end = this.va(startPfn + nrPages);
+    if (!this.pse && altmapId >= 0) {
+      this.events.push(EventType.NoPseAltmap, 0n);
+      return ENOMEM;
+    }
+    if (!this.pse || flags & PopulateFlags.BasePages) return this.populateBasepages(start, end, altmapId, flags);
+    return this.populateHugepages(start, end, altmapId, flags);
+  }
+
+  /** vmemmap_populate_hugepages: 2 MiB blocks, no fallback when an altmap is given. */
+  private populateHugepages(start: number, end: number, altmapId: number, flags: number): number {
+    const pt = this.pt;
+    for (let addr = start; addr < end; ) {
+      const next = Math.min(Math.floor(addr / SZ_2M) * SZ_2M + SZ_2M, end);
+      const t = pt.tableFor(addr, pt.pmd, Purpose.PageTable);
+      if (t === -2) {
+        addr = next;
+        continue;
+      }
+      if (t < 0) return ENOMEM;
+      const i = pt.index(addr, pt.pmd);
+      const lo = pt.readLo(t, i);
+      if (!(lo & PTE_PRESENT)) {
+        const block = altmapId >= 0 ? this.altmaps.alloc(altmapId, 512) : pt.alloc.allocPages(9, Purpose.Memmap);
+        if (block >= 0) {
+          if (!pt.writeLeaf(t, i, block, LARGE_FLAGS)) {
+            this.releaseBlock(block, 9, altmapId);
+            return ENOMEM;
+          }
+          if (this.debug) this.events.push(EventType.Pmd, vaFull(Math.floor(addr / SZ_2M) * SZ_2M), BigInt(block) * 4096n);
+          addr = next;
+          continue;
+        }
+        if (altmapId >= 0) return ENOMEM;
+      } else if (lo & PTE_PSE) {
+        addr = next;
+        continue;
+      }
+      this.events.push(EventType.Fallback, vaFull(addr));
+      const r = this.populateBasepages(addr, next, altmapId, flags);
+      if (r < 0) return r;
+      addr = next;
+    }
+    return 0;
+  }
+
+  /** vmemmap_populate_basepages: 4 KiB pages, from DRAM unless BasePagesUseAltmap. */
+  private populateBasepages(start: number, end: number, altmapId: number, flags: number): number {
+    const pt = this.pt;
+    const useAltmap = altmapId >= 0 && (flags & PopulateFlags.BasePagesUseAltmap) !== 0;
+    for (let addr = Math.floor(start / 4096) * 4096; addr < end; addr += 4096) {
+      const t = pt.tableFor(addr, pt.pte, Purpose.PageTable);
+      if (t === -2) continue;
+      if (t < 0) return ENOMEM;
+      const i = pt.index(addr, pt.pte);
+      if (pt.readLo(t, i) & PTE_PRESENT) continue;
+      const page = useAltmap ? this.altmaps.alloc(altmapId, 1) : pt.alloc.allocPages(0, Purpose.Memmap);
+      if (page < 0) return ENOMEM;
+      if (!pt.writeLeaf(t, i, page, PAGE_FLAGS)) {
+        this.releaseBlock(page, 0, useAltmap ? altmapId : -1);
+        return ENOMEM;
+      }
+    }
+    return 0;
+  }
+
+  private releaseBlock(pfn: number, order: number, altmapId: number): void {
+    if (altmapId >= 0) this.altmaps.free(altmapId, 2 ** order);
+    else this.pt.alloc.freePages(pfn, order, Purpose.Memmap);
+  }
+
+  /** free_pagetable: back to the altmap that the backing page's lookup finds, else to the page allocator. */
+  private freePagetable = (pfn: number, order: number): number => {
+    const id = this.altmaps.lookupPfn(pfn);
+    if (id >= 0) {
+      this.altmaps.free(id, 2 ** order);
+      return 0;
+    }
+    return this.pt.alloc.freePages(pfn, order, Purpose.Memmap);
+  };
+
+  /** vmemmap_free: remove_pagetable(direct = false). 0 or -EFAULT. */
+  free(startPfn: number, nrPages: number): number {
+    const pt = this.pt;
+    return removeRange(pt, pt.root, 0, this.va(startPfn), this.va(startPfn + nrPages), this.freePagetable, Purpose.PageTable);
+  }
+}
