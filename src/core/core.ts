@@ -39,7 +39,7 @@ export const enum EventType {
   NoPseAltmap = 2,
   /** A page was handed to the page allocator that it does not own: a = pfn, b = order. */
   Bug = 3,
-  /** (debug) vmem_altmap_alloc attempt: a = returned pfn or -1, b = alloc, c = align, d = nr_free, all after the update. */
+  /** (debug) vmem_altmap_alloc attempt: a = returned pfn or -1, b = alloc, c = align (after the update), d = the request in pfns. */
   AltmapAlloc = 4,
   /** (debug) a 2 MiB vmemmap leaf was installed: a = va, b = phys of the block. */
   Pmd = 5,

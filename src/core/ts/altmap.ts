@@ -96,7 +96,7 @@ export class AltmapTable {
   alloc(id: number, n: number): number {
     const m = this.get(id);
     if (this.faults.fire(FaultKind.AltmapAlloc)) {
-      this.trace(m, -1);
+      this.trace(m, -1, n);
       return -1;
     }
     const pfn = wrap(m.basePfn + m.reserve + m.alloc + m.align);
@@ -104,12 +104,12 @@ export class AltmapTable {
     const pad = (unit - (pfn % unit)) % unit;
     const nrFree = this.nrFree(m);
     if (u64Greater(n + pad, nrFree)) {
-      this.trace(m, -1);
+      this.trace(m, -1, n);
       return -1;
     }
     m.alloc = wrap(m.alloc + n);
     m.align = wrap(m.align + pad);
-    this.trace(m, pfn + pad);
+    this.trace(m, pfn + pad, n);
     return pfn + pad;
   }
 
@@ -119,9 +119,9 @@ export class AltmapTable {
     m.alloc = wrap(m.alloc - n);
   }
 
-  private trace(m: Altmap, pfn: number): void {
+  private trace(m: Altmap, pfn: number, n: number): void {
     if (!this.debug) return;
-    this.events.push(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), toU64(this.nrFree(m)));
+    this.events.push(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), BigInt(n));
   }
 
   setLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {

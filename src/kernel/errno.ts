@@ -1,0 +1,53 @@
+/** Kernel errnos and the typed error the public API throws (shaped like Node's own system errors). */
+
+export const ERRNO = {
+  ENODEV: -19,
+  ENXIO: -6,
+  ENOMEM: -12,
+  EBUSY: -16,
+  EEXIST: -17,
+  EINVAL: -22,
+  ENOSPC: -28,
+  EFAULT: -14,
+} as const;
+
+export type ErrnoCode = keyof typeof ERRNO;
+
+const BY_VALUE = new Map<number, ErrnoCode>(Object.entries(ERRNO).map(([k, v]) => [v, k as ErrnoCode]));
+
+/** The errno name of a negative errno value ("ENOMEM" for -12). */
+export function errnoName(errno: number): ErrnoCode {
+  const name = BY_VALUE.get(errno);
+  if (!name) throw new RangeError(`unknown errno ${errno}`);
+  return name;
+}
+
+/** A kernel error: `code` "ENOMEM", `errno` -12, a message naming the problem. */
+export class KernelError extends Error {
+  readonly code: ErrnoCode;
+  readonly errno: number;
+
+  constructor(code: ErrnoCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'KernelError';
+    this.code = code;
+    this.errno = ERRNO[code];
+  }
+
+  static fromErrno(errno: number, message: string): KernelError {
+    return new KernelError(errnoName(errno), message);
+  }
+}
+
+/** Throw EINVAL for input the kernel would never see (the public API's own validation). */
+export function invalid(message: string): never {
+  throw new KernelError('EINVAL', message);
+}
+
+/** The machine is unusable after a modelled kernel BUG or a core trap. */
+export class MachinePoisonedError extends KernelError {
+  constructor(why: string) {
+    super('EFAULT', `machine is poisoned (${why}); create a fresh machine`);
+    this.name = 'MachinePoisonedError';
+  }
+}

@@ -1,0 +1,575 @@
+/**
+ * createMachine(config): a simulated x86-64 machine with its e820 map, booted onto one Core.
+ * Every public method validates its input first (KernelError EINVAL, nothing changed), then
+ * runs the modelled kernel; a modelled kernel BUG poisons the machine for further changes.
+ */
+import { ALTMAP_FIELDS, CoreTrap, Purpose, type AltmapFields, type Core } from './core/core.ts';
+import { decodeStructPage, type StructPage } from './core/structPage.ts';
+import { KernelError, MachinePoisonedError, invalid } from './kernel/errno.ts';
+import { PAGES_PER_SECTION } from './kernel/hotplug.ts';
+import { Kernel } from './kernel/kernel.ts';
+import { KERNELS, profileFor, type KernelName } from './kernel/profile.ts';
+import { IORESOURCE_BUSY, IORESOURCE_MEM, type RegionResult } from './kernel/resource.ts';
+import type { PageMap } from './kernel/memremap.ts';
+import type { Device } from './kernel/devres.ts';
+import { parseSize } from './nvdimm/units.ts';
+import { Pmem, type CreateNamespaceOptions } from './nvdimm/pmem.ts';
+import { loadCore, type Backend } from './core/load.ts';
+
+export type E820Type = 'System RAM' | 'Persistent Memory' | 'Reserved';
+export type SizeInput = bigint | number | string;
+
+export interface E820Entry {
+  start: SizeInput;
+  size: SizeInput;
+  type: E820Type;
+}
+
+export interface MachineConfig {
+  e820?: E820Entry[];
+  pse?: boolean;
+  gbpages?: boolean;
+  sparsememVmemmap?: boolean;
+  zoneDevice?: boolean;
+  kernel?: KernelName;
+  hostMemoryLimit?: bigint | number;
+  backend?: Backend;
+  memmapInit?: 'as-shipped' | 'as-intended';
+  /** Log pr_debug lines (altmap_alloc_block_buf, the vmemmap PMD runs). */
+  debug?: boolean;
+  /** Write struct pages out at once instead of as fill patterns. */
+  eagerMemmap?: boolean;
+}
+
+export interface AltmapInput {
+  basePfn: number | bigint;
+  reserve: number | bigint;
+  free: number | bigint;
+  align?: number | bigint;
+  alloc?: number | bigint;
+}
+
+export interface PhysRange {
+  start: bigint | number;
+  /** Inclusive, as in struct resource. */
+  end: bigint | number;
+}
+
+export interface WalkResult {
+  phys: bigint;
+  pageSize: number;
+  levels: Array<{ level: 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte'; index: number; entry: bigint; table: bigint }>;
+}
+
+export interface MachineStats {
+  dram: { totalPages: number; freePages: number; pageTablePages: number; memmapPages: number; directMapPages: number; slabPages: number };
+  devices: Record<string, { memmapPages: number; dramMemmapPages: number; altmapPages: number; sections: number; start: bigint; end: bigint }>;
+  host: { backedBytes: number };
+}
+
+export const GiB = 1n << 30n;
+/** 4-level paging: MAX_PHYSMEM_BITS 46. */
+const PHYS_BITS = 46;
+
+/** The default machine: 64 GiB of System RAM from 1 MiB, 1 TiB of Persistent Memory at the next 1 GiB boundary. */
+export function defaultE820(): Array<{ start: bigint; size: bigint; type: E820Type }> {
+  const ramStart = 0x100000n;
+  const ramSize = 64n * GiB;
+  const pmemStart = ((ramStart + ramSize + GiB - 1n) / GiB) * GiB;
+  return [
+    { start: ramStart, size: ramSize, type: 'System RAM' },
+    { start: pmemStart, size: 1024n * GiB, type: 'Persistent Memory' },
+  ];
+}
+
+/** A live view of a struct vmem_altmap held by the machine. */
+export class Altmap {
+  /** @internal */
+  constructor(
+    private readonly m: Machine,
+    /** @internal */ readonly id: number,
+    /** @internal */ readonly gen: number,
+  ) {}
+
+  private fields(): AltmapFields {
+    return this.m._altmapFields(this);
+  }
+  get basePfn(): number {
+    return Number(this.fields().basePfn);
+  }
+  get reserve(): number {
+    return Number(this.fields().reserve);
+  }
+  get free(): number {
+    return Number(this.fields().free);
+  }
+  get align(): number {
+    return Number(this.fields().align);
+  }
+  get alloc(): number {
+    return Number(this.fields().alloc);
+  }
+  /** vmem_altmap_next_pfn */
+  get nextPfn(): number {
+    const f = this.fields();
+    return Number(BigInt.asUintN(64, f.basePfn + f.reserve + f.alloc + f.align));
+  }
+  /** vmem_altmap_nr_free */
+  get nrFree(): number {
+    const f = this.fields();
+    const used = BigInt.asUintN(64, f.alloc + f.align);
+    return f.free > used ? Number(f.free - used) : 0;
+  }
+  toJSON(): Record<string, number> {
+    return { basePfn: this.basePfn, reserve: this.reserve, free: this.free, align: this.align, alloc: this.alloc, nextPfn: this.nextPfn, nrFree: this.nrFree };
+  }
+}
+
+export class Machine {
+  /** @internal */ readonly k: Kernel;
+  readonly kernel: KernelName;
+  readonly backend: Backend;
+  readonly e820: ReadonlyArray<{ start: bigint; size: bigint; type: E820Type }>;
+  /** @internal */ readonly pmem: Pmem;
+  private disposed = false;
+
+  /** @internal */
+  constructor(core: Core, backend: Backend, kernel: KernelName, e820: Array<{ start: bigint; size: bigint; type: E820Type }>, cfg: Required<Omit<MachineConfig, 'e820' | 'backend' | 'kernel'>>) {
+    this.backend = backend;
+    this.kernel = kernel;
+    this.e820 = e820;
+    const profile = profileFor(kernel);
+    this.k = new Kernel(core, profile, { zoneDevice: cfg.zoneDevice, sparsememVmemmap: cfg.sparsememVmemmap, memmapInit: cfg.memmapInit }, cfg.debug);
+    this.pmem = new Pmem(this.k);
+  }
+
+  // ---------------------------------------------------------------- boot
+
+  /** @internal */
+  boot(): void {
+    const k = this.k;
+    const ram: Array<[number, number]> = [];
+    for (const e of this.e820) {
+      const end = e.start + e.size - 1n;
+      if (e.type === 'System RAM') {
+        k.iomem.addTop('System RAM', e.start, end);
+        ram.push([Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
+      } else if (e.type === 'Persistent Memory') {
+        const r = k.iomem.addTop('Persistent Memory', e.start, end);
+        this.pmem.addRegion(r);
+      } else k.iomem.addTop('Reserved', e.start, end, IORESOURCE_MEM | IORESOURCE_BUSY);
+    }
+    for (const [s, e] of ram) if (k.core.directMapAdd(s, e) < 0) throw new KernelError('ENOMEM', 'boot: out of memory building the direct map');
+    if (k.hotplug.bootMemmap(ram) < 0) throw new KernelError('ENOMEM', 'boot: out of memory for the boot memmap');
+    k.log.printk('info', `Linux version ${k.profile.name === 'v4.5' ? '4.5.0' : '4.5.0-rc1'} (altmap-sim) #1 SMP`);
+    for (const e of this.e820) {
+      const t = e.type === 'System RAM' ? 'usable' : e.type === 'Persistent Memory' ? 'persistent (type 12)' : 'reserved';
+      k.log.printk('info', `BIOS-e820: [mem 0x${e.start.toString(16).padStart(16, '0')}-0x${(e.start + e.size - 1n).toString(16).padStart(16, '0')}] ${t}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- guards
+
+  private live(): void {
+    if (this.disposed) throw new KernelError('EINVAL', 'machine has been disposed');
+  }
+
+  /** Checks before any change: alive and not poisoned. */
+  private mutable(): void {
+    this.live();
+    if (this.k.poisoned) throw this.k.poisonError();
+  }
+
+  /** Run a mutating operation; a core trap poisons the machine. */
+  private run<T>(fn: () => T): T {
+    this.mutable();
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof CoreTrap) {
+        this.k.poisoned = `internal error: ${e.message}`;
+        this.k.log.printk('emerg', `altmap-sim: internal error in the ${this.backend} core: ${e.message}`);
+        throw new MachinePoisonedError(this.k.poisoned);
+      }
+      throw e;
+    } finally {
+      this.k.drainEvents();
+    }
+  }
+
+  // ---------------------------------------------------------------- devices, memremap
+
+  createDevice(name: string): { name: string } {
+    this.mutable();
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) invalid(`device name ${JSON.stringify(name)} is not a valid device name`);
+    this.k.devices.create(name, 'altmap_test');
+    return { name };
+  }
+
+  /** @internal */
+  device(ref: { name: string } | string): Device {
+    const name = typeof ref === 'string' ? ref : ref?.name;
+    const dev = typeof name === 'string' ? this.k.devices.get(name) : undefined;
+    if (!dev) throw new KernelError('ENODEV', `no device ${JSON.stringify(name)}`);
+    if (!dev.bound) throw new KernelError('EINVAL', `device ${name} is already unbound`);
+    return dev;
+  }
+
+  /** Driver detach: devres entries released in reverse order. */
+  unbind(device: { name: string } | string): void {
+    this.mutable();
+    const dev = this.device(device);
+    if (this.pmem.ownsDevice(dev.name)) invalid(`device ${dev.name} belongs to a namespace: use destroyNamespace`);
+    this.run(() => this.k.devices.unbind(dev));
+  }
+
+  /** devm_memremap_pages(dev, res, altmap): returns __va(res.start). `end` is inclusive. */
+  devmMemremapPages(device: { name: string } | string, res: PhysRange, altmap?: AltmapInput | null): bigint {
+    this.mutable();
+    const dev = this.device(device);
+    const start = this.physArg(res?.start, 'res.start');
+    const end = this.physArg(res?.end, 'res.end');
+    if (end < start) invalid(`res.end ${hex(end)} is below res.start ${hex(start)}`);
+    if (start % 4096n !== 0n) invalid(`res.start ${hex(start)} is not page-aligned`);
+    if ((end + 1n) % 4096n !== 0n) invalid(`res.end ${hex(end)} does not end a page (expected ...fff)`);
+    const fields = altmap == null ? null : this.altmapArg(altmap);
+    return this.run(() => this.k.memremap.devmMemremapPages(dev, start, end, fields));
+  }
+
+  /** find_dev_pagemap */
+  findDevPagemap(phys: bigint | number): { dev: string; res: { start: bigint; end: bigint }; altmap: Altmap | null; freed: boolean } | null {
+    this.live();
+    const p = this.physArg(phys, 'phys');
+    const pm = this.k.memremap.findDevPagemap(p);
+    return pm ? this.pgmapView(pm) : null;
+  }
+
+  private pgmapView(pm: PageMap) {
+    return {
+      dev: pm.dev.name,
+      res: { start: pm.start, end: pm.end },
+      altmap: pm.altmapId !== null && this.k.altmapAlive(pm.altmapId, pm.altmapGen) ? new Altmap(this, pm.altmapId, pm.altmapGen) : null,
+      freed: pm.freed,
+    };
+  }
+
+  /** to_vmem_altmap(memmap_start): the altmap of the pgmap holding the struct page's pfn. */
+  toVmemAltmap(pageVaddr: bigint | number): Altmap | null {
+    this.live();
+    const pfn = this.pageToPfn(pageVaddr);
+    const pm = this.k.memremap.findDevPagemap(BigInt(pfn) << 12n);
+    if (!pm || pm.altmapId === null || !this.k.altmapAlive(pm.altmapId, pm.altmapGen)) return null;
+    return new Altmap(this, pm.altmapId, pm.altmapGen);
+  }
+
+  /** A standalone struct vmem_altmap (for the allocator scenarios no device backs). */
+  createAltmap(a: AltmapInput): Altmap {
+    this.mutable();
+    const f = this.altmapArg(a);
+    const made = this.k.altmapCreate(f);
+    if (!made) throw new KernelError('ENOMEM', 'cannot allocate an altmap');
+    return new Altmap(this, made.id, made.gen);
+  }
+
+  /** vmem_altmap_offset */
+  vmemAltmapOffset(altmap: Altmap): number {
+    const f = this._altmapFields(altmap);
+    return Number(BigInt.asUintN(64, f.reserve + f.free));
+  }
+
+  /** vmem_altmap_free: alloc -= nrPfns (no checks, as in the kernel; unsigned wrap). */
+  vmemAltmapFree(altmap: Altmap, nrPfns: number): void {
+    this.mutable();
+    this._altmapFields(altmap);
+    this.countArg(nrPfns, 'nrPfns');
+    this.run(() => this.k.core.altmapFree(altmap.id, nrPfns));
+  }
+
+  /** altmap_alloc_block_buf: __va of the block, or null. */
+  altmapAllocBlockBuf(altmap: Altmap, bytes: number | bigint): bigint | null {
+    this.mutable();
+    this._altmapFields(altmap);
+    const size = typeof bytes === 'bigint' ? bytes : this.countArg(bytes, 'bytes') && BigInt(bytes);
+    if (size < 0n || size > 1n << 52n) invalid(`bytes ${size} is out of range`);
+    return this.run(() => {
+      if (size % 4096n !== 0n) {
+        this.k.log.printOnce('altmap_alloc_block_buf:size', 'warn', `altmap_alloc_block_buf: allocations must be multiple of PAGE_SIZE (${size})`);
+        return null;
+      }
+      const pfn = this.k.core.altmapAlloc(altmap.id, Number(size / 4096n));
+      this.k.drainEvents();
+      return pfn < 0 ? null : this.k.va(BigInt(pfn) << 12n);
+    });
+  }
+
+  /** @internal */
+  _altmapFields(a: Altmap): AltmapFields {
+    this.live();
+    if (!(a instanceof Altmap) || !this.k.altmapAlive(a.id, a.gen)) throw new KernelError('EINVAL', 'altmap is not live on this machine (freed with its device?)');
+    return this.k.core.altmapRead(a.id);
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  /** pfn_to_page: the struct page's vmemmap address. */
+  pfnToPage(pfn: number): bigint {
+    this.live();
+    this.pfnArg(pfn);
+    return BigInt.asUintN(64, this.k.profile.vmemmapStart + 64n * BigInt(pfn));
+  }
+
+  /** page_to_pfn */
+  pageToPfn(vaddr: bigint | number): number {
+    this.live();
+    const va = this.u64Arg(vaddr, 'vaddr');
+    const base = this.k.profile.vmemmapStart;
+    const span = 64n << BigInt(PHYS_BITS - 12);
+    if (va < base || va >= base + span) invalid(`${hex(va)} is not a vmemmap address (struct pages live at ${hex(base)}..${hex(base + span - 1n)})`);
+    if ((va - base) % 64n !== 0n) invalid(`${hex(va)} is not the start of a 64-byte struct page`);
+    return Number((va - base) / 64n);
+  }
+
+  /** The struct page of pfn, decoded; null when its memmap is not mapped. */
+  page(pfn: number): StructPage | null {
+    this.live();
+    this.pfnArg(pfn);
+    const w = this.k.core.readPage(pfn);
+    return w ? decodeStructPage(pfn, this.pfnToPage(pfn), w) : null;
+  }
+
+  readPhys(phys: bigint | number, length: number): Uint8Array {
+    this.live();
+    const p = this.physArg(phys, 'phys');
+    if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 24) invalid(`length ${length} must be an integer from 0 to 16 MiB`);
+    if (p + BigInt(length) > 1n << BigInt(PHYS_BITS)) invalid(`[${hex(p)}, +${length}) runs past the ${PHYS_BITS}-bit physical address space`);
+    return this.k.core.readPhys(p, length);
+  }
+
+  /** The page-table walk of a canonical virtual address; null when not mapped. */
+  walk(vaddr: bigint | number): WalkResult | null {
+    this.live();
+    const va = this.u64Arg(vaddr, 'vaddr');
+    const top = va >> 47n;
+    if (top !== 0n && top !== 0x1ffffn) invalid(`${hex(va)} is not canonical (bits 63..47 must all equal bit 47 with 4-level paging)`);
+    const w = this.k.core.walk(va);
+    return w.mapped ? { phys: w.phys, pageSize: w.pageSize, levels: w.levels } : null;
+  }
+
+  /** Every level a walk visits, mapped or not (for vtop-style tables). */
+  walkVerbose(vaddr: bigint | number) {
+    this.walk(vaddr);
+    return this.k.core.walk(this.u64Arg(vaddr, 'vaddr'));
+  }
+
+  regionIntersects(start: bigint | number, size: bigint | number, name: string): RegionResult {
+    this.live();
+    const s = this.physArg(start, 'start');
+    const n = this.u64Arg(size, 'size');
+    if (n === 0n) invalid('size must be positive');
+    if (typeof name !== 'string' || name.length === 0) invalid('name must be a resource name such as "System RAM"');
+    return this.k.iomem.regionIntersects(s, n, name);
+  }
+
+  stats(): MachineStats {
+    this.live();
+    const d = this.k.core.dramStats();
+    const devices: MachineStats['devices'] = {};
+    const seen = new Set<PageMap>();
+    for (const r of this.k.memremap.radix.all()) {
+      const pm = r.value;
+      if (seen.has(pm) || pm.freed) continue;
+      seen.add(pm);
+      const altmapPages = pm.altmapId !== null ? Number(this.k.core.altmapRead(pm.altmapId).alloc) : 0;
+      devices[pm.dev.name] = {
+        memmapPages: altmapPages + pm.dramMemmapPages,
+        dramMemmapPages: pm.dramMemmapPages,
+        altmapPages,
+        sections: this.k.memremap.radix.all().filter((x) => x.value === pm).reduce((n, x) => n + x.end - x.start, 0),
+        start: pm.start,
+        end: pm.end,
+      };
+    }
+    return {
+      dram: {
+        totalPages: d.totalPages,
+        freePages: d.freePages,
+        pageTablePages: d.byPurpose[Purpose.PageTable],
+        memmapPages: d.byPurpose[Purpose.Memmap],
+        directMapPages: d.byPurpose[Purpose.DirectMap],
+        slabPages: d.byPurpose[Purpose.Slab],
+      },
+      devices,
+      host: { backedBytes: this.k.core.backedBytes() },
+    };
+  }
+
+  dmesg(): string[] {
+    this.live();
+    return this.k.log.render();
+  }
+
+  /** Set when a modelled kernel BUG (or a core trap) stopped the machine; null otherwise. */
+  get poisoned(): string | null {
+    return this.k.poisoned;
+  }
+
+  /** Present (hot-added or boot) sections, as [first, last] section-number runs. */
+  presentSections(): Array<[number, number]> {
+    this.live();
+    return this.k.hotplug.present.all().map((r) => [r.start, r.end - 1]);
+  }
+
+  // ---------------------------------------------------------------- namespaces
+
+  createNamespace(opts: CreateNamespaceOptions): Record<string, unknown> {
+    this.mutable();
+    const plan = this.pmem.plan(opts);
+    return this.run(() => this.pmem.create(plan));
+  }
+
+  destroyNamespace(dev: string | { dev: string }): void {
+    this.mutable();
+    const name = typeof dev === 'string' ? dev : dev?.dev;
+    const ns = this.pmem.find(name);
+    this.run(() => this.pmem.destroy(ns));
+  }
+
+  listNamespaces(opts: { human?: boolean } = {}): Array<Record<string, unknown>> {
+    this.live();
+    return this.pmem.list(!!opts.human);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.k.core.dispose();
+  }
+
+  // ---------------------------------------------------------------- argument checks
+
+  /** @internal */
+  u64Arg(x: unknown, what: string): bigint {
+    if (typeof x === 'bigint') {
+      if (x < 0n || x >= 1n << 64n) invalid(`${what} ${x} is outside 0..2^64-1`);
+      return x;
+    }
+    if (typeof x === 'number') {
+      if (!Number.isSafeInteger(x) || x < 0) invalid(`${what} ${x} is not a non-negative integer (use a bigint beyond 2^53)`);
+      return BigInt(x);
+    }
+    if (typeof x === 'string') {
+      if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(x.trim())) invalid(`${what} ${JSON.stringify(x)} is not an integer`);
+      return this.u64Arg(BigInt(x.trim()), what);
+    }
+    return invalid(`${what} is missing or not a number (got ${typeof x})`);
+  }
+
+  /** @internal */
+  physArg(x: unknown, what: string): bigint {
+    const p = this.u64Arg(x, what);
+    if (p >= 1n << BigInt(PHYS_BITS)) invalid(`${what} ${hex(p)} is beyond the ${PHYS_BITS}-bit physical address space`);
+    return p;
+  }
+
+  private pfnArg(pfn: unknown): number {
+    if (typeof pfn !== 'number' || !Number.isSafeInteger(pfn) || pfn < 0) invalid(`pfn ${String(pfn)} is not a non-negative integer`);
+    if (pfn >= 2 ** (PHYS_BITS - 12)) invalid(`pfn ${hex(BigInt(pfn))} is beyond the ${PHYS_BITS}-bit physical address space`);
+    return pfn;
+  }
+
+  private countArg(n: unknown, what: string): number {
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) invalid(`${what} ${String(n)} is not a non-negative integer`);
+    return n;
+  }
+
+  private altmapArg(a: AltmapInput): AltmapFields {
+    if (typeof a !== 'object' || a === null) invalid('altmap must be an object { basePfn, reserve, free, align?, alloc? }');
+    const out = {} as AltmapFields;
+    for (const f of ALTMAP_FIELDS) {
+      const v = (a as unknown as Record<string, unknown>)[f];
+      if (v === undefined && (f === 'align' || f === 'alloc')) {
+        out[f] = 0n;
+        continue;
+      }
+      const b = this.u64Arg(v, `altmap.${f}`);
+      if (b >= 1n << 52n) invalid(`altmap.${f} ${b} is beyond any pfn count of a ${PHYS_BITS}-bit machine`);
+      out[f] = b;
+    }
+    return out;
+  }
+}
+
+function hex(x: bigint): string {
+  return `0x${x.toString(16)}`;
+}
+
+/** Parse and check an e820 map: page-aligned, positive, disjoint, inside the physical address space. */
+function parseE820(entries: E820Entry[] | undefined): Array<{ start: bigint; size: bigint; type: E820Type }> {
+  if (entries === undefined) return defaultE820();
+  if (!Array.isArray(entries) || entries.length === 0) invalid('e820 must be a non-empty list of { start, size, type }');
+  const out = entries.map((e, i) => {
+    if (typeof e !== 'object' || e === null) invalid(`e820[${i}] is not an object`);
+    if (!['System RAM', 'Persistent Memory', 'Reserved'].includes(e.type)) invalid(`e820[${i}].type ${JSON.stringify(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
+    const start = parseSize(e.start, `e820[${i}].start`);
+    const size = parseSize(e.size, `e820[${i}].size`);
+    if (size === 0n) invalid(`e820[${i}].size must be positive`);
+    if (start % 4096n || size % 4096n) invalid(`e820[${i}] [${hex(start)}, +${hex(size)}) is not page-aligned`);
+    if (start + size > 1n << BigInt(PHYS_BITS)) invalid(`e820[${i}] ends beyond the ${PHYS_BITS}-bit physical address space (64 TiB with 4-level paging)`);
+    return { start, size, type: e.type };
+  });
+  out.sort((a, b) => (a.start < b.start ? -1 : 1));
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].start < out[i - 1].start + out[i - 1].size) invalid(`e820 entries overlap at ${hex(out[i].start)}`);
+  }
+  if (!out.some((e) => e.type === 'System RAM')) invalid('e820 needs at least one System RAM entry');
+  return out;
+}
+
+/** Build and boot a machine. */
+export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
+  if (typeof config !== 'object' || config === null) invalid('config must be an object');
+  const known = new Set(['e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap']);
+  for (const key of Object.keys(config)) if (!known.has(key)) invalid(`unknown machine option ${JSON.stringify(key)}`);
+  const kernel = config.kernel ?? 'v4.5';
+  if (!(KERNELS as readonly string[]).includes(kernel)) invalid(`kernel ${JSON.stringify(kernel)} is not one of ${KERNELS.join(', ')}`);
+  const backend = config.backend ?? 'wasm';
+  if (backend !== 'wasm' && backend !== 'ts') invalid(`backend ${JSON.stringify(backend)} is not "wasm" or "ts"`);
+  const memmapInit = config.memmapInit ?? 'as-shipped';
+  if (memmapInit !== 'as-shipped' && memmapInit !== 'as-intended') invalid(`memmapInit ${JSON.stringify(memmapInit)} is not "as-shipped" or "as-intended"`);
+  for (const b of ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap'] as const) {
+    if (config[b] !== undefined && typeof config[b] !== 'boolean') invalid(`${b} must be true or false`);
+  }
+  const limit = config.hostMemoryLimit === undefined ? 1n << 30n : parseSize(config.hostMemoryLimit, 'hostMemoryLimit');
+  if (limit < 1n << 20n || limit > 3n << 30n) invalid(`hostMemoryLimit ${limit} must be between 1 MiB and 3 GiB`);
+  const e820 = parseE820(config.e820);
+  const profile = profileFor(kernel);
+  const ramRanges = e820.filter((e) => e.type === 'System RAM').map((e): [number, number] => [Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
+  const core = await loadCore(backend);
+  const pse = config.pse ?? true;
+  const r = core.init({
+    ramRanges,
+    levels: 4,
+    vmemmapStart: profile.vmemmapStart,
+    pageOffset: profile.pageOffset,
+    pse,
+    gbpages: config.gbpages ?? true,
+    hostMemoryLimit: Number(limit),
+    eagerMemmap: config.eagerMemmap ?? false,
+    debug: config.debug ?? false,
+  });
+  if (r < 0) throw new KernelError('ENOMEM', 'cannot set up the core (host-memory budget too small?)');
+  const m = new Machine(core, backend, kernel, e820, {
+    pse,
+    gbpages: config.gbpages ?? true,
+    sparsememVmemmap: config.sparsememVmemmap ?? true,
+    zoneDevice: config.zoneDevice ?? true,
+    hostMemoryLimit: limit,
+    memmapInit,
+    debug: config.debug ?? false,
+    eagerMemmap: config.eagerMemmap ?? false,
+  });
+  m.boot();
+  return m;
+}
+
+export { PAGES_PER_SECTION };

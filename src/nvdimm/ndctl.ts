@@ -1,0 +1,252 @@
+/**
+ * What ndctl v76 prints for a namespace and what it refuses before the kernel sees anything.
+ *
+ * Sources (semantics only, ndctl v76): ndctl/json.c `util_namespace_to_json` (key order; `map` only
+ * for fsdax/devdax; `sector_size` not for devdax; `align` only when non-zero, always in bytes;
+ * `daxregion` when create-namespace asks for UTIL_JSON_DAX, else a bare `chardev`), daxctl/json.c
+ * `util_daxctl_region_to_json` / `util_daxctl_dev_to_json`, ndctl/namespace.c
+ * `parse_namespace_options`, `validate_available_capacity` and `validate_namespace_options`.
+ */
+
+import { KernelError, invalid } from '../kernel/errno.ts';
+import type { ErrnoCode } from '../kernel/errno.ts';
+import { formatSize, parseSizeWithUnits } from './units.ts';
+
+/** An ndctl refusal: `message` carries ndctl's text, `stderr` what ndctl writes to stderr. */
+export class NdctlError extends KernelError {
+  readonly stderr: string;
+
+  constructor(code: ErrnoCode, text: string, stderr: string) {
+    super(code, text);
+    this.name = 'NdctlError';
+    this.stderr = stderr;
+  }
+}
+
+/** ndctl's error(): "  Error: <msg>\n" (report() prefixes a space to " Error: "). */
+function errorLine(msg: string): string {
+  return `  Error: ${msg}\n`;
+}
+
+/** ndctl/namespace.c err(): error() with the command name, e.g. "create namespace: ". */
+function refuse(code: ErrnoCode, text: string): never {
+  throw new NdctlError(code, `create namespace: ${text}`, errorLine(`create namespace: ${text}`));
+}
+
+/** ndctl's generic failure line when validation returned -EAGAIN everywhere (no err() printed). */
+function noSpace(): never {
+  const text = 'failed to create namespace: No space left on device';
+  throw new NdctlError('ENOSPC', text, `${text}\n`);
+}
+
+export type NamespaceMode = 'fsdax' | 'devdax' | 'raw' | 'sector';
+
+export interface DaxRegionInfo {
+  id: number;
+  size: bigint;
+  /** The region's align attribute, printed in bytes. */
+  align: bigint;
+  /** available_size, printed only when non-zero. */
+  availableSize?: bigint;
+  devices: Array<{
+    chardev: string;
+    size: bigint;
+    /** target_node, printed when >= 0. */
+    targetNode?: number;
+    /** the dax device's align attribute (newer kernels), printed as a size when > 0. */
+    align?: bigint;
+    /** "devdax" (default) or "system-ram". */
+    mode?: 'devdax' | 'system-ram';
+  }>;
+}
+
+export interface NamespaceInfo {
+  dev: string;
+  mode: NamespaceMode;
+  /** fsdax/devdax only. */
+  map?: 'dev' | 'mem';
+  size: bigint;
+  /** The pfn/dax/btt uuid; for raw, the label uuid (absent on label-less nd_namespace_io). */
+  uuid?: string;
+  /** Namespace sector size; ndctl prints 512 when the kernel reports none (not printed for devdax). */
+  sectorSize?: number;
+  /** nd_pfn/nd_dax align; printed only when non-zero, never for raw/sector. */
+  align?: bigint;
+  /** pmem0, pmem0s, ... (fsdax, raw, sector). */
+  blockdev?: string;
+  /** devdax: the region and its devices (create-namespace, `ndctl list -X`). */
+  daxRegion?: DaxRegionInfo;
+  /** "disabled" when the namespace is not active. */
+  state?: 'disabled';
+  /** alt name (--name). */
+  name?: string;
+}
+
+export interface NamespaceJsonOptions {
+  /** -u, or create-namespace writing to a terminal. */
+  human: boolean;
+  /** UTIL_JSON_DAX (create-namespace, list -X): a daxregion object instead of a bare chardev. Default true. */
+  daxRegion?: boolean;
+}
+
+function u64Json(v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) invalid(`${v} does not fit a JSON number exactly`);
+  return Number(v);
+}
+
+/** Models daxctl's `util_daxctl_region_to_json()` with UTIL_JSON_DAX | UTIL_JSON_DAX_DEVS. */
+function daxRegionJson(r: DaxRegionInfo, human: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: r.id, size: formatSize(r.size, human) };
+  if (r.availableSize !== undefined && r.availableSize !== 0n) out.available_size = formatSize(r.availableSize, human);
+  out.align = u64Json(r.align);
+  if (r.devices.length > 0) {
+    out.devices = r.devices.map((d) => {
+      const dev: Record<string, unknown> = { chardev: d.chardev, size: formatSize(d.size, human) };
+      if (d.targetNode !== undefined && d.targetNode >= 0) dev.target_node = d.targetNode;
+      if (d.align !== undefined && d.align > 0n) dev.align = formatSize(d.align, human);
+      dev.mode = d.mode ?? 'devdax';
+      return dev;
+    });
+  }
+  return out;
+}
+
+/** Models ndctl's `util_namespace_to_json()`: key names and order as ndctl v76 emits them. */
+export function namespaceJson(ns: NamespaceInfo, opts: NamespaceJsonOptions): Record<string, unknown> {
+  const human = opts.human;
+  const out: Record<string, unknown> = { dev: ns.dev, mode: ns.mode };
+  const pfnLike = ns.mode === 'fsdax' || ns.mode === 'devdax';
+  if (pfnLike) {
+    if (ns.map === undefined) invalid(`${ns.dev}: mode ${ns.mode} needs a map (dev or mem)`);
+    out.map = ns.map;
+  }
+  out.size = formatSize(ns.size, human);
+  if (ns.uuid !== undefined) out.uuid = ns.uuid;
+
+  if (ns.mode === 'devdax') {
+    if (opts.daxRegion ?? true) {
+      if (ns.daxRegion) out.daxregion = daxRegionJson(ns.daxRegion, human);
+    } else if (ns.daxRegion && ns.daxRegion.devices.length > 0) {
+      out.chardev = ns.daxRegion.devices[0]!.chardev;
+    }
+  } else {
+    // btt reports its own sector size; everything else falls back to 512.
+    const sector = ns.sectorSize && ns.sectorSize > 0 ? ns.sectorSize : 512;
+    out.sector_size = sector;
+  }
+  if (pfnLike && ns.align !== undefined && ns.align !== 0n) out.align = u64Json(ns.align);
+  if (ns.mode !== 'devdax' && ns.blockdev) out.blockdev = ns.blockdev;
+  if (ns.state === 'disabled') out.state = 'disabled';
+  if (ns.name) out.name = ns.name;
+  return out;
+}
+
+/** json-c's JSON_C_TO_STRING_PRETTY rendering (two-space indent, no space after ':'), as ndctl prints it. */
+export function ndctlJsonString(value: unknown, indent = 0): string {
+  const pad = (n: number) => ' '.repeat(n);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[\n' + pad(indent) + ']';
+    const items = value.map((v) => pad(indent + 2) + ndctlJsonString(v, indent + 2));
+    return '[\n' + items.join(',\n') + '\n' + pad(indent) + ']';
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return '{\n' + pad(indent) + '}';
+    const items = entries.map(([k, v]) => `${pad(indent + 2)}${JSON.stringify(k)}:${ndctlJsonString(v, indent + 2)}`);
+    return '{\n' + items.join(',\n') + '\n' + pad(indent) + '}';
+  }
+  return JSON.stringify(value);
+}
+
+export interface CreateNamespaceParams {
+  /** --size: a bigint of bytes, or ndctl's size syntax (its suffix picks the unit of the hint). Omitted: all available. */
+  size?: bigint | string;
+  /** --align (or the mode's default), in bytes. */
+  align: bigint;
+  /** The region's largest free extent (or its size for a label-less region). */
+  available: bigint;
+  /** The region's align attribute (ndctl v5.7+ kernels); null when the kernel has none. */
+  regionAlign: bigint | null;
+  /** ndctl_region_get_interleave_ways(); default 1. */
+  interleaveWidth?: number;
+  /** -m; default fsdax. Only raw escapes the 16 MiB minimum. */
+  mode?: NamespaceMode;
+  /** The region's device name; default "region0". */
+  region?: string;
+}
+
+/**
+ * Models ndctl v76's own checks for `create-namespace` (parse_namespace_options,
+ * validate_available_capacity, validate_namespace_options), in ndctl's order; returns the size
+ * ndctl will ask the kernel for, or throws NdctlError with ndctl's text.
+ */
+export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
+  const region = p.region ?? 'region0';
+  const ways = BigInt(p.interleaveWidth ?? 1);
+  if (ways < 1n) invalid(`interleave width ${p.interleaveWidth} must be >= 1`);
+  const mode = p.mode ?? 'fsdax';
+
+  // parse_namespace_options
+  let size: bigint | undefined;
+  let units = 1n;
+  if (typeof p.size === 'string') {
+    try {
+      ({ bytes: size, units } = parseSizeWithUnits(p.size, 'namespace size'));
+    } catch {
+      const text = `failed to parse namespace size '${p.size}'`;
+      throw new NdctlError('EINVAL', text, errorLine(text));
+    }
+  } else if (p.size !== undefined) {
+    if (p.size < 0n) invalid(`size ${p.size} is negative`);
+    size = p.size;
+  }
+  if ((p.align & (p.align - 1n)) !== 0n || p.align < 4096n) {
+    const text = 'align must be a power-of-2 greater than 4096';
+    throw new NdctlError('EINVAL', text, errorLine(text));
+  }
+
+  // validate_available_capacity: -EAGAIN from every region becomes -ENOSPC.
+  if (p.available === 0n || (size !== undefined && size > p.available)) noSpace();
+  const defaultSize = size === undefined;
+  if (size === undefined || size === 0n) size = p.available;
+
+  if (p.regionAlign !== null && p.regionAlign > 0n && size % p.regionAlign !== 0n) {
+    refuse('EINVAL', `${region}: align setting is 0x${p.regionAlign.toString(16)} size 0x${size.toString(16)} is misaligned`);
+  }
+
+  if (size % (p.align * ways) !== 0n) {
+    const suffix = units === 1n << 10n ? 'K' : units === 1n << 20n ? 'M' : units === 1n << 30n ? 'G' : units === 1n << 40n ? 'T' : '';
+    const sizeAlign = (units > p.align ? units : p.align) * ways;
+    const suggestion = ((size / sizeAlign + 1n) * sizeAlign) / units;
+    refuse(
+      'EINVAL',
+      `'--size=' must align to interleave-width: ${ways} and alignment: ${p.align}\ndid you intend --size=${suggestion}${suffix}?`,
+    );
+  }
+
+  if (size < 16n << 20n && mode !== 'raw') {
+    if (defaultSize) noSpace();
+    const text = `'--size=' must be >= 16MiB for '${mode}' mode`;
+    throw new NdctlError('EINVAL', text, errorLine(text));
+  }
+  return size;
+}
+
+/** A deterministic RFC-4122 version-4-looking uuid (ndctl would call uuid_generate()); same seed, same uuid. */
+export function uuidFromSeed(seed: number): string {
+  if (!Number.isInteger(seed)) invalid(`uuid seed ${seed} must be an integer`);
+  // splitmix64 over the seed: well mixed, and reproducible on every platform.
+  let state = BigInt.asUintN(64, BigInt(seed));
+  const next = (): bigint => {
+    state = BigInt.asUintN(64, state + 0x9e3779b97f4a7c15n);
+    let z = state;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return z ^ (z >> 31n);
+  };
+  const hex = (next().toString(16).padStart(16, '0') + next().toString(16).padStart(16, '0')).split('');
+  hex[12] = '4'; // version 4
+  hex[16] = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16); // variant 10xx
+  const h = hex.join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,247 @@
+/**
+ * The pmem driver over "Persistent Memory" e820 ranges: one region per range, namespaces placed
+ * at the region's lowest free address, the pfn info block written to the media, and the
+ * devm_memremap_pages call with the altmap the era's arithmetic builds (nvdimm_namespace_attach_pfn).
+ */
+import { ERRNO, KernelError, invalid } from '../kernel/errno.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { Resource } from '../kernel/resource.ts';
+import type { Device } from '../kernel/devres.ts';
+import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
+import { checkCreateNamespace, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
+import { parseSize } from './units.ts';
+
+export interface CreateNamespaceOptions {
+  size?: bigint | number | string;
+  mode?: 'fsdax' | 'devdax' | 'raw';
+  map?: 'dev' | 'mem';
+  align?: bigint | number | string;
+  /** Region id (0, 1, ...); default: the first region with room. */
+  region?: number;
+}
+
+interface Region {
+  id: number;
+  res: Resource;
+  nextIdx: number;
+  namespaces: Namespace[];
+}
+
+export interface Namespace {
+  dev: string;
+  region: Region;
+  idx: number;
+  start: bigint;
+  raw: bigint;
+  mode: 'fsdax' | 'devdax' | 'raw';
+  map: 'dev' | 'mem';
+  align: bigint;
+  uuid: string;
+  claim: Resource;
+  blockdev: string;
+  pfnDev: Device | null;
+  layout: PfnLayout | null;
+}
+
+/** A validated createNamespace request: everything decided, nothing changed yet. */
+export interface NamespacePlan {
+  region: Region;
+  start: bigint;
+  size: bigint;
+  mode: 'fsdax' | 'devdax' | 'raw';
+  map: 'dev' | 'mem';
+  align: bigint;
+  layout: PfnLayout | null;
+}
+
+const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
+
+export class Pmem {
+  readonly regions: Region[] = [];
+  private uuidSeed = 1;
+
+  constructor(private readonly k: Kernel) {}
+
+  addRegion(res: Resource): void {
+    this.regions.push({ id: this.regions.length, res, nextIdx: 0, namespaces: [] });
+  }
+
+  ownsDevice(name: string): boolean {
+    return this.regions.some((r) => r.namespaces.some((ns) => ns.pfnDev?.name === name));
+  }
+
+  find(name: unknown): Namespace {
+    for (const r of this.regions) for (const ns of r.namespaces) if (ns.dev === name) return ns;
+    throw new KernelError('ENODEV', `no namespace ${JSON.stringify(name)}`);
+  }
+
+  /** Free extents of a region, lowest first. */
+  private freeExtents(r: Region): Array<{ start: bigint; size: bigint }> {
+    const out: Array<{ start: bigint; size: bigint }> = [];
+    let at = r.res.start;
+    const used = [...r.namespaces].sort((a, b) => (a.start < b.start ? -1 : 1));
+    for (const ns of used) {
+      if (ns.start > at) out.push({ start: at, size: ns.start - at });
+      at = ns.start + ns.raw;
+    }
+    if (at <= r.res.end) out.push({ start: at, size: r.res.end + 1n - at });
+    return out;
+  }
+
+  /** Validate a request as ndctl and the era's arithmetic would, before anything changes. */
+  plan(o: CreateNamespaceOptions): NamespacePlan {
+    if (typeof o !== 'object' || o === null) invalid('createNamespace needs an options object { size?, mode, map?, align? }');
+    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region'].includes(key)) invalid(`unknown namespace option ${JSON.stringify(key)}`);
+    const mode = o.mode ?? 'fsdax';
+    if (mode !== 'fsdax' && mode !== 'devdax' && mode !== 'raw') invalid(`mode ${JSON.stringify(mode)} is not fsdax, devdax or raw`);
+    if (mode === 'devdax' && this.k.profile.name.startsWith('v4.5')) invalid('mode devdax needs device-dax, which arrived in v4.7 (kernel profile is ' + this.k.profile.name + ')');
+    if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') invalid(`map ${JSON.stringify(o.map)} is not dev or mem`);
+    if (mode === 'raw' && o.map !== undefined) invalid('--map only applies to fsdax and devdax namespaces');
+    const map = o.map ?? 'dev';
+    const align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
+    if (!ALIGNS.includes(align)) invalid(`align ${align} is not 4K, 2M or 1G`);
+    if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
+    let regions = this.regions;
+    if (o.region !== undefined) {
+      const r = this.regions[o.region];
+      if (!Number.isInteger(o.region) || !r) invalid(`no region ${String(o.region)}`);
+      regions = [r];
+    }
+    const wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
+    if (typeof wanted === 'string') parseSize(wanted, 'size');
+    let lastErr: unknown;
+    for (const region of regions) {
+      const extents = this.freeExtents(region);
+      const largest = extents.reduce((m, e) => (e.size > m ? e.size : m), 0n);
+      try {
+        const size = checkCreateNamespace({ size: wanted, align, available: largest, regionAlign: null, mode, region: `region${region.id}` });
+        const ext = extents.find((e) => e.size >= size)!;
+        const layout = mode === 'raw' ? null : this.layout(ext.start, size, mode, map, align);
+        return { region, start: ext.start, size, mode, map, align, layout };
+      } catch (e) {
+        lastErr = e;
+        if (!(e instanceof KernelError) || e.code !== 'ENOSPC') throw e;
+      }
+    }
+    throw lastErr;
+  }
+
+  private layout(start: bigint, raw: bigint, mode: 'fsdax' | 'devdax', map: 'dev' | 'mem', align: bigint): PfnLayout {
+    return pfnLayout({
+      era: this.k.profile.name as Era,
+      start,
+      raw,
+      mode,
+      map,
+      align,
+      regionIntersects: (s, n) => this.k.iomem.regionIntersects(s, n, 'System RAM'),
+    });
+  }
+
+  /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
+  create(p: NamespacePlan): Record<string, unknown> {
+    const k = this.k;
+    const idx = p.region.nextIdx;
+    const dev = `namespace${p.region.id}.${idx}`;
+    const end = p.start + p.size - 1n;
+    const claim = k.iomem.request(p.region.res, dev, p.start, end);
+    if (!claim) throw new KernelError('EBUSY', `${dev}: [${p.start}, ${end}] is already claimed`);
+    const ns: Namespace = {
+      dev,
+      region: p.region,
+      idx,
+      start: p.start,
+      raw: p.size,
+      mode: p.mode,
+      map: p.map,
+      align: p.align,
+      uuid: uuidFromSeed(this.uuidSeed++),
+      claim,
+      blockdev: idx === 0 ? `pmem${p.region.id}` : `pmem${p.region.id}.${idx}`,
+      pfnDev: null,
+      layout: p.layout,
+    };
+    p.region.nextIdx++;
+    p.region.namespaces.push(ns);
+    if (p.layout) {
+      try {
+        this.attachPfn(ns, p.layout);
+      } catch (e) {
+        // ndctl gives up on a namespace that fails to enable and deletes its configuration
+        if (ns.pfnDev && !k.poisoned) k.devices.unbind(ns.pfnDev);
+        k.iomem.release(p.region.res, claim);
+        p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
+        throw e;
+      }
+    }
+    return this.json(ns, false);
+  }
+
+  /** nd_pfn_init + devm_memremap_pages with the on-stack altmap. */
+  private attachPfn(ns: Namespace, layout: PfnLayout): void {
+    const k = this.k;
+    const pfnName = `pfn${ns.region.id}.${ns.idx}`;
+    const dev = k.devices.create(pfnName, 'nd_pmem');
+    ns.pfnDev = dev;
+    for (const m of layout.messages) k.log.printk('info', `nd_pfn ${pfnName}: ${m}`);
+    const sb = encodeInfoBlock(infoBlockForLayout(k.profile.name as Era, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
+    if (k.core.writePhys(ns.start + 4096n, sb) < 0) k.hostOom();
+    const altmap = layout.altmap ? { basePfn: BigInt(layout.altmap.basePfn), reserve: BigInt(layout.altmap.reserve), free: BigInt(layout.altmap.free), align: 0n, alloc: 0n } : null;
+    try {
+      k.memremap.devmMemremapPages(dev, ns.start, ns.start + ns.raw - 1n, altmap);
+    } catch (e) {
+      if (e instanceof KernelError && e.errno !== ERRNO.ENODEV && e.errno !== ERRNO.ENXIO && !k.poisoned) {
+        k.log.printk('warn', `nd_pmem: probe of ${pfnName} failed with error ${e.errno}`);
+      }
+      throw e;
+    }
+  }
+
+  destroy(ns: Namespace): void {
+    const k = this.k;
+    if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
+    if (k.poisoned) return;
+    k.iomem.release(ns.region.res, ns.claim);
+    ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
+  }
+
+  list(human: boolean): Array<Record<string, unknown>> {
+    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human)));
+  }
+
+  /** ndctl's namespace JSON plus the altmap the device got. */
+  json(ns: Namespace, human: boolean): Record<string, unknown> {
+    const size = ns.layout ? ns.layout.size : ns.raw;
+    const out = namespaceJson(
+      {
+        dev: ns.dev,
+        mode: ns.mode as NamespaceMode,
+        map: ns.mode === 'raw' ? undefined : ns.map,
+        size,
+        uuid: ns.uuid,
+        sectorSize: 512,
+        align: ns.mode === 'raw' ? undefined : ns.align,
+        blockdev: ns.blockdev,
+      },
+      { human },
+    );
+    const pm = ns.pfnDev ? this.k.memremap.findDevPagemap(ns.start) : null;
+    let altmap: Record<string, number> | null = null;
+    if (pm && pm.dev === ns.pfnDev && pm.altmapId !== null) {
+      const f = this.k.core.altmapRead(pm.altmapId);
+      const used = BigInt.asUintN(64, f.alloc + f.align);
+      altmap = {
+        basePfn: Number(f.basePfn),
+        reserve: Number(f.reserve),
+        free: Number(f.free),
+        align: Number(f.align),
+        alloc: Number(f.alloc),
+        nextPfn: Number(f.basePfn + f.reserve + used),
+        nrFree: f.free > used ? Number(f.free - used) : 0,
+      };
+    }
+    out.altmap = altmap;
+    return out;
+  }
+}

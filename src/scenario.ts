@@ -1,0 +1,1 @@
+export type Scenario = unknown; export type StepResult = unknown; export function runScenario() {}
