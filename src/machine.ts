@@ -67,6 +67,16 @@ export interface MachineStats {
   host: { backedBytes: number };
 }
 
+export interface MachineSnapshot {
+  dram: MachineStats['dram'];
+  presentSections: Array<[number, number]>;
+  lookup: Array<[number, number, string]>;
+  iomem: unknown;
+  devices: string[];
+  namespaces: string[];
+  pageTables: { tables: number; digest: string };
+}
+
 export const GiB = 1n << 30n;
 /** 4-level paging: MAX_PHYSMEM_BITS 46. */
 const PHYS_BITS = 46;
@@ -248,7 +258,7 @@ export class Machine {
     return {
       dev: pm.dev.name,
       res: { start: pm.start, end: pm.end },
-      altmap: pm.altmapId !== null && this.k.altmapAlive(pm.altmapId, pm.altmapGen) ? new Altmap(this, pm.altmapId, pm.altmapGen) : null,
+      altmap: pm.altmapId !== null ? new Altmap(this, pm.altmapId, pm.altmapGen) : null,
       freed: pm.freed,
     };
   }
@@ -258,7 +268,7 @@ export class Machine {
     this.live();
     const pfn = this.pageToPfn(pageVaddr);
     const pm = this.k.memremap.findDevPagemap(BigInt(pfn) << 12n);
-    if (!pm || pm.altmapId === null || !this.k.altmapAlive(pm.altmapId, pm.altmapGen)) return null;
+    if (!pm || pm.altmapId === null) return null;
     return new Altmap(this, pm.altmapId, pm.altmapGen);
   }
 
@@ -280,7 +290,7 @@ export class Machine {
   /** vmem_altmap_free: alloc -= nrPfns (no checks, as in the kernel; unsigned wrap). */
   vmemAltmapFree(altmap: Altmap, nrPfns: number): void {
     this.mutable();
-    this._altmapFields(altmap);
+    this._altmapFields(altmap, true);
     this.countArg(nrPfns, 'nrPfns');
     this.run(() => this.k.core.altmapFree(altmap.id, nrPfns));
   }
@@ -288,9 +298,9 @@ export class Machine {
   /** altmap_alloc_block_buf: __va of the block, or null. */
   altmapAllocBlockBuf(altmap: Altmap, bytes: number | bigint): bigint | null {
     this.mutable();
-    this._altmapFields(altmap);
-    const size = typeof bytes === 'bigint' ? bytes : this.countArg(bytes, 'bytes') && BigInt(bytes);
-    if (size < 0n || size > 1n << 52n) invalid(`bytes ${size} is out of range`);
+    this._altmapFields(altmap, true);
+    const size = this.u64Arg(bytes, 'bytes');
+    if (size > 1n << 52n) invalid(`bytes ${size} is beyond any allocation on a ${PHYS_BITS}-bit machine`);
     return this.run(() => {
       if (size % 4096n !== 0n) {
         this.k.log.printOnce('altmap_alloc_block_buf:size', 'warn', `altmap_alloc_block_buf: allocations must be multiple of PAGE_SIZE (${size})`);
@@ -303,10 +313,18 @@ export class Machine {
   }
 
   /** @internal */
-  _altmapFields(a: Altmap): AltmapFields {
+  _altmapFields(a: Altmap, forWrite = false): AltmapFields {
     this.live();
-    if (!(a instanceof Altmap) || !this.k.altmapAlive(a.id, a.gen)) throw new KernelError('EINVAL', 'altmap is not live on this machine (freed with its device?)');
-    return this.k.core.altmapRead(a.id);
+    if (!(a instanceof Altmap)) invalid('not an altmap of this machine');
+    if (this.k.altmapAlive(a.id, a.gen)) return this.k.core.altmapRead(a.id);
+    const last = this.k.retired.get(a.gen);
+    if (last && !forWrite) return last;
+    throw new KernelError('EINVAL', 'altmap was freed with its device (its last values can be read, not changed)');
+  }
+
+  /** False once the altmap's page_map has been freed: reads then show its last values. */
+  isLive(a: Altmap): boolean {
+    return this.k.altmapAlive(a.id, a.gen);
   }
 
   // ---------------------------------------------------------------- inspection
@@ -417,6 +435,48 @@ export class Machine {
   presentSections(): Array<[number, number]> {
     this.live();
     return this.k.hotplug.present.all().map((r) => [r.start, r.end - 1]);
+  }
+
+  /**
+   * The machine's kernel-visible state, for comparing before and after an operation: DRAM
+   * accounting, present sections, the pgmap lookup, the iomem tree, bound devices and a digest of
+   * every page-table page (the log and media contents are not part of it).
+   */
+  snapshot(): MachineSnapshot {
+    this.live();
+    const d = this.stats().dram;
+    return {
+      dram: d,
+      presentSections: this.presentSections(),
+      lookup: this.k.memremap.radix.all().map((r) => [r.start, r.end - 1, r.value.dev.name]),
+      iomem: this.k.iomem.snapshot(),
+      devices: this.k.devices.bound().map((x) => x.name),
+      namespaces: this.pmem.list(false).map((n) => n.dev as string),
+      pageTables: this.pageTableDigest(),
+    };
+  }
+
+  /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */
+  pageTableDigest(): { tables: number; digest: string } {
+    this.live();
+    const core = this.k.core;
+    const root = core.walk(0n).levels[0].table;
+    const levels = 4;
+    let h = 0x811c9dc5;
+    let tables = 0;
+    const visit = (table: bigint, level: number): void => {
+      tables++;
+      const bytes = core.readPhys(table, 4096);
+      for (let i = 0; i < 4096; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+      if (level === levels - 1) return;
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, 4096);
+      for (let i = 0; i < 512; i++) {
+        const e = dv.getBigUint64(i * 8, true);
+        if (e & 1n && !(level > 0 && e & 0x80n)) visit(e & 0x000ffffffffff000n, level + 1);
+      }
+    };
+    visit(root, 0);
+    return { tables, digest: h.toString(16).padStart(8, '0') };
   }
 
   // ---------------------------------------------------------------- namespaces

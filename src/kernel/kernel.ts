@@ -49,6 +49,8 @@ export class Kernel {
   }
 
   altmapRelease(id: number): void {
+    const gen = this.altmapGen.get(id);
+    if (gen !== undefined) this.retired.set(gen, this.core.altmapRead(id));
     this.altmapGen.delete(id);
     this.core.altmapRelease(id);
   }
@@ -56,6 +58,9 @@ export class Kernel {
   altmapAlive(id: number, gen: number): boolean {
     return this.altmapGen.get(id) === gen;
   }
+
+  /** The fields an altmap had when it was freed (a crash-dump reader can still see them). */
+  readonly retired = new Map<number, AltmapFields>();
 
   /** __va */
   va(phys: bigint): bigint {
