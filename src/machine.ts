@@ -392,17 +392,13 @@ export class Machine {
     this.live();
     const d = this.k.core.dramStats();
     const devices: MachineStats['devices'] = {};
-    const seen = new Set<PageMap>();
-    for (const r of this.k.memremap.radix.all()) {
-      const pm = r.value;
-      if (seen.has(pm) || pm.freed) continue;
-      seen.add(pm);
+    for (const pm of this.k.memremap.live) {
       const altmapPages = pm.altmapId !== null ? Number(this.k.core.altmapRead(pm.altmapId).alloc) : 0;
       devices[pm.dev.name] = {
         memmapPages: altmapPages + pm.dramMemmapPages,
         dramMemmapPages: pm.dramMemmapPages,
         altmapPages,
-        sections: this.k.memremap.radix.all().filter((x) => x.value === pm).reduce((n, x) => n + x.end - x.start, 0),
+        sections: pm.sections,
         start: pm.start,
         end: pm.end,
       };

@@ -1,1 +1,497 @@
-export type Scenario = unknown; export type StepResult = unknown; export function runScenario() {}
+/**
+ * Scenarios: a machine description and a list of steps, each a call of one machine method.
+ *
+ *   { "machine": { "e820": [...], "kernel": "v4.5" },
+ *     "steps": [ { "op": "createDevice", "name": "pfn0.0" },
+ *                { "op": "memremap", "device": "pfn0.0", "start": "0x400000000", "size": "64M",
+ *                  "expectError": { "code": "EBUSY" } } ] }
+ *
+ * The whole scenario is validated before anything runs (shape, known ops, required arguments and
+ * their types, no unknown keys); a malformed one is a KernelError EINVAL naming the step. Then every
+ * step runs in order and yields a StepResult; a failing step does not stop the run unless it was
+ * not expected to fail and `stopOnError` is set.
+ *
+ * Numbers: sizes and addresses may be JSON numbers (safe integers), or strings: decimal, 0x hex,
+ * optionally with one binary suffix K/M/G/T ("16G", "0x400000000", "64M"). createNamespace's size
+ * and align go to the machine as given, so ndctl's own size syntax and messages apply.
+ */
+import { Altmap, createMachine, type AltmapInput, type Machine, type MachineConfig } from './machine.ts';
+import { ERRNO, KernelError, type ErrnoCode } from './kernel/errno.ts';
+
+// ------------------------------------------------------------------------------------------ types
+
+/** One step as written in a scenario file: `op` plus its arguments. */
+export interface ScenarioStep {
+  op: string;
+  /** The step must fail with this errno code; anything else is a mismatch. */
+  expectError?: { code: ErrnoCode };
+  /** Free text for the reader; ignored. */
+  note?: string;
+  [arg: string]: unknown;
+}
+
+export interface Scenario {
+  /** Free text for the reader; ignored. */
+  description?: string;
+  machine?: MachineConfig;
+  steps: ScenarioStep[];
+}
+
+/** The altmap counters after a step that worked on a named altmap. */
+export interface AltmapSnapshot {
+  basePfn: number;
+  reserve: number;
+  free: number;
+  align: number;
+  alloc: number;
+  nextPfn: number;
+  nrFree: number;
+}
+
+interface StepResultBase {
+  index: number;
+  op: string;
+  /** The code the step was expected to fail with, when it had expectError. */
+  expectError?: ErrnoCode;
+  /** Set when the outcome differs from the expectation: an unexpected failure, a wrong code, or a success where a failure was expected. */
+  mismatch?: string;
+  /** createAltmap, altmapAllocBlockBuf, vmemAltmapFree, vmemAltmapOffset: the altmap's counters after the step. */
+  altmap?: AltmapSnapshot;
+}
+
+export interface StepOk extends StepResultBase {
+  ok: true;
+  /** The machine method's return value (bigints stay bigints; live views are snapshotted). */
+  value: unknown;
+}
+
+export interface StepFailed extends StepResultBase {
+  ok: false;
+  error: { code: ErrnoCode; errno: number; message: string };
+}
+
+export type StepResult = StepOk | StepFailed;
+
+export interface RunScenarioOptions {
+  /** Stop after a step that failed without an expectError. Default false. */
+  stopOnError?: boolean;
+  /** Run on this machine instead of booting one from `scenario.machine`; it is not disposed. */
+  machine?: Machine;
+  /** Merged over `scenario.machine` before booting (e.g. the CLI's --backend). */
+  machineOverrides?: Partial<MachineConfig>;
+  /** Called after every step (progress reporting). */
+  onStep?: (result: StepResult, total: number) => void;
+}
+
+// ------------------------------------------------------------------------------------ arguments
+
+type Kind =
+  | 'string'
+  | 'u64'
+  | 'pfn'
+  | 'count'
+  | 'nsSize'
+  | 'int'
+  | 'boolean'
+  | 'altmapRef'
+  | 'altmapInput'
+  | { enum: readonly string[] };
+
+interface ArgSpec {
+  kind: Kind;
+  optional?: boolean;
+}
+
+interface OpSpec {
+  args: Record<string, ArgSpec>;
+  /** Extra whole-step checks; returns a reason when the step is malformed. */
+  check?: (raw: Record<string, unknown>) => string | undefined;
+}
+
+const req = (kind: Kind): ArgSpec => ({ kind });
+const opt = (kind: Kind): ArgSpec => ({ kind, optional: true });
+
+const OPS: Record<string, OpSpec> = {
+  createDevice: { args: { name: req('string') } },
+  unbind: { args: { device: req('string') } },
+  memremap: {
+    args: { device: req('string'), start: req('u64'), end: opt('u64'), size: opt('u64'), altmap: opt('altmapInput') },
+    check: (s) => ((s.end === undefined) === (s.size === undefined) ? 'needs exactly one of "end" (inclusive) or "size"' : undefined),
+  },
+  findDevPagemap: { args: { phys: req('u64') } },
+  toVmemAltmap: { args: { vaddr: req('u64') } },
+  createAltmap: {
+    args: { name: opt('string'), basePfn: req('u64'), reserve: req('u64'), free: req('u64'), align: opt('u64'), alloc: opt('u64') },
+  },
+  altmapAllocBlockBuf: { args: { altmap: req('altmapRef'), bytes: req('u64') } },
+  vmemAltmapFree: { args: { altmap: req('altmapRef'), nrPfns: req('count') } },
+  vmemAltmapOffset: { args: { altmap: req('altmapRef') } },
+  pfnToPage: { args: { pfn: req('pfn') } },
+  pageToPfn: { args: { vaddr: req('u64') } },
+  page: { args: { pfn: req('pfn') } },
+  readPhys: { args: { phys: req('u64'), length: req('count') } },
+  walk: { args: { vaddr: req('u64') } },
+  regionIntersects: { args: { start: req('u64'), size: req('u64'), name: req('string') } },
+  createNamespace: {
+    args: {
+      size: opt('nsSize'),
+      mode: opt({ enum: ['fsdax', 'devdax', 'raw'] }),
+      map: opt({ enum: ['dev', 'mem'] }),
+      align: opt('nsSize'),
+      region: opt('int'),
+    },
+  },
+  destroyNamespace: { args: { dev: req('string') } },
+  listNamespaces: { args: { human: opt('boolean') } },
+  stats: { args: {} },
+  dmesg: { args: {} },
+};
+
+/** The ops a scenario may use. */
+export const SCENARIO_OPS: readonly string[] = Object.keys(OPS);
+
+/** The name a createAltmap step without `name` binds. */
+export const DEFAULT_ALTMAP_NAME = 'altmap';
+
+const STEP_KEYS = new Set(['op', 'expectError', 'note']);
+const U64_MAX = (1n << 64n) - 1n;
+const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
+
+/** A scenario integer: a safe non-negative number, a bigint, or "123", "0x1f", "64M", "0x4G". Returns a reason on failure. */
+export function parseScenarioInt(v: unknown): bigint | string {
+  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : `${v} is outside 0..2^64-1`;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 0) return `${v} is not a non-negative integer (write larger values as "0x..." strings)`;
+    return BigInt(v);
+  }
+  if (typeof v === 'string') {
+    const m = /^\s*(0x[0-9a-f]+|[0-9]+)([kmgt])?\s*$/i.exec(v);
+    if (!m) return `${JSON.stringify(v)} is not an integer (decimal, 0x hex, optional K/M/G/T suffix)`;
+    const n = BigInt(m[1]!) * (m[2] ? SUFFIX[m[2].toUpperCase()]! : 1n);
+    return n <= U64_MAX ? n : `${JSON.stringify(v)} is beyond 2^64-1`;
+  }
+  return `expected a number or a numeric string, got ${v === null ? 'null' : typeof v}`;
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+/** Validate one argument; returns the converted value or throws a reason string. */
+function convertArg(kind: Kind, v: unknown, altmaps: Set<string>): unknown {
+  if (typeof kind === 'object') {
+    if (typeof v !== 'string' || !kind.enum.includes(v)) throw `must be one of ${kind.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+    return v;
+  }
+  switch (kind) {
+    case 'string':
+      if (typeof v !== 'string' || v.length === 0) throw `must be a non-empty string, got ${typeName(v)}`;
+      return v;
+    case 'boolean':
+      if (typeof v !== 'boolean') throw `must be true or false, got ${typeName(v)}`;
+      return v;
+    case 'int':
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw `must be a non-negative integer, got ${JSON.stringify(v) ?? typeName(v)}`;
+      return v;
+    case 'u64': {
+      const n = parseScenarioInt(v);
+      if (typeof n === 'string') throw n;
+      return n;
+    }
+    case 'pfn':
+    case 'count': {
+      const n = parseScenarioInt(v);
+      if (typeof n === 'string') throw n;
+      if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw `${String(v)} is too large for a ${kind === 'pfn' ? 'pfn' : 'count'}`;
+      return Number(n);
+    }
+    case 'nsSize':
+      // ndctl's syntax is the machine's business; here only the JSON type.
+      if (typeof v === 'string' && v.length > 0) return v;
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+      throw `must be a size such as "16G" or a non-negative integer, got ${JSON.stringify(v) ?? typeName(v)}`;
+    case 'altmapRef':
+      if (typeof v !== 'string' || v.length === 0) throw `must name an altmap made by an earlier createAltmap step, got ${typeName(v)}`;
+      if (!altmaps.has(v)) throw `no earlier createAltmap step names an altmap ${JSON.stringify(v)}`;
+      return v;
+    case 'altmapInput': {
+      if (typeof v === 'string') return convertArg('altmapRef', v, altmaps);
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw 'must be { basePfn, reserve, free, align?, alloc? } or the name of an altmap';
+      const o = v as Record<string, unknown>;
+      const out: Record<string, bigint> = {};
+      for (const k of Object.keys(o)) if (!['basePfn', 'reserve', 'free', 'align', 'alloc'].includes(k)) throw `has an unknown field ${JSON.stringify(k)}`;
+      for (const k of ['basePfn', 'reserve', 'free', 'align', 'alloc']) {
+        if (o[k] === undefined) {
+          if (k === 'align' || k === 'alloc') continue;
+          throw `needs ${k}`;
+        }
+        const n = parseScenarioInt(o[k]);
+        if (typeof n === 'string') throw `.${k}: ${n}`;
+        out[k] = n;
+      }
+      return out;
+    }
+  }
+}
+
+/** A validated step, arguments converted. */
+export interface PreparedStep {
+  index: number;
+  op: string;
+  args: Record<string, unknown>;
+  expectError?: ErrnoCode;
+}
+
+export interface PreparedScenario {
+  machine: MachineConfig;
+  steps: PreparedStep[];
+}
+
+function bad(where: string, why: string): never {
+  throw new KernelError('EINVAL', `${where}: ${why}`);
+}
+
+/**
+ * Check a whole scenario without running anything: its shape, every step's op, arguments and their
+ * types, and that altmap names are defined before use. Throws KernelError EINVAL naming the step.
+ */
+export function validateScenario(input: unknown): PreparedScenario {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) bad('scenario', `must be an object { machine?, steps }, got ${typeName(input)}`);
+  const sc = input as Record<string, unknown>;
+  for (const k of Object.keys(sc)) if (!['machine', 'steps', 'description'].includes(k)) bad('scenario', `unknown key ${JSON.stringify(k)} (known: machine, steps, description)`);
+  if (sc.description !== undefined && typeof sc.description !== 'string') bad('scenario', 'description must be a string');
+  if (sc.machine !== undefined && (typeof sc.machine !== 'object' || sc.machine === null || Array.isArray(sc.machine))) {
+    bad('scenario.machine', `must be an object of machine options, got ${typeName(sc.machine)}`);
+  }
+  if (!Array.isArray(sc.steps)) bad('scenario', `steps must be an array, got ${typeName(sc.steps)}`);
+  const altmaps = new Set<string>();
+  const steps: PreparedStep[] = sc.steps.map((raw: unknown, index: number): PreparedStep => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad(`scenario step ${index}`, `must be an object { op, ... }, got ${typeName(raw)}`);
+    const s = raw as Record<string, unknown>;
+    const op = s.op;
+    if (typeof op !== 'string') bad(`scenario step ${index}`, `needs "op" (a string), got ${typeName(op)}`);
+    const where = `scenario step ${index} (${op})`;
+    const spec = OPS[op];
+    if (!spec) bad(where, `unknown op ${JSON.stringify(op)} (known: ${SCENARIO_OPS.join(', ')})`);
+    for (const k of Object.keys(s)) if (!STEP_KEYS.has(k) && !(k in spec.args)) bad(where, `unknown argument ${JSON.stringify(k)} (takes: ${Object.keys(spec.args).join(', ') || 'none'})`);
+    if (s.note !== undefined && typeof s.note !== 'string') bad(where, 'note must be a string');
+    let expectError: ErrnoCode | undefined;
+    if (s.expectError !== undefined) {
+      const e = s.expectError as Record<string, unknown>;
+      if (typeof e !== 'object' || e === null || Array.isArray(e) || Object.keys(e).some((k) => k !== 'code')) bad(where, 'expectError must be { "code": "EBUSY" }');
+      if (typeof e.code !== 'string' || !(e.code in ERRNO)) bad(where, `expectError.code ${JSON.stringify(e.code)} is not one of ${Object.keys(ERRNO).join(', ')}`);
+      expectError = e.code as ErrnoCode;
+    }
+    const args: Record<string, unknown> = {};
+    for (const [name, a] of Object.entries(spec.args)) {
+      const v = s[name];
+      if (v === undefined) {
+        if (!a.optional) bad(where, `missing argument ${JSON.stringify(name)}`);
+        continue;
+      }
+      try {
+        args[name] = convertArg(a.kind, v, altmaps);
+      } catch (why) {
+        if (typeof why !== 'string') throw why;
+        bad(where, `argument ${JSON.stringify(name)} ${why}`);
+      }
+    }
+    const why = spec.check?.(s);
+    if (why) bad(where, why);
+    if (op === 'createAltmap') altmaps.add((args.name as string | undefined) ?? DEFAULT_ALTMAP_NAME);
+    return { index, op, args, expectError };
+  });
+  return { machine: (sc.machine ?? {}) as MachineConfig, steps };
+}
+
+// ------------------------------------------------------------------------------------- running
+
+function snapshot(a: Altmap): AltmapSnapshot {
+  return a.toJSON() as unknown as AltmapSnapshot;
+}
+
+/** Replace live views (Altmap) by plain snapshots, keep bigints; the result outlives the machine. */
+function detach(v: unknown): unknown {
+  if (v instanceof Altmap) return snapshot(v);
+  if (v === undefined) return null;
+  if (Array.isArray(v)) return v.map(detach);
+  if (v instanceof Uint8Array) return Uint8Array.from(v);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = detach(x);
+    return out;
+  }
+  return v;
+}
+
+/** A value made JSON-friendly: bigint -> "0x..." hex, bytes -> hex string, live views -> plain objects. */
+export function toJsonValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (v instanceof Altmap) return snapshot(v);
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+  if (v === undefined) return null;
+  if (Array.isArray(v)) return v.map(toJsonValue);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toJsonValue(x);
+    return out;
+  }
+  return v;
+}
+
+/** Run the steps of a validated scenario on `m`. */
+export function runPreparedSteps(m: Machine, steps: PreparedStep[], opts: RunScenarioOptions = {}): StepResult[] {
+  const altmaps = new Map<string, Altmap>();
+  const results: StepResult[] = [];
+  const getAltmap = (name: unknown): Altmap => {
+    const a = altmaps.get(name as string);
+    if (!a) throw new KernelError('EINVAL', `altmap ${JSON.stringify(name)} was not created (its createAltmap step failed)`);
+    return a;
+  };
+  for (const step of steps) {
+    const a = step.args;
+    let touched: Altmap | undefined;
+    const base = { index: step.index, op: step.op, ...(step.expectError ? { expectError: step.expectError } : {}) };
+    let result: StepResult;
+    try {
+      let value: unknown;
+      switch (step.op) {
+        case 'createDevice':
+          value = m.createDevice(a.name as string);
+          break;
+        case 'unbind':
+          m.unbind(a.device as string);
+          value = null;
+          break;
+        case 'memremap': {
+          const start = a.start as bigint;
+          const end = a.end !== undefined ? (a.end as bigint) : start + (a.size as bigint) - 1n;
+          let altmap: AltmapInput | null = null;
+          if (typeof a.altmap === 'string') altmap = getAltmap(a.altmap).toJSON() as unknown as AltmapInput;
+          else if (a.altmap) altmap = a.altmap as AltmapInput;
+          if (altmap) altmap = { basePfn: altmap.basePfn, reserve: altmap.reserve, free: altmap.free, align: altmap.align, alloc: altmap.alloc };
+          value = m.devmMemremapPages(a.device as string, { start, end }, altmap);
+          break;
+        }
+        case 'findDevPagemap':
+          value = m.findDevPagemap(a.phys as bigint);
+          break;
+        case 'toVmemAltmap':
+          value = m.toVmemAltmap(a.vaddr as bigint);
+          break;
+        case 'createAltmap': {
+          const made = m.createAltmap({
+            basePfn: a.basePfn as bigint,
+            reserve: a.reserve as bigint,
+            free: a.free as bigint,
+            align: a.align as bigint | undefined,
+            alloc: a.alloc as bigint | undefined,
+          });
+          const name = (a.name as string | undefined) ?? DEFAULT_ALTMAP_NAME;
+          altmaps.set(name, made);
+          touched = made;
+          value = { name, ...snapshot(made) };
+          break;
+        }
+        case 'altmapAllocBlockBuf':
+          touched = getAltmap(a.altmap);
+          value = m.altmapAllocBlockBuf(touched, a.bytes as bigint);
+          break;
+        case 'vmemAltmapFree':
+          touched = getAltmap(a.altmap);
+          m.vmemAltmapFree(touched, a.nrPfns as number);
+          value = null;
+          break;
+        case 'vmemAltmapOffset':
+          touched = getAltmap(a.altmap);
+          value = m.vmemAltmapOffset(touched);
+          break;
+        case 'pfnToPage':
+          value = m.pfnToPage(a.pfn as number);
+          break;
+        case 'pageToPfn':
+          value = m.pageToPfn(a.vaddr as bigint);
+          break;
+        case 'page':
+          value = m.page(a.pfn as number);
+          break;
+        case 'readPhys':
+          value = m.readPhys(a.phys as bigint, a.length as number);
+          break;
+        case 'walk':
+          value = m.walk(a.vaddr as bigint);
+          break;
+        case 'regionIntersects':
+          value = m.regionIntersects(a.start as bigint, a.size as bigint, a.name as string);
+          break;
+        case 'createNamespace': {
+          const o: Record<string, unknown> = {};
+          for (const k of ['size', 'mode', 'map', 'align', 'region']) if (a[k] !== undefined) o[k] = a[k];
+          value = m.createNamespace(o);
+          break;
+        }
+        case 'destroyNamespace':
+          m.destroyNamespace(a.dev as string);
+          value = null;
+          break;
+        case 'listNamespaces':
+          value = m.listNamespaces({ human: a.human as boolean | undefined });
+          break;
+        case 'stats':
+          value = m.stats();
+          break;
+        case 'dmesg':
+          value = m.dmesg();
+          break;
+        default:
+          throw new KernelError('EINVAL', `scenario step ${step.index} (${step.op}): unknown op`);
+      }
+      result = { ...base, ok: true, value: detach(value) };
+      if (step.expectError) result.mismatch = `expected ${step.expectError}, but the step succeeded`;
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      result = { ...base, ok: false, error: { code: e.code, errno: e.errno, message: e.message } };
+      if (!step.expectError) result.mismatch = `unexpected failure: ${e.message}`;
+      else if (step.expectError !== e.code) result.mismatch = `expected ${step.expectError}, got ${e.message}`;
+    }
+    if (touched) {
+      try {
+        result.altmap = snapshot(touched);
+      } catch {
+        // the altmap is gone (its device was unbound): nothing to show
+      }
+    }
+    results.push(result);
+    opts.onStep?.(result, steps.length);
+    if (!result.ok && !step.expectError && opts.stopOnError) break;
+  }
+  return results;
+}
+
+/**
+ * Validate the whole scenario, boot its machine (or use `opts.machine`), run every step, and
+ * report each step. A malformed scenario throws KernelError EINVAL before anything runs.
+ */
+export async function runScenario(scenario: Scenario | unknown, opts: RunScenarioOptions = {}): Promise<StepResult[]> {
+  const prepared = validateScenario(scenario);
+  if (opts.machine) return runPreparedSteps(opts.machine, prepared.steps, opts);
+  let m: Machine;
+  try {
+    m = await createMachine({ ...prepared.machine, ...(opts.machineOverrides ?? {}) });
+  } catch (e) {
+    if (e instanceof KernelError && e.code === 'EINVAL' && !e.message.startsWith('EINVAL: scenario')) {
+      throw new KernelError('EINVAL', `scenario.machine: ${e.message.replace(/^EINVAL: /, '')}`);
+    }
+    throw e;
+  }
+  try {
+    return runPreparedSteps(m, prepared.steps, opts);
+  } finally {
+    m.dispose();
+  }
+}
+
+/** True when a step's outcome differs from what the scenario expected. */
+export function isMismatch(r: StepResult): boolean {
+  return r.mismatch !== undefined;
+}

@@ -27,6 +27,8 @@ export interface PageMap {
   freed: boolean;
   /** DRAM memmap pages this mapping's hot-add took (map=mem). */
   dramMemmapPages: number;
+  /** Sections its hot-add covered. */
+  sections: number;
 }
 
 /** offsetof(struct page_map, pgmap): the copied resource (56 bytes) and the ref pointer precede it. */
@@ -35,6 +37,8 @@ const PGMAP_OFFSET = 0x40n;
 export class Memremap {
   /** pgmap_radix: section number -> page_map. */
   readonly radix = new RunMap<PageMap>();
+  /** page_maps attached to a device (devres_add'ed, not yet released). */
+  readonly live = new Set<PageMap>();
 
   constructor(private readonly k: Kernel) {}
 
@@ -103,6 +107,7 @@ export class Memremap {
       slabPfn,
       freed: false,
       dramMemmapPages: 0,
+      sections: 0,
     };
     if (altmap) {
       const made = k.altmapCreate(altmap);
@@ -142,6 +147,8 @@ export class Memremap {
       const last = Number((end + 1n) >> 12n);
       if (last > first && k.core.memmapSetPgmap(first, last - first, pm.pgmapAddr) < 0) k.hostOom();
     }
+    pm.sections = Number(alignSize / SECTION_SIZE);
+    this.live.add(pm);
     k.devices.add(dev, { kind: 'page_map', release: () => this.release(pm) });
     return k.va(start);
   }
@@ -169,6 +176,7 @@ export class Memremap {
   /** devm_memremap_pages_release (kernel.md §2.2). */
   release(pm: PageMap): void {
     const k = this.k;
+    this.live.delete(pm);
     const alignStart = pm.start & ~(SECTION_SIZE - 1n);
     const alignSize = roundUp(pm.end - pm.start + 1n, SECTION_SIZE);
     if (k.profile.releaseLookupFirst) this.radixRelease(pm);
