@@ -8,7 +8,7 @@ import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { KernelError, MachinePoisonedError, invalid } from './kernel/errno.ts';
 import { PAGES_PER_SECTION } from './kernel/hotplug.ts';
 import { Kernel } from './kernel/kernel.ts';
-import { KERNELS, profileFor, type KernelName } from './kernel/profile.ts';
+import { KERNELS, layoutFor, profileFor, type KernelName } from './kernel/profile.ts';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, type RegionResult } from './kernel/resource.ts';
 import type { PageMap } from './kernel/memremap.ts';
 import type { Device } from './kernel/devres.ts';
@@ -39,6 +39,10 @@ export interface MachineConfig {
   debug?: boolean;
   /** Write struct pages out at once instead of as fill patterns. */
   eagerMemmap?: boolean;
+  /** x86-64 paging levels: 4 (46-bit physical, 64 TiB) or 5 (LA57, 52-bit physical, 4 PiB; v6 only). */
+  paging?: 4 | 5;
+  /** ndctl's region align attribute in bytes (v6 default 16 MiB; none before v5.7); null for none. */
+  regionAlign?: bigint | number | string | null;
 }
 
 export interface AltmapInput {
@@ -78,8 +82,6 @@ export interface MachineSnapshot {
 }
 
 export const GiB = 1n << 30n;
-/** 4-level paging: MAX_PHYSMEM_BITS 46. */
-const PHYS_BITS = 46;
 
 /** The default machine: 64 GiB of System RAM from 1 MiB, 1 TiB of Persistent Memory at the next 1 GiB boundary. */
 export function defaultE820(): Array<{ start: bigint; size: bigint; type: E820Type }> {
@@ -144,14 +146,21 @@ export class Machine {
   private disposed = false;
 
   /** @internal */
-  constructor(core: Core, backend: Backend, kernel: KernelName, e820: Array<{ start: bigint; size: bigint; type: E820Type }>, cfg: Required<Omit<MachineConfig, 'e820' | 'backend' | 'kernel'>>) {
+  constructor(core: Core, backend: Backend, kernel: KernelName, e820: Array<{ start: bigint; size: bigint; type: E820Type }>, cfg: MachineOptions) {
     this.backend = backend;
     this.kernel = kernel;
     this.e820 = e820;
     const profile = profileFor(kernel);
-    this.k = new Kernel(core, profile, { zoneDevice: cfg.zoneDevice, sparsememVmemmap: cfg.sparsememVmemmap, memmapInit: cfg.memmapInit }, cfg.debug);
-    this.pmem = new Pmem(this.k);
+    this.paging = cfg.paging;
+    const layout = { ...layoutFor(profile, cfg.paging), paging: cfg.paging };
+    this.physBits = layout.physBits;
+    this.k = new Kernel(core, profile, { zoneDevice: cfg.zoneDevice, sparsememVmemmap: cfg.sparsememVmemmap, memmapInit: cfg.memmapInit }, layout, cfg.debug);
+    this.pmem = new Pmem(this.k, cfg.regionAlign);
   }
+
+  readonly paging: 4 | 5;
+  /** MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level. */
+  readonly physBits: number;
 
   // ---------------------------------------------------------------- boot
 
@@ -171,7 +180,7 @@ export class Machine {
     }
     for (const [s, e] of ram) if (k.core.directMapAdd(s, e) < 0) throw new KernelError('ENOMEM', 'boot: out of memory building the direct map');
     if (k.hotplug.bootMemmap(ram) < 0) throw new KernelError('ENOMEM', 'boot: out of memory for the boot memmap');
-    k.log.printk('info', `Linux version ${k.profile.name === 'v4.5' ? '4.5.0' : '4.5.0-rc1'} (altmap-sim) #1 SMP`);
+    k.log.printk('info', `Linux version ${k.profile.release} (altmap-sim) #1 SMP`);
     for (const e of this.e820) {
       const t = e.type === 'System RAM' ? 'usable' : e.type === 'Persistent Memory' ? 'persistent (type 12)' : 'reserved';
       k.log.printk('info', `BIOS-e820: [mem 0x${e.start.toString(16).padStart(16, '0')}-0x${(e.start + e.size - 1n).toString(16).padStart(16, '0')}] ${t}`);
@@ -300,7 +309,7 @@ export class Machine {
     this.mutable();
     this._altmapFields(altmap, true);
     const size = this.u64Arg(bytes, 'bytes');
-    if (size > 1n << 52n) invalid(`bytes ${size} is beyond any allocation on a ${PHYS_BITS}-bit machine`);
+    if (size > 1n << 52n) invalid(`bytes ${size} is beyond any allocation on a ${this.physBits}-bit machine`);
     return this.run(() => {
       if (size % 4096n !== 0n) {
         this.k.log.printOnce('altmap_alloc_block_buf:size', 'warn', `altmap_alloc_block_buf: allocations must be multiple of PAGE_SIZE (${size})`);
@@ -333,15 +342,15 @@ export class Machine {
   pfnToPage(pfn: number): bigint {
     this.live();
     this.pfnArg(pfn);
-    return BigInt.asUintN(64, this.k.profile.vmemmapStart + 64n * BigInt(pfn));
+    return this.k.vmemmapVa(pfn);
   }
 
   /** page_to_pfn */
   pageToPfn(vaddr: bigint | number): number {
     this.live();
     const va = this.u64Arg(vaddr, 'vaddr');
-    const base = this.k.profile.vmemmapStart;
-    const span = 64n << BigInt(PHYS_BITS - 12);
+    const base = this.k.layout.vmemmapStart;
+    const span = 64n << BigInt(this.physBits - 12);
     if (va < base || va >= base + span) invalid(`${hex(va)} is not a vmemmap address (struct pages live at ${hex(base)}..${hex(base + span - 1n)})`);
     if ((va - base) % 64n !== 0n) invalid(`${hex(va)} is not the start of a 64-byte struct page`);
     return Number((va - base) / 64n);
@@ -359,7 +368,7 @@ export class Machine {
     this.live();
     const p = this.physArg(phys, 'phys');
     if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 24) invalid(`length ${length} must be an integer from 0 to 16 MiB`);
-    if (p + BigInt(length) > 1n << BigInt(PHYS_BITS)) invalid(`[${hex(p)}, +${length}) runs past the ${PHYS_BITS}-bit physical address space`);
+    if (p + BigInt(length) > 1n << BigInt(this.physBits)) invalid(`[${hex(p)}, +${length}) runs past the ${this.physBits}-bit physical address space`);
     return this.k.core.readPhys(p, length);
   }
 
@@ -367,8 +376,9 @@ export class Machine {
   walk(vaddr: bigint | number): WalkResult | null {
     this.live();
     const va = this.u64Arg(vaddr, 'vaddr');
-    const top = va >> 47n;
-    if (top !== 0n && top !== 0x1ffffn) invalid(`${hex(va)} is not canonical (bits 63..47 must all equal bit 47 with 4-level paging)`);
+    const bit = this.paging === 5 ? 56n : 47n;
+    const top = va >> bit;
+    if (top !== 0n && top !== (1n << (64n - bit)) - 1n) invalid(`${hex(va)} is not canonical (bits 63..${bit} must all equal bit ${bit} with ${this.paging}-level paging)`);
     const w = this.k.core.walk(va);
     return w.mapped ? { phys: w.phys, pageSize: w.pageSize, levels: w.levels } : null;
   }
@@ -430,7 +440,7 @@ export class Machine {
   /** Present (hot-added or boot) sections, as [first, last] section-number runs. */
   presentSections(): Array<[number, number]> {
     this.live();
-    return this.k.hotplug.present.all().map((r) => [r.start, r.end - 1]);
+    return this.k.hotplug.presentSections();
   }
 
   /**
@@ -444,7 +454,7 @@ export class Machine {
     return {
       dram: d,
       presentSections: this.presentSections(),
-      lookup: this.k.memremap.radix.all().map((r) => [r.start, r.end - 1, r.value.dev.name]),
+      lookup: this.k.memremap.lookup.all().map((r) => [r.start, r.end - 1, r.value.dev.name]),
       iomem: this.k.iomem.snapshot(),
       devices: this.k.devices.bound().map((x) => x.name),
       namespaces: this.pmem.list(false).map((n) => n.dev as string),
@@ -457,7 +467,7 @@ export class Machine {
     this.live();
     const core = this.k.core;
     const root = core.walk(0n).levels[0].table;
-    const levels = 4;
+    const levels = this.paging;
     let h = 0x811c9dc5;
     let tables = 0;
     const visit = (table: bigint, level: number): void => {
@@ -523,13 +533,13 @@ export class Machine {
   /** @internal */
   physArg(x: unknown, what: string): bigint {
     const p = this.u64Arg(x, what);
-    if (p >= 1n << BigInt(PHYS_BITS)) invalid(`${what} ${hex(p)} is beyond the ${PHYS_BITS}-bit physical address space`);
+    if (p >= 1n << BigInt(this.physBits)) invalid(`${what} ${hex(p)} is beyond the ${this.physBits}-bit physical address space`);
     return p;
   }
 
   private pfnArg(pfn: unknown): number {
     if (typeof pfn !== 'number' || !Number.isSafeInteger(pfn) || pfn < 0) invalid(`pfn ${String(pfn)} is not a non-negative integer`);
-    if (pfn >= 2 ** (PHYS_BITS - 12)) invalid(`pfn ${hex(BigInt(pfn))} is beyond the ${PHYS_BITS}-bit physical address space`);
+    if (pfn >= 2 ** (this.physBits - 12)) invalid(`pfn ${hex(BigInt(pfn))} is beyond the ${this.physBits}-bit physical address space`);
     return pfn;
   }
 
@@ -548,7 +558,7 @@ export class Machine {
         continue;
       }
       const b = this.u64Arg(v, `altmap.${f}`);
-      if (b >= 1n << 52n) invalid(`altmap.${f} ${b} is beyond any pfn count of a ${PHYS_BITS}-bit machine`);
+      if (b >= 1n << 52n) invalid(`altmap.${f} ${b} is beyond any pfn count of a ${this.physBits}-bit machine`);
       out[f] = b;
     }
     return out;
@@ -560,7 +570,7 @@ function hex(x: bigint): string {
 }
 
 /** Parse and check an e820 map: page-aligned, positive, disjoint, inside the physical address space. */
-function parseE820(entries: E820Entry[] | undefined): Array<{ start: bigint; size: bigint; type: E820Type }> {
+function parseE820(entries: E820Entry[] | undefined, physBits: number): Array<{ start: bigint; size: bigint; type: E820Type }> {
   if (entries === undefined) return defaultE820();
   if (!Array.isArray(entries) || entries.length === 0) invalid('e820 must be a non-empty list of { start, size, type }');
   const out = entries.map((e, i) => {
@@ -570,7 +580,7 @@ function parseE820(entries: E820Entry[] | undefined): Array<{ start: bigint; siz
     const size = parseSize(e.size, `e820[${i}].size`);
     if (size === 0n) invalid(`e820[${i}].size must be positive`);
     if (start % 4096n || size % 4096n) invalid(`e820[${i}] [${hex(start)}, +${hex(size)}) is not page-aligned`);
-    if (start + size > 1n << BigInt(PHYS_BITS)) invalid(`e820[${i}] ends beyond the ${PHYS_BITS}-bit physical address space (64 TiB with 4-level paging)`);
+    if (start + size > 1n << BigInt(physBits)) invalid(`e820[${i}] ends beyond the ${physBits}-bit physical address space (${physBits === 46 ? '64 TiB with 4-level paging' : '4 PiB with 5-level paging'})`);
     return { start, size, type: e.type };
   });
   out.sort((a, b) => (a.start < b.start ? -1 : 1));
@@ -581,11 +591,26 @@ function parseE820(entries: E820Entry[] | undefined): Array<{ start: bigint; siz
   return out;
 }
 
+/** The machine's options after validation. */
+export interface MachineOptions {
+  pse: boolean;
+  gbpages: boolean;
+  sparsememVmemmap: boolean;
+  zoneDevice: boolean;
+  hostMemoryLimit: bigint;
+  memmapInit: 'as-shipped' | 'as-intended';
+  debug: boolean;
+  eagerMemmap: boolean;
+  paging: 4 | 5;
+  regionAlign: bigint | null;
+}
+
+const OPTIONS = ['e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
+
 /** Build and boot a machine. */
 export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
   if (typeof config !== 'object' || config === null) invalid('config must be an object');
-  const known = new Set(['e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap']);
-  for (const key of Object.keys(config)) if (!known.has(key)) invalid(`unknown machine option ${JSON.stringify(key)}`);
+  for (const key of Object.keys(config)) if (!OPTIONS.includes(key)) invalid(`unknown machine option ${JSON.stringify(key)}`);
   const kernel = config.kernel ?? 'v4.5';
   if (!(KERNELS as readonly string[]).includes(kernel)) invalid(`kernel ${JSON.stringify(kernel)} is not one of ${KERNELS.join(', ')}`);
   const backend = config.backend ?? 'wasm';
@@ -595,18 +620,27 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
   for (const b of ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap'] as const) {
     if (config[b] !== undefined && typeof config[b] !== 'boolean') invalid(`${b} must be true or false`);
   }
-  const limit = config.hostMemoryLimit === undefined ? 1n << 30n : parseSize(config.hostMemoryLimit, 'hostMemoryLimit');
-  if (limit < 1n << 20n || limit > 3n << 30n) invalid(`hostMemoryLimit ${limit} must be between 1 MiB and 3 GiB`);
-  const e820 = parseE820(config.e820);
   const profile = profileFor(kernel);
+  const paging = config.paging ?? 4;
+  if (paging !== 4 && paging !== 5) invalid(`paging ${JSON.stringify(paging)} is not 4 or 5`);
+  if (paging === 5 && !profile.la57) invalid(`paging: 5 (LA57) is modelled for the v6 profile only, not ${kernel}`);
+  const limit = config.hostMemoryLimit === undefined ? 2n << 30n : parseSize(config.hostMemoryLimit, 'hostMemoryLimit');
+  if (limit < 1n << 20n || limit > 3n << 30n) invalid(`hostMemoryLimit ${limit} must be between 1 MiB and 3 GiB`);
+  let regionAlign = profile.regionAlign;
+  if (config.regionAlign !== undefined) {
+    regionAlign = config.regionAlign === null ? null : parseSize(config.regionAlign, 'regionAlign');
+    if (regionAlign !== null && (regionAlign < 4096n || (regionAlign & (regionAlign - 1n)) !== 0n) && regionAlign % (16n << 20n) !== 0n) invalid(`regionAlign ${regionAlign} is not a power of two nor a multiple of 16 MiB`);
+  }
+  const layout = layoutFor(profile, paging);
+  const e820 = parseE820(config.e820, layout.physBits);
   const ramRanges = e820.filter((e) => e.type === 'System RAM').map((e): [number, number] => [Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
   const core = await loadCore(backend);
   const pse = config.pse ?? true;
   const r = core.init({
     ramRanges,
-    levels: 4,
-    vmemmapStart: profile.vmemmapStart,
-    pageOffset: profile.pageOffset,
+    levels: paging,
+    vmemmapStart: layout.vmemmapStart,
+    pageOffset: layout.pageOffset,
     pse,
     gbpages: config.gbpages ?? true,
     hostMemoryLimit: Number(limit),
@@ -623,6 +657,8 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
     memmapInit,
     debug: config.debug ?? false,
     eagerMemmap: config.eagerMemmap ?? false,
+    paging,
+    regionAlign,
   });
   m.boot();
   return m;

@@ -25,6 +25,8 @@ export interface ScenarioStep {
   op: string;
   /** The step must fail with this errno code; anything else is a mismatch. */
   expectError?: { code: ErrnoCode };
+  /** The step must succeed with this value, in its JSON form (bigints as "0x..." hex); objects match on the keys given. */
+  expect?: unknown;
   /** Free text for the reader; ignored. */
   note?: string;
   [arg: string]: unknown;
@@ -153,7 +155,7 @@ export const SCENARIO_OPS: readonly string[] = Object.keys(OPS);
 /** The name a createAltmap step without `name` binds. */
 export const DEFAULT_ALTMAP_NAME = 'altmap';
 
-const STEP_KEYS = new Set(['op', 'expectError', 'note']);
+const STEP_KEYS = new Set(['op', 'expectError', 'expect', 'note']);
 const U64_MAX = (1n << 64n) - 1n;
 const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
 
@@ -240,6 +242,9 @@ export interface PreparedStep {
   op: string;
   args: Record<string, unknown>;
   expectError?: ErrnoCode;
+  /** The expected value (JSON form), when the step has `expect`. */
+  expect?: unknown;
+  hasExpect?: boolean;
 }
 
 export interface PreparedScenario {
@@ -282,6 +287,8 @@ export function validateScenario(input: unknown): PreparedScenario {
       if (typeof e.code !== 'string' || !(e.code in ERRNO)) bad(where, `expectError.code ${JSON.stringify(e.code)} is not one of ${Object.keys(ERRNO).join(', ')}`);
       expectError = e.code as ErrnoCode;
     }
+    const hasExpect = 'expect' in s;
+    if (hasExpect && expectError) bad(where, 'a step cannot have both "expect" and "expectError"');
     const args: Record<string, unknown> = {};
     for (const [name, a] of Object.entries(spec.args)) {
       const v = s[name];
@@ -299,7 +306,7 @@ export function validateScenario(input: unknown): PreparedScenario {
     const why = spec.check?.(s);
     if (why) bad(where, why);
     if (op === 'createAltmap') altmaps.add((args.name as string | undefined) ?? DEFAULT_ALTMAP_NAME);
-    return { index, op, args, expectError };
+    return { index, op, args, expectError, ...(hasExpect ? { hasExpect, expect: s.expect } : {}) };
   });
   return { machine: (sc.machine ?? {}) as MachineConfig, steps };
 }
@@ -337,6 +344,27 @@ export function toJsonValue(v: unknown): unknown {
     return out;
   }
   return v;
+}
+
+/** Hex strings, decimal strings and numbers compare as integers. */
+function asInt(v: unknown): bigint | null {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(v)) return BigInt(v);
+  return null;
+}
+
+/** `actual` (a JSON value) matches `expected`: equal scalars (integers in any notation), equal arrays, objects on the keys `expected` gives. */
+export function matchesExpected(actual: unknown, expected: unknown): boolean {
+  if (Array.isArray(expected)) return Array.isArray(actual) && actual.length === expected.length && expected.every((e, i) => matchesExpected(actual[i], e));
+  if (expected !== null && typeof expected === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    const a = actual as Record<string, unknown>;
+    return Object.entries(expected).every(([k, e]) => k in a && matchesExpected(a[k], e));
+  }
+  if (actual === expected) return true;
+  const x = asInt(actual);
+  const y = asInt(expected);
+  return x !== null && y !== null && x === y;
 }
 
 /** Run the steps of a validated scenario on `m`. */
@@ -448,6 +476,9 @@ export function runPreparedSteps(m: Machine, steps: PreparedStep[], opts: RunSce
       }
       result = { ...base, ok: true, value: detach(value) };
       if (step.expectError) result.mismatch = `expected ${step.expectError}, but the step succeeded`;
+      else if (step.hasExpect && !matchesExpected(toJsonValue(value), step.expect)) {
+        result.mismatch = `expected the value ${JSON.stringify(step.expect)}, got ${JSON.stringify(toJsonValue(value))}`;
+      }
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
       result = { ...base, ok: false, error: { code: e.code, errno: e.errno, message: e.message } };

@@ -33,7 +33,7 @@ export const PURPOSES = 4;
 
 /** Events the core reports to the host; the host turns them into kernel messages. */
 export const enum EventType {
-  /** vmemmap_populate took the 4 KiB path after a failed PMD block allocation: a = va of the PMD step. */
+  /** vmemmap_populate took the 4 KiB path: a = va of the PMD step, b = 1 when a DRAM block allocation failed, 0 when the PMD already held a PTE table. */
   Fallback = 1,
   /** vmemmap_populate without PSE was handed an altmap (-ENOMEM follows). */
   NoPseAltmap = 2,
@@ -123,6 +123,11 @@ export const enum PopulateFlags {
   BasePagesUseAltmap = 2,
 }
 
+/** vmemmapFree: consult the altmap lookup table (v4.5). */
+export const LOOKUP_ALTMAP = -1;
+/** vmemmapFree: explicitly no altmap (v4.16+ with map=mem). */
+export const NO_ALTMAP = -2;
+
 export class CoreTrap extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -181,8 +186,13 @@ export interface Core {
    * on failure a Fallback event and 4 KiB pages), per `flags`. 0 or -ENOMEM (stops at the failing step).
    */
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
-  /** vmemmap_free / remove_pagetable(direct=false) for the same span; blocks go back through the altmap lookup (free_pagetable). 0, or -EFAULT after a Bug event. */
-  vmemmapFree(startPfn: number, nrPages: number): number;
+  /**
+   * vmemmap_free / remove_pagetable(direct=false) for the same span. `altmapId` LOOKUP_ALTMAP (-1):
+   * every leaf goes back through the altmap lookup (v4.5's free_pagetable); NO_ALTMAP (-2) or an id:
+   * the altmap is explicit (v4.16+): 2 MiB leaves go to that altmap (or DRAM), 4 KiB leaves to DRAM.
+   * 0, or -EFAULT after a Bug event.
+   */
+  vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number;
 
   // ---- memmap (assembly/memmap.ts) ----
   /** memset of the struct pages of [startPfn, +nrPages) to zero (sparse_add_one_section). Pages with no vmemmap mapping are skipped. 0 or -ENOMEM. */

@@ -1,20 +1,24 @@
 /**
  * Memory hotplug on x86-64 (mm/memory_hotplug.c, mm/sparse.c, arch/x86/mm/init_64.c):
- * arch_add_memory / __add_pages / __add_section and arch_remove_memory / __remove_pages.
+ * arch_add_memory / __add_pages / sparse_add_*section and arch_remove_memory / __remove_pages,
+ * per profile: whole sections with to_vmem_altmap lookups (v4.5), whole sections with the altmap
+ * passed down (v4.18), 2 MiB sub-sections (v6).
  */
-import { FaultKind, Purpose } from '../core/core.ts';
+import { LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags } from '../core/core.ts';
 import { ZONE_DEVICE, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL } from '../core/structPage.ts';
 import { ERRNO } from './errno.ts';
-import { pa } from './printk.ts';
+import { hex, pa } from './printk.ts';
 import { RunMap } from './runmap.ts';
 import type { Kernel } from './kernel.ts';
 
 export const PAGES_PER_SECTION = 32768;
+export const PAGES_PER_SUBSECTION = 512;
 export const SECTION_SIZE = 1n << 27n;
-export const PFN_SECTION_SHIFT = 15;
+const SUBSECTIONS = PAGES_PER_SECTION / PAGES_PER_SUBSECTION;
 
 export const pfnToSection = (pfn: number): number => Math.floor(pfn / PAGES_PER_SECTION);
 export const sectionToPfn = (section: number): number => section * PAGES_PER_SECTION;
+const subsection = (pfn: number): number => Math.floor(pfn / PAGES_PER_SUBSECTION);
 
 /** The zone of a boot RAM pfn. */
 export function bootZone(pfn: number): number {
@@ -23,25 +27,50 @@ export function bootZone(pfn: number): number {
   return ZONE_NORMAL;
 }
 
+/** An altmap as the hotplug code receives it: looked up per pfn (v4.5) or passed down (v4.16+). */
+export type AltmapArg = { explicit: true; id: number | null } | { explicit: false };
+
 export class Hotplug {
-  /** Present sections (SECTION_MARKED_PRESENT); the value is the zone they were added to. */
-  readonly present = new RunMap<number>();
-  /** DRAM memmap pages taken by the last __add_pages (for per-device accounting). */
+  /** Active sub-sections (2 MiB); a whole section is 64 of them. Its value is the zone. */
+  readonly active = new RunMap<number>();
 
   constructor(private readonly k: Kernel) {}
 
-  /** pfn_valid with SPARSEMEM_VMEMMAP: the section is present. */
+  /** pfn_valid with SPARSEMEM_VMEMMAP: the pfn's section is present. */
   pfnValid(pfn: number): boolean {
-    return this.present.has(pfnToSection(pfn));
+    const sec = pfnToSection(pfn);
+    return this.active.firstIn(sec * SUBSECTIONS, (sec + 1) * SUBSECTIONS) !== null;
   }
 
-  /** arch_add_memory: direct map, then __add_pages; WARN_ON_ONCE on failure. */
-  archAddMemory(nid: number, start: bigint, size: bigint, forDevice: boolean): number {
+  /** Present sections as runs [first, last], boot RAM and device sections apart. */
+  presentSections(): Array<[number, number]> {
+    const out: Array<[number, number, number]> = [];
+    for (const r of this.active.all()) {
+      const a = Math.floor(r.start / SUBSECTIONS);
+      const b = Math.floor((r.end - 1) / SUBSECTIONS);
+      const last = out.at(-1);
+      if (last && last[2] === r.value && last[1] >= a - 1) last[1] = Math.max(last[1], b);
+      else out.push([a, b, r.value]);
+    }
+    return out.map(([a, b]) => [a, b]);
+  }
+
+  private markPresent(startPfn: number, endPfn: number, zone: number): void {
+    this.active.set(subsection(startPfn), subsection(endPfn - 1) + 1, zone);
+  }
+
+  /** The core altmap id to use for pfn's section. */
+  private altmapFor(a: AltmapArg, pfn: number): number | null {
+    return a.explicit ? a.id : this.k.memremap.altmapOfPfn(pfn);
+  }
+
+  /** arch_add_memory: the direct map, then __add_pages; WARN_ON_ONCE on failure. */
+  archAddMemory(nid: number, start: bigint, size: bigint, altmap: AltmapArg): number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(size >> 12n);
     if (k.core.directMapAdd(startPfn, startPfn + nrPages) < 0) {
-      // alloc_low_page() returned NULL: phys_*_init dereferences it
+      // alloc_low_page() returned NULL and phys_*_init dereferences it
       k.bug('unable to handle kernel NULL pointer dereference at (null)', 'phys_pmd_init+0x6e/0x2a0', [
         'init_memory_mapping+0x1a5/0x2c0',
         'arch_add_memory+0x4b/0x100',
@@ -49,18 +78,15 @@ export class Hotplug {
       ]);
       return ERRNO.ENOMEM;
     }
-    const zone = forDevice ? ZONE_DEVICE : ZONE_NORMAL;
-    const ret = this.addPages(nid, zone, startPfn, nrPages);
+    const ret = this.addPages(nid, startPfn, nrPages, altmap);
     if (ret) k.log.warnOnce('arch_add_memory', 'arch/x86/mm/init_64.c:697 arch_add_memory+0xc2/0xd0');
     return ret;
   }
 
-  /** __add_pages: the altmap validation, then __add_section per section; no rollback. */
-  addPages(nid: number, zone: number, startPfn: number, nrPages: number): number {
+  /** __add_pages: validate the altmap, then add section by section (sub-sections on v6); no rollback. */
+  addPages(nid: number, startPfn: number, nrPages: number, a: AltmapArg): number {
     const k = this.k;
-    const startSec = pfnToSection(startPfn);
-    const endSec = pfnToSection(startPfn + nrPages - 1);
-    const altmap = k.memremap.altmapOfPfn(startPfn);
+    const altmap = this.altmapFor(a, startPfn);
     if (altmap !== null) {
       const f = k.core.altmapRead(altmap);
       if (f.basePfn !== BigInt(startPfn) || f.reserve + f.free > BigInt(nrPages)) {
@@ -69,98 +95,175 @@ export class Hotplug {
       }
       k.core.altmapWrite(altmap, 'alloc', 0n);
     }
-    let err = 0;
-    for (let sec = startSec; sec <= endSec; sec++) {
-      err = this.addSection(nid, zone, sectionToPfn(sec));
-      if (err === ERRNO.EEXIST) err = 0;
-      if (err) break;
+    if (k.profile.hotplug === 'subsection' && (startPfn % PAGES_PER_SUBSECTION || nrPages % PAGES_PER_SUBSECTION)) {
+      k.log.warn('mm/memory_hotplug.c:390 __add_pages+0x1b0/0x200', `Misaligned __add_pages start: ${hex(startPfn)} end: ${hex(startPfn + nrPages - 1)}`);
+      return ERRNO.EINVAL;
     }
+    const err = k.profile.hotplug === 'subsection' ? this.addSubsections(nid, startPfn, nrPages, a) : this.addSections(nid, startPfn, nrPages, a);
     k.vmemmapPrintLast();
     return err;
   }
 
-  /** __add_section: sparse_add_one_section, then __add_zone (memmap_init_zone). */
-  private addSection(nid: number, zone: number, pfn: number): number {
+  /** v4.x: __add_section for every section, -EEXIST tolerated; runs of like sections in one core call. */
+  private addSections(nid: number, startPfn: number, nrPages: number, a: AltmapArg): number {
     const k = this.k;
-    if (this.pfnValid(pfn)) return ERRNO.EEXIST;
-    // sparse_add_one_section: kmalloc_section_memmap -> vmemmap_populate
-    const altmap = k.memremap.altmapOfPfn(pfn);
-    const ret = k.core.vmemmapPopulate(pfn, PAGES_PER_SECTION, altmap ?? -1, 0);
-    k.drainEvents();
-    if (ret < 0) return ERRNO.ENOMEM;
-    if (k.core.memmapZero(pfn, PAGES_PER_SECTION) < 0) return k.hostOom();
-    this.present.set(pfnToSection(pfn), pfnToSection(pfn) + 1, zone);
-    return this.memmapInitZone(PAGES_PER_SECTION, nid, zone, pfn);
-  }
-
-  /** memmap_init_zone (MEMMAP_HOTPLUG) with the altmap reserve rule (kernel.md §2.10). */
-  private memmapInitZone(size: number, nid: number, zone: number, startPfn: number): number {
-    const k = this.k;
-    const end = startPfn + size;
-    let pfn = startPfn;
-    if (k.cfg.memmapInit === 'as-intended') {
-      const altmap = k.memremap.altmapOfPfn(startPfn);
-      if (altmap !== null) {
-        const f = k.core.altmapRead(altmap);
-        if (BigInt(startPfn) === f.basePfn) pfn += Number(f.reserve);
+    const endSec = pfnToSection(startPfn + nrPages - 1);
+    for (let sec = pfnToSection(startPfn); sec <= endSec; ) {
+      if (this.pfnValid(sectionToPfn(sec))) {
+        sec++; // -EEXIST
+        continue;
       }
+      // a run of absent sections that resolve to the same altmap
+      const altmap = this.altmapFor(a, sectionToPfn(sec));
+      let last = sec;
+      while (last < endSec && !this.pfnValid(sectionToPfn(last + 1)) && this.altmapFor(a, sectionToPfn(last + 1)) === altmap) last++;
+      const first = sectionToPfn(sec);
+      const ret = k.core.vmemmapPopulate(first, (last - sec + 1) * PAGES_PER_SECTION, altmap ?? -1, 0);
+      k.drainEvents();
+      const done = ret < 0 ? this.populatedSections(sec, last) : last - sec + 1;
+      if (done > 0) this.sectionsAdded(nid, first, done, a);
+      if (ret < 0) return ERRNO.ENOMEM;
+      sec = last + 1;
     }
-    // as shipped, to_vmem_altmap() is handed a physical address and never finds the altmap
-    if (pfn < end && k.core.memmapInit(pfn, end - pfn, zone, nid) < 0) return k.hostOom();
     return 0;
   }
 
-  /** arch_remove_memory: zone from the first data page, __remove_pages, then the direct map. */
-  archRemoveMemory(start: bigint, size: bigint): number {
+  /** After a failed batch populate: how many sections from `first` were fully populated. */
+  private populatedSections(first: number, last: number): number {
+    const mapped = (sec: number) => this.k.core.walk(this.k.vmemmapVa(sectionToPfn(sec) + PAGES_PER_SECTION - 1)).mapped;
+    let lo = first;
+    let hi = last + 1; // first section whose memmap is incomplete lies in [lo, hi)
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (mapped(mid)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - first;
+  }
+
+  /** The rest of sparse_add_one_section and __add_zone for sections whose memmap is populated. */
+  private sectionsAdded(nid: number, first: number, nrSections: number, a: AltmapArg): void {
+    const k = this.k;
+    const n = nrSections * PAGES_PER_SECTION;
+    if (k.profile.zeroMemmapOnAdd && k.core.memmapZero(first, n) < 0) k.hostOom();
+    this.markPresent(first, first + n, ZONE_DEVICE);
+    if (k.profile.memmapInit !== 'v4.5') return;
+    // memmap_init_zone per section (MEMMAP_HOTPLUG); kernel.md §2.10's reserve rule
+    let from = first;
+    if (k.cfg.memmapInit === 'as-intended') {
+      const altmap = this.altmapFor(a, first);
+      if (altmap !== null) {
+        const f = k.core.altmapRead(altmap);
+        if (BigInt(first) === f.basePfn) from += Number(f.reserve);
+      }
+    }
+    // as shipped, to_vmem_altmap() is handed a physical address and never finds the altmap
+    if (from < first + n && k.core.memmapInit(from, first + n - from, ZONE_DEVICE, nid) < 0) k.hostOom();
+  }
+
+  /** v5.3+: sparse_add_section per section piece; a piece under a whole section's memmap gets DRAM base pages. */
+  private addSubsections(nid: number, startPfn: number, nrPages: number, a: AltmapArg): number {
+    const k = this.k;
+    const end = startPfn + nrPages;
+    const altmap = this.altmapFor(a, startPfn);
+    for (let pfn = startPfn; pfn < end; ) {
+      const pieceEnd = Math.min(end, sectionToPfn(pfnToSection(pfn) + 1));
+      // fill_subsection_map: -EEXIST if any sub-section is already active
+      if (this.active.firstIn(subsection(pfn), subsection(pieceEnd - 1) + 1)) return ERRNO.EEXIST;
+      const whole = pieceEnd - pfn === PAGES_PER_SECTION;
+      // whole sections in one batch, as long as they are whole and inactive
+      let batchEnd = pieceEnd;
+      if (whole) {
+        while (batchEnd + PAGES_PER_SECTION <= end && !this.active.firstIn(subsection(batchEnd), subsection(batchEnd + PAGES_PER_SECTION - 1) + 1)) batchEnd += PAGES_PER_SECTION;
+      }
+      const flags = whole ? (k.profile.basePagesUseAltmap ? PopulateFlags.BasePagesUseAltmap : 0) : PopulateFlags.BasePages;
+      const ret = k.core.vmemmapPopulate(pfn, batchEnd - pfn, whole ? (altmap ?? -1) : -1, flags);
+      k.drainEvents();
+      if (ret < 0) {
+        const done = whole ? this.populatedSections(pfnToSection(pfn), pfnToSection(batchEnd - 1)) : 0;
+        if (done > 0) this.markPresent(pfn, pfn + done * PAGES_PER_SECTION, ZONE_DEVICE);
+        // section_activate's failure path: section_deactivate of the failing piece
+        const failAt = pfn + done * PAGES_PER_SECTION;
+        const failEnd = whole ? failAt + PAGES_PER_SECTION : pieceEnd;
+        k.core.vmemmapFree(failAt, failEnd - failAt, whole && altmap !== null ? altmap : NO_ALTMAP);
+        k.drainEvents();
+        return ERRNO.ENOMEM;
+      }
+      this.markPresent(pfn, batchEnd, ZONE_DEVICE);
+      pfn = batchEnd;
+    }
+    void nid;
+    return 0;
+  }
+
+  /** arch_remove_memory: __remove_pages, then the direct map. */
+  archRemoveMemory(start: bigint, size: bigint, a: AltmapArg): number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(size >> 12n);
-    let pagePfn = startPfn;
-    const altmap = k.memremap.altmapOfPfn(startPfn);
-    if (altmap !== null) pagePfn += k.memremap.altmapOffset(altmap);
-    const words = k.core.readPage(pagePfn);
-    const zone = words ? Number((words[0] >> 55n) & 7n) : 0;
-    const ret = this.removePages(zone, startPfn, nrPages);
-    if (k.poisoned) return ret;
-    if (ret) k.log.warnOnce('arch_remove_memory', 'arch/x86/mm/init_64.c:1030 arch_remove_memory+0xa1/0xb0');
+    let ret = 0;
+    if (k.profile.hotplug === 'subsection') this.removeSubsections(startPfn, nrPages, a);
+    else {
+      // the zone comes from the first data page ("with altmap the first mapped page is offset from @start")
+      let pagePfn = startPfn;
+      const altmap = this.altmapFor(a, startPfn);
+      if (altmap !== null) pagePfn += k.memremap.altmapOffset(altmap);
+      const words = k.core.readPage(pagePfn);
+      const zone = words ? Number((words[0] >> 55n) & 7n) : 0;
+      ret = this.removePages(zone, startPfn, nrPages, a);
+      if (k.poisoned) return ret;
+      if (ret) k.log.warnOnce('arch_remove_memory', 'arch/x86/mm/init_64.c:1030 arch_remove_memory+0xa1/0xb0');
+    }
     k.core.directMapRemove(startPfn, startPfn + nrPages);
     return ret;
   }
 
-  /** __remove_pages: map_offset (the altmap's offset) applies to the first section only. */
-  removePages(zone: number, startPfn: number, nrPages: number): number {
+  /** v4.x __remove_pages: map_offset (the altmap's offset) applies to the first section only. */
+  private removePages(zone: number, startPfn: number, nrPages: number, a: AltmapArg): number {
     const k = this.k;
     let mapOffset = 0;
     if (zone === ZONE_DEVICE) {
-      const altmap = k.memremap.altmapOfPfn(startPfn);
+      const altmap = this.altmapFor(a, startPfn);
       if (altmap !== null) mapOffset = k.memremap.altmapOffset(altmap);
     } else {
-      // release_mem_region_adjustable: device ranges are not "System RAM" children it can trim
+      // release_mem_region_adjustable: a device range is no "System RAM" child it can trim
       const s = BigInt(startPfn) << 12n;
       const e = s + (BigInt(nrPages) << 12n) - 1n;
       k.log.printk('warn', `Unable to release resource <${pa(s)}-${pa(e)}> (${ERRNO.EINVAL})`);
     }
-    let ret = 0;
     for (let i = 0; i < nrPages / PAGES_PER_SECTION; i++) {
-      ret = this.removeSection(startPfn + i * PAGES_PER_SECTION, mapOffset);
+      const ret = this.removeSection(startPfn + i * PAGES_PER_SECTION, mapOffset, a);
       mapOffset = 0;
-      if (ret || k.poisoned) break;
+      if (ret || k.poisoned) return ret;
     }
-    return ret;
+    return 0;
   }
 
   /** __remove_section -> sparse_remove_one_section: detach, hwpoison clear from map_offset, vmemmap_free. */
-  private removeSection(pfn: number, mapOffset: number): number {
+  private removeSection(pfn: number, mapOffset: number, a: AltmapArg): number {
     const k = this.k;
-    const sec = pfnToSection(pfn);
-    if (!this.present.has(sec)) return ERRNO.EINVAL;
-    this.present.delete(sec, sec + 1);
-    // clear_hwpoisoned_pages(memmap + map_offset, PAGES_PER_SECTION - map_offset): an int count,
-    // negative (a no-op) when map_offset > PAGES_PER_SECTION; the model has no hwpoison to clear
+    if (!this.pfnValid(pfn)) return ERRNO.EINVAL;
+    this.active.delete(subsection(pfn), subsection(pfn) + SUBSECTIONS);
+    // clear_hwpoisoned_pages(memmap + map_offset, PAGES_PER_SECTION - map_offset): an int count, negative
+    // (a no-op) when map_offset > PAGES_PER_SECTION; the model has no hwpoison to clear
     void mapOffset;
-    const r = k.core.vmemmapFree(pfn, PAGES_PER_SECTION);
+    const r = k.core.vmemmapFree(pfn, PAGES_PER_SECTION, a.explicit ? (a.id ?? NO_ALTMAP) : LOOKUP_ALTMAP);
     k.drainEvents();
     return r < 0 ? ERRNO.EFAULT : 0;
+  }
+
+  /** v5.3+ __remove_pages: section_deactivate per piece frees that piece's memmap. */
+  private removeSubsections(startPfn: number, nrPages: number, a: AltmapArg): void {
+    const k = this.k;
+    const end = startPfn + nrPages;
+    for (let pfn = startPfn; pfn < end; ) {
+      const pieceEnd = Math.min(end, sectionToPfn(pfnToSection(pfn) + 1));
+      const whole = pieceEnd - pfn === PAGES_PER_SECTION;
+      this.active.delete(subsection(pfn), subsection(pieceEnd - 1) + 1);
+      k.core.vmemmapFree(pfn, pieceEnd - pfn, whole && a.explicit && a.id !== null ? a.id : NO_ALTMAP);
+      k.drainEvents();
+      pfn = pieceEnd;
+    }
   }
 
   /** Boot: every section RAM touches is present, its memmap in DRAM, RAM pfns initialised by zone. */
@@ -168,9 +271,9 @@ export class Hotplug {
     const k = this.k;
     for (const [s, e] of ramRanges) {
       for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
-        if (this.present.has(sec)) continue;
+        if (this.pfnValid(sectionToPfn(sec))) continue;
         if (k.core.vmemmapPopulate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return ERRNO.ENOMEM;
-        this.present.set(sec, sec + 1, ZONE_NORMAL);
+        this.markPresent(sectionToPfn(sec), sectionToPfn(sec + 1), ZONE_NORMAL);
       }
       const cuts = [s, Math.max(s, Math.min(e, 0x1000)), Math.max(s, Math.min(e, 0x100000)), e];
       for (let i = 0; i < 3; i++) {
@@ -181,5 +284,3 @@ export class Hotplug {
     return 0;
   }
 }
-
-export { FaultKind, Purpose };

@@ -28,6 +28,8 @@ export class Kernel {
     readonly core: Core,
     readonly profile: Profile,
     readonly cfg: KernelConfig,
+    /** The address-space layout of the paging mode: PAGE_OFFSET, VMEMMAP_START, physical bits. */
+    readonly layout: { pageOffset: bigint; vmemmapStart: bigint; physBits: number; paging: 4 | 5 },
     debug: boolean,
   ) {
     this.log = new Printk();
@@ -64,7 +66,12 @@ export class Kernel {
 
   /** __va */
   va(phys: bigint): bigint {
-    return BigInt.asUintN(64, this.profile.pageOffset + phys);
+    return BigInt.asUintN(64, this.layout.pageOffset + phys);
+  }
+
+  /** pfn_to_page: the struct page's address in the vmemmap. */
+  vmemmapVa(pfn: number): bigint {
+    return BigInt.asUintN(64, this.layout.vmemmapStart + 64n * BigInt(pfn));
   }
 
   /** Turn the core's events into kernel messages. */
@@ -72,7 +79,8 @@ export class Kernel {
     for (const e of this.core.takeEvents()) {
       switch (e.type) {
         case EventType.Fallback:
-          this.log.printOnce('vmemmap:fallback', 'warn', 'vmemmap: falling back to regular page backing');
+          if (this.profile.fallbackMessage === 'falling-back') this.log.printOnce('vmemmap:fallback', 'warn', 'vmemmap: falling back to regular page backing');
+          else if (e.b === 1n) this.log.printOnce('vmemmap_alloc_block:warn', 'warn', 'vmemmap alloc failure: order:9');
           break;
         case EventType.NoPseAltmap:
           this.log.printOnce('vmemmap_populate:nopse', 'err', 'vmemmap_populate: no cpu support for altmap allocations');
@@ -87,6 +95,7 @@ export class Kernel {
           ]);
           break;
         case EventType.AltmapAlloc:
+          if (e.a === 0xffffffffffffffffn && !this.profile.altmapDebugOnFailure) break;
           this.log.printk('debug', `altmap_alloc_block_buf: pfn: 0x${e.a.toString(16)} alloc: ${BigInt.asIntN(64, e.b)} align: ${BigInt.asIntN(64, e.c)} nr: 0x${e.d.toString(16)}`);
           break;
         case EventType.Pmd:
@@ -112,6 +121,7 @@ export class Kernel {
     const r = this.run;
     if (!r) return;
     const h = (x: bigint) => x.toString(16);
+    // v4.5's %p printed the pointer; later kernels print the same run with no_hash_pointers
     this.log.printk('debug', ` [${h(r.addrStart)}-${h(r.addrEnd - 1n)}] PMD -> [${h(r.pStart)}-${h(r.pEnd - 1n)}] on node 0`);
     this.run = null;
   }

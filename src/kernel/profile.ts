@@ -1,38 +1,89 @@
-/** Kernel profiles: which version of each behaviour a machine runs (kernel.md, opening section). */
+/**
+ * Kernel profiles: which version of each behaviour a machine runs. `v4.5-rc1` and `v4.5` are fixed
+ * by kernel.md's opening section; `v4.18` is v4.18.0, `v6` is v6.12 (kernel.md "M", namespaces.md).
+ */
 
-export const KERNELS = ['v4.5', 'v4.5-rc1'] as const;
+export const KERNELS = ['v4.5', 'v4.5-rc1', 'v4.18', 'v6'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 export interface Profile {
   name: KernelName;
-  /** PAGE_OFFSET, the direct map's base (4-level, no KASLR). */
+  /** The version string dmesg's banner prints. */
+  release: string;
+  /** PAGE_OFFSET with 4-level paging (no KASLR); 5-level uses 0xff11000000000000. */
   pageOffset: bigint;
-  /** VMEMMAP_START (4-level). */
-  vmemmapStart: bigint;
-  /** 5f29a77: region_intersects on the section-aligned range. */
+  /** Whether `paging: 5` is offered (LA57). */
+  la57: boolean;
+
+  // ---- devm_memremap_pages / memremap_pages ----
+  /** The lookup: 'section' (pgmap_radix keyed by section, v4.5) or 'pfn' (pfn ranges, v4.8+). */
+  lookup: 'section' | 'pfn';
+  /** 5f29a77: region_intersects on the section-aligned range (false: on the resource itself). */
   mixedCheckAligned: boolean;
-  /** eb7d78c9: the pgmap radix insert loop covers the aligned range. */
+  /** v5.3+: a range inside System RAM is refused (-ENXIO) instead of returning __va. */
+  refuseRam: boolean;
+  /** ~v4.18+: "Conflicting mapping in same section" when a pgmap already holds the first or last pfn. */
+  conflictCheck: 'none' | 'aligned' | 'exact';
+  /** eb7d78c9: the section-keyed insert covers the aligned range. */
   radixInsertAligned: boolean;
-  /** 5f29a77 fold-in: align_size from the end address (C rounds the size). */
+  /** 5f29a77 fold-in: the hot-add size from the end address (C rounds the size). */
   addSizeEndAligned: boolean;
+  /** S13 (v4.16): the release removes the end-aligned size too. */
+  releaseSizeEndAligned: boolean;
   /** C: the release deletes the lookup before arch_remove_memory (the T33 crash). */
   releaseLookupFirst: boolean;
-  /** F: page->pgmap set for every data page after arch_add_memory. */
-  pgmapPageInit: boolean;
-  /** d9cbe09 (S8): the pmem altmap's base_pfn rounded down to a section, the gap added to reserve. */
-  pmemBaseSectionRounded: boolean;
+  /** Hotplug granularity for device memory: whole sections, or 2 MiB sub-sections (v5.3+). */
+  hotplug: 'section' | 'subsection';
+  /** v4.16+: the altmap is passed down explicitly (no to_vmem_altmap lookups). */
+  altmapExplicit: boolean;
+  /** v5.8+: vmemmap base pages may come from the altmap. */
+  basePagesUseAltmap: boolean;
+  /** sparse_add_one_section zeroes the new memmap (gone in v5.3's sparse_add_section). */
+  zeroMemmapOnAdd: boolean;
+  /** Which pages memmap init touches (kernel.md §2.10): v4.5 per section (machine option), v4.16+ skips the reserve, v4.20+ defers device pages to memmap_init_zone_device. */
+  memmapInit: 'v4.5' | 'v4.16' | 'v4.20';
+  /** Where page->pgmap is set: none (C), base + offset .. end (F), res.start + offset .. end (v4.18), in memmap_init_zone_device (v4.20+). */
+  pgmapInit: 'none' | 'base' | 'res' | 'zone-device';
+
+  // ---- messages ----
+  /** vmemmap fallback message: v4.5's pr_warn_once, or v4.15+'s warn_alloc on a failed block. */
+  fallbackMessage: 'falling-back' | 'alloc-failure';
+  /** The altmap_alloc_block_buf pr_debug also prints failures (C, F). */
+  altmapDebugOnFailure: boolean;
+  /** The release WARN: dev_WARN_ONCE with __func__ (v4.x) or a plain WARN_ONCE (M). */
+  releaseWarn: 'dev' | 'plain';
+
+  // ---- the pmem driver ----
+  /** S8: the pmem altmap's base_pfn section-rounded (v4.5-rc1 takes start >> 12). */
+  devdax: boolean;
+  /** ndctl's region align attribute (v5.7+), in bytes; null before. */
+  regionAlign: bigint | null;
 }
 
 const V45: Profile = {
   name: 'v4.5',
+  release: '4.5.0',
   pageOffset: 0xffff880000000000n,
-  vmemmapStart: 0xffffea0000000000n,
+  la57: false,
+  lookup: 'section',
   mixedCheckAligned: true,
+  refuseRam: false,
+  conflictCheck: 'none',
   radixInsertAligned: true,
   addSizeEndAligned: true,
+  releaseSizeEndAligned: false,
   releaseLookupFirst: false,
-  pgmapPageInit: true,
-  pmemBaseSectionRounded: true,
+  hotplug: 'section',
+  altmapExplicit: false,
+  basePagesUseAltmap: false,
+  zeroMemmapOnAdd: true,
+  memmapInit: 'v4.5',
+  pgmapInit: 'base',
+  fallbackMessage: 'falling-back',
+  altmapDebugOnFailure: true,
+  releaseWarn: 'dev',
+  devdax: false,
+  regionAlign: null,
 };
 
 const PROFILES: Record<KernelName, Profile> = {
@@ -40,12 +91,50 @@ const PROFILES: Record<KernelName, Profile> = {
   'v4.5-rc1': {
     ...V45,
     name: 'v4.5-rc1',
+    release: '4.5.0-rc1',
     mixedCheckAligned: false,
     radixInsertAligned: false,
     addSizeEndAligned: false,
     releaseLookupFirst: true,
-    pgmapPageInit: false,
-    pmemBaseSectionRounded: false,
+    pgmapInit: 'none',
+  },
+  'v4.18': {
+    ...V45,
+    name: 'v4.18',
+    release: '4.18.0',
+    lookup: 'pfn',
+    conflictCheck: 'aligned',
+    radixInsertAligned: false,
+    releaseSizeEndAligned: true,
+    altmapExplicit: true,
+    memmapInit: 'v4.16',
+    pgmapInit: 'res',
+    fallbackMessage: 'alloc-failure',
+    devdax: true,
+  },
+  v6: {
+    ...V45,
+    name: 'v6',
+    release: '6.12.0',
+    pageOffset: 0xffff888000000000n,
+    la57: true,
+    lookup: 'pfn',
+    mixedCheckAligned: false,
+    refuseRam: true,
+    conflictCheck: 'exact',
+    radixInsertAligned: false,
+    releaseSizeEndAligned: true,
+    hotplug: 'subsection',
+    altmapExplicit: true,
+    basePagesUseAltmap: true,
+    zeroMemmapOnAdd: false,
+    memmapInit: 'v4.20',
+    pgmapInit: 'zone-device',
+    fallbackMessage: 'alloc-failure',
+    altmapDebugOnFailure: false,
+    releaseWarn: 'plain',
+    devdax: true,
+    regionAlign: 16n << 20n,
   },
 };
 
@@ -53,4 +142,10 @@ export function profileFor(name: string): Profile {
   const p = PROFILES[name as KernelName];
   if (!p) throw new RangeError(name);
   return p;
+}
+
+/** x86-64 address-space constants for a paging mode. */
+export function layoutFor(p: Profile, paging: 4 | 5): { pageOffset: bigint; vmemmapStart: bigint; physBits: number } {
+  if (paging === 5) return { pageOffset: 0xff11000000000000n, vmemmapStart: 0xffd4000000000000n, physBits: 52 };
+  return { pageOffset: p.pageOffset, vmemmapStart: 0xffffea0000000000n, physBits: 46 };
 }

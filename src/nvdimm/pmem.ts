@@ -61,7 +61,11 @@ export class Pmem {
   readonly regions: Region[] = [];
   private uuidSeed = 1;
 
-  constructor(private readonly k: Kernel) {}
+  constructor(
+    private readonly k: Kernel,
+    /** The region's align attribute (ndctl refuses sizes that are not a multiple of it). */
+    readonly regionAlign: bigint | null,
+  ) {}
 
   addRegion(res: Resource): void {
     this.regions.push({ id: this.regions.length, res, nextIdx: 0, namespaces: [] });
@@ -95,7 +99,7 @@ export class Pmem {
     for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region'].includes(key)) invalid(`unknown namespace option ${JSON.stringify(key)}`);
     const mode = o.mode ?? 'fsdax';
     if (mode !== 'fsdax' && mode !== 'devdax' && mode !== 'raw') invalid(`mode ${JSON.stringify(mode)} is not fsdax, devdax or raw`);
-    if (mode === 'devdax' && this.k.profile.name.startsWith('v4.5')) invalid('mode devdax needs device-dax, which arrived in v4.7 (kernel profile is ' + this.k.profile.name + ')');
+    if (mode === 'devdax' && !this.k.profile.devdax) invalid('mode devdax needs device-dax, which arrived in v4.7 (kernel profile is ' + this.k.profile.name + ')');
     if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') invalid(`map ${JSON.stringify(o.map)} is not dev or mem`);
     if (mode === 'raw' && o.map !== undefined) invalid('--map only applies to fsdax and devdax namespaces');
     const map = o.map ?? 'dev';
@@ -115,7 +119,7 @@ export class Pmem {
       const extents = this.freeExtents(region);
       const largest = extents.reduce((m, e) => (e.size > m ? e.size : m), 0n);
       try {
-        const size = checkCreateNamespace({ size: wanted, align, available: largest, regionAlign: null, mode, region: `region${region.id}` });
+        const size = checkCreateNamespace({ size: wanted, align, available: largest, regionAlign: this.regionAlign, mode, region: `region${region.id}` });
         const ext = extents.find((e) => e.size >= size)!;
         const layout = mode === 'raw' ? null : this.layout(ext.start, size, mode, map, align);
         return { region, start: ext.start, size, mode, map, align, layout };

@@ -194,8 +194,8 @@ class TsCore implements Core {
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number {
     return this.vmemmap.populate(startPfn, nrPages, altmapId, flags);
   }
-  vmemmapFree(startPfn: number, nrPages: number): number {
-    return this.vmemmap.free(startPfn, nrPages);
+  vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number {
+    return this.vmemmap.free(startPfn, nrPages, altmapId);
   }
 
   // ---- memmap ----

@@ -1,5 +1,5 @@
 /** vmemmap_populate / vmemmap_free on x86-64 (twin of assembly/vmemmap.ts). */
-import { EventType, PopulateFlags, Purpose } from '../core.ts';
+import { EventType, LOOKUP_ALTMAP, PopulateFlags, Purpose } from '../core.ts';
 import { ENOMEM, vaFull, type Events } from './util.ts';
 import { LARGE_FLAGS, PAGE_FLAGS, PTE_PRESENT, PTE_PSE, removeRange, SZ_2M, type PageTable } from './pgtable.ts';
 import type { AltmapTable } from './altmap.ts';
@@ -60,7 +60,7 @@ export class Vmemmap {
         addr = next;
         continue;
       }
-      this.events.push(EventType.Fallback, vaFull(addr));
+      this.events.push(EventType.Fallback, vaFull(addr), lo & PTE_PRESENT ? 0n : 1n);
       const r = this.populateBasepages(addr, next, altmapId, flags);
       if (r < 0) return r;
       addr = next;
@@ -103,9 +103,21 @@ export class Vmemmap {
     return this.pt.alloc.freePages(pfn, order, Purpose.Memmap);
   };
 
+  /** v4.16+: free_hugepage_table with the altmap passed down; 4 KiB leaves always to the page allocator. */
+  private explicitRelease(altmapId: number): (pfn: number, order: number) => number {
+    return (pfn, order) => {
+      if (order === 9 && altmapId >= 0) {
+        this.altmaps.free(altmapId, 512);
+        return 0;
+      }
+      return this.pt.alloc.freePages(pfn, order, Purpose.Memmap);
+    };
+  }
+
   /** vmemmap_free: remove_pagetable(direct = false). 0 or -EFAULT. */
-  free(startPfn: number, nrPages: number): number {
+  free(startPfn: number, nrPages: number, altmapId: number): number {
     const pt = this.pt;
-    return removeRange(pt, pt.root, 0, this.va(startPfn), this.va(startPfn + nrPages), this.freePagetable, Purpose.PageTable);
+    const release = altmapId === LOOKUP_ALTMAP ? this.freePagetable : this.explicitRelease(altmapId);
+    return removeRange(pt, pt.root, 0, this.va(startPfn), this.va(startPfn + nrPages), release, Purpose.PageTable);
   }
 }

@@ -1,0 +1,518 @@
+/**
+ * The Wasm core: build/core.wasm (compiled from assembly/) behind the Core interface.
+ *
+ * The host creates the WebAssembly.Memory (1 page, maximum 65536) and never grows it: the core does,
+ * lazily, so every typed-array view is rebuilt whenever memory.buffer has changed. Values cross the
+ * boundary as f64 (pfns, counts, lengths) or i64/BigInt (addresses, entries, altmap fields); results
+ * that do not fit one number come back in the core's result block, events in its event buffer (drained
+ * after every call that may raise one), bytes through its IO buffer (assembly/layout.ts).
+ *
+ * A Wasm trap (WebAssembly.RuntimeError) becomes CoreTrap and leaves the core unusable; so does
+ * dispose(). In Node the module is read from build/core.wasm next to the package root; a browser
+ * passes a compiled WebAssembly.Module instead.
+ */
+import {
+  ALTMAP_FIELDS,
+  CoreTrap,
+  PURPOSES,
+  type AltmapField,
+  type AltmapFields,
+  type Core,
+  type CoreConfig,
+  type CoreEvent,
+  type CoreWalk,
+  type DramStats,
+  type EventType,
+  type FaultKind,
+  type Purpose,
+  type WalkLevel,
+} from './core.ts';
+
+/** The raw exports of assembly/index.ts. */
+interface Exports {
+  boot(): number;
+  addrCtl(): number;
+  addrRes(): number;
+  addrIo(): number;
+  ioSize(): number;
+  addrEvents(): number;
+  init(
+    levels: number,
+    pse: number,
+    gbpages: number,
+    eager: number,
+    debug: number,
+    vmemmapStart: bigint,
+    pageOffset: bigint,
+    hostMemoryLimit: number,
+    nRanges: number,
+  ): number;
+  readPhys(phys: bigint, len: number): void;
+  writePhysPrepare(phys: bigint, len: number): number;
+  writePhysChunk(phys: bigint, len: number): void;
+  backedBytes(): number;
+  allocPages(order: number, purpose: number): number;
+  freePages(pfn: number, order: number, purpose: number): number;
+  dramStats(): void;
+  directMapAdd(startPfn: number, endPfn: number): number;
+  directMapRemove(startPfn: number, endPfn: number): number;
+  walk(va: bigint): void;
+  altmapCreate(base: bigint, reserve: bigint, free: bigint, align: bigint, alloc: bigint): number;
+  altmapRelease(id: number): void;
+  altmapRead(id: number): void;
+  altmapWrite(id: number, field: number, value: bigint): void;
+  altmapAllocPfns(id: number, nrPfns: number): number;
+  altmapFree(id: number, nrPfns: number): void;
+  lookupReset(): void;
+  lookupAppend(n: number): number;
+  lookupCommit(): void;
+  vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
+  vmemmapFree(startPfn: number, nrPages: number): number;
+  memmapZero(startPfn: number, nrPages: number): number;
+  memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
+  memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
+  readPage(pfn: number): number;
+  setFault(kind: number, nth: number): void;
+}
+
+const ENOMEM = -12;
+/** Bytes per event record in the core's event buffer: type, a, b, c, d. */
+const EVENT_REC = 40;
+/** Bytes per lookup entry in IO: f64 startPfn, endPfn, altmap id. */
+const LOOKUP_REC = 24;
+const LEVEL_BY_SHIFT: Record<number, WalkLevel['level']> = { 39: 'p4d', 30: 'pud', 21: 'pmd', 12: 'pte' };
+
+let compiled: Promise<WebAssembly.Module> | null = null;
+
+/** build/core.wasm, compiled once per process. */
+async function loadModule(): Promise<WebAssembly.Module> {
+  if (!compiled) {
+    compiled = (async () => {
+      const { readFile } = await import('node:fs/promises');
+      const bytes = await readFile(new URL('../../build/core.wasm', import.meta.url));
+      return WebAssembly.compile(bytes);
+    })();
+    compiled.catch(() => (compiled = null));
+  }
+  return compiled;
+}
+
+function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return {
+    env: {
+      memory,
+      abort(): never {
+        throw new CoreTrap('wasm core aborted');
+      },
+    },
+  };
+}
+
+class WasmCore implements Core {
+  readonly backend = 'wasm' as const;
+
+  /** Null once disposed or broken by a trap. */
+  private x: Exports | null = null;
+  private memory: WebAssembly.Memory | null = null;
+  private initialised = false;
+  private why = 'the wasm core was disposed';
+
+  // layout (assembly/layout.ts), read from the module once
+  private ctl = 0;
+  private res = 0;
+  private io = 0;
+  private ioSize = 0;
+  private evBase = 0;
+
+  // views, rebuilt when memory.buffer changes (memory.grow detaches the old buffer)
+  private buf: ArrayBuffer | null = null;
+  private u8!: Uint8Array;
+  private u32!: Uint32Array;
+  private f64!: Float64Array;
+  private dv!: DataView;
+
+  private pending: CoreEvent[] = [];
+  /** Events the core could not store (its buffer holds one call's worth, 2^20). */
+  droppedEvents = 0;
+
+  constructor(private readonly module: WebAssembly.Module) {}
+
+  /** Attach a fresh instance with its own memory. */
+  attach(instance: WebAssembly.Instance, memory: WebAssembly.Memory): void {
+    const x = instance.exports as unknown as Exports;
+    this.x = x;
+    this.memory = memory;
+    this.buf = null;
+    if (x.boot() < 0) throw new CoreTrap('wasm core: no room for its fixed regions');
+    this.ctl = x.addrCtl() >>> 0;
+    this.res = x.addrRes() >>> 0;
+    this.io = x.addrIo() >>> 0;
+    this.ioSize = x.ioSize() >>> 0;
+    this.evBase = x.addrEvents() >>> 0;
+  }
+
+  // ---- plumbing ----
+  private ex(): Exports {
+    const x = this.x;
+    if (x === null) throw new CoreTrap(this.why);
+    return x;
+  }
+
+  /** Turn a Wasm trap into CoreTrap; the core is unusable afterwards. */
+  private trap(e: unknown): unknown {
+    if (e instanceof WebAssembly.RuntimeError || e instanceof CoreTrap) {
+      this.x = null;
+      this.memory = null;
+      this.buf = null;
+      this.why = `the wasm core trapped earlier: ${(e as Error).message}`;
+      return e instanceof CoreTrap ? e : new CoreTrap(`wasm core trapped: ${e.message}`, { cause: e });
+    }
+    return e;
+  }
+
+  private views(): void {
+    const b = this.memory!.buffer as ArrayBuffer;
+    if (b === this.buf) return;
+    this.buf = b;
+    this.u8 = new Uint8Array(b);
+    this.u32 = new Uint32Array(b);
+    this.f64 = new Float64Array(b);
+    this.dv = new DataView(b);
+  }
+
+  /** Move the events of the last call out of the core's buffer. */
+  private drain(): void {
+    this.views();
+    const at = this.ctl >>> 2;
+    const n = this.u32[at];
+    const dropped = this.u32[at + 1];
+    if (n === 0 && dropped === 0) return;
+    const dv = this.dv;
+    for (let i = 0, p = this.evBase; i < n; i++, p += EVENT_REC) {
+      this.pending.push({
+        type: dv.getUint32(p, true) as EventType,
+        a: dv.getBigUint64(p + 8, true),
+        b: dv.getBigUint64(p + 16, true),
+        c: dv.getBigUint64(p + 24, true),
+        d: dv.getBigUint64(p + 32, true),
+      });
+    }
+    this.droppedEvents += dropped;
+    this.u32[at] = 0;
+    this.u32[at + 1] = 0;
+  }
+
+  /** Run a cold export call: trap mapping, then the events it raised. */
+  private run<T>(f: (x: Exports) => T): T {
+    const x = this.ex();
+    let r: T;
+    try {
+      r = f(x);
+    } catch (e) {
+      throw this.trap(e);
+    }
+    this.drain();
+    return r;
+  }
+
+  // ---- lifecycle ----
+  init(cfg: CoreConfig): number {
+    this.ex();
+    if (this.initialised) {
+      // init on a used core: start over on a fresh instance and memory
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+      this.attach(new WebAssembly.Instance(this.module, imports(memory)), memory);
+      this.pending = [];
+    }
+    this.initialised = true;
+    const ranges = cfg.ramRanges;
+    if (ranges.length * 16 > this.ioSize) return ENOMEM;
+    this.views();
+    const io = this.io >>> 3;
+    for (let i = 0; i < ranges.length; i++) {
+      this.f64[io + 2 * i] = ranges[i][0];
+      this.f64[io + 2 * i + 1] = ranges[i][1];
+    }
+    return this.run((x) =>
+      x.init(
+        cfg.levels,
+        cfg.pse ? 1 : 0,
+        cfg.gbpages ? 1 : 0,
+        cfg.eagerMemmap ? 1 : 0,
+        cfg.debug ? 1 : 0,
+        cfg.vmemmapStart,
+        cfg.pageOffset,
+        cfg.hostMemoryLimit,
+        ranges.length,
+      ),
+    );
+  }
+
+  dispose(): void {
+    this.x = null;
+    this.memory = null;
+    this.buf = null;
+    this.pending = [];
+    this.why = 'the wasm core was disposed';
+  }
+
+  // ---- physical memory ----
+  readPhys(phys: bigint, length: number): Uint8Array {
+    const x = this.ex();
+    const out = new Uint8Array(length);
+    try {
+      for (let off = 0; off < length; ) {
+        const n = Math.min(this.ioSize, length - off);
+        x.readPhys(phys + BigInt(off), n);
+        this.views();
+        out.set(this.u8.subarray(this.io, this.io + n), off);
+        off += n;
+      }
+    } catch (e) {
+      throw this.trap(e);
+    }
+    return out;
+  }
+
+  writePhys(phys: bigint, data: Uint8Array): number {
+    const x = this.ex();
+    try {
+      const r = x.writePhysPrepare(phys, data.length);
+      if (r < 0) return r;
+      for (let off = 0; off < data.length; ) {
+        const n = Math.min(this.ioSize, data.length - off);
+        this.views();
+        this.u8.set(data.subarray(off, off + n), this.io);
+        x.writePhysChunk(phys + BigInt(off), n);
+        off += n;
+      }
+      return 0;
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  backedBytes(): number {
+    return this.run((x) => x.backedBytes());
+  }
+
+  // ---- DRAM page allocator ----
+  allocPages(order: number, purpose: Purpose): number {
+    const x = this.ex();
+    try {
+      return x.allocPages(order, purpose);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  freePages(pfn: number, order: number, purpose: Purpose): number {
+    const x = this.ex();
+    let r: number;
+    try {
+      r = x.freePages(pfn, order, purpose);
+    } catch (e) {
+      throw this.trap(e);
+    }
+    if (r !== 0) this.drain();
+    return r;
+  }
+
+  dramStats(): DramStats {
+    this.run((x) => x.dramStats());
+    const at = this.res >>> 3;
+    const byPurpose: number[] = [];
+    for (let p = 0; p < PURPOSES; p++) byPurpose.push(this.f64[at + 2 + p]);
+    return { totalPages: this.f64[at], freePages: this.f64[at + 1], byPurpose };
+  }
+
+  // ---- page tables ----
+  directMapAdd(startPfn: number, endPfn: number): number {
+    return this.run((x) => x.directMapAdd(startPfn, endPfn));
+  }
+
+  directMapRemove(startPfn: number, endPfn: number): number {
+    return this.run((x) => x.directMapRemove(startPfn, endPfn));
+  }
+
+  walk(va: bigint): CoreWalk {
+    this.run((x) => x.walk(va));
+    const dv = this.dv;
+    const res = this.res;
+    const n = dv.getUint32(res, true);
+    const levels: WalkLevel[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = res + 32 + 32 * i;
+      const shift = dv.getUint32(p, true);
+      levels.push({
+        level: i === 0 ? 'pgd' : LEVEL_BY_SHIFT[shift],
+        index: dv.getUint32(p + 4, true),
+        entry: dv.getBigUint64(p + 8, true),
+        table: dv.getBigUint64(p + 16, true),
+      });
+    }
+    const mapped = dv.getUint32(res + 4, true) !== 0;
+    return {
+      levels,
+      mapped,
+      phys: mapped ? dv.getBigUint64(res + 8, true) : 0n,
+      pageSize: mapped ? Number(dv.getBigUint64(res + 16, true)) : 0,
+    };
+  }
+
+  // ---- vmem_altmap ----
+  altmapCreate(f: AltmapFields): number {
+    return this.run((x) => x.altmapCreate(f.basePfn, f.reserve, f.free, f.align, f.alloc));
+  }
+
+  altmapRelease(id: number): void {
+    this.run((x) => x.altmapRelease(id));
+  }
+
+  altmapRead(id: number): AltmapFields {
+    this.run((x) => x.altmapRead(id));
+    const dv = this.dv;
+    const r = this.res;
+    return {
+      basePfn: dv.getBigUint64(r, true),
+      reserve: dv.getBigUint64(r + 8, true),
+      free: dv.getBigUint64(r + 16, true),
+      align: dv.getBigUint64(r + 24, true),
+      alloc: dv.getBigUint64(r + 32, true),
+    };
+  }
+
+  altmapWrite(id: number, field: AltmapField, value: bigint): void {
+    const i = ALTMAP_FIELDS.indexOf(field);
+    if (i < 0) throw new RangeError(`no altmap field ${String(field)}`);
+    this.run((x) => x.altmapWrite(id, i, value));
+  }
+
+  altmapAlloc(id: number, nrPfns: number): number {
+    return this.run((x) => x.altmapAllocPfns(id, nrPfns));
+  }
+
+  altmapFree(id: number, nrPfns: number): void {
+    this.run((x) => x.altmapFree(id, nrPfns));
+  }
+
+  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
+    const x = this.ex();
+    const per = Math.floor(this.ioSize / LOOKUP_REC);
+    let full = false;
+    try {
+      x.lookupReset();
+      for (let i = 0; i < entries.length; i += per) {
+        const n = Math.min(per, entries.length - i);
+        this.views();
+        const f = this.f64;
+        const io = this.io >>> 3;
+        for (let k = 0; k < n; k++) {
+          const e = entries[i + k];
+          f[io + 3 * k] = e.startPfn;
+          f[io + 3 * k + 1] = e.endPfn;
+          f[io + 3 * k + 2] = e.altmapId;
+        }
+        if (x.lookupAppend(n) < 0) {
+          full = true;
+          break;
+        }
+      }
+      x.lookupCommit();
+    } catch (e) {
+      throw this.trap(e);
+    }
+    if (full) throw new RangeError('setAltmapLookup: more than 2^20 distinct ranges');
+  }
+
+  // ---- vmemmap ----
+  vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number {
+    const x = this.ex();
+    let r: number;
+    try {
+      r = x.vmemmapPopulate(startPfn, nrPages, altmapId, flags);
+    } catch (e) {
+      throw this.trap(e);
+    }
+    this.drain();
+    return r;
+  }
+
+  vmemmapFree(startPfn: number, nrPages: number): number {
+    const x = this.ex();
+    let r: number;
+    try {
+      r = x.vmemmapFree(startPfn, nrPages);
+    } catch (e) {
+      throw this.trap(e);
+    }
+    this.drain();
+    return r;
+  }
+
+  // ---- memmap (raises no events) ----
+  memmapZero(startPfn: number, nrPages: number): number {
+    const x = this.ex();
+    try {
+      return x.memmapZero(startPfn, nrPages);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number {
+    const x = this.ex();
+    try {
+      return x.memmapInit(startPfn, nrPages, zone, nid);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number {
+    const x = this.ex();
+    try {
+      return x.memmapSetPgmap(startPfn, nrPages, pgmap);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  readPage(pfn: number): BigUint64Array | null {
+    const x = this.ex();
+    let r: number;
+    try {
+      r = x.readPage(pfn);
+    } catch (e) {
+      throw this.trap(e);
+    }
+    if (r === 0) return null;
+    this.views();
+    return new BigUint64Array(this.buf!, this.res, 8).slice();
+  }
+
+  // ---- events and faults ----
+  takeEvents(): CoreEvent[] {
+    this.ex();
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  setFault(kind: FaultKind, nth: number): void {
+    this.run((x) => x.setFault(kind, nth));
+  }
+}
+
+/**
+ * A fresh, uninitialised Wasm core; call init(). `module`: a compiled build/core.wasm (the browser
+ * passes one); by default the file is read from the package and compiled once per process.
+ */
+export async function createWasmCore(module?: WebAssembly.Module): Promise<Core> {
+  const mod = module ?? (await loadModule());
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const instance = await WebAssembly.instantiate(mod, imports(memory));
+  const core = new WasmCore(mod);
+  core.attach(instance, memory);
+  return core;
+}
