@@ -24,6 +24,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { createMachine, type Machine, type MachineConfig, type MachineStats } from './machine.ts';
 import { KernelError } from './kernel/errno.ts';
 import { KERNELS, type KernelName } from './kernel/profile.ts';
+import { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
 import { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
 import { parseSize } from './nvdimm/units.ts';
 import { parseScenarioInt, runPreparedSteps, toJsonValue, validateScenario, type Scenario, type ScenarioStep, type StepResult } from './scenario.ts';
@@ -242,7 +243,8 @@ async function openSession(cmd: Command): Promise<Session> {
     if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && e820Key(e820FromFlags(o)) !== e820Key(saved.e820)) {
       usage(`--dram-size/--pmem-size/--pmem-start conflict with the machine --state ${o.state} was made with`);
     }
-    const m = await boot({ ...saved, ...runtime });
+    // a backend the state file names is kept unless --backend is given
+    const m = await boot({ ...saved, ...runtime, ...(saved.backend && !explicit(cmd, 'backend') ? { backend: saved.backend } : {}) });
     const results = runPreparedSteps(m, prepared.steps);
     const broken = results.find((r) => r.mismatch !== undefined);
     if (broken) {
@@ -333,41 +335,47 @@ interface AltmapView {
   nrFree: number;
 }
 
-/** Where every byte of a new namespace went, for --explain. */
+/** Where every byte of a new namespace went, for --explain: the info block on the media says where the data starts. */
 function explainNamespace(m: Machine, ns: Record<string, unknown>, before: MachineStats, after: MachineStats): string[] {
   const dev = String(ns.dev);
   const size = BigInt(ns.size as number);
-  const d = after.devices[pfnDevOf(dev)];
+  const d = after.devices[pfnDevOf(String(dev))];
   const lines: string[] = [];
   if (!d) {
     lines.push(`${dev}: mode ${ns.mode}: no pfn device, no memmap; all ${size} bytes (${iec(size)}) are data`);
     return lines;
   }
   const raw = d.end - d.start + 1n;
-  const offset = raw - size;
+  const sb = decodeInfoBlock(m.readPhys(d.start + 4096n, PFN_SB_SIZE));
+  // data offset from the namespace start, and the tail the kernel trimmed (v4.18+ end_trunc)
+  const dataOff = sb ? sb.startPad + sb.dataoff : raw - size;
+  const tail = raw - dataOff - size;
   const a = ns.altmap as AltmapView | null;
+  const B = (n: bigint): [string, string] => [String(n), iec(n)];
   lines.push(`${dev} (${ns.mode}, map=${ns.map}, align ${iec(BigInt(ns.align as number))}): where the ${raw} bytes (${iec(raw)}) at [${hex(d.start)}-${hex(d.end)}] went`);
   const rows: string[][] = [['offset', 'bytes', '', 'what']];
-  rows.push(['0x0', '4096', '4.00 KiB', 'left alone (the first 4 KiB)']);
-  rows.push(['0x1000', '4096', '4.00 KiB', 'pfn info block']);
+  rows.push(['0x0', ...B(4096n), 'left alone (the first 4 KiB)']);
+  rows.push(['0x1000', ...B(4096n), `pfn info block${sb ? ` (dataoff ${hex(sb.dataoff)}, npfns ${sb.npfns}${sb.startPad || sb.endTrunc ? `, start_pad ${sb.startPad}, end_trunc ${sb.endTrunc}` : ''})` : ''}`]);
+  let at = 8192n;
   if (a) {
+    const poolStart = BigInt(a.basePfn + a.reserve) * 4096n - d.start;
     const pool = BigInt(a.free) * 4096n;
-    rows.push(['0x2000', String(pool), iec(pool), `memmap pool: altmap free ${a.free} pfns x 4 KiB`]);
-    rows.push(['', String(BigInt(a.alloc) * 4096n), iec(BigInt(a.alloc) * 4096n), `  struct pages (altmap alloc ${a.alloc} pfns)`]);
-    rows.push(['', String(BigInt(a.align) * 4096n), iec(BigInt(a.align) * 4096n), `  alignment padding the altmap wasted (align ${a.align} pfns)`]);
-    rows.push(['', String(BigInt(a.nrFree) * 4096n), iec(BigInt(a.nrFree) * 4096n), `  never used (nr_free ${a.nrFree} pfns)`]);
-    const rest = offset - 8192n - pool;
-    if (rest !== 0n) rows.push([hex(8192n + pool), String(rest), iec(rest), 'padding to the data alignment']);
-  } else if (offset > 8192n) {
-    rows.push(['0x2000', String(offset - 8192n), iec(offset - 8192n), `padding to the ${iec(offset)} data offset`]);
+    if (poolStart > at) rows.push([hex(at), ...B(poolStart - at), 'before the altmap pool']);
+    rows.push([hex(poolStart), ...B(pool), `memmap pool: altmap free ${a.free} pfns x 4 KiB`]);
+    rows.push(['', ...B(BigInt(a.alloc) * 4096n), `  struct pages (altmap alloc ${a.alloc} pfns)`]);
+    rows.push(['', ...B(BigInt(a.align) * 4096n), `  alignment padding the altmap wasted (align ${a.align} pfns)`]);
+    rows.push(['', ...B(BigInt(a.nrFree) * 4096n), `  never used (nr_free ${a.nrFree} pfns)`]);
+    at = poolStart + pool;
   }
-  rows.push([hex(offset), String(size), iec(size), `data: ${size / 4096n} pfns from pfn ${hex((d.start + offset) >> 12n)} (the reported size)`]);
-  rows.push(['total', String(raw), iec(raw), `= raw size${offset + size === raw ? '' : ' (MISMATCH)'}`]);
+  if (dataOff > at) rows.push([hex(at), ...B(dataOff - at), `padding to the data offset ${hex(dataOff)} (align ${iec(BigInt(ns.align as number))})`]);
+  rows.push([hex(dataOff), ...B(size), `data: ${size / 4096n} pfns from pfn ${hex((d.start + dataOff) >> 12n)} (the reported size)`]);
+  if (tail > 0n) rows.push([hex(dataOff + size), ...B(tail), 'trimmed off the end (end_trunc)']);
+  rows.push(['total', ...B(raw), tail >= 0n && dataOff >= at ? '= raw size' : '(does not add up: MISMATCH)']);
   lines.push(...table(rows, [1, 2], '  '));
   const memmapDram = BigInt(d.dramMemmapPages) * 4096n;
   const pt = after.dram.pageTablePages - before.dram.pageTablePages + (after.dram.directMapPages - before.dram.directMapPages);
   lines.push(
-    `  DRAM: memmap ${memmapDram} bytes (${iec(memmapDram)}, ${d.dramMemmapPages} pages)${ns.map === 'mem' ? ' - map=mem keeps the struct pages in System RAM' : ''}; ` +
+    `  DRAM: memmap ${memmapDram} bytes (${iec(memmapDram)}, ${d.dramMemmapPages} pages)${d.dramMemmapPages ? ' - the struct pages live in System RAM' : ''}; ` +
       `page-table pages added ${pt} (${iec(BigInt(pt) * 4096n)}); slab pages ${after.dram.slabPages - before.dram.slabPages}`,
   );
   return lines;
@@ -453,8 +461,7 @@ async function cmdWalk(vaddrArg: string | undefined, cmd: Command): Promise<numb
     const v = parseScenarioInt(vaddrArg);
     if (typeof v === 'string') usage(`vaddr: ${v}`);
     va = v as bigint;
-    const top = va >> 47n;
-    if (top !== 0n && top !== 0x1ffffn) usage(`${hex(va)} is not a canonical address (bits 63..47 must all equal bit 47)`);
+    if (va >= 1n << 64n) usage(`${vaddrArg} is beyond 64 bits`);
   }
   const s = await openSession(cmd);
   try {
@@ -640,7 +647,7 @@ async function cmdReport(cmd: Command): Promise<number> {
         JSON.stringify(
           toJsonValue({
             machine: { kernel: m.kernel, backend: m.backend, e820: m.e820 },
-            namespaces: nsReports.map((r) => ({ ...r.json, raw: r.raw, start: r.start, givenUp: r.raw - r.size, dramMemmapPages: r.dramMemmapPages, pageTablePages: r.ptPages, firstDataPfn: r.firstDataPfn, memmapPhys: r.memmapPhys })),
+            namespaces: nsReports.map((r) => ({ ...r.json, raw: Number(r.raw), start: r.start, givenUp: Number(r.raw - r.size), dramMemmapPages: r.dramMemmapPages, pageTablePages: r.ptPages, firstDataPfn: r.firstDataPfn, memmapPhys: r.memmapPhys })),
             error: fail ? { code: fail.code, errno: fail.errno, message: fail.message } : null,
             dmesg,
             counters,
@@ -652,7 +659,7 @@ async function cmdReport(cmd: Command): Promise<number> {
       return fail || !allOk ? 1 : 0;
     }
 
-    out(`altmap-sim: Linux ${m.kernel === 'v4.5' ? '4.5' : '4.5-rc1'} on x86-64 (${m.backend} core)`);
+    out(`altmap-sim: kernel profile ${m.kernel}, x86-64, ${m.backend} core`);
     for (const line of table(m.e820.map((e) => [e.type, `[${hex(e.start)}-${hex(e.start + e.size - 1n)}]`, iec(e.size)]), [2], '  ')) out(line);
     out('');
     const isRam = (p: bigint) => m.e820.some((e) => e.type === 'System RAM' && p >= e.start && p < e.start + e.size);

@@ -67,7 +67,7 @@ interface Exports {
   lookupAppend(n: number): number;
   lookupCommit(): void;
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
-  vmemmapFree(startPfn: number, nrPages: number): number;
+  vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number;
   memmapZero(startPfn: number, nrPages: number): number;
   memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
@@ -438,11 +438,11 @@ class WasmCore implements Core {
     return r;
   }
 
-  vmemmapFree(startPfn: number, nrPages: number): number {
+  vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number {
     const x = this.ex();
     let r: number;
     try {
-      r = x.vmemmapFree(startPfn, nrPages);
+      r = x.vmemmapFree(startPfn, nrPages, altmapId);
     } catch (e) {
       throw this.trap(e);
     }

@@ -231,36 +231,35 @@ export class Hotplug {
       const e = s + (BigInt(nrPages) << 12n) - 1n;
       k.log.printk('warn', `Unable to release resource <${pa(s)}-${pa(e)}> (${ERRNO.EINVAL})`);
     }
-    for (let i = 0; i < nrPages / PAGES_PER_SECTION; i++) {
-      const ret = this.removeSection(startPfn + i * PAGES_PER_SECTION, mapOffset, a);
-      mapOffset = 0;
-      if (ret || k.poisoned) return ret;
+    // __remove_section per section, map_offset on the first only; a run of present sections is freed in one core call
+    const nrSections = nrPages / PAGES_PER_SECTION;
+    const first = pfnToSection(startPfn);
+    let run = 0;
+    while (run < nrSections && this.pfnValid(sectionToPfn(first + run))) run++;
+    if (run > 0) {
+      // clear_hwpoisoned_pages(memmap + map_offset, PAGES_PER_SECTION - map_offset) takes an int count that is
+      // negative, a no-op, when map_offset > PAGES_PER_SECTION; the model has no hwpoison to clear
+      void mapOffset;
+      this.active.delete(subsection(startPfn), subsection(startPfn) + run * SUBSECTIONS);
+      const r = k.core.vmemmapFree(startPfn, run * PAGES_PER_SECTION, a.explicit ? (a.id ?? NO_ALTMAP) : LOOKUP_ALTMAP);
+      k.drainEvents();
+      if (r < 0) return ERRNO.EFAULT;
     }
-    return 0;
+    // __remove_section of a section that is not present: -EINVAL, and the loop stops
+    return run < nrSections ? ERRNO.EINVAL : 0;
   }
 
-  /** __remove_section -> sparse_remove_one_section: detach, hwpoison clear from map_offset, vmemmap_free. */
-  private removeSection(pfn: number, mapOffset: number, a: AltmapArg): number {
-    const k = this.k;
-    if (!this.pfnValid(pfn)) return ERRNO.EINVAL;
-    this.active.delete(subsection(pfn), subsection(pfn) + SUBSECTIONS);
-    // clear_hwpoisoned_pages(memmap + map_offset, PAGES_PER_SECTION - map_offset): an int count, negative
-    // (a no-op) when map_offset > PAGES_PER_SECTION; the model has no hwpoison to clear
-    void mapOffset;
-    const r = k.core.vmemmapFree(pfn, PAGES_PER_SECTION, a.explicit ? (a.id ?? NO_ALTMAP) : LOOKUP_ALTMAP);
-    k.drainEvents();
-    return r < 0 ? ERRNO.EFAULT : 0;
-  }
-
-  /** v5.3+ __remove_pages: section_deactivate per piece frees that piece's memmap. */
+  /** v5.3+ __remove_pages: section_deactivate per piece frees that piece's memmap (whole sections in one call). */
   private removeSubsections(startPfn: number, nrPages: number, a: AltmapArg): void {
     const k = this.k;
     const end = startPfn + nrPages;
+    const altmap = a.explicit && a.id !== null ? a.id : NO_ALTMAP;
     for (let pfn = startPfn; pfn < end; ) {
-      const pieceEnd = Math.min(end, sectionToPfn(pfnToSection(pfn) + 1));
+      let pieceEnd = Math.min(end, sectionToPfn(pfnToSection(pfn) + 1));
       const whole = pieceEnd - pfn === PAGES_PER_SECTION;
+      if (whole) while (pieceEnd + PAGES_PER_SECTION <= end) pieceEnd += PAGES_PER_SECTION;
       this.active.delete(subsection(pfn), subsection(pieceEnd - 1) + 1);
-      k.core.vmemmapFree(pfn, pieceEnd - pfn, whole && a.explicit && a.id !== null ? a.id : NO_ALTMAP);
+      k.core.vmemmapFree(pfn, pieceEnd - pfn, whole ? altmap : NO_ALTMAP);
       k.drainEvents();
       pfn = pieceEnd;
     }

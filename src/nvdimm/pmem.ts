@@ -113,7 +113,6 @@ export class Pmem {
       regions = [r];
     }
     const wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
-    if (typeof wanted === 'string') parseSize(wanted, 'size');
     let lastErr: unknown;
     for (const region of regions) {
       const extents = this.freeExtents(region);

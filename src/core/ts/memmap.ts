@@ -5,7 +5,7 @@
  */
 import { ENOMEM, hi32, lo32 } from './util.ts';
 import { writeStructPage, type Pattern, type PhysMem } from './physmem.ts';
-import type { PageTable } from './pgtable.ts';
+import { entryPfn, PTE_PRESENT, PTE_PSE, SZ_1G, SZ_2M, type PageTable } from './pgtable.ts';
 import type { Vmemmap } from './vmemmap.ts';
 
 export const FULL = 0xff;
@@ -57,18 +57,46 @@ export class Memmap {
   /** Apply a fill to the struct pages of [startPfn, startPfn + nrPages). 0 or -ENOMEM. */
   fill(startPfn: number, nrPages: number, f: Fill): number {
     const vm = this.vmemmap;
+    const pt = this.pt;
     const end = vm.va(startPfn + nrPages);
+    // physically contiguous backing is filled in one go: an altmap's blocks usually are
+    let runPhys = -1;
+    let runLen = 0;
+    let runPfn = 0;
+    // the PMD table of the current 1 GiB of vmemmap, valid for this call only
+    let gib = -1;
+    let pmd: Uint32Array | undefined;
     for (let va = vm.va(startPfn); va < end; ) {
-      const phys = this.pt.translate(va);
-      const size = phys < 0 ? 4096 : this.pt.lastSize;
+      let phys = -1;
+      let size = 4096;
+      const g = Math.floor(va / SZ_1G);
+      if (g !== gib) {
+        gib = g;
+        const t = pt.findTable(va, pt.pmd);
+        pmd = t >= 0 ? this.mem.peek(t) : undefined;
+      }
+      const lo = pmd ? pmd[2 * pt.index(va, pt.pmd)] : 0;
+      if (lo & PTE_PRESENT && lo & PTE_PSE) {
+        phys = entryPfn(lo, pmd![2 * pt.index(va, pt.pmd) + 1]) * 4096 + (va % SZ_2M);
+        size = SZ_2M;
+      } else {
+        phys = pt.translate(va);
+        size = phys < 0 ? 4096 : pt.lastSize;
+      }
       const chunkEnd = Math.min(end, Math.floor(va / size) * size + size);
-      if (phys >= 0) {
-        const r = this.fillPhys(phys, chunkEnd - va, (va - vm.base) / 64, f);
-        if (r < 0) return r;
+      if (phys >= 0 && runPhys >= 0 && phys === runPhys + runLen) runLen += chunkEnd - va;
+      else {
+        if (runPhys >= 0) {
+          const r = this.fillPhys(runPhys, runLen, runPfn, f);
+          if (r < 0) return r;
+        }
+        runPhys = phys;
+        runLen = phys >= 0 ? chunkEnd - va : 0;
+        runPfn = (va - vm.base) / 64;
       }
       va = chunkEnd;
     }
-    return 0;
+    return runPhys >= 0 ? this.fillPhys(runPhys, runLen, runPfn, f) : 0;
   }
 
   /** Fill struct pages stored at [phys, phys + len), the first being pfn `firstPfn`'s. */

@@ -177,27 +177,30 @@ export function removeRange(
 ): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
+  const f = pt.mem.peek(table);
+  if (!f) return 0; // an unbacked table holds no entries
   for (let va = vaStart; va < vaEnd; ) {
     const base = Math.floor(va / size) * size;
     const next = Math.min(base + size, vaEnd);
     const i = pt.index(va, level);
-    const lo = pt.readLo(table, i);
+    const lo = f[2 * i];
     if (lo & PTE_PRESENT) {
-      const pfn = entryPfn(lo, pt.readHi(table, i));
+      const pfn = entryPfn(lo, f[2 * i + 1]);
       if (level === last || lo & PTE_PSE) {
         if (base >= vaStart && base + size <= vaEnd) {
-          const order = level === last ? 0 : Math.log2(size / 4096);
           if (release) {
-            const r = release(pfn, order);
+            const r = release(pfn, level === last ? 0 : Math.log2(size / 4096));
             if (r < 0) return r;
           }
-          pt.clear(table, i);
+          f[2 * i] = 0;
+          f[2 * i + 1] = 0;
         }
       } else {
         const r = removeRange(pt, pfn, level + 1, va, next, release, tablePurpose);
         if (r < 0) return r;
         if (pt.isEmpty(pfn)) {
-          pt.clear(table, i);
+          f[2 * i] = 0;
+          f[2 * i + 1] = 0;
           pt.alloc.freePages(pfn, 0, tablePurpose);
         }
       }

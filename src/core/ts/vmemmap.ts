@@ -1,7 +1,7 @@
 /** vmemmap_populate / vmemmap_free on x86-64 (twin of assembly/vmemmap.ts). */
 import { EventType, LOOKUP_ALTMAP, PopulateFlags, Purpose } from '../core.ts';
 import { ENOMEM, vaFull, type Events } from './util.ts';
-import { LARGE_FLAGS, PAGE_FLAGS, PTE_PRESENT, PTE_PSE, removeRange, SZ_2M, type PageTable } from './pgtable.ts';
+import { LARGE_FLAGS, PAGE_FLAGS, PTE_PRESENT, PTE_PSE, removeRange, SZ_1G, SZ_2M, type PageTable } from './pgtable.ts';
 import type { AltmapTable } from './altmap.ts';
 
 export class Vmemmap {
@@ -34,9 +34,20 @@ export class Vmemmap {
   /** vmemmap_populate_hugepages: 2 MiB blocks, no fallback when an altmap is given. */
   private populateHugepages(start: number, end: number, altmapId: number, flags: number): number {
     const pt = this.pt;
+    // the PMD table for the current 1 GiB of vmemmap, so each 2 MiB step does not walk from the root
+    let cachedGiB = -1;
+    let cachedTable = -1;
     for (let addr = start; addr < end; ) {
       const next = Math.min(Math.floor(addr / SZ_2M) * SZ_2M + SZ_2M, end);
-      const t = pt.tableFor(addr, pt.pmd, Purpose.PageTable);
+      const gib = Math.floor(addr / SZ_1G);
+      let t = gib === cachedGiB ? cachedTable : -1;
+      if (t < 0) {
+        t = pt.tableFor(addr, pt.pmd, Purpose.PageTable);
+        if (t >= 0) {
+          cachedGiB = gib;
+          cachedTable = t;
+        }
+      }
       if (t === -2) {
         addr = next;
         continue;
