@@ -13,7 +13,7 @@ import { IORESOURCE_BUSY, IORESOURCE_MEM, type RegionResult } from './kernel/res
 import type { PageMap } from './kernel/memremap.ts';
 import type { Device } from './kernel/devres.ts';
 import { parseSize } from './nvdimm/units.ts';
-import { Pmem, type CreateNamespaceOptions } from './nvdimm/pmem.ts';
+import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
 import { loadCore, type Backend } from './core/load.ts';
 
 export type E820Type = 'System RAM' | 'Persistent Memory' | 'Reserved';
@@ -491,6 +491,30 @@ export class Machine {
     this.mutable();
     const plan = this.pmem.plan(opts);
     return this.run(() => this.pmem.create(plan));
+  }
+
+  /** What createNamespace would do (ndctl's checks and the era's arithmetic), changing nothing. */
+  planNamespace(opts: CreateNamespaceOptions): { region: number; start: bigint; raw: bigint; size: bigint; offset: bigint; altmap: { basePfn: number; reserve: number; free: number } | null } {
+    this.live();
+    const p = this.pmem.plan(opts);
+    return { region: p.region.id, start: p.start, raw: p.size, size: p.layout ? p.layout.size : p.size, offset: p.layout ? p.layout.offset : 0n, altmap: p.layout?.altmap ?? null };
+  }
+
+  /** A namespace's placement and info-block numbers. */
+  namespaceInfo(dev: string | { dev: string }): NamespaceDetail {
+    this.live();
+    return this.pmem.info(this.pmem.find(typeof dev === 'string' ? dev : dev?.dev));
+  }
+
+  /** __va: the direct-map address of a physical address. */
+  va(phys: bigint | number): bigint {
+    this.live();
+    return this.k.va(this.physArg(phys, 'phys'));
+  }
+
+  /** PAGE_OFFSET and VMEMMAP_START of this machine's kernel and paging mode. */
+  get layout(): { pageOffset: bigint; vmemmapStart: bigint; physBits: number; paging: 4 | 5 } {
+    return { ...this.k.layout };
   }
 
   destroyNamespace(dev: string | { dev: string }): void {

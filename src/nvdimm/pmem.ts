@@ -57,6 +57,25 @@ export interface NamespacePlan {
 
 const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
 
+export interface NamespaceDetail {
+  dev: string;
+  /** The pfn (fsdax) or dax (devdax) device the driver bound; null for raw. */
+  device: string | null;
+  blockdev: string | null;
+  mode: 'fsdax' | 'devdax' | 'raw';
+  map: 'dev' | 'mem' | null;
+  start: bigint;
+  raw: bigint;
+  /** What ndctl reports. */
+  size: bigint;
+  /** dataoff: bytes from start + startPad to the first data page. */
+  offset: bigint;
+  startPad: bigint;
+  endTrunc: bigint;
+  npfns: number;
+  dataPfn: number;
+}
+
 export class Pmem {
   readonly regions: Region[] = [];
   private uuidSeed = 1;
@@ -184,10 +203,13 @@ export class Pmem {
   /** nd_pfn_init + devm_memremap_pages with the on-stack altmap. */
   private attachPfn(ns: Namespace, layout: PfnLayout): void {
     const k = this.k;
-    const pfnName = `pfn${ns.region.id}.${ns.idx}`;
-    const dev = k.devices.create(pfnName, 'nd_pmem');
+    // fsdax: the pmem driver binds the pfn device; devdax: dax_pmem binds the dax device
+    const dax = ns.mode === 'devdax';
+    const pfnName = `${dax ? 'dax' : 'pfn'}${ns.region.id}.${ns.idx}`;
+    const driver = dax ? 'dax_pmem' : 'nd_pmem';
+    const dev = k.devices.create(pfnName, driver);
     ns.pfnDev = dev;
-    for (const m of layout.messages) k.log.printk('info', `nd_pfn ${pfnName}: ${m}`);
+    for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${pfnName}: ${m}`);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.name as Era, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.core.writePhys(ns.start + 4096n, sb) < 0) k.hostOom();
     const altmap = layout.altmap ? { basePfn: BigInt(layout.altmap.basePfn), reserve: BigInt(layout.altmap.reserve), free: BigInt(layout.altmap.free), align: 0n, alloc: 0n } : null;
@@ -195,7 +217,7 @@ export class Pmem {
       k.memremap.devmMemremapPages(dev, ns.start, ns.start + ns.raw - 1n, altmap);
     } catch (e) {
       if (e instanceof KernelError && e.errno !== ERRNO.ENODEV && e.errno !== ERRNO.ENXIO && !k.poisoned) {
-        k.log.printk('warn', `nd_pmem: probe of ${pfnName} failed with error ${e.errno}`);
+        k.log.printk('warn', `${driver}: probe of ${pfnName} failed with error ${e.errno}`);
       }
       throw e;
     }
@@ -209,12 +231,33 @@ export class Pmem {
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
   }
 
+  /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
   list(human: boolean): Array<Record<string, unknown>> {
-    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human)));
+    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human, false)));
+  }
+
+  /** Where everything of a namespace is: placement, the info block's numbers, the device. */
+  info(ns: Namespace): NamespaceDetail {
+    const l = ns.layout;
+    return {
+      dev: ns.dev,
+      device: ns.pfnDev?.name ?? null,
+      blockdev: ns.mode === 'devdax' ? null : ns.blockdev,
+      mode: ns.mode,
+      map: ns.mode === 'raw' ? null : ns.map,
+      start: ns.start,
+      raw: ns.raw,
+      size: l ? l.size : ns.raw,
+      offset: l ? l.offset : 0n,
+      startPad: l ? l.startPad : 0n,
+      endTrunc: l ? l.endTrunc : 0n,
+      npfns: l ? l.npfns : Number(ns.raw >> 12n),
+      dataPfn: l ? l.dataPfn : Number(ns.start >> 12n),
+    };
   }
 
   /** ndctl's namespace JSON plus the altmap the device got. */
-  json(ns: Namespace, human: boolean): Record<string, unknown> {
+  json(ns: Namespace, human: boolean, daxRegion = true): Record<string, unknown> {
     const size = ns.layout ? ns.layout.size : ns.raw;
     const out = namespaceJson(
       {
@@ -223,11 +266,27 @@ export class Pmem {
         map: ns.mode === 'raw' ? undefined : ns.map,
         size,
         uuid: ns.uuid,
-        sectorSize: 512,
+        sectorSize: ns.mode === 'devdax' ? undefined : 512,
         align: ns.mode === 'raw' ? undefined : ns.align,
-        blockdev: ns.blockdev,
+        blockdev: ns.mode === 'devdax' ? undefined : ns.blockdev,
+        daxRegion:
+          ns.mode === 'devdax'
+            ? {
+                id: ns.region.id,
+                size,
+                align: ns.align,
+                devices: [
+                  {
+                    chardev: ns.pfnDev?.name ?? `dax${ns.region.id}.${ns.idx}`,
+                    size,
+                    // the dax device's target_node and align attributes arrived after v4.18
+                    ...(this.k.profile.name === 'v6' ? { targetNode: 0, align: ns.align } : {}),
+                  },
+                ],
+              }
+            : undefined,
       },
-      { human },
+      { human, daxRegion },
     );
     const pm = ns.pfnDev ? this.k.memremap.findDevPagemap(ns.start) : null;
     let altmap: Record<string, number> | null = null;
