@@ -14,6 +14,7 @@ const { values } = parseArgs({
     pmem: { type: 'string', default: '48T' },
     kernel: { type: 'string', default: 'v4.5' },
     walks: { type: 'string', default: '1000' },
+    paging: { type: 'string', default: '4' },
   },
 });
 const GiB = 1n << 30n;
@@ -22,6 +23,7 @@ const pmemStart = 65n * GiB;
 const m = await createMachine({
   backend: values.backend as 'wasm' | 'ts',
   kernel: values.kernel as KernelName,
+  paging: Number(values.paging) as 4 | 5,
   e820: [
     { start: 0x100000n, size: 64n * GiB, type: 'System RAM' },
     { start: pmemStart, size: pmem, type: 'Persistent Memory' },

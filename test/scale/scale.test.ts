@@ -24,4 +24,13 @@ describe.each(BACKENDS)('scale [%s]', (backend) => {
     expect(r.restored).toBe(true);
     expect(r.maxRssMiB as number).toBeLessThan(512);
   }, 600_000);
+
+  it('2 PiB on a 5-level v6 machine memremapped with an altmap in a fresh process under 1 GiB resident', () => {
+    const r = run(['--backend', backend, '--pmem', '2048T', '--kernel', 'v6', '--paging', '5', '--walks', '10000']);
+    expect(r.size).toBe(2 ** 51 - 2 ** 51 / 64 - 2 ** 21);
+    expect(r.altmap).toMatchObject({ reserve: 2, free: 2 ** 51 / 2 ** 18 + 510, align: 510, nrFree: 0 });
+    expect(r.badWalks).toBe(0);
+    expect(r.restored).toBe(true);
+    expect(r.maxRssMiB as number).toBeLessThan(1024);
+  }, 600_000);
 });
