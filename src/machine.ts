@@ -8,6 +8,7 @@ import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { KernelError, MachinePoisonedError, invalid } from './kernel/errno.ts';
 import { PAGES_PER_SECTION } from './kernel/hotplug.ts';
 import { Kernel } from './kernel/kernel.ts';
+import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
 import { KERNELS, layoutFor, profileFor, type KernelName } from './kernel/profile.ts';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, type RegionResult } from './kernel/resource.ts';
 import type { PageMap } from './kernel/memremap.ts';
@@ -178,6 +179,7 @@ export class Machine {
         this.pmem.addRegion(r);
       } else k.iomem.addTop('Reserved', e.start, end, IORESOURCE_MEM | IORESOURCE_BUSY);
     }
+    k.ramRanges = ram;
     for (const [s, e] of ram) if (k.core.directMapAdd(s, e) < 0) throw new KernelError('ENOMEM', 'boot: out of memory building the direct map');
     if (k.hotplug.bootMemmap(ram) < 0) throw new KernelError('ENOMEM', 'boot: out of memory for the boot memmap');
     k.log.printk('info', `Linux version ${k.profile.release} (altmap-sim) #1 SMP`);
@@ -460,6 +462,18 @@ export class Machine {
       namespaces: this.pmem.list(false).map((n) => n.dev as string),
       pageTables: this.pageTableDigest(),
     };
+  }
+
+  /**
+   * The model's consistency checks: DRAM pages by use against what the page tables link, each live
+   * altmap's alloc against the pool pages mapped, vmemmap and lookup entries against present sections.
+   * Throws an Error listing every problem; returns the counts when all hold.
+   */
+  checkInvariants(): InvariantReport {
+    this.live();
+    const r = checkInvariants(this.k);
+    if (r.problems.length) throw new Error(`machine invariants violated:\n  ${r.problems.join('\n  ')}`);
+    return r;
   }
 
   /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */

@@ -130,11 +130,18 @@ describe('Wasm core and TypeScript twin agree (differential)', () => {
         const t = await createMachine({ ...config, backend: 'ts' });
         try {
           expect(observe(w)).toEqual(observe(t));
+          let tampered = false;
           for (const o of ops) {
             const a = step(w, pmemStart, o);
             const b = step(t, pmemStart, o);
             expect(a).toEqual(b);
             expect(observe(w)).toEqual(observe(t));
+            // a hand-made vmem_altmap_free desynchronises alloc on purpose; a BUG stops the kernel midway
+            tampered ||= o.op === 'altmapFree' && a !== 'none';
+            if (!tampered && !w.poisoned) {
+              w.checkInvariants();
+              t.checkInvariants();
+            }
           }
         } finally {
           w.dispose();

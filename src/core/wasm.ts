@@ -160,14 +160,14 @@ class WasmCore implements Core {
 
   /** Turn a Wasm trap into CoreTrap; the core is unusable afterwards. */
   private trap(e: unknown): unknown {
-    if (e instanceof WebAssembly.RuntimeError || e instanceof CoreTrap) {
-      this.x = null;
-      this.memory = null;
-      this.buf = null;
-      this.why = `the wasm core trapped earlier: ${(e as Error).message}`;
-      return e instanceof CoreTrap ? e : new CoreTrap(`wasm core trapped: ${e.message}`, { cause: e });
-    }
-    return e;
+    const isTrap = e instanceof CoreTrap;
+    if (!isTrap && !(e instanceof WebAssembly.RuntimeError)) return e;
+    const message = (e as Error).message;
+    this.x = null;
+    this.memory = null;
+    this.buf = null;
+    this.why = `the wasm core trapped earlier: ${message}`;
+    return isTrap ? e : new CoreTrap(`wasm core trapped: ${message}`, { cause: e });
   }
 
   private views(): void {

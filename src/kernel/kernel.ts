@@ -21,6 +21,8 @@ export class Kernel {
   readonly hotplug: Hotplug;
   readonly memremap: Memremap;
   poisoned: string | null = null;
+  /** System RAM as pfn ranges [start, end), as the page allocator owns it. */
+  ramRanges: Array<[number, number]> = [];
   /** The PMD run vmemmap_populate is tracking for its debug line (init_64.c's addr_start..p_end). */
   private run: { addrStart: bigint; addrEnd: bigint; pStart: bigint; pEnd: bigint } | null = null;
 
