@@ -3,7 +3,7 @@
  * Every public method validates its input first (KernelError EINVAL, nothing changed), then
  * runs the modelled kernel; a modelled kernel BUG poisons the machine for further changes.
  */
-import { ALTMAP_FIELDS, CoreTrap, Purpose, type AltmapFields, type Core } from './core/core.ts';
+import { ALTMAP_FIELDS, CoreTrap, FaultKind, Purpose, type AltmapFields, type Core } from './core/core.ts';
 import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { KernelError, MachinePoisonedError, invalid } from './kernel/errno.ts';
 import { PAGES_PER_SECTION } from './kernel/hotplug.ts';
@@ -474,6 +474,20 @@ export class Machine {
     const r = checkInvariants(this.k);
     if (r.problems.length) throw new Error(`machine invariants violated:\n  ${r.problems.join('\n  ')}`);
     return r;
+  }
+
+  /**
+   * Fault injection, like the kernel's fail_page_alloc: the `nth` next allocation of `kind` fails
+   * (1 = the very next); 0 disarms. Kinds: DRAM pages, altmap blocks, devres payloads, host backing.
+   */
+  injectFault(kind: 'dram' | 'altmap' | 'devres' | 'backing', nth: number): void {
+    this.live();
+    if (!Number.isSafeInteger(nth) || nth < 0) invalid(`nth ${nth} must be a non-negative integer`);
+    if (kind === 'devres') this.k.devresFault = nth;
+    else if (kind === 'dram') this.k.core.setFault(FaultKind.DramAlloc, nth);
+    else if (kind === 'altmap') this.k.core.setFault(FaultKind.AltmapAlloc, nth);
+    else if (kind === 'backing') this.k.core.setFault(FaultKind.Backing, nth);
+    else invalid(`fault kind ${JSON.stringify(kind)} is not dram, altmap, devres or backing`);
   }
 
   /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */

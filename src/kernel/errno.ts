@@ -51,3 +51,11 @@ export class MachinePoisonedError extends KernelError {
     this.name = 'MachinePoisonedError';
   }
 }
+
+/** The simulator's own host-memory budget ran out (not a kernel condition). */
+export class HostMemoryError extends KernelError {
+  constructor() {
+    super('ENOMEM', 'host-memory budget exhausted (raise hostMemoryLimit)');
+    this.name = 'HostMemoryError';
+  }
+}

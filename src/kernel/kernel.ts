@@ -1,7 +1,7 @@
 /** The modelled kernel: its subsystems over one Core, and the glue they share (events, BUGs, __va). */
 import { EventType, type AltmapFields, type Core } from '../core/core.ts';
 import { DeviceRegistry } from './devres.ts';
-import { MachinePoisonedError, KernelError } from './errno.ts';
+import { HostMemoryError, MachinePoisonedError } from './errno.ts';
 import { Hotplug } from './hotplug.ts';
 import { Memremap } from './memremap.ts';
 import { Printk } from './printk.ts';
@@ -21,6 +21,8 @@ export class Kernel {
   readonly hotplug: Hotplug;
   readonly memremap: Memremap;
   poisoned: string | null = null;
+  /** The nth next devres allocation fails (fault injection; 0 = off). */
+  devresFault = 0;
   /** System RAM as pfn ranges [start, end), as the page allocator owns it. */
   ramRanges: Array<[number, number]> = [];
   /** The PMD run vmemmap_populate is tracking for its debug line (init_64.c's addr_start..p_end). */
@@ -146,6 +148,6 @@ export class Kernel {
 
   /** The simulator's own host-memory budget ran out (not a kernel condition). */
   hostOom(): never {
-    throw new KernelError('ENOMEM', 'host-memory budget exhausted (raise hostMemoryLimit)');
+    throw new HostMemoryError();
   }
 }

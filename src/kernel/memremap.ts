@@ -5,7 +5,7 @@
  */
 import { Purpose, type AltmapFields } from '../core/core.ts';
 import { ZONE_DEVICE } from '../core/structPage.ts';
-import { KernelError } from './errno.ts';
+import { HostMemoryError, KernelError } from './errno.ts';
 import { hex, pr } from './printk.ts';
 import { PAGES_PER_SECTION, SECTION_SIZE, type AltmapArg } from './hotplug.ts';
 import { RunMap } from './runmap.ts';
@@ -102,14 +102,29 @@ export class Memremap {
     const memmapBefore = k.core.dramStats().byPurpose[Purpose.Memmap];
     const a: AltmapArg = p.altmapExplicit ? { explicit: true, id: pm.altmapId } : { explicit: false };
     const [addStart, addSize] = p.hotplug === 'subsection' ? [start, size] : [alignStart, alignSize];
-    const err = k.hotplug.archAddMemory(0, addStart, addSize, a);
+    let err: number;
+    try {
+      err = k.hotplug.archAddMemory(0, addStart, addSize, a);
+    } catch (e) {
+      // the host budget ran out mid hot-add: it fails there, as an allocation failure would
+      if (!(e instanceof HostMemoryError)) throw e;
+      err = -12;
+    }
     pm.dramMemmapPages = k.core.dramStats().byPurpose[Purpose.Memmap] - memmapBefore;
     if (err) {
       if (k.poisoned) throw k.poisonError();
       this.unwind(pm);
       throw KernelError.fromErrno(err, `devm_memremap_pages: arch_add_memory of ${pr(addStart, addStart + addSize - 1n)} failed`);
     }
-    this.initPages(pm, addStart, addSize);
+    try {
+      this.initPages(pm, addStart, addSize);
+    } catch (e) {
+      // only the host budget can fail here: take the mapping down again rather than leave it half set up
+      if (!(e instanceof HostMemoryError)) throw e;
+      k.hotplug.archRemoveMemory(addStart, addSize, a);
+      this.unwind(pm);
+      throw e;
+    }
     pm.sections = Number((roundUp(addStart + addSize, SECTION_SIZE) - (addStart & ~(SECTION_SIZE - 1n))) / SECTION_SIZE);
     this.live.add(pm);
     k.devices.add(dev, { kind: 'page_map', release: () => this.release(pm) });
@@ -128,6 +143,7 @@ export class Memremap {
   /** devres_alloc_node of the page_map and the copy of the caller's altmap. */
   private allocPageMap(dev: Device, start: bigint, end: bigint, altmap: AltmapFields | null): PageMap {
     const k = this.k;
+    if (k.devresFault > 0 && --k.devresFault === 0) throw new KernelError('ENOMEM', 'devm_memremap_pages: devres_alloc_node failed (injected)');
     const slabPfn = k.core.allocPages(0, Purpose.Slab);
     if (slabPfn < 0) throw new KernelError('ENOMEM', 'devm_memremap_pages: cannot allocate the page_map');
     const pm: PageMap = { dev, start, end, altmapId: null, altmapGen: 0, pgmapAddr: k.va(BigInt(slabPfn) << 12n) + PGMAP_OFFSET, slabPfn, freed: false, dramMemmapPages: 0, sections: 0 };
