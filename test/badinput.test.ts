@@ -1,0 +1,141 @@
+/**
+ * The bad-input table: malformed input across the API, scenario files and the CLI. Each row gets a
+ * typed error naming the problem (or a one-line CLI message and exit code 2) and changes nothing.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createMachine, KernelError, runScenario, type Machine } from '../src/index.ts';
+import { BACKENDS, T10_E820, t10Machine } from './helpers.ts';
+
+type Row = [name: string, fn: (m: Machine) => unknown, code: string, message: RegExp];
+
+const R = { start: 0x400000000n, end: 0x407ffffffn };
+const A = { basePfn: 0x400000, reserve: 2, free: 1022 };
+
+const API: Row[] = [
+  ['memremap: end before start', (m) => m.devmMemremapPages('d', { start: 0x400000000n, end: 0x3fffffffen }), 'EINVAL', /below res.start/],
+  ['memremap: start not page-aligned', (m) => m.devmMemremapPages('d', { start: 0x400000010n, end: 0x407ffffffn }), 'EINVAL', /not page-aligned/],
+  ['memremap: end does not end a page', (m) => m.devmMemremapPages('d', { start: 0x400000000n, end: 0x407fff000n }), 'EINVAL', /does not end a page/],
+  ['memremap: beyond the physical address width', (m) => m.devmMemremapPages('d', { start: 1n << 46n, end: (1n << 46n) + 0xfffn }), 'EINVAL', /46-bit physical address space/],
+  ['memremap: negative start', (m) => m.devmMemremapPages('d', { start: -4096, end: 4095 }), 'EINVAL', /res.start -4096/],
+  ['memremap: NaN start', (m) => m.devmMemremapPages('d', { start: NaN, end: 4095 }), 'EINVAL', /res.start NaN/],
+  ['memremap: fractional start', (m) => m.devmMemremapPages('d', { start: 1.5, end: 4095 }), 'EINVAL', /res.start 1.5/],
+  ['memremap: missing res', (m) => m.devmMemremapPages('d', undefined as never), 'EINVAL', /res.start is missing/],
+  ['memremap: huge number beyond 2^64', (m) => m.devmMemremapPages('d', { start: 1n << 70n, end: (1n << 70n) + 4095n }), 'EINVAL', /outside 0..2\^64-1/],
+  ['memremap: negative altmap base_pfn', (m) => m.devmMemremapPages('d', R, { ...A, basePfn: -1 }), 'EINVAL', /altmap.basePfn -1/],
+  ['memremap: altmap without free', (m) => m.devmMemremapPages('d', R, { basePfn: 0x400000, reserve: 2 } as never), 'EINVAL', /altmap.free is missing/],
+  ['memremap: altmap reserve not a number', (m) => m.devmMemremapPages('d', R, { ...A, reserve: 'lots' as never }), 'EINVAL', /altmap.reserve "lots"/],
+  ['memremap: altmap field beyond any pfn count', (m) => m.devmMemremapPages('d', R, { ...A, free: 1n << 60n }), 'EINVAL', /altmap.free .* beyond any pfn count/],
+  ['memremap: altmap not an object', (m) => m.devmMemremapPages('d', R, 7 as never), 'EINVAL', /altmap must be an object/],
+  ['memremap: unknown device', (m) => m.devmMemremapPages('nosuch', R), 'ENODEV', /no device "nosuch"/],
+  ['unbind: unknown device', (m) => m.unbind('nosuch'), 'ENODEV', /no device "nosuch"/],
+  ['unbind: twice', (m) => (m.unbind('d'), m.unbind('d')), 'EINVAL', /already unbound/],
+  ['createDevice: empty name', (m) => m.createDevice(''), 'EINVAL', /not a valid device name/],
+  ['createDevice: a bound name', (m) => m.createDevice('d'), 'EBUSY', /already exists/],
+  ['createNamespace: negative size', (m) => m.createNamespace({ size: '-1G' }), 'EINVAL', /-1G/],
+  ['createNamespace: bad size suffix', (m) => m.createNamespace({ size: '16X' }), 'EINVAL', /16X/],
+  ['createNamespace: size beyond the region', (m) => m.createNamespace({ size: '2T' }), 'ENOSPC', /No space left on device/],
+  ['createNamespace: size not a multiple of align', (m) => m.createNamespace({ size: '1025M', align: '1G' }), 'EINVAL', /must align to interleave-width/],
+  ['createNamespace: align 3M', (m) => m.createNamespace({ size: '16G', align: '3M' }), 'EINVAL', /align .* is not 4K, 2M or 1G/],
+  ['createNamespace: align 8K', (m) => m.createNamespace({ size: '16G', align: '8K' }), 'EINVAL', /align .* is not 4K, 2M or 1G/],
+  ['createNamespace: unknown mode', (m) => m.createNamespace({ mode: 'sector' as never }), 'EINVAL', /mode "sector"/],
+  ['createNamespace: unknown map', (m) => m.createNamespace({ map: 'both' as never }), 'EINVAL', /map "both"/],
+  ['createNamespace: raw with a map', (m) => m.createNamespace({ mode: 'raw', map: 'dev' }), 'EINVAL', /--map only applies/],
+  ['createNamespace: devdax on v4.5', (m) => m.createNamespace({ mode: 'devdax' }), 'EINVAL', /v4.7/],
+  ['createNamespace: unknown option', (m) => m.createNamespace({ sise: '1G' } as never), 'EINVAL', /unknown namespace option "sise"/],
+  ['destroyNamespace: unknown', (m) => m.destroyNamespace('namespace7.7'), 'ENODEV', /no namespace "namespace7.7"/],
+  ['destroyNamespace: use after destroy', (m) => (m.destroyNamespace(m.createNamespace({ size: '1G' }).dev as string), m.destroyNamespace('namespace0.0')), 'ENODEV', /no namespace/],
+  ['walk: non-canonical address', (m) => m.walk(0x0000900000000000n), 'EINVAL', /not canonical/],
+  ['walk: negative address', (m) => m.walk(-1), 'EINVAL', /vaddr -1/],
+  ['walk: beyond 2^64', (m) => m.walk(1n << 64n), 'EINVAL', /outside 0..2\^64-1/],
+  ['pfnToPage: pfn beyond the physical address width', (m) => m.pfnToPage(2 ** 34), 'EINVAL', /beyond the 46-bit/],
+  ['pfnToPage: fractional pfn', (m) => m.pfnToPage(1.5), 'EINVAL', /pfn 1.5/],
+  ['pageToPfn: not a vmemmap address', (m) => m.pageToPfn(0xffff880000000000n), 'EINVAL', /not a vmemmap address/],
+  ['pageToPfn: inside a struct page', (m) => m.pageToPfn(0xffffea0000000008n), 'EINVAL', /64-byte struct page/],
+  ['readPhys: negative length', (m) => m.readPhys(0, -1), 'EINVAL', /length -1/],
+  ['readPhys: past the address space', (m) => m.readPhys((1n << 46n) - 2n, 4), 'EINVAL', /runs past/],
+  ['regionIntersects: zero size', (m) => m.regionIntersects(0x400000000n, 0, 'System RAM'), 'EINVAL', /size must be positive/],
+  ['vmemAltmapFree: negative count', (m) => m.vmemAltmapFree(m.createAltmap(A), -5), 'EINVAL', /nrPfns -5/],
+  ['altmapAllocBlockBuf: altmap freed with its device', (m) => {
+    const d = m.createDevice('e');
+    m.devmMemremapPages(d, R, A);
+    const a = m.toVmemAltmap(m.pfnToPage(0x400000))!;
+    m.unbind(d);
+    return m.altmapAllocBlockBuf(a, 4096);
+  }, 'EINVAL', /freed with its device/],
+  ['injectFault: unknown kind', (m) => m.injectFault('disk' as never, 1), 'EINVAL', /fault kind "disk"/],
+];
+
+const MACHINES: Array<[string, Record<string, unknown>, RegExp]> = [
+  ['unknown option', { fast: true }, /unknown machine option "fast"/],
+  ['overlapping e820', { e820: [...T10_E820!, { start: 0x400000000n, size: 4096n, type: 'Reserved' }] }, /overlap/],
+  ['misaligned e820', { e820: [{ start: 0x100800n, size: 1n << 30n, type: 'System RAM' }] }, /not page-aligned/],
+  ['e820 size beyond 2^64', { e820: [{ start: 0, size: '99999999999999999999999', type: 'System RAM' }] }, /e820\[0\].size/],
+  ['unknown kernel', { kernel: 'v5' }, /kernel "v5"/],
+  ['host budget too small', { hostMemoryLimit: '1K' }, /hostMemoryLimit/],
+  ['unknown e820 type', { e820: [{ start: 0, size: 1n << 30n, type: 'RAM' }] }, /type "RAM"/],
+  ['5-level on v4.5', { paging: 5 }, /v6 profile only/],
+];
+
+describe.each(BACKENDS)('bad input [%s]', (backend) => {
+  it.each(API)('API: %s', async (_name, fn, code, message) => {
+    const m = await t10Machine(backend);
+    m.createDevice('d');
+    const before = m.snapshot();
+    let err: unknown;
+    try {
+      fn(m);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).code).toBe(code);
+    expect((err as KernelError).message).toMatch(message);
+    const after = m.snapshot();
+    // rows that first build something up (use after destroy or free) compare what is left with a fresh state
+    if (!/use after|freed with|twice/.test(_name)) expect(after).toEqual(before);
+    m.checkInvariants();
+  });
+
+  it.each(MACHINES)('createMachine: %s', async (_name, config, message) => {
+    await expect(createMachine({ backend, ...config } as never)).rejects.toThrow(message);
+    await expect(createMachine({ backend, ...config } as never)).rejects.toBeInstanceOf(KernelError);
+  });
+});
+
+describe('bad input: scenario files', () => {
+  it.each([
+    ['an unknown op', { steps: [{ op: 'frobnicate' }] }, /step 0.*frobnicate/],
+    ['a step without its arguments', { steps: [{ op: 'createDevice', name: 'a' }, { op: 'memremap', device: 'a' }] }, /step 1/],
+    ['steps that are not a list', { steps: 'all of them' }, /steps/],
+    ['a bad machine option inside the scenario', { machine: { kernel: 'v9' }, steps: [] }, /kernel/],
+  ])('%s is EINVAL naming the problem, before anything runs', async (_name, scenario, message) => {
+    const err = await runScenario(scenario as never).catch((e) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect(err.code).toBe('EINVAL');
+    expect(err.message).toMatch(message);
+  });
+});
+
+describe('bad input: the CLI', () => {
+  const bin = fileURLToPath(new URL('../bin/altmap.js', import.meta.url));
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, [bin, ...args]).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (e) => ({ code: e.code as number, stderr: e.stderr as string }),
+    );
+  it.each([
+    ['an unknown flag', ['create-namespace', '--backend', 'ts', '--frobnicate']],
+    ['an unknown command', ['frobnicate']],
+    ['a non-canonical walk address', ['walk', '0x0000900000000000', '--backend', 'ts']],
+    ['an unknown kernel', ['list', '--kernel', 'v9', '--backend', 'ts']],
+    ['a malformed scenario', ['run', fileURLToPath(new URL('../package.json', import.meta.url)), '--backend', 'ts']],
+  ])('%s exits 2 with one line on stderr', async (_name, args) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+});
