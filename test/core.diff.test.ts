@@ -64,6 +64,14 @@ class Pair {
     for (const id of this.altmaps) expect(this.w.altmapRead(id), `altmap ${id}`).toEqual(this.t.altmapRead(id));
     this.sameTables();
     for (const pfn of pfns) expect(this.w.readPage(pfn), `readPage(${pfn.toString(16)})`).toEqual(this.t.readPage(pfn));
+    if (pfns.length) {
+      const q = Float64Array.from(pfns);
+      const a = new Float64Array(q.length);
+      const b = new Float64Array(q.length);
+      this.w.vmemmapTranslate(q, a);
+      this.t.vmemmapTranslate(q, b);
+      expect(Array.from(a), 'vmemmapTranslate').toEqual(Array.from(b));
+    }
   }
 
   /** Walk the page tables from the root on the Wasm core; every table must read the same on both. */

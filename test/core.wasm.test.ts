@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CoreTrap, EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../src/core/core.ts';
-import { createWasmCore } from '../src/core/wasm.ts';
+import { createWasmCore, type WasmCoreDiagnostics } from '../src/core/wasm.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const PAGE_OFFSET = 0xffff880000000000n;
@@ -29,7 +29,7 @@ function config(over: Partial<CoreConfig> = {}): CoreConfig {
   };
 }
 
-async function core(over: Partial<CoreConfig> = {}): Promise<Core> {
+async function core(over: Partial<CoreConfig> = {}): Promise<WasmCoreDiagnostics> {
   const c = await createWasmCore();
   expect(c.init(config(over))).toBe(0);
   return c;
@@ -318,6 +318,9 @@ describe('vmemmap_populate with an altmap (P16, first section)', () => {
       pageSize: 2 * MiB,
     });
     expect(c.walk(va(0x407fff))).toMatchObject({ mapped: true, phys: 0x400200000n + 0x1fffc0n });
+    const out = new Float64Array(4);
+    c.vmemmapTranslate(new Float64Array([0x400000, 0x400001, 0x407fff, 0x408000]), out);
+    expect(Array.from(out)).toEqual([0x400200000, 0x400200040, 0x400200000 + 0x1fffc0, -1]);
     expect(c.walk(va(0x408000)).mapped).toBe(false);
     expect(c.altmapRead(id)).toMatchObject({ alloc: 512n, align: 510n });
     expect(c.dramStats().byPurpose).toEqual([3, 0, 0, 0]);
@@ -344,6 +347,20 @@ describe('vmemmap_populate with an altmap (P16, first section)', () => {
     c.vmemmapPopulate(0x400000, SECTION, id, 0);
     expect(c.vmemmapPopulate(0x400000, SECTION, id, 0)).toBe(0);
     expect(c.altmapRead(id).alloc).toBe(512n);
+  });
+
+  it('vmemmapTranslate walks batches larger than the IO buffer (300000 pfns over 10 sections)', async () => {
+    const c = await core();
+    const id = c.altmapCreate(P16);
+    for (let k = 0; k < 8; k++) c.vmemmapPopulate(0x400000 + k * SECTION, SECTION, id, 0);
+    const pfns = Float64Array.from({ length: 300000 }, (_, i) => 0x400000 - SECTION + i);
+    const out = new Float64Array(pfns.length);
+    c.vmemmapTranslate(pfns, out);
+    expect(out[SECTION - 1]).toBe(-1);
+    expect(out[SECTION]).toBe(0x400200000);
+    expect(out[SECTION + 8 * SECTION - 1]).toBe(0x400200000 + 7 * 0x200000 + 0x1fffc0);
+    expect(out[SECTION + 8 * SECTION]).toBe(-1);
+    expect(out[200000]).toBe(0x400200000 + (200000 - SECTION) * 64);
   });
 
   it('5-level paging: the walk goes pgd, p4d, pud, pmd', async () => {
@@ -575,6 +592,11 @@ describe('the wrapper', () => {
     }
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(c.backedBytes()).toBeLessThan(64 * 4096);
-    expect(Array.from(c.readPage(base + sections * SECTION - 1)!)).toEqual(initWords(base + sections * SECTION - 1, 4, 0));
+    expect(c.patternCount()).toBe(1); // one merged pattern for 8192 sections
+    const last = base + sections * SECTION - 1;
+    expect(Array.from(c.readPage(last)!)).toEqual(initWords(last, 4, 0));
+    expect(c.memmapSetPgmap(base + 66048, sections * SECTION - 66048, 0xffff888012345600n)).toBe(0);
+    expect(c.patternCount()).toBe(2); // the reserve's struct pages, then the pgmap'd rest
+    expect(c.readPage(last)![4]).toBe(0xffff888012345600n);
   });
 });

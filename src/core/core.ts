@@ -165,6 +165,8 @@ export interface Core {
   directMapRemove(startPfn: number, endPfn: number): number;
   /** Walk a canonical virtual address; reports every level visited. */
   walk(va: bigint): CoreWalk;
+  /** Batch walk (benchmarks, bulk inspection): out[i] = physical address of pfns[i]'s struct page, or -1 when not mapped. */
+  vmemmapTranslate(pfns: Float64Array, out: Float64Array): void;
 
   // ---- vmem_altmap (assembly/altmap.ts) ----
   /** A new altmap with these fields; returns its id (>= 0) or -ENOMEM. */

@@ -51,12 +51,14 @@ interface Exports {
   writePhysPrepare(phys: bigint, len: number): number;
   writePhysChunk(phys: bigint, len: number): void;
   backedBytes(): number;
+  patternCount(): number;
   allocPages(order: number, purpose: number): number;
   freePages(pfn: number, order: number, purpose: number): number;
   dramStats(): void;
   directMapAdd(startPfn: number, endPfn: number): number;
   directMapRemove(startPfn: number, endPfn: number): number;
   walk(va: bigint): void;
+  vmemmapTranslate(n: number): void;
   altmapCreate(base: bigint, reserve: bigint, free: bigint, align: bigint, alloc: bigint): number;
   altmapRelease(id: number): void;
   altmapRead(id: number): void;
@@ -108,7 +110,15 @@ function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
   };
 }
 
-class WasmCore implements Core {
+/** The Wasm core, with diagnostics beyond the Core interface. */
+export interface WasmCoreDiagnostics extends Core {
+  /** Fill patterns the core holds (sequential memmap runs keep this O(1)). */
+  patternCount(): number;
+  /** Events the core could not store (its buffer holds 2^20 per call). */
+  readonly droppedEvents: number;
+}
+
+class WasmCore implements WasmCoreDiagnostics {
   readonly backend = 'wasm' as const;
 
   /** Null once disposed or broken by a trap. */
@@ -296,6 +306,11 @@ class WasmCore implements Core {
     return this.run((x) => x.backedBytes());
   }
 
+  /** Diagnostic, not part of Core: fill patterns the core holds. */
+  patternCount(): number {
+    return this.run((x) => x.patternCount());
+  }
+
   // ---- DRAM page allocator ----
   allocPages(order: number, purpose: Purpose): number {
     const x = this.ex();
@@ -358,6 +373,24 @@ class WasmCore implements Core {
       phys: mapped ? dv.getBigUint64(res + 8, true) : 0n,
       pageSize: mapped ? Number(dv.getBigUint64(res + 16, true)) : 0,
     };
+  }
+
+  vmemmapTranslate(pfns: Float64Array, out: Float64Array): void {
+    const x = this.ex();
+    const per = this.ioSize >>> 3;
+    const io = this.io >>> 3;
+    try {
+      for (let i = 0; i < pfns.length; i += per) {
+        const n = Math.min(per, pfns.length - i);
+        this.views();
+        this.f64.set(pfns.subarray(i, i + n), io);
+        x.vmemmapTranslate(n);
+        this.views();
+        out.set(this.f64.subarray(io, io + n), i);
+      }
+    } catch (e) {
+      throw this.trap(e);
+    }
   }
 
   // ---- vmem_altmap ----
@@ -508,7 +541,7 @@ class WasmCore implements Core {
  * A fresh, uninitialised Wasm core; call init(). `module`: a compiled build/core.wasm (the browser
  * passes one); by default the file is read from the package and compiled once per process.
  */
-export async function createWasmCore(module?: WebAssembly.Module): Promise<Core> {
+export async function createWasmCore(module?: WebAssembly.Module): Promise<WasmCoreDiagnostics> {
   const mod = module ?? (await loadModule());
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
   const instance = await WebAssembly.instantiate(mod, imports(memory));

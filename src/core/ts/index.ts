@@ -167,6 +167,12 @@ class TsCore implements Core {
     return { levels, mapped: false, phys: 0n, pageSize: 0 };
   }
 
+  vmemmapTranslate(pfns: Float64Array, out: Float64Array): void {
+    const pt = this.pt;
+    const vm = this.vmemmap;
+    for (let i = 0; i < pfns.length; i++) out[i] = pt.translate(vm.va(pfns[i]));
+  }
+
   // ---- altmap ----
   altmapCreate(f: AltmapFields): number {
     return this.altmaps.create(f);

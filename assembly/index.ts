@@ -1,0 +1,200 @@
+/**
+ * The exports of build/core.wasm: few, batch-shaped, errno-returning. src/core/wasm.ts is their only
+ * caller and turns them into the Core interface (src/core/core.ts).
+ *
+ * Units: pfns, page counts and byte lengths are f64 (exact below 2^53, no BigInt on hot paths);
+ * physical/virtual addresses, entries and altmap fields are i64 (BigInt on the host). Results that do
+ * not fit a number go to RES (layout.ts); events to EVENTS, counted in CTL. No export traps on any input.
+ */
+import { altmapAlloc, altmapCreate as altmapNew, altmapFree as altmapPut, altmapGet, altmapRelease as altmapDrop, altmapSet, ALTMAP_FAIL, lookupAppend as lookupAdd, lookupCommit as lookupDone, lookupReset as lookupClear } from './altmap';
+import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RES, STATIC_END } from './layout';
+import { memmapInit as mmInit, memmapSetPgmap as mmSetPgmap, memmapZero as mmZero, readPageToRes, translateIo } from './memmap';
+import { allocPages as dramAlloc, dramFree, dramInit, dramTotal, dramUsed, freePages as dramPut } from './pagealloc';
+import { directMapAdd as dmAdd, directMapRemove as dmRemove, setRoot, walkToRes } from './pgtable';
+import { backedFrames, patCount, physReadToIo, physWriteFromIo, physWritePrepare, poolInit, setHostLimit } from './physmem';
+import { ensureMemory, setConfig, setFault as faultSet } from './state';
+import { vmemmapFree as vmFree, vmemmapPopulate as vmPopulate } from './vmemmap';
+
+const ENOMEM: i32 = -12;
+const EINVAL: i32 = -22;
+const EBUSY: i32 = -16;
+
+/** f64 from the host -> u64, two's complement for negatives, saturating (never traps). */
+@inline
+function u(x: f64): u64 {
+  return <u64><i64>x;
+}
+
+let booted = false;
+let initialised = false;
+
+// ---- layout for the host ----
+/** Make the fixed regions below LOOKUP addressable (the host writes IO before init). 0 or -ENOMEM. */
+export function boot(): i32 {
+  if (__heap_base > STATIC_END) return ENOMEM;
+  if (!ensureMemory(<u64>LOOKUP)) return ENOMEM;
+  booted = true;
+  return 0;
+}
+export function addrCtl(): usize {
+  return CTL;
+}
+export function addrRes(): usize {
+  return RES;
+}
+export function addrIo(): usize {
+  return IO;
+}
+export function ioSize(): usize {
+  return IO_SIZE;
+}
+export function addrEvents(): usize {
+  return EVENTS;
+}
+
+/** init: config + RAM ranges (nRanges f64 pairs [start, end) in IO). 0, -ENOMEM, or -EINVAL for a bad config. */
+export function init(
+  levels: i32,
+  pse: i32,
+  gbpages: i32,
+  eager: i32,
+  debug: i32,
+  vmemmapStart: i64,
+  pageOffset: i64,
+  hostMemoryLimit: f64,
+  nRanges: i32,
+): i32 {
+  if (initialised) return EBUSY;
+  if (!booted && boot() < 0) return ENOMEM;
+  if (levels != 4 && levels != 5) return EINVAL;
+  if ((vmemmapStart & 4095) != 0) return EINVAL;
+  setConfig(<u32>levels, pse != 0, gbpages != 0, eager != 0, debug != 0, <u64>vmemmapStart, <u64>pageOffset);
+  setHostLimit(hostMemoryLimit >= 1.8446744073709552e19 ? ~(<u64>0) : <u64>hostMemoryLimit);
+  if (nRanges < 0) return EINVAL;
+  const poolBase = dramInit(<u32>nRanges);
+  if (poolBase == 0) return ENOMEM;
+  poolInit(poolBase);
+  initialised = true;
+  const root = dramAlloc(0, 0);
+  if (root < 0) return ENOMEM;
+  setRoot(<u64>root << 12);
+  return 0;
+}
+
+// ---- physical memory ----
+/** len (<= IO size) bytes at phys into IO. */
+export function readPhys(phys: i64, len: i32): void {
+  if (len <= 0) return;
+  physReadToIo(<u64>phys, <u32>min<i32>(len, <i32>IO_SIZE));
+}
+/** writePhys, part 1: budget for all frames of [phys, phys + len), then back them. 0 or -ENOMEM. */
+export function writePhysPrepare(phys: i64, len: f64): i32 {
+  return physWritePrepare(<u64>phys, u(len));
+}
+/** writePhys, part 2: len (<= IO size) bytes from IO to phys (prepared). */
+export function writePhysChunk(phys: i64, len: i32): void {
+  if (len <= 0) return;
+  physWriteFromIo(<u64>phys, <u32>min<i32>(len, <i32>IO_SIZE));
+}
+export function backedBytes(): f64 {
+  return <f64>(backedFrames << 12);
+}
+/** Diagnostic: fill patterns held (sequential memmap runs must keep this O(1)). */
+export function patternCount(): i32 {
+  return <i32>patCount;
+}
+
+// ---- DRAM page allocator ----
+export function allocPages(order: i32, purpose: i32): f64 {
+  return <f64>dramAlloc(order, purpose);
+}
+export function freePages(pfn: f64, order: i32, purpose: i32): i32 {
+  return dramPut(u(pfn), order, purpose);
+}
+/** RES: f64 total, free, then pages in use for purposes 0..3. */
+export function dramStats(): void {
+  store<f64>(RES, <f64>dramTotal());
+  store<f64>(RES, <f64>dramFree(), 8);
+  for (let p: i32 = 0; p < 4; p++) store<f64>(RES + 16 + (<usize>p << 3), <f64>dramUsed(p));
+}
+
+// ---- page tables ----
+export function directMapAdd(startPfn: f64, endPfn: f64): i32 {
+  return dmAdd(u(startPfn), u(endPfn));
+}
+export function directMapRemove(startPfn: f64, endPfn: f64): i32 {
+  return dmRemove(u(startPfn), u(endPfn));
+}
+/** Walk into RES (layout in pgtable.ts walkToRes). */
+export function walk(va: i64): void {
+  walkToRes(<u64>va);
+}
+/** Batch walk: n (<= IO size / 8) f64 pfns in IO become the phys of their struct pages, or -1. */
+export function vmemmapTranslate(n: i32): void {
+  if (n <= 0) return;
+  translateIo(<u32>min<i32>(n, <i32>(IO_SIZE >> 3)));
+}
+
+// ---- vmem_altmap ----
+export function altmapCreate(base: i64, reserve: i64, free: i64, align: i64, alloc: i64): i32 {
+  return altmapNew(<u64>base, <u64>reserve, <u64>free, <u64>align, <u64>alloc);
+}
+export function altmapRelease(id: i32): void {
+  altmapDrop(id);
+}
+/** RES: the 5 fields as u64 (base_pfn, reserve, free, align, alloc). */
+export function altmapRead(id: i32): void {
+  for (let f: u32 = 0; f < 5; f++) store<u64>(RES + (<usize>f << 3), altmapGet(id, f));
+}
+export function altmapWrite(id: i32, field: i32, value: i64): void {
+  if (field < 0) return;
+  altmapSet(id, <u32>field, <u64>value);
+}
+/** pfn, or -1 on failure. */
+export function altmapAllocPfns(id: i32, nrPfns: f64): f64 {
+  const pfn = altmapAlloc(id, u(nrPfns));
+  return pfn == ALTMAP_FAIL ? -1 : <f64>pfn;
+}
+export function altmapFree(id: i32, nrPfns: f64): void {
+  altmapPut(id, u(nrPfns));
+}
+export function lookupReset(): void {
+  lookupClear();
+}
+/** n entries (f64 triples startPfn, endPfn, id) from IO. 0 or -ENOMEM. */
+export function lookupAppend(n: i32): i32 {
+  if (n <= 0) return 0;
+  return lookupAdd(<u32>min<i32>(n, <i32>(IO_SIZE / 24)));
+}
+export function lookupCommit(): void {
+  lookupDone();
+}
+
+// ---- vmemmap ----
+export function vmemmapPopulate(startPfn: f64, nrPages: f64, altmapId: i32, flags: i32): i32 {
+  return vmPopulate(u(startPfn), u(nrPages), altmapId, <u32>flags);
+}
+/** altmapId: -1 = through the lookup table (v4.5), -2 = no altmap, >= 0 = that altmap (v4.16+). */
+export function vmemmapFree(startPfn: f64, nrPages: f64, altmapId: i32): i32 {
+  return vmFree(u(startPfn), u(nrPages), altmapId);
+}
+
+// ---- memmap ----
+export function memmapZero(startPfn: f64, nrPages: f64): i32 {
+  return mmZero(u(startPfn), u(nrPages));
+}
+export function memmapInit(startPfn: f64, nrPages: f64, zone: i32, nid: i32): i32 {
+  return mmInit(u(startPfn), u(nrPages), <u32>zone, <u32>nid);
+}
+export function memmapSetPgmap(startPfn: f64, nrPages: f64, pgmap: i64): i32 {
+  return mmSetPgmap(u(startPfn), u(nrPages), <u64>pgmap);
+}
+/** 1 with the 8 words in RES, or 0 when the vmemmap of pfn is not mapped. */
+export function readPage(pfn: f64): i32 {
+  return readPageToRes(u(pfn)) ? 1 : 0;
+}
+
+// ---- faults ----
+export function setFault(kind: i32, nth: i32): void {
+  faultSet(<u32>kind, nth < 0 ? 0 : <u32>nth);
+}

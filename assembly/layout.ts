@@ -1,0 +1,98 @@
+/**
+ * The linear-memory map of the core, drawn once. The core is the only owner of memory.grow: the host
+ * creates the WebAssembly.Memory (tiny initial size, maximum 65536 pages) and never grows it. Regions
+ * sit at fixed addresses and memory grows lazily to cover the highest byte actually used; pages that
+ * are grown but never touched cost address space only, no resident memory. Nothing here ever reaches
+ * 4 GiB: every growth goes through `ensureMemory` (state.ts), which fails (-> -ENOMEM), never traps.
+ *
+ *  address        region            size                          contents
+ * ┌─────────────┬─────────────────┬────────────────────────────┬──────────────────────────────────────────┐
+ * │ 0x0000_0000 │ (static data)   │ < 64 KiB                   │ AssemblyScript data segments (checked    │
+ * │             │                 │                            │ against __heap_base at init)              │
+ * │ 0x0001_0000 │ CTL             │ 4 KiB                      │ control block: event count, dropped      │
+ * │             │                 │                            │ events, fault counters, memmap op words, │
+ * │             │                 │                            │ DRAM pages by purpose, search hints      │
+ * │ 0x0001_1000 │ RES             │ 4 KiB                      │ result block: walk, readPage, altmapRead, │
+ * │             │                 │                            │ dramStats (host reads it)                │
+ * │ 0x0001_2000 │ SCRATCH         │ 4 KiB                      │ one synthesised frame (partial reads)    │
+ * │ 0x0001_3000 │ LEAF_CACHE      │ 256 x 16 B                 │ frame-index leaf cache (key+1, leaf addr)│
+ * │ 0x0001_4000 │ RADIX_ROOT      │ 4 KiB                      │ root node of the frame index             │
+ * │ 0x0002_0000 │ IO              │ 1 MiB                      │ host <-> core transfer: bytes of         │
+ * │             │                 │                            │ readPhys/writePhys, RAM ranges, lookups  │
+ * │ 0x0012_0000 │ RANGES          │ 1024 x 32 B                │ DRAM ranges: start, end, bit base, blocks│
+ * │ 0x0013_0000 │ ALTMAPS         │ 65536 x 48 B               │ struct vmem_altmap table (+ in-use word) │
+ * │ 0x0050_0000 │ NODE_COUNT      │ 2^20 x u16                 │ live entries per frame-index node, by    │
+ * │             │                 │                            │ pool slot                                │
+ * │ 0x0080_0000 │ LOOKUP          │ 2^20 x 24 B                │ altmap lookup: startPfn, endPfn, id      │
+ * │ 0x0200_0000 │ EVENTS          │ 2^20 x 40 B                │ events of the current call (the host     │
+ * │             │                 │                            │ drains them after every call)            │
+ * │ 0x0480_0000 │ PATTERNS        │ 2^20 x 96 B                │ fill patterns, sorted by startPfn        │
+ * │ 0x0A80_0000 │ DYN             │ set by init:               │                                          │
+ * │             │  block counts   │   2 B per 2 MiB DRAM block │ free pages per block (u16)               │
+ * │             │  DRAM bitmap    │   64 B per 2 MiB DRAM block│ 1 bit per page, 1 = in use / not RAM     │
+ * │             │  POOL           │   up to 4 GiB              │ 4 KiB slots: backed frames and frame-    │
+ * │             │                 │                            │ index nodes (free list through word 0)   │
+ * └─────────────┴─────────────────┴────────────────────────────┴──────────────────────────────────────────┘
+ *
+ * Frame index (physmem): a 4-level radix tree over pfn bits 39..0 (10 bits a level, 1024 u32 entries =
+ * one 4 KiB node). An entry holds pool slot + 1 (0 = absent); the leaf entry's slot is the backed frame.
+ *
+ * DRAM bitmap (pagealloc): RAM ranges are packed into one bit space; range r starts at bit `base` with
+ * base ≡ startPfn (mod 512), so every 512-bit block is one naturally aligned 2 MiB of one range.
+ */
+
+export const PAGE_SHIFT: u64 = 12;
+export const PAGE_SIZE: u64 = 4096;
+/** Frames at or above this pfn cannot be backed (the frame index covers pfn bits 39..0). */
+export const MAX_FRAME: u64 = <u64>1 << 40;
+export const MEMORY_LIMIT: u64 = <u64>1 << 32;
+
+// ---- fixed regions ----
+export const STATIC_END: usize = 0x0001_0000;
+
+export const CTL: usize = 0x0001_0000;
+export const CTL_EVENT_COUNT: usize = CTL + 0; // u32
+export const CTL_EVENT_DROPPED: usize = CTL + 4; // u32
+export const CTL_FAULTS: usize = CTL + 8; // 3 x u32, indexed by FaultKind
+export const CTL_OP_WORDS: usize = CTL + 64; // 8 x u64: the words of the current memmap op
+export const CTL_PURPOSE: usize = CTL + 128; // 4 x i64: DRAM pages in use by Purpose
+export const CTL_HINTS: usize = CTL + 256; // 32 x u32: per order, no free block of that order below this block
+
+export const RES: usize = 0x0001_1000;
+export const RES_SIZE: usize = 4096;
+
+export const SCRATCH: usize = 0x0001_2000;
+
+export const LEAF_CACHE: usize = 0x0001_3000;
+export const LEAF_CACHE_ENTRIES: usize = 256;
+
+export const RADIX_ROOT: usize = 0x0001_4000;
+
+export const IO: usize = 0x0002_0000;
+export const IO_SIZE: usize = 0x0010_0000;
+
+export const RANGES: usize = 0x0012_0000;
+export const RANGE_REC: usize = 32; // start u64, end u64, base u64 (bit index of start), b0 u32, b1 u32
+export const RANGE_MAX: u32 = 1024;
+
+export const ALTMAPS: usize = 0x0013_0000;
+export const ALTMAP_REC: usize = 48; // base_pfn, reserve, free, align, alloc (u64 each), in-use u32
+export const ALTMAP_MAX: u32 = 65536;
+
+export const NODE_COUNT: usize = 0x0050_0000; // u16 per pool slot
+
+export const LOOKUP: usize = 0x0080_0000;
+export const LOOKUP_REC: usize = 24; // startPfn u64, endPfn u64, altmap id i32
+export const LOOKUP_MAX: u32 = 1 << 20;
+
+export const EVENTS: usize = 0x0200_0000;
+export const EVENT_REC: usize = 40; // type u32 (+pad), a, b, c, d u64
+export const EVENT_MAX: u32 = 1 << 20;
+
+export const PATTERNS: usize = 0x0480_0000;
+export const PAT_REC: usize = 96; // start u64, end u64, pagePfn0 u64, selfMask u32 (+pad), words 8 x u64
+export const PAT_MAX: u32 = 1 << 20;
+/** Patterns kept free for frees (a discard may split one pattern in two); memmap ops stop short of them. */
+export const PAT_HEADROOM: u32 = 4096;
+
+export const DYN: usize = 0x0A80_0000;

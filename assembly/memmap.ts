@@ -1,0 +1,194 @@
+/**
+ * struct page initialisation through the vmemmap (docs/core.md "memmap"); layout as in
+ * src/core/structPage.ts (keep the two in step):
+ *
+ *   word 0  flags: node << 58 | zone << 55 | PG_reserved (bit 10)
+ *   word 1  mapping          word 2  index
+ *   word 3  _mapcount (low 32, -1) | _count (high 32, 1)
+ *   word 4  lru.next / pgmap word 5  lru.prev (LIST_POISON2 once the pgmap is set)
+ *   word 6  private          word 7  mem_cgroup
+ *
+ * Each op walks the vmemmap of its pfns; per leaf, the frames it covers whole get the op as a fill
+ * pattern when unbacked (bytes when backed, or always with eagerMemmap); frames covered only in part
+ * are backed and written. Pages whose vmemmap is not mapped are skipped.
+ */
+import { CTL_OP_WORDS, IO, RES } from './layout';
+import {
+  frameAddr,
+  frameForWrite,
+  nextBacked,
+  opMask,
+  opSelf,
+  patApply,
+  physRead64,
+  setOp,
+} from './physmem';
+import { translate, trPhys, trSize } from './pgtable';
+import { cfgEager, cfgVmemmapStart } from './state';
+
+export const STRUCT_PAGE_SIZE: u64 = 64;
+export const NODES_PGSHIFT: u64 = 58;
+export const ZONES_PGSHIFT: u64 = 55;
+export const PG_RESERVED: u64 = 10;
+/** LIST_POISON2 = 0x200 + POISON_POINTER_DELTA (x86-64). */
+export const LIST_POISON2: u64 = 0xdead000000000200;
+/** _mapcount -1 (low half), _count 1 (high half). */
+export const COUNT_WORD: u64 = 0x00000001_ffffffff;
+/** memmap_init_zone's lru = { self, self }: &page->lru = page + 32. */
+const LRU_OFFSET: u64 = 32;
+
+const ENOMEM: i32 = -12;
+
+@inline
+function opWord(w: u32): u64 {
+  return load<u64>(CTL_OP_WORDS + (<usize>w << 3));
+}
+@inline
+function setOpWord(w: u32, v: u64): void {
+  store<u64>(CTL_OP_WORDS + (<usize>w << 3), v);
+}
+
+/** Write the op into `count` struct pages at addr, the first being pfn P's. */
+function writePages(addr: usize, P: u64, count: u32): void {
+  const mask = opMask;
+  const self = opSelf & mask;
+  if (mask == 0xff && self == 0) {
+    let zero = true;
+    for (let w: u32 = 0; w < 8; w++) if (opWord(w) != 0) zero = false;
+    if (zero) {
+      memory.fill(addr, 0, <usize>count << 6);
+      return;
+    }
+  }
+  let va = cfgVmemmapStart + (P << 6);
+  for (let j: u32 = 0; j < count; j++) {
+    const d = addr + (<usize>j << 6);
+    for (let w: u32 = 0; w < 8; w++) {
+      if ((mask >> w) & 1) store<u64>(d + (<usize>w << 3), opWord(w) + ((self >> w) & 1 ? va : 0));
+    }
+    va += 64;
+  }
+}
+
+/** Struct pages [P, P + len/64) at phys [phys, phys + len) inside one frame: back it, write. */
+function fillPartial(phys: u64, len: u64, P: u64): i32 {
+  const a = frameForWrite(phys >> 12);
+  if (a == 0) return ENOMEM;
+  writePages(a + (<usize>phys & 4095), P, <u32>(len >> 6));
+  return 0;
+}
+
+/** Whole frames [fa, fa + n) holding struct pages from P on. */
+function fillFrames(fa: u64, n: u64, P: u64): i32 {
+  const fb = fa + n;
+  if (!cfgEager && patApply(fa, fb, P)) {
+    // patterns lie under backed frames too; those get the bytes
+    let f = nextBacked(fa, fb);
+    while (f < fb) {
+      writePages(frameAddr(f), P + ((f - fa) << 6), 64);
+      f = nextBacked(f + 1, fb);
+    }
+    return 0;
+  }
+  for (let f = fa; f < fb; f++) {
+    const a = frameForWrite(f);
+    if (a == 0) return ENOMEM;
+    writePages(a, P + ((f - fa) << 6), 64);
+  }
+  return 0;
+}
+
+/** Struct pages from P on at phys [phys, phys + len) (physically contiguous, 64-byte granular). */
+function fillPhys(phys: u64, len: u64, P: u64): i32 {
+  let r: i32 = 0;
+  let head = (4096 - (phys & 4095)) & 4095;
+  if (head > len) head = len;
+  if (head != 0) {
+    r = fillPartial(phys, head, P);
+    if (r < 0) return r;
+    phys += head;
+    len -= head;
+    P += head >> 6;
+  }
+  const frames = len >> 12;
+  if (frames != 0) {
+    r = fillFrames(phys >> 12, frames, P);
+    if (r < 0) return r;
+    phys += frames << 12;
+    len -= frames << 12;
+    P += frames << 6;
+  }
+  if (len != 0) r = fillPartial(phys, len, P);
+  return r;
+}
+
+/** Apply the current op to the struct pages of pfns [p, p + n), leaf by leaf through the vmemmap. */
+function memmapApply(p: u64, n: u64): i32 {
+  let va = cfgVmemmapStart + (p << 6);
+  let left = n << 6;
+  while (left != 0) {
+    if (!translate(va)) {
+      const skip = trSize - (va & (trSize - 1));
+      if (skip >= left) break;
+      va += skip;
+      left -= skip;
+      continue;
+    }
+    let chunk = trSize - (va & (trSize - 1));
+    if (chunk > left) chunk = left;
+    const r = fillPhys(trPhys, chunk, (va - cfgVmemmapStart) >> 6);
+    if (r < 0) return r;
+    va += chunk;
+    left -= chunk;
+  }
+  return 0;
+}
+
+/** memset of the struct pages to zero (sparse_add_one_section). */
+export function memmapZero(p: u64, n: u64): i32 {
+  for (let w: u32 = 0; w < 8; w++) setOpWord(w, 0);
+  setOp(0xff, 0);
+  return memmapApply(p, n);
+}
+
+/** memmap_init_zone: zone, node, PG_reserved, _count 1, _mapcount -1, lru pointing at itself. */
+export function memmapInit(p: u64, n: u64, zone: u32, nid: u32): i32 {
+  setOpWord(0, (<u64>nid << NODES_PGSHIFT) | (<u64>zone << ZONES_PGSHIFT) | (<u64>1 << PG_RESERVED));
+  setOpWord(1, 0);
+  setOpWord(2, 0);
+  setOpWord(3, COUNT_WORD);
+  setOpWord(4, LRU_OFFSET);
+  setOpWord(5, LRU_OFFSET);
+  setOpWord(6, 0);
+  setOpWord(7, 0);
+  setOp(0xff, 0x30);
+  return memmapApply(p, n);
+}
+
+/** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. */
+export function memmapSetPgmap(p: u64, n: u64, pgmap: u64): i32 {
+  setOpWord(4, pgmap);
+  setOpWord(5, LIST_POISON2);
+  setOp(0x30, 0);
+  return memmapApply(p, n);
+}
+
+/**
+ * vmemmapTranslate: n f64 pfns in IO, replaced in place by the physical address of each one's struct
+ * page (the walk of va(pfn)), or -1 when it is not mapped.
+ */
+export function translateIo(n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const at = IO + (<usize>i << 3);
+    const pfn = <u64><i64>load<f64>(at);
+    store<f64>(at, translate(cfgVmemmapStart + (pfn << 6)) ? <f64>trPhys : -1);
+  }
+}
+
+/** The 8 words of pfn's struct page into RES; false when its vmemmap is not mapped. */
+export function readPageToRes(pfn: u64): bool {
+  if (!translate(cfgVmemmapStart + (pfn << 6))) return false;
+  const phys = trPhys;
+  for (let w: u64 = 0; w < 8; w++) store<u64>(RES + (<usize>w << 3), physRead64(phys + (w << 3)));
+  return true;
+}

@@ -1,0 +1,347 @@
+/**
+ * The DRAM page allocator (docs/core.md "DRAM page allocator").
+ *
+ * allocPages(order) returns the lowest-addressed naturally aligned block of 2^order free pages wholly
+ * inside one RAM range. RAM ranges are packed into one bit space (layout.ts): range r's pfn s sits at
+ * bit base + (s - start) with base ≡ start (mod 512), so each 512-bit block is one naturally aligned
+ * 2 MiB of one range and natural alignment below 2 MiB is the same in pfns and in bits.
+ *
+ *   bitmap   1 bit per page, 1 = in use (or not RAM: the parts of a range's first/last block outside it)
+ *   counts   free pages per 512-page block (u16), to skip full blocks without reading the bitmap
+ *   hints    per order, a block below which no free block of that order exists (lowered by frees)
+ *
+ * Orders 0..9 search inside one block at a time (bit tricks on its 8 words); orders 10..MAX_ORDER look
+ * for runs of whole free blocks, aligned in pfn space.
+ */
+import { CTL_HINTS, CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, RANGES, RANGE_MAX, RANGE_REC } from './layout';
+import { discardFrames } from './physmem';
+import { emit, ensureMemory, EV_BUG, FAULT_DRAM, faultFires } from './state';
+
+export const MAX_ORDER: i32 = 30;
+const ENOMEM: i64 = -12;
+const EFAULT: i32 = -14;
+
+let nRanges: u32 = 0;
+let nBlocks: u32 = 0;
+let counts: usize = 0;
+let bitmap: usize = 0;
+let totalPages: u64 = 0;
+let freeCount: u64 = 0;
+
+// ---- range table ----
+@inline
+function rAt(r: u32): usize {
+  return RANGES + <usize>r * RANGE_REC;
+}
+@inline
+function rStart(r: u32): u64 {
+  return load<u64>(rAt(r));
+}
+@inline
+function rEnd(r: u32): u64 {
+  return load<u64>(rAt(r), 8);
+}
+@inline
+function rBase(r: u32): u64 {
+  return load<u64>(rAt(r), 16);
+}
+@inline
+function rB0(r: u32): u32 {
+  return load<u32>(rAt(r), 24);
+}
+@inline
+function rB1(r: u32): u32 {
+  return load<u32>(rAt(r), 28);
+}
+
+/** The range holding pfn, or -1. */
+function rangeOfPfn(pfn: u64): i32 {
+  let lo: u32 = 0;
+  let hi = nRanges;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rStart(mid) <= pfn) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) return -1;
+  const r = lo - 1;
+  return pfn < rEnd(r) ? <i32>r : -1;
+}
+
+/** The range owning block b (blocks are never shared between ranges). */
+function rangeOfBlock(b: u32): u32 {
+  let lo: u32 = 0;
+  let hi = nRanges;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rB0(mid) <= b) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+@inline
+function countAt(b: u64): usize {
+  return counts + (<usize>b << 1);
+}
+@inline
+function wordAt(bit: u64): usize {
+  return bitmap + (<usize>(bit >> 6) << 3);
+}
+@inline
+function hintAt(order: i32): usize {
+  return CTL_HINTS + (<usize>order << 2);
+}
+
+/**
+ * Set up the allocator over the n RAM ranges [start, end) given as f64 pairs in IO.
+ * Returns the first byte after the allocator's metadata (the pool starts there), or 0 (-ENOMEM).
+ */
+export function dramInit(n: u32): usize {
+  if (n > RANGE_MAX) return 0;
+  if (!ensureMemory(<u64>RANGES + <u64>n * RANGE_REC)) return 0;
+  let bit: u64 = 0;
+  let m: u32 = 0;
+  totalPages = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    const fs = load<f64>(IO + (<usize>k << 4));
+    const fe = load<f64>(IO + (<usize>k << 4), 8);
+    if (!(fs >= 0) || !(fe > fs)) continue;
+    const s = <u64>fs;
+    const e = <u64>fe;
+    if (m > 0 && s < rEnd(m - 1)) return 0; // not sorted / overlapping
+    const base = ((bit + 511) & ~(<u64>511)) + (s & 511);
+    const endBit = base + (e - s);
+    const a = rAt(m);
+    store<u64>(a, s);
+    store<u64>(a, e, 8);
+    store<u64>(a, base, 16);
+    store<u32>(a, <u32>(base >> 9), 24);
+    store<u32>(a, <u32>((endBit + 511) >> 9), 28);
+    bit = endBit;
+    totalPages += e - s;
+    m++;
+    if (bit > (<u64>1 << 36)) return 0;
+  }
+  nRanges = m;
+  const blocks = (bit + 511) >> 9;
+  counts = DYN;
+  bitmap = (counts + <usize>(blocks << 1) + 63) & ~(<usize>63);
+  const end = (<u64>bitmap + (blocks << 6) + 0xffff) & ~(<u64>0xffff);
+  // leave at least 64 MiB for page-table frames and the rest of the pool
+  if (end + (<u64>64 << 20) > MEMORY_LIMIT) return 0;
+  if (!ensureMemory(end)) return 0;
+  nBlocks = <u32>blocks;
+  for (let r: u32 = 0; r < nRanges; r++) {
+    const b0 = rB0(r);
+    const b1 = rB1(r);
+    for (let b = b0; b < b1; b++) store<u16>(countAt(b), 512);
+    const head = rBase(r) - (<u64>b0 << 9);
+    const endBit = rBase(r) + (rEnd(r) - rStart(r));
+    const tail = (<u64>b1 << 9) - endBit;
+    if (head != 0) setBits(<u64>b0 << 9, head, true);
+    if (tail != 0) setBits(endBit, tail, true);
+  }
+  freeCount = totalPages;
+  for (let o: i32 = 0; o <= MAX_ORDER; o++) store<u32>(hintAt(o), 0);
+  return <usize>end;
+}
+
+/** Set (used) or clear bits [c, c + k), keeping the per-block free counts. */
+function setBits(c: u64, k: u64, used: bool): void {
+  // counts
+  let pos = c;
+  let rem = k;
+  while (rem != 0) {
+    const b = pos >> 9;
+    const n = min<u64>(rem, ((b + 1) << 9) - pos);
+    const at = countAt(b);
+    store<u16>(at, used ? <u16>(<u64>load<u16>(at) - n) : <u16>(<u64>load<u16>(at) + n));
+    pos += n;
+    rem -= n;
+  }
+  // bits
+  pos = c;
+  const end = c + k;
+  while (pos < end) {
+    const bo = pos & 63;
+    if (bo == 0 && end - pos >= 64) {
+      const words = (end - pos) >> 6;
+      memory.fill(wordAt(pos), used ? 0xff : 0, <usize>(words << 3));
+      pos += words << 6;
+      continue;
+    }
+    const n = min<u64>(64 - bo, end - pos);
+    const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
+    const w = wordAt(pos);
+    store<u64>(w, used ? load<u64>(w) | mask : load<u64>(w) & ~mask);
+    pos += n;
+  }
+}
+
+/** All bits [c, c + k) set? */
+function allSet(c: u64, k: u64): bool {
+  let pos = c;
+  const end = c + k;
+  while (pos < end) {
+    const bo = pos & 63;
+    const n = min<u64>(64 - bo, end - pos);
+    const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
+    if ((load<u64>(wordAt(pos)) & mask) != mask) return false;
+    pos += n;
+  }
+  return true;
+}
+
+/** Offset of the lowest free aligned run of 2^order (order <= 9) pages in block b, or -1. */
+function findInBlock(b: u32, order: i32): i32 {
+  const w = bitmap + (<usize>b << 6);
+  if (order == 0) {
+    for (let i: i32 = 0; i < 8; i++) {
+      const v = load<u64>(w + (<usize>i << 3));
+      if (v != ~(<u64>0)) return (i << 6) + <i32>ctz<u64>(~v);
+    }
+    return -1;
+  }
+  if (order < 6) {
+    // bit j of m: pages j .. j + 2^order - 1 all free; keep only aligned j
+    let aligned: u64 = 0x5555555555555555;
+    if (order == 2) aligned = 0x1111111111111111;
+    else if (order == 3) aligned = 0x0101010101010101;
+    else if (order == 4) aligned = 0x0001000100010001;
+    else if (order == 5) aligned = 0x0000000100000001;
+    const k = 1 << order;
+    for (let i: i32 = 0; i < 8; i++) {
+      let m = ~load<u64>(w + (<usize>i << 3));
+      for (let s = 1; s < k; s <<= 1) m &= m >> <u64>s;
+      m &= aligned;
+      if (m != 0) return (i << 6) + <i32>ctz<u64>(m);
+    }
+    return -1;
+  }
+  // order 6..9: runs of 1, 2, 4, 8 zero words
+  const nw = 1 << (order - 6);
+  for (let i: i32 = 0; i < 8; i += nw) {
+    let free = true;
+    for (let j: i32 = 0; j < nw; j++) {
+      if (load<u64>(w + (<usize>(i + j) << 3)) != 0) {
+        free = false;
+        break;
+      }
+    }
+    if (free) return i << 6;
+  }
+  return -1;
+}
+
+/** Bit index of the lowest free block of order <= 9, or -1. */
+function findSmall(order: i32): i64 {
+  const need = <u32>(1 << order);
+  const hint = hintAt(order);
+  for (let b = load<u32>(hint); b < nBlocks; b++) {
+    if (<u32>load<u16>(countAt(b)) < need) continue;
+    const off = findInBlock(b, order);
+    if (off >= 0) {
+      store<u32>(hint, b);
+      return (<i64>b << 9) + off;
+    }
+  }
+  store<u32>(hint, nBlocks);
+  return -1;
+}
+
+/** Bit index of the lowest free block of order > 9 (whole free 2 MiB blocks, aligned in pfns), or -1. */
+function findLarge(order: i32): i64 {
+  const nb = <u32>1 << <u32>(order - 9);
+  const alignPfns = <u64>1 << <u64>order;
+  const hint = hintAt(order);
+  const h = load<u32>(hint);
+  for (let r: u32 = 0; r < nRanges; r++) {
+    const b1 = rB1(r);
+    if (b1 <= h) continue;
+    let b = max<u32>(rB0(r), h);
+    // pfn of block b's first page (blocks are 512-aligned in pfns)
+    const pfnOfBlock0 = rStart(r) - (rBase(r) - (<u64>rB0(r) << 9));
+    while (<u64>b + nb <= <u64>b1) {
+      const pfn = pfnOfBlock0 + (<u64>(b - rB0(r)) << 9);
+      const mis = pfn & (alignPfns - 1);
+      if (mis != 0) {
+        b += <u32>((alignPfns - mis) >> 9);
+        continue;
+      }
+      let j: u32 = 0;
+      while (j < nb && load<u16>(countAt(b + j)) == 512) j++;
+      if (j == nb) {
+        store<u32>(hint, b);
+        return <i64>b << 9;
+      }
+      b += j + 1;
+    }
+  }
+  store<u32>(hint, nBlocks);
+  return -1;
+}
+
+@inline
+function purposeAdd(purpose: i32, delta: i64): void {
+  if (purpose >= 0 && purpose < 4) {
+    const at = CTL_PURPOSE + (<usize>purpose << 3);
+    store<i64>(at, load<i64>(at) + delta);
+  }
+}
+
+/** pfn of the lowest free naturally aligned block of 2^order pages, or -ENOMEM. The block reads as zero. */
+export function allocPages(order: i32, purpose: i32): i64 {
+  if (faultFires(FAULT_DRAM)) return ENOMEM;
+  if (order < 0 || order > MAX_ORDER) return ENOMEM;
+  const bit = order <= 9 ? findSmall(order) : findLarge(order);
+  if (bit < 0) return ENOMEM;
+  const k = <u64>1 << <u64>order;
+  setBits(<u64>bit, k, true);
+  freeCount -= k;
+  purposeAdd(purpose, <i64>k);
+  const r = rangeOfBlock(<u32>(bit >> 9));
+  const pfn = rStart(r) + (<u64>bit - rBase(r));
+  // Frees discard; this also covers bytes a host wrote into free RAM.
+  discardFrames(pfn, pfn + k);
+  return <i64>pfn;
+}
+
+/** Give a block back: 0, or a Bug event and -EFAULT when any page is not allocated DRAM (nothing changes). */
+export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
+  if (order < 0 || order > MAX_ORDER) {
+    emit(EV_BUG, pfn, <u64>order, 0, 0);
+    return EFAULT;
+  }
+  const k = <u64>1 << <u64>order;
+  const r = rangeOfPfn(pfn);
+  if (r < 0 || pfn + k > rEnd(<u32>r) || pfn + k < pfn) {
+    emit(EV_BUG, pfn, <u64>order, 0, 0);
+    return EFAULT;
+  }
+  const c = rBase(<u32>r) + (pfn - rStart(<u32>r));
+  if (!allSet(c, k)) {
+    emit(EV_BUG, pfn, <u64>order, 0, 0);
+    return EFAULT;
+  }
+  setBits(c, k, false);
+  freeCount += k;
+  purposeAdd(purpose, -<i64>k);
+  const b = <u32>(c >> 9);
+  for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    const at = hintAt(o);
+    if (load<u32>(at) > b) store<u32>(at, b);
+  }
+  discardFrames(pfn, pfn + k);
+  return 0;
+}
+
+export function dramTotal(): u64 {
+  return totalPages;
+}
+export function dramFree(): u64 {
+  return freeCount;
+}
+export function dramUsed(purpose: i32): i64 {
+  return load<i64>(CTL_PURPOSE + (<usize>purpose << 3));
+}

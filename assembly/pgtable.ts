@@ -1,0 +1,337 @@
+/**
+ * x86-64 page tables, 4 or 5 levels (docs/core.md "Page tables"). Tables are DRAM pages whose bytes live
+ * in physmem; entries are little-endian u64 read and written through physRead64/physWrite64.
+ *
+ * Depth d = 0 is the root (PGD); the entry at depth d covers 2^shift bytes with
+ * shift = 12 + 9 * (levels - 1 - d): PGD 39 (4-level) / 48 (5-level), P4D 39, PUD 30, PMD 21, PTE 12.
+ */
+import { lookupAltmap, altmapFree } from './altmap';
+import { allocPages, freePages } from './pagealloc';
+import { frameAddr, physRead64, physWrite64 } from './physmem';
+import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse } from './state';
+import { RES } from './layout';
+
+export const PTE_PRESENT: u64 = 0x1;
+export const PTE_PSE: u64 = 0x80;
+export const PTE_NX: u64 = <u64>1 << 63;
+export const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
+/** _PAGE_TABLE: present, rw, user, accessed, dirty. */
+export const TABLE_BITS: u64 = 0x63;
+/** __PAGE_KERNEL_LARGE (+ NX): 1 GiB and 2 MiB leaves. */
+export const LARGE_LEAF_BITS: u64 = 0x1e3 | PTE_NX;
+/** __PAGE_KERNEL (+ NX): 4 KiB leaves. */
+export const PAGE_LEAF_BITS: u64 = 0x163 | PTE_NX;
+
+export const PURPOSE_PAGE_TABLE: i32 = 0;
+export const PURPOSE_DIRECT_MAP: i32 = 1;
+export const PURPOSE_MEMMAP: i32 = 2;
+
+const ENOMEM: i32 = -12;
+const EFAULT: i32 = -14;
+
+/** Physical address of the root table (PGD). */
+export let rootPhys: u64 = 0;
+
+export function setRoot(phys: u64): void {
+  rootPhys = phys;
+}
+
+@inline
+export function topShift(): u32 {
+  return 12 + 9 * (cfgLevels - 1);
+}
+
+/** A present entry at this level that maps memory (PTE; PUD/PMD with the large bit). */
+@inline
+export function isLeaf(e: u64, shift: u32): bool {
+  return shift == 12 || ((shift == 21 || shift == 30) && (e & PTE_PSE) != 0);
+}
+
+@inline
+function entryAddr(table: u64, va: u64, shift: u32): u64 {
+  return table + (((va >> shift) & 511) << 3);
+}
+
+// ---- populate ----
+/** populateTo's outcome: 0 = tables down to the level exist, 1 = a leaf above already maps va, -12 = -ENOMEM. */
+export let popStatus: i32 = 0;
+
+/**
+ * Populate every level above `leafShift` for va ("populate level L": an empty entry gets a new order-0
+ * page of `purpose` as table), top-down. When the entry cannot be stored (budget), the page goes back. Returns the physical address of the table holding va's entry
+ * at `leafShift`; see popStatus.
+ */
+export function populateTo(va: u64, leafShift: u32, purpose: i32): u64 {
+  let table = rootPhys;
+  let shift = topShift();
+  while (shift > leafShift) {
+    const ea = entryAddr(table, va, shift);
+    let e = physRead64(ea);
+    if (e == 0) {
+      const pfn = allocPages(0, purpose);
+      if (pfn < 0) {
+        popStatus = ENOMEM;
+        return 0;
+      }
+      e = (<u64>pfn << 12) | TABLE_BITS;
+      if (!physWrite64(ea, e)) {
+        freePages(<u64>pfn, 0, purpose); // the entry could not be stored (budget): give the page back
+        popStatus = ENOMEM;
+        return 0;
+      }
+    } else if (isLeaf(e, shift)) {
+      popStatus = 1;
+      return 0;
+    }
+    table = e & PTE_PFN_MASK;
+    shift -= 9;
+  }
+  popStatus = 0;
+  return table;
+}
+
+// ---- translate / walk ----
+/** translate's result: leaf size (or, unmapped, the size of the hole at the level that stopped), and phys. */
+export let trSize: u64 = 0;
+export let trPhys: u64 = 0;
+
+/** Walk va; true with trPhys (leaf base + offset) and trSize when mapped, else false with trSize = hole size. */
+export function translate(va: u64): bool {
+  let table = rootPhys;
+  let shift = topShift();
+  while (true) {
+    const e = physRead64(entryAddr(table, va, shift));
+    const size = <u64>1 << shift;
+    if ((e & PTE_PRESENT) == 0) {
+      trSize = size;
+      return false;
+    }
+    if (isLeaf(e, shift)) {
+      trSize = size;
+      trPhys = (e & PTE_PFN_MASK & ~(size - 1)) + (va & (size - 1));
+      return true;
+    }
+    table = e & PTE_PFN_MASK;
+    shift -= 9;
+  }
+  return false;
+}
+
+/**
+ * walk(va) into RES:
+ *   +0 u32 levels visited, +4 u32 mapped, +8 u64 phys, +16 u64 pageSize,
+ *   +32 + 32*i: u32 shift, u32 index, u64 entry, u64 table (physical address of the table)
+ */
+export function walkToRes(va: u64): void {
+  let table = rootPhys;
+  let shift = topShift();
+  let n: u32 = 0;
+  store<u32>(RES, 0, 4);
+  store<u64>(RES, 0, 8);
+  store<u64>(RES, 0, 16);
+  while (true) {
+    const idx = (va >> shift) & 511;
+    const e = physRead64(table + (idx << 3));
+    const rec = RES + 32 + (<usize>n << 5);
+    store<u32>(rec, shift);
+    store<u32>(rec, <u32>idx, 4);
+    store<u64>(rec, e, 8);
+    store<u64>(rec, table, 16);
+    n++;
+    if ((e & PTE_PRESENT) == 0) break;
+    if (isLeaf(e, shift)) {
+      const size = <u64>1 << shift;
+      store<u32>(RES, 1, 4);
+      store<u64>(RES, (e & PTE_PFN_MASK & ~(size - 1)) + (va & (size - 1)), 8);
+      store<u64>(RES, size, 16);
+      break;
+    }
+    table = e & PTE_PFN_MASK;
+    shift -= 9;
+  }
+  store<u32>(RES, n);
+}
+
+// ---- direct map: init_memory_mapping ----
+/** Map [va, va + 2^shift) -> phys at the table holding the level-`shift` entry; descend into tables. */
+function mapAt(table: u64, shift: u32, va: u64, phys: u64): i32 {
+  const ea = entryAddr(table, va, shift);
+  const e = physRead64(ea);
+  if (e == 0) return physWrite64(ea, phys | (shift == 12 ? PAGE_LEAF_BITS : LARGE_LEAF_BITS)) ? 0 : ENOMEM;
+  if (isLeaf(e, shift)) return 0; // an existing leaf is kept
+  const child = e & PTE_PFN_MASK;
+  const sub = shift - 9;
+  const step = <u64>1 << sub;
+  for (let k: u64 = 0; k < 512; k++) {
+    const r = mapAt(child, sub, va + k * step, phys + k * step);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+/** Map pfns [s, e) with leaves of 2^shift bytes, ascending. */
+function mapPiece(s: u64, e: u64, shift: u32): i32 {
+  const step = <u64>1 << (shift - 12);
+  for (let pfn = s; pfn < e; pfn += step) {
+    const phys = pfn << 12;
+    const va = cfgPageOffset + phys;
+    const table = populateTo(va, shift, PURPOSE_DIRECT_MAP);
+    if (popStatus < 0) return popStatus;
+    if (popStatus > 0) continue; // a larger leaf already maps it
+    const r = mapAt(table, shift, va, phys);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+@inline
+function roundUp(x: u64, a: u64): u64 {
+  return (x + a - 1) & ~(a - 1);
+}
+@inline
+function roundDown(x: u64, a: u64): u64 {
+  return x & ~(a - 1);
+}
+
+/** init_memory_mapping(startPfn, endPfn): split_mem_range's pieces, ascending. 0 or -ENOMEM. */
+export function directMapAdd(startPfn: u64, endPfn: u64): i32 {
+  if (endPfn <= startPfn) return 0;
+  const P2M: u64 = 512;
+  const P1G: u64 = 512 * 512;
+  const s2M: u32 = cfgPse ? 21 : 12;
+  const s1G: u32 = cfgGbpages && cfgPse ? 30 : s2M;
+  const limit = endPfn;
+  let pfn = startPfn;
+  let r: i32 = 0;
+  // head: 4 KiB up to the first 2 MiB boundary
+  let s = pfn;
+  let e = roundUp(pfn, P2M);
+  if (e > limit) e = limit;
+  if (s < e) {
+    r = mapPiece(s, e, 12);
+    if (r < 0) return r;
+    pfn = e;
+  }
+  // 2 MiB up to the first 1 GiB boundary
+  s = roundUp(pfn, P2M);
+  e = roundUp(pfn, P1G);
+  if (e > roundDown(limit, P2M)) e = roundDown(limit, P2M);
+  if (s < e) {
+    r = mapPiece(s, e, s2M);
+    if (r < 0) return r;
+    pfn = e;
+  }
+  // 1 GiB body
+  s = roundUp(pfn, P1G);
+  e = roundDown(limit, P1G);
+  if (s < e) {
+    r = mapPiece(s, e, s1G);
+    if (r < 0) return r;
+    pfn = e;
+  }
+  // 2 MiB tail
+  s = roundUp(pfn, P2M);
+  e = roundDown(limit, P2M);
+  if (s < e) {
+    r = mapPiece(s, e, s2M);
+    if (r < 0) return r;
+    pfn = e;
+  }
+  // 4 KiB tail
+  if (pfn < limit) {
+    r = mapPiece(pfn, limit, 12);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+// ---- removal: remove_pagetable ----
+/** Every entry of the table zero? */
+function tableEmpty(table: u64): bool {
+  const a = frameAddr(table >> 12);
+  if (a != 0) {
+    for (let o: usize = 0; o < 4096; o += 16) {
+      if ((load<u64>(a + o) | load<u64>(a + o, 8)) != 0) return false;
+    }
+    return true;
+  }
+  for (let o: u64 = 0; o < 4096; o += 8) if (physRead64(table + o) != 0) return false;
+  return true;
+}
+
+/** vmemmapFree's altmapId: consult the lookup table (v4.5's free_pagetable). */
+export const LOOKUP_ALTMAP: i32 = -1;
+/** vmemmapFree's altmapId: explicitly no altmap (v4.16+ with map=mem). */
+export const NO_ALTMAP: i32 = -2;
+
+/** How removeTable releases vmemmap leaves: LOOKUP_ALTMAP, NO_ALTMAP or an explicit altmap id. */
+let releaseAltmap: i32 = LOOKUP_ALTMAP;
+
+/**
+ * Release the backing of a vmemmap leaf of 2^order pages (a Bug event and -EFAULT when the page
+ * allocator does not own it). LOOKUP_ALTMAP, v4.5's free_pagetable: the lookup table decides, found ->
+ * vmem_altmap_free, else the page allocator. Explicit (v4.16+): a 2 MiB leaf goes to the altmap when
+ * there is one, everything else to the page allocator (Purpose.Memmap).
+ */
+function freePagetable(pfn: u64, order: u32): i32 {
+  let id = releaseAltmap;
+  if (id == LOOKUP_ALTMAP) id = lookupAltmap(pfn);
+  else if (order != 9) id = NO_ALTMAP;
+  if (id >= 0) {
+    altmapFree(id, <u64>1 << order);
+    return 0;
+  }
+  return freePages(pfn, <i32>order, PURPOSE_MEMMAP);
+}
+
+/**
+ * Remove the mappings of [lo, hi] (inclusive) held by `table` (entries of 2^shift bytes), ascending.
+ * A leaf wholly inside goes (direct map: cleared; vmemmap: free_pagetable, then cleared); a leaf partly
+ * inside stays. A child table left all-empty is freed to DRAM and its entry cleared. -EFAULT on a Bug.
+ */
+function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i32 {
+  const size = <u64>1 << shift;
+  let va = lo;
+  while (true) {
+    const ea = entryAddr(table, va, shift);
+    const eStart = va & ~(size - 1);
+    const eLast = eStart + (size - 1);
+    const subHi = hi < eLast ? hi : eLast;
+    const e = physRead64(ea);
+    if ((e & PTE_PRESENT) != 0) {
+      if (isLeaf(e, shift)) {
+        if (va == eStart && subHi == eLast) {
+          if (!direct) {
+            const r = freePagetable((e & PTE_PFN_MASK & ~(size - 1)) >> 12, shift - 12);
+            if (r < 0) return EFAULT;
+          }
+          physWrite64(ea, 0);
+        }
+      } else {
+        const child = e & PTE_PFN_MASK;
+        const r = removeTable(child, shift - 9, va, subHi, direct);
+        if (r < 0) return r;
+        if (tableEmpty(child)) {
+          if (freePages(child >> 12, 0, direct ? PURPOSE_DIRECT_MAP : PURPOSE_PAGE_TABLE) < 0) return EFAULT;
+          physWrite64(ea, 0);
+        }
+      }
+    }
+    if (subHi >= hi) break;
+    va = eLast + 1;
+  }
+  return 0;
+}
+
+/** remove_pagetable over the virtual range [start, start + len); vmemmap leaves go as `altmapId` says. */
+export function removePagetable(start: u64, len: u64, direct: bool, altmapId: i32): i32 {
+  if (len == 0) return 0;
+  releaseAltmap = altmapId;
+  return removeTable(rootPhys, topShift(), start, start + (len - 1), direct);
+}
+
+/** kernel_physical_mapping_remove(startPfn, endPfn). 0, or -EFAULT after a Bug event. */
+export function directMapRemove(startPfn: u64, endPfn: u64): i32 {
+  if (endPfn <= startPfn) return 0;
+  return removePagetable(cfgPageOffset + (startPfn << 12), (endPfn - startPfn) << 12, true, NO_ALTMAP);
+}

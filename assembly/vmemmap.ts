@@ -1,0 +1,134 @@
+/**
+ * vmemmap_populate (x86, v4.5) and vmemmap_free (docs/core.md "vmemmap", kernel.md §2.8, §2.11).
+ * The struct page of pfn P lives at va(P) = vmemmapStart + 64 * P.
+ */
+import { altmapAlloc, ALTMAP_FAIL, altmapFree } from './altmap';
+import { allocPages, freePages } from './pagealloc';
+import { physRead64, physWrite64 } from './physmem';
+import {
+  LARGE_LEAF_BITS,
+  PAGE_LEAF_BITS,
+  popStatus,
+  populateTo,
+  PTE_PSE,
+  PURPOSE_MEMMAP,
+  PURPOSE_PAGE_TABLE,
+  removePagetable,
+} from './pgtable';
+import { cfgDebug, cfgPse, cfgVmemmapStart, emit, EV_FALLBACK, EV_NO_PSE_ALTMAP, EV_PMD } from './state';
+
+/** PopulateFlags (src/core/core.ts). */
+export const BASE_PAGES: u32 = 1;
+export const BASE_PAGES_USE_ALTMAP: u32 = 2;
+
+const PMD_SIZE: u64 = 2 << 20;
+const ENOMEM: i32 = -12;
+
+/** A block whose leaf could not be stored (budget) goes back where it came from. */
+function releaseBlock(pfn: u64, order: u32, altmapId: i32): void {
+  if (altmapId >= 0) altmapFree(altmapId, <u64>1 << order);
+  else freePages(pfn, <i32>order, PURPOSE_MEMMAP);
+}
+
+/**
+ * vmemmap_populate_basepages over the VA bytes [start, start + len): every 4 KiB page touching it,
+ * ascending. Tables from DRAM (PageTable); an empty PTE gets a page from the altmap (with
+ * BASE_PAGES_USE_ALTMAP) or DRAM (Memmap). A page under a larger leaf is already mapped.
+ */
+function populateBasepages(start: u64, len: u64, altmapId: i32, flags: u32): i32 {
+  let va = start & ~(<u64>4095);
+  let pages = ((start & 4095) + len + 4095) >> 12;
+  const useAltmap = (flags & BASE_PAGES_USE_ALTMAP) != 0 && altmapId >= 0;
+  for (; pages != 0; pages--, va += 4096) {
+    const pte = populateTo(va, 12, PURPOSE_PAGE_TABLE);
+    if (popStatus < 0) return ENOMEM;
+    if (popStatus > 0) continue;
+    const ea = pte + (((va >> 12) & 511) << 3);
+    if (physRead64(ea) != 0) continue;
+    let pfn: u64;
+    if (useAltmap) {
+      pfn = altmapAlloc(altmapId, 1);
+      if (pfn == ALTMAP_FAIL) return ENOMEM;
+    } else {
+      const p = allocPages(0, PURPOSE_MEMMAP);
+      if (p < 0) return ENOMEM;
+      pfn = <u64>p;
+    }
+    if (!physWrite64(ea, (pfn << 12) | PAGE_LEAF_BITS)) {
+      releaseBlock(pfn, 0, useAltmap ? altmapId : -1);
+      return ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/** vmemmap_populate for the struct pages of pfns [startPfn, startPfn + nrPages). 0 or -ENOMEM. */
+export function vmemmapPopulate(startPfn: u64, nrPages: u64, altmapId: i32, flags: u32): i32 {
+  if (!cfgPse && altmapId >= 0) {
+    emit(EV_NO_PSE_ALTMAP, 0, 0, 0, 0);
+    return ENOMEM;
+  }
+  const start = cfgVmemmapStart + (startPfn << 6);
+  const len = nrPages << 6;
+  if (len == 0) return 0;
+  if (!cfgPse || (flags & BASE_PAGES) != 0) return populateBasepages(start, len, altmapId, flags);
+
+  let addr = start;
+  let left = len;
+  while (left != 0) {
+    let step = PMD_SIZE - (addr & (PMD_SIZE - 1));
+    if (step > left) step = left;
+    const pmdTable = populateTo(addr, 21, PURPOSE_PAGE_TABLE);
+    if (popStatus < 0) return ENOMEM;
+    if (popStatus == 0) {
+      const ea = pmdTable + (((addr >> 21) & 511) << 3);
+      const e = physRead64(ea);
+      let fallback = false;
+      let blockFailed: u64 = 0;
+      if (e == 0) {
+        let block: u64 = 0;
+        let got = false;
+        if (altmapId >= 0) {
+          const pfn = altmapAlloc(altmapId, 512);
+          got = pfn != ALTMAP_FAIL;
+          block = pfn << 12;
+        } else {
+          const pfn = allocPages(9, PURPOSE_MEMMAP);
+          got = pfn >= 0;
+          block = <u64>pfn << 12;
+        }
+        if (got) {
+          if (!physWrite64(ea, block | LARGE_LEAF_BITS)) {
+            releaseBlock(block >> 12, 9, altmapId);
+            return ENOMEM;
+          }
+          if (cfgDebug) emit(EV_PMD, addr & ~(PMD_SIZE - 1), block, 0, 0);
+        } else if (altmapId >= 0) {
+          return ENOMEM; // no fallback with an altmap
+        } else {
+          fallback = true;
+          blockFailed = 1;
+        }
+      } else if ((e & PTE_PSE) == 0) {
+        fallback = true; // the PMD holds a PTE table
+      }
+      if (fallback) {
+        emit(EV_FALLBACK, addr, blockFailed, 0, 0);
+        const r = populateBasepages(addr, step, altmapId, flags);
+        if (r < 0) return r;
+      }
+    }
+    addr += step;
+    left -= step;
+  }
+  return 0;
+}
+
+/**
+ * vmemmap_free / remove_pagetable(direct = false) for the same span. altmapId: LOOKUP_ALTMAP (-1) sends
+ * every leaf through the lookup table; NO_ALTMAP (-2) or an id passes the altmap down (v4.16+).
+ * 0, or -EFAULT after a Bug event.
+ */
+export function vmemmapFree(startPfn: u64, nrPages: u64, altmapId: i32): i32 {
+  return removePagetable(cfgVmemmapStart + (startPfn << 6), nrPages << 6, false, altmapId);
+}
