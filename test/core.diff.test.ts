@@ -261,8 +261,8 @@ describe('Wasm core and TypeScript twin, scripted', () => {
   });
 });
 
-describe('known divergences of the twin from docs/core.md (flip to failing when the twin is fixed)', () => {
-  it.fails('memmap: a whole frame that is not backed gets a pattern even when a neighbour is backed (the twin backs the whole run)', async () => {
+describe('former divergences of the twin from docs/core.md, now fixed', () => {
+  it('memmap: a whole frame that is not backed gets a pattern even when a neighbour is backed (the twin backs the whole run)', async () => {
     const p = await pair();
     const id = p.same('altmapCreate', (c) => c.altmapCreate(P16));
     p.same('populate', (c) => c.vmemmapPopulate(DEV, SECTION, id, 0));
@@ -271,7 +271,7 @@ describe('known divergences of the twin from docs/core.md (flip to failing when 
     p.same('backedBytes', (c) => c.backedBytes());
   });
 
-  it.fails('writePhys: on -ENOMEM nothing changes (the twin keeps the frames it backed before the fault)', async () => {
+  it('writePhys: on -ENOMEM nothing changes (the twin keeps the frames it backed before the fault)', async () => {
     const p = await pair();
     p.same('fault', (c) => c.setFault(FaultKind.Backing, 2));
     p.same('write', (c) => c.writePhys(0x500000000n, new Uint8Array(3 * 4096)));

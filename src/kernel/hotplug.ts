@@ -11,6 +11,9 @@ import { hex, pa } from './printk.ts';
 import { RunMap } from './runmap.ts';
 import type { Kernel } from './kernel.ts';
 
+/** The owner of the sections present at boot. */
+export const BOOT = { boot: true };
+
 export const PAGES_PER_SECTION = 32768;
 export const PAGES_PER_SUBSECTION = 512;
 export const SECTION_SIZE = 1n << 27n;
@@ -31,8 +34,10 @@ export function bootZone(pfn: number): number {
 export type AltmapArg = { explicit: true; id: number | null } | { explicit: false };
 
 export class Hotplug {
-  /** Active sub-sections (2 MiB); a whole section is 64 of them. Its value is the zone. */
-  readonly active = new RunMap<number>();
+  /** Active sub-sections (2 MiB); a whole section is 64 of them. The value is who added them: 'boot' or the mapping. */
+  readonly active = new RunMap<object>();
+  /** The mapping whose hot-add is running (set by memremap around arch_add_memory). */
+  owner: object = BOOT;
 
   constructor(private readonly k: Kernel) {}
 
@@ -44,19 +49,25 @@ export class Hotplug {
 
   /** Present sections as runs [first, last], boot RAM and device sections apart. */
   presentSections(): Array<[number, number]> {
-    const out: Array<[number, number, number]> = [];
+    const out: Array<[number, number, boolean]> = [];
     for (const r of this.active.all()) {
       const a = Math.floor(r.start / SUBSECTIONS);
       const b = Math.floor((r.end - 1) / SUBSECTIONS);
+      const boot = r.value === BOOT;
       const last = out.at(-1);
-      if (last && last[2] === r.value && last[1] >= a - 1) last[1] = Math.max(last[1], b);
-      else out.push([a, b, r.value]);
+      if (last && last[2] === boot && last[1] >= a - 1) last[1] = Math.max(last[1], b);
+      else out.push([a, b, boot]);
     }
     return out.map(([a, b]) => [a, b]);
   }
 
-  private markPresent(startPfn: number, endPfn: number, zone: number): void {
-    this.active.set(subsection(startPfn), subsection(endPfn - 1) + 1, zone);
+  private markPresent(startPfn: number, endPfn: number, owner: object): void {
+    this.active.set(subsection(startPfn), subsection(endPfn - 1) + 1, owner);
+  }
+
+  /** Who hot-added pfn's sub-section ('boot' at boot), or undefined when it is not present. */
+  ownerOf(pfn: number): object | undefined {
+    return this.active.get(subsection(pfn));
   }
 
   /** The core altmap id to use for pfn's section. */
@@ -146,7 +157,7 @@ export class Hotplug {
     const k = this.k;
     const n = nrSections * PAGES_PER_SECTION;
     if (k.profile.zeroMemmapOnAdd && k.core.memmapZero(first, n) < 0) k.hostOom();
-    this.markPresent(first, first + n, ZONE_DEVICE);
+    this.markPresent(first, first + n, this.owner);
     if (k.profile.memmapInit !== 'v4.5') return;
     // memmap_init_zone per section (MEMMAP_HOTPLUG); kernel.md §2.10's reserve rule
     let from = first;
@@ -181,7 +192,7 @@ export class Hotplug {
       k.drainEvents();
       if (ret < 0) {
         const done = whole ? this.populatedSections(pfnToSection(pfn), pfnToSection(batchEnd - 1)) : 0;
-        if (done > 0) this.markPresent(pfn, pfn + done * PAGES_PER_SECTION, ZONE_DEVICE);
+        if (done > 0) this.markPresent(pfn, pfn + done * PAGES_PER_SECTION, this.owner);
         // section_activate's failure path: section_deactivate of the failing piece
         const failAt = pfn + done * PAGES_PER_SECTION;
         const failEnd = whole ? failAt + PAGES_PER_SECTION : pieceEnd;
@@ -189,7 +200,7 @@ export class Hotplug {
         k.drainEvents();
         return ERRNO.ENOMEM;
       }
-      this.markPresent(pfn, batchEnd, ZONE_DEVICE);
+      this.markPresent(pfn, batchEnd, this.owner);
       pfn = batchEnd;
     }
     void nid;
@@ -272,7 +283,7 @@ export class Hotplug {
       for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
         if (this.pfnValid(sectionToPfn(sec))) continue;
         if (k.core.vmemmapPopulate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return ERRNO.ENOMEM;
-        this.markPresent(sectionToPfn(sec), sectionToPfn(sec + 1), ZONE_NORMAL);
+        this.markPresent(sectionToPfn(sec), sectionToPfn(sec + 1), BOOT);
       }
       const cuts = [s, Math.max(s, Math.min(e, 0x1000)), Math.max(s, Math.min(e, 0x100000)), e];
       for (let i = 0; i < 3; i++) {

@@ -7,7 +7,7 @@ import { Purpose, type AltmapFields } from '../core/core.ts';
 import { ZONE_DEVICE } from '../core/structPage.ts';
 import { HostMemoryError, KernelError } from './errno.ts';
 import { hex, pr } from './printk.ts';
-import { PAGES_PER_SECTION, SECTION_SIZE, type AltmapArg } from './hotplug.ts';
+import { BOOT, PAGES_PER_SECTION, SECTION_SIZE, type AltmapArg } from './hotplug.ts';
 import { RunMap } from './runmap.ts';
 import type { Device } from './devres.ts';
 import type { Kernel } from './kernel.ts';
@@ -104,11 +104,14 @@ export class Memremap {
     const [addStart, addSize] = p.hotplug === 'subsection' ? [start, size] : [alignStart, alignSize];
     let err: number;
     try {
+      k.hotplug.owner = pm;
       err = k.hotplug.archAddMemory(0, addStart, addSize, a);
     } catch (e) {
       // the host budget ran out mid hot-add: it fails there, as an allocation failure would
       if (!(e instanceof HostMemoryError)) throw e;
       err = -12;
+    } finally {
+      k.hotplug.owner = BOOT;
     }
     pm.dramMemmapPages = k.core.dramStats().byPurpose[Purpose.Memmap] - memmapBefore;
     if (err) {

@@ -68,22 +68,22 @@ export class AltmapTable {
   }
 
   release(id: number): void {
-    this.maps[id] = null;
+    if (id >= 0 && id < this.maps.length) this.maps[id] = null;
   }
 
-  private get(id: number): Altmap {
-    const m = this.maps[id];
-    if (!m) throw new RangeError(`no altmap ${id}`);
-    return m;
+  private get(id: number): Altmap | null {
+    return this.maps[id] ?? null;
   }
 
   read(id: number): AltmapFields {
     const m = this.get(id);
+    if (!m) return { basePfn: 0n, reserve: 0n, free: 0n, align: 0n, alloc: 0n };
     return { basePfn: toU64(m.basePfn), reserve: toU64(m.reserve), free: toU64(m.free), align: toU64(m.align), alloc: toU64(m.alloc) };
   }
 
   write(id: number, field: AltmapField, value: bigint): void {
-    this.get(id)[field] = toSigned(value);
+    const m = this.get(id);
+    if (m) m[field] = toSigned(value);
   }
 
   /** vmem_altmap_nr_free */
@@ -95,6 +95,7 @@ export class AltmapTable {
   /** vmem_altmap_alloc: the pfn, or -1 (no state change). */
   alloc(id: number, n: number): number {
     const m = this.get(id);
+    if (!m) return -1;
     if (this.faults.fire(FaultKind.AltmapAlloc)) {
       this.trace(m, -1, n);
       return -1;
@@ -116,6 +117,7 @@ export class AltmapTable {
   /** vmem_altmap_free */
   free(id: number, n: number): void {
     const m = this.get(id);
+    if (!m) return;
     m.alloc = wrap(m.alloc - n);
   }
 
@@ -125,12 +127,16 @@ export class AltmapTable {
   }
 
   setLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
-    this.lookup = entries.map((e) => ({ ...e }));
+    this.lookup = entries.map((e) => ({ ...e })).sort((a, b) => a.startPfn - b.startPfn);
   }
 
-  /** to_vmem_altmap as free_pagetable sees it: the altmap id whose range holds pfn, or -1. */
+  /** to_vmem_altmap as free_pagetable sees it: of the entries starting at or below pfn, the last; -1 if it does not hold pfn. */
   lookupPfn(pfn: number): number {
-    for (const e of this.lookup) if (pfn >= e.startPfn && pfn < e.endPfn) return e.altmapId;
-    return -1;
+    let found = -1;
+    for (const e of this.lookup) {
+      if (e.startPfn > pfn) break;
+      found = pfn < e.endPfn ? e.altmapId : -1;
+    }
+    return found;
   }
 }

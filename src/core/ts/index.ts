@@ -82,7 +82,16 @@ class TsCore implements Core {
     let need = 0;
     for (let pfn = first; pfn <= last && data.length > 0; pfn++) if (!this.mem.isBacked(pfn)) need++;
     if (!this.mem.canBack(need)) return ENOMEM;
-    for (let pfn = first; pfn <= last && data.length > 0; pfn++) if (!this.mem.back(pfn)) return ENOMEM;
+    const backed: number[] = [];
+    for (let pfn = first; pfn <= last && data.length > 0; pfn++) {
+      if (this.mem.isBacked(pfn)) continue;
+      if (!this.mem.back(pfn)) {
+        // a Backing fault partway: nothing changes, not even which frames are backed
+        for (const b of backed) this.mem.dropFrames(b, b + 1);
+        return ENOMEM;
+      }
+      backed.push(pfn);
+    }
     for (let i = 0; i < data.length; ) {
       const addr = start + i;
       const pfn = Math.floor(addr / 4096);

@@ -99,28 +99,41 @@ export class Memmap {
     return runPhys >= 0 ? this.fillPhys(runPhys, runLen, runPfn, f) : 0;
   }
 
-  /** Fill struct pages stored at [phys, phys + len), the first being pfn `firstPfn`'s. */
+  /** Fill struct pages stored at [phys, phys + len), the first being pfn `firstPfn`'s; ascending addresses. */
   private fillPhys(phys: number, len: number, firstPfn: number, f: Fill): number {
-    const firstFrame = Math.floor(phys / 4096);
     const endByte = phys + len;
     const wholeStart = Math.ceil(phys / 4096);
     const wholeEnd = Math.floor(endByte / 4096);
     if (wholeStart >= wholeEnd) return this.writeBytes(phys, endByte, firstPfn, f);
-    // head and tail partial frames as bytes
+    const pfnAt = (byte: number) => firstPfn + (byte - phys) / 64;
     if (phys % 4096) {
       const r = this.writeBytes(phys, wholeStart * 4096, firstPfn, f);
       if (r < 0) return r;
     }
-    if (endByte % 4096) {
-      const r = this.writeBytes(wholeEnd * 4096, endByte, firstPfn + (wholeEnd * 4096 - phys) / 64, f);
+    const r = this.fillFrames(wholeStart, wholeEnd, pfnAt(wholeStart * 4096), f);
+    if (r < 0) return r;
+    return endByte % 4096 ? this.writeBytes(wholeEnd * 4096, endByte, pfnAt(wholeEnd * 4096), f) : 0;
+  }
+
+  /** Whole frames: a backed frame gets bytes, a run of unbacked ones a fill pattern (bytes in eager mode). */
+  private fillFrames(start: number, end: number, pagePfn0: number, f: Fill): number {
+    if (this.eager) return this.fillFramesSlow(start, end, pagePfn0, f);
+    if (!this.mem.anyBacked(start, end)) return this.fillPattern(start, end, pagePfn0, f);
+    for (let frame = start; frame < end; ) {
+      const first = pagePfn0 + (frame - start) * 64;
+      if (this.mem.isBacked(frame)) {
+        const r = this.fillFramesSlow(frame, frame + 1, first, f);
+        if (r < 0) return r;
+        frame++;
+        continue;
+      }
+      let runEnd = frame + 1;
+      while (runEnd < end && !this.mem.isBacked(runEnd)) runEnd++;
+      const r = this.fillPattern(frame, runEnd, first, f);
       if (r < 0) return r;
+      frame = runEnd;
     }
-    const pagePfn0 = firstPfn + (wholeStart * 4096 - phys) / 64;
-    if (this.eager || this.mem.anyBacked(wholeStart, wholeEnd)) {
-      return this.fillFramesSlow(wholeStart, wholeEnd, pagePfn0, f);
-    }
-    void firstFrame;
-    return this.fillPattern(wholeStart, wholeEnd, pagePfn0, f);
+    return 0;
   }
 
   /** Whole unbacked frames: set or compose fill patterns. */
@@ -133,8 +146,10 @@ export class Memmap {
     }
     const zero = new Uint32Array(8);
     const pieces: Pattern[] = [];
+    const opSelf = f.selfMask & f.mask;
     let at = start;
-    const compose = (s: number, e: number, lo: Uint32Array, hi: Uint32Array, self: number): void => {
+    // compose the op with what covers [s, e); a piece left all zero is no pattern at all
+    const compose = (s: number, e: number, lo: Uint32Array, hi: Uint32Array, self: number, oldPfn0: number): void => {
       const nlo = lo.slice();
       const nhi = hi.slice();
       for (let i = 0; i < 8; i++) {
@@ -143,19 +158,26 @@ export class Memmap {
           nhi[i] = f.hi[i];
         }
       }
-      pieces.push({ start: s, end: e, pagePfn0: pagePfn0 + (s - start) * 64, lo: nlo, hi: nhi, selfMask: (self & ~f.mask) | (f.selfMask & f.mask) });
+      const nself = (self & ~f.mask) | opSelf;
+      if (nself === 0 && nlo.every((x) => x === 0) && nhi.every((x) => x === 0)) {
+        pieces.push({ start: s, end: e, pagePfn0: -1, lo: nlo, hi: nhi, selfMask: 0 });
+        return;
+      }
+      // an op without self-relative words leaves surviving self words on the base they had
+      const pagePfn0 = opSelf !== 0 || nself === 0 ? pagePfn0At(s) : oldPfn0;
+      pieces.push({ start: s, end: e, pagePfn0, lo: nlo, hi: nhi, selfMask: nself });
     };
+    const pagePfn0At = (frame: number) => pagePfn0 + (frame - start) * 64;
     for (const p of mem.patternsIn(start, end)) {
-      if (p.start > at) compose(at, p.start, zero, zero, 0);
-      if (p.pagePfn0 !== pagePfn0 + (p.start - start) * 64) {
-        // the frames hold other pages' struct pages: write them out instead
-        const r = this.fillFramesSlow(p.start, p.end, pagePfn0 + (p.start - start) * 64, f);
-        if (r < 0) return r;
-      } else compose(p.start, p.end, p.lo, p.hi, p.selfMask);
+      if (p.start > at) compose(at, p.start, zero, zero, 0, pagePfn0At(at));
+      compose(p.start, p.end, p.lo, p.hi, p.selfMask, p.pagePfn0);
       at = p.end;
     }
-    if (at < end) compose(at, end, zero, zero, 0);
-    for (const p of pieces) mem.setPattern(p);
+    if (at < end) compose(at, end, zero, zero, 0, pagePfn0At(at));
+    for (const p of pieces) {
+      if (p.pagePfn0 < 0) mem.cutPatterns(p.start, p.end);
+      else mem.setPattern(p);
+    }
     return 0;
   }
 

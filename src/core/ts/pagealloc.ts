@@ -152,6 +152,8 @@ export class PageAlloc {
       if (rel < 0) continue;
       r.take(rel, n);
       this.nrFree -= n;
+      // allocated pages read as zero, whatever the host wrote into free RAM
+      this.mem.discard(r.base + rel, r.base + rel + n);
       this.byPurpose[purpose] += n;
       return r.base + rel;
     }

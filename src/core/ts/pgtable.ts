@@ -4,7 +4,7 @@
  * aligned addresses the model uses); index i of level l is floor(va / 2^shift[l]) % 512.
  */
 import { Purpose } from '../core.ts';
-import { ENOMEM, TWO32 } from './util.ts';
+import { EFAULT, ENOMEM, TWO32 } from './util.ts';
 import type { PhysMem } from './physmem.ts';
 import type { PageAlloc } from './pagealloc.ts';
 
@@ -199,9 +199,9 @@ export function removeRange(
         const r = removeRange(pt, pfn, level + 1, va, next, release, tablePurpose);
         if (r < 0) return r;
         if (pt.isEmpty(pfn)) {
+          if (pt.alloc.freePages(pfn, 0, tablePurpose) < 0) return EFAULT;
           f[2 * i] = 0;
           f[2 * i + 1] = 0;
-          pt.alloc.freePages(pfn, 0, tablePurpose);
         }
       }
     }
