@@ -155,6 +155,13 @@ export function altmapAllocPfns(id: i32, nrPfns: f64): f64 {
   const pfn = altmapAlloc(id, u(nrPfns));
   return pfn == ALTMAP_FAIL ? -1 : <f64>pfn;
 }
+/** `count` vmem_altmap_alloc(nrPfns) calls in a row; how many succeeded before the first failure. */
+export function altmapAllocMany(id: i32, nrPfns: f64, count: f64): f64 {
+  const n = u(nrPfns);
+  const c = u(count);
+  for (let i: u64 = 0; i < c; i++) if (altmapAlloc(id, n) == ALTMAP_FAIL) return <f64>i;
+  return <f64>c;
+}
 export function altmapFree(id: i32, nrPfns: f64): void {
   altmapPut(id, u(nrPfns));
 }
@@ -197,4 +204,25 @@ export function readPage(pfn: f64): i32 {
 // ---- faults ----
 export function setFault(kind: i32, nth: i32): void {
   faultSet(<u32>kind, nth < 0 ? 0 : <u32>nth);
+}
+
+// ---- physical limits for the benchmarks (bench/), on a core that simulates nothing ----
+import { benchChase as chase, benchChaseSetup as chaseSetup, benchFill as fill } from './bench';
+
+/** memory.fill of `bytes` bytes: the bandwidth bound of struct page initialisation. 0, -EBUSY after init, -ENOMEM. */
+export function benchFill(bytes: f64, value: i32): i32 {
+  if (initialised) return EBUSY;
+  return fill(u(bytes), value);
+}
+
+/** Lay a random cycle of 8-byte links, one per 64-byte line, over `bytes` bytes. 0, -EBUSY after init, -ENOMEM. */
+export function benchChaseSetup(bytes: f64, seed: i32): i32 {
+  if (initialised) return EBUSY;
+  return chaseSetup(u(bytes), <u32>seed);
+}
+
+/** `walks` chains of `depth` dependent loads over the cycle: the latency bound of a page-table walk. */
+export function benchChase(walks: f64, depth: i32): f64 {
+  if (initialised) return -1;
+  return chase(u(walks), depth);
 }

@@ -61,6 +61,33 @@ function writePages(addr: usize, P: u64, count: u32): void {
     }
   }
   let va = cfgVmemmapStart + (P << 6);
+  if (mask == 0xff && (self & 0xcf) == 0) {
+    // the memmap_init_zone shape: at most words 4 and 5 (lru) point at the page itself;
+    // four 16-byte stores per struct page, the self words advanced by 64 each time
+    const lo = i64x2.replace_lane(i64x2.splat(opWord(0)), 1, opWord(1));
+    const mid = i64x2.replace_lane(i64x2.splat(opWord(2)), 1, opWord(3));
+    const hi = i64x2.replace_lane(i64x2.splat(opWord(6)), 1, opWord(7));
+    const m4 = <u64>0 - <u64>((self >> 4) & 1);
+    const m5 = <u64>0 - <u64>((self >> 5) & 1);
+    let lru = i64x2.replace_lane(i64x2.splat(opWord(4) + (va & m4)), 1, opWord(5) + (va & m5));
+    const step = i64x2.replace_lane(i64x2.splat(<u64>64 & m4), 1, <u64>64 & m5);
+    const end = addr + (<usize>count << 6);
+    for (let d = addr; d < end; d += 64) {
+      v128.store(d, lo);
+      v128.store(d, mid, 16);
+      v128.store(d, lru, 32);
+      v128.store(d, hi, 48);
+      lru = i64x2.add(lru, step);
+    }
+    return;
+  }
+  if (mask == 0x30 && self == 0) {
+    // memmapSetPgmap: page->pgmap and lru.prev, one 16-byte store per struct page
+    const pg = i64x2.replace_lane(i64x2.splat(opWord(4)), 1, opWord(5));
+    const end = addr + (<usize>count << 6);
+    for (let d = addr; d < end; d += 64) v128.store(d, pg, 32);
+    return;
+  }
   for (let j: u32 = 0; j < count; j++) {
     const d = addr + (<usize>j << 6);
     for (let w: u32 = 0; w < 8; w++) {

@@ -176,6 +176,8 @@ export interface Core {
   altmapWrite(id: number, field: AltmapField, value: bigint): void;
   /** vmem_altmap_alloc: natural alignment of the physical pfn; pfn, or -1 on failure (no state change). */
   altmapAlloc(id: number, nrPfns: number): number;
+  /** `count` altmapAlloc(id, nrPfns) calls in one go (a batch, as vmemmap_populate drives it); how many succeeded before the first failure. */
+  altmapAllocMany(id: number, nrPfns: number, count: number): number;
   /** vmem_altmap_free: alloc -= nrPfns, modulo 2^64. */
   altmapFree(id: number, nrPfns: number): void;
   /** The pgmap lookup as free_pagetable sees it: pfn ranges [start, end) whose struct pages resolve to an altmap. Replaces the previous table. */

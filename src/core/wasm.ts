@@ -52,6 +52,9 @@ interface Exports {
   writePhysChunk(phys: bigint, len: number): void;
   backedBytes(): number;
   patternCount(): number;
+  benchFill(bytes: number, value: number): number;
+  benchChaseSetup(bytes: number, seed: number): number;
+  benchChase(walks: number, depth: number): number;
   allocPages(order: number, purpose: number): number;
   freePages(pfn: number, order: number, purpose: number): number;
   dramStats(): void;
@@ -64,6 +67,7 @@ interface Exports {
   altmapRead(id: number): void;
   altmapWrite(id: number, field: number, value: bigint): void;
   altmapAllocPfns(id: number, nrPfns: number): number;
+  altmapAllocMany(id: number, nrPfns: number, count: number): number;
   altmapFree(id: number, nrPfns: number): void;
   lookupReset(): void;
   lookupAppend(n: number): number;
@@ -116,6 +120,12 @@ export interface WasmCoreDiagnostics extends Core {
   patternCount(): number;
   /** Events the core could not store (its buffer holds 2^20 per call). */
   readonly droppedEvents: number;
+  /** Physical limits for the benchmarks, on a core that was never init'ed: memory.fill of `bytes`. */
+  benchFill(bytes: number, value: number): number;
+  /** Lay a random cycle over `bytes` of memory for benchChase. */
+  benchChaseSetup(bytes: number, seed: number): number;
+  /** `walks` chains of `depth` dependent loads. */
+  benchChase(walks: number, depth: number): number;
 }
 
 class WasmCore implements WasmCoreDiagnostics {
@@ -311,6 +321,18 @@ class WasmCore implements WasmCoreDiagnostics {
     return this.run((x) => x.patternCount());
   }
 
+  benchFill(bytes: number, value: number): number {
+    return this.run((x) => x.benchFill(bytes, value));
+  }
+
+  benchChaseSetup(bytes: number, seed: number): number {
+    return this.run((x) => x.benchChaseSetup(bytes, seed));
+  }
+
+  benchChase(walks: number, depth: number): number {
+    return this.run((x) => x.benchChase(walks, depth));
+  }
+
   // ---- DRAM page allocator ----
   allocPages(order: number, purpose: Purpose): number {
     const x = this.ex();
@@ -423,6 +445,10 @@ class WasmCore implements WasmCoreDiagnostics {
 
   altmapAlloc(id: number, nrPfns: number): number {
     return this.run((x) => x.altmapAllocPfns(id, nrPfns));
+  }
+
+  altmapAllocMany(id: number, nrPfns: number, count: number): number {
+    return this.run((x) => x.altmapAllocMany(id, nrPfns, count));
   }
 
   altmapFree(id: number, nrPfns: number): void {

@@ -24,7 +24,6 @@ export interface CreateNamespaceOptions {
 interface Region {
   id: number;
   res: Resource;
-  nextIdx: number;
   namespaces: Namespace[];
 }
 
@@ -87,7 +86,7 @@ export class Pmem {
   ) {}
 
   addRegion(res: Resource): void {
-    this.regions.push({ id: this.regions.length, res, nextIdx: 0, namespaces: [] });
+    this.regions.push({ id: this.regions.length, res, namespaces: [] });
   }
 
   ownsDevice(name: string): boolean {
@@ -164,7 +163,9 @@ export class Pmem {
   /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
   create(p: NamespacePlan): Record<string, unknown> {
     const k = this.k;
-    const idx = p.region.nextIdx;
+    // the region's seed namespace: the lowest index not in use (a destroyed namespace's name comes back)
+    let idx = 0;
+    while (p.region.namespaces.some((n) => n.idx === idx)) idx++;
     const dev = `namespace${p.region.id}.${idx}`;
     const end = p.start + p.size - 1n;
     const claim = k.iomem.request(p.region.res, dev, p.start, end);
@@ -184,7 +185,6 @@ export class Pmem {
       pfnDev: null,
       layout: p.layout,
     };
-    p.region.nextIdx++;
     p.region.namespaces.push(ns);
     if (p.layout) {
       try {

@@ -198,6 +198,10 @@ class TsCore implements Core {
   altmapAlloc(id: number, nrPfns: number): number {
     return this.altmaps.alloc(id, nrPfns);
   }
+  altmapAllocMany(id: number, nrPfns: number, count: number): number {
+    for (let i = 0; i < count; i++) if (this.altmaps.alloc(id, nrPfns) < 0) return i;
+    return count;
+  }
   altmapFree(id: number, nrPfns: number): void {
     this.altmaps.free(id, nrPfns);
   }

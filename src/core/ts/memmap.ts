@@ -183,13 +183,53 @@ export class Memmap {
 
   /** Whole frames written as bytes, backing each. */
   private fillFramesSlow(start: number, end: number, pagePfn0: number, f: Fill): number {
+    const fast = f.mask === FULL && (f.selfMask & 0xcf) === 0;
     for (let frame = start; frame < end; frame++) {
       const words = this.mem.back(frame);
       if (!words) return ENOMEM;
       const first = pagePfn0 + (frame - start) * 64;
-      for (let j = 0; j < 64; j++) this.writePage(words, j * 16, first + j, f);
+      if (fast) this.writeFrameInit(words, first, f);
+      else for (let j = 0; j < 64; j++) this.writePage(words, j * 16, first + j, f);
     }
     return 0;
+  }
+
+  /** 64 struct pages of the memmap_init_zone shape (only lru may point at the page itself), unrolled. */
+  private writeFrameInit(words: Uint32Array, firstPfn: number, f: Fill): void {
+    const { lo, hi } = f;
+    const s4 = (f.selfMask >> 4) & 1;
+    const s5 = (f.selfMask >> 5) & 1;
+    const off = firstPfn * 64;
+    const offLo = off % 4294967296;
+    let vaLo = (this.mem.vmemmapLo + offLo) % 4294967296;
+    let vaHi = (this.mem.vmemmapHi + (off - offLo) / 4294967296 + (this.mem.vmemmapLo + offLo >= 4294967296 ? 1 : 0)) >>> 0;
+    const l0 = lo[0], h0 = hi[0], l1 = lo[1], h1 = hi[1], l2 = lo[2], h2 = hi[2], l3 = lo[3], h3 = hi[3];
+    const l4 = lo[4], h4 = hi[4], l5 = lo[5], h5 = hi[5], l6 = lo[6], h6 = hi[6], l7 = lo[7], h7 = hi[7];
+    for (let at = 0; at < 1024; at += 16) {
+      words[at] = l0;
+      words[at + 1] = h0;
+      words[at + 2] = l1;
+      words[at + 3] = h1;
+      words[at + 4] = l2;
+      words[at + 5] = h2;
+      words[at + 6] = l3;
+      words[at + 7] = h3;
+      const a4 = l4 + vaLo * s4;
+      words[at + 8] = a4;
+      words[at + 9] = h4 + vaHi * s4 + (a4 > 0xffffffff ? 1 : 0);
+      const a5 = l5 + vaLo * s5;
+      words[at + 10] = a5;
+      words[at + 11] = h5 + vaHi * s5 + (a5 > 0xffffffff ? 1 : 0);
+      words[at + 12] = l6;
+      words[at + 13] = h6;
+      words[at + 14] = l7;
+      words[at + 15] = h7;
+      vaLo += 64;
+      if (vaLo >= 4294967296) {
+        vaLo -= 4294967296;
+        vaHi = (vaHi + 1) >>> 0;
+      }
+    }
   }
 
   /** Struct pages in [from, to) bytes of physical memory, each backed and written. */
@@ -211,6 +251,16 @@ export class Memmap {
     const mem = this.mem;
     if (f.mask === FULL) {
       writeStructPage(words, at, f.lo, f.hi, f.selfMask, pfn, mem.vmemmapLo, mem.vmemmapHi);
+      return;
+    }
+    if ((f.selfMask & f.mask) === 0) {
+      // no self-relative words in the op (memmapSetPgmap): store the masked words as they are
+      for (let i = 0; i < 8; i++) {
+        if ((f.mask >> i) & 1) {
+          words[at + 2 * i] = f.lo[i];
+          words[at + 2 * i + 1] = f.hi[i];
+        }
+      }
       return;
     }
     // compose with the words already there: only masked words change
