@@ -13,7 +13,7 @@ import { allocPages as dramAlloc, dramFree, dramInit, dramTotal, dramUsed, freeP
 import { directMapAdd as dmAdd, directMapRemove as dmRemove, setRoot, walkToRes } from './pgtable';
 import { backedFrames, patCount, physReadToIo, physWriteFromIo, physWritePrepare, poolInit, setHostLimit } from './physmem';
 import { ensureMemory, setConfig, setFault as faultSet } from './state';
-import { vmemmapFree as vmFree, vmemmapPopulate as vmPopulate } from './vmemmap';
+import { compoundArgsBad, vmemmapFree as vmFree, vmemmapPopulate as vmPopulate, vmemmapPopulateCompound as vmPopulateCompound } from './vmemmap';
 
 const ENOMEM: i32 = -12;
 const EINVAL: i32 = -22;
@@ -180,6 +180,15 @@ export function lookupCommit(): void {
 // ---- vmemmap ----
 export function vmemmapPopulate(startPfn: f64, nrPages: f64, altmapId: i32, flags: i32): i32 {
   return vmPopulate(u(startPfn), u(nrPages), altmapId, <u32>flags);
+}
+/**
+ * vmemmap_populate_compound_pages (v5.17+ compound devmaps): the whole span in one call, DRAM only.
+ * 0, -ENOMEM, or -EINVAL for arguments outside the contract (docs/core.md; nothing changes then).
+ */
+export function vmemmapPopulateCompound(startPfn: f64, nrPages: f64, compoundPages: f64, rangeStartPfn: f64): i32 {
+  const bad = compoundArgsBad(startPfn, nrPages, compoundPages, rangeStartPfn);
+  if (bad < 0) return bad;
+  return vmPopulateCompound(u(startPfn), u(nrPages), u(compoundPages), u(rangeStartPfn));
 }
 /** altmapId: -1 = through the lookup table (v4.5), -2 = no altmap, >= 0 = that altmap (v4.16+). */
 export function vmemmapFree(startPfn: f64, nrPages: f64, altmapId: i32): i32 {

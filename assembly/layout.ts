@@ -17,6 +17,7 @@
  * │ 0x0001_2000 │ SCRATCH         │ 4 KiB                      │ one synthesised frame (partial reads)    │
  * │ 0x0001_3000 │ LEAF_CACHE      │ 256 x 16 B                 │ frame-index leaf cache (key+1, leaf addr)│
  * │ 0x0001_4000 │ RADIX_ROOT      │ 4 KiB                      │ root node of the frame index             │
+ * │ 0x0001_5000 │ SHARE_ROOT      │ 4 KiB                      │ root node of the share counts (shares.ts)│
  * │ 0x0002_0000 │ IO              │ 1 MiB                      │ host <-> core transfer: bytes of         │
  * │             │                 │                            │ readPhys/writePhys, RAM ranges, lookups  │
  * │ 0x0012_0000 │ RANGES          │ 1024 x 32 B                │ DRAM ranges: start, end, bit base, blocks│
@@ -36,6 +37,8 @@
  *
  * Frame index (physmem): a 4-level radix tree over pfn bits 39..0 (10 bits a level, 1024 u32 entries =
  * one 4 KiB node). An entry holds pool slot + 1 (0 = absent); the leaf entry's slot is the backed frame.
+ * Share counts (shares.ts): the same tree shape from SHARE_ROOT, whose leaves hold one u32 count per pfn;
+ * nodes come from the pool and go back when they empty (NODE_COUNT counts live entries of both trees).
  *
  * DRAM bitmap (pagealloc): RAM ranges are packed into one bit space; range r starts at bit `base` with
  * base ≡ startPfn (mod 512), so every 512-bit block is one naturally aligned 2 MiB of one range.
@@ -67,6 +70,9 @@ export const LEAF_CACHE: usize = 0x0001_3000;
 export const LEAF_CACHE_ENTRIES: usize = 256;
 
 export const RADIX_ROOT: usize = 0x0001_4000;
+
+/** Root node of the share-count tree (vmemmapPopulateCompound's reused pages). */
+export const SHARE_ROOT: usize = 0x0001_5000;
 
 export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;

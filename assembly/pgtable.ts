@@ -8,6 +8,7 @@
 import { lookupAltmap, altmapFree } from './altmap';
 import { allocPages, freePages } from './pagealloc';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
+import { shareDrop, shareTotal } from './shares';
 import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse } from './state';
 import { RES } from './layout';
 
@@ -269,11 +270,13 @@ let releaseAltmap: i32 = LOOKUP_ALTMAP;
 
 /**
  * Release the backing of a vmemmap leaf of 2^order pages (a Bug event and -EFAULT when the page
- * allocator does not own it). LOOKUP_ALTMAP, v4.5's free_pagetable: the lookup table decides, found ->
+ * allocator does not own it). A 4 KiB page that vmemmapPopulateCompound shared loses one share instead
+ * and stays (put_page_testzero). LOOKUP_ALTMAP, v4.5's free_pagetable: the lookup table decides, found ->
  * vmem_altmap_free, else the page allocator. Explicit (v4.16+): a 2 MiB leaf goes to the altmap when
  * there is one, everything else to the page allocator (Purpose.Memmap).
  */
 function freePagetable(pfn: u64, order: u32): i32 {
+  if (order == 0 && shareTotal != 0 && shareDrop(pfn)) return 0;
   let id = releaseAltmap;
   if (id == LOOKUP_ALTMAP) id = lookupAltmap(pfn);
   else if (order != 9) id = NO_ALTMAP;

@@ -46,12 +46,12 @@ export function poolInit(base: usize): void {
 }
 
 @inline
-function slotAddr(slot: u32): usize {
+export function slotAddr(slot: u32): usize {
   return poolBase + (<usize>slot << 12);
 }
 
 /** A slot (returned as slot + 1, 0 when out of room). `zero`: its 4 KiB must read as zero. */
-function slotAlloc(zero: bool): u32 {
+export function slotAlloc(zero: bool): u32 {
   if (poolFreeHead != 0) {
     const s = poolFreeHead - 1;
     const a = slotAddr(s);
@@ -66,7 +66,7 @@ function slotAlloc(zero: bool): u32 {
   return poolTop;
 }
 
-function slotFree(slot: u32): void {
+export function slotFree(slot: u32): void {
   store<u32>(slotAddr(slot), poolFreeHead);
   poolFreeHead = slot + 1;
   poolFreeCount++;
@@ -80,12 +80,13 @@ function poolAvailable(): u64 {
 // Frame index: root (pfn bits 39..30) -> L1 (29..20) -> L2 (19..10) -> leaf (9..0) -> slot + 1
 // =====================================================================================================
 @inline
-function nodeCountAt(node: usize): usize {
+export function nodeCountAt(node: usize): usize {
   return NODE_COUNT + (((node - poolBase) >> 12) << 1);
 }
 
+/** Live entries of a radix node (a pool slot), adjusted by delta; the new count. */
 @inline
-function countAdd(node: usize, delta: i32): u32 {
+export function countAdd(node: usize, delta: i32): u32 {
   const at = nodeCountAt(node);
   const c = <u32>(<i32>load<u16>(at) + delta);
   store<u16>(at, <u16>c);

@@ -10,11 +10,16 @@ import {
   PAGE_LEAF_BITS,
   popStatus,
   populateTo,
+  PTE_PFN_MASK,
   PTE_PSE,
   PURPOSE_MEMMAP,
   PURPOSE_PAGE_TABLE,
   removePagetable,
+  translate,
+  trPhys,
+  trSize,
 } from './pgtable';
+import { shareAdd, shareDrop } from './shares';
 import { cfgDebug, cfgPse, cfgVmemmapStart, emit, EV_FALLBACK, EV_NO_PSE_ALTMAP, EV_PMD } from './state';
 
 /** PopulateFlags (src/core/core.ts). */
@@ -23,6 +28,7 @@ export const BASE_PAGES_USE_ALTMAP: u32 = 2;
 
 const PMD_SIZE: u64 = 2 << 20;
 const ENOMEM: i32 = -12;
+const EINVAL: i32 = -22;
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
 function releaseBlock(pfn: u64, order: u32, altmapId: i32): void {
@@ -121,6 +127,103 @@ export function vmemmapPopulate(startPfn: u64, nrPages: u64, altmapId: i32, flag
     addr += step;
     left -= step;
   }
+  return 0;
+}
+
+// ---- compound devmaps (v5.17+, mm/sparse-vmemmap.c vmemmap_populate_compound_pages) ----
+/** No page to reuse: populate_address allocates one. */
+const NO_REUSE: u64 = ~(<u64>0);
+/** The pfn mapped at the last address populateRange handled (populate_address's pte_page). */
+let lastPfn: u64 = 0;
+
+/**
+ * vmemmap_populate_range(a, b, reuse): vmemmap_populate_address for every 4 KiB of VA in [a, b),
+ * ascending. Tables as in the base-page path (populateTo, Purpose.PageTable), walked once per 2 MiB
+ * of VA (later pages of the same PMD find every table present). A non-empty PTE stays (pte_none false);
+ * a leaf above the PTE level means the page is already mapped. An empty PTE maps a new order-0 DRAM
+ * page (reuse == NO_REUSE) or `reuse`, which then holds one more share. 0 or -ENOMEM.
+ */
+function populateRange(a: u64, b: u64, reuse: u64): i32 {
+  let table: u64 = 0;
+  let status: i32 = 0;
+  let walked = false;
+  for (let va = a; va < b; va += 4096) {
+    if (!walked || (va & (PMD_SIZE - 1)) == 0) {
+      table = populateTo(va, 12, PURPOSE_PAGE_TABLE);
+      status = popStatus;
+      if (status < 0) return ENOMEM;
+      walked = true;
+    }
+    if (status > 0) {
+      translate(va);
+      lastPfn = trPhys >> 12;
+      continue;
+    }
+    const ea = table + (((va >> 12) & 511) << 3);
+    const e = physRead64(ea);
+    if (e != 0) {
+      lastPfn = (e & PTE_PFN_MASK) >> 12;
+      continue;
+    }
+    if (reuse == NO_REUSE) {
+      const p = allocPages(0, PURPOSE_MEMMAP);
+      if (p < 0) return ENOMEM;
+      const pfn = <u64>p;
+      if (!physWrite64(ea, (pfn << 12) | PAGE_LEAF_BITS)) {
+        freePages(pfn, 0, PURPOSE_MEMMAP);
+        return ENOMEM;
+      }
+      lastPfn = pfn;
+    } else {
+      if (!shareAdd(reuse)) return ENOMEM;
+      if (!physWrite64(ea, (reuse << 12) | PAGE_LEAF_BITS)) {
+        shareDrop(reuse);
+        return ENOMEM;
+      }
+      lastPfn = reuse;
+    }
+  }
+  return 0;
+}
+
+/**
+ * vmemmap_populate_compound_pages for the struct pages of pfns [startPfn, startPfn + nrPages) of a
+ * pgmap range starting at rangeStartPfn, compound pages of `compoundPages` pfns (pgmap_vmemmap_nr).
+ * The arguments are checked by the caller (index.ts). 0 or -ENOMEM (what was done stays).
+ */
+export function vmemmapPopulateCompound(startPfn: u64, nrPages: u64, compoundPages: u64, rangeStartPfn: u64): i32 {
+  if (nrPages == 0) return 0;
+  const start = cfgVmemmapStart + (startPfn << 6);
+  const end = start + (nrPages << 6);
+  // reuse_compound_section: a section inside a compound page larger than a sub-section
+  if (((startPfn - rangeStartPfn) & (compoundPages - 1)) != 0 && compoundPages > 512) {
+    // compound_section_tail_page: the previous section's last vmemmap page
+    if (!translate(start - 4096) || trSize != 4096) return ENOMEM;
+    return populateRange(start, end, trPhys >> 12);
+  }
+  const cs = compoundPages << 6;
+  const size = end - start < cs ? end - start : cs;
+  for (let addr = start; addr < end; addr += size) {
+    // the head page's vmemmap page, then the first tail page's
+    if (populateRange(addr, addr + 4096, NO_REUSE) < 0) return ENOMEM;
+    if (populateRange(addr + 4096, addr + 8192, NO_REUSE) < 0) return ENOMEM;
+    // every further vmemmap page of the compound page maps the tail page
+    if (populateRange(addr + 8192, addr + size, lastPfn) < 0) return ENOMEM;
+  }
+  return 0;
+}
+
+/** Argument check of vmemmapPopulateCompound: 0 or -EINVAL. */
+export function compoundArgsBad(startPfn: f64, nrPages: f64, compoundPages: f64, rangeStartPfn: f64): i32 {
+  const lim: f64 = 1099511627776; // 2^40
+  if (!(startPfn >= 0 && startPfn <= lim && floor(startPfn) == startPfn)) return EINVAL;
+  if (!(nrPages >= 0 && nrPages <= lim && floor(nrPages) == nrPages)) return EINVAL;
+  if (!(rangeStartPfn >= 0 && rangeStartPfn <= startPfn && floor(rangeStartPfn) == rangeStartPfn)) return EINVAL;
+  if (!(compoundPages > 128 && compoundPages <= lim && floor(compoundPages) == compoundPages)) return EINVAL;
+  const c = <u64>compoundPages;
+  if ((c & (c - 1)) != 0) return EINVAL;
+  if (startPfn + nrPages > lim) return EINVAL;
+  if ((<u64>startPfn & 63) != 0 || (<u64>nrPages & 63) != 0) return EINVAL;
   return 0;
 }
 

@@ -27,6 +27,7 @@ import { KERNELS, type KernelName } from './kernel/profile.ts';
 import { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
 import { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
 import { parseSize } from './nvdimm/units.ts';
+import { planCapacity, planSvg, planTable } from './planner.ts';
 import { parseScenarioInt, runPreparedSteps, toJsonValue, validateScenario, type Scenario, type ScenarioStep, type StepResult } from './scenario.ts';
 
 // ------------------------------------------------------------------------------------ plumbing
@@ -429,6 +430,57 @@ async function cmdDmesg(cmd: Command): Promise<number> {
   }
 }
 
+async function cmdReconfigure(dev: string, cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<MachineOpts & { mode: string; memmapOnMemory?: boolean; forceMemmapOnMemory?: boolean; movable: boolean }>();
+  if (o.mode !== 'system-ram' && o.mode !== 'devdax') usage(`--mode ${o.mode} is not system-ram or devdax`);
+  const s = await openSession(cmd);
+  try {
+    const mom = o.forceMemmapOnMemory ? 'force' : !!o.memmapOnMemory;
+    let r: Record<string, unknown>;
+    try {
+      r = s.m.reconfigureDevice(dev, { mode: o.mode as 'system-ram' | 'devdax', memmapOnMemory: mom, movable: o.movable });
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      err(`libdaxctl: ${dev}: ${bare(e)}`);
+      err('reconfigured 0 devices');
+      return 1;
+    }
+    saveStep(s, { op: 'reconfigureDevice', dev, mode: o.mode, ...(mom === 'force' ? { forceMemmapOnMemory: true } : mom ? { memmapOnMemory: true } : {}), ...(o.movable ? {} : { movable: false }) });
+    out(ndctlJsonString([r]));
+    err('reconfigured 1 device');
+    return 0;
+  } finally {
+    s.m.dispose();
+  }
+}
+
+async function cmdPlan(cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<GlobalOpts & { size: string; json?: boolean; svg?: string }>();
+  const kernel = explicit(cmd, 'kernel') ? (o.kernel as KernelName) : 'v6';
+  let plan;
+  try {
+    plan = await planCapacity({
+      size: o.size,
+      kernel,
+      backend: o.backend as 'wasm' | 'ts',
+      onRow: (row, i, n) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  [${i + 1}/${n}] ${row.label}`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof KernelError && e.code === 'EINVAL') usage(bare(e));
+    throw e;
+  }
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  if (o.json) out(JSON.stringify(plan, null, 2));
+  else out(planTable(plan));
+  if (o.svg) {
+    writeFileSync(o.svg, planSvg(plan));
+    err(`wrote ${o.svg}`);
+  }
+  return 0;
+}
+
 /** The x86-64 entry bits a person looks for. */
 function pteFlags(e: bigint): string {
   if ((e & 1n) === 0n) return 'not present';
@@ -790,6 +842,25 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(act(async (file: string, _o: unknown, cmd: Command) => cmdRun(file, cmd)));
 
   addMachineOptions(program.command('dmesg').description('the kernel log since boot')).action(act(async (_o: unknown, cmd: Command) => cmdDmesg(cmd)));
+
+  addMachineOptions(
+    program
+      .command('reconfigure-device')
+      .description('daxctl reconfigure-device: a devdax device to System RAM (dax kmem) and back; v6 profile')
+      .argument('<dev>', 'dax0.0, ...')
+      .requiredOption('-m, --mode <mode>', 'system-ram | devdax')
+      .option('--memmap-on-memory', "put each memory block's memmap in the block itself (memmap_on_memory)")
+      .option('--force-memmap-on-memory', 'memmap_on_memory=force: pad the memmap to a pageblock')
+      .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE'),
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => cmdReconfigure(dev, cmd)));
+
+  program
+    .command('plan')
+    .description('the capacity planner: every way to expose a device of this size, side by side, on fresh simulated machines')
+    .requiredOption('--size <size>', 'device size (e.g. 1T, 1536G)')
+    .option('--json', 'print the plan as JSON')
+    .option('--svg <file>', 'also draw the comparison as an SVG chart')
+    .action(act(async (_o: unknown, cmd: Command) => cmdPlan(cmd)));
 
   return program;
 }

@@ -5,3 +5,4 @@ export { runScenario, type Scenario, type StepResult } from './scenario.ts';
 export type { StructPage } from './core/structPage.ts';
 export type { CreateNamespaceOptions } from './nvdimm/pmem.ts';
 export { KERNELS, type KernelName } from './kernel/profile.ts';
+export { planCapacity, planConfigs, planTable, planSvg, type Plan, type PlanRow } from './planner.ts';

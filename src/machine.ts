@@ -44,6 +44,8 @@ export interface MachineConfig {
   paging?: 4 | 5;
   /** ndctl's region align attribute in bytes (v6 default 16 MiB; none before v5.7); null for none. */
   regionAlign?: bigint | number | string | null;
+  /** memory_block_size_bytes() for dax kmem hot-plug (128 MiB on x86; 2 GiB on big machines). */
+  memoryBlockSize?: bigint | number | string;
 }
 
 export interface AltmapInput {
@@ -68,8 +70,26 @@ export interface WalkResult {
 
 export interface MachineStats {
   dram: { totalPages: number; freePages: number; pageTablePages: number; memmapPages: number; directMapPages: number; slabPages: number };
-  devices: Record<string, { memmapPages: number; dramMemmapPages: number; altmapPages: number; sections: number; start: bigint; end: bigint }>;
+  devices: Record<
+    string,
+    {
+      memmapPages: number;
+      dramMemmapPages: number;
+      altmapPages: number;
+      sections: number;
+      start: bigint;
+      end: bigint;
+      /** pgmap->vmemmap_shift (compound devmaps), 0 for none. */
+      vmemmapShift: number;
+      /** vmemmap pages a compound devmap did not need (shared tail pages), vs one per 64 struct pages. */
+      vmemmapPagesSaved: number;
+    }
+  >;
   host: { backedBytes: number };
+  /** Struct pages memmap init has set up since boot. */
+  memmapInitPages: number;
+  /** dax kmem devices in system-ram mode. */
+  systemRam: Record<string, { blocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number }>;
 }
 
 export interface MachineSnapshot {
@@ -156,7 +176,7 @@ export class Machine {
     const layout = { ...layoutFor(profile, cfg.paging), paging: cfg.paging };
     this.physBits = layout.physBits;
     this.k = new Kernel(core, profile, { zoneDevice: cfg.zoneDevice, sparsememVmemmap: cfg.sparsememVmemmap, memmapInit: cfg.memmapInit }, layout, cfg.debug);
-    this.pmem = new Pmem(this.k, cfg.regionAlign);
+    this.pmem = new Pmem(this.k, cfg.regionAlign, cfg.memoryBlockSize);
   }
 
   readonly paging: 4 | 5;
@@ -413,6 +433,8 @@ export class Machine {
         sections: pm.sections,
         start: pm.start,
         end: pm.end,
+        vmemmapShift: pm.vmemmapShift,
+        vmemmapPagesSaved: pm.vmemmapShift > 0 && pm.altmapId === null ? Math.max(0, Number((pm.end + 1n - pm.start) >> 12n) / 64 - pm.dramMemmapPages) : 0,
       };
     }
     return {
@@ -426,6 +448,8 @@ export class Machine {
       },
       devices,
       host: { backedBytes: this.k.core.backedBytes() },
+      memmapInitPages: this.k.pagesInitialised,
+      systemRam: Object.fromEntries([...this.pmem.kmem.devices.values()].map((kd) => [kd.dev, this.pmem.kmem.summary(kd)])),
     };
   }
 
@@ -519,6 +543,23 @@ export class Machine {
     this.mutable();
     const plan = this.pmem.plan(opts);
     return this.run(() => this.pmem.create(plan));
+  }
+
+  /**
+   * `daxctl reconfigure-device --mode=system-ram|devdax`: hand a device-dax namespace's memory to the page
+   * allocator as System RAM (dax kmem, v5.1+), with `memmapOnMemory` (v5.13+; 'force' v6.6+) putting each
+   * memory block's memmap in the block itself. Returns daxctl's device JSON.
+   */
+  reconfigureDevice(dev: string, opts: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean }): Record<string, unknown> {
+    this.mutable();
+    if (typeof opts !== 'object' || opts === null) invalid('reconfigureDevice needs { mode }');
+    if (opts.mode !== 'system-ram' && opts.mode !== 'devdax') invalid(`mode ${JSON.stringify(opts.mode)} is not system-ram or devdax`);
+    const mom = opts.memmapOnMemory ?? false;
+    if (mom !== true && mom !== false && mom !== 'force') invalid(`memmapOnMemory ${JSON.stringify(mom)} is not true, false or "force"`);
+    if (!this.k.profile.memmapOnMemory) invalid(`dax kmem and memmap_on_memory are modelled for the v6 profile, not ${this.kernel}`);
+    const ns = this.pmem.regions.flatMap((r) => r.namespaces).find((n) => n.mode === 'devdax' && n.pfnDev?.name === dev);
+    if (!ns) throw new KernelError('ENODEV', `no device-dax device ${JSON.stringify(dev)}`);
+    return this.run(() => this.pmem.reconfigure(ns, opts.mode, mom, opts.movable ?? true));
   }
 
   /** What createNamespace would do (ndctl's checks and the era's arithmetic), changing nothing. */
@@ -655,9 +696,10 @@ export interface MachineOptions {
   eagerMemmap: boolean;
   paging: 4 | 5;
   regionAlign: bigint | null;
+  memoryBlockSize: bigint;
 }
 
-const OPTIONS = ['e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
+const OPTIONS = ['memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
 
 /** Build and boot a machine. */
 export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
@@ -683,6 +725,8 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
     regionAlign = config.regionAlign === null ? null : parseSize(config.regionAlign, 'regionAlign');
     if (regionAlign !== null && (regionAlign < 4096n || (regionAlign & (regionAlign - 1n)) !== 0n) && regionAlign % (16n << 20n) !== 0n) invalid(`regionAlign ${regionAlign} is not a power of two nor a multiple of 16 MiB`);
   }
+  const memoryBlockSize = config.memoryBlockSize === undefined ? 128n << 20n : parseSize(config.memoryBlockSize, 'memoryBlockSize');
+  if (memoryBlockSize < 128n << 20n || (memoryBlockSize & (memoryBlockSize - 1n)) !== 0n) invalid(`memoryBlockSize ${memoryBlockSize} is not a power of two of at least 128 MiB`);
   const layout = layoutFor(profile, paging);
   const e820 = parseE820(config.e820, layout.physBits);
   const ramRanges = e820.filter((e) => e.type === 'System RAM').map((e): [number, number] => [Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
@@ -711,6 +755,7 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
     eagerMemmap: config.eagerMemmap ?? false,
     paging,
     regionAlign,
+    memoryBlockSize,
   });
   m.boot();
   return m;

@@ -144,6 +144,9 @@ const OPS: Record<string, OpSpec> = {
     },
   },
   destroyNamespace: { args: { dev: req('string') } },
+  reconfigureDevice: {
+    args: { dev: req('string'), mode: req({ enum: ['system-ram', 'devdax'] }), memmapOnMemory: opt('boolean'), forceMemmapOnMemory: opt('boolean'), movable: opt('boolean') },
+  },
   listNamespaces: { args: { human: opt('boolean') } },
   stats: { args: {} },
   dmesg: { args: {} },
@@ -461,6 +464,13 @@ export function runPreparedSteps(m: Machine, steps: PreparedStep[], opts: RunSce
         case 'destroyNamespace':
           m.destroyNamespace(a.dev as string);
           value = null;
+          break;
+        case 'reconfigureDevice':
+          value = m.reconfigureDevice(a.dev as string, {
+            mode: a.mode as 'system-ram',
+            memmapOnMemory: a.forceMemmapOnMemory ? 'force' : (a.memmapOnMemory as boolean | undefined),
+            movable: a.movable as boolean | undefined,
+          });
           break;
         case 'listNamespaces':
           value = m.listNamespaces({ human: a.human as boolean | undefined });

@@ -191,6 +191,16 @@ export interface Core {
    */
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
   /**
+   * vmemmap_populate_compound_pages (v5.17+ compound devmaps, kernel.md §4.2) for the struct pages of
+   * pfns [startPfn, startPfn + nrPages): compoundPages = pgmap_vmemmap_nr (a power of two > 2*64, e.g.
+   * 512 or 262144); rangeStartPfn = the pgmap range's first pfn. 4 KiB PTEs only, pages and tables from
+   * DRAM: per compound page a head and a tail vmemmap page, every further vmemmap page maps the tail page
+   * (a section inside a compound page larger than 512 pfns reuses the previous section's tail page).
+   * Reused pages are shared: vmemmapFree frees them with their last mapping. 0 or -ENOMEM (what was done
+   * stays); -EINVAL for arguments outside that contract (docs/core.md; nothing changes then).
+   */
+  vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number;
+  /**
    * vmemmap_free / remove_pagetable(direct=false) for the same span. `altmapId` LOOKUP_ALTMAP (-1):
    * every leaf goes back through the altmap lookup (v4.5's free_pagetable); NO_ALTMAP (-2) or an id:
    * the altmap is explicit (v4.16+): 2 MiB leaves go to that altmap (or DRAM), 4 KiB leaves to DRAM.

@@ -24,6 +24,7 @@ export type ZoneName = (typeof ZONES)[number];
 export const ZONE_DMA = 0;
 export const ZONE_DMA32 = 1;
 export const ZONE_NORMAL = 2;
+export const ZONE_MOVABLE = 3;
 export const ZONE_DEVICE = 4;
 
 export interface StructPage {

@@ -73,6 +73,7 @@ interface Exports {
   lookupAppend(n: number): number;
   lookupCommit(): void;
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
+  vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number;
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number;
   memmapZero(startPfn: number, nrPages: number): number;
   memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
@@ -490,6 +491,19 @@ class WasmCore implements WasmCoreDiagnostics {
     let r: number;
     try {
       r = x.vmemmapPopulate(startPfn, nrPages, altmapId, flags);
+    } catch (e) {
+      throw this.trap(e);
+    }
+    this.drain();
+    return r;
+  }
+
+  /** One call for the whole span (the core walks it; it raises no events). */
+  vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number {
+    const x = this.ex();
+    let r: number;
+    try {
+      r = x.vmemmapPopulateCompound(startPfn, nrPages, compoundPages, rangeStartPfn);
     } catch (e) {
       throw this.trap(e);
     }

@@ -10,6 +10,7 @@ import { ERRNO } from './errno.ts';
 import { hex, pa } from './printk.ts';
 import { RunMap } from './runmap.ts';
 import type { Kernel } from './kernel.ts';
+import { vmemmapCanOptimize } from './memremap.ts';
 
 /** The owner of the sections present at boot. */
 export const BOOT = { boot: true };
@@ -169,7 +170,7 @@ export class Hotplug {
       }
     }
     // as shipped, to_vmem_altmap() is handed a physical address and never finds the altmap
-    if (from < first + n && k.core.memmapInit(from, first + n - from, ZONE_DEVICE, nid) < 0) k.hostOom();
+    if (from < first + n && k.memmapInit(from, first + n - from, ZONE_DEVICE, nid) < 0) k.hostOom();
   }
 
   /** v5.3+: sparse_add_section per section piece; a piece under a whole section's memmap gets DRAM base pages. */
@@ -182,13 +183,19 @@ export class Hotplug {
       // fill_subsection_map: -EEXIST if any sub-section is already active
       if (this.active.firstIn(subsection(pfn), subsection(pieceEnd - 1) + 1)) return ERRNO.EEXIST;
       const whole = pieceEnd - pfn === PAGES_PER_SECTION;
+      // __populate_section_memmap: a compound devmap whose vmemmap can be shared takes the compound path,
+      // one section at a time (a section inside a larger compound page reuses the previous one's tail)
+      const pm = this.owner as { vmemmapShift?: number; start?: bigint };
+      const compound = pm.vmemmapShift !== undefined && vmemmapCanOptimize(altmap !== null, pm.vmemmapShift);
       // whole sections in one batch, as long as they are whole and inactive
       let batchEnd = pieceEnd;
-      if (whole) {
+      if (whole && !compound) {
         while (batchEnd + PAGES_PER_SECTION <= end && !this.active.firstIn(subsection(batchEnd), subsection(batchEnd + PAGES_PER_SECTION - 1) + 1)) batchEnd += PAGES_PER_SECTION;
       }
       const flags = whole ? (k.profile.basePagesUseAltmap ? PopulateFlags.BasePagesUseAltmap : 0) : PopulateFlags.BasePages;
-      const ret = k.core.vmemmapPopulate(pfn, batchEnd - pfn, whole ? (altmap ?? -1) : -1, flags);
+      const ret = compound
+        ? k.core.vmemmapPopulateCompound(pfn, batchEnd - pfn, 2 ** pm.vmemmapShift!, Number(pm.start! >> 12n))
+        : k.core.vmemmapPopulate(pfn, batchEnd - pfn, whole ? (altmap ?? -1) : -1, flags);
       k.drainEvents();
       if (ret < 0) {
         const done = whole ? this.populatedSections(pfnToSection(pfn), pfnToSection(batchEnd - 1)) : 0;
@@ -287,7 +294,7 @@ export class Hotplug {
       }
       const cuts = [s, Math.max(s, Math.min(e, 0x1000)), Math.max(s, Math.min(e, 0x100000)), e];
       for (let i = 0; i < 3; i++) {
-        if (cuts[i + 1] > cuts[i] && k.core.memmapInit(cuts[i], cuts[i + 1] - cuts[i], bootZone(cuts[i]), 0) < 0) return ERRNO.ENOMEM;
+        if (cuts[i + 1] > cuts[i] && k.memmapInit(cuts[i], cuts[i + 1] - cuts[i], bootZone(cuts[i]), 0) < 0) return ERRNO.ENOMEM;
       }
     }
     k.drainEvents();

@@ -68,6 +68,15 @@ export class Kernel {
   /** The fields an altmap had when it was freed (a crash-dump reader can still see them). */
   readonly retired = new Map<number, AltmapFields>();
 
+  /** Struct pages memmap init has set up since boot (the init-time proxy the planner reports). */
+  pagesInitialised = 0;
+
+  /** memmap_init_zone's per-page work, counted. */
+  memmapInit(pfn: number, nrPages: number, zone: number, nid: number): number {
+    this.pagesInitialised += nrPages;
+    return this.core.memmapInit(pfn, nrPages, zone, nid);
+  }
+
   /** __va */
   va(phys: bigint): bigint {
     return BigInt.asUintN(64, this.layout.pageOffset + phys);

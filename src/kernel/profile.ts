@@ -54,10 +54,14 @@ export interface Profile {
   releaseWarn: 'dev' | 'plain';
 
   // ---- the pmem driver ----
-  /** S8: the pmem altmap's base_pfn section-rounded (v4.5-rc1 takes start >> 12). */
+  /** Device-dax namespaces exist (v4.7+). */
   devdax: boolean;
   /** ndctl's region align attribute (v5.7+), in bytes; null before. */
   regionAlign: bigint | null;
+  /** v5.17+: device-dax pgmaps carry vmemmap_shift (compound devmaps). */
+  compoundDevmaps: boolean;
+  /** v5.13+: memmap_on_memory for hot-plugged System RAM (dax kmem). */
+  memmapOnMemory: boolean;
 }
 
 const V45: Profile = {
@@ -84,6 +88,8 @@ const V45: Profile = {
   releaseWarn: 'dev',
   devdax: false,
   regionAlign: null,
+  compoundDevmaps: false,
+  memmapOnMemory: false,
 };
 
 const PROFILES: Record<KernelName, Profile> = {
@@ -135,6 +141,8 @@ const PROFILES: Record<KernelName, Profile> = {
     releaseWarn: 'plain',
     devdax: true,
     regionAlign: 16n << 20n,
+    compoundDevmaps: true,
+    memmapOnMemory: true,
   },
 };
 

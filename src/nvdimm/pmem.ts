@@ -11,6 +11,7 @@ import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
 import { checkCreateNamespace, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
+import { Kmem, type MemmapOnMemory } from '../dax/kmem.ts';
 
 export interface CreateNamespaceOptions {
   size?: bigint | number | string;
@@ -79,11 +80,16 @@ export class Pmem {
   readonly regions: Region[] = [];
   private uuidSeed = 1;
 
+  readonly kmem: Kmem;
+
   constructor(
     private readonly k: Kernel,
     /** The region's align attribute (ndctl refuses sizes that are not a multiple of it). */
     readonly regionAlign: bigint | null,
-  ) {}
+    memoryBlockSize: bigint,
+  ) {
+    this.kmem = new Kmem(k, memoryBlockSize);
+  }
 
   addRegion(res: Resource): void {
     this.regions.push({ id: this.regions.length, res, namespaces: [] });
@@ -212,9 +218,18 @@ export class Pmem {
     for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${pfnName}: ${m}`);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.name as Era, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.core.writePhys(ns.start + 4096n, sb) < 0) k.hostOom();
+    this.probe(ns, layout, dev, pfnName, driver);
+  }
+
+  /** The driver's probe: devm_memremap_pages with the on-stack altmap the info block implies. */
+  private probe(ns: Namespace, layout: PfnLayout, dev: Device, pfnName: string, driver: string): void {
+    const k = this.k;
+    const dax = ns.mode === 'devdax';
     const altmap = layout.altmap ? { basePfn: BigInt(layout.altmap.basePfn), reserve: BigInt(layout.altmap.reserve), free: BigInt(layout.altmap.free), align: 0n, alloc: 0n } : null;
     try {
-      k.memremap.devmMemremapPages(dev, ns.start, ns.start + ns.raw - 1n, altmap);
+      // dev_dax_probe: pgmap->vmemmap_shift = order_base_2(align >> PAGE_SHIFT) (v5.17+ compound devmaps)
+      const shift = dax && k.profile.compoundDevmaps && ns.align > 4096n ? Math.log2(Number(ns.align >> 12n)) : 0;
+      k.memremap.devmMemremapPages(dev, ns.start, ns.start + ns.raw - 1n, altmap, shift);
     } catch (e) {
       if (e instanceof KernelError && e.errno !== ERRNO.ENODEV && e.errno !== ERRNO.ENXIO && !k.poisoned) {
         k.log.printk('warn', `${driver}: probe of ${pfnName} failed with error ${e.errno}`);
@@ -223,8 +238,60 @@ export class Pmem {
     }
   }
 
+  /** daxctl reconfigure-device: device_dax <-> kmem (System RAM, optionally with memmap_on_memory). */
+  reconfigure(ns: Namespace, mode: 'system-ram' | 'devdax', memmapOnMemory: MemmapOnMemory, movable: boolean): Record<string, unknown> {
+    const k = this.k;
+    const dev = ns.pfnDev!;
+    const kd = this.kmem.devices.get(dev.name);
+    if (mode === 'system-ram') {
+      if (kd) throw new KernelError('EBUSY', `${dev.name} is already in system-ram mode`);
+      k.devices.unbind(dev);
+      const info = this.info(ns);
+      const dataStart = info.start + info.startPad + info.offset;
+      try {
+        this.kmem.probe(ns, dataStart, info.start + info.raw - info.endTrunc, memmapOnMemory, movable);
+      } catch (e) {
+        // kmem failed to probe: bind device_dax back
+        if (!this.kmem.devices.has(dev.name) && !k.poisoned) this.rebind(ns);
+        throw e;
+      }
+    } else {
+      if (!kd) throw new KernelError('EINVAL', `${dev.name} is not in system-ram mode`);
+      this.kmem.remove(kd, ns.claim);
+      this.rebind(ns);
+    }
+    return this.daxctlJson(ns);
+  }
+
+  /** device_dax binds again: a new device instance and the memremap. */
+  private rebind(ns: Namespace): void {
+    const name = ns.pfnDev!.name;
+    const dev = this.k.devices.create(name, 'dax_pmem');
+    ns.pfnDev = dev;
+    this.probe(ns, ns.layout!, dev, name, 'dax_pmem');
+  }
+
+  /** What daxctl prints for a dax device. */
+  daxctlJson(ns: Namespace): Record<string, unknown> {
+    const kd = this.kmem.devices.get(ns.pfnDev!.name);
+    const size = ns.layout ? ns.layout.size : ns.raw;
+    const out: Record<string, unknown> = { chardev: ns.pfnDev!.name, size: Number(size), target_node: 0, align: Number(ns.align), mode: kd ? 'system-ram' : 'devdax' };
+    if (kd) {
+      const sum = this.kmem.summary(kd);
+      out.online_memblocks = sum.blocks;
+      out.total_memblocks = sum.blocks;
+      out.movable = kd.movable;
+      out.memmap_on_memory = sum.memmapOnMemoryPages > 0;
+      out.online_pages = sum.onlinePages;
+      out.memmap_on_memory_pages = sum.memmapOnMemoryPages;
+      out.memmap_dram_pages = sum.dramMemmapPages;
+    }
+    return out;
+  }
+
   destroy(ns: Namespace): void {
     const k = this.k;
+    if (ns.pfnDev && this.kmem.devices.has(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is in system-ram mode: reconfigure it to devdax first`);
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
     if (k.poisoned) return;
     k.iomem.release(ns.region.res, ns.claim);

@@ -213,6 +213,9 @@ class TsCore implements Core {
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number {
     return this.vmemmap.populate(startPfn, nrPages, altmapId, flags);
   }
+  vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number {
+    return this.vmemmap.populateCompound(startPfn, nrPages, compoundPages, rangeStartPfn);
+  }
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number {
     return this.vmemmap.free(startPfn, nrPages, altmapId);
   }

@@ -4,6 +4,7 @@ import { EventType, FaultKind, type CoreEvent } from '../core.ts';
 export const PAGE_SIZE = 4096;
 export const ENOMEM = -12;
 export const EFAULT = -14;
+export const EINVAL = -22;
 export const TWO32 = 4294967296;
 
 /** Split a non-negative integer below 2^64 (exact below 2^53) into u32 halves. */

@@ -1,0 +1,105 @@
+/**
+ * Share counts of vmemmap pages (docs/core.md "vmemmapPopulateCompound"): per pfn, how many extra
+ * 4 KiB vmemmap mappings vmemmapPopulateCompound created by reusing it (the kernel's get_page on the
+ * reused tail page). vmemmapFree drops one share per such mapping and frees the page only with the
+ * last one (put_page_testzero).
+ *
+ * Storage: a radix tree shaped like the frame index (layout.ts): root at SHARE_ROOT (pfn bits 39..30)
+ * -> L1 (29..20) -> L2 (19..10) -> leaf (9..0), one u32 count per pfn in the leaf. Inner entries hold
+ * pool slot + 1; nodes come from the slot pool when a first share lands under them and go back when
+ * their last one is dropped, so the cost is O(pages shared), nothing up front, at any machine size.
+ */
+import { MAX_FRAME, SHARE_ROOT } from './layout';
+import { countAdd, nodeCountAt, slotAddr, slotAlloc, slotFree } from './physmem';
+
+/** Shares held over all pfns (0: vmemmapFree skips the lookups). */
+export let shareTotal: u64 = 0;
+
+/** One-entry cache of the last leaf: key + 1 (0 = empty) and its address. */
+let cacheKey: u64 = 0;
+let cacheLeaf: usize = 0;
+
+/** The leaf of pfns [key << 10, +1024), or 0. With `create`, missing nodes are made (0 when out of room). */
+function shareLeaf(key: u64, create: bool): usize {
+  if (cacheKey == key + 1) return cacheLeaf;
+  let node: usize = SHARE_ROOT;
+  let sh: u32 = 20;
+  while (true) {
+    const at = node + ((<usize>(key >> sh) & 1023) << 2);
+    let e = load<u32>(at);
+    if (e == 0) {
+      if (!create) return 0;
+      e = slotAlloc(true);
+      if (e == 0) return 0;
+      store<u32>(at, e);
+      if (node != SHARE_ROOT) countAdd(node, 1);
+    }
+    node = slotAddr(e - 1);
+    if (sh == 0) break;
+    sh -= 10;
+  }
+  cacheKey = key + 1;
+  cacheLeaf = node;
+  return node;
+}
+
+/** Free the empty nodes on the path of `key`, bottom-up (the root stays). */
+function sharePrune(key: u64): void {
+  const a0 = SHARE_ROOT + ((<usize>(key >> 20) & 1023) << 2);
+  const e0 = load<u32>(a0);
+  if (e0 == 0) return;
+  const n1 = slotAddr(e0 - 1);
+  const a1 = n1 + ((<usize>(key >> 10) & 1023) << 2);
+  const e1 = load<u32>(a1);
+  if (e1 != 0) {
+    const n2 = slotAddr(e1 - 1);
+    const a2 = n2 + ((<usize>key & 1023) << 2);
+    const e2 = load<u32>(a2);
+    if (e2 != 0 && load<u16>(nodeCountAt(slotAddr(e2 - 1))) == 0) {
+      if (cacheKey == key + 1) cacheKey = 0;
+      slotFree(e2 - 1);
+      store<u32>(a2, 0);
+      countAdd(n2, -1);
+    }
+    if (load<u16>(nodeCountAt(n2)) != 0) return;
+    slotFree(e1 - 1);
+    store<u32>(a1, 0);
+    countAdd(n1, -1);
+  }
+  if (load<u16>(nodeCountAt(n1)) != 0) return;
+  slotFree(e0 - 1);
+  store<u32>(a0, 0);
+}
+
+/** One more share of pfn. False when there is no room for the count (-ENOMEM; nothing changes). */
+export function shareAdd(pfn: u64): bool {
+  if (pfn >= MAX_FRAME) return false;
+  const key = pfn >> 10;
+  const leaf = shareLeaf(key, true);
+  if (leaf == 0) {
+    sharePrune(key);
+    return false;
+  }
+  const at = leaf + ((<usize>pfn & 1023) << 2);
+  const c = load<u32>(at);
+  if (c == 0xffff_ffff) return false;
+  if (c == 0) countAdd(leaf, 1);
+  store<u32>(at, c + 1);
+  shareTotal++;
+  return true;
+}
+
+/** Drop one share of pfn: true when it had one (the mapping goes, the page stays), false when it had none. */
+export function shareDrop(pfn: u64): bool {
+  if (shareTotal == 0 || pfn >= MAX_FRAME) return false;
+  const key = pfn >> 10;
+  const leaf = shareLeaf(key, false);
+  if (leaf == 0) return false;
+  const at = leaf + ((<usize>pfn & 1023) << 2);
+  const c = load<u32>(at);
+  if (c == 0) return false;
+  store<u32>(at, c - 1);
+  shareTotal--;
+  if (c == 1 && countAdd(leaf, -1) == 0) sharePrune(key);
+  return true;
+}

@@ -1,0 +1,154 @@
+/**
+ * drivers/dax/kmem.c with mm/memory_hotplug.c's memmap_on_memory (v5.13+; `force` v6.6+):
+ * `daxctl reconfigure-device --mode=system-ram` unbinds device_dax (memunmap_pages) and hot-plugs the
+ * device's memory-block-aligned range as System RAM, one memory block at a time; with memmap_on_memory
+ * each block's vmemmap comes from the block itself through an altmap { base = block start, reserve 0,
+ * free = memmap pages } (kernel.md §4.2, T46).
+ */
+import { ZONE_MOVABLE, ZONE_NORMAL } from '../core/structPage.ts';
+import { KernelError, invalid } from '../kernel/errno.ts';
+import { BOOT } from '../kernel/hotplug.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { Resource } from '../kernel/resource.ts';
+import type { Namespace } from '../nvdimm/pmem.ts';
+
+export type MemmapOnMemory = boolean | 'force';
+
+/** One hot-plugged memory block. */
+interface Block {
+  start: bigint;
+  size: bigint;
+  altmap: { id: number; gen: number } | null;
+  memmapPages: number;
+}
+
+/** A dax device in system-ram mode. */
+export interface KmemDevice {
+  dev: string;
+  res: Resource;
+  blocks: Block[];
+  memmapOnMemory: MemmapOnMemory;
+  movable: boolean;
+  /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
+  dramMemmapPages: number;
+}
+
+const PAGEBLOCK_PAGES = 512;
+const PMD_SIZE = 2n << 20n;
+
+/** memory_block_memmap_on_memory_pages: the block's memmap in pages; force pads it to a pageblock. */
+export function memmapOnMemoryPages(blockSize: bigint, mode: MemmapOnMemory): number {
+  const pages = Number(((blockSize >> 12n) * 64n) >> 12n);
+  return mode === 'force' ? Math.ceil(pages / PAGEBLOCK_PAGES) * PAGEBLOCK_PAGES : pages;
+}
+
+/** mhp_supports_memmap_on_memory (x86): the vmemmap covers whole PMDs, pageblock-aligned unless forced, and leaves memory to online. */
+export function mhpSupportsMemmapOnMemory(blockSize: bigint, mode: MemmapOnMemory): boolean {
+  if (mode === false) return false;
+  const vmemmapSize = ((blockSize >> 12n) * 64n);
+  const pages = memmapOnMemoryPages(blockSize, mode);
+  if (vmemmapSize % 4096n !== 0n) return false;
+  if (pages % PAGEBLOCK_PAGES !== 0) return false;
+  if (BigInt(pages) === blockSize >> 12n) return false;
+  // arch_supports_memmap_on_memory: whole PMDs of vmemmap, else part would fall back to base pages
+  return mode === 'force' || vmemmapSize % PMD_SIZE === 0n;
+}
+
+export class Kmem {
+  readonly devices = new Map<string, KmemDevice>();
+
+  constructor(
+    private readonly k: Kernel,
+    /** memory_block_size_bytes(): 128 MiB on x86 by default. */
+    readonly blockSize: bigint,
+  ) {}
+
+  /** dev_dax_kmem_probe: hot-plug the dax range as System RAM, block by block. */
+  probe(ns: Namespace, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory, movable: boolean): KmemDevice {
+    const k = this.k;
+    const dev = ns.pfnDev!.name;
+    // dax_kmem_range: the range trimmed to memory block boundaries
+    const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
+    const end = (dataEnd / this.blockSize) * this.blockSize;
+    if (end <= start) {
+      k.log.printk('warn', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
+      throw new KernelError('EINVAL', `${dev}: no whole ${this.blockSize >> 20n} MiB memory block in ${hex(dataStart)}-${hex(dataEnd - 1n)}`);
+    }
+    const res = k.iomem.request(ns.claim, 'System RAM (kmem)', start, end - 1n);
+    if (!res) throw new KernelError('EBUSY', `${dev}: ${hex(start)}-${hex(end - 1n)} is already claimed`);
+    const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
+    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, movable, dramMemmapPages: 0 };
+    const before = k.core.dramStats().byPurpose[2];
+    const owner = { kmem: dev };
+    try {
+      for (let at = start; at < end; at += this.blockSize) {
+        const block = this.addBlock(at, onMemory ? memmapOnMemoryPages(this.blockSize, mode) : 0, owner, movable);
+        if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
+        kd.blocks.push(block);
+      }
+    } catch (e) {
+      // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
+      kd.dramMemmapPages = k.core.dramStats().byPurpose[2] - before;
+      if (kd.blocks.length) this.devices.set(dev, kd);
+      else k.iomem.release(ns.claim, res);
+      throw e;
+    }
+    kd.dramMemmapPages = k.core.dramStats().byPurpose[2] - before;
+    this.devices.set(dev, kd);
+    return kd;
+  }
+
+  /** add_memory_resource for one block: arch_add_memory (with the block's own altmap), then online. */
+  private addBlock(start: bigint, memmapPages: number, owner: object, movable: boolean): Block | number {
+    const k = this.k;
+    const startPfn = Number(start >> 12n);
+    const nrPages = Number(this.blockSize >> 12n);
+    let altmap: { id: number; gen: number } | null = null;
+    if (memmapPages > 0) {
+      altmap = k.altmapCreate({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
+      if (!altmap) return -12;
+    }
+    k.hotplug.owner = owner;
+    let err: number;
+    try {
+      err = k.hotplug.archAddMemory(0, start, this.blockSize, { explicit: true, id: altmap ? altmap.id : null });
+    } finally {
+      k.hotplug.owner = BOOT;
+    }
+    if (err) {
+      if (altmap) k.altmapRelease(altmap.id);
+      return err;
+    }
+    // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages; online_pages: the rest, to the buddy allocator
+    if (memmapPages > 0 && k.memmapInit(startPfn, memmapPages, ZONE_NORMAL, 0) < 0) k.hostOom();
+    if (k.memmapInit(startPfn + memmapPages, nrPages - memmapPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, 0) < 0) k.hostOom();
+    return { start, size: this.blockSize, altmap, memmapPages };
+  }
+
+  /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
+  remove(kd: KmemDevice, parent: Resource): void {
+    const k = this.k;
+    for (const b of kd.blocks) {
+      k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, id: b.altmap ? b.altmap.id : null });
+      if (b.altmap) {
+        if (k.core.altmapRead(b.altmap.id).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
+        k.altmapRelease(b.altmap.id);
+      }
+    }
+    k.iomem.release(parent, kd.res);
+    this.devices.delete(kd.dev);
+  }
+
+  /** Pages the buddy allocator got from a device, and the memmap they cost. */
+  summary(kd: KmemDevice): { blocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number } {
+    const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
+    const total = kd.blocks.reduce((n, b) => n + Number(b.size >> 12n), 0);
+    return { blocks: kd.blocks.length, onlinePages: total - memmapOnMemoryPages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages };
+  }
+}
+
+function hex(x: bigint): string {
+  return `0x${x.toString(16)}`;
+}
+
+export { invalid };

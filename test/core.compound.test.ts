@@ -1,0 +1,350 @@
+/**
+ * vmemmapPopulateCompound (compound devmaps, v5.17+: mm/sparse-vmemmap.c vmemmap_populate_compound_pages;
+ * kernel.md §4.2, T44) and the share counting of its reused pages on the vmemmap free path, on both
+ * backends, and the two held to the same bytes (docs/core.md "vmemmapPopulateCompound").
+ */
+import { describe, expect, it } from 'vitest';
+import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../src/core/core.ts';
+import { createTsCore } from '../src/core/ts/index.ts';
+import { createWasmCore } from '../src/core/wasm.ts';
+
+const VMEMMAP_START = 0xffffea0000000000n;
+const SECTION = 32768;
+/** 16 GiB of device-dax just above 64 GiB of RAM (T44). */
+const DEV = 0x1040000;
+const DEV_PAGES = 0x400000;
+const ENOMEM = -12;
+const EINVAL = -22;
+
+function config(over: Partial<CoreConfig> = {}): CoreConfig {
+  return {
+    ramRanges: [[0x100, 0x1000100]],
+    levels: 4,
+    vmemmapStart: VMEMMAP_START,
+    pageOffset: 0xffff888000000000n,
+    pse: true,
+    gbpages: true,
+    hostMemoryLimit: 1 << 30,
+    eagerMemmap: false,
+    debug: false,
+    ...over,
+  };
+}
+
+const backends: Array<[string, () => Promise<Core>]> = [
+  ['wasm', () => createWasmCore()],
+  ['ts', async () => createTsCore()],
+];
+
+async function fresh(make: () => Promise<Core>, over: Partial<CoreConfig> = {}): Promise<Core> {
+  const c = await make();
+  expect(c.init(config(over))).toBe(0);
+  return c;
+}
+
+const va = (pfn: number) => VMEMMAP_START + 64n * BigInt(pfn);
+
+/** The pfn of the frame backing each 4 KiB vmemmap page of [startPfn, +nrPages) (one per 64 pfns), -1 when unmapped. */
+function vmemmapFrames(c: Core, startPfn: number, nrPages: number): number[] {
+  const n = nrPages / 64;
+  const q = new Float64Array(n);
+  for (let i = 0; i < n; i++) q[i] = startPfn + 64 * i;
+  const out = new Float64Array(n);
+  c.vmemmapTranslate(q, out);
+  return Array.from(out, (p) => (p < 0 ? -1 : p / 4096));
+}
+
+/** Populate [start, +pages) one section (or less) a call; the first non-zero result, or 0. */
+function bySection(c: Core, start: number, pages: number, compound: number, rangeStart = start): number {
+  for (let pfn = start; pfn < start + pages; pfn += SECTION) {
+    const r = c.vmemmapPopulateCompound(pfn, Math.min(SECTION, start + pages - pfn), compound, rangeStart);
+    if (r !== 0) return r;
+  }
+  return 0;
+}
+
+function tableCount(c: Core): number {
+  return c.dramStats().byPurpose[Purpose.PageTable];
+}
+
+describe.each(backends)('vmemmapPopulateCompound (%s)', (_name, make) => {
+  it('T44: 16 GiB at 2 MiB compound pages, a section a call: 2 vmemmap pages per compound page, 128 PTE tables', async () => {
+    const c = await fresh(make);
+    const before = c.dramStats();
+    expect(bySection(c, DEV, DEV_PAGES, 512)).toBe(0);
+    expect(c.takeEvents()).toEqual([]);
+    const after = c.dramStats();
+    expect(after.byPurpose[Purpose.Memmap] - before.byPurpose[Purpose.Memmap]).toBe(8192 * 2); // 64 MiB
+    // 256 MiB of vmemmap VA: 128 PTE tables, under one PMD table, under one PUD table (both missing)
+    const pmdWalk = c.walk(va(DEV));
+    expect(pmdWalk.levels.map((l) => l.level)).toEqual(['pgd', 'pud', 'pmd', 'pte']);
+    expect(after.byPurpose[Purpose.PageTable] - before.byPurpose[Purpose.PageTable]).toBe(128 + 2);
+    expect(before.freePages - after.freePages).toBe(16384 + 130);
+
+    const frames = vmemmapFrames(c, DEV, DEV_PAGES);
+    expect(frames).toHaveLength(65536);
+    const unique = new Set<number>();
+    for (let k = 0; k < 8192; k++) {
+      const f = frames.slice(8 * k, 8 * k + 8);
+      expect(f[0]).toBeGreaterThan(0);
+      expect(f[1]).not.toBe(f[0]);
+      if (f.slice(2).some((x) => x !== f[1])) expect(f, `compound page ${k}`).toEqual([f[0], ...Array(7).fill(f[1])]);
+      unique.add(f[0]).add(f[1]);
+    }
+    expect(unique.size).toBe(16384);
+
+    // every vmemmap leaf is a 4 KiB PTE phys | 0x163 | NX
+    const w = c.walk(va(DEV + 5 * 512 + 64 * 3));
+    expect(w.mapped).toBe(true);
+    expect(w.pageSize).toBe(4096);
+    expect(w.levels[3].entry).toBe((1n << 63n) | (BigInt(frames[5 * 8 + 3]) << 12n) | 0x163n);
+    expect(w.levels[3].entry).toBe(c.walk(va(DEV + 5 * 512 + 64)).levels[3].entry);
+  });
+
+  it('1 GiB compound pages over 2 GiB: later sections reuse the first section\'s tail page; 4 pages in all', async () => {
+    const c = await fresh(make);
+    const before = c.dramStats();
+    const pages = 2 * 262144;
+    expect(bySection(c, DEV, pages, 262144)).toBe(0);
+    const after = c.dramStats();
+    expect(after.byPurpose[Purpose.Memmap] - before.byPurpose[Purpose.Memmap]).toBe(4);
+    const frames = vmemmapFrames(c, DEV, pages);
+    expect(new Set(frames).size).toBe(4);
+    for (const half of [0, 1]) {
+      const f = frames.slice(half * 4096, half * 4096 + 4096);
+      expect(new Set(f.slice(1)).size).toBe(1);
+      expect(f[1]).not.toBe(f[0]);
+    }
+    // 32 MiB of vmemmap VA: 16 PTE tables + a PMD and a PUD table
+    expect(after.byPurpose[Purpose.PageTable] - before.byPurpose[Purpose.PageTable]).toBe(16 + 2);
+    // one call for the whole span: the same mapping
+    const d = await fresh(make);
+    expect(d.vmemmapPopulateCompound(DEV, pages, 262144, DEV)).toBe(0);
+    expect(vmemmapFrames(d, DEV, pages)).toEqual(frames);
+    expect(d.dramStats()).toEqual(after);
+  });
+
+  it('a section inside a compound page needs the previous one populated (-ENOMEM, nothing changes)', async () => {
+    const c = await fresh(make);
+    const before = c.dramStats();
+    expect(c.vmemmapPopulateCompound(DEV + SECTION, SECTION, 262144, DEV)).toBe(ENOMEM);
+    expect(c.dramStats()).toEqual(before);
+    // 2 MiB compounds: no reuse case, any aligned section goes
+    expect(c.vmemmapPopulateCompound(DEV + SECTION, SECTION, 512, DEV)).toBe(0);
+    // sub-section pieces (2 MiB of memory = 32 KiB of vmemmap) of a 1 GiB compound page
+    const e = await fresh(make);
+    expect(e.vmemmapPopulateCompound(DEV, 512, 262144, DEV)).toBe(0);
+    expect(e.vmemmapPopulateCompound(DEV + 512, 1024, 262144, DEV)).toBe(0);
+    expect(e.dramStats().byPurpose[Purpose.Memmap] - before.byPurpose[Purpose.Memmap]).toBe(2);
+    expect(new Set(vmemmapFrames(e, DEV, 1536)).size).toBe(2);
+  });
+
+  it('arguments outside the contract: -EINVAL, nothing changes', async () => {
+    const c = await fresh(make);
+    const before = c.dramStats();
+    for (const [s, n, cp, r] of [
+      [DEV, SECTION, 128, DEV], // <= VMEMMAP_RESERVE_NR vmemmap pages
+      [DEV, SECTION, 768, DEV], // not a power of two
+      [DEV + 32, SECTION, 512, DEV], // not 4 KiB of vmemmap
+      [DEV, 100, 512, DEV],
+      [DEV, SECTION, 512, DEV + 1], // range starts after the span
+      [-64, SECTION, 512, 0],
+      [DEV + 0.5, SECTION, 512, DEV],
+      [2 ** 40, 64, 512, 0],
+      [DEV, NaN, 512, DEV],
+    ]) {
+      expect(c.vmemmapPopulateCompound(s, n, cp, r), `${s} ${n} ${cp} ${r}`).toBe(EINVAL);
+    }
+    expect(c.vmemmapPopulateCompound(DEV, 0, 512, DEV)).toBe(0);
+    expect(c.dramStats()).toEqual(before);
+  });
+
+  for (const [what, mode] of [
+    ['NO_ALTMAP', NO_ALTMAP],
+    ['LOOKUP_ALTMAP', LOOKUP_ALTMAP],
+  ] as const) {
+    it(`vmemmapFree (${what}) of the whole range gives every page and table back; shared pages go once`, async () => {
+      for (const compound of [512, 262144]) {
+        const c = await fresh(make);
+        const before = c.dramStats();
+        expect(bySection(c, DEV, DEV_PAGES, compound)).toBe(0);
+        expect(c.vmemmapFree(DEV, DEV_PAGES, mode)).toBe(0);
+        expect(c.takeEvents().filter((e) => e.type === EventType.Bug)).toEqual([]);
+        expect(c.dramStats()).toEqual(before);
+        expect(c.walk(va(DEV)).mapped).toBe(false);
+        // the pages are plain again: a base-page population and free of the same span balances too
+        expect(c.vmemmapPopulate(DEV, SECTION, -1, PopulateFlags.BasePages)).toBe(0);
+        expect(c.vmemmapFree(DEV, SECTION, mode)).toBe(0);
+        expect(c.dramStats()).toEqual(before);
+        expect(c.takeEvents().filter((e) => e.type === EventType.Bug)).toEqual([]);
+      }
+    });
+  }
+
+  it('vmemmapFree section by section, last section first (the kernel\'s teardown order)', async () => {
+    const c = await fresh(make);
+    const before = c.dramStats();
+    const pages = 4 * 262144;
+    expect(bySection(c, DEV, pages, 262144)).toBe(0);
+    expect(c.dramStats().byPurpose[Purpose.Memmap] - before.byPurpose[Purpose.Memmap]).toBe(8);
+    for (let pfn = DEV + pages - SECTION; pfn >= DEV; pfn -= SECTION) {
+      expect(c.vmemmapFree(pfn, SECTION, NO_ALTMAP)).toBe(0);
+      // the tail page stays while any section of its compound page still maps it
+      const first = pfn - ((pfn - DEV) % 262144);
+      if (pfn !== first) expect(c.walk(va(first + 64)).mapped).toBe(true);
+    }
+    expect(c.takeEvents()).toEqual([]);
+    expect(c.dramStats()).toEqual(before);
+  });
+
+  it('a failure midway (DramAlloc fault) returns -ENOMEM with what was done in place; freeing it balances', async () => {
+    for (const nth of [1, 2, 3, 50, 131]) {
+      const c = await fresh(make);
+      const before = c.dramStats();
+      c.setFault(FaultKind.DramAlloc, nth);
+      expect(bySection(c, DEV, 8 * SECTION, 512), `nth ${nth}`).toBe(ENOMEM);
+      expect(c.vmemmapFree(DEV, 8 * SECTION, NO_ALTMAP)).toBe(0);
+      expect(c.dramStats(), `nth ${nth}`).toEqual(before);
+      expect(c.takeEvents()).toEqual([]);
+    }
+  });
+
+  it('host budget exhausted while storing a PTE: -ENOMEM, the page goes back', async () => {
+    const c = await fresh(make, { hostMemoryLimit: 3 * 4096 });
+    const before = c.dramStats();
+    // root is unbacked until written: PUD table entry, PMD table entry, PTE table entry = 3 frames; the PTE table is the 4th
+    expect(c.vmemmapPopulateCompound(DEV, SECTION, 512, DEV)).toBe(ENOMEM);
+    expect(c.dramStats().byPurpose[Purpose.Memmap]).toBe(before.byPurpose[Purpose.Memmap]);
+    expect(c.vmemmapFree(DEV, SECTION, NO_ALTMAP)).toBe(0);
+    expect(c.dramStats()).toEqual(before);
+  });
+});
+
+// ---- the two backends, byte for byte ----
+class Pair {
+  constructor(
+    readonly w: Core,
+    readonly t: Core,
+  ) {}
+
+  same<T>(what: string, f: (c: Core) => T): T {
+    const a = f(this.w);
+    const b = f(this.t);
+    expect(a, what).toEqual(b);
+    expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
+    return a;
+  }
+
+  check(startPfn: number, nrPages: number): void {
+    expect(this.w.dramStats(), 'dramStats').toEqual(this.t.dramStats());
+    this.sameTables();
+    expect(vmemmapFrames(this.w, startPfn, nrPages), 'vmemmapTranslate').toEqual(vmemmapFrames(this.t, startPfn, nrPages));
+    for (const pfn of [startPfn, startPfn + 64, startPfn + nrPages - 64, startPfn + (nrPages >> 1)]) {
+      expect(this.w.walk(va(pfn)), `walk ${pfn}`).toEqual(this.t.walk(va(pfn)));
+    }
+  }
+
+  /** Every table reachable from the root reads the same on both. */
+  sameTables(): void {
+    const root = this.w.walk(0n).levels[0].table;
+    expect(this.t.walk(0n).levels[0].table).toBe(root);
+    const visit = (table: bigint, depth: number) => {
+      const a = this.w.readPhys(table, 4096);
+      const b = this.t.readPhys(table, 4096);
+      expect(Buffer.from(a).equals(Buffer.from(b)), `table ${table.toString(16)}`).toBe(true);
+      if (depth === 3) return;
+      const dv = new DataView(a.buffer, a.byteOffset);
+      const shift = 12 + 9 * (3 - depth);
+      for (let i = 0; i < 512; i++) {
+        const e = dv.getBigUint64(8 * i, true);
+        if (!(e & 1n)) continue;
+        if ((shift === 21 || shift === 30) && e & 0x80n) continue;
+        visit(e & 0x000ffffffffff000n, depth + 1);
+      }
+    };
+    visit(root, 0);
+  }
+}
+
+async function pair(over: Partial<CoreConfig> = {}): Promise<Pair> {
+  const p = new Pair(await createWasmCore(), createTsCore());
+  p.same('init', (c) => c.init(config(over)));
+  return p;
+}
+
+describe('Wasm and TS agree on compound population and shared frees', () => {
+  it('2 MiB and 1 GiB compounds, section by section and whole, then frees in both modes', async () => {
+    const p = await pair();
+    const span = 2 * 262144;
+    for (let pfn = DEV; pfn < DEV + span; pfn += SECTION) {
+      p.same(`populate 1G ${pfn}`, (c) => c.vmemmapPopulateCompound(pfn, SECTION, 262144, DEV));
+    }
+    p.check(DEV, span);
+    const dev2 = DEV + 0x100000;
+    p.same('populate 2M whole', (c) => c.vmemmapPopulateCompound(dev2, 4 * SECTION, 512, dev2));
+    p.check(dev2, 4 * SECTION);
+    // populating again changes nothing
+    p.same('again', (c) => c.vmemmapPopulateCompound(dev2, 4 * SECTION, 512, dev2));
+    p.check(dev2, 4 * SECTION);
+    p.same('free middle sections', (c) => c.vmemmapFree(DEV + 3 * SECTION, 4 * SECTION, NO_ALTMAP));
+    p.check(DEV, span);
+    p.same('free 2M', (c) => c.vmemmapFree(dev2, 4 * SECTION, LOOKUP_ALTMAP));
+    p.same('free rest', (c) => c.vmemmapFree(DEV, span, NO_ALTMAP));
+    p.check(DEV, span);
+  });
+
+  it('a DramAlloc fault midway, then the unwind, then a retry', async () => {
+    for (const [compound, nth] of [
+      [512, 7],
+      [512, 300],
+      [262144, 3],
+      [262144, 4],
+      [1024, 40],
+    ]) {
+      const p = await pair();
+      p.same('fault', (c) => c.setFault(FaultKind.DramAlloc, nth));
+      const results = p.same(`populate ${compound} nth ${nth}`, (c) => {
+        const r: number[] = [];
+        for (let pfn = DEV; pfn < DEV + 16 * SECTION; pfn += SECTION) r.push(c.vmemmapPopulateCompound(pfn, SECTION, compound, DEV));
+        return r;
+      });
+      expect(results).toContain(ENOMEM);
+      p.check(DEV, 16 * SECTION);
+      const failAt = DEV + results.indexOf(ENOMEM) * SECTION;
+      p.same('unwind the failing section', (c) => c.vmemmapFree(failAt, SECTION, NO_ALTMAP));
+      p.check(DEV, 16 * SECTION);
+      p.same('retry', (c) => bySection(c, DEV, 16 * SECTION, compound));
+      p.check(DEV, 16 * SECTION);
+      p.same('free all', (c) => c.vmemmapFree(DEV, 16 * SECTION, NO_ALTMAP));
+      p.check(DEV, 16 * SECTION);
+    }
+  });
+
+  it('Backing faults and a tight budget', async () => {
+    for (const nth of [1, 2, 4, 5]) {
+      const p = await pair();
+      p.same('fault', (c) => c.setFault(FaultKind.Backing, nth));
+      p.same(`populate nth ${nth}`, (c) => bySection(c, DEV, 4 * SECTION, 262144));
+      p.check(DEV, 4 * SECTION);
+      p.same('free', (c) => c.vmemmapFree(DEV, 4 * SECTION, NO_ALTMAP));
+      p.check(DEV, 4 * SECTION);
+    }
+    const p = await pair({ hostMemoryLimit: 6 * 4096 });
+    p.same('populate', (c) => bySection(c, DEV, 8 * SECTION, 512));
+    p.check(DEV, 8 * SECTION);
+    p.same('free', (c) => c.vmemmapFree(DEV, 8 * SECTION, NO_ALTMAP));
+    p.check(DEV, 8 * SECTION);
+  });
+
+  it('mixed with the base-page and hugepage paths in the same PMD range', async () => {
+    const p = await pair();
+    // a 2 MiB vmemmap leaf over the first section, base pages over part of the third
+    p.same('huge', (c) => c.vmemmapPopulate(DEV, SECTION, -1, 0));
+    p.same('base', (c) => c.vmemmapPopulate(DEV + 2 * SECTION, 512, -1, PopulateFlags.BasePages));
+    // compound over sections 0..3 in one call: section 0 is under a leaf, section 2 partly populated
+    p.same('compound over them', (c) => c.vmemmapPopulateCompound(DEV, 4 * SECTION, 1024, DEV));
+    p.check(DEV, 4 * SECTION);
+    p.same('free', (c) => c.vmemmapFree(DEV, 4 * SECTION, NO_ALTMAP));
+    p.check(DEV, 4 * SECTION);
+  });
+});
