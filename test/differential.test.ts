@@ -16,7 +16,8 @@ const SECTION = 128n * MiB;
 type Op =
   | { op: 'memremap'; dev: number; startMiB: number; sizeMiB: number; altmap: null | { reserve: number; extra: number } }
   | { op: 'unbind'; dev: number }
-  | { op: 'create'; sizeSections: number | null; map: 'dev' | 'mem'; align: '4K' | '2M' | '1G' }
+  | { op: 'create'; sizeSections: number | null; map: 'dev' | 'mem'; align: '4K' | '2M' | '1G'; mode: 'fsdax' | 'devdax' }
+  | { op: 'reconfigure'; which: number; memmapOnMemory: boolean }
   | { op: 'destroy'; which: number }
   | { op: 'walk'; pfnOffset: number }
   | { op: 'page'; pfnOffset: number }
@@ -36,7 +37,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     sizeSections: fc.option(fc.integer({ min: 1, max: 48 })),
     map: fc.constantFrom('dev' as const, 'mem' as const),
     align: fc.constantFrom('4K' as const, '2M' as const, '1G' as const),
+    mode: fc.constantFrom('fsdax' as const, 'devdax' as const),
   }),
+  fc.record({ op: fc.constant('reconfigure' as const), which: fc.nat(3), memmapOnMemory: fc.boolean() }),
   fc.record({ op: fc.constant('destroy' as const), which: fc.nat(3) }),
   fc.record({ op: fc.constant('walk' as const), pfnOffset: fc.nat(0x300000) }),
   fc.record({ op: fc.constant('page' as const), pfnOffset: fc.nat(0x300000) }),
@@ -47,7 +50,7 @@ const machineArb = fc.record({
   ramGiB: fc.integer({ min: 1, max: 4 }),
   gapMiB: fc.integer({ min: 0, max: 64 }).map((x) => x * 32),
   pmemGiB: fc.integer({ min: 1, max: 8 }),
-  kernel: fc.constantFrom('v4.5' as const, 'v4.5-rc1' as const),
+  kernel: fc.constantFrom('v4.5' as const, 'v4.5-rc1' as const, 'v4.18' as const, 'v6' as const),
   memmapInit: fc.constantFrom('as-shipped' as const, 'as-intended' as const),
   pse: fc.integer({ min: 0, max: 19 }).map((x) => x !== 0),
   debug: fc.boolean(),
@@ -78,7 +81,14 @@ function step(m: Machine, pmemStart: bigint, o: Op): unknown {
         m.unbind(`dev${o.dev}`);
         return 'ok';
       case 'create':
-        return m.createNamespace({ size: o.sizeSections === null ? undefined : `${o.sizeSections * 128}M`, map: o.map, align: o.align });
+        return m.createNamespace({ size: o.sizeSections === null ? undefined : `${o.sizeSections * 128}M`, map: o.map, align: o.align, mode: o.mode });
+      case 'reconfigure': {
+        const dax = m.listNamespaces().filter((n) => n.mode === 'devdax');
+        if (dax.length === 0) return 'none';
+        const dev = m.namespaceInfo(dax[o.which % dax.length].dev as string).device!;
+        const kmem = m.stats().systemRam[dev];
+        return m.reconfigureDevice(dev, { mode: kmem ? 'devdax' : 'system-ram', memmapOnMemory: o.memmapOnMemory });
+      }
       case 'destroy': {
         const list = m.listNamespaces();
         if (list.length === 0) return 'none';

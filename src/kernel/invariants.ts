@@ -29,6 +29,7 @@ export function checkInvariants(k: Kernel): InvariantReport {
   const altmapUse = new Map<number, number>();
   const altmaps = [...k.memremap.live].filter((pm) => pm.altmapId !== null);
   const seenTables = new Set<bigint>();
+  const sharedSeen = new Set<number>();
   const root = core.walk(0n).levels[0].table;
 
   /** The vmemmap leaf [pfnStart, pfnEnd) of struct pages, backed at backingPfn for `pages` pages. */
@@ -38,6 +39,11 @@ export function checkInvariants(k: Kernel): InvariantReport {
       problems.push(`vmemmap of pfns ${hex(firstPagePfn)}.. is mapped but no section there is present`);
     }
     if (isDram(backingPfn)) {
+      // a page that compound devmaps or HVO map many times counts once
+      if (pages === 1) {
+        if (sharedSeen.has(backingPfn)) return;
+        sharedSeen.add(backingPfn);
+      }
       report.dramMemmapPages += pages;
       return;
     }
