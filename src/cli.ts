@@ -21,7 +21,7 @@ import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } fro
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createMachine, type Machine, type MachineConfig, type MachineStats } from './machine.ts';
+import { createMachine, type AltmapCounters, type Machine, type MachineConfig, type MachineStats } from './machine.ts';
 import { KernelError } from './kernel/errno.ts';
 import { KERNELS, type KernelName } from './kernel/profile.ts';
 import { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
@@ -326,15 +326,7 @@ function pfnDevOf(dev: string): string {
   return dev.replace(/^namespace/, 'pfn');
 }
 
-interface AltmapView {
-  basePfn: number;
-  reserve: number;
-  free: number;
-  align: number;
-  alloc: number;
-  nextPfn: number;
-  nrFree: number;
-}
+type AltmapView = AltmapCounters;
 
 /** Where every byte of a new namespace went, for --explain: the info block on the media says where the data starts. */
 function explainNamespace(m: Machine, ns: Record<string, unknown>, before: MachineStats, after: MachineStats): string[] {

@@ -115,6 +115,17 @@ export function defaultE820(): Array<{ start: bigint; size: bigint; type: E820Ty
   ];
 }
 
+/** The counters of a struct vmem_altmap, with the derived next_pfn and nr_free (Altmap.toJSON()). */
+export interface AltmapCounters {
+  basePfn: number;
+  reserve: number;
+  free: number;
+  align: number;
+  alloc: number;
+  nextPfn: number;
+  nrFree: number;
+}
+
 /** A live view of a struct vmem_altmap held by the machine. */
 export class Altmap {
   /** @internal */
@@ -153,7 +164,7 @@ export class Altmap {
     const used = BigInt.asUintN(64, f.alloc + f.align);
     return f.free > used ? Number(f.free - used) : 0;
   }
-  toJSON(): Record<string, number> {
+  toJSON(): AltmapCounters {
     return { basePfn: this.basePfn, reserve: this.reserve, free: this.free, align: this.align, alloc: this.alloc, nextPfn: this.nextPfn, nrFree: this.nrFree };
   }
 }

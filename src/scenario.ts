@@ -15,7 +15,7 @@
  * optionally with one binary suffix K/M/G/T ("16G", "0x400000000", "64M"). createNamespace's size
  * and align go to the machine as given, so ndctl's own size syntax and messages apply.
  */
-import { Altmap, createMachine, type AltmapInput, type Machine, type MachineConfig } from './machine.ts';
+import { Altmap, createMachine, type AltmapCounters, type AltmapInput, type Machine, type MachineConfig } from './machine.ts';
 import { ERRNO, KernelError, type ErrnoCode } from './kernel/errno.ts';
 
 // ------------------------------------------------------------------------------------------ types
@@ -40,15 +40,7 @@ export interface Scenario {
 }
 
 /** The altmap counters after a step that worked on a named altmap. */
-export interface AltmapSnapshot {
-  basePfn: number;
-  reserve: number;
-  free: number;
-  align: number;
-  alloc: number;
-  nextPfn: number;
-  nrFree: number;
-}
+export type AltmapSnapshot = AltmapCounters;
 
 interface StepResultBase {
   index: number;
@@ -317,7 +309,7 @@ export function validateScenario(input: unknown): PreparedScenario {
 // ------------------------------------------------------------------------------------- running
 
 function snapshot(a: Altmap): AltmapSnapshot {
-  return a.toJSON() as unknown as AltmapSnapshot;
+  return a.toJSON();
 }
 
 /** Replace live views (Altmap) by plain snapshots, keep bigints; the result outlives the machine. */

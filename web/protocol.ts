@@ -3,7 +3,7 @@
  * runs it on its Machine (the library, nothing else) and answers with the outcome and a Snapshot of
  * everything the page shows. BigInts cross postMessage as they are (structured clone).
  */
-import type { KernelName, MachineStats } from 'altmap-sim';
+import type { AltmapCounters, KernelName, MachineStats } from 'altmap-sim';
 
 export type BackendName = 'wasm' | 'ts';
 
@@ -76,15 +76,7 @@ export interface Response {
   snapshot: Snapshot | null;
 }
 
-export interface AltmapView {
-  basePfn: number;
-  reserve: number;
-  free: number;
-  align: number;
-  alloc: number;
-  nextPfn: number;
-  nrFree: number;
-}
+export type AltmapView = AltmapCounters;
 
 export interface NamespaceView {
   dev: string;

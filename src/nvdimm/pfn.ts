@@ -74,6 +74,20 @@ export interface PfnLayout {
   messages: string[];
 }
 
+/**
+ * init_altmap_base / init_altmap_reserve: base_pfn rounded down to the hotplug granule (a section, or a
+ * sub-section on v5.3+), the gap added to the 8 KiB reserve; free = the pool up to dataoff.
+ */
+function pfnAltmap(start: bigint, offset: bigint, granulePfns: bigint): PfnAltmap {
+  const startPfn = start / PAGE_SIZE;
+  const basePfn = alignDown(startPfn, granulePfns);
+  return {
+    basePfn: toPfnNumber(basePfn),
+    reserve: toPfnNumber(INFO_BLOCK_PFNS + startPfn - basePfn),
+    free: toPfnNumber((offset - SZ_8K) / PAGE_SIZE),
+  };
+}
+
 /** roundup(x, a) for a power-of-two a (the kernel's ALIGN). */
 export function alignUp(x: bigint, a: bigint): bigint {
   return ((x + a - 1n) / a) * a;
@@ -188,16 +202,7 @@ function pfnLayoutV418(p: PfnLayoutParams, ndns: string): PfnLayout {
   if (offset + startPad + endTrunc >= raw) unableToAlign();
 
   const npfns = (raw - offset - startPad - endTrunc) / PAGE_SIZE;
-  let altmap: PfnAltmap | null = null;
-  if (p.map === 'dev') {
-    const startPfn = start / PAGE_SIZE;
-    const basePfn = alignDown(startPfn, PAGES_PER_SECTION);
-    altmap = {
-      basePfn: toPfnNumber(basePfn),
-      reserve: toPfnNumber(INFO_BLOCK_PFNS + startPfn - basePfn),
-      free: toPfnNumber((offset - SZ_8K) / PAGE_SIZE),
-    };
-  }
+  const altmap = p.map === 'dev' ? pfnAltmap(start, offset, PAGES_PER_SECTION) : null;
   return {
     offset,
     npfns: toPfnNumber(npfns),
@@ -233,16 +238,7 @@ function pfnLayoutV6(p: PfnLayoutParams, ndns: string): PfnLayout {
   if (offset >= raw - endTrunc) unableToAlign();
 
   const npfns = (raw - offset - endTrunc) / PAGE_SIZE;
-  let altmap: PfnAltmap | null = null;
-  if (p.map === 'dev') {
-    const startPfn = start / PAGE_SIZE;
-    const basePfn = alignDown(startPfn, PAGES_PER_SUBSECTION);
-    altmap = {
-      basePfn: toPfnNumber(basePfn),
-      reserve: toPfnNumber(INFO_BLOCK_PFNS + startPfn - basePfn),
-      free: toPfnNumber((offset - SZ_8K) / PAGE_SIZE),
-    };
-  }
+  const altmap = p.map === 'dev' ? pfnAltmap(start, offset, PAGES_PER_SUBSECTION) : null;
   return {
     offset,
     npfns: toPfnNumber(npfns),
