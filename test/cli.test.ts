@@ -273,3 +273,28 @@ describe('runScenario (in-process)', () => {
     expect(stopped).toHaveLength(3);
   });
 });
+
+describe('namespaces.md worked table through the CLI', () => {
+  const TABLE: Array<[string, string, string, Record<string, number | 'ENOMEM'>]> = [
+    ['16G', 'dev', '2M', { 'v4.5': 16909336576, 'v4.18': 16909336576, v6: 16909336576 }],
+    ['32G', 'dev', '2M', { 'v4.5': 33820770304, 'v4.18': 33820770304, v6: 33820770304 }],
+    ['48M', 'dev', '2M', { 'v4.5': 'ENOMEM', 'v4.18': 46137344, v6: 48234496 }],
+    ['2G', 'dev', '1G', { 'v4.5': 1073741824, 'v4.18': 1073741824, v6: 1073741824 }],
+    ['64G', 'mem', '2M', { 'v4.5': 68717379584, 'v4.18': 68717379584, v6: 68717379584 }],
+    ['1T', 'dev', '2M', { 'v4.5': 1082329661440, 'v4.18': 1082329661440, v6: 1082329661440 }],
+  ];
+  it('altmap create-namespace --kernel K --json prints the table\'s size, or fails to enable (237) as the table says', async () => {
+    const cells = TABLE.flatMap(([raw, map, align, want]) => (['v4.5', 'v4.18', 'v6'] as const).map((k) => ({ raw, map, align, k, want: want[k] })));
+    const runs = await Promise.all(cells.map((c) => altmap('create-namespace', '--kernel', c.k, '-s', c.raw, '-M', c.map, '-a', c.align, '--json')));
+    cells.forEach((c, i) => {
+      const r = runs[i];
+      if (c.want === 'ENOMEM') {
+        expect(r.code, `${c.k} ${c.raw}`).toBe(237);
+        expect(r.stderr).toMatch(/ENOMEM|Cannot allocate memory|-12/);
+      } else {
+        expect(r.code, `${c.k} ${c.raw}: ${r.stderr}`).toBe(0);
+        expect(JSON.parse(r.stdout).size, `${c.k} ${c.raw} ${c.map} ${c.align}`).toBe(c.want);
+      }
+    });
+  }, 120_000);
+});
