@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createMachine, type AltmapCounters, type Machine, type MachineConfig, type MachineStats } from './machine.ts';
-import { KernelError } from './kernel/errno.ts';
+import { KernelError, STRERROR } from './kernel/errno.ts';
 import { KERNELS, type KernelName } from './kernel/profile.ts';
 import { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
 import { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
@@ -87,16 +87,6 @@ function bare(e: KernelError): string {
   return e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
 }
 
-const STRERROR: Record<string, string> = {
-  ENODEV: 'No such device',
-  ENXIO: 'No such device or address',
-  ENOMEM: 'Cannot allocate memory',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  EINVAL: 'Invalid argument',
-  ENOSPC: 'No space left on device',
-  EFAULT: 'Bad address',
-};
 
 // ------------------------------------------------------------------------------------ progress
 

@@ -1,5 +1,8 @@
 /** Numbers as the page prints them, and the size syntax its forms accept ("64G", "0x1040000000", "4096"). */
 
+/** strerror() of the errnos the model raises (the library's table). */
+export { STRERROR } from 'altmap-sim';
+
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 const SHIFT: Record<string, bigint> = { '': 0n, K: 10n, M: 20n, G: 30n, T: 40n, P: 50n };
 
@@ -48,17 +51,6 @@ export function pages(n: number): string {
   return `${num(n)} (${fmtSize(n * 4096)})`;
 }
 
-/** strerror() of the errnos the model raises. */
-export const STRERROR: Record<string, string> = {
-  ENODEV: 'No such device',
-  ENXIO: 'No such device or address',
-  ENOMEM: 'Cannot allocate memory',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  EINVAL: 'Invalid argument',
-  ENOSPC: 'No space left on device',
-  EFAULT: 'Bad address',
-};
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

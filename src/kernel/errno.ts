@@ -13,6 +13,18 @@ export const ERRNO = {
 
 export type ErrnoCode = keyof typeof ERRNO;
 
+/** strerror() of the errnos the model raises. */
+export const STRERROR: Readonly<Record<string, string>> = {
+  ENODEV: 'No such device',
+  ENXIO: 'No such device or address',
+  ENOMEM: 'Cannot allocate memory',
+  EBUSY: 'Device or resource busy',
+  EEXIST: 'File exists',
+  EINVAL: 'Invalid argument',
+  ENOSPC: 'No space left on device',
+  EFAULT: 'Bad address',
+};
+
 const BY_VALUE = new Map<number, ErrnoCode>(Object.entries(ERRNO).map(([k, v]) => [v, k as ErrnoCode]));
 
 /** The errno name of a negative errno value ("ENOMEM" for -12). */
