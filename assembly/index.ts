@@ -7,13 +7,14 @@
  * not fit a number go to RES (layout.ts); events to EVENTS, counted in CTL. No export traps on any input.
  */
 import { altmapAlloc, altmapCreate as altmapNew, altmapFree as altmapPut, altmapGet, altmapRelease as altmapDrop, altmapSet, ALTMAP_FAIL, lookupAppend as lookupAdd, lookupCommit as lookupDone, lookupReset as lookupClear } from './altmap';
-import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RES, STATIC_END } from './layout';
+import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, PURPOSES, RES, STATIC_END } from './layout';
 import { memmapInit as mmInit, memmapSetPgmap as mmSetPgmap, memmapZero as mmZero, readPageToRes, translateIo } from './memmap';
 import { allocPages as dramAlloc, dramFree, dramInit, dramTotal, dramUsed, freePages as dramPut } from './pagealloc';
 import { directMapAdd as dmAdd, directMapRemove as dmRemove, setRoot, walkToRes } from './pgtable';
 import { backedFrames, patCount, physReadToIo, physWriteFromIo, physWritePrepare, poolInit, setHostLimit } from './physmem';
 import { ensureMemory, setConfig, setFault as faultSet } from './state';
 import { compoundArgsBad, vmemmapFree as vmFree, vmemmapPopulate as vmPopulate, vmemmapPopulateCompound as vmPopulateCompound } from './vmemmap';
+import { hugeArgsBad, vmemmapOptimizeHuge as hvoOptimize, vmemmapRestoreHuge as hvoRestore } from './hvo';
 
 const ENOMEM: i32 = -12;
 const EINVAL: i32 = -22;
@@ -115,7 +116,7 @@ export function freePages(pfn: f64, order: i32, purpose: i32): i32 {
 export function dramStats(): void {
   store<f64>(RES, <f64>dramTotal());
   store<f64>(RES, <f64>dramFree(), 8);
-  for (let p: i32 = 0; p < 4; p++) store<f64>(RES + 16 + (<usize>p << 3), <f64>dramUsed(p));
+  for (let p: i32 = 0; p < PURPOSES; p++) store<f64>(RES + 16 + (<usize>p << 3), <f64>dramUsed(p));
 }
 
 // ---- page tables ----
@@ -189,6 +190,21 @@ export function vmemmapPopulateCompound(startPfn: f64, nrPages: f64, compoundPag
   const bad = compoundArgsBad(startPfn, nrPages, compoundPages, rangeStartPfn);
   if (bad < 0) return bad;
   return vmPopulateCompound(u(startPfn), u(nrPages), u(compoundPages), u(rangeStartPfn));
+}
+/**
+ * HVO (hugetlb_vmemmap_optimize_folio): remap the vmemmap of a HugeTLB page's struct pages onto its
+ * first vmemmap page, read-only. Pages freed, -ENOMEM, -EINVAL (docs/core.md), or -EFAULT after a Bug.
+ */
+export function vmemmapOptimizeHuge(startPfn: f64, nrPages: f64): i32 {
+  const bad = hugeArgsBad(startPfn, nrPages);
+  if (bad < 0) return bad;
+  return hvoOptimize(u(startPfn), u(nrPages));
+}
+/** HVO undone (hugetlb_vmemmap_restore_folio): pages allocated, -ENOMEM (nothing changes) or -EINVAL. */
+export function vmemmapRestoreHuge(startPfn: f64, nrPages: f64): i32 {
+  const bad = hugeArgsBad(startPfn, nrPages);
+  if (bad < 0) return bad;
+  return hvoRestore(u(startPfn), u(nrPages));
 }
 /** altmapId: -1 = through the lookup table (v4.5), -2 = no altmap, >= 0 = that altmap (v4.16+). */
 export function vmemmapFree(startPfn: f64, nrPages: f64, altmapId: i32): i32 {

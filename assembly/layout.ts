@@ -58,7 +58,9 @@ export const CTL_EVENT_COUNT: usize = CTL + 0; // u32
 export const CTL_EVENT_DROPPED: usize = CTL + 4; // u32
 export const CTL_FAULTS: usize = CTL + 8; // 3 x u32, indexed by FaultKind
 export const CTL_OP_WORDS: usize = CTL + 64; // 8 x u64: the words of the current memmap op
-export const CTL_PURPOSE: usize = CTL + 128; // 4 x i64: DRAM pages in use by Purpose
+export const CTL_PURPOSE: usize = CTL + 128; // PURPOSES x i64: DRAM pages in use by Purpose
+/** Purposes DRAM pages are counted under (src/core/core.ts Purpose): page tables, direct map, memmap, slab, HugeTLB. */
+export const PURPOSES: i32 = 5;
 export const CTL_HINTS: usize = CTL + 256; // 32 x u32: per order, no free block of that order below this block
 
 export const RES: usize = 0x0001_1000;

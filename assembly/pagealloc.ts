@@ -13,7 +13,7 @@
  * Orders 0..9 search inside one block at a time (bit tricks on its 8 words); orders 10..MAX_ORDER look
  * for runs of whole free blocks, aligned in pfn space.
  */
-import { CTL_HINTS, CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, RANGES, RANGE_MAX, RANGE_REC } from './layout';
+import { CTL_HINTS, CTL_PURPOSE, PURPOSES, DYN, IO, MEMORY_LIMIT, RANGES, RANGE_MAX, RANGE_REC } from './layout';
 import { discardFrames } from './physmem';
 import { emit, ensureMemory, EV_BUG, FAULT_DRAM, faultFires } from './state';
 
@@ -284,7 +284,7 @@ function findLarge(order: i32): i64 {
 
 @inline
 function purposeAdd(purpose: i32, delta: i64): void {
-  if (purpose >= 0 && purpose < 4) {
+  if (purpose >= 0 && purpose < PURPOSES) {
     const at = CTL_PURPOSE + (<usize>purpose << 3);
     store<i64>(at, load<i64>(at) + delta);
   }

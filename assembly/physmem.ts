@@ -289,6 +289,25 @@ export function physWrite64(phys: u64, v: u64): bool {
   return true;
 }
 
+/**
+ * Give frame `dst` a copy of frame `src`'s content as the CPU reads it (backed bytes, else its fill
+ * pattern, else zero), as bytes: `dst` is backed first if needed (budget, Backing fault, room).
+ * False = -ENOMEM, nothing copied.
+ */
+export function physCopyFrame(dst: u64, src: u64): bool {
+  const d = frameForWrite(dst);
+  if (d == 0) return false;
+  const s = frameAddr(src);
+  if (s != 0) {
+    memory.copy(d, s, 4096);
+    return true;
+  }
+  const p = patFind(src);
+  if (p >= 0) synthFrame(<u32>p, src, d);
+  else memory.fill(d, 0, 4096);
+  return true;
+}
+
 /** Copy [phys, phys + len) as the CPU would read it into IO. */
 export function physReadToIo(phys: u64, len: u32): void {
   let dst: usize = IO;

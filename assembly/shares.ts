@@ -1,7 +1,7 @@
 /**
  * Share counts of vmemmap pages (docs/core.md "vmemmapPopulateCompound"): per pfn, how many extra
  * 4 KiB vmemmap mappings vmemmapPopulateCompound created by reusing it (the kernel's get_page on the
- * reused tail page). vmemmapFree drops one share per such mapping and frees the page only with the
+ * reused tail page), or vmemmapOptimizeHuge (hvo.ts) by remapping a HugeTLB page's vmemmap onto it. vmemmapFree drops one share per such mapping and frees the page only with the
  * last one (put_page_testzero).
  *
  * Storage: a radix tree shaped like the frame index (layout.ts): root at SHARE_ROOT (pfn bits 39..30)
@@ -102,4 +102,22 @@ export function shareDrop(pfn: u64): bool {
   shareTotal--;
   if (c == 1 && countAdd(leaf, -1) == 0) sharePrune(key);
   return true;
+}
+
+/**
+ * Make room for pfn's count ahead of time (its tree path exists), so that the shareAdd calls that
+ * follow cannot fail for lack of room (vmemmapOptimizeHuge reserves before it changes anything).
+ * False when there is no room (nothing changes).
+ */
+export function shareReserve(pfn: u64): bool {
+  if (pfn >= MAX_FRAME) return false;
+  const key = pfn >> 10;
+  if (shareLeaf(key, true) != 0) return true;
+  sharePrune(key);
+  return false;
+}
+
+/** Undo a reservation that ended up unused: free the nodes on pfn's path that hold no counts. */
+export function shareUnreserve(pfn: u64): void {
+  if (pfn < MAX_FRAME) sharePrune(pfn >> 10);
 }

@@ -65,6 +65,38 @@ describe.each(BACKENDS)('v6 after the altmap [%s]', (backend) => {
     expect(m.stats().dram).toEqual(before);
   });
 
+  it('T45 HVO: a 2 MiB HugeTLB page frees 7 of its 8 vmemmap pages (28 KiB), a 1 GiB page 4095 of 4096; freeing restores them', async () => {
+    const m = await createMachine({ backend, kernel: 'v6' });
+    const boot = m.stats().dram;
+    const h = m.hugetlbAlloc('2M');
+    expect(h.vmemmapPagesFreed).toBe(7);
+    let s = m.stats();
+    expect(s.dram.hugetlbPages).toBe(512);
+    expect(s.dram.memmapPages).toBe(boot.memmapPages - 7);
+    expect(s.dram.pageTablePages).toBe(boot.pageTablePages + 1); // the 2 MiB vmemmap PMD split into a PTE table
+    const head = m.walk(m.pfnToPage(h.pfn))!;
+    const tail = m.walk(m.pfnToPage(h.pfn + 64))!;
+    expect(tail.phys).toBe(head.phys);
+    expect(tail.pageSize).toBe(4096);
+    expect(tail.levels[3].entry & 2n).toBe(0n); // read-only
+    expect(m.page(h.pfn + 448)!.pfn).toBe(h.pfn + 448);
+    m.checkInvariants();
+    const g = m.hugetlbAlloc('1G');
+    expect(g.vmemmapPagesFreed).toBe(4095); // 16 MiB - 4 KiB
+    expect(m.stats().hugetlb).toEqual({ pages2M: 1, pages1G: 1, vmemmapPagesFreed: 4102 });
+    m.checkInvariants();
+    m.hugetlbFree(h.pfn);
+    m.hugetlbFree(g.pfn);
+    s = m.stats();
+    expect(s.dram.memmapPages).toBe(boot.memmapPages);
+    expect(s.dram.hugetlbPages).toBe(0);
+    expect(s.dram.freePages).toBe(boot.freePages - (s.dram.pageTablePages - boot.pageTablePages)); // the split tables stay
+    m.checkInvariants();
+    // before v5.14 there is no HVO
+    const old = await createMachine({ backend, kernel: 'v4.18' });
+    expect(old.hugetlbAlloc('2M').vmemmapPagesFreed).toBe(0);
+  });
+
   it('T43 through the API: device-dax with an altmap (map=dev) keeps a full memmap on the device', async () => {
     const m = await createMachine({ backend, kernel: 'v6' });
     m.createNamespace({ size: '16G', mode: 'devdax', map: 'dev', align: '2M' });

@@ -28,8 +28,10 @@ export const enum Purpose {
   Memmap = 2,
   /** Small kernel objects (devres payloads such as the page_map). */
   Slab = 3,
+  /** HugeTLB pages (the memory itself, not its memmap). */
+  HugeTlb = 4,
 }
-export const PURPOSES = 4;
+export const PURPOSES = 5;
 
 /** Events the core reports to the host; the host turns them into kernel messages. */
 export const enum EventType {
@@ -207,6 +209,21 @@ export interface Core {
    * 0, or -EFAULT after a Bug event.
    */
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number;
+  /**
+   * HVO (v5.14+, hugetlb_vmemmap_optimize_folio; kernel.md §4.2, T45): remap the vmemmap of a HugeTLB
+   * page's struct pages [startPfn, startPfn + nrPages) so every vmemmap page after the first maps the
+   * first (read-only), freeing their backing; PMD leaves in the way are split into PTE tables first.
+   * Returns the number of vmemmap pages freed (7 for 2 MiB, 4095 for 1 GiB), or -ENOMEM (nothing
+   * changes); -EINVAL for arguments outside the contract or an unmapped first vmemmap page; -EFAULT
+   * after a Bug event (docs/core.md "vmemmapOptimizeHuge").
+   */
+  vmemmapOptimizeHuge(startPfn: number, nrPages: number): number;
+  /**
+   * Undo it (hugetlb_vmemmap_restore_folio): give each remapped vmemmap page a fresh DRAM page holding
+   * a copy of what it showed, mapped read-write; the PTE tables stay split. Returns the pages allocated,
+   * or -ENOMEM (nothing changes then); -EINVAL as for vmemmapOptimizeHuge.
+   */
+  vmemmapRestoreHuge(startPfn: number, nrPages: number): number;
 
   // ---- memmap (assembly/memmap.ts) ----
   /** memset of the struct pages of [startPfn, +nrPages) to zero (sparse_add_one_section). Pages with no vmemmap mapping are skipped. 0 or -ENOMEM. */

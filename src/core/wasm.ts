@@ -75,6 +75,8 @@ interface Exports {
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
   vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number;
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number;
+  vmemmapOptimizeHuge(startPfn: number, nrPages: number): number;
+  vmemmapRestoreHuge(startPfn: number, nrPages: number): number;
   memmapZero(startPfn: number, nrPages: number): number;
   memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
@@ -521,6 +523,15 @@ class WasmCore implements WasmCoreDiagnostics {
     }
     this.drain();
     return r;
+  }
+
+  /** HVO: one call per HugeTLB page (a Bug from the page allocator is the only event it can raise). */
+  vmemmapOptimizeHuge(startPfn: number, nrPages: number): number {
+    return this.run((x) => x.vmemmapOptimizeHuge(startPfn, nrPages));
+  }
+
+  vmemmapRestoreHuge(startPfn: number, nrPages: number): number {
+    return this.run((x) => x.vmemmapRestoreHuge(startPfn, nrPages));
   }
 
   // ---- memmap (raises no events) ----

@@ -4,6 +4,7 @@ import { DeviceRegistry } from './devres.ts';
 import { HostMemoryError, MachinePoisonedError } from './errno.ts';
 import { Hotplug } from './hotplug.ts';
 import { Memremap } from './memremap.ts';
+import { Hugetlb } from './hugetlb.ts';
 import { Printk } from './printk.ts';
 import { IomemTree } from './resource.ts';
 import type { Profile } from './profile.ts';
@@ -12,6 +13,8 @@ export interface KernelConfig {
   zoneDevice: boolean;
   sparsememVmemmap: boolean;
   memmapInit: 'as-shipped' | 'as-intended';
+  /** hugetlb_optimize_vmemmap (v5.14+). */
+  hugetlbVmemmapOptimize: boolean;
 }
 
 export class Kernel {
@@ -20,6 +23,7 @@ export class Kernel {
   readonly devices = new DeviceRegistry();
   readonly hotplug: Hotplug;
   readonly memremap: Memremap;
+  readonly hugetlb: Hugetlb;
   poisoned: string | null = null;
   /** The nth next devres allocation fails (fault injection; 0 = off). */
   devresFault = 0;
@@ -40,6 +44,7 @@ export class Kernel {
     this.log.debug = debug;
     this.hotplug = new Hotplug(this);
     this.memremap = new Memremap(this);
+    this.hugetlb = new Hugetlb(this, cfg.hugetlbVmemmapOptimize && profile.hvo);
   }
 
   /** Live core altmaps and their generation, so a stale host view never reads a reused slot. */

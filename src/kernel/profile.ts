@@ -62,6 +62,8 @@ export interface Profile {
   compoundDevmaps: boolean;
   /** v5.13+: memmap_on_memory for hot-plugged System RAM (dax kmem). */
   memmapOnMemory: boolean;
+  /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
+  hvo: boolean;
 }
 
 const V45: Profile = {
@@ -90,6 +92,7 @@ const V45: Profile = {
   regionAlign: null,
   compoundDevmaps: false,
   memmapOnMemory: false,
+  hvo: false,
 };
 
 const PROFILES: Record<KernelName, Profile> = {
@@ -143,6 +146,7 @@ const PROFILES: Record<KernelName, Profile> = {
     regionAlign: 16n << 20n,
     compoundDevmaps: true,
     memmapOnMemory: true,
+    hvo: true,
   },
 };
 

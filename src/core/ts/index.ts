@@ -1,6 +1,6 @@
 /**
  * The pure-TypeScript twin of the Wasm core, file for file with assembly/ (physmem, pagealloc,
- * pgtable, altmap, vmemmap, memmap). It shares no source with assembly/: the semantics are
+ * pgtable, altmap, vmemmap, hvo, memmap). It shares no source with assembly/: the semantics are
  * those of docs/core.md, and test/core.diff.test.ts holds the two to the same bytes.
  */
 import {
@@ -16,6 +16,7 @@ import {
   type WalkLevel,
 } from '../core.ts';
 import { AltmapTable } from './altmap.ts';
+import { Hvo } from './hvo.ts';
 import { initFill, Memmap, pgmapFill, zeroFill } from './memmap.ts';
 import { PageAlloc } from './pagealloc.ts';
 import { entryPfn, mapRange, PageTable, PTE_PRESENT, PTE_PSE, removeRange, SZ_1G, SZ_2M } from './pgtable.ts';
@@ -31,6 +32,7 @@ class TsCore implements Core {
   private pt!: PageTable;
   private altmaps!: AltmapTable;
   private vmemmap!: Vmemmap;
+  private hvo!: Hvo;
   private memmap!: Memmap;
   private readonly events = new Events();
   private readonly faults = new Faults();
@@ -44,6 +46,7 @@ class TsCore implements Core {
     this.pt = new PageTable(cfg.levels, this.mem, this.alloc);
     this.altmaps = new AltmapTable(this.events, this.faults, cfg.debug);
     this.vmemmap = new Vmemmap(this.pt, this.altmaps, this.events, vaLow(cfg.vmemmapStart), cfg.pse, cfg.debug);
+    this.hvo = new Hvo(this.pt, this.vmemmap);
     this.memmap = new Memmap(this.mem, this.pt, this.vmemmap, cfg.eagerMemmap);
     this.pageOffset = vaLow(cfg.pageOffset);
     const root = this.alloc.allocPages(0, Purpose.PageTable);
@@ -218,6 +221,12 @@ class TsCore implements Core {
   }
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number {
     return this.vmemmap.free(startPfn, nrPages, altmapId);
+  }
+  vmemmapOptimizeHuge(startPfn: number, nrPages: number): number {
+    return this.hvo.optimize(startPfn, nrPages);
+  }
+  vmemmapRestoreHuge(startPfn: number, nrPages: number): number {
+    return this.hvo.restore(startPfn, nrPages);
   }
 
   // ---- memmap ----

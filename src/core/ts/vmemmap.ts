@@ -10,8 +10,9 @@ const TWO40 = 2 ** 40;
 
 export class Vmemmap {
   /**
-   * Share counts (assembly/shares.ts): per pfn, the extra 4 KiB mappings vmemmapPopulateCompound made
-   * of it (get_page); vmemmapFree drops one per mapping and frees the page with the last one.
+   * Share counts (assembly/shares.ts): per pfn, the extra 4 KiB mappings vmemmapPopulateCompound (or
+   * HVO, hvo.ts) made of it (get_page); vmemmapFree drops one per mapping and frees the page with the
+   * last one.
    */
   private readonly shares = new Map<number, number>();
   /** The pfn mapped at the last address populateRange handled (populate_address's pte_page). */
@@ -153,7 +154,7 @@ export class Vmemmap {
         this.lastPfn = page;
       } else {
         if (!pt.writeLeaf(t, i, reuse, PAGE_FLAGS)) return ENOMEM;
-        this.shares.set(reuse, (this.shares.get(reuse) ?? 0) + 1);
+        this.shareAdd(reuse);
         this.lastPfn = reuse;
       }
     }
@@ -185,17 +186,24 @@ export class Vmemmap {
     return 0;
   }
 
+  /** One more share of pfn (an extra 4 KiB vmemmap mapping of it: get_page). */
+  shareAdd(pfn: number): void {
+    this.shares.set(pfn, (this.shares.get(pfn) ?? 0) + 1);
+  }
+
+  /** Drop one share of pfn: true when it had one. */
+  shareDrop(pfn: number): boolean {
+    const n = this.shares.get(pfn);
+    if (n === undefined) return false;
+    if (n > 1) this.shares.set(pfn, n - 1);
+    else this.shares.delete(pfn);
+    return true;
+  }
+
   /** A 4 KiB page with shares loses one instead of going (put_page_testzero); everything else goes to `release`. */
   private withShares(release: LeafRelease): LeafRelease {
     return (pfn, order) => {
-      if (order === 0 && this.shares.size !== 0) {
-        const n = this.shares.get(pfn);
-        if (n !== undefined) {
-          if (n > 1) this.shares.set(pfn, n - 1);
-          else this.shares.delete(pfn);
-          return 0;
-        }
-      }
+      if (order === 0 && this.shares.size !== 0 && this.shareDrop(pfn)) return 0;
       return release(pfn, order);
     };
   }

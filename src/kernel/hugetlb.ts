@@ -1,0 +1,70 @@
+/**
+ * HugeTLB pages and HugeTLB Vmemmap Optimization (mm/hugetlb.c, mm/hugetlb_vmemmap.c; v5.14+, one kept
+ * vmemmap page since v6.x): a 2 MiB page's memmap is 8 vmemmap pages of which 7 are remapped to the first
+ * and freed; a 1 GiB page's 4096, of which 4095 (kernel.md §4.2, T45).
+ */
+import { Purpose } from '../core/core.ts';
+import { KernelError } from './errno.ts';
+import type { Kernel } from './kernel.ts';
+
+export type HugePageSize = '2M' | '1G';
+
+interface HugePage {
+  pfn: number;
+  order: number;
+  /** vmemmap pages HVO freed (0 when not optimised). */
+  freed: number;
+}
+
+export class Hugetlb {
+  readonly pages = new Map<number, HugePage>();
+
+  constructor(
+    private readonly k: Kernel,
+    /** hugetlb_optimize_vmemmap=on */
+    readonly optimize: boolean,
+  ) {}
+
+  /** alloc_fresh_hugetlb_folio + hugetlb_vmemmap_optimize_folio. */
+  alloc(size: HugePageSize): { pfn: number; size: HugePageSize; vmemmapPagesFreed: number } {
+    const k = this.k;
+    const order = size === '2M' ? 9 : 18;
+    const pfn = k.core.allocPages(order, Purpose.HugeTlb);
+    if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of DRAM for a HugeTLB page`);
+    let freed = 0;
+    if (this.optimize) {
+      // a failed optimisation is not fatal: the folio keeps its whole vmemmap
+      const r = k.core.vmemmapOptimizeHuge(pfn, 2 ** order);
+      k.drainEvents();
+      freed = Math.max(0, r);
+    }
+    this.pages.set(pfn, { pfn, order, freed });
+    return { pfn, size, vmemmapPagesFreed: freed };
+  }
+
+  /** hugetlb_vmemmap_restore_folio + update_and_free_hugetlb_folio. */
+  free(pfn: number): void {
+    const k = this.k;
+    const hp = this.pages.get(pfn);
+    if (!hp) throw new KernelError('EINVAL', `pfn 0x${pfn.toString(16)} is not a HugeTLB page`);
+    if (hp.freed > 0 && k.core.vmemmapRestoreHuge(pfn, 2 ** hp.order) < 0) {
+      // the vmemmap cannot be restored without memory: the page stays in the pool
+      throw new KernelError('ENOMEM', `cannot restore the vmemmap of the HugeTLB page at pfn 0x${pfn.toString(16)}`);
+    }
+    k.core.freePages(pfn, hp.order, Purpose.HugeTlb);
+    k.drainEvents();
+    this.pages.delete(pfn);
+  }
+
+  summary(): { pages2M: number; pages1G: number; vmemmapPagesFreed: number } {
+    let pages2M = 0;
+    let pages1G = 0;
+    let vmemmapPagesFreed = 0;
+    for (const hp of this.pages.values()) {
+      if (hp.order === 9) pages2M++;
+      else pages1G++;
+      vmemmapPagesFreed += hp.freed;
+    }
+    return { pages2M, pages1G, vmemmapPagesFreed };
+  }
+}
