@@ -98,10 +98,13 @@ function cacheSlot(key: u64): usize {
   return LEAF_CACHE + ((<usize>key & (LEAF_CACHE_ENTRIES - 1)) << 4);
 }
 
-/** The leaf node of frames [key << 10, +1024), or 0. With `create`, missing nodes are made (0 when out of room). */
-function radixLeaf(key: u64, create: bool): usize {
-  if (key >= MAX_FRAME >> 10) return 0;
-  let node: usize = RADIX_ROOT;
+/**
+ * The leaf of a 4-level, 1024-way tree of 4 KiB nodes rooted at `root` (pfn bits 39..10 -> node), or 0.
+ * With `create`, missing nodes come from the slot pool (0 when out of room). The frame index and the
+ * share counts (shares.ts) are both such trees.
+ */
+export function treeLeaf(root: usize, key: u64, create: bool): usize {
+  let node: usize = root;
   let sh: u32 = 20;
   while (true) {
     const at = node + ((<usize>(key >> sh) & 1023) << 2);
@@ -111,13 +114,19 @@ function radixLeaf(key: u64, create: bool): usize {
       e = slotAlloc(true);
       if (e == 0) return 0;
       store<u32>(at, e);
-      if (node != RADIX_ROOT) countAdd(node, 1);
+      if (node != root) countAdd(node, 1);
     }
     node = slotAddr(e - 1);
     if (sh == 0) return node;
     sh -= 10;
   }
   return 0;
+}
+
+/** The leaf node of frames [key << 10, +1024), or 0. With `create`, missing nodes are made (0 when out of room). */
+function radixLeaf(key: u64, create: bool): usize {
+  if (key >= MAX_FRAME >> 10) return 0;
+  return treeLeaf(RADIX_ROOT, key, create);
 }
 
 /** Free the empty nodes on the path of `key`, bottom-up (the root stays). */

@@ -10,7 +10,7 @@
  * their last one is dropped, so the cost is O(pages shared), nothing up front, at any machine size.
  */
 import { MAX_FRAME, SHARE_ROOT } from './layout';
-import { countAdd, nodeCountAt, slotAddr, slotAlloc, slotFree } from './physmem';
+import { countAdd, nodeCountAt, slotAddr, slotAlloc, slotFree, treeLeaf } from './physmem';
 
 /** Shares held over all pfns (0: vmemmapFree skips the lookups). */
 export let shareTotal: u64 = 0;
@@ -22,22 +22,8 @@ let cacheLeaf: usize = 0;
 /** The leaf of pfns [key << 10, +1024), or 0. With `create`, missing nodes are made (0 when out of room). */
 function shareLeaf(key: u64, create: bool): usize {
   if (cacheKey == key + 1) return cacheLeaf;
-  let node: usize = SHARE_ROOT;
-  let sh: u32 = 20;
-  while (true) {
-    const at = node + ((<usize>(key >> sh) & 1023) << 2);
-    let e = load<u32>(at);
-    if (e == 0) {
-      if (!create) return 0;
-      e = slotAlloc(true);
-      if (e == 0) return 0;
-      store<u32>(at, e);
-      if (node != SHARE_ROOT) countAdd(node, 1);
-    }
-    node = slotAddr(e - 1);
-    if (sh == 0) break;
-    sh -= 10;
-  }
+  const node = treeLeaf(SHARE_ROOT, key, create);
+  if (node == 0) return 0;
   cacheKey = key + 1;
   cacheLeaf = node;
   return node;

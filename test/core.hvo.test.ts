@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig, type DramStats } from '../src/core/core.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
+import { CORE_BACKENDS, coreConfig } from './coreConfig.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const SECTION = 32768;
@@ -23,25 +24,8 @@ const EINVAL = -22;
 const NX = 1n << 63n;
 const RW = 2n;
 
-function config(over: Partial<CoreConfig> = {}): CoreConfig {
-  return {
-    ramRanges: [[0x100, 0x1000100]],
-    levels: 4,
-    vmemmapStart: VMEMMAP_START,
-    pageOffset: 0xffff888000000000n,
-    pse: true,
-    gbpages: true,
-    hostMemoryLimit: 1 << 30,
-    eagerMemmap: false,
-    debug: false,
-    ...over,
-  };
-}
-
-const backends: Array<[string, () => Promise<Core>]> = [
-  ['wasm', () => createWasmCore()],
-  ['ts', async () => createTsCore()],
-];
+const config = coreConfig;
+const backends = CORE_BACKENDS;
 
 const va = (pfn: number, start = VMEMMAP_START) => start + 64n * BigInt(pfn);
 
