@@ -79,6 +79,27 @@ describe.each(BACKENDS)('kernel eras [%s]', (backend) => {
     expect(m.snapshot()).toEqual(before);
   });
 
+  it('v4.18 trims a namespace that shares its first section with System RAM: start_pad 64 MiB, "section collision", memremap from the trimmed start', async () => {
+    const m = await createMachine({
+      backend,
+      kernel: 'v4.18',
+      e820: [
+        { start: 0x100000n, size: 0x37c000000n - 0x100000n, type: 'System RAM' },
+        { start: 0x37c000000n, size: 0x838000000n - 0x37c000000n, type: 'Persistent Memory' },
+      ],
+    });
+    const n = m.dmesg().length;
+    const ns = m.createNamespace({ size: '4G' });
+    const info = m.namespaceInfo(ns.dev as string);
+    expect(info.startPad).toBe(64n * MiB);
+    expect(ns.size).toBe(Number(4n * GiB - info.startPad - info.offset));
+    expect(newLines(m.dmesg(), n)).toContain('nd_pfn pfn0.0: namespace0.0 section collision, truncate 67108864 bytes');
+    // the mapping starts at the section boundary, so it shares no section with RAM
+    expect(m.findDevPagemap(0x37c000000n)).toBeNull();
+    expect(m.findDevPagemap(0x380000000n)?.dev).toBe('pfn0.0');
+    m.checkInvariants();
+  });
+
   it('v6 debug log: altmap_alloc_block_buf and the vmemmap PMD run exactly as a 6.x kernel prints them', async () => {
     const m = await createMachine({
       backend,

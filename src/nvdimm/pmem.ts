@@ -229,7 +229,8 @@ export class Pmem {
     try {
       // dev_dax_probe: pgmap->vmemmap_shift = order_base_2(align >> PAGE_SHIFT) (v5.17+ compound devmaps)
       const shift = dax && k.profile.compoundDevmaps && ns.align > 4096n ? Math.log2(Number(ns.align >> 12n)) : 0;
-      k.memremap.devmMemremapPages(dev, ns.start, ns.start + ns.raw - 1n, altmap, shift);
+      // nvdimm_setup_pfn: the resource loses the start_pad and end_trunc the info block records
+      k.memremap.devmMemremapPages(dev, ns.start + layout.startPad, ns.start + ns.raw - 1n - layout.endTrunc, altmap, shift);
     } catch (e) {
       if (e instanceof KernelError && e.errno !== ERRNO.ENODEV && e.errno !== ERRNO.ENXIO && !k.poisoned) {
         k.log.printk('warn', `${driver}: probe of ${pfnName} failed with error ${e.errno}`);
