@@ -339,6 +339,7 @@ const DRAM_ROWS: Array<[keyof Snapshot['stats']['dram'], string, string]> = [
   ['pageTablePages', 'page tables', '#6b8fc8'],
   ['directMapPages', 'direct-map tables', '#9db6dc'],
   ['slabPages', 'slab (page_map, …)', '#8a939e'],
+  ['hugetlbPages', 'HugeTLB pages', '#b08d57'],
   ['freePages', 'free', '#e7ebf1'],
 ];
 
