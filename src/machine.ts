@@ -5,7 +5,7 @@
  */
 import { ALTMAP_FIELDS, CoreTrap, FaultKind, Purpose, type AltmapFields, type Core } from './core/core.ts';
 import { decodeStructPage, type StructPage } from './core/structPage.ts';
-import { KernelError, MachinePoisonedError, invalid } from './kernel/errno.ts';
+import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
 import { PAGES_PER_SECTION } from './kernel/hotplug.ts';
 import { Kernel } from './kernel/kernel.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
@@ -257,7 +257,7 @@ export class Machine {
 
   createDevice(name: string): { name: string } {
     this.mutable();
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) invalid(`device name ${JSON.stringify(name)} is not a valid device name`);
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) invalid(`device name ${show(name)} is not a valid device name`);
     this.k.devices.create(name, 'altmap_test');
     return { name };
   }
@@ -266,7 +266,7 @@ export class Machine {
   device(ref: { name: string } | string): Device {
     const name = typeof ref === 'string' ? ref : ref?.name;
     const dev = typeof name === 'string' ? this.k.devices.get(name) : undefined;
-    if (!dev) throw new KernelError('ENODEV', `no device ${JSON.stringify(name)}`);
+    if (!dev) throw new KernelError('ENODEV', `no device ${show(name)}`);
     if (!dev.bound) throw new KernelError('EINVAL', `device ${name} is already unbound`);
     return dev;
   }
@@ -404,7 +404,7 @@ export class Machine {
   readPhys(phys: bigint | number, length: number): Uint8Array {
     this.live();
     const p = this.physArg(phys, 'phys');
-    if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 24) invalid(`length ${length} must be an integer from 0 to 16 MiB`);
+    if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 24) invalid(`length ${show(length)} must be an integer from 0 to 16 MiB`);
     if (p + BigInt(length) > 1n << BigInt(this.physBits)) invalid(`[${hex(p)}, +${length}) runs past the ${this.physBits}-bit physical address space`);
     return this.k.core.readPhys(p, length);
   }
@@ -523,12 +523,12 @@ export class Machine {
    */
   injectFault(kind: 'dram' | 'altmap' | 'devres' | 'backing', nth: number): void {
     this.live();
-    if (!Number.isSafeInteger(nth) || nth < 0) invalid(`nth ${nth} must be a non-negative integer`);
+    if (!Number.isSafeInteger(nth) || nth < 0) invalid(`nth ${show(nth)} must be a non-negative integer`);
     if (kind === 'devres') this.k.devresFault = nth;
     else if (kind === 'dram') this.k.core.setFault(FaultKind.DramAlloc, nth);
     else if (kind === 'altmap') this.k.core.setFault(FaultKind.AltmapAlloc, nth);
     else if (kind === 'backing') this.k.core.setFault(FaultKind.Backing, nth);
-    else invalid(`fault kind ${JSON.stringify(kind)} is not dram, altmap, devres or backing`);
+    else invalid(`fault kind ${show(kind)} is not dram, altmap, devres or backing`);
   }
 
   /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */
@@ -570,19 +570,19 @@ export class Machine {
   reconfigureDevice(dev: string, opts: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean }): Record<string, unknown> {
     this.mutable();
     if (typeof opts !== 'object' || opts === null) invalid('reconfigureDevice needs { mode }');
-    if (opts.mode !== 'system-ram' && opts.mode !== 'devdax') invalid(`mode ${JSON.stringify(opts.mode)} is not system-ram or devdax`);
+    if (opts.mode !== 'system-ram' && opts.mode !== 'devdax') invalid(`mode ${show(opts.mode)} is not system-ram or devdax`);
     const mom = opts.memmapOnMemory ?? false;
-    if (mom !== true && mom !== false && mom !== 'force') invalid(`memmapOnMemory ${JSON.stringify(mom)} is not true, false or "force"`);
+    if (mom !== true && mom !== false && mom !== 'force') invalid(`memmapOnMemory ${show(mom)} is not true, false or "force"`);
     if (!this.k.profile.memmapOnMemory) invalid(`dax kmem and memmap_on_memory are modelled for the v6 profile, not ${this.kernel}`);
     const ns = this.pmem.regions.flatMap((r) => r.namespaces).find((n) => n.mode === 'devdax' && n.pfnDev?.name === dev);
-    if (!ns) throw new KernelError('ENODEV', `no device-dax device ${JSON.stringify(dev)}`);
+    if (!ns) throw new KernelError('ENODEV', `no device-dax device ${show(dev)}`);
     return this.run(() => this.pmem.reconfigure(ns, opts.mode, mom, opts.movable ?? true));
   }
 
   /** A HugeTLB page from DRAM (alloc_fresh_hugetlb_folio); on v6 its vmemmap is optimised (HVO: 7 of 8, or 4095 of 4096, vmemmap pages freed). */
   hugetlbAlloc(size: '2M' | '1G'): { pfn: number; size: '2M' | '1G'; vmemmapPagesFreed: number } {
     this.mutable();
-    if (size !== '2M' && size !== '1G') invalid(`HugeTLB page size ${JSON.stringify(size)} is not 2M or 1G`);
+    if (size !== '2M' && size !== '1G') invalid(`HugeTLB page size ${show(size)} is not 2M or 1G`);
     return this.run(() => this.k.hugetlb.alloc(size));
   }
 
@@ -626,7 +626,7 @@ export class Machine {
 
   listNamespaces(opts: { human?: boolean } = {}): Array<Record<string, unknown>> {
     this.live();
-    return this.pmem.list(!!opts.human);
+    return this.pmem.list(!!opts?.human);
   }
 
   dispose(): void {
@@ -648,7 +648,7 @@ export class Machine {
       return BigInt(x);
     }
     if (typeof x === 'string') {
-      if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(x.trim())) invalid(`${what} ${JSON.stringify(x)} is not an integer`);
+      if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(x.trim())) invalid(`${what} ${show(x)} is not an integer`);
       return this.u64Arg(BigInt(x.trim()), what);
     }
     return invalid(`${what} is missing or not a number (got ${typeof x})`);
@@ -662,13 +662,13 @@ export class Machine {
   }
 
   private pfnArg(pfn: unknown): number {
-    if (typeof pfn !== 'number' || !Number.isSafeInteger(pfn) || pfn < 0) invalid(`pfn ${String(pfn)} is not a non-negative integer`);
+    if (typeof pfn !== 'number' || !Number.isSafeInteger(pfn) || pfn < 0) invalid(`pfn ${show(pfn)} is not a non-negative integer`);
     if (pfn >= 2 ** (this.physBits - 12)) invalid(`pfn ${hex(BigInt(pfn))} is beyond the ${this.physBits}-bit physical address space`);
     return pfn;
   }
 
   private countArg(n: unknown, what: string): number {
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) invalid(`${what} ${String(n)} is not a non-negative integer`);
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) invalid(`${what} ${show(n)} is not a non-negative integer`);
     return n;
   }
 
@@ -699,7 +699,7 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): Array<{ 
   if (!Array.isArray(entries) || entries.length === 0) invalid('e820 must be a non-empty list of { start, size, type }');
   const out = entries.map((e, i) => {
     if (typeof e !== 'object' || e === null) invalid(`e820[${i}] is not an object`);
-    if (!['System RAM', 'Persistent Memory', 'Reserved'].includes(e.type)) invalid(`e820[${i}].type ${JSON.stringify(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
+    if (!['System RAM', 'Persistent Memory', 'Reserved'].includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
     const start = parseSize(e.start, `e820[${i}].start`);
     const size = parseSize(e.size, `e820[${i}].size`);
     if (size === 0n) invalid(`e820[${i}].size must be positive`);
@@ -736,19 +736,19 @@ const OPTIONS = ['hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gb
 /** Build and boot a machine. */
 export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
   if (typeof config !== 'object' || config === null) invalid('config must be an object');
-  for (const key of Object.keys(config)) if (!OPTIONS.includes(key)) invalid(`unknown machine option ${JSON.stringify(key)}`);
+  for (const key of Object.keys(config)) if (!OPTIONS.includes(key)) invalid(`unknown machine option ${show(key)}`);
   const kernel = config.kernel ?? 'v4.5';
-  if (!(KERNELS as readonly string[]).includes(kernel)) invalid(`kernel ${JSON.stringify(kernel)} is not one of ${KERNELS.join(', ')}`);
+  if (!(KERNELS as readonly string[]).includes(kernel)) invalid(`kernel ${show(kernel)} is not one of ${KERNELS.join(', ')}`);
   const backend = config.backend ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'ts') invalid(`backend ${JSON.stringify(backend)} is not "wasm" or "ts"`);
+  if (backend !== 'wasm' && backend !== 'ts') invalid(`backend ${show(backend)} is not "wasm" or "ts"`);
   const memmapInit = config.memmapInit ?? 'as-shipped';
-  if (memmapInit !== 'as-shipped' && memmapInit !== 'as-intended') invalid(`memmapInit ${JSON.stringify(memmapInit)} is not "as-shipped" or "as-intended"`);
+  if (memmapInit !== 'as-shipped' && memmapInit !== 'as-intended') invalid(`memmapInit ${show(memmapInit)} is not "as-shipped" or "as-intended"`);
   for (const b of ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const) {
     if (config[b] !== undefined && typeof config[b] !== 'boolean') invalid(`${b} must be true or false`);
   }
   const profile = profileFor(kernel);
   const paging = config.paging ?? 4;
-  if (paging !== 4 && paging !== 5) invalid(`paging ${JSON.stringify(paging)} is not 4 or 5`);
+  if (paging !== 4 && paging !== 5) invalid(`paging ${show(paging)} is not 4 or 5`);
   if (paging === 5 && !profile.la57) invalid(`paging: 5 (LA57) is modelled for the v6 profile only, not ${kernel}`);
   const limit = config.hostMemoryLimit === undefined ? 2n << 30n : parseSize(config.hostMemoryLimit, 'hostMemoryLimit');
   if (limit < 1n << 20n || limit > 3n << 30n) invalid(`hostMemoryLimit ${limit} must be between 1 MiB and 3 GiB`);

@@ -139,3 +139,27 @@ describe('bad input: the CLI', () => {
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 });
+
+describe.each(BACKENDS)('fuzzed arguments [%s]', (backend) => {
+  const METHODS = [
+    'devmMemremapPages', 'findDevPagemap', 'toVmemAltmap', 'createAltmap', 'vmemAltmapOffset', 'vmemAltmapFree', 'altmapAllocBlockBuf',
+    'pfnToPage', 'pageToPfn', 'page', 'readPhys', 'walk', 'walkVerbose', 'regionIntersects', 'createNamespace', 'destroyNamespace',
+    'reconfigureDevice', 'hugetlbAlloc', 'hugetlbFree', 'injectFault', 'namespaceInfo', 'planNamespace', 'va', 'unbind', 'createDevice', 'listNamespaces',
+  ];
+  it('any arguments to any public method give a result or a KernelError, never another exception', async () => {
+    const fc = (await import('fast-check')).default;
+    const m = await createMachine({ backend, kernel: 'v6' });
+    m.createDevice('d');
+    fc.assert(
+      fc.property(fc.constantFrom(...METHODS), fc.array(fc.anything({ withBigInt: true, withNullPrototype: true, withObjectString: true }), { maxLength: 3 }), (name, args) => {
+        try {
+          (m as unknown as Record<string, (...a: unknown[]) => unknown>)[name](...args);
+        } catch (e) {
+          if (!(e instanceof KernelError)) throw e;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    m.checkInvariants();
+  }, 120_000);
+});

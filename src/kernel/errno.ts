@@ -51,6 +51,20 @@ export class KernelError extends Error {
   }
 }
 
+/** A value as an error message shows it; never throws, whatever the value (bigint, null prototype, cycles). */
+export function show(x: unknown): string {
+  if (typeof x === 'bigint') return `${x}n`;
+  if (typeof x === 'string') return JSON.stringify(x);
+  if (typeof x === 'number' || typeof x === 'boolean' || x === null || x === undefined) return String(x);
+  if (typeof x === 'symbol') return x.toString();
+  if (typeof x === 'function') return 'a function';
+  try {
+    return JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? Object.prototype.toString.call(x);
+  } catch {
+    return Object.prototype.toString.call(x);
+  }
+}
+
 /** Throw EINVAL for input the kernel would never see (the public API's own validation). */
 export function invalid(message: string): never {
   throw new KernelError('EINVAL', message);

@@ -3,7 +3,7 @@
  * at the region's lowest free address, the pfn info block written to the media, and the
  * devm_memremap_pages call with the altmap the era's arithmetic builds (nvdimm_namespace_attach_pfn).
  */
-import { ERRNO, KernelError, invalid } from '../kernel/errno.ts';
+import { ERRNO, KernelError, invalid, show } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
@@ -101,7 +101,7 @@ export class Pmem {
 
   find(name: unknown): Namespace {
     for (const r of this.regions) for (const ns of r.namespaces) if (ns.dev === name) return ns;
-    throw new KernelError('ENODEV', `no namespace ${JSON.stringify(name)}`);
+    throw new KernelError('ENODEV', `no namespace ${show(name)}`);
   }
 
   /** Free extents of a region, lowest first. */
@@ -120,11 +120,11 @@ export class Pmem {
   /** Validate a request as ndctl and the era's arithmetic would, before anything changes. */
   plan(o: CreateNamespaceOptions): NamespacePlan {
     if (typeof o !== 'object' || o === null) invalid('createNamespace needs an options object { size?, mode, map?, align? }');
-    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region'].includes(key)) invalid(`unknown namespace option ${JSON.stringify(key)}`);
+    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
     const mode = o.mode ?? 'fsdax';
-    if (mode !== 'fsdax' && mode !== 'devdax' && mode !== 'raw') invalid(`mode ${JSON.stringify(mode)} is not fsdax, devdax or raw`);
+    if (mode !== 'fsdax' && mode !== 'devdax' && mode !== 'raw') invalid(`mode ${show(mode)} is not fsdax, devdax or raw`);
     if (mode === 'devdax' && !this.k.profile.devdax) invalid('mode devdax needs device-dax, which arrived in v4.7 (kernel profile is ' + this.k.profile.name + ')');
-    if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') invalid(`map ${JSON.stringify(o.map)} is not dev or mem`);
+    if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') invalid(`map ${show(o.map)} is not dev or mem`);
     if (mode === 'raw' && o.map !== undefined) invalid('--map only applies to fsdax and devdax namespaces');
     const map = o.map ?? 'dev';
     const align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
@@ -133,7 +133,7 @@ export class Pmem {
     let regions = this.regions;
     if (o.region !== undefined) {
       const r = this.regions[o.region];
-      if (!Number.isInteger(o.region) || !r) invalid(`no region ${String(o.region)}`);
+      if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
       regions = [r];
     }
     const wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
