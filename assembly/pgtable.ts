@@ -293,17 +293,19 @@ function freePagetable(pfn: u64, order: u32): i32 {
  * inside stays. A child table left all-empty is freed to DRAM and its entry cleared. -EFAULT on a Bug.
  */
 function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i32 {
+  // descending: the pages a walk frees come off the top of the fill-pattern list, so freeing a big
+  // compound-devmap memmap costs O(n), not O(n^2) (the order is not observable: frees commute)
   const size = <u64>1 << shift;
-  let va = lo;
+  let va = hi;
   while (true) {
     const ea = entryAddr(table, va, shift);
     const eStart = va & ~(size - 1);
     const eLast = eStart + (size - 1);
-    const subHi = hi < eLast ? hi : eLast;
+    const subLo = lo > eStart ? lo : eStart;
     const e = physRead64(ea);
     if ((e & PTE_PRESENT) != 0) {
       if (isLeaf(e, shift)) {
-        if (va == eStart && subHi == eLast) {
+        if (subLo == eStart && va == eLast) {
           if (!direct) {
             const r = freePagetable((e & PTE_PFN_MASK & ~(size - 1)) >> 12, shift - 12);
             if (r < 0) return EFAULT;
@@ -312,7 +314,7 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
         }
       } else {
         const child = e & PTE_PFN_MASK;
-        const r = removeTable(child, shift - 9, va, subHi, direct);
+        const r = removeTable(child, shift - 9, subLo, va, direct);
         if (r < 0) return r;
         if (tableEmpty(child)) {
           if (freePages(child >> 12, 0, direct ? PURPOSE_DIRECT_MAP : PURPOSE_PAGE_TABLE) < 0) return EFAULT;
@@ -320,8 +322,8 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
         }
       }
     }
-    if (subHi >= hi) break;
-    va = eLast + 1;
+    if (subLo <= lo) break;
+    va = eStart - 1;
   }
   return 0;
 }

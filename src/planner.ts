@@ -4,7 +4,7 @@
  * page tables cost, struct pages initialised (the init-time proxy).
  */
 import { createMachine, type Machine } from './machine.ts';
-import { KernelError, invalid } from './kernel/errno.ts';
+import { KernelError, invalid, show } from './kernel/errno.ts';
 import type { KernelName } from './kernel/profile.ts';
 import { profileFor } from './kernel/profile.ts';
 import { parseSize } from './nvdimm/units.ts';
@@ -71,6 +71,17 @@ export function planConfigs(kernel: KernelName): PlanConfig[] {
 
 const GiB = 1n << 30n;
 
+/** A device size as people write it: ndctl's syntax, or a decimal with a binary suffix ("1.5T"). */
+function planSize(input: bigint | number | string): bigint {
+  const m = typeof input === 'string' ? /^\s*(\d+)\.(\d+)\s*([KMGTP])i?B?\s*$/i.exec(input) : null;
+  if (!m) return parseSize(input, 'size');
+  const unit = 1n << (10n * BigInt('KMGTP'.indexOf(m[3].toUpperCase()) + 1));
+  const scale = 10n ** BigInt(m[2].length);
+  const scaled = (BigInt(m[1]) * scale + BigInt(m[2])) * unit;
+  if (scaled % scale !== 0n) invalid(`size ${show(input)} is not a whole number of bytes`);
+  return scaled / scale;
+}
+
 /** Run one configuration on a fresh machine big enough for it. */
 async function runConfig(cfg: PlanConfig, size: bigint, kernel: KernelName, backend: Backend): Promise<PlanRow> {
   // DRAM for the worst case (map=mem keeps 1/64 of the device in DRAM), never below 64 GiB
@@ -118,7 +129,7 @@ async function runConfig(cfg: PlanConfig, size: bigint, kernel: KernelName, back
 /** planCapacity: every configuration, best capacity and best DRAM marked. */
 export async function planCapacity(opts: { size: bigint | number | string; kernel?: KernelName; backend?: Backend; onRow?: (row: PlanRow, i: number, n: number) => void }): Promise<Plan> {
   if (typeof opts !== 'object' || opts === null) invalid('planCapacity needs { size }');
-  const size = parseSize(opts.size, 'size');
+  const size = planSize(opts.size);
   if (size < 1n << 30n) invalid(`size ${size} is below 1 GiB`);
   if (size % (1n << 30n) !== 0n) invalid(`size ${size} is not a whole number of GiB (1 GiB alignment needs it)`);
   const kernel = opts.kernel ?? 'v6';

@@ -179,10 +179,12 @@ export function removeRange(
   const last = pt.shifts.length - 1;
   const f = pt.mem.peek(table);
   if (!f) return 0; // an unbacked table holds no entries
-  for (let va = vaStart; va < vaEnd; ) {
-    const base = Math.floor(va / size) * size;
-    const next = Math.min(base + size, vaEnd);
-    const i = pt.index(va, level);
+  // descending (see assembly/pgtable.ts removeTable): frees come off the top of the pattern list
+  for (let va = vaEnd; va > vaStart; ) {
+    // va - 64, not va - 1: these low-57-bit addresses are exact only at 64-byte granularity
+    const base = Math.floor((va - 64) / size) * size;
+    const from = Math.max(base, vaStart);
+    const i = pt.index(from, level);
     const lo = f[2 * i];
     if (lo & PTE_PRESENT) {
       const pfn = entryPfn(lo, f[2 * i + 1]);
@@ -196,7 +198,7 @@ export function removeRange(
           f[2 * i + 1] = 0;
         }
       } else {
-        const r = removeRange(pt, pfn, level + 1, va, next, release, tablePurpose);
+        const r = removeRange(pt, pfn, level + 1, from, va, release, tablePurpose);
         if (r < 0) return r;
         if (pt.isEmpty(pfn)) {
           if (pt.alloc.freePages(pfn, 0, tablePurpose) < 0) return EFAULT;
@@ -205,7 +207,7 @@ export function removeRange(
         }
       }
     }
-    va = next;
+    va = from;
   }
   return 0;
 }
