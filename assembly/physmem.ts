@@ -129,34 +129,46 @@ function radixLeaf(key: u64, create: bool): usize {
   return treeLeaf(RADIX_ROOT, key, create);
 }
 
-/** Free the empty nodes on the path of `key`, bottom-up (the root stays). */
-function radixPrune(key: u64): void {
-  if (key >= MAX_FRAME >> 10) return;
-  const a0 = RADIX_ROOT + ((<usize>(key >> 20) & 1023) << 2);
+/**
+ * Free the empty nodes on the path of `key` in a tree made by treeLeaf, bottom-up (the root stays).
+ * True when the leaf itself went (callers drop whatever they cached for it).
+ */
+export function treePrune(root: usize, key: u64): bool {
+  const a0 = root + ((<usize>(key >> 20) & 1023) << 2);
   const e0 = load<u32>(a0);
-  if (e0 == 0) return;
+  if (e0 == 0) return false;
   const n1 = slotAddr(e0 - 1);
   const a1 = n1 + ((<usize>(key >> 10) & 1023) << 2);
   const e1 = load<u32>(a1);
+  let leafFreed = false;
   if (e1 != 0) {
     const n2 = slotAddr(e1 - 1);
     const a2 = n2 + ((<usize>key & 1023) << 2);
     const e2 = load<u32>(a2);
     if (e2 != 0 && load<u16>(nodeCountAt(slotAddr(e2 - 1))) == 0) {
-      const c = cacheSlot(key);
-      if (load<u64>(c) == key + 1) store<u64>(c, 0);
+      leafFreed = true;
       slotFree(e2 - 1);
       store<u32>(a2, 0);
       countAdd(n2, -1);
     }
-    if (load<u16>(nodeCountAt(n2)) != 0) return;
+    if (load<u16>(nodeCountAt(n2)) != 0) return leafFreed;
     slotFree(e1 - 1);
     store<u32>(a1, 0);
     countAdd(n1, -1);
   }
-  if (load<u16>(nodeCountAt(n1)) != 0) return;
+  if (load<u16>(nodeCountAt(n1)) != 0) return leafFreed;
   slotFree(e0 - 1);
   store<u32>(a0, 0);
+  return leafFreed;
+}
+
+/** Prune the frame index after a frame went, forgetting a cached leaf that no longer exists. */
+function radixPrune(key: u64): void {
+  if (key >= MAX_FRAME >> 10) return;
+  if (treePrune(RADIX_ROOT, key)) {
+    const c = cacheSlot(key);
+    if (load<u64>(c) == key + 1) store<u64>(c, 0);
+  }
 }
 
 /** Address in linear memory of a backed frame's bytes, or 0 when the frame is not backed. */

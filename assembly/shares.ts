@@ -10,7 +10,7 @@
  * their last one is dropped, so the cost is O(pages shared), nothing up front, at any machine size.
  */
 import { MAX_FRAME, SHARE_ROOT } from './layout';
-import { countAdd, nodeCountAt, slotAddr, slotAlloc, slotFree, treeLeaf } from './physmem';
+import { countAdd, nodeCountAt, slotAddr, slotAlloc, slotFree, treeLeaf, treePrune } from './physmem';
 
 /** Shares held over all pfns (0: vmemmapFree skips the lookups). */
 export let shareTotal: u64 = 0;
@@ -31,30 +31,7 @@ function shareLeaf(key: u64, create: bool): usize {
 
 /** Free the empty nodes on the path of `key`, bottom-up (the root stays). */
 function sharePrune(key: u64): void {
-  const a0 = SHARE_ROOT + ((<usize>(key >> 20) & 1023) << 2);
-  const e0 = load<u32>(a0);
-  if (e0 == 0) return;
-  const n1 = slotAddr(e0 - 1);
-  const a1 = n1 + ((<usize>(key >> 10) & 1023) << 2);
-  const e1 = load<u32>(a1);
-  if (e1 != 0) {
-    const n2 = slotAddr(e1 - 1);
-    const a2 = n2 + ((<usize>key & 1023) << 2);
-    const e2 = load<u32>(a2);
-    if (e2 != 0 && load<u16>(nodeCountAt(slotAddr(e2 - 1))) == 0) {
-      if (cacheKey == key + 1) cacheKey = 0;
-      slotFree(e2 - 1);
-      store<u32>(a2, 0);
-      countAdd(n2, -1);
-    }
-    if (load<u16>(nodeCountAt(n2)) != 0) return;
-    slotFree(e1 - 1);
-    store<u32>(a1, 0);
-    countAdd(n1, -1);
-  }
-  if (load<u16>(nodeCountAt(n1)) != 0) return;
-  slotFree(e0 - 1);
-  store<u32>(a0, 0);
+  if (treePrune(SHARE_ROOT, key) && cacheKey == key + 1) cacheKey = 0;
 }
 
 /** One more share of pfn. False when there is no room for the count (-ENOMEM; nothing changes). */
