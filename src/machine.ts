@@ -6,7 +6,6 @@
 import { ALTMAP_FIELDS, CoreTrap, FaultKind, Purpose, type AltmapFields, type Core } from './core/core.ts';
 import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
-import { PAGES_PER_SECTION } from './kernel/hotplug.ts';
 import { Kernel } from './kernel/kernel.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
 import { KERNELS, layoutFor, profileFor, type KernelName } from './kernel/profile.ts';
@@ -794,4 +793,3 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
   return m;
 }
 
-export { PAGES_PER_SECTION };

@@ -6,7 +6,7 @@
  * free = memmap pages } (kernel.md §4.2, T46).
  */
 import { ZONE_MOVABLE, ZONE_NORMAL } from '../core/structPage.ts';
-import { KernelError, invalid } from '../kernel/errno.ts';
+import { KernelError } from '../kernel/errno.ts';
 import { BOOT } from '../kernel/hotplug.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
@@ -151,4 +151,3 @@ function hex(x: bigint): string {
   return `0x${x.toString(16)}`;
 }
 
-export { invalid };

@@ -111,7 +111,7 @@ export class Hotplug {
       k.log.warn('mm/memory_hotplug.c:390 __add_pages+0x1b0/0x200', `Misaligned __add_pages start: ${hex(startPfn)} end: ${hex(startPfn + nrPages - 1)}`);
       return ERRNO.EINVAL;
     }
-    const err = k.profile.hotplug === 'subsection' ? this.addSubsections(nid, startPfn, nrPages, a) : this.addSections(nid, startPfn, nrPages, a);
+    const err = k.profile.hotplug === 'subsection' ? this.addSubsections(startPfn, nrPages, a) : this.addSections(nid, startPfn, nrPages, a);
     k.vmemmapPrintLast();
     return err;
   }
@@ -174,7 +174,7 @@ export class Hotplug {
   }
 
   /** v5.3+: sparse_add_section per section piece; a piece under a whole section's memmap gets DRAM base pages. */
-  private addSubsections(nid: number, startPfn: number, nrPages: number, a: AltmapArg): number {
+  private addSubsections(startPfn: number, nrPages: number, a: AltmapArg): number {
     const k = this.k;
     const end = startPfn + nrPages;
     const altmap = this.altmapFor(a, startPfn);
@@ -210,7 +210,6 @@ export class Hotplug {
       this.markPresent(pfn, batchEnd, this.owner);
       pfn = batchEnd;
     }
-    void nid;
     return 0;
   }
 

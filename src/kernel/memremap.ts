@@ -6,7 +6,7 @@
 import { Purpose, type AltmapFields } from '../core/core.ts';
 import { ZONE_DEVICE } from '../core/structPage.ts';
 import { HostMemoryError, KernelError } from './errno.ts';
-import { hex, pr } from './printk.ts';
+import { pr } from './printk.ts';
 import { BOOT, PAGES_PER_SECTION, SECTION_SIZE, type AltmapArg } from './hotplug.ts';
 import { RunMap } from './runmap.ts';
 import type { Device } from './devres.ts';
@@ -319,4 +319,3 @@ function lastKey(start: bigint, end: bigint): number {
   return Number((start + ((end - start) / SECTION_SIZE) * SECTION_SIZE) >> 27n);
 }
 
-export { hex };

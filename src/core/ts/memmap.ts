@@ -3,7 +3,7 @@
  * A fill sets some of the 8 words of every struct page in a pfn range. Whole frames that are
  * not backed get a fill pattern (O(1) per contiguous run); partial or backed frames get bytes.
  */
-import { ENOMEM, hi32, lo32 } from './util.ts';
+import { ENOMEM } from './util.ts';
 import { writeStructPage, type Pattern, type PhysMem } from './physmem.ts';
 import { entryPfn, PTE_PRESENT, PTE_PSE, SZ_1G, SZ_2M, type PageTable } from './pgtable.ts';
 import type { Vmemmap } from './vmemmap.ts';
@@ -301,4 +301,3 @@ export class Memmap {
   }
 }
 
-export { lo32, hi32 };

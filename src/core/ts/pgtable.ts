@@ -4,7 +4,7 @@
  * aligned addresses the model uses); index i of level l is floor(va / 2^shift[l]) % 512.
  */
 import { Purpose } from '../core.ts';
-import { EFAULT, ENOMEM, TWO32 } from './util.ts';
+import { EFAULT, ENOMEM } from './util.ts';
 import type { PhysMem } from './physmem.ts';
 import type { PageAlloc } from './pagealloc.ts';
 
@@ -157,7 +157,6 @@ export class PageTable {
   }
 }
 
-export { TWO32 };
 
 /** What remove walks do with a leaf they clear: nothing (direct map) or free_pagetable (vmemmap). Returns 0 or an errno. */
 export type LeafRelease = (pfn: number, order: number) => number;

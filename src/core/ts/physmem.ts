@@ -2,7 +2,7 @@
  * Sparse physical memory (twin of assembly/physmem.ts): frames backed on first write, fill
  * patterns for struct page runs, zero elsewhere. 64-bit words are kept as lo/hi u32 halves.
  */
-import { ENOMEM, PAGE_SIZE, type Faults } from './util.ts';
+import { PAGE_SIZE, type Faults } from './util.ts';
 import { FaultKind } from '../core.ts';
 
 /** A run of frames holding struct pages of consecutive pfns, all built from one template. */
@@ -245,4 +245,3 @@ export function writeStructPage(
   }
 }
 
-export { ENOMEM };
