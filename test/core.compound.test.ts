@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../src/core/core.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
-import { CORE_BACKENDS, coreConfig } from './coreConfig.ts';
+import { CORE_BACKENDS, coreConfig, CorePair } from './coreConfig.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const SECTION = 32768;
@@ -205,19 +205,8 @@ describe.each(backends)('vmemmapPopulateCompound (%s)', (_name, make) => {
 });
 
 // ---- the two backends, byte for byte ----
-class Pair {
-  constructor(
-    readonly w: Core,
-    readonly t: Core,
-  ) {}
+class Pair extends CorePair {
 
-  same<T>(what: string, f: (c: Core) => T): T {
-    const a = f(this.w);
-    const b = f(this.t);
-    expect(a, what).toEqual(b);
-    expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
-    return a;
-  }
 
   check(startPfn: number, nrPages: number): void {
     expect(this.w.dramStats(), 'dramStats').toEqual(this.t.dramStats());

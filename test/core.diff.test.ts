@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type AltmapFields, type Core, type CoreConfig } from '../src/core/core.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
+import { CorePair } from './coreConfig.ts';
 
 const VMEMMAP_4 = 0xffffea0000000000n;
 const VMEMMAP_5 = 0xffd4000000000000n;
@@ -41,22 +42,16 @@ function config(over: Partial<CoreConfig> = {}): CoreConfig {
   };
 }
 
-class Pair {
+class Pair extends CorePair {
   readonly altmaps: number[] = [];
   constructor(
-    readonly w: Core,
-    readonly t: Core,
+    w: Core,
+    t: Core,
     readonly cfg: CoreConfig,
-  ) {}
-
-  /** Run f on both; same result, same events. */
-  same<T>(what: string, f: (c: Core) => T): T {
-    const a = f(this.w);
-    const b = f(this.t);
-    expect(a, what).toEqual(b);
-    expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
-    return a;
+  ) {
+    super(w, t);
   }
+
 
   /** Compare everything observable at once. */
   check(pfns: number[] = []): void {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig, type DramStats } from '../src/core/core.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
-import { CORE_BACKENDS, coreConfig } from './coreConfig.ts';
+import { CORE_BACKENDS, coreConfig, CorePair } from './coreConfig.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const SECTION = 32768;
@@ -348,21 +348,16 @@ describe.each(backends)('HVO: vmemmapOptimizeHuge / vmemmapRestoreHuge (%s)', (_
 });
 
 // ---- the two backends, byte for byte ----
-class Pair {
+class Pair extends CorePair {
   constructor(
-    readonly w: Core,
-    readonly t: Core,
+    w: Core,
+    t: Core,
     readonly levels: number,
     readonly vmemmapStart: bigint,
-  ) {}
-
-  same<T>(what: string, f: (c: Core) => T): T {
-    const a = f(this.w);
-    const b = f(this.t);
-    expect(a, what).toEqual(b);
-    expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
-    return a;
+  ) {
+    super(w, t);
   }
+
 
   check(what: string, ranges: Array<[number, number]>): void {
     expect(this.w.dramStats(), `${what}: dramStats`).toEqual(this.t.dramStats());

@@ -1,4 +1,5 @@
 /** Shared fixtures of the core-level suites: a 64 GiB core configuration and both backends. */
+import { expect } from 'vitest';
 import type { Core, CoreConfig } from '../src/core/core.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
@@ -26,3 +27,20 @@ export const CORE_BACKENDS: Array<[string, () => Promise<Core>]> = [
   ['wasm', () => createWasmCore()],
   ['ts', async () => createTsCore()],
 ];
+
+/** The two cores side by side: run an operation on both, expect the same result and the same events. */
+export class CorePair {
+  constructor(
+    readonly w: Core,
+    readonly t: Core,
+  ) {}
+
+  /** Run f on both; same result, same events. */
+  same<T>(what: string, f: (c: Core) => T): T {
+    const a = f(this.w);
+    const b = f(this.t);
+    expect(a, what).toEqual(b);
+    expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
+    return a;
+  }
+}
