@@ -21,14 +21,14 @@ import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } fro
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createMachine, type AltmapCounters, type Machine, type MachineConfig, type MachineStats } from './machine.ts';
-import { KernelError, STRERROR } from './kernel/errno.ts';
-import { KERNELS, type KernelName } from './kernel/profile.ts';
-import { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
-import { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
-import { parseSize } from './nvdimm/units.ts';
-import { planCapacity, planSvg, planTable } from './planner.ts';
-import { parseScenarioInt, runPreparedSteps, toJsonValue, validateScenario, type Scenario, type ScenarioStep, type StepResult } from './scenario.ts';
+import { createMachine, type AltmapCounters, type Machine, type MachineConfig, type MachineStats } from '../machine.ts';
+import { KernelError, STRERROR } from '../kernel/errno.ts';
+import { KERNELS, type KernelName } from '../kernel/profile.ts';
+import { decodeInfoBlock, PFN_SB_SIZE } from '../nvdimm/infoblock.ts';
+import { NdctlError, ndctlJsonString } from '../nvdimm/ndctl.ts';
+import { parseSize } from '../nvdimm/units.ts';
+import { planCapacity, planSvg, planTable } from '../planner.ts';
+import { parseScenarioInt, runPreparedSteps, toJsonValue, validateScenario, type Scenario, type ScenarioStep, type StepResult } from '../scenario.ts';
 
 // ------------------------------------------------------------------------------------ plumbing
 
