@@ -3,20 +3,27 @@
  * Every public method validates its input first (KernelError EINVAL, nothing changed), then
  * runs the modelled kernel; a modelled kernel BUG poisons the machine for further changes.
  */
-import { ALTMAP_FIELDS, CoreTrap, FaultKind, Purpose, type AltmapFields, type Core } from './core/core.ts';
-import { decodeStructPage, type StructPage } from './core/structPage.ts';
-import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
-import { Kernel } from './kernel/kernel.ts';
-import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
-import { KERNELS, layoutFor, profileFor, type KernelName } from './kernel/profile.ts';
-import { IORESOURCE_BUSY, IORESOURCE_MEM, type RegionResult } from './kernel/resource.ts';
-import type { PageMap } from './kernel/memremap.ts';
-import type { Device } from './kernel/devres.ts';
-import { parseSize } from './nvdimm/units.ts';
-import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
+import { parseInteger } from './args.ts';
+import { ALTMAP_FIELDS, CoreTrap, type Core } from './core/core.ts';
 import { loadCore, type Backend } from './core/load.ts';
+import { decodeStructPage, type StructPage } from './core/structPage.ts';
+import { daxctlDeviceJson } from './dax/daxctl.ts';
+import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
+import type { Device } from './kernel/devres.ts';
+import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
+import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
+import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
+import { Kernel, type KernelLayout } from './kernel/kernel.ts';
+import type { PageMap } from './kernel/memremap.ts';
+import { Purpose } from './kernel/pagealloc.ts';
+import { hex } from './kernel/printk.ts';
+import { KERNELS, layoutFor, profileFor, type KernelName, type Profile } from './kernel/profile.ts';
+import type { RegionResult } from './kernel/resource.ts';
+import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
+import { parseSize } from './nvdimm/units.ts';
 
-export type E820Type = 'System RAM' | 'Persistent Memory' | 'Reserved';
+export type { AltmapCounters } from './kernel/altmap.ts';
+export type { E820Type } from './kernel/e820.ts';
 export type SizeInput = bigint | number | string;
 
 export interface E820Entry {
@@ -108,7 +115,7 @@ export interface MachineSnapshot {
 export const GiB = 1n << 30n;
 
 /** The default machine: 64 GiB of System RAM from 1 MiB, 1 TiB of Persistent Memory at the next 1 GiB boundary. */
-export function defaultE820(): Array<{ start: bigint; size: bigint; type: E820Type }> {
+export function defaultE820(): E820Range[] {
   const ramStart = 0x100000n;
   const ramSize = 64n * GiB;
   const pmemStart = ((ramStart + ramSize + GiB - 1n) / GiB) * GiB;
@@ -118,24 +125,12 @@ export function defaultE820(): Array<{ start: bigint; size: bigint; type: E820Ty
   ];
 }
 
-/** The counters of a struct vmem_altmap, with the derived next_pfn and nr_free (Altmap.toJSON()). */
-export interface AltmapCounters {
-  basePfn: number;
-  reserve: number;
-  free: number;
-  align: number;
-  alloc: number;
-  nextPfn: number;
-  nrFree: number;
-}
-
 /** A live view of a struct vmem_altmap held by the machine. */
 export class Altmap {
   /** @internal */
   constructor(
     private readonly m: Machine,
-    /** @internal */ readonly id: number,
-    /** @internal */ readonly gen: number,
+    /** @internal */ readonly ref: VmemAltmap,
   ) {}
 
   private fields(): AltmapFields {
@@ -158,17 +153,14 @@ export class Altmap {
   }
   /** vmem_altmap_next_pfn */
   get nextPfn(): number {
-    const f = this.fields();
-    return Number(BigInt.asUintN(64, f.basePfn + f.reserve + f.alloc + f.align));
+    return vmemAltmapNextPfn(this.fields());
   }
   /** vmem_altmap_nr_free */
   get nrFree(): number {
-    const f = this.fields();
-    const used = BigInt.asUintN(64, f.alloc + f.align);
-    return f.free > used ? Number(f.free - used) : 0;
+    return vmemAltmapNrFree(this.fields());
   }
   toJSON(): AltmapCounters {
-    return { basePfn: this.basePfn, reserve: this.reserve, free: this.free, align: this.align, alloc: this.alloc, nextPfn: this.nextPfn, nrFree: this.nrFree };
+    return altmapCounters(this.fields());
   }
 }
 
@@ -176,51 +168,23 @@ export class Machine {
   /** @internal */ readonly k: Kernel;
   readonly kernel: KernelName;
   readonly backend: Backend;
-  readonly e820: ReadonlyArray<{ start: bigint; size: bigint; type: E820Type }>;
+  readonly e820: ReadonlyArray<E820Range>;
   /** @internal */ readonly pmem: Pmem;
-  private disposed = false;
-
-  /** @internal */
-  constructor(core: Core, backend: Backend, kernel: KernelName, e820: Array<{ start: bigint; size: bigint; type: E820Type }>, cfg: MachineOptions) {
-    this.backend = backend;
-    this.kernel = kernel;
-    this.e820 = e820;
-    const profile = profileFor(kernel);
-    this.paging = cfg.paging;
-    const layout = { ...layoutFor(profile, cfg.paging), paging: cfg.paging };
-    this.physBits = layout.physBits;
-    this.k = new Kernel(core, profile, { zoneDevice: cfg.zoneDevice, sparsememVmemmap: cfg.sparsememVmemmap, memmapInit: cfg.memmapInit, hugetlbVmemmapOptimize: cfg.hugetlbVmemmapOptimize }, layout, cfg.debug);
-    this.pmem = new Pmem(this.k, cfg.regionAlign, cfg.memoryBlockSize);
-  }
-
   readonly paging: 4 | 5;
   /** MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level. */
   readonly physBits: number;
+  private disposed = false;
 
-  // ---------------------------------------------------------------- boot
-
-  /** @internal */
-  boot(): void {
-    const k = this.k;
-    const ram: Array<[number, number]> = [];
-    for (const e of this.e820) {
-      const end = e.start + e.size - 1n;
-      if (e.type === 'System RAM') {
-        k.iomem.addTop('System RAM', e.start, end);
-        ram.push([Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
-      } else if (e.type === 'Persistent Memory') {
-        const r = k.iomem.addTop('Persistent Memory', e.start, end);
-        this.pmem.addRegion(r);
-      } else k.iomem.addTop('Reserved', e.start, end, IORESOURCE_MEM | IORESOURCE_BUSY);
-    }
-    k.ramRanges = ram;
-    for (const [s, e] of ram) if (k.core.directMapAdd(s, e) < 0) throw new KernelError('ENOMEM', 'boot: out of memory building the direct map');
-    if (k.hotplug.bootMemmap(ram) < 0) throw new KernelError('ENOMEM', 'boot: out of memory for the boot memmap');
-    k.log.printk('info', `Linux version ${k.profile.release} (altmap-sim) #1 SMP`);
-    for (const e of this.e820) {
-      const t = e.type === 'System RAM' ? 'usable' : e.type === 'Persistent Memory' ? 'persistent (type 12)' : 'reserved';
-      k.log.printk('info', `BIOS-e820: [mem 0x${e.start.toString(16).padStart(16, '0')}-0x${(e.start + e.size - 1n).toString(16).padStart(16, '0')}] ${t}`);
-    }
+  /** @internal boots the kernel on the core: createMachine() is the way in. */
+  constructor(core: Core, c: ResolvedConfig) {
+    this.backend = c.backend;
+    this.kernel = c.kernel;
+    this.e820 = c.e820;
+    this.paging = c.layout.paging;
+    this.physBits = c.layout.physBits;
+    this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
+    this.pmem = new Pmem(this.k, c.regionAlign);
+    for (const res of startKernel(this.k, c.e820)) this.pmem.addRegion(res);
   }
 
   // ---------------------------------------------------------------- guards
@@ -303,7 +267,7 @@ export class Machine {
     return {
       dev: pm.dev.name,
       res: { start: pm.start, end: pm.end },
-      altmap: pm.altmapId !== null ? new Altmap(this, pm.altmapId, pm.altmapGen) : null,
+      altmap: pm.altmap !== null ? new Altmap(this, pm.altmap) : null,
       freed: pm.freed,
     };
   }
@@ -313,23 +277,21 @@ export class Machine {
     this.live();
     const pfn = this.pageToPfn(pageVaddr);
     const pm = this.k.memremap.findDevPagemap(BigInt(pfn) << 12n);
-    if (!pm || pm.altmapId === null) return null;
-    return new Altmap(this, pm.altmapId, pm.altmapGen);
+    return pm && pm.altmap !== null ? new Altmap(this, pm.altmap) : null;
   }
 
   /** A standalone struct vmem_altmap (for the allocator scenarios no device backs). */
   createAltmap(a: AltmapInput): Altmap {
     this.mutable();
     const f = this.altmapArg(a);
-    const made = this.k.altmapCreate(f);
+    const made = this.k.altmaps.create(f);
     if (!made) throw new KernelError('ENOMEM', 'cannot allocate an altmap');
-    return new Altmap(this, made.id, made.gen);
+    return new Altmap(this, made);
   }
 
   /** vmem_altmap_offset */
   vmemAltmapOffset(altmap: Altmap): number {
-    const f = this._altmapFields(altmap);
-    return Number(BigInt.asUintN(64, f.reserve + f.free));
+    return vmemAltmapOffset(this._altmapFields(altmap));
   }
 
   /** vmem_altmap_free: alloc -= nrPfns (no checks, as in the kernel; unsigned wrap). */
@@ -337,7 +299,7 @@ export class Machine {
     this.mutable();
     this._altmapFields(altmap, true);
     this.countArg(nrPfns, 'nrPfns');
-    this.run(() => this.k.core.altmapFree(altmap.id, nrPfns));
+    this.run(() => this.k.altmaps.free(altmap.ref, nrPfns));
   }
 
   /** altmap_alloc_block_buf: __va of the block, or null. */
@@ -351,7 +313,7 @@ export class Machine {
         this.k.log.printOnce('altmap_alloc_block_buf:size', 'warn', `altmap_alloc_block_buf: allocations must be multiple of PAGE_SIZE (${size})`);
         return null;
       }
-      const pfn = this.k.core.altmapAlloc(altmap.id, Number(size / 4096n));
+      const pfn = this.k.altmaps.alloc(altmap.ref, Number(size / 4096n));
       this.k.drainEvents();
       return pfn < 0 ? null : this.k.va(BigInt(pfn) << 12n);
     });
@@ -361,15 +323,15 @@ export class Machine {
   _altmapFields(a: Altmap, forWrite = false): AltmapFields {
     this.live();
     if (!(a instanceof Altmap)) invalid('not an altmap of this machine');
-    if (this.k.altmapAlive(a.id, a.gen)) return this.k.core.altmapRead(a.id);
-    const last = this.k.retired.get(a.gen);
+    if (this.k.altmaps.alive(a.ref)) return this.k.altmaps.read(a.ref);
+    const last = this.k.altmaps.fields(a.ref);
     if (last && !forWrite) return last;
     throw new KernelError('EINVAL', 'altmap was freed with its device (its last values can be read, not changed)');
   }
 
   /** False once the altmap's page_map has been freed: reads then show its last values. */
   isLive(a: Altmap): boolean {
-    return this.k.altmapAlive(a.id, a.gen);
+    return this.k.altmaps.alive(a.ref);
   }
 
   // ---------------------------------------------------------------- inspection
@@ -378,25 +340,25 @@ export class Machine {
   pfnToPage(pfn: number): bigint {
     this.live();
     this.pfnArg(pfn);
-    return this.k.vmemmapVa(pfn);
+    return this.k.vmemmap.pfnToPage(pfn);
   }
 
   /** page_to_pfn */
   pageToPfn(vaddr: bigint | number): number {
     this.live();
     const va = this.u64Arg(vaddr, 'vaddr');
-    const base = this.k.layout.vmemmapStart;
-    const span = 64n << BigInt(this.physBits - 12);
-    if (va < base || va >= base + span) invalid(`${hex(va)} is not a vmemmap address (struct pages live at ${hex(base)}..${hex(base + span - 1n)})`);
-    if ((va - base) % 64n !== 0n) invalid(`${hex(va)} is not the start of a 64-byte struct page`);
-    return Number((va - base) / 64n);
+    const pfn = this.k.vmemmap.pageToPfn(va);
+    if (pfn !== null) return pfn;
+    const r = this.k.vmemmap.range();
+    if (va < r.start || va > r.end) invalid(`${hex(va)} is not a vmemmap address (struct pages live at ${hex(r.start)}..${hex(r.end)})`);
+    return invalid(`${hex(va)} is not the start of a 64-byte struct page`);
   }
 
   /** The struct page of pfn, decoded; null when its memmap is not mapped. */
   page(pfn: number): StructPage | null {
     this.live();
     this.pfnArg(pfn);
-    const w = this.k.core.readPage(pfn);
+    const w = this.k.memmap.readPage(pfn);
     return w ? decodeStructPage(pfn, this.pfnToPage(pfn), w) : null;
   }
 
@@ -405,7 +367,7 @@ export class Machine {
     const p = this.physArg(phys, 'phys');
     if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 24) invalid(`length ${show(length)} must be an integer from 0 to 16 MiB`);
     if (p + BigInt(length) > 1n << BigInt(this.physBits)) invalid(`[${hex(p)}, +${length}) runs past the ${this.physBits}-bit physical address space`);
-    return this.k.core.readPhys(p, length);
+    return this.k.physmem.read(p, length);
   }
 
   /** The page-table walk of a canonical virtual address; null when not mapped. */
@@ -415,14 +377,14 @@ export class Machine {
     const bit = this.paging === 5 ? 56n : 47n;
     const top = va >> bit;
     if (top !== 0n && top !== (1n << (64n - bit)) - 1n) invalid(`${hex(va)} is not canonical (bits 63..${bit} must all equal bit ${bit} with ${this.paging}-level paging)`);
-    const w = this.k.core.walk(va);
+    const w = this.k.pgtable.walk(va);
     return w.mapped ? { phys: w.phys, pageSize: w.pageSize, levels: w.levels } : null;
   }
 
   /** Every level a walk visits, mapped or not (for vtop-style tables). */
   walkVerbose(vaddr: bigint | number) {
     this.walk(vaddr);
-    return this.k.core.walk(this.u64Arg(vaddr, 'vaddr'));
+    return this.k.pgtable.walk(this.u64Arg(vaddr, 'vaddr'));
   }
 
   regionIntersects(start: bigint | number, size: bigint | number, name: string): RegionResult {
@@ -436,10 +398,10 @@ export class Machine {
 
   stats(): MachineStats {
     this.live();
-    const d = this.k.core.dramStats();
+    const d = this.k.pageAlloc.stats();
     const devices: MachineStats['devices'] = {};
     for (const pm of this.k.memremap.live) {
-      const altmapPages = pm.altmapId !== null ? Number(this.k.core.altmapRead(pm.altmapId).alloc) : 0;
+      const altmapPages = pm.altmap !== null ? Number(this.k.altmaps.read(pm.altmap).alloc) : 0;
       devices[pm.dev.name] = {
         memmapPages: altmapPages + pm.dramMemmapPages,
         dramMemmapPages: pm.dramMemmapPages,
@@ -448,7 +410,7 @@ export class Machine {
         start: pm.start,
         end: pm.end,
         vmemmapShift: pm.vmemmapShift,
-        vmemmapPagesSaved: pm.vmemmapShift > 0 && pm.altmapId === null ? Math.max(0, Number((pm.end + 1n - pm.start) >> 12n) / 64 - pm.dramMemmapPages) : 0,
+        vmemmapPagesSaved: pm.vmemmapShift > 0 && pm.altmap === null ? Math.max(0, Number((pm.end + 1n - pm.start) >> 12n) / 64 - pm.dramMemmapPages) : 0,
       };
     }
     return {
@@ -463,9 +425,9 @@ export class Machine {
       },
       hugetlb: this.k.hugetlb.summary(),
       devices,
-      host: { backedBytes: this.k.core.backedBytes() },
-      memmapInitPages: this.k.pagesInitialised,
-      systemRam: Object.fromEntries([...this.pmem.kmem.devices.values()].map((kd) => [kd.dev, this.pmem.kmem.summary(kd)])),
+      host: { backedBytes: this.k.physmem.backedBytes() },
+      memmapInitPages: this.k.memmap.pagesInitialised,
+      systemRam: Object.fromEntries([...this.k.kmem.devices.values()].map((kd) => [kd.dev, this.k.kmem.summary(kd)])),
     };
   }
 
@@ -482,7 +444,7 @@ export class Machine {
   /** Present (hot-added or boot) sections, as [first, last] section-number runs. */
   presentSections(): Array<[number, number]> {
     this.live();
-    return this.k.hotplug.presentSections();
+    return this.k.sparse.presentSections();
   }
 
   /**
@@ -523,34 +485,14 @@ export class Machine {
   injectFault(kind: 'dram' | 'altmap' | 'devres' | 'backing', nth: number): void {
     this.live();
     if (!Number.isSafeInteger(nth) || nth < 0) invalid(`nth ${show(nth)} must be a non-negative integer`);
-    if (kind === 'devres') this.k.devresFault = nth;
-    else if (kind === 'dram') this.k.core.setFault(FaultKind.DramAlloc, nth);
-    else if (kind === 'altmap') this.k.core.setFault(FaultKind.AltmapAlloc, nth);
-    else if (kind === 'backing') this.k.core.setFault(FaultKind.Backing, nth);
-    else invalid(`fault kind ${show(kind)} is not dram, altmap, devres or backing`);
+    if (kind !== 'dram' && kind !== 'altmap' && kind !== 'devres' && kind !== 'backing') invalid(`fault kind ${show(kind)} is not dram, altmap, devres or backing`);
+    this.k.injectFault(kind, nth);
   }
 
   /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */
   pageTableDigest(): { tables: number; digest: string } {
     this.live();
-    const core = this.k.core;
-    const root = core.walk(0n).levels[0].table;
-    const levels = this.paging;
-    let h = 0x811c9dc5;
-    let tables = 0;
-    const visit = (table: bigint, level: number): void => {
-      tables++;
-      const bytes = core.readPhys(table, 4096);
-      for (let i = 0; i < 4096; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
-      if (level === levels - 1) return;
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, 4096);
-      for (let i = 0; i < 512; i++) {
-        const e = dv.getBigUint64(i * 8, true);
-        if (e & 1n && !(level > 0 && e & 0x80n)) visit(e & 0x000ffffffffff000n, level + 1);
-      }
-    };
-    visit(root, 0);
-    return { tables, digest: h.toString(16).padStart(8, '0') };
+    return this.k.pgtable.digest();
   }
 
   // ---------------------------------------------------------------- namespaces
@@ -573,9 +515,12 @@ export class Machine {
     const mom = opts.memmapOnMemory ?? false;
     if (mom !== true && mom !== false && mom !== 'force') invalid(`memmapOnMemory ${show(mom)} is not true, false or "force"`);
     if (!this.k.profile.memmapOnMemory) invalid(`dax kmem and memmap_on_memory are modelled for the v6 profile, not ${this.kernel}`);
-    const ns = this.pmem.regions.flatMap((r) => r.namespaces).find((n) => n.mode === 'devdax' && n.pfnDev?.name === dev);
-    if (!ns) throw new KernelError('ENODEV', `no device-dax device ${show(dev)}`);
-    return this.run(() => this.pmem.reconfigure(ns, opts.mode, mom, opts.movable ?? true));
+    const d = typeof dev === 'string' ? this.k.dax.get(dev) : undefined;
+    if (!d) throw new KernelError('ENODEV', `no device-dax device ${show(dev)}`);
+    return this.run(() => {
+      this.k.dax.reconfigure(d, opts.mode, mom, opts.movable ?? true);
+      return daxctlDeviceJson(this.k, d);
+    });
   }
 
   /** A HugeTLB page from DRAM (alloc_fresh_hugetlb_folio); on v6 its vmemmap is optimised (HVO: 7 of 8, or 4095 of 4096, vmemmap pages freed). */
@@ -631,26 +576,16 @@ export class Machine {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.k.core.dispose();
+    this.k.dispose();
   }
 
   // ---------------------------------------------------------------- argument checks
 
   /** @internal */
   u64Arg(x: unknown, what: string): bigint {
-    if (typeof x === 'bigint') {
-      if (x < 0n || x >= 1n << 64n) invalid(`${what} ${x} is outside 0..2^64-1`);
-      return x;
-    }
-    if (typeof x === 'number') {
-      if (!Number.isSafeInteger(x) || x < 0) invalid(`${what} ${x} is not a non-negative integer (use a bigint beyond 2^53)`);
-      return BigInt(x);
-    }
-    if (typeof x === 'string') {
-      if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(x.trim())) invalid(`${what} ${show(x)} is not an integer`);
-      return this.u64Arg(BigInt(x.trim()), what);
-    }
-    return invalid(`${what} is missing or not a number (got ${typeof x})`);
+    if (x === undefined || x === null) invalid(`${what} is missing or not a number (got ${x === null ? 'null' : 'undefined'})`);
+    const n = parseInteger(x);
+    return typeof n === 'string' ? invalid(`${what} ${n}`) : n;
   }
 
   /** @internal */
@@ -688,17 +623,13 @@ export class Machine {
   }
 }
 
-function hex(x: bigint): string {
-  return `0x${x.toString(16)}`;
-}
-
 /** Parse and check an e820 map: page-aligned, positive, disjoint, inside the physical address space. */
-function parseE820(entries: E820Entry[] | undefined, physBits: number): Array<{ start: bigint; size: bigint; type: E820Type }> {
+function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Range[] {
   if (entries === undefined) return defaultE820();
   if (!Array.isArray(entries) || entries.length === 0) invalid('e820 must be a non-empty list of { start, size, type }');
   const out = entries.map((e, i) => {
     if (typeof e !== 'object' || e === null) invalid(`e820[${i}] is not an object`);
-    if (!['System RAM', 'Persistent Memory', 'Reserved'].includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
+    if (!E820_TYPES.includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
     const start = parseSize(e.start, `e820[${i}].start`);
     const size = parseSize(e.size, `e820[${i}].size`);
     if (size === 0n) invalid(`e820[${i}].size must be positive`);
@@ -714,37 +645,33 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): Array<{ 
   return out;
 }
 
-/** The machine's options after validation. */
-export interface MachineOptions {
-  pse: boolean;
-  gbpages: boolean;
-  sparsememVmemmap: boolean;
-  zoneDevice: boolean;
-  hostMemoryLimit: bigint;
-  memmapInit: 'as-shipped' | 'as-intended';
+/** A machine's configuration with every default applied, once. */
+interface ResolvedConfig {
+  kernel: KernelName;
+  profile: Profile;
+  backend: Backend;
+  e820: E820Range[];
+  layout: KernelLayout;
   debug: boolean;
-  eagerMemmap: boolean;
-  paging: 4 | 5;
   regionAlign: bigint | null;
-  memoryBlockSize: bigint;
-  hugetlbVmemmapOptimize: boolean;
+  kernelConfig: Kernel['cfg'];
+  core: { pse: boolean; gbpages: boolean; hostMemoryLimit: bigint; eagerMemmap: boolean };
 }
 
-const OPTIONS = ['hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
+const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
+const BOOLEANS = ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
 
-/** Build and boot a machine. */
-export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
+/** Validate a MachineConfig and apply its defaults (each written here, once). */
+function resolveConfig(config: MachineConfig): ResolvedConfig {
   if (typeof config !== 'object' || config === null) invalid('config must be an object');
-  for (const key of Object.keys(config)) if (!OPTIONS.includes(key)) invalid(`unknown machine option ${show(key)}`);
+  for (const key of Object.keys(config)) if (!(OPTIONS as readonly string[]).includes(key)) invalid(`unknown machine option ${show(key)}`);
   const kernel = config.kernel ?? 'v4.5';
   if (!(KERNELS as readonly string[]).includes(kernel)) invalid(`kernel ${show(kernel)} is not one of ${KERNELS.join(', ')}`);
   const backend = config.backend ?? 'wasm';
   if (backend !== 'wasm' && backend !== 'ts') invalid(`backend ${show(backend)} is not "wasm" or "ts"`);
   const memmapInit = config.memmapInit ?? 'as-shipped';
   if (memmapInit !== 'as-shipped' && memmapInit !== 'as-intended') invalid(`memmapInit ${show(memmapInit)} is not "as-shipped" or "as-intended"`);
-  for (const b of ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const) {
-    if (config[b] !== undefined && typeof config[b] !== 'boolean') invalid(`${b} must be true or false`);
-  }
+  for (const b of BOOLEANS) if (config[b] !== undefined && typeof config[b] !== 'boolean') invalid(`${b} must be true or false`);
   const profile = profileFor(kernel);
   const paging = config.paging ?? 4;
   if (paging !== 4 && paging !== 5) invalid(`paging ${show(paging)} is not 4 or 5`);
@@ -758,38 +685,41 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
   }
   const memoryBlockSize = config.memoryBlockSize === undefined ? 128n << 20n : parseSize(config.memoryBlockSize, 'memoryBlockSize');
   if (memoryBlockSize < 128n << 20n || (memoryBlockSize & (memoryBlockSize - 1n)) !== 0n) invalid(`memoryBlockSize ${memoryBlockSize} is not a power of two of at least 128 MiB`);
-  const layout = layoutFor(profile, paging);
-  const e820 = parseE820(config.e820, layout.physBits);
-  const ramRanges = e820.filter((e) => e.type === 'System RAM').map((e): [number, number] => [Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
-  const core = await loadCore(backend);
-  const pse = config.pse ?? true;
-  const r = core.init({
-    ramRanges,
-    levels: paging,
-    vmemmapStart: layout.vmemmapStart,
-    pageOffset: layout.pageOffset,
-    pse,
-    gbpages: config.gbpages ?? true,
-    hostMemoryLimit: Number(limit),
-    eagerMemmap: config.eagerMemmap ?? false,
+  const layout = { ...layoutFor(profile, paging), paging };
+  return {
+    kernel,
+    profile,
+    backend,
+    e820: parseE820(config.e820, layout.physBits),
+    layout,
     debug: config.debug ?? false,
-  });
-  if (r < 0) throw new KernelError('ENOMEM', 'cannot set up the core (host-memory budget too small?)');
-  const m = new Machine(core, backend, kernel, e820, {
-    pse,
-    gbpages: config.gbpages ?? true,
-    sparsememVmemmap: config.sparsememVmemmap ?? true,
-    zoneDevice: config.zoneDevice ?? true,
-    hostMemoryLimit: limit,
-    memmapInit,
-    debug: config.debug ?? false,
-    eagerMemmap: config.eagerMemmap ?? false,
-    paging,
     regionAlign,
-    memoryBlockSize,
-    hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? true,
-  });
-  m.boot();
-  return m;
+    kernelConfig: {
+      zoneDevice: config.zoneDevice ?? true,
+      sparsememVmemmap: config.sparsememVmemmap ?? true,
+      memmapInit,
+      hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? true,
+      memoryBlockSize,
+    },
+    core: { pse: config.pse ?? true, gbpages: config.gbpages ?? true, hostMemoryLimit: limit, eagerMemmap: config.eagerMemmap ?? false },
+  };
 }
 
+/** Build and boot a machine. */
+export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
+  const c = resolveConfig(config);
+  const core = await loadCore(c.backend);
+  const r = core.init({
+    ramRanges: ramRanges(c.e820),
+    levels: c.layout.paging,
+    vmemmapStart: c.layout.vmemmapStart,
+    pageOffset: c.layout.pageOffset,
+    pse: c.core.pse,
+    gbpages: c.core.gbpages,
+    hostMemoryLimit: Number(c.core.hostMemoryLimit),
+    eagerMemmap: c.core.eagerMemmap,
+    debug: c.debug,
+  });
+  if (r < 0) throw new KernelError('ENOMEM', 'cannot set up the core (host-memory budget too small?)');
+  return new Machine(core, c);
+}

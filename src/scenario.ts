@@ -17,6 +17,7 @@
  */
 import { Altmap, createMachine, type AltmapCounters, type AltmapInput, type Machine, type MachineConfig } from './machine.ts';
 import { ERRNO, KernelError, type ErrnoCode } from './kernel/errno.ts';
+import { parseInteger } from './args.ts';
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -151,24 +152,8 @@ export const SCENARIO_OPS: readonly string[] = Object.keys(OPS);
 export const DEFAULT_ALTMAP_NAME = 'altmap';
 
 const STEP_KEYS = new Set(['op', 'expectError', 'expect', 'note']);
-const U64_MAX = (1n << 64n) - 1n;
-const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
-
-/** A scenario integer: a safe non-negative number, a bigint, or "123", "0x1f", "64M", "0x4G". Returns a reason on failure. */
-export function parseScenarioInt(v: unknown): bigint | string {
-  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : `${v} is outside 0..2^64-1`;
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v) || v < 0) return `${v} is not a non-negative integer (write larger values as "0x..." strings)`;
-    return BigInt(v);
-  }
-  if (typeof v === 'string') {
-    const m = /^\s*(0x[0-9a-f]+|[0-9]+)([kmgt])?\s*$/i.exec(v);
-    if (!m) return `${JSON.stringify(v)} is not an integer (decimal, 0x hex, optional K/M/G/T suffix)`;
-    const n = BigInt(m[1]!) * (m[2] ? SUFFIX[m[2].toUpperCase()]! : 1n);
-    return n <= U64_MAX ? n : `${JSON.stringify(v)} is beyond 2^64-1`;
-  }
-  return `expected a number or a numeric string, got ${v === null ? 'null' : typeof v}`;
-}
+/** The scenario files' integers: the public API's one grammar (src/args.ts). */
+export const parseScenarioInt = parseInteger;
 
 function typeName(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;

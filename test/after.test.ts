@@ -1,7 +1,7 @@
 /** kernel.md §4.2, T43, T44, T46: what came after the altmap, on the v6 profile, and the capacity planner. */
 import { describe, expect, it } from 'vitest';
 import { createMachine, planCapacity, planConfigs } from '../src/index.ts';
-import { vmemmapCanOptimize } from '../src/kernel/memremap.ts';
+import { vmemmapCanOptimize } from '../src/kernel/vmemmap.ts';
 import { memmapOnMemoryPages, mhpSupportsMemmapOnMemory } from '../src/dax/kmem.ts';
 import { BACKENDS, newLines } from './helpers.ts';
 

@@ -5,12 +5,12 @@
  * each block's vmemmap comes from the block itself through an altmap { base = block start, reserve 0,
  * free = memmap pages } (kernel.md §4.2, T46).
  */
-import { ZONE_MOVABLE, ZONE_NORMAL } from '../core/structPage.ts';
+import type { VmemAltmap } from '../kernel/altmap.ts';
 import { KernelError } from '../kernel/errno.ts';
-import { BOOT } from '../kernel/hotplug.ts';
 import type { Kernel } from '../kernel/kernel.ts';
+import { Purpose } from '../kernel/pagealloc.ts';
+import { hex } from '../kernel/printk.ts';
 import type { Resource } from '../kernel/resource.ts';
-import type { Namespace } from '../nvdimm/pmem.ts';
 
 export type MemmapOnMemory = boolean | 'force';
 
@@ -18,7 +18,7 @@ export type MemmapOnMemory = boolean | 'force';
 interface Block {
   start: bigint;
   size: bigint;
-  altmap: { id: number; gen: number } | null;
+  altmap: VmemAltmap | null;
   memmapPages: number;
 }
 
@@ -64,9 +64,8 @@ export class Kmem {
   ) {}
 
   /** dev_dax_kmem_probe: hot-plug the dax range as System RAM, block by block. */
-  probe(ns: Namespace, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory, movable: boolean): KmemDevice {
+  probe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory, movable: boolean): KmemDevice {
     const k = this.k;
-    const dev = ns.pfnDev!.name;
     // dax_kmem_range: the range trimmed to memory block boundaries
     const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
     const end = (dataEnd / this.blockSize) * this.blockSize;
@@ -74,11 +73,11 @@ export class Kmem {
       k.log.printk('warn', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
       throw new KernelError('EINVAL', `${dev}: no whole ${this.blockSize >> 20n} MiB memory block in ${hex(dataStart)}-${hex(dataEnd - 1n)}`);
     }
-    const res = k.iomem.request(ns.claim, 'System RAM (kmem)', start, end - 1n);
+    const res = k.iomem.request(parent, 'System RAM (kmem)', start, end - 1n);
     if (!res) throw new KernelError('EBUSY', `${dev}: ${hex(start)}-${hex(end - 1n)} is already claimed`);
     const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, movable, dramMemmapPages: 0 };
-    const before = k.core.dramStats().byPurpose[2];
+    const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
     try {
       for (let at = start; at < end; at += this.blockSize) {
@@ -88,12 +87,12 @@ export class Kmem {
       }
     } catch (e) {
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
-      kd.dramMemmapPages = k.core.dramStats().byPurpose[2] - before;
+      kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
       if (kd.blocks.length) this.devices.set(dev, kd);
-      else k.iomem.release(ns.claim, res);
+      else k.iomem.release(parent, res);
       throw e;
     }
-    kd.dramMemmapPages = k.core.dramStats().byPurpose[2] - before;
+    kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
     this.devices.set(dev, kd);
     return kd;
   }
@@ -103,25 +102,18 @@ export class Kmem {
     const k = this.k;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(this.blockSize >> 12n);
-    let altmap: { id: number; gen: number } | null = null;
+    let altmap: VmemAltmap | null = null;
     if (memmapPages > 0) {
-      altmap = k.altmapCreate({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
+      altmap = k.altmaps.create({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
       if (!altmap) return -12;
     }
-    k.hotplug.owner = owner;
-    let err: number;
-    try {
-      err = k.hotplug.archAddMemory(0, start, this.blockSize, { explicit: true, id: altmap ? altmap.id : null });
-    } finally {
-      k.hotplug.owner = BOOT;
-    }
+    const err = k.hotplug.archAddMemory(0, start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
     if (err) {
-      if (altmap) k.altmapRelease(altmap.id);
+      if (altmap) k.altmaps.release(altmap);
       return err;
     }
     // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages; online_pages: the rest, to the buddy allocator
-    if (memmapPages > 0 && k.memmapInit(startPfn, memmapPages, ZONE_NORMAL, 0) < 0) k.hostOom();
-    if (k.memmapInit(startPfn + memmapPages, nrPages - memmapPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, 0) < 0) k.hostOom();
+    k.memmap.initMemoryBlock(startPfn, nrPages, memmapPages, movable);
     return { start, size: this.blockSize, altmap, memmapPages };
   }
 
@@ -129,10 +121,10 @@ export class Kmem {
   remove(kd: KmemDevice, parent: Resource): void {
     const k = this.k;
     for (const b of kd.blocks) {
-      k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, id: b.altmap ? b.altmap.id : null });
+      k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
       if (b.altmap) {
-        if (k.core.altmapRead(b.altmap.id).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
-        k.altmapRelease(b.altmap.id);
+        if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
+        k.altmaps.release(b.altmap);
       }
     }
     k.iomem.release(parent, kd.res);
@@ -145,9 +137,5 @@ export class Kmem {
     const total = kd.blocks.reduce((n, b) => n + Number(b.size >> 12n), 0);
     return { blocks: kd.blocks.length, onlinePages: total - memmapOnMemoryPages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages };
   }
-}
-
-function hex(x: bigint): string {
-  return `0x${x.toString(16)}`;
 }
 

@@ -3,7 +3,7 @@
  * vmemmap page since v6.x): a 2 MiB page's memmap is 8 vmemmap pages of which 7 are remapped to the first
  * and freed; a 1 GiB page's 4096, of which 4095 (kernel.md §4.2, T45).
  */
-import { Purpose } from '../core/core.ts';
+import { Purpose } from './pagealloc.ts';
 import { KernelError } from './errno.ts';
 import type { Kernel } from './kernel.ts';
 
@@ -29,12 +29,12 @@ export class Hugetlb {
   alloc(size: HugePageSize): { pfn: number; size: HugePageSize; vmemmapPagesFreed: number } {
     const k = this.k;
     const order = size === '2M' ? 9 : 18;
-    const pfn = k.core.allocPages(order, Purpose.HugeTlb);
+    const pfn = k.pageAlloc.allocPages(order, Purpose.HugeTlb);
     if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of DRAM for a HugeTLB page`);
     let freed = 0;
     if (this.optimize) {
       // a failed optimisation is not fatal: the folio keeps its whole vmemmap
-      const r = k.core.vmemmapOptimizeHuge(pfn, 2 ** order);
+      const r = k.vmemmap.optimizeHuge(pfn, 2 ** order);
       k.drainEvents();
       freed = Math.max(0, r);
     }
@@ -47,11 +47,11 @@ export class Hugetlb {
     const k = this.k;
     const hp = this.pages.get(pfn);
     if (!hp) throw new KernelError('EINVAL', `pfn 0x${pfn.toString(16)} is not a HugeTLB page`);
-    if (hp.freed > 0 && k.core.vmemmapRestoreHuge(pfn, 2 ** hp.order) < 0) {
+    if (hp.freed > 0 && k.vmemmap.restoreHuge(pfn, 2 ** hp.order) < 0) {
       // the vmemmap cannot be restored without memory: the page stays in the pool
       throw new KernelError('ENOMEM', `cannot restore the vmemmap of the HugeTLB page at pfn 0x${pfn.toString(16)}`);
     }
-    k.core.freePages(pfn, hp.order, Purpose.HugeTlb);
+    k.pageAlloc.freePages(pfn, hp.order, Purpose.HugeTlb);
     k.drainEvents();
     this.pages.delete(pfn);
   }

@@ -1,13 +1,26 @@
-/** The modelled kernel: its subsystems over one Core, and the glue they share (events, BUGs, __va). */
-import { EventType, type AltmapFields, type Core } from '../core/core.ts';
+/**
+ * The modelled kernel's shared context: its subsystems over one Core (one room each), the event
+ * drain that turns core events into messages, oopses, and __va. Drivers (src/nvdimm, src/dax) reach
+ * the core only through these rooms.
+ */
+import { EventType, FaultKind, type Core } from '../core/core.ts';
+import { DaxBus } from '../dax/bus.ts';
+import { Kmem } from '../dax/kmem.ts';
+import { Altmaps } from './altmap.ts';
 import { DeviceRegistry } from './devres.ts';
 import { HostMemoryError, MachinePoisonedError } from './errno.ts';
 import { Hotplug } from './hotplug.ts';
-import { Memremap } from './memremap.ts';
 import { Hugetlb } from './hugetlb.ts';
+import { Memmap } from './memmap.ts';
+import { Memremap } from './memremap.ts';
+import { PageAlloc } from './pagealloc.ts';
+import { Pgtable } from './pgtable.ts';
+import { Physmem } from './physmem.ts';
 import { Printk } from './printk.ts';
-import { IomemTree } from './resource.ts';
 import type { Profile } from './profile.ts';
+import { IomemTree } from './resource.ts';
+import { Sparse } from './sparse.ts';
+import { Vmemmap } from './vmemmap.ts';
 
 export interface KernelConfig {
   zoneDevice: boolean;
@@ -15,81 +28,67 @@ export interface KernelConfig {
   memmapInit: 'as-shipped' | 'as-intended';
   /** hugetlb_optimize_vmemmap (v5.14+). */
   hugetlbVmemmapOptimize: boolean;
+  /** memory_block_size_bytes(): 128 MiB on x86 by default. */
+  memoryBlockSize: bigint;
+}
+
+/** The address-space layout of the paging mode: PAGE_OFFSET, VMEMMAP_START, physical bits. */
+export interface KernelLayout {
+  pageOffset: bigint;
+  vmemmapStart: bigint;
+  physBits: number;
+  paging: 4 | 5;
 }
 
 export class Kernel {
-  readonly log: Printk;
+  readonly log = new Printk();
   readonly iomem = new IomemTree();
   readonly devices = new DeviceRegistry();
+  readonly physmem: Physmem;
+  readonly pageAlloc: PageAlloc;
+  readonly pgtable: Pgtable;
+  readonly sparse = new Sparse();
+  readonly altmaps: Altmaps;
+  readonly vmemmap: Vmemmap;
+  readonly memmap: Memmap;
   readonly hotplug: Hotplug;
   readonly memremap: Memremap;
   readonly hugetlb: Hugetlb;
+  /** dax kmem: device-dax memory hot-plugged as System RAM. */
+  readonly kmem: Kmem;
+  /** The dax bus: device-dax instances, and which driver (device_dax or kmem) each is bound to. */
+  readonly dax: DaxBus;
   poisoned: string | null = null;
   /** The nth next devres allocation fails (fault injection; 0 = off). */
   devresFault = 0;
   /** System RAM as pfn ranges [start, end), as the page allocator owns it. */
   ramRanges: Array<[number, number]> = [];
-  /** The PMD run vmemmap_populate is tracking for its debug line (init_64.c's addr_start..p_end). */
-  private run: { addrStart: bigint; addrEnd: bigint; pStart: bigint; pEnd: bigint } | null = null;
 
   constructor(
+    /** @internal the core; only the rooms above touch it */
     readonly core: Core,
     readonly profile: Profile,
     readonly cfg: KernelConfig,
-    /** The address-space layout of the paging mode: PAGE_OFFSET, VMEMMAP_START, physical bits. */
-    readonly layout: { pageOffset: bigint; vmemmapStart: bigint; physBits: number; paging: 4 | 5 },
+    readonly layout: KernelLayout,
     debug: boolean,
   ) {
-    this.log = new Printk();
     this.log.debug = debug;
+    this.physmem = new Physmem(core);
+    this.pageAlloc = new PageAlloc(core);
+    this.pgtable = new Pgtable(core, layout.paging);
+    this.altmaps = new Altmaps(core);
+    this.vmemmap = new Vmemmap(core, this.log, layout.vmemmapStart, layout.physBits, (phys) => this.va(phys));
+    this.memmap = new Memmap(this);
     this.hotplug = new Hotplug(this);
     this.memremap = new Memremap(this);
     this.hugetlb = new Hugetlb(this, cfg.hugetlbVmemmapOptimize && profile.hvo);
-  }
-
-  /** Live core altmaps and their generation, so a stale host view never reads a reused slot. */
-  private readonly altmapGen = new Map<number, number>();
-  private nextGen = 1;
-
-  altmapCreate(f: AltmapFields): { id: number; gen: number } | null {
-    const id = this.core.altmapCreate(f);
-    if (id < 0) return null;
-    const gen = this.nextGen++;
-    this.altmapGen.set(id, gen);
-    return { id, gen };
-  }
-
-  altmapRelease(id: number): void {
-    const gen = this.altmapGen.get(id);
-    if (gen !== undefined) this.retired.set(gen, this.core.altmapRead(id));
-    this.altmapGen.delete(id);
-    this.core.altmapRelease(id);
-  }
-
-  altmapAlive(id: number, gen: number): boolean {
-    return this.altmapGen.get(id) === gen;
-  }
-
-  /** The fields an altmap had when it was freed (a crash-dump reader can still see them). */
-  readonly retired = new Map<number, AltmapFields>();
-
-  /** Struct pages memmap init has set up since boot (the init-time proxy the planner reports). */
-  pagesInitialised = 0;
-
-  /** memmap_init_zone's per-page work, counted. */
-  memmapInit(pfn: number, nrPages: number, zone: number, nid: number): number {
-    this.pagesInitialised += nrPages;
-    return this.core.memmapInit(pfn, nrPages, zone, nid);
+    this.kmem = new Kmem(this, cfg.memoryBlockSize);
+    this.dax = new DaxBus(this);
   }
 
   /** __va */
   va(phys: bigint): bigint {
     return BigInt.asUintN(64, this.layout.pageOffset + phys);
-  }
-
-  /** pfn_to_page: the struct page's address in the vmemmap. */
-  vmemmapVa(pfn: number): bigint {
-    return BigInt.asUintN(64, this.layout.vmemmapStart + 64n * BigInt(pfn));
   }
 
   /** Turn the core's events into kernel messages. */
@@ -117,31 +116,10 @@ export class Kernel {
           this.log.printk('debug', `altmap_alloc_block_buf: pfn: 0x${e.a.toString(16)} alloc: ${BigInt.asIntN(64, e.b)} align: ${BigInt.asIntN(64, e.c)} nr: 0x${e.d.toString(16)}`);
           break;
         case EventType.Pmd:
-          this.trackPmd(e.a, this.va(e.b));
+          this.vmemmap.trackPmd(e.a, e.b);
           break;
       }
     }
-  }
-
-  /** vmemmap_populate_hugepages' contiguous-run tracking for its debug line. */
-  private trackPmd(addr: bigint, p: bigint): void {
-    if (this.run && this.run.pEnd === p) {
-      this.run.addrEnd = addr + 0x200000n;
-      this.run.pEnd = p + 0x200000n;
-      return;
-    }
-    this.vmemmapPrintLast();
-    this.run = { addrStart: addr, addrEnd: addr + 0x200000n, pStart: p, pEnd: p + 0x200000n };
-  }
-
-  /** vmemmap_populate_print_last */
-  vmemmapPrintLast(): void {
-    const r = this.run;
-    if (!r) return;
-    const h = (x: bigint) => x.toString(16);
-    // v4.5's %p printed the pointer; later kernels print the same run with no_hash_pointers
-    this.log.printk('debug', ` [${h(r.addrStart)}-${h(r.addrEnd - 1n)}] PMD -> [${h(r.pStart)}-${h(r.pEnd - 1n)}] on node 0`);
-    this.run = null;
   }
 
   /** A kernel oops: logged as the kernel prints it; the machine is poisoned from here on. */
@@ -158,6 +136,17 @@ export class Kernel {
 
   poisonError(): MachinePoisonedError {
     return new MachinePoisonedError(this.poisoned ?? 'unknown');
+  }
+
+  /** Fault injection, like fail_page_alloc: the nth next allocation of `kind` fails; 0 disarms. */
+  injectFault(kind: 'dram' | 'altmap' | 'devres' | 'backing', nth: number): void {
+    if (kind === 'devres') this.devresFault = nth;
+    else this.core.setFault(kind === 'dram' ? FaultKind.DramAlloc : kind === 'altmap' ? FaultKind.AltmapAlloc : FaultKind.Backing, nth);
+  }
+
+  /** Free the core; the kernel is unusable afterwards. */
+  dispose(): void {
+    this.core.dispose();
   }
 
   /** The simulator's own host-memory budget ran out (not a kernel condition). */

@@ -3,14 +3,15 @@
  * on v6), its release (devm_memremap_pages_release / memunmap_pages), the pgmap lookup
  * (pgmap_radix keyed by section, later by pfn), find_dev_pagemap, to_vmem_altmap, vmem_altmap_offset.
  */
-import { Purpose, type AltmapFields } from '../core/core.ts';
-import { ZONE_DEVICE } from '../core/structPage.ts';
-import { HostMemoryError, KernelError } from './errno.ts';
-import { pr } from './printk.ts';
-import { BOOT, PAGES_PER_SECTION, SECTION_SIZE, type AltmapArg } from './hotplug.ts';
-import { RunMap } from './runmap.ts';
+import type { AltmapFields, VmemAltmap } from './altmap.ts';
 import type { Device } from './devres.ts';
+import { HostMemoryError, KernelError } from './errno.ts';
+import type { AltmapArg, MhpParams } from './hotplug.ts';
 import type { Kernel } from './kernel.ts';
+import { Purpose } from './pagealloc.ts';
+import { pr } from './printk.ts';
+import { RunMap } from './runmap.ts';
+import { PAGES_PER_SECTION, SECTION_SIZE } from './sparse.ts';
 
 /** struct page_map (v4.5) / struct dev_pagemap: the mapping, with copies of the caller's resource and altmap. */
 export interface PageMap {
@@ -18,9 +19,8 @@ export interface PageMap {
   start: bigint;
   /** Inclusive. */
   end: bigint;
-  /** The core altmap holding this mapping's copy, or null. */
-  altmapId: number | null;
-  altmapGen: number;
+  /** This mapping's copy of the caller's altmap, or null. */
+  altmap: VmemAltmap | null;
   /** Kernel address of the dev_pagemap (page->pgmap points here). */
   pgmapAddr: bigint;
   /** DRAM page holding the payload. */
@@ -33,14 +33,6 @@ export interface PageMap {
   sections: number;
   /** pgmap->vmemmap_shift: compound pages of 2^shift pfns (device-dax on v5.17+), 0 for none. */
   vmemmapShift: number;
-  /** Struct pages memmap init touched (memmap_init_zone_device counts the whole range regardless). */
-  pagesInitialised: number;
-}
-
-/** vmemmap_can_optimize: no altmap, and a compound page needs more than VMEMMAP_RESERVE_NR (2) vmemmap pages. */
-export function vmemmapCanOptimize(altmap: boolean, vmemmapShift: number): boolean {
-  const nrVmemmapPages = ((2 ** vmemmapShift) * 64) / 4096;
-  return !altmap && vmemmapShift > 0 && nrVmemmapPages > 2;
 }
 
 /** offsetof(struct page_map, pgmap): the copied resource (56 bytes) and the ref pointer precede it. */
@@ -54,24 +46,20 @@ export class Memremap {
 
   constructor(private readonly k: Kernel) {}
 
-  /** The altmap (core id) that to_vmem_altmap finds for pfn's struct page, or null. */
-  altmapOfPfn(pfn: number): number | null {
-    const pm = this.lookup.get(pfn);
-    return pm ? pm.altmapId : null;
-  }
+  /** to_vmem_altmap as v4.5 does it: the altmap of the pgmap that holds pfn's struct page, or null. */
+  readonly toVmemAltmap = (pfn: number): VmemAltmap | null => this.lookup.get(pfn)?.altmap ?? null;
 
-  /** vmem_altmap_offset: reserve + free. */
-  altmapOffset(id: number): number {
-    const f = this.k.core.altmapRead(id);
-    return Number(BigInt.asUintN(64, f.reserve + f.free));
+  /** How hotplug receives this era's altmap: passed down, or looked up per section. */
+  private altmapArg(pm: PageMap): AltmapArg {
+    return this.k.profile.altmapExplicit ? { explicit: true, altmap: pm.altmap } : { explicit: false, lookup: this.toVmemAltmap };
   }
 
   /** Mirror the lookup into the core, where v4.5's free_pagetable consults it. */
   private syncLookup(): void {
     if (this.k.profile.altmapExplicit) return;
     const entries = [];
-    for (const r of this.lookup.all()) if (r.value.altmapId !== null) entries.push({ startPfn: r.start, endPfn: r.end, altmapId: r.value.altmapId });
-    this.k.core.setAltmapLookup(entries);
+    for (const r of this.lookup.all()) if (r.value.altmap !== null) entries.push({ startPfn: r.start, endPfn: r.end, altmapId: r.value.altmap.id });
+    this.k.vmemmap.setAltmapLookup(entries);
   }
 
   /** find_dev_pagemap / get_dev_pagemap */
@@ -110,28 +98,27 @@ export class Memremap {
     pm.vmemmapShift = vmemmapShift;
     this.insertLookup(pm, alignStart, alignSize);
 
-    const memmapBefore = k.core.dramStats().byPurpose[Purpose.Memmap];
-    const a: AltmapArg = p.altmapExplicit ? { explicit: true, id: pm.altmapId } : { explicit: false };
+    const memmapBefore = k.pageAlloc.pagesFor(Purpose.Memmap);
+    const a = this.altmapArg(pm);
     const [addStart, addSize] = p.hotplug === 'subsection' ? [start, size] : [alignStart, alignSize];
+    const params: MhpParams = { altmap: a, owner: pm, pgmap: vmemmapShift ? { vmemmapShift, startPfn: Number(start >> 12n) } : undefined };
     let err: number;
     try {
-      k.hotplug.owner = pm;
-      err = k.hotplug.archAddMemory(0, addStart, addSize, a);
+      err = k.hotplug.archAddMemory(0, addStart, addSize, params);
     } catch (e) {
       // the host budget ran out mid hot-add: it fails there, as an allocation failure would
       if (!(e instanceof HostMemoryError)) throw e;
       err = -12;
-    } finally {
-      k.hotplug.owner = BOOT;
     }
-    pm.dramMemmapPages = k.core.dramStats().byPurpose[Purpose.Memmap] - memmapBefore;
+    pm.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - memmapBefore;
     if (err) {
       if (k.poisoned) throw k.poisonError();
       this.unwind(pm);
       throw KernelError.fromErrno(err, `devm_memremap_pages: arch_add_memory of ${pr(addStart, addStart + addSize - 1n)} failed`);
     }
     try {
-      this.initPages(pm, addStart, addSize);
+      const altmapFields = pm.altmap ? k.altmaps.read(pm.altmap) : null;
+      k.memmap.initDevicePages({ start: pm.start, end: pm.end, altmap: altmapFields, vmemmapShift: pm.vmemmapShift, pgmapAddr: pm.pgmapAddr }, addStart, addSize);
     } catch (e) {
       // only the host budget can fail here: take the mapping down again rather than leave it half set up
       if (!(e instanceof HostMemoryError)) throw e;
@@ -158,30 +145,26 @@ export class Memremap {
   private allocPageMap(dev: Device, start: bigint, end: bigint, altmap: AltmapFields | null): PageMap {
     const k = this.k;
     if (k.devresFault > 0 && --k.devresFault === 0) throw new KernelError('ENOMEM', 'devm_memremap_pages: devres_alloc_node failed (injected)');
-    const slabPfn = k.core.allocPages(0, Purpose.Slab);
+    const slabPfn = k.pageAlloc.allocPages(0, Purpose.Slab);
     if (slabPfn < 0) throw new KernelError('ENOMEM', 'devm_memremap_pages: cannot allocate the page_map');
     const pm: PageMap = {
       dev,
       start,
       end,
-      altmapId: null,
-      altmapGen: 0,
+      altmap: null,
       pgmapAddr: k.va(BigInt(slabPfn) << 12n) + PGMAP_OFFSET,
       slabPfn,
       freed: false,
       dramMemmapPages: 0,
       sections: 0,
       vmemmapShift: 0,
-      pagesInitialised: 0,
     };
     if (altmap) {
-      const made = k.altmapCreate(altmap);
-      if (!made) {
-        k.core.freePages(slabPfn, 0, Purpose.Slab);
+      pm.altmap = k.altmaps.create(altmap);
+      if (!pm.altmap) {
+        k.pageAlloc.freePages(slabPfn, 0, Purpose.Slab);
         throw new KernelError('ENOMEM', 'devm_memremap_pages: cannot allocate the altmap copy');
       }
-      pm.altmapId = made.id;
-      pm.altmapGen = made.gen;
     }
     return pm;
   }
@@ -220,50 +203,6 @@ export class Memremap {
     this.syncLookup();
   }
 
-  /** Struct page set-up after a successful hot-add, as each era does it. */
-  private initPages(pm: PageMap, addStart: bigint, addSize: bigint): void {
-    const k = this.k;
-    const p = k.profile;
-    const resFirst = Number(pm.start >> 12n);
-    const resEnd = Number((pm.end + 1n) >> 12n);
-    const f = pm.altmapId !== null ? k.core.altmapRead(pm.altmapId) : null;
-    const offset = pm.altmapId !== null ? this.altmapOffset(pm.altmapId) : 0;
-    const base = f ? Number(f.basePfn) : resFirst;
-    if (p.memmapInit === 'v4.16') {
-      // move_pfn_range_to_zone -> memmap_init_zone over the hot-added range, the altmap's reserve skipped
-      let from = Number(addStart >> 12n);
-      const end = from + Number(addSize >> 12n);
-      if (f && BigInt(from) === f.basePfn) from += Number(f.reserve);
-      if (k.memmapInit(from, end - from, ZONE_DEVICE, 0) < 0) k.hostOom();
-    }
-    if (p.memmapInit === 'v4.20') {
-      // memmap_init_range: only the altmap's own pages, then memmap_init_zone_device for the rest
-      if (f) {
-        const from = base + Number(f.reserve);
-        if (k.memmapInit(from, base + offset - from, ZONE_DEVICE, 0) < 0) k.hostOom();
-      }
-      const first = f ? base + offset : resFirst;
-      const n = resEnd - first;
-      pm.pagesInitialised = f ? base + offset - (base + Number(f.reserve)) : 0;
-      // a compound page whose vmemmap is shared needs only its head and first tail vmemmap pages set up
-      const step = pm.vmemmapShift > 0 ? 2 ** pm.vmemmapShift : n;
-      const per = vmemmapCanOptimize(f !== null, pm.vmemmapShift) ? 2 * (4096 / 64) : step;
-      for (let pfn = first; pfn < resEnd; pfn += step) {
-        const m = Math.min(per, resEnd - pfn);
-        if (k.memmapInit(pfn, m, ZONE_DEVICE, 0) < 0 || k.core.memmapSetPgmap(pfn, m, pm.pgmapAddr) < 0) k.hostOom();
-        pm.pagesInitialised += m;
-      }
-      // the kernel's own figure: ~9.5 ns per page (4194304 pages in 40 ms, kernel.md §4.4)
-      k.log.tick(Math.round((Math.max(n, 0) * 9.54) / 1000));
-      k.log.printk('debug', `memmap_init_zone_device initialised ${Math.max(n, 0)} pages in ${Math.round((Math.max(n, 0) * 9.54) / 1e6)}ms`);
-      return;
-    }
-    // for_each_device_pfn: page->pgmap = pgmap, lru poisoned
-    if (p.pgmapInit === 'none') return;
-    const first = (p.pgmapInit === 'base' ? base : resFirst) + offset;
-    if (resEnd > first && k.core.memmapSetPgmap(first, resEnd - first, pm.pgmapAddr) < 0) k.hostOom();
-  }
-
   /** The error unwind: the lookup entries this call's loop would delete, then devres_free. */
   private unwind(pm: PageMap): void {
     this.releaseLookup(pm);
@@ -283,9 +222,9 @@ export class Memremap {
   /** devres_free of the payload; the altmap copy stays while a stale lookup entry still points at it. */
   private free(pm: PageMap): void {
     pm.freed = true;
-    this.k.core.freePages(pm.slabPfn, 0, Purpose.Slab);
+    this.k.pageAlloc.freePages(pm.slabPfn, 0, Purpose.Slab);
     const stillReferenced = this.lookup.all().some((r) => r.value === pm);
-    if (pm.altmapId !== null && !stillReferenced) this.k.altmapRelease(pm.altmapId);
+    if (pm.altmap !== null && !stillReferenced) this.k.altmaps.release(pm.altmap);
   }
 
   /** devm_memremap_pages_release (kernel.md §2.2) / memunmap_pages (v6). */
@@ -296,13 +235,13 @@ export class Memremap {
     const alignStart = pm.start & ~(SECTION_SIZE - 1n);
     const size = pm.end - pm.start + 1n;
     const alignSize = p.releaseSizeEndAligned ? roundUp(pm.start + size, SECTION_SIZE) - alignStart : roundUp(size, SECTION_SIZE);
-    const a: AltmapArg = p.altmapExplicit ? { explicit: true, id: pm.altmapId } : { explicit: false };
+    const a = this.altmapArg(pm);
     if (p.releaseLookupFirst) this.releaseLookup(pm);
     if (p.hotplug === 'subsection') k.hotplug.archRemoveMemory(pm.start, size, a);
     else k.hotplug.archRemoveMemory(alignStart, alignSize, a);
     if (k.poisoned) return;
     if (!p.releaseLookupFirst) this.releaseLookup(pm);
-    if (pm.altmapId !== null && k.core.altmapRead(pm.altmapId).alloc !== 0n) {
+    if (pm.altmap !== null && k.altmaps.read(pm.altmap).alloc !== 0n) {
       if (p.releaseWarn === 'plain') k.log.warnOnce('memunmap_pages:alloc', 'mm/memremap.c:145 memunmap_pages+0x1d2/0x200', 'failed to free all reserved pages');
       else k.log.warnOnce('devm_memremap_pages_release:alloc', 'kernel/memremap.c:154 devm_memremap_pages_release+0x7d/0x90', `${pm.dev.prefix()}devm_memremap_pages_release: failed to free all reserved pages`);
     }

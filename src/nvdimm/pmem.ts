@@ -11,7 +11,7 @@ import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
 import { checkCreateNamespace, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
-import { Kmem, type MemmapOnMemory } from '../dax/kmem.ts';
+import { altmapCounters } from '../kernel/altmap.ts';
 
 export interface CreateNamespaceOptions {
   size?: bigint | number | string;
@@ -80,16 +80,11 @@ export class Pmem {
   readonly regions: Region[] = [];
   private uuidSeed = 1;
 
-  readonly kmem: Kmem;
-
   constructor(
     private readonly k: Kernel,
     /** The region's align attribute (ndctl refuses sizes that are not a multiple of it). */
     readonly regionAlign: bigint | null,
-    memoryBlockSize: bigint,
-  ) {
-    this.kmem = new Kmem(k, memoryBlockSize);
-  }
+  ) {}
 
   addRegion(res: Resource): void {
     this.regions.push({ id: this.regions.length, res, namespaces: [] });
@@ -217,8 +212,31 @@ export class Pmem {
     ns.pfnDev = dev;
     for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${pfnName}: ${m}`);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.name as Era, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
-    if (k.core.writePhys(ns.start + 4096n, sb) < 0) k.hostOom();
+    if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
     this.probe(ns, layout, dev, pfnName, driver);
+    if (dax) this.addDevDax(ns, layout, pfnName);
+  }
+
+  /** devm_create_dev_dax: the device-dax instance over the namespace's data, device_dax bound. */
+  private addDevDax(ns: Namespace, layout: PfnLayout, name: string): void {
+    const dataStart = ns.start + layout.startPad + layout.offset;
+    this.k.dax.add({
+      name,
+      regionId: ns.region.id,
+      parent: ns.claim,
+      start: dataStart,
+      end: ns.start + ns.raw - layout.endTrunc,
+      size: layout.size,
+      align: ns.align,
+      dev: ns.pfnDev,
+      bindDeviceDax: () => {
+        // device_dax binds again: a new device instance and the memremap
+        const dev = this.k.devices.create(name, 'dax_pmem');
+        ns.pfnDev = dev;
+        this.probe(ns, layout, dev, name, 'dax_pmem');
+        return dev;
+      },
+    });
   }
 
   /** The driver's probe: devm_memremap_pages with the on-stack altmap the info block implies. */
@@ -239,62 +257,12 @@ export class Pmem {
     }
   }
 
-  /** daxctl reconfigure-device: device_dax <-> kmem (System RAM, optionally with memmap_on_memory). */
-  reconfigure(ns: Namespace, mode: 'system-ram' | 'devdax', memmapOnMemory: MemmapOnMemory, movable: boolean): Record<string, unknown> {
-    const k = this.k;
-    const dev = ns.pfnDev!;
-    const kd = this.kmem.devices.get(dev.name);
-    if (mode === 'system-ram') {
-      if (kd) throw new KernelError('EBUSY', `${dev.name} is already in system-ram mode`);
-      k.devices.unbind(dev);
-      const info = this.info(ns);
-      const dataStart = info.start + info.startPad + info.offset;
-      try {
-        this.kmem.probe(ns, dataStart, info.start + info.raw - info.endTrunc, memmapOnMemory, movable);
-      } catch (e) {
-        // kmem failed to probe: bind device_dax back
-        if (!this.kmem.devices.has(dev.name) && !k.poisoned) this.rebind(ns);
-        throw e;
-      }
-    } else {
-      if (!kd) throw new KernelError('EINVAL', `${dev.name} is not in system-ram mode`);
-      this.kmem.remove(kd, ns.claim);
-      this.rebind(ns);
-    }
-    return this.daxctlJson(ns);
-  }
-
-  /** device_dax binds again: a new device instance and the memremap. */
-  private rebind(ns: Namespace): void {
-    const name = ns.pfnDev!.name;
-    const dev = this.k.devices.create(name, 'dax_pmem');
-    ns.pfnDev = dev;
-    this.probe(ns, ns.layout!, dev, name, 'dax_pmem');
-  }
-
-  /** What daxctl prints for a dax device. */
-  daxctlJson(ns: Namespace): Record<string, unknown> {
-    const kd = this.kmem.devices.get(ns.pfnDev!.name);
-    const size = ns.layout ? ns.layout.size : ns.raw;
-    const out: Record<string, unknown> = { chardev: ns.pfnDev!.name, size: Number(size), target_node: 0, align: Number(ns.align), mode: kd ? 'system-ram' : 'devdax' };
-    if (kd) {
-      const sum = this.kmem.summary(kd);
-      out.online_memblocks = sum.blocks;
-      out.total_memblocks = sum.blocks;
-      out.movable = kd.movable;
-      out.memmap_on_memory = sum.memmapOnMemoryPages > 0;
-      out.online_pages = sum.onlinePages;
-      out.memmap_on_memory_pages = sum.memmapOnMemoryPages;
-      out.memmap_dram_pages = sum.dramMemmapPages;
-    }
-    return out;
-  }
-
   destroy(ns: Namespace): void {
     const k = this.k;
-    if (ns.pfnDev && this.kmem.devices.has(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is in system-ram mode: reconfigure it to devdax first`);
+    if (ns.pfnDev && k.dax.isSystemRam(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is in system-ram mode: reconfigure it to devdax first`);
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
     if (k.poisoned) return;
+    if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
     k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
   }
@@ -357,21 +325,7 @@ export class Pmem {
       { human, daxRegion },
     );
     const pm = ns.pfnDev ? this.k.memremap.findDevPagemap(ns.start) : null;
-    let altmap: Record<string, number> | null = null;
-    if (pm && pm.dev === ns.pfnDev && pm.altmapId !== null) {
-      const f = this.k.core.altmapRead(pm.altmapId);
-      const used = BigInt.asUintN(64, f.alloc + f.align);
-      altmap = {
-        basePfn: Number(f.basePfn),
-        reserve: Number(f.reserve),
-        free: Number(f.free),
-        align: Number(f.align),
-        alloc: Number(f.alloc),
-        nextPfn: Number(f.basePfn + f.reserve + used),
-        nrFree: f.free > used ? Number(f.free - used) : 0,
-      };
-    }
-    out.altmap = altmap;
+    out.altmap = pm && pm.dev === ns.pfnDev && pm.altmap !== null ? altmapCounters(this.k.altmaps.read(pm.altmap)) : null;
     return out;
   }
 }

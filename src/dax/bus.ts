@@ -1,0 +1,78 @@
+/**
+ * The dax bus (drivers/dax/bus.c): device-dax instances and the driver each is bound to, device_dax
+ * (the character device, through devm_memremap_pages) or kmem (System RAM). `daxctl
+ * reconfigure-device` moves a device between the two.
+ */
+import type { Device } from '../kernel/devres.ts';
+import { KernelError } from '../kernel/errno.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { Resource } from '../kernel/resource.ts';
+import type { MemmapOnMemory } from './kmem.ts';
+
+/** struct dev_dax: one device-dax instance over one range. */
+export interface DevDax {
+  /** daxX.Y */
+  readonly name: string;
+  readonly regionId: number;
+  /** The resource the device's range sits in (its namespace's claim). */
+  readonly parent: Resource;
+  /** The data range [start, end): what the device exposes. */
+  readonly start: bigint;
+  readonly end: bigint;
+  /** What the device reports as its size (the pfn layout's npfns, in bytes). */
+  readonly size: bigint;
+  readonly align: bigint;
+  /** The device_dax binding (its devres device), or null while kmem holds the device. */
+  dev: Device | null;
+  /** dev_dax_probe: bind device_dax (devm_memremap_pages of the range); returns the new binding. */
+  readonly bindDeviceDax: () => Device;
+}
+
+export class DaxBus {
+  private readonly devices = new Map<string, DevDax>();
+
+  constructor(private readonly k: Kernel) {}
+
+  add(d: DevDax): void {
+    this.devices.set(d.name, d);
+  }
+
+  remove(name: string): void {
+    this.devices.delete(name);
+  }
+
+  get(name: string): DevDax | undefined {
+    return this.devices.get(name);
+  }
+
+  all(): DevDax[] {
+    return [...this.devices.values()];
+  }
+
+  /** Bound to kmem (System RAM). */
+  isSystemRam(name: string): boolean {
+    return this.k.kmem.devices.has(name);
+  }
+
+  /** daxctl reconfigure-device: unbind one driver, bind the other. */
+  reconfigure(d: DevDax, mode: 'system-ram' | 'devdax', memmapOnMemory: MemmapOnMemory, movable: boolean): void {
+    const k = this.k;
+    const kd = k.kmem.devices.get(d.name);
+    if (mode === 'system-ram') {
+      if (kd) throw new KernelError('EBUSY', `${d.name} is already in system-ram mode`);
+      if (d.dev) k.devices.unbind(d.dev);
+      d.dev = null;
+      try {
+        k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory, movable);
+      } catch (e) {
+        // kmem failed to probe: bind device_dax back
+        if (!k.kmem.devices.has(d.name) && !k.poisoned) d.dev = d.bindDeviceDax();
+        throw e;
+      }
+      return;
+    }
+    if (!kd) throw new KernelError('EINVAL', `${d.name} is not in system-ram mode`);
+    k.kmem.remove(kd, d.parent);
+    d.dev = d.bindDeviceDax();
+  }
+}
