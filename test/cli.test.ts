@@ -62,6 +62,18 @@ describe('altmap create-namespace (ndctl create-namespace on the default machine
     expect(r.stderr).toMatch(/total +17179869184 .*= raw size$/m);
   });
 
+  it.concurrent('-m devdax --explain accounts for the dax device: its info block and its memmap (v6, 1 GiB, 2 MiB align)', async () => {
+    const r = await altmap('create-namespace', '-m', 'devdax', '-s', '1G', '--explain', '--kernel', 'v6', '--json', ...TS);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).size).toBe(1054867456);
+    expect(r.stderr).not.toMatch(/no pfn device/);
+    expect(r.stderr).toMatch(/^namespace0\.0 \(devdax, map=dev, align 2\.00 MiB, dax0\.0\)/);
+    expect(r.stderr).toMatch(/0x1000 +4096 .*pfn info block \(dataoff 0x1200000, npfns 257536\)/);
+    expect(r.stderr).toMatch(/16777216 .*struct pages \(altmap alloc 4096 pfns\)/);
+    expect(r.stderr).toMatch(/0x1200000 +1054867456 .*data: 257536 pfns/);
+    expect(r.stderr).toMatch(/total +1073741824 .*= raw size$/m);
+  });
+
   it.concurrent("a size that is not a multiple of --align is ndctl's refusal: exit 234 and ndctl's text", async () => {
     const r = await altmap('create-namespace', '-s', '1025M', '-a', '1G', ...TS);
     expect(r.code).toBe(234);

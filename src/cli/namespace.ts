@@ -1,0 +1,141 @@
+/** ndctl's namespace commands: create-namespace (with --explain), destroy-namespace, list. */
+import { Command } from 'commander';
+import { type Machine, type MachineStats, type AltmapCounters, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString } from '../index.ts';
+import { out, err, hex, iec, table, bare } from './output.ts';
+import { type MachineOpts, openSession, saveStep } from './session.ts';
+
+export const MODE_ALIASES: Record<string, string> = { memory: 'fsdax', dax: 'devdax' };
+
+export interface CreateOpts extends MachineOpts {
+  size?: string;
+  mode?: string;
+  map?: string;
+  align?: string;
+  human?: boolean;
+  json?: boolean;
+  explain?: boolean;
+}
+
+export async function cmdCreateNamespace(cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<CreateOpts>();
+  const s = await openSession(cmd);
+  const m = s.m;
+  try {
+    const req: Record<string, string> = {};
+    if (o.size !== undefined) req.size = o.size;
+    if (o.mode !== undefined) req.mode = MODE_ALIASES[o.mode] ?? o.mode;
+    if (o.map !== undefined) req.map = o.map;
+    if (o.align !== undefined) req.align = o.align;
+    // ndctl's own checks first (nothing changes): a refusal here is ndctl's, exit 256 + errno.
+    try {
+      m.planNamespace(req);
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      err(e instanceof NdctlError ? e.stderr : `  Error: create namespace: ${bare(e)}`);
+      return 256 + e.errno;
+    }
+    const before = m.stats();
+    let created: Record<string, unknown>;
+    try {
+      created = m.createNamespace(req);
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      err(`failed to create namespace: ${STRERROR[e.code] ?? e.code} (${e.message})`);
+      return 237;
+    }
+    const after = m.stats();
+    saveStep(s, { op: 'createNamespace', ...req });
+    const human = o.json ? false : o.human ? true : !!process.stdout.isTTY;
+    const shown = m.listNamespaces({ human }).find((n) => n.dev === created.dev) ?? created;
+    out(ndctlJsonString(shown));
+    if (o.explain) err(explainNamespace(m, created, before, after).join('\n'));
+    return 0;
+  } finally {
+    m.dispose();
+  }
+}
+
+/** "namespace0.3" -> "pfn0.3": the pfn device the pmem driver creates for it. */
+export type AltmapView = AltmapCounters;
+
+/** Where every byte of a new namespace went, for --explain: the info block on the media says where the data starts. */
+export function explainNamespace(m: Machine, ns: Record<string, unknown>, before: MachineStats, after: MachineStats): string[] {
+  const dev = String(ns.dev);
+  const size = BigInt(ns.size as number);
+  const device = m.namespaceInfo(dev).device;
+  const d = device === null ? undefined : after.devices[device];
+  const lines: string[] = [];
+  if (!d) {
+    lines.push(`${dev}: mode ${ns.mode}: no pfn device, no memmap; all ${size} bytes (${iec(size)}) are data`);
+    return lines;
+  }
+  const raw = d.end - d.start + 1n;
+  const sb = decodeInfoBlock(m.readPhys(d.start + 4096n, PFN_SB_SIZE));
+  // data offset from the namespace start, and the tail the kernel trimmed (v4.18+ end_trunc)
+  const dataOff = sb ? sb.startPad + sb.dataoff : raw - size;
+  const tail = raw - dataOff - size;
+  const a = ns.altmap as AltmapView | null;
+  const B = (n: bigint): [string, string] => [String(n), iec(n)];
+  lines.push(`${dev} (${ns.mode}, map=${ns.map}, align ${iec(BigInt(ns.align as number))}, ${device}): where the ${raw} bytes (${iec(raw)}) at [${hex(d.start)}-${hex(d.end)}] went`);
+  const rows: string[][] = [['offset', 'bytes', '', 'what']];
+  rows.push(['0x0', ...B(4096n), 'left alone (the first 4 KiB)']);
+  rows.push(['0x1000', ...B(4096n), `pfn info block${sb ? ` (dataoff ${hex(sb.dataoff)}, npfns ${sb.npfns}${sb.startPad || sb.endTrunc ? `, start_pad ${sb.startPad}, end_trunc ${sb.endTrunc}` : ''})` : ''}`]);
+  let at = 8192n;
+  if (a) {
+    const poolStart = BigInt(a.basePfn + a.reserve) * 4096n - d.start;
+    const pool = BigInt(a.free) * 4096n;
+    if (poolStart > at) rows.push([hex(at), ...B(poolStart - at), 'before the altmap pool']);
+    rows.push([hex(poolStart), ...B(pool), `memmap pool: altmap free ${a.free} pfns x 4 KiB`]);
+    rows.push(['', ...B(BigInt(a.alloc) * 4096n), `  struct pages (altmap alloc ${a.alloc} pfns)`]);
+    rows.push(['', ...B(BigInt(a.align) * 4096n), `  alignment padding the altmap wasted (align ${a.align} pfns)`]);
+    rows.push(['', ...B(BigInt(a.nrFree) * 4096n), `  never used (nr_free ${a.nrFree} pfns)`]);
+    at = poolStart + pool;
+  }
+  if (dataOff > at) rows.push([hex(at), ...B(dataOff - at), `padding to the data offset ${hex(dataOff)} (align ${iec(BigInt(ns.align as number))})`]);
+  rows.push([hex(dataOff), ...B(size), `data: ${size / 4096n} pfns from pfn ${hex((d.start + dataOff) >> 12n)} (the reported size)`]);
+  if (tail > 0n) rows.push([hex(dataOff + size), ...B(tail), 'trimmed off the end (end_trunc)']);
+  rows.push(['total', ...B(raw), tail >= 0n && dataOff >= at ? '= raw size' : '(does not add up: MISMATCH)']);
+  lines.push(...table(rows, [1, 2], '  '));
+  const memmapDram = BigInt(d.dramMemmapPages) * 4096n;
+  const pt = after.dram.pageTablePages - before.dram.pageTablePages + (after.dram.directMapPages - before.dram.directMapPages);
+  lines.push(
+    `  DRAM: memmap ${memmapDram} bytes (${iec(memmapDram)}, ${d.dramMemmapPages} pages)${d.dramMemmapPages ? ' - the struct pages live in System RAM' : ''}; ` +
+      `page-table pages added ${pt} (${iec(BigInt(pt) * 4096n)}); slab pages ${after.dram.slabPages - before.dram.slabPages}`,
+  );
+  return lines;
+}
+
+export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<number> {
+  const s = await openSession(cmd);
+  try {
+    const names = dev === 'all' ? s.m.listNamespaces().map((n) => String(n.dev)) : [dev];
+    let destroyed = 0;
+    for (const name of names) {
+      try {
+        s.m.destroyNamespace(name);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        err(`  Error: ${name}: ${bare(e)}`);
+        err(`destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}`);
+        return 1;
+      }
+      saveStep(s, { op: 'destroyNamespace', dev: name });
+      destroyed++;
+    }
+    err(`destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}`);
+    return 0;
+  } finally {
+    s.m.dispose();
+  }
+}
+
+export async function cmdList(cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<MachineOpts & { human?: boolean }>();
+  const s = await openSession(cmd);
+  try {
+    out(ndctlJsonString(s.m.listNamespaces({ human: !!o.human })));
+    return 0;
+  } finally {
+    s.m.dispose();
+  }
+}

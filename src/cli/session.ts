@@ -1,0 +1,134 @@
+/** The machine a command runs on: the machine flags, booting, and the --state file (a scenario, replayed on load). */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createMachine, type Machine, type MachineConfig, KernelError, type KernelName, parseSize, runPreparedSteps, validateScenario, type Scenario, type ScenarioStep } from '../index.ts';
+import { Exit, usage, GiB, RAM_START, hex, bare } from './output.ts';
+
+export interface GlobalOpts {
+  kernel: KernelName;
+  backend: 'wasm' | 'ts';
+  debug?: boolean;
+}
+
+export interface MachineOpts extends GlobalOpts {
+  dramSize: bigint;
+  pmemSize: bigint;
+  pmemStart?: bigint;
+  state?: string;
+}
+
+export function sizeArg(what: string) {
+  return (v: string): bigint => {
+    try {
+      return parseSize(v, what);
+    } catch (e) {
+      throw new InvalidArgumentError(e instanceof KernelError ? bare(e) : String(e));
+    }
+  };
+}
+
+export function sizeOption(flags: string, description: string, value?: bigint, shown?: string): Option {
+  const o = new Option(flags, description).argParser(sizeArg(flags.split(' ')[0]!));
+  return value === undefined ? o : o.default(value, shown);
+}
+
+export function addMachineOptions(cmd: Command, withState = true): Command {
+  cmd
+    .addOption(sizeOption('--dram-size <size>', 'System RAM from 1 MiB up (ndctl size syntax)', 64n * GiB, '64G'))
+    .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
+    .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'));
+  if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
+  return cmd;
+}
+
+/** The e820 the machine flags describe (hex strings: the form the state file keeps). */
+export function e820FromFlags(o: MachineOpts): NonNullable<MachineConfig['e820']> {
+  if (o.dramSize === 0n) usage('--dram-size must be positive');
+  if (o.pmemSize === 0n) usage('--pmem-size must be positive');
+  const ramEnd = RAM_START + o.dramSize;
+  const pmemStart = o.pmemStart ?? ((ramEnd + GiB - 1n) / GiB) * GiB;
+  if (o.dramSize % 4096n) usage(`--dram-size ${o.dramSize} is not a multiple of 4 KiB`);
+  if (o.pmemSize % 4096n) usage(`--pmem-size ${o.pmemSize} is not a multiple of 4 KiB`);
+  if (pmemStart % 4096n) usage(`--pmem-start ${hex(pmemStart)} is not page-aligned`);
+  if (pmemStart < ramEnd && pmemStart + o.pmemSize > RAM_START) usage(`--pmem-start ${hex(pmemStart)} overlaps System RAM [${hex(RAM_START)}-${hex(ramEnd - 1n)}]`);
+  return [
+    { start: hex(RAM_START), size: hex(o.dramSize), type: 'System RAM' },
+    { start: hex(pmemStart), size: hex(o.pmemSize), type: 'Persistent Memory' },
+  ];
+}
+
+/** e820 entries as comparable text (sizes parsed). */
+export function e820Key(e: MachineConfig['e820']): string {
+  if (!e) return 'default';
+  return e.map((x) => `${x.type}:${parseSize(x.start, 'start')}+${parseSize(x.size, 'size')}`).join(',');
+}
+
+/** Boot a machine; EINVAL from the configuration is a usage error, a backend that will not load a plain failure. */
+export async function boot(config: MachineConfig): Promise<Machine> {
+  try {
+    return await createMachine(config);
+  } catch (e) {
+    if (e instanceof KernelError && e.code === 'EINVAL') usage(`machine: ${bare(e)}`);
+    if (e instanceof KernelError) throw new Exit(1, `error: cannot boot the machine: ${e.message}`);
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new Exit(1, `error: cannot start the ${config.backend ?? 'wasm'} backend (${why})${config.backend !== 'ts' ? '; --backend ts runs the TypeScript core' : ''}`);
+  }
+}
+
+export interface Session {
+  m: Machine;
+  /** The scenario that rebuilds this machine (what --state keeps). */
+  scenario: { machine: MachineConfig; steps: ScenarioStep[] };
+  file?: string;
+}
+
+export function explicit(cmd: Command, key: string): boolean {
+  return cmd.getOptionValueSourceWithGlobals(key) === 'cli';
+}
+
+/** The machine of a command: replayed from --state when the file exists, else booted from the flags. */
+export async function openSession(cmd: Command): Promise<Session> {
+  const o = cmd.optsWithGlobals<MachineOpts>();
+  const runtime: MachineConfig = { backend: o.backend, ...(o.debug ? { debug: true } : {}) };
+  if (o.state && existsSync(o.state)) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(o.state, 'utf8'));
+    } catch (e) {
+      usage(`--state ${o.state}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let prepared;
+    try {
+      prepared = validateScenario(raw);
+    } catch (e) {
+      if (e instanceof KernelError) usage(`--state ${o.state}: ${bare(e)}`);
+      throw e;
+    }
+    const saved = prepared.machine;
+    if (explicit(cmd, 'kernel') && o.kernel !== (saved.kernel ?? 'v4.5')) usage(`--kernel ${o.kernel} conflicts with --state ${o.state} (made with ${saved.kernel ?? 'v4.5'})`);
+    if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && e820Key(e820FromFlags(o)) !== e820Key(saved.e820)) {
+      usage(`--dram-size/--pmem-size/--pmem-start conflict with the machine --state ${o.state} was made with`);
+    }
+    // a backend the state file names is kept unless --backend is given
+    const m = await boot({ ...saved, ...runtime, ...(saved.backend && !explicit(cmd, 'backend') ? { backend: saved.backend } : {}) });
+    const results = runPreparedSteps(m, prepared.steps);
+    const broken = results.find((r) => r.mismatch !== undefined);
+    if (broken) {
+      m.dispose();
+      throw new Exit(1, `error: --state ${o.state}: step ${broken.index} (${broken.op}) does not replay: ${broken.mismatch}`);
+    }
+    return { m, scenario: { machine: saved, steps: (raw as Scenario).steps }, file: o.state };
+  }
+  const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o) };
+  const m = await boot({ ...machine, ...runtime });
+  return { m, scenario: { machine, steps: [] }, file: o.state };
+}
+
+/** Record a successful change and write the state file back (atomically). */
+export function saveStep(s: Session, step: ScenarioStep): void {
+  s.scenario.steps.push(step);
+  if (!s.file) return;
+  const tmp = `${s.file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(s.scenario, null, 2) + '\n');
+  renameSync(tmp, s.file);
+}
