@@ -1,0 +1,262 @@
+/**
+ * Recorded real-kernel runs as text under test/fixtures/real/:
+ *
+ *   manifest.json                       tools, host, and per kernel: profile, package, release, cmdline, modules
+ *   <kernel>/_boot/<machine>.dmesg       the boot log up to "Run /init" of one machine shape (shared by its cases)
+ *   <kernel>/<case-id>/run.json          the case as run, per step: command, exit, timing, which files it has
+ *   <kernel>/<case-id>/NN.stdout|stderr|dmesg|trace|filter      what step NN printed (00 is the boot)
+ *   <kernel>/<case-id>/NN.iomem|meminfo|nd|dax|memory|node|drivers   the state after step NN, when it changed
+ *   <kernel>/<case-id>/traceable.txt     available_filter_functions limited to the trace filter (traced cases)
+ *
+ * Text is stored as the guest printed it. The only reshaping is of the sysfs dump (path:value lines):
+ * it is split by subsystem (nd, dax, memory, node), sorted, and duplicate lines dropped. Normalisation
+ * (timestamps, uuids) is the comparison's business, never the recording's.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { OracleCase, OracleProfile, RealRun, RealStep } from './types.ts';
+
+export const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/real/', import.meta.url));
+
+/** State files of a step, in the order the reader shows them. */
+export const FIXTURE_STATE_KEYS = ['iomem', 'meminfo', 'nd', 'dax', 'memory', 'node', 'drivers'] as const;
+export type FixtureStateKey = (typeof FIXTURE_STATE_KEYS)[number];
+
+const SYSFS_GROUPS: Array<[Exclude<FixtureStateKey, 'iomem' | 'meminfo' | 'drivers'>, (path: string) => boolean]> = [
+  ['nd', (p) => p.startsWith('/sys/bus/nd/')],
+  ['dax', (p) => p.startsWith('/sys/bus/dax/')],
+  ['memory', (p) => p.startsWith('/sys/devices/system/memory/') || p.startsWith('/sys/module/memory_hotplug/')],
+  ['node', (p) => p.startsWith('/sys/devices/system/node/')],
+];
+
+/** The sysfs dump (path:value lines) by subsystem, sorted, without power/ and uevent files. */
+export function splitSysfs(dump: string): Record<string, string> {
+  const groups: Record<string, Set<string>> = {};
+  for (const line of dump.split('\n')) {
+    if (!line) continue;
+    const colon = line.indexOf(':');
+    const path = colon < 0 ? line : line.slice(0, colon);
+    if (/\/power\/|\/uevent$/.test(path)) continue;
+    const g = SYSFS_GROUPS.find(([, f]) => f(path));
+    if (!g) continue;
+    (groups[g[0]] ??= new Set()).add(line);
+  }
+  const out: Record<string, string> = {};
+  for (const [k] of SYSFS_GROUPS) out[k] = groups[k] ? [...groups[k]].sort().join('\n') + '\n' : '';
+  return out;
+}
+
+/** The guest's state blobs as fixture state files. */
+function stateFiles(s: RealStep): Partial<Record<FixtureStateKey, string>> {
+  const out: Partial<Record<FixtureStateKey, string>> = {};
+  if (s.state.iomem !== undefined) out.iomem = s.state.iomem;
+  if (s.state.meminfo !== undefined) out.meminfo = s.state.meminfo;
+  if (s.state.sysfs !== undefined) Object.assign(out, splitSysfs(s.state.sysfs));
+  if (s.state.drivers !== undefined) out.drivers = s.state.drivers;
+  return out;
+}
+
+const BOOT_SPLIT = /^.*Run \/init as init process.*$/m;
+
+/** A machine's shape, for sharing its boot log. */
+export function machineKey(c: Pick<OracleCase, 'machine'>): string {
+  return createHash('sha256').update(JSON.stringify(c.machine)).digest('hex').slice(0, 10);
+}
+
+export interface StepRecord {
+  index: number;
+  run: string;
+  setup?: boolean;
+  exit: number | null;
+  timedOut?: boolean;
+  t0?: number;
+  t1?: number;
+  /** The files this step has (beyond run.json), by kind. */
+  files: string[];
+}
+
+export interface RunRecord {
+  caseId: string;
+  title: string;
+  tags: string[];
+  profile: OracleProfile;
+  kernel: string;
+  release: string;
+  package: string;
+  packageVersion: string;
+  machine: OracleCase['machine'];
+  cmdline: string;
+  qemuArgs: string[];
+  bootLog: string;
+  complete: boolean;
+  incomplete?: string;
+  wallSeconds: number;
+  bootSeconds?: number;
+  steps: StepRecord[];
+}
+
+const pad = (i: number) => String(i).padStart(2, '0');
+
+/** Write one run (replacing an earlier recording of the same case on the same kernel). */
+export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): string {
+  const kdir = join(root, run.kernel);
+  const dir = join(kdir, c.id);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(kdir, '_boot'), { recursive: true });
+  const bootKey = machineKey(c);
+  const bootLog = `_boot/${bootKey}.dmesg`;
+  const prev: Partial<Record<FixtureStateKey, string>> = {};
+  const steps: StepRecord[] = [];
+  for (const s of run.steps) {
+    const files: string[] = [];
+    const put = (kind: string, text: string | undefined, always = false) => {
+      if (text === undefined || (!always && text === '')) return;
+      writeFileSync(join(dir, `${pad(s.index)}.${kind}`), text);
+      files.push(kind);
+    };
+    let dmesg = s.dmesg;
+    if (s.index === 0) {
+      const m = BOOT_SPLIT.exec(dmesg);
+      if (m) {
+        const early = dmesg.slice(0, m.index);
+        if (!existsSync(join(kdir, bootLog))) writeFileSync(join(kdir, bootLog), early);
+        dmesg = dmesg.slice(m.index);
+      }
+    }
+    put('stdout', s.stdout);
+    put('stderr', s.stderr);
+    put('dmesg', dmesg);
+    put('trace', s.trace);
+    put('filter', s.traceFilter);
+    const st = stateFiles(s);
+    for (const k of FIXTURE_STATE_KEYS) {
+      const v = st[k];
+      if (v === undefined || v === prev[k]) continue;
+      put(k, v, true);
+      prev[k] = v;
+    }
+    steps.push({
+      index: s.index,
+      run: s.run,
+      ...(s.setup ? { setup: true } : {}),
+      exit: s.exit,
+      ...(s.timedOut ? { timedOut: true } : {}),
+      ...(s.t0 !== undefined ? { t0: s.t0 } : {}),
+      ...(s.t1 !== undefined ? { t1: s.t1 } : {}),
+      files,
+    });
+  }
+  if (run.traceable !== undefined) writeFileSync(join(dir, 'traceable.txt'), run.traceable);
+  const rec: RunRecord = {
+    caseId: c.id,
+    title: c.title,
+    tags: c.tags,
+    profile: run.profile,
+    kernel: run.kernel,
+    release: run.release,
+    package: run.package,
+    packageVersion: run.packageVersion,
+    machine: c.machine,
+    cmdline: run.cmdline,
+    qemuArgs: run.qemuArgs,
+    bootLog,
+    complete: run.complete,
+    ...(run.incomplete ? { incomplete: run.incomplete } : {}),
+    wallSeconds: run.wallSeconds,
+    ...(run.bootSeconds !== undefined ? { bootSeconds: run.bootSeconds } : {}),
+    steps,
+  };
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(rec, null, 2) + '\n');
+  return dir;
+}
+
+/** A recorded step with its state resolved (carried forward from the last step that changed it). */
+export interface FixtureStep extends StepRecord {
+  stdout: string;
+  stderr: string;
+  dmesg: string;
+  trace?: string;
+  filter?: string;
+  state: Record<FixtureStateKey, string>;
+  /** The state keys that changed in this step. */
+  changed: FixtureStateKey[];
+}
+
+export interface Fixture extends Omit<RunRecord, 'steps'> {
+  dir: string;
+  /** The early boot log (up to Run /init), from the shared file. */
+  earlyBoot: string;
+  traceable?: string;
+  steps: FixtureStep[];
+}
+
+/** Read one recorded run. */
+export function readFixture(dir: string): Fixture {
+  const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
+  const kdir = join(dir, '..');
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  const state = Object.fromEntries(FIXTURE_STATE_KEYS.map((k) => [k, ''])) as Record<FixtureStateKey, string>;
+  const steps: FixtureStep[] = rec.steps.map((s) => {
+    const f = (kind: string) => (s.files.includes(kind) ? read(`${pad(s.index)}.${kind}`) : undefined);
+    const changed: FixtureStateKey[] = [];
+    for (const k of FIXTURE_STATE_KEYS) {
+      const v = f(k);
+      if (v !== undefined) {
+        state[k] = v;
+        changed.push(k);
+      }
+    }
+    const trace = f('trace');
+    const filter = f('filter');
+    return { ...s, stdout: f('stdout') ?? '', stderr: f('stderr') ?? '', dmesg: f('dmesg') ?? '', ...(trace !== undefined ? { trace } : {}), ...(filter !== undefined ? { filter } : {}), state: { ...state }, changed };
+  });
+  const boot = join(kdir, rec.bootLog);
+  const traceable = existsSync(join(dir, 'traceable.txt')) ? read('traceable.txt') : undefined;
+  return { ...rec, dir, earlyBoot: existsSync(boot) ? readFileSync(boot, 'utf8') : '', ...(traceable !== undefined ? { traceable } : {}), steps };
+}
+
+/** Every recorded kernel directory (6.12.117, 6.1.192, ...). */
+export function fixtureKernels(root = FIXTURES_DIR): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
+/** The case ids recorded for a kernel. */
+export function fixtureCases(kernel: string, root = FIXTURES_DIR): string[] {
+  const k = join(root, kernel);
+  if (!existsSync(k)) return [];
+  return readdirSync(k, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('_') && existsSync(join(k, d.name, 'run.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+export interface Manifest {
+  recorded: string;
+  tools: Record<string, unknown>;
+  kernels: Record<string, { profile: OracleProfile; package: string; packageVersion: string; release: string; cmdlineBase: string; modules: string[]; cases: number; recorded: string }>;
+}
+
+export function readManifest(root = FIXTURES_DIR): Manifest | null {
+  const f = join(root, 'manifest.json');
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Manifest) : null;
+}
+
+export function writeManifest(m: Manifest, root = FIXTURES_DIR): void {
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+}
+
+/** The fixture kernel directory that records a profile (from the manifest). */
+export function kernelForProfile(profile: OracleProfile, root = FIXTURES_DIR): string | null {
+  const m = readManifest(root);
+  if (!m) return null;
+  const hit = Object.entries(m.kernels).find(([, v]) => v.profile === profile);
+  return hit ? hit[0] : null;
+}
