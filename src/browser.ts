@@ -1,25 +1,36 @@
 /**
- * altmap-sim in a browser (the `browser` condition of the package's exports): the public API of
- * src/index.ts, with the Wasm core's module fetched and compiled by WebAssembly.compileStreaming
- * instead of read with node:fs. The module is compiled once per page (or worker) and shared by every
- * machine created there; the TypeScript twin (backend 'ts') needs no module at all.
+ * altmap-sim in a browser (the `browser` condition of the package's exports, and the `altmap-sim/browser`
+ * subpath): the public API of the Node entry, with the Wasm core's module fetched and compiled by
+ * WebAssembly.compileStreaming instead of read with node:fs. The module is compiled once per page (or
+ * worker) and shared by every machine created there; the TypeScript twin (backend 'ts') needs no module.
  *
- * Bundlers that understand `new URL(file, import.meta.url)` (vite, webpack 5, rollup plugins) copy
- * build/core.wasm next to the bundle; elsewhere call setWasmUrl() (or loadWasmModule(url)) first.
+ * The module's URL is `new URL('../build/core.wasm', import.meta.url)`: relative to this file, so bundlers
+ * that understand the pattern (vite, webpack 5, rollup/rolldown plugins, esbuild with a plugin) copy
+ * build/core.wasm into the bundle as an asset and rewrite the URL. Elsewhere, or to serve the file from
+ * another place, call {@link setWasmUrl} before the first createMachine().
+ *
+ * @module
  */
-import { setWasmModuleLoader } from './core/load.ts';
+import { setWasmModuleLoader } from './core/wasmModule.ts';
 
 export * from './index.ts';
 
 let wasmUrl: URL | string = new URL('../build/core.wasm', import.meta.url);
 let compiled: Promise<WebAssembly.Module> | null = null;
 
-/** Fetch and compile the Wasm core; servers that send another MIME type than application/wasm still work. */
+/**
+ * Fetch and compile the Wasm core (build/core.wasm). Servers that send another MIME type than
+ * application/wasm still work: compileStreaming's TypeError falls back to compiling the bytes.
+ *
+ * @param url where the module is served; default: the asset URL beside this module, or the one given to
+ *   {@link setWasmUrl}.
+ * @throws Error when the server answers with an HTTP error status; `fetch`'s TypeError on a network
+ *   failure; WebAssembly.CompileError when the bytes are not the core.
+ */
 export async function loadWasmModule(url: URL | string = wasmUrl): Promise<WebAssembly.Module> {
-  const response = fetch(url);
   if (typeof WebAssembly.compileStreaming === 'function') {
     try {
-      return await WebAssembly.compileStreaming(response);
+      return await WebAssembly.compileStreaming(fetch(url));
     } catch (e) {
       // compileStreaming insists on Content-Type: application/wasm; fall back to the bytes
       if (!(e instanceof TypeError)) throw e;
@@ -30,7 +41,11 @@ export async function loadWasmModule(url: URL | string = wasmUrl): Promise<WebAs
   return WebAssembly.compile(await r.arrayBuffer());
 }
 
-/** Where the Wasm core is served from (default: build/core.wasm beside the bundle). */
+/**
+ * Set where the Wasm core is served from (default: build/core.wasm as an asset beside this module): the
+ * next createMachine() on the Wasm backend fetches and compiles it from there (a failed load is retried
+ * by the next one). Throws nothing itself: a bad URL makes createMachine({ backend: 'wasm' }) reject.
+ */
 export function setWasmUrl(url: URL | string): void {
   wasmUrl = url;
   compiled = null;

@@ -8,8 +8,8 @@
  * after every call that may raise one), bytes through its IO buffer (assembly/layout.ts).
  *
  * A Wasm trap (WebAssembly.RuntimeError) becomes CoreTrap and leaves the core unusable; so does
- * dispose(). In Node the module is read from build/core.wasm next to the package root; a browser
- * passes a compiled WebAssembly.Module instead.
+ * dispose(). In Node the module is read from build/core.wasm at the package root (located from this
+ * module's URL); a browser passes a compiled WebAssembly.Module instead.
  */
 import {
   ALTMAP_FIELDS,
@@ -93,12 +93,25 @@ const LEVEL_BY_SHIFT: Record<number, WalkLevel['level']> = { 39: 'p4d', 30: 'pud
 
 let compiled: Promise<WebAssembly.Module> | null = null;
 
-/** build/core.wasm, compiled once per process. */
+/**
+ * build/core.wasm, found relative to this module (src/core/ in the repository, dist/core/ in the
+ * package: both two levels below the package root, wherever the package is installed), read with
+ * node:fs and compiled once per process.
+ *
+ * node:fs is reached through process.getBuiltinModule (Node >= 20.16), not an import, so that a
+ * bundler building the browser entry (which always passes a compiled module) sees no Node built-in.
+ */
 async function loadModule(): Promise<WebAssembly.Module> {
   if (!compiled) {
     compiled = (async () => {
-      const { readFile } = await import('node:fs/promises');
-      const bytes = await readFile(new URL('../../build/core.wasm', import.meta.url));
+      const fs = globalThis.process?.getBuiltinModule?.('node:fs/promises');
+      if (!fs) {
+        throw new Error(
+          'cannot read build/core.wasm: node:fs is not available here (Node >= 20.16 reads it; in a browser use the ' +
+            "package's browser entry, which fetches it, or pass backend: 'ts')",
+        );
+      }
+      const bytes = await fs.readFile(new URL('../../build/core.wasm', import.meta.url));
       return WebAssembly.compile(bytes);
     })();
     compiled.catch(() => (compiled = null));
