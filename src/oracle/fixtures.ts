@@ -99,30 +99,33 @@ export interface RunRecord {
 
 const pad = (i: number) => String(i).padStart(2, '0');
 
-/** Write one run (replacing an earlier recording of the same case on the same kernel). */
-export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): string {
-  const kdir = join(root, run.kernel);
-  const dir = join(kdir, c.id);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  mkdirSync(join(kdir, '_boot'), { recursive: true });
-  const bootKey = machineKey(c);
-  const bootLog = `_boot/${bootKey}.dmesg`;
+/** A run as fixture files in memory: run.json's record, the step files, the early boot log. */
+export interface BuiltFixture {
+  record: RunRecord;
+  files: Record<string, string>;
+  earlyBoot: string;
+  traceable?: string;
+}
+
+/** Lay a real run out as fixture files (without writing them). */
+export function buildFixture(c: OracleCase, run: RealRun): BuiltFixture {
+  const bootLog = `_boot/${machineKey(c)}.dmesg`;
+  const files: Record<string, string> = {};
+  let earlyBoot = '';
   const prev: Partial<Record<FixtureStateKey, string>> = {};
   const steps: StepRecord[] = [];
   for (const s of run.steps) {
-    const files: string[] = [];
+    const kinds: string[] = [];
     const put = (kind: string, text: string | undefined, always = false) => {
       if (text === undefined || (!always && text === '')) return;
-      writeFileSync(join(dir, `${pad(s.index)}.${kind}`), text);
-      files.push(kind);
+      files[`${pad(s.index)}.${kind}`] = text;
+      kinds.push(kind);
     };
     let dmesg = s.dmesg;
     if (s.index === 0) {
       const m = BOOT_SPLIT.exec(dmesg);
       if (m) {
-        const early = dmesg.slice(0, m.index);
-        if (!existsSync(join(kdir, bootLog))) writeFileSync(join(kdir, bootLog), early);
+        earlyBoot = dmesg.slice(0, m.index);
         dmesg = dmesg.slice(m.index);
       }
     }
@@ -146,11 +149,10 @@ export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): 
       ...(s.timedOut ? { timedOut: true } : {}),
       ...(s.t0 !== undefined ? { t0: s.t0 } : {}),
       ...(s.t1 !== undefined ? { t1: s.t1 } : {}),
-      files,
+      files: kinds,
     });
   }
-  if (run.traceable !== undefined) writeFileSync(join(dir, 'traceable.txt'), run.traceable);
-  const rec: RunRecord = {
+  const record: RunRecord = {
     caseId: c.id,
     title: c.title,
     tags: c.tags,
@@ -169,7 +171,21 @@ export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): 
     ...(run.bootSeconds !== undefined ? { bootSeconds: run.bootSeconds } : {}),
     steps,
   };
-  writeFileSync(join(dir, 'run.json'), JSON.stringify(rec, null, 2) + '\n');
+  return { record, files, earlyBoot, ...(run.traceable !== undefined ? { traceable: run.traceable } : {}) };
+}
+
+/** Write one run (replacing an earlier recording of the same case on the same kernel). */
+export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): string {
+  const b = buildFixture(c, run);
+  const kdir = join(root, run.kernel);
+  const dir = join(kdir, c.id);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(kdir, '_boot'), { recursive: true });
+  if (b.earlyBoot && !existsSync(join(kdir, b.record.bootLog))) writeFileSync(join(kdir, b.record.bootLog), b.earlyBoot);
+  for (const [f, text] of Object.entries(b.files)) writeFileSync(join(dir, f), text);
+  if (b.traceable !== undefined) writeFileSync(join(dir, 'traceable.txt'), b.traceable);
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(b.record, null, 2) + '\n');
   return dir;
 }
 
@@ -193,14 +209,10 @@ export interface Fixture extends Omit<RunRecord, 'steps'> {
   steps: FixtureStep[];
 }
 
-/** Read one recorded run. */
-export function readFixture(dir: string): Fixture {
-  const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
-  const kdir = join(dir, '..');
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+function resolve(rec: RunRecord, file: (name: string) => string, dir: string, earlyBoot: string, traceable: string | undefined): Fixture {
   const state = Object.fromEntries(FIXTURE_STATE_KEYS.map((k) => [k, ''])) as Record<FixtureStateKey, string>;
   const steps: FixtureStep[] = rec.steps.map((s) => {
-    const f = (kind: string) => (s.files.includes(kind) ? read(`${pad(s.index)}.${kind}`) : undefined);
+    const f = (kind: string) => (s.files.includes(kind) ? file(`${pad(s.index)}.${kind}`) : undefined);
     const changed: FixtureStateKey[] = [];
     for (const k of FIXTURE_STATE_KEYS) {
       const v = f(k);
@@ -213,9 +225,21 @@ export function readFixture(dir: string): Fixture {
     const filter = f('filter');
     return { ...s, stdout: f('stdout') ?? '', stderr: f('stderr') ?? '', dmesg: f('dmesg') ?? '', ...(trace !== undefined ? { trace } : {}), ...(filter !== undefined ? { filter } : {}), state: { ...state }, changed };
   });
-  const boot = join(kdir, rec.bootLog);
-  const traceable = existsSync(join(dir, 'traceable.txt')) ? read('traceable.txt') : undefined;
-  return { ...rec, dir, earlyBoot: existsSync(boot) ? readFileSync(boot, 'utf8') : '', ...(traceable !== undefined ? { traceable } : {}), steps };
+  return { ...rec, dir, earlyBoot, ...(traceable !== undefined ? { traceable } : {}), steps };
+}
+
+/** A live run as a Fixture, without going through the disk. */
+export function fixtureFromRun(c: OracleCase, run: RealRun): Fixture {
+  const b = buildFixture(c, run);
+  return resolve(b.record, (n) => b.files[n]!, '', b.earlyBoot, b.traceable);
+}
+
+/** Read one recorded run. */
+export function readFixture(dir: string): Fixture {
+  const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
+  const boot = join(dir, '..', rec.bootLog);
+  const traceable = existsSync(join(dir, 'traceable.txt')) ? readFileSync(join(dir, 'traceable.txt'), 'utf8') : undefined;
+  return resolve(rec, (n) => readFileSync(join(dir, n), 'utf8'), dir, existsSync(boot) ? readFileSync(boot, 'utf8') : '', traceable);
 }
 
 /** Every recorded kernel directory (6.12.117, 6.1.192, ...). */

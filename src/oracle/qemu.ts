@@ -24,7 +24,7 @@ export const BASE_CMDLINE = [
   'loglevel=4',
   'panic=-1',
   // pr_debug of the built-in mm and dax code (modules get dyndbg=+p from insmod)
-  'dyndbg="file mm/memremap.c +p; file mm/sparse-vmemmap.c +p; file mm/sparse.c +p; file mm/memory_hotplug.c +p; file arch/x86/mm/init_64.c +p; file drivers/dax/bus.c +p; file drivers/dax/super.c +p"',
+  'dyndbg="file mm/memremap.c +p; file mm/mm_init.c +p; file mm/page_alloc.c +p; file mm/sparse-vmemmap.c +p; file mm/sparse.c +p; file mm/memory_hotplug.c +p; file arch/x86/mm/init_64.c +p; file drivers/dax/bus.c +p; file drivers/dax/super.c +p"',
 ];
 
 /** The setup steps a machine needs before the case's own: labelled DIMMs get an initialised label area. */

@@ -1,0 +1,409 @@
+/**
+ * The comparison of a real run (recorded or live) with the model's run of the same steps, aspect by
+ * aspect, after normalising what cannot match:
+ *
+ *   exit           exit codes
+ *   stdout         stdout text (uuids replaced)
+ *   stdout-values  stdout as JSON values, key order ignored, only the keys the real tool printed (text
+ *                  when it is not JSON): the numbers and names, whatever the form
+ *   stderr         stderr text (uuids replaced)
+ *   dmesg          the step's messages below debug level, without timestamps; a splat's register dump
+ *                  and call trace are dropped (the model has no registers), PIDs replaced
+ *   dmesg-debug    the step's pr_debug lines of the kinds the model prints (altmap_alloc_block_buf,
+ *                  the vmemmap PMD ranges, memmap_init_zone_device with its time replaced)
+ *   iomem          /proc/iomem, limited to the entries the model has a notion of (RAM, pmem, Soft Reserved,
+ *                  namespaces, dax devices, kmem), their nesting kept
+ *   meminfo        the step's change in MemTotal and DirectMap4k/2M/1G (absolute values depend on the
+ *                  kernel image and its allocations)
+ *   nd, dax, memory, node   the sysfs attributes (path:value lines), uuids replaced
+ *   trace          function_graph call trees: names, nesting, order and counts (durations and CPUs ignored)
+ *
+ * Setup steps (ndctl init-labels) are not compared; the boot (step 0) is compared for state only.
+ */
+import type { FixtureStateKey } from './fixtures.ts';
+import type { ModelRun, ModelStep } from './model.ts';
+
+export const ASPECTS = ['exit', 'stdout', 'stdout-values', 'stderr', 'dmesg', 'dmesg-debug', 'iomem', 'meminfo', 'nd', 'dax', 'memory', 'node', 'trace'] as const;
+export type Aspect = (typeof ASPECTS)[number];
+
+/** What the comparison needs of a real step (a FixtureStep has it all). */
+export interface RealSide {
+  index: number;
+  run: string;
+  setup?: boolean;
+  exit: number | null;
+  timedOut?: boolean;
+  stdout: string;
+  stderr: string;
+  dmesg: string;
+  trace?: string;
+  state: Record<FixtureStateKey, string>;
+}
+
+export interface StepDiff {
+  index: number;
+  run: string;
+  real: string;
+  model: string;
+}
+
+export type Status = 'agree' | 'differ' | 'not-modelled' | 'not-applicable';
+
+export interface AspectResult {
+  aspect: Aspect;
+  status: Status;
+  diffs: StepDiff[];
+  /** For not-modelled: why (the model's own words). */
+  why?: string;
+  /** Steps compared. */
+  steps: number;
+}
+
+export interface Comparison {
+  caseId: string;
+  kernel: string;
+  profile: string;
+  agree: boolean;
+  unsupported?: string;
+  aspects: AspectResult[];
+  /** Steps whose command has no model counterpart (not compared). */
+  skipped: Array<{ index: number; run: string }>;
+}
+
+// ------------------------------------------------------------------------------- normalisation
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+export function normText(s: string): string {
+  return s.replace(UUID, '<uuid>').replace(/[ \t]+$/gm, '').replace(/\n+$/, '');
+}
+
+interface LogLine {
+  level: number | null;
+  text: string;
+}
+
+/** dmesg -r lines ("<6>[   1.234] text") or the model's ("[   0.000001] text"). */
+export function parseDmesg(s: string): LogLine[] {
+  const out: LogLine[] = [];
+  for (const raw of s.split('\n')) {
+    if (raw === '') continue;
+    const m = /^(?:<(\d+)>)?\[\s*\d+\.\d+\] ?(.*)$/.exec(raw);
+    const level = m?.[1] !== undefined ? Number(m[1]) & 7 : null;
+    const text = m ? m[2]! : raw;
+    if (text.trim() === '') continue; // pr_cont leftovers
+    out.push({ level, text });
+  }
+  return out;
+}
+
+/** Lines of a splat that only a real CPU has: registers, code bytes, the call trace. */
+const SPLAT_NOISE: RegExp[] = [
+  /^Modules linked in:/,
+  /^CPU: \d+ (UID: \d+ )?PID: \d+ Comm: /,
+  /^Hardware name: /,
+  /^Code: /,
+  /^RSP: [0-9a-f]{4}:/,
+  /^R(AX|BX|CX|DX|SI|DI|BP|SP|\d+): [0-9a-f]{16}/,
+  /^RIP: 0033:/,
+  /^FS: +[0-9a-f]+/,
+  /^CS: +[0-9a-f]+/,
+  /^CR2: [0-9a-f]+/,
+  /^DR[0-7]: /,
+  /^PKRU: /,
+  /^Call Trace:/,
+  /^ ?<\/?(TASK|IRQ)>$/,
+  /^ +(\? )?[\w.$]+\+0x[0-9a-f]+\/0x[0-9a-f]+( \[[\w]+\])?$/,
+  /^ +(\? )?[\w.$]+(\.[\w.]+)?\+0x[0-9a-f]+\/0x[0-9a-f]+ \[[\w]+\]$/,
+  /^(PGD|P4D|PUD|PMD|PTE) [0-9a-f]+ /,
+];
+
+const DEBUG_MODELLED = [/^altmap_alloc_block_buf: /, /^ \[[0-9a-f]+-[0-9a-f]+\] (PMD|PTE) -> \[/, /^memmap_init_zone_device initialised \d+ pages in /];
+
+function normLogText(t: string): string {
+  return t
+    .replace(UUID, '<uuid>')
+    .replace(/\bPID: \d+\b/g, 'PID: N')
+    .replace(/(memmap_init_zone_device initialised \d+ pages in )\d+ms/, '$1Nms')
+    .replace(/\s+$/, '');
+}
+
+/** The step's messages below debug level, normalised. Model lines carry no level: all but the debug kinds count. */
+export function dmesgMessages(s: string): string {
+  return parseDmesg(s)
+    .filter((l) => (l.level === null ? !DEBUG_MODELLED.some((r) => r.test(l.text)) : l.level < 7))
+    .filter((l) => !SPLAT_NOISE.some((r) => r.test(l.text)))
+    .map((l) => normLogText(l.text))
+    .join('\n');
+}
+
+/** The step's pr_debug lines of the kinds the model prints. */
+export function dmesgDebug(s: string): string {
+  return parseDmesg(s)
+    .filter((l) => (l.level === null || l.level === 7) && DEBUG_MODELLED.some((r) => r.test(l.text)))
+    .map((l) => normLogText(l.text))
+    .join('\n');
+}
+
+/** The /proc/iomem entries the model has a notion of, with their indentation. */
+const IOMEM_NAMES = /^(System RAM|System RAM \(kmem\)|Reserved|Persistent Memory|Persistent Memory \(legacy\)|Soft Reserved|namespace\d+\.\d+|dax\d+\.\d+|btt\d+\.\d+|pfn\d+\.\d+|hmem\.\d+|pmem\d+)$/;
+export function iomemView(s: string): string {
+  return s
+    .split('\n')
+    .filter((l) => {
+      const m = /^\s*[0-9a-f]+-[0-9a-f]+ : (.*)$/.exec(l);
+      return m && IOMEM_NAMES.test(m[1]!);
+    })
+    .join('\n');
+}
+
+const MEMINFO_KEYS = ['MemTotal', 'DirectMap4k', 'DirectMap2M', 'DirectMap1G'];
+function meminfoValues(s: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of s.split('\n')) {
+    const m = /^([\w()]+):\s+(\d+)/.exec(l);
+    if (m && MEMINFO_KEYS.includes(m[1]!)) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+/** The change of the meminfo keys from `before` to `after`, as text ("MemTotal +2097152 kB"). */
+export function meminfoDelta(before: string, after: string): string {
+  const a = meminfoValues(before);
+  const b = meminfoValues(after);
+  return MEMINFO_KEYS.filter((k) => k in a || k in b)
+    .map((k) => {
+      const d = (b[k] ?? 0) - (a[k] ?? 0);
+      return `${k} ${d >= 0 ? '+' : ''}${d} kB`;
+    })
+    .join('\n');
+}
+
+function sysfsView(s: string): string {
+  return [...new Set(s.split('\n').filter(Boolean).map((l) => l.replace(UUID, '<uuid>').replace(/\s+$/, '')))].sort().join('\n');
+}
+
+/** function_graph as a call tree: one line per call, indented by depth, durations and CPUs dropped. */
+export function traceTree(s: string): string {
+  const out: string[] = [];
+  let depth = 0;
+  for (const line of s.split('\n')) {
+    if (line.startsWith('#') || !line.includes('|')) continue;
+    const body = line.slice(line.indexOf('|') + 1).trim();
+    if (!body || body.startsWith('=>') || body.startsWith('------')) continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^(.+?)\(\) \{$/.exec(body))) {
+      out.push(`${'  '.repeat(depth)}${m[1]} {`);
+      depth++;
+    } else if ((m = /^(.+?)\(\);$/.exec(body))) {
+      out.push(`${'  '.repeat(depth)}${m[1]}`);
+    } else if (body.startsWith('}')) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return out.join('\n');
+}
+
+function parseJson(s: string): { ok: true; v: unknown } | { ok: false } {
+  const t = s.trim();
+  if (!t) return { ok: false };
+  try {
+    return { ok: true, v: JSON.parse(t) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** The model's JSON seen through the real one's keys: keys the real tool did not print are not asked for. */
+function project(model: unknown, real: unknown): unknown {
+  if (Array.isArray(real) && Array.isArray(model)) return model.map((m, i) => (i < real.length ? project(m, real[i]) : m));
+  if (real && typeof real === 'object' && !Array.isArray(real) && model && typeof model === 'object' && !Array.isArray(model)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(real)) out[k] = k in (model as object) ? project((model as Record<string, unknown>)[k], (real as Record<string, unknown>)[k]) : '<missing>';
+    return out;
+  }
+  return model;
+}
+
+/** stdout as values: JSON with keys sorted (the model's limited to the keys the real tool printed), else text. */
+function stdoutValues(real: string, model: string): [string, string] {
+  const r = parseJson(real);
+  const m = parseJson(model);
+  const show = (v: unknown) => JSON.stringify(sortKeys(v), null, 1).replace(UUID, '<uuid>');
+  if (r.ok && m.ok) return [show(r.v), show(project(m.v, r.v))];
+  return [r.ok ? show(r.v) : normText(real), m.ok ? show(m.v) : normText(model)];
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------- comparison
+
+const STATE_ASPECTS: Array<[Aspect, FixtureStateKey]> = [
+  ['iomem', 'iomem'],
+  ['nd', 'nd'],
+  ['dax', 'dax'],
+  ['memory', 'memory'],
+  ['node', 'node'],
+];
+
+/** Compare a real run with the model's run of the same steps (the model's steps are matched by index). */
+export function compareRuns(meta: { caseId: string; kernel: string; profile: string }, real: RealSide[], model: ModelRun): Comparison {
+  const cmp: Comparison = { ...meta, agree: false, aspects: [], skipped: [] };
+  if (model.unsupported) {
+    cmp.unsupported = model.unsupported;
+    cmp.aspects = ASPECTS.map((aspect) => ({ aspect, status: 'not-modelled' as const, diffs: [], why: model.unsupported, steps: 0 }));
+    return cmp;
+  }
+  const byIndex = new Map<number, ModelStep>(model.steps.map((s) => [s.index, s]));
+  const results = new Map<Aspect, AspectResult>(ASPECTS.map((a) => [a, { aspect: a, status: 'not-applicable', diffs: [], steps: 0 }]));
+  const note = (a: Aspect, s: RealSide, r: string, m: string) => {
+    const res = results.get(a)!;
+    res.steps++;
+    if (r !== m) res.diffs.push({ index: s.index, run: s.run, real: r, model: m });
+  };
+  const notModelled = (a: Aspect, why: string) => {
+    results.get(a)!.why ??= why;
+  };
+  let prevReal: RealSide | null = null;
+  let prevModel: ModelStep | null = null;
+  for (const r of real) {
+    const m = byIndex.get(r.index);
+    if (r.setup) {
+      prevReal = r;
+      continue;
+    }
+    if (!m) {
+      cmp.skipped.push({ index: r.index, run: r.run });
+      continue;
+    }
+    if (r.index > 0) {
+      if (!m.argv) {
+        cmp.skipped.push({ index: r.index, run: r.run });
+      } else {
+        note('exit', r, r.exit === null ? 'timeout' : String(r.exit), m.exit === null ? 'none' : String(m.exit));
+        note('stdout', r, normText(r.stdout), normText(m.stdout));
+        note('stdout-values', r, ...stdoutValues(r.stdout, m.stdout));
+        note('stderr', r, normText(r.stderr), normText(m.stderr));
+        note('dmesg', r, dmesgMessages(r.dmesg), dmesgMessages(m.dmesg));
+        note('dmesg-debug', r, dmesgDebug(r.dmesg), dmesgDebug(m.dmesg));
+        if (r.trace !== undefined) {
+          if (m.trace === null || m.trace === undefined) notModelled('trace', 'the model has no function_graph tracer (issue 16)');
+          else note('trace', r, traceTree(r.trace), traceTree(m.trace));
+        }
+      }
+    }
+    // state after the step
+    for (const [a, key] of STATE_ASPECTS) {
+      if (m.stateMissing[key] !== undefined) {
+        notModelled(a, m.stateMissing[key]!);
+        continue;
+      }
+      if (m.state[key] === undefined) continue;
+      note(a, r, a === 'iomem' ? iomemView(r.state[key]) : sysfsView(r.state[key]), a === 'iomem' ? iomemView(m.state[key]!) : sysfsView(m.state[key]!));
+    }
+    if (m.stateMissing.meminfo !== undefined) notModelled('meminfo', m.stateMissing.meminfo);
+    else if (m.state.meminfo !== undefined && prevReal && prevModel?.state.meminfo !== undefined) {
+      note('meminfo', r, meminfoDelta(prevReal.state.meminfo, r.state.meminfo), meminfoDelta(prevModel.state.meminfo!, m.state.meminfo));
+    }
+    prevReal = r;
+    prevModel = m;
+  }
+  for (const res of results.values()) res.status = res.diffs.length ? 'differ' : res.why !== undefined ? 'not-modelled' : res.steps ? 'agree' : 'not-applicable';
+  cmp.aspects = [...results.values()];
+  cmp.agree = cmp.aspects.every((a) => a.status === 'agree' || a.status === 'not-applicable');
+  return cmp;
+}
+
+// ------------------------------------------------------------------------------------- report
+
+/** Longest-common-subsequence line alignment: pairs of [real line | null, model line | null]. */
+export function alignLines(a: string[], b: string[]): Array<[string | null, string | null]> {
+  const n = a.length;
+  const m = b.length;
+  if (n * m > 4_000_000) return [...a.map((l, i): [string | null, string | null] => [l, b[i] ?? null]), ...b.slice(n).map((l): [string | null, string | null] => [null, l])];
+  const dp = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) dp[i]![j] = a[i] === b[j] ? dp[i + 1]![j + 1]! + 1 : Math.max(dp[i + 1]![j]!, dp[i]![j + 1]!);
+  const out: Array<[string | null, string | null]> = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) out.push([a[i++]!, b[j++]!]);
+    else if (j < m && (i >= n || dp[i]![j + 1]! >= dp[i + 1]![j]!)) out.push([null, b[j++]!]);
+    else out.push([a[i++]!, null]);
+  }
+  return out;
+}
+
+function clip(s: string, w: number): string {
+  return s.length > w ? s.slice(0, w - 1) + '…' : s.padEnd(w);
+}
+
+/** Side by side: real on the left, model on the right; '|' marks a changed line, '<' and '>' lines on one side only. */
+export function sideBySide(real: string, model: string, width = 70, context = 2): string[] {
+  const rows = alignLines(real === '' ? [] : real.split('\n'), model === '' ? [] : model.split('\n'));
+  // pair a run of real-only lines with the following run of model-only lines as changes
+  const merged: Array<[string | null, string | null, string]> = [];
+  for (let k = 0; k < rows.length; ) {
+    if (rows[k]![0] !== null && rows[k]![1] !== null) {
+      merged.push([rows[k]![0], rows[k]![1], ' ']);
+      k++;
+      continue;
+    }
+    const left: string[] = [];
+    const right: string[] = [];
+    while (k < rows.length && rows[k]![1] === null) left.push(rows[k++]![0]!);
+    while (k < rows.length && rows[k]![0] === null) right.push(rows[k++]![1]!);
+    for (let x = 0; x < Math.max(left.length, right.length); x++) {
+      const l = left[x] ?? null;
+      const r = right[x] ?? null;
+      merged.push([l, r, l !== null && r !== null ? '|' : l !== null ? '<' : '>']);
+    }
+  }
+  const keep = new Set<number>();
+  merged.forEach((row, k) => {
+    if (row[2] !== ' ') for (let d = -context; d <= context; d++) keep.add(k + d);
+  });
+  const out: string[] = [];
+  let last = -1;
+  merged.forEach((row, k) => {
+    if (!keep.has(k)) return;
+    if (last >= 0 && k > last + 1) out.push(`${''.padEnd(width)}   ...`);
+    out.push(`${clip(row[0] ?? '', width)} ${row[2]} ${row[1] ?? ''}`);
+    last = k;
+  });
+  return out;
+}
+
+/** The human report of one comparison. */
+export function formatComparison(c: Comparison, o: { width?: number; maxDiffs?: number } = {}): string {
+  const width = o.width ?? 70;
+  const lines: string[] = [];
+  lines.push(`${c.caseId} on ${c.kernel} (model profile ${c.profile}): ${c.agree ? 'AGREE' : c.unsupported ? `NOT MODELLED (${c.unsupported})` : 'DIFFER'}`);
+  const w = Math.max(...c.aspects.map((a) => a.aspect.length));
+  for (const a of c.aspects) {
+    if (a.status === 'not-applicable') continue;
+    lines.push(`  ${a.aspect.padEnd(w)}  ${a.status}${a.status === 'differ' ? ` (${a.diffs.length} of ${a.steps} steps)` : a.status === 'agree' ? ` (${a.steps} steps)` : ''}${a.why ? `: ${a.why}` : ''}`);
+  }
+  for (const s of c.skipped) lines.push(`  step ${s.index} not compared (no model counterpart): ${s.run}`);
+  if (c.unsupported) return lines.join('\n');
+  for (const a of c.aspects) {
+    if (a.status !== 'differ') continue;
+    for (const d of a.diffs.slice(0, o.maxDiffs ?? 6)) {
+      lines.push('');
+      lines.push(`  [${a.aspect}] step ${d.index}: ${d.run}`);
+      lines.push(`  ${'real kernel'.padEnd(width)}   model`);
+      for (const l of sideBySide(d.real, d.model, width)) lines.push(`  ${l}`);
+    }
+    if (a.diffs.length > (o.maxDiffs ?? 6)) lines.push(`  [${a.aspect}] ... ${a.diffs.length - (o.maxDiffs ?? 6)} more steps differ`);
+  }
+  return lines.join('\n');
+}
