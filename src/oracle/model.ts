@@ -194,12 +194,41 @@ export interface ModelOptions {
   realSysfs?: (index: number) => Partial<Record<(typeof MODEL_SYSFS_KEYS)[number], string>>;
 }
 
-/** A machine rebuilt from the state file through the public API (the CLI's own replay), with pr_debug on. */
-async function replay(file: string, backend: 'wasm' | 'ts'): Promise<Machine> {
-  const prepared = validateScenario(JSON.parse(readFileSync(file, 'utf8')));
-  const m = await createMachine({ ...prepared.machine, backend, debug: true });
-  runPreparedSteps(m, prepared.steps);
-  return m;
+/**
+ * The model's machine as the state file describes it, kept live beside the CLI: the steps the CLI
+ * appended to the state file since the last look are run on it (the CLI's own replay, through the
+ * public API), with pr_debug on. One boot per case instead of one per read.
+ */
+class Mirror {
+  private m: Machine | null = null;
+  private applied: string[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly backend: 'wasm' | 'ts',
+  ) {}
+
+  async machine(): Promise<Machine> {
+    const raw = JSON.parse(readFileSync(this.file, 'utf8')) as { machine: Record<string, unknown>; steps: unknown[] };
+    const steps = raw.steps.map((x) => JSON.stringify(x));
+    const prefix = this.m !== null && this.applied.every((x, i) => steps[i] === x);
+    if (!prefix) {
+      this.m?.dispose();
+      const prepared = validateScenario({ machine: raw.machine, steps: [] });
+      this.m = await createMachine({ ...prepared.machine, backend: this.backend, debug: true });
+      this.applied = [];
+    }
+    const fresh = raw.steps.slice(this.applied.length);
+    if (fresh.length) {
+      runPreparedSteps(this.m!, validateScenario({ machine: raw.machine, steps: fresh }).steps);
+      this.applied = steps;
+    }
+    return this.m!;
+  }
+
+  dispose(): void {
+    this.m?.dispose();
+    this.m = null;
+  }
 }
 
 type FileApi = { readFile?: (path: string) => string };
@@ -241,52 +270,52 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
       return run;
     }
     let seen = 0;
-    for (const st of steps) {
-      const ms: ModelStep = { index: st.index, run: st.run, ...(st.setup ? { setup: true } : {}), argv: null, exit: null, stdout: '', stderr: '', dmesg: '', state: {}, stateMissing: {} };
-      if (st.index > 0 && !st.setup) {
-        const argv = translate(st.run);
-        ms.argv = argv;
-        if (argv) {
-          if (st.trace) ms.trace = await modelTrace(o.main, base, argv, file, dir);
-          const r = await captured(o.main, [...base, ...argv, '--state', file]);
-          ms.exit = r.code;
-          ms.stdout = r.stdout;
-          ms.stderr = r.stderr;
+    const mirror = new Mirror(file, backend);
+    try {
+      for (const st of steps) {
+        const ms: ModelStep = { index: st.index, run: st.run, ...(st.setup ? { setup: true } : {}), argv: null, exit: null, stdout: '', stderr: '', dmesg: '', state: {}, stateMissing: {} };
+        run.steps.push(ms);
+        if (st.setup) continue; // nothing ran on the model
+        if (st.index > 0) {
+          const argv = translate(st.run);
+          ms.argv = argv;
+          if (argv) {
+            if (st.trace) ms.trace = await modelTrace(o.main, base, argv, file, dir);
+            const r = await captured(o.main, [...base, ...argv, '--state', file]);
+            ms.exit = r.code;
+            ms.stdout = r.stdout;
+            ms.stderr = r.stderr;
+          }
         }
-      }
-      const m = await replay(file, backend);
-      try {
+        const m = await mirror.machine();
         const lines = m.dmesg();
         ms.dmesg = lines.slice(st.index === 0 ? 0 : Math.min(seen, lines.length)).map((l) => `${l}\n`).join('');
         seen = lines.length;
-        if (o.state !== false && !st.setup) {
-          const api = m as unknown as FileApi;
-          for (const [key, path] of Object.entries(MODEL_STATE_FILES) as Array<[FixtureStateKey, string]>) {
-            if (typeof api.readFile !== 'function') {
-              ms.stateMissing[key] = 'the model has no machine.readFile (issue 13)';
-              continue;
-            }
-            try {
-              ms.state[key] = api.readFile(path);
-            } catch (e) {
-              ms.stateMissing[key] = e instanceof Error ? e.message : String(e);
-            }
+        if (o.state === false) continue;
+        const api = m as unknown as FileApi;
+        for (const [key, path] of Object.entries(MODEL_STATE_FILES) as Array<[FixtureStateKey, string]>) {
+          if (typeof api.readFile !== 'function') {
+            ms.stateMissing[key] = 'the model has no machine.readFile (issue 13)';
+            continue;
           }
-          const real = o.realSysfs?.(st.index) ?? {};
-          for (const key of MODEL_SYSFS_KEYS) {
-            if (real[key] === undefined) continue;
-            if (typeof api.readFile !== 'function') {
-              ms.stateMissing[key] = 'the model has no machine.readFile (issue 13)';
-              continue;
-            }
-            const got = modelSysfs(m, real[key]!);
-            ms.state[key] = got.text;
+          try {
+            ms.state[key] = api.readFile(path);
+          } catch (e) {
+            ms.stateMissing[key] = e instanceof Error ? e.message : String(e);
           }
         }
-      } finally {
-        m.dispose();
+        const real = o.realSysfs?.(st.index) ?? {};
+        for (const key of MODEL_SYSFS_KEYS) {
+          if (real[key] === undefined) continue;
+          if (typeof api.readFile !== 'function') {
+            ms.stateMissing[key] = 'the model has no machine.readFile (issue 13)';
+            continue;
+          }
+          ms.state[key] = modelSysfs(m, real[key]!).text;
+        }
       }
-      run.steps.push(ms);
+    } finally {
+      mirror.dispose();
     }
     return run;
   } finally {
