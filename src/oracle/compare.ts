@@ -8,14 +8,15 @@
  *                  when it is not JSON): the numbers and names, whatever the form
  *   stderr         stderr text (uuids replaced)
  *   dmesg          the step's messages below debug level, without timestamps; a splat's register dump
- *                  and call trace are dropped (the model has no registers), PIDs replaced
+ *                  and call trace are dropped (the model has no registers), PIDs replaced, and the
+ *                  emulator's timing complaints (clocksource, hrtimer) ignored
  *   dmesg-debug    the step's pr_debug lines of the kinds the model prints (altmap_alloc_block_buf,
  *                  the vmemmap PMD ranges, memmap_init_zone_device with its time replaced)
  *   iomem          /proc/iomem, limited to the entries the model has a notion of (RAM, pmem, Soft Reserved,
  *                  namespaces, dax devices, kmem), their nesting kept
  *   meminfo        the step's change in MemTotal and DirectMap4k/2M/1G (absolute values depend on the
  *                  kernel image and its allocations)
- *   nd, dax, memory, node   the sysfs attributes (path:value lines), uuids replaced
+ *   nd, dax, memory, node   the sysfs attributes (path:value lines), uuids replaced; of nodeN/meminfo only MemTotal
  *   trace          function_graph call trees: names, nesting, order and counts (durations and CPUs ignored)
  *
  * Setup steps (ndctl init-labels) are not compared; the boot (step 0) is compared for state only.
@@ -118,6 +119,9 @@ const SPLAT_NOISE: RegExp[] = [
   /^(PGD|P4D|PUD|PMD|PTE) [0-9a-f]+ /,
 ];
 
+/** Messages about the emulated machine's timing (TCG on a loaded host), not about memory: never compared. */
+const TIMING_NOISE: RegExp[] = [/^clocksource: /, /^hrtimer: interrupt took /, /^perf: interrupt took too long/, /^sched: RT throttling/, /^rcu: INFO: rcu_\w+ detected stalls/, /^tsc: Marking TSC unstable/];
+
 const DEBUG_MODELLED = [/^altmap_alloc_block_buf: /, /^ \[[0-9a-f]+-[0-9a-f]+\] (PMD|PTE) -> \[/, /^memmap_init_zone_device initialised \d+ pages in /];
 
 function normLogText(t: string): string {
@@ -132,7 +136,7 @@ function normLogText(t: string): string {
 export function dmesgMessages(s: string): string {
   return parseDmesg(s)
     .filter((l) => (l.level === null ? !DEBUG_MODELLED.some((r) => r.test(l.text)) : l.level < 7))
-    .filter((l) => !SPLAT_NOISE.some((r) => r.test(l.text)))
+    .filter((l) => !SPLAT_NOISE.some((r) => r.test(l.text)) && !TIMING_NOISE.some((r) => r.test(l.text)))
     .map((l) => normLogText(l.text))
     .join('\n');
 }
@@ -178,8 +182,18 @@ export function meminfoDelta(before: string, after: string): string {
     .join('\n');
 }
 
+/** sysfs path:value lines, uuids replaced; of a node's meminfo only MemTotal (the rest is the page allocator's weather). */
 function sysfsView(s: string): string {
-  return [...new Set(s.split('\n').filter(Boolean).map((l) => l.replace(UUID, '<uuid>').replace(/\s+$/, '')))].sort().join('\n');
+  return [
+    ...new Set(
+      s
+        .split('\n')
+        .filter((l) => l && !(/\/node\d+\/meminfo:/.test(l) && !/ MemTotal:/.test(l)))
+        .map((l) => l.replace(UUID, '<uuid>').replace(/\s+$/, '')),
+    ),
+  ]
+    .sort()
+    .join('\n');
 }
 
 /** function_graph as a call tree: one line per call, indented by depth, durations and CPUs dropped. */
@@ -387,7 +401,7 @@ export function sideBySide(real: string, model: string, width = 70, context = 2)
 export function formatComparison(c: Comparison, o: { width?: number; maxDiffs?: number } = {}): string {
   const width = o.width ?? 70;
   const lines: string[] = [];
-  lines.push(`${c.caseId} on ${c.kernel} (model profile ${c.profile}): ${c.agree ? 'AGREE' : c.unsupported ? `NOT MODELLED (${c.unsupported})` : 'DIFFER'}`);
+  lines.push(`${c.caseId}: real ${c.kernel} vs ${c.profile.startsWith("real") ? "the recording" : `model ${c.profile}`}: ${c.agree ? 'AGREE' : c.unsupported ? `NOT MODELLED (${c.unsupported})` : 'DIFFER'}`);
   const w = Math.max(...c.aspects.map((a) => a.aspect.length));
   for (const a of c.aspects) {
     if (a.status === 'not-applicable') continue;

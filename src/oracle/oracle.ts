@@ -63,7 +63,7 @@ function asModelRun(f: Fixture): ModelRun {
  * the environment changed: another kernel build, QEMU, ndctl).
  */
 export function compareReal(recorded: Fixture, live: Fixture): Comparison {
-  const c = compareRuns({ caseId: recorded.caseId, kernel: recorded.kernel, profile: `real ${live.kernel}` }, recorded.steps as RealSide[], asModelRun(live));
+  const c = compareRuns({ caseId: recorded.caseId, kernel: recorded.kernel, profile: `real ${live.kernel} (live)` }, recorded.steps as RealSide[], asModelRun(live));
   if (recorded.steps.length !== live.steps.length) {
     c.agree = false;
     c.aspects.find((a) => a.aspect === 'exit')!.diffs.push({ index: Math.min(recorded.steps.length, live.steps.length), run: '(steps)', real: `${recorded.steps.length} steps recorded`, model: `${live.steps.length} steps now` });
