@@ -102,6 +102,27 @@ export interface MachineStats {
   systemRam: Record<string, { blocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number }>;
 }
 
+/** What an address is, as drgn's identify_address answers it: which memmap, pool, namespace or map it falls in. */
+export interface AddressIdentity {
+  addr: bigint;
+  /** Kernel-half canonical addresses are virtual; anything else is taken as physical. */
+  space: 'virtual' | 'physical';
+  kind: 'vmemmap' | 'direct-map' | 'System RAM' | 'System RAM (kmem)' | 'namespace' | 'device' | 'Persistent Memory' | 'Reserved' | 'none';
+  /** The physical address: the address itself, or where a mapped virtual address lands. */
+  phys: bigint | null;
+  /** vmemmap: the pfn whose struct page this is. */
+  pfn?: number;
+  /** The namespace and the pfn/dax device (or the memremap'd device) the physical address belongs to. */
+  namespace?: string;
+  device?: string | null;
+  /** Inside a namespace: which part of its layout. */
+  part?: 'left alone' | 'info block' | 'altmap pool' | 'padding' | 'data' | 'trimmed';
+  /** For a virtual address: what the memory it maps is. */
+  target?: AddressIdentity;
+  /** One line, as a person would say it. */
+  description: string;
+}
+
 export interface MachineSnapshot {
   dram: MachineStats['dram'];
   presentSections: Array<[number, number]>;
@@ -114,15 +135,18 @@ export interface MachineSnapshot {
 
 export const GiB = 1n << 30n;
 
-/** The default machine: 64 GiB of System RAM from 1 MiB, 1 TiB of Persistent Memory at the next 1 GiB boundary. */
-export function defaultE820(): E820Range[] {
+/**
+ * The default machine's e820, or one like it: System RAM from 1 MiB (64 GiB by default), and
+ * Persistent Memory (1 TiB by default; none for 0) at `pmemStart` or the next 1 GiB boundary above RAM.
+ */
+export function defaultE820(o: { dramSize?: SizeInput; pmemSize?: SizeInput; pmemStart?: SizeInput } = {}): E820Range[] {
   const ramStart = 0x100000n;
-  const ramSize = 64n * GiB;
-  const pmemStart = ((ramStart + ramSize + GiB - 1n) / GiB) * GiB;
-  return [
-    { start: ramStart, size: ramSize, type: 'System RAM' },
-    { start: pmemStart, size: 1024n * GiB, type: 'Persistent Memory' },
-  ];
+  const ramSize = o.dramSize === undefined ? 64n * GiB : parseSize(o.dramSize, 'dramSize');
+  const pmemSize = o.pmemSize === undefined ? 1024n * GiB : parseSize(o.pmemSize, 'pmemSize');
+  const pmemStart = o.pmemStart === undefined ? ((ramStart + ramSize + GiB - 1n) / GiB) * GiB : parseSize(o.pmemStart, 'pmemStart');
+  const e820: E820Range[] = [{ start: ramStart, size: ramSize, type: 'System RAM' }];
+  if (pmemSize > 0n) e820.push({ start: pmemStart, size: pmemSize, type: 'Persistent Memory' });
+  return e820;
 }
 
 /** A live view of a struct vmem_altmap held by the machine. */
@@ -173,6 +197,8 @@ export class Machine {
   readonly paging: 4 | 5;
   /** MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level. */
   readonly physBits: number;
+  /** The modelled kernel's release, as its banner prints it (utsname()->release). */
+  readonly release: string;
   private disposed = false;
 
   /** @internal boots the kernel on the core: createMachine() is the way in. */
@@ -182,6 +208,7 @@ export class Machine {
     this.e820 = c.e820;
     this.paging = c.layout.paging;
     this.physBits = c.layout.physBits;
+    this.release = c.profile.release;
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign);
     for (const res of startKernel(this.k, c.e820)) this.pmem.addRegion(res);
@@ -385,6 +412,77 @@ export class Machine {
   walkVerbose(vaddr: bigint | number) {
     this.walk(vaddr);
     return this.k.pgtable.walk(this.u64Arg(vaddr, 'vaddr'));
+  }
+
+  /**
+   * identify_address, as drgn has it: what `addr` is. A kernel-half canonical address is virtual
+   * (vmemmap: whose struct page; direct map: which physical page), anything else physical (which
+   * namespace and which part of its layout, System RAM, kmem memory, a region's free space).
+   */
+  identifyAddress(addr: bigint | number): AddressIdentity {
+    this.live();
+    const a = this.u64Arg(addr, 'addr');
+    if (a >> 63n) return this.identifyVirtual(a);
+    if (a >= 1n << BigInt(this.physBits)) invalid(`${hex(a)} is neither a kernel virtual address nor inside the ${this.physBits}-bit physical address space`);
+    return this.identifyPhysical(a);
+  }
+
+  private identifyVirtual(va: bigint): AddressIdentity {
+    const { pageOffset } = this.k.layout;
+    const vm = this.k.vmemmap.range();
+    const w = this.k.pgtable.walk(va);
+    const phys = w.mapped ? w.phys : null;
+    const target = phys !== null && phys < 1n << BigInt(this.physBits) ? this.identifyPhysical(phys) : undefined;
+    if (va >= vm.start && va <= vm.end) {
+      const pfn = Number((va - vm.start) / 64n);
+      const where = target ? `, in ${target.description}` : ', not mapped';
+      return { addr: va, space: 'virtual', kind: 'vmemmap', phys, pfn, target, description: `struct page of pfn ${hex(pfn)}${where}` };
+    }
+    if (va >= pageOffset && va < pageOffset + (1n << BigInt(this.physBits))) {
+      const p = va - pageOffset;
+      return { addr: va, space: 'virtual', kind: 'direct-map', phys, target: this.identifyPhysical(p), description: `__va(${hex(p)}), the direct map${phys === null ? ' (not mapped)' : ''}` };
+    }
+    return { addr: va, space: 'virtual', kind: 'none', phys, target, description: 'a kernel address outside the direct map and the vmemmap' };
+  }
+
+  private identifyPhysical(p: bigint): AddressIdentity {
+    const base = { addr: p, space: 'physical' as const, phys: p };
+    for (const ns of this.pmem.namespaces()) {
+      if (p < ns.start || p >= ns.start + ns.raw) continue;
+      const d = this.pmem.info(ns);
+      const off = p - ns.start;
+      const pool = ns.layout?.altmap ? { from: BigInt(ns.layout.altmap.basePfn + ns.layout.altmap.reserve) << 12n, to: BigInt(ns.layout.altmap.basePfn + ns.layout.altmap.reserve + ns.layout.altmap.free) << 12n } : null;
+      const dataStart = ns.start + d.startPad + d.offset;
+      const part: AddressIdentity['part'] = !ns.layout
+        ? 'data'
+        : off < 4096n
+          ? 'left alone'
+          : off < 8192n
+            ? 'info block'
+            : pool && p >= pool.from && p < pool.to
+              ? 'altmap pool'
+              : p >= dataStart && p < dataStart + d.size
+                ? 'data'
+                : p >= dataStart + d.size
+                  ? 'trimmed'
+                  : 'padding';
+      const kmem = d.device ? this.k.kmem.devices.get(d.device) : undefined;
+      if (part === 'data' && kmem && kmem.blocks.some((b) => p >= b.start && p < b.start + b.size)) {
+        return { ...base, kind: 'System RAM (kmem)', namespace: ns.dev, device: d.device, part, description: `System RAM (kmem) of ${d.device} (${ns.dev})` };
+      }
+      const what = part === 'altmap pool' ? 'its altmap pool (the memmap on the device)' : part === 'info block' ? 'its pfn info block' : part;
+      return { ...base, kind: 'namespace', namespace: ns.dev, device: d.device, part, description: `${ns.dev}${d.device ? ` (${d.device})` : ''}: ${what}` };
+    }
+    const pm = this.k.memremap.findDevPagemap(p);
+    if (pm && !pm.freed && p >= pm.start && p <= pm.end) {
+      const f = pm.altmap ? this.k.altmaps.fields(pm.altmap) : null;
+      const inPool = f !== null && p >> 12n >= f.basePfn + f.reserve && p >> 12n < f.basePfn + f.reserve + f.free;
+      return { ...base, kind: 'device', device: pm.dev.name, part: inPool ? 'altmap pool' : 'data', description: `${pm.dev.name}: ${inPool ? 'its altmap pool (the memmap on the device)' : 'device memory'}` };
+    }
+    const e = this.e820.find((x) => p >= x.start && p < x.start + x.size);
+    if (!e) return { ...base, kind: 'none', description: `${hex(p)}: no memory the firmware described` };
+    const kind = e.type;
+    return { ...base, kind, description: kind === 'Persistent Memory' ? 'Persistent Memory outside every namespace' : kind };
   }
 
   regionIntersects(start: bigint | number, size: bigint | number, name: string): RegionResult {

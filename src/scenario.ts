@@ -97,53 +97,110 @@ interface ArgSpec {
   optional?: boolean;
 }
 
+/** What a step's run may use besides the machine: the altmaps earlier steps named. */
+interface StepContext {
+  getAltmap(name: unknown): Altmap;
+  bindAltmap(name: string, a: Altmap): void;
+}
+
+/** A step's outcome: the method's return value, and the altmap it worked on (its counters are reported). */
+interface StepRun {
+  value: unknown;
+  touched?: Altmap;
+}
+
 interface OpSpec {
   args: Record<string, ArgSpec>;
   /** Extra whole-step checks; returns a reason when the step is malformed. */
   check?: (raw: Record<string, unknown>) => string | undefined;
+  /** Call the machine method with the validated arguments. */
+  run: (m: Machine, a: Record<string, unknown>, ctx: StepContext) => StepRun;
 }
 
 const req = (kind: Kind): ArgSpec => ({ kind });
 const opt = (kind: Kind): ArgSpec => ({ kind, optional: true });
+const value = (v: unknown): StepRun => ({ value: v });
 
-const OPS: Record<string, OpSpec> = {
-  createDevice: { args: { name: req('string') } },
-  unbind: { args: { device: req('string') } },
-  memremap: {
-    args: { device: req('string'), start: req('u64'), end: opt('u64'), size: opt('u64'), altmap: opt('altmapInput') },
-    check: (s) => ((s.end === undefined) === (s.size === undefined) ? 'needs exactly one of "end" (inclusive) or "size"' : undefined),
-  },
-  findDevPagemap: { args: { phys: req('u64') } },
-  toVmemAltmap: { args: { vaddr: req('u64') } },
-  createAltmap: {
-    args: { name: opt('string'), basePfn: req('u64'), reserve: req('u64'), free: req('u64'), align: opt('u64'), alloc: opt('u64') },
-  },
-  altmapAllocBlockBuf: { args: { altmap: req('altmapRef'), bytes: req('u64') } },
-  vmemAltmapFree: { args: { altmap: req('altmapRef'), nrPfns: req('count') } },
-  vmemAltmapOffset: { args: { altmap: req('altmapRef') } },
-  pfnToPage: { args: { pfn: req('pfn') } },
-  pageToPfn: { args: { vaddr: req('u64') } },
-  page: { args: { pfn: req('pfn') } },
-  readPhys: { args: { phys: req('u64'), length: req('count') } },
-  walk: { args: { vaddr: req('u64') } },
-  regionIntersects: { args: { start: req('u64'), size: req('u64'), name: req('string') } },
-  createNamespace: {
-    args: {
-      size: opt('nsSize'),
-      mode: opt({ enum: ['fsdax', 'devdax', 'raw'] }),
-      map: opt({ enum: ['dev', 'mem'] }),
-      align: opt('nsSize'),
-      region: opt('int'),
+const OPS: Readonly<Record<string, OpSpec>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, OpSpec>, {
+    createDevice: { args: { name: req('string') }, run: (m, a) => value(m.createDevice(a.name as string)) },
+    unbind: { args: { device: req('string') }, run: (m, a) => value(m.unbind(a.device as string) ?? null) },
+    memremap: {
+      args: { device: req('string'), start: req('u64'), end: opt('u64'), size: opt('u64'), altmap: opt('altmapInput') },
+      check: (s) => ((s.end === undefined) === (s.size === undefined) ? 'needs exactly one of "end" (inclusive) or "size"' : undefined),
+      run: (m, a, ctx) => {
+        const start = a.start as bigint;
+        const end = a.end !== undefined ? (a.end as bigint) : start + (a.size as bigint) - 1n;
+        let altmap: AltmapInput | null = null;
+        if (typeof a.altmap === 'string') altmap = ctx.getAltmap(a.altmap).toJSON() as unknown as AltmapInput;
+        else if (a.altmap) altmap = a.altmap as AltmapInput;
+        if (altmap) altmap = { basePfn: altmap.basePfn, reserve: altmap.reserve, free: altmap.free, align: altmap.align, alloc: altmap.alloc };
+        return value(m.devmMemremapPages(a.device as string, { start, end }, altmap));
+      },
     },
-  },
-  destroyNamespace: { args: { dev: req('string') } },
-  reconfigureDevice: {
-    args: { dev: req('string'), mode: req({ enum: ['system-ram', 'devdax'] }), memmapOnMemory: opt('boolean'), forceMemmapOnMemory: opt('boolean'), movable: opt('boolean') },
-  },
-  listNamespaces: { args: { human: opt('boolean') } },
-  stats: { args: {} },
-  dmesg: { args: {} },
-};
+    findDevPagemap: { args: { phys: req('u64') }, run: (m, a) => value(m.findDevPagemap(a.phys as bigint)) },
+    toVmemAltmap: { args: { vaddr: req('u64') }, run: (m, a) => value(m.toVmemAltmap(a.vaddr as bigint)) },
+    createAltmap: {
+      args: { name: opt('string'), basePfn: req('u64'), reserve: req('u64'), free: req('u64'), align: opt('u64'), alloc: opt('u64') },
+      run: (m, a, ctx) => {
+        const made = m.createAltmap({ basePfn: a.basePfn as bigint, reserve: a.reserve as bigint, free: a.free as bigint, align: a.align as bigint | undefined, alloc: a.alloc as bigint | undefined });
+        const name = (a.name as string | undefined) ?? DEFAULT_ALTMAP_NAME;
+        ctx.bindAltmap(name, made);
+        return { value: { name, ...snapshot(made) }, touched: made };
+      },
+    },
+    altmapAllocBlockBuf: {
+      args: { altmap: req('altmapRef'), bytes: req('u64') },
+      run: (m, a, ctx) => {
+        const touched = ctx.getAltmap(a.altmap);
+        return { value: m.altmapAllocBlockBuf(touched, a.bytes as bigint), touched };
+      },
+    },
+    vmemAltmapFree: {
+      args: { altmap: req('altmapRef'), nrPfns: req('count') },
+      run: (m, a, ctx) => {
+        const touched = ctx.getAltmap(a.altmap);
+        m.vmemAltmapFree(touched, a.nrPfns as number);
+        return { value: null, touched };
+      },
+    },
+    vmemAltmapOffset: {
+      args: { altmap: req('altmapRef') },
+      run: (m, a, ctx) => {
+        const touched = ctx.getAltmap(a.altmap);
+        return { value: m.vmemAltmapOffset(touched), touched };
+      },
+    },
+    pfnToPage: { args: { pfn: req('pfn') }, run: (m, a) => value(m.pfnToPage(a.pfn as number)) },
+    pageToPfn: { args: { vaddr: req('u64') }, run: (m, a) => value(m.pageToPfn(a.vaddr as bigint)) },
+    page: { args: { pfn: req('pfn') }, run: (m, a) => value(m.page(a.pfn as number)) },
+    readPhys: { args: { phys: req('u64'), length: req('count') }, run: (m, a) => value(m.readPhys(a.phys as bigint, a.length as number)) },
+    walk: { args: { vaddr: req('u64') }, run: (m, a) => value(m.walk(a.vaddr as bigint)) },
+    regionIntersects: { args: { start: req('u64'), size: req('u64'), name: req('string') }, run: (m, a) => value(m.regionIntersects(a.start as bigint, a.size as bigint, a.name as string)) },
+    createNamespace: {
+      args: { size: opt('nsSize'), mode: opt({ enum: ['fsdax', 'devdax', 'raw'] }), map: opt({ enum: ['dev', 'mem'] }), align: opt('nsSize'), region: opt('int') },
+      run: (m, a) => {
+        const o: Record<string, unknown> = {};
+        for (const k of ['size', 'mode', 'map', 'align', 'region']) if (a[k] !== undefined) o[k] = a[k];
+        return value(m.createNamespace(o));
+      },
+    },
+    destroyNamespace: { args: { dev: req('string') }, run: (m, a) => value(m.destroyNamespace(a.dev as string) ?? null) },
+    reconfigureDevice: {
+      args: { dev: req('string'), mode: req({ enum: ['system-ram', 'devdax'] }), memmapOnMemory: opt('boolean'), forceMemmapOnMemory: opt('boolean'), movable: opt('boolean') },
+      run: (m, a) =>
+        value(m.reconfigureDevice(a.dev as string, { mode: a.mode as 'system-ram', memmapOnMemory: a.forceMemmapOnMemory ? 'force' : (a.memmapOnMemory as boolean | undefined), movable: a.movable as boolean | undefined })),
+    },
+    listNamespaces: { args: { human: opt('boolean') }, run: (m, a) => value(m.listNamespaces({ human: a.human as boolean | undefined })) },
+    stats: { args: {}, run: (m) => value(m.stats()) },
+    dmesg: { args: {}, run: (m) => value(m.dmesg()) },
+  } satisfies Record<string, OpSpec>),
+);
+
+/** The op of a name, looked up as an own property only (never through the prototype). */
+function opSpec(op: string): OpSpec | undefined {
+  return Object.hasOwn(OPS, op) ? OPS[op] : undefined;
+}
 
 /** The ops a scenario may use. */
 export const SCENARIO_OPS: readonly string[] = Object.keys(OPS);
@@ -256,9 +313,9 @@ export function validateScenario(input: unknown): PreparedScenario {
     const op = s.op;
     if (typeof op !== 'string') bad(`scenario step ${index}`, `needs "op" (a string), got ${typeName(op)}`);
     const where = `scenario step ${index} (${op})`;
-    const spec = OPS[op];
+    const spec = opSpec(op);
     if (!spec) bad(where, `unknown op ${JSON.stringify(op)} (known: ${SCENARIO_OPS.join(', ')})`);
-    for (const k of Object.keys(s)) if (!STEP_KEYS.has(k) && !(k in spec.args)) bad(where, `unknown argument ${JSON.stringify(k)} (takes: ${Object.keys(spec.args).join(', ') || 'none'})`);
+    for (const k of Object.keys(s)) if (!STEP_KEYS.has(k) && !Object.hasOwn(spec.args, k)) bad(where, `unknown argument ${JSON.stringify(k)} (takes: ${Object.keys(spec.args).join(', ') || 'none'})`);
     if (s.note !== undefined && typeof s.note !== 'string') bad(where, 'note must be a string');
     let expectError: ErrnoCode | undefined;
     if (s.expectError !== undefined) {
@@ -351,116 +408,24 @@ export function matchesExpected(actual: unknown, expected: unknown): boolean {
 export function runPreparedSteps(m: Machine, steps: PreparedStep[], opts: RunScenarioOptions = {}): StepResult[] {
   const altmaps = new Map<string, Altmap>();
   const results: StepResult[] = [];
-  const getAltmap = (name: unknown): Altmap => {
-    const a = altmaps.get(name as string);
-    if (!a) throw new KernelError('EINVAL', `altmap ${JSON.stringify(name)} was not created (its createAltmap step failed)`);
-    return a;
+  const ctx: StepContext = {
+    getAltmap: (name) => {
+      const a = altmaps.get(name as string);
+      if (!a) throw new KernelError('EINVAL', `altmap ${JSON.stringify(name)} was not created (its createAltmap step failed)`);
+      return a;
+    },
+    bindAltmap: (name, a) => void altmaps.set(name, a),
   };
   for (const step of steps) {
-    const a = step.args;
     let touched: Altmap | undefined;
     const base = { index: step.index, op: step.op, ...(step.expectError ? { expectError: step.expectError } : {}) };
     let result: StepResult;
     try {
-      let value: unknown;
-      switch (step.op) {
-        case 'createDevice':
-          value = m.createDevice(a.name as string);
-          break;
-        case 'unbind':
-          m.unbind(a.device as string);
-          value = null;
-          break;
-        case 'memremap': {
-          const start = a.start as bigint;
-          const end = a.end !== undefined ? (a.end as bigint) : start + (a.size as bigint) - 1n;
-          let altmap: AltmapInput | null = null;
-          if (typeof a.altmap === 'string') altmap = getAltmap(a.altmap).toJSON() as unknown as AltmapInput;
-          else if (a.altmap) altmap = a.altmap as AltmapInput;
-          if (altmap) altmap = { basePfn: altmap.basePfn, reserve: altmap.reserve, free: altmap.free, align: altmap.align, alloc: altmap.alloc };
-          value = m.devmMemremapPages(a.device as string, { start, end }, altmap);
-          break;
-        }
-        case 'findDevPagemap':
-          value = m.findDevPagemap(a.phys as bigint);
-          break;
-        case 'toVmemAltmap':
-          value = m.toVmemAltmap(a.vaddr as bigint);
-          break;
-        case 'createAltmap': {
-          const made = m.createAltmap({
-            basePfn: a.basePfn as bigint,
-            reserve: a.reserve as bigint,
-            free: a.free as bigint,
-            align: a.align as bigint | undefined,
-            alloc: a.alloc as bigint | undefined,
-          });
-          const name = (a.name as string | undefined) ?? DEFAULT_ALTMAP_NAME;
-          altmaps.set(name, made);
-          touched = made;
-          value = { name, ...snapshot(made) };
-          break;
-        }
-        case 'altmapAllocBlockBuf':
-          touched = getAltmap(a.altmap);
-          value = m.altmapAllocBlockBuf(touched, a.bytes as bigint);
-          break;
-        case 'vmemAltmapFree':
-          touched = getAltmap(a.altmap);
-          m.vmemAltmapFree(touched, a.nrPfns as number);
-          value = null;
-          break;
-        case 'vmemAltmapOffset':
-          touched = getAltmap(a.altmap);
-          value = m.vmemAltmapOffset(touched);
-          break;
-        case 'pfnToPage':
-          value = m.pfnToPage(a.pfn as number);
-          break;
-        case 'pageToPfn':
-          value = m.pageToPfn(a.vaddr as bigint);
-          break;
-        case 'page':
-          value = m.page(a.pfn as number);
-          break;
-        case 'readPhys':
-          value = m.readPhys(a.phys as bigint, a.length as number);
-          break;
-        case 'walk':
-          value = m.walk(a.vaddr as bigint);
-          break;
-        case 'regionIntersects':
-          value = m.regionIntersects(a.start as bigint, a.size as bigint, a.name as string);
-          break;
-        case 'createNamespace': {
-          const o: Record<string, unknown> = {};
-          for (const k of ['size', 'mode', 'map', 'align', 'region']) if (a[k] !== undefined) o[k] = a[k];
-          value = m.createNamespace(o);
-          break;
-        }
-        case 'destroyNamespace':
-          m.destroyNamespace(a.dev as string);
-          value = null;
-          break;
-        case 'reconfigureDevice':
-          value = m.reconfigureDevice(a.dev as string, {
-            mode: a.mode as 'system-ram',
-            memmapOnMemory: a.forceMemmapOnMemory ? 'force' : (a.memmapOnMemory as boolean | undefined),
-            movable: a.movable as boolean | undefined,
-          });
-          break;
-        case 'listNamespaces':
-          value = m.listNamespaces({ human: a.human as boolean | undefined });
-          break;
-        case 'stats':
-          value = m.stats();
-          break;
-        case 'dmesg':
-          value = m.dmesg();
-          break;
-        default:
-          throw new KernelError('EINVAL', `scenario step ${step.index} (${step.op}): unknown op`);
-      }
+      const spec = opSpec(step.op);
+      if (!spec) throw new KernelError('EINVAL', `scenario step ${step.index} (${step.op}): unknown op`);
+      const r = spec.run(m, step.args, ctx);
+      touched = r.touched;
+      const value = r.value;
       result = { ...base, ok: true, value: detach(value) };
       if (step.expectError) result.mismatch = `expected ${step.expectError}, but the step succeeded`;
       else if (step.hasExpect && !matchesExpected(toJsonValue(value), step.expect)) {
@@ -507,9 +472,4 @@ export async function runScenario(scenario: Scenario | unknown, opts: RunScenari
   } finally {
     m.dispose();
   }
-}
-
-/** True when a step's outcome differs from what the scenario expected. */
-export function isMismatch(r: StepResult): boolean {
-  return r.mismatch !== undefined;
 }

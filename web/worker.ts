@@ -5,7 +5,7 @@
  * the bookkeeping a person's session needs (which raw devices they made, the altmaps the mappings got,
  * the actions to replay on the other backend) and packs the Snapshot the page renders.
  */
-import { createMachine, KernelError, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
+import { createMachine, defaultE820, KernelError, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
 import { parseSize } from './format.ts';
 import { scanVmemmap, type Place } from './vmemmap.ts';
 import type {
@@ -25,17 +25,10 @@ import type {
   WalkView,
 } from './protocol.ts';
 
-const GiB = 1n << 30n;
 
-/** The System RAM entry from 1 MiB and the Persistent Memory range at the next 1 GiB boundary, as the library's default machine. */
+/** The library's default machine, at the sizes the page asked for. */
 function e820For(c: BootAction): E820Entry[] {
-  const dram = parseSize(c.dram, 'DRAM size');
-  const pmem = parseSize(c.pmem, 'Persistent Memory size');
-  const ramStart = 0x100000n;
-  const pmemStart = ((ramStart + dram + GiB - 1n) / GiB) * GiB;
-  const e820: E820Entry[] = [{ start: ramStart, size: dram, type: 'System RAM' }];
-  if (pmem > 0n) e820.push({ start: pmemStart, size: pmem, type: 'Persistent Memory' });
-  return e820;
+  return defaultE820({ dramSize: parseSize(c.dram, 'DRAM size'), pmemSize: parseSize(c.pmem, 'Persistent Memory size') });
 }
 
 function integer(text: string, what: string): bigint {
@@ -147,28 +140,22 @@ function errorInfo(e: unknown): ErrorInfo {
   return { code: 'EINVAL', errno: -22, message: String(e), name: 'Error' };
 }
 
-function placeFinder(s: Session, devices: DeviceView[]): (phys: number) => Place & { part?: string } {
-  const pools = devices.filter((d) => d.altmap).map((d) => ({ device: d.name, start: (d.altmap!.basePfn + d.altmap!.reserve) * 4096, end: (d.altmap!.basePfn + d.altmap!.reserve + d.altmap!.free) * 4096 }));
-  const ram = s.m.e820.filter((e) => e.type === 'System RAM').map((e) => [Number(e.start), Number(e.start + e.size)]);
+/** Where a physical address is, as the library's identifyAddress says. */
+function placeFinder(s: Session): (phys: number) => Place & { part?: string } {
   return (phys) => {
-    for (const p of pools) if (phys >= p.start && phys < p.end) return { target: 'device', device: p.device, part: 'altmap pool' };
-    for (const [a, b] of ram) if (phys >= a && phys < b) return { target: 'dram', device: null };
-    for (const d of devices) if (phys >= d.start && phys <= d.end) return { target: 'device', device: d.name };
+    const id = s.m.identifyAddress(phys);
+    if (id.kind === 'System RAM') return { target: 'dram', device: null };
+    if ((id.kind === 'namespace' || id.kind === 'device' || id.kind === 'System RAM (kmem)') && id.device) return { target: 'device', device: id.device, ...(id.part === 'altmap pool' ? { part: 'altmap pool' } : {}) };
     return { target: 'other', device: null };
   };
 }
 
 function describeWalk(s: Session, va: bigint, placeOf: ReturnType<typeof placeFinder>): WalkView {
   const m = s.m;
-  const { pageOffset, vmemmapStart, physBits } = m.layout;
-  let what = 'a kernel virtual address';
-  let pfn: number | null = null;
-  if (va >= vmemmapStart && va < vmemmapStart + (64n << BigInt(physBits - 12))) {
-    pfn = Number((va - vmemmapStart) / 64n);
-    what = `struct page of pfn 0x${pfn.toString(16)}`;
-  } else if (va >= pageOffset && va < pageOffset + (1n << BigInt(physBits))) {
-    what = `__va(0x${(va - pageOffset).toString(16)}), the direct map`;
-  }
+  // what the address is, as the library identifies it (a user-half address is no kernel address to walk)
+  const id = va >> 63n ? m.identifyAddress(va) : null;
+  const what = id?.kind === 'vmemmap' ? `struct page of pfn 0x${id.pfn!.toString(16)}` : id?.kind === 'direct-map' ? id.description : 'a kernel virtual address';
+  const pfn = id?.kind === 'vmemmap' ? id.pfn! : null;
   const view: WalkView = { va, what, pfn, phys: null, mapped: false, pageSize: 0, levels: [], target: '', page: null, error: null };
   try {
     const w = m.walkVerbose(va);
@@ -203,7 +190,7 @@ function snapshot(s: Session, fullLog: boolean): Snapshot {
     const info = m.namespaceInfo(j.dev as string);
     return {
       dev: info.dev,
-      region: Number(/^namespace(\d+)\./.exec(info.dev)?.[1] ?? 0),
+      region: info.region,
       device: info.device,
       blockdev: info.blockdev,
       mode: info.mode,
@@ -240,7 +227,7 @@ function snapshot(s: Session, fullLog: boolean): Snapshot {
   const devices: DeviceView[] = [];
   for (const ns of namespaces) if (ns.device) devices.push(device(ns.device, 'namespace', ns.dev, BigInt(ns.start), BigInt(ns.start + ns.raw - 1)));
   for (const [name, r] of s.raw) devices.push(device(name, 'raw', null, r.start, r.end));
-  const placeOf = placeFinder(s, devices);
+  const placeOf = placeFinder(s);
   const { runs, walks } = scanVmemmap(m, placeOf);
   let walk: WalkView | null = null;
   if (pick) {
@@ -259,7 +246,7 @@ function snapshot(s: Session, fullLog: boolean): Snapshot {
     seq: ++seq,
     backend: s.backend,
     config: { dram: s.config.dram, pmem: s.config.pmem, kernel: s.config.kernel, debug: s.config.debug },
-    release: /Linux version (\S+)/.exec(dmesg[0] ?? '')?.[1] ?? '',
+    release: m.release,
     e820: m.e820.map((e) => ({ start: Number(e.start), size: Number(e.size), type: e.type })),
     layout: { pageOffset, vmemmapStart, physBits, paging },
     poisoned: m.poisoned,

@@ -24,7 +24,6 @@ export function err(s: string): void {
 }
 
 export const GiB = 1n << 30n;
-export const RAM_START = 0x100000n;
 
 export function hex(x: bigint | number): string {
   return `0x${x.toString(16)}`;

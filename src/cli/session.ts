@@ -1,8 +1,8 @@
 /** The machine a command runs on: the machine flags, booting, and the --state file (a scenario, replayed on load). */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createMachine, type Machine, type MachineConfig, KernelError, type KernelName, parseSize, runPreparedSteps, validateScenario, type Scenario, type ScenarioStep } from '../index.ts';
-import { Exit, usage, GiB, RAM_START, hex, bare } from './output.ts';
+import { createMachine, defaultE820, type Machine, type MachineConfig, KernelError, type KernelName, parseSize, runPreparedSteps, validateScenario, type Scenario, type ScenarioStep } from '../index.ts';
+import { Exit, usage, GiB, hex, bare } from './output.ts';
 
 export interface GlobalOpts {
   kernel: KernelName;
@@ -45,16 +45,14 @@ export function addMachineOptions(cmd: Command, withState = true): Command {
 export function e820FromFlags(o: MachineOpts): NonNullable<MachineConfig['e820']> {
   if (o.dramSize === 0n) usage('--dram-size must be positive');
   if (o.pmemSize === 0n) usage('--pmem-size must be positive');
-  const ramEnd = RAM_START + o.dramSize;
-  const pmemStart = o.pmemStart ?? ((ramEnd + GiB - 1n) / GiB) * GiB;
   if (o.dramSize % 4096n) usage(`--dram-size ${o.dramSize} is not a multiple of 4 KiB`);
   if (o.pmemSize % 4096n) usage(`--pmem-size ${o.pmemSize} is not a multiple of 4 KiB`);
-  if (pmemStart % 4096n) usage(`--pmem-start ${hex(pmemStart)} is not page-aligned`);
-  if (pmemStart < ramEnd && pmemStart + o.pmemSize > RAM_START) usage(`--pmem-start ${hex(pmemStart)} overlaps System RAM [${hex(RAM_START)}-${hex(ramEnd - 1n)}]`);
-  return [
-    { start: hex(RAM_START), size: hex(o.dramSize), type: 'System RAM' },
-    { start: hex(pmemStart), size: hex(o.pmemSize), type: 'Persistent Memory' },
-  ];
+  const [ram, pmem] = defaultE820({ dramSize: o.dramSize, pmemSize: o.pmemSize, pmemStart: o.pmemStart });
+  const ramEnd = ram.start + ram.size;
+  if (pmem.start % 4096n) usage(`--pmem-start ${hex(pmem.start)} is not page-aligned`);
+  if (pmem.start < ramEnd && pmem.start + pmem.size > ram.start) usage(`--pmem-start ${hex(pmem.start)} overlaps System RAM [${hex(ram.start)}-${hex(ramEnd - 1n)}]`);
+  // hex strings: the form the state file keeps
+  return [ram, pmem].map((e) => ({ start: hex(e.start), size: hex(e.size), type: e.type }));
 }
 
 /** e820 entries as comparable text (sizes parsed). */

@@ -9,7 +9,7 @@ export interface Run<T> {
 }
 
 export class RunMap<T> {
-  private runs: Run<T>[] = [];
+  private readonly runs: Run<T>[] = [];
 
   /** Index of the first run whose end is > key. */
   private lowerBound(key: number): number {
@@ -28,25 +28,11 @@ export class RunMap<T> {
     return r && r.start <= key ? r.value : undefined;
   }
 
-  has(key: number): boolean {
-    return this.get(key) !== undefined;
-  }
-
   /** The first run overlapping [start, end), clipped to it. */
   firstIn(start: number, end: number): Run<T> | null {
     const r = this.runs[this.lowerBound(start)];
     if (!r || r.start >= end) return null;
     return { start: Math.max(r.start, start), end: Math.min(r.end, end), value: r.value };
-  }
-
-  /** Every run overlapping [start, end), clipped to it. */
-  within(start: number, end: number): Run<T>[] {
-    const out: Run<T>[] = [];
-    for (let i = this.lowerBound(start); i < this.runs.length && this.runs[i].start < end; i++) {
-      const r = this.runs[i];
-      out.push({ start: Math.max(r.start, start), end: Math.min(r.end, end), value: r.value });
-    }
-    return out;
   }
 
   /** Map every key of [start, end) to value (replacing what was there). */
@@ -86,23 +72,8 @@ export class RunMap<T> {
     if (j > i) this.runs.splice(i, j - i, ...keep);
   }
 
-  /** Remove every key whose value is `value`. */
-  deleteValue(value: T): void {
-    this.runs = this.runs.filter((r) => r.value !== value);
-  }
-
   all(): readonly Run<T>[] {
     return this.runs;
   }
 
-  /** Number of keys mapped. */
-  size(): number {
-    return this.runs.reduce((n, r) => n + (r.end - r.start), 0);
-  }
-
-  clone(): RunMap<T> {
-    const m = new RunMap<T>();
-    m.runs = this.runs.map((r) => ({ ...r }));
-    return m;
-  }
 }

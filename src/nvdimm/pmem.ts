@@ -59,6 +59,8 @@ const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
 
 export interface NamespaceDetail {
   dev: string;
+  /** The region's id (regionN). */
+  region: number;
   /** The pfn (fsdax) or dax (devdax) device the driver bound; null for raw. */
   device: string | null;
   blockdev: string | null;
@@ -272,11 +274,17 @@ export class Pmem {
     return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human, false)));
   }
 
+  /** Every namespace, region by region. */
+  namespaces(): Namespace[] {
+    return this.regions.flatMap((r) => r.namespaces);
+  }
+
   /** Where everything of a namespace is: placement, the info block's numbers, the device. */
   info(ns: Namespace): NamespaceDetail {
     const l = ns.layout;
     return {
       dev: ns.dev,
+      region: ns.region.id,
       device: ns.pfnDev?.name ?? null,
       blockdev: ns.mode === 'devdax' ? null : ns.blockdev,
       mode: ns.mode,

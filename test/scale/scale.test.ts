@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BACKENDS } from '../helpers.ts';
+import { BACKENDS } from '../fixtures.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

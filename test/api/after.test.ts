@@ -1,9 +1,9 @@
 /** kernel.md §4.2, T43, T44, T46: what came after the altmap, on the v6 profile, and the capacity planner. */
 import { describe, expect, it } from 'vitest';
-import { createMachine, planCapacity, planConfigs } from '../src/index.ts';
-import { vmemmapCanOptimize } from '../src/kernel/vmemmap.ts';
-import { memmapOnMemoryPages, mhpSupportsMemmapOnMemory } from '../src/dax/kmem.ts';
-import { BACKENDS, newLines } from './helpers.ts';
+import { createMachine, planCapacity, planConfigs } from '../../src/index.ts';
+import { vmemmapCanOptimize } from '../../src/kernel/vmemmap.ts';
+import { memmapOnMemoryPages, mhpSupportsMemmapOnMemory } from '../../src/dax/kmem.ts';
+import { BACKENDS, newLines } from '../fixtures.ts';
 
 const GiB = 1n << 30n;
 const PMEM_PFN = 0x1040000; // the default machine's Persistent Memory starts at 65 GiB

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMachine } from '../src/machine.ts';
-import { KernelError } from '../src/kernel/errno.ts';
-import { runScenario, validateScenario, type StepResult } from '../src/scenario.ts';
+import { createMachine } from '../../src/machine.ts';
+import { KernelError } from '../../src/kernel/errno.ts';
+import { runScenario, validateScenario, type StepResult } from '../../src/scenario.ts';
 
-const BIN = fileURLToPath(new URL('../bin/altmap.js', import.meta.url));
-const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/altmap.js', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const TMP = mkdtempSync(join(tmpdir(), 'altmap-cli-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig, type DramStats } from '../src/core/core.ts';
-import { createTsCore } from '../src/core/ts/index.ts';
-import { createWasmCore } from '../src/core/wasm.ts';
-import { CORE_BACKENDS, coreConfig, CorePair } from './coreConfig.ts';
+import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig, type DramStats } from '../../src/core/core.ts';
+import { createTsCore } from '../../src/core/ts/index.ts';
+import { createWasmCore } from '../../src/core/wasm.ts';
+import { CORE_BACKENDS, coreConfig, CorePair } from '../fixtures.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const SECTION = 32768;

@@ -1,20 +1,10 @@
 /** kernel.md §2.1–2.12 and §5: devm_memremap_pages, lookups, hotplug with an altmap, removal (v4.5 profiles). */
 import { describe, expect, it } from 'vitest';
-import { KernelError } from '../src/index.ts';
-import { BACKENDS, newLines, P16_ALTMAP, P16_RES, t10Machine, VA } from './helpers.ts';
+import { KernelError } from '../../src/index.ts';
+import { BACKENDS, newLines, P16_ALTMAP, P16_RES, t10Machine, VA, expectKernelError } from '../fixtures.ts';
 
 const S = 32768; // PAGES_PER_SECTION
 
-async function expectKernelError(fn: () => unknown, code: string): Promise<KernelError> {
-  try {
-    await fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KernelError);
-    expect((e as KernelError).code).toBe(code);
-    return e as KernelError;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe.each(BACKENDS)('devm_memremap_pages [%s]', (backend) => {
   it('T10 a pmem range is DISJOINT from System RAM and gets 128 lookup entries (sections 128..255)', async () => {

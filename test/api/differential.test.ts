@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMachine, type Machine, type MachineConfig } from '../src/index.ts';
+import { createMachine, type Machine, type MachineConfig } from '../../src/index.ts';
 
 const RUNS = Number(process.env.ALTMAP_DIFF_RUNS ?? 500);
 const GiB = 1n << 30n;

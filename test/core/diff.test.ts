@@ -12,10 +12,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type AltmapFields, type Core, type CoreConfig } from '../src/core/core.ts';
-import { createTsCore } from '../src/core/ts/index.ts';
-import { createWasmCore } from '../src/core/wasm.ts';
-import { CorePair } from './coreConfig.ts';
+import { FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type AltmapFields, type Core, type CoreConfig } from '../../src/core/core.ts';
+import { createTsCore } from '../../src/core/ts/index.ts';
+import { createWasmCore } from '../../src/core/wasm.ts';
+import { CorePair } from '../fixtures.ts';
 
 const VMEMMAP_4 = 0xffffea0000000000n;
 const VMEMMAP_5 = 0xffd4000000000000n;

@@ -1,6 +1,6 @@
 /** kernel.md §2.9, §2.5: the altmap bump allocator through the public API (T1–T9), on every backend. */
 import { describe, expect, it } from 'vitest';
-import { BACKENDS, newLines, t10Machine, VA } from './helpers.ts';
+import { BACKENDS, newLines, t10Machine, VA } from '../fixtures.ts';
 
 const M2 = 2 * 1024 * 1024;
 

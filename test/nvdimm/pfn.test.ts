@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { KernelError } from '../src/kernel/errno.ts';
-import { formatSize, formatSizeHuman, parseSize, parseSizeWithUnits } from '../src/nvdimm/units.ts';
-import { pfnLayout, type Era, type PfnLayoutParams, type RegionIntersects } from '../src/nvdimm/pfn.ts';
+import { KernelError } from '../../src/kernel/errno.ts';
+import { formatSize, formatSizeHuman, parseSize, parseSizeWithUnits } from '../../src/nvdimm/units.ts';
+import { pfnLayout, type Era, type PfnLayoutParams, type RegionIntersects } from '../../src/nvdimm/pfn.ts';
 import {
   DAX_SIG,
   PFN_MODE_PMEM,
@@ -13,8 +13,8 @@ import {
   ndFletcher64,
   ndPfnValidate,
   ndSbChecksum,
-} from '../src/nvdimm/infoblock.ts';
-import { NdctlError, checkCreateNamespace, namespaceJson, ndctlJsonString, uuidFromSeed } from '../src/nvdimm/ndctl.ts';
+} from '../../src/nvdimm/infoblock.ts';
+import { NdctlError, checkCreateNamespace, namespaceJson, ndctlJsonString, uuidFromSeed } from '../../src/nvdimm/ndctl.ts';
 
 const K = 1n << 10n;
 const M = 1n << 20n;

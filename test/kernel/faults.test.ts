@@ -4,8 +4,8 @@
  * every failure the machine is as before, except what the modelled kernel itself leaves behind.
  */
 import { describe, expect, it } from 'vitest';
-import { KernelError, type KernelName, type Machine } from '../src/index.ts';
-import { BACKENDS, t10Machine } from './helpers.ts';
+import { KernelError, type KernelName, type Machine } from '../../src/index.ts';
+import { BACKENDS, t10Machine } from '../fixtures.ts';
 
 type Kind = 'dram' | 'altmap' | 'devres' | 'backing';
 const KINDS: Kind[] = ['devres', 'dram', 'altmap', 'backing'];

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CoreTrap, EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../src/core/core.ts';
-import { createWasmCore, type WasmCoreDiagnostics } from '../src/core/wasm.ts';
+import { CoreTrap, EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../../src/core/core.ts';
+import { createWasmCore, type WasmCoreDiagnostics } from '../../src/core/wasm.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const PAGE_OFFSET = 0xffff880000000000n;
@@ -51,7 +51,7 @@ const P16 = { basePfn: 0x400000n, reserve: 2n, free: 66046n, align: 0n, alloc: 0
 
 describe('build', () => {
   it('core.wat has no managed allocation and imports only its memory', () => {
-    const wat = readFileSync(new URL('../build/core.wat', import.meta.url), 'utf8');
+    const wat = readFileSync(new URL('../../build/core.wat', import.meta.url), 'utf8');
     expect(wat).not.toMatch(/__new|__alloc|__collect/);
     expect(wat.match(/\(import /g)).toHaveLength(1);
     expect(wat).toContain('(import "env" "memory" (memory $0 1 65536))');

@@ -5,9 +5,9 @@
  * one and the model's own host memory must not have grown.
  */
 import { describe, expect, it } from 'vitest';
-import { createMachine, MachinePoisonedError, type Machine } from '../src/index.ts';
-import { CoreTrap } from '../src/core/core.ts';
-import { BACKENDS, t10Machine } from './helpers.ts';
+import { createMachine, MachinePoisonedError, type Machine } from '../../src/index.ts';
+import { CoreTrap } from '../../src/core/core.ts';
+import { BACKENDS, t10Machine } from '../fixtures.ts';
 
 const OPS = Number(process.env.ALTMAP_SOAK_OPS ?? 10_000);
 const GiB = 1n << 30n;

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createMachine, KernelError, runScenario, type Machine } from '../src/index.ts';
-import { BACKENDS, T10_E820, t10Machine } from './helpers.ts';
+import { createMachine, KernelError, runScenario, type Machine } from '../../src/index.ts';
+import { BACKENDS, T10_E820, t10Machine } from '../fixtures.ts';
 
 type Row = [name: string, fn: (m: Machine) => unknown, code: string, message: RegExp];
 
@@ -120,7 +120,7 @@ describe('bad input: scenario files', () => {
 });
 
 describe('bad input: the CLI', () => {
-  const bin = fileURLToPath(new URL('../bin/altmap.js', import.meta.url));
+  const bin = fileURLToPath(new URL('../../bin/altmap.js', import.meta.url));
   const run = (args: string[]) =>
     promisify(execFile)(process.execPath, [bin, ...args]).then(
       (r) => ({ code: 0, stderr: r.stderr }),
@@ -131,7 +131,7 @@ describe('bad input: the CLI', () => {
     ['an unknown command', ['frobnicate']],
     ['a non-canonical walk address', ['walk', '0x0000900000000000', '--backend', 'ts']],
     ['an unknown kernel', ['list', '--kernel', 'v9', '--backend', 'ts']],
-    ['a malformed scenario', ['run', fileURLToPath(new URL('../package.json', import.meta.url)), '--backend', 'ts']],
+    ['a malformed scenario', ['run', fileURLToPath(new URL('../../package.json', import.meta.url)), '--backend', 'ts']],
   ])('%s exits 2 with one line on stderr', async (_name, args) => {
     const r = await run(args);
     expect(r.code).toBe(2);

@@ -1,7 +1,7 @@
 /** checkInvariants after the spec's scenarios, leftovers included (T14, T22, T25, T36), on every backend and era. */
 import { describe, expect, it } from 'vitest';
-import { createMachine, KernelError } from '../src/index.ts';
-import { BACKENDS, P16_ALTMAP, P16_RES, t10Machine } from './helpers.ts';
+import { createMachine, KernelError } from '../../src/index.ts';
+import { BACKENDS, P16_ALTMAP, P16_RES, t10Machine } from '../fixtures.ts';
 
 const attempt = (fn: () => unknown) => {
   try {

@@ -1,22 +1,12 @@
 /** kernel.md §2.14 and namespaces.md: namespaces through the pmem driver on the v4.5 profiles (T24, T25, T34, T37–T39). */
 import { describe, expect, it } from 'vitest';
-import { createMachine, KernelError } from '../src/index.ts';
-import { decodeInfoBlock, ndPfnValidate } from '../src/nvdimm/infoblock.ts';
-import { BACKENDS, newLines, t10Machine } from './helpers.ts';
+import { createMachine, KernelError } from '../../src/index.ts';
+import { decodeInfoBlock, ndPfnValidate } from '../../src/nvdimm/infoblock.ts';
+import { BACKENDS, newLines, t10Machine, expectKernelError } from '../fixtures.ts';
 
 const S = 32768;
 const GiB = 1n << 30n;
 
-async function failsWith(fn: () => unknown, code: string): Promise<KernelError> {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KernelError);
-    expect((e as KernelError).code).toBe(code);
-    return e as KernelError;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe.each(BACKENDS)('pmem namespaces [%s]', (backend) => {
   it('T37 P16 map=dev: offset 0x10200000, npfns 4128256, altmap {0x400000, 2, 66046}, data pfn 0x410200; re-probe says "bad offset"', async () => {
@@ -64,7 +54,7 @@ describe.each(BACKENDS)('pmem namespaces [%s]', (backend) => {
     const m = await t10Machine(backend, { debug: true });
     const before = m.snapshot();
     const n = m.dmesg().length;
-    const err = await failsWith(() => m.createNamespace({ size: '16G', align: '4K' }), 'ENOMEM');
+    const err = await expectKernelError(() => m.createNamespace({ size: '16G', align: '4K' }), 'ENOMEM');
     expect(err.message).toMatch(/arch_add_memory/);
     const lines = newLines(m.dmesg(), n);
     expect(lines.join('\n')).not.toContain('falling back');
@@ -86,12 +76,12 @@ describe.each(BACKENDS)('pmem namespaces [%s]', (backend) => {
       { start: 0x404000000n, size: GiB, type: 'Persistent Memory' as const },
     ];
     const rc1 = await createMachine({ backend, e820, kernel: 'v4.5-rc1' });
-    await failsWith(() => rc1.createNamespace({ size: '1G' }), 'EINVAL');
+    await expectKernelError(() => rc1.createNamespace({ size: '1G' }), 'EINVAL');
     expect(rc1.dmesg().join('\n')).toContain('memory add fail, invalid altmap');
 
     const f = await createMachine({ backend, e820, debug: true });
     // with end alignment the hot-add spans 9 sections: 5118 pfns needed, 4606 in the pool (kernel.md §2.14)
-    await failsWith(() => f.createNamespace({ size: '1G' }), 'ENOMEM');
+    await expectKernelError(() => f.createNamespace({ size: '1G' }), 'ENOMEM');
     const log = f.dmesg().join('\n');
     expect(log).toContain('altmap_alloc_block_buf: pfn: 0x404200 alloc: 512 align: 510 nr: 0x200');
     expect(f.presentSections()).toContainEqual([128, 135]);
@@ -136,12 +126,12 @@ describe.each(BACKENDS)('pmem namespaces [%s]', (backend) => {
   it('rejects devdax on v4.5 and bad namespace options without changing anything', async () => {
     const m = await t10Machine(backend);
     const before = m.snapshot();
-    await failsWith(() => m.createNamespace({ mode: 'devdax' as 'fsdax' }), 'EINVAL');
-    await failsWith(() => m.createNamespace({ size: '1025M', align: '1G' }), 'EINVAL');
-    await failsWith(() => m.createNamespace({ size: '17G' }), 'ENOSPC');
-    await failsWith(() => m.createNamespace({ size: '16G', align: '8K' }), 'EINVAL');
-    await failsWith(() => m.createNamespace({ size: '-1G' }), 'EINVAL');
-    await failsWith(() => m.destroyNamespace('namespace9.9'), 'ENODEV');
+    await expectKernelError(() => m.createNamespace({ mode: 'devdax' as 'fsdax' }), 'EINVAL');
+    await expectKernelError(() => m.createNamespace({ size: '1025M', align: '1G' }), 'EINVAL');
+    await expectKernelError(() => m.createNamespace({ size: '17G' }), 'ENOSPC');
+    await expectKernelError(() => m.createNamespace({ size: '16G', align: '8K' }), 'EINVAL');
+    await expectKernelError(() => m.createNamespace({ size: '-1G' }), 'EINVAL');
+    await expectKernelError(() => m.destroyNamespace('namespace9.9'), 'ENODEV');
     expect(m.snapshot()).toEqual(before);
   });
 });

@@ -1,7 +1,7 @@
 /** namespaces.md per era and kernel.md "M": the v4.18 and v6 profiles next to v4.5, on every backend. */
 import { describe, expect, it } from 'vitest';
-import { createMachine, KernelError, type KernelName } from '../src/index.ts';
-import { BACKENDS, newLines } from './helpers.ts';
+import { createMachine, KernelError, type KernelName } from '../../src/index.ts';
+import { BACKENDS, newLines } from '../fixtures.ts';
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;

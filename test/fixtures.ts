@@ -1,0 +1,87 @@
+/**
+ * The one fixtures module: the backends every behavioural test runs on, the spec's machines, the
+ * core-level configuration and CorePair, and the one helper per assertion.
+ */
+import { expect } from 'vitest';
+import type { Core, CoreConfig } from '../src/core/core.ts';
+import type { Backend } from '../src/core/load.ts';
+import { createTsCore } from '../src/core/ts/index.ts';
+import { createWasmCore } from '../src/core/wasm.ts';
+import { createMachine, KernelError, type MachineConfig } from '../src/index.ts';
+
+/** Every behavioural suite runs once per backend (ALTMAP_BACKENDS=ts narrows it while developing). */
+export const BACKENDS = (process.env.ALTMAP_BACKENDS ?? 'wasm,ts').split(',') as Backend[];
+
+/** kernel.md §5's iomem layout: System RAM [0x100000, 0x3FFFFFFFF], Persistent Memory [0x400000000, 0x7FFFFFFFF]. */
+export const T10_E820: MachineConfig['e820'] = [
+  { start: 0x100000n, size: 0x400000000n - 0x100000n, type: 'System RAM' },
+  { start: 0x400000000n, size: 0x400000000n, type: 'Persistent Memory' },
+];
+
+export function t10Machine(backend: Backend, extra: MachineConfig = {}) {
+  return createMachine({ backend, e820: T10_E820, ...extra });
+}
+
+export const VA = (phys: bigint) => 0xffff880000000000n + phys;
+export const P16_ALTMAP = { basePfn: 0x400000, reserve: 2, free: 66046 };
+export const P16_RES = { start: 0x400000000n, end: 0x7ffffffffn };
+
+/** dmesg lines added since `before` (a length taken earlier). */
+export function newLines(lines: string[], before: number): string[] {
+  return lines.slice(before).map((l) => l.replace(/^\[[ 0-9.]+\] /, ''));
+}
+
+/** fn (sync or async) fails with a KernelError of this code; returns the error. */
+export async function expectKernelError(fn: () => unknown, code: string): Promise<KernelError> {
+  try {
+    await fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(KernelError);
+    expect((e as KernelError).code).toBe(code);
+    return e as KernelError;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+// ---------------------------------------------------------------- the core-level suites
+
+export const VMEMMAP_START = 0xffffea0000000000n;
+
+/** 64 GiB of RAM from 1 MiB, 4-level paging, the 6.x direct-map base; override what a test needs. */
+export function coreConfig(over: Partial<CoreConfig> = {}): CoreConfig {
+  return {
+    ramRanges: [[0x100, 0x1000100]],
+    levels: 4,
+    vmemmapStart: VMEMMAP_START,
+    pageOffset: 0xffff888000000000n,
+    pse: true,
+    gbpages: true,
+    hostMemoryLimit: 1 << 30,
+    eagerMemmap: false,
+    debug: false,
+    ...over,
+  };
+}
+
+/** Both cores, by name. */
+export const CORE_BACKENDS: Array<[string, () => Promise<Core>]> = [
+  ['wasm', () => createWasmCore()],
+  ['ts', async () => createTsCore()],
+];
+
+/** The two cores side by side: run an operation on both, expect the same result and the same events. */
+export class CorePair {
+  constructor(
+    readonly w: Core,
+    readonly t: Core,
+  ) {}
+
+  /** Run f on both; same result, same events. */
+  same<T>(what: string, f: (c: Core) => T): T {
+    const a = f(this.w);
+    const b = f(this.t);
+    expect(a, what).toEqual(b);
+    expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
+    return a;
+  }
+}
