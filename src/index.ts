@@ -3,6 +3,8 @@ export { createMachine, Machine, Altmap, defaultE820, type AltmapCounters, type 
 export { KernelError, MachinePoisonedError, ERRNO, STRERROR, type ErrnoCode } from './kernel/errno.ts';
 export { runScenario, runPreparedSteps, validateScenario, toJsonValue, type Scenario, type ScenarioStep, type StepResult } from './scenario.ts';
 export { parseInteger } from './args.ts';
+export { hex } from './kernel/printk.ts';
+export { PAGES_PER_SECTION, SECTION_SIZE } from './kernel/sparse.ts';
 export { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
 export { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
 export { parseSize } from './nvdimm/units.ts';

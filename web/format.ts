@@ -32,9 +32,7 @@ export function fmtSize(bytes: number | bigint): string {
   return `${Number(v.toFixed(digits))} ${UNITS[u]}`;
 }
 
-export function hex(x: number | bigint): string {
-  return `0x${x.toString(16)}`;
-}
+export { hex } from 'altmap-sim';
 
 /** A 64-bit entry as the kernel prints it: 0x%016llx */
 export function hex16(x: bigint): string {

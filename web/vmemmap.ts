@@ -7,10 +7,9 @@
  * and the lowest-first DRAM allocator both hand out such runs), is taken whole; any other run is
  * split in half until it is. A 48 TiB device thus costs a few dozen walks, not 393,216.
  */
-import type { Machine } from 'altmap-sim';
+import { PAGES_PER_SECTION, type Machine } from 'altmap-sim';
 import type { VmemmapRun } from './protocol.ts';
 
-export const PAGES_PER_SECTION = 32768;
 const BLOCK = 2 * 1024 * 1024;
 
 export type Place = { target: VmemmapRun['target']; device: string | null };

@@ -25,9 +25,7 @@ export function err(s: string): void {
 
 export const GiB = 1n << 30n;
 
-export function hex(x: bigint | number): string {
-  return `0x${x.toString(16)}`;
-}
+export { hex } from '../index.ts';
 
 /** IEC size with two decimals: "256.00 GiB", "4.00 KiB", "0 B". */
 export function iec(bytes: bigint | number): string {

@@ -11,6 +11,7 @@
  */
 
 import { KernelError, invalid } from '../kernel/errno.ts';
+import { PAGES_PER_SECTION as SPARSE_PAGES_PER_SECTION, SECTION_SIZE as SPARSE_SECTION_SIZE } from '../kernel/sparse.ts';
 
 export type Era = 'v4.5-rc1' | 'v4.5' | 'v4.18' | 'v6';
 
@@ -22,10 +23,9 @@ export const PAGE_SIZE = 4096n;
 export const SZ_8K = 8192n;
 export const SZ_128K = 128n << 10n;
 export const SZ_2M = 2n << 20n;
-/** SECTION_SIZE: 128 MiB on x86-64. */
-export const SECTION_SIZE = 128n << 20n;
-/** PAGES_PER_SECTION: 32768. */
-export const PAGES_PER_SECTION = SECTION_SIZE / PAGE_SIZE;
+/** SECTION_SIZE (128 MiB on x86-64) and PAGES_PER_SECTION, as bigints for this file's arithmetic. */
+export const SECTION_SIZE = SPARSE_SECTION_SIZE;
+export const PAGES_PER_SECTION = BigInt(SPARSE_PAGES_PER_SECTION);
 /** Sub-section (v5.3+): 2 MiB, 512 pfns; also memremap_compat_align() on x86. */
 export const SUBSECTION_SIZE = SZ_2M;
 export const PAGES_PER_SUBSECTION = SUBSECTION_SIZE / PAGE_SIZE;
