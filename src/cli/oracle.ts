@@ -148,6 +148,7 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
       cases,
       profiles,
       images: o.linuxImage ? Object.fromEntries(profiles.map((p) => [p, o.linuxImage!])) : {},
+      install: o.install,
       workdir: o.workdir ?? defaultWorkdir(),
       jobs: o.jobs ? Number(o.jobs) : 2,
       fixturesDir,
@@ -166,7 +167,7 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
   const reports: Array<{ comparison: Comparison; real: { complete: boolean; incomplete?: string; wallSeconds: number; bootSeconds?: number } }> = [];
   let ok = true;
   for (const profile of profiles) {
-    const env = prepare(profile, { pkg: o.linuxImage ?? DEFAULT_IMAGES[profile], workdir: o.workdir ?? defaultWorkdir(), install: o.install, log: (l) => err(l) });
+    const env = prepare(profile, { ...(o.linuxImage ? { pkg: o.linuxImage } : {}), workdir: o.workdir ?? defaultWorkdir(), install: o.install, log: (l) => err(l) });
     let i = 0;
     for (const c of cases) {
       i++;

@@ -106,6 +106,37 @@ export function upstreamVersion(debVersion: string): string {
   return debVersion.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
 }
 
+/** The package names apt offers for a profile, newest first (6.1.0-N-amd64, 6.12.*+deb12-amd64). */
+export function availableImages(profile: OracleProfile): string[] {
+  const re = profile === 'v6.1' ? /^linux-image-6\.1\.0-\d+-amd64$/ : /^linux-image-6\.12\.\d+\+deb\d+-amd64$/;
+  const names = tryRun('apt-cache', ['search', '--names-only', '^linux-image-6\\.']).out.split('\n').map((l) => l.split(' ')[0]!).filter((n) => re.test(n));
+  const key = (n: string) => (n.match(/\d+/g) ?? []).map(Number);
+  return names.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (y[i] ?? 0) - (x[i] ?? 0);
+    return 0;
+  });
+}
+
+/**
+ * The kernel package of a profile: the one asked for, else the default; when the default is no longer
+ * in the archive (Debian replaces kernel ABIs), the newest one of the same series apt offers.
+ */
+export function resolveImage(profile: OracleProfile, asked: string | undefined, workdir: string, log: Log): string {
+  if (asked) return asked;
+  const pkg = DEFAULT_IMAGES[profile];
+  const debs = join(workdir, 'debs');
+  if (existsSync(debs) && readdirSync(debs).some((f) => f.startsWith(`${pkg}_`))) return pkg;
+  if (tryRun('apt-cache', ['show', pkg]).ok) return pkg;
+  aptUpdate(log);
+  if (tryRun('apt-cache', ['show', pkg]).ok) return pkg;
+  const alt = availableImages(profile)[0];
+  if (!alt) throw new OracleSetupError(`${pkg} is not in the archive, and no other ${profile === 'v6.1' ? 'linux-image-6.1.0-N-amd64' : 'linux-image-6.12.*+deb12-amd64'} is`);
+  log(`${pkg} is not in the archive: using ${alt} (the fixtures were recorded with ${pkg})`);
+  return alt;
+}
+
 /** Download (once) and unpack (once) a Debian kernel package. */
 export function ensureKernel(profile: OracleProfile, pkg: string, workdir: string, log: Log): KernelImage {
   const debs = join(workdir, 'debs');
@@ -284,7 +315,7 @@ export function prepare(profile: OracleProfile, opts: { pkg?: string; workdir?: 
   const workdir = opts.workdir ?? defaultWorkdir();
   mkdirSync(workdir, { recursive: true });
   ensureHostPackages(log, opts.install ?? true);
-  const kernel = ensureKernel(profile, opts.pkg ?? DEFAULT_IMAGES[profile], workdir, log);
+  const kernel = ensureKernel(profile, resolveImage(profile, opts.pkg, workdir, log), workdir, log);
   const initramfs = ensureInitramfs(kernel, workdir, log);
   return { kernel, initramfs, workdir };
 }

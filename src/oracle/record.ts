@@ -5,7 +5,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { prepare, toolVersions, DEFAULT_IMAGES, type Initramfs, type KernelImage } from './env.ts';
+import { prepare, toolVersions, type Initramfs, type KernelImage } from './env.ts';
 import { FIXTURES_DIR, readManifest, writeFixture, writeManifest, fixtureCases, type Manifest } from './fixtures.ts';
 import { BASE_CMDLINE, bootCase } from './qemu.ts';
 import type { OracleCase, OracleProfile, RealRun } from './types.ts';
@@ -13,8 +13,10 @@ import type { OracleCase, OracleProfile, RealRun } from './types.ts';
 export interface RecordOptions {
   cases: OracleCase[];
   profiles: OracleProfile[];
-  /** Package per profile (default DEFAULT_IMAGES). */
+  /** Package per profile (default DEFAULT_IMAGES, or the newest of its series when that is gone). */
   images?: Partial<Record<OracleProfile, string>>;
+  /** apt-get install missing host packages (default true). */
+  install?: boolean;
   workdir?: string;
   jobs?: number;
   fixturesDir?: string;
@@ -50,7 +52,7 @@ export async function record(o: RecordOptions): Promise<RecordSummary> {
   const log = o.log ?? (() => {});
   const root = o.fixturesDir ?? FIXTURES_DIR;
   const envs = new Map<OracleProfile, { kernel: KernelImage; initramfs: Initramfs; workdir: string }>();
-  for (const p of o.profiles) envs.set(p, prepare(p, { pkg: o.images?.[p] ?? DEFAULT_IMAGES[p], workdir: o.workdir, log }));
+  for (const p of o.profiles) envs.set(p, prepare(p, { ...(o.images?.[p] ? { pkg: o.images[p] } : {}), ...(o.workdir ? { workdir: o.workdir } : {}), ...(o.install !== undefined ? { install: o.install } : {}), log }));
   const queue: Array<{ c: OracleCase; p: OracleProfile }> = [];
   for (const c of o.cases) for (const p of o.profiles) if (!c.profiles || c.profiles.includes(p)) queue.push({ c, p });
   const total = queue.length;
