@@ -1,5 +1,5 @@
 /** altmap-sim: the public API. */
-export { createMachine, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput } from './machine.ts';
+export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput } from './machine.ts';
 export { KernelError, MachinePoisonedError, ERRNO, STRERROR, type ErrnoCode } from './kernel/errno.ts';
 export { runScenario, runPreparedSteps, validateScenario, toJsonValue, type Scenario, type ScenarioStep, type StepResult } from './scenario.ts';
 export { parseInteger } from './args.ts';

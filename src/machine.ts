@@ -803,6 +803,11 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   };
 }
 
+/** Check a machine configuration as createMachine would (KernelError EINVAL naming the problem), booting nothing. */
+export function checkMachineConfig(config: MachineConfig): void {
+  resolveConfig(config);
+}
+
 /** Build and boot a machine. */
 export async function createMachine(config: MachineConfig = {}): Promise<Machine> {
   const c = resolveConfig(config);

@@ -76,6 +76,8 @@ export interface RunScenarioOptions {
   machineOverrides?: Partial<MachineConfig>;
   /** Called after every step (progress reporting). */
   onStep?: (result: StepResult, total: number) => void;
+  /** Keep byte results longer than MAX_KEPT_BYTES whole (default: their length and digest). */
+  keepBytes?: boolean;
 }
 
 // ------------------------------------------------------------------------------------ arguments
@@ -355,14 +357,29 @@ function snapshot(a: Altmap): AltmapSnapshot {
 }
 
 /** Replace live views (Altmap) by plain snapshots, keep bigints; the result outlives the machine. */
-function detach(v: unknown): unknown {
+/** Byte results up to this length are kept whole; longer ones as their length and digest, unless the run asks for every byte. */
+export const MAX_KEPT_BYTES = 4096;
+
+/** A byte result too long to keep: its length and FNV-1a digest. */
+export interface BytesSummary {
+  length: number;
+  fnv1a32: string;
+}
+
+function summariseBytes(b: Uint8Array): BytesSummary {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  return { length: b.length, fnv1a32: h.toString(16).padStart(8, '0') };
+}
+
+function detach(v: unknown, keepBytes = false): unknown {
   if (v instanceof Altmap) return snapshot(v);
   if (v === undefined) return null;
-  if (Array.isArray(v)) return v.map(detach);
-  if (v instanceof Uint8Array) return Uint8Array.from(v);
+  if (Array.isArray(v)) return v.map((x) => detach(x, keepBytes));
+  if (v instanceof Uint8Array) return keepBytes || v.length <= MAX_KEPT_BYTES ? Uint8Array.from(v) : summariseBytes(v);
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = detach(x);
+    for (const [k, x] of Object.entries(v)) out[k] = detach(x, keepBytes);
     return out;
   }
   return v;
@@ -426,7 +443,7 @@ export function runPreparedSteps(m: Machine, steps: PreparedStep[], opts: RunSce
       const r = spec.run(m, step.args, ctx);
       touched = r.touched;
       const value = r.value;
-      result = { ...base, ok: true, value: detach(value) };
+      result = { ...base, ok: true, value: detach(value, opts.keepBytes) };
       if (step.expectError) result.mismatch = `expected ${step.expectError}, but the step succeeded`;
       else if (step.hasExpect && !matchesExpected(toJsonValue(value), step.expect)) {
         result.mismatch = `expected the value ${JSON.stringify(step.expect)}, got ${JSON.stringify(toJsonValue(value))}`;

@@ -2,6 +2,8 @@
  * The one fixtures module: the backends every behavioural test runs on, the spec's machines, the
  * core-level configuration and CorePair, and the one helper per assertion.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Core, CoreConfig } from '../src/core/core.ts';
 import type { Backend } from '../src/core/load.ts';
@@ -84,4 +86,25 @@ export class CorePair {
     expect(this.w.takeEvents(), `${what}: events`).toEqual(this.t.takeEvents());
     return a;
   }
+}
+
+// ---------------------------------------------------------------- the CLI as a subprocess
+
+/** bin/altmap.js, the installed entry. */
+export const ALTMAP_BIN = fileURLToPath(new URL('../bin/altmap.js', import.meta.url));
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `altmap ...args` with node from `cwd` (not the package), with extra environment. */
+export function runAltmap(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [ALTMAP_BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

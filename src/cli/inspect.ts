@@ -11,7 +11,7 @@ export async function cmdDmesg(cmd: Command): Promise<number> {
     if (lines.length) out(lines.join('\n'));
     return 0;
   } finally {
-    s.m.dispose();
+    await s.close();
   }
 }
 
@@ -76,6 +76,6 @@ export async function cmdWalk(vaddrArg: string | undefined, cmd: Command): Promi
     out(last ? `  not mapped: the walk stopped at the ${last.level} (index ${last.index}): entry ${hex(last.entry)} is not present` : '  not mapped');
     return 1;
   } finally {
-    s.m.dispose();
+    await s.close();
   }
 }

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { type Machine, type MachineStats, type AltmapCounters, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString } from '../index.ts';
 import { out, err, hex, iec, table, bare } from './output.ts';
-import { type MachineOpts, openSession, saveStep } from './session.ts';
+import { type MachineOpts, openSession, saveFailedStep, saveStep, stateKey } from './session.ts';
 
 export const MODE_ALIASES: Record<string, string> = { memory: 'fsdax', dax: 'devdax' };
 
@@ -18,7 +18,7 @@ export interface CreateOpts extends MachineOpts {
 
 export async function cmdCreateNamespace(cmd: Command): Promise<number> {
   const o = cmd.optsWithGlobals<CreateOpts>();
-  const s = await openSession(cmd);
+  const s = await openSession(cmd, true);
   const m = s.m;
   try {
     const req: Record<string, string> = {};
@@ -35,11 +35,14 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
       return 256 + e.errno;
     }
     const before = m.stats();
+    const state = stateKey(s);
     let created: Record<string, unknown>;
     try {
       created = m.createNamespace(req);
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
+      // what the kernel left behind stays: the step is kept, expected to fail the same way
+      saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
       err(`failed to create namespace: ${STRERROR[e.code] ?? e.code} (${e.message})`);
       return 237;
     }
@@ -51,7 +54,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     if (o.explain) err(explainNamespace(m, created, before, after).join('\n'));
     return 0;
   } finally {
-    m.dispose();
+    await s.close();
   }
 }
 
@@ -106,7 +109,7 @@ export function explainNamespace(m: Machine, ns: Record<string, unknown>, before
 }
 
 export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<number> {
-  const s = await openSession(cmd);
+  const s = await openSession(cmd, true);
   try {
     const names = dev === 'all' ? s.m.listNamespaces().map((n) => String(n.dev)) : [dev];
     let destroyed = 0;
@@ -125,7 +128,7 @@ export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<nu
     err(`destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}`);
     return 0;
   } finally {
-    s.m.dispose();
+    await s.close();
   }
 }
 
@@ -136,6 +139,6 @@ export async function cmdList(cmd: Command): Promise<number> {
     out(ndctlJsonString(s.m.listNamespaces({ human: !!o.human })));
     return 0;
   } finally {
-    s.m.dispose();
+    await s.close();
   }
 }

@@ -2,12 +2,15 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { KernelError, type KernelName, planCapacity, planSvg, planTable } from '../index.ts';
-import { usage, out, err, bare } from './output.ts';
+import { Exit, usage, out, err, bare } from './output.ts';
 import { type GlobalOpts, explicit } from './session.ts';
+import { checkWritable } from './files.ts';
 
 export async function cmdPlan(cmd: Command): Promise<number> {
   const o = cmd.optsWithGlobals<GlobalOpts & { size: string; json?: boolean; svg?: string }>();
   const kernel = explicit(cmd, 'kernel') ? (o.kernel as KernelName) : 'v6';
+  // the output path is checked before the work starts, not after the table has printed
+  if (o.svg !== undefined) checkWritable(o.svg, '--svg');
   let plan;
   try {
     plan = await planCapacity({
@@ -25,8 +28,12 @@ export async function cmdPlan(cmd: Command): Promise<number> {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   if (o.json) out(JSON.stringify(plan, null, 2));
   else out(planTable(plan));
-  if (o.svg) {
-    writeFileSync(o.svg, planSvg(plan));
+  if (o.svg !== undefined) {
+    try {
+      writeFileSync(o.svg, planSvg(plan));
+    } catch (e) {
+      throw new Exit(1, `error: --svg ${o.svg}: ${(e as Error).message}`);
+    }
     err(`wrote ${o.svg}`);
   }
   return 0;

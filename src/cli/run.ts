@@ -1,9 +1,9 @@
 /** altmap run: a scenario file, step by step. */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type MachineConfig, KernelError, runPreparedSteps, toJsonValue, validateScenario, type StepResult } from '../index.ts';
 import { usage, out, err, hex, table, bare, Progress } from './output.ts';
 import { type GlobalOpts, boot, explicit } from './session.ts';
+import { parseJsonBounded, readInput } from './files.ts';
 import { pageSizeName } from './inspect.ts';
 
 export function stepStatus(r: StepResult): string {
@@ -30,12 +30,7 @@ export function stepValue(r: StepResult, args: Record<string, unknown>): string 
 
 export async function cmdRun(file: string, cmd: Command): Promise<number> {
   const o = cmd.optsWithGlobals<GlobalOpts & { json?: boolean; stopOnError?: boolean }>();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    usage(`${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const raw = parseJsonBounded(readInput(file, 'scenario'), file);
   let prepared;
   try {
     prepared = validateScenario(raw);

@@ -1,8 +1,8 @@
 /** The machine a command runs on: the machine flags, booting, and the --state file (a scenario, replayed on load). */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createMachine, defaultE820, type Machine, type MachineConfig, KernelError, type KernelName, parseSize, runPreparedSteps, validateScenario, type Scenario, type ScenarioStep } from '../index.ts';
+import { checkMachineConfig, createMachine, defaultE820, type Machine, type MachineConfig, KernelError, type KernelName, parseSize, runPreparedSteps, toJsonValue, validateScenario, type ErrnoCode, type Scenario, type ScenarioStep } from '../index.ts';
 import { Exit, usage, GiB, hex, bare } from './output.ts';
+import { parseJsonBounded, readInput, StateFile } from './files.ts';
 
 export interface GlobalOpts {
   kernel: KernelName;
@@ -75,37 +75,55 @@ export async function boot(config: MachineConfig): Promise<Machine> {
 
 export interface Session {
   m: Machine;
-  /** The scenario that rebuilds this machine (what --state keeps). */
-  scenario: { machine: MachineConfig; steps: ScenarioStep[] };
-  file?: string;
+  /** The scenario that rebuilds this machine (what --state keeps), with any keys the user added. */
+  scenario: Record<string, unknown> & { machine: MachineConfig; steps: ScenarioStep[] };
+  file?: StateFile;
+  /** Dispose the machine and release the state file. */
+  close(): Promise<void>;
 }
 
 export function explicit(cmd: Command, key: string): boolean {
   return cmd.getOptionValueSourceWithGlobals(key) === 'cli';
 }
 
-/** The machine of a command: replayed from --state when the file exists, else booted from the flags. */
-export async function openSession(cmd: Command): Promise<Session> {
+/** The machine of a command: replayed from --state when the file exists, else booted from the flags; the state file stays locked until close(). */
+export async function openSession(cmd: Command, changes = false): Promise<Session> {
   const o = cmd.optsWithGlobals<MachineOpts>();
+  const file = o.state !== undefined ? await StateFile.open(o.state, changes) : undefined;
+  try {
+    return await sessionOn(cmd, o, file);
+  } catch (e) {
+    await file?.close();
+    throw e;
+  }
+}
+
+async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefined): Promise<Session> {
   const runtime: MachineConfig = { backend: o.backend, ...(o.debug ? { debug: true } : {}) };
-  if (o.state && existsSync(o.state)) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(o.state, 'utf8'));
-    } catch (e) {
-      usage(`--state ${o.state}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+  const session = (m: Machine, scenario: Session['scenario']): Session => ({
+    m,
+    scenario,
+    file,
+    close: async () => {
+      m.dispose();
+      await file?.close();
+    },
+  });
+  if (file && file.exists()) {
+    const raw = parseJsonBounded(readInput(file.target, '--state'), `--state ${file.path}`);
     let prepared;
     try {
       prepared = validateScenario(raw);
+      // the saved machine is checked whole before any flag is compared with it or applied to it
+      checkMachineConfig(prepared.machine);
     } catch (e) {
-      if (e instanceof KernelError) usage(`--state ${o.state}: ${bare(e)}`);
+      if (e instanceof KernelError) usage(`--state ${file.path}: ${bare(e)}`);
       throw e;
     }
     const saved = prepared.machine;
-    if (explicit(cmd, 'kernel') && o.kernel !== (saved.kernel ?? 'v4.5')) usage(`--kernel ${o.kernel} conflicts with --state ${o.state} (made with ${saved.kernel ?? 'v4.5'})`);
+    if (explicit(cmd, 'kernel') && o.kernel !== (saved.kernel ?? 'v4.5')) usage(`--kernel ${o.kernel} conflicts with --state ${file.path} (made with ${saved.kernel ?? 'v4.5'})`);
     if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && e820Key(e820FromFlags(o)) !== e820Key(saved.e820)) {
-      usage(`--dram-size/--pmem-size/--pmem-start conflict with the machine --state ${o.state} was made with`);
+      usage(`--dram-size/--pmem-size/--pmem-start conflict with the machine --state ${file.path} was made with`);
     }
     // a backend the state file names is kept unless --backend is given
     const m = await boot({ ...saved, ...runtime, ...(saved.backend && !explicit(cmd, 'backend') ? { backend: saved.backend } : {}) });
@@ -113,20 +131,30 @@ export async function openSession(cmd: Command): Promise<Session> {
     const broken = results.find((r) => r.mismatch !== undefined);
     if (broken) {
       m.dispose();
-      throw new Exit(1, `error: --state ${o.state}: step ${broken.index} (${broken.op}) does not replay: ${broken.mismatch}`);
+      throw new Exit(1, `error: --state ${file.path}: step ${broken.index} (${broken.op}) does not replay: ${broken.mismatch}`);
     }
-    return { m, scenario: { machine: saved, steps: (raw as Scenario).steps }, file: o.state };
+    return session(m, raw as Session['scenario']);
   }
   const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o) };
   const m = await boot({ ...machine, ...runtime });
-  return { m, scenario: { machine, steps: [] }, file: o.state };
+  return session(m, { machine, steps: [] });
 }
 
-/** Record a successful change and write the state file back (atomically). */
+/**
+ * Record a step and write the state file back (atomically, under the lock). A step that failed in the
+ * kernel is recorded with its expected error, so that a reload reproduces what the kernel left behind.
+ */
 export function saveStep(s: Session, step: ScenarioStep): void {
   s.scenario.steps.push(step);
-  if (!s.file) return;
-  const tmp = `${s.file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(s.scenario, null, 2) + '\n');
-  renameSync(tmp, s.file);
+  s.file?.write(JSON.stringify(s.scenario, null, 2) + '\n');
+}
+
+/** A step that failed: kept (expected to fail the same way) only when the kernel left something behind. */
+export function saveFailedStep(s: Session, step: ScenarioStep, before: string, code: ErrnoCode): void {
+  if (JSON.stringify(toJsonValue(s.m.snapshot())) !== before) saveStep(s, { ...step, expectError: { code } });
+}
+
+/** The machine's kernel-visible state, to compare after a failure. */
+export function stateKey(s: Session): string {
+  return JSON.stringify(toJsonValue(s.m.snapshot()));
 }

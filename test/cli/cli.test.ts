@@ -2,7 +2,6 @@
  * The `altmap` command, run as a subprocess through bin/altmap.js (the installed entry), from a
  * scratch cwd, on the TypeScript core (--backend ts). Plus runScenario's validation, in-process.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,27 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/machine.ts';
 import { KernelError } from '../../src/kernel/errno.ts';
 import { runScenario, validateScenario, type StepResult } from '../../src/scenario.ts';
+import { runAltmap, type Run } from '../fixtures.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/altmap.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const TMP = mkdtempSync(join(tmpdir(), 'altmap-cli-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run `altmap ...args` with node, from a cwd that is not the package. */
-function altmap(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: TMP, env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const altmap = (...args: string[]): Promise<Run> => runAltmap(TMP, args);
 
 const TS = ['--backend', 'ts'];
 /** The vmemmap address of the struct page of pfn 0x1040000 (the default pmem start): VMEMMAP_START + 64 * pfn. */
