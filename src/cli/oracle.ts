@@ -18,7 +18,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { CASES, selectCases } from '../oracle/cases.ts';
+import { CASES, selectCases, usesKpages } from '../oracle/cases.ts';
 import { formatComparison, type Comparison } from '../oracle/compare.ts';
 import { defaultWorkdir, DEFAULT_IMAGES, OracleSetupError, prepare } from '../oracle/env.ts';
 import { FIXTURES_DIR, fixtureCases, fixtureKernels, kernelForProfile, readFixture, readManifest } from '../oracle/fixtures.ts';
@@ -167,7 +167,7 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
   const reports: Array<{ comparison: Comparison; real: { complete: boolean; incomplete?: string; wallSeconds: number; bootSeconds?: number } }> = [];
   let ok = true;
   for (const profile of profiles) {
-    const env = prepare(profile, { ...(o.linuxImage ? { pkg: o.linuxImage } : {}), workdir: o.workdir ?? defaultWorkdir(), install: o.install, log: (l) => err(l) });
+    const env = prepare(profile, { structPages: cases.some(usesKpages), ...(o.linuxImage ? { pkg: o.linuxImage } : {}), workdir: o.workdir ?? defaultWorkdir(), install: o.install, log: (l) => err(l) });
     let i = 0;
     for (const c of cases) {
       i++;

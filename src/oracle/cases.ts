@@ -304,6 +304,27 @@ add({ id: 'trace-softres-kmem', title: 'function_graph of the hmem device to dev
 add({ id: 'trace-ll-fsdax-dev', title: 'function_graph: label-less reconfigure to fsdax and back to raw', tags: ['trace', 'labelless'], machine: LL, steps: [s(create({ reconfig: 'namespace0.0', mode: 'fsdax', map: 'dev' }), { trace: true }), s(create({ reconfig: 'namespace0.0', mode: 'raw' }), { trace: true })] });
 add({ id: 'trace-align1G-misaligned', title: 'function_graph: -a 1G on a start that is not 1 GiB aligned, map=mem', tags: ['trace', 'misaligned'], machine: MIS, steps: [s(create({ region: 'region1', size: '2G', mode: 'fsdax', map: 'mem', align: '1G' }), { trace: true }), destroy('namespace1.0', { trace: true, timeout: 30 })] });
 
+// ---- struct pages (the kpages helper module: loaded by the first kpages of a boot, tainting the kernel)
+
+const kp = (spec: string, n = 2) => s(`kpages ${spec} ${n}`);
+function spCase(id: string, title: string, o: Create, reads: OracleStep[], machine = STD, after: OracleStep[] = [destroy('namespace0.0')]): OracleCase {
+  return { id, title, tags: ['struct-page'], machine, steps: [s(create(o)), ...reads, ...after] };
+}
+// region0 starts at pfn 0x100000: the namespace's first pages (info block, altmap reserve), then the data
+add(spCase('sp-fsdax-dev-1G', 'struct pages of a 1 GiB fsdax map=dev namespace: its first pfns, the data start, the last page', { size: '1G', mode: 'fsdax', map: 'dev' }, [kp('0x100000', 4), kp('pfn0.0', 4), kp('pfn0.0+257535', 1)]));
+add(spCase('sp-fsdax-mem-1G', 'struct pages of a 1 GiB fsdax map=mem namespace', { size: '1G', mode: 'fsdax', map: 'mem' }, [kp('0x100000', 4), kp('pfn0.0', 4), kp('pfn0.0+261631', 1)]));
+add(spCase('sp-devdax-mem-1G', 'struct pages of a devdax map=mem namespace: 2 MiB compound pages (head, tails, the next head)', { size: '1G', mode: 'devdax', map: 'mem' }, [kp('dax0.0', 4), kp('dax0.0+510', 3)]));
+add(spCase('sp-devdax-dev-1G', 'struct pages of a devdax map=dev namespace (compound, memmap in the device)', { size: '1G', mode: 'devdax', map: 'dev' }, [kp('0x100000', 2), kp('dax0.0', 4), kp('dax0.0+510', 3)]));
+add(spCase('sp-devdax-mem-4G-a1G', 'struct pages of a devdax map=mem -a 1G namespace: 1 GiB compound pages', { size: '4G', mode: 'devdax', map: 'mem', align: '1G' }, [kp('dax0.0', 4), kp('dax0.0+262143', 2)]));
+add(spCase('sp-devdax-dev-4G-a1G', 'struct pages of a devdax map=dev -a 1G namespace', { size: '4G', mode: 'devdax', map: 'dev', align: '1G' }, [kp('dax0.0', 3), kp('dax0.0+262143', 2)]));
+add(spCase('sp-fsdax-dev-4G-a1G', 'struct pages of a fsdax map=dev -a 1G namespace', { size: '4G', mode: 'fsdax', map: 'dev', align: '1G' }, [kp('0x100000', 2), kp('pfn0.0', 2)]));
+add(spCase('sp-raw-1G', 'a raw namespace has no memmap of its own', { size: '1G', mode: 'raw' }, [kp('0x100000', 2)]));
+add({ id: 'sp-after-destroy', title: 'struct pages of a destroyed namespace: the vmemmap is gone', tags: ['struct-page'], machine: STD, steps: [s(create({ size: '1G', mode: 'fsdax', map: 'dev' })), kp('pfn0.0', 1), destroy('namespace0.0'), kp('0x100200', 1)] });
+add({ id: 'sp-kmem', title: 'struct pages of devdax memory onlined by kmem', tags: ['struct-page', 'kmem'], machine: withCmdline(STD, 'memhp_default_state=online_movable'), steps: [devdax('1G'), kp('dax0.0', 2), toRam(), kp('0x108000', 3), toDevdax, destroy('namespace0.0')] });
+add({ id: 'sp-kmem-mom', title: 'struct pages of kmem memory with memmap_on_memory (the block\'s first pages hold its memmap)', tags: ['struct-page', 'kmem', 'memmap-on-memory'], machine: withCmdline(STD, MOM, 'memhp_default_state=online_movable'), steps: [devdax('1G'), s(`echo 1 > ${MOM_FILE}`), toRam(), kp('0x108000', 3), kp('0x108200', 2), toDevdax, destroy('namespace0.0')] });
+add({ id: 'sp-ll-mis-fsdax-dev', title: 'struct pages of a label-less namespace at 0x140600000', tags: ['struct-page', 'labelless', 'misaligned'], machine: LL_MIS, steps: [s(create({ reconfig: 'namespace1.0', mode: 'fsdax', map: 'dev' })), kp('0x140600', 2), kp('pfn1.0', 2), s(create({ reconfig: 'namespace1.0', mode: 'raw' }))] });
+add({ id: 'sp-boot-ram', title: 'struct pages of boot RAM (for the layout and flags of ordinary pages)', tags: ['struct-page'], machine: STD, steps: [kp('0x1000', 2), kp('0x7ffd0', 2)] });
+
 // -------------------------------------------------------------------------------------- export
 
 export const CASES: readonly OracleCase[] = cases;
@@ -317,6 +338,11 @@ for (const c of cases) {
 
 export function caseById(id: string): OracleCase | undefined {
   return cases.find((c) => c.id === id);
+}
+
+/** Whether a case reads real struct pages (needs the kpages helper module in the initramfs). */
+export function usesKpages(c: Pick<OracleCase, 'steps'>): boolean {
+  return c.steps.some((st) => /^kpages\b/.test(st.run));
 }
 
 /** Select cases: ids, globs (ns-fsdax-*), tags (tag:kmem) or "all"; comma-separated. */

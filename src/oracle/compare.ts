@@ -18,13 +18,16 @@
  *                  kernel image and its allocations)
  *   nd, dax, memory, node   the sysfs attributes (path:value lines), uuids replaced; of nodeN/meminfo only MemTotal
  *   trace          function_graph call trees: names, nesting, order and counts (durations and CPUs ignored)
+ *   struct-page    the words of the struct pages a kpages step printed, pointers into the memmap as
+ *                  page(pfn), other kernel pointers as <kptr> (their values are the allocator's)
  *
  * Setup steps (ndctl init-labels) are not compared; the boot (step 0) is compared for state only.
  */
 import type { FixtureStateKey } from './fixtures.ts';
 import type { ModelRun, ModelStep } from './model.ts';
+import { pageLine, parseKpages } from './kpages.ts';
 
-export const ASPECTS = ['exit', 'stdout', 'stdout-values', 'stderr', 'dmesg', 'dmesg-debug', 'iomem', 'meminfo', 'nd', 'dax', 'memory', 'node', 'trace'] as const;
+export const ASPECTS = ['exit', 'stdout', 'stdout-values', 'stderr', 'dmesg', 'dmesg-debug', 'iomem', 'meminfo', 'nd', 'dax', 'memory', 'node', 'trace', 'struct-page'] as const;
 export type Aspect = (typeof ASPECTS)[number];
 
 /** What the comparison needs of a real step (a FixtureStep has it all). */
@@ -299,7 +302,9 @@ export function compareRuns(meta: { caseId: string; kernel: string; profile: str
       cmp.skipped.push({ index: r.index, run: r.run });
       continue;
     }
-    if (r.index > 0) {
+    if (r.index > 0 && m.pages !== undefined) {
+      note('struct-page', r, parseKpages(r.stdout).map(pageLine).join('\n'), m.pages);
+    } else if (r.index > 0) {
       if (!m.argv) {
         cmp.skipped.push({ index: r.index, run: r.run });
       } else {

@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GUEST_INIT } from './guest.ts';
+import { ensureKpagesModule, KPAGES_SCRIPT } from './kpages.ts';
 import type { OracleProfile } from './types.ts';
 
 /** The kernel package each profile boots by default (Debian 12 bookworm, as of the recording). */
@@ -223,10 +224,11 @@ export interface Initramfs {
 const TOOLS = ['/usr/bin/ndctl', '/usr/bin/daxctl'];
 
 /** Build (once per kernel, init script and tool binaries) the base initramfs: gzip'd newc cpio. */
-export function ensureInitramfs(k: KernelImage, workdir: string, log: Log): Initramfs {
+export function ensureInitramfs(k: KernelImage, workdir: string, log: Log, kpagesModule: string | null = null): Initramfs {
   const shipped = moduleOrder(k);
   const modules = shipped.map((m) => ({ ...m, rel: m.rel.replace(/\.(xz|zst|gz)$/, '') }));
-  const key = sha([GUEST_INIT, k.release, k.version, JSON.stringify(modules), ...TOOLS.map((t) => readFileSync(t)), readFileSync('/bin/busybox')]);
+  const helper = kpagesModule ? readFileSync(kpagesModule) : Buffer.alloc(0);
+  const key = sha([GUEST_INIT, KPAGES_SCRIPT, helper, k.release, k.version, JSON.stringify(modules), ...TOOLS.map((t) => readFileSync(t)), readFileSync('/bin/busybox')]);
   const dir = join(workdir, 'initramfs');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${k.release}-${key}.cpio.gz`);
@@ -260,6 +262,12 @@ export function ensureInitramfs(k: KernelImage, workdir: string, log: Log): Init
   for (const f of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
     if (existsSync(join(k.root, mbase, f))) copyFileSync(join(k.root, mbase, f), join(tree, mbase, f));
   }
+  if (kpagesModule) {
+    mkdirSync(join(tree, mbase, 'extra'), { recursive: true });
+    copyFileSync(kpagesModule, join(tree, mbase, 'extra', 'altmap_pages.ko'));
+  }
+  writeFileSync(join(tree, 'bin', 'kpages'), KPAGES_SCRIPT);
+  chmodSync(join(tree, 'bin', 'kpages'), 0o755);
   run('depmod', ['-b', tree, k.release]);
   writeFileSync(join(tree, 'etc', 'modules.list'), modules.map((m) => `${m.rel} ${m.dyndbg ? 'dyndbg=+p' : ''}`.trim()).join('\n') + '\n');
   writeFileSync(join(tree, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\n');
@@ -270,8 +278,6 @@ export function ensureInitramfs(k: KernelImage, workdir: string, log: Log): Init
   if (statSync(tmp).size < 1 << 20) throw new OracleSetupError(`the initramfs ${tmp} came out too small`);
   renameSync(tmp, path);
   rmSync(tree, { recursive: true, force: true });
-  // keep only this build per release
-  for (const f of readdirSync(dir)) if (f.startsWith(`${k.release}-`) && f !== `${k.release}-${key}.cpio.gz`) rmSync(join(dir, f), { force: true });
   return { path, modules };
 }
 
@@ -310,12 +316,12 @@ export function toolVersions(): ToolVersions {
 }
 
 /** Everything a boot needs, set up (or found in the cache). */
-export function prepare(profile: OracleProfile, opts: { pkg?: string; workdir?: string; install?: boolean; log?: Log } = {}): { kernel: KernelImage; initramfs: Initramfs; workdir: string } {
+export function prepare(profile: OracleProfile, opts: { pkg?: string; workdir?: string; install?: boolean; log?: Log; structPages?: boolean } = {}): { kernel: KernelImage; initramfs: Initramfs; workdir: string } {
   const log = opts.log ?? (() => {});
   const workdir = opts.workdir ?? defaultWorkdir();
   mkdirSync(workdir, { recursive: true });
   ensureHostPackages(log, opts.install ?? true);
   const kernel = ensureKernel(profile, resolveImage(profile, opts.pkg, workdir, log), workdir, log);
-  const initramfs = ensureInitramfs(kernel, workdir, log);
+  const initramfs = ensureInitramfs(kernel, workdir, log, opts.structPages ? ensureKpagesModule(kernel, workdir, log) : null);
   return { kernel, initramfs, workdir };
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createMachine, runPreparedSteps, validateScenario, type Machine } from '../index.ts';
 import type { FixtureStateKey } from './fixtures.ts';
 import { TRACE_FUNCTIONS } from './guest.ts';
+import { pageLine } from './kpages.ts';
 import type { OracleProfile } from './types.ts';
 
 export type CliMain = (argv: string[]) => Promise<number>;
@@ -136,6 +137,8 @@ export interface ModelStep {
   stateMissing: Partial<Record<FixtureStateKey, string>>;
   /** The model's function_graph output for a traced step (null: the model cannot trace). */
   trace?: string | null;
+  /** For a kpages step: the model's struct pages of the pfns the real kernel printed, as pageLine()s. */
+  pages?: string;
 }
 
 export interface ModelRun {
@@ -190,6 +193,8 @@ export interface ModelOptions {
   backend?: 'wasm' | 'ts';
   /** Ask the model for the state files after each step (default true). */
   state?: boolean;
+  /** The pfns a real kpages step printed (to show the model's struct pages of the same pfns). */
+  realPages?: (index: number) => number[] | null;
   /** The real kernel's sysfs after each step (fixture key -> path:value text), to ask the model for the same paths. */
   realSysfs?: (index: number) => Partial<Record<(typeof MODEL_SYSFS_KEYS)[number], string>>;
 }
@@ -276,6 +281,11 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
         const ms: ModelStep = { index: st.index, run: st.run, ...(st.setup ? { setup: true } : {}), argv: null, exit: null, stdout: '', stderr: '', dmesg: '', state: {}, stateMissing: {} };
         run.steps.push(ms);
         if (st.setup) continue; // nothing ran on the model
+        const pfns = st.index > 0 ? (o.realPages?.(st.index) ?? null) : null;
+        if (pfns) {
+          ms.pages = modelPages(await mirror.machine(), pfns);
+          continue;
+        }
         if (st.index > 0) {
           const argv = translate(st.run);
           ms.argv = argv;
@@ -321,6 +331,26 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The model's struct pages of some pfns, read from its memmap (pfn_to_page, the vmemmap walk, 64 bytes). */
+export function modelPages(m: Machine, pfns: number[]): string {
+  return pfns
+    .map((pfn) => {
+      let words: bigint[] | null = null;
+      try {
+        const w = m.walk(m.pfnToPage(pfn));
+        if (w) {
+          const b = m.readPhys(w.phys, 64);
+          const dv = new DataView(b.buffer, b.byteOffset, 64);
+          words = Array.from({ length: 8 }, (_, i) => dv.getBigUint64(i * 8, true));
+        }
+      } catch {
+        words = null;
+      }
+      return pageLine({ pfn, words });
+    })
+    .join('\n');
 }
 
 /**

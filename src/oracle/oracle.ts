@@ -5,6 +5,7 @@
 import { compareRuns, type Comparison, type RealSide } from './compare.ts';
 import { fixtureFromRun, type Fixture } from './fixtures.ts';
 import { layoutFrom, runOnModel, type CliMain, type ModelRun } from './model.ts';
+import { pageLine, parseKpages } from './kpages.ts';
 import { bootCase, bootSteps, type BootOptions } from './qemu.ts';
 import type { OracleCase, OracleProfile, RealRun } from './types.ts';
 
@@ -21,6 +22,10 @@ export async function modelRunFor(f: Fixture, main: CliMain, o: { profile?: Orac
       profile: o.profile ?? f.profile,
       ...(o.backend ? { backend: o.backend } : {}),
       ...(o.state !== undefined ? { state: o.state } : {}),
+      realPages: (i) => {
+        const s = f.steps.find((x) => x.index === i);
+        return s && /^kpages\b/.test(s.run) ? parseKpages(s.stdout).map((p) => p.pfn) : null;
+      },
       realSysfs: (i) => {
         const s = f.steps.find((x) => x.index === i);
         return s ? { nd: s.state.nd, dax: s.state.dax, memory: s.state.memory, node: s.state.node } : {};
@@ -53,6 +58,7 @@ function asModelRun(f: Fixture): ModelRun {
       state: { ...s.state },
       stateMissing: {},
       ...(s.trace !== undefined ? { trace: s.trace } : {}),
+      ...(/^kpages\b/.test(s.run) ? { pages: parseKpages(s.stdout).map(pageLine).join('\n') } : {}),
     })),
   };
 }

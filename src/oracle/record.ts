@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { prepare, toolVersions, type Initramfs, type KernelImage } from './env.ts';
 import { FIXTURES_DIR, readManifest, writeFixture, writeManifest, fixtureCases, type Manifest } from './fixtures.ts';
 import { BASE_CMDLINE, bootCase } from './qemu.ts';
+import { usesKpages } from './cases.ts';
 import type { OracleCase, OracleProfile, RealRun } from './types.ts';
 
 export interface RecordOptions {
@@ -52,7 +53,8 @@ export async function record(o: RecordOptions): Promise<RecordSummary> {
   const log = o.log ?? (() => {});
   const root = o.fixturesDir ?? FIXTURES_DIR;
   const envs = new Map<OracleProfile, { kernel: KernelImage; initramfs: Initramfs; workdir: string }>();
-  for (const p of o.profiles) envs.set(p, prepare(p, { ...(o.images?.[p] ? { pkg: o.images[p] } : {}), ...(o.workdir ? { workdir: o.workdir } : {}), ...(o.install !== undefined ? { install: o.install } : {}), log }));
+  const structPages = o.cases.some(usesKpages);
+  for (const p of o.profiles) envs.set(p, prepare(p, { structPages, ...(o.images?.[p] ? { pkg: o.images[p] } : {}), ...(o.workdir ? { workdir: o.workdir } : {}), ...(o.install !== undefined ? { install: o.install } : {}), log }));
   const queue: Array<{ c: OracleCase; p: OracleProfile }> = [];
   for (const c of o.cases) for (const p of o.profiles) if (!c.profiles || c.profiles.includes(p)) queue.push({ c, p });
   const total = queue.length;

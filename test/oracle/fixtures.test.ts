@@ -26,7 +26,8 @@ const backend = (process.env.ALTMAP_ORACLE_BACKEND as 'wasm' | 'ts' | undefined)
 /** The aspects a recorded run has something to compare for. */
 function aspectsOf(f: Fixture): Aspect[] {
   const traced = f.steps.some((s) => s.trace !== undefined);
-  return ASPECTS.filter((a) => a !== 'trace' || traced);
+  const pages = f.steps.some((s) => /^kpages\b/.test(s.run));
+  return ASPECTS.filter((a) => (a !== 'trace' || traced) && (a !== 'struct-page' || pages));
 }
 
 function verdict(c: Comparison, aspect: Aspect): void {

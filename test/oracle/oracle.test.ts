@@ -286,3 +286,22 @@ describe('the recorded fixtures on disk', () => {
     }
   });
 });
+
+describe('struct pages (kpages)', () => {
+  it('parses the helper module output and makes words comparable (memmap pointers as pages, kernel pointers as <kptr>)', async () => {
+    const { parseKpages, pageLine, pageWord } = await import('../../src/oracle/kpages.ts');
+    const out = [
+      '# sizeof(struct page) 64 vmemmap ffffea0000000000',
+      '100200 ffffea0004008000 0027ffffc0002040 ffff888005c57e40 0000000000000000 0000000000000000 0000000000000000 0000000000000000 00000001ffffffff 0000000000000000 flags=0x27ffffc0002040(reserved|head|node=0|zone=4|lastcpupid=0x1fffff)',
+      '100201 ffffea0004008040 0027ffffc0002009 ffffea0004008001 ffffffffffffffff 0000000000000000 0000000000000200 0000000000000000 00000000ffffffff 0000000000000000 flags=0x27ffffc0002009(locked|uptodate|reserved|node=0|zone=4|lastcpupid=0x1fffff)',
+      '100400 ffffea0004010000 unmapped',
+    ].join('\n');
+    const pages = parseKpages(out);
+    expect(pages.map((p) => p.pfn)).toEqual([0x100200, 0x100201, 0x100400]);
+    expect(pages[0]!.flags).toBe('0x27ffffc0002040(reserved|head|node=0|zone=4|lastcpupid=0x1fffff)');
+    expect(pageLine(pages[1]!)).toBe('100201: 0x27ffffc0002009 page(100200)|1 0xffffffffffffffff 0 0x200 0 0xffffffff 0');
+    expect(pageLine(pages[0]!)).toContain(' <kptr> ');
+    expect(pageLine(pages[2]!)).toBe('100400: unmapped');
+    expect(pageWord(0xdead000000000400n)).toBe('0xdead000000000400');
+  });
+});
