@@ -153,7 +153,7 @@ export function defaultE820(o: { dramSize?: SizeInput; pmemSize?: SizeInput; pme
 export class Altmap {
   /** @internal */
   constructor(
-    private readonly m: Machine,
+    /** @internal the machine whose altmap this is */ readonly m: Machine,
     /** @internal */ readonly ref: VmemAltmap,
   ) {}
 
@@ -272,13 +272,15 @@ export class Machine {
   /** devm_memremap_pages(dev, res, altmap): returns __va(res.start). `end` is inclusive. */
   devmMemremapPages(device: { name: string } | string, res: PhysRange, altmap?: AltmapInput | null): bigint {
     this.mutable();
-    const dev = this.device(device);
+    // every argument is read (each getter once) before anything is looked up or changed
     const start = this.physArg(res?.start, 'res.start');
     const end = this.physArg(res?.end, 'res.end');
+    const fields = altmap == null ? null : this.altmapArg(altmap);
+    const dev = this.device(device);
     if (end < start) invalid(`res.end ${hex(end)} is below res.start ${hex(start)}`);
     if (start % 4096n !== 0n) invalid(`res.start ${hex(start)} is not page-aligned`);
     if ((end + 1n) % 4096n !== 0n) invalid(`res.end ${hex(end)} does not end a page (expected ...fff)`);
-    const fields = altmap == null ? null : this.altmapArg(altmap);
+    this.mutable();
     return this.run(() => this.k.memremap.devmMemremapPages(dev, start, end, fields));
   }
 
@@ -350,6 +352,7 @@ export class Machine {
   _altmapFields(a: Altmap, forWrite = false): AltmapFields {
     this.live();
     if (!(a instanceof Altmap)) invalid('not an altmap of this machine');
+    if (a.m !== this) invalid('altmap belongs to another machine');
     if (this.k.altmaps.alive(a.ref)) return this.k.altmaps.read(a.ref);
     const last = this.k.altmaps.fields(a.ref);
     if (last && !forWrite) return last;
@@ -597,7 +600,7 @@ export class Machine {
 
   createNamespace(opts: CreateNamespaceOptions): Record<string, unknown> {
     this.mutable();
-    const plan = this.pmem.plan(opts);
+    const plan = this.pmem.plan(snapshotArgs(opts));
     return this.run(() => this.pmem.create(plan));
   }
 
@@ -606,17 +609,21 @@ export class Machine {
    * allocator as System RAM (dax kmem, v5.1+), with `memmapOnMemory` (v5.13+; 'force' v6.6+) putting each
    * memory block's memmap in the block itself. Returns daxctl's device JSON.
    */
-  reconfigureDevice(dev: string, opts: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean }): Record<string, unknown> {
+  reconfigureDevice(dev: string, options: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean }): Record<string, unknown> {
     this.mutable();
-    if (typeof opts !== 'object' || opts === null) invalid('reconfigureDevice needs { mode }');
-    if (opts.mode !== 'system-ram' && opts.mode !== 'devdax') invalid(`mode ${show(opts.mode)} is not system-ram or devdax`);
+    if (typeof options !== 'object' || options === null) invalid('reconfigureDevice needs { mode }');
+    const opts = snapshotArgs(options);
+    const mode = opts.mode;
+    if (mode !== 'system-ram' && mode !== 'devdax') invalid(`mode ${show(mode)} is not system-ram or devdax`);
     const mom = opts.memmapOnMemory ?? false;
     if (mom !== true && mom !== false && mom !== 'force') invalid(`memmapOnMemory ${show(mom)} is not true, false or "force"`);
+    const movable = opts.movable ?? true;
+    if (movable !== true && movable !== false) invalid(`movable ${show(movable)} is not true or false`);
     if (!this.k.profile.memmapOnMemory) invalid(`dax kmem and memmap_on_memory are modelled for the v6 profile, not ${this.kernel}`);
     const d = typeof dev === 'string' ? this.k.dax.get(dev) : undefined;
     if (!d) throw new KernelError('ENODEV', `no device-dax device ${show(dev)}`);
     return this.run(() => {
-      this.k.dax.reconfigure(d, opts.mode, mom, opts.movable ?? true);
+      this.k.dax.reconfigure(d, mode, mom, movable);
       return daxctlDeviceJson(this.k, d);
     });
   }
@@ -721,11 +728,17 @@ export class Machine {
   }
 }
 
+/** A plain copy of an options object, each getter read once (what the call then acts on cannot change under it). */
+function snapshotArgs<T>(o: T): T {
+  return typeof o === 'object' && o !== null ? ({ ...o } as T) : o;
+}
+
 /** Parse and check an e820 map: page-aligned, positive, disjoint, inside the physical address space. */
 function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Range[] {
   if (entries === undefined) return defaultE820();
   if (!Array.isArray(entries) || entries.length === 0) invalid('e820 must be a non-empty list of { start, size, type }');
-  const out = entries.map((e, i) => {
+  // Array.from visits the holes of a sparse array, which map would skip
+  const out = Array.from(entries, (e, i) => {
     if (typeof e !== 'object' || e === null) invalid(`e820[${i}] is not an object`);
     if (!E820_TYPES.includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
     const start = parseSize(e.start, `e820[${i}].start`);

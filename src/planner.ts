@@ -5,8 +5,7 @@
  */
 import { createMachine, type Machine } from './machine.ts';
 import { KernelError, invalid, show } from './kernel/errno.ts';
-import type { KernelName } from './kernel/profile.ts';
-import { profileFor } from './kernel/profile.ts';
+import { KERNELS, profileFor, type KernelName } from './kernel/profile.ts';
 import { parseSize } from './nvdimm/units.ts';
 import type { Backend } from './core/load.ts';
 
@@ -47,6 +46,7 @@ export interface Plan {
 
 /** The configurations a kernel offers. */
 export function planConfigs(kernel: KernelName): PlanConfig[] {
+  if (!(KERNELS as readonly string[]).includes(kernel)) invalid(`kernel ${show(kernel)} is not one of ${KERNELS.join(', ')}`);
   const p = profileFor(kernel);
   const rows: PlanConfig[] = [
     { label: 'fsdax, map=dev', mode: 'fsdax', map: 'dev', align: '2M' },
@@ -129,11 +129,14 @@ async function runConfig(cfg: PlanConfig, size: bigint, kernel: KernelName, back
 /** planCapacity: every configuration, best capacity and best DRAM marked. */
 export async function planCapacity(opts: { size: bigint | number | string; kernel?: KernelName; backend?: Backend; onRow?: (row: PlanRow, i: number, n: number) => void }): Promise<Plan> {
   if (typeof opts !== 'object' || opts === null) invalid('planCapacity needs { size }');
+  for (const key of Object.keys(opts)) if (!['size', 'kernel', 'backend', 'onRow'].includes(key)) invalid(`unknown planCapacity option ${show(key)}`);
+  if (opts.kernel !== undefined && !(KERNELS as readonly string[]).includes(opts.kernel)) invalid(`kernel ${show(opts.kernel)} is not one of ${KERNELS.join(', ')}`);
+  if (opts.backend !== undefined && opts.backend !== 'wasm' && opts.backend !== 'ts') invalid(`backend ${show(opts.backend)} is not "wasm" or "ts"`);
+  if (opts.onRow !== undefined && typeof opts.onRow !== 'function') invalid(`onRow ${show(opts.onRow)} is not a function`);
   const size = planSize(opts.size);
   if (size < 1n << 30n) invalid(`size ${size} is below 1 GiB`);
   if (size % (1n << 30n) !== 0n) invalid(`size ${size} is not a whole number of GiB (1 GiB alignment needs it)`);
   const kernel = opts.kernel ?? 'v6';
-  profileFor(kernel);
   const configs = planConfigs(kernel);
   const rows: PlanRow[] = [];
   for (const [i, cfg] of configs.entries()) {

@@ -23,7 +23,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
   try {
     const req: Record<string, string> = {};
     if (o.size !== undefined) req.size = o.size;
-    if (o.mode !== undefined) req.mode = MODE_ALIASES[o.mode] ?? o.mode;
+    if (o.mode !== undefined) req.mode = Object.hasOwn(MODE_ALIASES, o.mode) ? MODE_ALIASES[o.mode] : o.mode;
     if (o.map !== undefined) req.map = o.map;
     if (o.align !== undefined) req.align = o.align;
     // ndctl's own checks first (nothing changes): a refusal here is ndctl's, exit 256 + errno.

@@ -70,9 +70,23 @@ export async function cmdReport(cmd: Command): Promise<number> {
       });
     }
     const loaded = m.stats();
+    // a destroy the modelled kernel crashes in (v4.5-rc1's T33) still gets its tables and its BUG shown
+    let destroyFail: { dev: string; error: KernelError } | null = null;
+    const destroyed: string[] = [];
     for (const r of nsReports) {
       progress.tick(3 + nsReports.indexOf(r), `destroy-namespace ${r.json.dev}`);
-      m.destroyNamespace(String(r.json.dev));
+      try {
+        m.destroyNamespace(String(r.json.dev));
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        destroyFail = { dev: String(r.json.dev), error: e };
+        break;
+      }
+      if (m.poisoned) {
+        destroyFail = { dev: String(r.json.dev), error: new KernelError('EFAULT', `machine is poisoned (${m.poisoned})`) };
+        break;
+      }
+      destroyed.push(String(r.json.dev));
     }
     progress.stop();
     const end = m.stats();
@@ -87,6 +101,7 @@ export async function cmdReport(cmd: Command): Promise<number> {
             machine: { kernel: m.kernel, backend: m.backend, e820: m.e820 },
             namespaces: nsReports.map((r) => ({ ...r.json, raw: Number(r.raw), start: r.start, givenUp: Number(r.raw - r.size), dramMemmapPages: r.dramMemmapPages, pageTablePages: r.ptPages, firstDataPfn: r.firstDataPfn, memmapPhys: r.memmapPhys })),
             error: fail ? { code: fail.code, errno: fail.errno, message: fail.message } : null,
+            destroyError: destroyFail ? { dev: destroyFail.dev, code: destroyFail.error.code, errno: destroyFail.error.errno, message: destroyFail.error.message } : null,
             dmesg,
             counters,
           }),
@@ -94,7 +109,7 @@ export async function cmdReport(cmd: Command): Promise<number> {
           2,
         ),
       );
-      return fail || !allOk ? 1 : 0;
+      return fail || destroyFail || !allOk ? 1 : 0;
     }
 
     out(`altmap-sim: kernel profile ${m.kernel}, x86-64, ${m.backend} core`);
@@ -132,12 +147,13 @@ export async function cmdReport(cmd: Command): Promise<number> {
     out(`kernel messages (${dmesg.length} lines since boot):`);
     for (const l of dmesg) out(`  ${l}`);
     out('');
-    out(`counters (DRAM pages) after destroying ${nsReports.map((r) => r.json.dev).join(' and ') || 'nothing'}:`);
+    if (destroyFail) out(`destroy-namespace ${destroyFail.dev} failed: ${destroyFail.error.message}`);
+    out(`counters (DRAM pages) after destroying ${destroyed.join(' and ') || 'nothing'}:`);
     const crow = [['counter', 'at boot', 'with namespaces', 'after destroy', '']];
     for (const c of counters) crow.push([c.name, String(c.boot), String(c.loaded), String(c.after), c.ok ? 'OK' : `CHANGED (${c.after - c.boot > 0 ? '+' : ''}${c.after - c.boot})`]);
     for (const line of table(crow, [1, 2, 3], '  ')) out(line);
     out(allOk ? `all ${counters.length} counters back where they started: OK` : `${counters.filter((c) => !c.ok).length} counter(s) CHANGED`);
-    return fail || !allOk ? 1 : 0;
+    return fail || destroyFail || !allOk ? 1 : 0;
   } finally {
     progress.stop();
     m.dispose();

@@ -34,16 +34,19 @@ export function sizeOption(flags: string, description: string, value?: bigint, s
 
 export function addMachineOptions(cmd: Command, withState = true): Command {
   cmd
-    .addOption(sizeOption('--dram-size <size>', 'System RAM from 1 MiB up (ndctl size syntax)', 64n * GiB, '64G'))
+    .addOption(sizeOption('--dram-size <size>', `System RAM from 1 MiB up, at least ${MIN_DRAM >> 20n}M (ndctl size syntax)`, 64n * GiB, '64G'))
     .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
     .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'));
   if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
   return cmd;
 }
 
+/** The least System RAM the flags accept: the boot memmap of one section (2 MiB) and its page tables fit in it with room to spare. */
+export const MIN_DRAM = 16n << 20n;
+
 /** The e820 the machine flags describe (hex strings: the form the state file keeps). */
 export function e820FromFlags(o: MachineOpts): NonNullable<MachineConfig['e820']> {
-  if (o.dramSize === 0n) usage('--dram-size must be positive');
+  if (o.dramSize < MIN_DRAM) usage(`--dram-size ${o.dramSize} is below ${MIN_DRAM >> 20n}M: the boot memmap (2 MiB per section) and the page tables need room`);
   if (o.pmemSize === 0n) usage('--pmem-size must be positive');
   if (o.dramSize % 4096n) usage(`--dram-size ${o.dramSize} is not a multiple of 4 KiB`);
   if (o.pmemSize % 4096n) usage(`--pmem-size ${o.pmemSize} is not a multiple of 4 KiB`);

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createMachine, KernelError, runScenario, type Machine } from '../../src/index.ts';
+import { createMachine, KernelError, planCapacity, planConfigs, runScenario, type Machine } from '../../src/index.ts';
 import { BACKENDS, T10_E820, t10Machine } from '../fixtures.ts';
 
 type Row = [name: string, fn: (m: Machine) => unknown, code: string, message: RegExp];
@@ -66,7 +66,20 @@ const API: Row[] = [
     return m.altmapAllocBlockBuf(a, 4096);
   }, 'EINVAL', /freed with its device/],
   ['injectFault: unknown kind', (m) => m.injectFault('disk' as never, 1), 'EINVAL', /fault kind "disk"/],
+  // issue 18: every door validates
+  ['reconfigureDevice: movable not a boolean', (m) => m.reconfigureDevice('dax0.0', { mode: 'system-ram', movable: 'yes' as never }), 'EINVAL', /movable "yes" is not true or false/],
+  ['memremap: a getter on res.end that unbinds the device mid-call', (m) => {
+    const res = { start: R.start, get end() {
+      m.unbind('d');
+      return R.end;
+    } };
+    return m.devmMemremapPages('d', res);
+  }, 'EINVAL', /device d is already unbound/],
 ];
+
+/** An altmap handed to another machine than its own (issue 18 item 7). */
+const FOREIGN: Row = ['altmapAllocBlockBuf: an altmap of another machine', (m) => m.altmapAllocBlockBuf(foreign!, 4096), 'EINVAL', /altmap belongs to another machine/];
+let foreign: ReturnType<Machine['createAltmap']> | null = null;
 
 const MACHINES: Array<[string, Record<string, unknown>, RegExp]> = [
   ['unknown option', { fast: true }, /unknown machine option "fast"/],
@@ -77,10 +90,13 @@ const MACHINES: Array<[string, Record<string, unknown>, RegExp]> = [
   ['host budget too small', { hostMemoryLimit: '1K' }, /hostMemoryLimit/],
   ['unknown e820 type', { e820: [{ start: 0, size: 1n << 30n, type: 'RAM' }] }, /type "RAM"/],
   ['5-level on v4.5', { paging: 5 }, /v6 profile only/],
+  // eslint-disable-next-line no-sparse-arrays
+  ['a sparse e820 array', { e820: [, { start: 0x100000n, size: 1n << 30n, type: 'System RAM' }] }, /e820\[0\] is not an object/],
 ];
 
 describe.each(BACKENDS)('bad input [%s]', (backend) => {
-  it.each(API)('API: %s', async (_name, fn, code, message) => {
+  it.each([...API, FOREIGN])('API: %s', async (_name, fn, code, message) => {
+    foreign ??= (await t10Machine(backend)).createAltmap(A);
     const m = await t10Machine(backend);
     m.createDevice('d');
     const before = m.snapshot();
@@ -95,7 +111,7 @@ describe.each(BACKENDS)('bad input [%s]', (backend) => {
     expect((err as KernelError).message).toMatch(message);
     const after = m.snapshot();
     // rows that first build something up (use after destroy or free) compare what is left with a fresh state
-    if (!/use after|freed with|twice/.test(_name)) expect(after).toEqual(before);
+    if (!/use after|freed with|twice|unbinds/.test(_name)) expect(after).toEqual(before);
     m.checkInvariants();
   });
 
@@ -105,12 +121,30 @@ describe.each(BACKENDS)('bad input [%s]', (backend) => {
   });
 });
 
+describe('bad input: the planner', () => {
+  it.each([
+    ['an unknown kernel', { size: '64G', kernel: 'v9' }, /kernel "v9" is not one of/],
+    ['onRow that is not a function', { size: '64G', onRow: 5 }, /onRow 5 is not a function/],
+    ['an unknown backend', { size: '64G', backend: 'gpu' }, /backend "gpu"/],
+    ['an unknown option', { size: '64G', fast: true }, /unknown planCapacity option "fast"/],
+  ])('planCapacity: %s is EINVAL before any row runs', async (_name, opts, message) => {
+    const err = await planCapacity(opts as never).catch((e) => e);
+    expect(err).toBeInstanceOf(KernelError);
+    expect(err.code).toBe('EINVAL');
+    expect(err.message).toMatch(message);
+  });
+  it('planConfigs: an unknown kernel is EINVAL, not a RangeError', () => {
+    expect(() => planConfigs('v9' as never)).toThrow(KernelError);
+  });
+});
+
 describe('bad input: scenario files', () => {
   it.each([
     ['an unknown op', { steps: [{ op: 'frobnicate' }] }, /step 0.*frobnicate/],
     ['a step without its arguments', { steps: [{ op: 'createDevice', name: 'a' }, { op: 'memremap', device: 'a' }] }, /step 1/],
     ['steps that are not a list', { steps: 'all of them' }, /steps/],
     ['a bad machine option inside the scenario', { machine: { kernel: 'v9' }, steps: [] }, /kernel/],
+    ...['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'].map((op): [string, unknown, RegExp] => [`op ${op} (a prototype name)`, { steps: [{ op }] }, new RegExp(`unknown op "${op}"`)]),
   ])('%s is EINVAL naming the problem, before anything runs', async (_name, scenario, message) => {
     const err = await runScenario(scenario as never).catch((e) => e);
     expect(err).toBeInstanceOf(KernelError);
@@ -132,11 +166,35 @@ describe('bad input: the CLI', () => {
     ['a non-canonical walk address', ['walk', '0x0000900000000000', '--backend', 'ts']],
     ['an unknown kernel', ['list', '--kernel', 'v9', '--backend', 'ts']],
     ['a malformed scenario', ['run', fileURLToPath(new URL('../../package.json', import.meta.url)), '--backend', 'ts']],
+    ['too little DRAM to boot', ['create-namespace', '-s', '1G', '--dram-size', '1M', '--backend', 'ts']],
   ])('%s exits 2 with one line on stderr', async (_name, args) => {
     const r = await run(args);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+});
+
+describe('bad input: the CLI, ndctl refusals and crashes', () => {
+  const bin = fileURLToPath(new URL('../../bin/altmap.js', import.meta.url));
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, [bin, ...args]).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+    );
+  it('a mode named after a prototype property is refused by name, not as "a function"', async () => {
+    const r = await run(['create-namespace', '-m', 'constructor', '--backend', 'ts']);
+    expect(r.code).toBe(234);
+    expect(r.stderr).toBe('  Error: create namespace: mode "constructor" is not fsdax, devdax or raw\n');
+  });
+  it('T33: report on v4.5-rc1 shows the tables and the BUG, then the counters the crash left', async () => {
+    const r = await run(['report', '--kernel', 'v4.5-rc1', '--backend', 'ts']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^altmap-sim: kernel profile v4\.5-rc1/);
+    expect(r.stdout).toMatch(/namespace0\.0 \(fsdax, map=dev\)/);
+    expect(r.stdout).toMatch(/BUG: unable to handle kernel NULL pointer dereference at \(null\)/);
+    expect(r.stdout).toMatch(/destroy-namespace namespace0\.0 failed: EFAULT: machine is poisoned/);
+    expect(r.stdout).toMatch(/counters \(DRAM pages\) after destroying nothing:/);
   });
 });
 
