@@ -25,7 +25,7 @@ import { FIXTURES_DIR, fixtureCases, fixtureKernels, kernelForProfile, readFixtu
 import type { CliMain } from '../oracle/model.ts';
 import { compareReal, compareWithModel, liveFixture } from '../oracle/oracle.ts';
 import { observedOf, pendingSource, type Observed } from '../oracle/pending.ts';
-import { record } from '../oracle/record.ts';
+import { progressBar, record, type Bar } from '../oracle/record.ts';
 import { ORACLE_PROFILES, type OracleCase, type OracleProfile, type OracleScenario } from '../oracle/types.ts';
 
 interface OracleOpts {
@@ -166,19 +166,25 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
   const profiles = profilesOf(cmd, o, ['v6']);
   const reports: Array<{ comparison: Comparison; real: { complete: boolean; incomplete?: string; wallSeconds: number; bootSeconds?: number } }> = [];
   let ok = true;
+  const total = profiles.length * cases.length;
+  const bar: Bar | null = process.stderr.isTTY && total > 1 && !o.json ? progressBar(total) : null;
+  let done = 0;
+  const later: string[] = [];
   for (const profile of profiles) {
     const env = prepare(profile, { structPages: cases.some(usesKpages), ...(o.linuxImage ? { pkg: o.linuxImage } : {}), workdir: o.workdir ?? defaultWorkdir(), install: o.install, log: (l) => err(l) });
     let i = 0;
     for (const c of cases) {
       i++;
       if (c.profiles && !c.profiles.includes(profile)) continue;
-      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K  [${i}/${cases.length}] ${env.kernel.upstream} ${c.id}: booting`);
+      if (!bar && process.stderr.isTTY) process.stderr.write(`\r\x1b[K  [${i}/${cases.length}] ${env.kernel.upstream} ${c.id}: booting`);
+      bar?.update(done, { what: `${env.kernel.upstream} ${c.id}` });
       const { fixture, run } = await liveFixture(c, { ...env, ...(o.keep ? { keep: true } : {}) });
-      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      bar?.update(++done, { what: `${env.kernel.upstream} ${c.id}` });
+      if (!bar && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       if (!run.complete) {
         ok = false;
-        err(`${c.id} on ${env.kernel.upstream}: the real run did not complete: ${run.incomplete}`);
-        err(run.console.split('\n').slice(-20).join('\n'));
+        later.push(`${c.id} on ${env.kernel.upstream}: the real run did not complete: ${run.incomplete}\n${run.console.split('\n').slice(-20).join('\n')}`);
+        if (!bar) out(later.pop()!);
       }
       let comparison: Comparison;
       if (o.verify) {
@@ -191,12 +197,14 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
       ok &&= comparison.agree;
       reports.push({ comparison, real: { complete: run.complete, ...(run.incomplete ? { incomplete: run.incomplete } : {}), wallSeconds: run.wallSeconds, ...(run.bootSeconds !== undefined ? { bootSeconds: run.bootSeconds } : {}) } });
       if (!o.json) {
-        out(formatComparison(comparison, { width }));
-        out(`  (real run: ${run.wallSeconds} s wall, guest up at ${run.bootSeconds ?? '?'} s)`);
-        out('');
+        const text = `${formatComparison(comparison, { width })}\n  (real run: ${run.wallSeconds} s wall, guest up at ${run.bootSeconds ?? '?'} s)\n`;
+        if (bar) later.push(text);
+        else out(text);
       }
     }
   }
+  bar?.stop();
+  for (const t of later) out(t);
   if (o.json) out(JSON.stringify(reports, null, 2));
   else out(`${reports.filter((r) => r.comparison.agree).length} of ${reports.length} ${o.verify ? 'real runs match their fixtures' : 'cases agree with the model'}`);
   return ok ? 0 : 1;
