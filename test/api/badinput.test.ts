@@ -2,12 +2,10 @@
  * The bad-input table: malformed input across the API, scenario files and the CLI. Each row gets a
  * typed error naming the problem (or a one-line CLI message and exit code 2) and changes nothing.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createMachine, KernelError, planCapacity, planConfigs, runScenario, type Machine } from '../../src/index.ts';
-import { BACKENDS, T10_E820, t10Machine } from '../fixtures.ts';
+import { BACKENDS, runAltmap, T10_E820, t10Machine } from '../fixtures.ts';
 
 type Row = [name: string, fn: (m: Machine) => unknown, code: string, message: RegExp];
 
@@ -153,13 +151,10 @@ describe('bad input: scenario files', () => {
   });
 });
 
+/** `altmap ...args` from the repository's directory. */
+const run = (args: string[]) => runAltmap(process.cwd(), args);
+
 describe('bad input: the CLI', () => {
-  const bin = fileURLToPath(new URL('../../bin/altmap.js', import.meta.url));
-  const run = (args: string[]) =>
-    promisify(execFile)(process.execPath, [bin, ...args]).then(
-      (r) => ({ code: 0, stderr: r.stderr }),
-      (e) => ({ code: e.code as number, stderr: e.stderr as string }),
-    );
   it.each([
     ['an unknown flag', ['create-namespace', '--backend', 'ts', '--frobnicate']],
     ['an unknown command', ['frobnicate']],
@@ -176,12 +171,6 @@ describe('bad input: the CLI', () => {
 });
 
 describe('bad input: the CLI, ndctl refusals and crashes', () => {
-  const bin = fileURLToPath(new URL('../../bin/altmap.js', import.meta.url));
-  const run = (args: string[]) =>
-    promisify(execFile)(process.execPath, [bin, ...args]).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-    );
   it('a mode named after a prototype property is refused by name, not as "a function"', async () => {
     const r = await run(['create-namespace', '-m', 'constructor', '--backend', 'ts']);
     expect(r.code).toBe(234);
