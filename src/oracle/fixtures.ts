@@ -10,7 +10,8 @@
  *
  * Text is stored as the guest printed it. The only reshaping is of the sysfs dump (path:value lines):
  * it is split by subsystem (nd, dax, memory, node), sorted, and duplicate lines dropped. Normalisation
- * (timestamps, uuids) is the comparison's business, never the recording's.
+ * (timestamps, uuids) is the comparison's business, never the recording's. Of nodeN/meminfo only the
+ * MemTotal line is kept (the rest changes with every allocation; /proc/meminfo is recorded whole).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ const SYSFS_GROUPS: Array<[Exclude<FixtureStateKey, 'iomem' | 'meminfo' | 'drive
   ['node', (p) => p.startsWith('/sys/devices/system/node/')],
 ];
 
-/** The sysfs dump (path:value lines) by subsystem, sorted, without power/ and uevent files. */
+/** The sysfs dump (path:value lines) by subsystem, sorted, without power/ and uevent files, and of nodeN/meminfo only MemTotal. */
 export function splitSysfs(dump: string): Record<string, string> {
   const groups: Record<string, Set<string>> = {};
   for (const line of dump.split('\n')) {
@@ -39,6 +40,8 @@ export function splitSysfs(dump: string): Record<string, string> {
     const colon = line.indexOf(':');
     const path = colon < 0 ? line : line.slice(0, colon);
     if (/\/power\/|\/uevent$/.test(path)) continue;
+    // of a node's meminfo, MemTotal only: the rest changes with every allocation (and /proc/meminfo has it)
+    if (/\/node\d+\/meminfo$/.test(path) && !/ MemTotal:/.test(line)) continue;
     const g = SYSFS_GROUPS.find(([, f]) => f(path));
     if (!g) continue;
     (groups[g[0]] ??= new Set()).add(line);
@@ -240,6 +243,30 @@ export function readFixture(dir: string): Fixture {
   const boot = join(dir, '..', rec.bootLog);
   const traceable = existsSync(join(dir, 'traceable.txt')) ? readFileSync(join(dir, 'traceable.txt'), 'utf8') : undefined;
   return resolve(rec, (n) => readFileSync(join(dir, n), 'utf8'), dir, existsSync(boot) ? readFileSync(boot, 'utf8') : '', traceable);
+}
+
+/**
+ * Rewrite a recorded case with the current selection rules (splitSysfs): state files re-filtered, the
+ * ones that no longer change dropped, run.json's file lists updated. Content is never altered otherwise.
+ */
+export function compactFixture(dir: string): void {
+  const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
+  const prev: Partial<Record<FixtureStateKey, string>> = {};
+  for (const s of rec.steps) {
+    for (const k of ['nd', 'dax', 'memory', 'node'] as const) {
+      if (!s.files.includes(k)) continue;
+      const f = join(dir, `${pad(s.index)}.${k}`);
+      const v = splitSysfs(readFileSync(f, 'utf8'))[k]!;
+      if (v === prev[k]) {
+        rmSync(f);
+        s.files = s.files.filter((x) => x !== k);
+      } else {
+        writeFileSync(f, v);
+        prev[k] = v;
+      }
+    }
+  }
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(rec, null, 2) + '\n');
 }
 
 /** Every recorded kernel directory (6.12.117, 6.1.192, ...). */

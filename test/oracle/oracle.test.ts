@@ -227,6 +227,7 @@ describe('fixtures', () => {
     expect(s.nd).toBe('/sys/bus/nd/devices/region0/resource:0x100000000\n/sys/bus/nd/devices/region0/size:4292870144\n');
     expect(s.memory).toBe('/sys/devices/system/memory/block_size_bytes:8000000\n');
     expect(s.dax).toBe('');
+    expect(splitSysfs('/sys/devices/system/node/node0/meminfo:Node 0 MemTotal:  1881400 kB\n/sys/devices/system/node/node0/meminfo:Node 0 MemFree:  1 kB\n/sys/devices/system/node/online:0\n').node).toBe('/sys/devices/system/node/node0/meminfo:Node 0 MemTotal:  1881400 kB\n/sys/devices/system/node/online:0\n');
   });
 
   it('write and read back: files only where a step printed or the state changed; the early boot log shared', () => {
