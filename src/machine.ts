@@ -20,6 +20,8 @@ import { hex } from './kernel/printk.ts';
 import { KERNELS, layoutFor, profileFor, type KernelName, type Profile } from './kernel/profile.ts';
 import type { RegionResult } from './kernel/resource.ts';
 import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
+import { bootUsedPages, procDir } from './kernel/procfs.ts';
+import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { parseSize } from './nvdimm/units.ts';
 
 export type { AltmapCounters } from './kernel/altmap.ts';
@@ -212,6 +214,33 @@ export class Machine {
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign);
     for (const res of startKernel(this.k, c.e820)) this.pmem.addRegion(res);
+    const bootUsed = bootUsedPages(this.k);
+    this.fs = dir(() => ({ proc: () => procDir(this.k, bootUsed) }));
+  }
+
+  /** The kernel's own files (/proc, /sys) as this kernel formats them. */
+  private readonly fs: VfsDir;
+
+  /** Read a file of the kernel's (`cat /proc/iomem`): KernelError ENOENT for a path it does not have. */
+  readFile(path: string): string {
+    this.live();
+    return readFile(this.fs, path);
+  }
+
+  /** The entries of a directory (`ls /sys/bus/nd/devices`), sorted. */
+  listDir(path: string): string[] {
+    this.live();
+    return listDir(this.fs, path);
+  }
+
+  /** `echo text > path` (or `>>` with append): the attribute's store() runs, refusing with the kernel's errno. */
+  writeFile(path: string, text: string, opts: { append?: boolean } = {}): void {
+    this.mutable();
+    if (typeof text !== 'string') invalid(`text ${show(text)} is not a string`);
+    if (text.length > 4096) invalid(`a write of ${text.length} bytes is over PAGE_SIZE (sysfs takes at most 4096)`);
+    const append = snapshotArgs(opts)?.append ?? false;
+    if (typeof append !== 'boolean') invalid(`append ${show(append)} is not true or false`);
+    this.run(() => writeFile(this.fs, path, text, append));
   }
 
   // ---------------------------------------------------------------- guards

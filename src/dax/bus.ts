@@ -14,7 +14,7 @@ export interface DevDax {
   /** daxX.Y */
   readonly name: string;
   readonly regionId: number;
-  /** The resource the device's range sits in (its namespace's claim). */
+  /** The iomem resource kmem's "System RAM (kmem)" goes under: the device's own (v5.x+), else its namespace's claim. */
   readonly parent: Resource;
   /** The data range [start, end): what the device exposes. */
   readonly start: bigint;

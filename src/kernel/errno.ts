@@ -1,6 +1,12 @@
 /** Kernel errnos and the typed error the public API throws (shaped like Node's own system errors). */
 
 export const ERRNO = {
+  EPERM: -1,
+  ENOENT: -2,
+  EACCES: -13,
+  ENOTDIR: -20,
+  EISDIR: -21,
+  EOPNOTSUPP: -95,
   ENODEV: -19,
   ENXIO: -6,
   ENOMEM: -12,
@@ -15,6 +21,12 @@ export type ErrnoCode = keyof typeof ERRNO;
 
 /** strerror() of the errnos the model raises. */
 export const STRERROR: Readonly<Record<string, string>> = {
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
+  EOPNOTSUPP: 'Operation not supported',
   ENODEV: 'No such device',
   ENXIO: 'No such device or address',
   ENOMEM: 'Cannot allocate memory',

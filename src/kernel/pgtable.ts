@@ -86,6 +86,12 @@ export function* pageTables(readTable: (phys: bigint) => Uint8Array, root: bigin
   }
 }
 
+/** A virtual address made canonical: bits above the top level's copy its highest bit (47, or 56 with 5 levels). */
+export function canonical(va: bigint, levels: 4 | 5): bigint {
+  const bit = levels === 5 ? 56n : 47n;
+  return (va >> bit) & 1n ? BigInt.asUintN(64, va | ~((1n << bit) - 1n)) : va;
+}
+
 /** The entries of a table, as 64-bit values. */
 export function entriesOf(bytes: Uint8Array): BigUint64Array {
   const out = new BigUint64Array(512);

@@ -62,6 +62,12 @@ export interface Profile {
   compoundDevmaps: boolean;
   /** v5.13+: memmap_on_memory for hot-plugged System RAM (dax kmem). */
   memmapOnMemory: boolean;
+  /**
+   * v5.x+ dax_pmem: the namespace keeps only its metadata (nsio->size = offset) and device_dax's
+   * dev_dax_probe requests the data range under the device's own name (drivers/dax/device.c), so
+   * /proc/iomem shows namespaceX.Y and daxX.Y side by side (6.12 fixture ns-devdax-dev-1G).
+   */
+  daxOwnResource: boolean;
   /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
   hvo: boolean;
 }
@@ -92,6 +98,7 @@ const V45: Profile = {
   regionAlign: null,
   compoundDevmaps: false,
   memmapOnMemory: false,
+  daxOwnResource: false,
   hvo: false,
 };
 
@@ -146,6 +153,7 @@ const PROFILES: Record<KernelName, Profile> = {
     regionAlign: 16n << 20n,
     compoundDevmaps: true,
     memmapOnMemory: true,
+    daxOwnResource: true,
     hvo: true,
   },
 };

@@ -12,6 +12,7 @@ import { checkCreateNamespace, namespaceJson, uuidFromSeed, type NamespaceMode }
 import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
+import { hex } from '../kernel/printk.ts';
 
 export interface CreateNamespaceOptions {
   size?: bigint | number | string;
@@ -42,6 +43,8 @@ export interface Namespace {
   blockdev: string;
   pfnDev: Device | null;
   layout: PfnLayout | null;
+  /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
+  daxRes?: Resource;
 }
 
 /** A validated createNamespace request: everything decided, nothing changed yet. */
@@ -221,13 +224,24 @@ export class Pmem {
 
   /** devm_create_dev_dax: the device-dax instance over the namespace's data, device_dax bound. */
   private addDevDax(ns: Namespace, layout: PfnLayout, name: string): void {
+    const k = this.k;
     const dataStart = ns.start + layout.startPad + layout.offset;
-    this.k.dax.add({
+    const dataEnd = ns.start + ns.raw - layout.endTrunc;
+    let parent = ns.claim;
+    if (k.profile.daxOwnResource) {
+      // dax_pmem: the namespace keeps its metadata; dev_dax_probe requests the data under the device's name
+      ns.claim.end = dataStart - 1n;
+      const res = k.iomem.request(ns.region.res, name, dataStart, dataEnd - 1n);
+      if (!res) throw new KernelError('EBUSY', `${name}: [${hex(dataStart)}-${hex(dataEnd - 1n)}] is already claimed`);
+      ns.daxRes = res;
+      parent = res;
+    }
+    k.dax.add({
       name,
       regionId: ns.region.id,
-      parent: ns.claim,
+      parent,
       start: dataStart,
-      end: ns.start + ns.raw - layout.endTrunc,
+      end: dataEnd,
       size: layout.size,
       align: ns.align,
       dev: ns.pfnDev,
@@ -265,6 +279,7 @@ export class Pmem {
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
     if (k.poisoned) return;
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
+    if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
     k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
   }
