@@ -195,6 +195,9 @@ const OPS: Readonly<Record<string, OpSpec>> = Object.freeze(
     },
     listNamespaces: { args: { human: opt('boolean') }, run: (m, a) => value(m.listNamespaces({ human: a.human as boolean | undefined })) },
     stats: { args: {}, run: (m) => value(m.stats()) },
+    readFile: { args: { path: req('string') }, run: (m, a) => value(m.readFile(a.path as string)) },
+    listDir: { args: { path: req('string') }, run: (m, a) => value(m.listDir(a.path as string)) },
+    writeFile: { args: { path: req('string'), text: req('string'), append: opt('boolean') }, run: (m, a) => value(m.writeFile(a.path as string, a.text as string, { append: a.append as boolean | undefined }) ?? null) },
     dmesg: { args: {}, run: (m) => value(m.dmesg()) },
   } satisfies Record<string, OpSpec>),
 );

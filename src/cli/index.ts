@@ -29,6 +29,8 @@ import { cmdReconfigure } from './daxctl.ts';
 import { cmdPlan } from './plan.ts';
 import { cmdRun } from './run.ts';
 import { cmdReport } from './report.ts';
+import { cmdCat, cmdLs, cmdWrite } from './kernfs.ts';
+import { registerOracleCommand } from './oracle.ts';
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('altmap');
@@ -123,6 +125,23 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('--force-memmap-on-memory', 'memmap_on_memory=force: pad the memmap to a pageblock')
       .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE'),
   ).action(act(async (dev: string, _o: unknown, cmd: Command) => cmdReconfigure(dev, cmd)));
+
+  addMachineOptions(program.command('cat').description('print kernel files as the profile\'s kernel formats them (/proc/iomem, /proc/meminfo, /sys/...)').argument('<path...>', 'absolute paths')).action(
+    act(async (paths: string[], _o: unknown, cmd: Command) => cmdCat(paths, cmd)),
+  );
+  addMachineOptions(program.command('ls').description('list a kernel directory (/proc, /sys/bus/nd/devices, ...)').argument('<path>', 'absolute path')).action(
+    act(async (path: string, _o: unknown, cmd: Command) => cmdLs(path, cmd)),
+  );
+  addMachineOptions(
+    program
+      .command('write')
+      .description('echo VALUE > PATH: a kernel attribute\'s store() (kept in --state)')
+      .argument('<path>', 'absolute path of a writable attribute')
+      .argument('<value>', 'what to write (echo adds the newline)')
+      .option('--append', 'echo VALUE >> PATH'),
+  ).action(act(async (path: string, value: string, _o: unknown, cmd: Command) => cmdWrite(path, value, cmd)));
+
+  registerOracleCommand(program, setExit, main);
 
   program
     .command('plan')

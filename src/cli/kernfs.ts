@@ -1,0 +1,64 @@
+/** The kernel's files from the command line: altmap cat, ls and write (echo VALUE > PATH). */
+import { Command } from 'commander';
+import { KernelError, STRERROR } from '../index.ts';
+import { err, out } from './output.ts';
+import { type MachineOpts, openSession, saveStep } from './session.ts';
+
+/** A refused read or write, as the shell tools print it ("cat: PATH: No such file or directory"). */
+function refused(tool: string, path: string, e: KernelError): number {
+  err(`${tool}: ${path}: ${STRERROR[e.code] ?? e.code}`);
+  return 1;
+}
+
+export async function cmdCat(paths: string[], cmd: Command): Promise<number> {
+  const s = await openSession(cmd);
+  try {
+    let code = 0;
+    for (const p of paths) {
+      try {
+        process.stdout.write(s.m.readFile(p));
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        code = refused('cat', p, e);
+      }
+    }
+    return code;
+  } finally {
+    await s.close();
+  }
+}
+
+export async function cmdLs(path: string, cmd: Command): Promise<number> {
+  const s = await openSession(cmd);
+  try {
+    try {
+      const names = s.m.listDir(path);
+      if (names.length) out(names.join('\n'));
+      return 0;
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      return refused('ls', path, e);
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+export async function cmdWrite(path: string, value: string, cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<MachineOpts & { append?: boolean }>();
+  const s = await openSession(cmd, true);
+  try {
+    // echo adds the newline; store() methods take "1\n" as the kernel hands it to them
+    const text = `${value}\n`;
+    try {
+      s.m.writeFile(path, text, { append: !!o.append });
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      return refused('write', path, e);
+    }
+    saveStep(s, { op: 'writeFile', path, text, ...(o.append ? { append: true } : {}) });
+    return 0;
+  } finally {
+    await s.close();
+  }
+}

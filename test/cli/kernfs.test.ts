@@ -1,0 +1,35 @@
+/** altmap cat, ls and write: the kernel's files from the command line (issue 13), against the 6.12 fixture ns-devdax-dev-1G's iomem shape. */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runAltmap } from '../fixtures.ts';
+
+const TMP = mkdtempSync(join(tmpdir(), 'altmap-kernfs-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+const altmap = (...args: string[]) => runAltmap(TMP, [...args, '--backend', 'ts']);
+
+describe('altmap cat / ls / write', () => {
+  it('cat /proc/iomem after a 1G devdax namespace on v6: namespace0.0 keeps its metadata, dax0.0 the data (as 6.12 prints it)', async () => {
+    expect((await altmap('create-namespace', '-s', '1G', '-m', 'devdax', '--kernel', 'v6', '--state', 'dax.json')).code).toBe(0);
+    const r = await altmap('cat', '/proc/iomem', '--state', 'dax.json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      ['00100000-10000fffff : System RAM', '1040000000-1103fffffff : Persistent Memory', '  1040000000-10411fffff : namespace0.0', '  1041200000-107fffffff : dax0.0', ''].join('\n'),
+    );
+  });
+
+  it('ls /proc lists the files; an unknown path is ENOENT as cat prints it (exit 1)', async () => {
+    expect((await altmap('ls', '/proc')).stdout).toBe('iomem\nmeminfo\n');
+    const r = await altmap('cat', '/proc/nope');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('cat: /proc/nope: No such file or directory\n');
+  });
+
+  it('write to a read-only file is EACCES and is not kept in the state file', async () => {
+    const r = await altmap('write', '/proc/iomem', 'x', '--kernel', 'v6', '--state', 'ro.json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('write: /proc/iomem: Permission denied\n');
+    expect(existsSync(join(TMP, 'ro.json'))).toBe(false);
+  });
+});
