@@ -7,6 +7,7 @@
  *   <kernel>/<case-id>/NN.stdout|stderr|dmesg|trace|filter      what step NN printed (00 is the boot)
  *   <kernel>/<case-id>/NN.iomem|meminfo|nd|dax|memory|node|drivers   the state after step NN, when it changed
  *   <kernel>/<case-id>/traceable.txt     available_filter_functions limited to the trace filter (traced cases)
+ *   <kernel>/<case-id>/console-tail.txt  the serial console's last lines, when the run did not complete (a panic)
  *
  * Text is stored as the guest printed it. The only reshaping is of the sysfs dump (path:value lines):
  * it is split by subsystem (nd, dax, memory, node), sorted, and duplicate lines dropped. Normalisation
@@ -177,8 +178,8 @@ export function buildFixture(c: OracleCase, run: RealRun): BuiltFixture {
   return { record, files, earlyBoot, ...(run.traceable !== undefined ? { traceable: run.traceable } : {}) };
 }
 
-/** Write one run (replacing an earlier recording of the same case on the same kernel). */
-export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): string {
+/** Write one run (replacing an earlier recording of the same case on the same kernel). An incomplete run keeps the tail of its serial console. */
+export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR, consoleText?: string): string {
   const b = buildFixture(c, run);
   const kdir = join(root, run.kernel);
   const dir = join(kdir, c.id);
@@ -188,6 +189,7 @@ export function writeFixture(c: OracleCase, run: RealRun, root = FIXTURES_DIR): 
   if (b.earlyBoot && !existsSync(join(kdir, b.record.bootLog))) writeFileSync(join(kdir, b.record.bootLog), b.earlyBoot);
   for (const [f, text] of Object.entries(b.files)) writeFileSync(join(dir, f), text);
   if (b.traceable !== undefined) writeFileSync(join(dir, 'traceable.txt'), b.traceable);
+  if (!run.complete && consoleText) writeFileSync(join(dir, 'console-tail.txt'), consoleText.split('\n').slice(-150).join('\n'));
   writeFileSync(join(dir, 'run.json'), JSON.stringify(b.record, null, 2) + '\n');
   return dir;
 }

@@ -74,7 +74,7 @@ export async function record(o: RecordOptions): Promise<RecordSummary> {
       // a boot that never reached the first step is QEMU's or the host's trouble, not the kernel's: once more
       if (!run.complete && run.steps.length <= 1) run = await bootCase(job.c, env);
       const { console: consoleText, ...real } = run;
-      writeFixture(job.c, real, root);
+      writeFixture(job.c, real, root, consoleText);
       done++;
       summary.runs++;
       const k = (summary.perKernel[real.kernel] ??= { cases: 0, wallSeconds: 0, bootSeconds: 0 });
