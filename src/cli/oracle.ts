@@ -7,6 +7,7 @@
  *   altmap oracle --fixtures [--case ...]          the model against the recorded real-kernel fixtures (no QEMU)
  *   altmap oracle --verify --case ...              the real kernel against its recorded fixture (CI smoke run)
  *   altmap oracle --record [--case ...]            (re)record fixtures into test/fixtures/real/ (both kernels)
+ *   altmap oracle --compare-kernels 6.12.117,6.1.192  two recorded kernels side by side, case by case
  *   altmap oracle --list                           the case set
  *
  * Exit codes: 0 agree; 1 a disagreement, or a real boot that did not complete; 2 usage; 3 the host
@@ -45,6 +46,7 @@ interface OracleOpts {
   install: boolean;
   pending?: boolean;
   width?: string;
+  compareKernels?: string;
 }
 
 class Usage extends Error {}
@@ -96,8 +98,8 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
   const o = cmd.optsWithGlobals<OracleOpts>();
   const width = o.width ? Number(o.width) : Math.max(50, Math.min(90, Math.floor(((process.stdout.columns ?? 160) - 6) / 2)));
   const fixturesDir = o.fixturesDir ?? FIXTURES_DIR;
-  const modes = [o.record, o.fixtures, o.verify, o.list].filter(Boolean).length;
-  if (modes > 1) throw new Usage('--record, --fixtures, --verify and --list do not go together');
+  const modes = [o.record, o.fixtures, o.verify, o.list, o.compareKernels].filter(Boolean).length;
+  if (modes > 1) throw new Usage('--record, --fixtures, --verify, --compare-kernels and --list do not go together');
   if (file && o.case) throw new Usage('give a scenario file or --case, not both');
 
   if (o.list) {
@@ -105,6 +107,25 @@ async function cmdOracle(file: string | undefined, cmd: Command, main: CliMain):
     if (o.json) out(JSON.stringify(cs, null, 2));
     else for (const c of cs) out(`${c.id.padEnd(36)} ${c.steps.length} steps  [${c.tags.join(',')}]  ${c.title}`);
     if (!o.json) err(`${cs.length} cases`);
+    return 0;
+  }
+
+  // ---- one recorded kernel against another (what the v6.1 profile has to differ in)
+  if (o.compareKernels) {
+    const [a, b] = o.compareKernels.split(',');
+    if (!a || !b) throw new Usage('--compare-kernels A,B: two recorded kernels, e.g. 6.12.117,6.1.192');
+    for (const k of [a, b]) if (!fixtureKernels(fixturesDir).includes(k)) throw new Usage(`no recorded kernel ${k} in ${fixturesDir}`);
+    const wanted = o.case ? new Set(selectCases(o.case).map((c) => c.id)) : null;
+    const common = fixtureCases(a, fixturesDir).filter((id) => fixtureCases(b, fixturesDir).includes(id) && (!wanted || wanted.has(id)));
+    const results: Comparison[] = [];
+    for (const id of common) {
+      const c = compareReal(readFixture(`${fixturesDir}/${a}/${id}`), readFixture(`${fixturesDir}/${b}/${id}`));
+      c.profile = `real ${b}`;
+      results.push(c);
+      if (!o.json) out(o.case ? formatComparison(c, { width }) + '\n' : summaryLine(c));
+    }
+    if (o.json) out(JSON.stringify(results, null, 2));
+    else out(`${results.filter((c) => c.agree).length} of ${results.length} cases say the same on ${a} and ${b}`);
     return 0;
   }
 
@@ -226,6 +247,7 @@ export function registerOracleCommand(program: Command, setExit: (code: number) 
     .option('--verify', 'compare the real kernel with its recorded fixtures (the CI smoke run)')
     .option('--record', 'record the cases on the real kernels into the fixtures (both kernels unless --kernel)')
     .option('--list', 'list the case set')
+    .option('--compare-kernels <a,b>', 'compare two recorded kernels case by case (e.g. 6.12.117,6.1.192)')
     .option('--pending', 'with --fixtures: print the pending table (TypeScript) for what differs')
     .option('--json', 'print the comparison as JSON')
     .option('--workdir <dir>', `cache for packages, unpacked kernels, initramfs and runs (default ${defaultWorkdir()})`)

@@ -406,7 +406,7 @@ export function sideBySide(real: string, model: string, width = 70, context = 2)
 export function formatComparison(c: Comparison, o: { width?: number; maxDiffs?: number } = {}): string {
   const width = o.width ?? 70;
   const lines: string[] = [];
-  lines.push(`${c.caseId}: real ${c.kernel} vs ${c.profile.startsWith("real") ? "the recording" : `model ${c.profile}`}: ${c.agree ? 'AGREE' : c.unsupported ? `NOT MODELLED (${c.unsupported})` : 'DIFFER'}`);
+  lines.push(`${c.caseId}: real ${c.kernel} vs ${c.profile.startsWith('real') ? c.profile : `model ${c.profile}`}: ${c.agree ? 'AGREE' : c.unsupported ? `NOT MODELLED (${c.unsupported})` : 'DIFFER'}`);
   const w = Math.max(...c.aspects.map((a) => a.aspect.length));
   for (const a of c.aspects) {
     if (a.status === 'not-applicable') continue;
