@@ -21,6 +21,7 @@ import { KERNELS, layoutFor, profileFor, type KernelName, type Profile } from '.
 import type { RegionResult } from './kernel/resource.ts';
 import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
 import { bootUsedPages, procDir } from './kernel/procfs.ts';
+import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
 import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { parseSize } from './nvdimm/units.ts';
 
@@ -215,7 +216,14 @@ export class Machine {
     this.pmem = new Pmem(this.k, c.regionAlign);
     for (const res of startKernel(this.k, c.e820)) this.pmem.addRegion(res);
     const bootUsed = bootUsedPages(this.k);
-    this.fs = dir(() => ({ proc: () => procDir(this.k, bootUsed) }));
+    this.fs = dir(() => ({
+      proc: () => procDir(this.k, bootUsed),
+      sys: () =>
+        dir(() => ({
+          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k) })) })),
+          module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
+        })),
+    }));
   }
 
   /** The kernel's own files (/proc, /sys) as this kernel formats them. */
@@ -840,6 +848,7 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
       memmapInit,
       hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? true,
       memoryBlockSize,
+      memmapOnMemoryParam: false,
     },
     core: { pse: config.pse ?? true, gbpages: config.gbpages ?? true, hostMemoryLimit: limit, eagerMemmap: config.eagerMemmap ?? false },
   };

@@ -30,6 +30,8 @@ export interface KernelConfig {
   hugetlbVmemmapOptimize: boolean;
   /** memory_block_size_bytes(): 128 MiB on x86 by default. */
   memoryBlockSize: bigint;
+  /** memory_hotplug.memmap_on_memory (the module parameter): off unless the command line sets it. */
+  memmapOnMemoryParam: boolean | 'force';
 }
 
 /** The address-space layout of the paging mode: PAGE_OFFSET, VMEMMAP_START, physical bits. */

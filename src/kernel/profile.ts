@@ -68,6 +68,10 @@ export interface Profile {
    * /proc/iomem shows namespaceX.Y and daxX.Y side by side (6.12 fixture ns-devdax-dev-1G).
    */
   daxOwnResource: boolean;
+  /** /sys/devices/system/memory/auto_online_blocks at boot (memhp_default_state): Debian's 6.12 onlines, 6.1 does not. */
+  autoOnlineBlocks: 'online' | 'offline';
+  /** /sys/devices/system/memory/crash_hotplug (v6.6+). */
+  crashHotplug: boolean;
   /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
   hvo: boolean;
 }
@@ -99,6 +103,8 @@ const V45: Profile = {
   compoundDevmaps: false,
   memmapOnMemory: false,
   daxOwnResource: false,
+  autoOnlineBlocks: 'offline',
+  crashHotplug: false,
   hvo: false,
 };
 
@@ -154,6 +160,8 @@ const PROFILES: Record<KernelName, Profile> = {
     compoundDevmaps: true,
     memmapOnMemory: true,
     daxOwnResource: true,
+    autoOnlineBlocks: 'online',
+    crashHotplug: true,
     hvo: true,
   },
 };
