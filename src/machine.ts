@@ -22,6 +22,7 @@ import type { RegionResult } from './kernel/resource.ts';
 import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
 import { bootUsedPages, procDir } from './kernel/procfs.ts';
 import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
+import { daxBusDevices } from './dax/sysfs.ts';
 import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { parseSize } from './nvdimm/units.ts';
 
@@ -220,6 +221,7 @@ export class Machine {
       proc: () => procDir(this.k, bootUsed),
       sys: () =>
         dir(() => ({
+          bus: () => dir(() => ({ dax: () => dir(() => ({ devices: () => daxBusDevices(this.k) })) })),
           devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
         })),

@@ -26,6 +26,10 @@ export interface DevDax {
   dev: Device | null;
   /** dev_dax_probe: bind device_dax (devm_memremap_pages of the range); returns the new binding. */
   readonly bindDeviceDax: () => Device;
+  /** The character device's minor (252:minor). */
+  minor: number;
+  /** dev_dax->memmap_on_memory (6.8+; 0 at creation for pmem and hmem devices). */
+  memmapOnMemory: boolean;
 }
 
 export class DaxBus {
@@ -33,8 +37,14 @@ export class DaxBus {
 
   constructor(private readonly k: Kernel) {}
 
-  add(d: DevDax): void {
-    this.devices.set(d.name, d);
+  /** Register a device-dax instance; its chardev minor is the lowest free one. */
+  add(d: Omit<DevDax, 'minor' | 'memmapOnMemory'>): DevDax {
+    const used = new Set([...this.devices.values()].map((x) => x.minor));
+    let minor = 0;
+    while (used.has(minor)) minor++;
+    const dd: DevDax = { ...d, minor, memmapOnMemory: false };
+    this.devices.set(d.name, dd);
+    return dd;
   }
 
   remove(name: string): void {
@@ -54,6 +64,13 @@ export class DaxBus {
     return this.k.kmem.devices.has(name);
   }
 
+  /** dev_dax_probe requests the whole range again under the device's name. */
+  private restoreResource(d: DevDax): void {
+    if (d.parent.name !== d.name) return;
+    d.parent.start = d.start;
+    d.parent.end = d.end - 1n;
+  }
+
   /** daxctl reconfigure-device: unbind one driver, bind the other. */
   reconfigure(d: DevDax, mode: 'system-ram' | 'devdax', memmapOnMemory: MemmapOnMemory, movable: boolean): void {
     const k = this.k;
@@ -66,13 +83,17 @@ export class DaxBus {
         k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory, movable);
       } catch (e) {
         // kmem failed to probe: bind device_dax back
-        if (!k.kmem.devices.has(d.name) && !k.poisoned) d.dev = d.bindDeviceDax();
+        if (!k.kmem.devices.has(d.name) && !k.poisoned) {
+          this.restoreResource(d);
+          d.dev = d.bindDeviceDax();
+        }
         throw e;
       }
       return;
     }
     if (!kd) throw new KernelError('EINVAL', `${d.name} is not in system-ram mode`);
     k.kmem.remove(kd, d.parent);
+    this.restoreResource(d);
     d.dev = d.bindDeviceDax();
   }
 }

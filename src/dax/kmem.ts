@@ -73,6 +73,12 @@ export class Kmem {
       k.log.printk('warn', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
       throw new KernelError('EINVAL', `${dev}: no whole ${this.blockSize >> 20n} MiB memory block in ${hex(dataStart)}-${hex(dataEnd - 1n)}`);
     }
+    // v5.x+: kmem requests the block-aligned range under the device's own name (device_dax let its
+    // resource go when it unbound): "daxX.Y" shrinks to the blocks, "System RAM (kmem)" inside it
+    if (parent.name === dev) {
+      parent.start = start;
+      parent.end = end - 1n;
+    }
     const res = k.iomem.request(parent, 'System RAM (kmem)', start, end - 1n);
     if (!res) throw new KernelError('EBUSY', `${dev}: ${hex(start)}-${hex(end - 1n)} is already claimed`);
     const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);

@@ -72,6 +72,8 @@ export interface Profile {
   autoOnlineBlocks: 'online' | 'offline';
   /** /sys/devices/system/memory/crash_hotplug (v6.6+). */
   crashHotplug: boolean;
+  /** v6.8+: /sys/bus/dax/devices/daxX.Y/memmap_on_memory, which dax kmem honours. */
+  daxMemmapOnMemory: boolean;
   /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
   hvo: boolean;
 }
@@ -105,6 +107,7 @@ const V45: Profile = {
   daxOwnResource: false,
   autoOnlineBlocks: 'offline',
   crashHotplug: false,
+  daxMemmapOnMemory: false,
   hvo: false,
 };
 
@@ -162,6 +165,7 @@ const PROFILES: Record<KernelName, Profile> = {
     daxOwnResource: true,
     autoOnlineBlocks: 'online',
     crashHotplug: true,
+    daxMemmapOnMemory: true,
     hvo: true,
   },
 };

@@ -14,6 +14,8 @@ export interface VfsFile {
 
 export interface VfsDir {
   kind: 'dir';
+  /** What ".." leads to when it is not the directory the path came through (sysfs's device tree behind a bus link). */
+  parent?: VfsDir;
   /** Entry names, sorted as ls sorts them. */
   list(): string[];
   child(name: string): VfsNode | null;
@@ -39,9 +41,15 @@ export function dir(entries: () => Record<string, () => VfsNode>): VfsDir {
 export function lookup(root: VfsDir, path: unknown): VfsNode {
   if (typeof path !== 'string' || !path.startsWith('/')) invalid(`path ${show(path)} is not an absolute path`);
   let node: VfsNode = root;
+  const up: VfsDir[] = [];
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
   for (const [i, part] of parts.entries()) {
     if (node.kind !== 'dir') throw new KernelError('ENOTDIR', `${'/' + parts.slice(0, i).join('/')}: not a directory`);
+    if (part === '..') {
+      node = node.parent ?? up.pop() ?? root;
+      continue;
+    }
+    up.push(node);
     const next: VfsNode | null = node.child(part);
     if (!next) throw new KernelError('ENOENT', `${path}: no such file or directory`);
     node = next;

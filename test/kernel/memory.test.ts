@@ -51,3 +51,24 @@ describe.each(BACKENDS)('memory blocks in sysfs [%s]', (backend) => {
     }
   });
 });
+
+describe.each(BACKENDS)('the dax bus in sysfs [%s]', (backend) => {
+  it('ns-devdax-dev-1G step 04 (6.12): /sys/bus/dax/devices/dax0.0 and its dax_region as the real kernel shows them', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+    m.createNamespace({ size: '1G', mode: 'devdax', map: 'dev' });
+    const real = readFileSync(new URL('../fixtures/real/6.12.117/ns-devdax-dev-1G/04.dax', import.meta.url), 'utf8').trim().split('\n').sort();
+    const base = '/sys/bus/dax/devices/dax0.0';
+    const model = [...dump(m, base), ...dump(m, `${base}/../dax_region`)].sort();
+    expect(model).toEqual(real);
+  });
+
+  it('memmap_on_memory: 1 is EOPNOTSUPP while the module parameter is off; 0 is taken', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+    m.createNamespace({ size: '1G', mode: 'devdax', map: 'mem' });
+    const f = '/sys/bus/dax/devices/dax0.0/memmap_on_memory';
+    expect(() => m.writeFile(f, '1\n')).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP' }));
+    m.writeFile(f, '0\n');
+    expect(m.readFile(f)).toBe('0\n');
+    expect(() => m.writeFile(f, 'maybe\n')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * /sys/bus/dax/devices (drivers/dax/bus.c's dev_dax attributes and the dax_region group), as 6.12
+ * shows them (fixture ns-devdax-dev-1G, step 04): size, align, mapping0, memmap_on_memory (6.8+,
+ * writable) and the device's dax_region beside it.
+ */
+import { ERRNO, KernelError } from '../kernel/errno.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import { hex } from '../kernel/printk.ts';
+import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
+import type { DevDax } from './bus.ts';
+
+/** kstrtobool, as memmap_on_memory_store() parses its input. */
+function strtobool(text: string): boolean | null {
+  const c = text.trim().toLowerCase();
+  if (['1', 'y', 'yes', 'on', 'true'].includes(c)) return true;
+  if (['0', 'n', 'no', 'off', 'false'].includes(c)) return false;
+  return null;
+}
+
+/** memmap_on_memory_store(): EOPNOTSUPP when the module parameter is off, EBUSY while kmem holds the device. */
+function memmapOnMemoryStore(k: Kernel, d: DevDax, text: string): void {
+  const val = strtobool(text);
+  if (val === null) throw KernelError.fromErrno(ERRNO.EINVAL, `memmap_on_memory: ${JSON.stringify(text)} is not a boolean`);
+  if (val && !k.cfg.memmapOnMemoryParam) throw KernelError.fromErrno(ERRNO.EOPNOTSUPP, 'memmap_on_memory: the memory_hotplug.memmap_on_memory module parameter is off');
+  if (d.memmapOnMemory !== val && k.dax.isSystemRam(d.name)) throw KernelError.fromErrno(ERRNO.EBUSY, `memmap_on_memory: ${d.name} is bound to kmem`);
+  d.memmapOnMemory = val;
+}
+
+function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
+  const region = dir(() => ({
+    align: () => file(() => `${d.align}\n`),
+    id: () => file(() => `${d.regionId}\n`),
+    size: () => file(() => `${d.size}\n`),
+  }));
+  const entries: Record<string, () => VfsNode> = {
+    align: () => file(() => `${d.align}\n`),
+    dev: () => file(() => `252:${d.minor}\n`),
+    mapping0: () =>
+      dir(() => ({
+        end: () => file(() => `${hex(d.end - 1n)}\n`),
+        page_offset: () => file(() => '0x0\n'),
+        start: () => file(() => `${hex(d.start)}\n`),
+      })),
+    modalias: () => file(() => 'dax:t0\n'),
+    numa_node: () => file(() => '0\n'),
+    resource: () => file(() => `${hex(d.start)}\n`),
+    size: () => file(() => `${d.size}\n`),
+    target_node: () => file(() => '0\n'),
+  };
+  if (k.profile.daxMemmapOnMemory) entries.memmap_on_memory = () => file(() => `${d.memmapOnMemory ? 1 : 0}\n`, (text) => memmapOnMemoryStore(k, d, text));
+  // "../dax_region": the region's attributes sit beside the device in the device tree
+  return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })) };
+}
+
+/** /sys/bus/dax/devices */
+export function daxBusDevices(k: Kernel): VfsDir {
+  return dir(() => Object.fromEntries(k.dax.all().map((d) => [d.name, () => devDaxDir(k, d)])));
+}
