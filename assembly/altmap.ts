@@ -1,18 +1,41 @@
 /**
  * struct vmem_altmap and its bump allocator (docs/core.md "vmem_altmap", kernel.md §1.2, §2.9), plus the
  * pgmap lookup free_pagetable consults. All arithmetic is u64, modulo 2^64, as in the kernel.
- *
- *   record: +0 base_pfn, +8 reserve, +16 free, +24 align, +32 alloc, +40 in-use (u32)
- *   lookup: +0 startPfn, +8 endPfn, +16 altmap id (i32); sorted by startPfn, adjacent same-id merged
  */
-import { ALTMAPS, ALTMAP_MAX, ALTMAP_REC, IO, LOOKUP, LOOKUP_MAX, LOOKUP_REC } from './layout';
-import { cfgDebug, emit, ensureMemory, EV_ALTMAP_ALLOC, FAULT_ALTMAP, faultFires } from './state';
+import {
+  ALTMAP_FIELD_ALIGN,
+  ALTMAP_FIELD_ALLOC,
+  ALTMAP_FIELD_BASE_PFN,
+  ALTMAP_FIELD_COUNT,
+  ALTMAP_FIELD_FREE,
+  ALTMAP_FIELD_RESERVE,
+  ENOMEM,
+  EVENT_ALTMAP_ALLOC,
+  FAULT_ALTMAP_ALLOC,
+} from './abi';
+import { ALTMAPS, ALTMAP_MAX, ALTMAP_REC, IO, LOOKUP, LOOKUP_MAX, LOOKUP_REC, RES } from './layout';
+import { cfgDebug, emit, ensureMemory, faultFires } from './state';
 
-export const F_BASE: u32 = 0;
-export const F_RESERVE: u32 = 1;
-export const F_FREE: u32 = 2;
-export const F_ALIGN: u32 = 3;
-export const F_ALLOC: u32 = 4;
+/** struct vmem_altmap, its u64 fields in ALTMAP_FIELD order (abi.ts), then whether the id is live. */
+@unmanaged
+class Altmap {
+  basePfn: u64;
+  reserve: u64;
+  free: u64;
+  align: u64;
+  alloc: u64;
+  inUse: u32;
+  pad: u32;
+}
+if (offsetof<Altmap>() != ALTMAP_REC) ERROR('class Altmap must be ALTMAP_REC bytes');
+if (
+  offsetof<Altmap>('basePfn') != ALTMAP_FIELD_BASE_PFN << 3 ||
+  offsetof<Altmap>('reserve') != ALTMAP_FIELD_RESERVE << 3 ||
+  offsetof<Altmap>('free') != ALTMAP_FIELD_FREE << 3 ||
+  offsetof<Altmap>('align') != ALTMAP_FIELD_ALIGN << 3 ||
+  offsetof<Altmap>('alloc') != ALTMAP_FIELD_ALLOC << 3
+)
+  ERROR('class Altmap: field f must sit at 8 * f');
 
 /** vmem_altmap_alloc's failure sentinel (ULONG_MAX). */
 export const ALTMAP_FAIL: u64 = ~(<u64>0);
@@ -21,55 +44,64 @@ export const ALTMAP_FAIL: u64 = ~(<u64>0);
 let altmapTop: u32 = 0;
 
 @inline
-function aAt(id: u32): usize {
-  return ALTMAPS + <usize>id * ALTMAP_REC;
+function altmapAt(id: u32): Altmap {
+  return changetype<Altmap>(ALTMAPS + <usize>id * ALTMAP_REC);
 }
 
 @inline
-export function altmapValid(id: i32): bool {
-  return id >= 0 && <u32>id < altmapTop && load<u32>(aAt(<u32>id), 40) != 0;
+function altmapValid(id: i32): bool {
+  return id >= 0 && <u32>id < altmapTop && altmapAt(<u32>id).inUse != 0;
 }
 
 /** A new altmap with these fields: the lowest free id, or -ENOMEM. */
 export function altmapCreate(base: u64, reserve: u64, free: u64, align: u64, alloc: u64): i32 {
   let id: u32 = 0;
-  while (id < altmapTop && load<u32>(aAt(id), 40) != 0) id++;
-  if (id >= ALTMAP_MAX) return -12;
-  if (!ensureMemory(<u64>aAt(id) + ALTMAP_REC)) return -12;
+  while (id < altmapTop && altmapAt(id).inUse != 0) id++;
+  if (id >= ALTMAP_MAX) return ENOMEM;
+  if (!ensureMemory(<u64>changetype<usize>(altmapAt(id)) + ALTMAP_REC)) return ENOMEM;
   if (id == altmapTop) altmapTop++;
-  const a = aAt(id);
-  store<u64>(a, base);
-  store<u64>(a, reserve, 8);
-  store<u64>(a, free, 16);
-  store<u64>(a, align, 24);
-  store<u64>(a, alloc, 32);
-  store<u32>(a, 1, 40);
+  const m = altmapAt(id);
+  m.basePfn = base;
+  m.reserve = reserve;
+  m.free = free;
+  m.align = align;
+  m.alloc = alloc;
+  m.inUse = 1;
   return <i32>id;
 }
 
 export function altmapRelease(id: i32): void {
   if (!altmapValid(id)) return;
-  store<u32>(aAt(<u32>id), 0, 40);
-  while (altmapTop > 0 && load<u32>(aAt(altmapTop - 1), 40) == 0) altmapTop--;
+  altmapAt(<u32>id).inUse = 0;
+  while (altmapTop > 0 && altmapAt(altmapTop - 1).inUse == 0) altmapTop--;
 }
 
-/** Field f of altmap id (0 when id is not a live altmap). */
-export function altmapGet(id: i32, f: u32): u64 {
-  if (!altmapValid(id) || f > 4) return 0;
-  return load<u64>(aAt(<u32>id) + (<usize>f << 3));
+/** The fields of altmap id into RES as u64, in ALTMAP_FIELD order (zeros when id is not a live altmap). */
+export function altmapReadToRes(id: i32): void {
+  const valid = altmapValid(id);
+  const at = changetype<usize>(altmapAt(<u32>id));
+  for (let f: u32 = 0; f < ALTMAP_FIELD_COUNT; f++) {
+    store<u64>(RES + (<usize>f << 3), valid ? load<u64>(at + (<usize>f << 3)) : 0);
+  }
 }
 
-export function altmapSet(id: i32, f: u32, v: u64): void {
-  if (!altmapValid(id) || f > 4) return;
-  store<u64>(aAt(<u32>id) + (<usize>f << 3), v);
+/** Set field f (ALTMAP_FIELD_*) of altmap id; nothing when id is not a live altmap or f no field. */
+export function altmapWrite(id: i32, f: u32, v: u64): void {
+  if (!altmapValid(id) || f >= ALTMAP_FIELD_COUNT) return;
+  store<u64>(changetype<usize>(altmapAt(<u32>id)) + (<usize>f << 3), v);
 }
 
-/** nr_free = free > alloc + align ? free - (alloc + align) : 0 */
+/** vmem_altmap_next_pfn: base + reserve + alloc + align. */
 @inline
-function nrFree(a: usize): u64 {
-  const used = load<u64>(a, 32) + load<u64>(a, 24);
-  const free = load<u64>(a, 16);
-  return free > used ? free - used : 0;
+function nextPfn(m: Altmap): u64 {
+  return m.basePfn + m.reserve + m.alloc + m.align;
+}
+
+/** vmem_altmap_nr_free: free > alloc + align ? free - (alloc + align) : 0. */
+@inline
+function nrFree(m: Altmap): u64 {
+  const used = m.alloc + m.align;
+  return m.free > used ? m.free - used : 0;
 }
 
 /**
@@ -79,36 +111,54 @@ function nrFree(a: usize): u64 {
  */
 export function altmapAlloc(id: i32, n: u64): u64 {
   if (!altmapValid(id)) return ALTMAP_FAIL;
-  const a = aAt(<u32>id);
+  const m = altmapAt(<u32>id);
   let result = ALTMAP_FAIL;
-  if (!faultFires(FAULT_ALTMAP)) {
-    const pfn = load<u64>(a) + load<u64>(a, 8) + load<u64>(a, 32) + load<u64>(a, 24);
+  if (!faultFires(FAULT_ALTMAP_ALLOC)) {
+    const pfn = nextPfn(m);
     const unit: u64 = n == 0 ? 1 : n & (~n + 1);
     const pad = ((pfn + unit - 1) & ~(unit - 1)) - pfn;
-    if (!(n + pad > nrFree(a))) {
-      store<u64>(a, load<u64>(a, 32) + n, 32);
-      store<u64>(a, load<u64>(a, 24) + pad, 24);
+    if (!(n + pad > nrFree(m))) {
+      m.alloc += n;
+      m.align += pad;
       result = pfn + pad;
     }
   }
-  if (cfgDebug) emit(EV_ALTMAP_ALLOC, result, load<u64>(a, 32), load<u64>(a, 24), n);
+  if (cfgDebug) emit(EVENT_ALTMAP_ALLOC, result, m.alloc, m.align, n);
   return result;
 }
 
 /** vmem_altmap_free: alloc -= n, modulo 2^64. */
 export function altmapFree(id: i32, n: u64): void {
   if (!altmapValid(id)) return;
-  const a = aAt(<u32>id);
-  store<u64>(a, load<u64>(a, 32) - n, 32);
+  altmapAt(<u32>id).alloc -= n;
 }
 
-// ---- the pgmap lookup table ----
+// ---- the pgmap lookup table: sorted by startPfn, adjacent same-id entries merged ----
+@unmanaged
+class LookupEntry {
+  startPfn: u64;
+  endPfn: u64;
+  id: i32;
+  pad: i32;
+}
+if (offsetof<LookupEntry>() != LOOKUP_REC) ERROR('class LookupEntry must be LOOKUP_REC bytes');
+
+/** An entry as the host writes it into IO (src/core/wasm.ts setAltmapLookup). */
+@unmanaged
+class LookupInput {
+  startPfn: f64;
+  endPfn: f64;
+  id: f64;
+}
+/** Bytes per entry in IO. */
+export const LOOKUP_INPUT: usize = offsetof<LookupInput>();
+
 let lookupCount: u32 = 0;
 let lookupLast: u32 = 0;
 
 @inline
-function lAt(i: u32): usize {
-  return LOOKUP + <usize>i * LOOKUP_REC;
+function entryAt(i: u32): LookupEntry {
+  return changetype<LookupEntry>(LOOKUP + <usize>i * LOOKUP_REC);
 }
 
 /** Start a new table. */
@@ -118,56 +168,56 @@ export function lookupReset(): void {
 }
 
 /**
- * Append n entries given in IO as f64 triples (startPfn, endPfn, id). Adjacent entries of the same id
- * are merged on the way. -ENOMEM when the table is full.
+ * Append n entries given in IO (LookupInput). Adjacent entries of the same id are merged on the way.
+ * -ENOMEM when the table is full.
  */
 export function lookupAppend(n: u32): i32 {
   for (let k: u32 = 0; k < n; k++) {
-    const p = IO + <usize>k * 24;
-    const fs = load<f64>(p);
-    const fe = load<f64>(p, 8);
-    const id = <i32>load<f64>(p, 16);
+    const input = changetype<LookupInput>(IO + <usize>k * LOOKUP_INPUT);
+    const fs = input.startPfn;
+    const fe = input.endPfn;
+    const id = <i32>input.id;
     if (!(fs >= 0) || !(fe > fs)) continue;
     const s = <u64>fs;
     const e = <u64>fe;
     if (lookupCount > 0) {
-      const last = lAt(lookupCount - 1);
-      if (load<i32>(last, 16) == id && load<u64>(last, 8) == s) {
-        store<u64>(last, e, 8);
+      const last = entryAt(lookupCount - 1);
+      if (last.id == id && last.endPfn == s) {
+        last.endPfn = e;
         continue;
       }
     }
-    if (lookupCount >= LOOKUP_MAX || !ensureMemory(<u64>lAt(lookupCount) + LOOKUP_REC)) return -12;
-    const r = lAt(lookupCount);
-    store<u64>(r, s);
-    store<u64>(r, e, 8);
-    store<i32>(r, id, 16);
-    store<i32>(r, 0, 20);
+    if (lookupCount >= LOOKUP_MAX || !ensureMemory(<u64>changetype<usize>(entryAt(lookupCount)) + LOOKUP_REC)) return ENOMEM;
+    const r = entryAt(lookupCount);
+    r.startPfn = s;
+    r.endPfn = e;
+    r.id = id;
+    r.pad = 0;
     lookupCount++;
   }
   return 0;
 }
 
 function lookupSwap(i: u32, j: u32): void {
-  const a = lAt(i);
-  const b = lAt(j);
-  const s = load<u64>(a);
-  const e = load<u64>(a, 8);
-  const id = load<u64>(a, 16);
-  store<u64>(a, load<u64>(b));
-  store<u64>(a, load<u64>(b, 8), 8);
-  store<u64>(a, load<u64>(b, 16), 16);
-  store<u64>(b, s);
-  store<u64>(b, e, 8);
-  store<u64>(b, id, 16);
+  const a = entryAt(i);
+  const b = entryAt(j);
+  const s = a.startPfn;
+  const e = a.endPfn;
+  const id = a.id;
+  a.startPfn = b.startPfn;
+  a.endPfn = b.endPfn;
+  a.id = b.id;
+  b.startPfn = s;
+  b.endPfn = e;
+  b.id = id;
 }
 
 function lookupSiftDown(root: u32, n: u32): void {
   while (true) {
     let child = root * 2 + 1;
     if (child >= n) return;
-    if (child + 1 < n && load<u64>(lAt(child + 1)) > load<u64>(lAt(child))) child++;
-    if (load<u64>(lAt(root)) >= load<u64>(lAt(child))) return;
+    if (child + 1 < n && entryAt(child + 1).startPfn > entryAt(child).startPfn) child++;
+    if (entryAt(root).startPfn >= entryAt(child).startPfn) return;
     lookupSwap(root, child);
     root = child;
   }
@@ -178,7 +228,7 @@ export function lookupCommit(): void {
   const n = lookupCount;
   let sorted = true;
   for (let i: u32 = 1; i < n; i++) {
-    if (load<u64>(lAt(i)) < load<u64>(lAt(i - 1))) {
+    if (entryAt(i).startPfn < entryAt(i - 1).startPfn) {
       sorted = false;
       break;
     }
@@ -193,13 +243,13 @@ export function lookupCommit(): void {
   if (n == 0) return;
   let w: u32 = 0;
   for (let i: u32 = 1; i < n; i++) {
-    const a = lAt(w);
-    const b = lAt(i);
-    if (load<i32>(a, 16) == load<i32>(b, 16) && load<u64>(a, 8) == load<u64>(b)) {
-      store<u64>(a, load<u64>(b, 8), 8);
+    const a = entryAt(w);
+    const b = entryAt(i);
+    if (a.id == b.id && a.endPfn == b.startPfn) {
+      a.endPfn = b.endPfn;
     } else {
       w++;
-      if (w != i) memory.copy(lAt(w), b, LOOKUP_REC);
+      if (w != i) memory.copy(changetype<usize>(entryAt(w)), changetype<usize>(b), LOOKUP_REC);
     }
   }
   lookupCount = w + 1;
@@ -210,21 +260,21 @@ export function lookupCommit(): void {
 export function lookupAltmap(pfn: u64): i32 {
   const n = lookupCount;
   if (n == 0) return -1;
-  let r = lAt(lookupLast);
-  if (lookupLast < n && load<u64>(r) <= pfn && pfn < load<u64>(r, 8)) {
+  let r = entryAt(lookupLast);
+  if (lookupLast < n && r.startPfn <= pfn && pfn < r.endPfn) {
     // the next entry may start inside this one only for overlapping tables; keep to the rule below
-    if (lookupLast + 1 >= n || load<u64>(lAt(lookupLast + 1)) > pfn) return load<i32>(r, 16);
+    if (lookupLast + 1 >= n || entryAt(lookupLast + 1).startPfn > pfn) return r.id;
   }
   let lo: u32 = 0;
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (load<u64>(lAt(mid)) <= pfn) lo = mid + 1;
+    if (entryAt(mid).startPfn <= pfn) lo = mid + 1;
     else hi = mid;
   }
   if (lo == 0) return -1;
-  r = lAt(lo - 1);
-  if (pfn >= load<u64>(r, 8)) return -1;
+  r = entryAt(lo - 1);
+  if (pfn >= r.endPfn) return -1;
   lookupLast = lo - 1;
-  return load<i32>(r, 16);
+  return r.id;
 }

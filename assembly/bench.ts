@@ -4,10 +4,10 @@
  * loads over a working set (a page-table walk is such a chain). They use the memory above DYN, which
  * only a core that simulates nothing leaves free (the exports refuse once init ran).
  */
+import { ENOMEM } from './abi';
 import { DYN } from './layout';
 import { ensureMemory } from './state';
 
-const ENOMEM: i32 = -12;
 let chaseLines: u64 = 0;
 
 /** memory.fill of `bytes` at DYN. */

@@ -12,51 +12,30 @@
  * Lists that the kernel keeps on struct page lru (the PMDs split so far, the pages allocated for a
  * restore) live in IO for the duration of the call: nrPages <= 2^23 bounds them to 1 MiB.
  */
+import { EFAULT, EINVAL, ENOMEM, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE } from './abi';
 import { IO } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { frameForWrite, physCopyFrame, physRead64, physWrite64 } from './physmem';
 import {
-  isLeaf,
+  findTable,
+  NO_TABLE,
   PAGE_LEAF_BITS,
+  PMD_SIZE,
   PTE_NX,
   PTE_PFN_MASK,
   PTE_PRESENT,
   PTE_PSE,
-  PURPOSE_MEMMAP,
-  PURPOSE_PAGE_TABLE,
-  rootPhys,
   TABLE_BITS,
-  topShift,
 } from './pgtable';
 import { shareAdd, shareDrop, shareReserve, shareUnreserve } from './shares';
 import { cfgVmemmapStart } from './state';
 
-const ENOMEM: i32 = -12;
-const EFAULT: i32 = -14;
-const EINVAL: i32 = -22;
-const PMD_SIZE: u64 = 2 << 20;
 /** _PAGE_RW. */
 const PTE_RW: u64 = 0x2;
 /** PAGE_KERNEL_RO as docs/core.md fixes it (+ NX): __PAGE_KERNEL without _PAGE_RW. */
-export const PAGE_RO_BITS: u64 = 0x121 | PTE_NX; // 6.12 PAGE_KERNEL_RO: present, accessed, global, NX (no RW, no dirty since v6.6)
+const PAGE_RO_BITS: u64 = 0x121 | PTE_NX; // 6.12 PAGE_KERNEL_RO: present, accessed, global, NX (no RW, no dirty since v6.6)
 /** The largest nrPages (32 GiB HugeTLB pages; the lists in IO hold 2^17 entries). */
-export const HUGE_MAX_PAGES: f64 = 8388608;
-/** tableAt: no table (a level above is not present, or is a leaf). */
-const NONE: u64 = ~(<u64>0);
-
-/** Physical address of the table holding va's entry at `leafShift`, walking without allocating; NONE when there is none. */
-function tableAt(va: u64, leafShift: u32): u64 {
-  let table = rootPhys;
-  let shift = topShift();
-  while (shift > leafShift) {
-    const e = physRead64(table + (((va >> shift) & 511) << 3));
-    if ((e & PTE_PRESENT) == 0 || isLeaf(e, shift)) return NONE;
-    table = e & PTE_PFN_MASK;
-    shift -= 9;
-  }
-  return table;
-}
-
+const HUGE_MAX_PAGES: f64 = 8388608;
 /** Argument check of vmemmapOptimizeHuge / vmemmapRestoreHuge: 0 or -EINVAL. */
 export function hugeArgsBad(startPfn: f64, nrPages: f64): i32 {
   const lim: f64 = 1099511627776; // 2^40
@@ -68,16 +47,26 @@ export function hugeArgsBad(startPfn: f64, nrPages: f64): i32 {
 }
 
 // ---- split: vmemmap_remap_split / vmemmap_split_pmd ----
-/** Split records in IO: +0 entry address, +8 the PMD leaf it held, +16 the new PTE table's pfn. */
-const SPLIT_REC: usize = 24;
+/** A split of this call, in IO: the PMD entry's address, the leaf it held, the new PTE table's pfn. */
+@unmanaged
+class Split {
+  entry: u64;
+  leaf: u64;
+  ptePfn: u64;
+}
+
+@inline
+function splitAt(i: u32): Split {
+  return changetype<Split>(IO + <usize>i * offsetof<Split>());
+}
 
 /** Put back the first n splits of this call, last first: the PMD leaf returns, the PTE table goes. */
 function undoSplits(n: u32): void {
   while (n != 0) {
     n--;
-    const r = IO + <usize>n * SPLIT_REC;
-    physWrite64(load<u64>(r), load<u64>(r, 8));
-    freePages(load<u64>(r, 16), 0, PURPOSE_PAGE_TABLE);
+    const r = splitAt(n);
+    physWrite64(r.entry, r.leaf);
+    freePages(r.ptePfn, 0, PURPOSE_PAGE_TABLE);
   }
 }
 
@@ -92,8 +81,8 @@ function splitRange(start: u64, len: u64): i32 {
   while (left != 0) {
     let step = PMD_SIZE - (addr & (PMD_SIZE - 1));
     if (step > left) step = left;
-    const t = tableAt(addr, 21);
-    if (t != NONE) {
+    const t = findTable(addr, 21);
+    if (t != NO_TABLE) {
       const ea = t + (((addr >> 21) & 511) << 3);
       const e = physRead64(ea);
       if ((e & PTE_PRESENT) != 0 && (e & PTE_PSE) != 0) {
@@ -111,10 +100,10 @@ function splitRange(start: u64, len: u64): i32 {
         }
         const block = e & PTE_PFN_MASK & ~(PMD_SIZE - 1);
         for (let i: usize = 0; i < 512; i++) store<u64>(a + (i << 3), (block + (<u64>i << 12)) | PAGE_LEAF_BITS);
-        const r = IO + <usize>n * SPLIT_REC;
-        store<u64>(r, ea);
-        store<u64>(r, e, 8);
-        store<u64>(r, pfn, 16);
+        const r = splitAt(n);
+        r.entry = ea;
+        r.leaf = e;
+        r.ptePfn = pfn;
         n++;
         // the PMD table is backed (it holds the leaf): this store cannot fail
         physWrite64(ea, (pfn << 12) | TABLE_BITS);
@@ -124,6 +113,27 @@ function splitRange(start: u64, len: u64): i32 {
     left -= step;
   }
   return 0;
+}
+
+// ---- the PTEs of the vmemmap pages after the first ----
+/** tailPte's PTE table of the current 2 MiB of VA. */
+let tailTable: u64 = NO_TABLE;
+
+/**
+ * The address of the PTE that maps vmemmap page va, for an ascending walk over [start + 4096, end) that
+ * starts with `first` (the PTE table is looked up there and at each 2 MiB boundary); NO_TABLE when no
+ * PTE table holds it.
+ */
+@inline
+function tailPte(va: u64, first: bool): u64 {
+  if (first || (va & (PMD_SIZE - 1)) == 0) tailTable = findTable(va, 12);
+  return tailTable == NO_TABLE ? NO_TABLE : tailTable + (((va >> 12) & 511) << 3);
+}
+
+/** A PTE that maps the reuse page read-only (what vmemmapOptimizeHuge made of it). */
+@inline
+function remapped(e: u64, reuse: u64): bool {
+  return (e & PTE_PRESENT) != 0 && (e & PTE_RW) == 0 && (e & PTE_PFN_MASK) >> 12 == reuse;
 }
 
 // ---- remap: vmemmap_remap_free / vmemmap_remap_pte ----
@@ -136,8 +146,8 @@ export function vmemmapOptimizeHuge(startPfn: u64, nrPages: u64): i32 {
   const start = cfgVmemmapStart + (startPfn << 6);
   const pages = nrPages >> 6;
   // the reuse page: what the first vmemmap page maps (after the split: the same frame)
-  const pmdT = tableAt(start, 21);
-  if (pmdT == NONE) return EINVAL;
+  const pmdT = findTable(start, 21);
+  if (pmdT == NO_TABLE) return EINVAL;
   const pmdE = physRead64(pmdT + (((start >> 21) & 511) << 3));
   if ((pmdE & PTE_PRESENT) == 0) return EINVAL;
   let reuse: u64;
@@ -155,12 +165,10 @@ export function vmemmapOptimizeHuge(startPfn: u64, nrPages: u64): i32 {
   }
   let freed: i32 = 0;
   let result: i32 = 0;
-  let table: u64 = NONE;
   let va = start + 4096;
   for (let k: u64 = 1; k < pages; k++, va += 4096) {
-    if (k == 1 || (va & (PMD_SIZE - 1)) == 0) table = tableAt(va, 12);
-    if (table == NONE) continue;
-    const ea = table + (((va >> 12) & 511) << 3);
+    const ea = tailPte(va, k == 1);
+    if (ea == NO_TABLE) continue;
     const e = physRead64(ea);
     if ((e & PTE_PRESENT) == 0) continue;
     const pfn = (e & PTE_PFN_MASK) >> 12;
@@ -191,20 +199,17 @@ export function vmemmapOptimizeHuge(startPfn: u64, nrPages: u64): i32 {
 export function vmemmapRestoreHuge(startPfn: u64, nrPages: u64): i32 {
   const start = cfgVmemmapStart + (startPfn << 6);
   const pages = nrPages >> 6;
-  const t0 = tableAt(start, 12);
-  if (t0 == NONE) return 0;
+  const t0 = findTable(start, 12);
+  if (t0 == NO_TABLE) return 0;
   const e0 = physRead64(t0 + (((start >> 12) & 511) << 3));
   if ((e0 & PTE_PRESENT) == 0) return 0;
   const reuse = (e0 & PTE_PFN_MASK) >> 12;
   // count the read-only mappings of the reuse page
   let n: u32 = 0;
-  let table: u64 = NONE;
   let va = start + 4096;
   for (let k: u64 = 1; k < pages; k++, va += 4096) {
-    if (k == 1 || (va & (PMD_SIZE - 1)) == 0) table = tableAt(va, 12);
-    if (table == NONE) continue;
-    const e = physRead64(table + (((va >> 12) & 511) << 3));
-    if ((e & PTE_PRESENT) != 0 && (e & PTE_RW) == 0 && (e & PTE_PFN_MASK) >> 12 == reuse) n++;
+    const ea = tailPte(va, k == 1);
+    if (ea != NO_TABLE && remapped(physRead64(ea), reuse)) n++;
   }
   if (n == 0) return 0;
   // alloc_vmemmap_page_list: every page first, each filled with the copy at once
@@ -225,11 +230,8 @@ export function vmemmapRestoreHuge(startPfn: u64, nrPages: u64): i32 {
   let i: u32 = 0;
   va = start + 4096;
   for (let k: u64 = 1; k < pages; k++, va += 4096) {
-    if (k == 1 || (va & (PMD_SIZE - 1)) == 0) table = tableAt(va, 12);
-    if (table == NONE) continue;
-    const ea = table + (((va >> 12) & 511) << 3);
-    const e = physRead64(ea);
-    if ((e & PTE_PRESENT) == 0 || (e & PTE_RW) != 0 || (e & PTE_PFN_MASK) >> 12 != reuse) continue;
+    const ea = tailPte(va, k == 1);
+    if (ea == NO_TABLE || !remapped(physRead64(ea), reuse)) continue;
     physWrite64(ea, (load<u64>(IO + (<usize>i << 3)) << 12) | PAGE_LEAF_BITS); // the PTE table is backed
     shareDrop(reuse);
     i++;

@@ -5,20 +5,26 @@
  * Units: pfns, page counts and byte lengths are f64 (exact below 2^53, no BigInt on hot paths);
  * physical/virtual addresses, entries and altmap fields are i64 (BigInt on the host). Results that do
  * not fit a number go to RES (layout.ts); events to EVENTS, counted in CTL. No export traps on any input.
+ *
+ * Besides the functions, the module exports the ABI (abi.ts) and the struct page constants (memmap.ts)
+ * as globals, which test/core/abi.test.ts compares with src/core/core.ts and src/core/structPage.ts.
  */
-import { altmapAlloc, altmapCreate as altmapNew, altmapFree as altmapPut, altmapGet, altmapRelease as altmapDrop, altmapSet, ALTMAP_FAIL, lookupAppend as lookupAdd, lookupCommit as lookupDone, lookupReset as lookupClear } from './altmap';
-import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, PURPOSES, RES, STATIC_END } from './layout';
-import { memmapInit as mmInit, memmapSetPgmap as mmSetPgmap, memmapZero as mmZero, readPageToRes, translateIo } from './memmap';
-import { allocPages as dramAlloc, dramFree, dramInit, dramTotal, dramUsed, freePages as dramPut } from './pagealloc';
-import { directMapAdd as dmAdd, directMapRemove as dmRemove, setRoot, walkToRes } from './pgtable';
-import { backedFrames, patCount, physReadToIo, physWriteFromIo, physWritePrepare, poolInit, setHostLimit } from './physmem';
-import { ensureMemory, setConfig, setFault as faultSet } from './state';
-import { compoundArgsBad, vmemmapFree as vmFree, vmemmapPopulate as vmPopulate, vmemmapPopulateCompound as vmPopulateCompound } from './vmemmap';
-import { hugeArgsBad, vmemmapOptimizeHuge as hvoOptimize, vmemmapRestoreHuge as hvoRestore } from './hvo';
+import { EBUSY, EINVAL, ENOMEM, PURPOSE_PAGE_TABLE } from './abi';
+import * as altmap from './altmap';
+import * as bench from './bench';
+import * as hvo from './hvo';
+import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RES, STATIC_END } from './layout';
+import * as memmap from './memmap';
+import * as pagealloc from './pagealloc';
+import { patCount } from './patterns';
+import * as pgtable from './pgtable';
+import { backedFrames, physReadToIo, physWriteFromIo, physWritePrepare, setHostLimit } from './physmem';
+import { poolInit } from './pool';
+import * as state from './state';
+import * as vmemmap from './vmemmap';
 
-const ENOMEM: i32 = -12;
-const EINVAL: i32 = -22;
-const EBUSY: i32 = -16;
+export * from './abi';
+export { LIST_POISON2, NODES_PGSHIFT, PG_RESERVED, STRUCT_PAGE_SIZE, ZONES_PGSHIFT } from './memmap';
 
 /** f64 from the host -> u64, two's complement for negatives, saturating (never traps). */
 @inline
@@ -33,7 +39,7 @@ let initialised = false;
 /** Make the fixed regions below LOOKUP addressable (the host writes IO before init). 0 or -ENOMEM. */
 export function boot(): i32 {
   if (__heap_base > STATIC_END) return ENOMEM;
-  if (!ensureMemory(<u64>LOOKUP)) return ENOMEM;
+  if (!state.ensureMemory(<u64>LOOKUP)) return ENOMEM;
   booted = true;
   return 0;
 }
@@ -69,16 +75,16 @@ export function init(
   if (!booted && boot() < 0) return ENOMEM;
   if (levels != 4 && levels != 5) return EINVAL;
   if ((vmemmapStart & 4095) != 0) return EINVAL;
-  setConfig(<u32>levels, pse != 0, gbpages != 0, eager != 0, debug != 0, <u64>vmemmapStart, <u64>pageOffset);
+  state.setConfig(<u32>levels, pse != 0, gbpages != 0, eager != 0, debug != 0, <u64>vmemmapStart, <u64>pageOffset);
   setHostLimit(hostMemoryLimit >= 1.8446744073709552e19 ? ~(<u64>0) : <u64>hostMemoryLimit);
   if (nRanges < 0) return EINVAL;
-  const poolBase = dramInit(<u32>nRanges);
+  const poolBase = pagealloc.dramInit(<u32>nRanges);
   if (poolBase == 0) return ENOMEM;
   poolInit(poolBase);
   initialised = true;
-  const root = dramAlloc(0, 0);
+  const root = pagealloc.allocPages(0, PURPOSE_PAGE_TABLE);
   if (root < 0) return ENOMEM;
-  setRoot(<u64>root << 12);
+  pgtable.setRoot(<u64>root << 12);
   return 0;
 }
 
@@ -107,147 +113,144 @@ export function patternCount(): i32 {
 
 // ---- DRAM page allocator ----
 export function allocPages(order: i32, purpose: i32): f64 {
-  return <f64>dramAlloc(order, purpose);
+  return <f64>pagealloc.allocPages(order, purpose);
 }
 export function freePages(pfn: f64, order: i32, purpose: i32): i32 {
-  return dramPut(u(pfn), order, purpose);
+  return pagealloc.freePages(u(pfn), order, purpose);
 }
-/** RES: f64 total, free, then pages in use for purposes 0..3. */
+/** RES: f64 total, free, then pages in use for each purpose (PURPOSES of them). */
 export function dramStats(): void {
-  store<f64>(RES, <f64>dramTotal());
-  store<f64>(RES, <f64>dramFree(), 8);
-  for (let p: i32 = 0; p < PURPOSES; p++) store<f64>(RES + 16 + (<usize>p << 3), <f64>dramUsed(p));
+  pagealloc.dramStatsToRes();
 }
 
 // ---- page tables ----
 export function directMapAdd(startPfn: f64, endPfn: f64): i32 {
-  return dmAdd(u(startPfn), u(endPfn));
+  return pgtable.initMemoryMapping(u(startPfn), u(endPfn));
 }
 export function directMapRemove(startPfn: f64, endPfn: f64): i32 {
-  return dmRemove(u(startPfn), u(endPfn));
+  return pgtable.kernelPhysicalMappingRemove(u(startPfn), u(endPfn));
 }
 /** Walk into RES (layout in pgtable.ts walkToRes). */
 export function walk(va: i64): void {
-  walkToRes(<u64>va);
+  pgtable.walkToRes(<u64>va);
 }
 /** Batch walk: n (<= IO size / 8) f64 pfns in IO become the phys of their struct pages, or -1. */
 export function vmemmapTranslate(n: i32): void {
   if (n <= 0) return;
-  translateIo(<u32>min<i32>(n, <i32>(IO_SIZE >> 3)));
+  memmap.translateIo(<u32>min<i32>(n, <i32>(IO_SIZE >> 3)));
 }
 
 // ---- vmem_altmap ----
 export function altmapCreate(base: i64, reserve: i64, free: i64, align: i64, alloc: i64): i32 {
-  return altmapNew(<u64>base, <u64>reserve, <u64>free, <u64>align, <u64>alloc);
+  return altmap.altmapCreate(<u64>base, <u64>reserve, <u64>free, <u64>align, <u64>alloc);
 }
 export function altmapRelease(id: i32): void {
-  altmapDrop(id);
+  altmap.altmapRelease(id);
 }
-/** RES: the 5 fields as u64 (base_pfn, reserve, free, align, alloc). */
+/** RES: the fields as u64, in ALTMAP_FIELD order (base_pfn, reserve, free, align, alloc). */
 export function altmapRead(id: i32): void {
-  for (let f: u32 = 0; f < 5; f++) store<u64>(RES + (<usize>f << 3), altmapGet(id, f));
+  altmap.altmapReadToRes(id);
 }
 export function altmapWrite(id: i32, field: i32, value: i64): void {
   if (field < 0) return;
-  altmapSet(id, <u32>field, <u64>value);
+  altmap.altmapWrite(id, <u32>field, <u64>value);
 }
 /** pfn, or -1 on failure. */
 export function altmapAllocPfns(id: i32, nrPfns: f64): f64 {
-  const pfn = altmapAlloc(id, u(nrPfns));
-  return pfn == ALTMAP_FAIL ? -1 : <f64>pfn;
+  const pfn = altmap.altmapAlloc(id, u(nrPfns));
+  return pfn == altmap.ALTMAP_FAIL ? -1 : <f64>pfn;
 }
 /** `count` vmem_altmap_alloc(nrPfns) calls in a row; how many succeeded before the first failure. */
 export function altmapAllocMany(id: i32, nrPfns: f64, count: f64): f64 {
   const n = u(nrPfns);
   const c = u(count);
-  for (let i: u64 = 0; i < c; i++) if (altmapAlloc(id, n) == ALTMAP_FAIL) return <f64>i;
+  for (let i: u64 = 0; i < c; i++) if (altmap.altmapAlloc(id, n) == altmap.ALTMAP_FAIL) return <f64>i;
   return <f64>c;
 }
 export function altmapFree(id: i32, nrPfns: f64): void {
-  altmapPut(id, u(nrPfns));
+  altmap.altmapFree(id, u(nrPfns));
 }
 export function lookupReset(): void {
-  lookupClear();
+  altmap.lookupReset();
 }
 /** n entries (f64 triples startPfn, endPfn, id) from IO. 0 or -ENOMEM. */
 export function lookupAppend(n: i32): i32 {
   if (n <= 0) return 0;
-  return lookupAdd(<u32>min<i32>(n, <i32>(IO_SIZE / 24)));
+  return altmap.lookupAppend(<u32>min<i32>(n, <i32>(IO_SIZE / altmap.LOOKUP_INPUT)));
 }
 export function lookupCommit(): void {
-  lookupDone();
+  altmap.lookupCommit();
 }
 
 // ---- vmemmap ----
 export function vmemmapPopulate(startPfn: f64, nrPages: f64, altmapId: i32, flags: i32): i32 {
-  return vmPopulate(u(startPfn), u(nrPages), altmapId, <u32>flags);
+  return vmemmap.vmemmapPopulate(u(startPfn), u(nrPages), altmapId, <u32>flags);
 }
 /**
  * vmemmap_populate_compound_pages (v5.17+ compound devmaps): the whole span in one call, DRAM only.
  * 0, -ENOMEM, or -EINVAL for arguments outside the contract (docs/core.md; nothing changes then).
  */
 export function vmemmapPopulateCompound(startPfn: f64, nrPages: f64, compoundPages: f64, rangeStartPfn: f64): i32 {
-  const bad = compoundArgsBad(startPfn, nrPages, compoundPages, rangeStartPfn);
+  const bad = vmemmap.compoundArgsBad(startPfn, nrPages, compoundPages, rangeStartPfn);
   if (bad < 0) return bad;
-  return vmPopulateCompound(u(startPfn), u(nrPages), u(compoundPages), u(rangeStartPfn));
+  return vmemmap.vmemmapPopulateCompound(u(startPfn), u(nrPages), u(compoundPages), u(rangeStartPfn));
 }
 /**
  * HVO (hugetlb_vmemmap_optimize_folio): remap the vmemmap of a HugeTLB page's struct pages onto its
  * first vmemmap page, read-only. Pages freed, -ENOMEM, -EINVAL (docs/core.md), or -EFAULT after a Bug.
  */
 export function vmemmapOptimizeHuge(startPfn: f64, nrPages: f64): i32 {
-  const bad = hugeArgsBad(startPfn, nrPages);
+  const bad = hvo.hugeArgsBad(startPfn, nrPages);
   if (bad < 0) return bad;
-  return hvoOptimize(u(startPfn), u(nrPages));
+  return hvo.vmemmapOptimizeHuge(u(startPfn), u(nrPages));
 }
 /** HVO undone (hugetlb_vmemmap_restore_folio): pages allocated, -ENOMEM (nothing changes) or -EINVAL. */
 export function vmemmapRestoreHuge(startPfn: f64, nrPages: f64): i32 {
-  const bad = hugeArgsBad(startPfn, nrPages);
+  const bad = hvo.hugeArgsBad(startPfn, nrPages);
   if (bad < 0) return bad;
-  return hvoRestore(u(startPfn), u(nrPages));
+  return hvo.vmemmapRestoreHuge(u(startPfn), u(nrPages));
 }
-/** altmapId: -1 = through the lookup table (v4.5), -2 = no altmap, >= 0 = that altmap (v4.16+). */
+/** altmapId: LOOKUP_ALTMAP = through the lookup table (v4.5), NO_ALTMAP, or that altmap (>= 0; v4.16+). */
 export function vmemmapFree(startPfn: f64, nrPages: f64, altmapId: i32): i32 {
-  return vmFree(u(startPfn), u(nrPages), altmapId);
+  return vmemmap.vmemmapFree(u(startPfn), u(nrPages), altmapId);
 }
 
 // ---- memmap ----
 export function memmapZero(startPfn: f64, nrPages: f64): i32 {
-  return mmZero(u(startPfn), u(nrPages));
+  return memmap.memmapZero(u(startPfn), u(nrPages));
 }
 export function memmapInit(startPfn: f64, nrPages: f64, zone: i32, nid: i32): i32 {
-  return mmInit(u(startPfn), u(nrPages), <u32>zone, <u32>nid);
+  return memmap.memmapInit(u(startPfn), u(nrPages), <u32>zone, <u32>nid);
 }
 export function memmapSetPgmap(startPfn: f64, nrPages: f64, pgmap: i64): i32 {
-  return mmSetPgmap(u(startPfn), u(nrPages), <u64>pgmap);
+  return memmap.memmapSetPgmap(u(startPfn), u(nrPages), <u64>pgmap);
 }
 /** 1 with the 8 words in RES, or 0 when the vmemmap of pfn is not mapped. */
 export function readPage(pfn: f64): i32 {
-  return readPageToRes(u(pfn)) ? 1 : 0;
+  return memmap.readPageToRes(u(pfn)) ? 1 : 0;
 }
 
 // ---- faults ----
 export function setFault(kind: i32, nth: i32): void {
-  faultSet(<u32>kind, nth < 0 ? 0 : <u32>nth);
+  state.setFault(<u32>kind, nth < 0 ? 0 : <u32>nth);
 }
 
 // ---- physical limits for the benchmarks (bench/), on a core that simulates nothing ----
-import { benchChase as chase, benchChaseSetup as chaseSetup, benchFill as fill } from './bench';
 
 /** memory.fill of `bytes` bytes: the bandwidth bound of struct page initialisation. 0, -EBUSY after init, -ENOMEM. */
 export function benchFill(bytes: f64, value: i32): i32 {
   if (initialised) return EBUSY;
-  return fill(u(bytes), value);
+  return bench.benchFill(u(bytes), value);
 }
 
 /** Lay a random cycle of 8-byte links, one per 64-byte line, over `bytes` bytes. 0, -EBUSY after init, -ENOMEM. */
 export function benchChaseSetup(bytes: f64, seed: i32): i32 {
   if (initialised) return EBUSY;
-  return chaseSetup(u(bytes), <u32>seed);
+  return bench.benchChaseSetup(u(bytes), <u32>seed);
 }
 
 /** `walks` chains of `depth` dependent loads over the cycle: the latency bound of a page-table walk. */
 export function benchChase(walks: f64, depth: i32): f64 {
   if (initialised) return -1;
-  return chase(u(walks), depth);
+  return bench.benchChase(u(walks), depth);
 }

@@ -35,17 +35,19 @@
  * │             │                 │                            │ index nodes (free list through word 0)   │
  * └─────────────┴─────────────────┴────────────────────────────┴──────────────────────────────────────────┘
  *
- * Frame index (physmem): a 4-level radix tree over pfn bits 39..0 (10 bits a level, 1024 u32 entries =
- * one 4 KiB node). An entry holds pool slot + 1 (0 = absent); the leaf entry's slot is the backed frame.
- * Share counts (shares.ts): the same tree shape from SHARE_ROOT, whose leaves hold one u32 count per pfn;
- * nodes come from the pool and go back when they empty (NODE_COUNT counts live entries of both trees).
+ * Frame index (physmem.ts): a 4-level radix tree over pfn bits 39..0 (10 bits a level, 1024 u32 entries =
+ * one 4 KiB node; pool.ts treeLeaf). An entry holds pool slot + 1 (0 = absent); the leaf entry's slot is
+ * the backed frame. Share counts (shares.ts): the same tree shape from SHARE_ROOT, whose leaves hold one
+ * u32 count per pfn; nodes come from the pool and go back when they empty (NODE_COUNT counts live entries
+ * of both trees).
+ *
+ * Records are @unmanaged classes next to their code (Range, Altmap, LookupEntry, Event, Pattern); each
+ * file checks at compile time that its class fits the record size given here.
  *
  * DRAM bitmap (pagealloc): RAM ranges are packed into one bit space; range r starts at bit `base` with
  * base ≡ startPfn (mod 512), so every 512-bit block is one naturally aligned 2 MiB of one range.
  */
 
-export const PAGE_SHIFT: u64 = 12;
-export const PAGE_SIZE: u64 = 4096;
 /** Frames at or above this pfn cannot be backed (the frame index covers pfn bits 39..0). */
 export const MAX_FRAME: u64 = <u64>1 << 40;
 export const MEMORY_LIMIT: u64 = <u64>1 << 32;
@@ -56,15 +58,12 @@ export const STATIC_END: usize = 0x0001_0000;
 export const CTL: usize = 0x0001_0000;
 export const CTL_EVENT_COUNT: usize = CTL + 0; // u32
 export const CTL_EVENT_DROPPED: usize = CTL + 4; // u32
-export const CTL_FAULTS: usize = CTL + 8; // 3 x u32, indexed by FaultKind
-export const CTL_OP_WORDS: usize = CTL + 64; // 8 x u64: the words of the current memmap op
-export const CTL_PURPOSE: usize = CTL + 128; // PURPOSES x i64: DRAM pages in use by Purpose
-/** Purposes DRAM pages are counted under (src/core/core.ts Purpose): page tables, direct map, memmap, slab, HugeTLB. */
-export const PURPOSES: i32 = 5;
+export const CTL_FAULTS: usize = CTL + 8; // FAULT_KINDS x u32, indexed by fault kind (abi.ts)
+export const CTL_OP_WORDS: usize = CTL + 64; // 8 x u64: the words of the current memmap op (patterns.ts)
+export const CTL_PURPOSE: usize = CTL + 128; // PURPOSES x i64: DRAM pages in use by purpose (abi.ts)
 export const CTL_HINTS: usize = CTL + 256; // 32 x u32: per order, no free block of that order below this block
 
 export const RES: usize = 0x0001_1000;
-export const RES_SIZE: usize = 4096;
 
 export const SCRATCH: usize = 0x0001_2000;
 
@@ -80,25 +79,25 @@ export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;
 
 export const RANGES: usize = 0x0012_0000;
-export const RANGE_REC: usize = 32; // start u64, end u64, base u64 (bit index of start), b0 u32, b1 u32
+export const RANGE_REC: usize = 32; // class Range (pagealloc.ts)
 export const RANGE_MAX: u32 = 1024;
 
 export const ALTMAPS: usize = 0x0013_0000;
-export const ALTMAP_REC: usize = 48; // base_pfn, reserve, free, align, alloc (u64 each), in-use u32
+export const ALTMAP_REC: usize = 48; // class Altmap (altmap.ts): struct vmem_altmap + in-use word
 export const ALTMAP_MAX: u32 = 65536;
 
 export const NODE_COUNT: usize = 0x0050_0000; // u16 per pool slot
 
 export const LOOKUP: usize = 0x0080_0000;
-export const LOOKUP_REC: usize = 24; // startPfn u64, endPfn u64, altmap id i32
+export const LOOKUP_REC: usize = 24; // class LookupEntry (altmap.ts)
 export const LOOKUP_MAX: u32 = 1 << 20;
 
 export const EVENTS: usize = 0x0200_0000;
-export const EVENT_REC: usize = 40; // type u32 (+pad), a, b, c, d u64
+export const EVENT_REC: usize = 40; // class Event (state.ts); src/core/wasm.ts reads it
 export const EVENT_MAX: u32 = 1 << 20;
 
 export const PATTERNS: usize = 0x0480_0000;
-export const PAT_REC: usize = 96; // start u64, end u64, pagePfn0 u64, selfMask u32 (+pad), words 8 x u64
+export const PAT_REC: usize = 96; // class Pattern (patterns.ts)
 export const PAT_MAX: u32 = 1 << 20;
 /** Patterns kept free for frees (a discard may split one pattern in two); memmap ops stop short of them. */
 export const PAT_HEADROOM: u32 = 4096;

@@ -1,29 +1,17 @@
 /**
- * struct page initialisation through the vmemmap (docs/core.md "memmap"); layout as in
- * src/core/structPage.ts (keep the two in step):
- *
- *   word 0  flags: node << 58 | zone << 55 | PG_reserved (bit 10)
- *   word 1  mapping          word 2  index
- *   word 3  _mapcount (low 32, -1) | _count (high 32, 1)
- *   word 4  lru.next / pgmap word 5  lru.prev (LIST_POISON2 once the pgmap is set)
- *   word 6  private          word 7  mem_cgroup
+ * struct page initialisation through the vmemmap (docs/core.md "memmap"). The struct page layout is
+ * drawn in src/core/structPage.ts; the constants below are its, and index.ts exports them so that
+ * test/core/abi.test.ts holds the two to the same values.
  *
  * Each op walks the vmemmap of its pfns; per leaf, the frames it covers whole get the op as a fill
  * pattern when unbacked (bytes when backed, or always with eagerMemmap); frames covered only in part
  * are backed and written. Pages whose vmemmap is not mapped are skipped.
  */
-import { CTL_OP_WORDS, IO, RES } from './layout';
-import {
-  frameAddr,
-  frameForWrite,
-  nextBacked,
-  opMask,
-  opSelf,
-  patApply,
-  physRead64,
-  setOp,
-} from './physmem';
+import { ENOMEM } from './abi';
+import { IO, RES } from './layout';
+import { opMask, opSelf, opWord, patApply, setOp, setOpWord } from './patterns';
 import { translate, trPhys, trSize } from './pgtable';
+import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
 
 export const STRUCT_PAGE_SIZE: u64 = 64;
@@ -33,20 +21,9 @@ export const PG_RESERVED: u64 = 10;
 /** LIST_POISON2 = 0x200 + POISON_POINTER_DELTA (x86-64). */
 export const LIST_POISON2: u64 = 0xdead000000000200;
 /** _mapcount -1 (low half), _count 1 (high half). */
-export const COUNT_WORD: u64 = 0x00000001_ffffffff;
+const COUNT_WORD: u64 = 0x00000001_ffffffff;
 /** memmap_init_zone's lru = { self, self }: &page->lru = page + 32. */
 const LRU_OFFSET: u64 = 32;
-
-const ENOMEM: i32 = -12;
-
-@inline
-function opWord(w: u32): u64 {
-  return load<u64>(CTL_OP_WORDS + (<usize>w << 3));
-}
-@inline
-function setOpWord(w: u32, v: u64): void {
-  store<u64>(CTL_OP_WORDS + (<usize>w << 3), v);
-}
 
 /** Write the op into `count` struct pages at addr, the first being pfn P's. */
 function writePages(addr: usize, P: u64, count: u32): void {

@@ -13,13 +13,12 @@
  * Orders 0..9 search inside one block at a time (bit tricks on its 8 words); orders 10..MAX_ORDER look
  * for runs of whole free blocks, aligned in pfn space.
  */
-import { CTL_HINTS, CTL_PURPOSE, PURPOSES, DYN, IO, MEMORY_LIMIT, RANGES, RANGE_MAX, RANGE_REC } from './layout';
+import { EFAULT, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, PURPOSES } from './abi';
+import { CTL_HINTS, CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, RANGES, RANGE_MAX, RANGE_REC, RES } from './layout';
 import { discardFrames } from './physmem';
-import { emit, ensureMemory, EV_BUG, FAULT_DRAM, faultFires } from './state';
+import { emit, ensureMemory, faultFires } from './state';
 
-export const MAX_ORDER: i32 = 30;
-const ENOMEM: i64 = -12;
-const EFAULT: i32 = -14;
+const MAX_ORDER: i32 = 30;
 
 let nRanges: u32 = 0;
 let nBlocks: u32 = 0;
@@ -29,29 +28,47 @@ let totalPages: u64 = 0;
 let freeCount: u64 = 0;
 
 // ---- range table ----
+/** A RAM range [start, end), the bit of its first pfn (`base`) and its 512-page blocks [b0, b1). */
+@unmanaged
+class Range {
+  start: u64;
+  end: u64;
+  base: u64;
+  b0: u32;
+  b1: u32;
+}
+if (offsetof<Range>() != RANGE_REC) ERROR('class Range must be RANGE_REC bytes');
+
+/** A RAM range as the host writes it into IO for init (src/core/wasm.ts). */
+@unmanaged
+class RangeInput {
+  start: f64;
+  end: f64;
+}
+
 @inline
-function rAt(r: u32): usize {
-  return RANGES + <usize>r * RANGE_REC;
+function range(r: u32): Range {
+  return changetype<Range>(RANGES + <usize>r * RANGE_REC);
 }
 @inline
 function rStart(r: u32): u64 {
-  return load<u64>(rAt(r));
+  return range(r).start;
 }
 @inline
 function rEnd(r: u32): u64 {
-  return load<u64>(rAt(r), 8);
+  return range(r).end;
 }
 @inline
 function rBase(r: u32): u64 {
-  return load<u64>(rAt(r), 16);
+  return range(r).base;
 }
 @inline
 function rB0(r: u32): u32 {
-  return load<u32>(rAt(r), 24);
+  return range(r).b0;
 }
 @inline
 function rB1(r: u32): u32 {
-  return load<u32>(rAt(r), 28);
+  return range(r).b1;
 }
 
 /** The range holding pfn, or -1. */
@@ -104,20 +121,21 @@ export function dramInit(n: u32): usize {
   let m: u32 = 0;
   totalPages = 0;
   for (let k: u32 = 0; k < n; k++) {
-    const fs = load<f64>(IO + (<usize>k << 4));
-    const fe = load<f64>(IO + (<usize>k << 4), 8);
+    const input = changetype<RangeInput>(IO + <usize>k * offsetof<RangeInput>());
+    const fs = input.start;
+    const fe = input.end;
     if (!(fs >= 0) || !(fe > fs)) continue;
     const s = <u64>fs;
     const e = <u64>fe;
     if (m > 0 && s < rEnd(m - 1)) return 0; // not sorted / overlapping
     const base = ((bit + 511) & ~(<u64>511)) + (s & 511);
     const endBit = base + (e - s);
-    const a = rAt(m);
-    store<u64>(a, s);
-    store<u64>(a, e, 8);
-    store<u64>(a, base, 16);
-    store<u32>(a, <u32>(base >> 9), 24);
-    store<u32>(a, <u32>((endBit + 511) >> 9), 28);
+    const a = range(m);
+    a.start = s;
+    a.end = e;
+    a.base = base;
+    a.b0 = <u32>(base >> 9);
+    a.b1 = <u32>((endBit + 511) >> 9);
     bit = endBit;
     totalPages += e - s;
     m++;
@@ -292,7 +310,7 @@ function purposeAdd(purpose: i32, delta: i64): void {
 
 /** pfn of the lowest free naturally aligned block of 2^order pages, or -ENOMEM. The block reads as zero. */
 export function allocPages(order: i32, purpose: i32): i64 {
-  if (faultFires(FAULT_DRAM)) return ENOMEM;
+  if (faultFires(FAULT_DRAM_ALLOC)) return ENOMEM;
   if (order < 0 || order > MAX_ORDER) return ENOMEM;
   const bit = order <= 9 ? findSmall(order) : findLarge(order);
   if (bit < 0) return ENOMEM;
@@ -310,18 +328,18 @@ export function allocPages(order: i32, purpose: i32): i64 {
 /** Give a block back: 0, or a Bug event and -EFAULT when any page is not allocated DRAM (nothing changes). */
 export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   if (order < 0 || order > MAX_ORDER) {
-    emit(EV_BUG, pfn, <u64>order, 0, 0);
+    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
     return EFAULT;
   }
   const k = <u64>1 << <u64>order;
   const r = rangeOfPfn(pfn);
   if (r < 0 || pfn + k > rEnd(<u32>r) || pfn + k < pfn) {
-    emit(EV_BUG, pfn, <u64>order, 0, 0);
+    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
     return EFAULT;
   }
   const c = rBase(<u32>r) + (pfn - rStart(<u32>r));
   if (!allSet(c, k)) {
-    emit(EV_BUG, pfn, <u64>order, 0, 0);
+    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
     return EFAULT;
   }
   setBits(c, k, false);
@@ -336,12 +354,18 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   return 0;
 }
 
-export function dramTotal(): u64 {
-  return totalPages;
+/** dramStats' result in RES (src/core/wasm.ts reads it): f64 pages in all, free, then in use per purpose. */
+@unmanaged
+class DramStats {
+  totalPages: f64;
+  freePages: f64;
+  byPurpose0: f64; // PURPOSES of them
 }
-export function dramFree(): u64 {
-  return freeCount;
-}
-export function dramUsed(purpose: i32): i64 {
-  return load<i64>(CTL_PURPOSE + (<usize>purpose << 3));
+
+export function dramStatsToRes(): void {
+  const r = changetype<DramStats>(RES);
+  r.totalPages = <f64>totalPages;
+  r.freePages = <f64>freeCount;
+  const by = RES + offsetof<DramStats>('byPurpose0');
+  for (let p: i32 = 0; p < PURPOSES; p++) store<f64>(by + (<usize>p << 3), <f64>load<i64>(CTL_PURPOSE + (<usize>p << 3)));
 }

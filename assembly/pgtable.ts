@@ -5,17 +5,20 @@
  * Depth d = 0 is the root (PGD); the entry at depth d covers 2^shift bytes with
  * shift = 12 + 9 * (levels - 1 - d): PGD 39 (4-level) / 48 (5-level), P4D 39, PUD 30, PMD 21, PTE 12.
  */
-import { lookupAltmap, altmapFree } from './altmap';
+import { EFAULT, ENOMEM, LOOKUP_ALTMAP, NO_ALTMAP, PURPOSE_DIRECT_MAP, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE } from './abi';
+import { altmapFree, lookupAltmap } from './altmap';
+import { RES } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
 import { shareDrop, shareTotal } from './shares';
 import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse } from './state';
-import { RES } from './layout';
 
 export const PTE_PRESENT: u64 = 0x1;
 export const PTE_PSE: u64 = 0x80;
 export const PTE_NX: u64 = <u64>1 << 63;
 export const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
+/** Bytes a PMD entry maps. */
+export const PMD_SIZE: u64 = 1 << 21;
 /** _PAGE_TABLE: present, rw, user, accessed, dirty. */
 export const TABLE_BITS: u64 = 0x63;
 /** __PAGE_KERNEL_LARGE (+ NX): 1 GiB and 2 MiB leaves. */
@@ -23,28 +26,21 @@ export const LARGE_LEAF_BITS: u64 = 0x1e3 | PTE_NX;
 /** __PAGE_KERNEL (+ NX): 4 KiB leaves. */
 export const PAGE_LEAF_BITS: u64 = 0x163 | PTE_NX;
 
-export const PURPOSE_PAGE_TABLE: i32 = 0;
-export const PURPOSE_DIRECT_MAP: i32 = 1;
-export const PURPOSE_MEMMAP: i32 = 2;
-
-const ENOMEM: i32 = -12;
-const EFAULT: i32 = -14;
-
 /** Physical address of the root table (PGD). */
-export let rootPhys: u64 = 0;
+let rootPhys: u64 = 0;
 
 export function setRoot(phys: u64): void {
   rootPhys = phys;
 }
 
 @inline
-export function topShift(): u32 {
+function topShift(): u32 {
   return 12 + 9 * (cfgLevels - 1);
 }
 
 /** A present entry at this level that maps memory (PTE; PUD/PMD with the large bit). */
 @inline
-export function isLeaf(e: u64, shift: u32): bool {
+function isLeaf(e: u64, shift: u32): bool {
   return shift == 12 || ((shift == 21 || shift == 30) && (e & PTE_PSE) != 0);
 }
 
@@ -118,44 +114,78 @@ export function translate(va: u64): bool {
   return false;
 }
 
-/**
- * walk(va) into RES:
- *   +0 u32 levels visited, +4 u32 mapped, +8 u64 phys, +16 u64 pageSize,
- *   +32 + 32*i: u32 shift, u32 index, u64 entry, u64 table (physical address of the table)
- */
+/** findTable: no table (a level above is not present, or is a leaf). */
+export const NO_TABLE: u64 = ~(<u64>0);
+
+/** Physical address of the table holding va's entry at `leafShift`, walking without allocating; NO_TABLE when there is none. */
+export function findTable(va: u64, leafShift: u32): u64 {
+  let table = rootPhys;
+  let shift = topShift();
+  while (shift > leafShift) {
+    const e = physRead64(entryAddr(table, va, shift));
+    if ((e & PTE_PRESENT) == 0 || isLeaf(e, shift)) return NO_TABLE;
+    table = e & PTE_PFN_MASK;
+    shift -= 9;
+  }
+  return table;
+}
+
+/** walk's result in RES (src/core/wasm.ts reads it): levels visited, mapped, and the leaf's phys and size. */
+@unmanaged
+class WalkResult {
+  levels: u32;
+  mapped: u32;
+  phys: u64;
+  pageSize: u64;
+  pad: u64;
+}
+/** One visited level, from RES + WALK_LEVELS on: the entry's shift and index, the entry, its table's phys. */
+@unmanaged
+class WalkLevel {
+  shift: u32;
+  index: u32;
+  entry: u64;
+  table: u64;
+  pad: u64;
+}
+const WALK_LEVELS: usize = offsetof<WalkResult>();
+if (WALK_LEVELS != 32 || offsetof<WalkLevel>() != 32) ERROR('walk records must be 32 bytes (src/core/wasm.ts walk)');
+
+/** walk(va) into RES: a WalkResult, then one WalkLevel per level visited, top first. */
 export function walkToRes(va: u64): void {
+  const res = changetype<WalkResult>(RES);
   let table = rootPhys;
   let shift = topShift();
   let n: u32 = 0;
-  store<u32>(RES, 0, 4);
-  store<u64>(RES, 0, 8);
-  store<u64>(RES, 0, 16);
+  res.mapped = 0;
+  res.phys = 0;
+  res.pageSize = 0;
   while (true) {
     const idx = (va >> shift) & 511;
     const e = physRead64(table + (idx << 3));
-    const rec = RES + 32 + (<usize>n << 5);
-    store<u32>(rec, shift);
-    store<u32>(rec, <u32>idx, 4);
-    store<u64>(rec, e, 8);
-    store<u64>(rec, table, 16);
+    const rec = changetype<WalkLevel>(RES + WALK_LEVELS + (<usize>n << 5));
+    rec.shift = shift;
+    rec.index = <u32>idx;
+    rec.entry = e;
+    rec.table = table;
     n++;
     if ((e & PTE_PRESENT) == 0) break;
     if (isLeaf(e, shift)) {
       const size = <u64>1 << shift;
-      store<u32>(RES, 1, 4);
-      store<u64>(RES, (e & PTE_PFN_MASK & ~(size - 1)) + (va & (size - 1)), 8);
-      store<u64>(RES, size, 16);
+      res.mapped = 1;
+      res.phys = (e & PTE_PFN_MASK & ~(size - 1)) + (va & (size - 1));
+      res.pageSize = size;
       break;
     }
     table = e & PTE_PFN_MASK;
     shift -= 9;
   }
-  store<u32>(RES, n);
+  res.levels = n;
 }
 
 // ---- direct map: init_memory_mapping ----
 /** Map [va, va + 2^shift) -> phys at the table holding the level-`shift` entry; descend into tables. */
-function mapAt(table: u64, shift: u32, va: u64, phys: u64): i32 {
+function mapEntry(table: u64, shift: u32, va: u64, phys: u64): i32 {
   const ea = entryAddr(table, va, shift);
   const e = physRead64(ea);
   if (e == 0) return physWrite64(ea, phys | (shift == 12 ? PAGE_LEAF_BITS : LARGE_LEAF_BITS)) ? 0 : ENOMEM;
@@ -164,14 +194,14 @@ function mapAt(table: u64, shift: u32, va: u64, phys: u64): i32 {
   const sub = shift - 9;
   const step = <u64>1 << sub;
   for (let k: u64 = 0; k < 512; k++) {
-    const r = mapAt(child, sub, va + k * step, phys + k * step);
+    const r = mapEntry(child, sub, va + k * step, phys + k * step);
     if (r < 0) return r;
   }
   return 0;
 }
 
-/** Map pfns [s, e) with leaves of 2^shift bytes, ascending. */
-function mapPiece(s: u64, e: u64, shift: u32): i32 {
+/** kernel_physical_mapping_init: map pfns [s, e) with leaves of 2^shift bytes, ascending. */
+function kernelPhysicalMappingInit(s: u64, e: u64, shift: u32): i32 {
   const step = <u64>1 << (shift - 12);
   for (let pfn = s; pfn < e; pfn += step) {
     const phys = pfn << 12;
@@ -179,7 +209,7 @@ function mapPiece(s: u64, e: u64, shift: u32): i32 {
     const table = populateTo(va, shift, PURPOSE_DIRECT_MAP);
     if (popStatus < 0) return popStatus;
     if (popStatus > 0) continue; // a larger leaf already maps it
-    const r = mapAt(table, shift, va, phys);
+    const r = mapEntry(table, shift, va, phys);
     if (r < 0) return r;
   }
   return 0;
@@ -195,7 +225,7 @@ function roundDown(x: u64, a: u64): u64 {
 }
 
 /** init_memory_mapping(startPfn, endPfn): split_mem_range's pieces, ascending. 0 or -ENOMEM. */
-export function directMapAdd(startPfn: u64, endPfn: u64): i32 {
+export function initMemoryMapping(startPfn: u64, endPfn: u64): i32 {
   if (endPfn <= startPfn) return 0;
   const P2M: u64 = 512;
   const P1G: u64 = 512 * 512;
@@ -209,7 +239,7 @@ export function directMapAdd(startPfn: u64, endPfn: u64): i32 {
   let e = roundUp(pfn, P2M);
   if (e > limit) e = limit;
   if (s < e) {
-    r = mapPiece(s, e, 12);
+    r = kernelPhysicalMappingInit(s, e, 12);
     if (r < 0) return r;
     pfn = e;
   }
@@ -218,7 +248,7 @@ export function directMapAdd(startPfn: u64, endPfn: u64): i32 {
   e = roundUp(pfn, P1G);
   if (e > roundDown(limit, P2M)) e = roundDown(limit, P2M);
   if (s < e) {
-    r = mapPiece(s, e, s2M);
+    r = kernelPhysicalMappingInit(s, e, s2M);
     if (r < 0) return r;
     pfn = e;
   }
@@ -226,7 +256,7 @@ export function directMapAdd(startPfn: u64, endPfn: u64): i32 {
   s = roundUp(pfn, P1G);
   e = roundDown(limit, P1G);
   if (s < e) {
-    r = mapPiece(s, e, s1G);
+    r = kernelPhysicalMappingInit(s, e, s1G);
     if (r < 0) return r;
     pfn = e;
   }
@@ -234,13 +264,13 @@ export function directMapAdd(startPfn: u64, endPfn: u64): i32 {
   s = roundUp(pfn, P2M);
   e = roundDown(limit, P2M);
   if (s < e) {
-    r = mapPiece(s, e, s2M);
+    r = kernelPhysicalMappingInit(s, e, s2M);
     if (r < 0) return r;
     pfn = e;
   }
   // 4 KiB tail
   if (pfn < limit) {
-    r = mapPiece(pfn, limit, 12);
+    r = kernelPhysicalMappingInit(pfn, limit, 12);
     if (r < 0) return r;
   }
   return 0;
@@ -259,11 +289,6 @@ function tableEmpty(table: u64): bool {
   for (let o: u64 = 0; o < 4096; o += 8) if (physRead64(table + o) != 0) return false;
   return true;
 }
-
-/** vmemmapFree's altmapId: consult the lookup table (v4.5's free_pagetable). */
-export const LOOKUP_ALTMAP: i32 = -1;
-/** vmemmapFree's altmapId: explicitly no altmap (v4.16+ with map=mem). */
-export const NO_ALTMAP: i32 = -2;
 
 /** How removeTable releases vmemmap leaves: LOOKUP_ALTMAP, NO_ALTMAP or an explicit altmap id. */
 let releaseAltmap: i32 = LOOKUP_ALTMAP;
@@ -336,7 +361,7 @@ export function removePagetable(start: u64, len: u64, direct: bool, altmapId: i3
 }
 
 /** kernel_physical_mapping_remove(startPfn, endPfn). 0, or -EFAULT after a Bug event. */
-export function directMapRemove(startPfn: u64, endPfn: u64): i32 {
+export function kernelPhysicalMappingRemove(startPfn: u64, endPfn: u64): i32 {
   if (endPfn <= startPfn) return 0;
   return removePagetable(cfgPageOffset + (startPfn << 12), (endPfn - startPfn) << 12, true, NO_ALTMAP);
 }

@@ -1,16 +1,17 @@
 /**
  * Share counts of vmemmap pages (docs/core.md "vmemmapPopulateCompound"): per pfn, how many extra
  * 4 KiB vmemmap mappings vmemmapPopulateCompound created by reusing it (the kernel's get_page on the
- * reused tail page), or vmemmapOptimizeHuge (hvo.ts) by remapping a HugeTLB page's vmemmap onto it. vmemmapFree drops one share per such mapping and frees the page only with the
- * last one (put_page_testzero).
+ * reused tail page), or vmemmapOptimizeHuge (hvo.ts) by remapping a HugeTLB page's vmemmap onto it.
+ * vmemmapFree drops one share per such mapping and frees the page only with the last one
+ * (put_page_testzero).
  *
- * Storage: a radix tree shaped like the frame index (layout.ts): root at SHARE_ROOT (pfn bits 39..30)
- * -> L1 (29..20) -> L2 (19..10) -> leaf (9..0), one u32 count per pfn in the leaf. Inner entries hold
- * pool slot + 1; nodes come from the slot pool when a first share lands under them and go back when
- * their last one is dropped, so the cost is O(pages shared), nothing up front, at any machine size.
+ * Storage: a tree of the pool (pool.ts) shaped like the frame index: root at SHARE_ROOT (pfn bits 39..30)
+ * -> L1 (29..20) -> L2 (19..10) -> leaf (9..0), one u32 count per pfn in the leaf. Nodes come from the
+ * slot pool when a first share lands under them and go back when their last one is dropped, so the cost
+ * is O(pages shared), nothing up front, at any machine size.
  */
 import { MAX_FRAME, SHARE_ROOT } from './layout';
-import { countAdd, nodeCountAt, slotAddr, slotAlloc, slotFree, treeLeaf, treePrune } from './physmem';
+import { countAdd, treeLeaf, treePrune } from './pool';
 
 /** Shares held over all pfns (0: vmemmapFree skips the lookups). */
 export let shareTotal: u64 = 0;

@@ -1,7 +1,8 @@
 /**
  * Core-wide state: the configuration given to init, memory growth, events and fault injection.
- * Event and fault semantics: docs/core.md "Events"; FaultKind and EventType as in src/core/core.ts.
+ * Event and fault semantics: docs/core.md "Events"; the event types and fault kinds are abi.ts's.
  */
+import { FAULT_KINDS } from './abi';
 import {
   CTL_EVENT_COUNT,
   CTL_EVENT_DROPPED,
@@ -64,11 +65,16 @@ export function ensureMemory(end: u64): bool {
 }
 
 // ---- events ----
-export const EV_FALLBACK: u32 = 1;
-export const EV_NO_PSE_ALTMAP: u32 = 2;
-export const EV_BUG: u32 = 3;
-export const EV_ALTMAP_ALLOC: u32 = 4;
-export const EV_PMD: u32 = 5;
+/** An event record in EVENTS (src/core/wasm.ts reads it): the type (abi.ts EVENT_*), then four words. */
+@unmanaged
+class Event {
+  type: u64;
+  a: u64;
+  b: u64;
+  c: u64;
+  d: u64;
+}
+if (offsetof<Event>() != EVENT_REC) ERROR('class Event must be EVENT_REC bytes');
 
 /** Append an event; the host drains the buffer after every call. Past capacity events are counted as dropped. */
 export function emit(type: u32, a: u64, b: u64, c: u64, d: u64): void {
@@ -78,21 +84,18 @@ export function emit(type: u32, a: u64, b: u64, c: u64, d: u64): void {
     store<u32>(CTL_EVENT_DROPPED, load<u32>(CTL_EVENT_DROPPED) + 1);
     return;
   }
-  store<u64>(at, <u64>type);
-  store<u64>(at, a, 8);
-  store<u64>(at, b, 16);
-  store<u64>(at, c, 24);
-  store<u64>(at, d, 32);
+  const e = changetype<Event>(at);
+  e.type = <u64>type;
+  e.a = a;
+  e.b = b;
+  e.c = c;
+  e.d = d;
   store<u32>(CTL_EVENT_COUNT, n + 1);
 }
 
 // ---- fault injection ----
-export const FAULT_DRAM: u32 = 0;
-export const FAULT_ALTMAP: u32 = 1;
-export const FAULT_BACKING: u32 = 2;
-
 export function setFault(kind: u32, nth: u32): void {
-  if (kind > 2) return;
+  if (kind >= FAULT_KINDS) return;
   store<u32>(CTL_FAULTS + (<usize>kind << 2), nth);
 }
 
@@ -104,14 +107,4 @@ export function faultFires(kind: u32): bool {
   if (c == 0) return false;
   store<u32>(at, c - 1);
   return c == 1;
-}
-
-// ---- small helpers ----
-@inline
-export function umin(a: u64, b: u64): u64 {
-  return a < b ? a : b;
-}
-@inline
-export function umax(a: u64, b: u64): u64 {
-  return a > b ? a : b;
 }

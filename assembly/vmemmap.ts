@@ -2,33 +2,35 @@
  * vmemmap_populate (x86, v4.5) and vmemmap_free (docs/core.md "vmemmap", kernel.md §2.8, §2.11).
  * The struct page of pfn P lives at va(P) = vmemmapStart + 64 * P.
  */
+import {
+  EINVAL,
+  ENOMEM,
+  EVENT_FALLBACK,
+  EVENT_NO_PSE_ALTMAP,
+  EVENT_PMD,
+  POPULATE_BASE_PAGES,
+  POPULATE_BASE_PAGES_USE_ALTMAP,
+  PURPOSE_MEMMAP,
+  PURPOSE_PAGE_TABLE,
+} from './abi';
 import { altmapAlloc, ALTMAP_FAIL, altmapFree } from './altmap';
 import { allocPages, freePages } from './pagealloc';
 import { physRead64, physWrite64 } from './physmem';
 import {
   LARGE_LEAF_BITS,
   PAGE_LEAF_BITS,
+  PMD_SIZE,
   popStatus,
   populateTo,
   PTE_PFN_MASK,
   PTE_PSE,
-  PURPOSE_MEMMAP,
-  PURPOSE_PAGE_TABLE,
   removePagetable,
   translate,
   trPhys,
   trSize,
 } from './pgtable';
 import { shareAdd, shareDrop } from './shares';
-import { cfgDebug, cfgPse, cfgVmemmapStart, emit, EV_FALLBACK, EV_NO_PSE_ALTMAP, EV_PMD } from './state';
-
-/** PopulateFlags (src/core/core.ts). */
-export const BASE_PAGES: u32 = 1;
-export const BASE_PAGES_USE_ALTMAP: u32 = 2;
-
-const PMD_SIZE: u64 = 2 << 20;
-const ENOMEM: i32 = -12;
-const EINVAL: i32 = -22;
+import { cfgDebug, cfgPse, cfgVmemmapStart, emit } from './state';
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
 function releaseBlock(pfn: u64, order: u32, altmapId: i32): void {
@@ -39,12 +41,12 @@ function releaseBlock(pfn: u64, order: u32, altmapId: i32): void {
 /**
  * vmemmap_populate_basepages over the VA bytes [start, start + len): every 4 KiB page touching it,
  * ascending. Tables from DRAM (PageTable); an empty PTE gets a page from the altmap (with
- * BASE_PAGES_USE_ALTMAP) or DRAM (Memmap). A page under a larger leaf is already mapped.
+ * POPULATE_BASE_PAGES_USE_ALTMAP) or DRAM (Memmap). A page under a larger leaf is already mapped.
  */
 function populateBasepages(start: u64, len: u64, altmapId: i32, flags: u32): i32 {
   let va = start & ~(<u64>4095);
   let pages = ((start & 4095) + len + 4095) >> 12;
-  const useAltmap = (flags & BASE_PAGES_USE_ALTMAP) != 0 && altmapId >= 0;
+  const useAltmap = (flags & POPULATE_BASE_PAGES_USE_ALTMAP) != 0 && altmapId >= 0;
   for (; pages != 0; pages--, va += 4096) {
     const pte = populateTo(va, 12, PURPOSE_PAGE_TABLE);
     if (popStatus < 0) return ENOMEM;
@@ -71,14 +73,21 @@ function populateBasepages(start: u64, len: u64, altmapId: i32, flags: u32): i32
 /** vmemmap_populate for the struct pages of pfns [startPfn, startPfn + nrPages). 0 or -ENOMEM. */
 export function vmemmapPopulate(startPfn: u64, nrPages: u64, altmapId: i32, flags: u32): i32 {
   if (!cfgPse && altmapId >= 0) {
-    emit(EV_NO_PSE_ALTMAP, 0, 0, 0, 0);
+    emit(EVENT_NO_PSE_ALTMAP, 0, 0, 0, 0);
     return ENOMEM;
   }
   const start = cfgVmemmapStart + (startPfn << 6);
   const len = nrPages << 6;
   if (len == 0) return 0;
-  if (!cfgPse || (flags & BASE_PAGES) != 0) return populateBasepages(start, len, altmapId, flags);
+  if (!cfgPse || (flags & POPULATE_BASE_PAGES) != 0) return populateBasepages(start, len, altmapId, flags);
+  return populateHugepages(start, len, altmapId, flags);
+}
 
+/**
+ * vmemmap_populate_hugepages over the VA bytes [start, start + len), in 2 MiB steps: a 2 MiB block from
+ * the altmap (no fallback) or DRAM, else a Fallback event and base pages for the step. 0 or -ENOMEM.
+ */
+function populateHugepages(start: u64, len: u64, altmapId: i32, flags: u32): i32 {
   let addr = start;
   let left = len;
   while (left != 0) {
@@ -108,7 +117,7 @@ export function vmemmapPopulate(startPfn: u64, nrPages: u64, altmapId: i32, flag
             releaseBlock(block >> 12, 9, altmapId);
             return ENOMEM;
           }
-          if (cfgDebug) emit(EV_PMD, addr & ~(PMD_SIZE - 1), block, 0, 0);
+          if (cfgDebug) emit(EVENT_PMD, addr & ~(PMD_SIZE - 1), block, 0, 0);
         } else if (altmapId >= 0) {
           return ENOMEM; // no fallback with an altmap
         } else {
@@ -119,7 +128,7 @@ export function vmemmapPopulate(startPfn: u64, nrPages: u64, altmapId: i32, flag
         fallback = true; // the PMD holds a PTE table
       }
       if (fallback) {
-        emit(EV_FALLBACK, addr, blockFailed, 0, 0);
+        emit(EVENT_FALLBACK, addr, blockFailed, 0, 0);
         const r = populateBasepages(addr, step, altmapId, flags);
         if (r < 0) return r;
       }
@@ -228,8 +237,8 @@ export function compoundArgsBad(startPfn: f64, nrPages: f64, compoundPages: f64,
 }
 
 /**
- * vmemmap_free / remove_pagetable(direct = false) for the same span. altmapId: LOOKUP_ALTMAP (-1) sends
- * every leaf through the lookup table; NO_ALTMAP (-2) or an id passes the altmap down (v4.16+).
+ * vmemmap_free / remove_pagetable(direct = false) for the same span. altmapId: LOOKUP_ALTMAP sends
+ * every leaf through the lookup table; NO_ALTMAP or an id passes the altmap down (v4.16+).
  * 0, or -EFAULT after a Bug event.
  */
 export function vmemmapFree(startPfn: u64, nrPages: u64, altmapId: i32): i32 {

@@ -15,8 +15,18 @@
  * memory) when first written; an unbacked frame reads as its fill pattern, or as zero. Fill
  * patterns let memmap initialisation of huge ranges cost O(extents), not O(pages): a pattern
  * describes "these frames hold struct pages of pfns P.. whose words are W (+ the page's own VA
- * for self-relative words)". See `memmapFill` semantics in src/core/ts/memmap.ts.
+ * for self-relative words)". docs/core.md fixes the semantics.
+ *
+ * The numbers below (errnos, Purpose, EventType, FaultKind, PopulateFlags, the altmap ids, ALTMAP_FIELDS)
+ * are the core's ABI: assembly/abi.ts mirrors them and test/core/abi.test.ts checks the built module
+ * against this file.
  */
+
+/** The errnos the core returns (negative, as the kernel does). */
+export const ENOMEM = -12;
+export const EFAULT = -14;
+export const EBUSY = -16;
+export const EINVAL = -22;
 
 /** Who a DRAM page was allocated for; `stats()` counts pages per purpose. */
 export const enum Purpose {
@@ -61,6 +71,7 @@ export const enum FaultKind {
   AltmapAlloc = 1,
   Backing = 2,
 }
+export const FAULT_KINDS = 3;
 
 export interface CoreConfig {
   /** System RAM as pfn ranges [start, end), sorted, disjoint. The DRAM page allocator owns exactly these. */

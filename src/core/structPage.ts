@@ -1,6 +1,7 @@
 /**
- * struct page (64 bytes, v4.5 x86-64 production config) as both backends lay it out, and its decoding.
- * The word indices and constants are mirrored in assembly/memmap.ts; keep the two in step.
+ * struct page (64 bytes, v4.5 x86-64 production config) as both backends lay it out, and its decoding:
+ * the one drawing of the layout. assembly/memmap.ts and src/core/ts/memmap.ts write it with these
+ * constants (the Wasm core exports its copies, and test/core/abi.test.ts holds them to these).
  *
  *   word 0  flags: node << 58 | zone << 55 | PG_reserved (bit 10)   NODES_SHIFT 6, ZONES_SHIFT 3
  *   word 1  mapping

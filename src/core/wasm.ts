@@ -14,6 +14,7 @@
 import {
   ALTMAP_FIELDS,
   CoreTrap,
+  ENOMEM,
   PURPOSES,
   type AltmapField,
   type AltmapFields,
@@ -84,10 +85,9 @@ interface Exports {
   setFault(kind: number, nth: number): void;
 }
 
-const ENOMEM = -12;
-/** Bytes per event record in the core's event buffer: type, a, b, c, d. */
+/** Bytes per event record in the core's event buffer: type, a, b, c, d (assembly/layout.ts EVENT_REC). */
 const EVENT_REC = 40;
-/** Bytes per lookup entry in IO: f64 startPfn, endPfn, altmap id. */
+/** Bytes per lookup entry in IO: f64 startPfn, endPfn, altmap id (assembly/altmap.ts LookupInput). */
 const LOOKUP_REC = 24;
 const LEVEL_BY_SHIFT: Record<number, WalkLevel['level']> = { 39: 'p4d', 30: 'pud', 21: 'pmd', 12: 'pte' };
 

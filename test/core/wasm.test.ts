@@ -1,6 +1,6 @@
 /**
  * The Wasm core alone, through the Core interface, with the numbers of kernel.md and docs/core.md.
- * (test/core.diff.test.ts holds it to the TypeScript twin byte for byte.)
+ * (test/core/diff.test.ts holds it to the TypeScript twin byte for byte.)
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

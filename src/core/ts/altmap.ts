@@ -5,7 +5,7 @@
  * vmem_altmap_free wraps to a small negative number, which reads back as 2^64 - k.
  */
 import { EventType, FaultKind, type AltmapField, type AltmapFields } from '../core.ts';
-import type { Events, Faults } from './util.ts';
+import type { Events, Faults } from './state.ts';
 
 interface Altmap {
   basePfn: number;
@@ -50,7 +50,7 @@ export class AltmapTable {
     private readonly debug: boolean,
   ) {}
 
-  create(f: AltmapFields): number {
+  altmapCreate(f: AltmapFields): number {
     const m: Altmap = {
       basePfn: toSigned(f.basePfn),
       reserve: toSigned(f.reserve),
@@ -67,7 +67,7 @@ export class AltmapTable {
     return this.maps.length - 1;
   }
 
-  release(id: number): void {
+  altmapRelease(id: number): void {
     if (id >= 0 && id < this.maps.length) this.maps[id] = null;
   }
 
@@ -75,32 +75,37 @@ export class AltmapTable {
     return this.maps[id] ?? null;
   }
 
-  read(id: number): AltmapFields {
+  altmapRead(id: number): AltmapFields {
     const m = this.get(id);
     if (!m) return { basePfn: 0n, reserve: 0n, free: 0n, align: 0n, alloc: 0n };
     return { basePfn: toU64(m.basePfn), reserve: toU64(m.reserve), free: toU64(m.free), align: toU64(m.align), alloc: toU64(m.alloc) };
   }
 
-  write(id: number, field: AltmapField, value: bigint): void {
+  altmapWrite(id: number, field: AltmapField, value: bigint): void {
     const m = this.get(id);
     if (m) m[field] = toSigned(value);
   }
 
-  /** vmem_altmap_nr_free */
-  nrFree(m: Altmap): number {
+  /** vmem_altmap_next_pfn: base + reserve + alloc + align. */
+  private nextPfn(m: Altmap): number {
+    return wrap(m.basePfn + m.reserve + m.alloc + m.align);
+  }
+
+  /** vmem_altmap_nr_free: free > alloc + align ? free - (alloc + align) : 0. */
+  private nrFree(m: Altmap): number {
     const used = wrap(m.alloc + m.align);
     return u64Greater(m.free, used) ? wrap(m.free - used) : 0;
   }
 
   /** vmem_altmap_alloc: the pfn, or -1 (no state change). */
-  alloc(id: number, n: number): number {
+  altmapAlloc(id: number, n: number): number {
     const m = this.get(id);
     if (!m) return -1;
-    if (this.faults.fire(FaultKind.AltmapAlloc)) {
+    if (this.faults.faultFires(FaultKind.AltmapAlloc)) {
       this.trace(m, -1, n);
       return -1;
     }
-    const pfn = wrap(m.basePfn + m.reserve + m.alloc + m.align);
+    const pfn = this.nextPfn(m);
     const unit = lowestBit(n);
     const pad = (unit - (pfn % unit)) % unit;
     const nrFree = this.nrFree(m);
@@ -114,8 +119,8 @@ export class AltmapTable {
     return pfn + pad;
   }
 
-  /** vmem_altmap_free */
-  free(id: number, n: number): void {
+  /** vmem_altmap_free: alloc -= n, modulo 2^64. */
+  altmapFree(id: number, n: number): void {
     const m = this.get(id);
     if (!m) return;
     m.alloc = wrap(m.alloc - n);
@@ -123,15 +128,15 @@ export class AltmapTable {
 
   private trace(m: Altmap, pfn: number, n: number): void {
     if (!this.debug) return;
-    this.events.push(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), BigInt(n));
+    this.events.emit(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), BigInt(n));
   }
 
-  setLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
+  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
     this.lookup = entries.map((e) => ({ ...e })).sort((a, b) => a.startPfn - b.startPfn);
   }
 
   /** to_vmem_altmap as free_pagetable sees it: of the entries starting at or below pfn, the last; -1 if it does not hold pfn. */
-  lookupPfn(pfn: number): number {
+  lookupAltmap(pfn: number): number {
     let found = -1;
     for (const e of this.lookup) {
       if (e.startPfn > pfn) break;

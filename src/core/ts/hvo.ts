@@ -3,20 +3,20 @@
  * "vmemmapRestoreHuge"): split the PMD leaves of a HugeTLB page's vmemmap, free every vmemmap page after
  * the first and map the first there read-only (shares of it), and the way back.
  */
-import { Purpose } from '../core.ts';
-import { EFAULT, EINVAL, ENOMEM } from './util.ts';
-import { entryPfn, NX_HI, PAGE_FLAGS, PTE_PRESENT, PTE_PSE, SZ_2M, TABLE_FLAGS, type PageTable } from './pgtable.ts';
+import { EFAULT, EINVAL, ENOMEM, Purpose } from '../core.ts';
+import { entryPfn, NX_HI, PAGE_FLAGS, PMD_SIZE, PTE_PRESENT, PTE_PSE, TABLE_FLAGS, type PageTable } from './pgtable.ts';
+import type { Shares } from './shares.ts';
 import type { Vmemmap } from './vmemmap.ts';
 
 /** PAGE_KERNEL_RO as docs/core.md fixes it (low bits; NX in the high half): __PAGE_KERNEL without _PAGE_RW. */
-export const PAGE_RO_FLAGS = 0x121; // 6.12 PAGE_KERNEL_RO: present, accessed, global (+ NX); no RW, no dirty since v6.6
+const PAGE_RO_FLAGS = 0x121; // 6.12 PAGE_KERNEL_RO: present, accessed, global (+ NX); no RW, no dirty since v6.6
 const PTE_RW = 0x2;
 /** The largest nrPages (as the Wasm core, whose lists live in its 1 MiB IO block). */
-export const HUGE_MAX_PAGES = 2 ** 23;
+const HUGE_MAX_PAGES = 2 ** 23;
 const TWO40 = 2 ** 40;
 
-/** Argument check of both operations: 0 or -EINVAL. */
-function argsBad(startPfn: number, nrPages: number): number {
+/** Argument check of vmemmapOptimizeHuge / vmemmapRestoreHuge (the caller's, as in assembly/index.ts): 0 or -EINVAL. */
+export function hugeArgsBad(startPfn: number, nrPages: number): number {
   if (!Number.isInteger(startPfn) || startPfn < 0 || startPfn > TWO40) return EINVAL;
   if (!Number.isInteger(nrPages) || nrPages < 128 || nrPages > HUGE_MAX_PAGES) return EINVAL;
   if (startPfn + nrPages > TWO40 || startPfn % 64 !== 0 || nrPages % 64 !== 0) return EINVAL;
@@ -36,10 +36,11 @@ export class Hvo {
   constructor(
     private readonly pt: PageTable,
     private readonly vm: Vmemmap,
+    private readonly shares: Shares,
   ) {}
 
   /** Put back this call's splits, last first. */
-  private undo(splits: Split[]): void {
+  private undoSplits(splits: Split[]): void {
     const pt = this.pt;
     for (let k = splits.length - 1; k >= 0; k--) {
       const s = splits[k];
@@ -49,10 +50,10 @@ export class Hvo {
   }
 
   /** vmemmap_remap_split: every PMD leaf met by the 2 MiB steps of [start, end) becomes a PTE table. 0 or -ENOMEM (undone). */
-  private split(start: number, end: number): number {
+  private splitRange(start: number, end: number): number {
     const pt = this.pt;
     const splits: Split[] = [];
-    for (let addr = start; addr < end; addr = Math.floor(addr / SZ_2M) * SZ_2M + SZ_2M) {
+    for (let addr = start; addr < end; addr = Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE) {
       const t = pt.findTable(addr, pt.pmd);
       if (t < 0) continue;
       const i = pt.index(addr, pt.pmd);
@@ -61,13 +62,13 @@ export class Hvo {
       const hi = pt.readHi(t, i);
       const page = pt.alloc.allocPages(0, Purpose.PageTable);
       if (page < 0) {
-        this.undo(splits);
+        this.undoSplits(splits);
         return ENOMEM;
       }
-      const f = pt.mem.back(page);
+      const f = pt.mem.frameForWrite(page);
       if (!f) {
         pt.alloc.freePages(page, 0, Purpose.PageTable);
-        this.undo(splits);
+        this.undoSplits(splits);
         return ENOMEM;
       }
       const e = entryPfn(lo, hi);
@@ -84,10 +85,8 @@ export class Hvo {
     return 0;
   }
 
-  /** hugetlb_vmemmap_optimize_folio: pages freed, -ENOMEM (nothing changes), -EINVAL, or -EFAULT after a Bug. */
-  optimize(startPfn: number, nrPages: number): number {
-    const bad = argsBad(startPfn, nrPages);
-    if (bad < 0) return bad;
+  /** hugetlb_vmemmap_optimize_folio (arguments checked by the caller): pages freed, -ENOMEM (nothing changes), -EINVAL, or -EFAULT after a Bug. */
+  vmemmapOptimizeHuge(startPfn: number, nrPages: number): number {
     const pt = this.pt;
     const start = this.vm.va(startPfn);
     const end = this.vm.va(startPfn + nrPages);
@@ -107,42 +106,51 @@ export class Hvo {
       if (!(lo & PTE_PRESENT)) return EINVAL;
       reuse = entryPfn(lo, pt.readHi(e, ti));
     }
-    if (this.split(start, end) < 0) return ENOMEM;
+    if (this.splitRange(start, end) < 0) return ENOMEM;
     let freed = 0;
-    let t = -1;
-    for (let va = start + 4096; va < end; va += 4096) {
-      if (va === start + 4096 || va % SZ_2M === 0) t = pt.findTable(va, pt.pte);
-      if (t < 0) continue;
-      const i = pt.index(va, pt.pte);
-      const lo = pt.readLo(t, i);
-      if (!(lo & PTE_PRESENT)) continue;
+    let result = 0;
+    this.tailPtes(start, end, (t, i, lo) => {
       const pfn = entryPfn(lo, pt.readHi(t, i));
-      if (pfn === reuse) continue; // already remapped (a second optimize)
-      if (pt.alloc.freePages(pfn, 0, Purpose.Memmap) < 0) return EFAULT;
+      if (pfn === reuse) return true; // already remapped (a second optimize)
+      if (pt.alloc.freePages(pfn, 0, Purpose.Memmap) < 0) {
+        result = EFAULT;
+        return false;
+      }
       pt.writeLeaf(t, i, reuse, PAGE_RO_FLAGS); // the PTE table is backed
-      this.vm.shareAdd(reuse);
+      this.shares.shareAdd(reuse);
       freed++;
-    }
-    return freed;
+      return true;
+    });
+    return result < 0 ? result : freed;
   }
 
-  /** The PTEs of [start + 4096, end) that map `reuse` read-only, ascending, as [table, index]. */
-  private remapped(start: number, end: number, reuse: number, visit: (t: number, i: number) => void): void {
+  /**
+   * The present PTEs of the vmemmap pages in [start + 4096, end), ascending (the PTE table looked up at
+   * the first and at each 2 MiB boundary): visit(table, index, low half); false stops the walk.
+   */
+  private tailPtes(start: number, end: number, visit: (t: number, i: number, lo: number) => boolean): void {
     const pt = this.pt;
     let t = -1;
     for (let va = start + 4096; va < end; va += 4096) {
-      if (va === start + 4096 || va % SZ_2M === 0) t = pt.findTable(va, pt.pte);
+      if (va === start + 4096 || va % PMD_SIZE === 0) t = pt.findTable(va, pt.pte);
       if (t < 0) continue;
       const i = pt.index(va, pt.pte);
       const lo = pt.readLo(t, i);
-      if (lo & PTE_PRESENT && !(lo & PTE_RW) && entryPfn(lo, pt.readHi(t, i)) === reuse) visit(t, i);
+      if (lo & PTE_PRESENT && !visit(t, i, lo)) return;
     }
   }
 
-  /** hugetlb_vmemmap_restore_folio: pages allocated, -ENOMEM (nothing changes) or -EINVAL. */
-  restore(startPfn: number, nrPages: number): number {
-    const bad = argsBad(startPfn, nrPages);
-    if (bad < 0) return bad;
+  /** The PTEs of [start + 4096, end) that map `reuse` read-only (vmemmapOptimizeHuge's), ascending. */
+  private remapped(start: number, end: number, reuse: number, visit: (t: number, i: number) => void): void {
+    const pt = this.pt;
+    this.tailPtes(start, end, (t, i, lo) => {
+      if (!(lo & PTE_RW) && entryPfn(lo, pt.readHi(t, i)) === reuse) visit(t, i);
+      return true;
+    });
+  }
+
+  /** hugetlb_vmemmap_restore_folio (arguments checked by the caller): pages allocated, -ENOMEM (nothing changes) or -EINVAL. */
+  vmemmapRestoreHuge(startPfn: number, nrPages: number): number {
     const pt = this.pt;
     const start = this.vm.va(startPfn);
     const end = this.vm.va(startPfn + nrPages);
@@ -159,7 +167,7 @@ export class Hvo {
     const pages: number[] = [];
     for (let k = 0; k < n; k++) {
       const p = pt.alloc.allocPages(0, Purpose.Memmap);
-      const f = p < 0 ? null : pt.mem.back(p);
+      const f = p < 0 ? null : pt.mem.frameForWrite(p);
       if (!f) {
         if (p >= 0) pt.alloc.freePages(p, 0, Purpose.Memmap);
         for (const q of pages) pt.alloc.freePages(q, 0, Purpose.Memmap);
@@ -171,7 +179,7 @@ export class Hvo {
     let k = 0;
     this.remapped(start, end, reuse, (t, i) => {
       pt.writeLeaf(t, i, pages[k++], PAGE_FLAGS); // the PTE table is backed
-      this.vm.shareDrop(reuse);
+      this.shares.shareDrop(reuse);
     });
     return n;
   }

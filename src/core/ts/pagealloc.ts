@@ -3,9 +3,9 @@
  * free block first. A bitmap per RAM range (1 = in use) plus free counts per 2 MiB block and
  * search hints keep order-0 and order-9 allocations cheap.
  */
-import { EventType, FaultKind, PURPOSES, type DramStats, type Purpose } from '../core.ts';
-import { EFAULT, ENOMEM, type Events, type Faults } from './util.ts';
+import { EFAULT, ENOMEM, EventType, FaultKind, PURPOSES, type DramStats, type Purpose } from '../core.ts';
 import type { PhysMem } from './physmem.ts';
+import type { Events, Faults } from './state.ts';
 
 const BLOCK = 512;
 
@@ -144,7 +144,7 @@ export class PageAlloc {
 
   /** alloc_pages: lowest free aligned block; the pfn or -ENOMEM. */
   allocPages(order: number, purpose: Purpose): number {
-    if (this.faults.fire(FaultKind.DramAlloc)) return ENOMEM;
+    if (this.faults.faultFires(FaultKind.DramAlloc)) return ENOMEM;
     const n = 2 ** order;
     for (const r of this.ranges) {
       if (r.end - r.start < n) continue;
@@ -153,7 +153,7 @@ export class PageAlloc {
       r.take(rel, n);
       this.nrFree -= n;
       // allocated pages read as zero, whatever the host wrote into free RAM
-      this.mem.discard(r.base + rel, r.base + rel + n);
+      this.mem.discardFrames(r.base + rel, r.base + rel + n);
       this.byPurpose[purpose] += n;
       return r.base + rel;
     }
@@ -165,22 +165,17 @@ export class PageAlloc {
     const n = 2 ** order;
     const r = this.ranges.find((x) => pfn >= x.start && pfn + n <= x.end);
     if (!r || !r.allUsed(pfn - r.base, n)) {
-      this.events.push(EventType.Bug, BigInt(pfn), BigInt(order));
+      this.events.emit(EventType.Bug, BigInt(pfn), BigInt(order));
       return EFAULT;
     }
     r.give(pfn - r.base, n);
     this.nrFree += n;
     this.byPurpose[purpose] -= n;
-    this.mem.discard(pfn, pfn + n);
+    this.mem.discardFrames(pfn, pfn + n);
     return 0;
   }
 
-  /** Whether pfn is DRAM that the allocator owns. */
-  isRam(pfn: number): boolean {
-    return this.ranges.some((r) => pfn >= r.start && pfn < r.end);
-  }
-
-  stats(): DramStats {
+  dramStats(): DramStats {
     return { totalPages: this.totalPages, freePages: this.nrFree, byPurpose: [...this.byPurpose] };
   }
 }

@@ -1,12 +1,14 @@
 /**
- * x86-64 page tables (twin of assembly/pgtable.ts): entries live in simulated physical memory.
- * Virtual addresses in hot paths are numbers holding the low 57 bits (exact for the 64-byte
- * aligned addresses the model uses); index i of level l is floor(va / 2^shift[l]) % 512.
+ * x86-64 page tables (as assembly/pgtable.ts; docs/core.md "Page tables"): entries live in simulated
+ * physical memory. Virtual addresses in hot paths are numbers holding the low 57 bits (exact for the
+ * 64-byte aligned addresses the model uses; vaLow, vaFull); index i of level l is
+ * floor(va / 2^shift[l]) % 512.
  */
-import { Purpose } from '../core.ts';
-import { EFAULT, ENOMEM } from './util.ts';
-import type { PhysMem } from './physmem.ts';
+import { EFAULT, ENOMEM, LOOKUP_ALTMAP, NO_ALTMAP, Purpose, type CoreWalk, type WalkLevel } from '../core.ts';
+import type { AltmapTable } from './altmap.ts';
 import type { PageAlloc } from './pagealloc.ts';
+import type { PhysMem } from './physmem.ts';
+import type { Shares } from './shares.ts';
 
 export const PTE_PRESENT = 0x1;
 export const PTE_PSE = 0x80;
@@ -18,15 +20,44 @@ export const LARGE_FLAGS = 0x1e3;
 export const PAGE_FLAGS = 0x163;
 export const NX_HI = 0x80000000;
 
-export const LEVEL_NAMES_4 = ['pgd', 'pud', 'pmd', 'pte'] as const;
-export const LEVEL_NAMES_5 = ['pgd', 'p4d', 'pud', 'pmd', 'pte'] as const;
+const LEVEL_NAMES_4 = ['pgd', 'pud', 'pmd', 'pte'] as const;
+const LEVEL_NAMES_5 = ['pgd', 'p4d', 'pud', 'pmd', 'pte'] as const;
 
-export const SZ_2M = 2 ** 21;
-export const SZ_1G = 2 ** 30;
+/** Bytes a PMD entry maps. */
+export const PMD_SIZE = 2 ** 21;
+/** Bytes a PUD entry maps. */
+export const PUD_SIZE = 2 ** 30;
+
+/** populateTo: a leaf above the level already maps the address. */
+export const LEAF_ABOVE = -2;
+/** findTable: no table (a level above is not present, or is a leaf). */
+const NO_TABLE = -1;
+
+const MASK57 = (1n << 57n) - 1n;
+const TOP7 = ((1n << 64n) - 1n) ^ MASK57;
+
+/** The low 57 bits of a virtual address, as the twin's hot paths carry it. */
+export function vaLow(va: bigint): number {
+  return Number(va & MASK57);
+}
+
+/** The canonical 64-bit address of a low-57-bit value (sign-extended from bit 56). */
+export function vaFull(low: number): bigint {
+  const v = BigInt(low);
+  return low >= 2 ** 56 ? v | TOP7 : v;
+}
 
 /** The pfn an entry points at. */
 export function entryPfn(lo: number, hi: number): number {
   return (lo >>> 12) + (hi & 0xfffff) * 1048576;
+}
+
+export interface PagingConfig {
+  levels: 4 | 5;
+  pse: boolean;
+  gbpages: boolean;
+  /** PAGE_OFFSET, low 57 bits. */
+  pageOffset: number;
 }
 
 export class PageTable {
@@ -38,13 +69,16 @@ export class PageTable {
   readonly pmd: number;
   readonly pte: number;
   root = -1;
-  /** Scratch for reading entries of unbacked tables. */
 
   constructor(
-    levels: 4 | 5,
+    readonly cfg: PagingConfig,
     readonly mem: PhysMem,
     readonly alloc: PageAlloc,
+    /** free_pagetable's way back for vmemmap leaves. */
+    readonly altmaps: AltmapTable,
+    readonly shares: Shares,
   ) {
+    const levels = cfg.levels;
     this.shifts = levels === 5 ? [48, 39, 30, 21, 12] : [39, 30, 21, 12];
     this.names = levels === 5 ? LEVEL_NAMES_5 : LEVEL_NAMES_4;
     this.pte = levels - 1;
@@ -57,29 +91,21 @@ export class PageTable {
   }
 
   readLo(table: number, i: number): number {
-    const f = this.mem.peek(table);
+    const f = this.mem.frameWords(table);
     return f ? f[2 * i] : 0;
   }
   readHi(table: number, i: number): number {
-    const f = this.mem.peek(table);
+    const f = this.mem.frameWords(table);
     return f ? f[2 * i + 1] : 0;
   }
 
   /** Store an entry; backs the table's frame. false on budget exhaustion. */
   write(table: number, i: number, lo: number, hi: number): boolean {
-    const f = this.mem.back(table);
+    const f = this.mem.frameForWrite(table);
     if (!f) return false;
     f[2 * i] = lo >>> 0;
     f[2 * i + 1] = hi >>> 0;
     return true;
-  }
-
-  clear(table: number, i: number): void {
-    const f = this.mem.peek(table);
-    if (f) {
-      f[2 * i] = 0;
-      f[2 * i + 1] = 0;
-    }
   }
 
   /** Write a leaf entry for pfn with low flags and NX. */
@@ -88,16 +114,16 @@ export class PageTable {
   }
 
   /**
-   * The table at `level` for va, allocating missing tables above it (purpose for new ones).
-   * Returns the table pfn, -ENOMEM, or -2 when a leaf sits above `level`.
+   * Populate every level above `level` for va (an empty entry gets a new order-0 page of `purpose` as
+   * table), top-down. Returns the table pfn holding va's entry at `level`, -ENOMEM, or LEAF_ABOVE.
    */
-  tableFor(va: number, level: number, purpose: Purpose): number {
+  populateTo(va: number, level: number, purpose: Purpose): number {
     let table = this.root;
     for (let l = 0; l < level; l++) {
       const i = this.index(va, l);
       const lo = this.readLo(table, i);
       if (lo & PTE_PRESENT) {
-        if (lo & PTE_PSE) return -2;
+        if (lo & PTE_PSE) return LEAF_ABOVE;
         table = entryPfn(lo, this.readHi(table, i));
         continue;
       }
@@ -112,36 +138,38 @@ export class PageTable {
     return table;
   }
 
-  /** The table at `level` for va if every level above is present and not a leaf; else -1. */
+  /** The table at `level` for va if every level above is present and not a leaf; else NO_TABLE. */
   findTable(va: number, level: number): number {
     let table = this.root;
     for (let l = 0; l < level; l++) {
       const lo = this.readLo(table, this.index(va, l));
-      if (!(lo & PTE_PRESENT) || lo & PTE_PSE) return -1;
+      if (!(lo & PTE_PRESENT) || lo & PTE_PSE) return NO_TABLE;
       table = entryPfn(lo, this.readHi(table, this.index(va, l)));
     }
     return table;
   }
 
   /** True when no entry of the table is present. */
-  isEmpty(table: number): boolean {
-    const f = this.mem.peek(table);
+  tableEmpty(table: number): boolean {
+    const f = this.mem.frameWords(table);
     if (!f) return true;
     for (let i = 0; i < 1024; i++) if (f[i] !== 0) return false;
     return true;
   }
 
+  /** translate's page size of the last mapped address. */
+  lastSize = 0;
+
   /**
    * Translate va (low-57-bit number, 64-byte aligned at least) to its backing: returns the
    * physical byte address as a number, with the mapping's page size in `lastSize`; -1 if unmapped.
    */
-  lastSize = 0;
   translate(va: number): number {
     let table = this.root;
     const levels = this.shifts.length;
     for (let l = 0; l < levels; l++) {
       const i = this.index(va, l);
-      const f = this.mem.peek(table);
+      const f = this.mem.frameWords(table);
       if (!f) return -1;
       const lo = f[2 * i];
       if (!(lo & PTE_PRESENT)) return -1;
@@ -157,26 +185,114 @@ export class PageTable {
   }
 }
 
+/** walk(va): every level visited, from the root. */
+export function walk(pt: PageTable, va: bigint): CoreWalk {
+  const levels: WalkLevel[] = [];
+  let table = pt.root;
+  const n = pt.shifts.length;
+  for (let l = 0; l < n; l++) {
+    const shift = BigInt(pt.shifts[l]);
+    const index = Number((va >> shift) & 511n);
+    const lo = pt.readLo(table, index);
+    const hi = pt.readHi(table, index);
+    const entry = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    levels.push({ level: pt.names[l] as WalkLevel['level'], index, entry, table: BigInt(table) * 4096n });
+    if (!(lo & PTE_PRESENT)) return { levels, mapped: false, phys: 0n, pageSize: 0 };
+    const pfn = entryPfn(lo, hi);
+    if (l === n - 1 || lo & PTE_PSE) {
+      const size = 1n << shift;
+      return { levels, mapped: true, phys: BigInt(pfn) * 4096n + (va & (size - 1n)), pageSize: Number(size) };
+    }
+    table = pfn;
+  }
+  return { levels, mapped: false, phys: 0n, pageSize: 0 };
+}
 
-/** What remove walks do with a leaf they clear: nothing (direct map) or free_pagetable (vmemmap). Returns 0 or an errno. */
-export type LeafRelease = (pfn: number, order: number) => number;
-
+// ---- direct map: init_memory_mapping ----
 /**
- * remove_pagetable: clear leaves wholly inside [vaStart, vaEnd) below `table` at `level`, and free
- * tables left empty (with `tablePurpose`). Stops at the first error from `release`.
+ * kernel_physical_mapping_init: map [va, va + len) to pfn.. with leaves of `level`; existing leaves
+ * are kept, existing tables descended.
  */
-export function removeRange(
-  pt: PageTable,
-  table: number,
-  level: number,
-  vaStart: number,
-  vaEnd: number,
-  release: LeafRelease | null,
-  tablePurpose: Purpose,
-): number {
+function kernelPhysicalMappingInit(pt: PageTable, va: number, len: number, pfn: number, level: number): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
-  const f = pt.mem.peek(table);
+  for (let off = 0; off < len; off += size) {
+    const a = va + off;
+    const t = pt.populateTo(a, level, Purpose.DirectMap);
+    if (t === LEAF_ABOVE) continue;
+    if (t < 0) return t;
+    const i = pt.index(a, level);
+    const lo = pt.readLo(t, i);
+    const p = pfn + off / 4096;
+    if (!(lo & PTE_PRESENT)) {
+      if (!pt.writeLeaf(t, i, p, level === last ? PAGE_FLAGS : LARGE_FLAGS)) return ENOMEM;
+    } else if (!(lo & PTE_PSE) && level !== last) {
+      const r = kernelPhysicalMappingInit(pt, a, size, p, level + 1);
+      if (r < 0) return r;
+    }
+  }
+  return 0;
+}
+
+/** init_memory_mapping(startPfn, endPfn): split_mem_range's pieces, ascending. 0 or -ENOMEM. */
+export function initMemoryMapping(pt: PageTable, startPfn: number, endPfn: number): number {
+  const { pse, gbpages, pageOffset } = pt.cfg;
+  const s = startPfn * 4096;
+  const e = endPfn * 4096;
+  const up = (x: number, a: number) => Math.ceil(x / a) * a;
+  const down = (x: number, a: number) => Math.floor(x / a) * a;
+  const big = gbpages && pse ? pt.pud : pse ? pt.pmd : pt.pte;
+  const mid = pse ? pt.pmd : pt.pte;
+  // split_mem_range: 4K head, 2M up to the first 1G boundary, 1G middle, 2M, 4K tail
+  const pieces: Array<[number, number, number]> = [];
+  let cur = s;
+  const cut = (to: number, level: number) => {
+    const end = Math.max(cur, Math.min(to, e));
+    pieces.push([cur, end, level]);
+    cur = end;
+  };
+  cut(up(s, PMD_SIZE), pt.pte);
+  cut(Math.min(up(s, PUD_SIZE), down(e, PMD_SIZE)), mid);
+  cut(down(e, PUD_SIZE), big);
+  cut(down(e, PMD_SIZE), mid);
+  cut(e, pt.pte);
+  for (const [from, to, level] of pieces) {
+    if (to <= from) continue;
+    const r = kernelPhysicalMappingInit(pt, pageOffset + from, to - from, from / 4096, level);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+// ---- removal: remove_pagetable ----
+/**
+ * free_pagetable for a vmemmap leaf of 2^order pages. A 4 KiB page with shares loses one instead and
+ * stays (put_page_testzero). LOOKUP_ALTMAP (v4.5): the lookup table decides, found -> vmem_altmap_free,
+ * else the page allocator; an explicit altmapId (v4.16+): a 2 MiB leaf goes to that altmap when there is
+ * one, everything else to the page allocator (Purpose.Memmap). 0, or -EFAULT after a Bug event.
+ */
+function freePagetable(pt: PageTable, pfn: number, order: number, altmapId: number): number {
+  const shares = pt.shares;
+  if (order === 0 && shares.shareTotal !== 0 && shares.shareDrop(pfn)) return 0;
+  let id = altmapId;
+  if (id === LOOKUP_ALTMAP) id = pt.altmaps.lookupAltmap(pfn);
+  else if (order !== 9) id = NO_ALTMAP;
+  if (id >= 0) {
+    pt.altmaps.altmapFree(id, 2 ** order);
+    return 0;
+  }
+  return pt.alloc.freePages(pfn, order, Purpose.Memmap);
+}
+
+/**
+ * Remove the mappings of [vaStart, vaEnd) held by `table` at `level`, descending. A leaf wholly inside
+ * goes (direct map: cleared; vmemmap: free_pagetable, then cleared); a leaf partly inside stays. A child
+ * table left all-empty is freed to DRAM and its entry cleared. Stops at the first error.
+ */
+function removeTable(pt: PageTable, table: number, level: number, vaStart: number, vaEnd: number, direct: boolean, altmapId: number): number {
+  const size = 2 ** pt.shifts[level];
+  const last = pt.shifts.length - 1;
+  const f = pt.mem.frameWords(table);
   if (!f) return 0; // an unbacked table holds no entries
   // descending (see assembly/pgtable.ts removeTable): frees come off the top of the pattern list
   for (let va = vaEnd; va > vaStart; ) {
@@ -189,18 +305,18 @@ export function removeRange(
       const pfn = entryPfn(lo, f[2 * i + 1]);
       if (level === last || lo & PTE_PSE) {
         if (base >= vaStart && base + size <= vaEnd) {
-          if (release) {
-            const r = release(pfn, level === last ? 0 : Math.log2(size / 4096));
+          if (!direct) {
+            const r = freePagetable(pt, pfn, level === last ? 0 : Math.log2(size / 4096), altmapId);
             if (r < 0) return r;
           }
           f[2 * i] = 0;
           f[2 * i + 1] = 0;
         }
       } else {
-        const r = removeRange(pt, pfn, level + 1, from, va, release, tablePurpose);
+        const r = removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
-        if (pt.isEmpty(pfn)) {
-          if (pt.alloc.freePages(pfn, 0, tablePurpose) < 0) return EFAULT;
+        if (pt.tableEmpty(pfn)) {
+          if (pt.alloc.freePages(pfn, 0, direct ? Purpose.DirectMap : Purpose.PageTable) < 0) return EFAULT;
           f[2 * i] = 0;
           f[2 * i + 1] = 0;
         }
@@ -211,24 +327,13 @@ export function removeRange(
   return 0;
 }
 
-/** Map [va, va + len) to pfn.. with leaves of `level`; existing leaves are kept, existing tables descended. */
-export function mapRange(pt: PageTable, va: number, len: number, pfn: number, level: number, purpose: Purpose): number {
-  const size = 2 ** pt.shifts[level];
-  const last = pt.shifts.length - 1;
-  for (let off = 0; off < len; off += size) {
-    const a = va + off;
-    const t = pt.tableFor(a, level, purpose);
-    if (t === -2) continue;
-    if (t < 0) return t;
-    const i = pt.index(a, level);
-    const lo = pt.readLo(t, i);
-    const p = pfn + off / 4096;
-    if (!(lo & PTE_PRESENT)) {
-      if (!pt.writeLeaf(t, i, p, level === last ? PAGE_FLAGS : LARGE_FLAGS)) return ENOMEM;
-    } else if (!(lo & PTE_PSE) && level !== last) {
-      const r = mapRange(pt, a, size, p, level + 1, purpose);
-      if (r < 0) return r;
-    }
-  }
-  return 0;
+/** remove_pagetable over the virtual range [start, end); vmemmap leaves go as `altmapId` says. */
+export function removePagetable(pt: PageTable, start: number, end: number, direct: boolean, altmapId: number): number {
+  return removeTable(pt, pt.root, 0, start, end, direct, altmapId);
+}
+
+/** kernel_physical_mapping_remove(startPfn, endPfn). 0, or -EFAULT after a Bug event. */
+export function kernelPhysicalMappingRemove(pt: PageTable, startPfn: number, endPfn: number): number {
+  const base = pt.cfg.pageOffset;
+  return removePagetable(pt, base + startPfn * 4096, base + endPfn * 4096, true, NO_ALTMAP);
 }

@@ -1,247 +1,129 @@
 /**
- * Sparse physical memory (twin of assembly/physmem.ts): frames backed on first write, fill
- * patterns for struct page runs, zero elsewhere. 64-bit words are kept as lo/hi u32 halves.
+ * Sparse physical memory (as assembly/physmem.ts; docs/core.md "Physical memory"): frames backed on first
+ * write (pool.ts), fill patterns for struct page runs (patterns.ts), zero elsewhere. 64-bit words are
+ * kept as lo/hi u32 halves.
  */
-import { PAGE_SIZE, type Faults } from './util.ts';
-import { FaultKind } from '../core.ts';
+import { ENOMEM, FaultKind } from '../core.ts';
+import type { Patterns } from './patterns.ts';
+import { FramePool } from './pool.ts';
+import type { Faults } from './state.ts';
 
-/** A run of frames holding struct pages of consecutive pfns, all built from one template. */
-export interface Pattern {
-  start: number;
-  end: number;
-  /** The pfn whose struct page sits at byte 0 of frame `start`. */
-  pagePfn0: number;
-  lo: Uint32Array; // 8 words, low halves
-  hi: Uint32Array; // 8 words, high halves
-  selfMask: number;
-}
-
-const BLOCK_SHIFT = 9;
+const PAGE_SIZE = 4096;
 
 export class PhysMem {
-  private readonly frames = new Map<number, Uint32Array>();
-  /** Backed frames per 2 MiB block, so discarding a range skips empty blocks. */
-  private readonly blockCounts = new Map<number, number>();
-  readonly patterns: Pattern[] = [];
+  private readonly pool = new FramePool();
   private readonly limitFrames: number;
 
   constructor(
     hostMemoryLimit: number,
-    /** VMEMMAP_START as lo/hi halves, for self-relative pattern words. */
-    readonly vmemmapLo: number,
-    readonly vmemmapHi: number,
+    readonly patterns: Patterns,
     private readonly faults: Faults,
   ) {
     this.limitFrames = Math.floor(hostMemoryLimit / PAGE_SIZE);
   }
 
   backedFrames(): number {
-    return this.frames.size;
+    return this.pool.size;
   }
 
   isBacked(pfn: number): boolean {
-    return this.frames.has(pfn);
+    return this.pool.has(pfn);
   }
 
-  /** The frame's words if backed (callers must not keep it across a discard). */
-  peek(pfn: number): Uint32Array | undefined {
-    return this.frames.get(pfn);
+  /** The words of a backed frame, or undefined (assembly: frameAddr). Callers must not keep it across a discard. */
+  frameWords(pfn: number): Uint32Array | undefined {
+    return this.pool.get(pfn);
   }
 
-  /** Room for n more backed frames under the budget (and no Backing fault armed to fire). */
-  canBack(n: number): boolean {
-    return this.frames.size + n <= this.limitFrames;
+  /** Room for n more backed frames under the budget. */
+  private canBack(n: number): boolean {
+    return this.pool.size + n <= this.limitFrames;
   }
 
-  /** Back a frame (copying its pattern content); null when the budget is exhausted. */
-  back(pfn: number): Uint32Array | null {
-    const have = this.frames.get(pfn);
+  /**
+   * The frame's words for writing, backed first if needed (its pattern content copied in): the budget,
+   * then fault Backing (an attempt). Null = -ENOMEM.
+   */
+  frameForWrite(pfn: number): Uint32Array | null {
+    const have = this.pool.get(pfn);
     if (have) return have;
-    if (this.frames.size >= this.limitFrames || this.faults.fire(FaultKind.Backing)) return null;
+    if (this.pool.size >= this.limitFrames || this.faults.faultFires(FaultKind.Backing)) return null;
     const words = new Uint32Array(PAGE_SIZE / 4);
-    const p = this.findPattern(pfn);
-    if (p) this.synthFrame(p, pfn, words);
-    this.frames.set(pfn, words);
-    const b = pfn >>> 0 === pfn ? pfn >>> BLOCK_SHIFT : Math.floor(pfn / 512);
-    this.blockCounts.set(b, (this.blockCounts.get(b) ?? 0) + 1);
+    const p = this.patterns.patFind(pfn);
+    if (p) this.patterns.synthFrame(p, pfn, words);
+    this.pool.add(pfn, words);
     return words;
   }
 
-  /** Read a 32-bit word of physical memory (word index within the frame). */
-  readWord(pfn: number, index: number): number {
-    const f = this.frames.get(pfn);
-    if (f) return f[index];
-    const p = this.findPattern(pfn);
-    if (!p) return 0;
-    const tmp = new Uint32Array(PAGE_SIZE / 4);
-    this.synthFrame(p, pfn, tmp);
-    return tmp[index];
-  }
-
-  /** Copy a frame's current content into `out` (1024 words). */
+  /** Copy a frame's current content into `out` (1024 words): backed bytes, else its pattern, else zero. */
   readFrame(pfn: number, out: Uint32Array): void {
-    const f = this.frames.get(pfn);
+    const f = this.pool.get(pfn);
     if (f) {
       out.set(f);
       return;
     }
-    const p = this.findPattern(pfn);
-    if (p) this.synthFrame(p, pfn, out);
+    const p = this.patterns.patFind(pfn);
+    if (p) this.patterns.synthFrame(p, pfn, out);
     else out.fill(0);
   }
 
-  /** Drop backing and patterns of frames [start, end): they read as zero. */
-  discard(start: number, end: number): void {
-    this.dropFrames(start, end);
-    this.cutPatterns(start, end);
+  /** Discard frames [start, end): drop their backing and any pattern over them; they read as zero. */
+  discardFrames(start: number, end: number): void {
+    this.pool.dropRange(start, end);
+    this.patterns.patClear(start, end);
   }
 
-  /** Drop backed frames in [start, end), visiting only blocks that hold some. */
-  dropFrames(start: number, end: number): void {
-    if (this.frames.size === 0) return;
-    for (let b = Math.floor(start / 512); b * 512 < end; b++) {
-      const n = this.blockCounts.get(b);
-      if (!n) continue;
-      const lo = Math.max(start, b * 512);
-      const hi = Math.min(end, b * 512 + 512);
-      let left = n;
-      for (let pfn = lo; pfn < hi; pfn++) {
-        if (this.frames.delete(pfn)) left--;
-      }
-      if (left === 0) this.blockCounts.delete(b);
-      else this.blockCounts.set(b, left);
-    }
-  }
-
-  /** True if any frame of [start, end) is backed. */
+  /** True if any frame of [start, end) is backed (assembly: nextBacked(start, end) < end). */
   anyBacked(start: number, end: number): boolean {
-    if (this.frames.size === 0) return false;
-    for (let b = Math.floor(start / 512); b * 512 < end; b++) {
-      if (!this.blockCounts.get(b)) continue;
-      const lo = Math.max(start, b * 512);
-      const hi = Math.min(end, b * 512 + 512);
-      for (let pfn = lo; pfn < hi; pfn++) if (this.frames.has(pfn)) return true;
-    }
-    return false;
+    return this.pool.anyIn(start, end);
   }
 
-  // ---- fill patterns ----
-
-  /** Index of the first pattern whose end is > pfn. */
-  private lowerBound(pfn: number): number {
-    const ps = this.patterns;
-    let lo = 0;
-    let hi = ps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ps[mid].end <= pfn) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  findPattern(pfn: number): Pattern | undefined {
-    if (this.patterns.length === 0) return undefined;
-    const i = this.lowerBound(pfn);
-    const p = this.patterns[i];
-    return p && p.start <= pfn ? p : undefined;
-  }
-
-  /** Remove pattern coverage of [start, end), splitting patterns that straddle its ends. */
-  cutPatterns(start: number, end: number): void {
-    const ps = this.patterns;
-    if (ps.length === 0) return;
-    let i = this.lowerBound(start);
-    const replaced: Pattern[] = [];
-    let j = i;
-    while (j < ps.length && ps[j].start < end) {
-      const p = ps[j];
-      if (p.start < start) replaced.push({ ...p, end: start });
-      if (p.end > end) replaced.push({ ...p, start: end, pagePfn0: p.pagePfn0 + (end - p.start) * 64 });
-      j++;
-    }
-    if (j > i) ps.splice(i, j - i, ...replaced);
-  }
-
-  /** The patterns overlapping [start, end), clipped to it (copies). */
-  patternsIn(start: number, end: number): Pattern[] {
-    const out: Pattern[] = [];
-    const ps = this.patterns;
-    for (let i = this.lowerBound(start); i < ps.length && ps[i].start < end; i++) {
-      const p = ps[i];
-      const s = Math.max(p.start, start);
-      out.push({ ...p, start: s, end: Math.min(p.end, end), pagePfn0: p.pagePfn0 + (s - p.start) * 64 });
+  /** readPhys: bytes as the CPU would read them. */
+  physRead(phys: bigint, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    const frame = new Uint32Array(1024);
+    const bytes = new Uint8Array(frame.buffer);
+    let done = 0;
+    let addr = Number(phys);
+    while (done < length) {
+      const pfn = Math.floor(addr / 4096);
+      const off = addr % 4096;
+      const n = Math.min(4096 - off, length - done);
+      this.readFrame(pfn, frame);
+      out.set(bytes.subarray(off, off + n), done);
+      done += n;
+      addr += n;
     }
     return out;
   }
 
-  /** Install a pattern over frames that are not backed, replacing what covered them; merges neighbours. */
-  setPattern(p: Pattern): void {
-    this.cutPatterns(p.start, p.end);
-    const ps = this.patterns;
-    let i = this.lowerBound(p.start);
-    const prev = ps[i - 1];
-    if (prev && prev.end === p.start && samePattern(prev, p) && prev.pagePfn0 + (prev.end - prev.start) * 64 === p.pagePfn0) {
-      prev.end = p.end;
-      const next = ps[i];
-      if (next && next.start === prev.end && samePattern(prev, next) && prev.pagePfn0 + (prev.end - prev.start) * 64 === next.pagePfn0) {
-        prev.end = next.end;
-        ps.splice(i, 1);
+  /** writePhys: the budget for every frame it needs first, then backing (faults), then the bytes. 0 or -ENOMEM (nothing changes). */
+  physWrite(phys: bigint, data: Uint8Array): number {
+    const start = Number(phys);
+    const first = Math.floor(start / 4096);
+    const last = Math.floor((start + data.length - 1) / 4096);
+    let need = 0;
+    for (let pfn = first; pfn <= last && data.length > 0; pfn++) if (!this.isBacked(pfn)) need++;
+    if (!this.canBack(need)) return ENOMEM;
+    const backed: number[] = [];
+    for (let pfn = first; pfn <= last && data.length > 0; pfn++) {
+      if (this.isBacked(pfn)) continue;
+      if (!this.frameForWrite(pfn)) {
+        // a Backing fault partway: nothing changes, not even which frames are backed
+        for (const b of backed) this.pool.dropRange(b, b + 1);
+        return ENOMEM;
       }
-      return;
+      backed.push(pfn);
     }
-    const next = ps[i];
-    if (next && next.start === p.end && samePattern(p, next) && p.pagePfn0 + (p.end - p.start) * 64 === next.pagePfn0) {
-      next.start = p.start;
-      next.pagePfn0 = p.pagePfn0;
-      return;
+    for (let i = 0; i < data.length; ) {
+      const addr = start + i;
+      const pfn = Math.floor(addr / 4096);
+      const off = addr % 4096;
+      const n = Math.min(4096 - off, data.length - i);
+      const words = this.pool.get(pfn)!;
+      new Uint8Array(words.buffer, words.byteOffset, 4096).set(data.subarray(i, i + n), off);
+      i += n;
     }
-    ps.splice(i, 0, p);
-  }
-
-  /** Write the 1024 words of frame `pfn` as pattern `p` defines them. */
-  synthFrame(p: Pattern, pfn: number, out: Uint32Array): void {
-    const firstPage = p.pagePfn0 + (pfn - p.start) * 64;
-    for (let j = 0; j < 64; j++) writeStructPage(out, j * 16, p.lo, p.hi, p.selfMask, firstPage + j, this.vmemmapLo, this.vmemmapHi);
+    return 0;
   }
 }
-
-export function samePattern(a: Pattern, b: Pattern): boolean {
-  if (a.selfMask !== b.selfMask) return false;
-  for (let i = 0; i < 8; i++) if (a.lo[i] !== b.lo[i] || a.hi[i] !== b.hi[i]) return false;
-  return true;
-}
-
-/** Write one struct page (16 u32 words at `at`) from a template; self-relative words add the page's VA. */
-export function writeStructPage(
-  out: Uint32Array,
-  at: number,
-  lo: Uint32Array,
-  hi: Uint32Array,
-  selfMask: number,
-  pfn: number,
-  vmLo: number,
-  vmHi: number,
-): void {
-  // va(pfn) = vmemmap + 64 * pfn, as halves
-  let vaLo = 0;
-  let vaHi = 0;
-  if (selfMask !== 0) {
-    const off = pfn * 64;
-    const offLo = off % 4294967296;
-    const offHi = (off - offLo) / 4294967296;
-    vaLo = (vmLo + offLo) >>> 0;
-    vaHi = (vmHi + offHi + (vmLo + offLo > 0xffffffff ? 1 : 0)) >>> 0;
-  }
-  for (let i = 0; i < 8; i++) {
-    if ((selfMask >> i) & 1) {
-      const l = lo[i] + vaLo;
-      out[at + 2 * i] = l >>> 0;
-      out[at + 2 * i + 1] = (hi[i] + vaHi + (l > 0xffffffff ? 1 : 0)) >>> 0;
-    } else {
-      out[at + 2 * i] = lo[i];
-      out[at + 2 * i + 1] = hi[i];
-    }
-  }
-}
-

@@ -1,0 +1,344 @@
+/**
+ * Fill patterns (docs/core.md "Physical memory"): runs of frames holding struct pages of consecutive
+ * pfns built from one template, so that a huge memmap costs O(extents), not O(pages).
+ *
+ * Frame start + k, byte 64*j + 8*i, holds word i of the struct page of P = pagePfn0 + 64*k + j:
+ * words[i] + ((selfMask >> i) & 1 ? vmemmapStart + 64*P : 0). The patterns are kept in one array
+ * (PATTERNS) sorted by start, never overlapping. A pattern may lie under a backed frame (the frame's
+ * bytes win); discarding a frame drops both (physmem.ts). Adjacent patterns with the same words and a
+ * consistent pagePfn0 are merged on every change, so sequential memmap runs stay O(1).
+ *
+ * The memmap operation being applied (memmap.ts sets it) is the *op*: its words at CTL_OP_WORDS, which
+ * words it writes (opMask) and which of them are self-relative (opSelf).
+ */
+import { CTL_OP_WORDS, PATTERNS, PAT_HEADROOM, PAT_MAX, PAT_REC } from './layout';
+import { cfgVmemmapStart, ensureMemory } from './state';
+
+/** A pattern record: frames [start, end), the pfn whose struct page is at byte 0 of frame start, the template. */
+@unmanaged
+class Pattern {
+  start: u64;
+  end: u64;
+  pagePfn0: u64;
+  selfMask: u32;
+  pad: u32;
+  w0: u64;
+  w1: u64;
+  w2: u64;
+  w3: u64;
+  w4: u64;
+  w5: u64;
+  w6: u64;
+  w7: u64;
+}
+if (offsetof<Pattern>() != PAT_REC) ERROR('class Pattern must be PAT_REC bytes');
+/** Byte offset of words[0] in a record (word w at WORDS + 8*w). */
+const WORDS: usize = offsetof<Pattern>('w0');
+
+export let patCount: u32 = 0;
+
+export let opMask: u32 = 0;
+export let opSelf: u32 = 0;
+
+export function setOp(mask: u32, self: u32): void {
+  opMask = mask;
+  opSelf = self;
+}
+
+/** Word w of the op. */
+@inline
+export function opWord(w: u32): u64 {
+  return load<u64>(CTL_OP_WORDS + (<usize>w << 3));
+}
+@inline
+export function setOpWord(w: u32, v: u64): void {
+  store<u64>(CTL_OP_WORDS + (<usize>w << 3), v);
+}
+
+@inline
+function patAt(i: u32): usize {
+  return PATTERNS + <usize>i * PAT_REC;
+}
+@inline
+function pat(i: u32): Pattern {
+  return changetype<Pattern>(patAt(i));
+}
+@inline
+function patWordAt(p: Pattern, w: u32): usize {
+  return changetype<usize>(p) + WORDS + (<usize>w << 3);
+}
+
+/** Index of the pattern covering frame f, or -1. */
+export function patFind(f: u64): i32 {
+  let lo: u32 = 0;
+  let hi = patCount;
+  if (hi == 0) return -1;
+  // fast path: the last pattern (sequential runs append there)
+  const last = hi - 1;
+  if (pat(last).start <= f) return pat(last).end > f ? <i32>last : -1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pat(mid).start <= f) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) return -1;
+  const i = lo - 1;
+  return pat(i).end > f ? <i32>i : -1;
+}
+
+/** First index whose end is above f (patterns are disjoint and sorted, so ends are sorted too). */
+function patFirstEndAbove(f: u64): u32 {
+  let lo: u32 = 0;
+  let hi = patCount;
+  if (hi == 0 || pat(hi - 1).end <= f) return hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pat(mid).end <= f) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose start is at or above f. */
+function patFirstStartFrom(f: u64): u32 {
+  let lo: u32 = 0;
+  let hi = patCount;
+  if (hi == 0 || pat(hi - 1).start < f) return hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pat(mid).start < f) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Word at byte offset `off` (8-aligned) of frame `frame` under pattern i. */
+export function patWord(i: u32, frame: u64, off: u32): u64 {
+  const p = pat(i);
+  const w = (off >> 3) & 7;
+  let v = load<u64>(patWordAt(p, w));
+  if ((p.selfMask >> w) & 1) {
+    const P = p.pagePfn0 + ((frame - p.start) << 6) + <u64>(off >> 6);
+    v += cfgVmemmapStart + (P << 6);
+  }
+  return v;
+}
+
+/** Write the 4 KiB content of `frame` under pattern i to dst. */
+export function synthFrame(i: u32, frame: u64, dst: usize): void {
+  const p = pat(i);
+  const self = p.selfMask;
+  const w0 = p.w0;
+  const w1 = p.w1;
+  const w2 = p.w2;
+  const w3 = p.w3;
+  const w4 = p.w4;
+  const w5 = p.w5;
+  const w6 = p.w6;
+  const w7 = p.w7;
+  if (self == 0) {
+    for (let j: usize = 0; j < 64; j++) {
+      const d = dst + (j << 6);
+      store<u64>(d, w0);
+      store<u64>(d, w1, 8);
+      store<u64>(d, w2, 16);
+      store<u64>(d, w3, 24);
+      store<u64>(d, w4, 32);
+      store<u64>(d, w5, 40);
+      store<u64>(d, w6, 48);
+      store<u64>(d, w7, 56);
+    }
+    return;
+  }
+  const m0 = <u64>0 - <u64>(self & 1);
+  const m1 = <u64>0 - <u64>((self >> 1) & 1);
+  const m2 = <u64>0 - <u64>((self >> 2) & 1);
+  const m3 = <u64>0 - <u64>((self >> 3) & 1);
+  const m4 = <u64>0 - <u64>((self >> 4) & 1);
+  const m5 = <u64>0 - <u64>((self >> 5) & 1);
+  const m6 = <u64>0 - <u64>((self >> 6) & 1);
+  const m7 = <u64>0 - <u64>((self >> 7) & 1);
+  let va = cfgVmemmapStart + ((p.pagePfn0 + ((frame - p.start) << 6)) << 6);
+  for (let j: usize = 0; j < 64; j++) {
+    const d = dst + (j << 6);
+    store<u64>(d, w0 + (va & m0));
+    store<u64>(d, w1 + (va & m1), 8);
+    store<u64>(d, w2 + (va & m2), 16);
+    store<u64>(d, w3 + (va & m3), 24);
+    store<u64>(d, w4 + (va & m4), 32);
+    store<u64>(d, w5 + (va & m5), 40);
+    store<u64>(d, w6 + (va & m6), 48);
+    store<u64>(d, w7 + (va & m7), 56);
+    va += 64;
+  }
+}
+
+/** Open a hole of n records at index i. */
+function patInsert(i: u32, n: u32): void {
+  const at = patAt(i);
+  memory.copy(at + <usize>n * PAT_REC, at, <usize>(patCount - i) * PAT_REC);
+  patCount += n;
+}
+
+/** Remove n records at index i. */
+function patDelete(i: u32, n: u32): void {
+  if (n == 0) return;
+  const at = patAt(i);
+  memory.copy(at, at + <usize>n * PAT_REC, <usize>(patCount - i - n) * PAT_REC);
+  patCount -= n;
+}
+
+/** Split record i at frame f (start < f < end): [start, f) stays at i, [f, end) goes to i + 1. */
+function patSplit(i: u32, f: u64): void {
+  patInsert(i + 1, 1);
+  const a = pat(i);
+  const b = pat(i + 1);
+  memory.copy(changetype<usize>(b), changetype<usize>(a), PAT_REC);
+  const start = a.start;
+  a.end = f;
+  b.start = f;
+  b.pagePfn0 = a.pagePfn0 + ((f - start) << 6);
+}
+
+/** Room for `more` records (memmap ops keep PAT_HEADROOM for discards). */
+function patRoom(more: u32, forDiscard: bool): bool {
+  const cap = forDiscard ? PAT_MAX : PAT_MAX - PAT_HEADROOM;
+  if (<u64>patCount + <u64>more > <u64>cap) return false;
+  return ensureMemory(<u64>PATTERNS + (<u64>patCount + more) * PAT_REC);
+}
+
+/**
+ * Remove pattern coverage from frames [fa, fb). If even the headroom is used up (over a million
+ * patterns), the patterns stay: a documented limit of the model, not reachable by sane runs.
+ */
+export function patClear(fa: u64, fb: u64): void {
+  let i = patFirstEndAbove(fa);
+  if (i >= patCount || pat(i).start >= fb) return;
+  if (!patRoom(2, true)) return;
+  if (pat(i).start < fa) {
+    patSplit(i, fa);
+    i++;
+  }
+  const j = patFirstStartFrom(fb);
+  if (j > i && pat(j - 1).end > fb) patSplit(j - 1, fb);
+  patDelete(i, j - i);
+}
+
+@inline
+function patIsZero(p: Pattern): bool {
+  return p.selfMask == 0 && (p.w0 | p.w1 | p.w2 | p.w3 | p.w4 | p.w5 | p.w6 | p.w7) == 0;
+}
+
+function patMergeable(i: u32, j: u32): bool {
+  const a = pat(i);
+  const b = pat(j);
+  if (a.end != b.start) return false;
+  const self = a.selfMask;
+  if (self != b.selfMask) return false;
+  for (let w: u32 = 0; w < 8; w++) if (load<u64>(patWordAt(a, w)) != load<u64>(patWordAt(b, w))) return false;
+  if (self == 0) return true;
+  return b.pagePfn0 == a.pagePfn0 + ((a.end - a.start) << 6);
+}
+
+/** Merge neighbours among records lo..hi (inclusive), right to left. */
+function patMergeAround(lo: u32, hi: u32): void {
+  if (patCount < 2) return;
+  if (hi > patCount - 1) hi = patCount - 1;
+  for (let m = hi; m > lo; m--) {
+    if (patMergeable(m - 1, m)) {
+      pat(m - 1).end = pat(m).end;
+      patDelete(m, 1);
+    }
+  }
+}
+
+/** Write a record at i: frames [s, e), pagePfn0 p0, words = op words under opMask, zero elsewhere. */
+function patWriteOp(i: u32, s: u64, e: u64, p0: u64): void {
+  const p = pat(i);
+  p.start = s;
+  p.end = e;
+  p.pagePfn0 = p0;
+  p.selfMask = opSelf & opMask;
+  p.pad = 0;
+  for (let w: u32 = 0; w < 8; w++) store<u64>(patWordAt(p, w), (opMask >> w) & 1 ? opWord(w) : 0);
+}
+
+/** Compose the op into record i (its first frame holds struct page p0). */
+function patComposeOp(i: u32, p0: u64): void {
+  const p = pat(i);
+  for (let w: u32 = 0; w < 8; w++) {
+    if ((opMask >> w) & 1) store<u64>(patWordAt(p, w), opWord(w));
+  }
+  const self = (p.selfMask & ~opMask) | (opSelf & opMask);
+  // Partial ops carry no self-relative words (memmapSetPgmap), so a surviving self word keeps its base.
+  if ((opSelf & opMask) != 0 || self == 0) p.pagePfn0 = p0;
+  p.selfMask = self;
+}
+
+/**
+ * Apply the current op to frames [fa, fb) as patterns; frame fa holds the struct page of p0.
+ * A full op (mask 0xff) replaces what was there; a partial op composes with each pattern and fills
+ * the gaps between them (which read as zero) with the op over zero words. False when out of room
+ * (the caller writes bytes instead). Backed frames are the caller's business.
+ */
+export function patApply(fa: u64, fb: u64, p0: u64): bool {
+  let i = patFirstEndAbove(fa);
+  let j = patFirstStartFrom(fb);
+  if (j < i) j = i;
+  const pieces = j - i;
+  if (!patRoom(pieces + 3, false)) return false;
+  if (i < patCount && pat(i).start < fa && pat(i).end > fa) {
+    patSplit(i, fa);
+    i++;
+    j++;
+  }
+  if (j > i && pat(j - 1).end > fb) patSplit(j - 1, fb);
+
+  // An op over zero words: is it zero everywhere it writes?
+  let gapZero = (opSelf & opMask) == 0;
+  if (gapZero) {
+    for (let w: u32 = 0; w < 8; w++) {
+      if ((opMask >> w) & 1 && opWord(w) != 0) {
+        gapZero = false;
+        break;
+      }
+    }
+  }
+
+  let k = i;
+  if (opMask == 0xff) {
+    patDelete(i, j - i);
+    if (!gapZero) {
+      patInsert(i, 1);
+      patWriteOp(i, fa, fb, p0);
+      k = i + 1;
+    }
+  } else {
+    let stop = j;
+    let c = fa;
+    while (c < fb) {
+      if (k < stop && pat(k).start == c) {
+        const e = pat(k).end;
+        patComposeOp(k, p0 + ((c - fa) << 6));
+        if (patIsZero(pat(k))) {
+          patDelete(k, 1);
+          stop--;
+        } else {
+          k++;
+        }
+        c = e;
+      } else {
+        const ge = k < stop ? pat(k).start : fb;
+        if (!gapZero) {
+          patInsert(k, 1);
+          patWriteOp(k, c, ge, p0 + ((c - fa) << 6));
+          k++;
+          stop++;
+        }
+        c = ge;
+      }
+    }
+  }
+  patMergeAround(i > 0 ? i - 1 : 0, k);
+  return true;
+}

@@ -1,0 +1,206 @@
+/**
+ * Fill patterns (as assembly/patterns.ts; docs/core.md "Physical memory"): runs of frames holding struct
+ * pages of consecutive pfns built from one template, so that a huge memmap costs O(extents). Frame
+ * start + k, byte 64*j, holds the struct page of P = pagePfn0 + 64*k + j, whose word i is
+ * words[i] + ((selfMask >> i) & 1 ? vmemmapStart + 64*P : 0). Sorted by start, never overlapping,
+ * neighbours merged. 64-bit words are lo/hi u32 halves.
+ */
+
+/** A run of frames holding struct pages of consecutive pfns, all built from one template. */
+export interface Pattern {
+  start: number;
+  end: number;
+  /** The pfn whose struct page sits at byte 0 of frame `start`. */
+  pagePfn0: number;
+  lo: Uint32Array; // 8 words, low halves
+  hi: Uint32Array; // 8 words, high halves
+  selfMask: number;
+}
+
+/** A memmap operation (the core's *op*): which words it sets, their values and which add the page's own VA. */
+export interface Fill {
+  mask: number;
+  lo: Uint32Array;
+  hi: Uint32Array;
+  selfMask: number;
+}
+
+/** A Fill's mask when it sets all 8 words. */
+export const FULL = 0xff;
+
+const isZero = (words: Uint32Array) => words.every((x) => x === 0);
+
+export class Patterns {
+  readonly list: Pattern[] = [];
+
+  constructor(
+    /** VMEMMAP_START as lo/hi halves, for self-relative words. */
+    readonly vmemmapLo: number,
+    readonly vmemmapHi: number,
+  ) {}
+
+  /** Index of the first pattern whose end is > pfn. */
+  private lowerBound(pfn: number): number {
+    const ps = this.list;
+    let lo = 0;
+    let hi = ps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ps[mid].end <= pfn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The pattern covering frame pfn, if any. */
+  patFind(pfn: number): Pattern | undefined {
+    if (this.list.length === 0) return undefined;
+    const p = this.list[this.lowerBound(pfn)];
+    return p && p.start <= pfn ? p : undefined;
+  }
+
+  /** Remove pattern coverage of [start, end), splitting patterns that straddle its ends. */
+  patClear(start: number, end: number): void {
+    const ps = this.list;
+    if (ps.length === 0) return;
+    const i = this.lowerBound(start);
+    const replaced: Pattern[] = [];
+    let j = i;
+    while (j < ps.length && ps[j].start < end) {
+      const p = ps[j];
+      if (p.start < start) replaced.push({ ...p, end: start });
+      if (p.end > end) replaced.push({ ...p, start: end, pagePfn0: p.pagePfn0 + (end - p.start) * 64 });
+      j++;
+    }
+    if (j > i) ps.splice(i, j - i, ...replaced);
+  }
+
+  /** The patterns overlapping [start, end), clipped to it (copies). */
+  private patternsIn(start: number, end: number): Pattern[] {
+    const out: Pattern[] = [];
+    const ps = this.list;
+    for (let i = this.lowerBound(start); i < ps.length && ps[i].start < end; i++) {
+      const p = ps[i];
+      const s = Math.max(p.start, start);
+      out.push({ ...p, start: s, end: Math.min(p.end, end), pagePfn0: p.pagePfn0 + (s - p.start) * 64 });
+    }
+    return out;
+  }
+
+  /** Install a pattern over frames that are not backed, replacing what covered them; merges neighbours. */
+  private patSet(p: Pattern): void {
+    this.patClear(p.start, p.end);
+    const ps = this.list;
+    const i = this.lowerBound(p.start);
+    const prev = ps[i - 1];
+    if (prev && prev.end === p.start && samePattern(prev, p) && prev.pagePfn0 + (prev.end - prev.start) * 64 === p.pagePfn0) {
+      prev.end = p.end;
+      const next = ps[i];
+      if (next && next.start === prev.end && samePattern(prev, next) && prev.pagePfn0 + (prev.end - prev.start) * 64 === next.pagePfn0) {
+        prev.end = next.end;
+        ps.splice(i, 1);
+      }
+      return;
+    }
+    const next = ps[i];
+    if (next && next.start === p.end && samePattern(p, next) && p.pagePfn0 + (p.end - p.start) * 64 === next.pagePfn0) {
+      next.start = p.start;
+      next.pagePfn0 = p.pagePfn0;
+      return;
+    }
+    ps.splice(i, 0, p);
+  }
+
+  /**
+   * Apply the op to whole frames [start, end) that are not backed; frame start holds the struct page of
+   * pagePfn0. A full op replaces what was there (an all-zero one leaves no pattern); a partial op
+   * composes with each pattern and fills the gaps between them (which read as zero) with the op over
+   * zero words.
+   */
+  patApply(start: number, end: number, pagePfn0: number, f: Fill): void {
+    if (f.mask === FULL) {
+      if (f.selfMask === 0 && isZero(f.lo) && isZero(f.hi)) this.patClear(start, end);
+      else this.patSet({ start, end, pagePfn0, lo: f.lo.slice(), hi: f.hi.slice(), selfMask: f.selfMask });
+      return;
+    }
+    const zero = new Uint32Array(8);
+    const pieces: Pattern[] = [];
+    const opSelf = f.selfMask & f.mask;
+    let at = start;
+    // compose the op with what covers [s, e); a piece left all zero is no pattern at all
+    const compose = (s: number, e: number, lo: Uint32Array, hi: Uint32Array, self: number, oldPfn0: number): void => {
+      const nlo = lo.slice();
+      const nhi = hi.slice();
+      for (let i = 0; i < 8; i++) {
+        if ((f.mask >> i) & 1) {
+          nlo[i] = f.lo[i];
+          nhi[i] = f.hi[i];
+        }
+      }
+      const nself = (self & ~f.mask) | opSelf;
+      if (nself === 0 && isZero(nlo) && isZero(nhi)) {
+        pieces.push({ start: s, end: e, pagePfn0: -1, lo: nlo, hi: nhi, selfMask: 0 });
+        return;
+      }
+      // an op without self-relative words leaves surviving self words on the base they had
+      const p0 = opSelf !== 0 || nself === 0 ? pagePfn0At(s) : oldPfn0;
+      pieces.push({ start: s, end: e, pagePfn0: p0, lo: nlo, hi: nhi, selfMask: nself });
+    };
+    const pagePfn0At = (frame: number) => pagePfn0 + (frame - start) * 64;
+    for (const p of this.patternsIn(start, end)) {
+      if (p.start > at) compose(at, p.start, zero, zero, 0, pagePfn0At(at));
+      compose(p.start, p.end, p.lo, p.hi, p.selfMask, p.pagePfn0);
+      at = p.end;
+    }
+    if (at < end) compose(at, end, zero, zero, 0, pagePfn0At(at));
+    for (const p of pieces) {
+      if (p.pagePfn0 < 0) this.patClear(p.start, p.end);
+      else this.patSet(p);
+    }
+  }
+
+  /** Write the 1024 words of frame `pfn` as pattern `p` defines them. */
+  synthFrame(p: Pattern, pfn: number, out: Uint32Array): void {
+    const firstPage = p.pagePfn0 + (pfn - p.start) * 64;
+    for (let j = 0; j < 64; j++) writeStructPage(out, j * 16, p.lo, p.hi, p.selfMask, firstPage + j, this.vmemmapLo, this.vmemmapHi);
+  }
+}
+
+function samePattern(a: Pattern, b: Pattern): boolean {
+  if (a.selfMask !== b.selfMask) return false;
+  for (let i = 0; i < 8; i++) if (a.lo[i] !== b.lo[i] || a.hi[i] !== b.hi[i]) return false;
+  return true;
+}
+
+/** Write one struct page (16 u32 words at `at`) from a template; self-relative words add the page's VA. */
+export function writeStructPage(
+  out: Uint32Array,
+  at: number,
+  lo: Uint32Array,
+  hi: Uint32Array,
+  selfMask: number,
+  pfn: number,
+  vmLo: number,
+  vmHi: number,
+): void {
+  // va(pfn) = vmemmap + 64 * pfn, as halves
+  let vaLo = 0;
+  let vaHi = 0;
+  if (selfMask !== 0) {
+    const off = pfn * 64;
+    const offLo = off % 4294967296;
+    const offHi = (off - offLo) / 4294967296;
+    vaLo = (vmLo + offLo) >>> 0;
+    vaHi = (vmHi + offHi + (vmLo + offLo > 0xffffffff ? 1 : 0)) >>> 0;
+  }
+  for (let i = 0; i < 8; i++) {
+    if ((selfMask >> i) & 1) {
+      const l = lo[i] + vaLo;
+      out[at + 2 * i] = l >>> 0;
+      out[at + 2 * i + 1] = (hi[i] + vaHi + (l > 0xffffffff ? 1 : 0)) >>> 0;
+    } else {
+      out[at + 2 * i] = lo[i];
+      out[at + 2 * i + 1] = hi[i];
+    }
+  }
+}
