@@ -22,6 +22,7 @@ import type { RegionResult } from './kernel/resource.ts';
 import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
 import { bootUsedPages, procDir } from './kernel/procfs.ts';
 import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
+import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
 import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { parseSize } from './nvdimm/units.ts';
@@ -58,6 +59,8 @@ export interface MachineConfig {
   memoryBlockSize?: bigint | number | string;
   /** hugetlb_optimize_vmemmap: HVO for HugeTLB pages (v6; default on). */
   hugetlbVmemmapOptimize?: boolean;
+  /** The kernel command line: memory_hotplug.memmap_on_memory= and memhp_default_state= are honoured, the rest passed on as the kernel passes it. */
+  cmdline?: string;
 }
 
 export interface AltmapInput {
@@ -215,7 +218,7 @@ export class Machine {
     this.release = c.profile.release;
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign);
-    for (const res of startKernel(this.k, c.e820)) this.pmem.addRegion(res);
+    for (const res of startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages)) this.pmem.addRegion(res);
     const bootUsed = bootUsedPages(this.k);
     this.fs = dir(() => ({
       proc: () => procDir(this.k, bootUsed),
@@ -654,13 +657,16 @@ export class Machine {
     const opts = snapshotArgs(options);
     const mode = opts.mode;
     if (mode !== 'system-ram' && mode !== 'devdax') invalid(`mode ${show(mode)} is not system-ram or devdax`);
-    const mom = opts.memmapOnMemory ?? false;
-    if (mom !== true && mom !== false && mom !== 'force') invalid(`memmapOnMemory ${show(mom)} is not true, false or "force"`);
+    const given = opts.memmapOnMemory;
+    if (given !== undefined && given !== true && given !== false && given !== 'force') invalid(`memmapOnMemory ${show(given)} is not true, false or "force"`);
     const movable = opts.movable ?? true;
     if (movable !== true && movable !== false) invalid(`movable ${show(movable)} is not true or false`);
     if (!this.k.profile.memmapOnMemory) invalid(`dax kmem and memmap_on_memory are modelled for the v6 profile, not ${this.kernel}`);
     const d = typeof dev === 'string' ? this.k.dax.get(dev) : undefined;
     if (!d) throw new KernelError('ENODEV', `no device-dax device ${show(dev)}`);
+    // without the option, what the kernel would do: the device's memmap_on_memory file (6.8+) under the module parameter
+    const param = this.k.cfg.memmapOnMemoryParam;
+    const mom = given ?? (d.memmapOnMemory && param ? param : false);
     return this.run(() => {
       this.k.dax.reconfigure(d, mode, mom, movable);
       return daxctlDeviceJson(this.k, d);
@@ -712,9 +718,10 @@ export class Machine {
     this.run(() => this.pmem.destroy(ns));
   }
 
-  listNamespaces(opts: { human?: boolean } = {}): Array<Record<string, unknown>> {
+  /** `ndctl list -N` (`daxRegion`: the devdax form create-namespace prints, with UTIL_JSON_DAX). */
+  listNamespaces(opts: { human?: boolean; daxRegion?: boolean } = {}): Array<Record<string, unknown>> {
     this.live();
-    return this.pmem.list(!!opts?.human);
+    return this.pmem.list(!!opts?.human, !!opts?.daxRegion);
   }
 
   dispose(): void {
@@ -806,9 +813,11 @@ interface ResolvedConfig {
   regionAlign: bigint | null;
   kernelConfig: Kernel['cfg'];
   core: { pse: boolean; gbpages: boolean; hostMemoryLimit: bigint; eagerMemmap: boolean };
+  cmdline: string | undefined;
+  cmdlineMessages: string[];
 }
 
-const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
+const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
 const BOOLEANS = ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
 
 /** Validate a MachineConfig and apply its defaults (each written here, once). */
@@ -836,7 +845,12 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   const memoryBlockSize = config.memoryBlockSize === undefined ? 128n << 20n : parseSize(config.memoryBlockSize, 'memoryBlockSize');
   if (memoryBlockSize < 128n << 20n || (memoryBlockSize & (memoryBlockSize - 1n)) !== 0n) invalid(`memoryBlockSize ${memoryBlockSize} is not a power of two of at least 128 MiB`);
   const layout = { ...layoutFor(profile, paging), paging };
+  if (config.cmdline !== undefined && typeof config.cmdline !== 'string') invalid(`cmdline ${show(config.cmdline)} is not a string`);
+  if (config.cmdline !== undefined && config.cmdline.length > 2048) invalid(`cmdline of ${config.cmdline.length} characters is over COMMAND_LINE_SIZE (2048)`);
+  const cmdline = parseCmdline(config.cmdline ?? '');
   return {
+    cmdline: config.cmdline,
+    cmdlineMessages: cmdline.messages,
     kernel,
     profile,
     backend,
@@ -850,7 +864,8 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
       memmapInit,
       hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? true,
       memoryBlockSize,
-      memmapOnMemoryParam: false,
+      memmapOnMemoryParam: cmdline.memmapOnMemory ?? false,
+      autoOnlineBlocks: cmdline.memhpDefaultState ?? profile.autoOnlineBlocks,
     },
     core: { pse: config.pse ?? true, gbpages: config.gbpages ?? true, hostMemoryLimit: limit, eagerMemmap: config.eagerMemmap ?? false },
   };

@@ -29,7 +29,7 @@ export function ramRanges(e820: readonly E820Range[]): Array<[number, number]> {
 }
 
 /** Boot: iomem, the direct map and memmap of System RAM, the log. Returns the Persistent Memory resources. */
-export function startKernel(k: Kernel, e820: readonly E820Range[]): Resource[] {
+export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: string, cmdlineMessages: string[] = []): Resource[] {
   const pmem: Resource[] = [];
   for (const e of e820) {
     const end = e.start + e.size - 1n;
@@ -49,7 +49,11 @@ export function startKernel(k: Kernel, e820: readonly E820Range[]): Resource[] {
   }
   if (err < 0) throw new KernelError('ENOMEM', 'boot: out of memory for the boot memmap');
   k.log.printk('info', `Linux version ${k.profile.release} (altmap-sim) #1 SMP`);
+  // setup_arch prints the command line it was given (the model only when one was)
+  if (cmdline !== undefined) k.log.printk('info', `Command line: ${cmdline}`);
   const w = (x: bigint) => `0x${x.toString(16).padStart(16, '0')}`;
   for (const e of e820) k.log.printk('info', `BIOS-e820: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
+  if (cmdline !== undefined) k.log.printk('info', `Kernel command line: ${cmdline}`);
+  for (const m of cmdlineMessages) k.log.printk(m.startsWith('Unknown') ? 'info' : 'err', m);
   return pmem;
 }

@@ -18,6 +18,7 @@ import { Pgtable } from './pgtable.ts';
 import { Physmem } from './physmem.ts';
 import { Printk } from './printk.ts';
 import type { Profile } from './profile.ts';
+import type { OnlineType } from './cmdline.ts';
 import { IomemTree } from './resource.ts';
 import { Sparse } from './sparse.ts';
 import { Vmemmap } from './vmemmap.ts';
@@ -32,6 +33,8 @@ export interface KernelConfig {
   memoryBlockSize: bigint;
   /** memory_hotplug.memmap_on_memory (the module parameter): off unless the command line sets it. */
   memmapOnMemoryParam: boolean | 'force';
+  /** memhp_default_state: what hot-plugged memory blocks do (auto_online_blocks). */
+  autoOnlineBlocks: OnlineType;
 }
 
 /** The address-space layout of the paging mode: PAGE_OFFSET, VMEMMAP_START, physical bits. */

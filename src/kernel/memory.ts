@@ -46,7 +46,7 @@ export function memoryDir(k: Kernel): VfsDir {
   return dir(() => {
     const entries: Record<string, () => VfsNode> = {
       block_size_bytes: () => file(() => `${k.cfg.memoryBlockSize.toString(16)}\n`),
-      auto_online_blocks: () => file(() => `${k.profile.autoOnlineBlocks}\n`),
+      auto_online_blocks: () => file(() => `${k.cfg.autoOnlineBlocks}\n`),
     };
     if (k.profile.crashHotplug) entries.crash_hotplug = () => file(() => '0\n');
     for (const b of memoryBlocks(k)) {

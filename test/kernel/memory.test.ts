@@ -72,3 +72,28 @@ describe.each(BACKENDS)('the dax bus in sysfs [%s]', (backend) => {
     expect(() => m.writeFile(f, 'maybe\n')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 });
+
+describe.each(BACKENDS)('the kernel command line [%s]', (backend) => {
+  it('memory_hotplug.memmap_on_memory=1 lets the device file take 1, and kmem then puts each block\'s memmap on the block (T46: 512 pages per 128 MiB)', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820, cmdline: 'console=ttyS0 memory_hotplug.memmap_on_memory=1' });
+    expect(m.readFile('/sys/module/memory_hotplug/parameters/memmap_on_memory')).toBe('Y\n');
+    expect(m.dmesg().some((l) => l.endsWith('Kernel command line: console=ttyS0 memory_hotplug.memmap_on_memory=1'))).toBe(true);
+    m.createNamespace({ size: '1G', mode: 'devdax', map: 'mem' });
+    m.writeFile('/sys/bus/dax/devices/dax0.0/memmap_on_memory', '1\n');
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram' });
+    const s = m.stats().systemRam['dax0.0'];
+    expect(s.memmapOnMemoryPages).toBe(512 * s.blocks);
+    expect(s.dramMemmapPages).toBe(0);
+    // changing it while kmem holds the device is EBUSY
+    expect(() => m.writeFile('/sys/bus/dax/devices/dax0.0/memmap_on_memory', '0\n')).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+  });
+
+  it('memhp_default_state=offline shows in auto_online_blocks; an unknown parameter goes to user space; a bad value is reported', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820, cmdline: 'memhp_default_state=offline frobnicate=1 memory_hotplug.memmap_on_memory=maybe' });
+    expect(m.readFile('/sys/devices/system/memory/auto_online_blocks')).toBe('offline\n');
+    const log = m.dmesg().join('\n');
+    expect(log).toMatch(/Unknown kernel command line parameters "frobnicate=1", will be passed to user space\./);
+    expect(log).toMatch(/Booting kernel: `maybe' invalid for parameter `memory_hotplug.memmap_on_memory'/);
+    expect(m.readFile('/sys/module/memory_hotplug/parameters/memmap_on_memory')).toBe('N\n');
+  });
+});
