@@ -12,6 +12,8 @@ const PAGE_SIZE = 4096;
 
 export class PhysMem {
   private readonly pool = new FramePool();
+  /** The pool's map, held here so that the hot reads are one lookup. */
+  private readonly frames = this.pool.frames;
   private readonly limitFrames: number;
 
   constructor(
@@ -23,21 +25,21 @@ export class PhysMem {
   }
 
   backedFrames(): number {
-    return this.pool.size;
+    return this.frames.size;
   }
 
   isBacked(pfn: number): boolean {
-    return this.pool.has(pfn);
+    return this.frames.has(pfn);
   }
 
   /** The words of a backed frame, or undefined (assembly: frameAddr). Callers must not keep it across a discard. */
   frameWords(pfn: number): Uint32Array | undefined {
-    return this.pool.get(pfn);
+    return this.frames.get(pfn);
   }
 
   /** Room for n more backed frames under the budget. */
   private canBack(n: number): boolean {
-    return this.pool.size + n <= this.limitFrames;
+    return this.frames.size + n <= this.limitFrames;
   }
 
   /**
@@ -45,9 +47,9 @@ export class PhysMem {
    * then fault Backing (an attempt). Null = -ENOMEM.
    */
   frameForWrite(pfn: number): Uint32Array | null {
-    const have = this.pool.get(pfn);
+    const have = this.frames.get(pfn);
     if (have) return have;
-    if (this.pool.size >= this.limitFrames || this.faults.faultFires(FaultKind.Backing)) return null;
+    if (this.frames.size >= this.limitFrames || this.faults.faultFires(FaultKind.Backing)) return null;
     const words = new Uint32Array(PAGE_SIZE / 4);
     const p = this.patterns.patFind(pfn);
     if (p) this.patterns.synthFrame(p, pfn, words);
@@ -57,7 +59,7 @@ export class PhysMem {
 
   /** Copy a frame's current content into `out` (1024 words): backed bytes, else its pattern, else zero. */
   readFrame(pfn: number, out: Uint32Array): void {
-    const f = this.pool.get(pfn);
+    const f = this.frames.get(pfn);
     if (f) {
       out.set(f);
       return;
@@ -120,7 +122,7 @@ export class PhysMem {
       const pfn = Math.floor(addr / 4096);
       const off = addr % 4096;
       const n = Math.min(4096 - off, data.length - i);
-      const words = this.pool.get(pfn)!;
+      const words = this.frames.get(pfn)!;
       new Uint8Array(words.buffer, words.byteOffset, 4096).set(data.subarray(i, i + n), off);
       i += n;
     }

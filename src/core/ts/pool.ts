@@ -9,20 +9,9 @@ const BLOCK = 1 << BLOCK_SHIFT;
 const blockOf = (pfn: number) => (pfn >>> 0 === pfn ? pfn >>> BLOCK_SHIFT : Math.floor(pfn / BLOCK));
 
 export class FramePool {
-  private readonly frames = new Map<number, Uint32Array>();
+  /** pfn -> words; read it directly (hot paths), change it only through add and dropRange. */
+  readonly frames = new Map<number, Uint32Array>();
   private readonly blockCounts = new Map<number, number>();
-
-  get size(): number {
-    return this.frames.size;
-  }
-
-  has(pfn: number): boolean {
-    return this.frames.has(pfn);
-  }
-
-  get(pfn: number): Uint32Array | undefined {
-    return this.frames.get(pfn);
-  }
 
   /** A frame that was not backed gets its words. */
   add(pfn: number, words: Uint32Array): void {
