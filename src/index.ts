@@ -1,15 +1,20 @@
 /** altmap-sim: the public API. */
-export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput } from './machine.ts';
+export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput, type DramUsage, type DeviceMemmapStats, type PageTableDigest } from './machine.ts';
+export type { E820Type, E820Range } from './kernel/e820.ts';
+export type { Backend } from './core/load.ts';
+export type { CoreWalk, WalkLevel } from './core/core.ts';
+export type { RegionResult } from './kernel/resource.ts';
+export type { InvariantReport } from './kernel/invariants.ts';
 export { KernelError, MachinePoisonedError, ERRNO, STRERROR, type ErrnoCode } from './kernel/errno.ts';
-export { runScenario, runPreparedSteps, validateScenario, toJsonValue, type Scenario, type ScenarioStep, type StepResult } from './scenario.ts';
+export { runScenario, runPreparedSteps, validateScenario, toJsonValue, type Scenario, type ScenarioStep, type StepResult, type StepOk, type StepFailed, type PreparedScenario, type PreparedStep, type RunScenarioOptions } from './scenario.ts';
 export { parseInteger } from './args.ts';
 export { hex } from './kernel/printk.ts';
 export { PAGES_PER_SECTION, SECTION_SIZE } from './kernel/sparse.ts';
-export { decodeInfoBlock, PFN_SB_SIZE } from './nvdimm/infoblock.ts';
+export { decodeInfoBlock, PFN_SB_SIZE, type DecodedPfnSb } from './nvdimm/infoblock.ts';
 export { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
 export { parseSize } from './nvdimm/units.ts';
 export { PTE_FLAGS, decodeEntry, pageTables, type Entry, type Level, type TableVisit } from './kernel/pgtable.ts';
 export type { StructPage } from './core/structPage.ts';
-export type { CreateNamespaceOptions } from './nvdimm/pmem.ts';
+export type { CreateNamespaceOptions, NamespaceDetail } from './nvdimm/pmem.ts';
 export { KERNELS, type KernelName } from './kernel/profile.ts';
-export { planCapacity, planConfigs, planTable, planSvg, type Plan, type PlanRow } from './planner.ts';
+export { planCapacity, planConfigs, planTable, planSvg, type Plan, type PlanRow, type PlanConfig } from './planner.ts';

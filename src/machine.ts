@@ -4,7 +4,7 @@
  * runs the modelled kernel; a modelled kernel BUG poisons the machine for further changes.
  */
 import { parseInteger } from './args.ts';
-import { ALTMAP_FIELDS, CoreTrap, type Core } from './core/core.ts';
+import { ALTMAP_FIELDS, CoreTrap, type Core, type CoreWalk, type WalkLevel } from './core/core.ts';
 import { loadCore, type Backend } from './core/load.ts';
 import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { daxctlDeviceJson } from './dax/daxctl.ts';
@@ -31,21 +31,35 @@ export type { AltmapCounters } from './kernel/altmap.ts';
 export type { E820Type } from './kernel/e820.ts';
 export type SizeInput = bigint | number | string;
 
+/** One entry of the firmware memory map (struct e820_entry) as createMachine takes it: page-aligned, disjoint. */
 export interface E820Entry {
+  /** Physical start address, in bytes (a bigint, a safe integer, or a size string such as "4G"). */
   start: SizeInput;
+  /** Length in bytes; positive. */
   size: SizeInput;
+  /** E820_RAM, E820_PMEM or E820_RESERVED, by e820_print_type's name. */
   type: E820Type;
 }
 
+/** createMachine's options (the kernel's build configuration, boot parameters and the simulator's own); createMachine and checkMachineConfig throw KernelError EINVAL for an unknown key or a bad value. */
 export interface MachineConfig {
+  /** The firmware memory map (e820__memory_setup); default {@link defaultE820}(): 64 GiB of System RAM, 1 TiB of Persistent Memory. Needs one System RAM entry. */
   e820?: E820Entry[];
+  /** X86_FEATURE_PSE: 2 MiB pages for the direct map and the vmemmap (default true). */
   pse?: boolean;
+  /** X86_FEATURE_GBPAGES: 1 GiB direct-map pages (default true). */
   gbpages?: boolean;
+  /** CONFIG_SPARSEMEM_VMEMMAP (default true); without it devm_memremap_pages has no vmemmap to put an altmap in. */
   sparsememVmemmap?: boolean;
+  /** CONFIG_ZONE_DEVICE (default true); without it devm_memremap_pages fails. */
   zoneDevice?: boolean;
+  /** The kernel modelled (default 'v4.5'). */
   kernel?: KernelName;
+  /** The simulator's host-memory budget for backing pages, in bytes: 1 MiB to 3 GiB (default 2 GiB). */
   hostMemoryLimit?: bigint | number;
+  /** The core the machine runs on (default 'wasm'). */
   backend?: Backend;
+  /** memmap_init_zone as v4.5 shipped it ('as-shipped', the default) or as its altmap fix intended. */
   memmapInit?: 'as-shipped' | 'as-intended';
   /** Log pr_debug lines (altmap_alloc_block_buf, the vmemmap PMD runs). */
   debug?: boolean;
@@ -63,46 +77,104 @@ export interface MachineConfig {
   cmdline?: string;
 }
 
+/** The fields of a struct vmem_altmap as devm_memremap_pages and createAltmap take them, in pages (pfns); each below 2^52. */
 export interface AltmapInput {
+  /** base_pfn: the first pfn of the range the altmap serves. */
   basePfn: number | bigint;
+  /** reserve: pfns kept for the driver from base_pfn (the info block). */
   reserve: number | bigint;
+  /** free: pages after the reserve set aside for memmap storage. */
   free: number | bigint;
+  /** align: pool pages already skipped for alignment (default 0). */
   align?: number | bigint;
+  /** alloc: pool pages already consumed (default 0). */
   alloc?: number | bigint;
 }
 
+/** A physical address range as struct resource holds it (the `res` of devm_memremap_pages), in bytes. */
 export interface PhysRange {
+  /** First byte; page-aligned. */
   start: bigint | number;
   /** Inclusive, as in struct resource. */
   end: bigint | number;
 }
 
+/** A page-table walk that reached a present leaf (what crash's vtop shows): the physical address and every level read. */
 export interface WalkResult {
+  /** The physical address the virtual address maps to. */
   phys: bigint;
+  /** Bytes the leaf maps: 4096, 2 MiB (PMD) or 1 GiB (PUD). */
   pageSize: number;
-  levels: Array<{ level: 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte'; index: number; entry: bigint; table: bigint }>;
+  /** The levels read, root first. */
+  levels: WalkLevel[];
 }
 
+/** DRAM use by purpose, in 4 KiB pages (the page allocator's counts). */
+export interface DramUsage {
+  /** System RAM pages the page allocator manages. */
+  totalPages: number;
+  /** Pages free for allocation. */
+  freePages: number;
+  /** Page-table pages other than the direct map's: the root PGD, vmemmap tables. */
+  pageTablePages: number;
+  /** DRAM holding struct pages: the boot memmap, map=mem memmaps, base-page fallbacks. */
+  memmapPages: number;
+  /** Page-table pages of the direct map. */
+  directMapPages: number;
+  /** Small kernel objects (devres payloads such as the page_map). */
+  slabPages: number;
+  /** HugeTLB pages (the memory itself, not its memmap). */
+  hugetlbPages: number;
+}
+
+/** A digest of the page tables, for comparing two machines or two moments. */
+export interface PageTableDigest {
+  /** Page-table pages reachable from the root. */
+  tables: number;
+  /** 32-bit FNV-1a over their bytes in walk order, as 8 hex digits. */
+  digest: string;
+}
+
+/** One memremap'd device's memmap (a dev_pagemap), in 4 KiB pages. */
+export interface DeviceMemmapStats {
+  /** Pages holding the device's struct pages: altmapPages + dramMemmapPages. */
+  memmapPages: number;
+  /** Of those, pages in DRAM. */
+  dramMemmapPages: number;
+  /** Of those, pages from the altmap (the device's own memory): its alloc. */
+  altmapPages: number;
+  /** Memory sections (128 MiB) hot-added for the range. */
+  sections: number;
+  /** First physical byte of the range. */
+  start: bigint;
+  /** Last physical byte of the range (inclusive). */
+  end: bigint;
+  /** pgmap->vmemmap_shift (compound devmaps), 0 for none. */
+  vmemmapShift: number;
+  /** vmemmap pages a compound devmap did not need (shared tail pages), vs one per 64 struct pages. */
+  vmemmapPagesSaved: number;
+}
+
+/** Machine.stats(): the memory accounting of the modelled kernel (like /proc/meminfo and /proc/vmstat), in pages unless named otherwise. */
 export interface MachineStats {
-  dram: { totalPages: number; freePages: number; pageTablePages: number; memmapPages: number; directMapPages: number; slabPages: number; hugetlbPages: number };
+  /** DRAM use by purpose. */
+  dram: DramUsage;
   /** HugeTLB pages and the vmemmap pages HVO freed for them. */
-  hugetlb: { pages2M: number; pages1G: number; vmemmapPagesFreed: number };
-  devices: Record<
-    string,
-    {
-      memmapPages: number;
-      dramMemmapPages: number;
-      altmapPages: number;
-      sections: number;
-      start: bigint;
-      end: bigint;
-      /** pgmap->vmemmap_shift (compound devmaps), 0 for none. */
-      vmemmapShift: number;
-      /** vmemmap pages a compound devmap did not need (shared tail pages), vs one per 64 struct pages. */
-      vmemmapPagesSaved: number;
-    }
-  >;
-  host: { backedBytes: number };
+  hugetlb: {
+    /** 2 MiB HugeTLB pages allocated. */
+    pages2M: number;
+    /** 1 GiB HugeTLB pages allocated. */
+    pages1G: number;
+    /** vmemmap pages HVO (hugetlb_vmemmap_optimize) gave back to the allocator. */
+    vmemmapPagesFreed: number;
+  };
+  /** Each live dev_pagemap's memmap, by device name. */
+  devices: Record<string, DeviceMemmapStats>;
+  /** The simulator's host memory. */
+  host: {
+    /** Host bytes backing the machine's written pages (bounded by hostMemoryLimit). */
+    backedBytes: number;
+  };
   /** Struct pages memmap init has set up since boot. */
   memmapInitPages: number;
   /** dax kmem devices in system-ram mode. */
@@ -111,9 +183,11 @@ export interface MachineStats {
 
 /** What an address is, as drgn's identify_address answers it: which memmap, pool, namespace or map it falls in. */
 export interface AddressIdentity {
+  /** The address asked about. */
   addr: bigint;
   /** Kernel-half canonical addresses are virtual; anything else is taken as physical. */
   space: 'virtual' | 'physical';
+  /** What it falls in: a kernel mapping (vmemmap, direct map), an iomem resource, a namespace or memremap'd device, or nothing. */
   kind: 'vmemmap' | 'direct-map' | 'System RAM' | 'System RAM (kmem)' | 'namespace' | 'device' | 'Persistent Memory' | 'Reserved' | 'none';
   /** The physical address: the address itself, or where a mapped virtual address lands. */
   phys: bigint | null;
@@ -121,6 +195,7 @@ export interface AddressIdentity {
   pfn?: number;
   /** The namespace and the pfn/dax device (or the memremap'd device) the physical address belongs to. */
   namespace?: string;
+  /** The pfn/dax device of the namespace (null for a raw one), or the memremap'd device. */
   device?: string | null;
   /** Inside a namespace: which part of its layout. */
   part?: 'left alone' | 'info block' | 'altmap pool' | 'padding' | 'data' | 'trimmed';
@@ -130,14 +205,22 @@ export interface AddressIdentity {
   description: string;
 }
 
+/** Machine.snapshot(): the kernel-visible state, plain data to compare with deep equality. */
 export interface MachineSnapshot {
-  dram: MachineStats['dram'];
+  /** DRAM use by purpose, as stats().dram. */
+  dram: DramUsage;
+  /** Present sections as [first, last] section-number runs (presentSections()). */
   presentSections: Array<[number, number]>;
+  /** The pgmap lookup (pgmap_radix / pgmap_array): [first pfn, last pfn, device name] per entry. */
   lookup: Array<[number, number, string]>;
+  /** The iomem resource tree (/proc/iomem), as plain data. */
   iomem: unknown;
+  /** Bound devices, by name. */
   devices: string[];
+  /** Namespaces, by name ("namespace0.0"). */
   namespaces: string[];
-  pageTables: { tables: number; digest: string };
+  /** pageTableDigest(). */
+  pageTables: PageTableDigest;
 }
 
 export const GiB = 1n << 30n;
@@ -167,18 +250,23 @@ export class Altmap {
   private fields(): AltmapFields {
     return this.m._altmapFields(this);
   }
+  /** base_pfn: the first pfn of the range. Reads throw KernelError EINVAL once the machine is disposed. */
   get basePfn(): number {
     return Number(this.fields().basePfn);
   }
+  /** reserve: pfns kept for the driver from base_pfn. */
   get reserve(): number {
     return Number(this.fields().reserve);
   }
+  /** free: pages set aside for memmap storage. */
   get free(): number {
     return Number(this.fields().free);
   }
+  /** align: pool pages skipped for alignment. */
   get align(): number {
     return Number(this.fields().align);
   }
+  /** alloc: pool pages vmemmap_populate has consumed. */
   get alloc(): number {
     return Number(this.fields().alloc);
   }
@@ -190,6 +278,7 @@ export class Altmap {
   get nrFree(): number {
     return vmemAltmapNrFree(this.fields());
   }
+  /** Every counter at once, as plain numbers (JSON.stringify uses it). */
   toJSON(): AltmapCounters {
     return altmapCounters(this.fields());
   }
@@ -197,10 +286,14 @@ export class Altmap {
 
 export class Machine {
   /** @internal */ readonly k: Kernel;
+  /** The kernel modelled (MachineConfig.kernel). */
   readonly kernel: KernelName;
+  /** The core it runs on (MachineConfig.backend). */
   readonly backend: Backend;
+  /** The firmware memory map it booted with, validated and sorted by start. */
   readonly e820: ReadonlyArray<E820Range>;
   /** @internal */ readonly pmem: Pmem;
+  /** x86-64 paging levels: 4, or 5 with LA57. */
   readonly paging: 4 | 5;
   /** MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level. */
   readonly physBits: number;
@@ -287,7 +380,14 @@ export class Machine {
 
   // ---------------------------------------------------------------- devices, memremap
 
-  createDevice(name: string): { name: string } {
+  /**
+   * device_register of a test device (driver "altmap_test") to memremap against: returns its handle.
+   * @throws KernelError EINVAL for a name not of 1 to 64 of [A-Za-z0-9_.:-]; EBUSY when a bound device has it.
+   */
+  createDevice(name: string): {
+    /** The device name, as dev_name() gives it. */
+    name: string;
+  } {
     this.mutable();
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) invalid(`device name ${show(name)} is not a valid device name`);
     this.k.devices.create(name, 'altmap_test');
@@ -327,7 +427,25 @@ export class Machine {
   }
 
   /** find_dev_pagemap */
-  findDevPagemap(phys: bigint | number): { dev: string; res: { start: bigint; end: bigint }; altmap: Altmap | null; freed: boolean } | null {
+  /**
+   * find_dev_pagemap (get_dev_pagemap): the dev_pagemap whose range the pgmap lookup holds for `phys`, or null.
+   * @throws KernelError EINVAL for an address beyond the physical address space.
+   */
+  findDevPagemap(phys: bigint | number): {
+    /** Name of the device that memremap'd it. */
+    dev: string;
+    /** pgmap->res (range), in bytes; end inclusive. */
+    res: {
+      /** First byte. */
+      start: bigint;
+      /** Last byte (inclusive). */
+      end: bigint;
+    };
+    /** pgmap->altmap, null without one. */
+    altmap: Altmap | null;
+    /** Released with its device (a stale lookup entry still points at it). */
+    freed: boolean;
+  } | null {
     this.live();
     const p = this.physArg(phys, 'phys');
     const pm = this.k.memremap.findDevPagemap(p);
@@ -434,6 +552,10 @@ export class Machine {
     return w ? decodeStructPage(pfn, this.pfnToPage(pfn), w) : null;
   }
 
+  /**
+   * The bytes at a physical address, as /dev/mem would read them (unwritten memory reads as zero).
+   * @throws KernelError EINVAL for a length outside 0 to 16 MiB or a range past the physical address space.
+   */
   readPhys(phys: bigint | number, length: number): Uint8Array {
     this.live();
     const p = this.physArg(phys, 'phys');
@@ -453,8 +575,11 @@ export class Machine {
     return w.mapped ? { phys: w.phys, pageSize: w.pageSize, levels: w.levels } : null;
   }
 
-  /** Every level a walk visits, mapped or not (for vtop-style tables). */
-  walkVerbose(vaddr: bigint | number) {
+  /**
+   * Every level a walk visits, mapped or not (for vtop-style tables).
+   * @throws KernelError EINVAL for an address that is not canonical.
+   */
+  walkVerbose(vaddr: bigint | number): CoreWalk {
     this.walk(vaddr);
     return this.k.pgtable.walk(this.u64Arg(vaddr, 'vaddr'));
   }
@@ -530,6 +655,10 @@ export class Machine {
     return { ...base, kind, description: kind === 'Persistent Memory' ? 'Persistent Memory outside every namespace' : kind };
   }
 
+  /**
+   * region_intersects(start, size, flags, desc) against the iomem tree's top-level resources named `name` ("System RAM").
+   * @throws KernelError EINVAL for a zero size, an empty name or a start beyond the physical address space.
+   */
   regionIntersects(start: bigint | number, size: bigint | number, name: string): RegionResult {
     this.live();
     const s = this.physArg(start, 'start');
@@ -539,6 +668,7 @@ export class Machine {
     return this.k.iomem.regionIntersects(s, n, name);
   }
 
+  /** The memory accounting: DRAM by purpose, HugeTLB, each memremap'd device's memmap, kmem System RAM, host backing. */
   stats(): MachineStats {
     this.live();
     const d = this.k.pageAlloc.stats();
@@ -574,6 +704,7 @@ export class Machine {
     };
   }
 
+  /** The kernel log (printk's ring buffer), one line per message, as `dmesg` prints it. */
   dmesg(): string[] {
     this.live();
     return this.k.log.render();
@@ -633,13 +764,19 @@ export class Machine {
   }
 
   /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */
-  pageTableDigest(): { tables: number; digest: string } {
+  pageTableDigest(): PageTableDigest {
     this.live();
     return this.k.pgtable.digest();
   }
 
   // ---------------------------------------------------------------- namespaces
 
+  /**
+   * `ndctl create-namespace`: a namespace in a region's free space, with its pfn or dax device (the info
+   * block and, with map=dev, the altmap) probed. Returns ndctl's namespace JSON.
+   * @throws NdctlError (a KernelError with ndctl's stderr) with ndctl's errno: EINVAL for bad options,
+   *   ENOSPC when no region has room, ENXIO when the pfn device cannot be probed; EBUSY, ENODEV as the kernel returns them.
+   */
   createNamespace(opts: CreateNamespaceOptions): Record<string, unknown> {
     this.mutable();
     const plan = this.pmem.plan(snapshotArgs(opts));
@@ -674,7 +811,14 @@ export class Machine {
   }
 
   /** A HugeTLB page from DRAM (alloc_fresh_hugetlb_folio); on v6 its vmemmap is optimised (HVO: 7 of 8, or 4095 of 4096, vmemmap pages freed). */
-  hugetlbAlloc(size: '2M' | '1G'): { pfn: number; size: '2M' | '1G'; vmemmapPagesFreed: number } {
+  hugetlbAlloc(size: '2M' | '1G'): {
+    /** The head page's pfn. */
+    pfn: number;
+    /** The HugeTLB page size. */
+    size: '2M' | '1G';
+    /** vmemmap pages HVO freed for it (0 without hugetlb_optimize_vmemmap). */
+    vmemmapPagesFreed: number;
+  } {
     this.mutable();
     if (size !== '2M' && size !== '1G') invalid(`HugeTLB page size ${show(size)} is not 2M or 1G`);
     return this.run(() => this.k.hugetlb.alloc(size));
@@ -688,7 +832,27 @@ export class Machine {
   }
 
   /** What createNamespace would do (ndctl's checks and the era's arithmetic), changing nothing. */
-  planNamespace(opts: CreateNamespaceOptions): { region: number; start: bigint; raw: bigint; size: bigint; offset: bigint; altmap: { basePfn: number; reserve: number; free: number } | null } {
+  planNamespace(opts: CreateNamespaceOptions): {
+    /** The region (regionN) it would be placed in. */
+    region: number;
+    /** Physical start of the namespace, in bytes. */
+    start: bigint;
+    /** The namespace's raw size, in bytes (what `ndctl list` shows as raw_size). */
+    raw: bigint;
+    /** Usable size after the info block and the memmap, in bytes (raw for a raw namespace). */
+    size: bigint;
+    /** Data offset from the namespace's start (nd_pfn_sb dataoff), in bytes; 0 for raw. */
+    offset: bigint;
+    /** The vmem_altmap the pfn device would get (map=dev), in pfns; null otherwise. */
+    altmap: {
+      /** base_pfn */
+      basePfn: number;
+      /** reserve: the pfns before the pool. */
+      reserve: number;
+      /** free: the pool pages for the memmap. */
+      free: number;
+    } | null;
+  } {
     this.live();
     const p = this.pmem.plan(opts);
     return { region: p.region.id, start: p.start, raw: p.size, size: p.layout ? p.layout.size : p.size, offset: p.layout ? p.layout.offset : 0n, altmap: p.layout?.altmap ?? null };
@@ -707,10 +871,23 @@ export class Machine {
   }
 
   /** PAGE_OFFSET and VMEMMAP_START of this machine's kernel and paging mode. */
-  get layout(): { pageOffset: bigint; vmemmapStart: bigint; physBits: number; paging: 4 | 5 } {
+  get layout(): {
+    /** PAGE_OFFSET: where the direct map starts. */
+    pageOffset: bigint;
+    /** VMEMMAP_START: where struct page of pfn 0 is. */
+    vmemmapStart: bigint;
+    /** MAX_PHYSMEM_BITS. */
+    physBits: number;
+    /** Paging levels. */
+    paging: 4 | 5;
+  } {
     return { ...this.k.layout };
   }
 
+  /**
+   * `ndctl destroy-namespace --force`: the pfn/dax device released (its pages unmapped, the altmap freed) and the space returned to the region.
+   * @throws KernelError ENODEV for no such namespace; EBUSY while its dax device is in system-ram mode.
+   */
   destroyNamespace(dev: string | { dev: string }): void {
     this.mutable();
     const name = typeof dev === 'string' ? dev : dev?.dev;
@@ -724,6 +901,7 @@ export class Machine {
     return this.pmem.list(!!opts?.human, !!opts?.daxRegion);
   }
 
+  /** Free the core's memory; afterwards every method throws KernelError EINVAL. Calling it again does nothing. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

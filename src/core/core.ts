@@ -105,19 +105,27 @@ export interface AltmapFields {
 export type AltmapField = keyof AltmapFields;
 export const ALTMAP_FIELDS: readonly AltmapField[] = ['basePfn', 'reserve', 'free', 'align', 'alloc'];
 
+/** One level of a page-table walk (pgd_offset, p4d_offset, ... pte_offset_kernel): which entry it read. */
 export interface WalkLevel {
+  /** The level of the table read. */
   level: 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte';
+  /** The entry's index in the table (0..511), from the virtual address's bits for that level. */
   index: number;
+  /** The raw 64-bit entry. */
   entry: bigint;
   /** Physical address of the table that holds the entry. */
   table: bigint;
 }
 
+/** A page-table walk of one virtual address, as the core reports it (mapped or not): every level it visited. */
 export interface CoreWalk {
+  /** The levels read, root first; the walk stops at a non-present entry or a leaf. */
   levels: WalkLevel[];
   /** True when the walk reached a present leaf. */
   mapped: boolean;
+  /** The physical address the virtual address maps to; 0 when not mapped. */
   phys: bigint;
+  /** Bytes the leaf maps: 4096, 2 MiB (PMD) or 1 GiB (PUD); 0 when not mapped. */
   pageSize: number;
 }
 

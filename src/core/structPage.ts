@@ -28,20 +28,29 @@ export const ZONE_NORMAL = 2;
 export const ZONE_MOVABLE = 3;
 export const ZONE_DEVICE = 4;
 
+/** A struct page (include/linux/mm_types.h), decoded from its 8 words as dump_page() would show it. */
 export interface StructPage {
+  /** The page frame number it describes. */
   pfn: number;
   /** Where the struct page lives: its vmemmap address. */
   vaddr: bigint;
   /** memmap_init_zone has run on it (lru.prev is no longer zero). */
   initialised: boolean;
+  /** page->flags, the raw word 0 (node, zone, PG_ bits). */
   flags: bigint;
+  /** page_zonenum(), by name; null before memmap init. */
   zone: ZoneName | null;
+  /** page_to_nid(): the node bits of flags. */
   node: number;
+  /** PageReserved(): PG_reserved is set. */
   reserved: boolean;
+  /** page_ref_count(): _count (v4.5's name for _refcount). */
   refcount: number;
+  /** page_mapcount(): _mapcount + 1, 0 when unmapped. */
   mapcount: number;
   /** The dev_pagemap back-pointer, when set (ZONE_DEVICE pages after devm_memremap_pages). */
   pgmap: bigint | null;
+  /** The 8 raw 64-bit words, word 0 (flags) first. */
   words: bigint[];
 }
 

@@ -15,12 +15,19 @@ export interface VmemAltmap {
 
 /** The counters of a struct vmem_altmap, with the derived next_pfn and nr_free. */
 export interface AltmapCounters {
+  /** base_pfn: the first pfn of the whole dev_pagemap range. */
   basePfn: number;
+  /** reserve: pfns mapped but kept for the driver (the info block), from base_pfn; in pages. */
   reserve: number;
+  /** free: pages set aside after the reserve for memmap storage (the pool). */
   free: number;
+  /** align: pool pages skipped to meet allocation alignments. */
   align: number;
+  /** alloc: pool pages consumed by vmemmap_populate. */
   alloc: number;
+  /** vmem_altmap_next_pfn: base_pfn + reserve + alloc + align, the pfn the next allocation starts at. */
   nextPfn: number;
+  /** vmem_altmap_nr_free: free - (alloc + align), 0 when used up; in pages. */
   nrFree: number;
 }
 

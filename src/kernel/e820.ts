@@ -7,12 +7,16 @@ import { HostMemoryError, KernelError } from './errno.ts';
 import type { Kernel } from './kernel.ts';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, type Resource } from './resource.ts';
 
+/** An e820 entry's type, as e820_print_type names it (E820_RAM, E820_PMEM/E820_PRAM, E820_RESERVED). */
 export type E820Type = 'System RAM' | 'Persistent Memory' | 'Reserved';
 
 /** One e820 entry, validated: page-aligned, positive size. */
 export interface E820Range {
+  /** Physical start address, in bytes. */
   start: bigint;
+  /** Length in bytes. */
   size: bigint;
+  /** What the firmware says the range is. */
   type: E820Type;
 }
 

@@ -1,22 +1,38 @@
 /** Kernel errnos and the typed error the public API throws (shaped like Node's own system errors). */
 
+/** The negative errno values (include/uapi/asm-generic/errno-base.h, errno.h) of the errnos the model raises, as the kernel returns them. */
 export const ERRNO = {
+  /** Operation not permitted */
   EPERM: -1,
+  /** No such file or directory */
   ENOENT: -2,
+  /** Permission denied */
   EACCES: -13,
+  /** Not a directory */
   ENOTDIR: -20,
+  /** Is a directory */
   EISDIR: -21,
+  /** Operation not supported */
   EOPNOTSUPP: -95,
+  /** No such device */
   ENODEV: -19,
+  /** No such device or address */
   ENXIO: -6,
+  /** Cannot allocate memory */
   ENOMEM: -12,
+  /** Device or resource busy */
   EBUSY: -16,
+  /** File exists */
   EEXIST: -17,
+  /** Invalid argument */
   EINVAL: -22,
+  /** No space left on device */
   ENOSPC: -28,
+  /** Bad address */
   EFAULT: -14,
 } as const;
 
+/** An errno name ("EINVAL"): the `code` of a KernelError. */
 export type ErrnoCode = keyof typeof ERRNO;
 
 /** strerror() of the errnos the model raises. */
@@ -48,7 +64,9 @@ export function errnoName(errno: number): ErrnoCode {
 
 /** A kernel error: `code` "ENOMEM", `errno` -12, a message naming the problem. */
 export class KernelError extends Error {
+  /** The errno name, as Node's system errors have it ("ENOMEM"). */
   readonly code: ErrnoCode;
+  /** The negative errno value the kernel function returns (-12 for ENOMEM). */
   readonly errno: number;
 
   constructor(code: ErrnoCode, message: string) {
@@ -58,6 +76,10 @@ export class KernelError extends Error {
     this.errno = ERRNO[code];
   }
 
+  /**
+   * The KernelError of a negative errno value (ERR_PTR/PTR_ERR style returns): fromErrno(-12, ...) is ENOMEM.
+   * @throws RangeError for a value that is not one of {@link ERRNO}'s.
+   */
   static fromErrno(errno: number, message: string): KernelError {
     return new KernelError(errnoName(errno), message);
   }

@@ -9,10 +9,22 @@ import { hex } from './printk.ts';
 import type { Kernel } from './kernel.ts';
 import type { PageMap } from './memremap.ts';
 
+/** What Machine.checkInvariants counted while checking the model's consistency. */
 export interface InvariantReport {
-  tables: { vmemmap: number; directMap: number; other: number };
+  /** Page-table pages reachable from the root, by the part of the address space they map. */
+  tables: {
+    /** Tables under the vmemmap's pgd entries. */
+    vmemmap: number;
+    /** Tables under the other kernel-half pgd entries (the direct map). */
+    directMap: number;
+    /** The root, and tables under the user-half pgd entries. */
+    other: number;
+  };
+  /** Leaf entries mapping vmemmap (struct page) memory. */
   vmemmapLeaves: number;
+  /** DRAM pages backing vmemmap leaves (memmap pages not from an altmap). */
   dramMemmapPages: number;
+  /** One line per violated invariant; empty when all hold (checkInvariants throws otherwise). */
   problems: string[];
 }
 

@@ -23,10 +23,12 @@ export const _PAGE_PSE = 0x80n;
 /** PTE_PFN_MASK with 52 physical address bits. */
 export const PTE_PFN_MASK = 0x000ffffffffff000n;
 
+/** A page-table level, root first (arch/x86/include/asm/pgtable_types.h): p4d is folded into the pgd with 4-level paging. */
 export type Level = 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte';
 
 /** An entry's parts: present, where it points, whether it is a leaf at `level`. */
 export interface Entry {
+  /** _PAGE_PRESENT is set. */
   present: boolean;
   /** The physical address it points to (a table, or the page of a leaf). */
   phys: bigint;
@@ -54,10 +56,15 @@ export function levelNames(levels: 4 | 5): Level[] {
 
 /** One table reached from the root: its address, depth, the virtual address its first entry maps, and its bytes. */
 export interface TableVisit {
+  /** Physical address of the 4096-byte table. */
   table: bigint;
+  /** 0 for the root (the pgd), one more per level down. */
   depth: number;
+  /** The level of the entries the table holds. */
   level: Level;
+  /** The virtual address its entry 0 maps. */
   vaBase: bigint;
+  /** Its 4096 bytes, 512 little-endian 64-bit entries. */
   bytes: Uint8Array;
   /** log2 of the span one entry maps. */
   entryShift: number;

@@ -4,6 +4,7 @@
  */
 
 export const KERNELS = ['v4.5', 'v4.5-rc1', 'v4.18', 'v6'] as const;
+/** A modelled kernel, one of {@link KERNELS}: v4.5, v4.5-rc1, v4.18 or v6 (each with the era's memremap, altmap and ndctl behaviour). */
 export type KernelName = (typeof KERNELS)[number];
 
 export interface Profile {

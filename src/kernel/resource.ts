@@ -3,6 +3,7 @@
 export const IORESOURCE_MEM = 0x200;
 export const IORESOURCE_BUSY = 0x80000000;
 
+/** region_intersects()'s answer (kernel/resource.c): no overlap with the named resources, overlap only with them, or with them and others. */
 export type RegionResult = 'REGION_DISJOINT' | 'REGION_INTERSECTS' | 'REGION_MIXED';
 
 export interface Resource {
