@@ -9,17 +9,28 @@ import { KERNELS, profileFor, type KernelName } from './kernel/profile.ts';
 import { parseSize } from './nvdimm/units.ts';
 import type { Backend } from './core/load.ts';
 
+/** One way to expose the device: the `ndctl create-namespace` options (and, for kmem, `daxctl reconfigure-device`) a configuration uses. */
 export interface PlanConfig {
+  /** How the table names it ("devdax 2M, map=dev"). */
   label: string;
+  /** ndctl's --mode. */
   mode: 'fsdax' | 'devdax';
+  /** ndctl's --map: the memmap on the device (an altmap) or in DRAM. */
   map: 'dev' | 'mem';
+  /** ndctl's --align: the mapping page size. */
   align: '2M' | '1G';
   /** dax kmem: the device handed to the page allocator as System RAM. */
-  systemRam?: { memmapOnMemory: boolean };
+  systemRam?: {
+    /** daxctl's --memmap-on-memory (mhp_altmap: each memory block holds its own memmap). */
+    memmapOnMemory: boolean;
+  };
 }
 
+/** One configuration run on a fresh machine: what it gives and what it costs, in bytes unless named pages. */
 export interface PlanRow extends PlanConfig {
+  /** The namespace (and kmem) setup succeeded; when false, the figures are 0 and `error` says why. */
   ok: boolean;
+  /** The KernelError that stopped it, as "CODE: message". */
   error?: string;
   /** Bytes an application can use: the namespace's size, or what kmem onlined. */
   usable: number;
@@ -35,12 +46,17 @@ export interface PlanRow extends PlanConfig {
   structPagesInitialised: number;
   /** Compound devmap (vmemmap dedup) in effect. */
   compound: boolean;
+  /** Marked best: the most usable bytes, the least DRAM, both or neither (ties mark every row that has the figure). */
   best: Array<'capacity' | 'dram'>;
 }
 
+/** planCapacity's answer: every configuration of one device size on one kernel. */
 export interface Plan {
+  /** The device size planned for, in bytes. */
   size: number;
+  /** The kernel modelled. */
   kernel: KernelName;
+  /** One row per configuration, in planConfigs() order. */
   rows: PlanRow[];
 }
 

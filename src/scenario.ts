@@ -23,9 +23,13 @@ import { parseInteger } from './args.ts';
 
 /** One step as written in a scenario file: `op` plus its arguments. */
 export interface ScenarioStep {
+  /** The machine method to call ("createDevice", "memremap", "createNamespace", ...). */
   op: string;
   /** The step must fail with this errno code; anything else is a mismatch. */
-  expectError?: { code: ErrnoCode };
+  expectError?: {
+    /** The errno name the step must fail with ("EBUSY"). */
+    code: ErrnoCode;
+  };
   /** The step must succeed with this value, in its JSON form (bigints as "0x..." hex); objects match on the keys given. */
   expect?: unknown;
   /** Free text for the reader; ignored. */
@@ -33,10 +37,13 @@ export interface ScenarioStep {
   [arg: string]: unknown;
 }
 
+/** A scenario file: the machine to boot and the steps to run on it, in order. */
 export interface Scenario {
   /** Free text for the reader; ignored. */
   description?: string;
+  /** createMachine's config (default: the default machine). */
   machine?: MachineConfig;
+  /** The steps, run in order. */
   steps: ScenarioStep[];
 }
 
@@ -44,7 +51,9 @@ export interface Scenario {
 export type AltmapSnapshot = AltmapCounters;
 
 interface StepResultBase {
+  /** The step's position in the scenario, from 0. */
   index: number;
+  /** The step's op. */
   op: string;
   /** The code the step was expected to fail with, when it had expectError. */
   expectError?: ErrnoCode;
@@ -54,19 +63,33 @@ interface StepResultBase {
   altmap?: AltmapSnapshot;
 }
 
+/** A step whose method returned. */
 export interface StepOk extends StepResultBase {
+  /** The method returned. */
   ok: true;
   /** The machine method's return value (bigints stay bigints; live views are snapshotted). */
   value: unknown;
 }
 
+/** A step whose method threw a KernelError. */
 export interface StepFailed extends StepResultBase {
+  /** The method threw. */
   ok: false;
-  error: { code: ErrnoCode; errno: number; message: string };
+  /** The KernelError it threw. */
+  error: {
+    /** The errno name ("EBUSY"). */
+    code: ErrnoCode;
+    /** The negative errno value (-16). */
+    errno: number;
+    /** The error's message. */
+    message: string;
+  };
 }
 
+/** What one step did: StepOk or StepFailed (tell them apart by `ok`), with `mismatch` set when that was not what the step expected. */
 export type StepResult = StepOk | StepFailed;
 
+/** How runScenario and runPreparedSteps run the steps. */
 export interface RunScenarioOptions {
   /** Stop after a step that failed without an expectError. Default false. */
   stopOnError?: boolean;
@@ -280,17 +303,25 @@ function convertArg(kind: Kind, v: unknown, altmaps: Set<string>): unknown {
 
 /** A validated step, arguments converted. */
 export interface PreparedStep {
+  /** The step's position in the scenario, from 0. */
   index: number;
+  /** The op, a known one. */
   op: string;
+  /** Its arguments by name, checked and converted (sizes and addresses as bigints). */
   args: Record<string, unknown>;
+  /** The errno code the step must fail with, from expectError. */
   expectError?: ErrnoCode;
   /** The expected value (JSON form), when the step has `expect`. */
   expect?: unknown;
+  /** True when the step has `expect` (which may itself be undefined or null). */
   hasExpect?: boolean;
 }
 
+/** validateScenario's answer: a scenario checked whole, ready for runPreparedSteps. */
 export interface PreparedScenario {
+  /** The machine config to boot (empty for the default machine). */
   machine: MachineConfig;
+  /** The steps, validated, in order. */
   steps: PreparedStep[];
 }
 
