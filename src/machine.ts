@@ -7,7 +7,7 @@ import { parseInteger } from './args.ts';
 import { ALTMAP_FIELDS, CoreTrap, type Core, type CoreWalk, type WalkLevel } from './core/core.ts';
 import { loadCore, type Backend } from './core/load.ts';
 import { decodeStructPage, type StructPage } from './core/structPage.ts';
-import { daxctlDeviceJson } from './dax/daxctl.ts';
+import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
 import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
 import type { Device } from './kernel/devres.ts';
 import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
@@ -178,7 +178,7 @@ export interface MachineStats {
   /** Struct pages memmap init has set up since boot. */
   memmapInitPages: number;
   /** dax kmem devices in system-ram mode. */
-  systemRam: Record<string, { blocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number }>;
+  systemRam: Record<string, { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null }>;
 }
 
 /** What an address is, as drgn's identify_address answers it: which memmap, pool, namespace or map it falls in. */
@@ -788,7 +788,7 @@ export class Machine {
    * allocator as System RAM (dax kmem, v5.1+), with `memmapOnMemory` (v5.13+; 'force' v6.6+) putting each
    * memory block's memmap in the block itself. Returns daxctl's device JSON.
    */
-  reconfigureDevice(dev: string, options: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean }): Record<string, unknown> {
+  reconfigureDevice(dev: string, options: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean; online?: boolean }): Record<string, unknown> {
     this.mutable();
     if (typeof options !== 'object' || options === null) invalid('reconfigureDevice needs { mode }');
     const opts = snapshotArgs(options);
@@ -804,9 +804,14 @@ export class Machine {
     // without the option, what the kernel would do: the device's memmap_on_memory file (6.8+) under the module parameter
     const param = this.k.cfg.memmapOnMemoryParam;
     const mom = given ?? (d.memmapOnMemory && param ? param : false);
+    const online = opts.online ?? true;
+    if (online !== true && online !== false) invalid(`online ${show(online)} is not true or false`);
     return this.run(() => {
-      this.k.dax.reconfigure(d, mode, mom, movable);
-      return daxctlDeviceJson(this.k, d);
+      this.k.dax.reconfigure(d, mode, mom);
+      // daxctl then onlines what the kernel's policy left offline (ZONE_MOVABLE unless --no-movable)
+      const kd = this.k.kmem.devices.get(d.name);
+      if (mode === 'system-ram' && kd && online) this.k.kmem.online(kd, movable);
+      return { ...daxctlDeviceJson(this.k, d), ...kmemFigures(this.k, d) };
     });
   }
 

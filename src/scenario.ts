@@ -203,7 +203,7 @@ const OPS: Readonly<Record<string, OpSpec>> = Object.freeze(
     walk: { args: { vaddr: req('u64') }, run: (m, a) => value(m.walk(a.vaddr as bigint)) },
     regionIntersects: { args: { start: req('u64'), size: req('u64'), name: req('string') }, run: (m, a) => value(m.regionIntersects(a.start as bigint, a.size as bigint, a.name as string)) },
     createNamespace: {
-      args: { size: opt('nsSize'), mode: opt({ enum: ['fsdax', 'devdax', 'raw'] }), map: opt({ enum: ['dev', 'mem'] }), align: opt('nsSize'), region: opt('int') },
+      args: { size: opt('nsSize'), mode: opt({ enum: ['fsdax', 'devdax', 'raw', 'sector'] }), map: opt({ enum: ['dev', 'mem'] }), align: opt('nsSize'), sectorSize: opt('nsSize'), region: opt('int') },
       run: (m, a) => {
         const o: Record<string, unknown> = {};
         for (const k of ['size', 'mode', 'map', 'align', 'region']) if (a[k] !== undefined) o[k] = a[k];
@@ -212,9 +212,16 @@ const OPS: Readonly<Record<string, OpSpec>> = Object.freeze(
     },
     destroyNamespace: { args: { dev: req('string') }, run: (m, a) => value(m.destroyNamespace(a.dev as string) ?? null) },
     reconfigureDevice: {
-      args: { dev: req('string'), mode: req({ enum: ['system-ram', 'devdax'] }), memmapOnMemory: opt('boolean'), forceMemmapOnMemory: opt('boolean'), movable: opt('boolean') },
+      args: { dev: req('string'), mode: req({ enum: ['system-ram', 'devdax'] }), memmapOnMemory: opt('boolean'), forceMemmapOnMemory: opt('boolean'), movable: opt('boolean'), online: opt('boolean') },
       run: (m, a) =>
-        value(m.reconfigureDevice(a.dev as string, { mode: a.mode as 'system-ram', memmapOnMemory: a.forceMemmapOnMemory ? 'force' : (a.memmapOnMemory as boolean | undefined), movable: a.movable as boolean | undefined })),
+        value(
+          m.reconfigureDevice(a.dev as string, {
+            mode: a.mode as 'system-ram',
+            memmapOnMemory: a.forceMemmapOnMemory ? 'force' : (a.memmapOnMemory as boolean | undefined),
+            movable: a.movable as boolean | undefined,
+            online: a.online as boolean | undefined,
+          }),
+        ),
     },
     listNamespaces: { args: { human: opt('boolean') }, run: (m, a) => value(m.listNamespaces({ human: a.human as boolean | undefined })) },
     stats: { args: {}, run: (m) => value(m.stats()) },

@@ -72,9 +72,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('create-namespace')
       .description('ndctl create-namespace: create a namespace and print it as ndctl does, with the altmap it got')
       .option('-s, --size <size>', 'namespace size (default: all available)')
-      .option('-m, --mode <mode>', 'fsdax | devdax | raw (default fsdax)')
+      .option('-m, --mode <mode>', 'fsdax | devdax | raw | sector (default fsdax)')
       .option('-M, --map <map>', 'where the memmap lives: dev (the altmap) | mem (DRAM) (default dev)')
       .option('-a, --align <align>', 'data alignment: 4K | 2M | 1G (default 2M)')
+      .option('-l, --sector-size <lba-size>', 'sector mode: the btt sector size (default 4096)')
+      .option('--altmap', 'add the altmap the device got to the JSON (not an ndctl key)')
       .addOption(new Option('-u, --human', 'human sizes (the default when stdout is a terminal)').conflicts('json'))
       .option('--json', 'sizes in bytes')
       .option('--explain', 'on stderr: where every byte of the namespace went'),
@@ -93,7 +95,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('list')
       .description('ndctl list -N: the namespaces as a JSON array')
       .option('-N, --namespaces', 'accepted for ndctl compatibility (namespaces are all this lists)')
-      .option('-u, --human', 'human sizes'),
+      .option('-u, --human', 'human sizes')
+      .option('--altmap', 'add each device\'s altmap (not an ndctl key)'),
   ).action(act(async (_o: unknown, cmd: Command) => cmdList(cmd)));
 
   addMachineOptions(
@@ -121,8 +124,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       .description('daxctl reconfigure-device: a devdax device to System RAM (dax kmem) and back; v6 profile')
       .argument('<dev>', 'dax0.0, ...')
       .requiredOption('-m, --mode <mode>', 'system-ram | devdax')
-      .option('--memmap-on-memory', "put each memory block's memmap in the block itself (memmap_on_memory)")
-      .option('--force-memmap-on-memory', 'memmap_on_memory=force: pad the memmap to a pageblock')
+      .option('-f, --force', 'reconfigure even when the kernel\'s policy will online the memory itself')
+      .option('--no-online', 'leave the memory blocks as the kernel left them')
       .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE'),
   ).action(act(async (dev: string, _o: unknown, cmd: Command) => cmdReconfigure(dev, cmd)));
 

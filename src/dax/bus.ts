@@ -72,7 +72,7 @@ export class DaxBus {
   }
 
   /** daxctl reconfigure-device: unbind one driver, bind the other. */
-  reconfigure(d: DevDax, mode: 'system-ram' | 'devdax', memmapOnMemory: MemmapOnMemory, movable: boolean): void {
+  reconfigure(d: DevDax, mode: 'system-ram' | 'devdax', memmapOnMemory: MemmapOnMemory): void {
     const k = this.k;
     const kd = k.kmem.devices.get(d.name);
     if (mode === 'system-ram') {
@@ -80,7 +80,7 @@ export class DaxBus {
       if (d.dev) k.devices.unbind(d.dev);
       d.dev = null;
       try {
-        k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory, movable);
+        k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory);
       } catch (e) {
         // kmem failed to probe: bind device_dax back
         if (!k.kmem.devices.has(d.name) && !k.poisoned) {

@@ -7,13 +7,17 @@ export function daxctlDeviceJson(k: Kernel, d: DevDax): Record<string, unknown> 
   const out: Record<string, unknown> = { chardev: d.name, size: Number(d.size), target_node: 0, align: Number(d.align), mode: kd ? 'system-ram' : 'devdax' };
   if (kd) {
     const sum = k.kmem.summary(kd);
-    out.online_memblocks = sum.blocks;
+    out.online_memblocks = sum.onlineBlocks;
     out.total_memblocks = sum.blocks;
-    out.movable = kd.movable;
-    out.memmap_on_memory = sum.memmapOnMemoryPages > 0;
-    out.online_pages = sum.onlinePages;
-    out.memmap_on_memory_pages = sum.memmapOnMemoryPages;
-    out.memmap_dram_pages = sum.dramMemmapPages;
+    if (sum.movable !== null) out.movable = sum.movable;
   }
   return out;
+}
+
+/** The model's own figures beside daxctl's (the library's reconfigureDevice result; never printed as daxctl's). */
+export function kmemFigures(k: Kernel, d: DevDax): Record<string, unknown> {
+  const kd = k.kmem.devices.get(d.name);
+  if (!kd) return {};
+  const sum = k.kmem.summary(kd);
+  return { memmap_on_memory: sum.memmapOnMemoryPages > 0, online_pages: sum.onlinePages, memmap_on_memory_pages: sum.memmapOnMemoryPages, memmap_dram_pages: sum.dramMemmapPages };
 }

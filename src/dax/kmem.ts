@@ -20,6 +20,8 @@ interface Block {
   size: bigint;
   altmap: VmemAltmap | null;
   memmapPages: number;
+  /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
+  zone: 'Movable' | 'Normal' | null;
 }
 
 /** A dax device in system-ram mode. */
@@ -28,7 +30,6 @@ export interface KmemDevice {
   res: Resource;
   blocks: Block[];
   memmapOnMemory: MemmapOnMemory;
-  movable: boolean;
   /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
   dramMemmapPages: number;
 }
@@ -64,7 +65,7 @@ export class Kmem {
   ) {}
 
   /** dev_dax_kmem_probe: hot-plug the dax range as System RAM, block by block. */
-  probe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory, movable: boolean): KmemDevice {
+  probe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemDevice {
     const k = this.k;
     // dax_kmem_range: the range trimmed to memory block boundaries
     const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
@@ -82,12 +83,12 @@ export class Kmem {
     const res = k.iomem.request(parent, 'System RAM (kmem)', start, end - 1n);
     if (!res) throw new KernelError('EBUSY', `${dev}: ${hex(start)}-${hex(end - 1n)} is already claimed`);
     const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
-    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, movable, dramMemmapPages: 0 };
+    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0 };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
     try {
       for (let at = start; at < end; at += this.blockSize) {
-        const block = this.addBlock(at, onMemory ? memmapOnMemoryPages(this.blockSize, mode) : 0, owner, movable);
+        const block = this.addBlock(at, onMemory ? memmapOnMemoryPages(this.blockSize, mode) : 0, owner);
         if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
         kd.blocks.push(block);
       }
@@ -104,7 +105,7 @@ export class Kmem {
   }
 
   /** add_memory_resource for one block: arch_add_memory (with the block's own altmap), then online. */
-  private addBlock(start: bigint, memmapPages: number, owner: object, movable: boolean): Block | number {
+  private addBlock(start: bigint, memmapPages: number, owner: object): Block | number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(this.blockSize >> 12n);
@@ -118,9 +119,33 @@ export class Kmem {
       if (altmap) k.altmaps.release(altmap);
       return err;
     }
-    // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages; online_pages: the rest, to the buddy allocator
-    k.memmap.initMemoryBlock(startPfn, nrPages, memmapPages, movable);
-    return { start, size: this.blockSize, altmap, memmapPages };
+    // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
+    k.memmap.initMemoryBlock(startPfn, memmapPages);
+    const block: Block = { start, size: this.blockSize, altmap, memmapPages, zone: null };
+    // memhp_default_state: the kernel onlines the new block itself unless its policy is offline
+    const policy = k.cfg.autoOnlineBlocks;
+    if (policy !== 'offline') this.onlineBlock(block, policy === 'online_movable');
+    return block;
+  }
+
+  /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
+  private onlineBlock(b: Block, movable: boolean): void {
+    this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
+    b.zone = movable ? 'Movable' : 'Normal';
+  }
+
+  /**
+   * daxctl online-memory: online the device's offline blocks (ZONE_MOVABLE unless told otherwise);
+   * returns how many it onlined and how many were online already.
+   */
+  online(kd: KmemDevice, movable: boolean): { onlined: number; already: number } {
+    let onlined = 0;
+    for (const b of kd.blocks) {
+      if (b.zone) continue;
+      this.onlineBlock(b, movable);
+      onlined++;
+    }
+    return { onlined, already: kd.blocks.length - onlined };
   }
 
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
@@ -138,10 +163,14 @@ export class Kmem {
   }
 
   /** Pages the buddy allocator got from a device, and the memmap they cost. */
-  summary(kd: KmemDevice): { blocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number } {
+  summary(kd: KmemDevice): { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null } {
     const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
-    const total = kd.blocks.reduce((n, b) => n + Number(b.size >> 12n), 0);
-    return { blocks: kd.blocks.length, onlinePages: total - memmapOnMemoryPages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages };
+    const online = kd.blocks.filter((b) => b.zone !== null);
+    const onlinePages = online.reduce((n, b) => n + Number(b.size >> 12n) - b.memmapPages, 0);
+    // daxctl_memory_is_movable: every online block movable (true), none (false), or mixed/none online (unknown)
+    const zones = new Set(online.map((b) => b.zone));
+    const movable = online.length === kd.blocks.length && zones.size === 1 ? zones.has('Movable') : null;
+    return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable };
   }
 }
 

@@ -124,9 +124,13 @@ export class Memmap {
     this.k.log.printk('debug', `memmap_init_zone_device initialised ${pages} pages in ${Math.round((pages * 9.54) / 1e6)}ms`);
   }
 
-  /** A hot-plugged memory block: mhp_init_memmap_on_memory for its vmemmap pages, online_pages for the rest. */
-  initMemoryBlock(startPfn: number, nrPages: number, memmapPages: number, movable: boolean): void {
+  /** mhp_init_memmap_on_memory: a hot-plugged block's vmemmap pages get their own struct pages. */
+  initMemoryBlock(startPfn: number, memmapPages: number): void {
     this.init(startPfn, memmapPages, ZONE_NORMAL, 0);
-    this.init(startPfn + memmapPages, nrPages - memmapPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, 0);
+  }
+
+  /** online_pages -> move_pfn_range_to_zone: the struct pages of the pages going online, in their zone. */
+  onlinePages(startPfn: number, nrPages: number, movable: boolean): void {
+    this.init(startPfn, nrPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, 0);
   }
 }

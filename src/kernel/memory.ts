@@ -36,7 +36,11 @@ export function memoryBlocks(k: Kernel): MemoryBlock[] {
     }
   }
   for (const kd of k.kmem.devices.values()) {
-    for (const b of kd.blocks) blocks.set(Number(b.start / k.cfg.memoryBlockSize), { id: Number(b.start / k.cfg.memoryBlockSize), online: true, validZones: kd.movable ? 'Movable' : 'Normal' });
+    for (const b of kd.blocks) {
+      const id = Number(b.start / k.cfg.memoryBlockSize);
+      // an offline block could go to either zone
+      blocks.set(id, { id, online: b.zone !== null, validZones: b.zone ?? 'Normal Movable' });
+    }
   }
   return [...blocks.values()].sort((a, b) => a.id - b.id);
 }
