@@ -9,7 +9,7 @@ import type { Core, CoreConfig } from '../src/core/core.ts';
 import type { Backend } from '../src/core/load.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
-import { createMachine, KernelError, type MachineConfig } from '../src/index.ts';
+import { createMachine, KernelError, pageTables, type MachineConfig } from '../src/index.ts';
 
 /** Every behavioural suite runs once per backend (ALTMAP_BACKENDS=ts narrows it while developing). */
 export const BACKENDS = (process.env.ALTMAP_BACKENDS ?? 'wasm,ts').split(',') as Backend[];
@@ -77,6 +77,16 @@ export class CorePair {
     readonly w: Core,
     readonly t: Core,
   ) {}
+
+  /** Every table reachable from the root (walked on the Wasm core) reads the same on both. */
+  sameTables(levels: 4 | 5 = 4): void {
+    const root = this.w.walk(0n).levels[0].table;
+    expect(this.t.walk(0n).levels[0].table).toBe(root);
+    for (const t of pageTables((table) => this.w.readPhys(table, 4096), root, levels)) {
+      const b = this.t.readPhys(t.table, 4096);
+      if (!Buffer.from(t.bytes).equals(Buffer.from(b))) expect(Buffer.from(b).toString('hex'), `table ${t.table.toString(16)}`).toBe(Buffer.from(t.bytes).toString('hex'));
+    }
+  }
 
   /** Run f on both; same result, same events. */
   same<T>(what: string, f: (c: Core) => T): T {

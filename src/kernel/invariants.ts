@@ -4,7 +4,7 @@
  * sections, lookup entries against present sections. Cost grows with tables and extents, not frames.
  */
 import { Purpose } from './pagealloc.ts';
-import { decodeEntry, entriesOf } from './pgtable.ts';
+import { leavesOf } from './pgtable.ts';
 import { hex } from './printk.ts';
 import type { Kernel } from './kernel.ts';
 import type { PageMap } from './memremap.ts';
@@ -73,21 +73,17 @@ export function checkInvariants(k: Kernel): InvariantReport {
     return i >= vmemmapIndex && i < vmemmapIndex + vmemmapPgdSpan ? 'vmemmap' : i >= 256 ? 'directMap' : 'other';
   };
 
-  for (const t of k.pgtable.tables()) {
+  const tables = [...k.pgtable.tables()];
+  for (const t of tables) {
     if (seenTables.has(t.table)) problems.push(`page-table page ${hex(t.table)} is linked twice`);
     seenTables.add(t.table);
-    const region = regionOf(t.depth, t.vaBase);
-    report.tables[region]++;
-    const entries = entriesOf(t.bytes);
-    for (let i = 0; i < 512; i++) {
-      const e = decodeEntry(entries[i], t.level);
-      if (!e.leaf) continue;
-      const va = t.vaBase + (BigInt(i) << BigInt(t.entryShift));
-      if (region !== 'vmemmap') continue;
-      const pages = 2 ** (t.entryShift - 12);
-      const off = Number((va - (k.layout.vmemmapStart & mask)) & mask);
-      vmemmapLeaf(off / 64, (pages * 4096) / 64, Number(e.phys >> 12n), pages);
-    }
+    report.tables[regionOf(t.depth, t.vaBase)]++;
+  }
+  for (const l of leavesOf(tables, levels)) {
+    if (regionOf(l.table.depth, l.table.vaBase) !== 'vmemmap') continue;
+    const pages = 2 ** (l.shift - 12);
+    const off = Number((l.va - (k.layout.vmemmapStart & mask)) & mask);
+    vmemmapLeaf(off / 64, (pages * 4096) / 64, Number(l.phys >> 12n), pages);
   }
 
   const tablesFromRoot = report.tables.vmemmap + report.tables.directMap + report.tables.other;

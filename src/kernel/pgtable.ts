@@ -107,6 +107,25 @@ export function entriesOf(bytes: Uint8Array): BigUint64Array {
   return out;
 }
 
+/** A leaf mapping: the canonical virtual address it maps, where it lands, its size (log2) and the table visit holding it. */
+export interface Leaf {
+  va: bigint;
+  phys: bigint;
+  shift: number;
+  table: TableVisit;
+}
+
+/** Every leaf of every table from the root, in table order. */
+export function* leavesOf(tables: Iterable<TableVisit>, levels: 4 | 5): Generator<Leaf> {
+  for (const t of tables) {
+    const entries = entriesOf(t.bytes);
+    for (let i = 0; i < 512; i++) {
+      const e = decodeEntry(entries[i], t.level);
+      if (e.leaf) yield { va: canonical(t.vaBase + (BigInt(i) << BigInt(t.entryShift)), levels), phys: e.phys, shift: t.entryShift, table: t };
+    }
+  }
+}
+
 /** The kernel's page tables over the core. */
 export class Pgtable {
   constructor(
@@ -137,6 +156,11 @@ export class Pgtable {
   /** Every table from the root. */
   tables(): Generator<TableVisit> {
     return pageTables((t) => this.core.readPhys(t, 4096), this.root(), this.levels);
+  }
+
+  /** Every leaf mapping. */
+  leaves(): Generator<Leaf> {
+    return leavesOf(this.tables(), this.levels);
   }
 
   /** FNV-1a over every page-table page reachable from the root, in walk order; and their count. */

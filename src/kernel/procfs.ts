@@ -4,7 +4,6 @@
  */
 import type { Kernel } from './kernel.ts';
 import { Purpose } from './pagealloc.ts';
-import { canonical, decodeEntry, entriesOf } from './pgtable.ts';
 import type { Resource } from './resource.ts';
 import { dir, file, type VfsDir } from './vfs.ts';
 
@@ -32,18 +31,11 @@ export function directMapCounts(k: Kernel): { '4k': number; '2M': number; '1G': 
   const out = { '4k': 0, '2M': 0, '1G': 0 };
   const { pageOffset, physBits } = k.layout;
   const end = pageOffset + (1n << BigInt(physBits));
-  for (const t of k.pgtable.tables()) {
-    if (t.depth === 0) continue;
-    const entries = entriesOf(t.bytes);
-    for (let i = 0; i < 512; i++) {
-      const e = decodeEntry(entries[i], t.level);
-      if (!e.leaf) continue;
-      const va = canonical(t.vaBase + (BigInt(i) << BigInt(t.entryShift)), k.layout.paging);
-      if (va < pageOffset || va >= end) continue;
-      if (t.entryShift === 12) out['4k']++;
-      else if (t.entryShift === 21) out['2M']++;
-      else if (t.entryShift === 30) out['1G']++;
-    }
+  for (const l of k.pgtable.leaves()) {
+    if (l.va < pageOffset || l.va >= end) continue;
+    if (l.shift === 12) out['4k']++;
+    else if (l.shift === 21) out['2M']++;
+    else if (l.shift === 30) out['1G']++;
   }
   return out;
 }

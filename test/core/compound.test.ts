@@ -217,26 +217,6 @@ class Pair extends CorePair {
     }
   }
 
-  /** Every table reachable from the root reads the same on both. */
-  sameTables(): void {
-    const root = this.w.walk(0n).levels[0].table;
-    expect(this.t.walk(0n).levels[0].table).toBe(root);
-    const visit = (table: bigint, depth: number) => {
-      const a = this.w.readPhys(table, 4096);
-      const b = this.t.readPhys(table, 4096);
-      expect(Buffer.from(a).equals(Buffer.from(b)), `table ${table.toString(16)}`).toBe(true);
-      if (depth === 3) return;
-      const dv = new DataView(a.buffer, a.byteOffset);
-      const shift = 12 + 9 * (3 - depth);
-      for (let i = 0; i < 512; i++) {
-        const e = dv.getBigUint64(8 * i, true);
-        if (!(e & 1n)) continue;
-        if ((shift === 21 || shift === 30) && e & 0x80n) continue;
-        visit(e & 0x000ffffffffff000n, depth + 1);
-      }
-    };
-    visit(root, 0);
-  }
 }
 
 async function pair(over: Partial<CoreConfig> = {}): Promise<Pair> {

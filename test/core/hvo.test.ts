@@ -9,6 +9,7 @@ import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose,
 import { createTsCore } from '../../src/core/ts/index.ts';
 import { createWasmCore } from '../../src/core/wasm.ts';
 import { CORE_BACKENDS, coreConfig, CorePair } from '../fixtures.ts';
+import { pageTables } from '../../src/kernel/pgtable.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const SECTION = 32768;
@@ -66,20 +67,7 @@ function vmemmapBytes(c: Core, startPfn: number, nrPages: number): Buffer {
 /** sha256 of every page-table page reachable from the root, depth first. */
 function tablesDigest(c: Core, levels = 4): string {
   const h = createHash('sha256');
-  const visit = (table: bigint, depth: number) => {
-    const a = c.readPhys(table, 4096);
-    h.update(table.toString(16)).update(a);
-    if (depth === levels - 1) return;
-    const dv = new DataView(a.buffer, a.byteOffset);
-    const shift = 12 + 9 * (levels - 1 - depth);
-    for (let i = 0; i < 512; i++) {
-      const e = dv.getBigUint64(8 * i, true);
-      if (!(e & 1n)) continue;
-      if ((shift === 21 || shift === 30) && e & 0x80n) continue;
-      visit(e & 0x000ffffffffff000n, depth + 1);
-    }
-  };
-  visit(c.walk(0n).levels[0].table, 0);
+  for (const t of pageTables((table) => c.readPhys(table, 4096), c.walk(0n).levels[0].table, levels as 4 | 5)) h.update(t.table.toString(16)).update(t.bytes);
   return h.digest('hex');
 }
 
