@@ -7,7 +7,9 @@ import { RunMap } from './runmap.ts';
 export const PAGE_SHIFT = 12;
 /** SECTION_SIZE_BITS on x86-64. */
 export const SECTION_SIZE_BITS = 27;
+/** The bytes of a memory section, 1 << SECTION_SIZE_BITS: 128 MiB on x86-64. */
 export const SECTION_SIZE = 1n << BigInt(SECTION_SIZE_BITS);
+/** PAGES_PER_SECTION (include/linux/mmzone.h): 4 KiB pages per section, 32768 on x86-64. */
 export const PAGES_PER_SECTION = 1 << (SECTION_SIZE_BITS - PAGE_SHIFT);
 /** SUBSECTION_SHIFT 21: 2 MiB. */
 export const PAGES_PER_SUBSECTION = 512;
