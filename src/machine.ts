@@ -178,7 +178,23 @@ export interface MachineStats {
   /** Struct pages memmap init has set up since boot. */
   memmapInitPages: number;
   /** dax kmem devices in system-ram mode. */
-  systemRam: Record<string, { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null }>;
+  systemRam: Record<
+    string,
+    {
+      /** Memory blocks (memory_block_size_bytes each) add_memory_driver_managed hot-added. */
+      blocks: number;
+      /** Of those, blocks online (memory block state "online"). */
+      onlineBlocks: number;
+      /** Pages of the online blocks in the page allocator (less the blocks' own memmap). */
+      onlinePages: number;
+      /** Pages of the blocks holding their own memmap (memmap_on_memory). */
+      memmapOnMemoryPages: number;
+      /** Pages of their memmap in DRAM. */
+      dramMemmapPages: number;
+      /** daxctl_memory_is_movable: every block online in ZONE_MOVABLE (true), in ZONE_NORMAL (false), else null. */
+      movable: boolean | null;
+    }
+  >;
 }
 
 /** What an address is, as drgn's identify_address answers it: which memmap, pool, namespace or map it falls in. */
