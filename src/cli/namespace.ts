@@ -14,6 +14,9 @@ export interface CreateOpts extends MachineOpts {
   human?: boolean;
   json?: boolean;
   explain?: boolean;
+  sectorSize?: string;
+  /** --altmap: add the altmap the device got (kernel field names); without it the output is ndctl's alone. */
+  altmap?: boolean;
 }
 
 export async function cmdCreateNamespace(cmd: Command): Promise<number> {
@@ -26,12 +29,18 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     if (o.mode !== undefined) req.mode = Object.hasOwn(MODE_ALIASES, o.mode) ? MODE_ALIASES[o.mode] : o.mode;
     if (o.map !== undefined) req.map = o.map;
     if (o.align !== undefined) req.align = o.align;
-    // ndctl's own checks first (nothing changes): a refusal here is ndctl's, exit 256 + errno.
+    if (o.sectorSize !== undefined) req.sectorSize = o.sectorSize;
+    // ndctl's own checks first (nothing changes): a refusal here is ndctl's, with its text and exit code
+    // (ndctl/namespace.c: 129 for parse_namespace_options, 256 + rc after err(), 237 otherwise).
     try {
       m.planNamespace(req);
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
-      err(e instanceof NdctlError ? e.stderr : `  Error: create namespace: ${bare(e)}`);
+      if (e instanceof NdctlError) {
+        err(e.stderr);
+        return e.exitCode;
+      }
+      err(`  Error: create namespace: ${bare(e)}`);
       return 256 + e.errno;
     }
     const before = m.stats();
@@ -41,6 +50,12 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
       created = m.createNamespace(req);
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
+      if (e instanceof NdctlError) {
+        // the kernel refused to enable the device (its probe failed): ndctl's report of it
+        saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+        err(e.stderr);
+        return e.exitCode;
+      }
       // what the kernel left behind stays: the step is kept, expected to fail the same way
       saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
       err(`failed to create namespace: ${STRERROR[e.code] ?? e.code} (${e.message})`);
@@ -49,7 +64,8 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     const after = m.stats();
     saveStep(s, { op: 'createNamespace', ...req });
     const human = o.json ? false : o.human ? true : !!process.stdout.isTTY;
-    const shown = m.listNamespaces({ human }).find((n) => n.dev === created.dev) ?? created;
+    const shown = { ...(m.listNamespaces({ human, daxRegion: true }).find((n) => n.dev === created.dev) ?? created) };
+    if (!o.altmap) delete shown.altmap;
     out(ndctlJsonString(shown));
     if (o.explain) err(explainNamespace(m, created, before, after).join('\n'));
     return 0;
@@ -133,10 +149,16 @@ export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<nu
 }
 
 export async function cmdList(cmd: Command): Promise<number> {
-  const o = cmd.optsWithGlobals<MachineOpts & { human?: boolean }>();
+  const o = cmd.optsWithGlobals<MachineOpts & { human?: boolean; altmap?: boolean }>();
   const s = await openSession(cmd);
   try {
-    out(ndctlJsonString(s.m.listNamespaces({ human: !!o.human })));
+    const list = s.m.listNamespaces({ human: !!o.human }).map((n) => {
+      const c = { ...n };
+      if (!o.altmap) delete c.altmap;
+      return c;
+    });
+    // ndctl/list.c: nothing at all when nothing matched; util_display_json_array() otherwise
+    if (list.length > 0) out(ndctlJsonString(list));
     return 0;
   } finally {
     await s.close();

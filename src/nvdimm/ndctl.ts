@@ -8,35 +8,125 @@
  * `parse_namespace_options`, `validate_available_capacity` and `validate_namespace_options`.
  */
 
-import { KernelError, invalid } from '../kernel/errno.ts';
+import { KernelError, STRERROR, invalid } from '../kernel/errno.ts';
 import type { ErrnoCode } from '../kernel/errno.ts';
 import { formatSize, parseSizeWithUnits } from './units.ts';
 
-/** An ndctl refusal: `message` carries ndctl's text, `stderr` what ndctl writes to stderr. */
+/**
+ * An ndctl refusal: `message` carries ndctl's text, `stderr` every line ndctl writes to stderr, and
+ * `exitCode` what ndctl exits with (main() returns the command's rc; the shell sees it mod 256, so
+ * -EINVAL is 234, -ENODEV 237, -ENXIO 250; usage errors from parse_options() exit 129).
+ */
 export class NdctlError extends KernelError {
   readonly stderr: string;
+  readonly exitCode: number;
 
-  constructor(code: ErrnoCode, text: string, stderr: string) {
+  constructor(code: ErrnoCode, text: string, stderr: string, exitCode?: number) {
     super(code, text);
     this.name = 'NdctlError';
     this.stderr = stderr;
+    this.exitCode = exitCode ?? 256 - Math.abs(this.errno);
   }
 }
 
-/** ndctl's error(): "  Error: <msg>\n" (report() prefixes a space to " Error: "). */
+/**
+ * ndctl's error() (util/log.h): "  Error: " and the message, which carries its own "\n"; the log
+ * function adds one more, so every error() line is followed by a blank line.
+ */
 function errorLine(msg: string): string {
-  return `  Error: ${msg}\n`;
+  return `  Error: ${msg}\n\n`;
 }
 
-/** ndctl/namespace.c err(): error() with the command name, e.g. "create namespace: ". */
+/** The usage text parse_options() prints (usage_with_options) after a refused option: ndctl v76.1's create_options table. */
+export const CREATE_NAMESPACE_USAGE = `
+ usage: ndctl create-namespace [<options>]
+
+    -b, --bus <bus-id>    limit namespace to a bus with an id or provider of <bus-id>
+    -r, --region <region-id>
+                          limit namespace to a region with an id or name of <region-id>
+    -v, --verbose         emit extra debug messages to stderr
+    -e, --reconfig <reconfig namespace>
+                          reconfigure existing namespace
+    -u, --uuid <uuid>     specify the uuid for the namespace (default: autogenerate)
+    -n, --name <name>     specify an optional free form name for the namespace
+    -s, --size <size>     specify the namespace size in bytes (default: available capacity)
+    -m, --mode <operation-mode>
+                          specify a mode for the namespace, 'sector', 'fsdax', 'devdax' or 'raw'
+    -M, --map <memmap-location>
+                          specify 'mem' or 'dev' for the location of the memmap
+    -l, --sector-size <lba-size>
+                          specify the logical sector size in bytes
+    -t, --type <type>     specify the type of namespace to create 'pmem' or 'blk'
+    -a, --align <align>   specify the namespace alignment in bytes (default: 2M)
+    -f, --force           reconfigure namespace even if currently active
+    -L, --autolabel       automatically initialize labels
+    -c, --continue        continue creating namespaces as long as the filter criteria are met
+    -R, --autorecover     automatically cleanup on failure
+
+`;
+
+/** cmd_create_namespace(): with no err() counted, "failed to create namespace: <strerror>" and rc = -ENODEV (exit 237). */
+function createFailed(code: ErrnoCode, before = ''): never {
+  const text = `failed to create namespace: ${STRERROR[code] ?? code}`;
+  throw new NdctlError(code, before ? `${before.replace(/^ {2}Error: /, '').trim()}: ${text}` : text, `${before}${text}\n`, 237);
+}
+
+/** ndctl/namespace.c err(): error() with the command name and err_count++; no "failed to" line, exit 256 + rc. */
 function refuse(code: ErrnoCode, text: string): never {
   throw new NdctlError(code, `create namespace: ${text}`, errorLine(`create namespace: ${text}`));
 }
 
-/** ndctl's generic failure line when validation returned -EAGAIN everywhere (no err() printed). */
+/** validate_available_capacity() found no room in any region (-EAGAIN everywhere): ndctl prints ENOSPC's text, exits 237. */
 function noSpace(): never {
-  const text = 'failed to create namespace: No space left on device';
-  throw new NdctlError('ENOSPC', text, `${text}\n`);
+  createFailed('ENOSPC');
+}
+
+/**
+ * setup_namespace(): the kernel refused to enable the pfn/dax/btt device (its probe failed).
+ * libndctl's ndctl_{pfn,dax,btt}_enable() logs "failed to enable" for the device, setup_namespace()
+ * error()s for the namespace, and cmd_create_namespace() prints ENXIO's text (exit 237).
+ */
+export function enableFailed(kind: 'pfn' | 'dax' | 'btt' | 'namespace', device: string, namespace: string): never {
+  const lib = `libndctl: ndctl_${kind}_enable: ${device}: failed to enable\n`;
+  createFailed('ENXIO', lib + errorLine(`${namespace}: failed to enable`));
+}
+
+/**
+ * parse_namespace_options() (ndctl/namespace.c): every refused option is error()ed (the checks go on),
+ * then usage_with_options() prints the usage and ndctl exits 129.
+ */
+export function checkNamespaceOptions(o: { mode?: string; map?: string; size?: string; align?: string }): void {
+  const errs: string[] = [];
+  const modes = ['fsdax', 'devdax', 'raw', 'sector', 'memory', 'dax', 'safe'];
+  if (o.mode !== undefined && !modes.includes(o.mode)) errs.push(`invalid mode '${o.mode}'`);
+  const mode = o.mode === undefined ? 'fsdax' : o.mode === 'memory' ? 'fsdax' : o.mode === 'dax' ? 'devdax' : o.mode === 'safe' ? 'sector' : o.mode;
+  if (o.map !== undefined) {
+    if (o.map !== 'mem' && o.map !== 'dev') errs.push(`invalid map location '${o.map}'`);
+    // util_nsmode() names: the check compares the -m string with "fsdax"/"devdax" as given
+    if (o.mode !== undefined && o.mode !== 'fsdax' && o.mode !== 'devdax') errs.push('--map only valid for an devdax mode pmem namespace');
+  }
+  void mode;
+  const parses = (v: string): boolean => {
+    try {
+      parseSizeWithUnits(v, 'size');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // the size is parsed twice (once after -s, once after --align), and refused twice
+  const badSize = o.size !== undefined && !parses(o.size);
+  if (badSize) errs.push(`failed to parse namespace size '${o.size}'`);
+  if (o.align !== undefined) {
+    if (!parses(o.align)) errs.push(`failed to parse namespace alignment '${o.align}'`);
+    else {
+      const a = parseSizeWithUnits(o.align, 'align').bytes;
+      if ((a & (a - 1n)) !== 0n || a < 4096n) errs.push('align must be a power-of-2 greater than 4096');
+    }
+  }
+  if (badSize) errs.push(`failed to parse namespace size '${o.size}'`);
+  if (errs.length === 0) return;
+  throw new NdctlError('EINVAL', errs[0]!, errs.map(errorLine).join('') + CREATE_NAMESPACE_USAGE, 129);
 }
 
 export type NamespaceMode = 'fsdax' | 'devdax' | 'raw' | 'sector';
@@ -163,6 +253,10 @@ export interface CreateNamespaceParams {
   size?: bigint | string;
   /** --align (or the mode's default), in bytes. */
   align: bigint;
+  /** --align as the user wrote it (its text is quoted in "unsupported align"); absent: the mode's default. */
+  alignParam?: string;
+  /** The pfn/dax seed's supported_alignments; absent: any power of two is accepted. */
+  supportedAlignments?: readonly bigint[];
   /** The region's largest free extent (or its size for a label-less region). */
   available: bigint;
   /** The region's align attribute (ndctl v5.7+ kernels); null when the kernel has none. */
@@ -171,14 +265,22 @@ export interface CreateNamespaceParams {
   interleaveWidth?: number;
   /** -m; default fsdax. Only raw escapes the 16 MiB minimum. */
   mode?: NamespaceMode;
+  /** -l: the sector size asked for (btt's supported_sector_sizes for sector mode, the namespace's otherwise). */
+  sectorSize?: bigint;
   /** The region's device name; default "region0". */
   region?: string;
 }
 
+/** btt_lbasize_supported[] (drivers/nvdimm/btt_devs.c), what btt0.0/supported_sector_sizes lists. */
+export const BTT_SECTOR_SIZES: readonly bigint[] = [512n, 520n, 528n, 4096n, 4104n, 4160n, 4224n];
+/** pmem_sector_size[] (drivers/nvdimm/namespace_devs.c): a pmem namespace's sector_size choices. */
+export const PMEM_SECTOR_SIZES: readonly bigint[] = [512n, 4096n];
+
 /**
- * Models ndctl v76's own checks for `create-namespace` (parse_namespace_options,
- * validate_available_capacity, validate_namespace_options), in ndctl's order; returns the size
- * ndctl will ask the kernel for, or throws NdctlError with ndctl's text.
+ * Models ndctl v76.1's own checks for `create-namespace` (ndctl/namespace.c validate_namespace_options,
+ * with validate_available_capacity), in ndctl's order; returns the size ndctl will ask the kernel
+ * for, or throws NdctlError with ndctl's text and exit code. parse_namespace_options' checks are
+ * checkNamespaceOptions().
  */
 export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
   const region = p.region ?? 'region0';
@@ -194,7 +296,7 @@ export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
       ({ bytes: size, units } = parseSizeWithUnits(p.size, 'namespace size'));
     } catch {
       const text = `failed to parse namespace size '${p.size}'`;
-      throw new NdctlError('EINVAL', text, errorLine(text));
+      throw new NdctlError('EINVAL', text, errorLine(text) + errorLine(text) + CREATE_NAMESPACE_USAGE, 129);
     }
   } else if (p.size !== undefined) {
     if (p.size < 0n) invalid(`size ${p.size} is negative`);
@@ -202,32 +304,48 @@ export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
   }
   if ((p.align & (p.align - 1n)) !== 0n || p.align < 4096n) {
     const text = 'align must be a power-of-2 greater than 4096';
-    throw new NdctlError('EINVAL', text, errorLine(text));
+    throw new NdctlError('EINVAL', text, errorLine(text) + CREATE_NAMESPACE_USAGE, 129);
   }
 
-  // validate_available_capacity: -EAGAIN from every region becomes -ENOSPC.
+  // validate_namespace_options: validate_available_capacity first; -EAGAIN from every region becomes -ENOSPC.
   if (p.available === 0n || (size !== undefined && size > p.available)) noSpace();
   const defaultSize = size === undefined;
   if (size === undefined || size === 0n) size = p.available;
+
+  // "if (param.align)": raw and sector take none ("%s mode does not support setting an alignment", -ENXIO);
+  // fsdax/devdax must name one of the seed's supported_alignments ("unsupported align: %s", -ENXIO).
+  if (p.alignParam !== undefined) {
+    if (mode === 'raw' || mode === 'sector') createFailed('ENXIO', errorLine(`${mode} mode does not support setting an alignment`));
+    if (p.supportedAlignments && !p.supportedAlignments.includes(p.align)) createFailed('ENXIO', errorLine(`unsupported align: ${p.alignParam}`));
+  }
+  // size_align is p->align: the page size for raw and sector
+  const align = mode === 'raw' || mode === 'sector' ? 4096n : p.align;
 
   if (p.regionAlign !== null && p.regionAlign > 0n && size % p.regionAlign !== 0n) {
     refuse('EINVAL', `${region}: align setting is 0x${p.regionAlign.toString(16)} size 0x${size.toString(16)} is misaligned`);
   }
 
-  if (size % (p.align * ways) !== 0n) {
+  if (size % (align * ways) !== 0n) {
     const suffix = units === 1n << 10n ? 'K' : units === 1n << 20n ? 'M' : units === 1n << 30n ? 'G' : units === 1n << 40n ? 'T' : '';
-    const sizeAlign = (units > p.align ? units : p.align) * ways;
+    const sizeAlign = (units > align ? units : align) * ways;
     const suggestion = ((size / sizeAlign + 1n) * sizeAlign) / units;
     refuse(
       'EINVAL',
-      `'--size=' must align to interleave-width: ${ways} and alignment: ${p.align}\ndid you intend --size=${suggestion}${suffix}?`,
+      `'--size=' must align to interleave-width: ${ways} and alignment: ${align}\ndid you intend --size=${suggestion}${suffix}?`,
     );
   }
 
   if (size < 16n << 20n && mode !== 'raw') {
     if (defaultSize) noSpace();
-    const text = `'--size=' must be >= 16MiB for '${mode}' mode`;
-    throw new NdctlError('EINVAL', text, errorLine(text));
+    // error(), not err(): err_count stays 0, so cmd_create_namespace() adds its line and exits 237
+    createFailed('EINVAL', errorLine(`'--size=' must be >= 16MiB for '${mode}' mode`));
+  }
+
+  // "if (param.sector_size)": btt's supported sizes for sector mode, the seed namespace's otherwise (err(), -EINVAL)
+  if (p.sectorSize !== undefined) {
+    if (mode === 'sector') {
+      if (!BTT_SECTOR_SIZES.includes(p.sectorSize)) refuse('EINVAL', `${region}: does not support btt sector_size ${p.sectorSize}`);
+    } else if (!PMEM_SECTOR_SIZES.includes(p.sectorSize)) refuse('EINVAL', `${region}: does not support namespace sector_size ${p.sectorSize}`);
   }
   return size;
 }

@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { checkCreateNamespace, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
@@ -16,9 +16,11 @@ import { hex } from '../kernel/printk.ts';
 
 export interface CreateNamespaceOptions {
   size?: bigint | number | string;
-  mode?: 'fsdax' | 'devdax' | 'raw';
+  mode?: 'fsdax' | 'devdax' | 'raw' | 'sector';
   map?: 'dev' | 'mem';
   align?: bigint | number | string;
+  /** -l: the sector size (sector mode: the btt's; default 4096 there, as setup_namespace() picks). */
+  sectorSize?: bigint | number | string;
   /** Region id (0, 1, ...); default: the first region with room. */
   region?: number;
 }
@@ -35,7 +37,7 @@ export interface Namespace {
   idx: number;
   start: bigint;
   raw: bigint;
-  mode: 'fsdax' | 'devdax' | 'raw';
+  mode: 'fsdax' | 'devdax' | 'raw' | 'sector';
   map: 'dev' | 'mem';
   align: bigint;
   uuid: string;
@@ -45,6 +47,9 @@ export interface Namespace {
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
   daxRes?: Resource;
+  /** sector mode: the btt's sector size and the size it exports. */
+  sectorSize?: bigint;
+  bttSize?: bigint;
 }
 
 /** A validated createNamespace request: everything decided, nothing changed yet. */
@@ -52,10 +57,14 @@ export interface NamespacePlan {
   region: Region;
   start: bigint;
   size: bigint;
-  mode: 'fsdax' | 'devdax' | 'raw';
+  mode: 'fsdax' | 'devdax' | 'raw' | 'sector';
   map: 'dev' | 'mem';
   align: bigint;
   layout: PfnLayout | null;
+  /** sector mode: the btt's sector size. */
+  sectorSize?: bigint;
+  /** What the driver's probe will refuse with (pfn/dax: nd_pfn_init's alignment check), logged when it runs. */
+  probeFailure?: string;
 }
 
 const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
@@ -67,7 +76,7 @@ export interface NamespaceDetail {
   /** The pfn (fsdax) or dax (devdax) device the driver bound; null for raw. */
   device: string | null;
   blockdev: string | null;
-  mode: 'fsdax' | 'devdax' | 'raw';
+  mode: 'fsdax' | 'devdax' | 'raw' | 'sector';
   map: 'dev' | 'mem' | null;
   start: bigint;
   raw: bigint;
@@ -79,6 +88,31 @@ export interface NamespaceDetail {
   endTrunc: bigint;
   npfns: number;
   dataPfn: number;
+}
+
+/** ARENA_MIN_SIZE (drivers/nvdimm/btt.h): 16 MiB. */
+const ARENA_MIN_SIZE = 1n << 24n;
+/** ARENA_MAX_SIZE: 512 GiB per arena. */
+const ARENA_MAX_SIZE = 1n << 39n;
+
+/**
+ * The size a btt exports (btt->nlba * sector_size): btt_arena_alloc() per arena of at most 512 GiB —
+ * two 4 KiB info blocks, a log of nfree (256 lanes) x 64-byte groups rounded to 4 KiB, then
+ * internal_nlba = (available - 4 KiB) / (internal lbasize + 4-byte map entry), less nfree.
+ */
+export function bttExternalSize(rawsize: bigint, sectorSize: bigint): bigint {
+  const internal = ((sectorSize + 255n) / 256n) * 256n;
+  const nfree = 256n;
+  let left = rawsize;
+  let nlba = 0n;
+  while (left >= ARENA_MIN_SIZE) {
+    const arena = left > ARENA_MAX_SIZE ? ARENA_MAX_SIZE : left;
+    left -= arena;
+    const logsize = ((nfree * 64n + 4095n) / 4096n) * 4096n;
+    const available = arena - 2n * 4096n - logsize;
+    nlba += (available - 4096n) / (internal + 4n) - nfree;
+  }
+  return nlba * sectorSize;
 }
 
 export class Pmem {
@@ -120,15 +154,21 @@ export class Pmem {
   /** Validate a request as ndctl and the era's arithmetic would, before anything changes. */
   plan(o: CreateNamespaceOptions): NamespacePlan {
     if (typeof o !== 'object' || o === null) invalid('createNamespace needs an options object { size?, mode, map?, align? }');
-    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
-    const mode = o.mode ?? 'fsdax';
-    if (mode !== 'fsdax' && mode !== 'devdax' && mode !== 'raw') invalid(`mode ${show(mode)} is not fsdax, devdax or raw`);
+    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
+    if (o.mode !== undefined && typeof o.mode !== 'string') invalid(`mode ${show(o.mode)} is not fsdax, devdax, raw or sector`);
+    if (o.map !== undefined && typeof o.map !== 'string') invalid(`map ${show(o.map)} is not dev or mem`);
+    // ndctl/namespace.c parse_namespace_options(): mode, map and their combination, size and align syntax (exit 129)
+    checkNamespaceOptions({
+      mode: o.mode,
+      map: o.map,
+      size: typeof o.size === 'string' ? o.size : undefined,
+      align: o.align === undefined ? undefined : String(o.align),
+    });
+    const mode = o.mode === undefined ? 'fsdax' : ((({ memory: 'fsdax', dax: 'devdax', safe: 'sector' }) as Record<string, string>)[o.mode] ?? o.mode) as NamespacePlan['mode'];
     if (mode === 'devdax' && !this.k.profile.devdax) invalid('mode devdax needs device-dax, which arrived in v4.7 (kernel profile is ' + this.k.profile.name + ')');
-    if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') invalid(`map ${show(o.map)} is not dev or mem`);
-    if (mode === 'raw' && o.map !== undefined) invalid('--map only applies to fsdax and devdax namespaces');
     const map = o.map ?? 'dev';
     const align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
-    if (!ALIGNS.includes(align)) invalid(`align ${align} is not 4K, 2M or 1G`);
+    const sectorSize = o.sectorSize === undefined ? undefined : parseSize(o.sectorSize, 'sector size');
     if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
     let regions = this.regions;
     if (o.region !== undefined) {
@@ -142,10 +182,30 @@ export class Pmem {
       const extents = this.freeExtents(region);
       const largest = extents.reduce((m, e) => (e.size > m ? e.size : m), 0n);
       try {
-        const size = checkCreateNamespace({ size: wanted, align, available: largest, regionAlign: this.regionAlign, mode, region: `region${region.id}` });
+        const size = checkCreateNamespace({
+          size: wanted,
+          align,
+          alignParam: o.align === undefined ? undefined : String(o.align),
+          // the pfn/dax seed's supported_alignments: PAGE_SIZE, PMD_SIZE and PUD_SIZE (nd_pfn_supported_alignments)
+          supportedAlignments: ALIGNS,
+          sectorSize,
+          available: largest,
+          regionAlign: this.regionAlign,
+          mode,
+          region: `region${region.id}`,
+        });
         const ext = extents.find((e) => e.size >= size)!;
-        const layout = mode === 'raw' ? null : this.layout(ext.start, size, mode, map, align);
-        return { region, start: ext.start, size, mode, map, align, layout };
+        if (mode === 'raw' || mode === 'sector') {
+          return { region, start: ext.start, size, mode, map, align: 4096n, layout: null, ...(mode === 'sector' ? { sectorSize: sectorSize ?? 4096n } : {}) };
+        }
+        try {
+          const layout = this.layout(ext.start, size, mode as 'fsdax' | 'devdax', map, align);
+          return { region, start: ext.start, size, mode, map, align, layout };
+        } catch (e) {
+          // nd_pfn_init() runs in the driver's probe, after ndctl configured the namespace: the kernel's refusal
+          if (!(e instanceof KernelError) || e.code !== 'ENXIO' || !/unable to satisfy requested alignment/.test(e.message)) throw e;
+          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message };
+        }
       } catch (e) {
         lastErr = e;
         if (!(e instanceof KernelError) || e.code !== 'ENOSPC') throw e;
@@ -192,6 +252,31 @@ export class Pmem {
       layout: p.layout,
     };
     p.region.namespaces.push(ns);
+    if (p.probeFailure !== undefined) {
+      // the pfn/dax device is configured and probed: nd_pfn_init refuses, the probe returns -ENXIO (no
+      // "probe ... failed" line for -ENXIO), ndctl reports the enable failure and deletes the namespace
+      const dax = p.mode === 'devdax';
+      const devName = `${dax ? 'dax' : 'pfn'}${p.region.id}.${idx}`;
+      k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${p.probeFailure}`);
+      k.iomem.release(p.region.res, claim);
+      p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
+      enableFailed(dax ? 'dax' : 'pfn', devName, dev);
+    }
+    if (p.mode === 'sector') {
+      // nd_btt_probe -> btt_init (drivers/nvdimm/btt.c): rawsize is the namespace less the 4 KiB initial offset
+      const btt = `btt${p.region.id}.${idx}`;
+      const rawsize = p.size - 4096n;
+      if (rawsize < ARENA_MIN_SIZE) {
+        // "%s must be at least %lld bytes" (ARENA_MIN_SIZE + the initial offset) is a dev_dbg the model does not
+        // print; the probe fails with -ENXIO and the namespace stays configured (as raw)
+        ns.mode = 'raw';
+        enableFailed('btt', btt, dev);
+      }
+      k.log.printk('info', `nd_pmem ${btt}: No existing arenas`);
+      ns.sectorSize = p.sectorSize ?? 4096n;
+      ns.bttSize = bttExternalSize(rawsize, ns.sectorSize);
+      ns.blockdev = `${ns.blockdev}s`;
+    }
     if (p.layout) {
       try {
         this.attachPfn(ns, p.layout);
@@ -285,8 +370,8 @@ export class Pmem {
   }
 
   /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
-  list(human: boolean): Array<Record<string, unknown>> {
-    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human, false)));
+  list(human: boolean, daxRegion = false): Array<Record<string, unknown>> {
+    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human, daxRegion)));
   }
 
   /** Every namespace, region by region. */
@@ -303,10 +388,10 @@ export class Pmem {
       device: ns.pfnDev?.name ?? null,
       blockdev: ns.mode === 'devdax' ? null : ns.blockdev,
       mode: ns.mode,
-      map: ns.mode === 'raw' ? null : ns.map,
+      map: ns.mode === 'raw' || ns.mode === 'sector' ? null : ns.map,
       start: ns.start,
       raw: ns.raw,
-      size: l ? l.size : ns.raw,
+      size: l ? l.size : ns.bttSize ?? ns.raw,
       offset: l ? l.offset : 0n,
       startPad: l ? l.startPad : 0n,
       endTrunc: l ? l.endTrunc : 0n,
@@ -317,16 +402,16 @@ export class Pmem {
 
   /** ndctl's namespace JSON plus the altmap the device got. */
   json(ns: Namespace, human: boolean, daxRegion = true): Record<string, unknown> {
-    const size = ns.layout ? ns.layout.size : ns.raw;
+    const size = ns.layout ? ns.layout.size : ns.bttSize ?? ns.raw;
     const out = namespaceJson(
       {
         dev: ns.dev,
         mode: ns.mode as NamespaceMode,
-        map: ns.mode === 'raw' ? undefined : ns.map,
+        map: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.map,
         size,
         uuid: ns.uuid,
-        sectorSize: ns.mode === 'devdax' ? undefined : 512,
-        align: ns.mode === 'raw' ? undefined : ns.align,
+        sectorSize: ns.mode === 'devdax' ? undefined : ns.mode === 'sector' ? Number(ns.sectorSize) : 512,
+        align: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.align,
         blockdev: ns.mode === 'devdax' ? undefined : ns.blockdev,
         daxRegion:
           ns.mode === 'devdax'

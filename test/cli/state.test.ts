@@ -70,7 +70,7 @@ describe('--state files keep what they had', () => {
     const fail = await altmap('create-namespace', '-s', '16G', '-a', '4K', '--state', 't25.json', ...TS);
     expect(fail.code).toBe(237);
     expect(steps('t25.json')).toEqual([{ op: 'createNamespace', size: '16G', align: '4K', expectError: { code: 'ENOMEM' } }]);
-    const next = await altmap('create-namespace', '-s', '16G', '--json', '--state', 't25.json', ...TS);
+    const next = await altmap('create-namespace', '-s', '16G', '--json', '--altmap', '--state', 't25.json', ...TS);
     expect(next.code, next.stderr).toBe(0);
     // the same two steps on one live machine
     const m = await createMachine({ backend: 'ts' });

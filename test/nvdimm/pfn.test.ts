@@ -583,7 +583,7 @@ describe('ndctl v76 output and refusals', () => {
     expect(labelled.size).toBe('16.00 GiB (17.18 GB)');
   });
 
-  it("size not a multiple of interleave-width x align: \"'--size=' must align to interleave-width: 1 and alignment: 1073741824\" + hint", () => {
+  it("size not a multiple of interleave-width x align: \"'--size=' must align to interleave-width: 1 and alignment: 1073741824\" + hint (error()'s blank line: fixture refuse-fsdax-dev-16M-a1G)", () => {
     let e: NdctlError | undefined;
     try {
       checkCreateNamespace({ size: '1000M', align: 1n * G, available: 64n * G, regionAlign: null });
@@ -596,7 +596,7 @@ describe('ndctl v76 output and refusals', () => {
     expect(e!.message).toContain("'--size=' must align to interleave-width: 1 and alignment: 1073741824");
     expect(e!.message).toContain('did you intend --size=1024M?');
     expect(e!.stderr).toBe(
-      "  Error: create namespace: '--size=' must align to interleave-width: 1 and alignment: 1073741824\ndid you intend --size=1024M?\n",
+      "  Error: create namespace: '--size=' must align to interleave-width: 1 and alignment: 1073741824\ndid you intend --size=1024M?\n\n",
     );
   });
 
