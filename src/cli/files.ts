@@ -6,8 +6,6 @@
  */
 import { closeSync, existsSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
-import writeFileAtomic from 'write-file-atomic';
 import { Exit, usage } from './output.ts';
 
 /** The largest input file the CLI reads: 16 MiB, or ALTMAP_MAX_INPUT bytes (ndctl size syntax not needed: a byte count). */
@@ -82,13 +80,16 @@ export class StateFile {
     readonly path: string,
     /** The real file written (a symlink's target). */
     readonly target: string,
+    private readonly writeAtomic: (typeof import('write-file-atomic'))['sync'],
   ) {}
 
   /** Check the path (can be written, for a command that changes the machine), then take the lock, waiting for other processes (with retries). */
   static async open(path: string, forWrite: boolean): Promise<StateFile> {
     const target = realTarget(path);
     if (forWrite) checkWritable(target, '--state', path);
-    const f = new StateFile(path, target);
+    // loaded here, not at start-up: only a --state command needs them
+    const [{ default: lockfile }, { default: writeFileAtomic }] = await Promise.all([import('proper-lockfile'), import('write-file-atomic')]);
+    const f = new StateFile(path, target, writeFileAtomic.sync);
     try {
       f.release = await lockfile.lock(target, { realpath: false, stale: 30_000, retries: { retries: 600, factor: 1.2, minTimeout: 20, maxTimeout: 250 } });
     } catch (e) {
@@ -104,7 +105,7 @@ export class StateFile {
   /** Write atomically into the real file's directory; its mode is kept. */
   write(text: string): void {
     try {
-      writeFileAtomic.sync(this.target, text);
+      this.writeAtomic(this.target, text);
     } catch (e) {
       throw new Exit(1, `error: --state ${this.path}: cannot write it (${(e as Error).message})`);
     }

@@ -23,13 +23,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { KernelError, KERNELS } from '../index.ts';
 import { Exit, usage, err, GiB } from './output.ts';
 import { sizeOption, addMachineOptions } from './session.ts';
-import { cmdCreateNamespace, cmdDestroyNamespace, cmdList } from './namespace.ts';
-import { cmdDmesg, cmdWalk } from './inspect.ts';
-import { cmdReconfigure } from './daxctl.ts';
-import { cmdPlan } from './plan.ts';
-import { cmdRun } from './run.ts';
-import { cmdReport } from './report.ts';
-import { cmdCat, cmdLs, cmdWrite } from './kernfs.ts';
+// the command families load when their command runs: `altmap --version` and `--help` start light
 import { registerOracleCommand } from './oracle.ts';
 
 function buildProgram(setExit: (code: number) => void): Command {
@@ -57,13 +51,13 @@ function buildProgram(setExit: (code: number) => void): Command {
   )
     .addOption(sizeOption('--ns-size <size>', 'size of each of the two namespaces', 256n * GiB, '256G'))
     .option('--json', 'print the report as JSON')
-    .action(act(async (_o: unknown, cmd: Command) => cmdReport(cmd)));
+    .action(act(async (_o: unknown, cmd: Command) => (await import('./report.ts')).cmdReport(cmd)));
 
   // No command: the report with its defaults (machine flags go after `report`).
   program.allowExcessArguments(true).action(
     act(async (_o: unknown, cmd: Command) => {
       if (cmd.args.length) usage(`unknown command '${cmd.args[0]}' (see altmap --help)`);
-      return cmdReport(reportCmd);
+      return (await import('./report.ts')).cmdReport(reportCmd);
     }),
   );
 
@@ -80,7 +74,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(new Option('-u, --human', 'human sizes (the default when stdout is a terminal)').conflicts('json'))
       .option('--json', 'sizes in bytes')
       .option('--explain', 'on stderr: where every byte of the namespace went'),
-  ).action(act(async (_o: unknown, cmd: Command) => cmdCreateNamespace(cmd)));
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdCreateNamespace(cmd)));
 
   addMachineOptions(
     program
@@ -88,7 +82,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .description('ndctl destroy-namespace: tear a namespace down (devm_memremap_pages release)')
       .argument('<dev>', 'namespace0.0, ... or all')
       .option('-f, --force', 'accepted for ndctl compatibility (the model never refuses an active namespace)'),
-  ).action(act(async (dev: string, _o: unknown, cmd: Command) => cmdDestroyNamespace(dev, cmd)));
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdDestroyNamespace(dev, cmd)));
 
   addMachineOptions(
     program
@@ -97,7 +91,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-N, --namespaces', 'accepted for ndctl compatibility (namespaces are all this lists)')
       .option('-u, --human', 'human sizes')
       .option('--altmap', 'add each device\'s altmap (not an ndctl key)'),
-  ).action(act(async (_o: unknown, cmd: Command) => cmdList(cmd)));
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdList(cmd)));
 
   addMachineOptions(
     program
@@ -106,7 +100,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .argument('[vaddr]', 'canonical virtual address (0x hex or decimal)')
       .option('--pfn <pfn>', "walk the struct page of this pfn instead (pfn_to_page)")
       .option('--json', 'print the walk as JSON'),
-  ).action(act(async (vaddr: string | undefined, _o: unknown, cmd: Command) => cmdWalk(vaddr, cmd)));
+  ).action(act(async (vaddr: string | undefined, _o: unknown, cmd: Command) => (await import('./inspect.ts')).cmdWalk(vaddr, cmd)));
 
   program
     .command('run')
@@ -114,9 +108,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<scenario>', 'scenario JSON file')
     .option('--json', 'print the step results as one JSON array')
     .option('--stop-on-error', 'stop at the first step that failed unexpectedly')
-    .action(act(async (file: string, _o: unknown, cmd: Command) => cmdRun(file, cmd)));
+    .action(act(async (file: string, _o: unknown, cmd: Command) => (await import('./run.ts')).cmdRun(file, cmd)));
 
-  addMachineOptions(program.command('dmesg').description('the kernel log since boot')).action(act(async (_o: unknown, cmd: Command) => cmdDmesg(cmd)));
+  addMachineOptions(program.command('dmesg').description('the kernel log since boot')).action(act(async (_o: unknown, cmd: Command) => (await import('./inspect.ts')).cmdDmesg(cmd)));
 
   addMachineOptions(
     program
@@ -127,13 +121,13 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-f, --force', 'reconfigure even when the kernel\'s policy will online the memory itself')
       .option('--no-online', 'leave the memory blocks as the kernel left them')
       .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE'),
-  ).action(act(async (dev: string, _o: unknown, cmd: Command) => cmdReconfigure(dev, cmd)));
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./daxctl.ts')).cmdReconfigure(dev, cmd)));
 
   addMachineOptions(program.command('cat').description('print kernel files as the profile\'s kernel formats them (/proc/iomem, /proc/meminfo, /sys/...)').argument('<path...>', 'absolute paths')).action(
-    act(async (paths: string[], _o: unknown, cmd: Command) => cmdCat(paths, cmd)),
+    act(async (paths: string[], _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdCat(paths, cmd)),
   );
   addMachineOptions(program.command('ls').description('list a kernel directory (/proc, /sys/bus/nd/devices, ...)').argument('<path>', 'absolute path')).action(
-    act(async (path: string, _o: unknown, cmd: Command) => cmdLs(path, cmd)),
+    act(async (path: string, _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdLs(path, cmd)),
   );
   addMachineOptions(
     program
@@ -142,7 +136,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .argument('<path>', 'absolute path of a writable attribute')
       .argument('<value>', 'what to write (echo adds the newline)')
       .option('--append', 'echo VALUE >> PATH'),
-  ).action(act(async (path: string, value: string, _o: unknown, cmd: Command) => cmdWrite(path, value, cmd)));
+  ).action(act(async (path: string, value: string, _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdWrite(path, value, cmd)));
 
   registerOracleCommand(program, setExit, main);
 
@@ -152,7 +146,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('--size <size>', 'device size (e.g. 1T, 1536G)')
     .option('--json', 'print the plan as JSON')
     .option('--svg <file>', 'also draw the comparison as an SVG chart')
-    .action(act(async (_o: unknown, cmd: Command) => cmdPlan(cmd)));
+    .action(act(async (_o: unknown, cmd: Command) => (await import('./plan.ts')).cmdPlan(cmd)));
 
   return program;
 }
