@@ -24,8 +24,12 @@ export const LL_SMALL: OracleMachine = { ram: '2G', dimms: [dimm('130M', { label
 export const LL_MIS: OracleMachine = { ram: '2G', dimms: [dimm('1030M', { labels: false }), dimm('4G', { labels: false })] };
 /** A label-less DIMM placed 2 MiB above the 4 GiB boundary. */
 export const LL_ADDR: OracleMachine = { ram: '2G', dimms: [dimm('2G', { labels: false, addr: '0x100200000' })] };
-/** Label-less 1030 MiB, then a labelled 8 GiB DIMM whose region starts at 0x140600000. */
+/** Label-less 1030 MiB, then a labelled 8 GiB DIMM whose region starts at 0x140600000 (not even 16 MiB aligned). */
 export const MIS: OracleMachine = { ram: '2G', dimms: [dimm('1030M', { labels: false }), dimm('8G')] };
+/** Label-less 1040 MiB, then a labelled 8 GiB DIMM whose region starts at 0x141000000: 16 MiB aligned, not 1 GiB. */
+export const MIS16: OracleMachine = { ram: '2G', dimms: [dimm('1040M', { labels: false }), dimm('8G')] };
+/** Label-less 1030 MiB, then a label-less 1 GiB DIMM at 0x140600000. */
+export const LL_1G: OracleMachine = { ram: '2G', dimms: [dimm('1030M', { labels: false }), dimm('1G', { labels: false })] };
 export const BIGRAM: OracleMachine = { ram: '4G', dimms: [dimm('72G')] };
 export const TINYRAM: OracleMachine = { ram: '1G', dimms: [dimm('80G')] };
 const SOFTRES_CMD = 'memmap=2G%0x140000000+0xefffffff';
@@ -166,7 +170,7 @@ add(refuse('refuse-map-mem-enomem', 'map=mem 64 GiB with 1 GiB of RAM: the memma
 for (const [mode, map] of [['fsdax', 'dev'], ['fsdax', 'mem'], ['devdax', 'dev'], ['devdax', 'mem']] as const) {
   add({
     id: `align1G-misaligned-${mode}-${map}`,
-    title: `-a 1G on region1, which starts at 0x140600000 (not 1 GiB aligned): ${mode}, map=${map}; destroy (6.1 oopses with map=dev)`,
+    title: `-a 1G on region1 at 0x140600000, which is not even 16 MiB aligned (ndctl refuses first): ${mode}, map=${map}`,
     tags: ['refusals', 'aligns', 'misaligned'],
     machine: MIS,
     steps: [s(create({ region: 'region1', size: '2G', mode, map, align: '1G' })), s('ndctl list -RNi'), destroy('namespace1.0', { timeout: 30 }), s('ndctl list -N')],
@@ -175,10 +179,28 @@ for (const [mode, map] of [['fsdax', 'dev'], ['fsdax', 'mem'], ['devdax', 'dev']
 for (const [mode, map] of [['fsdax', 'dev'], ['fsdax', 'mem'], ['devdax', 'dev'], ['devdax', 'mem']] as const) {
   add({
     id: `align1G-misaligned-${mode}-${map}-1G`,
-    title: `-s 1G -a 1G on region1 at 0x140600000: ${mode}, map=${map} (6.1 accepts it with a zero-size pfn device; its map=dev destroy oopses)`,
+    title: `-s 1G -a 1G on region1 at 0x140600000 (not 16 MiB aligned: ndctl refuses first): ${mode}, map=${map}`,
     tags: ['refusals', 'aligns', 'misaligned'],
     machine: MIS,
     steps: [s(create({ region: 'region1', size: '1G', mode, map, align: '1G' })), s('ndctl list -RNi'), destroy('namespace1.0', { timeout: 30 }), s('ndctl list -N')],
+  });
+}
+for (const [mode, map] of [['fsdax', 'dev'], ['fsdax', 'mem'], ['devdax', 'dev'], ['devdax', 'mem']] as const) {
+  for (const size of ['1G', '2G']) {
+    add({
+      id: `a1G-offset-${mode}-${map}-${size}`,
+      title: `-s ${size} -a 1G on region1 at 0x141000000 (16 MiB aligned, not 1 GiB): ${mode}, map=${map}; destroy (6.1 oopses in memunmap_pages with map=dev)`,
+      tags: ['refusals', 'aligns', 'misaligned'],
+      machine: MIS16,
+      steps: [s(create({ region: 'region1', size, mode, map, align: '1G' })), s('ndctl list -RNi'), destroy('namespace1.0', { timeout: 30 }), s('ndctl list -N')],
+    });
+  }
+  add({
+    id: `a1G-ll-${mode}-${map}`,
+    title: `a label-less 1 GiB DIMM at 0x140600000, -e namespace1.0 -a 1G: ${mode}, map=${map}; back to raw`,
+    tags: ['refusals', 'aligns', 'misaligned', 'labelless'],
+    machine: LL_1G,
+    steps: [s(create({ reconfig: 'namespace1.0', mode, map, align: '1G' })), s('ndctl list -RNi'), s(create({ reconfig: 'namespace1.0', mode: 'raw' }), { timeout: 30 }), s('ndctl list -N')],
   });
 }
 add({ id: 'align1G-misaligned-fsdax-dev-4G', title: '-a 1G, 4 GiB on region1 at 0x140600000: room for whole 1 GiB pages', tags: ['aligns', 'misaligned'], machine: MIS, steps: [s(create({ region: 'region1', size: '4G', mode: 'fsdax', map: 'dev', align: '1G' })), LIST_N, destroy('namespace1.0', { timeout: 30 })] });

@@ -37,6 +37,7 @@ export interface RealSide {
   setup?: boolean;
   exit: number | null;
   timedOut?: boolean;
+  skipped?: boolean;
   stdout: string;
   stderr: string;
   dmesg: string;
@@ -308,7 +309,7 @@ export function compareRuns(meta: { caseId: string; kernel: string; profile: str
       if (!m.argv) {
         cmp.skipped.push({ index: r.index, run: r.run });
       } else {
-        note('exit', r, r.exit === null ? 'timeout' : String(r.exit), m.exit === null ? 'none' : String(m.exit));
+        note('exit', r, r.exit === null ? (r.skipped ? 'skipped (an earlier step hung)' : 'timeout') : String(r.exit), m.exit === null ? 'none' : String(m.exit));
         note('stdout', r, normText(r.stdout), normText(m.stdout));
         note('stdout-values', r, ...stdoutValues(r.stdout, m.stdout));
         note('stderr', r, normText(r.stderr), normText(m.stderr));

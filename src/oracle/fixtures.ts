@@ -75,6 +75,8 @@ export interface StepRecord {
   setup?: boolean;
   exit: number | null;
   timedOut?: boolean;
+  skipped?: boolean;
+  hung?: string;
   t0?: number;
   t1?: number;
   /** The files this step has (beyond run.json), by kind. */
@@ -151,6 +153,8 @@ export function buildFixture(c: OracleCase, run: RealRun): BuiltFixture {
       ...(s.setup ? { setup: true } : {}),
       exit: s.exit,
       ...(s.timedOut ? { timedOut: true } : {}),
+      ...(s.skipped ? { skipped: true } : {}),
+      ...(s.hung ? { hung: s.hung } : {}),
       ...(s.t0 !== undefined ? { t0: s.t0 } : {}),
       ...(s.t1 !== undefined ? { t1: s.t1 } : {}),
       files: kinds,

@@ -68,6 +68,10 @@ export interface RealStep {
   /** Exit status of `sh -c run`; null when the guest gave up waiting (timeout) or the run ended first. */
   exit: number | null;
   timedOut?: boolean;
+  /** Not run: an earlier step hung the guest (or left the kernel holding locks). */
+  skipped?: boolean;
+  /** What hung after the command ("settle", "snapshot"): the kernel held a lock an oops left behind. */
+  hung?: string;
   stdout: string;
   stderr: string;
   /** The step's new dmesg lines as `dmesg -r` prints them: "<level>[seconds] text". */
