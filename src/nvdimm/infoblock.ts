@@ -14,6 +14,7 @@ import { KernelError, invalid } from '../kernel/errno.ts';
 import type { Era, PfnLayout } from './pfn.ts';
 import { ERAS, PAGE_SIZE, SZ_2M, hexAlt } from './pfn.ts';
 
+/** sizeof(struct nd_pfn_sb): the info block is 4096 bytes, SZ_4K into the namespace. */
 export const PFN_SB_SIZE = 4096;
 export const PFN_SIG_LEN = 16;
 export const PFN_SIG = 'NVDIMM_PFN_INFO\0';
@@ -42,24 +43,41 @@ const OFF = {
 } as const;
 
 /** The fields of a decoded (or to-be-encoded) `struct nd_pfn_sb`. */
+/** struct nd_pfn_sb (drivers/nvdimm/pfn.h), field by field. */
 export interface PfnSb {
+  /** PFN_SIG "NVDIMM_PFN_INFO" (fsdax) or DAX_SIG "NVDIMM_DAX_INFO" (devdax). */
   signature: 'pfn' | 'dax';
+  /** uuid: the pfn/dax device's. */
   uuid: string;
+  /** parent_uuid: the namespace's. */
   parentUuid: string;
+  /** flags (PFN_SB_FLAG_*). */
   flags: number;
+  /** version_major (1). */
   versionMajor: number;
+  /** version_minor: 0 (v4.5) up to 4 (page_struct_size). */
   versionMinor: number;
+  /** dataoff: bytes from the namespace's start (+ start_pad) to the first data page. */
   dataoff: bigint;
+  /** npfns: data pages the device maps. */
   npfns: bigint;
+  /** mode: PFN_MODE_RAM (map=mem) or PFN_MODE_PMEM (map=dev, memmap on the device). */
   mode: number;
+  /** start_pad (v1.1+): bytes skipped at the start for section alignment. */
   startPad: bigint;
+  /** end_trunc (v1.1+): bytes dropped at the end. */
   endTrunc: bigint;
+  /** align (v1.2+): the mapping alignment, in bytes. */
   align: bigint;
+  /** page_size (v1.3+): PAGE_SIZE when written. */
   pageSize: number;
+  /** page_struct_size (v1.4+): sizeof(struct page) when written. */
   pageStructSize: number;
 }
 
+/** An nd_pfn_sb read back (decodeInfoBlock), with its stored checksum. */
 export interface DecodedPfnSb extends PfnSb {
+  /** nd_sb_checksum() as stored: fletcher64 of the block with this field zero. */
   checksum: bigint;
 }
 

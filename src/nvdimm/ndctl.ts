@@ -18,7 +18,9 @@ import { formatSize, parseSizeWithUnits } from './units.ts';
  * -EINVAL is 234, -ENODEV 237, -ENXIO 250; usage errors from parse_options() exit 129).
  */
 export class NdctlError extends KernelError {
+  /** What ndctl writes to stderr, byte for byte ("  Error: ..."). */
   readonly stderr: string;
+  /** ndctl's exit status (129 for option errors, 256 + rc for err() refusals, 237 when enabling fails). */
   readonly exitCode: number;
 
   constructor(code: ErrnoCode, text: string, stderr: string, exitCode?: number) {

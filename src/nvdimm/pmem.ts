@@ -14,10 +14,15 @@ import { parseSize } from './units.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
 import { hex } from '../kernel/printk.ts';
 
+/** ndctl create-namespace's options (cmd_create_namespace); NdctlError for what ndctl refuses. */
 export interface CreateNamespaceOptions {
+  /** --size: bytes, or ndctl's size syntax ("16G"); default the region's free space. */
   size?: bigint | number | string;
+  /** --mode (default fsdax). */
   mode?: 'fsdax' | 'devdax' | 'raw' | 'sector';
+  /** --map: memmap on the device (dev, an altmap) or in DRAM (mem); fsdax/devdax only. */
   map?: 'dev' | 'mem';
+  /** --align: the pfn/dax device's mapping alignment (2M default; 4K, 1G). */
   align?: bigint | number | string;
   /** -l: the sector size (sector mode: the btt's; default 4096 there, as setup_namespace() picks). */
   sectorSize?: bigint | number | string;
@@ -69,24 +74,35 @@ export interface NamespacePlan {
 
 const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
 
+/** A namespace's placement and its info block's numbers (machine.namespaceInfo). */
 export interface NamespaceDetail {
+  /** The namespace's name, "namespaceR.N". */
   dev: string;
   /** The region's id (regionN). */
   region: number;
   /** The pfn (fsdax) or dax (devdax) device the driver bound; null for raw. */
   device: string | null;
+  /** The pmem block device (pmemN, pmemN.M, or pmemNs for sector), null for devdax. */
   blockdev: string | null;
+  /** Its mode, as ndctl names it. */
   mode: 'fsdax' | 'devdax' | 'raw' | 'sector';
+  /** Where its memmap lives; null for raw and sector. */
   map: 'dev' | 'mem' | null;
+  /** Physical start, in bytes. */
   start: bigint;
+  /** Raw size (ndctl's raw_size), in bytes. */
   raw: bigint;
   /** What ndctl reports. */
   size: bigint;
   /** dataoff: bytes from start + startPad to the first data page. */
   offset: bigint;
+  /** start_pad, in bytes. */
   startPad: bigint;
+  /** end_trunc, in bytes. */
   endTrunc: bigint;
+  /** npfns: data pages. */
   npfns: number;
+  /** The pfn of the first data page. */
   dataPfn: number;
 }
 
