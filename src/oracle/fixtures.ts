@@ -5,7 +5,9 @@
  *   <kernel>/_boot/<machine>.dmesg       the boot log up to "Run /init" of one machine shape (shared by its cases)
  *   <kernel>/<case-id>/run.json          the case as run, per step: command, exit, timing, which files it has
  *   <kernel>/<case-id>/NN.stdout|stderr|dmesg|trace|filter      what step NN printed (00 is the boot)
- *   <kernel>/<case-id>/NN.iomem|meminfo|nd|dax|memory|node|drivers   the state after step NN, when it changed
+ *   <kernel>/<case-id>/NN.iomem|meminfo   /proc/iomem and /proc/meminfo after step NN, when they changed
+ *   <kernel>/<case-id>/00.nd|dax|memory|node|drivers   the sysfs state at boot (path:value lines, sorted)
+ *   <kernel>/<case-id>/NN.<that>.diff    what step NN changed in it: "-line" and "+line" 
  *   <kernel>/<case-id>/traceable.txt     available_filter_functions limited to the trace filter (traced cases)
  *   <kernel>/<case-id>/console-tail.txt  the serial console's last lines, when the run did not complete (a panic)
  *
@@ -25,6 +27,39 @@ export const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/real/', i
 /** State files of a step, in the order the reader shows them. */
 export const FIXTURE_STATE_KEYS = ['iomem', 'meminfo', 'nd', 'dax', 'memory', 'node', 'drivers'] as const;
 export type FixtureStateKey = (typeof FIXTURE_STATE_KEYS)[number];
+
+/** State kept as sets of lines: after the boot, a step stores what changed ("+line" / "-line", NN.<key>.diff). */
+export const DELTA_KEYS: readonly FixtureStateKey[] = ['nd', 'dax', 'memory', 'node', 'drivers'];
+
+function lineSet(text: string): string[] {
+  return [...new Set(text.split('\n').filter(Boolean))].sort();
+}
+
+/** "+line" / "-line" for what `after` has that `before` has not, and the other way. */
+export function lineDelta(before: string, after: string): string {
+  const a = new Set(lineSet(before));
+  const b = new Set(lineSet(after));
+  const out = [...[...a].filter((l) => !b.has(l)).map((l) => `-${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `+${l}`)];
+  out.sort((x, y) => (x.slice(1) === y.slice(1) ? x.localeCompare(y) : x.slice(1).localeCompare(y.slice(1))));
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** A line set's stored form: sorted, each line once. */
+export function setForm(text: string): string {
+  const out = lineSet(text);
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** `before` with a delta applied (sorted, one line each). */
+export function applyDelta(before: string, delta: string): string {
+  const set = new Set(lineSet(before));
+  for (const l of delta.split('\n')) {
+    if (l.startsWith('-')) set.delete(l.slice(1));
+    else if (l.startsWith('+')) set.add(l.slice(1));
+  }
+  const out = [...set].sort();
+  return out.length ? out.join('\n') + '\n' : '';
+}
 
 const SYSFS_GROUPS: Array<[Exclude<FixtureStateKey, 'iomem' | 'meminfo' | 'drivers'>, (path: string) => boolean]> = [
   ['nd', (p) => p.startsWith('/sys/bus/nd/')],
@@ -142,9 +177,12 @@ export function buildFixture(c: OracleCase, run: RealRun): BuiltFixture {
     put('filter', s.traceFilter);
     const st = stateFiles(s);
     for (const k of FIXTURE_STATE_KEYS) {
-      const v = st[k];
-      if (v === undefined || v === prev[k]) continue;
-      put(k, v, true);
+      let v = st[k];
+      if (v === undefined) continue;
+      if (DELTA_KEYS.includes(k)) v = setForm(v);
+      if (v === prev[k]) continue;
+      if (DELTA_KEYS.includes(k) && prev[k] !== undefined) put(`${k}.diff`, lineDelta(prev[k]!, v), true);
+      else put(k, v, true);
       prev[k] = v;
     }
     steps.push({
@@ -225,10 +263,11 @@ function resolve(rec: RunRecord, file: (name: string) => string, dir: string, ea
     const changed: FixtureStateKey[] = [];
     for (const k of FIXTURE_STATE_KEYS) {
       const v = f(k);
-      if (v !== undefined) {
-        state[k] = v;
-        changed.push(k);
-      }
+      const d = f(`${k}.diff`);
+      if (v !== undefined) state[k] = v;
+      else if (d !== undefined) state[k] = applyDelta(state[k], d);
+      else continue;
+      changed.push(k);
     }
     const trace = f('trace');
     const filter = f('filter');
@@ -258,18 +297,30 @@ export function readFixture(dir: string): Fixture {
 export function compactFixture(dir: string): void {
   const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
   const prev: Partial<Record<FixtureStateKey, string>> = {};
+  const cur: Partial<Record<FixtureStateKey, string>> = {};
   for (const s of rec.steps) {
-    for (const k of ['nd', 'dax', 'memory', 'node'] as const) {
-      if (!s.files.includes(k)) continue;
-      const f = join(dir, `${pad(s.index)}.${k}`);
-      const v = splitSysfs(readFileSync(f, 'utf8'))[k]!;
-      if (v === prev[k]) {
-        rmSync(f);
-        s.files = s.files.filter((x) => x !== k);
+    for (const k of DELTA_KEYS) {
+      const full = join(dir, `${pad(s.index)}.${k}`);
+      const diff = `${full}.diff`;
+      let v: string | undefined;
+      if (s.files.includes(k)) v = readFileSync(full, 'utf8');
+      else if (s.files.includes(`${k}.diff`)) v = applyDelta(cur[k] ?? '', readFileSync(diff, 'utf8'));
+      if (v === undefined) continue;
+      cur[k] = v;
+      if (k !== 'drivers') v = splitSysfs(v)[k]!;
+      v = setForm(v);
+      if (existsSync(full)) rmSync(full);
+      if (existsSync(diff)) rmSync(diff);
+      s.files = s.files.filter((x) => x !== k && x !== `${k}.diff`);
+      if (v === prev[k]) continue;
+      if (prev[k] === undefined) {
+        writeFileSync(full, v);
+        s.files.push(k);
       } else {
-        writeFileSync(f, v);
-        prev[k] = v;
+        writeFileSync(diff, lineDelta(prev[k]!, v));
+        s.files.push(`${k}.diff`);
       }
+      prev[k] = v;
     }
   }
   writeFileSync(join(dir, 'run.json'), JSON.stringify(rec, null, 2) + '\n');

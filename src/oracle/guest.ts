@@ -21,6 +21,9 @@ import { STATE_KEYS } from './types.ts';
  * The functions a traced step's set_ftrace_filter asks for: the modelled paths of issue 16 (pmem probe,
  * memremap_pages, hot-add/remove, vmemmap populate/free, kmem) and their neighbours. A kernel takes only
  * the ones in its available_filter_functions (inlined and __meminit-notrace functions are not there).
+ * Functions called once per page or per vmemmap page (__init_zone_device_page, memmap_init_compound,
+ * vmemmap_populate_address, vmemmap_verify, vmemmap_alloc_block) are left out: a 2 GiB namespace would
+ * make a million-line trace and overflow the ring buffer.
  */
 export const TRACE_FUNCTIONS: readonly string[] = [
   // nvdimm / pmem
@@ -41,16 +44,14 @@ export const TRACE_FUNCTIONS: readonly string[] = [
   // memremap
   'devm_memremap_pages', 'devm_memremap_pages_release', 'memremap_pages', 'memunmap_pages', 'pagemap_range',
   'get_dev_pagemap', 'region_intersects', 'vmem_altmap_offset', 'vmem_altmap_free',
-  'move_pfn_range_to_zone', 'remove_pfn_range_from_zone', 'memmap_init_zone_device', 'memmap_init_compound',
-  '__init_zone_device_page', 'memmap_init_range',
+  'move_pfn_range_to_zone', 'remove_pfn_range_from_zone', 'memmap_init_zone_device', 'memmap_init_range',
   // arch hot-add / remove
   'arch_add_memory', 'arch_remove_memory', 'init_memory_mapping', 'kernel_physical_mapping_init',
   'add_pages', '__add_pages', '__remove_pages', 'sparse_add_section', 'sparse_remove_section',
   'section_activate', 'section_deactivate', '__populate_section_memmap', 'populate_section_memmap',
   'depopulate_section_memmap', 'vmemmap_populate', 'vmemmap_populate_hugepages', 'vmemmap_populate_basepages',
-  'vmemmap_populate_compound_pages', 'vmemmap_populate_range', 'vmemmap_populate_address', 'vmemmap_alloc_block_buf',
-  'altmap_alloc_block_buf', 'vmemmap_alloc_block', 'vmemmap_free', 'remove_pagetable', 'free_pagetable',
-  'vmemmap_set_pmd', 'vmemmap_verify',
+  'vmemmap_populate_compound_pages', 'vmemmap_populate_range', 'vmemmap_alloc_block_buf',
+  'altmap_alloc_block_buf', 'vmemmap_free', 'remove_pagetable', 'free_pagetable', 'vmemmap_set_pmd',
 ];
 
 /** /init: the whole guest program. Kept free of case data so that the base initramfs is cached per kernel. */

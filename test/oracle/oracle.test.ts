@@ -311,3 +311,32 @@ describe('struct pages (kpages)', () => {
     expect(pageWord(0xdead000000000400n)).toBe('0xdead000000000400');
   });
 });
+
+describe('sysfs state as deltas', () => {
+  it('a later step stores only the lines it changed, and reads back whole', async () => {
+    const { lineDelta, applyDelta, compactFixture } = await import('../../src/oracle/fixtures.ts');
+    const a = '/sys/x/a:1\n/sys/x/b:2\n';
+    const b = '/sys/x/a:1\n/sys/x/b:3\n/sys/x/c:\n';
+    expect(lineDelta(a, b)).toBe('-/sys/x/b:2\n+/sys/x/b:3\n+/sys/x/c:\n');
+    expect(applyDelta(a, lineDelta(a, b))).toBe(b);
+    expect(lineDelta(a, a)).toBe('');
+    const c: OracleCase = { id: 'delta-case', title: 'd', tags: ['unit'], machine: { ram: '2G', dimms: [{ size: '4G' }] }, steps: [{ run: 'x' }] };
+    const nd0 = '/sys/bus/nd/devices/region0/size:1\n/sys/bus/nd/devices/region0/namespace_seed:namespace0.0\n';
+    const nd1 = '/sys/bus/nd/devices/region0/size:1\n/sys/bus/nd/devices/region0/namespace_seed:namespace0.1\n/sys/bus/nd/devices/namespace0.0/mode:fsdax\n';
+    const run: RealRun = {
+      caseId: c.id, profile: 'v6', kernel: '6.12.117', release: 'r', package: 'p', packageVersion: '1', cmdline: '', qemuArgs: [], complete: true, wallSeconds: 1,
+      steps: [
+        { index: 0, run: '(boot)', exit: 0, stdout: '', stderr: '', dmesg: '', state: { iomem: 'i\n', meminfo: 'm\n', sysfs: nd0, drivers: 'd\n' } },
+        { index: 1, run: 'x', exit: 0, stdout: '', stderr: '', dmesg: '', state: { iomem: 'i\n', meminfo: 'm\n', sysfs: nd1, drivers: 'd\n' } },
+      ],
+    };
+    const root = join(TMP, 'delta');
+    const dir = writeFixture(c, run, root);
+    expect(readdirSync(dir)).toContain('01.nd.diff');
+    const f = readFixture(dir);
+    expect(f.steps[1]!.state.nd).toBe(nd1.split('\n').filter(Boolean).sort().join('\n') + '\n');
+    expect(f.steps[1]!.changed).toEqual(['nd']);
+    compactFixture(dir);
+    expect(readFixture(dir).steps.map((s) => s.state.nd)).toEqual(f.steps.map((s) => s.state.nd));
+  });
+});
