@@ -10,6 +10,7 @@ import type { Backend } from '../src/core/load.ts';
 import { createTsCore } from '../src/core/ts/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
 import { createMachine, KernelError, pageTables, type MachineConfig } from '../src/index.ts';
+import { readFixture, type FixtureStep } from '../src/oracle/fixtures.ts';
 
 /** Every behavioural suite runs once per backend (ALTMAP_BACKENDS=ts narrows it while developing). */
 export const BACKENDS = (process.env.ALTMAP_BACKENDS ?? 'wasm,ts').split(',') as Backend[];
@@ -117,4 +118,14 @@ export function runAltmap(cwd: string, args: string[], env: Record<string, strin
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+// ---------------------------------------------------------------- the real kernels' recordings
+
+/** Step `index` of a recorded real-kernel case (test/fixtures/real), its state files resolved (deltas applied). */
+export function realStep(kernel: string, caseId: string, index: number): FixtureStep {
+  const f = readFixture(fileURLToPath(new URL(`fixtures/real/${kernel}/${caseId}`, import.meta.url)));
+  const step = f.steps.find((x) => x.index === index);
+  if (!step) throw new Error(`${kernel}/${caseId} has no step ${index}`);
+  return step;
 }

@@ -2,12 +2,10 @@
  * Memory blocks and memory_hotplug's parameters in sysfs, against what Debian's 6.12 printed for the
  * oracle's standard machine (fixture ns-devdax-dev-1G, step 00: the boot; 2 GiB of RAM, 128 MiB blocks).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMachine, type Machine } from '../../src/index.ts';
-import { BACKENDS } from '../fixtures.ts';
+import { BACKENDS, realStep } from '../fixtures.ts';
 
-const FIXTURE = new URL('../fixtures/real/6.12.117/ns-devdax-dev-1G/00.memory', import.meta.url);
 
 /** The oracle's standard guest: the e820 RAM of QEMU's pc machine with 2 GiB, one 32 GiB NVDIMM at 4 GiB. */
 const GUEST_E820 = [
@@ -33,7 +31,7 @@ function dump(m: Machine, path: string): string[] {
 describe.each(BACKENDS)('memory blocks in sysfs [%s]', (backend) => {
   it('ns-devdax-dev-1G step 00 (6.12): /sys/devices/system/memory and memory_hotplug parameters as the real kernel lists them', async () => {
     const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
-    const real = readFileSync(FIXTURE, 'utf8').trim().split('\n').sort();
+    const real = realStep('6.12.117', 'ns-devdax-dev-1G', 0).state.memory.trim().split('\n').sort();
     const model = [...dump(m, '/sys/devices/system/memory'), ...dump(m, '/sys/module/memory_hotplug/parameters')].sort();
     expect(model).toEqual(real);
   });
@@ -47,7 +45,7 @@ describe.each(BACKENDS)('memory blocks in sysfs [%s]', (backend) => {
     const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820, cmdline });
     m.createNamespace({ size: '1G', mode: 'devdax', map: 'mem' });
     const r = m.reconfigureDevice('dax0.0', { mode: 'system-ram' });
-    const real = JSON.parse(readFileSync(new URL('../fixtures/real/6.12.117/kmem-system-ram-mem-1G/05.stdout', import.meta.url), 'utf8'))[0];
+    const real = JSON.parse(realStep('6.12.117', 'kmem-system-ram-mem-1G', 5).stdout)[0];
     expect({ ...r, movable: undefined, online_pages: undefined, memmap_on_memory: undefined, memmap_on_memory_pages: undefined, memmap_dram_pages: undefined }).toEqual({ ...real, movable: undefined });
     expect(r.movable).toBe(movable);
     const ids = m.listDir('/sys/devices/system/memory').filter((n) => /^memory\d+$/.test(n)).map((n) => Number(n.slice(6))).filter((id) => id >= 32);
@@ -63,7 +61,7 @@ describe.each(BACKENDS)('the dax bus in sysfs [%s]', (backend) => {
   it('ns-devdax-dev-1G step 04 (6.12): /sys/bus/dax/devices/dax0.0 and its dax_region as the real kernel shows them', async () => {
     const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
     m.createNamespace({ size: '1G', mode: 'devdax', map: 'dev' });
-    const real = readFileSync(new URL('../fixtures/real/6.12.117/ns-devdax-dev-1G/04.dax', import.meta.url), 'utf8').trim().split('\n').sort();
+    const real = realStep('6.12.117', 'ns-devdax-dev-1G', 4).state.dax.trim().split('\n').sort();
     const base = '/sys/bus/dax/devices/dax0.0';
     const model = [...dump(m, base), ...dump(m, `${base}/../dax_region`)].sort();
     expect(model).toEqual(real);
