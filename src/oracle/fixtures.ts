@@ -175,7 +175,9 @@ export function buildFixture(c: OracleCase, run: RealRun): BuiltFixture {
     put('dmesg', dmesg);
     put('trace', s.trace);
     put('filter', s.traceFilter);
-    const st = stateFiles(s);
+    // of the setup steps (disable-region, init-labels, enable-region) only the last keeps the state it left
+    const next = run.steps[run.steps.indexOf(s) + 1];
+    const st = s.setup && next?.setup ? {} : stateFiles(s);
     for (const k of FIXTURE_STATE_KEYS) {
       let v = st[k];
       if (v === undefined) continue;
@@ -298,7 +300,26 @@ export function compactFixture(dir: string): void {
   const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
   const prev: Partial<Record<FixtureStateKey, string>> = {};
   const cur: Partial<Record<FixtureStateKey, string>> = {};
-  for (const s of rec.steps) {
+  const carry: Partial<Record<'iomem' | 'meminfo', string>> = {};
+  rec.steps.forEach((s, i) => {
+    const intermediate = !!s.setup && !!rec.steps[i + 1]?.setup;
+    // of the setup steps only the last keeps the state it left (the others' is never compared)
+    for (const k of ['iomem', 'meminfo'] as const) {
+      const f = join(dir, `${pad(s.index)}.${k}`);
+      if (intermediate) {
+        if (s.files.includes(k)) {
+          carry[k] = readFileSync(f, 'utf8');
+          rmSync(f);
+          s.files = s.files.filter((x) => x !== k);
+        }
+      } else if (carry[k] !== undefined) {
+        if (!s.files.includes(k)) {
+          writeFileSync(f, carry[k]!);
+          s.files.push(k);
+        }
+        delete carry[k];
+      }
+    }
     for (const k of DELTA_KEYS) {
       const full = join(dir, `${pad(s.index)}.${k}`);
       const diff = `${full}.diff`;
@@ -312,7 +333,7 @@ export function compactFixture(dir: string): void {
       if (existsSync(full)) rmSync(full);
       if (existsSync(diff)) rmSync(diff);
       s.files = s.files.filter((x) => x !== k && x !== `${k}.diff`);
-      if (v === prev[k]) continue;
+      if (v === prev[k] || intermediate) continue;
       if (prev[k] === undefined) {
         writeFileSync(full, v);
         s.files.push(k);
@@ -322,7 +343,7 @@ export function compactFixture(dir: string): void {
       }
       prev[k] = v;
     }
-  }
+  });
   writeFileSync(join(dir, 'run.json'), JSON.stringify(rec, null, 2) + '\n');
 }
 
@@ -348,7 +369,7 @@ export function fixtureCases(kernel: string, root = FIXTURES_DIR): string[] {
 export interface Manifest {
   recorded: string;
   tools: Record<string, unknown>;
-  kernels: Record<string, { profile: OracleProfile; package: string; packageVersion: string; release: string; cmdlineBase: string; modules: string[]; cases: number; recorded: string }>;
+  kernels: Record<string, { profile: OracleProfile; package: string; packageVersion: string; release: string; cmdlineBase: string; modules: string[]; cases: number; recorded: string; structPages?: string }>;
 }
 
 export function readManifest(root = FIXTURES_DIR): Manifest | null {

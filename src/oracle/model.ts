@@ -26,6 +26,8 @@ export interface Layout {
   regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint }>;
   /** Soft Reserved ranges (memmap=...%...+0xefffffff). */
   softReserved: Array<{ start: bigint; end: bigint }>;
+  /** Reserved e820 ranges (page-rounded outward, clear of RAM). */
+  reserved: Array<{ start: bigint; end: bigint }>;
   /** block_size_bytes */
   memoryBlockSize?: bigint;
 }
@@ -40,6 +42,7 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
   const source = user.length ? user : lines.filter((l) => /\] BIOS-e820: \[mem /.test(l));
   const ram: Layout['ram'] = [];
   const softReserved: Layout['softReserved'] = [];
+  const reservedRaw: Layout['reserved'] = [];
   for (const l of source) {
     const m = /\[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (.*)$/.exec(l);
     if (!m) continue;
@@ -48,10 +51,31 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
     const type = m[3]!.trim();
     if (type === 'usable') {
       let s = ((start + PAGE - 1n) / PAGE) * PAGE;
-      if (s === 0n) s = PAGE; // the kernel keeps page 0 reserved
+      if (s === 0n) s = PAGE; // the kernel keeps page 0 reserved (e820: update ... usable ==> reserved)
       const e = ((end + 1n) / PAGE) * PAGE - 1n;
       if (e > s) ram.push({ start: s, end: e });
     } else if (/soft reserved/.test(type)) softReserved.push({ start, end });
+    else if (type === 'reserved') reservedRaw.push({ start, end });
+  }
+  // "e820: update [mem A-B] usable ==> reserved" (page 0, the kernel's own): reserved, and out of RAM
+  for (const l of lines) {
+    const u = /e820: update \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable ==> reserved/.exec(l);
+    if (!u) continue;
+    const a = BigInt(u[1]!);
+    const b = BigInt(u[2]!);
+    reservedRaw.push({ start: a, end: b });
+    for (const m of ram) if (m.start >= a && m.start <= b) m.start = ((b + PAGE) / PAGE) * PAGE;
+  }
+  // the model's e820 is page-granular: a reserved range grows to whole pages, but never into RAM
+  const reserved: Layout['reserved'] = [];
+  for (const r of reservedRaw) {
+    let s = (r.start / PAGE) * PAGE;
+    let e = ((r.end + PAGE) / PAGE) * PAGE - 1n;
+    for (const m of ram) {
+      if (s <= m.end && s >= m.start) s = m.end + 1n;
+      if (e >= m.start && e <= m.end) e = m.start - 1n;
+    }
+    if (e > s && !ram.some((m) => s <= m.end && e >= m.start)) reserved.push({ start: s, end: e });
   }
   const attrs = new Map<string, string>();
   for (const l of ndSysfs.split('\n')) {
@@ -69,7 +93,7 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
   }
   regions.sort((a, b) => (a.start < b.start ? -1 : 1));
   const bs = /\/sys\/devices\/system\/memory\/block_size_bytes:([0-9a-f]+)/.exec(memorySysfs);
-  return { ram, regions, softReserved, ...(bs ? { memoryBlockSize: BigInt(`0x${bs[1]}`) } : {}) };
+  return { ram, regions, softReserved, reserved, ...(bs ? { memoryBlockSize: BigInt(`0x${bs[1]}`) } : {}) };
 }
 
 const hx = (x: bigint) => `0x${x.toString(16)}`;
@@ -79,6 +103,8 @@ export function machineFor(layout: Layout, profile: OracleProfile): Record<strin
   const e820: Array<{ start: string; size: string; type: string }> = [];
   for (const r of layout.ram) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'System RAM' });
   for (const r of layout.regions) e820.push({ start: hx(r.start), size: hx(r.size), type: 'Persistent Memory' });
+  // reserved ranges that overlap a region (the firmware's view of pmem) are left to the region
+  for (const r of layout.reserved) if (!layout.regions.some((g) => r.start < g.start + g.size && r.end >= g.start)) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'Reserved' });
   e820.sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));
   const m: Record<string, unknown> = { kernel: profile, e820 };
   if (layout.memoryBlockSize) m.memoryBlockSize = hx(layout.memoryBlockSize);
@@ -207,6 +233,8 @@ export interface ModelOptions {
 class Mirror {
   private m: Machine | null = null;
   private applied: string[] = [];
+  /** Bumped whenever the machine changes (a replay, or steps run on it): reads of one generation can be reused. */
+  generation = 0;
   constructor(
     private readonly file: string,
     private readonly backend: 'wasm' | 'ts',
@@ -221,11 +249,13 @@ class Mirror {
       const prepared = validateScenario({ machine: raw.machine, steps: [] });
       this.m = await createMachine({ ...prepared.machine, backend: this.backend, debug: true });
       this.applied = [];
+      this.generation++;
     }
     const fresh = raw.steps.slice(this.applied.length);
     if (fresh.length) {
       runPreparedSteps(this.m!, validateScenario({ machine: raw.machine, steps: fresh }).steps);
       this.applied = steps;
+      this.generation++;
     }
     return this.m!;
   }
@@ -276,6 +306,7 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
     }
     let seen = 0;
     const mirror = new Mirror(file, backend);
+    const sysfsCache = new Map<string, { generation: number; real: string; text: string }>();
     try {
       for (const st of steps) {
         const ms: ModelStep = { index: st.index, run: st.run, ...(st.setup ? { setup: true } : {}), argv: null, exit: null, stdout: '', stderr: '', dmesg: '', state: {}, stateMissing: {} };
@@ -321,7 +352,13 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
             ms.stateMissing[key] = 'the model has no machine.readFile (issue 13)';
             continue;
           }
-          ms.state[key] = modelSysfs(m, real[key]!).text;
+          // a step that changed nothing on the model (a list, a refusal) reads what the last one read
+          const c = sysfsCache.get(key);
+          if (c && c.generation === mirror.generation && c.real === real[key]) ms.state[key] = c.text;
+          else {
+            ms.state[key] = modelSysfs(m, real[key]!).text;
+            sysfsCache.set(key, { generation: mirror.generation, real: real[key]!, text: ms.state[key]! });
+          }
         }
       }
     } finally {

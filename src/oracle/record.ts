@@ -2,7 +2,7 @@
  * The recorder: boot every selected case on every selected real kernel (a fresh boot per case), write
  * the fixtures and the manifest. Runs `jobs` QEMUs at once (TCG uses one host core per guest).
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { prepare, toolVersions, type Initramfs, type KernelImage } from './env.ts';
@@ -104,7 +104,7 @@ export async function record(o: RecordOptions): Promise<RecordSummary> {
 }
 
 /** Merge this recording's kernels and tools into the manifest. */
-export function updateManifest(envs: Array<{ kernel: KernelImage; initramfs: Initramfs }>, root = FIXTURES_DIR): Manifest {
+export function updateManifest(envs: Array<{ kernel: KernelImage; initramfs: Initramfs; workdir?: string }>, root = FIXTURES_DIR): Manifest {
   const now = new Date().toISOString();
   const m: Manifest = readManifest(root) ?? { recorded: now, tools: {}, kernels: {} };
   m.recorded = now;
@@ -119,6 +119,7 @@ export function updateManifest(envs: Array<{ kernel: KernelImage; initramfs: Ini
       modules: e.initramfs.modules.map((x) => `${x.rel}${x.dyndbg ? ' dyndbg=+p' : ''}`),
       cases: fixtureCases(e.kernel.upstream, root).length,
       recorded: now,
+      ...(e.workdir && existsSync(join(e.workdir, 'kpages', e.kernel.release, 'altmap_pages.ko')) ? { structPages: `altmap_pages.ko (src/oracle/kpages.ts) built against linux-headers-${e.kernel.release} ${e.kernel.version}, loaded by the first kpages step of a boot` } : {}),
     };
   }
   writeManifest(m, root);

@@ -197,7 +197,10 @@ describe('the model side', () => {
     expect(l.memoryBlockSize).toBe(0x8000000n);
     const soft = layoutFrom('<6>[ 0.0] user: [mem 0x0000000100000000-0x000000013fffffff] usable\n<6>[ 0.0] user: [mem 0x0000000140000000-0x00000001bfffffff] soft reserved\n', '', '');
     expect(soft.softReserved).toEqual([{ start: 0x140000000n, end: 0x1bfffffffn }]);
-    expect(machineFor(l, 'v6')).toMatchObject({ kernel: 'v6', memoryBlockSize: '0x8000000', e820: [{ start: '0x1000', type: 'System RAM' }, { start: '0x100000', type: 'System RAM' }, { start: '0x100000000', size: '0x40600000', type: 'Persistent Memory' }, { start: '0x140600000', type: 'Persistent Memory' }] });
+    expect(machineFor(l, 'v6')).toMatchObject({ kernel: 'v6', memoryBlockSize: '0x8000000', e820: [{ start: '0x1000', type: 'System RAM' }, { start: '0x9f000', size: '0x1000', type: 'Reserved' }, { start: '0x100000', type: 'System RAM' }, { start: '0x100000000', size: '0x40600000', type: 'Persistent Memory' }, { start: '0x140600000', type: 'Persistent Memory' }] });
+    const p0 = layoutFrom('<6>[ 0.0] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n<7>[ 0.01] e820: update [mem 0x00000000-0x00000fff] usable ==> reserved\n', '', '');
+    expect(p0.ram).toEqual([{ start: 0x1000n, end: 0x9efffn }]);
+    expect(p0.reserved).toEqual([{ start: 0n, end: 0xfffn }]);
   });
 });
 
