@@ -420,7 +420,8 @@ export function formatComparison(c: Comparison, o: { width?: number; maxDiffs?: 
     for (const d of a.diffs.slice(0, o.maxDiffs ?? 6)) {
       lines.push('');
       lines.push(`  [${a.aspect}] step ${d.index}: ${d.run}`);
-      lines.push(`  ${'real kernel'.padEnd(width)}   model`);
+      const [left, right] = c.profile.endsWith('(live)') ? [`recorded ${c.kernel}`, 'live run'] : c.profile.startsWith('real ') ? [`real ${c.kernel}`, c.profile] : ['real kernel', `model ${c.profile}`];
+      lines.push(`  ${left.padEnd(width)}   ${right}`);
       for (const l of sideBySide(d.real, d.model, width)) lines.push(`  ${l}`);
     }
     if (a.diffs.length > (o.maxDiffs ?? 6)) lines.push(`  [${a.aspect}] ... ${a.diffs.length - (o.maxDiffs ?? 6)} more steps differ`);
