@@ -129,3 +129,13 @@ export function realStep(kernel: string, caseId: string, index: number): Fixture
   if (!step) throw new Error(`${kernel}/${caseId} has no step ${index}`);
   return step;
 }
+
+/** namespaces.md's worked table: raw, map, align and the size each era reports (start 1 GiB-aligned). */
+export const NAMESPACES_MD_TABLE: Array<[string, 'dev' | 'mem', string, Record<'v4.5' | 'v4.18' | 'v6', number | 'ENOMEM'>]> = [
+  ['16G', 'dev', '2M', { 'v4.5': 16909336576, 'v4.18': 16909336576, v6: 16909336576 }],
+  ['32G', 'dev', '2M', { 'v4.5': 33820770304, 'v4.18': 33820770304, v6: 33820770304 }],
+  ['48M', 'dev', '2M', { 'v4.5': 'ENOMEM', 'v4.18': 46137344, v6: 48234496 }],
+  ['2G', 'dev', '1G', { 'v4.5': 1073741824, 'v4.18': 1073741824, v6: 1073741824 }],
+  ['64G', 'mem', '2M', { 'v4.5': 68717379584, 'v4.18': 68717379584, v6: 68717379584 }],
+  ['1T', 'dev', '2M', { 'v4.5': 1082329661440, 'v4.18': 1082329661440, v6: 1082329661440 }],
+];

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/machine.ts';
 import { KernelError } from '../../src/kernel/errno.ts';
 import { runScenario, validateScenario, type StepResult } from '../../src/scenario.ts';
-import { runAltmap, type Run } from '../fixtures.ts';
+import { NAMESPACES_MD_TABLE, runAltmap, type Run } from '../fixtures.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const TMP = mkdtempSync(join(tmpdir(), 'altmap-cli-'));
@@ -280,14 +280,7 @@ describe('runScenario (in-process)', () => {
 });
 
 describe('namespaces.md worked table through the CLI', () => {
-  const TABLE: Array<[string, string, string, Record<string, number | 'ENOMEM'>]> = [
-    ['16G', 'dev', '2M', { 'v4.5': 16909336576, 'v4.18': 16909336576, v6: 16909336576 }],
-    ['32G', 'dev', '2M', { 'v4.5': 33820770304, 'v4.18': 33820770304, v6: 33820770304 }],
-    ['48M', 'dev', '2M', { 'v4.5': 'ENOMEM', 'v4.18': 46137344, v6: 48234496 }],
-    ['2G', 'dev', '1G', { 'v4.5': 1073741824, 'v4.18': 1073741824, v6: 1073741824 }],
-    ['64G', 'mem', '2M', { 'v4.5': 68717379584, 'v4.18': 68717379584, v6: 68717379584 }],
-    ['1T', 'dev', '2M', { 'v4.5': 1082329661440, 'v4.18': 1082329661440, v6: 1082329661440 }],
-  ];
+  const TABLE = NAMESPACES_MD_TABLE;
   it('altmap create-namespace --kernel K --json prints the table\'s size, or fails to enable (237) as the table says', async () => {
     const cells = TABLE.flatMap(([raw, map, align, want]) => (['v4.5', 'v4.18', 'v6'] as const).map((k) => ({ raw, map, align, k, want: want[k] })));
     const runs = await Promise.all(cells.map((c) => altmap('create-namespace', '--kernel', c.k, '-s', c.raw, '-M', c.map, '-a', c.align, '--json')));
