@@ -13,7 +13,8 @@
  *   dmesg-debug    the step's pr_debug lines of the kinds the model prints (altmap_alloc_block_buf,
  *                  the vmemmap PMD ranges, memmap_init_zone_device with its time replaced)
  *   iomem          /proc/iomem, limited to the entries the model has a notion of (RAM, pmem, Soft Reserved,
- *                  namespaces, dax devices, kmem), their nesting kept
+ *                  namespaces, dax devices, kmem), their nesting kept, from 1 MiB up (the BIOS area's
+ *                  sub-page e820 ends do not fit the model's page-granular e820)
  *   meminfo        the step's change in MemTotal and DirectMap4k/2M/1G (absolute values depend on the
  *                  kernel image and its allocations)
  *   nd, dax, memory, node   the sysfs attributes (path:value lines), uuids replaced; of nodeN/meminfo only MemTotal
@@ -21,7 +22,8 @@
  *   struct-page    the words of the struct pages a kpages step printed, pointers into the memmap as
  *                  page(pfn), other kernel pointers as <kptr> (their values are the allocator's)
  *
- * Setup steps (ndctl init-labels) are not compared; the boot (step 0) is compared for state only.
+ * Setup steps (ndctl init-labels) are not compared; the boot (step 0) is compared for state only, and
+ * where a machine had setup steps, the model's boot state is compared with the state they left.
  */
 import type { FixtureStateKey } from './fixtures.ts';
 import type { ModelRun, ModelStep } from './model.ts';
@@ -153,14 +155,15 @@ export function dmesgDebug(s: string): string {
     .join('\n');
 }
 
-/** The /proc/iomem entries the model has a notion of, with their indentation. */
+/** The /proc/iomem entries the model has a notion of, with their indentation, from 1 MiB up. */
 const IOMEM_NAMES = /^(System RAM|System RAM \(kmem\)|Reserved|Persistent Memory|Persistent Memory \(legacy\)|Soft Reserved|namespace\d+\.\d+|dax\d+\.\d+|btt\d+\.\d+|pfn\d+\.\d+|hmem\.\d+|pmem\d+)$/;
 export function iomemView(s: string): string {
   return s
     .split('\n')
     .filter((l) => {
-      const m = /^\s*[0-9a-f]+-[0-9a-f]+ : (.*)$/.exec(l);
-      return m && IOMEM_NAMES.test(m[1]!);
+      const m = /^\s*([0-9a-f]+)-([0-9a-f]+) : (.*)$/.exec(l);
+      // the BIOS area below 1 MiB (sub-page e820 ends the model's page-granular e820 cannot take) is left out
+      return m && IOMEM_NAMES.test(m[3]!) && parseInt(m[2]!, 16) >= 0x100000;
     })
     .join('\n');
 }
@@ -293,12 +296,15 @@ export function compareRuns(meta: { caseId: string; kernel: string; profile: str
   };
   let prevReal: RealSide | null = null;
   let prevModel: ModelStep | null = null;
-  for (const r of real) {
-    const m = byIndex.get(r.index);
-    if (r.setup) {
-      prevReal = r;
+  // the model boots into what the real machine is after its setup steps (labels initialised)
+  const lastSetup = [...real].reverse().find((x) => x.setup);
+  for (const r0 of real) {
+    const m = byIndex.get(r0.index);
+    if (r0.setup) {
+      prevReal = r0;
       continue;
     }
+    const r: RealSide = r0.index === 0 && lastSetup ? { ...r0, state: lastSetup.state } : r0;
     if (!m) {
       cmp.skipped.push({ index: r.index, run: r.run });
       continue;

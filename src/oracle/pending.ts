@@ -37,10 +37,15 @@ export interface Observed {
   runs?: string[];
   /** The first difference: real and model text. */
   sample?: { real: string; model: string };
+  /** Every differing step is one the model's CLI refused as a usage error (no such command or flag). */
+  usage?: boolean;
 }
+
+const USAGE = /error: (unknown (option|command)|too many arguments|option '.*' argument .* is invalid|missing required argument)/;
 
 export function observedOf(c: Comparison, tags: string[] = []): Observed[] {
   const out: Observed[] = [];
+  const usageSteps = new Set((c.aspects.find((a) => a.aspect === 'stderr')?.diffs ?? []).filter((d) => USAGE.test(d.model)).map((d) => d.index));
   for (const a of c.aspects) {
     if (a.status !== 'differ' && a.status !== 'not-modelled') continue;
     out.push({
@@ -52,6 +57,7 @@ export function observedOf(c: Comparison, tags: string[] = []): Observed[] {
       tags,
       runs: a.diffs.map((d) => d.run),
       ...(a.diffs[0] ? { sample: { real: a.diffs[0].real, model: a.diffs[0].model } } : {}),
+      ...(a.diffs.length && a.diffs.every((d) => usageSteps.has(d.index)) ? { usage: true } : {}),
     });
   }
   return out;
@@ -69,6 +75,10 @@ export function classify(o: Observed): PendingReason & { key: string } {
     if (o.aspect === 'node' || (platform && ['memory', 'dax', 'meminfo', 'iomem'].includes(o.aspect))) return r('no-files-platform', 14, `${o.why}; this case's kmem / Soft Reserved / node state belongs to the platforms issue`);
     return r('no-files', 13, o.why);
   }
+  if (o.usage) {
+    if (platform) return r('cli-usage-platform', 14, "the model's CLI has no such command or flag (daxctl list / online-memory / offline-memory, reconfigure-device -f / --no-online, cat, write; ndctl -r, -e, -f): the platforms issue's daxctl and sysfs");
+    return r('cli-usage', 13, "the model's CLI has no such command or flag: ndctl create-namespace -r/--region, -e/--reconfig with -f, -l, -m sector; list -R/-D/-X/-B/-i/-v; daxctl list; ndctl init-labels; cat / write of /proc and /sys");
+  }
   if (o.aspect === 'struct-page') return r('struct-page', 12, "struct page words: the model keeps v4.5's layout and flags (6.x: pgmap in word 1, compound_head = head | 1 in the tails, TAIL_MAPPING, folio fields, zone/node bits in flags)");
   const runs = o.runs ?? [];
   const onlyLists = runs.length > 0 && runs.every(isList);
@@ -76,14 +86,18 @@ export function classify(o: Observed): PendingReason & { key: string } {
   if (onlyDax && platform) return r('daxctl-sysfs', 14, 'daxctl, memory blocks and sysfs writes: the model has no daxctl list/online-memory/offline-memory, no sysfs writes, no memmap_on_memory module parameter or per-device file');
   if (onlyLists) return r('list-forms', 13, "ndctl/daxctl list forms: the model's list is ndctl list -N only (and prints namespaces in another order), daxctl list does not exist");
   if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem through daxctl: the model's reconfigure-device is not daxctl's (no -f, --no-online; an invented --memmap-on-memory; no auto-online policy refusal; no EBUSY offline of kernel-zone memory)");
-  if (o.aspect === 'stdout') return r('ndctl-form', 13, 'ndctl output form: the model adds an "altmap" object, prints devdax creates in the list form (no daxregion), and list forms beyond -N are missing');
+  if (o.aspect === 'stdout') return r('ndctl-form', 13, "ndctl's output as 76.1 prints it: the list order (newest namespace first), the create form of each mode, the list forms beyond -N");
   if (o.aspect === 'dmesg-debug') return r('debug-lines', 12, "pr_debug lines: the model prints the boot memmap's PMD line at the first namespace creation (6.12 prints it at boot, vmemmap_populate_print_last) and its altmap_alloc_block_buf / PMD / memmap_init_zone_device lines do not follow the real sequence");
   if (o.aspect === 'dmesg') return r('messages', 12, "kernel messages: the model does not log the real kernel's probe failures, refusals, WARNs and oopses as that kernel words them");
   if (o.aspect === 'exit') return r('exit-codes', 12, 'exit codes: refusals the model makes in its planning step, or does not make, exit differently from ndctl 76.1 on the real kernel');
   if (o.aspect === 'stderr') return r('stderr', 12, "stderr: ndctl 76.1's and libndctl's messages for refusals and kernel-side failures are not the model's");
   if (o.aspect === 'stdout-values') return r('values', 12, 'values ndctl prints (sizes, device names, seeds, modes): the model computes others');
-  if (o.aspect === 'meminfo') return r(platform ? 'meminfo-platform' : 'meminfo', platform ? 14 : 13, 'MemTotal / DirectMap changes per step');
-  return r(platform ? `${o.aspect}-platform` : o.aspect, platform ? 14 : 13, `${o.aspect} state differs`);
+  const where: Record<string, string> = { nd: '/sys/bus/nd/devices/*', dax: '/sys/bus/dax/devices/* (with mappingN and the dax_region)', memory: '/sys/devices/system/memory/* and /sys/module/memory_hotplug/parameters/*', node: '/sys/devices/system/node/*', iomem: '/proc/iomem', meminfo: '/proc/meminfo' };
+  const files = where[o.aspect] ?? o.aspect;
+  if (o.sample && o.sample.model.trim() === '' && o.sample.real.trim() !== '') return r(platform ? `${o.aspect}-missing-platform` : `${o.aspect}-missing`, platform || o.aspect === 'node' ? 14 : 13, `the model does not have ${files} yet`);
+  if (o.aspect === 'meminfo') return r(platform ? 'meminfo-platform' : 'meminfo', platform ? 14 : 13, '/proc/meminfo: MemTotal or DirectMap4k/2M/1G change differently in a step (a map=mem memmap, the direct map of a device range, kmem)');
+  if (o.aspect === 'iomem') return r(platform ? 'iomem-platform' : 'iomem', platform ? 14 : 13, '/proc/iomem differs (names, nesting or ranges of the pmem, namespace, dax and kmem entries)');
+  return r(platform ? `${o.aspect}-platform` : o.aspect, platform || o.aspect === 'node' ? 14 : 13, `${files} differ from the real attributes`);
 }
 
 /** The pending table (pending.json) for what a run of the comparison observed. */
