@@ -144,9 +144,9 @@ describe('normalisation', () => {
     expect(dmesgDebug('<7>[ 1.0] memmap_init_zone_device initialised 262144 pages in 0ms\n<7>[ 1.0] nd_region region0: x\n')).toBe('memmap_init_zone_device initialised 262144 pages in Nms');
   });
 
-  it('iomem keeps the entries the model knows, with their nesting', () => {
+  it('iomem keeps the entries the model knows, with their nesting, from 1 MiB up', () => {
     const io = ['00001000-0009fbff : System RAM', '000a0000-000bffff : PCI Bus 0000:00', '00100000-7ffdefff : System RAM', '  01000000-01ffffff : Kernel code', '100000000-2ffdfffff : Persistent Memory', '  100000000-1001fffff : namespace0.0', '  100200000-13fffffff : dax0.0', '    108000000-13fffffff : System RAM (kmem)', 'fd00000000-ffffffffff : Reserved'].join('\n');
-    expect(iomemView(io).split('\n')).toEqual(['00001000-0009fbff : System RAM', '00100000-7ffdefff : System RAM', '100000000-2ffdfffff : Persistent Memory', '  100000000-1001fffff : namespace0.0', '  100200000-13fffffff : dax0.0', '    108000000-13fffffff : System RAM (kmem)', 'fd00000000-ffffffffff : Reserved']);
+    expect(iomemView(io).split('\n')).toEqual(['00100000-7ffdefff : System RAM', '100000000-2ffdfffff : Persistent Memory', '  100000000-1001fffff : namespace0.0', '  100200000-13fffffff : dax0.0', '    108000000-13fffffff : System RAM (kmem)', 'fd00000000-ffffffffff : Reserved']);
   });
 
   it('meminfo is compared as the change of MemTotal and the direct map', () => {
