@@ -43,10 +43,12 @@ export async function compareWithModel(f: Fixture, main: CliMain, o: { profile?:
 
 /** A real run shaped as the model side of a comparison (for real-vs-recorded). */
 function asModelRun(f: Fixture): ModelRun {
+  // compareRuns sets the model's boot beside the state the real setup steps left: so does this side
+  const lastSetup = [...f.steps].reverse().find((s) => s.setup);
   return {
     profile: f.profile,
     machine: {},
-    steps: f.steps.map((s) => ({
+    steps: f.steps.map((s0) => (s0.index === 0 && lastSetup ? { ...s0, state: lastSetup.state } : s0)).map((s) => ({
       index: s.index,
       run: s.run,
       ...(s.setup ? { setup: true } : {}),

@@ -343,3 +343,24 @@ describe('sysfs state as deltas', () => {
     expect(readFixture(dir).steps.map((s) => s.state.nd)).toEqual(f.steps.map((s) => s.state.nd));
   });
 });
+
+describe('a live real run against its recording', () => {
+  it('agrees with itself, setup steps and all, and names a changed message', async () => {
+    const { compareReal } = await import('../../src/oracle/oracle.ts');
+    const c: OracleCase = { id: 'verify-case', title: 'v', tags: ['unit'], machine: { ram: '2G', dimms: [{ size: '4G' }] }, steps: [{ run: 'ndctl create-namespace -a 3M' }] };
+    const st = (nd: string) => ({ iomem: 'i\n', meminfo: 'MemTotal: 1 kB\n', sysfs: nd, drivers: 'd\n' });
+    const run = (stderr: string): RealRun => ({
+      caseId: c.id, profile: 'v6', kernel: '6.12.117', release: 'r', package: 'p', packageVersion: '1', cmdline: '', qemuArgs: [], complete: true, wallSeconds: 1,
+      steps: [
+        { index: 0, run: '(boot)', exit: 0, stdout: '', stderr: '', dmesg: '', state: st('/sys/bus/nd/devices/namespace0.0/mode:raw\n') },
+        { index: 1, run: 'ndctl init-labels nmem0', setup: true, exit: 0, stdout: '', stderr: '', dmesg: '', state: st('/sys/bus/nd/devices/namespace0.0/size:0\n') },
+        { index: 2, run: c.steps[0]!.run, exit: 129, stdout: '', stderr, dmesg: '', state: st('/sys/bus/nd/devices/namespace0.0/size:0\n') },
+      ],
+    });
+    const a = fixtureFromRun(c, run('  Error: align must be a power-of-2 greater than 4096\n'));
+    expect(compareReal(a, fixtureFromRun(c, run('  Error: align must be a power-of-2 greater than 4096\n'))).agree).toBe(true);
+    const b = compareReal(a, fixtureFromRun(c, run('  Error: something else\n')));
+    expect(b.agree).toBe(false);
+    expect(b.aspects.filter((x) => x.status === 'differ').map((x) => x.aspect)).toEqual(['stderr']);
+  });
+});
