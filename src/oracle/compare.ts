@@ -27,19 +27,14 @@
  */
 import type { FixtureStateKey } from './fixtures.ts';
 import type { ModelRun, ModelStep } from './model.ts';
+import type { StepHeader } from './types.ts';
 import { pageLine, parseKpages } from './kpages.ts';
 
 export const ASPECTS = ['exit', 'stdout', 'stdout-values', 'stderr', 'dmesg', 'dmesg-debug', 'iomem', 'meminfo', 'nd', 'dax', 'memory', 'node', 'trace', 'struct-page'] as const;
 export type Aspect = (typeof ASPECTS)[number];
 
 /** What the comparison needs of a real step (a FixtureStep has it all). */
-export interface RealSide {
-  index: number;
-  run: string;
-  setup?: boolean;
-  exit: number | null;
-  timedOut?: boolean;
-  skipped?: boolean;
+export interface RealSide extends StepHeader {
   stdout: string;
   stderr: string;
   dmesg: string;

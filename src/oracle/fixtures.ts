@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OracleCase, OracleProfile, RealRun, RealStep } from './types.ts';
+import type { OracleCase, OracleProfile, RealRun, RealStep, StepHeader } from './types.ts';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/real/', import.meta.url));
 
@@ -104,14 +104,7 @@ export function machineKey(c: Pick<OracleCase, 'machine'>): string {
   return createHash('sha256').update(JSON.stringify(c.machine)).digest('hex').slice(0, 10);
 }
 
-export interface StepRecord {
-  index: number;
-  run: string;
-  setup?: boolean;
-  exit: number | null;
-  timedOut?: boolean;
-  skipped?: boolean;
-  hung?: string;
+export interface StepRecord extends StepHeader {
   t0?: number;
   t1?: number;
   /** The files this step has (beyond run.json), by kind. */

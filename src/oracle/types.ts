@@ -60,8 +60,8 @@ export type StateFiles = Partial<Record<StateKey, string>>;
 export const STATE_KEYS = ['iomem', 'meminfo', 'sysfs', 'drivers'] as const;
 export type StateKey = (typeof STATE_KEYS)[number];
 
-/** What the real kernel said for one step (index 0 is the boot: no command, its dmesg is the boot log). */
-export interface RealStep {
+/** What every recorded step says of itself: which command, how it ended. */
+export interface StepHeader {
   index: number;
   run: string;
   setup?: boolean;
@@ -72,6 +72,10 @@ export interface RealStep {
   skipped?: boolean;
   /** What hung after the command ("settle", "snapshot"): the kernel held a lock an oops left behind. */
   hung?: string;
+}
+
+/** What the real kernel said for one step (index 0 is the boot: no command, its dmesg is the boot log). */
+export interface RealStep extends StepHeader {
   stdout: string;
   stderr: string;
   /** The step's new dmesg lines as `dmesg -r` prints them: "<level>[seconds] text". */
