@@ -43,6 +43,12 @@ export class Memremap {
   readonly lookup = new RunMap<PageMap>();
   /** Mappings attached to a device (devres added, not yet released). */
   readonly live = new Set<PageMap>();
+  /**
+   * Live mappings whose lookup keys another call's v4.5 pgmap_radix_release deleted: from then on
+   * to_vmem_altmap credits their blocks' frees to whichever pgmap the lookup finds, so no altmap's
+   * alloc is checkable against the blocks it mapped (the kernel's own corruption, kept as it is).
+   */
+  readonly clobbered = new Set<PageMap>();
 
   constructor(private readonly k: Kernel) {}
 
@@ -215,7 +221,10 @@ export class Memremap {
       this.lookup.delete(Number(pm.start >> 12n), Number(pm.end >> 12n) + 1);
       return;
     }
-    this.lookup.delete(Number(pm.start >> 27n) * PAGES_PER_SECTION, (lastKey(pm.start, pm.end) + 1) * PAGES_PER_SECTION);
+    const first = Number(pm.start >> 27n) * PAGES_PER_SECTION;
+    const end = (lastKey(pm.start, pm.end) + 1) * PAGES_PER_SECTION;
+    for (const r of this.lookup.all()) if (r.value !== pm && !r.value.freed && r.start < end && r.end > first) this.clobbered.add(r.value);
+    this.lookup.delete(first, end);
     this.syncLookup();
   }
 

@@ -1,6 +1,6 @@
 /** kernel.md §2.1–2.12 and §5: devm_memremap_pages, lookups, hotplug with an altmap, removal (v4.5 profiles). */
 import { describe, expect, it } from 'vitest';
-import { KernelError } from '../../src/index.ts';
+import { createMachine, KernelError } from '../../src/index.ts';
 import { BACKENDS, newLines, P16_ALTMAP, P16_RES, t10Machine, VA, expectKernelError } from '../fixtures.ts';
 
 const S = 32768; // PAGES_PER_SECTION
@@ -92,6 +92,31 @@ describe.each(BACKENDS)('devm_memremap_pages [%s]', (backend) => {
     expect(m.findDevPagemap(0x400000000n)).toBeNull();
     // exactly that leftover: A's section stays hot-added, its lookup entry is gone
     expect(m.snapshot()).toEqual({ ...before, lookup: [] });
+  });
+
+  it('T14 then T33 (v4.5): after the unwind deleted dev3\'s keys, a namespace shares its section and dev3\'s teardown frees into pfn0.0\'s altmap (differential seed 350495080)', async () => {
+    const m = await createMachine({
+      backend,
+      kernel: 'v4.5',
+      e820: [
+        { start: 0x100000n, size: 1n << 30n, type: 'System RAM' },
+        { start: 0x48000000n, size: 1n << 30n, type: 'Persistent Memory' },
+      ],
+    });
+    const dev3 = m.createDevice('dev3');
+    m.devmMemremapPages(dev3, { start: 0x48000000n, end: 0x481fffffn }, { basePfn: 0x48000, reserve: 0, free: 1022 });
+    await expectKernelError(() => m.createNamespace({ map: 'dev', align: '4K' }), 'EBUSY');
+    expect(m.findDevPagemap(0x48000000n)).toBeNull();
+    // the second create finds no collision: section 0x9 is dev3's (-EEXIST ignored), the other 7 are hot-added
+    const ns = m.createNamespace({ map: 'dev', align: '4K' });
+    expect(ns.altmap).toMatchObject({ basePfn: 0x48000, reserve: 2, free: 4096, alloc: 3584 });
+    const n = m.dmesg().length;
+    m.unbind(dev3);
+    // free_pagetable's to_vmem_altmap finds pfn0.0 for dev3's block: pfn0.0 loses 512, dev3 keeps its 512
+    expect(m.toVmemAltmap(m.pfnToPage(0x48000 + 0x8000))!.toJSON().alloc).toBe(3072);
+    expect(newLines(m.dmesg(), n)).toContain('altmap_test dev3: devm_memremap_pages_release: failed to free all reserved pages');
+    const r = m.checkInvariants(); // the kernel's accounting is corrupt, not the model's: nothing else is flagged
+    expect(r.problems).toEqual([]);
   });
 
   it('T15 an altmap without CONFIG_SPARSEMEM_VMEMMAP: dev_err and -ENXIO before any devres allocation', async () => {
