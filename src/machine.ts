@@ -25,6 +25,8 @@ import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
 import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
 import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
+import { nodeDir } from './kernel/node.ts';
+import { ndBusDevices } from './nvdimm/sysfs.ts';
 import { parseSize } from './nvdimm/units.ts';
 
 export type { AltmapCounters } from './kernel/altmap.ts';
@@ -333,8 +335,12 @@ export class Machine {
       proc: () => procDir(this.k, bootUsed),
       sys: () =>
         dir(() => ({
-          bus: () => dir(() => ({ dax: () => dir(() => ({ devices: () => daxBusDevices(this.k) })) })),
-          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k) })) })),
+          bus: () =>
+            dir(() => ({
+              dax: () => dir(() => ({ devices: () => daxBusDevices(this.k) })),
+              nd: () => dir(() => ({ devices: () => ndBusDevices(this.pmem) })),
+            })),
+          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
         })),
     }));
