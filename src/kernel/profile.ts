@@ -1,14 +1,17 @@
 /**
  * Kernel profiles: which version of each behaviour a machine runs. `v4.5-rc1` and `v4.5` are fixed
- * by kernel.md's opening section; `v4.18` is v4.18.0, `v6` is v6.12 (kernel.md "M", namespaces.md).
+ * by kernel.md's opening section; `v4.18` is v4.18.0, `v6` is v6.12 (kernel.md "M", namespaces.md),
+ * `v6.1` is Debian 12's 6.1 (6.1.192), which differs from 6.12 where the recorded fixtures show it.
  */
 
-export const KERNELS = ['v4.5', 'v4.5-rc1', 'v4.18', 'v6'] as const;
-/** A modelled kernel, one of {@link KERNELS}: v4.5, v4.5-rc1, v4.18 or v6 (each with the era's memremap, altmap and ndctl behaviour). */
+export const KERNELS = ['v4.5', 'v4.5-rc1', 'v4.18', 'v6', 'v6.1'] as const;
+/** A modelled kernel, one of {@link KERNELS}: v4.5, v4.5-rc1, v4.18, v6 (6.12) or v6.1 (each with the era's memremap, altmap and ndctl behaviour). */
 export type KernelName = (typeof KERNELS)[number];
 
 export interface Profile {
   name: KernelName;
+  /** The pfn info block's era (its version, layout and validation): 6.1 writes and checks what 6.12 does. */
+  pfnEra: 'v4.5-rc1' | 'v4.5' | 'v4.18' | 'v6';
   /** The version string dmesg's banner prints. */
   release: string;
   /** PAGE_OFFSET with 4-level paging (no KASLR); 5-level uses 0xff11000000000000. */
@@ -81,6 +84,7 @@ export interface Profile {
 
 const V45: Profile = {
   name: 'v4.5',
+  pfnEra: 'v4.5',
   release: '4.5.0',
   pageOffset: 0xffff880000000000n,
   la57: false,
@@ -112,11 +116,45 @@ const V45: Profile = {
   hvo: false,
 };
 
+const V6: Profile = {
+  ...V45,
+  name: 'v6',
+  pfnEra: 'v6',
+  release: '6.12.0',
+  pageOffset: 0xffff888000000000n,
+  la57: true,
+  lookup: 'pfn',
+  mixedCheckAligned: false,
+  refuseRam: true,
+  conflictCheck: 'exact',
+  radixInsertAligned: false,
+  releaseSizeEndAligned: true,
+  hotplug: 'subsection',
+  altmapExplicit: true,
+  basePagesUseAltmap: true,
+  zeroMemmapOnAdd: false,
+  memmapInit: 'v4.20',
+  pgmapInit: 'zone-device',
+  fallbackMessage: 'alloc-failure',
+  altmapDebugOnFailure: false,
+  releaseWarn: 'plain',
+  devdax: true,
+  regionAlign: 16n << 20n,
+  compoundDevmaps: true,
+  memmapOnMemory: true,
+  daxOwnResource: true,
+  autoOnlineBlocks: 'online',
+  crashHotplug: true,
+  daxMemmapOnMemory: true,
+  hvo: true,
+};
+
 const PROFILES: Record<KernelName, Profile> = {
   'v4.5': V45,
   'v4.5-rc1': {
     ...V45,
     name: 'v4.5-rc1',
+    pfnEra: 'v4.5-rc1',
     release: '4.5.0-rc1',
     mixedCheckAligned: false,
     radixInsertAligned: false,
@@ -127,6 +165,7 @@ const PROFILES: Record<KernelName, Profile> = {
   'v4.18': {
     ...V45,
     name: 'v4.18',
+    pfnEra: 'v4.18',
     release: '4.18.0',
     lookup: 'pfn',
     conflictCheck: 'aligned',
@@ -138,37 +177,10 @@ const PROFILES: Record<KernelName, Profile> = {
     fallbackMessage: 'alloc-failure',
     devdax: true,
   },
-  v6: {
-    ...V45,
-    name: 'v6',
-    release: '6.12.0',
-    pageOffset: 0xffff888000000000n,
-    la57: true,
-    lookup: 'pfn',
-    mixedCheckAligned: false,
-    refuseRam: true,
-    conflictCheck: 'exact',
-    radixInsertAligned: false,
-    releaseSizeEndAligned: true,
-    hotplug: 'subsection',
-    altmapExplicit: true,
-    basePagesUseAltmap: true,
-    zeroMemmapOnAdd: false,
-    memmapInit: 'v4.20',
-    pgmapInit: 'zone-device',
-    fallbackMessage: 'alloc-failure',
-    altmapDebugOnFailure: false,
-    releaseWarn: 'plain',
-    devdax: true,
-    regionAlign: 16n << 20n,
-    compoundDevmaps: true,
-    memmapOnMemory: true,
-    daxOwnResource: true,
-    autoOnlineBlocks: 'online',
-    crashHotplug: true,
-    daxMemmapOnMemory: true,
-    hvo: true,
-  },
+  v6: V6,
+  // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
+  // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
+  'v6.1': { ...V6, name: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false },
 };
 
 export function profileFor(name: string): Profile {

@@ -9,7 +9,7 @@ import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
 import { checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
-import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
+import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
 import { hex } from '../kernel/printk.ts';
@@ -232,7 +232,7 @@ export class Pmem {
 
   private layout(start: bigint, raw: bigint, mode: 'fsdax' | 'devdax', map: 'dev' | 'mem', align: bigint): PfnLayout {
     return pfnLayout({
-      era: this.k.profile.name as Era,
+      era: this.k.profile.pfnEra,
       start,
       raw,
       mode,
@@ -317,7 +317,7 @@ export class Pmem {
     const dev = k.devices.create(pfnName, driver);
     ns.pfnDev = dev;
     for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${pfnName}: ${m}`);
-    const sb = encodeInfoBlock(infoBlockForLayout(k.profile.name as Era, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
+    const sb = encodeInfoBlock(infoBlockForLayout(k.profile.pfnEra, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
     this.probe(ns, layout, dev, pfnName, driver);
     if (dax) this.addDevDax(ns, layout, pfnName);
@@ -440,7 +440,7 @@ export class Pmem {
                     chardev: ns.pfnDev?.name ?? `dax${ns.region.id}.${ns.idx}`,
                     size,
                     // the dax device's target_node and align attributes arrived after v4.18
-                    ...(this.k.profile.name === 'v6' ? { targetNode: 0, align: ns.align } : {}),
+                    ...(this.k.profile.pfnEra === 'v6' ? { targetNode: 0, align: ns.align } : {}),
                   },
                 ],
               }
