@@ -59,5 +59,7 @@ export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: str
   for (const e of e820) k.log.printk('info', `BIOS-e820: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
   if (cmdline !== undefined) k.log.printk('info', `Kernel command line: ${cmdline}`);
   for (const m of cmdlineMessages) k.log.printk(m.startsWith('Unknown') ? 'info' : 'err', m);
+  // sparse_init ends with vmemmap_populate_print_last: the boot memmap's last PMD run prints at boot
+  k.vmemmap.printLast();
   return pmem;
 }

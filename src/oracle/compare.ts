@@ -11,7 +11,10 @@
  *                  and call trace are dropped (the model has no registers), PIDs replaced, and the
  *                  emulator's timing complaints (clocksource, hrtimer) ignored
  *   dmesg-debug    the step's pr_debug lines of the kinds the model prints (altmap_alloc_block_buf,
- *                  the vmemmap PMD ranges, memmap_init_zone_device with its time replaced)
+ *                  the vmemmap PMD ranges, memmap_init_zone_device with its time replaced); a PMD
+ *                  run backed by boot System RAM shows its backing as <dram>, because which DRAM pages
+ *                  the buddy allocator hands out depends on the kernel image and its boot allocations
+ *                  (as struct-page shows allocator pointers as <kptr>); device-backed runs are compared whole
  *   iomem          /proc/iomem, limited to the entries the model has a notion of (RAM, pmem, Soft Reserved,
  *                  namespaces, dax devices, kmem), their nesting kept, from 1 MiB up (the BIOS area's
  *                  sub-page e820 ends do not fit the model's page-granular e820)
@@ -142,12 +145,48 @@ export function dmesgMessages(s: string): string {
     .join('\n');
 }
 
-/** The step's pr_debug lines of the kinds the model prints. */
-export function dmesgDebug(s: string): string {
-  return parseDmesg(s)
+/** The top-level System RAM ranges of an /proc/iomem text, as [start, end] physical addresses. */
+export function iomemSystemRam(iomem: string): Array<[bigint, bigint]> {
+  const out: Array<[bigint, bigint]> = [];
+  for (const l of iomem.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) : System RAM$/.exec(l);
+    if (m) out.push([BigInt(`0x${m[1]}`), BigInt(`0x${m[2]}`)]);
+  }
+  return out;
+}
+
+/** x86-64's 4-level PAGE_OFFSET without KASLR (the oracle boots nokaslr, and without la57). */
+const PAGE_OFFSET = 0xffff888000000000n;
+const PMD_RUN = /^( \[[0-9a-f]+-[0-9a-f]+\] PMD -> )\[([0-9a-f]+)-([0-9a-f]+)\]( on node \d+)$/;
+
+/** A PMD run's backing as <dram> when it lies in boot System RAM (the buddy allocator's choice). */
+function dramBacking(text: string, ram: Array<[bigint, bigint]>): string {
+  const m = PMD_RUN.exec(text);
+  if (!m) return text;
+  const start = BigInt(`0x${m[2]}`) - PAGE_OFFSET;
+  const end = BigInt(`0x${m[3]}`) - PAGE_OFFSET;
+  return ram.some(([s, e]) => start >= s && end <= e) ? `${m[1]}[<dram>]${m[4]}` : text;
+}
+
+/** Consecutive DRAM-backed runs whose vmemmap ranges touch become one: where DRAM broke the run is hidden too. */
+function joinDramRuns(lines: string[]): string[] {
+  const out: string[] = [];
+  const DRAM_RUN = /^ \[([0-9a-f]+)-([0-9a-f]+)\] PMD -> \[<dram>\]( on node \d+)$/;
+  for (const l of lines) {
+    const cur = DRAM_RUN.exec(l);
+    const prev = out.length ? DRAM_RUN.exec(out[out.length - 1]!) : null;
+    if (cur && prev && prev[3] === cur[3] && BigInt(`0x${prev[2]}`) + 1n === BigInt(`0x${cur[1]}`)) out[out.length - 1] = ` [${prev[1]}-${cur[2]}] PMD -> [<dram>]${cur[3]}`;
+    else out.push(l);
+  }
+  return out;
+}
+
+/** The step's pr_debug lines of the kinds the model prints; PMD runs in `ram` have their backing hidden. */
+export function dmesgDebug(s: string, ram: Array<[bigint, bigint]> = []): string {
+  const lines = parseDmesg(s)
     .filter((l) => (l.level === null || l.level === 7) && DEBUG_MODELLED.some((r) => r.test(l.text)))
-    .map((l) => normLogText(l.text))
-    .join('\n');
+    .map((l) => dramBacking(normLogText(l.text), ram));
+  return joinDramRuns(lines).join('\n');
 }
 
 /** The /proc/iomem entries the model has a notion of, with their indentation, from 1 MiB up. */
@@ -315,7 +354,8 @@ export function compareRuns(meta: { caseId: string; kernel: string; profile: str
         note('stdout-values', r, ...stdoutValues(r.stdout, m.stdout));
         note('stderr', r, normText(r.stderr), normText(m.stderr));
         note('dmesg', r, dmesgMessages(r.dmesg), dmesgMessages(m.dmesg));
-        note('dmesg-debug', r, dmesgDebug(r.dmesg), dmesgDebug(m.dmesg));
+        const ram = iomemSystemRam(r.state.iomem ?? '');
+        note('dmesg-debug', r, dmesgDebug(r.dmesg, ram), dmesgDebug(m.dmesg, ram));
         if (r.trace !== undefined) {
           if (m.trace === null || m.trace === undefined) notModelled('trace', 'the model has no function_graph tracer (issue 16)');
           else note('trace', r, traceTree(r.trace), traceTree(m.trace));
