@@ -222,6 +222,11 @@ export function memmapZero(startPfn: f64, nrPages: f64): i32 {
 export function memmapInit(startPfn: f64, nrPages: f64, zone: i32, nid: i32): i32 {
   return memmap.memmapInit(u(startPfn), u(nrPages), <u32>zone, <u32>nid);
 }
+/** The 8 op words in IO (u64 each), then the op's mask and self-relative words. */
+export function memmapWrite(startPfn: f64, nrPages: f64, mask: i32, self: i32): i32 {
+  memmap.memmapOpFromIo();
+  return memmap.memmapWrite(u(startPfn), u(nrPages), <u32>mask, <u32>self);
+}
 export function memmapSetPgmap(startPfn: f64, nrPages: f64, pgmap: i64): i32 {
   return memmap.memmapSetPgmap(u(startPfn), u(nrPages), <u64>pgmap);
 }

@@ -38,23 +38,35 @@ function writePages(addr: usize, P: u64, count: u32): void {
     }
   }
   let va = cfgVmemmapStart + (P << 6);
-  if (mask == 0xff && (self & 0xcf) == 0) {
-    // the memmap_init_zone shape: at most words 4 and 5 (lru) point at the page itself;
-    // four 16-byte stores per struct page, the self words advanced by 64 each time
-    const lo = i64x2.replace_lane(i64x2.splat(opWord(0)), 1, opWord(1));
-    const mid = i64x2.replace_lane(i64x2.splat(opWord(2)), 1, opWord(3));
-    const hi = i64x2.replace_lane(i64x2.splat(opWord(6)), 1, opWord(7));
+  if (mask == 0xff) {
+    // a whole struct page per step: four 16-byte stores, the self-relative words advanced by 64 each
+    // time (memmap_init_zone's lru points at the page itself; which words depends on the layout)
+    const m0 = <u64>0 - <u64>(self & 1);
+    const m1 = <u64>0 - <u64>((self >> 1) & 1);
+    const m2 = <u64>0 - <u64>((self >> 2) & 1);
+    const m3 = <u64>0 - <u64>((self >> 3) & 1);
     const m4 = <u64>0 - <u64>((self >> 4) & 1);
     const m5 = <u64>0 - <u64>((self >> 5) & 1);
-    let lru = i64x2.replace_lane(i64x2.splat(opWord(4) + (va & m4)), 1, opWord(5) + (va & m5));
-    const step = i64x2.replace_lane(i64x2.splat(<u64>64 & m4), 1, <u64>64 & m5);
+    const m6 = <u64>0 - <u64>((self >> 6) & 1);
+    const m7 = <u64>0 - <u64>((self >> 7) & 1);
+    let a = i64x2.replace_lane(i64x2.splat(opWord(0) + (va & m0)), 1, opWord(1) + (va & m1));
+    let b = i64x2.replace_lane(i64x2.splat(opWord(2) + (va & m2)), 1, opWord(3) + (va & m3));
+    let c = i64x2.replace_lane(i64x2.splat(opWord(4) + (va & m4)), 1, opWord(5) + (va & m5));
+    let e = i64x2.replace_lane(i64x2.splat(opWord(6) + (va & m6)), 1, opWord(7) + (va & m7));
+    const sa = i64x2.replace_lane(i64x2.splat(<u64>64 & m0), 1, <u64>64 & m1);
+    const sb = i64x2.replace_lane(i64x2.splat(<u64>64 & m2), 1, <u64>64 & m3);
+    const sc = i64x2.replace_lane(i64x2.splat(<u64>64 & m4), 1, <u64>64 & m5);
+    const se = i64x2.replace_lane(i64x2.splat(<u64>64 & m6), 1, <u64>64 & m7);
     const end = addr + (<usize>count << 6);
     for (let d = addr; d < end; d += 64) {
-      v128.store(d, lo);
-      v128.store(d, mid, 16);
-      v128.store(d, lru, 32);
-      v128.store(d, hi, 48);
-      lru = i64x2.add(lru, step);
+      v128.store(d, a);
+      v128.store(d, b, 16);
+      v128.store(d, c, 32);
+      v128.store(d, e, 48);
+      a = i64x2.add(a, sa);
+      b = i64x2.add(b, sb);
+      c = i64x2.add(c, sc);
+      e = i64x2.add(e, se);
     }
     return;
   }
@@ -167,6 +179,20 @@ export function memmapInit(p: u64, n: u64, zone: u32, nid: u32): i32 {
   setOpWord(7, 0);
   setOp(0xff, 0x30);
   return memmapApply(p, n);
+}
+
+/**
+ * Write the op the host drew (its 8 words already at CTL_OP_WORDS, by memmapOpIo): the struct page
+ * layouts of later eras are the host's (src/core/structPage.ts), the core only stores them.
+ */
+export function memmapWrite(p: u64, n: u64, mask: u32, self: u32): i32 {
+  setOp(mask & 0xff, self & mask & 0xff);
+  return memmapApply(p, n);
+}
+
+/** Move the op's 8 words from IO to the op (the host's half of memmapWrite). */
+export function memmapOpFromIo(): void {
+  for (let w: u32 = 0; w < 8; w++) setOpWord(w, load<u64>(IO + (<usize>w << 3)));
 }
 
 /** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. */

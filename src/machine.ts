@@ -571,7 +571,7 @@ export class Machine {
     this.live();
     this.pfnArg(pfn);
     const w = this.k.memmap.readPage(pfn);
-    return w ? decodeStructPage(pfn, this.pfnToPage(pfn), w) : null;
+    return w ? decodeStructPage(pfn, this.pfnToPage(pfn), w, this.k.memmap.layout) : null;
   }
 
   /**

@@ -251,6 +251,8 @@ export interface Core {
   memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
   /** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. 0 or -ENOMEM. */
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
+  /** Store an op the host drew (a later era's struct page layout, src/core/structPage.ts) into the struct pages of [startPfn, +nrPages). 0 or -ENOMEM. */
+  memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number;
   /** The 8 words of pfn's struct page, or null when its vmemmap is not mapped. */
   readPage(pfn: number): BigUint64Array | null;
 
@@ -259,4 +261,13 @@ export interface Core {
   takeEvents(): CoreEvent[];
   /** Fail the nth next allocation of `kind` (1 = the very next); 0 disarms. */
   setFault(kind: FaultKind, nth: number): void;
+}
+
+/** One memmap op: the 8 words of a struct page, which of them it writes, and which hold an offset from the page's own vmemmap address (list heads pointing at themselves). */
+export interface MemmapOp {
+  words: readonly bigint[];
+  /** Bit w: word w is written. */
+  mask: number;
+  /** Bit w: word w is words[w] + the struct page's vaddr. */
+  self: number;
 }

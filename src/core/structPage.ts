@@ -1,7 +1,9 @@
 /**
- * struct page (64 bytes, v4.5 x86-64 production config) as both backends lay it out, and its decoding:
- * the one drawing of the layout. assembly/memmap.ts and src/core/ts/memmap.ts write it with these
- * constants (the Wasm core exports its copies, and test/core/abi.test.ts holds them to these).
+ * struct page (64 bytes, x86-64) per era, and its decoding: the one drawing of the layouts. The v4.5
+ * layout (production config of the time) is also the core's own memmapInit/memmapSetPgmap op (the
+ * Wasm core exports its copies of these constants; test/core/abi.test.ts holds them to these). The
+ * 6.x layouts (Debian's config; include/linux/mm_types.h and page-flags.h of 6.1 and 6.12) are drawn
+ * here only and reach the core as memmapWrite ops. v4.5:
  *
  *   word 0  flags: node << 58 | zone << 55 | PG_reserved (bit 10)   NODES_SHIFT 6, ZONES_SHIFT 3
  *   word 1  mapping
@@ -28,6 +30,136 @@ export const ZONE_NORMAL = 2;
 export const ZONE_MOVABLE = 3;
 export const ZONE_DEVICE = 4;
 
+/**
+ * A struct page layout (include/linux/mm_types.h, page-flags.h, page-flags-layout.h). 6.12 and 6.1 with
+ * Debian's config (NODES_SHIFT 10, ZONES_SHIFT 3, LAST_CPUPID 21 bits in flags; fixtures sp-* on both):
+ *
+ *   word 0  flags: node << 54 | zone << 51 | lastcpupid 0x1fffff << 30 | PG_ bits
+ *           (PG_reserved 13, PG_head 6 on 6.12; PG_reserved 12, PG_head 16 on 6.1);
+ *           a folio's first tail keeps the order in its low byte (_flags_1, 6.12)
+ *   word 1  lru.next / pgmap (ZONE_DEVICE) / compound_head (tails: head | 1)
+ *   word 2  lru.prev / zone_device_data; first tail: _large_mapcount, _entire_mapcount (6.12) or
+ *           _folio_dtor, _folio_order, _entire_mapcount (6.1)
+ *   word 3  mapping (TAIL_MAPPING in tails); first tail: _nr_pages_mapped, _pincount (6.12) or
+ *           _pincount, _folio_nr_pages (6.1)
+ *   word 4  index; first tail: _folio_nr_pages (6.12)
+ *   word 5  private
+ *   word 6  _mapcount (low 32 bits, -1 when unmapped) | _refcount (high 32 bits)
+ *   word 7  memcg_data
+ */
+export interface StructPageLayout {
+  name: StructPageLayoutName;
+  nodesPgShift: bigint;
+  zonesPgShift: bigint;
+  /** page_cpupid_reset_last's all-ones LAST_CPUPID field, in place (0: not in flags). */
+  lastCpupid: bigint;
+  pgReserved: bigint;
+  pgHead: bigint;
+  /** Word of lru.next (lru.prev follows). */
+  lruWord: number;
+  /** Word of _mapcount | _refcount. */
+  countWord: number;
+  /** Word of page->pgmap on ZONE_DEVICE pages. */
+  pgmapWord: number;
+  /** How a ZONE_DEVICE page's pgmap is told apart: v4.5's lru.prev poison, or 6.x's union member. */
+  pgmapBy: 'poison' | 'union';
+  /** The first tail's folio fields (null: no compound devmaps in this era). */
+  folio: '6.1' | '6.12' | null;
+}
+
+export type StructPageLayoutName = 'v4.5' | 'v6.1' | 'v6.12';
+
+/** TAIL_MAPPING = 0x400 + POISON_POINTER_DELTA (x86-64). */
+export const TAIL_MAPPING = 0xdead000000000400n;
+/** _mapcount -1 (low half), _refcount 1 (high half): init_page_count + page_mapcount_reset. */
+const COUNT_ONE = 0x1_ffffffffn;
+/** _mapcount -1, _refcount 0: a compound page's tails (set_page_count(page, 0)). */
+const COUNT_ZERO = 0xffffffffn;
+
+const V6_12: StructPageLayout = {
+  name: 'v6.12',
+  nodesPgShift: 54n,
+  zonesPgShift: 51n,
+  lastCpupid: 0x1fffffn << 30n,
+  pgReserved: 13n,
+  pgHead: 6n,
+  lruWord: 1,
+  countWord: 6,
+  pgmapWord: 1,
+  pgmapBy: 'union',
+  folio: '6.12',
+};
+
+export const STRUCT_PAGE_LAYOUTS: Record<StructPageLayoutName, StructPageLayout> = {
+  'v4.5': { name: 'v4.5', nodesPgShift: NODES_PGSHIFT, zonesPgShift: ZONES_PGSHIFT, lastCpupid: 0n, pgReserved: PG_RESERVED, pgHead: 14n, lruWord: 4, countWord: 3, pgmapWord: 4, pgmapBy: 'poison', folio: null },
+  'v6.12': V6_12,
+  'v6.1': { ...V6_12, name: 'v6.1', pgReserved: 12n, pgHead: 16n, folio: '6.1' },
+};
+
+/** One memmap op (the core's memmapWrite): words, which are written, which are self-relative. */
+export interface PageOp {
+  words: bigint[];
+  mask: number;
+  self: number;
+}
+
+/** set_page_links + PG_reserved: page->flags of a page memmap init has set up. */
+export function pageFlags(l: StructPageLayout, zone: number, nid: number): bigint {
+  return (BigInt(nid) << l.nodesPgShift) | (BigInt(zone) << l.zonesPgShift) | l.lastCpupid | (1n << l.pgReserved);
+}
+
+/** __init_single_page + __SetPageReserved: flags, _refcount 1, _mapcount -1, lru pointing at itself. */
+export function initPageOp(l: StructPageLayout, zone: number, nid: number): PageOp {
+  const words = new Array<bigint>(8).fill(0n);
+  words[0] = pageFlags(l, zone, nid);
+  words[l.countWord] = COUNT_ONE;
+  words[l.lruWord] = words[l.lruWord + 1] = BigInt(8 * l.lruWord);
+  return { words, mask: 0xff, self: (1 << l.lruWord) | (1 << (l.lruWord + 1)) };
+}
+
+/** v4.5's for_each_device_pfn loop: page->pgmap, lru.prev = LIST_POISON2, the other words kept. */
+export function setPgmapOp(l: StructPageLayout, pgmap: bigint): PageOp {
+  const words = new Array<bigint>(8).fill(0n);
+  words[l.pgmapWord] = pgmap;
+  words[l.pgmapWord + 1] = LIST_POISON2;
+  return { words, mask: (1 << l.pgmapWord) | (1 << (l.pgmapWord + 1)), self: 0 };
+}
+
+/** __init_zone_device_page (6.x): an initialised page whose lru.next is page->pgmap and lru.prev zone_device_data (NULL). */
+export function zoneDevicePageOp(l: StructPageLayout, zone: number, nid: number, pgmap: bigint, head = false): PageOp {
+  const words = new Array<bigint>(8).fill(0n);
+  words[0] = pageFlags(l, zone, nid) | (head ? 1n << l.pgHead : 0n);
+  words[l.countWord] = COUNT_ONE;
+  words[l.pgmapWord] = pgmap;
+  return { words, mask: 0xff, self: 0 };
+}
+
+/** memmap_init_compound's tails: __init_zone_device_page, prep_compound_tail (compound_head, TAIL_MAPPING), _refcount 0. */
+export function compoundTailOp(l: StructPageLayout, zone: number, nid: number, headVaddr: bigint): PageOp {
+  const words = new Array<bigint>(8).fill(0n);
+  words[0] = pageFlags(l, zone, nid);
+  words[1] = headVaddr | 1n;
+  words[3] = TAIL_MAPPING;
+  words[l.countWord] = COUNT_ZERO;
+  return { words, mask: 0xff, self: 0 };
+}
+
+/** The first tail after prep_compound_head: the folio's order, mapcounts and nr_pages over the tail. */
+export function compoundFirstTailOp(l: StructPageLayout, zone: number, nid: number, headVaddr: bigint, order: number): PageOp {
+  const op = compoundTailOp(l, zone, nid, headVaddr);
+  const nr = 1n << BigInt(order);
+  if (l.folio === '6.12') {
+    op.words[0] |= BigInt(order); // folio_set_order: _flags_1's low byte
+    op.words[2] = 0xffffffff_ffffffffn; // _large_mapcount, _entire_mapcount = -1
+    op.words[3] = 0n; // _nr_pages_mapped, _pincount
+    op.words[4] = nr; // _folio_nr_pages
+  } else {
+    op.words[2] = (0xffffffffn << 32n) | (BigInt(order) << 8n) | 1n; // _folio_dtor COMPOUND_PAGE_DTOR, _folio_order, _entire_mapcount -1
+    op.words[3] = nr << 32n; // _pincount 0, _folio_nr_pages
+  }
+  return op;
+}
+
 /** A struct page (include/linux/mm_types.h), decoded from its 8 words as dump_page() would show it. */
 export interface StructPage {
   /** The page frame number it describes. */
@@ -52,23 +184,35 @@ export interface StructPage {
   pgmap: bigint | null;
   /** The 8 raw 64-bit words, word 0 (flags) first. */
   words: bigint[];
+  /** PageHead(): the head of a compound page. */
+  head: boolean;
+  /** compound_head() of a tail page (the head's vmemmap address); null for heads and other pages. */
+  compoundHead: bigint | null;
 }
 
-/** Decode the 8 words of a struct page. */
-export function decodeStructPage(pfn: number, vaddr: bigint, w: BigUint64Array): StructPage {
-  const initialised = w[5] !== 0n;
-  const zoneIdx = Number((w[0] >> ZONES_PGSHIFT) & 7n);
+/** Decode the 8 words of a struct page laid out as `l` (v4.5's by default). */
+export function decodeStructPage(pfn: number, vaddr: bigint, w: BigUint64Array, l: StructPageLayout = STRUCT_PAGE_LAYOUTS['v4.5']): StructPage {
+  const count = w[l.countWord]!;
+  // v4.5: memmap init leaves lru.prev non-zero; 6.x: page_mapcount_reset leaves _mapcount -1
+  const initialised = l.pgmapBy === 'poison' ? w[5] !== 0n : (count & 0xffffffffn) === 0xffffffffn;
+  const zoneIdx = Number((w[0] >> l.zonesPgShift) & 7n);
+  const zone = initialised ? (ZONES[zoneIdx] ?? null) : null;
+  const link = w[l.pgmapWord]!;
+  const tail = l.pgmapBy === 'union' && (link & 1n) === 1n;
+  const pgmap = l.pgmapBy === 'poison' ? (w[5] === LIST_POISON2 ? w[4]! : null) : zone === 'Device' && !tail && link !== vaddr + BigInt(8 * l.lruWord) && link !== 0n ? link : null;
   return {
     pfn,
     vaddr,
     initialised,
-    flags: w[0],
-    zone: initialised ? (ZONES[zoneIdx] ?? null) : null,
-    node: Number(w[0] >> NODES_PGSHIFT),
-    reserved: ((w[0] >> PG_RESERVED) & 1n) === 1n,
-    refcount: Number(BigInt.asIntN(32, w[3] >> 32n)),
-    mapcount: Number(BigInt.asIntN(32, w[3] & 0xffffffffn)) + 1,
-    pgmap: w[5] === LIST_POISON2 ? w[4] : null,
+    flags: w[0]!,
+    zone,
+    node: Number((w[0]! >> l.nodesPgShift) & ((1n << (64n - l.nodesPgShift)) - 1n)),
+    reserved: ((w[0]! >> l.pgReserved) & 1n) === 1n,
+    refcount: Number(BigInt.asIntN(32, count >> 32n)),
+    mapcount: Number(BigInt.asIntN(32, count & 0xffffffffn)) + 1,
+    pgmap,
     words: Array.from(w),
+    head: l.folio !== null && ((w[0]! >> l.pgHead) & 1n) === 1n,
+    compoundHead: tail ? link - 1n : null,
   };
 }

@@ -25,6 +25,7 @@ import {
   type DramStats,
   type EventType,
   type FaultKind,
+  type MemmapOp,
   type Purpose,
   type WalkLevel,
 } from './core.ts';
@@ -81,6 +82,7 @@ interface Exports {
   memmapZero(startPfn: number, nrPages: number): number;
   memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
+  memmapWrite(startPfn: number, nrPages: number, mask: number, self: number): number;
   readPage(pfn: number): number;
   setFault(kind: number, nth: number): void;
 }
@@ -570,6 +572,18 @@ class WasmCore implements WasmCoreDiagnostics {
     const x = this.ex();
     try {
       return x.memmapSetPgmap(startPfn, nrPages, pgmap);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number {
+    const x = this.ex();
+    this.views();
+    const words = new BigUint64Array(this.buf!, this.io, 8);
+    for (let w = 0; w < 8; w++) words[w] = BigInt.asUintN(64, op.words[w] ?? 0n);
+    try {
+      return x.memmapWrite(startPfn, nrPages, op.mask, op.self);
     } catch (e) {
       throw this.trap(e);
     }

@@ -4,9 +4,24 @@
  * memmap_init_zone_device and its compound variant (v4.20+), the pgmap back-pointers, and the
  * memmap of hot-plugged System RAM (mhp_init_memmap_on_memory + online_pages).
  */
-import { ZONE_DEVICE, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL } from '../core/structPage.ts';
+import {
+  compoundFirstTailOp,
+  compoundTailOp,
+  initPageOp,
+  setPgmapOp,
+  STRUCT_PAGE_LAYOUTS,
+  zoneDevicePageOp,
+  ZONE_DEVICE,
+  ZONE_DMA,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  type PageOp,
+  type StructPageLayout,
+} from '../core/structPage.ts';
 import { vmemAltmapOffset, type AltmapFields } from './altmap.ts';
 import type { Kernel } from './kernel.ts';
+import { RunMap } from './runmap.ts';
 import { vmemmapCanOptimize } from './vmemmap.ts';
 
 export { ZONES, ZONE_DEVICE, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL, type ZoneName } from '../core/structPage.ts';
@@ -33,28 +48,79 @@ export class Memmap {
   /** Struct pages memmap init has set up since boot (the init-time proxy the planner reports). */
   pagesInitialised = 0;
 
-  constructor(private readonly k: Kernel) {}
+  /** This era's struct page. */
+  readonly layout: StructPageLayout;
+
+  constructor(private readonly k: Kernel) {
+    this.layout = STRUCT_PAGE_LAYOUTS[k.profile.structPage];
+  }
+
+  /** Store an op into the struct pages of [pfn, +nrPages). */
+  private write(pfn: number, nrPages: number, op: PageOp): void {
+    if (nrPages > 0 && this.k.core.memmapWrite(pfn, nrPages, op) < 0) this.k.hostOom();
+  }
 
   /** memmap_init_zone's per-page work over [pfn, +nrPages), counted. */
   private init(pfn: number, nrPages: number, zone: number, nid: number): void {
     if (nrPages <= 0) return;
     this.pagesInitialised += nrPages;
-    if (this.k.core.memmapInit(pfn, nrPages, zone, nid) < 0) this.k.hostOom();
+    this.write(pfn, nrPages, initPageOp(this.layout, zone, nid));
   }
 
   private setPgmap(pfn: number, nrPages: number, pgmap: bigint): void {
-    if (nrPages > 0 && this.k.core.memmapSetPgmap(pfn, nrPages, pgmap) < 0) this.k.hostOom();
+    this.write(pfn, nrPages, setPgmapOp(this.layout, pgmap));
+  }
+
+  /**
+   * Compound devmaps' pages (memmap_init_compound), by pfn range: the core holds one uniform tail
+   * template for all of them (so that a 1 TiB device stays a few fill patterns, not a backed frame per
+   * compound page), and readPage() draws the head, the first tail's folio fields and compound_head from
+   * the page's position, wherever the template is still what is stored.
+   */
+  private readonly compound = new RunMap<{ order: number; firstPfn: number; pgmap: bigint }>();
+
+  /** memmap_init_zone_device's pages [pfn, +nrPages) of one compound page (or all of them, order 0). */
+  private initDeviceRange(pfn: number, nrPages: number, order: number, pgmap: bigint): void {
+    if (nrPages <= 0) return;
+    this.pagesInitialised += nrPages;
+    const l = this.layout;
+    if (l.pgmapBy === 'poison') {
+      // v4.5's layout keeps pgmap in lru.next: the v4.20 loop's init, then the pgmap
+      this.write(pfn, nrPages, initPageOp(l, ZONE_DEVICE, 0));
+      return this.setPgmap(pfn, nrPages, pgmap);
+    }
+    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, 0, pgmap) : compoundTailOp(l, ZONE_DEVICE, 0, 0n));
+  }
+
+  /** What memmap_init_compound left in pfn's struct page, drawn from its position in the compound page. */
+  private compoundWords(pfn: number, stored: BigUint64Array): BigUint64Array {
+    const c = this.compound.get(pfn);
+    if (!c) return stored;
+    const l = this.layout;
+    const template = compoundTailOp(l, ZONE_DEVICE, 0, 0n).words;
+    if (!template.every((w, i) => stored[i] === w)) return stored; // written since: the bytes win
+    const headPfn = c.firstPfn + Math.floor((pfn - c.firstPfn) / 2 ** c.order) * 2 ** c.order;
+    const head = this.k.vmemmap.pfnToPage(headPfn);
+    const pos = pfn - headPfn;
+    const op = pos === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, 0, c.pgmap, true) : pos === 1 ? compoundFirstTailOp(l, ZONE_DEVICE, 0, head, c.order) : compoundTailOp(l, ZONE_DEVICE, 0, head);
+    return BigUint64Array.from(op.words);
+  }
+
+  /** memunmap_pages: the compound pages of [startPfn, endPfn) are gone with their memmap. */
+  forgetDevice(startPfn: number, endPfn: number): void {
+    this.compound.delete(startPfn, endPfn);
   }
 
   /** The 8 words of pfn's struct page, or null when its vmemmap is not mapped. */
   readPage(pfn: number): BigUint64Array | null {
-    return this.k.core.readPage(pfn);
+    const w = this.k.core.readPage(pfn);
+    return w && this.compound.all().length ? this.compoundWords(pfn, w) : w;
   }
 
   /** The zone a struct page records (the first data page's, on removal). */
   zoneOf(pfn: number): number {
     const words = this.k.core.readPage(pfn);
-    return words ? Number((words[0] >> 55n) & 7n) : 0;
+    return words ? Number((words[0]! >> this.layout.zonesPgShift) & 7n) : 0;
   }
 
   /** free_area_init: boot RAM [startPfn, endPfn), zone by zone. */
@@ -113,11 +179,8 @@ export class Memmap {
     // a compound page whose vmemmap is shared needs only its head and first tail vmemmap pages set up
     const step = d.vmemmapShift > 0 ? 2 ** d.vmemmapShift : n;
     const per = vmemmapCanOptimize(f !== null, d.vmemmapShift) ? 2 * (4096 / 64) : step;
-    for (let pfn = first; pfn < resEnd; pfn += step) {
-      const m = Math.min(per, resEnd - pfn);
-      this.init(pfn, m, ZONE_DEVICE, 0);
-      this.setPgmap(pfn, m, d.pgmapAddr);
-    }
+    for (let pfn = first; pfn < resEnd; pfn += step) this.initDeviceRange(pfn, Math.min(per, resEnd - pfn), d.vmemmapShift, d.pgmapAddr);
+    if (d.vmemmapShift > 0 && this.layout.folio !== null && n > 0) this.compound.set(first, resEnd, { order: d.vmemmapShift, firstPfn: first, pgmap: d.pgmapAddr });
     // the kernel's own figure: ~9.5 ns per page (4194304 pages in 40 ms, kernel.md §4.4)
     const pages = Math.max(n, 0);
     this.k.log.tick(Math.round((pages * 9.54) / 1000));

@@ -249,6 +249,7 @@ export class Memremap {
     if (p.hotplug === 'subsection') k.hotplug.archRemoveMemory(pm.start, size, a);
     else k.hotplug.archRemoveMemory(alignStart, alignSize, a);
     if (k.poisoned) return;
+    k.memmap.forgetDevice(Number(pm.start >> 12n), Number((pm.end + 1n) >> 12n));
     if (!p.releaseLookupFirst) this.releaseLookup(pm);
     if (pm.altmap !== null && k.altmaps.read(pm.altmap).alloc !== 0n) {
       if (p.releaseWarn === 'plain') k.log.warnOnce('memunmap_pages:alloc', 'mm/memremap.c:145 memunmap_pages+0x1d2/0x200', 'failed to free all reserved pages');

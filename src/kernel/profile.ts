@@ -10,6 +10,8 @@ export type KernelName = (typeof KERNELS)[number];
 
 export interface Profile {
   name: KernelName;
+  /** struct page's layout and flag bits (src/core/structPage.ts): v4.x keep v4.5's, 6.1 and 6.12 their own. */
+  structPage: 'v4.5' | 'v6.1' | 'v6.12';
   /** The pfn info block's era (its version, layout and validation): 6.1 writes and checks what 6.12 does. */
   pfnEra: 'v4.5-rc1' | 'v4.5' | 'v4.18' | 'v6';
   /** The version string dmesg's banner prints. */
@@ -84,6 +86,7 @@ export interface Profile {
 
 const V45: Profile = {
   name: 'v4.5',
+  structPage: 'v4.5',
   pfnEra: 'v4.5',
   release: '4.5.0',
   pageOffset: 0xffff880000000000n,
@@ -119,6 +122,7 @@ const V45: Profile = {
 const V6: Profile = {
   ...V45,
   name: 'v6',
+  structPage: 'v6.12',
   pfnEra: 'v6',
   release: '6.12.0',
   pageOffset: 0xffff888000000000n,
@@ -180,7 +184,7 @@ const PROFILES: Record<KernelName, Profile> = {
   v6: V6,
   // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
   // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
-  'v6.1': { ...V6, name: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false },
+  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false },
 };
 
 export function profileFor(name: string): Profile {

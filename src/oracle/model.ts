@@ -370,18 +370,13 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
   }
 }
 
-/** The model's struct pages of some pfns, read from its memmap (pfn_to_page, the vmemmap walk, 64 bytes). */
+/** The model's struct pages of some pfns, as machine.page() reads them (pfn_to_page, the vmemmap walk, 64 bytes, compound pages drawn). */
 export function modelPages(m: Machine, pfns: number[]): string {
   return pfns
     .map((pfn) => {
       let words: bigint[] | null = null;
       try {
-        const w = m.walk(m.pfnToPage(pfn));
-        if (w) {
-          const b = m.readPhys(w.phys, 64);
-          const dv = new DataView(b.buffer, b.byteOffset, 64);
-          words = Array.from({ length: 8 }, (_, i) => dv.getBigUint64(i * 8, true));
-        }
+        words = m.page(pfn)?.words ?? null;
       } catch {
         words = null;
       }

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CoreTrap, EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../../src/core/core.ts';
 import { createWasmCore, type WasmCoreDiagnostics } from '../../src/core/wasm.ts';
+import { createTsCore } from '../../src/core/ts/index.ts';
+import { initPageOp, STRUCT_PAGE_LAYOUTS } from '../../src/core/structPage.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
 const PAGE_OFFSET = 0xffff880000000000n;
@@ -452,6 +454,27 @@ describe('memmap through the vmemmap', () => {
     expect(Array.from(c.readPage(0x400000 + 1100)!)).toEqual(initWords(0x400000 + 1100, 4, 0));
     expect(c.readPage(0x400000 + 1099)![5]).toBe(0xdead000000000200n);
     expect(c.backedBytes()).toBe(5 * 4096); // tables + the two partly covered frames
+  });
+
+  it('memmapWrite stores a host-drawn op (6.12 __init_single_page: lru self-relative in words 1-2) the same on both backends, as fill patterns', async () => {
+    const op = initPageOp(STRUCT_PAGE_LAYOUTS['v6.12'], 4, 0);
+    const expected = (pfn: number) => [0x27ffffc0002000n, va(pfn) + 8n, va(pfn) + 8n, 0n, 0n, 0n, 0x1ffffffffn, 0n];
+    const twin = createTsCore();
+    expect(twin.init(config())).toBe(0);
+    for (const c of [await core(), twin]) {
+      const id = c.altmapCreate(P16);
+      c.vmemmapPopulate(0x400000, SECTION, id, 0);
+      expect(c.memmapWrite(0x400000, SECTION, op)).toBe(0);
+      // fixture sp-fsdax-dev-1G (6.12.117): pfn 0x100002's words, the same op at another pfn
+      expect(Array.from(c.readPage(0x400002)!)).toEqual(expected(0x400002));
+      expect(Array.from(c.readPage(0x407fff)!)).toEqual(expected(0x407fff));
+      const bytes = c.readPhys(0x400200000n + 64n * 100n, 64);
+      expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => u64(bytes, i))).toEqual(expected(0x400064));
+      // a partial op: only word 3, the others kept
+      expect(c.memmapWrite(0x400010, 1, { words: [0n, 0n, 0n, 0xdead000000000400n, 0n, 0n, 0n, 0n], mask: 0x08, self: 0 })).toBe(0);
+      expect(c.readPage(0x400010)![3]).toBe(0xdead000000000400n);
+      expect(c.readPage(0x400010)![1]).toBe(va(0x400010) + 8n);
+    }
   });
 
   it('memmapZero clears struct pages; pages with no vmemmap are skipped', async () => {

@@ -13,6 +13,7 @@ import {
   type CoreConfig,
   type CoreEvent,
   type CoreWalk,
+  type MemmapOp,
   type DramStats,
   type FaultKind,
 } from '../core.ts';
@@ -158,6 +159,9 @@ class TsCore implements Core {
   }
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number {
     return this.memmap.memmapSetPgmap(startPfn, nrPages, pgmap);
+  }
+  memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number {
+    return this.memmap.memmapWrite(startPfn, nrPages, op.words, op.mask, op.self);
   }
   readPage(pfn: number): BigUint64Array | null {
     return this.memmap.readPage(pfn);

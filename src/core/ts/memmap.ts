@@ -62,6 +62,18 @@ export class Memmap {
     return this.memmapApply(startPfn, nrPages, initFill(zone, nid));
   }
 
+  /** Write the op the host drew: words where mask has a bit, those in self plus the page's own vaddr. */
+  memmapWrite(startPfn: number, nrPages: number, words: readonly bigint[], mask: number, self: number): number {
+    const lo = new Uint32Array(8);
+    const hi = new Uint32Array(8);
+    for (let w = 0; w < 8; w++) {
+      const u = BigInt.asUintN(64, words[w] ?? 0n);
+      lo[w] = Number(u & 0xffffffffn);
+      hi[w] = Number(u >> 32n);
+    }
+    return this.memmapApply(startPfn, nrPages, { mask: mask & FULL, lo, hi, selfMask: self & mask & FULL });
+  }
+
   /** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. */
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number {
     return this.memmapApply(startPfn, nrPages, pgmapFill(pgmap));
