@@ -82,7 +82,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .description('ndctl destroy-namespace: tear a namespace down (devm_memremap_pages release)')
       .argument('<dev>', 'namespace0.0, ... or all')
       .option('-f, --force', 'accepted for ndctl compatibility (the model never refuses an active namespace)'),
-  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdDestroyNamespace(dev, cmd)));
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./destroy.ts')).cmdDestroyNamespace(dev, cmd)));
 
   addMachineOptions(
     program
@@ -91,7 +91,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-N, --namespaces', 'accepted for ndctl compatibility (namespaces are all this lists)')
       .option('-u, --human', 'human sizes')
       .option('--altmap', 'add each device\'s altmap (not an ndctl key)'),
-  ).action(act(async (_o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdList(cmd)));
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./list.ts')).cmdList(cmd)));
 
   addMachineOptions(
     program
