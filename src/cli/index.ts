@@ -87,9 +87,18 @@ function buildProgram(setExit: (code: number) => void): Command {
   addMachineOptions(
     program
       .command('list')
-      .description('ndctl list -N: the namespaces as a JSON array')
-      .option('-N, --namespaces', 'accepted for ndctl compatibility (namespaces are all this lists)')
-      .option('-u, --human', 'human sizes')
+      .description('ndctl list: regions (-R) and namespaces (-N, the default) as ndctl 76.1 prints them')
+      .option('-r, --region <region-id>', 'filter by region')
+      .option('-n, --namespace <namespace-id>', 'filter by namespace id')
+      .option('-m, --mode <namespace-mode>', 'filter by namespace mode')
+      .option('-D, --dimms', 'include dimm info (the model has no DIMMs: none listed)')
+      .option('-R, --regions', 'include region info')
+      .option('-N, --namespaces', 'include namespace info (default)')
+      .option('-X, --device-dax', 'include device-dax info')
+      .option('-i, --idle', 'include idle devices')
+      .option('-c, --configured', 'include configured namespaces, disabled or not')
+      .option('-u, --human', 'use human friendly number formats')
+      .option('-v, --verbose', 'increase output detail', (_v: string, n: number) => n + 1, 0)
       .option('--altmap', 'add each device\'s altmap (not an ndctl key)'),
   ).action(act(async (_o: unknown, cmd: Command) => (await import('./list.ts')).cmdList(cmd)));
 
