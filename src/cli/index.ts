@@ -81,7 +81,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('destroy-namespace')
       .description('ndctl destroy-namespace: tear a namespace down (devm_memremap_pages release)')
       .argument('<dev>', 'namespace0.0, ... or all')
-      .option('-f, --force', 'accepted for ndctl compatibility (the model never refuses an active namespace)'),
+      .option('-r, --region <region-id>', 'limit to a region with an id or name of <region-id>')
+      .option('-f, --force', 'destroy namespace even if currently active (without it an active namespace is refused, exit 240)'),
   ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./destroy.ts')).cmdDestroyNamespace(dev, cmd)));
 
   addMachineOptions(

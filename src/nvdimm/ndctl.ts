@@ -8,7 +8,7 @@
  * `parse_namespace_options`, `validate_available_capacity` and `validate_namespace_options`.
  */
 
-import { KernelError, STRERROR, invalid, show } from '../kernel/errno.ts';
+import { ERRNO, KernelError, STRERROR, invalid, show } from '../kernel/errno.ts';
 import type { ErrnoCode } from '../kernel/errno.ts';
 import { formatSize, parseSizeWithUnits } from './units.ts';
 
@@ -522,4 +522,25 @@ export function nsModeName(mode: string): NamespaceMode | null {
   const m = mode.toLowerCase();
   const names: Record<string, NamespaceMode> = { memory: 'fsdax', fsdax: 'fsdax', sector: 'sector', safe: 'sector', dax: 'devdax', devdax: 'devdax', raw: 'raw' };
   return Object.hasOwn(names, m) ? names[m]! : null;
+}
+
+// ---------------------------------------------------------------- destroy-namespace (ndctl/namespace.c)
+
+/** namespace_prep_reconfig (ndctl/namespace.c): an active namespace without --force is error()ed (err_count stays 0) and -EBUSY. */
+export function destroyNotForced(dev: string): NdctlError {
+  const text = `${dev} is active, specify --force for re-configuration`;
+  return new NdctlError('EBUSY', text, errorLine(text));
+}
+
+/**
+ * cmd_destroy_namespace (ndctl/namespace.c v76.1): do_xaction_namespace()'s rc is the last namespace's
+ * (-ENXIO when a named one was not found, 0 for "all"); "error destroying namespaces: <strerror>" when
+ * it is negative and nothing was err()ed, then "destroyed N namespace(s)"; the exit status is rc mod 256.
+ */
+export function destroyReport(rc: ErrnoCode | null, errCount: number, destroyed: number): { stderr: string; exitCode: number } {
+  if (!Number.isInteger(destroyed) || destroyed < 0) invalid(`destroyed count ${show(destroyed)} is not a non-negative integer`);
+  let stderr = '';
+  if (rc !== null && errCount === 0) stderr += `error destroying namespaces: ${STRERROR[rc] ?? rc}\n`;
+  stderr += `destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}\n`;
+  return { stderr, exitCode: rc === null ? 0 : 256 - Math.abs(ERRNO[rc]) };
 }
