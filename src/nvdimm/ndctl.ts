@@ -312,9 +312,11 @@ export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
   }
 
   // validate_namespace_options: validate_available_capacity first; -EAGAIN from every region becomes -ENOSPC.
-  if (p.available === 0n || (size !== undefined && size > p.available)) noSpace();
+  // ndctl reads max_available_extent, which the kernel trims to the region's align (nd_pmem_max_contiguous_dpa)
+  const available = p.regionAlign !== null && p.regionAlign > 0n ? p.available - (p.available % p.regionAlign) : p.available;
+  if (available === 0n || (size !== undefined && size > available)) noSpace();
   const defaultSize = size === undefined;
-  if (size === undefined || size === 0n) size = p.available;
+  if (size === undefined || size === 0n) size = available;
 
   // "if (param.align)": raw and sector take none ("%s mode does not support setting an alignment", -ENXIO);
   // fsdax/devdax must name one of the seed's supported_alignments ("unsupported align: %s", -ENXIO).
