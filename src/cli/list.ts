@@ -40,6 +40,8 @@ export interface ListPlan {
   regions: boolean;
   namespaces: boolean;
   flags: ListFlags;
+  /** -c: configured namespaces, active or not. */
+  configured: boolean;
   region?: string;
   namespace?: string;
   mode?: string;
@@ -62,7 +64,7 @@ export function listPlan(o: ListOpts): ListPlan {
   if (v >= 2) dimms = regions = true;
   if (v >= 1) namespaces = dax = true;
   if (!dimms && !regions && !namespaces) namespaces = true;
-  return { dimms, regions, namespaces, flags: { human: !!o.human, verbose: v > 0, dax, idle }, region: o.region, namespace: o.namespace, mode };
+  return { dimms, regions, namespaces, flags: { human: !!o.human, verbose: v > 0, dax, idle }, configured: !!o.configured, region: o.region, namespace: o.namespace, mode };
 }
 
 /** ndctl_namespace_get_uuid(): the namespace's own (label) uuid, the pfn/dax info block's parent_uuid on the model's media. */
@@ -78,6 +80,12 @@ function namespaceEntry(m: Machine, ns: Record<string, unknown>, r: RegionListin
   if (!altmap) delete c.altmap;
   if (p.flags.verbose) c = namespaceVerbose(c, { rawUuid: rawUuid(m, String(ns.dev)), numaNode: r.numaNode, targetNode: r.targetNode });
   return c;
+}
+
+/** filter_namespace (ndctl/list.c): an active namespace, any with -i, a configured one (size > 0) with -c. */
+function listed(ns: Record<string, unknown>, p: ListPlan): boolean {
+  if (ns.state !== 'disabled' || p.flags.idle) return true;
+  return p.configured && ns.size !== 0 && ns.size !== '0';
 }
 
 /** ndctl_filter_walk with cmd_list's filter_region / filter_namespace (ndctl/list.c): regions and namespaces in libndctl's order. */
@@ -98,7 +106,7 @@ export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollec
     if (!p.namespaces) continue;
     for (const dev of libndctlOrder(r.namespaces, (x) => x)) {
       const ns = plain.get(dev);
-      if (!ns || !namespaceFilter(dev, p.namespace)) continue;
+      if (!ns || !namespaceFilter(dev, p.namespace) || !listed(ns, p)) continue;
       if (wantMode !== undefined && ns.mode !== wantMode) continue;
       const entry = namespaceEntry(m, ns, r, p, altmap);
       if (p.regions) {

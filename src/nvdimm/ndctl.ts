@@ -546,3 +546,11 @@ export function destroyReport(rc: ErrnoCode | null, errCount: number, destroyed:
   stderr += `destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}\n`;
   return { stderr, exitCode: rc === null ? 0 : 256 - Math.abs(ERRNO[rc]) };
 }
+
+/**
+ * zero_info_block (ndctl/namespace.c): a namespace that is not active is enabled in raw mode to zero its info
+ * block; when that fails libndctl logs it and ndctl err()s "continuing" (err_count++), and the destroy goes on.
+ */
+export function destroyZeroingFailed(dev: string): string {
+  return `libndctl: ndctl_namespace_enable: ${dev}: failed to enable\n` + errorLine(`destroy namespace: ${dev} failed to enable for zeroing, continuing`);
+}
