@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { realStep, runAltmap } from '../fixtures.ts';
 
-const TMP = mkdtempSync(join(tmpdir(), 'altmap-list-'));
-afterAll(() => rmSync(TMP, { recursive: true, force: true }));
-const MACHINE = ['--kernel', 'v6', '--dram-size', '0x7fedf000', '--pmem-start', '0x100000000', '--pmem-size', '0x7ffe00000', '--backend', 'ts'];
-const altmap = (state: string, ...args: string[]) => runAltmap(TMP, [...args, '--state', state, ...MACHINE]);
+/** The oracle's STD machine for the model (machineFor): RAM up to 0x7fedf000, the NVDIMM's region at 4 GiB. */
+const STD = { '--kernel': 'v6', '--dram-size': '0x7fedf000', '--pmem-start': '0x100000000', '--pmem-size': '0x7ffe00000', '--backend': 'ts' };
+const dir = mkdtempSync(join(tmpdir(), 'altmap-list-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const altmap = (state: string, ...args: string[]) => runAltmap(dir, [...args, '--state', state, ...Object.entries(STD).flat()]);
 const real = (c: string, i: number) => realStep('6.12.117', c, i);
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 /** uuids are the machine's own: compared as <uuid>, as the oracle does. */
