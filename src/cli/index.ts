@@ -3,8 +3,8 @@
  *
  *   altmap                      the default report (two 256 GiB fsdax namespaces, map=dev and map=mem)
  *   altmap create-namespace     ndctl create-namespace: prints the namespace JSON (with its altmap)
- *   altmap destroy-namespace    ndctl destroy-namespace
- *   altmap list                 ndctl list -N
+ *   altmap destroy-namespace    ndctl destroy-namespace (-f for an active namespace, as ndctl asks)
+ *   altmap list                 ndctl list: -N (the default), -R, -X, -i, -u, -v, -r/-n/-m filters
  *   altmap walk <vaddr>         the page-table walk of a virtual address
  *   altmap run <scenario.json>  runs a scenario file
  *   altmap dmesg                the kernel log
@@ -12,7 +12,8 @@
  * Exit codes: 0 ok; 1 a failure (a walk that found nothing mapped, a scenario step that failed
  * unexpectedly, a counter that did not come back); 2 a usage error (unknown command or flag, a bad
  * flag value, a malformed scenario); create-namespace exits as ndctl v76 does: 256 + errno for
- * ndctl's own refusals (234 EINVAL, 228 ENOSPC) and 237 when the namespace fails to enable.
+ * ndctl's own refusals (234 EINVAL, 228 ENOSPC) and 237 when the namespace fails to enable;
+ * destroy-namespace 240 (EBUSY: active without -f, or the kernel refused) and 250 (ENXIO: no such namespace).
  *
  * The machine lasts across commands with `--state FILE`: the file is a scenario (machine options +
  * the steps that built it), replayed on load and written back after a command that changed it.

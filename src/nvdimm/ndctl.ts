@@ -407,7 +407,7 @@ export interface RegionInfo {
   enabled?: boolean;
 }
 
-/** util_json_object_hex (util/json.c): "0x..." under UTIL_JSON_HUMAN, else the number. */
+/** util_json_object_hex (util/json.c): "0x..." under UTIL_JSON_HUMAN, else the number (v81's display_hex reads it as a u64; same text below 2^63). */
 function hexJson(v: bigint, human: boolean): string | bigint | number {
   if (human) return `0x${v.toString(16)}`;
   return v > BigInt(Number.MAX_SAFE_INTEGER) ? v : Number(v);
