@@ -33,6 +33,17 @@ describe('ndctl list (6.12)', () => {
     const u = await altmap('f.json', 'list', '-N', '-u');
     expect(norm(u.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 9).stdout));
     expect(u.stderr).toBe('');
+
+    // step 7's region under -v (numa_node, target_node; raw_uuid in the namespace), less what the model has no notion of:
+    // the interleave set, the DIMM mappings and the idle seed namespace
+    const v = await altmap('f.json', 'list', '-RNv');
+    const r7 = JSON.parse(real('ns-fsdax-dev-4G-listfull', 7).stdout)[0].regions[0];
+    delete r7.iset_id;
+    delete r7.mappings;
+    r7.namespaces = r7.namespaces.filter((n: { state?: string }) => n.state !== 'disabled');
+    expect(JSON.parse(norm(v.stdout))).toEqual(JSON.parse(norm(JSON.stringify([r7]))));
+    expect(Object.keys(JSON.parse(v.stdout)[0])).toEqual(Object.keys(r7));
+    expect(Object.keys(JSON.parse(v.stdout)[0].namespaces[0])).toEqual(Object.keys(r7.namespaces[0]));
   });
 
   it('seeds-fsdax-3 step 7: three namespaces in libndctl order (namespace0.2, 0.1, 0.0)', async () => {
@@ -45,6 +56,18 @@ describe('ndctl list (6.12)', () => {
     const none = await altmap('s.json', 'list', '-r', 'region7');
     expect(none.stdout).toBe('');
     expect(none.code).toBe(0);
+  });
+
+  it('ns-devdax-mem-4G-listfull steps 5 and 8: a devdax namespace shows its chardev; -X alone lists devdax namespaces with their daxregion', async () => {
+    expect((await altmap('x.json', 'create-namespace', '-s', '4G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
+    const n = await altmap('x.json', 'list', '-N');
+    expect(norm(n.stdout)).toBe(norm(real('ns-devdax-mem-4G-listfull', 5).stdout));
+    const x = await altmap('x.json', 'list', '-X');
+    expect(x.code).toBe(real('ns-devdax-mem-4G-listfull', 8).exit);
+    expect(norm(x.stdout)).toBe(norm(real('ns-devdax-mem-4G-listfull', 8).stdout));
+    // -X alone filters by mode dax (cmd_list): an fsdax namespace beside it is not listed
+    expect((await altmap('x.json', 'create-namespace', '-s', '1G', '-m', 'fsdax')).code).toBe(0);
+    expect(norm((await altmap('x.json', 'list', '-X')).stdout)).toBe(norm(real('ns-devdax-mem-4G-listfull', 8).stdout));
   });
 
   it('ns-fsdax-dev-all step 4: create-namespace without -s takes the max_available_extent', async () => {
