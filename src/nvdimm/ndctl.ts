@@ -405,6 +405,59 @@ export interface RegionInfo {
   persistenceDomain?: 'cpu_cache' | 'memory_controller' | 'none' | 'unknown';
   /** False for a disabled region ("state":"disabled"). */
   enabled?: boolean;
+  /** Under -D: the DIMMs the region maps, in the order ndctl prints them. */
+  mappings?: MappingInfo[];
+}
+
+/** What util_mapping_to_json() reads of a region's mappingN attribute. */
+export interface MappingInfo {
+  dimm: string;
+  offset: bigint;
+  length: bigint;
+  /** position; -1 (no key) when the kernel has none. */
+  position: number;
+}
+
+/** What util_dimm_to_json() reads of an nmemN (the keys before health, security and flags). */
+export interface DimmInfo {
+  dev: string;
+  /** unique_id: "vvvv-ssssssss" (nfit id_show), absent when the DIMM has none. */
+  id?: string;
+  handle?: number;
+  physId?: number;
+  enabled?: boolean;
+}
+
+/** What util_bus_to_json() reads of an ndbusN. */
+export interface BusInfo {
+  provider: string;
+  dev: string;
+  /** scrub_state: absent (no key) when the bus has no ARS. */
+  scrubActive?: boolean;
+}
+
+/** util_mapping_to_json (ndctl/json.c v76.1). */
+export function mappingJson(m: MappingInfo, human: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { dimm: m.dimm, offset: hexJson(m.offset, human), length: hexJson(m.length, human) };
+  if (m.position >= 0) out.position = m.position;
+  return out;
+}
+
+/** util_dimm_to_json (ndctl/json.c v76.1): dev, id, handle and phys_id (hex under -u), state when disabled. */
+export function dimmJson(d: DimmInfo, human: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { dev: d.dev };
+  if (d.id !== undefined) out.id = d.id;
+  if (d.handle !== undefined) out.handle = hexJson(BigInt(d.handle), human);
+  if (d.physId !== undefined) out.phys_id = hexJson(BigInt(d.physId), human);
+  if (d.enabled === false) out.state = 'disabled';
+  return out;
+}
+
+/** util_bus_to_json (ndctl/json.c v76.1): provider and dev, scrub_state when the bus has one. */
+export function busJson(b: BusInfo): Record<string, unknown> {
+  const out: Record<string, unknown> = { provider: b.provider, dev: b.dev };
+  if (b.scrubActive !== undefined) out.scrub_state = b.scrubActive ? 'active' : 'idle';
+  return out;
 }
 
 /** util_json_object_hex (util/json.c): "0x..." under UTIL_JSON_HUMAN, else the number (v81's display_hex reads it as a u64; same text below 2^63). */
@@ -423,6 +476,8 @@ export function regionJson(r: RegionInfo, f: ListFlags): Record<string, unknown>
   if (f.verbose && r.numaNode !== undefined && r.numaNode !== null && r.numaNode >= 0) out.numa_node = r.numaNode;
   if (f.verbose && r.targetNode !== undefined && r.targetNode !== null && r.targetNode >= 0) out.target_node = r.targetNode;
   if (r.isetId !== undefined) out.iset_id = hexJson(r.isetId, f.human);
+  // list -D: the region's mappings (ndctl_mapping_foreach: libndctl list_add()ed them, the last first)
+  if (r.mappings && r.mappings.length > 0) out.mappings = r.mappings.map((m) => mappingJson(m, f.human));
   if (r.enabled === false) out.state = 'disabled';
   out.persistence_domain = r.persistenceDomain ?? 'unknown';
   return out;
@@ -448,13 +503,16 @@ export function displayJsonArray(list: readonly unknown[], human: boolean): stri
 
 /** What the walk of cmd_list() collected: each array exists only once something was added to it. */
 export interface ListCollected {
+  /** -B: each bus object holds its own dimms and regions (filter_bus). */
+  buses?: unknown[];
   dimms?: unknown[];
   regions?: unknown[];
   namespaces?: unknown[];
 }
 
-/** list_display (ndctl/list.c v76.1): several kinds in one platform object, one kind as a JSON array; null: nothing printed. */
+/** list_display (ndctl/list.c v76.1): buses as their array; several kinds in one platform object, one kind as a JSON array; null: nothing printed. */
 export function listDisplay(c: ListCollected, human: boolean): string | null {
+  if (c.buses) return displayJsonArray(c.buses, human);
   const kinds = [c.dimms, c.regions, c.namespaces].filter((x) => x !== undefined).length;
   if (kinds > 1) {
     const platform: Record<string, unknown> = {};

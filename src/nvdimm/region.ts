@@ -60,3 +60,37 @@ export function regionCapacity(size: bigint, busy: readonly DpaRange[], align: b
   const a = align ?? 1n;
   return { availableSize: availableDpa(size, busy, a), maxAvailableExtent: maxContiguousDpa(size, busy, a) };
 }
+
+/** One DIMM's line in an interleave set (struct nfit_set_info, drivers/acpi/nfit/core.c): its offset in the region and its serial. */
+export interface IsetMap {
+  regionOffset: bigint;
+  /** The control region's serial_number, as the NFIT stores it (little-endian u32). */
+  serial: number;
+}
+
+/** nd_fletcher64 (drivers/nvdimm/core.c) over 32-bit little-endian words: lo32 wraps at 2^32, the result is hi32 << 32 | lo32 in 64 bits. */
+export function ndFletcher64(words: readonly number[]): bigint {
+  let lo = 0n;
+  let hi = 0n;
+  for (const w of words) {
+    if (!Number.isInteger(w) || w < 0 || w > 0xffffffff) invalid(`fletcher64 word ${w} is not a u32`);
+    lo = (lo + BigInt(w)) & 0xffffffffn;
+    hi = (hi + lo) & ((1n << 64n) - 1n);
+  }
+  return ((hi << 32n) | lo) & ((1n << 64n) - 1n);
+}
+
+/**
+ * acpi_nfit_init_interleave_set (drivers/acpi/nfit/core.c): cookie1, the set_cookie a region with v1.1 labels
+ * shows (ndctl's iset_id): nd_fletcher64 over the nfit_set_info entries sorted by region_offset.
+ */
+export function isetCookie1(maps: readonly IsetMap[]): bigint {
+  if (maps.length === 0) invalid('an interleave set needs at least one mapping');
+  const sorted = [...maps].sort((a, b) => (a.regionOffset < b.regionOffset ? -1 : a.regionOffset > b.regionOffset ? 1 : 0));
+  const words: number[] = [];
+  for (const m of sorted) {
+    if (m.regionOffset < 0n || m.regionOffset >= 1n << 64n) invalid(`region_offset ${m.regionOffset} is not a u64`);
+    words.push(Number(m.regionOffset & 0xffffffffn), Number(m.regionOffset >> 32n), m.serial, 0);
+  }
+  return ndFletcher64(words);
+}

@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { realStep } from '../fixtures.ts';
 import {
+  busJson,
   destroyNotForced,
+  dimmJson,
+  mappingJson,
   destroyReport,
   destroyZeroingFailed,
   displayJsonArray,
@@ -18,7 +21,7 @@ import {
   regionFilter,
   regionJson,
 } from '../../src/nvdimm/ndctl.ts';
-import { availableDpa, maxContiguousDpa, regionCapacity } from '../../src/nvdimm/region.ts';
+import { availableDpa, isetCookie1, maxContiguousDpa, ndFletcher64, regionCapacity } from '../../src/nvdimm/region.ts';
 import { KernelError } from '../../src/kernel/errno.ts';
 
 const K = '6.12.117';
@@ -173,5 +176,49 @@ describe('destroy-namespace texts and exit codes', () => {
   it('refuse-destroy-twice step 5: one destroyed', () => {
     expect(destroyReport(null, 0, 1).stderr).toBe(step('refuse-destroy-twice', 5).stderr);
     expect(() => destroyReport(null, 0, -1)).toThrow(KernelError);
+  });
+});
+
+describe('the NFIT side of list -BRDNiv (ns-fsdax-dev-4G-listfull step 7): bus, DIMM, mapping, interleave-set cookie', () => {
+  const raw = step('ns-fsdax-dev-4G-listfull', 7).stdout;
+  const bus = JSON.parse(raw)[0];
+
+  it('util_bus_to_json and util_dimm_to_json: keys and order', () => {
+    const d = bus.dimms[0];
+    expect(ndctlJsonString(busJson({ provider: bus.provider, dev: bus.dev }))).toBe(ndctlJsonString({ provider: bus.provider, dev: bus.dev }));
+    expect(Object.keys(bus).slice(0, 2)).toEqual(['provider', 'dev']);
+    expect(ndctlJsonString(dimmJson({ dev: d.dev, id: d.id, handle: d.handle, physId: d.phys_id }, false))).toBe(ndctlJsonString(d));
+  });
+
+  it('util_mapping_to_json: dimm, offset, length, position', () => {
+    const m = bus.regions[0].mappings[0];
+    expect(ndctlJsonString(mappingJson({ dimm: m.dimm, offset: BigInt(m.offset), length: BigInt(m.length), position: m.position }, false))).toBe(ndctlJsonString(m));
+  });
+
+  it('regionJson under -v with mappings: the region\'s keys in ndctl\'s order', () => {
+    const r = bus.regions[0];
+    const j = regionJson(
+      { dev: r.dev, size: BigInt(r.size), align: BigInt(r.align), availableSize: BigInt(r.available_size), maxAvailableExtent: BigInt(r.max_available_extent), numaNode: 0, targetNode: 0, isetId: 10248187106440278n, mappings: r.mappings.map((m: { dimm: string; offset: number; length: number; position: number }) => ({ ...m, offset: BigInt(m.offset), length: BigInt(m.length) })) },
+      { human: false, verbose: true, dax: false, idle: false },
+    );
+    expect(Object.keys(j)).toEqual(Object.keys(r).filter((k) => k !== 'namespaces'));
+  });
+
+  it('iset_id is cookie1: nd_fletcher64 over { region_offset 0, the serial from the DIMM id }', () => {
+    // nfit id_show prints be32_to_cpu(serial_number): "56341200" is the NFIT's 0x00123456
+    const printed = /"id":"[0-9a-f]{4}-([0-9a-f]{8})"/.exec(raw)![1]!;
+    const serial = Buffer.from(printed, 'hex').readUInt32LE(0);
+    const iset = /"iset_id":(\d+)/.exec(raw)![1]!;
+    expect(isetCookie1([{ regionOffset: 0n, serial }])).toBe(BigInt(iset));
+  });
+
+  it('ns-fsdax-dev-4G-listfull step 8 (-u): the cookie in hex', () => {
+    const r = JSON.parse(text('ns-fsdax-dev-4G-listfull', 8));
+    expect(`0x${isetCookie1([{ regionOffset: 0n, serial: 0x123456 }]).toString(16)}`).toBe(r.iset_id);
+    // a1G-offset-devdax-dev-1G step 5: the second DIMM (QEMU's serial 0x123456 + slot) behind region1
+    const iset1 = /"dev":"region1"[^}]*?"iset_id":(\d+)/s.exec(step('a1G-offset-devdax-dev-1G', 5).stdout)![1]!;
+    expect(isetCookie1([{ regionOffset: 0n, serial: 0x123457 }])).toBe(BigInt(iset1));
+    expect(() => ndFletcher64([2 ** 32])).toThrow(KernelError);
+    expect(() => isetCookie1([])).toThrow(KernelError);
   });
 });
