@@ -1,5 +1,5 @@
 /** altmap-sim: the public API. */
-export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput, type DramUsage, type DeviceMemmapStats, type PageTableDigest } from './machine.ts';
+export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput, type DramUsage, type DeviceMemmapStats, type PageTableDigest, type RegionListing } from './machine.ts';
 export type { E820Type, E820Range } from './kernel/e820.ts';
 export type { Backend } from './core/load.ts';
 export type { CoreWalk, WalkLevel } from './core/core.ts';
@@ -11,7 +11,7 @@ export { parseInteger } from './args.ts';
 export { hex } from './kernel/printk.ts';
 export { PAGES_PER_SECTION, SECTION_SIZE } from './kernel/sparse.ts';
 export { decodeInfoBlock, PFN_SB_SIZE, type DecodedPfnSb } from './nvdimm/infoblock.ts';
-export { NdctlError, ndctlJsonString } from './nvdimm/ndctl.ts';
+export { NdctlError, ndctlJsonString, regionJson, namespaceVerbose, listDisplay, libndctlOrder, regionFilter, namespaceFilter, nsModeName, kernfsNameHash, destroyNotForced, destroyReport, destroyZeroingFailed, busJson, dimmJson, mappingJson, type MappingInfo, type DimmInfo, type BusInfo, type ListFlags, type ListCollected } from './nvdimm/ndctl.ts';
 export { parseSize } from './nvdimm/units.ts';
 export { PTE_FLAGS, decodeEntry, pageTables, type Entry, type Level, type TableVisit } from './kernel/pgtable.ts';
 export type { StructPage } from './core/structPage.ts';

@@ -28,6 +28,7 @@ import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts'
 import { nodeDir } from './kernel/node.ts';
 import { ndBusDevices } from './nvdimm/sysfs.ts';
 import { parseSize } from './nvdimm/units.ts';
+import { regionCapacity } from './nvdimm/region.ts';
 
 export type { AltmapCounters } from './kernel/altmap.ts';
 export type { E820Type } from './kernel/e820.ts';
@@ -239,6 +240,28 @@ export interface MachineSnapshot {
   namespaces: string[];
   /** pageTableDigest(). */
   pageTables: PageTableDigest;
+}
+
+/** A region as `ndctl list -R` shows it (Machine.listRegions). */
+export interface RegionListing {
+  /** regionN */
+  dev: string;
+  /** N */
+  id: number;
+  /** The region's size, in bytes. */
+  size: bigint;
+  /** The region's align attribute (v5.7+), null when the kernel has none. */
+  align: bigint | null;
+  /** available_size (nd_region_available_dpa). */
+  availableSize: bigint;
+  /** max_available_extent (nd_region_allocatable_dpa). */
+  maxAvailableExtent: bigint;
+  /** numa_node */
+  numaNode: number;
+  /** target_node (v5.1+), null before. */
+  targetNode: number | null;
+  /** Its namespaces' names, in creation order. */
+  namespaces: string[];
 }
 
 export const GiB = 1n << 30n;
@@ -926,6 +949,26 @@ export class Machine {
   listNamespaces(opts: { human?: boolean; daxRegion?: boolean } = {}): Array<Record<string, unknown>> {
     this.live();
     return this.pmem.list(!!opts?.human, !!opts?.daxRegion);
+  }
+
+  /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
+  listRegions(): RegionListing[] {
+    this.live();
+    const v6 = this.k.profile.name === 'v6';
+    return this.pmem.regions.map((r) => {
+      const size = r.res.end + 1n - r.res.start;
+      const busy = r.namespaces.map((ns) => ({ start: ns.start - r.res.start, size: ns.raw }));
+      return {
+        dev: `region${r.id}`,
+        id: r.id,
+        size,
+        align: this.pmem.regionAlign,
+        ...regionCapacity(size, busy, this.pmem.regionAlign),
+        numaNode: 0,
+        targetNode: v6 ? 0 : null,
+        namespaces: r.namespaces.map((ns) => ns.dev),
+      };
+    });
   }
 
   /** Free the core's memory; afterwards every method throws KernelError EINVAL. Calling it again does nothing. */

@@ -3,8 +3,8 @@
  *
  *   altmap                      the default report (two 256 GiB fsdax namespaces, map=dev and map=mem)
  *   altmap create-namespace     ndctl create-namespace: prints the namespace JSON (with its altmap)
- *   altmap destroy-namespace    ndctl destroy-namespace
- *   altmap list                 ndctl list -N
+ *   altmap destroy-namespace    ndctl destroy-namespace (-f for an active namespace, as ndctl asks)
+ *   altmap list                 ndctl list: -N (the default), -R, -X, -i, -u, -v, -r/-n/-m filters
  *   altmap walk <vaddr>         the page-table walk of a virtual address
  *   altmap run <scenario.json>  runs a scenario file
  *   altmap dmesg                the kernel log
@@ -12,7 +12,8 @@
  * Exit codes: 0 ok; 1 a failure (a walk that found nothing mapped, a scenario step that failed
  * unexpectedly, a counter that did not come back); 2 a usage error (unknown command or flag, a bad
  * flag value, a malformed scenario); create-namespace exits as ndctl v76 does: 256 + errno for
- * ndctl's own refusals (234 EINVAL, 228 ENOSPC) and 237 when the namespace fails to enable.
+ * ndctl's own refusals (234 EINVAL, 228 ENOSPC) and 237 when the namespace fails to enable;
+ * destroy-namespace 240 (EBUSY: active without -f, or the kernel refused) and 250 (ENXIO: no such namespace).
  *
  * The machine lasts across commands with `--state FILE`: the file is a scenario (machine options +
  * the steps that built it), replayed on load and written back after a command that changed it.
@@ -81,17 +82,27 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('destroy-namespace')
       .description('ndctl destroy-namespace: tear a namespace down (devm_memremap_pages release)')
       .argument('<dev>', 'namespace0.0, ... or all')
-      .option('-f, --force', 'accepted for ndctl compatibility (the model never refuses an active namespace)'),
-  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdDestroyNamespace(dev, cmd)));
+      .option('-r, --region <region-id>', 'limit to a region with an id or name of <region-id>')
+      .option('-f, --force', 'destroy namespace even if currently active (without it an active namespace is refused, exit 240)'),
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./destroy.ts')).cmdDestroyNamespace(dev, cmd)));
 
   addMachineOptions(
     program
       .command('list')
-      .description('ndctl list -N: the namespaces as a JSON array')
-      .option('-N, --namespaces', 'accepted for ndctl compatibility (namespaces are all this lists)')
-      .option('-u, --human', 'human sizes')
+      .description('ndctl list: regions (-R) and namespaces (-N, the default) as ndctl 76.1 prints them')
+      .option('-r, --region <region-id>', 'filter by region')
+      .option('-n, --namespace <namespace-id>', 'filter by namespace id')
+      .option('-m, --mode <namespace-mode>', 'filter by namespace mode')
+      .option('-D, --dimms', 'include dimm info (the model has no DIMMs: none listed)')
+      .option('-R, --regions', 'include region info')
+      .option('-N, --namespaces', 'include namespace info (default)')
+      .option('-X, --device-dax', 'include device-dax info')
+      .option('-i, --idle', 'include idle devices')
+      .option('-c, --configured', 'include configured namespaces, disabled or not')
+      .option('-u, --human', 'use human friendly number formats')
+      .option('-v, --verbose', 'increase output detail', (_v: string, n: number) => n + 1, 0)
       .option('--altmap', 'add each device\'s altmap (not an ndctl key)'),
-  ).action(act(async (_o: unknown, cmd: Command) => (await import('./namespace.ts')).cmdList(cmd)));
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./list.ts')).cmdList(cmd)));
 
   addMachineOptions(
     program

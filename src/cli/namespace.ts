@@ -1,4 +1,4 @@
-/** ndctl's namespace commands: create-namespace (with --explain), destroy-namespace, list. */
+/** ndctl's create-namespace (with --explain); list and destroy-namespace live in list.ts and destroy.ts. */
 import { Command } from 'commander';
 import { type Machine, type MachineStats, type AltmapCounters, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString } from '../index.ts';
 import { out, err, hex, iec, table, bare } from './output.ts';
@@ -122,45 +122,4 @@ export function explainNamespace(m: Machine, ns: Record<string, unknown>, before
       `page-table pages added ${pt} (${iec(BigInt(pt) * 4096n)}); slab pages ${after.dram.slabPages - before.dram.slabPages}`,
   );
   return lines;
-}
-
-export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<number> {
-  const s = await openSession(cmd, true);
-  try {
-    const names = dev === 'all' ? s.m.listNamespaces().map((n) => String(n.dev)) : [dev];
-    let destroyed = 0;
-    for (const name of names) {
-      try {
-        s.m.destroyNamespace(name);
-      } catch (e) {
-        if (!(e instanceof KernelError)) throw e;
-        err(`  Error: ${name}: ${bare(e)}`);
-        err(`destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}`);
-        return 1;
-      }
-      saveStep(s, { op: 'destroyNamespace', dev: name });
-      destroyed++;
-    }
-    err(`destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}`);
-    return 0;
-  } finally {
-    await s.close();
-  }
-}
-
-export async function cmdList(cmd: Command): Promise<number> {
-  const o = cmd.optsWithGlobals<MachineOpts & { human?: boolean; altmap?: boolean }>();
-  const s = await openSession(cmd);
-  try {
-    const list = s.m.listNamespaces({ human: !!o.human }).map((n) => {
-      const c = { ...n };
-      if (!o.altmap) delete c.altmap;
-      return c;
-    });
-    // ndctl/list.c: nothing at all when nothing matched; util_display_json_array() otherwise
-    if (list.length > 0) out(ndctlJsonString(list));
-    return 0;
-  } finally {
-    await s.close();
-  }
 }

@@ -8,7 +8,7 @@
  * `parse_namespace_options`, `validate_available_capacity` and `validate_namespace_options`.
  */
 
-import { KernelError, STRERROR, invalid } from '../kernel/errno.ts';
+import { ERRNO, KernelError, STRERROR, invalid, show } from '../kernel/errno.ts';
 import type { ErrnoCode } from '../kernel/errno.ts';
 import { formatSize, parseSizeWithUnits } from './units.ts';
 
@@ -247,6 +247,8 @@ export function ndctlJsonString(value: unknown, indent = 0): string {
     const items = entries.map(([k, v]) => `${pad(indent + 2)}${JSON.stringify(k)}:${ndctlJsonString(v, indent + 2)}`);
     return '{\n' + items.join(',\n') + '\n' + pad(indent) + '}';
   }
+  // json-c prints a 64-bit integer in full: a bigint carries one beyond 2^53
+  if (typeof value === 'bigint') return value.toString();
   return JSON.stringify(value);
 }
 
@@ -310,9 +312,11 @@ export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
   }
 
   // validate_namespace_options: validate_available_capacity first; -EAGAIN from every region becomes -ENOSPC.
-  if (p.available === 0n || (size !== undefined && size > p.available)) noSpace();
+  // ndctl reads max_available_extent, which the kernel trims to the region's align (nd_pmem_max_contiguous_dpa)
+  const available = p.regionAlign !== null && p.regionAlign > 0n ? p.available - (p.available % p.regionAlign) : p.available;
+  if (available === 0n || (size !== undefined && size > available)) noSpace();
   const defaultSize = size === undefined;
-  if (size === undefined || size === 0n) size = p.available;
+  if (size === undefined || size === 0n) size = available;
 
   // "if (param.align)": raw and sector take none ("%s mode does not support setting an alignment", -ENXIO);
   // fsdax/devdax must name one of the seed's supported_alignments ("unsupported align: %s", -ENXIO).
@@ -369,4 +373,242 @@ export function uuidFromSeed(seed: number): string {
   hex[16] = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16); // variant 10xx
   const h = hex.join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+// ---------------------------------------------------------------- ndctl list (ndctl/list.c)
+
+/** The UTIL_JSON_* flags cmd_list() passes on (listopts_to_flags, ndctl/list.c). */
+export interface ListFlags {
+  /** UTIL_JSON_HUMAN (-u) */
+  human: boolean;
+  /** UTIL_JSON_VERBOSE (-v) */
+  verbose: boolean;
+  /** UTIL_JSON_DAX (-X): devdax namespaces with their daxregion */
+  dax: boolean;
+  /** UTIL_JSON_IDLE (-i) */
+  idle: boolean;
+}
+
+/** What region_to_json() reads of a region. */
+export interface RegionInfo {
+  dev: string;
+  size: bigint;
+  /** The align attribute; null when the kernel has none (ndctl_region_get_align() is ULLONG_MAX: no key). */
+  align: bigint | null;
+  availableSize: bigint;
+  maxAvailableExtent: bigint;
+  numaNode?: number | null;
+  targetNode?: number | null;
+  /** The interleave set cookie (ndctl_interleave_set_get_cookie); absent for a region without one (e820). */
+  isetId?: bigint;
+  /** persistence_domain; "unknown" when the region has no attribute value ndctl knows. */
+  persistenceDomain?: 'cpu_cache' | 'memory_controller' | 'none' | 'unknown';
+  /** False for a disabled region ("state":"disabled"). */
+  enabled?: boolean;
+  /** Under -D: the DIMMs the region maps, in the order ndctl prints them. */
+  mappings?: MappingInfo[];
+}
+
+/** What util_mapping_to_json() reads of a region's mappingN attribute. */
+export interface MappingInfo {
+  dimm: string;
+  offset: bigint;
+  length: bigint;
+  /** position; -1 (no key) when the kernel has none. */
+  position: number;
+}
+
+/** What util_dimm_to_json() reads of an nmemN (the keys before health, security and flags). */
+export interface DimmInfo {
+  dev: string;
+  /** unique_id: "vvvv-ssssssss" (nfit id_show), absent when the DIMM has none. */
+  id?: string;
+  handle?: number;
+  physId?: number;
+  enabled?: boolean;
+}
+
+/** What util_bus_to_json() reads of an ndbusN. */
+export interface BusInfo {
+  provider: string;
+  dev: string;
+  /** scrub_state: absent (no key) when the bus has no ARS. */
+  scrubActive?: boolean;
+}
+
+/** util_mapping_to_json (ndctl/json.c v76.1). */
+export function mappingJson(m: MappingInfo, human: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { dimm: m.dimm, offset: hexJson(m.offset, human), length: hexJson(m.length, human) };
+  if (m.position >= 0) out.position = m.position;
+  return out;
+}
+
+/** util_dimm_to_json (ndctl/json.c v76.1): dev, id, handle and phys_id (hex under -u), state when disabled. */
+export function dimmJson(d: DimmInfo, human: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { dev: d.dev };
+  if (d.id !== undefined) out.id = d.id;
+  if (d.handle !== undefined) out.handle = hexJson(BigInt(d.handle), human);
+  if (d.physId !== undefined) out.phys_id = hexJson(BigInt(d.physId), human);
+  if (d.enabled === false) out.state = 'disabled';
+  return out;
+}
+
+/** util_bus_to_json (ndctl/json.c v76.1): provider and dev, scrub_state when the bus has one. */
+export function busJson(b: BusInfo): Record<string, unknown> {
+  const out: Record<string, unknown> = { provider: b.provider, dev: b.dev };
+  if (b.scrubActive !== undefined) out.scrub_state = b.scrubActive ? 'active' : 'idle';
+  return out;
+}
+
+/** util_json_object_hex (util/json.c): "0x..." under UTIL_JSON_HUMAN, else the number (v81's display_hex reads it as a u64; same text below 2^63). */
+function hexJson(v: bigint, human: boolean): string | bigint | number {
+  if (human) return `0x${v.toString(16)}`;
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? v : Number(v);
+}
+
+/** region_to_json (ndctl/list.c v76.1): key names and order; mappings and badblocks are not modelled. */
+export function regionJson(r: RegionInfo, f: ListFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = { dev: r.dev, size: formatSize(r.size, f.human) };
+  if (r.align !== null) out.align = formatSize(r.align, f.human);
+  out.available_size = formatSize(r.availableSize, f.human);
+  out.max_available_extent = formatSize(r.maxAvailableExtent, f.human);
+  out.type = 'pmem';
+  if (f.verbose && r.numaNode !== undefined && r.numaNode !== null && r.numaNode >= 0) out.numa_node = r.numaNode;
+  if (f.verbose && r.targetNode !== undefined && r.targetNode !== null && r.targetNode >= 0) out.target_node = r.targetNode;
+  if (r.isetId !== undefined) out.iset_id = hexJson(r.isetId, f.human);
+  // list -D: the region's mappings (ndctl_mapping_foreach: libndctl list_add()ed them, the last first)
+  if (r.mappings && r.mappings.length > 0) out.mappings = r.mappings.map((m) => mappingJson(m, f.human));
+  if (r.enabled === false) out.state = 'disabled';
+  out.persistence_domain = r.persistenceDomain ?? 'unknown';
+  return out;
+}
+
+/** util_namespace_to_json under UTIL_JSON_VERBOSE (ndctl/json.c): raw_uuid after uuid, numa_node and target_node last. */
+export function namespaceVerbose(ns: Record<string, unknown>, v: { rawUuid?: string; numaNode?: number | null; targetNode?: number | null }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(ns)) {
+    out[k] = val;
+    if (k === 'uuid' && v.rawUuid !== undefined && ns.mode !== 'raw') out.raw_uuid = v.rawUuid;
+  }
+  if (v.numaNode !== undefined && v.numaNode !== null && v.numaNode >= 0) out.numa_node = v.numaNode;
+  if (v.targetNode !== undefined && v.targetNode !== null && v.targetNode >= 0) out.target_node = v.targetNode;
+  return out;
+}
+
+/** util_display_json_array (util/json.c): a lone object bare under UTIL_JSON_HUMAN, an array otherwise. */
+export function displayJsonArray(list: readonly unknown[], human: boolean): string {
+  if (list.length === 1 && human) return ndctlJsonString(list[0]);
+  return ndctlJsonString(list);
+}
+
+/** What the walk of cmd_list() collected: each array exists only once something was added to it. */
+export interface ListCollected {
+  /** -B: each bus object holds its own dimms and regions (filter_bus). */
+  buses?: unknown[];
+  dimms?: unknown[];
+  regions?: unknown[];
+  namespaces?: unknown[];
+}
+
+/** list_display (ndctl/list.c v76.1): buses as their array; several kinds in one platform object, one kind as a JSON array; null: nothing printed. */
+export function listDisplay(c: ListCollected, human: boolean): string | null {
+  if (c.buses) return displayJsonArray(c.buses, human);
+  const kinds = [c.dimms, c.regions, c.namespaces].filter((x) => x !== undefined).length;
+  if (kinds > 1) {
+    const platform: Record<string, unknown> = {};
+    if (c.dimms) platform.dimms = c.dimms;
+    if (c.regions) platform.regions = c.regions;
+    if (c.namespaces && !c.regions) platform.namespaces = c.namespaces;
+    return ndctlJsonString(platform);
+  }
+  const one = c.dimms ?? c.regions ?? c.namespaces;
+  return one ? displayJsonArray(one, human) : null;
+}
+
+/**
+ * kernfs_name_hash (fs/kernfs/dir.c, v6.12): the order of a sysfs directory's readdir. Over
+ * partial_name_hash() and end_name_hash() (hash_long(hash, 32) with GOLDEN_RATIO_64), no namespace tag.
+ */
+export function kernfsNameHash(name: string): number {
+  if (typeof name !== 'string') invalid(`kernfs name ${show(name)} is not a string`);
+  const M = (1n << 64n) - 1n;
+  let hash = 0n;
+  for (const byte of new TextEncoder().encode(name)) {
+    const c = BigInt(byte);
+    hash = ((hash + (c << 4n) + (c >> 4n)) * 11n) & M;
+  }
+  let h = ((hash * 0x61c8864680b583ebn) & M) >> 32n;
+  h &= 0x7fffffffn;
+  if (h < 2n) h += 2n;
+  if (h >= 0x7fffffffn) h = 0x7fffffffn - 1n;
+  return Number(h);
+}
+
+/**
+ * libndctl's device lists (ndctl/lib/libndctl.c add_region, add_namespace): sysfs_device_parse() reads the
+ * directory in kernfs hash order and list_add()s each device at the head, so ndctl walks them by hash, highest first.
+ */
+export function libndctlOrder<T>(items: readonly T[], name: (t: T) => string): T[] {
+  return [...items].sort((a, b) => kernfsNameHash(name(b)) - kernfsNameHash(name(a)));
+}
+
+/** util_region_filter (ndctl/filter.c): "all", the region's id or its name; space-separated alternatives. */
+export function regionFilter(dev: string, id: number, ident: string | undefined): boolean {
+  if (ident === undefined) return true;
+  for (const name of ident.split(' ').filter((x) => x !== '')) {
+    if (name === 'all') return true;
+    // strtoul(ident, ...): ndctl parses the whole ident, not the word
+    const n = /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(ident) ? Number(ident) : null;
+    if (n !== null && n === id) return true;
+    if (n === null && name === dev) return true;
+  }
+  return false;
+}
+
+/** util_namespace_filter (ndctl/filter.c): "all", the devname, or "R.N". */
+export function namespaceFilter(dev: string, ident: string | undefined): boolean {
+  if (ident === undefined) return true;
+  const m = /^namespace(\d+)\.(\d+)$/.exec(dev);
+  for (const name of ident.split(' ').filter((x) => x !== '')) {
+    if (name === 'all' || name === dev) return true;
+    const rn = /^(-?\d+)\.(-?\d+)/.exec(name);
+    if (rn && m && Number(rn[1]) === Number(m[1]) && Number(rn[2]) === Number(m[2])) return true;
+  }
+  return false;
+}
+
+/** util_nsmode (ndctl/filter.c): a -m filter's name as the mode util_namespace_to_json() prints; null for an unknown one. */
+export function nsModeName(mode: string): NamespaceMode | null {
+  const m = mode.toLowerCase();
+  const names: Record<string, NamespaceMode> = { memory: 'fsdax', fsdax: 'fsdax', sector: 'sector', safe: 'sector', dax: 'devdax', devdax: 'devdax', raw: 'raw' };
+  return Object.hasOwn(names, m) ? names[m]! : null;
+}
+
+// ---------------------------------------------------------------- destroy-namespace (ndctl/namespace.c)
+
+/** namespace_prep_reconfig (ndctl/namespace.c): an active namespace without --force is error()ed (err_count stays 0) and -EBUSY. */
+export function destroyNotForced(dev: string): NdctlError {
+  const text = `${dev} is active, specify --force for re-configuration`;
+  return new NdctlError('EBUSY', text, errorLine(text));
+}
+
+/**
+ * cmd_destroy_namespace (ndctl/namespace.c v76.1): do_xaction_namespace()'s rc is the last namespace's
+ * (-ENXIO when a named one was not found, 0 for "all"); "error destroying namespaces: <strerror>" when
+ * it is negative and nothing was err()ed, then "destroyed N namespace(s)"; the exit status is rc mod 256.
+ */
+export function destroyReport(rc: ErrnoCode | null, errCount: number, destroyed: number): { stderr: string; exitCode: number } {
+  if (!Number.isInteger(destroyed) || destroyed < 0) invalid(`destroyed count ${show(destroyed)} is not a non-negative integer`);
+  let stderr = '';
+  if (rc !== null && errCount === 0) stderr += `error destroying namespaces: ${STRERROR[rc] ?? rc}\n`;
+  stderr += `destroyed ${destroyed} namespace${destroyed === 1 ? '' : 's'}\n`;
+  return { stderr, exitCode: rc === null ? 0 : 256 - Math.abs(ERRNO[rc]) };
+}
+
+/**
+ * zero_info_block (ndctl/namespace.c): a namespace that is not active is enabled in raw mode to zero its info
+ * block; when that fails libndctl logs it and ndctl err()s "continuing" (err_count++), and the destroy goes on.
+ */
+export function destroyZeroingFailed(dev: string): string {
+  return `libndctl: ndctl_namespace_enable: ${dev}: failed to enable\n` + errorLine(`destroy namespace: ${dev} failed to enable for zeroing, continuing`);
 }

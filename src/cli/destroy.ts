@@ -1,0 +1,72 @@
+/** ndctl's destroy-namespace (ndctl/namespace.c cmd_destroy_namespace, do_xaction_namespace, namespace_destroy; v76.1). */
+import { Command } from 'commander';
+import { type ErrnoCode, KernelError, NdctlError, destroyNotForced, destroyReport, destroyZeroingFailed, libndctlOrder, regionFilter } from '../index.ts';
+import { err } from './output.ts';
+import { type MachineOpts, type Session, openSession, saveStep } from './session.ts';
+
+export interface DestroyOpts extends MachineOpts {
+  /** -f: destroy even when active. */
+  force?: boolean;
+  /** -r: only in this region. */
+  region?: string;
+}
+
+/** What one namespace_destroy() left: its rc (null for 0), what it wrote to stderr, and how many err()s. */
+interface DestroyResult {
+  rc: ErrnoCode | null;
+  stderr: string;
+  errs: number;
+}
+
+/** namespace_destroy (ndctl/namespace.c): an active one is refused without --force; an inactive one fails its zeroing and goes. */
+function destroyOne(s: Session, name: string, active: boolean, force: boolean): DestroyResult {
+  const zeroing = active ? '' : destroyZeroingFailed(name);
+  try {
+    if (active && !force) throw destroyNotForced(name);
+    s.m.destroyNamespace(name);
+  } catch (e) {
+    if (e instanceof NdctlError) return { rc: e.code, stderr: e.stderr, errs: 0 };
+    // ndctl_namespace_disable_safe() and the kernel's refusals come back as a bare rc (EBUSY: a dax device online as System RAM)
+    if (e instanceof KernelError) return { rc: e.code, stderr: zeroing, errs: active ? 0 : 1 };
+    throw e;
+  }
+  saveStep(s, { op: 'destroyNamespace', dev: name });
+  return { rc: null, stderr: zeroing, errs: active ? 0 : 1 };
+}
+
+/** do_xaction_namespace (ndctl/namespace.c): "all" passes over idle seeds (size 0 and a null uuid). */
+function matches(ns: Record<string, unknown> | undefined, name: string, dev: string): boolean {
+  if (dev !== 'all') return dev === name;
+  return !(ns && (ns.size === 0 || ns.size === '0') && (ns.uuid === undefined || /^[0-]+$/.test(String(ns.uuid))));
+}
+
+/** cmd_destroy_namespace: every namespace that matches, in libndctl's order; the rc is the last one's. */
+export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<DestroyOpts>();
+  const s = await openSession(cmd, true);
+  try {
+    // do_xaction_namespace: rc starts at -ENXIO (a name matched nothing), 0 for "all"
+    let rc: ErrnoCode | null = dev === 'all' ? null : 'ENXIO';
+    let destroyed = 0;
+    let stderr = '';
+    let errs = 0;
+    const listed = new Map(s.m.listNamespaces().map((n) => [String(n.dev), n]));
+    for (const r of libndctlOrder(s.m.listRegions(), (x) => x.dev)) {
+      if (!regionFilter(r.dev, r.id, o.region)) continue;
+      for (const name of libndctlOrder(r.namespaces, (x) => x)) {
+        const ns = listed.get(name);
+        if (!matches(ns, name, dev)) continue;
+        const res = destroyOne(s, name, ns?.state !== 'disabled', !!o.force);
+        rc = res.rc;
+        stderr += res.stderr;
+        errs += res.errs;
+        if (res.rc === null) destroyed++;
+      }
+    }
+    const report = destroyReport(rc, errs, destroyed);
+    err(stderr + report.stderr);
+    return report.exitCode;
+  } finally {
+    await s.close();
+  }
+}

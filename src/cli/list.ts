@@ -1,0 +1,138 @@
+/** ndctl's list (ndctl/list.c cmd_list, v76.1): the filter walk over regions and namespaces, and list_display(). */
+import { Command } from 'commander';
+import {
+  type Machine,
+  type ListFlags,
+  type ListCollected,
+  type RegionListing,
+  decodeInfoBlock,
+  PFN_SB_SIZE,
+  regionJson,
+  namespaceVerbose,
+  listDisplay,
+  libndctlOrder,
+  regionFilter,
+  namespaceFilter,
+  nsModeName,
+} from '../index.ts';
+import { out, err } from './output.ts';
+import { type MachineOpts, openSession } from './session.ts';
+
+export interface ListOpts extends MachineOpts {
+  regions?: boolean;
+  namespaces?: boolean;
+  dimms?: boolean;
+  deviceDax?: boolean;
+  idle?: boolean;
+  configured?: boolean;
+  human?: boolean;
+  verbose?: number;
+  region?: string;
+  namespace?: string;
+  mode?: string;
+  /** --altmap: add each device's altmap (the model's own key, kernel field names). */
+  altmap?: boolean;
+}
+
+/** The list.* switches after cmd_list()'s defaulting: no kind named lists namespaces; -v turns kinds on (ndctl/list.c). */
+export interface ListPlan {
+  dimms: boolean;
+  regions: boolean;
+  namespaces: boolean;
+  flags: ListFlags;
+  /** -c: configured namespaces, active or not. */
+  configured: boolean;
+  region?: string;
+  namespace?: string;
+  mode?: string;
+}
+
+/** cmd_list (ndctl/list.c): num_list_flags(), the -v switch (without NDCTL_LIST_LINT) and listopts_to_flags(). */
+export function listPlan(o: ListOpts): ListPlan {
+  let dimms = !!o.dimms;
+  let regions = !!o.regions;
+  let namespaces = !!o.namespaces;
+  let dax = !!o.deviceDax;
+  let idle = !!o.idle;
+  let mode = o.mode;
+  if (!dimms && !regions && !namespaces) {
+    regions = o.region !== undefined;
+    if (dax && mode === undefined) mode = 'dax';
+  }
+  const v = o.verbose ?? 0;
+  if (v >= 3) idle = true;
+  if (v >= 2) dimms = regions = true;
+  if (v >= 1) namespaces = dax = true;
+  if (!dimms && !regions && !namespaces) namespaces = true;
+  return { dimms, regions, namespaces, flags: { human: !!o.human, verbose: v > 0, dax, idle }, configured: !!o.configured, region: o.region, namespace: o.namespace, mode };
+}
+
+/** ndctl_namespace_get_uuid(): the namespace's own (label) uuid, the pfn/dax info block's parent_uuid on the model's media. */
+function rawUuid(m: Machine, dev: string): string | undefined {
+  const info = m.namespaceInfo(dev);
+  if (info.device === null) return undefined;
+  return decodeInfoBlock(m.readPhys(info.start + 4096n, PFN_SB_SIZE))?.parentUuid;
+}
+
+/** util_namespace_to_json for one of the model's namespaces, as the flags ask. */
+function namespaceEntry(m: Machine, ns: Record<string, unknown>, r: RegionListing, p: ListPlan, altmap: boolean): Record<string, unknown> {
+  let c: Record<string, unknown> = { ...ns };
+  if (!altmap) delete c.altmap;
+  if (p.flags.verbose) c = namespaceVerbose(c, { rawUuid: rawUuid(m, String(ns.dev)), numaNode: r.numaNode, targetNode: r.targetNode });
+  return c;
+}
+
+/** filter_namespace (ndctl/list.c): an active namespace, any with -i, a configured one (size > 0) with -c. */
+function listed(ns: Record<string, unknown>, p: ListPlan): boolean {
+  if (ns.state !== 'disabled' || p.flags.idle) return true;
+  return p.configured && ns.size !== 0 && ns.size !== '0';
+}
+
+/** ndctl_filter_walk with cmd_list's filter_region / filter_namespace (ndctl/list.c): regions and namespaces in libndctl's order. */
+export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollected {
+  const c: ListCollected = {};
+  const wantMode = p.mode === undefined ? undefined : nsModeName(p.mode);
+  const byDev = (daxRegion: boolean) => new Map(m.listNamespaces({ human: p.flags.human, daxRegion }).map((n) => [String(n.dev), n]));
+  const plain = byDev(p.flags.dax);
+  for (const r of libndctlOrder(m.listRegions(), (x) => x.dev)) {
+    if (!regionFilter(r.dev, r.id, p.region)) continue;
+    // ndctl_filter_walk: a namespace filter also picks the regions that hold a match
+    if (p.namespace !== undefined && p.namespace !== 'all' && !r.namespaces.some((n) => namespaceFilter(n, p.namespace))) continue;
+    let jnamespaces: unknown[] | undefined;
+    if (p.regions) {
+      const jregion = regionJson({ ...r }, p.flags);
+      (c.regions ??= []).push(jregion);
+    }
+    if (!p.namespaces) continue;
+    for (const dev of libndctlOrder(r.namespaces, (x) => x)) {
+      const ns = plain.get(dev);
+      if (!ns || !namespaceFilter(dev, p.namespace) || !listed(ns, p)) continue;
+      if (wantMode !== undefined && ns.mode !== wantMode) continue;
+      const entry = namespaceEntry(m, ns, r, p, altmap);
+      if (p.regions) {
+        const jregion = c.regions![c.regions!.length - 1] as Record<string, unknown>;
+        jnamespaces ??= (jregion.namespaces = []) as unknown[];
+        jnamespaces.push(entry);
+      } else (c.namespaces ??= []).push(entry);
+    }
+  }
+  return c;
+}
+
+/** cmd_list (ndctl/list.c): prints list_display()'s JSON, nothing at all when nothing matched. */
+export async function cmdList(cmd: Command): Promise<number> {
+  const o = cmd.optsWithGlobals<ListOpts>();
+  if (o.mode !== undefined && nsModeName(o.mode) === null) {
+    // ndctl_filter_walk: error("invalid mode: '%s'\n") and -EINVAL
+    err(`  Error: invalid mode: '${o.mode}'\n`);
+    return 234;
+  }
+  const s = await openSession(cmd);
+  try {
+    const text = listDisplay(collectList(s.m, listPlan(o), !!o.altmap), !!o.human);
+    if (text !== null) out(text);
+    return 0;
+  } finally {
+    await s.close();
+  }
+}

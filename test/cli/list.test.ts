@@ -1,0 +1,98 @@
+/**
+ * `altmap list` and `altmap destroy-namespace` as ndctl 76.1 prints them on the oracle's standard machine
+ * (2 GiB of RAM, a 32 GiB NVDIMM at 4 GiB, kernel v6), against the 6.12.117 recordings.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { realStep, runAltmap } from '../fixtures.ts';
+
+/** The oracle's STD machine for the model (machineFor): RAM up to 0x7fedf000, the NVDIMM's region at 4 GiB. */
+const STD = { '--kernel': 'v6', '--dram-size': '0x7fedf000', '--pmem-start': '0x100000000', '--pmem-size': '0x7ffe00000', '--backend': 'ts' };
+const dir = mkdtempSync(join(tmpdir(), 'altmap-list-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const altmap = (state: string, ...args: string[]) => runAltmap(dir, [...args, '--state', state, ...Object.entries(STD).flat()]);
+const real = (c: string, i: number) => realStep('6.12.117', c, i);
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+/** uuids are the machine's own: compared as <uuid>, as the oracle does. */
+const norm = (s: string) => s.replace(UUID, '<uuid>');
+
+describe('ndctl list (6.12)', () => {
+  it('ns-fsdax-dev-4G-listfull steps 5, 8, 9: list -N, list -Ru (less iset_id), list -N -u', async () => {
+    expect((await altmap('f.json', 'create-namespace', '-s', '4G', '-m', 'fsdax', '-M', 'dev')).code).toBe(0);
+    const n = await altmap('f.json', 'list', '-N');
+    expect(n.code).toBe(real('ns-fsdax-dev-4G-listfull', 5).exit);
+    expect(norm(n.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 5).stdout));
+
+    // the model's region has no interleave set (no NFIT DIMM behind it): iset_id is the one key it lacks
+    const r = await altmap('f.json', 'list', '-Ru');
+    expect(r.code).toBe(real('ns-fsdax-dev-4G-listfull', 8).exit);
+    expect(r.stdout).toBe(real('ns-fsdax-dev-4G-listfull', 8).stdout.replace(/^ {2}"iset_id":.*\n/m, ''));
+
+    const u = await altmap('f.json', 'list', '-N', '-u');
+    expect(norm(u.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 9).stdout));
+    expect(u.stderr).toBe('');
+
+    // step 7's region under -v (numa_node, target_node; raw_uuid in the namespace), less what the model has no notion of:
+    // the interleave set, the DIMM mappings and the idle seed namespace
+    const v = await altmap('f.json', 'list', '-RNv');
+    const r7 = JSON.parse(real('ns-fsdax-dev-4G-listfull', 7).stdout)[0].regions[0];
+    delete r7.iset_id;
+    delete r7.mappings;
+    r7.namespaces = r7.namespaces.filter((n: { state?: string }) => n.state !== 'disabled');
+    expect(JSON.parse(norm(v.stdout))).toEqual(JSON.parse(norm(JSON.stringify([r7]))));
+    expect(Object.keys(JSON.parse(v.stdout)[0])).toEqual(Object.keys(r7));
+    expect(Object.keys(JSON.parse(v.stdout)[0].namespaces[0])).toEqual(Object.keys(r7.namespaces[0]));
+  });
+
+  it('seeds-fsdax-3 step 7: three namespaces in libndctl order (namespace0.2, 0.1, 0.0)', async () => {
+    for (let i = 0; i < 3; i++) expect((await altmap('s.json', 'create-namespace', '-s', '1G')).code).toBe(0);
+    const n = await altmap('s.json', 'list', '-N');
+    expect(norm(n.stdout)).toBe(norm(real('seeds-fsdax-3', 7).stdout));
+    // -n picks one, -r one region; a filter that matches nothing prints nothing
+    const one = await altmap('s.json', 'list', '-n', 'namespace0.1', '-u');
+    expect(JSON.parse(one.stdout).dev).toBe('namespace0.1');
+    const none = await altmap('s.json', 'list', '-r', 'region7');
+    expect(none.stdout).toBe('');
+    expect(none.code).toBe(0);
+  });
+
+  it('ns-devdax-mem-4G-listfull steps 5 and 8: a devdax namespace shows its chardev; -X alone lists devdax namespaces with their daxregion', async () => {
+    expect((await altmap('x.json', 'create-namespace', '-s', '4G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
+    const n = await altmap('x.json', 'list', '-N');
+    expect(norm(n.stdout)).toBe(norm(real('ns-devdax-mem-4G-listfull', 5).stdout));
+    const x = await altmap('x.json', 'list', '-X');
+    expect(x.code).toBe(real('ns-devdax-mem-4G-listfull', 8).exit);
+    expect(norm(x.stdout)).toBe(norm(real('ns-devdax-mem-4G-listfull', 8).stdout));
+    // -X alone filters by mode dax (cmd_list): an fsdax namespace beside it is not listed
+    expect((await altmap('x.json', 'create-namespace', '-s', '1G', '-m', 'fsdax')).code).toBe(0);
+    expect(norm((await altmap('x.json', 'list', '-X')).stdout)).toBe(norm(real('ns-devdax-mem-4G-listfull', 8).stdout));
+  });
+
+  it('ns-fsdax-dev-all step 4: create-namespace without -s takes the max_available_extent', async () => {
+    const c = await altmap('a.json', 'create-namespace', '-m', 'fsdax', '-M', 'dev');
+    expect(c.code).toBe(real('ns-fsdax-dev-all', 4).exit);
+    expect(norm(c.stdout)).toBe(norm(real('ns-fsdax-dev-all', 4).stdout));
+  });
+});
+
+describe('ndctl destroy-namespace (6.12)', () => {
+  it('refuse-destroy-no-force steps 5-7: without -f refused (exit 240), the namespace stays, -f destroys it', async () => {
+    expect((await altmap('d.json', 'create-namespace', '-s', '1G')).code).toBe(0);
+    const refused = await altmap('d.json', 'destroy-namespace', 'namespace0.0');
+    expect(refused.code).toBe(real('refuse-destroy-no-force', 5).exit);
+    expect(refused.stderr).toBe(real('refuse-destroy-no-force', 5).stderr);
+    const list = await altmap('d.json', 'list', '-N');
+    expect(norm(list.stdout)).toBe(norm(real('refuse-destroy-no-force', 6).stdout));
+    const forced = await altmap('d.json', 'destroy-namespace', '-f', 'namespace0.0');
+    expect(forced.code).toBe(real('refuse-destroy-no-force', 7).exit);
+    expect(forced.stderr).toBe(real('refuse-destroy-no-force', 7).stderr);
+  });
+
+  it('refuse-destroy-missing step 4: a namespace that does not exist (exit 250)', async () => {
+    const r = await altmap('m.json', 'destroy-namespace', '-f', 'namespace0.9');
+    expect(r.code).toBe(real('refuse-destroy-missing', 4).exit);
+    expect(r.stderr).toBe(real('refuse-destroy-missing', 4).stderr);
+  });
+});
