@@ -340,7 +340,7 @@ export class Machine {
               dax: () => dir(() => ({ devices: () => daxBusDevices(this.k) })),
               nd: () => dir(() => ({ devices: () => ndBusDevices(this.pmem) })),
             })),
-          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k) })) })),
+          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k, bootUsed) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
         })),
     }));

@@ -15,20 +15,29 @@ import type { Resource } from '../kernel/resource.ts';
 export type MemmapOnMemory = boolean | 'force';
 
 /** One hot-plugged memory block. */
-interface Block {
+export interface KmemBlock {
   start: bigint;
   size: bigint;
   altmap: VmemAltmap | null;
   memmapPages: number;
   /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
   zone: 'Movable' | 'Normal' | null;
+  /**
+   * The kernel's own unmovable pages (slab, page tables) landed in the block: the first block the
+   * kernel onlined to ZONE_NORMAL while hot-adding the rest (the 6.12 fixtures: offlining it fails,
+   * "failure to isolate range", in every kmem case; kmem-offline-online, kmem-sysfs-state).
+   */
+  pinned: boolean;
 }
+
+/** The zone an online request puts a block in (mhp_online_type_from_str's types, less offline). */
+export type OnlineType = 'online' | 'online_kernel' | 'online_movable';
 
 /** A dax device in system-ram mode. */
 export interface KmemDevice {
   dev: string;
   res: Resource;
-  blocks: Block[];
+  blocks: KmemBlock[];
   memmapOnMemory: MemmapOnMemory;
   /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
   dramMemmapPages: number;
@@ -92,6 +101,8 @@ export class Kmem {
         if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
         kd.blocks.push(block);
       }
+      // the hot-add of the blocks after the first allocated from the first, once the kernel had onlined it to ZONE_NORMAL
+      if (kd.blocks[0]?.zone === 'Normal') kd.blocks[0].pinned = true;
     } catch (e) {
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -105,7 +116,7 @@ export class Kmem {
   }
 
   /** add_memory_resource for one block: arch_add_memory (with the block's own altmap), then online. */
-  private addBlock(start: bigint, memmapPages: number, owner: object): Block | number {
+  private addBlock(start: bigint, memmapPages: number, owner: object): KmemBlock | number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(this.blockSize >> 12n);
@@ -121,7 +132,7 @@ export class Kmem {
     }
     // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
     k.memmap.initMemoryBlock(startPfn, memmapPages);
-    const block: Block = { start, size: this.blockSize, altmap, memmapPages, zone: null };
+    const block: KmemBlock = { start, size: this.blockSize, altmap, memmapPages, zone: null, pinned: false };
     // memhp_default_state: the kernel onlines the new block itself unless its policy is offline
     const policy = k.cfg.autoOnlineBlocks;
     if (policy !== 'offline') this.onlineBlock(block, policy === 'online_movable');
@@ -129,7 +140,7 @@ export class Kmem {
   }
 
   /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
-  private onlineBlock(b: Block, movable: boolean): void {
+  private onlineBlock(b: KmemBlock, movable: boolean): void {
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
     b.zone = movable ? 'Movable' : 'Normal';
   }
@@ -146,6 +157,56 @@ export class Kmem {
       onlined++;
     }
     return { onlined, already: kd.blocks.length - onlined };
+  }
+
+  /**
+   * memory_block_online for a state write (online_pages in the zone zone_for_pfn_range picks); 1 when the
+   * block is online already (device_online's "nothing to do").
+   */
+  memoryBlockOnline(b: KmemBlock, type: OnlineType): number {
+    if (b.zone) return 1;
+    const movable = type === 'online_movable' || (type === 'online' && this.defaultZoneForPfn(b) === 'Movable');
+    this.onlineBlock(b, movable);
+    return 0;
+  }
+
+  /**
+   * memory_block_offline -> offline_pages: the pages leave the page allocator; EBUSY when the kernel's own
+   * unmovable pages are in the block (start_isolate_page_range fails); 1 when it is offline already.
+   * The struct pages stay as they are: the model's allocator never handed the block's pages out.
+   */
+  memoryBlockOffline(b: KmemBlock): number {
+    if (!b.zone) return 1;
+    if (b.pinned) throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
+    b.zone = null;
+    return 0;
+  }
+
+  /**
+   * default_zone_for_pfn under online_policy=contig-zones: the zone whose span the block already
+   * intersects, if only one does; else the kernel zone (movable_node is off).
+   */
+  defaultZoneForPfn(b: KmemBlock): 'Normal' | 'Movable' {
+    const inKernel = this.zoneIntersects('Normal', b);
+    const inMovable = this.zoneIntersects('Movable', b);
+    return inKernel !== inMovable && inMovable ? 'Movable' : 'Normal';
+  }
+
+  /** zone_intersects: the block against the span of the zone's online pages (boot RAM above 4 GiB is ZONE_NORMAL). */
+  private zoneIntersects(zone: 'Normal' | 'Movable', b: KmemBlock): boolean {
+    let lo = Infinity;
+    let hi = -Infinity;
+    const span = (s: number, e: number) => ((lo = Math.min(lo, s)), (hi = Math.max(hi, e)));
+    if (zone === 'Normal') for (const [s, e] of this.k.ramRanges) if (e > 0x100000) span(Math.max(s, 0x100000), e);
+    for (const kd of this.devices.values()) for (const x of kd.blocks) if (x.zone === zone) span(Number(x.start >> 12n), Number((x.start + x.size) >> 12n));
+    const s = Number(b.start >> 12n);
+    return lo < hi && s < hi && s + Number(b.size >> 12n) > lo;
+  }
+
+  /** The kmem block that starts at a physical address, with its device. */
+  blockAt(start: bigint): { kd: KmemDevice; b: KmemBlock } | null {
+    for (const kd of this.devices.values()) for (const b of kd.blocks) if (b.start === start) return { kd, b };
+    return null;
   }
 
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
@@ -167,9 +228,9 @@ export class Kmem {
     const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
     const online = kd.blocks.filter((b) => b.zone !== null);
     const onlinePages = online.reduce((n, b) => n + Number(b.size >> 12n) - b.memmapPages, 0);
-    // daxctl_memory_is_movable: every online block movable (true), none (false), or mixed/none online (unknown)
-    const zones = new Set(online.map((b) => b.zone));
-    const movable = online.length === kd.blocks.length && zones.size === 1 ? zones.has('Movable') : null;
+    // daxctl_memory_is_movable: unknown (no key) while a block is offline; true when every block is in
+    // ZONE_MOVABLE, false otherwise (mixed zones read as MEM_ZONE_UNKNOWN, not movable)
+    const movable = online.length === kd.blocks.length ? online.every((b) => b.zone === 'Movable') : null;
     return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable };
   }
 }
