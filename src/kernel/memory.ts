@@ -79,6 +79,13 @@ function stateStore(k: Kernel, id: number, text: string): void {
   if (ret) throw new KernelError('EINVAL', `memory${id} is already ${type === 'offline' ? 'offline' : 'online'}`);
 }
 
+/** auto_online_blocks_store (drivers/base/memory.c): mhp_set_default_online_type for the blocks hot-added from now on. */
+function autoOnlineBlocksStore(k: Kernel, text: string): void {
+  const type = mhpOnlineTypeFromStr(text);
+  if (type === null) throw new KernelError('EINVAL', `auto_online_blocks: ${JSON.stringify(text)} is not an online type`);
+  k.cfg.autoOnlineBlocks = type;
+}
+
 /** /sys/devices/system/memory/memoryN (also reached as /sys/devices/system/node/nodeM/memoryN). */
 export function memoryBlockDir(k: Kernel, b: MemoryBlock): VfsDir {
   return dir(() => ({
@@ -96,7 +103,7 @@ export function memoryDir(k: Kernel): VfsDir {
   return dir(() => {
     const entries: Record<string, () => VfsNode> = {
       block_size_bytes: () => file(() => `${k.cfg.memoryBlockSize.toString(16)}\n`),
-      auto_online_blocks: () => file(() => `${k.cfg.autoOnlineBlocks}\n`),
+      auto_online_blocks: () => file(() => `${k.cfg.autoOnlineBlocks}\n`, (text) => autoOnlineBlocksStore(k, text)),
     };
     if (k.profile.crashHotplug) entries.crash_hotplug = () => file(() => '0\n');
     for (const b of memoryBlocks(k)) entries[`memory${b.id}`] = () => memoryBlockDir(k, b);
