@@ -211,10 +211,24 @@ function devOfflineMemory(s: Session, d: DaxDev, verbose: boolean): number {
   return 0;
 }
 
+/** display_size (util/json.c, -u): under 5000 KiB the number; else IEC (MiB below 2 GiB, GiB below 2 TiB, TiB) with JEDEC beside it. */
+function displaySize(bytes: bigint): number | string {
+  if (bytes < 5000n * 1024n) return Number(bytes);
+  const u = bytes < 2n << 30n ? 0 : bytes < 2n << 40n ? 1 : 2;
+  const centi = (x: bigint) => `${x / 100n}.${String(x % 100n).padStart(2, '0')}`;
+  const iec = ((bytes * 200n) / (1n << BigInt(20 + 10 * u)) + 1n) / 2n;
+  const jedec = (bytes / (10n ** BigInt(6 + 3 * u) / 200n) + 1n) / 2n;
+  return `${centi(iec)} ${['MiB', 'GiB', 'TiB'][u]} (${centi(jedec)} ${['MB', 'GB', 'TB'][u]})`;
+}
+
+/** util_json_object_size and util_json_object_hex: numbers, or with -u human sizes and "%#llx" strings. */
+const jsonSize = (x: bigint, human: boolean) => (human ? displaySize(x) : Number(x));
+const jsonHex = (x: bigint, human: boolean) => (human ? (x === 0n ? '0' : `0x${x.toString(16)}`) : Number(x));
+
 /** util_daxctl_dev_to_json (daxctl/json.c); with mappings for list -M. */
-function devJson(m: Machine, d: DaxDev, mappings: boolean): Record<string, unknown> {
-  const j: Record<string, unknown> = { chardev: d.name, size: Number(d.size), target_node: Number(read(m, `${DAX}/${d.name}/target_node`)) };
-  if (d.align > 0n) j.align = Number(d.align);
+function devJson(m: Machine, d: DaxDev, mappings: boolean, human = false): Record<string, unknown> {
+  const j: Record<string, unknown> = { chardev: d.name, size: jsonSize(d.size, human), target_node: Number(read(m, `${DAX}/${d.name}/target_node`)) };
+  if (d.align > 0n) j.align = jsonSize(d.align, human);
   j.mode = d.systemRam ? 'system-ram' : 'devdax';
   if (d.systemRam && d.resource !== 0n) {
     const st = memoryState(m, d);
@@ -236,19 +250,20 @@ function devJson(m: Machine, d: DaxDev, mappings: boolean): Record<string, unkno
     } catch {
       break;
     }
-    maps.push({ page_offset: Number(pgoff), start: Number(start), end: Number(end), size: Number(end - start + 1n) });
+    maps.push({ page_offset: jsonHex(pgoff, human), start: jsonHex(start, human), end: jsonHex(end, human), size: jsonSize(end - start + 1n, human) });
   }
   if (maps.length) j.mappings = maps;
   return j;
 }
 
 /** util_daxctl_region_to_json: the region's path (less /sys/devices), id, size, align and, with -D, its devices. */
-function regionJson(m: Machine, d: DaxDev, devices: Array<Record<string, unknown>> | null): Record<string, unknown> {
+function regionJson(m: Machine, d: DaxDev, devices: Array<Record<string, unknown>> | null, human: boolean): Record<string, unknown> {
   const r: Record<string, unknown> = {
     path: `/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region${d.regionId}/${d.name}`,
     id: d.regionId,
-    size: Number(read(m, `${DAX}/${d.name}/../dax_region/size`)),
+    size: jsonSize(BigInt(read(m, `${DAX}/${d.name}/../dax_region/size`)), human),
   };
+  // util_json_new_u64: the region's align is a number even with -u
   r.align = Number(read(m, `${DAX}/${d.name}/../dax_region/align`));
   if (devices) r.devices = devices;
   return r;
@@ -374,7 +389,7 @@ function reconfigModeDevdax(s: Session, d: DaxDev, o: DaxctlOpts & { force?: boo
 /** cmd_list (daxctl/list.c): -R regions, -D devices, -M mappings; devices by default. */
 export async function cmdDaxctlList(cmd: Command): Promise<number> {
   const o = cmd.optsWithGlobals<MachineOpts & { regions?: boolean; devices?: boolean; mappings?: boolean; idle?: boolean; region?: string; dev?: string; human?: boolean }>();
-  if (o.human) usage('daxctl list -u: human sizes are not modelled yet');
+  const human = !!o.human;
   const s = await openSession(cmd);
   try {
     let regions = !!o.regions;
@@ -389,11 +404,12 @@ export async function cmdDaxctlList(cmd: Command): Promise<number> {
     for (const d of daxDevices(s.m)) {
       if (o.region !== undefined && o.region !== 'all' && Number(o.region) !== d.regionId) continue;
       // util_daxctl_devs_to_list: the region's devices that match (idle ones, of size 0, only with -i)
-      const devices = devFilter(d, ident) && (o.idle || d.size > 0n) ? [devJson(s.m, d, !!o.mappings)] : [];
-      if (regions) list.push(regionJson(s.m, d, devs && devices.length ? devices : null));
+      const devices = devFilter(d, ident) && (o.idle || d.size > 0n) ? [devJson(s.m, d, !!o.mappings, human)] : [];
+      if (regions) list.push(regionJson(s.m, d, devs && devices.length ? devices : null, human));
       else list.push(...devices);
     }
-    if (list.length) out(jsonC(list));
+    // util_display_json_array: with -u, one entry prints as the object itself
+    if (list.length) out(jsonC(human && list.length === 1 ? list[0] : list));
     return 0;
   } finally {
     await s.close();

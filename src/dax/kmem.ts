@@ -95,9 +95,18 @@ export class Kmem {
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0 };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
+    if (!onMemory) {
+      // add_memory_resource without memmap_on_memory: one arch_add_memory for the whole range (its direct
+      // map in the largest pages that fit: fixture kmem-system-ram-mem-2G, 896 MiB of 2M and one 1G page)
+      const err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
+      if (err) {
+        k.iomem.release(parent, res);
+        throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
+      }
+    }
     try {
       for (let at = start; at < end; at += this.blockSize) {
-        const block = this.addBlock(at, onMemory ? memmapOnMemoryPages(this.blockSize, mode) : 0, owner);
+        const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
         if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
         kd.blocks.push(block);
       }
@@ -115,7 +124,7 @@ export class Kmem {
     return kd;
   }
 
-  /** add_memory_resource for one block: arch_add_memory (with the block's own altmap), then online. */
+  /** create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the block. */
   private addBlock(start: bigint, memmapPages: number, owner: object): KmemBlock | number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
@@ -130,8 +139,14 @@ export class Kmem {
       if (altmap) k.altmaps.release(altmap);
       return err;
     }
+    return this.newBlock(start, altmap, memmapPages);
+  }
+
+  /** A memory block of added memory (add_memory_block), onlined as memhp_default_state says. */
+  private newBlock(start: bigint, altmap: VmemAltmap | null, memmapPages: number): KmemBlock {
+    const k = this.k;
     // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
-    k.memmap.initMemoryBlock(startPfn, memmapPages);
+    if (memmapPages) k.memmap.initMemoryBlock(Number(start >> 12n), memmapPages);
     const block: KmemBlock = { start, size: this.blockSize, altmap, memmapPages, zone: null, pinned: false };
     // memhp_default_state: the kernel onlines the new block itself unless its policy is offline
     const policy = k.cfg.autoOnlineBlocks;
@@ -203,15 +218,18 @@ export class Kmem {
     return lo < hi && s < hi && s + Number(b.size >> 12n) > lo;
   }
 
-  /** The kmem block that starts at a physical address, with its device. */
-  blockAt(start: bigint): { kd: KmemDevice; b: KmemBlock } | null {
-    for (const kd of this.devices.values()) for (const b of kd.blocks) if (b.start === start) return { kd, b };
-    return null;
-  }
-
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
   remove(kd: KmemDevice, parent: Resource): void {
     const k = this.k;
+    const first = kd.blocks[0];
+    const last = kd.blocks[kd.blocks.length - 1];
+    if (first && last && kd.blocks.every((b) => !b.altmap)) {
+      // try_remove_memory without memmap_on_memory: one arch_remove_memory, as it was added
+      k.hotplug.archRemoveMemory(first.start, last.start + last.size - first.start, { explicit: true, altmap: null });
+      k.iomem.release(parent, kd.res);
+      this.devices.delete(kd.dev);
+      return;
+    }
     for (const b of kd.blocks) {
       k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
       if (b.altmap) {
