@@ -119,3 +119,20 @@ describe('daxctl online-memory, offline-memory and list (6.12)', () => {
     expect(r.stderr).toBe('dax0.0: memory operations are not applicable in devdax mode\nerror onlining memory: No such device or address\nonlined memory for 0 devices\n');
   });
 });
+
+describe('daxctl list forms (6.12)', () => {
+  it('ns-devdax-mem-4G-listfull steps 06, 09-11: list -RDMi, list, list -R and list -D -u (human sizes, one device printed bare)', async () => {
+    const C = 'ns-devdax-mem-4G-listfull';
+    const st = 'lf.json';
+    expect((await altmap(st, 'create-namespace', '-s', '4G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
+    for (const [i, argv] of [
+      [6, ['daxctl-list', '-RDMi']],
+      [9, ['daxctl-list']],
+      [10, ['daxctl-list', '-R']],
+      [11, ['daxctl-list', '-D', '-u']],
+    ] as const) {
+      const r = await altmap(st, ...argv);
+      expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C, i).exit, real(C, i).stdout, real(C, i).stderr]);
+    }
+  });
+});

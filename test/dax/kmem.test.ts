@@ -97,3 +97,22 @@ describe.each(BACKENDS)('destroy-namespace of System RAM [%s]', (backend) => {
     expect(m.listNamespaces().map((n) => n.dev)).toEqual(['namespace0.0']);
   });
 });
+
+describe.each(BACKENDS)('kmem and the direct map [%s]', (backend) => {
+  it('kmem-system-ram-mem-2G step 05: the hot-add maps 0x108000000-0x13fffffff in 2M pages and 0x140000000-0x17fffffff in one 1G page (one arch_add_memory)', async () => {
+    const C = 'kmem-system-ram-mem-2G';
+    const dm = (text: string) => Object.fromEntries([...text.matchAll(/^(DirectMap\w+):\s+(\d+) kB/gm)].map((x) => [x[1]!, Number(x[2])]));
+    const delta = (a: string, b: string) => {
+      const x = dm(a);
+      const y = dm(b);
+      return Object.fromEntries(Object.keys(y).map((k) => [k, y[k]! - x[k]!]));
+    };
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    const before = m.readFile('/proc/meminfo');
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', online: false });
+    const expected = delta(real(C, 4).state.meminfo, real(C, 5).state.meminfo);
+    expect(expected.DirectMap1G).toBe(-1048576);
+    expect(delta(before, m.readFile('/proc/meminfo'))).toEqual(expected);
+  });
+});
