@@ -4,7 +4,7 @@
  * kmem-policy-refusal, kmem-system-ram-mem-1G, kmem-offline-online, kmem-no-online, kmem-no-movable
  * and kmem-auto-online-off.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,27 @@ describe('daxctl list forms (6.12)', () => {
       [11, ['daxctl-list', '-D', '-u']],
     ] as const) {
       const r = await altmap(st, ...argv);
+      expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C, i).exit, real(C, i).stdout, real(C, i).stderr]);
+    }
+  });
+});
+
+describe('daxctl with the kernel command line of the case (6.12)', () => {
+  it('sp-kmem steps 06 and 08 (memhp_default_state=online_movable): the kernel onlines the 7 blocks to ZONE_MOVABLE (movable true), and -f devdax offlines them all (exit 0)', async () => {
+    const C = 'sp-kmem';
+    expect(real(C, 0).state.memory).toMatch(/auto_online_blocks:online_movable/);
+    const st = 'mv.json';
+    const e820 = [
+      { start: '0x100000', size: '0x7fedf000', type: 'System RAM' },
+      { start: '0x100000000', size: '0x7ffe00000', type: 'Persistent Memory' },
+    ];
+    writeFileSync(join(TMP, st), JSON.stringify({ machine: { kernel: 'v6', e820, cmdline: 'memhp_default_state=online_movable', backend: 'ts' }, steps: [] }));
+    expect((await runAltmap(TMP, ['create-namespace', '-s', '1G', '-m', 'devdax', '-M', 'mem', '--state', st])).code).toBe(0);
+    for (const [i, argv] of [
+      [6, ['reconfigure-device', 'dax0.0', '-m', 'system-ram', '-f']],
+      [8, ['reconfigure-device', 'dax0.0', '-m', 'devdax', '-f']],
+    ] as const) {
+      const r = await runAltmap(TMP, [...argv, '--state', st]);
       expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C, i).exit, real(C, i).stdout, real(C, i).stderr]);
     }
   });
