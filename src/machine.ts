@@ -363,7 +363,7 @@ export class Machine {
               dax: () => dir(() => ({ devices: () => daxBusDevices(this.k) })),
               nd: () => dir(() => ({ devices: () => ndBusDevices(this.pmem) })),
             })),
-          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k) })) })),
+          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k, bootUsed) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
         })),
     }));
@@ -831,7 +831,9 @@ export class Machine {
   /**
    * `daxctl reconfigure-device --mode=system-ram|devdax`: hand a device-dax namespace's memory to the page
    * allocator as System RAM (dax kmem, v5.1+), with `memmapOnMemory` (v5.13+; 'force' v6.6+) putting each
-   * memory block's memmap in the block itself. Returns daxctl's device JSON.
+   * memory block's memmap in the block itself. Returns daxctl's device JSON. To devdax, every block is
+   * offlined and removed, the one holding the kernel's unmovable pages too: the library's round trip.
+   * daxctl's own path, block by block through memoryN/state (writeFile), meets the kernel's EBUSY there.
    */
   reconfigureDevice(dev: string, options: { mode: 'system-ram' | 'devdax'; memmapOnMemory?: boolean | 'force'; movable?: boolean; online?: boolean }): Record<string, unknown> {
     this.mutable();

@@ -130,9 +130,43 @@ function buildProgram(setExit: (code: number) => void): Command {
       .argument('<dev>', 'dax0.0, ...')
       .requiredOption('-m, --mode <mode>', 'system-ram | devdax')
       .option('-f, --force', 'reconfigure even when the kernel\'s policy will online the memory itself')
-      .option('--no-online', 'leave the memory blocks as the kernel left them')
-      .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE'),
+      .option('-N, --no-online', 'leave the memory blocks as the kernel left them')
+      .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE')
+      .option('-r, --region <region-id>', 'filter by region')
+      .option('-v, --verbose', 'emit more debug messages'),
   ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./daxctl.ts')).cmdReconfigure(dev, cmd)));
+
+  addMachineOptions(
+    program
+      .command('online-memory')
+      .description('daxctl online-memory: online a system-ram device\'s offline memory blocks (ZONE_MOVABLE unless --no-movable); v6 profile')
+      .argument('<dev>', 'dax0.0, ... or all')
+      .option('--no-movable', 'online to ZONE_NORMAL instead of ZONE_MOVABLE')
+      .option('-r, --region <region-id>', 'filter by region')
+      .option('-v, --verbose', 'emit more debug messages'),
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./daxctl.ts')).cmdOnlineMemory(dev, cmd)));
+
+  addMachineOptions(
+    program
+      .command('offline-memory')
+      .description('daxctl offline-memory: offline a system-ram device\'s memory blocks; v6 profile')
+      .argument('<dev>', 'dax0.0, ... or all')
+      .option('-r, --region <region-id>', 'filter by region')
+      .option('-v, --verbose', 'emit more debug messages'),
+  ).action(act(async (dev: string, _o: unknown, cmd: Command) => (await import('./daxctl.ts')).cmdOfflineMemory(dev, cmd)));
+
+  addMachineOptions(
+    program
+      .command('daxctl-list')
+      .description('daxctl list: dax devices (-D, the default), regions (-R), mappings (-M) as JSON')
+      .option('-R, --regions', 'include dax region info')
+      .option('-D, --devices', 'include dax device info')
+      .option('-M, --mappings', 'include dax mappings info')
+      .option('-i, --idle', 'include idle devices')
+      .option('-r, --region <region-id>', 'filter by region')
+      .option('-d, --dev <dev-id>', 'filter by dax device instance name')
+      .option('-u, --human', 'use human friendly number formats'),
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./daxctl.ts')).cmdDaxctlList(cmd)));
 
   addMachineOptions(program.command('cat').description('print kernel files as the profile\'s kernel formats them (/proc/iomem, /proc/meminfo, /sys/...)').argument('<path...>', 'absolute paths')).action(
     act(async (paths: string[], _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdCat(paths, cmd)),

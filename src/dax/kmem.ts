@@ -15,20 +15,29 @@ import type { Resource } from '../kernel/resource.ts';
 export type MemmapOnMemory = boolean | 'force';
 
 /** One hot-plugged memory block. */
-interface Block {
+export interface KmemBlock {
   start: bigint;
   size: bigint;
   altmap: VmemAltmap | null;
   memmapPages: number;
   /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
   zone: 'Movable' | 'Normal' | null;
+  /**
+   * The kernel's own unmovable pages (slab, page tables) landed in the block: the first block the
+   * kernel onlined to ZONE_NORMAL while hot-adding the rest (the 6.12 fixtures: offlining it fails,
+   * "failure to isolate range", in every kmem case; kmem-offline-online, kmem-sysfs-state).
+   */
+  pinned: boolean;
 }
+
+/** The zone an online request puts a block in (mhp_online_type_from_str's types, less offline). */
+export type OnlineType = 'online' | 'online_kernel' | 'online_movable';
 
 /** A dax device in system-ram mode. */
 export interface KmemDevice {
   dev: string;
   res: Resource;
-  blocks: Block[];
+  blocks: KmemBlock[];
   memmapOnMemory: MemmapOnMemory;
   /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
   dramMemmapPages: number;
@@ -86,12 +95,23 @@ export class Kmem {
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0 };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
+    if (!onMemory) {
+      // add_memory_resource without memmap_on_memory: one arch_add_memory for the whole range (its direct
+      // map in the largest pages that fit: fixture kmem-system-ram-mem-2G, 896 MiB of 2M and one 1G page)
+      const err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
+      if (err) {
+        k.iomem.release(parent, res);
+        throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
+      }
+    }
     try {
       for (let at = start; at < end; at += this.blockSize) {
-        const block = this.addBlock(at, onMemory ? memmapOnMemoryPages(this.blockSize, mode) : 0, owner);
+        const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
         if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
         kd.blocks.push(block);
       }
+      // the hot-add of the blocks after the first allocated from the first, once the kernel had onlined it to ZONE_NORMAL
+      if (kd.blocks[0]?.zone === 'Normal') kd.blocks[0].pinned = true;
     } catch (e) {
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -104,8 +124,8 @@ export class Kmem {
     return kd;
   }
 
-  /** add_memory_resource for one block: arch_add_memory (with the block's own altmap), then online. */
-  private addBlock(start: bigint, memmapPages: number, owner: object): Block | number {
+  /** create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the block. */
+  private addBlock(start: bigint, memmapPages: number, owner: object): KmemBlock | number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(this.blockSize >> 12n);
@@ -119,9 +139,15 @@ export class Kmem {
       if (altmap) k.altmaps.release(altmap);
       return err;
     }
+    return this.newBlock(start, altmap, memmapPages);
+  }
+
+  /** A memory block of added memory (add_memory_block), onlined as memhp_default_state says. */
+  private newBlock(start: bigint, altmap: VmemAltmap | null, memmapPages: number): KmemBlock {
+    const k = this.k;
     // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
-    k.memmap.initMemoryBlock(startPfn, memmapPages);
-    const block: Block = { start, size: this.blockSize, altmap, memmapPages, zone: null };
+    if (memmapPages) k.memmap.initMemoryBlock(Number(start >> 12n), memmapPages);
+    const block: KmemBlock = { start, size: this.blockSize, altmap, memmapPages, zone: null, pinned: false };
     // memhp_default_state: the kernel onlines the new block itself unless its policy is offline
     const policy = k.cfg.autoOnlineBlocks;
     if (policy !== 'offline') this.onlineBlock(block, policy === 'online_movable');
@@ -129,7 +155,7 @@ export class Kmem {
   }
 
   /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
-  private onlineBlock(b: Block, movable: boolean): void {
+  private onlineBlock(b: KmemBlock, movable: boolean): void {
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
     b.zone = movable ? 'Movable' : 'Normal';
   }
@@ -148,9 +174,62 @@ export class Kmem {
     return { onlined, already: kd.blocks.length - onlined };
   }
 
+  /**
+   * memory_block_online for a state write (online_pages in the zone zone_for_pfn_range picks); 1 when the
+   * block is online already (device_online's "nothing to do").
+   */
+  memoryBlockOnline(b: KmemBlock, type: OnlineType): number {
+    if (b.zone) return 1;
+    const movable = type === 'online_movable' || (type === 'online' && this.defaultZoneForPfn(b) === 'Movable');
+    this.onlineBlock(b, movable);
+    return 0;
+  }
+
+  /**
+   * memory_block_offline -> offline_pages: the pages leave the page allocator; EBUSY when the kernel's own
+   * unmovable pages are in the block (start_isolate_page_range fails); 1 when it is offline already.
+   * The struct pages stay as they are: the model's allocator never handed the block's pages out.
+   */
+  memoryBlockOffline(b: KmemBlock): number {
+    if (!b.zone) return 1;
+    if (b.pinned) throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
+    b.zone = null;
+    return 0;
+  }
+
+  /**
+   * default_zone_for_pfn under online_policy=contig-zones: the zone whose span the block already
+   * intersects, if only one does; else the kernel zone (movable_node is off).
+   */
+  defaultZoneForPfn(b: KmemBlock): 'Normal' | 'Movable' {
+    const inKernel = this.zoneIntersects('Normal', b);
+    const inMovable = this.zoneIntersects('Movable', b);
+    return inKernel !== inMovable && inMovable ? 'Movable' : 'Normal';
+  }
+
+  /** zone_intersects: the block against the span of the zone's online pages (boot RAM above 4 GiB is ZONE_NORMAL). */
+  private zoneIntersects(zone: 'Normal' | 'Movable', b: KmemBlock): boolean {
+    let lo = Infinity;
+    let hi = -Infinity;
+    const span = (s: number, e: number) => ((lo = Math.min(lo, s)), (hi = Math.max(hi, e)));
+    if (zone === 'Normal') for (const [s, e] of this.k.ramRanges) if (e > 0x100000) span(Math.max(s, 0x100000), e);
+    for (const kd of this.devices.values()) for (const x of kd.blocks) if (x.zone === zone) span(Number(x.start >> 12n), Number((x.start + x.size) >> 12n));
+    const s = Number(b.start >> 12n);
+    return lo < hi && s < hi && s + Number(b.size >> 12n) > lo;
+  }
+
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
   remove(kd: KmemDevice, parent: Resource): void {
     const k = this.k;
+    const first = kd.blocks[0];
+    const last = kd.blocks[kd.blocks.length - 1];
+    if (first && last && kd.blocks.every((b) => !b.altmap)) {
+      // try_remove_memory without memmap_on_memory: one arch_remove_memory, as it was added
+      k.hotplug.archRemoveMemory(first.start, last.start + last.size - first.start, { explicit: true, altmap: null });
+      k.iomem.release(parent, kd.res);
+      this.devices.delete(kd.dev);
+      return;
+    }
     for (const b of kd.blocks) {
       k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
       if (b.altmap) {
@@ -167,9 +246,9 @@ export class Kmem {
     const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
     const online = kd.blocks.filter((b) => b.zone !== null);
     const onlinePages = online.reduce((n, b) => n + Number(b.size >> 12n) - b.memmapPages, 0);
-    // daxctl_memory_is_movable: every online block movable (true), none (false), or mixed/none online (unknown)
-    const zones = new Set(online.map((b) => b.zone));
-    const movable = online.length === kd.blocks.length && zones.size === 1 ? zones.has('Movable') : null;
+    // daxctl_memory_is_movable: unknown (no key) while a block is offline; true when every block is in
+    // ZONE_MOVABLE, false otherwise (mixed zones read as MEM_ZONE_UNKNOWN, not movable)
+    const movable = online.length === kd.blocks.length ? online.every((b) => b.zone === 'Movable') : null;
     return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable };
   }
 }

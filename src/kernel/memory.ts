@@ -3,6 +3,8 @@
  * memory_block_size_bytes(), as /sys/devices/system/memory shows them, boot RAM and hot-plugged
  * (dax kmem) alike; and memory_hotplug's module parameters.
  */
+import type { KmemBlock, OnlineType } from '../dax/kmem.ts';
+import { KernelError } from './errno.ts';
 import type { Kernel } from './kernel.ts';
 import { dir, file, type VfsDir, type VfsNode } from './vfs.ts';
 
@@ -12,6 +14,8 @@ export interface MemoryBlock {
   online: boolean;
   /** The zone(s) valid_zones prints: the block's zone when online; "none" when it spans zones. */
   validZones: string;
+  /** The hot-plugged block behind it (dax kmem); absent for boot RAM. */
+  kmem?: KmemBlock;
 }
 
 /** The zone of a boot RAM block from its pfns (x86-64: DMA below 16 MiB, DMA32 below 4 GiB). */
@@ -38,11 +42,60 @@ export function memoryBlocks(k: Kernel): MemoryBlock[] {
   for (const kd of k.kmem.devices.values()) {
     for (const b of kd.blocks) {
       const id = Number(b.start / k.cfg.memoryBlockSize);
-      // an offline block could go to either zone
-      blocks.set(id, { id, online: b.zone !== null, validZones: b.zone ?? 'Normal Movable' });
+      blocks.set(id, { id, online: b.zone !== null, validZones: validZonesShow(k, b), kmem: b });
     }
   }
   return [...blocks.values()].sort((a, b) => a.id - b.id);
+}
+
+/** valid_zones_show: an online block's zone; an offline one's default zone first, then the other it may go to. */
+function validZonesShow(k: Kernel, b: KmemBlock): string {
+  if (b.zone) return b.zone;
+  return k.kmem.defaultZoneForPfn(b) === 'Movable' ? 'Movable Normal' : 'Normal Movable';
+}
+
+/** mhp_online_type_from_str: sysfs_streq against the four online types (a trailing newline is fine). */
+function mhpOnlineTypeFromStr(text: string): OnlineType | 'offline' | null {
+  const t = text.endsWith('\n') ? text.slice(0, -1) : text;
+  return t === 'offline' || t === 'online' || t === 'online_kernel' || t === 'online_movable' ? t : null;
+}
+
+/**
+ * state_store (drivers/base/memory.c): device_online / device_offline of the block; EINVAL for an unknown
+ * type and for a block already in the state asked for (device_online's 1). Boot RAM does not offline:
+ * the kernel's own pages are in every boot block (EBUSY), and a block spanning zones is EINVAL
+ * (test_pages_in_a_zone).
+ */
+function stateStore(k: Kernel, id: number, text: string): void {
+  const type = mhpOnlineTypeFromStr(text);
+  if (type === null) throw new KernelError('EINVAL', `memory${id}/state: ${JSON.stringify(text)} is not an online type`);
+  const b = memoryBlocks(k).find((x) => x.id === id);
+  if (!b) throw new KernelError('ENODEV', `memory${id} is gone`);
+  let ret: number;
+  if (b.kmem) ret = type === 'offline' ? k.kmem.memoryBlockOffline(b.kmem) : k.kmem.memoryBlockOnline(b.kmem, type);
+  else if (type !== 'offline') ret = 1;
+  else if (b.validZones === 'none') throw new KernelError('EINVAL', `memory${id}: the block spans zones`);
+  else throw new KernelError('EBUSY', `memory${id}: boot memory holds the kernel's unmovable pages`);
+  if (ret) throw new KernelError('EINVAL', `memory${id} is already ${type === 'offline' ? 'offline' : 'online'}`);
+}
+
+/** auto_online_blocks_store (drivers/base/memory.c): mhp_set_default_online_type for the blocks hot-added from now on. */
+function autoOnlineBlocksStore(k: Kernel, text: string): void {
+  const type = mhpOnlineTypeFromStr(text);
+  if (type === null) throw new KernelError('EINVAL', `auto_online_blocks: ${JSON.stringify(text)} is not an online type`);
+  k.cfg.autoOnlineBlocks = type;
+}
+
+/** /sys/devices/system/memory/memoryN (also reached as /sys/devices/system/node/nodeM/memoryN). */
+export function memoryBlockDir(k: Kernel, b: MemoryBlock): VfsDir {
+  return dir(() => ({
+    online: () => file(() => `${b.online ? 1 : 0}\n`),
+    phys_device: () => file(() => '0\n'),
+    phys_index: () => file(() => `${b.id.toString(16).padStart(8, '0')}\n`),
+    removable: () => file(() => '1\n'),
+    state: () => file(() => `${b.online ? 'online' : 'offline'}\n`, (text) => stateStore(k, b.id, text)),
+    valid_zones: () => file(() => `${b.validZones}\n`),
+  }));
 }
 
 /** /sys/devices/system/memory */
@@ -50,20 +103,10 @@ export function memoryDir(k: Kernel): VfsDir {
   return dir(() => {
     const entries: Record<string, () => VfsNode> = {
       block_size_bytes: () => file(() => `${k.cfg.memoryBlockSize.toString(16)}\n`),
-      auto_online_blocks: () => file(() => `${k.cfg.autoOnlineBlocks}\n`),
+      auto_online_blocks: () => file(() => `${k.cfg.autoOnlineBlocks}\n`, (text) => autoOnlineBlocksStore(k, text)),
     };
     if (k.profile.crashHotplug) entries.crash_hotplug = () => file(() => '0\n');
-    for (const b of memoryBlocks(k)) {
-      entries[`memory${b.id}`] = () =>
-        dir(() => ({
-          online: () => file(() => `${b.online ? 1 : 0}\n`),
-          phys_device: () => file(() => '0\n'),
-          phys_index: () => file(() => `${b.id.toString(16).padStart(8, '0')}\n`),
-          removable: () => file(() => '1\n'),
-          state: () => file(() => `${b.online ? 'online' : 'offline'}\n`),
-          valid_zones: () => file(() => `${b.validZones}\n`),
-        }));
-    }
+    for (const b of memoryBlocks(k)) entries[`memory${b.id}`] = () => memoryBlockDir(k, b);
     return entries;
   });
 }

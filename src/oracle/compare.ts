@@ -20,7 +20,10 @@
  *                  sub-page e820 ends do not fit the model's page-granular e820)
  *   meminfo        the step's change in MemTotal and DirectMap4k/2M/1G (absolute values depend on the
  *                  kernel image and its allocations)
- *   nd, dax, memory, node   the sysfs attributes (path:value lines), uuids replaced; of nodeN/meminfo only MemTotal
+ *   nd, dax, memory   the sysfs attributes (path:value lines), uuids replaced
+ *   node           the node masks exactly; of nodeN/meminfo only MemTotal, and that as the step's change:
+ *                  the absolute value is /proc/meminfo's MemTotal (one node), which depends on the real
+ *                  kernel image's reservations that the model does not have (as for 'meminfo')
  *   trace          function_graph call trees: names, nesting, order and counts (durations and CPUs ignored)
  *   struct-page    the words of the struct pages a kpages step printed, pointers into the memmap as
  *                  page(pfn), other kernel pointers as <kptr> (their values are the allocator's)
@@ -237,6 +240,33 @@ function sysfsView(s: string): string {
     .join('\n');
 }
 
+/**
+ * The node sysfs with each nodeN/meminfo MemTotal as its change from `before` (the previous step's
+ * node state; none at the boot, whose absolute value is not compared).
+ */
+export function nodeView(after: string, before: string | undefined): string {
+  const total = (s: string | undefined) => {
+    const m = new Map<string, number>();
+    for (const l of (s ?? '').split('\n')) {
+      const x = /^(\/sys\/devices\/system\/node\/node\d+\/meminfo):Node (\d+) MemTotal:\s+(\d+) kB/.exec(l);
+      if (x) m.set(x[1]!, Number(x[3]));
+    }
+    return m;
+  };
+  const a = total(after);
+  const b = before === undefined ? null : total(before);
+  return sysfsView(after)
+    .split('\n')
+    .map((l) => {
+      const x = /^(\/sys\/devices\/system\/node\/node(\d+)\/meminfo):Node \d+ MemTotal:/.exec(l);
+      if (!x) return l;
+      if (!b) return `${x[1]}:Node ${x[2]} MemTotal: (the boot's absolute value is not compared)`;
+      const d = a.get(x[1]!)! - (b.get(x[1]!) ?? 0);
+      return `${x[1]}:Node ${x[2]} MemTotal change ${d >= 0 ? '+' : ''}${d} kB`;
+    })
+    .join('\n');
+}
+
 /** function_graph as a call tree: one line per call, indented by depth, durations and CPUs dropped. */
 export function traceTree(s: string): string {
   const out: string[] = [];
@@ -369,6 +399,10 @@ export function compareRuns(meta: { caseId: string; kernel: string; profile: str
         continue;
       }
       if (m.state[key] === undefined) continue;
+      if (a === 'node') {
+        note(a, r, nodeView(r.state.node, prevModel?.state.node !== undefined ? prevReal?.state.node : undefined), nodeView(m.state.node!, prevReal ? prevModel?.state.node : undefined));
+        continue;
+      }
       note(a, r, a === 'iomem' ? iomemView(r.state[key]) : sysfsView(r.state[key]), a === 'iomem' ? iomemView(m.state[key]!) : sysfsView(m.state[key]!));
     }
     if (m.stateMissing.meminfo !== undefined) notModelled('meminfo', m.stateMissing.meminfo);

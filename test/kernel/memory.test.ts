@@ -5,14 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine, type Machine } from '../../src/index.ts';
 import { BACKENDS, realStep } from '../fixtures.ts';
+import { GUEST_E820 } from '../dax/guest.ts';
 
 
-/** The oracle's standard guest: the e820 RAM of QEMU's pc machine with 2 GiB, one 32 GiB NVDIMM at 4 GiB. */
-const GUEST_E820 = [
-  { start: 0x1000n, size: 0x9f000n, type: 'System RAM' as const },
-  { start: 0x100000n, size: 0x7ffdf000n - 0x100000n, type: 'System RAM' as const },
-  { start: 0x100000000n, size: 0x7ffe00000n, type: 'Persistent Memory' as const },
-];
 
 /** Every file under a directory, as the oracle dumps sysfs: "path:value" lines, sorted. */
 function dump(m: Machine, path: string): string[] {

@@ -1,0 +1,118 @@
+/**
+ * dax kmem through the public API on the oracle's standard guest (2 GiB of RAM, a 32 GiB NVDIMM at
+ * 4 GiB), against the 6.12 fixtures: the memory blocks' state files (kmem-sysfs-state,
+ * kmem-offline-online) and destroy-namespace of a namespace whose memory is System RAM
+ * (kmem-destroy-online, kmem-destroy-offline-kmem).
+ */
+import { describe, expect, it } from 'vitest';
+import { createMachine, ERRNO, KernelError, STRERROR } from '../../src/index.ts';
+import { BACKENDS, realStep } from '../fixtures.ts';
+import { GUEST_E820 } from './guest.ts';
+
+const real = (c: string, i: number) => realStep('6.12.117', c, i);
+const MEM = '/sys/devices/system/memory';
+
+/** The shell's "sh: write error: <strerror>" of a recorded echo into sysfs, as an errno name. */
+function shellErrno(stderr: string): string {
+  const text = /^sh: write error: (.*)$/m.exec(stderr)?.[1];
+  return Object.entries(STRERROR).find(([, v]) => v === text)?.[0] ?? `no errno in ${JSON.stringify(stderr)}`;
+}
+
+async function kmemMachine(backend: (typeof BACKENDS)[number]) {
+  const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+  m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+  // daxctl reconfigure-device -f: the kernel's policy (online) has put the 15 blocks in ZONE_NORMAL
+  m.reconfigureDevice('dax0.0', { mode: 'system-ram', online: false });
+  return m;
+}
+
+function writeError(fn: () => void): KernelError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof KernelError) return e;
+    throw e;
+  }
+  throw new Error('the write was taken');
+}
+
+describe.each(BACKENDS)('memory block state writes [%s]', (backend) => {
+  it('kmem-sysfs-state steps 06-09: offline of memory33 is EBUSY (the kernel\'s pages are in it), online_movable of it and online_kernel of memory34 are EINVAL (already online); nothing changes', async () => {
+    const C = 'kmem-sysfs-state';
+    const m = await kmemMachine(backend);
+    const before = m.snapshot();
+    const steps: Array<[number, string, string]> = [
+      [6, `${MEM}/memory33/state`, 'offline\n'],
+      [8, `${MEM}/memory33/state`, 'online_movable\n'],
+      [9, `${MEM}/memory34/state`, 'online_kernel\n'],
+    ];
+    for (const [i, path, text] of steps) {
+      expect(real(C, i).exit).toBe(1);
+      expect(writeError(() => m.writeFile(path, text)).code, `step ${i}`).toBe(shellErrno(real(C, i).stderr));
+    }
+    expect(m.readFile(`${MEM}/memory33/state`)).toBe(real(C, 7).stdout);
+    expect(m.snapshot()).toEqual(before);
+  });
+
+  it('kmem-offline-online steps 06 and 08: a ZONE_NORMAL block other than the first offlines (valid_zones "Normal Movable"), and online_movable puts it in ZONE_MOVABLE', async () => {
+    const C = 'kmem-offline-online';
+    const m = await kmemMachine(backend);
+    const line = (state: string, f: string) => state.split('\n').find((l) => l.startsWith(`${MEM}/memory35/${f}:`))!.split(':')[1] + '\n';
+    const total = () => Number(/MemTotal:\s+(\d+)/.exec(m.readFile('/proc/meminfo'))![1]);
+    const t0 = total();
+    m.writeFile(`${MEM}/memory35/state`, 'offline');
+    for (const f of ['state', 'online', 'valid_zones']) expect(m.readFile(`${MEM}/memory35/${f}`)).toBe(line(real(C, 6).state.memory, f));
+    // one 128 MiB block less: 7 blocks went in the real step, 917504 kB
+    const realDrop = (n: number) => Number(/MemTotal:\s+(\d+)/.exec(realStep('6.12.117', C, n).state.meminfo)![1]);
+    expect((t0 - total()) * 7).toBe(realDrop(5) - realDrop(6));
+    // the same file through the node (daxctl's path)
+    m.writeFile('/sys/devices/system/node/node0/memory35/state', 'online_movable');
+    for (const f of ['state', 'online', 'valid_zones']) expect(m.readFile(`${MEM}/memory35/${f}`)).toBe(line(real(C, 8).state.memory, f));
+    expect(() => m.writeFile(`${MEM}/memory35/state`, 'sideways')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('kmem-auto-online-off step 05: auto_online_blocks takes "offline" (and refuses what is not an online type)', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+    m.writeFile(`${MEM}/auto_online_blocks`, 'offline\n');
+    const line = real('kmem-auto-online-off', 5).state.memory.split('\n').find((l) => l.startsWith(`${MEM}/auto_online_blocks:`))!;
+    expect(`${MEM}/auto_online_blocks:${m.readFile(`${MEM}/auto_online_blocks`).trim()}`).toBe(line);
+    expect(() => m.writeFile(`${MEM}/auto_online_blocks`, 'maybe\n')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+});
+
+describe.each(BACKENDS)('destroy-namespace of System RAM [%s]', (backend) => {
+  it.each([
+    ['kmem-destroy-online', 6, false],
+    ['kmem-destroy-offline-kmem', 7, true],
+  ])('%s step %i: destroyNamespace is EBUSY while kmem holds the dax device (ndctl exit 240), the machine unchanged', async (c, i, offline) => {
+    const m = await kmemMachine(backend);
+    // offline-memory: memory33 refuses, the blocks before it in readdir order go offline
+    if (offline) for (const id of [40, 39, 47, 37, 45, 35, 43]) m.writeFile(`${MEM}/memory${id}/state`, 'offline');
+    const before = m.snapshot();
+    const e = writeError(() => m.destroyNamespace('namespace0.0'));
+    expect(e.code).toBe('EBUSY');
+    expect(256 + e.errno).toBe(real(c, i).exit);
+    expect(e.errno).toBe(ERRNO.EBUSY);
+    expect(m.snapshot()).toEqual(before);
+    expect(m.listNamespaces().map((n) => n.dev)).toEqual(['namespace0.0']);
+  });
+});
+
+describe.each(BACKENDS)('kmem and the direct map [%s]', (backend) => {
+  it('kmem-system-ram-mem-2G step 05: the hot-add maps 0x108000000-0x13fffffff in 2M pages and 0x140000000-0x17fffffff in one 1G page (one arch_add_memory)', async () => {
+    const C = 'kmem-system-ram-mem-2G';
+    const dm = (text: string) => Object.fromEntries([...text.matchAll(/^(DirectMap\w+):\s+(\d+) kB/gm)].map((x) => [x[1]!, Number(x[2])]));
+    const delta = (a: string, b: string) => {
+      const x = dm(a);
+      const y = dm(b);
+      return Object.fromEntries(Object.keys(y).map((k) => [k, y[k]! - x[k]!]));
+    };
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    const before = m.readFile('/proc/meminfo');
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', online: false });
+    const expected = delta(real(C, 4).state.meminfo, real(C, 5).state.meminfo);
+    expect(expected.DirectMap1G).toBe(-1048576);
+    expect(delta(before, m.readFile('/proc/meminfo'))).toEqual(expected);
+  });
+});
