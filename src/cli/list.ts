@@ -92,8 +92,8 @@ function listed(ns: Record<string, unknown>, p: ListPlan): boolean {
 export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollected {
   const c: ListCollected = {};
   const wantMode = p.mode === undefined ? undefined : nsModeName(p.mode);
-  const byDev = (daxRegion: boolean) => new Map(m.listNamespaces({ human: p.flags.human, daxRegion }).map((n) => [String(n.dev), n]));
-  const plain = byDev(p.flags.dax);
+  // UTIL_JSON_DAX (-X): a devdax namespace with its daxregion, else its chardev
+  const plain = new Map(m.listNamespaces({ human: p.flags.human, daxRegion: p.flags.dax }).map((n) => [String(n.dev), n]));
   for (const r of libndctlOrder(m.listRegions(), (x) => x.dev)) {
     if (!regionFilter(r.dev, r.id, p.region)) continue;
     // ndctl_filter_walk: a namespace filter also picks the regions that hold a match
