@@ -953,6 +953,15 @@ export class Machine {
     return this.pmem.list(!!opts?.human, !!opts?.daxRegion);
   }
 
+  /**
+   * The nvdimm buses (`ndctl list -B`): the "Persistent Memory" (E820_TYPE_PMEM) ranges are the ones an ACPI NFIT
+   * describes, so their regions sit on the bus acpi_nfit_init() registers, provider "ACPI.NFIT" (no ARS: no scrub_state).
+   */
+  listBuses(): Array<{ provider: string; dev: string }> {
+    this.live();
+    return this.pmem.regions.length > 0 ? [{ provider: 'ACPI.NFIT', dev: 'ndbus0' }] : [];
+  }
+
   /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
   listRegions(): RegionListing[] {
     this.live();

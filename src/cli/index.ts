@@ -4,7 +4,7 @@
  *   altmap                      the default report (two 256 GiB fsdax namespaces, map=dev and map=mem)
  *   altmap create-namespace     ndctl create-namespace: prints the namespace JSON (with its altmap)
  *   altmap destroy-namespace    ndctl destroy-namespace (-f for an active namespace, as ndctl asks)
- *   altmap list                 ndctl list: -N (the default), -R, -X, -i, -u, -v, -r/-n/-m filters
+ *   altmap list                 ndctl list: -N (the default), -B, -R, -X, -i, -u, -v, -r/-n/-m filters
  *   altmap walk <vaddr>         the page-table walk of a virtual address
  *   altmap run <scenario.json>  runs a scenario file
  *   altmap dmesg                the kernel log
@@ -93,6 +93,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-r, --region <region-id>', 'filter by region')
       .option('-n, --namespace <namespace-id>', 'filter by namespace id')
       .option('-m, --mode <namespace-mode>', 'filter by namespace mode')
+      .option('-B, --buses', 'include bus info')
       .option('-D, --dimms', 'include dimm info (the model has no DIMMs: none listed)')
       .option('-R, --regions', 'include region info')
       .option('-N, --namespaces', 'include namespace info (default)')

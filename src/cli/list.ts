@@ -8,6 +8,7 @@ import {
   decodeInfoBlock,
   PFN_SB_SIZE,
   regionJson,
+  busJson,
   namespaceVerbose,
   listDisplay,
   libndctlOrder,
@@ -19,6 +20,7 @@ import { out, err } from './output.ts';
 import { type MachineOpts, openSession } from './session.ts';
 
 export interface ListOpts extends MachineOpts {
+  buses?: boolean;
   regions?: boolean;
   namespaces?: boolean;
   dimms?: boolean;
@@ -36,6 +38,7 @@ export interface ListOpts extends MachineOpts {
 
 /** The list.* switches after cmd_list()'s defaulting: no kind named lists namespaces; -v turns kinds on (ndctl/list.c). */
 export interface ListPlan {
+  buses: boolean;
   dimms: boolean;
   regions: boolean;
   namespaces: boolean;
@@ -49,22 +52,23 @@ export interface ListPlan {
 
 /** cmd_list (ndctl/list.c): num_list_flags(), the -v switch (without NDCTL_LIST_LINT) and listopts_to_flags(). */
 export function listPlan(o: ListOpts): ListPlan {
+  let buses = !!o.buses;
   let dimms = !!o.dimms;
   let regions = !!o.regions;
   let namespaces = !!o.namespaces;
   let dax = !!o.deviceDax;
   let idle = !!o.idle;
   let mode = o.mode;
-  if (!dimms && !regions && !namespaces) {
+  if (!buses && !dimms && !regions && !namespaces) {
     regions = o.region !== undefined;
     if (dax && mode === undefined) mode = 'dax';
   }
   const v = o.verbose ?? 0;
   if (v >= 3) idle = true;
-  if (v >= 2) dimms = regions = true;
+  if (v >= 2) buses = dimms = regions = true;
   if (v >= 1) namespaces = dax = true;
-  if (!dimms && !regions && !namespaces) namespaces = true;
-  return { dimms, regions, namespaces, flags: { human: !!o.human, verbose: v > 0, dax, idle }, configured: !!o.configured, region: o.region, namespace: o.namespace, mode };
+  if (!buses && !dimms && !regions && !namespaces) namespaces = true;
+  return { buses, dimms, regions, namespaces, flags: { human: !!o.human, verbose: v > 0, dax, idle }, configured: !!o.configured, region: o.region, namespace: o.namespace, mode };
 }
 
 /** ndctl_namespace_get_uuid(): the namespace's own (label) uuid, the pfn/dax info block's parent_uuid on the model's media. */
@@ -90,18 +94,25 @@ function listed(ns: Record<string, unknown>, p: ListPlan): boolean {
 
 /** ndctl_filter_walk with cmd_list's filter_region / filter_namespace (ndctl/list.c): regions and namespaces in libndctl's order. */
 export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollected {
-  const c: ListCollected = {};
+  // filter_bus: with -B each bus object is the container of its regions (and of namespaces without -R)
+  const bus = p.buses ? m.listBuses().map((b) => busJson(b))[0] : undefined;
+  const c: ListCollected = bus ? { buses: [bus] } : {};
+  const attach = (key: 'regions' | 'namespaces', item: unknown): void => {
+    if (bus) ((bus[key] ??= []) as unknown[]).push(item);
+    else (c[key] ??= []).push(item);
+  };
   const wantMode = p.mode === undefined ? undefined : nsModeName(p.mode);
-  const byDev = (daxRegion: boolean) => new Map(m.listNamespaces({ human: p.flags.human, daxRegion }).map((n) => [String(n.dev), n]));
-  const plain = byDev(p.flags.dax);
+  // UTIL_JSON_DAX (-X): a devdax namespace with its daxregion, else its chardev
+  const plain = new Map(m.listNamespaces({ human: p.flags.human, daxRegion: p.flags.dax }).map((n) => [String(n.dev), n]));
   for (const r of libndctlOrder(m.listRegions(), (x) => x.dev)) {
     if (!regionFilter(r.dev, r.id, p.region)) continue;
     // ndctl_filter_walk: a namespace filter also picks the regions that hold a match
     if (p.namespace !== undefined && p.namespace !== 'all' && !r.namespaces.some((n) => namespaceFilter(n, p.namespace))) continue;
     let jnamespaces: unknown[] | undefined;
+    let jregion: Record<string, unknown> | undefined;
     if (p.regions) {
-      const jregion = regionJson({ ...r }, p.flags);
-      (c.regions ??= []).push(jregion);
+      jregion = regionJson({ ...r }, p.flags);
+      attach('regions', jregion);
     }
     if (!p.namespaces) continue;
     for (const dev of libndctlOrder(r.namespaces, (x) => x)) {
@@ -109,11 +120,10 @@ export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollec
       if (!ns || !namespaceFilter(dev, p.namespace) || !listed(ns, p)) continue;
       if (wantMode !== undefined && ns.mode !== wantMode) continue;
       const entry = namespaceEntry(m, ns, r, p, altmap);
-      if (p.regions) {
-        const jregion = c.regions![c.regions!.length - 1] as Record<string, unknown>;
+      if (jregion) {
         jnamespaces ??= (jregion.namespaces = []) as unknown[];
         jnamespaces.push(entry);
-      } else (c.namespaces ??= []).push(entry);
+      } else attach('namespaces', entry);
     }
   }
   return c;

@@ -44,6 +44,14 @@ describe('ndctl list (6.12)', () => {
     expect(JSON.parse(norm(v.stdout))).toEqual(JSON.parse(norm(JSON.stringify([r7]))));
     expect(Object.keys(JSON.parse(v.stdout)[0])).toEqual(Object.keys(r7));
     expect(Object.keys(JSON.parse(v.stdout)[0].namespaces[0])).toEqual(Object.keys(r7.namespaces[0]));
+
+    // -B: the bus (ACPI.NFIT, ndbus0) holds the regions; the same region under it
+    const b = await altmap('f.json', 'list', '-BRNv');
+    const bus7 = JSON.parse(real('ns-fsdax-dev-4G-listfull', 7).stdout)[0];
+    const shown = JSON.parse(norm(b.stdout));
+    expect(Object.keys(shown[0])).toEqual(Object.keys(bus7).filter((k) => k !== 'dimms'));
+    expect({ provider: shown[0].provider, dev: shown[0].dev }).toEqual({ provider: bus7.provider, dev: bus7.dev });
+    expect(shown[0].regions).toEqual(JSON.parse(norm(JSON.stringify([r7]))));
   });
 
   it('seeds-fsdax-3 step 7: three namespaces in libndctl order (namespace0.2, 0.1, 0.0)', async () => {
