@@ -169,6 +169,17 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-u, --human', 'use human friendly number formats'),
   ).action(act(async (_o: unknown, cmd: Command) => (await import('./daxctl.ts')).cmdDaxctlList(cmd)));
 
+  addMachineOptions(
+    program
+      .command('lsmem')
+      .description('util-linux lsmem: the memory blocks as ranges (merged by the shown columns), then the summary')
+      .option('-o, --output <list>', 'output columns (RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES; +LIST adds to the default)')
+      .option('-a, --all', 'list each individual memory block')
+      .option('-b, --bytes', 'print SIZE in bytes rather than in human readable format')
+      .option('-n, --noheadings', "don't print headings")
+      .option('--summary [when]', 'print summary information (never, always or only)'),
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./lsmem.ts')).cmdLsmem(cmd)));
+
   addMachineOptions(program.command('cat').description('print kernel files as the profile\'s kernel formats them (/proc/iomem, /proc/meminfo, /sys/...)').argument('<path...>', 'absolute paths')).action(
     act(async (paths: string[], _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdCat(paths, cmd)),
   );

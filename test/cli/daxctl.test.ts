@@ -4,7 +4,9 @@
  * kmem-policy-refusal, kmem-system-ram-mem-1G, kmem-offline-online, kmem-no-online, kmem-no-movable
  * and kmem-auto-online-off.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,6 +26,14 @@ async function modelBlocks(state: string): Promise<string[]> {
   // each of these files is one line
   const lines = (await altmap(state, 'cat', ...paths)).stdout.split('\n');
   return paths.map((p, i) => `${p}:${lines[i]}`).sort();
+}
+
+/** Run each step's command on the state file and compare exit, stdout and stderr with the recorded step. */
+async function expectSteps(c: string, state: string, steps: ReadonlyArray<readonly [number, readonly string[]]>): Promise<void> {
+  for (const [i, argv] of steps) {
+    const r = await altmap(state, ...argv);
+    expect([r.code, r.stdout, r.stderr], `${c} step ${i}`).toEqual([real(c, i).exit, real(c, i).stdout, real(c, i).stderr]);
+  }
 }
 
 describe('daxctl reconfigure-device (6.12)', () => {
@@ -86,14 +96,11 @@ describe('daxctl online-memory, offline-memory and list (6.12)', () => {
     const C3 = 'kmem-no-movable';
     const st = 'nm.json';
     expect((await altmap(st, 'create-namespace', '-s', '2G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
-    for (const [i, argv] of [
+    await expectSteps(C3, st, [
       [5, ['reconfigure-device', 'dax0.0', '-m', 'system-ram', '-f', '--no-movable']],
       [6, ['daxctl-list', '-RDMi']],
       [7, ['reconfigure-device', 'dax0.0', '-m', 'devdax', '-f']],
-    ] as const) {
-      const r = await altmap(st, ...argv);
-      expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C3, i).exit, real(C3, i).stdout, real(C3, i).stderr]);
-    }
+    ] as const);
   });
 
   it('kmem-auto-online-off steps 05-08: with auto_online_blocks offline, reconfigure needs no -f and daxctl onlines to ZONE_MOVABLE (movable true); -f devdax then succeeds', async () => {
@@ -101,14 +108,11 @@ describe('daxctl online-memory, offline-memory and list (6.12)', () => {
     const st = 'off.json';
     expect((await altmap(st, 'create-namespace', '-s', '2G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
     expect((await altmap(st, 'write', '/sys/devices/system/memory/auto_online_blocks', 'offline')).code).toBe(real(C4, 5).exit);
-    for (const [i, argv] of [
+    await expectSteps(C4, st, [
       [6, ['reconfigure-device', 'dax0.0', '-m', 'system-ram']],
       [7, ['daxctl-list', '-RDMi']],
       [8, ['reconfigure-device', 'dax0.0', '-m', 'devdax', '-f']],
-    ] as const) {
-      const r = await altmap(st, ...argv);
-      expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C4, i).exit, real(C4, i).stdout, real(C4, i).stderr]);
-    }
+    ] as const);
   });
 
   it('online-memory of a devdax device: not applicable, ENXIO (exit 250, daxctl/device.c do_xline)', async () => {
@@ -125,15 +129,12 @@ describe('daxctl list forms (6.12)', () => {
     const C = 'ns-devdax-mem-4G-listfull';
     const st = 'lf.json';
     expect((await altmap(st, 'create-namespace', '-s', '4G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
-    for (const [i, argv] of [
+    await expectSteps(C, st, [
       [6, ['daxctl-list', '-RDMi']],
       [9, ['daxctl-list']],
       [10, ['daxctl-list', '-R']],
       [11, ['daxctl-list', '-D', '-u']],
-    ] as const) {
-      const r = await altmap(st, ...argv);
-      expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C, i).exit, real(C, i).stdout, real(C, i).stderr]);
-    }
+    ] as const);
   });
 });
 
@@ -148,12 +149,43 @@ describe('daxctl with the kernel command line of the case (6.12)', () => {
     ];
     writeFileSync(join(TMP, st), JSON.stringify({ machine: { kernel: 'v6', e820, cmdline: 'memhp_default_state=online_movable', backend: 'ts' }, steps: [] }));
     expect((await runAltmap(TMP, ['create-namespace', '-s', '1G', '-m', 'devdax', '-M', 'mem', '--state', st])).code).toBe(0);
-    for (const [i, argv] of [
+    await expectSteps(C, st, [
       [6, ['reconfigure-device', 'dax0.0', '-m', 'system-ram', '-f']],
       [8, ['reconfigure-device', 'dax0.0', '-m', 'devdax', '-f']],
-    ] as const) {
-      const r = await runAltmap(TMP, [...argv, '--state', st]);
-      expect([r.code, r.stdout, r.stderr], `step ${i}`).toEqual([real(C, i).exit, real(C, i).stdout, real(C, i).stderr]);
+    ] as const);
+  });
+});
+
+/** util-linux's own lsmem, to run on a recorded sysfs (--sysroot). */
+const LSMEM = '/usr/bin/lsmem';
+
+/** A sysroot holding a recorded /sys/devices/system/memory, each block with the node0 link lsmem looks for. */
+function sysroot(dir: string, memory: string): string {
+  const root = join(TMP, dir);
+  for (const l of memory.split('\n')) {
+    const i = l.indexOf(':');
+    if (i < 0) continue;
+    const p = join(root, l.slice(0, i));
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, `${l.slice(i + 1)}\n`);
+    const b = /\/memory\/(memory\d+)\//.exec(l);
+    if (b) mkdirSync(join(root, '/sys/devices/system/memory', b[1]!, 'node0'), { recursive: true });
+  }
+  return root;
+}
+
+describe('altmap lsmem (util-linux 2.38)', () => {
+  it.skipIf(!existsSync(LSMEM))('kmem-offline-online step 06: lsmem and lsmem -o +ZONES,NODE print what util-linux\'s lsmem prints for the recorded sysfs', async () => {
+    const C = 'kmem-offline-online';
+    const root = sysroot('lsmem-root', real(C, 6).state.memory);
+    const st = 'ls.json';
+    expect((await altmap(st, 'create-namespace', '-s', '2G', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
+    expect((await altmap(st, 'reconfigure-device', 'dax0.0', '-m', 'system-ram', '-f')).code).toBe(0);
+    expect((await altmap(st, 'offline-memory', 'dax0.0')).code).toBe(real(C, 6).exit);
+    for (const extra of [[], ['-o', '+ZONES,NODE'], ['-b'], ['-a', '-n'], ['--summary=only']]) {
+      const want = execFileSync(LSMEM, ['--sysroot', root, ...extra], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+      const r = await altmap(st, 'lsmem', ...extra);
+      expect([r.code, r.stdout], extra.join(' ')).toEqual([0, want]);
     }
   });
 });
