@@ -11,6 +11,7 @@ import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
 import { checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
+import { RegionSeeds, holderName, type Holder } from './seeds.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
 import { hex } from '../kernel/printk.ts';
 
@@ -30,10 +31,13 @@ export interface CreateNamespaceOptions {
   region?: number;
 }
 
-interface Region {
+export interface Region {
   id: number;
   res: Resource;
+  /** The configured namespaces (idle ones are only ids, in seeds). */
   namespaces: Namespace[];
+  /** The region's idas and seed devices. */
+  seeds: RegionSeeds;
 }
 
 export interface Namespace {
@@ -49,6 +53,8 @@ export interface Namespace {
   claim: Resource;
   blockdev: string;
   pfnDev: Device | null;
+  /** The pfn, dax or btt device that claims the namespace (its id from the region's seed), null for raw. */
+  holder: Holder | null;
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
   daxRes?: Resource;
@@ -142,7 +148,10 @@ export class Pmem {
   ) {}
 
   addRegion(res: Resource): void {
-    this.regions.push({ id: this.regions.length, res, namespaces: [] });
+    const namespaces: Namespace[] = [];
+    const seeds = new RegionSeeds(this.regions.length, () => namespaces.map((n) => n.idx), this.k.profile.devdax);
+    seeds.registerRegion();
+    this.regions.push({ id: this.regions.length, res, namespaces, seeds });
   }
 
   ownsDevice(name: string): boolean {
@@ -245,9 +254,10 @@ export class Pmem {
   /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
   create(p: NamespacePlan): Record<string, unknown> {
     const k = this.k;
-    // the region's seed namespace: the lowest index not in use (a destroyed namespace's name comes back)
-    let idx = 0;
-    while (p.region.namespaces.some((n) => n.idx === idx)) idx++;
+    // ndctl configures namespaceX.0 if idle, else the region's namespace seed, and the mode's holder seed
+    const seeds = p.region.seeds;
+    const idx = seeds.regionGetNamespace();
+    const holder = seeds.holderSeed(p.mode);
     const dev = `namespace${p.region.id}.${idx}`;
     const end = p.start + p.size - 1n;
     const claim = k.iomem.request(p.region.res, dev, p.start, end);
@@ -265,22 +275,25 @@ export class Pmem {
       claim,
       blockdev: idx === 0 ? `pmem${p.region.id}` : `pmem${p.region.id}.${idx}`,
       pfnDev: null,
+      holder,
       layout: p.layout,
     };
     p.region.namespaces.push(ns);
+    seeds.configure(idx, holder);
     if (p.probeFailure !== undefined) {
       // the pfn/dax device is configured and probed: nd_pfn_init refuses, the probe returns -ENXIO (no
       // "probe ... failed" line for -ENXIO), ndctl reports the enable failure and deletes the namespace
       const dax = p.mode === 'devdax';
-      const devName = `${dax ? 'dax' : 'pfn'}${p.region.id}.${idx}`;
+      const devName = holderName(p.region.id, holder!);
       k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${p.probeFailure}`);
       k.iomem.release(p.region.res, claim);
       p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
+      seeds.unconfigure(idx, holder);
       enableFailed(dax ? 'dax' : 'pfn', devName, dev);
     }
     if (p.mode === 'sector') {
       // nd_btt_probe -> btt_init (drivers/nvdimm/btt.c): rawsize is the namespace less the 4 KiB initial offset
-      const btt = `btt${p.region.id}.${idx}`;
+      const btt = holderName(p.region.id, holder!);
       const rawsize = p.size - 4096n;
       if (rawsize < ARENA_MIN_SIZE) {
         // "%s must be at least %lld bytes" (ARENA_MIN_SIZE + the initial offset) is a dev_dbg the model does not
@@ -301,9 +314,11 @@ export class Pmem {
         if (ns.pfnDev && !k.poisoned) k.devices.unbind(ns.pfnDev);
         k.iomem.release(p.region.res, claim);
         p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
+        seeds.unconfigure(idx, holder);
         throw e;
       }
     }
+    seeds.advanceSeeds(idx, holder);
     return this.json(ns, false);
   }
 
@@ -312,11 +327,14 @@ export class Pmem {
     const k = this.k;
     // fsdax: the pmem driver binds the pfn device; devdax: dax_pmem binds the dax device
     const dax = ns.mode === 'devdax';
-    const pfnName = `${dax ? 'dax' : 'pfn'}${ns.region.id}.${ns.idx}`;
+    const ndName = holderName(ns.region.id, ns.holder!);
+    // devdax: the memmap is the device-dax instance's, named daxR.N after its namespace (dax_pmem's
+    // sscanf of "namespace%d.%d"), not after the nd_dax device that holds the namespace
+    const pfnName = dax ? `dax${ns.region.id}.${ns.idx}` : ndName;
     const driver = dax ? 'dax_pmem' : 'nd_pmem';
     const dev = k.devices.create(pfnName, driver);
     ns.pfnDev = dev;
-    for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${pfnName}: ${m}`);
+    for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${ndName}: ${m}`);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.name as Era, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
     this.probe(ns, layout, dev, pfnName, driver);
@@ -383,6 +401,7 @@ export class Pmem {
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
     k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
+    ns.region.seeds.destroy(ns.idx, ns.holder);
   }
 
   /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
