@@ -164,7 +164,7 @@ export class Pmem {
   }
 
   /** Free extents of a region, lowest first. */
-  private freeExtents(r: Region): Array<{ start: bigint; size: bigint }> {
+  freeExtents(r: Region): Array<{ start: bigint; size: bigint }> {
     const out: Array<{ start: bigint; size: bigint }> = [];
     let at = r.res.start;
     const used = [...r.namespaces].sort((a, b) => (a.start < b.start ? -1 : 1));
@@ -279,7 +279,8 @@ export class Pmem {
       layout: p.layout,
     };
     p.region.namespaces.push(ns);
-    seeds.configure(idx, holder);
+    // setup_namespace(): ndctl sets the namespace's sector size, 4096 under a btt, else 512
+    seeds.configure(idx, holder, p.mode === 'sector' ? 4096 : 512);
     if (p.probeFailure !== undefined) {
       // the pfn/dax device is configured and probed: nd_pfn_init refuses, the probe returns -ENXIO (no
       // "probe ... failed" line for -ENXIO), ndctl reports the enable failure and deletes the namespace

@@ -22,6 +22,8 @@ export class RegionSeeds {
   /** Ids of the holders now attached to a namespace, per kind. */
   private readonly held: Record<Holder['kind'], Set<number>> = { pfn: new Set(), dax: new Set(), btt: new Set() };
   readonly seed: Record<SeedKind, number | null> = { namespace: null, pfn: null, dax: null, btt: null };
+  /** Each registered namespace device's sector size once ndctl set one: kept while the device lives, idle or not. */
+  readonly lbasize = new Map<number, number>();
 
   constructor(
     readonly region: number,
@@ -84,7 +86,8 @@ export class RegionSeeds {
   }
 
   /** The namespace takes a configuration (its size is set): no longer idle; its holder is attached. */
-  configure(ns: number, holder: Holder | null): void {
+  configure(ns: number, holder: Holder | null, lbasize: number): void {
+    this.lbasize.set(ns, lbasize);
     const i = this.idleNamespaces.indexOf(ns);
     if (i >= 0) this.idleNamespaces.splice(i, 1);
     if (holder) this.held[holder.kind].add(holder.id);
@@ -110,7 +113,7 @@ export class RegionSeeds {
     if (holder) this.held[holder.kind].delete(holder.id);
     if (ns === 0 || ns === this.seed.namespace) {
       if (!this.idleNamespaces.includes(ns)) this.idleNamespaces.push(ns);
-    }
+    } else this.lbasize.delete(ns);
   }
 
   /** The ids of one holder kind registered now (the seed and the attached ones), ascending. */

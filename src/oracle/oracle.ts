@@ -27,7 +27,8 @@ export async function modelRunFor(f: Fixture, main: CliMain, o: { profile?: Orac
         return s && /^kpages\b/.test(s.run) ? parseKpages(s.stdout).map((p) => p.pfn) : null;
       },
       realSysfs: (i) => {
-        const s = f.steps.find((x) => x.index === i);
+        // the boot is compared with what the real machine was after its setup steps (compareRuns): ask for those paths
+        const s = i === 0 ? ([...f.steps].reverse().find((x) => x.setup) ?? boot) : f.steps.find((x) => x.index === i);
         return s ? { nd: s.state.nd, dax: s.state.dax, memory: s.state.memory, node: s.state.node } : {};
       },
     },
