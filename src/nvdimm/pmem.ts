@@ -163,6 +163,18 @@ export class Pmem {
     throw new KernelError('ENODEV', `no namespace ${show(name)}`);
   }
 
+  /**
+   * nd_region_allocatable_dpa / nd_region_available_dpa: the region's free extents, each cut down to the
+   * region's align (5.7+; none where the machine sets no align), so what ndctl sees as room.
+   */
+  allocatableExtents(r: Region): Array<{ start: bigint; size: bigint }> {
+    const a = this.regionAlign;
+    if (a === null || a <= 0n) return this.freeExtents(r);
+    return this.freeExtents(r)
+      .map((e) => ({ start: e.start, size: (e.size / a) * a }))
+      .filter((e) => e.size > 0n);
+  }
+
   /** Free extents of a region, lowest first. */
   freeExtents(r: Region): Array<{ start: bigint; size: bigint }> {
     const out: Array<{ start: bigint; size: bigint }> = [];
@@ -204,7 +216,7 @@ export class Pmem {
     const wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
     let lastErr: unknown;
     for (const region of regions) {
-      const extents = this.freeExtents(region);
+      const extents = this.allocatableExtents(region);
       const largest = extents.reduce((m, e) => (e.size > m ? e.size : m), 0n);
       try {
         const size = checkCreateNamespace({

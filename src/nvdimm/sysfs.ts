@@ -61,12 +61,10 @@ function nmemDir(r: Region): VfsDir {
 
 /** Free space of a region, each extent aligned down to the region's align (nd_region_available_dpa, max_available_extent). */
 function regionAvailable(pmem: Pmem, r: Region): { total: bigint; max: bigint } {
-  const align = pmem.regionAlign ?? DEFAULT_REGION_ALIGN;
-  const down = (x: bigint) => (x / align) * align;
-  const ext = pmem.freeExtents(r);
+  const ext = pmem.allocatableExtents(r);
   const total = ext.reduce((s, e) => s + e.size, 0n);
   const max = ext.reduce((m, e) => (e.size > m ? e.size : m), 0n);
-  return { total: down(total), max: down(max) };
+  return { total, max };
 }
 
 /** nd_region_attributes (region_devs.c) of a pmem region. */
