@@ -15,6 +15,8 @@ export interface CreateOpts extends MachineOpts {
   json?: boolean;
   explain?: boolean;
   sectorSize?: string;
+  /** -r: regionN, N, or all. */
+  region?: string;
   /** --altmap: add the altmap the device got (kernel field names); without it the output is ndctl's alone. */
   altmap?: boolean;
 }
@@ -24,7 +26,16 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
   const s = await openSession(cmd, true);
   const m = s.m;
   try {
-    const req: Record<string, string> = {};
+    const req: Record<string, string | number> = {};
+    if (o.region !== undefined && o.region !== 'all') {
+      // ndctl's util_region_filter: "regionN" or "N"; a region that matches none leaves nothing to create in
+      const id = /^(?:region)?(\d+)$/.exec(o.region);
+      if (!id || !m.listDir('/sys/bus/nd/devices').includes(`region${Number(id[1])}`)) {
+        err('failed to create namespace: No such device or address');
+        return 237;
+      }
+      req.region = Number(id[1]);
+    }
     if (o.size !== undefined) req.size = o.size;
     if (o.mode !== undefined) req.mode = Object.hasOwn(MODE_ALIASES, o.mode) ? MODE_ALIASES[o.mode] : o.mode;
     if (o.map !== undefined) req.map = o.map;

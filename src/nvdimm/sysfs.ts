@@ -91,7 +91,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     read_only: fixed('0'),
     resource: fixed(hex(r.res.start)),
     // nd_region's set cookie: from the interleave set's DIMM serial numbers (QEMU's, one DIMM per set)
-    set_cookie: fixed(hex(0x2468ac00123456n + BigInt(r.id) * 0x20000000001n)),
+    set_cookie: fixed(hex(0x2468ac00123456n + BigInt(r.id) * 0x200000001n)),
     size: fixed(String(size)),
     target_node: fixed('0'),
   };
