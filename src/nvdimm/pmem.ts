@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { NdctlError, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type Era, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { RegionSeeds, holderName, type Holder } from './seeds.ts';
@@ -263,6 +263,18 @@ export class Pmem {
     });
   }
 
+  /**
+   * ndctl's setup_namespace, once the size is set: the namespace's resource must sit on the region's align;
+   * ndctl then deletes the configuration, the sector size it wrote stays (EINVAL, exit 237).
+   */
+  private checkResourceAlignment(p: NamespacePlan, idx: number, dev: string): void {
+    const a = this.regionAlign;
+    if (a === null || a <= 0n || p.start % a === 0n) return;
+    p.region.seeds.lbasize.set(idx, p.mode === 'sector' ? 4096 : 512);
+    const text = `${dev} misaligned to ${a >> 20n}M, adjust region alignment and retry`;
+    throw new NdctlError('EINVAL', text, `  Error: ${text}\n\nfailed to create namespace: Invalid argument\n`, 237);
+  }
+
   /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
   create(p: NamespacePlan): Record<string, unknown> {
     const k = this.k;
@@ -271,6 +283,7 @@ export class Pmem {
     const idx = seeds.regionGetNamespace();
     const holder = seeds.holderSeed(p.mode);
     const dev = `namespace${p.region.id}.${idx}`;
+    this.checkResourceAlignment(p, idx, dev);
     const end = p.start + p.size - 1n;
     const claim = k.iomem.request(p.region.res, dev, p.start, end);
     if (!claim) throw new KernelError('EBUSY', `${dev}: [${p.start}, ${end}] is already claimed`);
