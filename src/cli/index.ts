@@ -71,6 +71,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-a, --align <align>', 'data alignment: 4K | 2M | 1G (default 2M)')
       .option('-l, --sector-size <lba-size>', 'sector mode: the btt sector size (default 4096)')
       .option('-r, --region <region>', 'the region to create it in: regionN, N or all (default: the first with room)')
+      .option('-e, --reconfig <namespace>', 'reconfigure this namespace in place (a label-less region\'s namespaceN.0 is only ever reconfigured)')
+      .option('-f, --force', 'accepted for ndctl compatibility (the model reconfigures an active namespace without it)')
       .option('--altmap', 'add the altmap the device got to the JSON (not an ndctl key)')
       .addOption(new Option('-u, --human', 'human sizes (the default when stdout is a terminal)').conflicts('json'))
       .option('--json', 'sizes in bytes')

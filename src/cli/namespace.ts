@@ -17,6 +17,9 @@ export interface CreateOpts extends MachineOpts {
   sectorSize?: string;
   /** -r: regionN, N, or all. */
   region?: string;
+  /** -e: the namespace to reconfigure. */
+  reconfig?: string;
+  force?: boolean;
   /** --altmap: add the altmap the device got (kernel field names); without it the output is ndctl's alone. */
   altmap?: boolean;
 }
@@ -41,6 +44,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     if (o.map !== undefined) req.map = o.map;
     if (o.align !== undefined) req.align = o.align;
     if (o.sectorSize !== undefined) req.sectorSize = o.sectorSize;
+    if (o.reconfig !== undefined) req.reconfig = o.reconfig;
     // ndctl's own checks first (nothing changes): a refusal here is ndctl's, with its text and exit code
     // (ndctl/namespace.c: 129 for parse_namespace_options, 256 + rc after err(), 237 otherwise).
     try {
@@ -64,6 +68,11 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
       if (e instanceof NdctlError) {
         // the kernel refused to enable the device (its probe failed): ndctl's report of it
         saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+        // cmd_reconfig_namespace reports its own failure, exiting with the errno (cmd_create's is 237)
+        if (o.reconfig !== undefined && e.exitCode === 237) {
+          err(e.stderr.replace('failed to create namespace:', 'failed to reconfigure namespace:'));
+          return 256 - e.errno;
+        }
         err(e.stderr);
         return e.exitCode;
       }

@@ -29,6 +29,8 @@ export interface CreateNamespaceOptions {
   sectorSize?: bigint | number | string;
   /** Region id (0, 1, ...); default: the first region with room. */
   region?: number;
+  /** -e: reconfigure this namespace ("namespace0.0") in place: its configuration destroyed, then set up again with these options. */
+  reconfig?: string;
 }
 
 export interface Region {
@@ -38,6 +40,8 @@ export interface Region {
   namespaces: Namespace[];
   /** The region's idas and seed devices. */
   seeds: RegionSeeds;
+  /** No labels (NVDIMM_NO_LABELS, or a legacy e820 range): one fixed raw namespace, nd_namespace_io, over the whole region. */
+  io: boolean;
 }
 
 export interface Namespace {
@@ -76,6 +80,8 @@ export interface NamespacePlan {
   sectorSize?: bigint;
   /** What the driver's probe will refuse with (pfn/dax: nd_pfn_init's alignment check), logged when it runs. */
   probeFailure?: string;
+  /** -e: the namespace whose configuration goes first. */
+  reconfig?: Namespace;
 }
 
 const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
@@ -145,13 +151,26 @@ export class Pmem {
     private readonly k: Kernel,
     /** The region's align attribute (ndctl refuses sizes that are not a multiple of it). */
     readonly regionAlign: bigint | null,
+    /** Regions (by index) whose DIMM has no labels. */
+    private readonly labelLess: readonly number[] = [],
   ) {}
 
+  /** nd_region_probe: the region, its seeds, and on a label-less region its one raw namespace, enabled. */
   addRegion(res: Resource): void {
     const namespaces: Namespace[] = [];
-    const seeds = new RegionSeeds(this.regions.length, () => namespaces.map((n) => n.idx), this.k.profile.devdax);
+    const id = this.regions.length;
+    const io = this.labelLess.includes(id);
+    const seeds = new RegionSeeds(id, () => namespaces.map((n) => n.idx), this.k.profile.devdax, io);
     seeds.registerRegion();
-    this.regions.push({ id: this.regions.length, res, namespaces, seeds });
+    const region: Region = { id, res, namespaces, seeds, io };
+    this.regions.push(region);
+    if (io) this.addIoNamespace(region);
+  }
+
+  /** nd_namespace_io: the label-less region's namespaceX.0 over all of it, raw, bound to nd_pmem. */
+  private addIoNamespace(region: Region): void {
+    const size = region.res.end + 1n - region.res.start;
+    this.create({ region, start: region.res.start, size, mode: 'raw', map: 'dev', align: 4096n, layout: null });
   }
 
   ownsDevice(name: string): boolean {
@@ -167,19 +186,20 @@ export class Pmem {
    * nd_region_allocatable_dpa / nd_region_available_dpa: the region's free extents, each cut down to the
    * region's align (5.7+; none where the machine sets no align), so what ndctl sees as room.
    */
-  allocatableExtents(r: Region): Array<{ start: bigint; size: bigint }> {
+  allocatableExtents(r: Region, without?: Namespace): Array<{ start: bigint; size: bigint }> {
+    if (r.io) return [];
     const a = this.regionAlign;
-    if (a === null || a <= 0n) return this.freeExtents(r);
-    return this.freeExtents(r)
+    if (a === null || a <= 0n) return this.freeExtents(r, without);
+    return this.freeExtents(r, without)
       .map((e) => ({ start: e.start, size: (e.size / a) * a }))
       .filter((e) => e.size > 0n);
   }
 
   /** Free extents of a region, lowest first. */
-  freeExtents(r: Region): Array<{ start: bigint; size: bigint }> {
+  freeExtents(r: Region, without?: Namespace): Array<{ start: bigint; size: bigint }> {
     const out: Array<{ start: bigint; size: bigint }> = [];
     let at = r.res.start;
-    const used = [...r.namespaces].sort((a, b) => (a.start < b.start ? -1 : 1));
+    const used = r.namespaces.filter((n) => n !== without).sort((a, b) => (a.start < b.start ? -1 : 1));
     for (const ns of used) {
       if (ns.start > at) out.push({ start: at, size: ns.start - at });
       at = ns.start + ns.raw;
@@ -188,10 +208,17 @@ export class Pmem {
     return out;
   }
 
+  /** namespace_reconfig's target: a configured namespace, or ndctl's ENXIO (exit 250). */
+  private reconfigTarget(name: string): Namespace {
+    for (const r of this.regions) for (const ns of r.namespaces) if (ns.dev === name) return ns;
+    throw new NdctlError('ENXIO', `no namespace ${show(name)} to reconfigure`, 'failed to reconfigure namespace: No such device or address\n', 250);
+  }
+
   /** Validate a request as ndctl and the era's arithmetic would, before anything changes. */
   plan(o: CreateNamespaceOptions): NamespacePlan {
     if (typeof o !== 'object' || o === null) invalid('createNamespace needs an options object { size?, mode, map?, align? }');
-    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
+    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize', 'reconfig'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
+    if (o.reconfig !== undefined && typeof o.reconfig !== 'string') invalid(`reconfig ${show(o.reconfig)} is not a namespace name`);
     if (o.mode !== undefined && typeof o.mode !== 'string') invalid(`mode ${show(o.mode)} is not fsdax, devdax, raw or sector`);
     if (o.map !== undefined && typeof o.map !== 'string') invalid(`map ${show(o.map)} is not dev or mem`);
     // ndctl/namespace.c parse_namespace_options(): mode, map and their combination, size and align syntax (exit 129)
@@ -213,10 +240,16 @@ export class Pmem {
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
       regions = [r];
     }
-    const wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
+    const old = o.reconfig === undefined ? undefined : this.reconfigTarget(o.reconfig);
+    if (old) regions = [old.region];
+    let wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
+    // validate_namespace_options: a label-less region's namespace is the whole region, never a part of it
+    if (wanted !== undefined && regions.length === 1 && regions[0]!.io) subdivideRefused();
+    // -e: the namespace keeps its size (ndctl reads it back), its space counts as free
+    if (old && wanted === undefined) wanted = old.raw;
     let lastErr: unknown;
     for (const region of regions) {
-      const extents = this.allocatableExtents(region);
+      const extents = old?.region.io ? [{ start: old.start, size: old.raw }] : this.allocatableExtents(region, old);
       const largest = extents.reduce((m, e) => (e.size > m ? e.size : m), 0n);
       try {
         const size = checkCreateNamespace({
@@ -232,16 +265,17 @@ export class Pmem {
           region: `region${region.id}`,
         });
         const ext = extents.find((e) => e.size >= size)!;
+        const re = old ? { reconfig: old } : {};
         if (mode === 'raw' || mode === 'sector') {
-          return { region, start: ext.start, size, mode, map, align: 4096n, layout: null, ...(mode === 'sector' ? { sectorSize: sectorSize ?? 4096n } : {}) };
+          return { region, start: ext.start, size, mode, map, align: 4096n, layout: null, ...(mode === 'sector' ? { sectorSize: sectorSize ?? 4096n } : {}), ...re };
         }
         try {
           const layout = this.layout(ext.start, size, mode as 'fsdax' | 'devdax', map, align);
-          return { region, start: ext.start, size, mode, map, align, layout };
+          return { region, start: ext.start, size, mode, map, align, layout, ...re };
         } catch (e) {
           // nd_pfn_init() runs in the driver's probe, after ndctl configured the namespace: the kernel's refusal
           if (!(e instanceof KernelError) || e.code !== 'ENXIO' || !/unable to satisfy requested alignment/.test(e.message)) throw e;
-          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message };
+          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message, ...re };
         }
       } catch (e) {
         lastErr = e;
@@ -278,12 +312,26 @@ export class Pmem {
   /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
   create(p: NamespacePlan): Record<string, unknown> {
     const k = this.k;
+    // -e: namespace_reconfig destroys the old configuration first
+    if (p.reconfig) this.teardown(p.reconfig);
+    try {
+      return this.setupNamespace(p);
+    } catch (e) {
+      // a label-less region's namespace does not go away: it is raw again
+      if (p.region.io && !p.region.namespaces.length && !k.poisoned) this.addIoNamespace(p.region);
+      throw e;
+    }
+  }
+
+  /** ndctl's setup_namespace and the probe it triggers: configure the seed, claim, enable. */
+  private setupNamespace(p: NamespacePlan): Record<string, unknown> {
+    const k = this.k;
     // ndctl configures namespaceX.0 if idle, else the region's namespace seed, and the mode's holder seed
     const seeds = p.region.seeds;
     const idx = seeds.regionGetNamespace();
     const holder = seeds.holderSeed(p.mode);
     const dev = `namespace${p.region.id}.${idx}`;
-    this.checkResourceAlignment(p, idx, dev);
+    if (!p.region.io) this.checkResourceAlignment(p, idx, dev);
     const end = p.start + p.size - 1n;
     const claim = k.iomem.request(p.region.res, dev, p.start, end);
     if (!claim) throw new KernelError('EBUSY', `${dev}: [${p.start}, ${end}] is already claimed`);
@@ -418,7 +466,14 @@ export class Pmem {
     }
   }
 
+  /** ndctl destroy-namespace: a label-less region's namespace cannot be destroyed, only reconfigured (-e). */
   destroy(ns: Namespace): void {
+    if (ns.region.io) throw new KernelError('EINVAL', `${ns.dev} is a label-less namespace: reconfigure it with -e instead`);
+    this.teardown(ns);
+  }
+
+  /** The namespace's configuration goes: its holder unbound and detached (nd_detach_and_reset), its space released. */
+  private teardown(ns: Namespace): void {
     const k = this.k;
     if (ns.pfnDev && k.dax.isSystemRam(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is in system-ram mode: reconfigure it to devdax first`);
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
@@ -470,7 +525,8 @@ export class Pmem {
         mode: ns.mode as NamespaceMode,
         map: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.map,
         size,
-        uuid: ns.uuid,
+        // a label-less raw namespace has no uuid (no label); a pfn, dax or btt has its own
+        uuid: ns.region.io && !ns.holder ? undefined : ns.uuid,
         sectorSize: ns.mode === 'devdax' ? undefined : ns.mode === 'sector' ? Number(ns.sectorSize) : 512,
         align: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.align,
         blockdev: ns.mode === 'devdax' ? undefined : ns.blockdev,
@@ -497,4 +553,14 @@ export class Pmem {
     out.altmap = pm && pm.dev === ns.pfnDev && pm.altmap !== null ? altmapCounters(this.k.altmaps.read(pm.altmap)) : null;
     return out;
   }
+}
+
+/** validate_namespace_options on a label-less region given -s: ndctl's two errors, EINVAL, exit 237. */
+function subdivideRefused(): never {
+  throw new NdctlError(
+    'EINVAL',
+    'Legacy / label-less namespaces do not support sub-dividing a region',
+    '  Error: Legacy / label-less namespaces do not support sub-dividing a region\n\n  Error: Retry without -s/--size=\n\nfailed to create namespace: Invalid argument\n',
+    237,
+  );
 }

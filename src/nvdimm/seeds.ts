@@ -31,11 +31,14 @@ export class RegionSeeds {
     private readonly configured: () => number[],
     /** device-dax exists in this era (nd_region_create_dax_seed arrived with it, v4.7). */
     private readonly dax: boolean,
+    /** A label-less region: its one namespace, id 0, is the seed for good (nd_region_create_ns_seed makes none). */
+    private readonly io = false,
   ) {}
 
   /** nd_region_probe: the region's first namespace device (namespaceX.0, idle) and the btt, pfn and dax seeds. */
   registerRegion(): void {
-    this.nsCreateSeed();
+    if (this.io) this.seed.namespace = 0;
+    else this.nsCreateSeed();
     this.createSeed('btt');
     this.createSeed('pfn');
     if (this.dax) this.createSeed('dax');
@@ -72,7 +75,7 @@ export class RegionSeeds {
 
   /** ndctl's region_get_namespace: prefer namespaceX.0 when it is idle, else the region's namespace seed. */
   regionGetNamespace(): number {
-    if (this.idleNamespaces.includes(0)) return 0;
+    if (this.io || this.idleNamespaces.includes(0)) return 0;
     return this.seed.namespace!;
   }
 
@@ -96,13 +99,13 @@ export class RegionSeeds {
   /** The configuration is undone before it was ever enabled (ndctl's rollback after a failed enable): idle again. */
   unconfigure(ns: number, holder: Holder | null): void {
     if (holder) this.held[holder.kind].delete(holder.id);
-    if (!this.idleNamespaces.includes(ns)) this.idleNamespaces.push(ns);
+    if (!this.io && !this.idleNamespaces.includes(ns)) this.idleNamespaces.push(ns);
   }
 
   /** nd_region_advance_seeds: after a successful probe, the seeds it used are replaced. */
   advanceSeeds(ns: number, holder: Holder | null): void {
     if (holder && this.seed[holder.kind] === holder.id) this.createSeed(holder.kind);
-    if (this.seed.namespace === ns) this.nsCreateSeed();
+    if (this.seed.namespace === ns && !this.io) this.nsCreateSeed();
   }
 
   /**
@@ -111,6 +114,7 @@ export class RegionSeeds {
    */
   destroy(ns: number, holder: Holder | null): void {
     if (holder) this.held[holder.kind].delete(holder.id);
+    if (this.io) return; // the io namespace is added again as it is reconfigured
     if (ns === 0 || ns === this.seed.namespace) {
       if (!this.idleNamespaces.includes(ns)) this.idleNamespaces.push(ns);
     } else this.lbasize.delete(ns);

@@ -12,6 +12,7 @@ import { holderName, type Holder } from './seeds.ts';
 /** ND_DEVICE_DIMM, ND_DEVICE_REGION_PMEM, ND_DEVICE_NAMESPACE_PMEM, ND_DEVICE_DAX_PMEM (include/linux/nd.h / nd-core.h). */
 const ND_DEVICE_DIMM = 1;
 const ND_DEVICE_REGION_PMEM = 2;
+const ND_DEVICE_NAMESPACE_IO = 4;
 const ND_DEVICE_NAMESPACE_PMEM = 5;
 const ND_DEVICE_DAX_PMEM = 7;
 
@@ -46,16 +47,19 @@ const heldBy = (r: Region, h: Holder): Namespace | undefined => r.namespaces.fin
 /** The namespace's own uuid: a holder keeps the uuid ndctl reports; the namespace's is the info block's parent uuid. */
 const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f000000 + ns.idx) : ns.uuid);
 
-/** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): one labelled DIMM per region. */
+/** nd_region_to_nstype: the type of namespace a region hands out (and its pfn and btt devices' modalias). */
+const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
+
+/** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): one DIMM per region, with labels or with no label area. */
 function nmemDir(r: Region): VfsDir {
   return dir(() => ({
-    available_slots: f(() => String(LABEL_SLOTS - r.namespaces.length)),
-    commands: fixed('get_size get_data set_data cmd_call '),
+    available_slots: f(() => (r.io ? '' : String(LABEL_SLOTS - r.namespaces.length))),
+    commands: fixed(r.io ? 'cmd_call ' : 'get_size get_data set_data cmd_call '),
     dev: fixed(`244:${r.id}`),
     devtype: fixed('nvdimm'),
-    flags: fixed('label '),
+    flags: fixed(r.io ? '' : 'label '),
     modalias: fixed(`nd:t${ND_DEVICE_DIMM}`),
-    state: fixed('active'),
+    state: fixed(r.io ? 'idle' : 'active'),
   }));
 }
 
@@ -85,7 +89,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     max_available_extent: f(() => String(regionAvailable(pmem, r).max)),
     modalias: fixed(`nd:t${ND_DEVICE_REGION_PMEM}`),
     namespace_seed: f(() => `namespace${r.id}.${seeds.seed.namespace}`),
-    nstype: fixed(String(ND_DEVICE_NAMESPACE_PMEM)),
+    nstype: fixed(String(nstype(r))),
     numa_node: fixed('0'),
     pfn_seed: f(() => seedName('pfn')),
     read_only: fixed('0'),
@@ -99,12 +103,28 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
   return dir(() => entries);
 }
 
-/** nd_namespace_attributes of a label-backed pmem namespace (namespace_devs.c), configured or idle. */
+/** nd_namespace_attributes (namespace_devs.c) of a label-backed pmem namespace, configured or idle, or of a label-less io one. */
 function namespaceDir(r: Region, id: number): VfsDir {
-  return dir(() => {
+  return dir((): Record<string, () => VfsNode> => {
     const ns = configured(r, id);
     const holder = ns?.holder ?? null;
     const mode = !holder ? 'raw' : { pfn: 'memory', dax: 'dax', btt: 'safe' }[holder.kind];
+    if (r.io) {
+      // namespace_visible: an io namespace has no label, so no uuid, alt_name, sector_size or dpa_extents
+      return {
+        devtype: fixed('nd_namespace_io'),
+        force_raw: fixed('0'),
+        holder: fixed(holder ? holderName(r.id, holder) : ''),
+        holder_class: fixed(holder ? holder.kind : ''),
+        modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_IO}`),
+        mode: fixed(mode),
+        nstype: fixed(String(ND_DEVICE_NAMESPACE_IO)),
+        numa_node: fixed('0'),
+        resource: fixed(hex(r.res.start)),
+        size: fixed(String(r.res.end + 1n - r.res.start)),
+        target_node: fixed('0'),
+      };
+    }
     return {
       alt_name: fixed(''),
       devtype: fixed('nd_namespace_pmem'),
@@ -133,7 +153,7 @@ function pfnDir(r: Region, h: Holder): VfsDir {
     return {
       align: fixed(String(ns ? ns.align : 2n << 20n)),
       devtype: fixed(h.kind === 'dax' ? 'nd_dax' : 'nd_pfn'),
-      modalias: fixed(`nd:t${h.kind === 'dax' ? ND_DEVICE_DAX_PMEM : ND_DEVICE_NAMESPACE_PMEM}`),
+      modalias: fixed(`nd:t${h.kind === 'dax' ? ND_DEVICE_DAX_PMEM : nstype(r)}`),
       mode: fixed(!ns ? 'none' : ns.map === 'mem' ? 'ram' : 'pmem'),
       namespace: fixed(ns ? ns.dev : ''),
       numa_node: fixed('0'),
@@ -154,7 +174,7 @@ function bttDir(r: Region, h: Holder): VfsDir {
     return {
       devtype: fixed('nd_btt'),
       log_zero_flags: fixed('Y'),
-      modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_PMEM}`),
+      modalias: fixed(`nd:t${nstype(r)}`),
       namespace: fixed(ns ? ns.dev : ''),
       numa_node: fixed('0'),
       sector_size: fixed(sizeSelectShow(ns?.sectorSize === undefined ? undefined : Number(ns.sectorSize), BTT_LBASIZE)),
