@@ -71,7 +71,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
         // cmd_reconfig_namespace reports its own failure, exiting with the errno (cmd_create's is 237)
         if (o.reconfig !== undefined && e.exitCode === 237) {
           err(e.stderr.replace('failed to create namespace:', 'failed to reconfigure namespace:'));
-          return 256 - e.errno;
+          return 256 - Math.abs(e.errno);
         }
         err(e.stderr);
         return e.exitCode;

@@ -59,6 +59,8 @@ export interface Namespace {
   pfnDev: Device | null;
   /** The pfn, dax or btt device that claims the namespace (its id from the region's seed), null for raw. */
   holder: Holder | null;
+  /** A label-less namespace whose reconfiguration failed: raw, not enabled, its holder_class left as ndctl set it. */
+  failed?: { holderClass: Holder['kind'] };
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
   daxRes?: Resource;
@@ -165,6 +167,12 @@ export class Pmem {
     const region: Region = { id, res, namespaces, seeds, io };
     this.regions.push(region);
     if (io) this.addIoNamespace(region);
+  }
+
+  /** ndctl_namespace_disable after a failed enable of a label-less namespace: unbound (its claim released), holder_class as ndctl wrote it. */
+  private disableIo(ns: Namespace, holderClass: Holder['kind']): void {
+    this.k.iomem.release(ns.region.res, ns.claim);
+    ns.failed = { holderClass };
   }
 
   /** nd_namespace_io: the label-less region's namespaceX.0 over all of it, raw, bound to nd_pmem. */
@@ -317,8 +325,12 @@ export class Pmem {
     try {
       return this.setupNamespace(p);
     } catch (e) {
-      // a label-less region's namespace does not go away: it is raw again
-      if (p.region.io && !p.region.namespaces.length && !k.poisoned) this.addIoNamespace(p.region);
+      // a label-less region's namespace does not go away: raw again, left disabled by ndctl
+      if (p.region.io && !p.region.namespaces.length && !k.poisoned) {
+        this.addIoNamespace(p.region);
+        const holder = p.region.seeds.holderSeed(p.mode);
+        if (holder) this.disableIo(p.region.namespaces[0]!, holder.kind);
+      }
       throw e;
     }
   }
@@ -362,7 +374,7 @@ export class Pmem {
       k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${p.probeFailure}`);
       k.iomem.release(p.region.res, claim);
       p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
-      seeds.unconfigure(idx, holder);
+      seeds.unconfigure(idx, holder, p.align);
       enableFailed(dax ? 'dax' : 'pfn', devName, dev);
     }
     if (p.mode === 'sector') {
@@ -388,7 +400,7 @@ export class Pmem {
         if (ns.pfnDev && !k.poisoned) k.devices.unbind(ns.pfnDev);
         k.iomem.release(p.region.res, claim);
         p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
-        seeds.unconfigure(idx, holder);
+        seeds.unconfigure(idx, holder, p.align);
         throw e;
       }
     }
@@ -480,7 +492,7 @@ export class Pmem {
     if (k.poisoned) return;
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
-    k.iomem.release(ns.region.res, ns.claim);
+    if (!ns.failed) k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
     ns.region.seeds.destroy(ns.idx, ns.holder);
   }
@@ -529,7 +541,8 @@ export class Pmem {
         uuid: ns.region.io && !ns.holder ? undefined : ns.uuid,
         sectorSize: ns.mode === 'devdax' ? undefined : ns.mode === 'sector' ? Number(ns.sectorSize) : 512,
         align: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.align,
-        blockdev: ns.mode === 'devdax' ? undefined : ns.blockdev,
+        blockdev: ns.mode === 'devdax' || ns.failed ? undefined : ns.blockdev,
+        ...(ns.failed ? { state: 'disabled' as const } : {}),
         daxRegion:
           ns.mode === 'devdax'
             ? {

@@ -22,6 +22,8 @@ export class RegionSeeds {
   /** Ids of the holders now attached to a namespace, per kind. */
   private readonly held: Record<Holder['kind'], Set<number>> = { pfn: new Set(), dax: new Set(), btt: new Set() };
   readonly seed: Record<SeedKind, number | null> = { namespace: null, pfn: null, dax: null, btt: null };
+  /** The align ndctl wrote to a pfn or dax seed whose enable then failed: the seed keeps it. */
+  readonly seedAlign: Partial<Record<'pfn' | 'dax', bigint>> = {};
   /** Each registered namespace device's sector size once ndctl set one: kept while the device lives, idle or not. */
   readonly lbasize = new Map<number, number>();
 
@@ -70,6 +72,7 @@ export class RegionSeeds {
 
   /** nd_region_create_{pfn,dax,btt}_seed: a new idle device of that kind, the region's seed for it. */
   private createSeed(kind: Holder['kind']): void {
+    if (kind !== 'btt') delete this.seedAlign[kind];
     this.seed[kind] = this.idaAlloc(kind);
   }
 
@@ -97,8 +100,9 @@ export class RegionSeeds {
   }
 
   /** The configuration is undone before it was ever enabled (ndctl's rollback after a failed enable): idle again. */
-  unconfigure(ns: number, holder: Holder | null): void {
+  unconfigure(ns: number, holder: Holder | null, align: bigint): void {
     if (holder) this.held[holder.kind].delete(holder.id);
+    if (holder && holder.kind !== 'btt' && this.seed[holder.kind] === holder.id) this.seedAlign[holder.kind] = align;
     if (!this.io && !this.idleNamespaces.includes(ns)) this.idleNamespaces.push(ns);
   }
 

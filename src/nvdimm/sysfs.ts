@@ -115,7 +115,7 @@ function namespaceDir(r: Region, id: number): VfsDir {
         devtype: fixed('nd_namespace_io'),
         force_raw: fixed('0'),
         holder: fixed(holder ? holderName(r.id, holder) : ''),
-        holder_class: fixed(holder ? holder.kind : ''),
+        holder_class: fixed(holder ? holder.kind : (ns?.failed?.holderClass ?? '')),
         modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_IO}`),
         mode: fixed(mode),
         nstype: fixed(String(ND_DEVICE_NAMESPACE_IO)),
@@ -151,7 +151,7 @@ function pfnDir(r: Region, h: Holder): VfsDir {
     const ns = heldBy(r, h);
     const l = ns?.layout ?? null;
     return {
-      align: fixed(String(ns ? ns.align : 2n << 20n)),
+      align: fixed(String(ns ? ns.align : h.kind !== 'btt' && r.seeds.seed[h.kind] === h.id ? (r.seeds.seedAlign[h.kind] ?? 2n << 20n) : 2n << 20n)),
       devtype: fixed(h.kind === 'dax' ? 'nd_dax' : 'nd_pfn'),
       modalias: fixed(`nd:t${h.kind === 'dax' ? ND_DEVICE_DAX_PMEM : nstype(r)}`),
       mode: fixed(!ns ? 'none' : ns.map === 'mem' ? 'ram' : 'pmem'),
