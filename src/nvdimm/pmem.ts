@@ -59,8 +59,8 @@ export interface Namespace {
   pfnDev: Device | null;
   /** The pfn, dax or btt device that claims the namespace (its id from the region's seed), null for raw. */
   holder: Holder | null;
-  /** A label-less namespace whose reconfiguration failed: raw, not enabled, its holder_class left as ndctl set it. */
-  failed?: { holderClass: Holder['kind'] };
+  /** A label-less namespace ndctl disabled (destroy-namespace, or a failed reconfigure): raw, unbound, holder_class as ndctl left it. */
+  disabled?: { holderClass: Holder['kind'] | '' };
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
   daxRes?: Resource;
@@ -170,9 +170,9 @@ export class Pmem {
   }
 
   /** ndctl_namespace_disable after a failed enable of a label-less namespace: unbound (its claim released), holder_class as ndctl wrote it. */
-  private disableIo(ns: Namespace, holderClass: Holder['kind']): void {
+  private disableIo(ns: Namespace, holderClass: Holder['kind'] | ''): void {
     this.k.iomem.release(ns.region.res, ns.claim);
-    ns.failed = { holderClass };
+    ns.disabled = { holderClass };
   }
 
   /** nd_namespace_io: the label-less region's namespaceX.0 over all of it, raw, bound to nd_pmem. */
@@ -478,10 +478,13 @@ export class Pmem {
     }
   }
 
-  /** ndctl destroy-namespace: a label-less region's namespace cannot be destroyed, only reconfigured (-e). */
+  /** ndctl destroy-namespace: a label-less region's namespace cannot be destroyed, only disabled (namespace_destroy) and reconfigured (-e). */
   destroy(ns: Namespace): void {
-    if (ns.region.io) throw new KernelError('EINVAL', `${ns.dev} is a label-less namespace: reconfigure it with -e instead`);
+    if (!ns.region.io) return this.teardown(ns);
+    if (ns.disabled) return;
     this.teardown(ns);
+    this.addIoNamespace(ns.region);
+    this.disableIo(ns.region.namespaces[0]!, '');
   }
 
   /** The namespace's configuration goes: its holder unbound and detached (nd_detach_and_reset), its space released. */
@@ -492,14 +495,15 @@ export class Pmem {
     if (k.poisoned) return;
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
-    if (!ns.failed) k.iomem.release(ns.region.res, ns.claim);
+    if (!ns.disabled) k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
     ns.region.seeds.destroy(ns.idx, ns.holder);
   }
 
   /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
   list(human: boolean, daxRegion = false): Array<Record<string, unknown>> {
-    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human, daxRegion)));
+    // a disabled namespace is listed with -i only
+    return this.regions.flatMap((r) => r.namespaces.filter((ns) => !ns.disabled).map((ns) => this.json(ns, human, daxRegion)));
   }
 
   /** Every namespace, region by region. */
@@ -541,8 +545,8 @@ export class Pmem {
         uuid: ns.region.io && !ns.holder ? undefined : ns.uuid,
         sectorSize: ns.mode === 'devdax' ? undefined : ns.mode === 'sector' ? Number(ns.sectorSize) : 512,
         align: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.align,
-        blockdev: ns.mode === 'devdax' || ns.failed ? undefined : ns.blockdev,
-        ...(ns.failed ? { state: 'disabled' as const } : {}),
+        blockdev: ns.mode === 'devdax' || ns.disabled ? undefined : ns.blockdev,
+        ...(ns.disabled ? { state: 'disabled' as const } : {}),
         daxRegion:
           ns.mode === 'devdax'
             ? {

@@ -115,7 +115,7 @@ function namespaceDir(r: Region, id: number): VfsDir {
         devtype: fixed('nd_namespace_io'),
         force_raw: fixed('0'),
         holder: fixed(holder ? holderName(r.id, holder) : ''),
-        holder_class: fixed(holder ? holder.kind : (ns?.failed?.holderClass ?? '')),
+        holder_class: fixed(holder ? holder.kind : (ns?.disabled?.holderClass ?? '')),
         modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_IO}`),
         mode: fixed(mode),
         nstype: fixed(String(ND_DEVICE_NAMESPACE_IO)),
@@ -213,3 +213,4 @@ export function ndBusDevices(pmem: Pmem): VfsDir {
     return out;
   });
 }
+
