@@ -381,6 +381,8 @@ export class Pmem {
       // nd_btt_probe -> btt_init (drivers/nvdimm/btt.c): rawsize is the namespace less the 4 KiB initial offset
       const btt = holderName(p.region.id, holder!);
       const rawsize = p.size - 4096n;
+      // ndctl wrote the btt's sector size before enabling it: it stays even when the probe fails
+      ns.sectorSize = p.sectorSize ?? 4096n;
       if (rawsize < ARENA_MIN_SIZE) {
         // "%s must be at least %lld bytes" (ARENA_MIN_SIZE + the initial offset) is a dev_dbg the model does not
         // print; the probe fails with -ENXIO and the namespace stays configured (as raw)
@@ -388,7 +390,6 @@ export class Pmem {
         enableFailed('btt', btt, dev);
       }
       k.log.printk('info', `nd_pmem ${btt}: No existing arenas`);
-      ns.sectorSize = p.sectorSize ?? 4096n;
       ns.bttSize = bttExternalSize(rawsize, ns.sectorSize);
       ns.blockdev = `${ns.blockdev}s`;
     }
