@@ -242,7 +242,9 @@ export class Pmem {
     const align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
     const sectorSize = o.sectorSize === undefined ? undefined : parseSize(o.sectorSize, 'sector size');
     if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
-    let regions = this.regions;
+    // ndctl_region_foreach: the bus's regions in its sysfs directory's order, which puts region1 before
+    // region0 (fixtures seeds-two-regions-spill, ndctl list -R); the first that fails for a reason other than room stops it
+    let regions = [...this.regions].reverse();
     if (o.region !== undefined) {
       const r = this.regions[o.region];
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
