@@ -72,6 +72,8 @@ export interface MachineConfig {
   paging?: 4 | 5;
   /** ndctl's region align attribute in bytes (v6 default 16 MiB; none before v5.7); null for none. */
   regionAlign?: bigint | number | string | null;
+  /** Regions (by index, in address order) whose NVDIMM has no labels: one raw namespaceN.0 over the whole region (nd_namespace_io). */
+  labelLessRegions?: number[];
   /** memory_block_size_bytes() for dax kmem hot-plug (128 MiB on x86; 2 GiB on big machines). */
   memoryBlockSize?: bigint | number | string;
   /** hugetlb_optimize_vmemmap: HVO for HugeTLB pages (v6; default on). */
@@ -351,7 +353,7 @@ export class Machine {
     this.physBits = c.layout.physBits;
     this.release = c.profile.release;
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
-    this.pmem = new Pmem(this.k, c.regionAlign);
+    this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions);
     for (const res of startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages)) this.pmem.addRegion(res);
     const bootUsed = bootUsedPages(this.k);
     this.fs = dir(() => ({
@@ -965,7 +967,7 @@ export class Machine {
   /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
   listRegions(): RegionListing[] {
     this.live();
-    const v6 = this.k.profile.name === 'v6';
+    const v6 = this.k.profile.pfnEra === 'v6'; // 6.1 and 6.12
     return this.pmem.regions.map((r) => {
       const size = r.res.end + 1n - r.res.start;
       const busy = r.namespaces.map((ns) => ({ start: ns.start - r.res.start, size: ns.raw }));
@@ -1070,13 +1072,14 @@ interface ResolvedConfig {
   layout: KernelLayout;
   debug: boolean;
   regionAlign: bigint | null;
+  labelLessRegions: number[];
   kernelConfig: Kernel['cfg'];
   core: { pse: boolean; gbpages: boolean; hostMemoryLimit: bigint; eagerMemmap: boolean };
   cmdline: string | undefined;
   cmdlineMessages: string[];
 }
 
-const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign'];
+const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
 const BOOLEANS = ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
 
 /** Validate a MachineConfig and apply its defaults (each written here, once). */
@@ -1101,6 +1104,8 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
     regionAlign = config.regionAlign === null ? null : parseSize(config.regionAlign, 'regionAlign');
     if (regionAlign !== null && (regionAlign < 4096n || (regionAlign & (regionAlign - 1n)) !== 0n) && regionAlign % (16n << 20n) !== 0n) invalid(`regionAlign ${regionAlign} is not a power of two nor a multiple of 16 MiB`);
   }
+  const labelLessRegions = config.labelLessRegions ?? [];
+  if (!Array.isArray(labelLessRegions) || !labelLessRegions.every((r) => Number.isInteger(r) && r >= 0)) invalid(`labelLessRegions ${show(config.labelLessRegions)} is not a list of region indexes`);
   const memoryBlockSize = config.memoryBlockSize === undefined ? 128n << 20n : parseSize(config.memoryBlockSize, 'memoryBlockSize');
   if (memoryBlockSize < 128n << 20n || (memoryBlockSize & (memoryBlockSize - 1n)) !== 0n) invalid(`memoryBlockSize ${memoryBlockSize} is not a power of two of at least 128 MiB`);
   const layout = { ...layoutFor(profile, paging), paging };
@@ -1117,6 +1122,7 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
     layout,
     debug: config.debug ?? false,
     regionAlign,
+    labelLessRegions,
     kernelConfig: {
       zoneDevice: config.zoneDevice ?? true,
       sparsememVmemmap: config.sparsememVmemmap ?? true,

@@ -15,6 +15,11 @@ export interface CreateOpts extends MachineOpts {
   json?: boolean;
   explain?: boolean;
   sectorSize?: string;
+  /** -r: regionN, N, or all. */
+  region?: string;
+  /** -e: the namespace to reconfigure. */
+  reconfig?: string;
+  force?: boolean;
   /** --altmap: add the altmap the device got (kernel field names); without it the output is ndctl's alone. */
   altmap?: boolean;
 }
@@ -24,12 +29,22 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
   const s = await openSession(cmd, true);
   const m = s.m;
   try {
-    const req: Record<string, string> = {};
+    const req: Record<string, string | number> = {};
+    if (o.region !== undefined && o.region !== 'all') {
+      // ndctl's util_region_filter: "regionN" or "N"; a region that matches none leaves nothing to create in
+      const id = /^(?:region)?(\d+)$/.exec(o.region);
+      if (!id || !m.listDir('/sys/bus/nd/devices').includes(`region${Number(id[1])}`)) {
+        err('failed to create namespace: No such device or address');
+        return 237;
+      }
+      req.region = Number(id[1]);
+    }
     if (o.size !== undefined) req.size = o.size;
     if (o.mode !== undefined) req.mode = Object.hasOwn(MODE_ALIASES, o.mode) ? MODE_ALIASES[o.mode] : o.mode;
     if (o.map !== undefined) req.map = o.map;
     if (o.align !== undefined) req.align = o.align;
     if (o.sectorSize !== undefined) req.sectorSize = o.sectorSize;
+    if (o.reconfig !== undefined) req.reconfig = o.reconfig;
     // ndctl's own checks first (nothing changes): a refusal here is ndctl's, with its text and exit code
     // (ndctl/namespace.c: 129 for parse_namespace_options, 256 + rc after err(), 237 otherwise).
     try {
@@ -53,6 +68,11 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
       if (e instanceof NdctlError) {
         // the kernel refused to enable the device (its probe failed): ndctl's report of it
         saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+        // cmd_reconfig_namespace reports its own failure, exiting with the errno (cmd_create's is 237)
+        if (o.reconfig !== undefined && e.exitCode === 237) {
+          err(e.stderr.replace('failed to create namespace:', 'failed to reconfigure namespace:'));
+          return 256 - Math.abs(e.errno);
+        }
         err(e.stderr);
         return e.exitCode;
       }

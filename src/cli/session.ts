@@ -154,10 +154,12 @@ export function saveStep(s: Session, step: ScenarioStep): void {
 
 /** A step that failed: kept (expected to fail the same way) only when the kernel left something behind. */
 export function saveFailedStep(s: Session, step: ScenarioStep, before: string, code: ErrnoCode): void {
-  if (JSON.stringify(toJsonValue(s.m.snapshot())) !== before) saveStep(s, { ...step, expectError: { code } });
+  if (stateKey(s) !== before) saveStep(s, { ...step, expectError: { code } });
 }
 
-/** The machine's kernel-visible state, to compare after a failure. */
+/** The machine's kernel-visible state, to compare after a failure: with the nd bus's files (what ndctl wrote stays there). */
 export function stateKey(s: Session): string {
-  return JSON.stringify(toJsonValue(s.m.snapshot()));
+  const nd = '/sys/bus/nd/devices';
+  const files = s.m.listDir(nd).flatMap((d) => s.m.listDir(`${nd}/${d}`).map((a) => `${d}/${a}:${s.m.readFile(`${nd}/${d}/${a}`)}`));
+  return JSON.stringify([toJsonValue(s.m.snapshot()), files]);
 }

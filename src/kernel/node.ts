@@ -57,7 +57,7 @@ function nodeDevDir(k: Kernel, nid: number, bootUsedPages: number): VfsDir {
       distance: () => file(() => '10\n'),
     };
     // the lines are 6.12's (SecPageTables 6.0+, Unaccepted 6.5+): the older profiles have no meminfo here
-    if (k.profile.name === 'v6') entries.meminfo = () => file(() => nodeReadMeminfo(k, nid, bootUsedPages));
+    if (k.profile.pfnEra === 'v6') entries.meminfo = () => file(() => nodeReadMeminfo(k, nid, bootUsedPages));
     for (const b of memoryBlocks(k)) entries[`memory${b.id}`] = () => memoryBlockDir(k, b);
     return entries;
   });

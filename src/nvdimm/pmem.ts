@@ -8,9 +8,10 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { NdctlError, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
+import { RegionSeeds, holderName, type Holder } from './seeds.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
 import { hex } from '../kernel/printk.ts';
 
@@ -28,12 +29,19 @@ export interface CreateNamespaceOptions {
   sectorSize?: bigint | number | string;
   /** Region id (0, 1, ...); default: the first region with room. */
   region?: number;
+  /** -e: reconfigure this namespace ("namespace0.0") in place: its configuration destroyed, then set up again with these options. */
+  reconfig?: string;
 }
 
-interface Region {
+export interface Region {
   id: number;
   res: Resource;
+  /** The configured namespaces (idle ones are only ids, in seeds). */
   namespaces: Namespace[];
+  /** The region's idas and seed devices. */
+  seeds: RegionSeeds;
+  /** No labels (NVDIMM_NO_LABELS, or a legacy e820 range): one fixed raw namespace, nd_namespace_io, over the whole region. */
+  io: boolean;
 }
 
 export interface Namespace {
@@ -49,6 +57,10 @@ export interface Namespace {
   claim: Resource;
   blockdev: string;
   pfnDev: Device | null;
+  /** The pfn, dax or btt device that claims the namespace (its id from the region's seed), null for raw. */
+  holder: Holder | null;
+  /** A label-less namespace ndctl disabled (destroy-namespace, or a failed reconfigure): raw, unbound, holder_class as ndctl left it. */
+  disabled?: { holderClass: Holder['kind'] | '' };
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
   daxRes?: Resource;
@@ -70,6 +82,8 @@ export interface NamespacePlan {
   sectorSize?: bigint;
   /** What the driver's probe will refuse with (pfn/dax: nd_pfn_init's alignment check), logged when it runs. */
   probeFailure?: string;
+  /** -e: the namespace whose configuration goes first. */
+  reconfig?: Namespace;
 }
 
 const ALIGNS = [4096n, 2n << 20n, 1n << 30n];
@@ -139,10 +153,32 @@ export class Pmem {
     private readonly k: Kernel,
     /** The region's align attribute (ndctl refuses sizes that are not a multiple of it). */
     readonly regionAlign: bigint | null,
+    /** Regions (by index) whose DIMM has no labels. */
+    private readonly labelLess: readonly number[] = [],
   ) {}
 
+  /** nd_region_probe: the region, its seeds, and on a label-less region its one raw namespace, enabled. */
   addRegion(res: Resource): void {
-    this.regions.push({ id: this.regions.length, res, namespaces: [] });
+    const namespaces: Namespace[] = [];
+    const id = this.regions.length;
+    const io = this.labelLess.includes(id);
+    const seeds = new RegionSeeds(id, () => namespaces.map((n) => n.idx), this.k.profile.devdax, io);
+    seeds.registerRegion();
+    const region: Region = { id, res, namespaces, seeds, io };
+    this.regions.push(region);
+    if (io) this.addIoNamespace(region);
+  }
+
+  /** ndctl_namespace_disable after a failed enable of a label-less namespace: unbound (its claim released), holder_class as ndctl wrote it. */
+  private disableIo(ns: Namespace, holderClass: Holder['kind'] | ''): void {
+    this.k.iomem.release(ns.region.res, ns.claim);
+    ns.disabled = { holderClass };
+  }
+
+  /** nd_namespace_io: the label-less region's namespaceX.0 over all of it, raw, bound to nd_pmem. */
+  private addIoNamespace(region: Region): void {
+    const size = region.res.end + 1n - region.res.start;
+    this.create({ region, start: region.res.start, size, mode: 'raw', map: 'dev', align: 4096n, layout: null });
   }
 
   ownsDevice(name: string): boolean {
@@ -154,11 +190,24 @@ export class Pmem {
     throw new KernelError('ENODEV', `no namespace ${show(name)}`);
   }
 
+  /**
+   * nd_region_allocatable_dpa / nd_region_available_dpa: the region's free extents, each cut down to the
+   * region's align (5.7+; none where the machine sets no align), so what ndctl sees as room.
+   */
+  allocatableExtents(r: Region, without?: Namespace): Array<{ start: bigint; size: bigint }> {
+    if (r.io) return [];
+    const a = this.regionAlign;
+    if (a === null || a <= 0n) return this.freeExtents(r, without);
+    return this.freeExtents(r, without)
+      .map((e) => ({ start: e.start, size: (e.size / a) * a }))
+      .filter((e) => e.size > 0n);
+  }
+
   /** Free extents of a region, lowest first. */
-  private freeExtents(r: Region): Array<{ start: bigint; size: bigint }> {
+  freeExtents(r: Region, without?: Namespace): Array<{ start: bigint; size: bigint }> {
     const out: Array<{ start: bigint; size: bigint }> = [];
     let at = r.res.start;
-    const used = [...r.namespaces].sort((a, b) => (a.start < b.start ? -1 : 1));
+    const used = r.namespaces.filter((n) => n !== without).sort((a, b) => (a.start < b.start ? -1 : 1));
     for (const ns of used) {
       if (ns.start > at) out.push({ start: at, size: ns.start - at });
       at = ns.start + ns.raw;
@@ -167,10 +216,17 @@ export class Pmem {
     return out;
   }
 
+  /** namespace_reconfig's target: a configured namespace, or ndctl's ENXIO (exit 250). */
+  private reconfigTarget(name: string): Namespace {
+    for (const r of this.regions) for (const ns of r.namespaces) if (ns.dev === name) return ns;
+    throw new NdctlError('ENXIO', `no namespace ${show(name)} to reconfigure`, 'failed to reconfigure namespace: No such device or address\n', 250);
+  }
+
   /** Validate a request as ndctl and the era's arithmetic would, before anything changes. */
   plan(o: CreateNamespaceOptions): NamespacePlan {
     if (typeof o !== 'object' || o === null) invalid('createNamespace needs an options object { size?, mode, map?, align? }');
-    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
+    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize', 'reconfig'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
+    if (o.reconfig !== undefined && typeof o.reconfig !== 'string') invalid(`reconfig ${show(o.reconfig)} is not a namespace name`);
     if (o.mode !== undefined && typeof o.mode !== 'string') invalid(`mode ${show(o.mode)} is not fsdax, devdax, raw or sector`);
     if (o.map !== undefined && typeof o.map !== 'string') invalid(`map ${show(o.map)} is not dev or mem`);
     // ndctl/namespace.c parse_namespace_options(): mode, map and their combination, size and align syntax (exit 129)
@@ -186,16 +242,24 @@ export class Pmem {
     const align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
     const sectorSize = o.sectorSize === undefined ? undefined : parseSize(o.sectorSize, 'sector size');
     if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
-    let regions = this.regions;
+    // ndctl_region_foreach: the bus's regions in its sysfs directory's order, which puts region1 before
+    // region0 (fixtures seeds-two-regions-spill, ndctl list -R); the first that fails for a reason other than room stops it
+    let regions = [...this.regions].reverse();
     if (o.region !== undefined) {
       const r = this.regions[o.region];
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
       regions = [r];
     }
-    const wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
+    const old = o.reconfig === undefined ? undefined : this.reconfigTarget(o.reconfig);
+    if (old) regions = [old.region];
+    let wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
+    // validate_namespace_options: a label-less region's namespace is the whole region, never a part of it
+    if (wanted !== undefined && regions.length === 1 && regions[0]!.io) subdivideRefused();
+    // -e: the namespace keeps its size (ndctl reads it back), its space counts as free
+    if (old && wanted === undefined) wanted = old.raw;
     let lastErr: unknown;
     for (const region of regions) {
-      const extents = this.freeExtents(region);
+      const extents = old?.region.io ? [{ start: old.start, size: old.raw }] : this.allocatableExtents(region, old);
       const largest = extents.reduce((m, e) => (e.size > m ? e.size : m), 0n);
       try {
         const size = checkCreateNamespace({
@@ -211,16 +275,17 @@ export class Pmem {
           region: `region${region.id}`,
         });
         const ext = extents.find((e) => e.size >= size)!;
+        const re = old ? { reconfig: old } : {};
         if (mode === 'raw' || mode === 'sector') {
-          return { region, start: ext.start, size, mode, map, align: 4096n, layout: null, ...(mode === 'sector' ? { sectorSize: sectorSize ?? 4096n } : {}) };
+          return { region, start: ext.start, size, mode, map, align: 4096n, layout: null, ...(mode === 'sector' ? { sectorSize: sectorSize ?? 4096n } : {}), ...re };
         }
         try {
           const layout = this.layout(ext.start, size, mode as 'fsdax' | 'devdax', map, align);
-          return { region, start: ext.start, size, mode, map, align, layout };
+          return { region, start: ext.start, size, mode, map, align, layout, ...re };
         } catch (e) {
           // nd_pfn_init() runs in the driver's probe, after ndctl configured the namespace: the kernel's refusal
           if (!(e instanceof KernelError) || e.code !== 'ENXIO' || !/unable to satisfy requested alignment/.test(e.message)) throw e;
-          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message };
+          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message, ...re };
         }
       } catch (e) {
         lastErr = e;
@@ -242,13 +307,45 @@ export class Pmem {
     });
   }
 
+  /**
+   * ndctl's setup_namespace, once the size is set: the namespace's resource must sit on the region's align;
+   * ndctl then deletes the configuration, the sector size it wrote stays (EINVAL, exit 237).
+   */
+  private checkResourceAlignment(p: NamespacePlan, idx: number, dev: string): void {
+    const a = this.regionAlign;
+    if (a === null || a <= 0n || p.start % a === 0n) return;
+    p.region.seeds.lbasize.set(idx, p.mode === 'sector' ? 4096 : 512);
+    const text = `${dev} misaligned to ${a >> 20n}M, adjust region alignment and retry`;
+    throw new NdctlError('EINVAL', text, `  Error: ${text}\n\nfailed to create namespace: Invalid argument\n`, 237);
+  }
+
   /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
   create(p: NamespacePlan): Record<string, unknown> {
     const k = this.k;
-    // the region's seed namespace: the lowest index not in use (a destroyed namespace's name comes back)
-    let idx = 0;
-    while (p.region.namespaces.some((n) => n.idx === idx)) idx++;
+    // -e: namespace_reconfig destroys the old configuration first
+    if (p.reconfig) this.teardown(p.reconfig);
+    try {
+      return this.setupNamespace(p);
+    } catch (e) {
+      // a label-less region's namespace does not go away: raw again, left disabled by ndctl
+      if (p.region.io && !p.region.namespaces.length && !k.poisoned) {
+        this.addIoNamespace(p.region);
+        const holder = p.region.seeds.holderSeed(p.mode);
+        if (holder) this.disableIo(p.region.namespaces[0]!, holder.kind);
+      }
+      throw e;
+    }
+  }
+
+  /** ndctl's setup_namespace and the probe it triggers: configure the seed, claim, enable. */
+  private setupNamespace(p: NamespacePlan): Record<string, unknown> {
+    const k = this.k;
+    // ndctl configures namespaceX.0 if idle, else the region's namespace seed, and the mode's holder seed
+    const seeds = p.region.seeds;
+    const idx = seeds.regionGetNamespace();
+    const holder = seeds.holderSeed(p.mode);
     const dev = `namespace${p.region.id}.${idx}`;
+    if (!p.region.io) this.checkResourceAlignment(p, idx, dev);
     const end = p.start + p.size - 1n;
     const claim = k.iomem.request(p.region.res, dev, p.start, end);
     if (!claim) throw new KernelError('EBUSY', `${dev}: [${p.start}, ${end}] is already claimed`);
@@ -265,23 +362,29 @@ export class Pmem {
       claim,
       blockdev: idx === 0 ? `pmem${p.region.id}` : `pmem${p.region.id}.${idx}`,
       pfnDev: null,
+      holder,
       layout: p.layout,
     };
     p.region.namespaces.push(ns);
+    // setup_namespace(): ndctl sets the namespace's sector size, 4096 under a btt, else 512
+    seeds.configure(idx, holder, p.mode === 'sector' ? 4096 : 512);
     if (p.probeFailure !== undefined) {
       // the pfn/dax device is configured and probed: nd_pfn_init refuses, the probe returns -ENXIO (no
       // "probe ... failed" line for -ENXIO), ndctl reports the enable failure and deletes the namespace
       const dax = p.mode === 'devdax';
-      const devName = `${dax ? 'dax' : 'pfn'}${p.region.id}.${idx}`;
+      const devName = holderName(p.region.id, holder!);
       k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${p.probeFailure}`);
       k.iomem.release(p.region.res, claim);
       p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
+      seeds.unconfigure(idx, holder, p.align);
       enableFailed(dax ? 'dax' : 'pfn', devName, dev);
     }
     if (p.mode === 'sector') {
       // nd_btt_probe -> btt_init (drivers/nvdimm/btt.c): rawsize is the namespace less the 4 KiB initial offset
-      const btt = `btt${p.region.id}.${idx}`;
+      const btt = holderName(p.region.id, holder!);
       const rawsize = p.size - 4096n;
+      // ndctl wrote the btt's sector size before enabling it: it stays even when the probe fails
+      ns.sectorSize = p.sectorSize ?? 4096n;
       if (rawsize < ARENA_MIN_SIZE) {
         // "%s must be at least %lld bytes" (ARENA_MIN_SIZE + the initial offset) is a dev_dbg the model does not
         // print; the probe fails with -ENXIO and the namespace stays configured (as raw)
@@ -289,7 +392,6 @@ export class Pmem {
         enableFailed('btt', btt, dev);
       }
       k.log.printk('info', `nd_pmem ${btt}: No existing arenas`);
-      ns.sectorSize = p.sectorSize ?? 4096n;
       ns.bttSize = bttExternalSize(rawsize, ns.sectorSize);
       ns.blockdev = `${ns.blockdev}s`;
     }
@@ -301,9 +403,11 @@ export class Pmem {
         if (ns.pfnDev && !k.poisoned) k.devices.unbind(ns.pfnDev);
         k.iomem.release(p.region.res, claim);
         p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
+        seeds.unconfigure(idx, holder, p.align);
         throw e;
       }
     }
+    seeds.advanceSeeds(idx, holder);
     return this.json(ns, false);
   }
 
@@ -312,11 +416,14 @@ export class Pmem {
     const k = this.k;
     // fsdax: the pmem driver binds the pfn device; devdax: dax_pmem binds the dax device
     const dax = ns.mode === 'devdax';
-    const pfnName = `${dax ? 'dax' : 'pfn'}${ns.region.id}.${ns.idx}`;
+    const ndName = holderName(ns.region.id, ns.holder!);
+    // devdax: the memmap is the device-dax instance's, named daxR.N after its namespace (dax_pmem's
+    // sscanf of "namespace%d.%d"), not after the nd_dax device that holds the namespace
+    const pfnName = dax ? `dax${ns.region.id}.${ns.idx}` : ndName;
     const driver = dax ? 'dax_pmem' : 'nd_pmem';
     const dev = k.devices.create(pfnName, driver);
     ns.pfnDev = dev;
-    for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${pfnName}: ${m}`);
+    for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${ndName}: ${m}`);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.pfnEra, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
     this.probe(ns, layout, dev, pfnName, driver);
@@ -374,20 +481,32 @@ export class Pmem {
     }
   }
 
+  /** ndctl destroy-namespace: a label-less region's namespace cannot be destroyed, only disabled (namespace_destroy) and reconfigured (-e). */
   destroy(ns: Namespace): void {
+    if (!ns.region.io) return this.teardown(ns);
+    if (ns.disabled) return;
+    this.teardown(ns);
+    this.addIoNamespace(ns.region);
+    this.disableIo(ns.region.namespaces[0]!, '');
+  }
+
+  /** The namespace's configuration goes: its holder unbound and detached (nd_detach_and_reset), its space released. */
+  private teardown(ns: Namespace): void {
     const k = this.k;
     if (ns.pfnDev && k.dax.isSystemRam(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is in system-ram mode: reconfigure it to devdax first`);
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
     if (k.poisoned) return;
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
-    k.iomem.release(ns.region.res, ns.claim);
+    if (!ns.disabled) k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
+    ns.region.seeds.destroy(ns.idx, ns.holder);
   }
 
   /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
   list(human: boolean, daxRegion = false): Array<Record<string, unknown>> {
-    return this.regions.flatMap((r) => r.namespaces.map((ns) => this.json(ns, human, daxRegion)));
+    // a disabled namespace is listed with -i only
+    return this.regions.flatMap((r) => r.namespaces.filter((ns) => !ns.disabled).map((ns) => this.json(ns, human, daxRegion)));
   }
 
   /** Every namespace, region by region. */
@@ -425,10 +544,12 @@ export class Pmem {
         mode: ns.mode as NamespaceMode,
         map: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.map,
         size,
-        uuid: ns.uuid,
+        // a label-less raw namespace has no uuid (no label); a pfn, dax or btt has its own
+        uuid: ns.region.io && !ns.holder ? undefined : ns.uuid,
         sectorSize: ns.mode === 'devdax' ? undefined : ns.mode === 'sector' ? Number(ns.sectorSize) : 512,
         align: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.align,
-        blockdev: ns.mode === 'devdax' ? undefined : ns.blockdev,
+        blockdev: ns.mode === 'devdax' || ns.disabled ? undefined : ns.blockdev,
+        ...(ns.disabled ? { state: 'disabled' as const } : {}),
         daxRegion:
           ns.mode === 'devdax'
             ? {
@@ -452,4 +573,14 @@ export class Pmem {
     out.altmap = pm && pm.dev === ns.pfnDev && pm.altmap !== null ? altmapCounters(this.k.altmaps.read(pm.altmap)) : null;
     return out;
   }
+}
+
+/** validate_namespace_options on a label-less region given -s: ndctl's two errors, EINVAL, exit 237. */
+function subdivideRefused(): never {
+  throw new NdctlError(
+    'EINVAL',
+    'Legacy / label-less namespaces do not support sub-dividing a region',
+    '  Error: Legacy / label-less namespaces do not support sub-dividing a region\n\n  Error: Retry without -s/--size=\n\nfailed to create namespace: Invalid argument\n',
+    237,
+  );
 }

@@ -1,12 +1,216 @@
 /**
- * /sys/bus/nd/devices (drivers/nvdimm/bus.c, region_devs.c, namespace_devs.c, pfn_devs.c, dax_devs.c,
- * btt_devs.c): the nd bus, its DIMMs, regions, namespaces and the pfn, dax and btt devices, idle seeds
- * included, as the profile's kernel shows them.
+ * /sys/bus/nd/devices (drivers/nvdimm/bus.c, dimm_devs.c, region_devs.c, namespace_devs.c, pfn_devs.c,
+ * dax_devs.c, btt_devs.c): the nd bus, its DIMMs, regions, namespaces and the pfn, dax and btt devices,
+ * idle seeds included, as 6.12 shows them for a labelled NFIT region (fixtures seeds-*, ns-*).
  */
-import { dir, type VfsDir } from '../kernel/vfs.ts';
-import type { Pmem } from './pmem.ts';
+import { hex } from '../kernel/printk.ts';
+import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
+import { uuidFromSeed } from './ndctl.ts';
+import type { Namespace, Pmem, Region } from './pmem.ts';
+import { holderName, type Holder } from './seeds.ts';
+
+/** ND_DEVICE_DIMM, ND_DEVICE_REGION_PMEM, ND_DEVICE_NAMESPACE_PMEM, ND_DEVICE_DAX_PMEM (include/linux/nd.h / nd-core.h). */
+const ND_DEVICE_DIMM = 1;
+const ND_DEVICE_REGION_PMEM = 2;
+const ND_DEVICE_NAMESPACE_IO = 4;
+const ND_DEVICE_NAMESPACE_PMEM = 5;
+const ND_DEVICE_DAX_PMEM = 7;
+
+/** The label slots of a 128 KiB label area once ndctl init-labels wrote its index blocks (nvdimm_num_label_slots). */
+const LABEL_SLOTS = 1019;
+
+/** The region's align attribute when the machine sets none: memremap_compat_align(), 16 MiB. */
+const DEFAULT_REGION_ALIGN = 16n << 20n;
+
+/** nd_pfn_supported_alignments: PAGE_SIZE, HPAGE_PMD_SIZE, HPAGE_PUD_SIZE. */
+const SUPPORTED_ALIGNMENTS = '4096 2097152 1073741824 \n';
+
+/** btt_lbasize_supported: the sector sizes a btt offers. */
+const BTT_LBASIZE = [512, 520, 528, 4096, 4104, 4160, 4224];
+/** pmem_lbasize_supported: the sector sizes a pmem namespace offers. */
+const PMEM_LBASIZE = [512, 4096];
+
+const f = (text: () => string) => () => file(() => `${text()}\n`);
+const fixed = (text: string) => f(() => text);
+
+/** nd_size_select_show: the supported sizes, the selected one in brackets, each followed by a space. */
+function sizeSelectShow(current: number | undefined, supported: number[]): string {
+  return supported.map((s) => (s === current ? `[${s}] ` : `${s} `)).join('');
+}
+
+/** The configured namespace of a region with this id, if any. */
+const configured = (r: Region, id: number): Namespace | undefined => r.namespaces.find((n) => n.idx === id);
+
+/** The namespace a holder is attached to, if any. */
+const heldBy = (r: Region, h: Holder): Namespace | undefined => r.namespaces.find((n) => n.holder?.kind === h.kind && n.holder.id === h.id);
+
+/** The namespace's own uuid: a holder keeps the uuid ndctl reports; the namespace's is the info block's parent uuid. */
+const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f000000 + ns.idx) : ns.uuid);
+
+/** nd_region_to_nstype: the type of namespace a region hands out (and its pfn and btt devices' modalias). */
+const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
+
+/** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): one DIMM per region, with labels or with no label area. */
+function nmemDir(r: Region): VfsDir {
+  return dir(() => ({
+    available_slots: f(() => (r.io ? '' : String(LABEL_SLOTS - r.namespaces.length))),
+    commands: fixed(r.io ? 'cmd_call ' : 'get_size get_data set_data cmd_call '),
+    dev: fixed(`244:${r.id}`),
+    devtype: fixed('nvdimm'),
+    flags: fixed(r.io ? '' : 'label '),
+    modalias: fixed(`nd:t${ND_DEVICE_DIMM}`),
+    state: fixed(r.io ? 'idle' : 'active'),
+  }));
+}
+
+/** Free space of a region, each extent aligned down to the region's align (nd_region_available_dpa, max_available_extent). */
+function regionAvailable(pmem: Pmem, r: Region): { total: bigint; max: bigint } {
+  const ext = pmem.allocatableExtents(r);
+  const total = ext.reduce((s, e) => s + e.size, 0n);
+  const max = ext.reduce((m, e) => (e.size > m ? e.size : m), 0n);
+  return { total, max };
+}
+
+/** nd_region_attributes (region_devs.c) of a pmem region. */
+function regionDir(pmem: Pmem, r: Region): VfsDir {
+  const size = r.res.end + 1n - r.res.start;
+  const seeds = r.seeds;
+  const seedName = (kind: 'pfn' | 'dax' | 'btt') => (seeds.seed[kind] === null ? '' : holderName(r.id, { kind, id: seeds.seed[kind]! }));
+  const entries: Record<string, () => VfsNode> = {
+    align: fixed(hex(pmem.regionAlign ?? DEFAULT_REGION_ALIGN)),
+    available_size: f(() => String(regionAvailable(pmem, r).total)),
+    badblocks: fixed(''),
+    btt_seed: f(() => seedName('btt')),
+    deep_flush: fixed('0'),
+    devtype: fixed('nd_pmem'),
+    init_namespaces: fixed('1/1'),
+    mapping0: fixed(`nmem${r.id},0,${size},0`),
+    mappings: fixed('1'),
+    max_available_extent: f(() => String(regionAvailable(pmem, r).max)),
+    modalias: fixed(`nd:t${ND_DEVICE_REGION_PMEM}`),
+    namespace_seed: f(() => `namespace${r.id}.${seeds.seed.namespace}`),
+    nstype: fixed(String(nstype(r))),
+    numa_node: fixed('0'),
+    pfn_seed: f(() => seedName('pfn')),
+    read_only: fixed('0'),
+    resource: fixed(hex(r.res.start)),
+    // nd_region's set cookie: from the interleave set's DIMM serial numbers (QEMU's, one DIMM per set)
+    set_cookie: fixed(hex(0x2468ac00123456n + BigInt(r.id) * 0x200000001n)),
+    size: fixed(String(size)),
+    target_node: fixed('0'),
+  };
+  if (seeds.seed.dax !== null) entries.dax_seed = f(() => seedName('dax'));
+  return dir(() => entries);
+}
+
+/** nd_namespace_attributes (namespace_devs.c) of a label-backed pmem namespace, configured or idle, or of a label-less io one. */
+function namespaceDir(r: Region, id: number): VfsDir {
+  return dir((): Record<string, () => VfsNode> => {
+    const ns = configured(r, id);
+    const holder = ns?.holder ?? null;
+    const mode = !holder ? 'raw' : { pfn: 'memory', dax: 'dax', btt: 'safe' }[holder.kind];
+    if (r.io) {
+      // namespace_visible: an io namespace has no label, so no uuid, alt_name, sector_size or dpa_extents
+      return {
+        devtype: fixed('nd_namespace_io'),
+        force_raw: fixed('0'),
+        holder: fixed(holder ? holderName(r.id, holder) : ''),
+        holder_class: fixed(holder ? holder.kind : (ns?.disabled?.holderClass ?? '')),
+        modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_IO}`),
+        mode: fixed(mode),
+        nstype: fixed(String(ND_DEVICE_NAMESPACE_IO)),
+        numa_node: fixed('0'),
+        resource: fixed(hex(r.res.start)),
+        size: fixed(String(r.res.end + 1n - r.res.start)),
+        target_node: fixed('0'),
+      };
+    }
+    return {
+      alt_name: fixed(''),
+      devtype: fixed('nd_namespace_pmem'),
+      dpa_extents: fixed(ns ? '1' : '0'),
+      force_raw: fixed('0'),
+      holder: fixed(holder ? holderName(r.id, holder) : ''),
+      holder_class: fixed(holder ? holder.kind : ''),
+      modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_PMEM}`),
+      mode: fixed(mode),
+      nstype: fixed(String(ND_DEVICE_NAMESPACE_PMEM)),
+      numa_node: fixed('0'),
+      resource: fixed(ns ? hex(ns.start) : ''),
+      sector_size: fixed(sizeSelectShow(r.seeds.lbasize.get(id), PMEM_LBASIZE)),
+      size: fixed(ns ? String(ns.raw) : '0'),
+      target_node: fixed('0'),
+      uuid: fixed(ns ? namespaceUuid(ns) : ''),
+    };
+  });
+}
+
+/** nd_pfn_attributes / nd_dax_attributes (pfn_devs.c, dax_devs.c): the pfn info block's view of the data. */
+function pfnDir(r: Region, h: Holder): VfsDir {
+  return dir(() => {
+    const ns = heldBy(r, h);
+    const l = ns?.layout ?? null;
+    return {
+      align: fixed(String(ns ? ns.align : h.kind !== 'btt' && r.seeds.seed[h.kind] === h.id ? (r.seeds.seedAlign[h.kind] ?? 2n << 20n) : 2n << 20n)),
+      devtype: fixed(h.kind === 'dax' ? 'nd_dax' : 'nd_pfn'),
+      modalias: fixed(`nd:t${h.kind === 'dax' ? ND_DEVICE_DAX_PMEM : nstype(r)}`),
+      mode: fixed(!ns ? 'none' : ns.map === 'mem' ? 'ram' : 'pmem'),
+      namespace: fixed(ns ? ns.dev : ''),
+      numa_node: fixed('0'),
+      // resource_show / size_show: the data after the info block and the memmap, once the device is enabled
+      resource: fixed(ns && l ? hex(ns.start + l.startPad + l.offset) : ''),
+      size: fixed(ns && l ? String(l.size) : ''),
+      supported_alignments: () => file(() => SUPPORTED_ALIGNMENTS),
+      target_node: fixed('0'),
+      uuid: fixed(ns ? ns.uuid : ''),
+    };
+  });
+}
+
+/** nd_btt_attributes (btt_devs.c). */
+function bttDir(r: Region, h: Holder): VfsDir {
+  return dir(() => {
+    const ns = heldBy(r, h);
+    return {
+      devtype: fixed('nd_btt'),
+      log_zero_flags: fixed('Y'),
+      modalias: fixed(`nd:t${nstype(r)}`),
+      namespace: fixed(ns ? ns.dev : ''),
+      numa_node: fixed('0'),
+      sector_size: fixed(sizeSelectShow(ns?.sectorSize === undefined ? undefined : Number(ns.sectorSize), BTT_LBASIZE)),
+      // size_show: the btt's exported size once it probed (a btt that failed to probe has none)
+      size: fixed(ns && ns.mode === 'sector' && ns.bttSize !== undefined ? String(ns.bttSize) : ''),
+      target_node: fixed('0'),
+      uuid: fixed(ns ? ns.uuid : ''),
+    };
+  });
+}
+
+/** The nd bus's own attributes (bus.c): one ACPI NFIT bus. */
+function ndbusDir(): VfsDir {
+  return dir(() => ({
+    commands: fixed('cmd_call '),
+    provider: fixed('ACPI.NFIT'),
+    wait_probe: fixed('1'),
+  }));
+}
 
 /** /sys/bus/nd/devices */
-export function ndBusDevices(_pmem: Pmem): VfsDir {
-  return dir(() => ({}));
+export function ndBusDevices(pmem: Pmem): VfsDir {
+  return dir(() => {
+    const out: Record<string, () => VfsNode> = {};
+    if (pmem.regions.length === 0) return out;
+    out.ndbus0 = ndbusDir;
+    for (const r of pmem.regions) {
+      out[`nmem${r.id}`] = () => nmemDir(r);
+      out[`region${r.id}`] = () => regionDir(pmem, r);
+      const ids = [...r.namespaces.map((n) => n.idx), ...r.seeds.idleNamespaces];
+      for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id);
+      for (const kind of ['pfn', 'dax', 'btt'] as const) {
+        for (const id of r.seeds.devices(kind)) out[`${kind}${r.id}.${id}`] = () => (kind === 'btt' ? bttDir(r, { kind, id }) : pfnDir(r, { kind, id }));
+      }
+    }
+    return out;
+  });
 }
+

@@ -23,7 +23,7 @@ export interface Layout {
   /** System RAM ranges (usable e820 entries, page-trimmed), ascending. */
   ram: Array<{ start: bigint; end: bigint }>;
   /** NVDIMM / legacy pmem regions: name, start, size (from sysfs regionN/resource and size). */
-  regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint }>;
+  regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint; labelLess?: boolean }>;
   /** Soft Reserved ranges (memmap=...%...+0xefffffff). */
   softReserved: Array<{ start: bigint; end: bigint }>;
   /** Reserved e820 ranges (page-rounded outward, clear of RAM). */
@@ -89,7 +89,9 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
     const size = attrs.get(`${m[1]}/size`);
     if (!size) continue;
     const align = attrs.get(`${m[1]}/align`);
-    regions.push({ name: m[1]!, start: BigInt(v), size: BigInt(size), ...(align ? { align: BigInt(align) } : {}) });
+    // nstype 4 (ND_DEVICE_NAMESPACE_IO): no labels, one raw namespace over the whole region
+    const labelLess = attrs.get(`${m[1]}/nstype`) === '4';
+    regions.push({ name: m[1]!, start: BigInt(v), size: BigInt(size), ...(align ? { align: BigInt(align) } : {}), ...(labelLess ? { labelLess } : {}) });
   }
   regions.sort((a, b) => (a.start < b.start ? -1 : 1));
   const bs = /\/sys\/devices\/system\/memory\/block_size_bytes:([0-9a-f]+)/.exec(memorySysfs);
@@ -110,6 +112,8 @@ export function machineFor(layout: Layout, profile: OracleProfile): Record<strin
   if (layout.memoryBlockSize) m.memoryBlockSize = hx(layout.memoryBlockSize);
   const align = layout.regions[0]?.align;
   if (align !== undefined) m.regionAlign = hx(align);
+  const labelLess = layout.regions.flatMap((r, i) => (r.labelLess ? [i] : []));
+  if (labelLess.length) m.labelLessRegions = labelLess;
   return m;
 }
 

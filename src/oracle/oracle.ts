@@ -12,7 +12,9 @@ import type { OracleCase, OracleProfile, RealRun } from './types.ts';
 /** The model's run of a recorded (or live) real run's steps, on the same layout. */
 export async function modelRunFor(f: Fixture, main: CliMain, o: { profile?: OracleProfile; backend?: 'wasm' | 'ts'; state?: boolean } = {}): Promise<ModelRun> {
   const boot = f.steps[0]!;
-  const layout = layoutFrom(f.earlyBoot, boot.state.nd, boot.state.memory);
+  // the regions as the setup steps left them (labels initialised or not)
+  const setup = [...f.steps].reverse().find((x) => x.setup) ?? boot;
+  const layout = layoutFrom(f.earlyBoot, setup.state.nd, boot.state.memory);
   const traced = new Set(f.steps.filter((s) => s.trace !== undefined).map((s) => s.index));
   return runOnModel(
     layout,
@@ -27,7 +29,8 @@ export async function modelRunFor(f: Fixture, main: CliMain, o: { profile?: Orac
         return s && /^kpages\b/.test(s.run) ? parseKpages(s.stdout).map((p) => p.pfn) : null;
       },
       realSysfs: (i) => {
-        const s = f.steps.find((x) => x.index === i);
+        // the boot is compared with what the real machine was after its setup steps (compareRuns): ask for those paths
+        const s = i === 0 ? setup : f.steps.find((x) => x.index === i);
         return s ? { nd: s.state.nd, dax: s.state.dax, memory: s.state.memory, node: s.state.node } : {};
       },
     },
