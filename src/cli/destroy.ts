@@ -1,7 +1,7 @@
 /** ndctl's destroy-namespace (ndctl/namespace.c cmd_destroy_namespace, do_xaction_namespace, namespace_destroy; v76.1). */
 import { Command } from 'commander';
 import { type ErrnoCode, KernelError, NdctlError, destroyNotForced, destroyReport, destroyZeroingFailed, libndctlOrder, regionFilter } from '../index.ts';
-import { err } from './output.ts';
+import { err, killed } from './output.ts';
 import { type MachineOpts, type Session, openSession, saveStep } from './session.ts';
 
 export interface DestroyOpts extends MachineOpts {
@@ -16,11 +16,15 @@ interface DestroyResult {
   rc: ErrnoCode | null;
   stderr: string;
   errs: number;
+  /** The kernel oopsed in ndctl's write (6.1's memunmap_pages of a zero-sized pfn device): the task is killed. */
+  killed?: boolean;
 }
+
 
 /** namespace_destroy (ndctl/namespace.c): an active one is refused without --force; an inactive one fails its zeroing and goes. */
 function destroyOne(s: Session, name: string, active: boolean, force: boolean): DestroyResult {
   const zeroing = active ? '' : destroyZeroingFailed(name);
+  const wasPoisoned = s.m.poisoned !== null;
   try {
     if (active && !force) throw destroyNotForced(name);
     s.m.destroyNamespace(name);
@@ -31,6 +35,7 @@ function destroyOne(s: Session, name: string, active: boolean, force: boolean): 
     throw e;
   }
   saveStep(s, { op: 'destroyNamespace', dev: name });
+  if (!wasPoisoned && s.m.poisoned !== null) return { rc: null, stderr: '', errs: 0, killed: true };
   return { rc: null, stderr: zeroing, errs: active ? 0 : 1 };
 }
 
@@ -57,6 +62,7 @@ export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<nu
         const ns = listed.get(name);
         if (!matches(ns, name, dev)) continue;
         const res = destroyOne(s, name, ns?.state !== 'disabled', !!o.force);
+        if (res.killed) return killed();
         rc = res.rc;
         stderr += res.stderr;
         errs += res.errs;

@@ -1,7 +1,7 @@
 /** ndctl's create-namespace (with --explain); list and destroy-namespace live in list.ts and destroy.ts. */
 import { Command } from 'commander';
 import { type Machine, type MachineStats, type AltmapCounters, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString } from '../index.ts';
-import { out, err, hex, iec, table, bare } from './output.ts';
+import { out, err, hex, iec, table, bare, killed } from './output.ts';
 import { type MachineOpts, openSession, saveFailedStep, saveStep, stateKey } from './session.ts';
 
 export const MODE_ALIASES: Record<string, string> = { memory: 'fsdax', dax: 'devdax' };
@@ -61,10 +61,16 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     const before = m.stats();
     const state = stateKey(s);
     let created: Record<string, unknown>;
+    const wasPoisoned = m.poisoned !== null;
     try {
       created = m.createNamespace(req);
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
+      if (!wasPoisoned && m.poisoned !== null) {
+        // the old device's teardown oopsed in ndctl's write (6.1: a zero-sized pfn device, -e)
+        saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+        return killed();
+      }
       if (e instanceof NdctlError) {
         // the kernel refused to enable the device (its probe failed): ndctl's report of it
         saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
@@ -83,6 +89,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     }
     const after = m.stats();
     saveStep(s, { op: 'createNamespace', ...req });
+    if (!wasPoisoned && m.poisoned !== null) return killed();
     const human = o.json ? false : o.human ? true : !!process.stdout.isTTY;
     const shown = { ...(m.listNamespaces({ human, daxRegion: true }).find((n) => n.dev === created.dev) ?? created) };
     if (!o.altmap) delete shown.altmap;

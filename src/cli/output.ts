@@ -93,3 +93,9 @@ export class Progress {
     this.bar = null;
   }
 }
+
+/** A command the kernel's oops SIGKILLed (make_task_dead): the shell says "Killed" on stderr and the status is 128 + 9. */
+export function killed(): number {
+  err('Killed');
+  return 137;
+}

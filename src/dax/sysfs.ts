@@ -35,18 +35,21 @@ function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
   const entries: Record<string, () => VfsNode> = {
     align: () => file(() => `${d.align}\n`),
     dev: () => file(() => `252:${d.minor}\n`),
-    mapping0: () =>
-      dir(() => ({
-        end: () => file(() => `${hex(d.end - 1n)}\n`),
-        page_offset: () => file(() => '0x0\n'),
-        start: () => file(() => `${hex(d.start)}\n`),
-      })),
     modalias: () => file(() => 'dax:t0\n'),
     numa_node: () => file(() => '0\n'),
     resource: () => file(() => `${hex(d.start)}\n`),
     size: () => file(() => `${d.size}\n`),
     target_node: () => file(() => '0\n'),
   };
+  // devm_register_dax_mapping: one mappingN per range; a zero-sized device has none (a1G-offset-devdax-mem-1G on 6.1)
+  if (d.size > 0n) {
+    entries.mapping0 = () =>
+      dir(() => ({
+        end: () => file(() => `${hex(d.end - 1n)}\n`),
+        page_offset: () => file(() => '0x0\n'),
+        start: () => file(() => `${hex(d.start)}\n`),
+      }));
+  }
   if (k.profile.daxMemmapOnMemory) entries.memmap_on_memory = () => file(() => `${d.memmapOnMemory ? 1 : 0}\n`, (text) => memmapOnMemoryStore(k, d, text));
   // "../dax_region": the region's attributes sit beside the device in the device tree
   return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })) };

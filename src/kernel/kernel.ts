@@ -139,6 +139,24 @@ export class Kernel {
     this.poisoned = `BUG: ${what} in ${ip.split('+')[0]}`;
   }
 
+  /**
+   * A 6.x kernel-mode page fault on a not-present page (page_fault_oops, __die, make_task_dead):
+   * logged as x86 6.x prints it, the task killed, the machine poisoned from here on.
+   */
+  pageFaultOops(address: bigint, ip: string, comm: string): void {
+    if (this.poisoned) return;
+    const rip = `RIP: 0010:${ip}`;
+    this.log.printk('emerg', `BUG: unable to handle page fault for address: ${address.toString(16).padStart(16, '0')}`);
+    this.log.printk('emerg', '#PF: supervisor read access in kernel mode');
+    this.log.printk('emerg', '#PF: error_code(0x0000) - not-present page');
+    this.log.printk('warn', 'Oops: 0000 [#1] PREEMPT SMP NOPTI');
+    this.log.printk('warn', rip);
+    this.log.printk('warn', '---[ end trace 0000000000000000 ]---');
+    this.log.printk('warn', rip);
+    this.log.printk('warn', `note: ${comm}[1] exited with irqs disabled`);
+    this.poisoned = `BUG: unable to handle page fault in ${ip.split('+')[0]}`;
+  }
+
   poisonError(): MachinePoisonedError {
     return new MachinePoisonedError(this.poisoned ?? 'unknown');
   }

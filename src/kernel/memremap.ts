@@ -3,6 +3,7 @@
  * on v6), its release (devm_memremap_pages_release / memunmap_pages), the pgmap lookup
  * (pgmap_radix keyed by section, later by pfn), find_dev_pagemap, to_vmem_altmap, vmem_altmap_offset.
  */
+import { vmemAltmapOffset } from './altmap.ts';
 import type { AltmapFields, VmemAltmap } from './altmap.ts';
 import type { Device } from './devres.ts';
 import { HostMemoryError, KernelError } from './errno.ts';
@@ -236,6 +237,16 @@ export class Memremap {
     if (pm.altmap !== null && !stillReferenced) this.k.altmaps.release(pm.altmap);
   }
 
+  /** pfn_first(): the range's first pfn past the altmap's own pages. */
+  private pfnFirst(pm: PageMap): number {
+    return Number(pm.start >> 12n) + (pm.altmap ? vmemAltmapOffset(this.k.altmaps.read(pm.altmap)) : 0);
+  }
+
+  /** Whether the struct page of pfn_first() is mapped (memunmap_pages dereferences it). */
+  private firstPageMapped(pm: PageMap): boolean {
+    return this.k.memmap.readPage(this.pfnFirst(pm)) !== null;
+  }
+
   /** devm_memremap_pages_release (kernel.md §2.2) / memunmap_pages (v6). */
   release(pm: PageMap): void {
     const k = this.k;
@@ -245,6 +256,12 @@ export class Memremap {
     const size = pm.end - pm.start + 1n;
     const alignSize = p.releaseSizeEndAligned ? roundUp(pm.start + size, SECTION_SIZE) - alignStart : roundUp(size, SECTION_SIZE);
     const a = this.altmapArg(pm);
+    if (p.memmapInit === 'v4.20' && !this.firstPageMapped(pm)) {
+      // memunmap_pages reads page_zone(pfn_to_page(pfn_first())) before anything else: a zero-sized
+      // 6.1 pfn device has no memmap there (fixture a1G-offset-fsdax-dev-1G on 6.1.192)
+      k.pageFaultOops(k.vmemmap.pfnToPage(this.pfnFirst(pm)), 'memunmap_pages+0x1bc/0x2b0', 'ndctl');
+      return;
+    }
     if (p.releaseLookupFirst) this.releaseLookup(pm);
     if (p.hotplug === 'subsection') k.hotplug.archRemoveMemory(pm.start, size, a);
     else k.hotplug.archRemoveMemory(alignStart, alignSize, a);

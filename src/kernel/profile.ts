@@ -82,6 +82,10 @@ export interface Profile {
   daxMemmapOnMemory: boolean;
   /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
   hvo: boolean;
+  /** v6.5+: nd_pfn_init refuses a layout that leaves no data pages ("unable to satisfy requested alignment"); 6.1 makes a zero-sized device. */
+  pfnRefuseZeroSize: boolean;
+  /** The dynamic char major of the nvdimm DIMM devices (nmemN/dev): Debian's 6.12 boot gets 244, 6.1's 245. */
+  nvdimmMajor: number;
 }
 
 const V45: Profile = {
@@ -117,6 +121,8 @@ const V45: Profile = {
   crashHotplug: false,
   daxMemmapOnMemory: false,
   hvo: false,
+  nvdimmMajor: 244,
+  pfnRefuseZeroSize: true,
 };
 
 const V6: Profile = {
@@ -184,7 +190,7 @@ const PROFILES: Record<KernelName, Profile> = {
   v6: V6,
   // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
   // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
-  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false },
+  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false },
 };
 
 export function profileFor(name: string): Profile {

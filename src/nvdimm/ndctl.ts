@@ -191,8 +191,10 @@ function daxRegionJson(r: DaxRegionInfo, human: boolean): Record<string, unknown
   const out: Record<string, unknown> = { id: r.id, size: formatSize(r.size, human) };
   if (r.availableSize !== undefined && r.availableSize !== 0n) out.available_size = formatSize(r.availableSize, human);
   out.align = u64Json(r.align);
-  if (r.devices.length > 0) {
-    out.devices = r.devices.map((d) => {
+  // util_daxctl_devs_to_list: a device of size 0 is idle, listed only with -i (6.1's zero-sized region, a1G-ll-devdax-dev)
+  const devices = r.devices.filter((d) => d.size !== 0n);
+  if (devices.length > 0) {
+    out.devices = devices.map((d) => {
       const dev: Record<string, unknown> = { chardev: d.chardev, size: formatSize(d.size, human) };
       if (d.targetNode !== undefined && d.targetNode >= 0) dev.target_node = d.targetNode;
       if (d.align !== undefined && d.align > 0n) dev.align = formatSize(d.align, human);

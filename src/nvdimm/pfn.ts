@@ -49,6 +49,8 @@ export interface PfnLayoutParams {
   regionIntersects?: (start: bigint, size: bigint) => RegionIntersects;
   /** dev_name of the namespace, for the messages that print it; default "namespace0.0". */
   ndns?: string;
+  /** v6.5+ (nvdimm/pfn_dev: prevent the creation of zero-sized namespaces): offset + end_trunc >= size is refused; 6.1 refuses only offset >= size. */
+  refuseZeroSize?: boolean;
 }
 
 export interface PfnAltmap {
@@ -235,7 +237,10 @@ function pfnLayoutV6(p: PfnLayoutParams, ndns: string): PfnLayout {
     p.map === 'dev'
       ? alignUp(start + SZ_8K + STRUCT_PAGE_SIZE * npfns0, align) - start
       : alignUp(start + SZ_8K, align) - start;
-  if (offset >= raw - endTrunc) unableToAlign();
+  if (offset >= raw - endTrunc && (p.refuseZeroSize ?? true)) unableToAlign();
+  // 6.1: offset == size - end_trunc gives a zero-sized device (fixture a1G-offset-fsdax-dev-1G on 6.1.192);
+  // beyond it the kernel's unsigned npfns would wrap, which no recording shows: refused here too
+  if (offset >= raw || offset > raw - endTrunc) unableToAlign();
 
   const npfns = (raw - offset - endTrunc) / PAGE_SIZE;
   const altmap = p.map === 'dev' ? pfnAltmap(start, offset, PAGES_PER_SUBSECTION) : null;

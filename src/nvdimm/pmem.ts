@@ -157,6 +157,11 @@ export class Pmem {
     private readonly labelLess: readonly number[] = [],
   ) {}
 
+  /** The dynamic char major nvdimm_bus_init() got for the DIMMs (nmemN/dev) on this kernel's boot. */
+  get dimmMajor(): number {
+    return this.k.profile.nvdimmMajor;
+  }
+
   /** nd_region_probe: the region, its seeds, and on a label-less region its one raw namespace, enabled. */
   addRegion(res: Resource): void {
     const namespaces: Namespace[] = [];
@@ -304,6 +309,7 @@ export class Pmem {
       map,
       align,
       regionIntersects: (s, n) => this.k.iomem.regionIntersects(s, n, 'System RAM'),
+      refuseZeroSize: this.k.profile.pfnRefuseZeroSize,
     });
   }
 
@@ -426,7 +432,8 @@ export class Pmem {
     for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${ndName}: ${m}`);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.pfnEra, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
-    this.probe(ns, layout, dev, pfnName, driver);
+    // 6.1's zero-sized device-dax region (a1G-ll-devdax-dev on 6.1.192): an empty instance, nothing mapped
+    if (!(dax && layout.npfns === 0)) this.probe(ns, layout, dev, pfnName, driver);
     if (dax) this.addDevDax(ns, layout, pfnName);
   }
 
@@ -439,6 +446,8 @@ export class Pmem {
     if (k.profile.daxOwnResource) {
       // dax_pmem: the namespace keeps its metadata; dev_dax_probe requests the data under the device's name
       ns.claim.end = dataStart - 1n;
+    }
+    if (k.profile.daxOwnResource && layout.size > 0n) {
       const res = k.iomem.request(ns.region.res, name, dataStart, dataEnd - 1n);
       if (!res) throw new KernelError('EBUSY', `${name}: [${hex(dataStart)}-${hex(dataEnd - 1n)}] is already claimed`);
       ns.daxRes = res;

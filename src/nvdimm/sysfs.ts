@@ -51,11 +51,11 @@ const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f0
 const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
 
 /** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): one DIMM per region, with labels or with no label area. */
-function nmemDir(r: Region): VfsDir {
+function nmemDir(r: Region, major: number): VfsDir {
   return dir(() => ({
     available_slots: f(() => (r.io ? '' : String(LABEL_SLOTS - r.namespaces.length))),
     commands: fixed(r.io ? 'cmd_call ' : 'get_size get_data set_data cmd_call '),
-    dev: fixed(`244:${r.id}`),
+    dev: fixed(`${major}:${r.id}`),
     devtype: fixed('nvdimm'),
     flags: fixed(r.io ? '' : 'label '),
     modalias: fixed(`nd:t${ND_DEVICE_DIMM}`),
@@ -202,7 +202,7 @@ export function ndBusDevices(pmem: Pmem): VfsDir {
     if (pmem.regions.length === 0) return out;
     out.ndbus0 = ndbusDir;
     for (const r of pmem.regions) {
-      out[`nmem${r.id}`] = () => nmemDir(r);
+      out[`nmem${r.id}`] = () => nmemDir(r, pmem.dimmMajor);
       out[`region${r.id}`] = () => regionDir(pmem, r);
       const ids = [...r.namespaces.map((n) => n.idx), ...r.seeds.idleNamespaces];
       for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id);

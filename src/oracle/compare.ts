@@ -75,7 +75,7 @@ export interface Comparison {
   unsupported?: string;
   aspects: AspectResult[];
   /** Steps whose command has no model counterpart (not compared). */
-  skipped: Array<{ index: number; run: string }>;
+  skipped: Array<{ index: number; run: string; why?: string }>;
 }
 
 // ------------------------------------------------------------------------------- normalisation
@@ -135,6 +135,7 @@ function normLogText(t: string): string {
   return t
     .replace(UUID, '<uuid>')
     .replace(/\bPID: \d+\b/g, 'PID: N')
+    .replace(/^(note: \S+)\[\d+\]/, '$1[N]')
     .replace(/(memmap_init_zone_device initialised \d+ pages in )\d+ms/, '$1Nms')
     .replace(/\s+$/, '');
 }
@@ -369,6 +370,11 @@ export function compareRuns(meta: { caseId: string; kernel: string; profile: str
       continue;
     }
     const r: RealSide = r0.index === 0 && lastSetup ? { ...r0, state: lastSetup.state } : r0;
+    if (r.skipped) {
+      // the real guest hung at an earlier step (an oops in 6.1's memunmap_pages): nothing to compare with
+      cmp.skipped.push({ index: r.index, run: r.run, why: 'the real kernel hung before it' });
+      continue;
+    }
     if (!m) {
       cmp.skipped.push({ index: r.index, run: r.run });
       continue;
@@ -488,7 +494,7 @@ export function formatComparison(c: Comparison, o: { width?: number; maxDiffs?: 
     if (a.status === 'not-applicable') continue;
     lines.push(`  ${a.aspect.padEnd(w)}  ${a.status}${a.status === 'differ' ? ` (${a.diffs.length} of ${a.steps} steps)` : a.status === 'agree' ? ` (${a.steps} steps)` : ''}${a.why ? `: ${a.why}` : ''}`);
   }
-  for (const s of c.skipped) lines.push(`  step ${s.index} not compared (no model counterpart): ${s.run}`);
+  for (const s of c.skipped) lines.push(`  step ${s.index} not compared (${s.why ?? 'no model counterpart'}): ${s.run}`);
   if (c.unsupported) return lines.join('\n');
   for (const a of c.aspects) {
     if (a.status !== 'differ') continue;
