@@ -30,6 +30,19 @@ export interface Layout {
   reserved: Array<{ start: bigint; end: bigint }>;
   /** block_size_bytes */
   memoryBlockSize?: bigint;
+  /** The kernel command line's memory-hotplug parameters the model takes (memhp_default_state=, memory_hotplug.memmap_on_memory=). */
+  cmdline?: string;
+}
+
+/** The parameters of the boot's "Command line:" that the model's cmdline parses (src/kernel/cmdline.ts). */
+const MODEL_PARAMS = /^(memhp_default_state|memory_hotplug\.memmap_on_memory)=/;
+
+/** The memory-hotplug parameters of the early boot log's command line, or undefined when it has none. */
+function hotplugCmdline(lines: string[]): string | undefined {
+  const l = lines.find((x) => /\] Command line: /.test(x));
+  if (!l) return undefined;
+  const params = l.slice(l.indexOf('Command line: ') + 14).split(/\s+/).filter((w) => MODEL_PARAMS.test(w));
+  return params.length ? params.join(' ') : undefined;
 }
 
 const PAGE = 4096n;
@@ -95,7 +108,8 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
   }
   regions.sort((a, b) => (a.start < b.start ? -1 : 1));
   const bs = /\/sys\/devices\/system\/memory\/block_size_bytes:([0-9a-f]+)/.exec(memorySysfs);
-  return { ram, regions, softReserved, reserved, ...(bs ? { memoryBlockSize: BigInt(`0x${bs[1]}`) } : {}) };
+  const cmdline = hotplugCmdline(lines);
+  return { ram, regions, softReserved, reserved, ...(bs ? { memoryBlockSize: BigInt(`0x${bs[1]}`) } : {}), ...(cmdline ? { cmdline } : {}) };
 }
 
 const hx = (x: bigint) => `0x${x.toString(16)}`;
@@ -114,6 +128,7 @@ export function machineFor(layout: Layout, profile: OracleProfile): Record<strin
   if (align !== undefined) m.regionAlign = hx(align);
   const labelLess = layout.regions.flatMap((r, i) => (r.labelLess ? [i] : []));
   if (labelLess.length) m.labelLessRegions = labelLess;
+  if (layout.cmdline) m.cmdline = layout.cmdline;
   return m;
 }
 

@@ -217,6 +217,16 @@ describe('the model side', () => {
     expect(p0.ram).toEqual([{ start: 0x1000n, end: 0x9efffn }]);
     expect(p0.reserved).toEqual([{ start: 0n, end: 0xfffn }]);
   });
+
+  it('kmem-memhp-offline-cmdline, kmem-mom-param: the boot command line\'s memory-hotplug parameters reach the model, the rest stays behind', () => {
+    for (const [id, want] of [['kmem-memhp-offline-cmdline', 'memhp_default_state=offline'], ['kmem-mom-param', 'memory_hotplug.memmap_on_memory=1']] as const) {
+      const f = readFixture(`${FIXTURES_DIR}6.12.117/${id}`);
+      const l = layoutFrom(f.earlyBoot, '', '');
+      expect(l.cmdline).toBe(want);
+      expect(machineFor(l, 'v6').cmdline).toBe(want);
+    }
+    expect(layoutFrom(readFixture(`${FIXTURES_DIR}6.12.117/ns-fsdax-dev-1G`).earlyBoot, '', '').cmdline).toBeUndefined();
+  });
 });
 
 describe('fixtures', () => {
