@@ -11,6 +11,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import { Purpose } from '../kernel/pagealloc.ts';
 import { hex } from '../kernel/printk.ts';
 import type { Resource } from '../kernel/resource.ts';
+import { bootZone, ZONE_MOVABLE, ZONE_NORMAL } from '../kernel/memmap.ts';
 
 export type MemmapOnMemory = boolean | 'force';
 
@@ -104,6 +105,8 @@ export class Kmem {
         throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
       }
     }
+    // registered from the first block on: the zones its blocks populate count for the next (online_pages)
+    this.devices.set(dev, kd);
     try {
       for (let at = start; at < end; at += this.blockSize) {
         const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
@@ -115,12 +118,13 @@ export class Kmem {
     } catch (e) {
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
-      if (kd.blocks.length) this.devices.set(dev, kd);
-      else k.iomem.release(parent, res);
+      if (!kd.blocks.length) {
+        this.devices.delete(dev);
+        k.iomem.release(parent, res);
+      }
       throw e;
     }
     kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
-    this.devices.set(dev, kd);
     return kd;
   }
 
@@ -154,8 +158,39 @@ export class Kmem {
     return block;
   }
 
+  /** The zones that have present pages (populated_zone): boot RAM's, and those kmem blocks are online in. */
+  private populatedZones(also: KmemBlock | null): number[] {
+    const zones = new Set<number>();
+    for (const [s, e] of this.k.ramRanges) if (e > s) for (const z of [bootZone(s), bootZone(e - 1)]) zones.add(z);
+    const blocks = [...this.devices.values()].flatMap((kd) => kd.blocks);
+    if (also && !blocks.includes(also)) blocks.push(also);
+    for (const b of blocks) if (b.zone) zones.add(b.zone === 'Movable' ? ZONE_MOVABLE : ZONE_NORMAL);
+    return [...zones];
+  }
+
+  /** online_pages / offline_pages: build_all_zonelists once for each zone the change populated or emptied. */
+  private rebuildingZonelists<T>(change: () => T, block: KmemBlock | null = null): T {
+    const before = this.populatedZones(block);
+    const r = change();
+    const after = this.populatedZones(block);
+    const changed = before.filter((z) => !after.includes(z)).length + after.filter((z) => !before.includes(z)).length;
+    if (this.k.profile.pfnEra === 'v6') for (let i = 0; i < changed; i++) this.k.zonelists.build(after, this.k.pageAlloc.stats().totalPages + this.onlinePages());
+    return r;
+  }
+
+  /** Pages kmem blocks have given the page allocator. */
+  private onlinePages(): number {
+    let n = 0;
+    for (const kd of this.devices.values()) n += this.summary(kd).onlinePages;
+    return n;
+  }
+
   /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
   private onlineBlock(b: KmemBlock, movable: boolean): void {
+    this.rebuildingZonelists(() => this.onlineBlockPages(b, movable), b);
+  }
+
+  private onlineBlockPages(b: KmemBlock, movable: boolean): void {
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
     b.zone = movable ? 'Movable' : 'Normal';
   }
@@ -193,7 +228,7 @@ export class Kmem {
   memoryBlockOffline(b: KmemBlock): number {
     if (!b.zone) return 1;
     if (b.pinned) throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
-    b.zone = null;
+    this.rebuildingZonelists(() => (b.zone = null));
     return 0;
   }
 
@@ -220,6 +255,10 @@ export class Kmem {
 
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
   remove(kd: KmemDevice, parent: Resource): void {
+    this.rebuildingZonelists(() => this.removeBlocks(kd, parent));
+  }
+
+  private removeBlocks(kd: KmemDevice, parent: Resource): void {
     const k = this.k;
     const first = kd.blocks[0];
     const last = kd.blocks[kd.blocks.length - 1];

@@ -43,6 +43,7 @@ export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: str
   }
   const ram = ramRanges(e820);
   k.ramRanges = ram;
+  k.zonelists.boot();
   for (const [s, e] of ram) if (k.pgtable.directMapAdd(s, e) < 0) throw new KernelError('ENOMEM', 'boot: out of memory building the direct map');
   let err: number;
   try {

@@ -136,6 +136,8 @@ function normLogText(t: string): string {
     .replace(UUID, '<uuid>')
     .replace(/\bPID: \d+\b/g, 'PID: N')
     .replace(/^(note: \S+)\[\d+\]/, '$1[N]')
+    // build_all_zonelists' vm_total_pages depends on the image's reservations, as MemTotal does
+    .replace(/^(Built \d+ zonelists, mobility grouping \w+\.  Total pages: )\d+$/, '$1N')
     .replace(/(memmap_init_zone_device initialised \d+ pages in )\d+ms/, '$1Nms')
     .replace(/\s+$/, '');
 }
