@@ -79,15 +79,15 @@ export function classify(o: Observed): PendingReason & { key: string } {
     if (platform) return r('cli-usage-platform', 14, "the model's CLI has no such command or flag (daxctl list / online-memory / offline-memory, reconfigure-device -f / --no-online, cat, write; ndctl -r, -e, -f): the platforms issue's daxctl and sysfs");
     return r('cli-usage', 13, "the model's CLI has no such command or flag: ndctl create-namespace -r/--region, -e/--reconfig with -f, -l, -m sector; list -R/-D/-X/-B/-i/-v; daxctl list; ndctl init-labels; cat / write of /proc and /sys");
   }
-  if (o.aspect === 'struct-page') return r('struct-page', 12, "struct page words: the model keeps v4.5's layout and flags (6.x: pgmap in word 1, compound_head = head | 1 in the tails, TAIL_MAPPING, folio fields, zone/node bits in flags)");
+  if (o.aspect === 'struct-page') return r('struct-page', 12, "struct page words of pages the real kernel's allocator handed out (onlined kmem memory in use) or of steps the model does not reach");
   const runs = o.runs ?? [];
   const onlyLists = runs.length > 0 && runs.every(isList);
   const onlyDax = runs.length > 0 && runs.every((x) => isDax(x) || isList(x));
-  if (onlyDax && platform) return r('daxctl-sysfs', 14, 'daxctl, memory blocks and sysfs writes: the model has no daxctl list/online-memory/offline-memory, no sysfs writes, no memmap_on_memory module parameter or per-device file');
-  if (onlyLists) return r('list-forms', 13, "ndctl/daxctl list forms: the model's list is ndctl list -N only (and prints namespaces in another order), daxctl list does not exist");
-  if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem through daxctl: the model's reconfigure-device is not daxctl's (no -f, --no-online; an invented --memmap-on-memory; no auto-online policy refusal; no EBUSY offline of kernel-zone memory)");
-  if (o.aspect === 'stdout') return r('ndctl-form', 13, "ndctl's output as 76.1 prints it: the list order (newest namespace first), the create form of each mode, the list forms beyond -N");
-  if (o.aspect === 'dmesg-debug') return r('debug-lines', 12, "pr_debug lines: the model prints the boot memmap's PMD line at the first namespace creation (6.12 prints it at boot, vmemmap_populate_print_last) and its altmap_alloc_block_buf / PMD / memmap_init_zone_device lines do not follow the real sequence");
+  if (onlyDax && platform) return r('daxctl-sysfs', 14, "daxctl and sysfs steps of the kmem and Soft Reserved cases: the dump_page of the unmovable page an offline trips on (the buddy allocator's slab or page-table page), the hmem devices of Soft Reserved memory, and the shell's write errors");
+  if (onlyLists) return r('list-forms', 13, "ndctl/daxctl list forms: the idle seeds under -i, iset_id and DIMMs (-D), and the bus keys of -B, as ndctl 76.1 prints them");
+  if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem through daxctl on Soft Reserved and legacy pmem: the hmem devices and their reconfiguration, and ndctl's destroy over a kmem device");
+  if (o.aspect === 'stdout') return r('ndctl-form', 13, "ndctl's output as 76.1 prints it, where a step's create or list form still differs");
+  if (o.aspect === 'dmesg-debug') return r('debug-lines', 12, "pr_debug lines: altmap_alloc_block_buf / PMD / memmap_init_zone_device lines of cases whose DRAM runs out at another point than the real kernel's (refuse-map-mem-enomem)");
   if (o.aspect === 'dmesg') return r('messages', 12, "kernel messages: the model does not log the real kernel's probe failures, refusals, WARNs and oopses as that kernel words them");
   if (o.aspect === 'exit') return r('exit-codes', 12, 'exit codes: refusals the model makes in its planning step, or does not make, exit differently from ndctl 76.1 on the real kernel');
   if (o.aspect === 'stderr') return r('stderr', 12, "stderr: ndctl 76.1's and libndctl's messages for refusals and kernel-side failures are not the model's");
