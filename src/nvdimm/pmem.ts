@@ -513,9 +513,30 @@ export class Pmem {
   }
 
   /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
-  list(human: boolean, daxRegion = false): Array<Record<string, unknown>> {
-    // a disabled namespace is listed with -i only
-    return this.regions.flatMap((r) => r.namespaces.filter((ns) => !ns.disabled).map((ns) => this.json(ns, human, daxRegion)));
+  list(human: boolean, daxRegion = false, idle = false): Array<Record<string, unknown>> {
+    // a disabled namespace is listed with -i only, and so are the idle seed devices
+    return this.regions.flatMap((r) => [
+      ...r.namespaces.filter((ns) => idle || !ns.disabled).map((ns) => this.json(ns, human, daxRegion)),
+      ...(idle ? r.seeds.idleNamespaces.map((id) => this.idleJson(r, id, human)) : []),
+    ]);
+  }
+
+  /**
+   * util_namespace_to_json (ndctl/json.c) of an idle seed namespace: raw (no holder), size 0, the all-zero uuid of a
+   * label-backed namespace without a label (ndctl_namespace_get_uuid), its sector_size (512 until ndctl set one), disabled.
+   */
+  idleJson(r: Region, id: number, human: boolean): Record<string, unknown> {
+    return namespaceJson(
+      {
+        dev: `namespace${r.id}.${id}`,
+        mode: 'raw',
+        size: 0n,
+        uuid: r.io ? undefined : '00000000-0000-0000-0000-000000000000',
+        sectorSize: r.seeds.lbasize.get(id) ?? 512,
+        state: 'disabled',
+      },
+      { human },
+    );
   }
 
   /** Every namespace, region by region. */
