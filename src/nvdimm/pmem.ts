@@ -59,7 +59,7 @@ export interface Namespace {
   pfnDev: Device | null;
   /** The pfn, dax or btt device that claims the namespace (its id from the region's seed), null for raw. */
   holder: Holder | null;
-  /** A label-less namespace ndctl disabled (destroy-namespace, or a failed reconfigure): raw, unbound, holder_class as ndctl left it. */
+  /** A namespace left not active: a label-less one ndctl disabled (destroy-namespace, or a failed reconfigure; raw, unbound, holder_class as ndctl left it), or a sector one whose btt failed to probe. */
   disabled?: { holderClass: Holder['kind'] | '' };
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
@@ -393,8 +393,10 @@ export class Pmem {
       ns.sectorSize = p.sectorSize ?? 4096n;
       if (rawsize < ARENA_MIN_SIZE) {
         // "%s must be at least %lld bytes" (ARENA_MIN_SIZE + the initial offset) is a dev_dbg the model does not
-        // print; the probe fails with -ENXIO and the namespace stays configured (as raw)
-        ns.mode = 'raw';
+        // print; the probe fails with -ENXIO (nd_pmem's claim released) and the namespace stays configured,
+        // btt0.0 its holder (mode "safe"), not active: ndctl list shows it with -i only
+        k.iomem.release(p.region.res, claim);
+        ns.disabled = { holderClass: 'btt' };
         enableFailed('btt', btt, dev);
       }
       k.log.printk('info', `nd_pmem ${btt}: No existing arenas`);

@@ -58,6 +58,15 @@ describe('ndctl list (6.12)', () => {
     expect(JSON.parse(rn.stdout)).toEqual([JSON.parse(real('seeds-list-idle', 8).stdout).regions[0]].map(({ mappings: _m, namespaces: _n, ...r }) => r));
   });
 
+  it('ns-sector-16M steps 4-5: a btt too small to probe leaves namespace0.0 configured but not active; list -N prints nothing', async () => {
+    const c = await altmap('b.json', 'create-namespace', '-s', '16M', '-m', 'sector');
+    expect(c.code).toBe(real('ns-sector-16M', 4).exit);
+    expect(c.stderr).toBe(real('ns-sector-16M', 4).stderr);
+    const n = await altmap('b.json', 'list', '-N');
+    expect(n.code).toBe(real('ns-sector-16M', 5).exit);
+    expect(n.stdout).toBe(real('ns-sector-16M', 5).stdout);
+  });
+
   it('seeds-fsdax-3 step 7: three namespaces in libndctl order (namespace0.2, 0.1, 0.0)', async () => {
     for (let i = 0; i < 3; i++) expect((await altmap('s.json', 'create-namespace', '-s', '1G')).code).toBe(0);
     const n = await altmap('s.json', 'list', '-N');
