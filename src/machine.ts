@@ -26,7 +26,8 @@ import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
 import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { nodeDir } from './kernel/node.ts';
-import { ndBusDevices } from './nvdimm/sysfs.ts';
+import { ndBusDevices, regionDimm, regionMapping, regionSetCookie } from './nvdimm/sysfs.ts';
+import type { DimmInfo, MappingInfo } from './nvdimm/ndctl.ts';
 import { parseSize } from './nvdimm/units.ts';
 import { regionCapacity } from './nvdimm/region.ts';
 
@@ -264,6 +265,12 @@ export interface RegionListing {
   targetNode: number | null;
   /** Its namespaces' names, in creation order. */
   namespaces: string[];
+  /** Its idle seed namespaces' names (listed with -i). */
+  idleSeeds: string[];
+  /** set_cookie, for a region with an interleave set (label-backed); absent for a label-less one. */
+  isetId?: bigint;
+  /** Its mappingN: the DIMMs it maps. */
+  mappings: MappingInfo[];
 }
 
 export const GiB = 1n << 30n;
@@ -950,9 +957,9 @@ export class Machine {
   }
 
   /** `ndctl list -N` (`daxRegion`: the devdax form create-namespace prints, with UTIL_JSON_DAX). */
-  listNamespaces(opts: { human?: boolean; daxRegion?: boolean } = {}): Array<Record<string, unknown>> {
+  listNamespaces(opts: { human?: boolean; daxRegion?: boolean; idle?: boolean } = {}): Array<Record<string, unknown>> {
     this.live();
-    return this.pmem.list(!!opts?.human, !!opts?.daxRegion);
+    return this.pmem.list(!!opts?.human, !!opts?.daxRegion, !!opts?.idle);
   }
 
   /**
@@ -962,6 +969,12 @@ export class Machine {
   listBuses(): Array<{ provider: string; dev: string }> {
     this.live();
     return this.pmem.regions.length > 0 ? [{ provider: 'ACPI.NFIT', dev: 'ndbus0' }] : [];
+  }
+
+  /** The nvdimm DIMMs (`ndctl list -D`): one per region, as /sys/bus/nd/devices/nmemN shows them. */
+  listDimms(): DimmInfo[] {
+    this.live();
+    return this.pmem.regions.map((r) => regionDimm(r));
   }
 
   /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
@@ -980,6 +993,10 @@ export class Machine {
         numaNode: 0,
         targetNode: v6 ? 0 : null,
         namespaces: r.namespaces.map((ns) => ns.dev),
+        idleSeeds: r.seeds.idleNamespaces.map((id) => `namespace${r.id}.${id}`),
+        // ndctl_region_get_interleave_set: a region handing out label-backed pmem namespaces has one
+        ...(r.io ? {} : { isetId: regionSetCookie(r) }),
+        mappings: [regionMapping(r)],
       };
     });
   }

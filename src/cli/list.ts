@@ -9,6 +9,7 @@ import {
   PFN_SB_SIZE,
   regionJson,
   busJson,
+  dimmJson,
   namespaceVerbose,
   listDisplay,
   libndctlOrder,
@@ -82,7 +83,8 @@ function rawUuid(m: Machine, dev: string): string | undefined {
 function namespaceEntry(m: Machine, ns: Record<string, unknown>, r: RegionListing, p: ListPlan, altmap: boolean): Record<string, unknown> {
   let c: Record<string, unknown> = { ...ns };
   if (!altmap) delete c.altmap;
-  if (p.flags.verbose) c = namespaceVerbose(c, { rawUuid: rawUuid(m, String(ns.dev)), numaNode: r.numaNode, targetNode: r.targetNode });
+  // an idle seed has no info block to read
+  if (p.flags.verbose) c = namespaceVerbose(c, { rawUuid: r.namespaces.includes(String(ns.dev)) ? rawUuid(m, String(ns.dev)) : undefined, numaNode: r.numaNode, targetNode: r.targetNode });
   return c;
 }
 
@@ -97,25 +99,38 @@ export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollec
   // filter_bus: with -B each bus object is the container of its regions (and of namespaces without -R)
   const bus = p.buses ? m.listBuses().map((b) => busJson(b))[0] : undefined;
   const c: ListCollected = bus ? { buses: [bus] } : {};
-  const attach = (key: 'regions' | 'namespaces', item: unknown): void => {
+  const attach = (key: 'dimms' | 'regions' | 'namespaces', item: unknown): void => {
     if (bus) ((bus[key] ??= []) as unknown[]).push(item);
     else (c[key] ??= []).push(item);
   };
   const wantMode = p.mode === undefined ? undefined : nsModeName(p.mode);
-  // UTIL_JSON_DAX (-X): a devdax namespace with its daxregion, else its chardev
-  const plain = new Map(m.listNamespaces({ human: p.flags.human, daxRegion: p.flags.dax }).map((n) => [String(n.dev), n]));
-  for (const r of libndctlOrder(m.listRegions(), (x) => x.dev)) {
-    if (!regionFilter(r.dev, r.id, p.region)) continue;
-    // ndctl_filter_walk: a namespace filter also picks the regions that hold a match
-    if (p.namespace !== undefined && p.namespace !== 'all' && !r.namespaces.some((n) => namespaceFilter(n, p.namespace))) continue;
+  // UTIL_JSON_DAX (-X): a devdax namespace with its daxregion, else its chardev; idle ones too, filter_namespace picks
+  const plain = new Map(m.listNamespaces({ human: p.flags.human, daxRegion: p.flags.dax, idle: true }).map((n) => [String(n.dev), n]));
+  const regions = libndctlOrder(m.listRegions(), (x) => x.dev);
+  // ndctl_namespace_foreach: the configured namespaces and the idle seeds, in libndctl's order
+  const devices = (r: RegionListing): string[] => libndctlOrder([...r.namespaces, ...r.idleSeeds], (x) => x);
+  // ndctl_filter_walk: a namespace filter also picks the regions (and DIMMs) that hold a match
+  const picked = (r: RegionListing): boolean =>
+    regionFilter(r.dev, r.id, p.region) && (p.namespace === undefined || p.namespace === 'all' || devices(r).some((n) => namespaceFilter(n, p.namespace)));
+  if (p.dimms) {
+    // filter_dimm: each DIMM of the bus, filtered by the regions it maps (util_dimm_filter_by_region / _by_namespace)
+    const mapped = new Set(regions.filter(picked).flatMap((r) => r.mappings.map((x) => x.dimm)));
+    for (const d of libndctlOrder(m.listDimms(), (x) => x.dev)) if (mapped.has(d.dev)) attach('dimms', dimmJson(d, p.flags.human));
+  }
+  // filter_region clears lfa->jnamespaces at each region: list_display counts the last region's namespaces only
+  let lastNamespaces: unknown[] | undefined;
+  for (const r of regions) {
+    if (!picked(r)) continue;
     let jnamespaces: unknown[] | undefined;
     let jregion: Record<string, unknown> | undefined;
     if (p.regions) {
-      jregion = regionJson({ ...r }, p.flags);
+      // region_to_json: the mappings only under -D
+      jregion = regionJson({ ...r, mappings: p.dimms ? r.mappings : undefined }, p.flags);
       attach('regions', jregion);
+      lastNamespaces = undefined;
     }
     if (!p.namespaces) continue;
-    for (const dev of libndctlOrder(r.namespaces, (x) => x)) {
+    for (const dev of devices(r)) {
       const ns = plain.get(dev);
       if (!ns || !namespaceFilter(dev, p.namespace) || !listed(ns, p)) continue;
       if (wantMode !== undefined && ns.mode !== wantMode) continue;
@@ -123,9 +138,11 @@ export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollec
       if (jregion) {
         jnamespaces ??= (jregion.namespaces = []) as unknown[];
         jnamespaces.push(entry);
+        lastNamespaces = jnamespaces;
       } else attach('namespaces', entry);
     }
   }
+  if (lastNamespaces && !bus) c.namespaces = lastNamespaces;
   return c;
 }
 

@@ -59,7 +59,7 @@ export interface Namespace {
   pfnDev: Device | null;
   /** The pfn, dax or btt device that claims the namespace (its id from the region's seed), null for raw. */
   holder: Holder | null;
-  /** A label-less namespace ndctl disabled (destroy-namespace, or a failed reconfigure): raw, unbound, holder_class as ndctl left it. */
+  /** A namespace left not active: a label-less one ndctl disabled (destroy-namespace, or a failed reconfigure; raw, unbound, holder_class as ndctl left it), or a sector one whose btt failed to probe. */
   disabled?: { holderClass: Holder['kind'] | '' };
   layout: PfnLayout | null;
   /** The device-dax instance's own iomem resource (v5.x+), beside the namespace's. */
@@ -393,8 +393,10 @@ export class Pmem {
       ns.sectorSize = p.sectorSize ?? 4096n;
       if (rawsize < ARENA_MIN_SIZE) {
         // "%s must be at least %lld bytes" (ARENA_MIN_SIZE + the initial offset) is a dev_dbg the model does not
-        // print; the probe fails with -ENXIO and the namespace stays configured (as raw)
-        ns.mode = 'raw';
+        // print; the probe fails with -ENXIO (nd_pmem's claim released) and the namespace stays configured,
+        // btt0.0 its holder (mode "safe"), not active: ndctl list shows it with -i only
+        k.iomem.release(p.region.res, claim);
+        ns.disabled = { holderClass: 'btt' };
         enableFailed('btt', btt, dev);
       }
       k.log.printk('info', `nd_pmem ${btt}: No existing arenas`);
@@ -513,9 +515,30 @@ export class Pmem {
   }
 
   /** `ndctl list -N`: a devdax namespace shows its chardev, not the whole daxregion. */
-  list(human: boolean, daxRegion = false): Array<Record<string, unknown>> {
-    // a disabled namespace is listed with -i only
-    return this.regions.flatMap((r) => r.namespaces.filter((ns) => !ns.disabled).map((ns) => this.json(ns, human, daxRegion)));
+  list(human: boolean, daxRegion = false, idle = false): Array<Record<string, unknown>> {
+    // a disabled namespace is listed with -i only, and so are the idle seed devices
+    return this.regions.flatMap((r) => [
+      ...r.namespaces.filter((ns) => idle || !ns.disabled).map((ns) => this.json(ns, human, daxRegion)),
+      ...(idle ? r.seeds.idleNamespaces.map((id) => this.idleJson(r, id, human)) : []),
+    ]);
+  }
+
+  /**
+   * util_namespace_to_json (ndctl/json.c) of an idle seed namespace: raw (no holder), size 0, the all-zero uuid of a
+   * label-backed namespace without a label (ndctl_namespace_get_uuid), its sector_size (512 until ndctl set one), disabled.
+   */
+  idleJson(r: Region, id: number, human: boolean): Record<string, unknown> {
+    return namespaceJson(
+      {
+        dev: `namespace${r.id}.${id}`,
+        mode: 'raw',
+        size: 0n,
+        uuid: r.io ? undefined : '00000000-0000-0000-0000-000000000000',
+        sectorSize: r.seeds.lbasize.get(id) ?? 512,
+        state: 'disabled',
+      },
+      { human },
+    );
   }
 
   /** Every namespace, region by region. */

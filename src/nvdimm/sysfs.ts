@@ -5,7 +5,8 @@
  */
 import { hex } from '../kernel/printk.ts';
 import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
-import { uuidFromSeed } from './ndctl.ts';
+import { uuidFromSeed, type DimmInfo, type MappingInfo } from './ndctl.ts';
+import { isetCookie1 } from './region.ts';
 import type { Namespace, Pmem, Region } from './pmem.ts';
 import { holderName, type Holder } from './seeds.ts';
 
@@ -50,6 +51,29 @@ const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f0
 /** nd_region_to_nstype: the type of namespace a region hands out (and its pfn and btt devices' modalias). */
 const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
 
+/** QEMU's NFIT for the DIMM in slot N behind region N (hw/acpi/nvdimm.c): its control region's serial number, 0x123456 + N. */
+const dimmSerial = (r: Region): number => 0x123456 + r.id;
+
+/**
+ * The region's one DIMM as libndctl reads it (add_dimm, ndctl/lib/libndctl.c): nmemN, its nfit/id ("%04x-%08x" of the
+ * big-endian vendor 0x8086 and serial, nfit id_show), handle N + 1 and phys_id N (QEMU's slot numbering).
+ */
+export function regionDimm(r: Region): DimmInfo {
+  const s = dimmSerial(r);
+  const be32 = ((s & 0xff) << 24) | ((s & 0xff00) << 8) | ((s >> 8) & 0xff00) | ((s >>> 24) & 0xff);
+  return { dev: `nmem${r.id}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: r.id + 1, physId: r.id };
+}
+
+/** The region's mapping0 (mappingN_show, region_devs.c): its one DIMM, from DPA 0, the whole region, position 0. */
+export function regionMapping(r: Region): MappingInfo {
+  return { dimm: regionDimm(r).dev, offset: 0n, length: r.res.end + 1n - r.res.start, position: 0 };
+}
+
+/** set_cookie (region_devs.c): the interleave set's cookie1 over its one DIMM (acpi_nfit_init_interleave_set). */
+export function regionSetCookie(r: Region): bigint {
+  return isetCookie1([{ regionOffset: 0n, serial: dimmSerial(r) }]);
+}
+
 /** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): one DIMM per region, with labels or with no label area. */
 function nmemDir(r: Region, major: number): VfsDir {
   return dir(() => ({
@@ -84,7 +108,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     deep_flush: fixed('0'),
     devtype: fixed('nd_pmem'),
     init_namespaces: fixed('1/1'),
-    mapping0: fixed(`nmem${r.id},0,${size},0`),
+    mapping0: fixed(((m) => `${m.dimm},${m.offset},${m.length},${m.position}`)(regionMapping(r))),
     mappings: fixed('1'),
     max_available_extent: f(() => String(regionAvailable(pmem, r).max)),
     modalias: fixed(`nd:t${ND_DEVICE_REGION_PMEM}`),
@@ -95,7 +119,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     read_only: fixed('0'),
     resource: fixed(hex(r.res.start)),
     // nd_region's set cookie: from the interleave set's DIMM serial numbers (QEMU's, one DIMM per set)
-    set_cookie: fixed(hex(0x2468ac00123456n + BigInt(r.id) * 0x200000001n)),
+    set_cookie: fixed(hex(regionSetCookie(r))),
     size: fixed(String(size)),
     target_node: fixed('0'),
   };
@@ -202,7 +226,7 @@ export function ndBusDevices(pmem: Pmem): VfsDir {
     if (pmem.regions.length === 0) return out;
     out.ndbus0 = ndbusDir;
     for (const r of pmem.regions) {
-      out[`nmem${r.id}`] = () => nmemDir(r, pmem.dimmMajor);
+      out[regionDimm(r).dev] = () => nmemDir(r, pmem.dimmMajor);
       out[`region${r.id}`] = () => regionDir(pmem, r);
       const ids = [...r.namespaces.map((n) => n.idx), ...r.seeds.idleNamespaces];
       for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id);

@@ -19,39 +19,52 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 const norm = (s: string) => s.replace(UUID, '<uuid>');
 
 describe('ndctl list (6.12)', () => {
-  it('ns-fsdax-dev-4G-listfull steps 5, 8, 9: list -N, list -Ru (less iset_id), list -N -u', async () => {
+  it('ns-fsdax-dev-4G-listfull steps 5-9: list -N, -RNDXi (the idle seed), -BRDNiv (bus, DIMM, iset_id, mappings), -Ru, -N -u', async () => {
     expect((await altmap('f.json', 'create-namespace', '-s', '4G', '-m', 'fsdax', '-M', 'dev')).code).toBe(0);
     const n = await altmap('f.json', 'list', '-N');
     expect(n.code).toBe(real('ns-fsdax-dev-4G-listfull', 5).exit);
     expect(norm(n.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 5).stdout));
 
-    // the model's region has no interleave set (no NFIT DIMM behind it): iset_id is the one key it lacks
+    const x = await altmap('f.json', 'list', '-RNDXi');
+    expect(x.code).toBe(real('ns-fsdax-dev-4G-listfull', 6).exit);
+    expect(norm(x.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 6).stdout));
+
+    const b = await altmap('f.json', 'list', '-BRDNiv');
+    expect(b.code).toBe(real('ns-fsdax-dev-4G-listfull', 7).exit);
+    expect(norm(b.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 7).stdout));
+
+    // -u: iset_id in hex (util_json_object_hex), a lone region bare
     const r = await altmap('f.json', 'list', '-Ru');
     expect(r.code).toBe(real('ns-fsdax-dev-4G-listfull', 8).exit);
-    expect(r.stdout).toBe(real('ns-fsdax-dev-4G-listfull', 8).stdout.replace(/^ {2}"iset_id":.*\n/m, ''));
+    expect(r.stdout).toBe(real('ns-fsdax-dev-4G-listfull', 8).stdout);
 
     const u = await altmap('f.json', 'list', '-N', '-u');
     expect(norm(u.stdout)).toBe(norm(real('ns-fsdax-dev-4G-listfull', 9).stdout));
     expect(u.stderr).toBe('');
+  });
 
-    // step 7's region under -v (numa_node, target_node; raw_uuid in the namespace), less what the model has no notion of:
-    // the interleave set, the DIMM mappings and the idle seed namespace
-    const v = await altmap('f.json', 'list', '-RNv');
-    const r7 = JSON.parse(real('ns-fsdax-dev-4G-listfull', 7).stdout)[0].regions[0];
-    delete r7.iset_id;
-    delete r7.mappings;
-    r7.namespaces = r7.namespaces.filter((n: { state?: string }) => n.state !== 'disabled');
-    expect(JSON.parse(norm(v.stdout))).toEqual(JSON.parse(norm(JSON.stringify([r7]))));
-    expect(Object.keys(JSON.parse(v.stdout)[0])).toEqual(Object.keys(r7));
-    expect(Object.keys(JSON.parse(v.stdout)[0].namespaces[0])).toEqual(Object.keys(r7.namespaces[0]));
+  it('seeds-list-idle steps 4, 6, 8: -RNDi lists the DIMM, the mappings and the idle seed namespaces (raw, size 0, zero uuid, disabled)', async () => {
+    const before = await altmap('i.json', 'list', '-RNDi');
+    expect(before.code).toBe(real('seeds-list-idle', 4).exit);
+    expect(before.stdout).toBe(real('seeds-list-idle', 4).stdout);
+    expect((await altmap('i.json', 'create-namespace', '-s', '1G')).code).toBe(0);
+    const after = await altmap('i.json', 'list', '-RNDi');
+    expect(norm(after.stdout)).toBe(norm(real('seeds-list-idle', 6).stdout));
+    expect((await altmap('i.json', 'destroy-namespace', '-f', 'all')).code).toBe(0);
+    const gone = await altmap('i.json', 'list', '-RNDi');
+    expect(gone.stdout).toBe(real('seeds-list-idle', 8).stdout);
+    // without -i the idle seeds are not listed, and a region without namespaces makes -RN print the regions alone
+    const rn = await altmap('i.json', 'list', '-RN');
+    expect(JSON.parse(rn.stdout)).toEqual([JSON.parse(real('seeds-list-idle', 8).stdout).regions[0]].map(({ mappings: _m, namespaces: _n, ...r }) => r));
+  });
 
-    // -B: the bus (ACPI.NFIT, ndbus0) holds the regions; the same region under it
-    const b = await altmap('f.json', 'list', '-BRNv');
-    const bus7 = JSON.parse(real('ns-fsdax-dev-4G-listfull', 7).stdout)[0];
-    const shown = JSON.parse(norm(b.stdout));
-    expect(Object.keys(shown[0])).toEqual(Object.keys(bus7).filter((k) => k !== 'dimms'));
-    expect({ provider: shown[0].provider, dev: shown[0].dev }).toEqual({ provider: bus7.provider, dev: bus7.dev });
-    expect(shown[0].regions).toEqual(JSON.parse(norm(JSON.stringify([r7]))));
+  it('ns-sector-16M steps 4-5: a btt too small to probe leaves namespace0.0 configured but not active; list -N prints nothing', async () => {
+    const c = await altmap('b.json', 'create-namespace', '-s', '16M', '-m', 'sector');
+    expect(c.code).toBe(real('ns-sector-16M', 4).exit);
+    expect(c.stderr).toBe(real('ns-sector-16M', 4).stderr);
+    const n = await altmap('b.json', 'list', '-N');
+    expect(n.code).toBe(real('ns-sector-16M', 5).exit);
+    expect(n.stdout).toBe(real('ns-sector-16M', 5).stdout);
   });
 
   it('seeds-fsdax-3 step 7: three namespaces in libndctl order (namespace0.2, 0.1, 0.0)', async () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { realStep } from '../fixtures.ts';
+import { stdMachine } from './std.ts';
 import {
   busJson,
   destroyNotForced,
@@ -220,5 +221,24 @@ describe('the NFIT side of list -BRDNiv (ns-fsdax-dev-4G-listfull step 7): bus, 
     expect(isetCookie1([{ regionOffset: 0n, serial: 0x123457 }])).toBe(BigInt(iset1));
     expect(() => ndFletcher64([2 ** 32])).toThrow(KernelError);
     expect(() => isetCookie1([])).toThrow(KernelError);
+  });
+});
+
+describe('the machine\'s DIMM and region facts under ndctl list -RD (seeds-list-idle step 4)', () => {
+  it('listDimms / listRegions: nmem0 (id, handle, phys_id), iset_id and mapping0 as /sys/bus/nd shows them', async () => {
+    const m = await stdMachine('ts');
+    try {
+      const real = JSON.parse(realStep('6.12.117', 'seeds-list-idle', 4).stdout);
+      expect(m.listDimms().map((d) => JSON.parse(ndctlJsonString(dimmJson(d, false))))).toEqual(real.dimms);
+      const r = m.listRegions()[0]!;
+      expect(Number(r.isetId)).toBe(real.regions[0].iset_id);
+      expect(r.mappings.map((x) => JSON.parse(ndctlJsonString(mappingJson(x, false))))).toEqual(real.regions[0].mappings);
+      expect(r.idleSeeds).toEqual(['namespace0.0']);
+      // the same facts the region's sysfs attributes print
+      expect(m.readFile('/sys/bus/nd/devices/region0/mapping0')).toBe(`${r.mappings[0]!.dimm},0,${r.mappings[0]!.length},0\n`);
+      expect(m.readFile('/sys/bus/nd/devices/region0/set_cookie')).toBe(`0x${r.isetId!.toString(16)}\n`);
+    } finally {
+      m.dispose();
+    }
   });
 });
