@@ -9,7 +9,7 @@
  */
 import { ENOMEM } from './abi';
 import { IO, RES } from './layout';
-import { opMask, opSelf, opWord, patApply, setOp, setOpWord } from './patterns';
+import { opMask, opSelf, opWord, patApply, selfWordMask, setOp, setOpWord } from './patterns';
 import { translate, trPhys, trSize } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
@@ -41,14 +41,14 @@ function writePages(addr: usize, P: u64, count: u32): void {
   if (mask == 0xff) {
     // a whole struct page per step: four 16-byte stores, the self-relative words advanced by 64 each
     // time (memmap_init_zone's lru points at the page itself; which words depends on the layout)
-    const m0 = <u64>0 - <u64>(self & 1);
-    const m1 = <u64>0 - <u64>((self >> 1) & 1);
-    const m2 = <u64>0 - <u64>((self >> 2) & 1);
-    const m3 = <u64>0 - <u64>((self >> 3) & 1);
-    const m4 = <u64>0 - <u64>((self >> 4) & 1);
-    const m5 = <u64>0 - <u64>((self >> 5) & 1);
-    const m6 = <u64>0 - <u64>((self >> 6) & 1);
-    const m7 = <u64>0 - <u64>((self >> 7) & 1);
+    const m0 = selfWordMask(self, 0);
+    const m1 = selfWordMask(self, 1);
+    const m2 = selfWordMask(self, 2);
+    const m3 = selfWordMask(self, 3);
+    const m4 = selfWordMask(self, 4);
+    const m5 = selfWordMask(self, 5);
+    const m6 = selfWordMask(self, 6);
+    const m7 = selfWordMask(self, 7);
     let a = i64x2.replace_lane(i64x2.splat(opWord(0) + (va & m0)), 1, opWord(1) + (va & m1));
     let b = i64x2.replace_lane(i64x2.splat(opWord(2) + (va & m2)), 1, opWord(3) + (va & m3));
     let c = i64x2.replace_lane(i64x2.splat(opWord(4) + (va & m4)), 1, opWord(5) + (va & m5));

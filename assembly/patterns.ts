@@ -55,6 +55,12 @@ export function setOpWord(w: u32, v: u64): void {
   store<u64>(CTL_OP_WORDS + (<usize>w << 3), v);
 }
 
+/** All ones when word w of an op or pattern is self-relative (holds the struct page's own vaddr), else 0. */
+@inline
+export function selfWordMask(self: u32, w: u32): u64 {
+  return <u64>0 - <u64>((self >> w) & 1);
+}
+
 @inline
 function patAt(i: u32): usize {
   return PATTERNS + <usize>i * PAT_REC;
@@ -150,14 +156,14 @@ export function synthFrame(i: u32, frame: u64, dst: usize): void {
     }
     return;
   }
-  const m0 = <u64>0 - <u64>(self & 1);
-  const m1 = <u64>0 - <u64>((self >> 1) & 1);
-  const m2 = <u64>0 - <u64>((self >> 2) & 1);
-  const m3 = <u64>0 - <u64>((self >> 3) & 1);
-  const m4 = <u64>0 - <u64>((self >> 4) & 1);
-  const m5 = <u64>0 - <u64>((self >> 5) & 1);
-  const m6 = <u64>0 - <u64>((self >> 6) & 1);
-  const m7 = <u64>0 - <u64>((self >> 7) & 1);
+  const m0 = selfWordMask(self, 0);
+  const m1 = selfWordMask(self, 1);
+  const m2 = selfWordMask(self, 2);
+  const m3 = selfWordMask(self, 3);
+  const m4 = selfWordMask(self, 4);
+  const m5 = selfWordMask(self, 5);
+  const m6 = selfWordMask(self, 6);
+  const m7 = selfWordMask(self, 7);
   let va = cfgVmemmapStart + ((p.pagePfn0 + ((frame - p.start) << 6)) << 6);
   for (let j: usize = 0; j < 64; j++) {
     const d = dst + (j << 6);

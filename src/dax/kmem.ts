@@ -158,21 +158,30 @@ export class Kmem {
     return block;
   }
 
+  /** Online kmem blocks per zone: what populated_zone() sees of hot-plugged memory, kept as blocks change zone. */
+  private readonly onlineBlocks = { Normal: 0, Movable: 0 };
+
+  /** A block's zone changes (online_pages / offline_pages), and the count of its zone with it. */
+  private setZone(b: KmemBlock, zone: KmemBlock['zone']): void {
+    if (b.zone) this.onlineBlocks[b.zone]--;
+    if (zone) this.onlineBlocks[zone]++;
+    b.zone = zone;
+  }
+
   /** The zones that have present pages (populated_zone): boot RAM's, and those kmem blocks are online in. */
-  private populatedZones(also: KmemBlock | null): number[] {
+  private populatedZones(): number[] {
     const zones = new Set<number>();
     for (const [s, e] of this.k.ramRanges) if (e > s) for (const z of [bootZone(s), bootZone(e - 1)]) zones.add(z);
-    const blocks = [...this.devices.values()].flatMap((kd) => kd.blocks);
-    if (also && !blocks.includes(also)) blocks.push(also);
-    for (const b of blocks) if (b.zone) zones.add(b.zone === 'Movable' ? ZONE_MOVABLE : ZONE_NORMAL);
+    if (this.onlineBlocks.Normal > 0) zones.add(ZONE_NORMAL);
+    if (this.onlineBlocks.Movable > 0) zones.add(ZONE_MOVABLE);
     return [...zones];
   }
 
   /** online_pages / offline_pages: build_all_zonelists once for each zone the change populated or emptied. */
-  private rebuildingZonelists<T>(change: () => T, block: KmemBlock | null = null): T {
-    const before = this.populatedZones(block);
+  private rebuildingZonelists<T>(change: () => T): T {
+    const before = this.populatedZones();
     const r = change();
-    const after = this.populatedZones(block);
+    const after = this.populatedZones();
     const changed = before.filter((z) => !after.includes(z)).length + after.filter((z) => !before.includes(z)).length;
     if (this.k.profile.pfnEra === 'v6') for (let i = 0; i < changed; i++) this.k.zonelists.build(after, this.k.pageAlloc.stats().totalPages + this.onlinePages());
     return r;
@@ -187,12 +196,12 @@ export class Kmem {
 
   /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
   private onlineBlock(b: KmemBlock, movable: boolean): void {
-    this.rebuildingZonelists(() => this.onlineBlockPages(b, movable), b);
+    this.rebuildingZonelists(() => this.onlineBlockPages(b, movable));
   }
 
   private onlineBlockPages(b: KmemBlock, movable: boolean): void {
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
-    b.zone = movable ? 'Movable' : 'Normal';
+    this.setZone(b, movable ? 'Movable' : 'Normal');
   }
 
   /**
@@ -228,7 +237,7 @@ export class Kmem {
   memoryBlockOffline(b: KmemBlock): number {
     if (!b.zone) return 1;
     if (b.pinned) throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
-    this.rebuildingZonelists(() => (b.zone = null));
+    this.rebuildingZonelists(() => this.setZone(b, null));
     return 0;
   }
 
@@ -260,6 +269,8 @@ export class Kmem {
 
   private removeBlocks(kd: KmemDevice, parent: Resource): void {
     const k = this.k;
+    // the device goes with its blocks: they no longer count for their zones
+    for (const b of kd.blocks) if (b.zone) this.onlineBlocks[b.zone]--;
     const first = kd.blocks[0];
     const last = kd.blocks[kd.blocks.length - 1];
     if (first && last && kd.blocks.every((b) => !b.altmap)) {

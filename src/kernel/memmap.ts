@@ -51,8 +51,12 @@ export class Memmap {
   /** This era's struct page. */
   readonly layout: StructPageLayout;
 
+  /** The one tail op a compound devmap's memmap is stored as (compound_head's head bits left to readPage). */
+  private readonly tailTemplate: readonly bigint[];
+
   constructor(private readonly k: Kernel) {
     this.layout = STRUCT_PAGE_LAYOUTS[k.profile.structPage];
+    this.tailTemplate = compoundTailOp(this.layout, ZONE_DEVICE, 0, 0n).words;
   }
 
   /** Store an op into the struct pages of [pfn, +nrPages). */
@@ -89,7 +93,7 @@ export class Memmap {
       this.write(pfn, nrPages, initPageOp(l, ZONE_DEVICE, 0));
       return this.setPgmap(pfn, nrPages, pgmap);
     }
-    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, 0, pgmap) : compoundTailOp(l, ZONE_DEVICE, 0, 0n));
+    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, 0, pgmap) : { words: [...this.tailTemplate], mask: 0xff, self: 0 });
   }
 
   /** What memmap_init_compound left in pfn's struct page, drawn from its position in the compound page. */
@@ -97,8 +101,7 @@ export class Memmap {
     const c = this.compound.get(pfn);
     if (!c) return stored;
     const l = this.layout;
-    const template = compoundTailOp(l, ZONE_DEVICE, 0, 0n).words;
-    if (!template.every((w, i) => stored[i] === w)) return stored; // written since: the bytes win
+    if (!this.tailTemplate.every((w, i) => stored[i] === w)) return stored; // written since: the bytes win
     const headPfn = c.firstPfn + Math.floor((pfn - c.firstPfn) / 2 ** c.order) * 2 ** c.order;
     const head = this.k.vmemmap.pfnToPage(headPfn);
     const pos = pfn - headPfn;
