@@ -276,6 +276,7 @@ export class Pmem {
           sectorSize,
           available: largest,
           regionAlign: this.regionAlign,
+          labelLess: region.io,
           mode,
           region: `region${region.id}`,
         });
@@ -290,7 +291,7 @@ export class Pmem {
         } catch (e) {
           // nd_pfn_init() runs in the driver's probe, after ndctl configured the namespace: the kernel's refusal
           if (!(e instanceof KernelError) || e.code !== 'ENXIO' || !/unable to satisfy requested alignment/.test(e.message)) throw e;
-          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message, ...re };
+          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: 'unable to satisfy requested alignment', ...re };
         }
       } catch (e) {
         lastErr = e;
@@ -379,7 +380,7 @@ export class Pmem {
       // "probe ... failed" line for -ENXIO), ndctl reports the enable failure and deletes the namespace
       const dax = p.mode === 'devdax';
       const devName = holderName(p.region.id, holder!);
-      k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${p.probeFailure}`);
+      k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${dev} ${p.probeFailure}`);
       k.iomem.release(p.region.res, claim);
       p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
       seeds.unconfigure(idx, holder, p.align);
