@@ -34,15 +34,32 @@ export interface DevDax {
 
 export class DaxBus {
   private readonly devices = new Map<string, DevDax>();
+  /** dax_minor_ida's other users: the fs-dax dax_device of each live pmem disk (pmem_attach_disk's alloc_dax). */
+  private readonly diskMinors = new Map<string, number>();
 
   constructor(private readonly k: Kernel) {}
 
-  /** Register a device-dax instance; its chardev minor is the lowest free one. */
-  add(d: Omit<DevDax, 'minor' | 'memmapOnMemory'>): DevDax {
-    const used = new Set([...this.devices.values()].map((x) => x.minor));
+  /** ida_alloc_max(&dax_minor_ida) in alloc_dax() (drivers/dax/super.c): the lowest minor no dax_device holds. */
+  private allocMinor(): number {
+    const used = new Set([...[...this.devices.values()].map((x) => x.minor), ...this.diskMinors.values()]);
     let minor = 0;
     while (used.has(minor)) minor++;
-    const dd: DevDax = { ...d, minor, memmapOnMemory: false };
+    return minor;
+  }
+
+  /** alloc_dax() for a pmem block device (fsdax or raw): it takes a minor from the same ida as device-dax. */
+  attachDisk(disk: string): void {
+    if (!this.diskMinors.has(disk)) this.diskMinors.set(disk, this.allocMinor());
+  }
+
+  /** kill_dax()/put_dax() when the pmem disk goes: dax_free_inode() gives its minor back. */
+  detachDisk(disk: string): void {
+    this.diskMinors.delete(disk);
+  }
+
+  /** Register a device-dax instance; its chardev minor is the lowest free one. */
+  add(d: Omit<DevDax, 'minor' | 'memmapOnMemory'>): DevDax {
+    const dd: DevDax = { ...d, minor: this.allocMinor(), memmapOnMemory: false };
     this.devices.set(d.name, dd);
     return dd;
   }

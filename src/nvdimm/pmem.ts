@@ -177,6 +177,7 @@ export class Pmem {
   /** ndctl_namespace_disable after a failed enable of a label-less namespace: unbound (its claim released), holder_class as ndctl wrote it. */
   private disableIo(ns: Namespace, holderClass: Holder['kind'] | ''): void {
     this.k.iomem.release(ns.region.res, ns.claim);
+    this.k.dax.detachDisk(ns.dev);
     ns.disabled = { holderClass };
   }
 
@@ -416,6 +417,8 @@ export class Pmem {
         throw e;
       }
     }
+    // pmem_attach_disk: a raw or fsdax namespace that came up has a pmem disk, and its fs-dax dax_device
+    if ((p.mode === 'raw' || (p.mode === 'fsdax' && p.layout)) && !ns.disabled) k.dax.attachDisk(dev);
     seeds.advanceSeeds(idx, holder);
     return this.json(ns, false);
   }
@@ -509,6 +512,7 @@ export class Pmem {
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
     if (k.poisoned) return;
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
+    k.dax.detachDisk(ns.dev);
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
     if (!ns.disabled) k.iomem.release(ns.region.res, ns.claim);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
