@@ -947,7 +947,7 @@ export class Machine {
 
   /**
    * `ndctl destroy-namespace --force`: the pfn/dax device released (its pages unmapped, the altmap freed) and the space returned to the region.
-   * @throws KernelError ENODEV for no such namespace; EBUSY while its dax device is in system-ram mode.
+   * @throws KernelError ENODEV for no such namespace; EBUSY while a memory block of its dax device is online (System RAM).
    */
   destroyNamespace(dev: string | { dev: string }): void {
     this.mutable();

@@ -64,8 +64,18 @@ export class DaxBus {
     return dd;
   }
 
+  /** unregister_dev_dax: a device kmem holds goes through dev_dax_kmem_remove() (remove_memory of its offline blocks). */
   remove(name: string): void {
+    const d = this.devices.get(name);
+    const kd = this.k.kmem.devices.get(name);
+    if (d && kd) this.k.kmem.remove(kd, d.parent);
     this.devices.delete(name);
+  }
+
+  /** daxctl_memory_is_online(), as ndctl_dax_has_active_memory() asks it: a block of the device is online. */
+  hasActiveMemory(name: string): boolean {
+    const kd = this.k.kmem.devices.get(name);
+    return !!kd && kd.blocks.some((b) => b.zone !== null);
   }
 
   get(name: string): DevDax | undefined {
