@@ -516,6 +516,9 @@ export class Pmem {
     k.dax.detachDisk(ns.dev);
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
     if (!ns.disabled) k.iomem.release(ns.region.res, ns.claim);
+    // zero_info_block: ndctl enables a namespace its holder failed to claim in raw mode; that probe succeeds,
+    // and nd_region_advance_seeds replaces it as the namespace seed (ns-sector-16M: namespace0.1)
+    else if (!ns.region.io) ns.region.seeds.advanceSeeds(ns.idx, null);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
     ns.region.seeds.destroy(ns.idx, ns.holder);
   }
