@@ -12,9 +12,17 @@ import type { Aspect, Comparison } from './compare.ts';
 
 /** Why a kind of divergence exists, and the issue that closes it. */
 export interface PendingReason {
-  issue: 12 | 13 | 14 | 16;
+  /** The issue that closes it, or 'kept': a difference the model keeps on purpose (the README says why). */
+  issue: 12 | 13 | 14 | 16 | 'kept';
   reason: string;
 }
+
+/** Cases whose divergence the model keeps on purpose, with the reason (README, "The real kernel beside the model"). */
+const KEPT: Record<string, { key: string; reason: string; aspects?: Aspect[] }> = {
+  'sp-kmem': { key: 'kept-allocated-pages', aspects: ['struct-page'], reason: "struct pages of hot-plugged memory the real kernel's allocator has already handed out (page cache, slab, page tables): the model does not reproduce which pages a running system used" },
+  'sp-kmem-mom': { key: 'kept-allocated-pages', aspects: ['struct-page'], reason: "struct pages of hot-plugged memory the real kernel's allocator has already handed out (page cache, slab, page tables): the model does not reproduce which pages a running system used" },
+  'refuse-map-mem-enomem': { key: 'kept-dram-exhaustion', reason: "the real kernel's order-9 vmemmap allocation fails at its zone watermarks and the OOM killer kills ndctl; the model runs out of its own free DRAM later and ndctl cleans up" },
+};
 
 /**
  * The pending table (test/oracle/pending.json): reasons by key, and per recorded kernel, per case, per
@@ -70,6 +78,8 @@ const isDax = (run: string) => /^daxctl |\/sys\/|^echo |^cat /.test(run);
 export function classify(o: Observed): PendingReason & { key: string } {
   const platform = (o.tags ?? []).some((t) => t === 'kmem' || t === 'softreserved' || t === 'legacy');
   const r = (key: string, issue: PendingReason['issue'], reason: string) => ({ key, issue, reason });
+  const kept = KEPT[o.caseId];
+  if (kept && (!kept.aspects || kept.aspects.includes(o.aspect))) return r(kept.key, 'kept', kept.reason);
   if (o.aspect === 'trace') return r('no-tracer', 16, o.why || 'the model has no function_graph tracer');
   if (o.status === 'not-modelled') {
     if (o.aspect === 'node' || (platform && ['memory', 'dax', 'meminfo', 'iomem'].includes(o.aspect))) return r('no-files-platform', 14, `${o.why}; this case's kmem / Soft Reserved / node state belongs to the platforms issue`);
@@ -86,6 +96,9 @@ export function classify(o: Observed): PendingReason & { key: string } {
   if (onlyDax && platform) return r('daxctl-sysfs', 14, "daxctl and sysfs steps of the kmem and Soft Reserved cases: the dump_page of the unmovable page an offline trips on (the buddy allocator's slab or page-table page), the hmem devices of Soft Reserved memory, and the shell's write errors");
   if (onlyLists) return r('list-forms', 13, "ndctl/daxctl list forms: the idle seeds under -i, iset_id and DIMMs (-D), and the bus keys of -B, as ndctl 76.1 prints them");
   if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem through daxctl on Soft Reserved and legacy pmem: the hmem devices and their reconfiguration, and ndctl's destroy over a kmem device");
+  if ((o.tags ?? []).includes('legacy') && ['stdout', 'stdout-values', 'dmesg', 'dmesg-debug', 'exit', 'stderr'].includes(o.aspect)) {
+    return r('legacy-platform', 14, "legacy pmem (memmap=!, e820 type 12): the nd_e820 region and its namespace as the real kernel probes them (no flush hint: 'unable to guarantee persistence of writes'; ndctl's page-size align fallback for a region off the 2 MiB grid)");
+  }
   if (o.aspect === 'stdout') return r('ndctl-form', 13, "ndctl's output as 76.1 prints it, where a step's create or list form still differs");
   if (o.aspect === 'dmesg-debug') return r('debug-lines', 12, "pr_debug lines: altmap_alloc_block_buf / PMD / memmap_init_zone_device lines of cases whose DRAM runs out at another point than the real kernel's (refuse-map-mem-enomem)");
   if (o.aspect === 'dmesg') return r('messages', 12, "kernel messages: the model does not log the real kernel's probe failures, refusals, WARNs and oopses as that kernel words them");
@@ -108,7 +121,8 @@ export function pendingTable(observed: Observed[]): PendingTable {
     t.reasons[c.key] = { issue: c.issue, reason: c.reason };
     ((t.kernels[o.kernel] ??= {})[o.caseId] ??= {})[o.aspect] = c.key;
   }
-  t.reasons = Object.fromEntries(Object.entries(t.reasons).sort(([a, x], [b, y]) => x.issue - y.issue || a.localeCompare(b)));
+  const rank = (i: PendingReason['issue']) => (i === 'kept' ? 99 : i);
+  t.reasons = Object.fromEntries(Object.entries(t.reasons).sort(([a, x], [b, y]) => rank(x.issue) - rank(y.issue) || a.localeCompare(b)));
   return t;
 }
 
