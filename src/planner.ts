@@ -102,7 +102,7 @@ export async function planCapacity(opts: PlanOptions): Promise<Plan> {
     if ((reverse ? r.raw : r.usable) === bestCapacity) r.best.push('capacity');
     if (r.dram === minDram) r.best.push('dram');
   }
-  return { ...(reverse ? { usable: Number(amount) } : { size: Number(amount) }), kernel, nodeDram: Number(dram), regions: [{ region: 'region0', node: 0, rows }], rows };
+  return { ...(reverse ? { usable: Number(amount) } : { size: Number(amount) }), kernel, nodeDram: Number(dram), regions: [{ region: 'region0', node: 0, nodeDram: Number(dram) }], rows };
 }
 
 /** The raw-size granule of a namespace with this align, as a planning machine's region reports it (its align attribute, its interleave ways). */

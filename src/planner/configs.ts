@@ -31,8 +31,9 @@ export function checkKernel(kernel: unknown): asserts kernel is KernelName {
   if (!(KERNELS as readonly unknown[]).includes(kernel)) invalid(`kernel ${show(kernel)} is not one of ${KERNELS.join(', ')}`);
 }
 
-/** The configurations a kernel offers. */
-export function planConfigs(kernel: KernelName): PlanConfig[] {
+/** The configurations a kernel offers (those a filter keeps, EINVAL when it keeps none). */
+export function planConfigs(kernel: KernelName, filter?: PlanFilter): PlanConfig[] {
+  if (filter !== undefined) return selectConfigs(kernel, filter);
   checkKernel(kernel);
   const p = profileFor(kernel);
   const rows: PlanConfig[] = [

@@ -26,13 +26,14 @@ export interface PlanRow extends PlanConfig, Figures {
   probes?: number;
 }
 
-/** The rows of one region. */
+/** A region the plan covers: its rows are the plan's rows that name it. */
 export interface PlanRegion {
   /** regionN */
   region: string;
   /** Its NUMA node. */
   node: number;
-  rows: PlanRow[];
+  /** The DRAM (System RAM) of that node, in bytes. */
+  nodeDram: number;
 }
 
 /** planCapacity's answer: every configuration, per region, on one kernel. */
@@ -45,8 +46,8 @@ export interface Plan {
   kernel: KernelName;
   /** The DRAM (System RAM) of the node the memmaps cost, in bytes. */
   nodeDram: number;
-  /** The rows, region by region. */
+  /** The regions planned (the planning machine has one: region0 on node 0). */
   regions: PlanRegion[];
-  /** Every region's rows, in order (planConfigs() order within a region). */
+  /** The rows, region by region (planConfigs() order within a region); each names its region. */
   rows: PlanRow[];
 }
