@@ -199,6 +199,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('--append', 'echo VALUE >> PATH'),
   ).action(act(async (path: string, value: string, _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdWrite(path, value, cmd)));
 
+  addMachineOptions(
+    program.command('ticket').description('one paste-able block for a ticket: the machine, the kernel, each namespace\'s raw and usable size, % given up, DRAM memmap, and the ndctl/daxctl JSON of the current state'),
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./ticket.ts')).cmdTicket(cmd)));
+
   registerOracleCommand(program, setExit, main);
 
   program
