@@ -79,7 +79,7 @@ export function planSvg(plan: Plan): string {
   const top = 70;
   const h = top + rows.length * rowH + 60;
   const max = Math.max(...rows.flatMap((r) => [r.deviceGivenUp, r.dram]), MiB);
-  const scale = (v: number) => (v <= 0 ? 0 : Math.max(2, (Math.log2(v / 4096) / Math.log2(max / 4096)) * (w - left - 160)));
+  const scale = (v: number) => (v <= 0 ? 0 : Math.max(2, (Math.log2(v / 4096) / Math.log2(max / 4096)) * (w - left - 230)));
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const bars = rows
     .map((r, i) => {
