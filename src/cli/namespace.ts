@@ -45,6 +45,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     let sized: NamespaceSize | undefined;
     if (o.usable !== undefined) {
       // the raw size for a usable target: searched on copies of this machine, each creating the namespace
+      if (o.reconfig !== undefined) usage('--usable sizes a new namespace; -e keeps the size of the one it reconfigures');
       const mode = o.mode === undefined ? 'fsdax' : (MODE_ALIASES[o.mode] ?? o.mode);
       if (mode !== 'fsdax' && mode !== 'devdax') usage(`--usable sizes fsdax and devdax namespaces, not ${mode}`);
       if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') usage(`--map ${o.map} is not dev or mem`);
