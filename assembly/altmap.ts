@@ -42,6 +42,8 @@ export const ALTMAP_FAIL: u64 = ~(<u64>0);
 
 /** One past the highest id ever handed out. */
 let altmapTop: u32 = 0;
+/** Every id below it is in use: the lowest-free-id search starts here (one record per memory block with memmap_on_memory would make it O(n^2) from 0). */
+let altmapFreeHint: u32 = 0;
 
 @inline
 function altmapAt(id: u32): Altmap {
@@ -55,11 +57,12 @@ function altmapValid(id: i32): bool {
 
 /** A new altmap with these fields: the lowest free id, or -ENOMEM. */
 export function altmapCreate(base: u64, reserve: u64, free: u64, align: u64, alloc: u64): i32 {
-  let id: u32 = 0;
+  let id: u32 = altmapFreeHint;
   while (id < altmapTop && altmapAt(id).inUse != 0) id++;
   if (id >= ALTMAP_MAX) return ENOMEM;
   if (!ensureMemory(<u64>changetype<usize>(altmapAt(id)) + ALTMAP_REC)) return ENOMEM;
   if (id == altmapTop) altmapTop++;
+  altmapFreeHint = id + 1;
   const m = altmapAt(id);
   m.basePfn = base;
   m.reserve = reserve;
@@ -73,6 +76,7 @@ export function altmapCreate(base: u64, reserve: u64, free: u64, align: u64, all
 export function altmapRelease(id: i32): void {
   if (!altmapValid(id)) return;
   altmapAt(<u32>id).inUse = 0;
+  if (<u32>id < altmapFreeHint) altmapFreeHint = <u32>id;
   while (altmapTop > 0 && altmapAt(altmapTop - 1).inUse == 0) altmapTop--;
 }
 

@@ -12,12 +12,16 @@ import { createMachine, type Machine } from '../src/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
 import type { Backend } from '../src/core/load.ts';
 import { ZONE_DEVICE } from '../src/core/structPage.ts';
+import { planScaling, planScalingLines } from './plan.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, 'plan-deadline': { type: 'string' }, 'plan-only': { type: 'boolean', default: false } } });
 const quick = values.quick!;
 const outFile = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
 const GiB = 1n << 30n;
 const BACKENDS: Backend[] = ['wasm', 'ts'];
+/** --plan-deadline SECONDS: how long `altmap plan --size 2P` may run before it is stopped (keeps a bench run short). */
+const planDeadlineMs = Number(values['plan-deadline'] ?? (quick ? 20 : 60)) * 1000;
+const planOnly = values['plan-only']!;
 
 interface Measure {
   /** Median of one timed call, ms. */
@@ -81,6 +85,7 @@ async function byBackend(f: (b: Backend) => Promise<Measure>): Promise<{ wasm: M
   return { wasm: await f('wasm'), ts: await f('ts') };
 }
 
+if (!planOnly) {
 // ---- 1. page-table walks of random vmemmap addresses ----
 {
   progress('walks');
@@ -202,6 +207,10 @@ for (const map of ['dev', 'mem'] as const) {
   });
   rows.push({ name: `cycle: create + destroy a 16 GiB map=${map} namespace`, unit: 'ms/op', ops: 1, ...m, limit: null });
 }
+}
+
+// ---- 7. the planner's scaling: altmap plan --size 64G vs 2P, fresh processes ----
+const plan = await planScaling(quick, planDeadlineMs, (size) => progress(`altmap plan --size ${size}`));
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 
 // ---- report ----
@@ -226,7 +235,7 @@ const results = rows.map((r) => {
 });
 const cpu = os.cpus()[0]?.model ?? 'unknown';
 const env = { node: process.version, v8: process.versions.v8, cpu, cores: os.cpus().length, platform: `${os.platform()} ${os.arch()}`, quick, date: new Date().toISOString() };
-writeFileSync(outFile, JSON.stringify({ env, results }, null, 2) + '\n');
+writeFileSync(outFile, JSON.stringify({ env, results, plan }, null, 2) + '\n');
 
 const fmt = (x: number | null, unit?: string) => (x === null ? '-' : unit === 'GB/s' ? x.toFixed(2) : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const lines = [
@@ -235,6 +244,8 @@ const lines = [
   '| benchmark | unit | Wasm (median ± MAD) | TS twin (median ± MAD) | Wasm speed-up | limit | Wasm / limit |',
   '|---|---|---|---|---|---|---|',
   ...results.map((r) => `| ${r.name} | ${r.unit} | ${fmt(r.wasm.median, r.unit)} ± ${fmt(r.wasm.spread, r.unit)} | ${fmt(r.ts.median, r.unit)} ± ${fmt(r.ts.spread, r.unit)} | ${r.wasmSpeedup.toFixed(2)}x | ${fmt(r.limit, r.unit)} | ${r.fractionOfLimit === null ? '-' : `${(r.fractionOfLimit * 100).toFixed(0)}%`} |`),
+  '',
+  ...planScalingLines(plan),
   '',
   `Limits, measured in the same Wasm module: walks, ${'`'}4${'`'} dependent loads per walk over a working set the size of the page tables; struct page init, memory.fill of the same bytes. Results: ${outFile}`,
 ];

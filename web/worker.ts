@@ -5,7 +5,7 @@
  * the bookkeeping a person's session needs (which raw devices they made, the altmaps the mappings got,
  * the actions to replay on the other backend) and packs the Snapshot the page renders.
  */
-import { createMachine, defaultE820, KernelError, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
+import { createMachine, defaultE820, KernelError, planCapacity, planSvg, quotePercent, quoteSize, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
 import { parseSize } from './format.ts';
 import { scanVmemmap, type Place } from './vmemmap.ts';
 import type {
@@ -19,6 +19,8 @@ import type {
   ErrorInfo,
   MachineAction,
   NamespaceView,
+  PlanAction,
+  PlanResult,
   Request,
   Response,
   Snapshot,
@@ -302,6 +304,23 @@ async function bench(): Promise<BenchResult> {
   return { pmem, rows };
 }
 
+/** The capacity planner, in the worker: each row a fresh machine on the page's backend (the page stays responsive meanwhile). */
+async function plan(a: PlanAction): Promise<PlanResult> {
+  const usable = a.usable.trim();
+  const size = a.size.trim();
+  const dram = a.dram.trim();
+  const p = await planCapacity({ ...(usable ? { usable } : { size }), kernel: a.kernel, backend, ...(dram ? { dram } : {}) });
+  const quoted = p.rows.map((r) => ({
+    raw: quoteSize(r.raw),
+    usable: quoteSize(r.usable),
+    givenUp: quoteSize(r.deviceGivenUp),
+    givenUpPercent: quotePercent(r.deviceGivenUpPercent),
+    dram: quoteSize(r.dram),
+    dramPercent: quotePercent(r.dramPercent),
+  }));
+  return { plan: p, svg: planSvg(p), quoted };
+}
+
 async function handle(req: Request): Promise<Response> {
   const a: Action = req.action;
   const t0 = performance.now();
@@ -347,6 +366,9 @@ async function handle(req: Request): Promise<Response> {
         break;
       case 'bench':
         result = await bench();
+        break;
+      case 'plan':
+        result = await plan(a);
         break;
       default: {
         if (!session) throw new KernelError('EINVAL', 'boot a machine first');

@@ -143,6 +143,16 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
   return session(m, { machine, steps: [] });
 }
 
+/** Fresh copies of the session's machine (its scenario replayed), for a search that must not touch the machine itself. */
+export function replicaOf(s: Session, backend: MachineConfig['backend']): () => Promise<Machine> {
+  const prepared = validateScenario({ machine: s.scenario.machine, steps: s.scenario.steps });
+  return async () => {
+    const m = await createMachine({ ...prepared.machine, backend });
+    runPreparedSteps(m, prepared.steps);
+    return m;
+  };
+}
+
 /**
  * Record a step and write the state file back (atomically, under the lock). A step that failed in the
  * kernel is recorded with its expected error, so that a reload reproduces what the kernel left behind.

@@ -42,6 +42,8 @@ function wrap(v: number): number {
 
 export class AltmapTable {
   private readonly maps: Array<Altmap | null> = [];
+  /** Every id below it is in use: the lowest-free-id search starts here (as assembly/altmap.ts). */
+  private freeHint = 0;
   private lookup: Array<{ startPfn: number; endPfn: number; altmapId: number }> = [];
 
   constructor(
@@ -58,17 +60,22 @@ export class AltmapTable {
       align: toSigned(f.align),
       alloc: toSigned(f.alloc),
     };
-    const id = this.maps.indexOf(null);
+    const id = this.maps.indexOf(null, this.freeHint);
     if (id >= 0) {
       this.maps[id] = m;
+      this.freeHint = id + 1;
       return id;
     }
     this.maps.push(m);
+    this.freeHint = this.maps.length;
     return this.maps.length - 1;
   }
 
   altmapRelease(id: number): void {
-    if (id >= 0 && id < this.maps.length) this.maps[id] = null;
+    if (id >= 0 && id < this.maps.length) {
+      this.maps[id] = null;
+      if (id < this.freeHint) this.freeHint = id;
+    }
   }
 
   private get(id: number): Altmap | null {
