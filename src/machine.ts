@@ -862,7 +862,6 @@ export class Machine {
    */
   createNamespace(opts: CreateNamespaceOptions): Record<string, unknown> {
     this.mutable();
-    this.k.ftrace.runAs('ndctl');
     const plan = this.pmem.plan(snapshotArgs(opts));
     return this.run(() => this.pmem.create(plan));
   }
@@ -892,7 +891,6 @@ export class Machine {
     const mom = given ?? (d.memmapOnMemory && param ? param : false);
     const online = opts.online ?? true;
     if (online !== true && online !== false) invalid(`online ${show(online)} is not true or false`);
-    this.k.ftrace.runAs('daxctl');
     return this.run(() => {
       this.k.dax.reconfigure(d, mode, mom);
       // daxctl then onlines what the kernel's policy left offline (ZONE_MOVABLE unless --no-movable)
@@ -983,7 +981,6 @@ export class Machine {
   destroyNamespace(dev: string | { dev: string }): void {
     this.mutable();
     const name = typeof dev === 'string' ? dev : dev?.dev;
-    this.k.ftrace.runAs('ndctl');
     const ns = this.pmem.find(name);
     this.run(() => this.pmem.destroy(ns));
   }

@@ -198,6 +198,9 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('--append', 'echo VALUE >> PATH'),
   ).action(act(async (path: string, value: string, _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdWrite(path, value, cmd)));
 
+  addMachineOptions(program.command('trace').description("the functions --trace and set_ftrace_filter take on this kernel profile (tracefs available_filter_functions: the modelled ones)"), false).action(
+    act(async (_o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdTraceFunctions(cmd)),
+  );
   registerOracleCommand(program, setExit, main);
 
   program

@@ -158,7 +158,7 @@ export class Ftrace {
   private readonly stackNames: string[] = [];
   private readonly stackTraced: boolean[] = [];
   private depth = 0;
-  /** The task running (comm-pid) and the last one that wrote to the buffer. */
+  /** The task running (comm-pid: every machine operation is the model's own process, altmap) and the last one that wrote to the buffer. */
   private task = 'altmap-1';
   private lastTask: string | null = null;
   private readonly pids = new Map<string, number>();
@@ -229,9 +229,9 @@ export class Ftrace {
   }
 
   /** The task the next calls run in (comm, with a pid of its own per comm). */
-  runAs(comm: string): void {
+  private runAs(comm: string): void {
     let pid = this.pids.get(comm);
-    if (pid === undefined) this.pids.set(comm, (pid = comm === 'kworker' ? 29 + this.pids.size : 300 + this.pids.size));
+    if (pid === undefined) this.pids.set(comm, (pid = 29 + this.pids.size));
     this.task = `${comm}-${pid}`;
   }
 
