@@ -99,14 +99,15 @@ const V4_18: Listing = [
  * x86's arch_add_memory -> init_memory_mapping, __add_pages (mm/memory_hotplug.c; __add_section and
  * sparse_add_one_section are __meminit); __remove_pages -> __remove_section -> sparse_remove_one_section
  * -> vmemmap_free (__ref, traceable). pmem (drivers/nvdimm/pmem.c): nd_pmem_probe, nvdimm_namespace_attach_pfn
- * (pmem.c's own, 4.5 has no nvdimm_setup_pfn or device-dax), nd_pfn_probe, nd_pfn_validate, nd_btt_probe.
+ * (pmem.c's own, 4.5 has no nvdimm_setup_pfn or device-dax), nd_pfn_probe, nd_pfn_validate, nd_btt_probe (the
+ * namespace claim helpers devm_nsio_enable/disable came with 4.6's claim.c rework: not listed).
  */
 const V4_5: Listing = [
   ...mods('', [
     'region_intersects', 'arch_add_memory', '__add_pages', 'init_memory_mapping', 'arch_remove_memory', '__remove_pages', 'sparse_remove_one_section',
     'vmemmap_free', 'devm_memremap_pages', 'devm_memremap_pages_release', 'vmem_altmap_offset', 'vmem_altmap_free',
   ]),
-  ...mods('libnvdimm', ['devm_nsio_enable', 'devm_nsio_disable', 'nd_btt_probe', 'nd_pfn_validate', 'nd_pfn_probe']),
+  ...mods('libnvdimm', ['nd_btt_probe', 'nd_pfn_validate', 'nd_pfn_probe']),
   ...mods('nd_btt', ['nvdimm_namespace_detach_btt', 'nvdimm_namespace_attach_btt']),
   ...mods('nd_pmem', ['nd_pmem_remove', 'nvdimm_namespace_attach_pfn', 'nd_pmem_probe']),
 ];

@@ -493,6 +493,14 @@ export class Pmem {
    */
   private traceProbeStart(dax: boolean, map: 'dev' | 'mem'): void {
     const ft = this.k.ftrace;
+    const era = this.k.profile.pfnEra;
+    if (era === 'v4.5' || era === 'v4.5-rc1') {
+      // v4.5's pmem.c: nd_pmem_probe -> nvdimm_namespace_attach_pfn -> nd_pfn_init (nd_pfn_validate), then devm_memremap_pages itself
+      ft.enter('nd_pmem_probe');
+      ft.enter('nvdimm_namespace_attach_pfn');
+      ft.leaf('nd_pfn_validate');
+      return;
+    }
     ft.enter(dax ? 'dax_pmem_probe' : 'nd_pmem_probe');
     ft.enter(dax ? '__dax_pmem_probe' : 'pmem_attach_disk');
     this.traceNsioEnable();
