@@ -374,6 +374,7 @@ export class Machine {
             })),
           devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k, bootUsed) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
+          kernel: () => dir(() => ({ tracing: () => this.k.ftrace.tracefs() })),
         })),
     }));
   }
@@ -403,6 +404,33 @@ export class Machine {
     this.run(() => writeFile(this.fs, path, text, append));
   }
 
+  /**
+   * The function_graph trace of what `fn` makes the kernel do: tracing set up as the recorded real traces
+   * were (current_tracer function_graph, options/funcgraph-tail 1, set_ftrace_filter = `filter`, or every
+   * function the profile can trace), the buffer read after `fn` returns, the previous settings restored.
+   * The DURATION column is blank (the model has no clock). `fn` throwing rethrows after the restore.
+   * @throws KernelError EINVAL for a filter name that is not in available_filter_functions.
+   */
+  trace(fn: (m: Machine) => unknown, filter?: readonly string[]): string {
+    this.mutable();
+    if (typeof fn !== 'function') invalid(`trace needs a function to run, not ${show(fn)}`);
+    if (filter !== undefined && (!Array.isArray(filter) || filter.some((f) => typeof f !== 'string' || !/^[!A-Za-z0-9_.*]+$/.test(f)))) invalid(`filter ${show(filter)} is not a list of function names`);
+    const ft = this.k.ftrace;
+    const saved = ft.settings();
+    try {
+      ft.writeFilter((filter ?? []).join(' '), false);
+      ft.setTail(true);
+      ft.setMaxDepth(0);
+      ft.setTracer('function_graph');
+      ft.clear();
+      ft.setTracingOn(true);
+      fn(this);
+      return ft.render();
+    } finally {
+      ft.restore(saved);
+    }
+  }
+
   // ---------------------------------------------------------------- guards
 
   private live(): void {
@@ -429,6 +457,7 @@ export class Machine {
       throw e;
     } finally {
       this.k.drainEvents();
+      this.k.ftrace.settle();
     }
   }
 

@@ -203,6 +203,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     program.command('ticket').description('one paste-able block for a ticket: the machine, the kernel, each namespace\'s raw and usable size, % given up, DRAM memmap, and the ndctl/daxctl JSON of the current state'),
   ).action(act(async (_o: unknown, cmd: Command) => (await import('./ticket.ts')).cmdTicket(cmd)));
 
+  addMachineOptions(program.command('trace').description("the functions --trace and set_ftrace_filter take on this kernel profile (tracefs available_filter_functions: the modelled ones)"), false).action(
+    act(async (_o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdTraceFunctions(cmd)),
+  );
   registerOracleCommand(program, setExit, main);
 
   program

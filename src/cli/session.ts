@@ -15,6 +15,8 @@ export interface MachineOpts extends GlobalOpts {
   pmemSize: bigint;
   pmemStart?: bigint;
   state?: string;
+  /** --trace: true, or the filter's function names, comma-separated. */
+  trace?: boolean | string;
 }
 
 export function sizeArg(what: string) {
@@ -38,6 +40,7 @@ export function addMachineOptions(cmd: Command, withState = true): Command {
     .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
     .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'));
   if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
+  cmd.option('--trace [functions]', "print the function_graph trace of the command's kernel work after its output (comma-separated set_ftrace_filter; default every function `altmap trace` lists)");
   return cmd;
 }
 
@@ -101,17 +104,45 @@ export async function openSession(cmd: Command, changes = false): Promise<Sessio
   }
 }
 
+/** --trace: function_graph set up on the machine as the recorded real traces had it (funcgraph-tail on), through tracefs. */
+function startTrace(m: Machine, trace: boolean | string): void {
+  const names = typeof trace === 'string' ? trace.split(',').map((x) => x.trim()).filter(Boolean) : [];
+  const tracing = '/sys/kernel/tracing';
+  try {
+    m.writeFile(`${tracing}/set_ftrace_filter`, `${names.join('\n')}\n`);
+  } catch (e) {
+    if (e instanceof KernelError) usage(`--trace: ${bare(e)} (altmap trace lists them)`);
+    throw e;
+  }
+  m.writeFile(`${tracing}/options/funcgraph-tail`, '1\n');
+  m.writeFile(`${tracing}/current_tracer`, 'function_graph\n');
+}
+
 async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefined): Promise<Session> {
   const runtime: MachineConfig = { backend: o.backend, ...(o.debug ? { debug: true } : {}) };
-  const session = (m: Machine, scenario: Session['scenario']): Session => ({
-    m,
-    scenario,
-    file,
-    close: async () => {
-      m.dispose();
-      await file?.close();
-    },
-  });
+  const session = (m: Machine, scenario: Session['scenario']): Session => {
+    if (o.trace !== undefined && o.trace !== false) {
+      try {
+        startTrace(m, o.trace);
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+    }
+    return {
+      m,
+      scenario,
+      file,
+      close: async () => {
+        try {
+          if (o.trace !== undefined && o.trace !== false && !m.poisoned) process.stdout.write(m.readFile('/sys/kernel/tracing/trace'));
+        } finally {
+          m.dispose();
+          await file?.close();
+        }
+      },
+    };
+  };
   if (file && file.exists()) {
     const raw = parseJsonBounded(readInput(file.target, '--state'), `--state ${file.path}`);
     let prepared;

@@ -104,6 +104,8 @@ export class DaxBus {
     const kd = k.kmem.devices.get(d.name);
     if (mode === 'system-ram') {
       if (kd) throw new KernelError('EBUSY', `${d.name} is already in system-ram mode`);
+      // device_dax unbinds: its dev_dax_kill devres action (kill_dev_dax), then the memremap's release
+      if (d.dev && k.ftrace.on) k.ftrace.leaf('kill_dev_dax');
       if (d.dev) k.devices.unbind(d.dev);
       d.dev = null;
       try {

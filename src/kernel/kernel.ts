@@ -10,6 +10,7 @@ import { Zonelists } from './zonelist.ts';
 import { Altmaps } from './altmap.ts';
 import { DeviceRegistry } from './devres.ts';
 import { HostMemoryError, MachinePoisonedError } from './errno.ts';
+import { Ftrace } from './ftrace.ts';
 import { Hotplug } from './hotplug.ts';
 import { Hugetlb } from './hugetlb.ts';
 import { Memmap } from './memmap.ts';
@@ -66,6 +67,8 @@ export class Kernel {
   readonly zonelists = new Zonelists(this);
   /** The dax bus: device-dax instances, and which driver (device_dax or kmem) each is bound to. */
   readonly dax: DaxBus;
+  /** ftrace's function_graph over the modelled functions (tracefs at /sys/kernel/tracing). */
+  readonly ftrace: Ftrace;
   poisoned: string | null = null;
   /** The nth next devres allocation fails (fault injection; 0 = off). */
   devresFault = 0;
@@ -81,6 +84,7 @@ export class Kernel {
     debug: boolean,
   ) {
     this.log.debug = debug;
+    this.ftrace = new Ftrace(profile.name);
     this.physmem = new Physmem(core);
     this.pageAlloc = new PageAlloc(core);
     this.pgtable = new Pgtable(core, layout.paging);

@@ -80,7 +80,9 @@ export function classify(o: Observed): PendingReason & { key: string } {
   const r = (key: string, issue: PendingReason['issue'], reason: string) => ({ key, issue, reason });
   const kept = KEPT[o.caseId];
   if (kept && (!kept.aspects || kept.aspects.includes(o.aspect))) return r(kept.key, 'kept', kept.reason);
-  if (o.aspect === 'trace') return r('no-tracer', 16, o.why || 'the model has no function_graph tracer');
+  if (o.aspect === 'trace' && o.status === 'not-modelled') return r('no-tracer', 16, o.why || 'the model has no function_graph tracer');
+  if (o.aspect === 'trace' && platform) return r('trace-platform', 14, "function_graph: the call tree differs where the step itself is not modelled: the Soft Reserved hmem device (dax0.0 of dax_hmem) the model does not have");
+  if (o.aspect === 'trace') return r('trace', 12, "function_graph: the call tree differs where the step itself is not modelled: destroy-namespace of an idle namespace, which ndctl enables for zeroing (nd_pmem_probe fails) and the model refuses (ENXIO)");
   if (o.status === 'not-modelled') {
     if (o.aspect === 'node' || (platform && ['memory', 'dax', 'meminfo', 'iomem'].includes(o.aspect))) return r('no-files-platform', 14, `${o.why}; this case's kmem / Soft Reserved / node state belongs to the platforms issue`);
     return r('no-files', 13, o.why);
