@@ -222,3 +222,31 @@ export function readPageToRes(pfn: u64): bool {
   for (let w: u64 = 0; w < 8; w++) store<u64>(RES + (<usize>w << 3), physRead64(phys + (w << 3)));
   return true;
 }
+
+/**
+ * The struct pages of pfns [start, start + n) into IO (the host checks 65 * n <= IO size): 8 u64 words
+ * each, zero when unmapped, then one byte per page, 1 when its vmemmap is mapped. One walk per leaf.
+ */
+export function readPagesIo(start: u64, n: u32): void {
+  const flags = IO + (<usize>n << 6);
+  let leafVa: u64 = 1; // no leaf yet (never a struct page address: those are 64-aligned)
+  let leafEnd: u64 = 0;
+  let leafPhys: u64 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const va = cfgVmemmapStart + ((start + i) << 6);
+    const out = IO + (<usize>i << 6);
+    if (!(va >= leafVa && va < leafEnd)) {
+      if (!translate(va)) {
+        memory.fill(out, 0, 64);
+        store<u8>(flags + i, 0);
+        continue;
+      }
+      leafVa = va & ~(trSize - 1);
+      leafEnd = leafVa + trSize;
+      leafPhys = trPhys - (va - leafVa);
+    }
+    const phys = leafPhys + (va - leafVa);
+    for (let w: u64 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), physRead64(phys + (w << 3)));
+    store<u8>(flags + i, 1);
+  }
+}

@@ -283,5 +283,35 @@ export class Memmap {
     for (let i = 0; i < 8; i++) out[i] = (BigInt(tmp[2 * i + 1]) << 32n) | BigInt(tmp[2 * i]);
     return out;
   }
-}
 
+  /** The struct pages of [start, +count) into words (8 each, zero when unmapped) and mapped (1 when mapped). */
+  readPages(start: number, count: number, words: BigUint64Array, mapped: Uint8Array): void {
+    const tmp = new Uint32Array(16);
+    const pats = this.patterns;
+    for (let i = 0; i < count; i++) {
+      const pfn = start + i;
+      const phys = this.pt.translate(this.vmemmap.va(pfn));
+      if (phys < 0) {
+        words.fill(0n, 8 * i, 8 * i + 8);
+        mapped[i] = 0;
+        continue;
+      }
+      mapped[i] = 1;
+      const frame = Math.floor(phys / 4096);
+      const at = (phys % 4096) / 4;
+      let src = this.mem.frameWords(frame);
+      let off = at;
+      if (!src) {
+        const p = pats.patFind(frame);
+        if (!p) {
+          words.fill(0n, 8 * i, 8 * i + 8);
+          continue;
+        }
+        writeStructPage(tmp, 0, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+        src = tmp;
+        off = 0;
+      }
+      for (let w = 0; w < 8; w++) words[8 * i + w] = (BigInt(src[off + 2 * w + 1]) << 32n) | BigInt(src[off + 2 * w]);
+    }
+  }
+}

@@ -4,7 +4,7 @@
  * 64-byte aligned addresses the model uses; vaLow, vaFull); index i of level l is
  * floor(va / 2^shift[l]) % 512.
  */
-import { EFAULT, ENOMEM, LOOKUP_ALTMAP, NO_ALTMAP, Purpose, type CoreWalk, type WalkLevel } from '../core.ts';
+import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, NO_ALTMAP, Purpose, UNMAPPED, WALK_RES_ENTRIES, WALK_RES_LEVELS, WALK_RES_ROOT, WALK_RES_SIZE, type CoreWalk, type WalkLevel } from '../core.ts';
 import type { AltmapTable } from './altmap.ts';
 import type { PageAlloc } from './pagealloc.ts';
 import type { PhysMem } from './physmem.ts';
@@ -206,6 +206,64 @@ export function walk(pt: PageTable, va: bigint): CoreWalk {
     table = pfn;
   }
   return { levels, mapped: false, phys: 0n, pageSize: 0 };
+}
+
+const U64 = 1n << 64n;
+
+/** Bits 63..(47 or 56) all equal bit 47 (4-level) or 56 (5-level); va taken modulo 2^64. */
+export function canonical(pt: PageTable, va: bigint): boolean {
+  const v = va >= 0n && va < U64 ? va : BigInt.asUintN(64, va);
+  const half = pt.shifts.length === 5 ? 1n << 56n : 1n << 47n;
+  return v < half || v >= U64 - half;
+}
+
+/**
+ * The lean walk (as assembly/pgtable.ts walkLeafToRes): the physical address va maps to, INSPECT_NONE or
+ * INSPECT_NOT_CANONICAL; `res` gets the levels read (core.ts WALK_RES_*).
+ */
+export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
+  if (!canonical(pt, va)) return BigInt(INSPECT_NOT_CANONICAL);
+  const low = vaLow(BigInt.asUintN(64, va));
+  let table = pt.root;
+  const n = pt.shifts.length;
+  res[WALK_RES_ROOT] = table * 4096;
+  for (let l = 0; l < n; l++) {
+    const index = pt.index(low, l);
+    const lo = pt.readLo(table, index);
+    const hi = pt.readHi(table, index);
+    res[WALK_RES_ENTRIES + 2 * l] = (hi & 0xfffff) * 4294967296 + (lo >>> 0);
+    res[WALK_RES_ENTRIES + 2 * l + 1] = hi >>> 20;
+    if (!(lo & PTE_PRESENT)) {
+      res[WALK_RES_LEVELS] = l + 1;
+      res[WALK_RES_SIZE] = 0;
+      return BigInt(INSPECT_NONE);
+    }
+    const pfn = entryPfn(lo, hi);
+    if (l === n - 1 || lo & PTE_PSE) {
+      const size = 2 ** pt.shifts[l];
+      res[WALK_RES_LEVELS] = l + 1;
+      res[WALK_RES_SIZE] = size;
+      return BigInt(Math.floor(pfn / (size / 4096)) * size + (low % size));
+    }
+    table = pfn;
+  }
+  return BigInt(INSPECT_NONE); // not reached: the last level is a leaf or not present
+}
+
+/** Batch walk (as assembly/pgtable.ts walkManyIo): out[i] = phys or UNMAPPED; the first non-canonical index, or -1. */
+export function walkMany(pt: PageTable, vas: BigUint64Array, out: BigUint64Array): number {
+  let bad = -1;
+  for (let i = 0; i < vas.length; i++) {
+    const va = vas[i];
+    if (!canonical(pt, va)) {
+      if (bad < 0) bad = i;
+      out[i] = UNMAPPED;
+      continue;
+    }
+    const phys = pt.translate(vaLow(va));
+    out[i] = phys < 0 ? UNMAPPED : BigInt(phys);
+  }
+  return bad;
 }
 
 // ---- direct map: init_memory_mapping ----
