@@ -185,6 +185,7 @@ class WasmCore implements WasmCoreDiagnostics {
   private resF64 = new Float64Array(0);
   private io64 = new BigUint64Array(0);
   private io32 = new Int32Array(0);
+  private res64 = new BigUint64Array(0);
 
   private pending: CoreEvent[] = [];
   /** Events the core could not store (its buffer holds one call's worth, 2^20). */
@@ -235,6 +236,7 @@ class WasmCore implements WasmCoreDiagnostics {
     this.f64 = new Float64Array(b);
     this.dv = new DataView(b);
     this.resF64 = new Float64Array(b, this.res, RES_F64);
+    this.res64 = new BigUint64Array(b, this.res, 8);
     this.io64 = new BigUint64Array(b, this.io, this.ioSize >>> 3);
     this.io32 = new Int32Array(b, this.io, this.ioSize >>> 2);
   }
@@ -317,20 +319,26 @@ class WasmCore implements WasmCoreDiagnostics {
 
   // ---- physical memory ----
   readPhys(phys: bigint, length: number): Uint8Array {
-    const x = this.ex();
-    const out = new Uint8Array(length);
+    const x = this.live();
     try {
+      if (length <= this.ioSize) {
+        // one crossing: the bytes come back as a copy of IO
+        x.readPhys(phys, length);
+        if (this.u8.length === 0) this.views();
+        return this.u8.slice(this.io, this.io + length);
+      }
+      const out = new Uint8Array(length);
       for (let off = 0; off < length; ) {
         const n = Math.min(this.ioSize, length - off);
         x.readPhys(phys + BigInt(off), n);
-        this.views();
+        if (this.u8.length === 0) this.views();
         out.set(this.u8.subarray(this.io, this.io + n), off);
         off += n;
       }
+      return out;
     } catch (e) {
       throw this.trap(e);
     }
-    return out;
   }
 
   writePhys(phys: bigint, data: Uint8Array): number {
@@ -727,7 +735,7 @@ class WasmCore implements WasmCoreDiagnostics {
   }
 
   readPage(pfn: number): BigUint64Array | null {
-    const x = this.ex();
+    const x = this.live();
     let r: number;
     try {
       r = x.readPage(pfn);
@@ -735,8 +743,8 @@ class WasmCore implements WasmCoreDiagnostics {
       throw this.trap(e);
     }
     if (r === 0) return null;
-    this.views();
-    return new BigUint64Array(this.buf!, this.res, 8).slice();
+    if (this.res64.length === 0) this.views();
+    return this.res64.slice();
   }
 
   // ---- events and faults ----

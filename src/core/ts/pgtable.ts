@@ -209,21 +209,27 @@ export function walk(pt: PageTable, va: bigint): CoreWalk {
 }
 
 const U64 = 1n << 64n;
+const HALF_4 = 1n << 47n;
+const HIGH_4 = U64 - HALF_4;
+const HALF_5 = 1n << 56n;
+const HIGH_5 = U64 - HALF_5;
 
 /** Bits 63..(47 or 56) all equal bit 47 (4-level) or 56 (5-level); va taken modulo 2^64. */
 export function canonical(pt: PageTable, va: bigint): boolean {
   const v = va >= 0n && va < U64 ? va : BigInt.asUintN(64, va);
-  const half = pt.shifts.length === 5 ? 1n << 56n : 1n << 47n;
-  return v < half || v >= U64 - half;
+  return pt.shifts.length === 5 ? v < HALF_5 || v >= HIGH_5 : v < HALF_4 || v >= HIGH_4;
 }
+
+const NONE = BigInt(INSPECT_NONE);
+const NOT_CANONICAL = BigInt(INSPECT_NOT_CANONICAL);
 
 /**
  * The lean walk (as assembly/pgtable.ts walkLeafToRes): the physical address va maps to, INSPECT_NONE or
  * INSPECT_NOT_CANONICAL; `res` gets the levels read (core.ts WALK_RES_*).
  */
 export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
-  if (!canonical(pt, va)) return BigInt(INSPECT_NOT_CANONICAL);
-  const low = vaLow(BigInt.asUintN(64, va));
+  if (!canonical(pt, va)) return NOT_CANONICAL;
+  const low = vaLow(va >= 0n && va < U64 ? va : BigInt.asUintN(64, va));
   let table = pt.root;
   const n = pt.shifts.length;
   res[WALK_RES_ROOT] = table * 4096;
@@ -236,7 +242,7 @@ export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
     if (!(lo & PTE_PRESENT)) {
       res[WALK_RES_LEVELS] = l + 1;
       res[WALK_RES_SIZE] = 0;
-      return BigInt(INSPECT_NONE);
+      return NONE;
     }
     const pfn = entryPfn(lo, hi);
     if (l === n - 1 || lo & PTE_PSE) {
@@ -247,7 +253,7 @@ export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
     }
     table = pfn;
   }
-  return BigInt(INSPECT_NONE); // not reached: the last level is a leaf or not present
+  return NONE; // not reached: the last level is a leaf or not present
 }
 
 /** Batch walk (as assembly/pgtable.ts walkManyIo): out[i] = phys or UNMAPPED; the first non-canonical index, or -1. */
