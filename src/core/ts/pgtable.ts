@@ -220,6 +220,11 @@ export function canonical(pt: PageTable, va: bigint): boolean {
   return pt.shifts.length === 5 ? v < HALF_5 || v >= HIGH_5 : v < HALF_4 || v >= HIGH_4;
 }
 
+/** va's offset in a leaf of `size` bytes (4 KiB, 2 MiB, 1 GiB), exact. */
+function leafOffset(va: bigint, size: number): number {
+  return Number(va & BigInt(size - 1));
+}
+
 const NONE = BigInt(INSPECT_NONE);
 const NOT_CANONICAL = BigInt(INSPECT_NOT_CANONICAL);
 
@@ -249,7 +254,7 @@ export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
       const size = 2 ** pt.shifts[l];
       res[WALK_RES_LEVELS] = l + 1;
       res[WALK_RES_SIZE] = size;
-      return BigInt(Math.floor(pfn / (size / 4096)) * size + (low % size));
+      return BigInt(Math.floor(pfn / (size / 4096)) * size + leafOffset(va, size));
     }
     table = pfn;
   }
@@ -266,8 +271,10 @@ export function walkMany(pt: PageTable, vas: BigUint64Array, out: BigUint64Array
       out[i] = UNMAPPED;
       continue;
     }
-    const phys = pt.translate(vaLow(va));
-    out[i] = phys < 0 ? UNMAPPED : BigInt(phys);
+    const low = vaLow(va);
+    const phys = pt.translate(low);
+    // the low 57 bits as a number are exact to 16 bytes: the offset in the leaf comes from the bigint
+    out[i] = phys < 0 ? UNMAPPED : BigInt(phys - (low % pt.lastSize) + leafOffset(va, pt.lastSize));
   }
   return bad;
 }
