@@ -665,14 +665,7 @@ export class Machine {
     if (!(vas instanceof BigUint64Array)) invalid(`vas ${show(vas)} is not a BigUint64Array of struct page addresses`);
     const out = new Int32Array(vas.length);
     const bad = this.core.toVmemAltmapMany(vas, out);
-    if (bad >= 0) {
-      try {
-        this.notStructPage(vas[bad], out[bad]);
-      } catch (e) {
-        if (e instanceof KernelError) invalid(`vas[${bad}]: ${e.message}`);
-        throw e;
-      }
-    }
+    if (bad >= 0) invalid(`vas[${bad}]: ${this.structPageRefusal(vas[bad], out[bad])}`);
     const ids = this.pgmapAltmapIds;
     for (let i = 0; i < out.length; i++) {
       const p = out[i];
@@ -761,11 +754,13 @@ export class Machine {
 
   /** page_to_pfn's refusal, as a KernelError EINVAL. */
   private notStructPage(va: bigint, code: number): never {
-    if (code === INSPECT_NOT_VMEMMAP) {
-      const r = this.k.vmemmap.range();
-      return invalid(`${hex(va)} is not a vmemmap address (struct pages live at ${hex(r.start)}..${hex(r.end)})`);
-    }
-    return invalid(`${hex(va)} is not the start of a 64-byte struct page`);
+    return invalid(this.structPageRefusal(va, code));
+  }
+
+  private structPageRefusal(va: bigint, code: number): string {
+    if (code !== INSPECT_NOT_VMEMMAP) return `${hex(va)} is not the start of a 64-byte struct page`;
+    const r = this.k.vmemmap.range();
+    return `${hex(va)} is not a vmemmap address (struct pages live at ${hex(r.start)}..${hex(r.end)})`;
   }
 
   /** The struct page of pfn, decoded; null when its memmap is not mapped. */
@@ -848,20 +843,17 @@ export class Machine {
     if (!(vas instanceof BigUint64Array)) invalid(`vas ${show(vas)} is not a BigUint64Array of virtual addresses`);
     const out = new BigUint64Array(vas.length);
     const bad = this.core.walkMany(vas, out);
-    if (bad >= 0) {
-      try {
-        this.notCanonical(vas[bad]);
-      } catch (e) {
-        if (e instanceof KernelError) invalid(`vas[${bad}]: ${e.message}`);
-        throw e;
-      }
-    }
+    if (bad >= 0) invalid(`vas[${bad}]: ${this.canonicalRefusal(vas[bad])}`);
     return out;
   }
 
   private notCanonical(va: bigint): never {
+    return invalid(this.canonicalRefusal(va));
+  }
+
+  private canonicalRefusal(va: bigint): string {
     const bit = this.paging === 5 ? 56 : 47;
-    return invalid(`${hex(va)} is not canonical (bits 63..${bit} must all equal bit ${bit} with ${this.paging}-level paging)`);
+    return `${hex(va)} is not canonical (bits 63..${bit} must all equal bit ${bit} with ${this.paging}-level paging)`;
   }
 
   /**
