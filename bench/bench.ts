@@ -186,7 +186,7 @@ if (section('lookups')) {
       for (let i = 0; i < N; i++) mc.pageToPfn(mc.pfnToPage(pfns[i]));
     });
   });
-  rows.push({ name: `pfn_to_page + page_to_pfn: ${N} round trips (host arithmetic on both)`, unit: 'ns/op', ops: N, ...conv, limit: null });
+  rows.push({ name: `pfn_to_page + page_to_pfn: ${N} round trips through the API (the core's arithmetic)`, unit: 'ns/op', ops: N, ...conv, limit: null });
   const look = await byBackend(async (b) => {
     const mc = machines.get(b)!;
     const vas = Array.from(pfns, (p) => mc.pfnToPage(p));
@@ -194,7 +194,7 @@ if (section('lookups')) {
       for (let i = 0; i < N; i++) mc.toVmemAltmap(vas[i]);
     });
   });
-  rows.push({ name: `to_vmem_altmap: ${N} lookups (the host's pgmap registry)`, unit: 'ns/op', ops: N, ...look, limit: null });
+  rows.push({ name: `to_vmem_altmap: ${N} lookups through the API (the core's pgmap lookup)`, unit: 'ns/op', ops: N, ...look, limit: null });
 }
 
 // ---- 6. a full create/destroy namespace cycle ----
