@@ -7,7 +7,7 @@
  */
 import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, WALK_RES_ENTRIES, WALK_RES_LEVELS, WALK_RES_ROOT, WALK_RES_SIZE, NO_ALTMAP, PURPOSE_DIRECT_MAP, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE } from './abi';
 import { altmapFree, lookupAltmap } from './altmap';
-import { IO, RES } from './layout';
+import { IO, RES, SCRATCH } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
 import { shareDrop, shareTotal } from './shares';
@@ -94,8 +94,12 @@ export let trPhys: u64 = 0;
 
 /** Walk va; true with trPhys (leaf base + offset) and trSize when mapped, else false with trSize = hole size. */
 export function translate(va: u64): bool {
-  let table = rootPhys;
-  let shift = topShift();
+  return translateFrom(rootPhys, topShift(), va);
+}
+
+/** translate, from the table holding va's entry at `shift` on. */
+@inline
+function translateFrom(table: u64, shift: u32, va: u64): bool {
   while (true) {
     const e = physRead64(entryAddr(table, va, shift));
     const size = <u64>1 << shift;
@@ -228,12 +232,18 @@ export function walkLeafToRes(va: u64): i64 {
 /** All ones: walkMany's "not mapped". */
 export const UNMAPPED: u64 = ~(<u64>0);
 
+/** walkManyIo's paging-structure cache: 256 slots of (1 GiB region + 1, the PMD table mapping it), in SCRATCH. */
+const PSC_SLOTS: usize = 256;
+
 /**
  * Batch walk: n u64 virtual addresses in IO become the physical addresses they map to, or UNMAPPED.
- * Returns the index of the first address that is not canonical (left as UNMAPPED), or -1.
+ * Returns the index of the first address that is not canonical (left as UNMAPPED), or -1. Like the
+ * CPU's paging-structure caches, it keeps the PMD table of the 1 GiB regions it walked (the tables
+ * cannot change during the batch), so a walk in a known region reads only its PMD and PTE entries.
  */
 export function walkManyIo(n: u32): i32 {
   let bad: i32 = -1;
+  memory.fill(SCRATCH, 0, PSC_SLOTS << 4);
   for (let i: u32 = 0; i < n; i++) {
     const at = IO + (<usize>i << 3);
     const va = load<u64>(at);
@@ -242,7 +252,22 @@ export function walkManyIo(n: u32): i32 {
       store<u64>(at, UNMAPPED);
       continue;
     }
-    store<u64>(at, translate(va) ? trPhys : UNMAPPED);
+    const key = va >> 30;
+    const slot = SCRATCH + ((<usize>key & (PSC_SLOTS - 1)) << 4);
+    let pmd: u64;
+    if (load<u64>(slot) == key + 1) {
+      pmd = load<u64>(slot + 8);
+    } else {
+      pmd = findTable(va, 21);
+      if (pmd == NO_TABLE) {
+        // a 1 GiB leaf or a hole above the PMD level: the plain walk
+        store<u64>(at, translate(va) ? trPhys : UNMAPPED);
+        continue;
+      }
+      store<u64>(slot, key + 1);
+      store<u64>(slot + 8, pmd);
+    }
+    store<u64>(at, translateFrom(pmd, 21, va) ? trPhys : UNMAPPED);
   }
   return bad;
 }
