@@ -131,7 +131,7 @@ function inspect(m: Machine, first: number, stride: number) {
     pfns: Array.from(vas, (va) => m.pageToPfn(va)),
     walkPhys: Array.from(vas, (va) => m.walkPhys(va)),
     walkMany: m.walkMany(vas),
-    pages: pfns.slice(0, 4).map((p) => m.page(p)),
+    pages: [0, 1, 2, 3].map((i) => m.page(first + 64 * i)),
     pagesMany: m.pagesMany(first, 4 * 64),
     toVmemAltmap: Array.from(vas, (va) => altmap(m.toVmemAltmap(va))),
     toVmemAltmapMany: m.toVmemAltmapMany(vas),
