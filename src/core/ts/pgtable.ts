@@ -222,8 +222,10 @@ export function canonical(pt: PageTable, va: bigint): boolean {
 
 /** va's offset in a leaf of `size` bytes (4 KiB, 2 MiB, 1 GiB), exact. */
 function leafOffset(va: bigint, size: number): number {
-  return Number(va & BigInt(size - 1));
+  return Number(va & (size === 4096 ? MASK_4K : size === PMD_SIZE ? MASK_2M : BigInt(size - 1)));
 }
+const MASK_4K = 4095n;
+const MASK_2M = BigInt(PMD_SIZE - 1);
 
 const NONE = BigInt(INSPECT_NONE);
 const NOT_CANONICAL = BigInt(INSPECT_NOT_CANONICAL);
@@ -240,8 +242,9 @@ export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
   res[WALK_RES_ROOT] = table * 4096;
   for (let l = 0; l < n; l++) {
     const index = pt.index(low, l);
-    const lo = pt.readLo(table, index);
-    const hi = pt.readHi(table, index);
+    const f = pt.mem.frameWords(table);
+    const lo = f ? f[2 * index] : 0;
+    const hi = f ? f[2 * index + 1] : 0;
     res[WALK_RES_ENTRIES + 2 * l] = (hi & 0xfffff) * 4294967296 + (lo >>> 0);
     res[WALK_RES_ENTRIES + 2 * l + 1] = hi >>> 20;
     if (!(lo & PTE_PRESENT)) {
