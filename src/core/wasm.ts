@@ -485,6 +485,14 @@ class WasmCore implements WasmCoreDiagnostics {
   }
 
   walkMany(vas: BigUint64Array, out: BigUint64Array): number {
+    return this.batch(vas, out, (x, n) => x.walkMany(n), () => this.io64);
+  }
+
+  /**
+   * A batch over u64 addresses through IO, a chunk per crossing: copy in, call (the first bad index of the
+   * chunk, or -1), copy the chunk's results out of `view()` (IO as the output's element type).
+   */
+  private batch<T extends BigUint64Array | Int32Array>(vas: BigUint64Array, out: T, call: (x: Exports, n: number) => number, view: () => T): number {
     const x = this.live();
     const per = this.ioSize >>> 3;
     let bad = -1;
@@ -493,10 +501,10 @@ class WasmCore implements WasmCoreDiagnostics {
         const n = Math.min(per, vas.length - i);
         if (this.io64.length === 0) this.views();
         this.io64.set(n === vas.length ? vas : vas.subarray(i, i + n));
-        const r = x.walkMany(n);
+        const r = call(x, n);
         if (r >= 0 && bad < 0) bad = i + r;
         if (this.io64.length === 0) this.views();
-        out.set(this.io64.subarray(0, n), i);
+        out.set(view().subarray(0, n) as never, i);
       }
     } catch (e) {
       throw this.trap(e);
@@ -542,23 +550,7 @@ class WasmCore implements WasmCoreDiagnostics {
   }
 
   toVmemAltmapMany(vas: BigUint64Array, out: Int32Array): number {
-    const x = this.live();
-    const per = this.ioSize >>> 3;
-    let bad = -1;
-    try {
-      for (let i = 0; i < vas.length; i += per) {
-        const n = Math.min(per, vas.length - i);
-        if (this.io64.length === 0) this.views();
-        this.io64.set(n === vas.length ? vas : vas.subarray(i, i + n));
-        const r = x.toVmemAltmapMany(n);
-        if (r >= 0 && bad < 0) bad = i + r;
-        if (this.io32.length === 0) this.views();
-        out.set(this.io32.subarray(0, n), i);
-      }
-    } catch (e) {
-      throw this.trap(e);
-    }
-    return bad;
+    return this.batch(vas, out, (x, n) => x.toVmemAltmapMany(n), () => this.io32);
   }
 
   readPages(startPfn: number, count: number, words: BigUint64Array, mapped: Uint8Array): void {
