@@ -137,13 +137,14 @@ export function altmapFree(id: i32, n: u64): void {
   altmapAt(<u32>id).alloc -= n;
 }
 
-// ---- the pgmap lookup table: sorted by startPfn, adjacent same-id entries merged ----
+// ---- the pgmap lookup table: sorted by startPfn, adjacent entries of the same pgmap and altmap merged ----
+/** A range of pfns whose struct pages resolve to one dev_pagemap: the host's id for it, and its altmap's (or -1). */
 @unmanaged
 class LookupEntry {
   startPfn: u64;
   endPfn: u64;
   id: i32;
-  pad: i32;
+  pgmap: i32;
 }
 if (offsetof<LookupEntry>() != LOOKUP_REC) ERROR('class LookupEntry must be LOOKUP_REC bytes');
 
@@ -153,6 +154,7 @@ class LookupInput {
   startPfn: f64;
   endPfn: f64;
   id: f64;
+  pgmap: f64;
 }
 /** Bytes per entry in IO. */
 export const LOOKUP_INPUT: usize = offsetof<LookupInput>();
@@ -181,12 +183,13 @@ export function lookupAppend(n: u32): i32 {
     const fs = input.startPfn;
     const fe = input.endPfn;
     const id = <i32>input.id;
+    const pgmap = <i32>input.pgmap;
     if (!(fs >= 0) || !(fe > fs)) continue;
     const s = <u64>fs;
     const e = <u64>fe;
     if (lookupCount > 0) {
       const last = entryAt(lookupCount - 1);
-      if (last.id == id && last.endPfn == s) {
+      if (last.id == id && last.pgmap == pgmap && last.endPfn == s) {
         last.endPfn = e;
         continue;
       }
@@ -196,7 +199,7 @@ export function lookupAppend(n: u32): i32 {
     r.startPfn = s;
     r.endPfn = e;
     r.id = id;
-    r.pad = 0;
+    r.pgmap = pgmap;
     lookupCount++;
   }
   return 0;
@@ -208,12 +211,15 @@ function lookupSwap(i: u32, j: u32): void {
   const s = a.startPfn;
   const e = a.endPfn;
   const id = a.id;
+  const pgmap = a.pgmap;
   a.startPfn = b.startPfn;
   a.endPfn = b.endPfn;
   a.id = b.id;
+  a.pgmap = b.pgmap;
   b.startPfn = s;
   b.endPfn = e;
   b.id = id;
+  b.pgmap = pgmap;
 }
 
 function lookupSiftDown(root: u32, n: u32): void {
@@ -249,7 +255,7 @@ export function lookupCommit(): void {
   for (let i: u32 = 1; i < n; i++) {
     const a = entryAt(w);
     const b = entryAt(i);
-    if (a.id == b.id && a.endPfn == b.startPfn) {
+    if (a.id == b.id && a.pgmap == b.pgmap && a.endPfn == b.startPfn) {
       a.endPfn = b.endPfn;
     } else {
       w++;
@@ -260,14 +266,14 @@ export function lookupCommit(): void {
   lookupLast = 0;
 }
 
-/** The altmap whose pgmap covers pfn (the entry with the highest start <= pfn, if it contains pfn), or -1. */
-export function lookupAltmap(pfn: u64): i32 {
+/** The entry covering pfn (the one with the highest start <= pfn, if it contains pfn), or -1. */
+function lookupIndex(pfn: u64): i32 {
   const n = lookupCount;
   if (n == 0) return -1;
   let r = entryAt(lookupLast);
   if (lookupLast < n && r.startPfn <= pfn && pfn < r.endPfn) {
     // the next entry may start inside this one only for overlapping tables; keep to the rule below
-    if (lookupLast + 1 >= n || entryAt(lookupLast + 1).startPfn > pfn) return r.id;
+    if (lookupLast + 1 >= n || entryAt(lookupLast + 1).startPfn > pfn) return <i32>lookupLast;
   }
   let lo: u32 = 0;
   let hi = n;
@@ -280,5 +286,17 @@ export function lookupAltmap(pfn: u64): i32 {
   r = entryAt(lo - 1);
   if (pfn >= r.endPfn) return -1;
   lookupLast = lo - 1;
-  return r.id;
+  return <i32>(lo - 1);
+}
+
+/** The altmap whose pgmap covers pfn, or -1 (v4.5's free_pagetable: to_vmem_altmap on the block). */
+export function lookupAltmap(pfn: u64): i32 {
+  const i = lookupIndex(pfn);
+  return i < 0 ? -1 : entryAt(<u32>i).id;
+}
+
+/** find_dev_pagemap: the host's id of the pgmap covering pfn, or -1. */
+export function lookupPgmap(pfn: u64): i32 {
+  const i = lookupIndex(pfn);
+  return i < 0 ? -1 : entryAt(<u32>i).pgmap;
 }

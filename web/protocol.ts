@@ -207,6 +207,8 @@ export interface BenchRow {
   boot: number;
   create: number;
   walks: number;
+  /** The same number of walks as one machine.walkMany batch. */
+  walkMany: number;
   destroy: number;
   walkCount: number;
   runs: number;

@@ -275,7 +275,7 @@ async function bench(): Promise<BenchResult> {
   const walkCount = 20000;
   const rows: BenchRow[] = [];
   for (const b of ['wasm', 'ts'] as const) {
-    const t: Record<'boot' | 'create' | 'walks' | 'destroy', number[]> = { boot: [], create: [], walks: [], destroy: [] };
+    const t: Record<'boot' | 'create' | 'walks' | 'walkMany' | 'destroy', number[]> = { boot: [], create: [], walks: [], walkMany: [], destroy: [] };
     const runs = 3;
     // one warm-up run first (the engine's optimising tier, the module's compilation), not counted
     for (let r = -1; r < runs; r++) {
@@ -294,12 +294,18 @@ async function bench(): Promise<BenchResult> {
       t0 = performance.now();
       for (let i = 0; i < walkCount; i++) m.walk(m.pfnToPage(first + Math.floor(rnd() * n)));
       keep('walks', performance.now() - t0);
+      // the same number of walks as one batch (one crossing into the core)
+      const vas = new BigUint64Array(walkCount);
+      for (let i = 0; i < walkCount; i++) vas[i] = m.pfnToPage(first + Math.floor(rnd() * n));
+      t0 = performance.now();
+      m.walkMany(vas);
+      keep('walkMany', performance.now() - t0);
       t0 = performance.now();
       m.destroyNamespace(ns.dev as string);
       keep('destroy', performance.now() - t0);
       m.dispose();
     }
-    rows.push({ backend: b, boot: median(t.boot), create: median(t.create), walks: median(t.walks), destroy: median(t.destroy), walkCount, runs });
+    rows.push({ backend: b, boot: median(t.boot), create: median(t.create), walks: median(t.walks), walkMany: median(t.walkMany), destroy: median(t.destroy), walkCount, runs });
   }
   return { pmem, rows };
 }

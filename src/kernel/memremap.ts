@@ -61,11 +61,22 @@ export class Memremap {
     return this.k.profile.altmapExplicit ? { explicit: true, altmap: pm.altmap } : { explicit: false, lookup: this.toVmemAltmap };
   }
 
-  /** Mirror the lookup into the core, where v4.5's free_pagetable consults it. */
+  /** The pgmaps the core's copy of the lookup names, by the id it holds for each (find_dev_pagemap's answer). */
+  readonly byId = new Map<number, PageMap>();
+  private readonly idOf = new WeakMap<PageMap, number>();
+  private nextId = 0;
+
+  /** Mirror the lookup into the core: find_dev_pagemap / to_vmem_altmap answer from there, v4.5's free_pagetable too. */
   private syncLookup(): void {
-    if (this.k.profile.altmapExplicit) return;
     const entries = [];
-    for (const r of this.lookup.all()) if (r.value.altmap !== null) entries.push({ startPfn: r.start, endPfn: r.end, altmapId: r.value.altmap.id });
+    this.byId.clear();
+    for (const r of this.lookup.all()) {
+      const pm = r.value;
+      let id = this.idOf.get(pm);
+      if (id === undefined) this.idOf.set(pm, (id = this.nextId++));
+      this.byId.set(id, pm);
+      entries.push({ startPfn: r.start, endPfn: r.end, altmapId: pm.altmap !== null ? pm.altmap.id : -1, pgmapId: id });
+    }
     this.k.vmemmap.setAltmapLookup(entries);
   }
 
@@ -233,6 +244,7 @@ export class Memremap {
       }
       // xa_store_range replaces whatever was there
       this.lookup.set(first, last + 1, pm);
+      this.syncLookup();
       return;
     }
     const keyFirst = Number((p.radixInsertAligned ? alignStart : pm.start) >> 27n);
@@ -259,6 +271,7 @@ export class Memremap {
   private releaseLookup(pm: PageMap): void {
     if (this.k.profile.lookup === 'pfn') {
       this.lookup.delete(Number(pm.start >> 12n), Number(pm.end >> 12n) + 1);
+      this.syncLookup();
       return;
     }
     const first = Number(pm.start >> 27n) * PAGES_PER_SECTION;

@@ -4,7 +4,7 @@
  * integer (exact while |value| < 2^53): small counts stay positive, and an underflowing
  * vmem_altmap_free wraps to a small negative number, which reads back as 2^64 - k.
  */
-import { EventType, FaultKind, type AltmapField, type AltmapFields } from '../core.ts';
+import { EventType, FaultKind, type AltmapField, type AltmapFields, type LookupEntryInput } from '../core.ts';
 import type { Events, Faults } from './state.ts';
 
 interface Altmap {
@@ -44,7 +44,7 @@ export class AltmapTable {
   private readonly maps: Array<Altmap | null> = [];
   /** Every id below it is in use: the lowest-free-id search starts here (as assembly/altmap.ts). */
   private freeHint = 0;
-  private lookup: Array<{ startPfn: number; endPfn: number; altmapId: number }> = [];
+  private lookup: Array<{ startPfn: number; endPfn: number; altmapId: number; pgmapId: number }> = [];
 
   constructor(
     private readonly events: Events,
@@ -138,8 +138,8 @@ export class AltmapTable {
     this.events.emit(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), BigInt(n));
   }
 
-  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
-    this.lookup = entries.map((e) => ({ ...e })).sort((a, b) => a.startPfn - b.startPfn);
+  setAltmapLookup(entries: LookupEntryInput[]): void {
+    this.lookup = entries.map((e) => ({ startPfn: e.startPfn, endPfn: e.endPfn, altmapId: e.altmapId, pgmapId: e.pgmapId ?? -1 })).sort((a, b) => a.startPfn - b.startPfn);
   }
 
   /** to_vmem_altmap as free_pagetable sees it: of the entries starting at or below pfn, the last; -1 if it does not hold pfn. */
@@ -148,6 +148,16 @@ export class AltmapTable {
     for (const e of this.lookup) {
       if (e.startPfn > pfn) break;
       found = pfn < e.endPfn ? e.altmapId : -1;
+    }
+    return found;
+  }
+
+  /** find_dev_pagemap: the host's id of the pgmap covering pfn (the same rule as lookupAltmap), or -1. */
+  lookupPgmap(pfn: number): number {
+    let found = -1;
+    for (const e of this.lookup) {
+      if (e.startPfn > pfn) break;
+      found = pfn < e.endPfn ? e.pgmapId : -1;
     }
     return found;
   }
