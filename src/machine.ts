@@ -1203,11 +1203,14 @@ export class Machine {
 
   /**
    * `ndctl destroy-namespace --force`: the pfn/dax device released (its pages unmapped, the altmap freed) and the space returned to the region.
+   * An idle seed namespace (size 0) is left as it is, as ndctl's destroy of it does.
    * @throws KernelError ENODEV for no such namespace; EBUSY while a memory block of its dax device is online (System RAM).
    */
   destroyNamespace(dev: string | { dev: string }): void {
     this.mutable();
     const name = typeof dev === 'string' ? dev : dev?.dev;
+    // an idle seed has no configuration to destroy: ndctl's zeroing probe fails and the machine stays as it is
+    if (this.pmem.isIdleSeed(name)) return this.run(() => this.pmem.probeIdleSeed());
     const ns = this.pmem.find(name);
     this.run(() => this.pmem.destroy(ns));
   }

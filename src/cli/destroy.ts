@@ -50,7 +50,8 @@ function destroyOne(s: Session, name: string, active: boolean, force: boolean, l
  * namespace_destroy of an idle seed named on the command line: zero_info_block's enable fails (the probe
  * refuses a size-0 namespace), ndctl_namespace_delete's size write of 0 fails with -ENXIO, which it ignores.
  */
-function destroyIdleSeed(name: string): DestroyResult {
+function destroyIdleSeed(s: Session, name: string): DestroyResult {
+  s.m.destroyNamespace(name);
   return { rc: null, stderr: destroyZeroingFailed(name), errs: 1 };
 }
 
@@ -77,7 +78,7 @@ export async function cmdDestroyNamespace(dev: string, cmd: Command): Promise<nu
       for (const name of libndctlOrder([...r.namespaces, ...r.idleSeeds], (x) => x)) {
         const ns = listed.get(name);
         if (idle.has(name) ? dev !== name : !matches(ns, name, dev)) continue;
-        const res = idle.has(name) ? destroyIdleSeed(name) : destroyOne(s, name, ns?.state !== 'disabled', !!o.force, r.isetId === undefined, ns?.mode === 'raw');
+        const res = idle.has(name) ? destroyIdleSeed(s, name) : destroyOne(s, name, ns?.state !== 'disabled', !!o.force, r.isetId === undefined, ns?.mode === 'raw');
         if (res.killed) return killed();
         rc = res.rc;
         stderr += res.stderr;

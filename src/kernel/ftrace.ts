@@ -259,9 +259,17 @@ export class Ftrace {
     }
   }
 
+  /** Called the first time function_graph starts (ftrace_startup's trampoline): see Kernel.ftraceTrampoline. */
+  onFirstStart: (() => void) | null = null;
+
   private update(): void {
     this.on = this.tracer === 'function_graph' && this.tracingOn;
     if (!this.on) this.deferred = [];
+    if (this.on && this.onFirstStart) {
+      const f = this.onFirstStart;
+      this.onFirstStart = null;
+      f();
+    }
   }
 
   /** Empty the buffer (writing to `trace`; a change of tracer). */

@@ -191,6 +191,20 @@ export class Pmem {
     return this.regions.some((r) => r.namespaces.some((ns) => ns.pfnDev?.name === name));
   }
 
+  /** An idle seed namespace (registered, size 0) of some region. */
+  isIdleSeed(name: unknown): boolean {
+    return this.regions.some((r) => r.seeds.idleNamespaces.some((id) => `namespace${r.id}.${id}` === name));
+  }
+
+  /**
+   * ndctl's destroy of an idle seed: zero_info_block enables it, nd_pmem_probe refuses a size-0 namespace ("too
+   * small", -ENODEV) before anything is set up; the size write of 0 that follows is refused by __size_store
+   * (no uuid) without reaching nd_namespace_pmem_set_resource. Nothing changes.
+   */
+  probeIdleSeed(): void {
+    if (this.k.ftrace.on) this.k.ftrace.leaf('nd_pmem_probe');
+  }
+
   find(name: unknown): Namespace {
     for (const r of this.regions) for (const ns of r.namespaces) if (ns.dev === name) return ns;
     throw new KernelError('ENODEV', `no namespace ${show(name)}`);

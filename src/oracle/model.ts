@@ -340,7 +340,11 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
           const argv = translate(st.run);
           ms.argv = argv;
           if (argv) {
-            if (st.trace) ms.trace = await modelTrace(o.main, base, argv, file, dir, st.trace === true ? TRACE_FUNCTIONS : st.trace);
+            if (st.trace) {
+              ms.trace = await modelTrace(o.main, base, argv, file, dir, st.trace === true ? TRACE_FUNCTIONS : st.trace);
+              // the guest starts function_graph before the step (and stops it after): the machine's own state sees it too
+              for (const tracer of ['function_graph', 'nop']) await captured(o.main, [...base, 'write', '/sys/kernel/tracing/current_tracer', tracer, '--state', file]);
+            }
             const r = await captured(o.main, [...base, ...argv, '--state', file]);
             ms.exit = r.code;
             ms.stdout = r.stdout;

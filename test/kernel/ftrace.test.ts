@@ -217,3 +217,32 @@ describe('tracefs (/sys/kernel/tracing)', () => {
     expect(m.readFile(`${T}/set_ftrace_filter`)).toBe('#### all functions enabled ####\n');
   });
 });
+
+describe("function_graph's trampoline and the direct map", () => {
+  const dm = (text: string) => Object.fromEntries([...text.matchAll(/^(DirectMap\w+):\s+(\d+) kB/gm)].map((x) => [x[1]!, Number(x[2])]));
+  const delta = (a: string, b: string) => {
+    const x = dm(a);
+    const y = dm(b);
+    return Object.fromEntries(Object.keys(y).map((k) => [k, y[k]! - x[k]!]));
+  };
+
+  it('trace-raw step 4 (6.12.117): starting function_graph splits one 2 MiB page of the direct map, once per boot', async () => {
+    const m = await machine('v6');
+    const before = m.readFile('/proc/meminfo');
+    m.trace((x) => x.createNamespace({ size: '1G', mode: 'raw' }), filterOf('6.12.117', 'trace-raw', '04'));
+    const after = m.readFile('/proc/meminfo');
+    // the real step's change, from its recorded meminfo (03 -> 04)
+    expect(delta(before, after)).toEqual(delta(real('6.12.117', 'trace-raw', '03.meminfo'), real('6.12.117', 'trace-raw', '04.meminfo')));
+    expect(delta(before, after)).toEqual({ DirectMap4k: 2048, DirectMap2M: -2048, DirectMap1G: 0 });
+    // the destroy (step 5) starts the tracer again: nothing more is split
+    m.trace((x) => x.destroyNamespace('namespace0.0'), filterOf('6.12.117', 'trace-raw', '05'));
+    expect(dm(m.readFile('/proc/meminfo'))).toEqual(dm(after));
+  });
+
+  it('trace-raw (6.1.192): the v6.1 profile does not split (6.1.192 did in 4 of 16 recorded runs, where its trampoline landed)', async () => {
+    const m = await machine('v6.1');
+    const before = dm(m.readFile('/proc/meminfo'));
+    m.trace((x) => x.createNamespace({ size: '1G', mode: 'raw' }), filterOf('6.1.192', 'trace-raw', '04'));
+    expect(dm(m.readFile('/proc/meminfo'))).toEqual(before);
+  });
+});
