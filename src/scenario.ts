@@ -203,10 +203,10 @@ const OPS: Readonly<Record<string, OpSpec>> = Object.freeze(
     walk: { args: { vaddr: req('u64') }, run: (m, a) => value(m.walk(a.vaddr as bigint)) },
     regionIntersects: { args: { start: req('u64'), size: req('u64'), name: req('string') }, run: (m, a) => value(m.regionIntersects(a.start as bigint, a.size as bigint, a.name as string)) },
     createNamespace: {
-      args: { size: opt('nsSize'), mode: opt({ enum: ['fsdax', 'devdax', 'raw', 'sector'] }), map: opt({ enum: ['dev', 'mem'] }), align: opt('nsSize'), sectorSize: opt('nsSize'), region: opt('int'), reconfig: opt('string') },
+      args: { size: opt('nsSize'), mode: opt({ enum: ['fsdax', 'devdax', 'raw', 'sector'] }), map: opt({ enum: ['dev', 'mem'] }), align: opt('nsSize'), sectorSize: opt('nsSize'), region: opt('int'), reconfig: opt('string'), name: opt('string') },
       run: (m, a) => {
         const o: Record<string, unknown> = {};
-        for (const k of ['size', 'mode', 'map', 'align', 'region', 'sectorSize', 'reconfig']) if (a[k] !== undefined) o[k] = a[k];
+        for (const k of ['size', 'mode', 'map', 'align', 'region', 'sectorSize', 'reconfig', 'name']) if (a[k] !== undefined) o[k] = a[k];
         return value(m.createNamespace(o));
       },
     },

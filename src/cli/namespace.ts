@@ -1,6 +1,6 @@
 /** ndctl's create-namespace (with --explain); list and destroy-namespace live in list.ts and destroy.ts. */
 import { Command } from 'commander';
-import { type Machine, type MachineStats, type AltmapCounters, type NamespaceSize, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString, namespaceSizeFor, quoteSize } from '../index.ts';
+import { type Machine, type MachineStats, type AltmapCounters, type NamespaceSize, KernelError, STRERROR, ERRNO, destroyNotForced, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString, namespaceSizeFor, quoteSize } from '../index.ts';
 import { out, err, hex, iec, table, bare, killed, usage } from './output.ts';
 import { type MachineOpts, openSession, replicaOf, saveFailedStep, saveStep, stateKey } from './session.ts';
 
@@ -22,6 +22,8 @@ export interface CreateOpts extends MachineOpts {
   /** -e: the namespace to reconfigure. */
   reconfig?: string;
   force?: boolean;
+  /** -n: alt_name. */
+  name?: string;
   /** --altmap: add the altmap the device got (kernel field names); without it the output is ndctl's alone. */
   altmap?: boolean;
 }
@@ -71,6 +73,7 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     if (o.align !== undefined) req.align = o.align;
     if (o.sectorSize !== undefined) req.sectorSize = o.sectorSize;
     if (o.reconfig !== undefined) req.reconfig = o.reconfig;
+    if (o.name !== undefined) req.name = o.name;
     // ndctl's own checks first (nothing changes): a refusal here is ndctl's, with its text and exit code
     // (ndctl/namespace.c: 129 for parse_namespace_options, 256 + rc after err(), 237 otherwise).
     try {
@@ -83,6 +86,12 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
       }
       err(`  Error: create namespace: ${bare(e)}`);
       return 256 + e.errno;
+    }
+    // namespace_reconfig: after validate_namespace_options, namespace_prep_reconfig refuses an active namespace
+    // without -f (error(), not err(): cmd_create_namespace then reports the errno itself, exit 256 - EBUSY)
+    if (o.reconfig !== undefined && !o.force && m.listNamespaces().some((n) => n.dev === o.reconfig)) {
+      err(destroyNotForced(o.reconfig).stderr + `failed to reconfigure namespace: ${STRERROR.EBUSY}\n`);
+      return 256 + ERRNO.EBUSY;
     }
     const before = m.stats();
     const state = stateKey(s);

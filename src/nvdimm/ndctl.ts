@@ -35,7 +35,7 @@ export class NdctlError extends KernelError {
  * ndctl's error() (util/log.h): "  Error: " and the message, which carries its own "\n"; the log
  * function adds one more, so every error() line is followed by a blank line.
  */
-function errorLine(msg: string): string {
+export function errorLine(msg: string): string {
   return `  Error: ${msg}\n\n`;
 }
 

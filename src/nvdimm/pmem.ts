@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { NdctlError, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { NdctlError, checkCreateNamespace, checkNamespaceOptions, enableFailed, errorLine, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { RegionSeeds, holderName, type Holder, type SeedKind } from './seeds.ts';
@@ -31,6 +31,8 @@ export interface CreateNamespaceOptions {
   region?: number;
   /** -e: reconfigure this namespace ("namespace0.0") in place: its configuration destroyed, then set up again with these options. */
   reconfig?: string;
+  /** -n: the namespace's alt_name (its label's name, under NSLABEL_NAME_LEN = 64 bytes); -e keeps the old one by default. */
+  name?: string;
 }
 
 export interface Region {
@@ -46,6 +48,8 @@ export interface Region {
 
 export interface Namespace {
   dev: string;
+  /** alt_name: the label's name ('' for none; a label-less namespace has no label to keep one). */
+  altName: string;
   region: Region;
   idx: number;
   start: bigint;
@@ -72,6 +76,8 @@ export interface Namespace {
 /** A validated createNamespace request: everything decided, nothing changed yet. */
 export interface NamespacePlan {
   region: Region;
+  /** alt_name to write (setup_namespace: ndctl_namespace_set_alt_name before the size). */
+  name?: string;
   start: bigint;
   size: bigint;
   mode: 'fsdax' | 'devdax' | 'raw' | 'sector';
@@ -245,7 +251,7 @@ export class Pmem {
   /** Validate a request as ndctl and the era's arithmetic would, before anything changes. */
   plan(o: CreateNamespaceOptions): NamespacePlan {
     if (typeof o !== 'object' || o === null) invalid('createNamespace needs an options object { size?, mode, map?, align? }');
-    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize', 'reconfig'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
+    for (const key of Object.keys(o)) if (!['size', 'mode', 'map', 'align', 'region', 'sectorSize', 'reconfig', 'name'].includes(key)) invalid(`unknown namespace option ${show(key)}`);
     if (o.reconfig !== undefined && typeof o.reconfig !== 'string') invalid(`reconfig ${show(o.reconfig)} is not a namespace name`);
     if (o.mode !== undefined && typeof o.mode !== 'string') invalid(`mode ${show(o.mode)} is not fsdax, devdax, raw or sector`);
     if (o.map !== undefined && typeof o.map !== 'string') invalid(`map ${show(o.map)} is not dev or mem`);
@@ -269,6 +275,12 @@ export class Pmem {
       const r = this.regions[o.region];
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
       regions = [r];
+    }
+    if (o.name !== undefined && typeof o.name !== 'string') invalid(`name ${show(o.name)} is not a string`);
+    // validate_namespace_options: the name must fit the label's NSLABEL_NAME_LEN (64) with its NUL
+    if (o.name !== undefined && new TextEncoder().encode(o.name).length >= 64) {
+      const text = 'create namespace: validate_namespace_options: alt name overflow';
+      throw new NdctlError('EINVAL', text, errorLine(text), 256 - 22);
     }
     const old = o.reconfig === undefined ? undefined : this.reconfigTarget(o.reconfig);
     if (old) regions = [old.region];
@@ -296,7 +308,7 @@ export class Pmem {
           region: `region${region.id}`,
         });
         const ext = extents.find((e) => e.size >= size)!;
-        const re = old ? { reconfig: old } : {};
+        const re = { ...(old ? { reconfig: old } : {}), ...(o.name !== undefined ? { name: o.name } : {}) };
         if (mode === 'raw' || mode === 'sector') {
           return { region, start: ext.start, size, mode, map, align: 4096n, layout: null, ...(mode === 'sector' ? { sectorSize: sectorSize ?? 4096n } : {}), ...re };
         }
@@ -385,6 +397,7 @@ export class Pmem {
       mode: p.mode,
       map: p.map,
       align: p.align,
+      altName: p.region.io ? '' : (p.name ?? p.reconfig?.altName ?? ''),
       uuid: uuidFromSeed(this.uuidSeed++),
       claim,
       blockdev: idx === 0 ? `pmem${p.region.id}` : `pmem${p.region.id}.${idx}`,
@@ -768,6 +781,7 @@ export class Pmem {
         align: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.align,
         blockdev: ns.mode === 'devdax' || ns.disabled ? undefined : ns.blockdev,
         ...(ns.disabled ? { state: 'disabled' as const } : {}),
+        ...(ns.altName ? { name: ns.altName } : {}),
         daxRegion:
           ns.mode === 'devdax'
             ? {

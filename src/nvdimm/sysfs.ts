@@ -150,7 +150,7 @@ function namespaceDir(r: Region, id: number): VfsDir {
       };
     }
     return {
-      alt_name: fixed(''),
+      alt_name: fixed(ns?.altName ?? ''),
       devtype: fixed('nd_namespace_pmem'),
       dpa_extents: fixed(ns ? '1' : '0'),
       force_raw: fixed('0'),

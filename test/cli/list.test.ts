@@ -127,3 +127,27 @@ describe('ndctl destroy-namespace (6.12)', () => {
     expect(r.stderr).toBe(real('refuse-destroy-missing', 4).stderr);
   });
 });
+
+describe('create-namespace -e without -f, and -n (ndctl 76.1 namespace_prep_reconfig, setup_namespace)', () => {
+  it('-e of an active namespace without -f: "is active, specify --force" (error(), so cmd_create_namespace adds its own line), exit 240; -f reconfigures it', async () => {
+    expect((await altmap('e.json', 'create-namespace', '-s', '1G')).code).toBe(0);
+    const r = await altmap('e.json', 'create-namespace', '-e', 'namespace0.0', '-m', 'raw');
+    expect(r.code).toBe(240);
+    expect(r.stderr).toBe('  Error: namespace0.0 is active, specify --force for re-configuration\n\nfailed to reconfigure namespace: Device or resource busy\n');
+    // the refusal is the same text destroy-namespace prints without -f (fixture refuse-destroy-no-force step 5)
+    expect(r.stderr.split('\n')[0]).toBe(real('refuse-destroy-no-force', 5).stderr.split('\n')[0]);
+    expect(JSON.parse((await altmap('e.json', 'list', '-N')).stdout)[0].mode).toBe('fsdax');
+    expect((await altmap('e.json', 'create-namespace', '-e', 'namespace0.0', '-m', 'raw', '-f')).code).toBe(0);
+  });
+
+  it('-n NAME: the label\'s alt_name, listed as "name" after blockdev, kept by -e; 64 bytes overflow NSLABEL_NAME_LEN (exit 234)', async () => {
+    const c = await altmap('n.json', 'create-namespace', '-s', '1G', '-n', 'mydata');
+    expect(Object.keys(JSON.parse(c.stdout)).slice(-2)).toEqual(['blockdev', 'name']);
+    expect((await altmap('n.json', 'cat', '/sys/bus/nd/devices/namespace0.0/alt_name')).stdout).toBe('mydata\n');
+    const e = await altmap('n.json', 'create-namespace', '-e', 'namespace0.0', '-m', 'raw', '-f');
+    expect(JSON.parse(e.stdout).name).toBe('mydata');
+    const long = await altmap('n.json', 'create-namespace', '-s', '1G', '-n', 'x'.repeat(64));
+    expect(long.code).toBe(234);
+    expect(long.stderr).toMatch(/^  Error: create namespace: validate_namespace_options: alt name overflow\n/);
+  });
+});
