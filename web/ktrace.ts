@@ -14,6 +14,8 @@ export const MAX_NODES = 20_000;
 /** Operations over more than this much memory are not traced in the demo (function_graph of 8192 sections is ~80,000 lines). */
 export const MAX_TRACE_BYTES = 1n << 40n;
 
+let traces = 0;
+
 /** "a-b : name" lines of /proc/iomem inside Persistent Memory: where a pgmap may be. */
 function candidates(iomem: string[]): bigint[] {
   const out: bigint[] = [];
@@ -148,6 +150,6 @@ export function recordTrace(c: RecordContext, fn: () => unknown): { trace: Kerne
   const end = state();
   learnNamespaces();
   for (const s of states) for (const d of s.devices) d.namespace = nsOf.get(d.name) ?? null;
-  const trace: KernelTrace = { op: c.op, kernel: m.kernel, text, nodes, steps, states, start, end, messages: m.dmesg().slice(dmesgStart), unrecorded, ok };
+  const trace: KernelTrace = { id: ++traces, op: c.op, kernel: m.kernel, text, nodes, steps, states, start, end, messages: m.dmesg().slice(dmesgStart), unrecorded, ok };
   return ok ? { trace, result } : { trace, error };
 }

@@ -256,6 +256,8 @@ export interface TraceState {
 
 /** The last operation's kernel calls (machine.trace with onCall in the worker) and the state at each of them. */
 export interface KernelTrace {
+  /** Bumped per traced action (a snapshot resends the last one). */
+  id: number;
   /** What was done ("ndctl create-namespace -m fsdax ..."). */
   op: string;
   kernel: KernelName;
