@@ -12,6 +12,7 @@ import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, 
 import type { Device } from './kernel/devres.ts';
 import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
 import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
+import type { TraceObserver } from './kernel/ftrace.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
 import { Kernel, type KernelLayout } from './kernel/kernel.ts';
 import type { PageMap } from './kernel/memremap.ts';
@@ -507,11 +508,15 @@ export class Machine {
    * were (current_tracer function_graph, options/funcgraph-tail 1, set_ftrace_filter = `filter`, or every
    * function the profile can trace), the buffer read after `fn` returns, the previous settings restored.
    * The DURATION column is blank (the model has no clock). `fn` throwing rethrows after the restore.
+   * `opts.onCall` is told of each traced call's entry and return (and of a task switch) as it is written,
+   * while the kernel runs: it may read the machine (stats(), findDevPagemap, readFile), not change it.
    * @throws KernelError EINVAL for a filter name that is not in available_filter_functions.
    */
-  trace(fn: (m: Machine) => unknown, filter?: readonly string[]): string {
+  trace(fn: (m: Machine) => unknown, filter?: readonly string[], opts: { onCall?: TraceObserver } = {}): string {
     this.mutable();
     if (typeof fn !== 'function') invalid(`trace needs a function to run, not ${show(fn)}`);
+    const onCall = snapshotArgs(opts)?.onCall;
+    if (onCall !== undefined && typeof onCall !== 'function') invalid(`onCall ${show(onCall)} is not a function`);
     if (filter !== undefined && (!Array.isArray(filter) || filter.some((f) => typeof f !== 'string' || !/^[!A-Za-z0-9_.*]+$/.test(f)))) invalid(`filter ${show(filter)} is not a list of function names`);
     const ft = this.k.ftrace;
     const saved = ft.settings();
@@ -522,9 +527,11 @@ export class Machine {
       ft.setTracer('function_graph');
       ft.clear();
       ft.setTracingOn(true);
+      ft.observer = onCall ?? null;
       fn(this);
       return ft.render();
     } finally {
+      ft.observer = null;
       ft.restore(saved);
     }
   }

@@ -4,7 +4,8 @@
  */
 import { STRERROR, escapeHtml, fmtSize, hex, hex16, num, parseSize } from './format.ts';
 import { COLORS, DEVICE_COLORS, hitTest, legendHtml, lenses, pale, renderPhysmap, selectionKey, type Selection } from './physmap.ts';
-import type { Action, BenchResult, ErrorInfo, PlanResult, Request, Response, Snapshot, WalkView } from './protocol.ts';
+import type { Action, BenchResult, ErrorInfo, KernelTrace, PlanResult, Request, Response, Snapshot, WalkView } from './protocol.ts';
+import { ancestors, renderTree, snapshotAt, type TreeUi } from './ktraceView.ts';
 
 const $ = <T extends Element = HTMLElement>(sel: string): T => {
   const el = document.querySelector<T>(sel);
@@ -38,7 +39,8 @@ function send(action: Action): Promise<Response> {
   setBusy(action);
   return new Promise((resolve) => {
     waiting.set(id, { action, resolve });
-    worker.postMessage({ id, action } satisfies Request);
+    const traced = ['createNamespace', 'destroyNamespace', 'memremap', 'unbind'].includes(action.op) && $<HTMLInputElement>('#trace-on').checked;
+    worker.postMessage({ id, action, trace: traced } satisfies Request);
   });
 }
 
@@ -55,6 +57,9 @@ let lastMs = 0;
 let bench: BenchResult | null = null;
 let planned: PlanResult | null = null;
 const colorIdx = new Map<string, number>();
+/** The last traced action, and where the step-through is (null: the views show the live state). */
+let kt: KernelTrace | null = null;
+const ktUi: TreeUi = { expanded: new Set(), details: new Set(), step: null };
 
 function colorOf(dev: string): string {
   let i = colorIdx.get(dev);
@@ -149,6 +154,14 @@ function accept(s: Snapshot, action: Action, res: Response): void {
     dmesgLines = dmesgLines.concat(s.dmesg);
   }
   snap = s;
+  if ((s.trace?.id ?? null) !== (kt?.id ?? null) || (res.ok && action.op === 'boot')) {
+    kt = s.trace;
+    ktUi.step = null;
+    ktUi.details.clear();
+    ktUi.expanded.clear();
+    // the top-level calls open, one level down
+    if (kt) kt.nodes.forEach((n, i) => n.depth === 0 && ktUi.expanded.add(i));
+  }
   // devices get their colours in the order they appear
   for (const d of s.devices) colorOf(d.name);
   if (res.ok && action.op === 'createNamespace') selection = { kind: 'ns', dev: (res.result as { dev: string }).dev };
@@ -195,9 +208,12 @@ function render(): void {
   renderSummary(snap);
   renderLists(snap);
   renderChips(snap);
-  renderMap(snap);
-  renderAltmaps(snap);
-  renderDram(snap);
+  // in the step-through, the map, the altmaps and DRAM show the state recorded at that step
+  const v = kt && ktUi.step !== null ? snapshotAt(snap, kt, ktUi.step) : snap;
+  renderMap(v);
+  renderAltmaps(v);
+  renderDram(v);
+  renderKtrace();
   renderWalk(snap.walk);
   renderDmesg();
   renderBench();
@@ -422,6 +438,79 @@ function renderWalk(w: WalkView | null): void {
   host.innerHTML = `<div class="walk-head"><span class="va" data-testid="walk-va-shown">${hex16(w.va)}</span> — ${escapeHtml(w.what)}</div>
     <table class="walk-table"><tr><th>level</th><th>table</th><th>index</th><th>entry</th><th>flags</th><th style="text-align:left">points to</th></tr>${rows}</table>${land}${page}`;
 }
+
+function renderKtrace(): void {
+  const note = $('#ktrace-note');
+  const tree = $('#ktrace-tree');
+  const pos = $('#step-pos');
+  const t = kt;
+  for (const id of ['#step-first', '#step-prev', '#step-next', '#step-live']) $<HTMLButtonElement>(id).disabled = !t || !t.steps.length;
+  if (!t) {
+    note.textContent = snap?.traceSkipped ?? 'Create or destroy a namespace (or memremap a range) to see the kernel functions it ran.';
+    tree.replaceChildren();
+    tree.dataset.nodes = '0';
+    tree.dataset.steps = '0';
+    pos.textContent = '';
+    pos.dataset.step = '';
+    return;
+  }
+  const calls = t.nodes.length + t.unrecorded;
+  note.textContent = `${OP_TEXT[t.op as Action['op']] ?? t.op}${t.ok ? '' : ' (failed)'} on ${t.kernel}: ${num(calls)} traced call${calls === 1 ? '' : 's'}, ${num(t.steps.length)} function_graph lines${t.unrecorded ? ` (${num(t.unrecorded)} past the first ${num(t.nodes.length)} are not in the tree)` : ''}. Only what this kernel lets ftrace trace is here: inlined and notrace functions (6.1's and 4.x's __meminit ones) fold into their callers, and the model maps a run of whole sections in one go, so a run's blocks appear at once.`;
+  renderTree(tree, t, ktUi);
+  tree.dataset.trace = String(t.id);
+  if (ktUi.step === null) {
+    pos.textContent = 'live: the state after the action';
+    pos.dataset.step = '';
+  } else {
+    const st = t.steps[ktUi.step];
+    const n = t.nodes[st.node];
+    pos.textContent = `step ${ktUi.step + 1} / ${t.steps.length}: ${st.line === 'open' ? 'enter' : st.line === 'leaf' ? 'call' : 'return from'} ${n.fn}()`;
+    pos.dataset.step = String(ktUi.step);
+    tree.querySelector('.kt-row.current')?.scrollIntoView({ block: 'nearest' });
+  }
+  pos.dataset.steps = String(t.steps.length);
+}
+
+/** Move the step-through (null: back to live), opening the calls above the one reached. */
+function stepTo(i: number | null): void {
+  if (!kt || !kt.steps.length) return;
+  ktUi.step = i === null ? null : Math.max(0, Math.min(kt.steps.length - 1, i));
+  if (ktUi.step !== null) for (const a of ancestors(kt, kt.steps[ktUi.step].node)) ktUi.expanded.add(a);
+  render();
+}
+
+$('#step-next').addEventListener('click', () => stepTo(ktUi.step === null ? 0 : ktUi.step + 1));
+$('#step-prev').addEventListener('click', () => stepTo(ktUi.step === null ? (kt?.steps.length ?? 1) - 1 : ktUi.step - 1));
+$('#step-first').addEventListener('click', () => stepTo(0));
+$('#step-live').addEventListener('click', () => stepTo(null));
+$('#ktrace-tree').addEventListener('click', (e) => {
+  const t = e.target as HTMLElement;
+  const toggle = t.closest<HTMLElement>('[data-kt-toggle]');
+  if (toggle) {
+    const i = Number(toggle.dataset.ktToggle);
+    if (!ktUi.expanded.delete(i)) ktUi.expanded.add(i);
+    return render();
+  }
+  const detail = t.closest<HTMLElement>('[data-kt-detail]');
+  if (detail) {
+    const i = Number(detail.dataset.ktDetail);
+    if (!ktUi.details.delete(i)) ktUi.details.add(i);
+    return render();
+  }
+  const jump = t.closest<HTMLElement>('[data-kt-jump]');
+  if (jump && kt) {
+    // the state after the call, and the view that shows what it changed
+    const i = Number(jump.dataset.ktJump);
+    ktUi.details.add(i);
+    stepTo(kt.nodes[i].closeStep);
+    const view = document.querySelector<HTMLElement>(jump.dataset.view ?? '');
+    if (view && view.id !== 'ktrace-tree') {
+      view.scrollIntoView({ block: 'nearest' });
+      view.classList.add('flash');
+      setTimeout(() => view.classList.remove('flash'), 1200);
+    }
+  }
+});
 
 const DMESG_MAX = 3000;
 

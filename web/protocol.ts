@@ -74,6 +74,8 @@ export interface PlanResult {
 export interface Request {
   id: number;
   action: Action;
+  /** Run a machine action under function_graph and record the state at each call ("What the kernel did"). */
+  trace?: boolean;
 }
 
 export interface ErrorInfo {
@@ -197,6 +199,10 @@ export interface Snapshot {
   dmesgTotal: number;
   /** Actions applied since boot (replayed on a backend switch). */
   actions: number;
+  /** The last machine action's kernel calls, when it was traced (null: not traced, or not a machine action). */
+  trace: KernelTrace | null;
+  /** Why the last machine action was not traced, if it was not. */
+  traceSkipped: string | null;
   /** Set after a backend switch: how many actions were replayed. */
   replayed: number | null;
 }
@@ -217,4 +223,56 @@ export interface BenchRow {
 export interface BenchResult {
   pmem: string;
   rows: BenchRow[];
+}
+
+/** One traced call of the last operation, as function_graph lists it (the tree is the order of the calls). */
+export interface TraceNode {
+  /** Kernel function name; module ('' for vmlinux) as ftrace prints it. */
+  fn: string;
+  module: string;
+  depth: number;
+  /** Index of the parent node, -1 at the top. */
+  parent: number;
+  /** comm-pid of the task it ran in ("altmap-1", "kworker-29" for the async probes). */
+  task: string;
+  /** The state (index into KernelTrace.states) when the call was entered and when it returned; -1: not recorded (over the limit). */
+  before: number;
+  after: number;
+  /** Index of its `{` or `();` line among the steps, and of its `}` line (the same for a leaf). */
+  openStep: number;
+  closeStep: number;
+}
+
+/** The model's state at one moment of an operation: what the views show when the step-through is there. */
+export interface TraceState {
+  dram: MachineStats['dram'];
+  devices: DeviceView[];
+  vmemmap: VmemmapRun[];
+  /** /proc/iomem's lines. */
+  iomem: string[];
+  /** dmesg lines printed since the operation began. */
+  messages: number;
+}
+
+/** The last operation's kernel calls (machine.trace with onCall in the worker) and the state at each of them. */
+export interface KernelTrace {
+  /** Bumped per traced action (a snapshot resends the last one). */
+  id: number;
+  /** What was done ("ndctl create-namespace -m fsdax ..."). */
+  op: string;
+  kernel: KernelName;
+  /** The library's function_graph text (set_ftrace_filter: every function the profile can trace). */
+  text: string;
+  nodes: TraceNode[];
+  /** One per function_graph line: the node and whether the line opens (`{`), is a leaf (`();`) or closes (`}`) it. */
+  steps: Array<{ node: number; line: 'open' | 'leaf' | 'close' }>;
+  states: TraceState[];
+  /** The state before the first call and after the operation (its last state). */
+  start: number;
+  end: number;
+  /** dmesg lines the operation printed. */
+  messages: string[];
+  /** Calls past the recording limit: in the text, not in the tree. */
+  unrecorded: number;
+  ok: boolean;
 }

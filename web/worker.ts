@@ -8,6 +8,7 @@
 import { createMachine, defaultE820, KernelError, planCapacity, planSvg, quotePercent, quoteSize, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
 import { parseSize } from './format.ts';
 import { scanVmemmap, type Place } from './vmemmap.ts';
+import { MAX_TRACE_BYTES, recordTrace } from './ktrace.ts';
 import type {
   Action,
   AltmapView,
@@ -17,6 +18,7 @@ import type {
   BootAction,
   DeviceView,
   ErrorInfo,
+  KernelTrace,
   MachineAction,
   NamespaceView,
   PlanAction,
@@ -132,6 +134,47 @@ let pick: { kind: 'phys'; phys: number; as: 'struct-page' | 'direct-map' } | { k
 let dmesgSent = 0;
 let seq = 0;
 let replayed: number | null = null;
+/** The last machine action's kernel calls, and why it was not traced when it was not. */
+let lastTrace: KernelTrace | null = null;
+let traceSkipped: string | null = null;
+
+/** How much memory an action maps or unmaps: the demo traces only up to MAX_TRACE_BYTES. */
+function traceSize(s: Session, a: MachineAction): bigint {
+  const m = s.m;
+  switch (a.op) {
+    case 'createNamespace':
+      return a.size.trim() ? parseSize(a.size, 'size') : m.e820.filter((e) => e.type === 'Persistent Memory').reduce((x, e) => x + e.size, 0n);
+    case 'destroyNamespace':
+      return m.namespaceInfo(a.dev).raw;
+    case 'memremap':
+      return parseSize(a.size, 'size');
+    case 'unbind': {
+      const r = s.raw.get(a.device);
+      return r ? r.end + 1n - r.start : 0n;
+    }
+  }
+}
+
+/** Apply a machine action, traced when the page asked and it is small enough. */
+function applyTraced(s: Session, a: MachineAction, traced: boolean): unknown {
+  lastTrace = null;
+  traceSkipped = null;
+  if (!traced) return s.apply(a);
+  let size = 0n;
+  try {
+    size = traceSize(s, a);
+  } catch {
+    // the action itself will refuse the input
+  }
+  if (size > MAX_TRACE_BYTES) {
+    traceSkipped = `not traced: ${size >> 30n} GiB is over the demo's tracing limit of ${MAX_TRACE_BYTES >> 30n} GiB (the CLI's --trace has none)`;
+    return s.apply(a);
+  }
+  const r = recordTrace({ m: s.m, op: a.op, placeOf: placeFinder(s), isRaw: (n) => s.raw.has(n) || (a.op === 'memremap' && a.device === n) }, () => s.apply(a));
+  lastTrace = r.trace;
+  if (!r.trace.ok) throw r.error;
+  return r.result;
+}
 
 function errorInfo(e: unknown): ErrorInfo {
   if (e instanceof KernelError) {
@@ -264,6 +307,8 @@ function snapshot(s: Session, fullLog: boolean): Snapshot {
     dmesgTotal: dmesg.length,
     actions: s.log.length,
     replayed,
+    trace: lastTrace,
+    traceSkipped,
   };
 }
 
@@ -339,6 +384,8 @@ async function handle(req: Request): Promise<Response> {
     switch (a.op) {
       case 'boot': {
         const next = await Session.boot(a, backend);
+        lastTrace = null;
+        traceSkipped = null;
         session?.m.dispose();
         session = next;
         fullLog = true;
@@ -378,7 +425,7 @@ async function handle(req: Request): Promise<Response> {
         break;
       default: {
         if (!session) throw new KernelError('EINVAL', 'boot a machine first');
-        result = session.apply(a);
+        result = applyTraced(session, a, req.trace ?? false);
         if (a.op === 'createNamespace') {
           const info = session.m.namespaceInfo((result as { dev: string }).dev);
           pick = { kind: 'phys', phys: info.dataPfn * 4096, as: 'struct-page' };

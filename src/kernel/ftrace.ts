@@ -124,6 +124,9 @@ const enum Kind {
 /** At most this many entries are kept (the ring buffer's size in the model): later ones are dropped and counted. */
 const MAX_ENTRIES = 1 << 22;
 
+/** What a trace observer is told: a traced call entered or returned, or the task switched (fn is then the new task). */
+export type TraceObserver = (kind: 'enter' | 'exit' | 'switch', fn: string, depth: number) => void;
+
 /** The tracers the model has. */
 export type Tracer = 'nop' | 'function_graph';
 
@@ -165,6 +168,8 @@ export class Ftrace {
   private readonly pids = new Map<string, number>();
   /** Work queued for a kworker, run when the operation ends. */
   private deferred: Array<() => void> = [];
+  /** Told of every entry written to the buffer (machine.trace's onCall: the demo snapshots state there); only the tracing path looks. */
+  observer: TraceObserver | null = null;
 
   constructor(readonly profile: KernelName) {
     const list = TRACEABLE[profile];
@@ -191,12 +196,14 @@ export class Ftrace {
         this.kinds.push(Kind.Switch);
         this.depths.push(0);
         this.names.push(`${this.lastTask}\n${this.task}`);
+        this.observer?.('switch', this.task, 0);
       }
       this.lastTask = this.task;
     }
     this.kinds.push(kind);
     this.depths.push(depth);
     this.names.push(name);
+    if (this.observer !== null && kind !== Kind.Switch) this.observer(kind === Kind.Enter ? 'enter' : 'exit', name, depth);
   }
 
   /** A modelled function is entered (call behind `if (ftrace.on)`). */

@@ -208,6 +208,35 @@ describe('tracefs (/sys/kernel/tracing)', () => {
     expect(() => m.writeFile(`${T}/max_graph_depth`, '-1\n')).toThrow(KernelError);
   });
 
+  it('trace-fsdax-dev-a2M on v6: onCall sees every traced entry and return as it is written, with the altmap filling in section by section', async () => {
+    const m = await machine('v6');
+    const GiB = 1n << 30n;
+    const pmem = m.e820.find((e) => e.type === 'Persistent Memory')!.start;
+    const seen: string[] = [];
+    const alloc: number[] = [];
+    const t = m.trace(
+      (x) => x.createNamespace({ size: '2G', mode: 'fsdax', map: 'dev', align: '2M' }),
+      undefined,
+      {
+        onCall: (kind, fn, depth) => {
+          seen.push(`${kind} ${fn} ${depth}`);
+          // the pgmap is in the lookup from before arch_add_memory (stats().devices lists it once memremap_pages returns)
+          if (kind === 'exit' && fn === 'sparse_add_section') alloc.push(m.findDevPagemap(pmem + GiB)?.altmap?.alloc ?? -1);
+        },
+      },
+    );
+    // one event per entry the buffer holds: a `{` line is an enter, a `}` an exit, a `();` line both
+    const body = t.split('\n').filter((l) => l.startsWith(' 0)') && l.includes('|'));
+    const events = body.reduce((n, l) => n + (l.endsWith('();') ? 2 : 1), 0);
+    expect(seen.filter((e) => !e.startsWith('switch'))).toHaveLength(events);
+    expect(seen.filter((e) => e.startsWith('switch'))).toEqual(['switch kworker-29 0']);
+    expect(seen[0]).toBe('enter nd_namespace_pmem_set_resource 0');
+    // 16 sections of 2 GiB; the model populates a run of whole sections in one core call, so every exit sees the run's 16 blocks of 512 pages
+    expect(alloc).toHaveLength(16);
+    expect(alloc).toEqual(Array(16).fill(16 * 512));
+    expect(() => m.trace(() => 0, undefined, { onCall: 3 as unknown as () => void })).toThrow(KernelError);
+  });
+
   it('machine.trace validates its arguments and restores the settings it changed', async () => {
     const m = await machine('v6');
     expect(() => m.trace(() => 0, ['nd_pmem_probe', 'bogus'])).toThrow(/bogus/);

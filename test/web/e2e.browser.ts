@@ -158,6 +158,69 @@ test('a map=dev namespace: memmap in the altmap pool on the device, numbers as t
   assert.equal(badge, 'memmap on device');
 });
 
+/** function_graph's text as (depth, name, line kind) rows: what the page's tree and steps must be. */
+function graphLines(text: string): Array<{ depth: number; fn: string; line: 'open' | 'leaf' | 'close' }> {
+  const out: Array<{ depth: number; fn: string; line: 'open' | 'leaf' | 'close' }> = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith(' 0)') || !l.includes('|')) continue;
+    const body = l.slice(l.indexOf('|') + 3);
+    const depth = (body.length - body.trimStart().length) / 2;
+    const t = body.trim();
+    if (t.startsWith('}')) out.push({ depth, fn: /\/\* (\S+)/.exec(t)?.[1] ?? '', line: 'close' });
+    else out.push({ depth, fn: t.slice(0, t.indexOf('(')).replace(/ \[\S+\]$/, ''), line: t.endsWith('();') ? 'leaf' : 'open' });
+  }
+  return out;
+}
+
+test('issue 16: What the kernel did — the create of namespace0.0 as the library traces it, expandable, with a step-through that fills the altmap in', T, async () => {
+  // the same create, traced by the library on a machine like the page's
+  const twin = await createMachine({ e820: e820(64n * GiB, 1024n * GiB) });
+  const iomemBefore = twin.readFile('/proc/iomem').trimEnd().split('\n');
+  const want = graphLines(twin.trace((m) => m.createNamespace({ size: '16G', mode: 'fsdax', map: 'dev', align: '2M' })));
+  const iomemAfter = twin.readFile('/proc/iomem').trimEnd().split('\n');
+  const alloc = (twin.listNamespaces()[0].altmap as Record<string, number>).alloc;
+  const tree = page.locator(sel('ktrace-tree'));
+  assert.equal(Number(await tree.getAttribute('data-steps')), want.length, 'one step per function_graph line');
+  const calls = want.filter((l) => l.line !== 'close');
+  assert.equal(Number(await tree.getAttribute('data-nodes')), calls.length, 'one node per traced call');
+  // open every call: the rows, in order, are the trace's calls with their depths
+  for (let guard = 0; guard < 200 && (await page.locator('[data-testid^="kt-toggle-"][aria-expanded="false"]').count()) > 0; guard++) await page.locator('[data-testid^="kt-toggle-"][aria-expanded="false"]').first().click();
+  const rows = await page.$$eval('[data-testid="kt-node"]', (els) => els.map((e) => ({ depth: Number((e as HTMLElement).dataset.depth), fn: (e as HTMLElement).dataset.fn! })));
+  assert.deepEqual(rows, calls.map(({ depth, fn }) => ({ depth, fn })));
+  // what the calls changed: the altmap's alloc where __add_pages (v4.5: the memmap in one call, __meminit below it is notrace) returns
+  const addPages = calls.findIndex((l) => l.fn === '__add_pages');
+  assert.ok(addPages > 0, '__add_pages is traced on v4.5');
+  const addRow = page.locator(sel('kt-node')).nth(addPages);
+  assert.equal(Number(await addRow.locator(sel('kt-chip-altmap')).getAttribute('data-value')), alloc);
+  assert.equal(alloc, 65536);
+  // each iomem change a call shows is a line /proc/iomem gained or lost
+  const iomemChips = page.locator(sel('kt-chip-iomem'));
+  for (let i = 0; i < (await iomemChips.count()); i++) {
+    await iomemChips.nth(i).click();
+  }
+  const details = (await page.$$eval('[data-testid="kt-detail"]', (els) => els.map((e) => e.textContent ?? ''))).join('\n').split('\n').filter((l) => /^[+-] /.test(l));
+  for (const d of details) assert.ok(d.startsWith('+ ') ? iomemAfter.includes(d.slice(2)) && !iomemBefore.includes(d.slice(2)) : iomemBefore.includes(d.slice(2)), `iomem change ${d}`);
+  // step through: line by line, the altmap pool fills in when __add_pages returns
+  await page.click(sel('step-first'));
+  assert.equal(await page.getAttribute(sel('step-pos'), 'data-step'), '0');
+  assert.match((await page.textContent(sel('step-pos'))) ?? '', new RegExp(`^step 1 / ${want.length}: enter ${want[0].fn}\\(\\)`));
+  assert.equal(await page.locator(sel('altmap-pfn0.0')).count(), 0, 'before the probe: no pgmap, no altmap');
+  const addStep = want.findIndex((l) => l.fn === '__add_pages');
+  for (let i = 1; i < addStep; i++) await page.click(sel('step'));
+  assert.equal(await page.getAttribute(sel('step-pos'), 'data-step'), String(addStep - 1));
+  const beforeAdd = (await page.locator(sel('altmap-pfn0.0-alloc')).count()) ? await num('altmap-pfn0.0-alloc') : 0;
+  assert.equal(beforeAdd, 0, `at ${want[addStep - 1].fn}: nothing allocated from the pool yet`);
+  await page.click(sel('step'));
+  assert.match((await page.textContent(sel('step-pos'))) ?? '', /call __add_pages\(\)/);
+  assert.equal(await num('altmap-pfn0.0-alloc'), alloc, 'after __add_pages: the memmap is in the pool');
+  assert.equal(await page.locator('.kt-row.current').getAttribute('data-fn'), '__add_pages');
+  // back to live: every number as the library has it
+  await page.click(sel('step-live'));
+  assert.equal(await page.getAttribute(sel('step-pos'), 'data-step'), '');
+  await compareWithLibrary(lib);
+  twin.dispose();
+});
+
 test('a map=mem namespace: memmap in DRAM', T, async () => {
   await createNamespace('16G', 'mem');
   const ns = lib.createNamespace({ size: '16G', mode: 'fsdax', map: 'mem', align: '2M' });
