@@ -11,7 +11,7 @@ import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
 import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
 import type { Device } from './kernel/devres.ts';
 import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
-import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
+import { HostMemoryError, KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
 import { Kernel, type KernelLayout } from './kernel/kernel.ts';
 import type { PageMap } from './kernel/memremap.ts';
@@ -714,8 +714,25 @@ export class Machine {
     this.mutable();
     const f = this.altmapArg(a);
     const made = this.k.altmaps.create(f);
-    if (!made) throw new KernelError('ENOMEM', 'cannot allocate an altmap');
+    // the core's altmap table grows with the model's memory: only the host can run out of room
+    if (!made) throw new HostMemoryError();
+    this.standaloneAltmaps.add(made.gen);
     return this.altmapView(made);
+  }
+
+  private readonly standaloneAltmaps = new Set<number>();
+
+  /**
+   * Release a standalone altmap made by {@link createAltmap} (the model's own: it backs no device). Its
+   * last values stay readable; writes through it are EINVAL from here on.
+   * @throws KernelError EINVAL for an altmap of another machine, one a device holds, or one already released.
+   */
+  releaseAltmap(altmap: Altmap): void {
+    this.mutable();
+    this._altmapFields(altmap, true);
+    if (!this.standaloneAltmaps.has(altmap.ref.gen)) invalid('altmap belongs to a device (it goes with the device: unbind or destroy it)');
+    this.standaloneAltmaps.delete(altmap.ref.gen);
+    this.k.altmaps.release(altmap.ref);
   }
 
   /** vmem_altmap_offset */
