@@ -257,6 +257,8 @@ export interface MachineStats {
   host: {
     /** Host bytes backing the machine's written pages (bounded by hostMemoryLimit). */
     backedBytes: number;
+    /** The machine's hostMemoryLimit: past it an operation fails with HostMemoryError. */
+    limitBytes: number;
   };
   /** Struct pages memmap init has set up since boot. */
   memmapInitPages: number;
@@ -442,6 +444,7 @@ export class Machine {
   /** 2^physBits as a bigint and the pfns below it: the inspection calls' range checks. */
   private readonly physEnd: bigint;
   private readonly pfnEnd: number;
+  private readonly hostMemoryLimit: number;
   /** Altmap views by pgmap id (the core's lookup answers with those), and the ids toVmemAltmapMany reports. */
   private readonly pgmapAltmaps: Array<Altmap | null> = [];
   private readonly pgmapAltmapIds: number[] = [];
@@ -453,6 +456,7 @@ export class Machine {
     this.e820 = c.e820;
     this.paging = c.layout.paging;
     this.physBits = c.layout.physBits;
+    this.hostMemoryLimit = Number(c.core.hostMemoryLimit);
     this.release = c.profile.release;
     this.core = core;
     this.physEnd = 1n << BigInt(c.layout.physBits);
@@ -1025,7 +1029,7 @@ export class Machine {
       },
       hugetlb: this.k.hugetlb.summary(),
       devices,
-      host: { backedBytes: this.k.physmem.backedBytes() },
+      host: { backedBytes: this.k.physmem.backedBytes(), limitBytes: this.hostMemoryLimit },
       memmapInitPages: this.k.memmap.pagesInitialised,
       systemRam: Object.fromEntries([...this.k.kmem.devices.values()].map((kd) => [kd.dev, this.k.kmem.summary(kd)])),
     };
