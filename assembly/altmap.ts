@@ -13,7 +13,8 @@ import {
   EVENT_ALTMAP_ALLOC,
   FAULT_ALTMAP_ALLOC,
 } from './abi';
-import { ALTMAPS, ALTMAP_MAX, ALTMAP_REC, IO, LOOKUP, LOOKUP_MAX, LOOKUP_REC, RES } from './layout';
+import { ALTMAP_DIR, ALTMAP_DIR_MAX, ALTMAP_PER_CHUNK, ALTMAP_REC, IO, LOOKUP, LOOKUP_MAX, LOOKUP_REC, RES } from './layout';
+import { slotAddr, slotAlloc, slotFree } from './pool';
 import { cfgDebug, emit, ensureMemory, faultFires } from './state';
 
 /** struct vmem_altmap, its u64 fields in ALTMAP_FIELD order (abi.ts), then whether the id is live. */
@@ -40,14 +41,18 @@ if (
 /** vmem_altmap_alloc's failure sentinel (ULONG_MAX). */
 export const ALTMAP_FAIL: u64 = ~(<u64>0);
 
-/** One past the highest id ever handed out. */
+/** One past the highest id in use. */
 let altmapTop: u32 = 0;
 /** Every id below it is in use: the lowest-free-id search starts here (one record per memory block with memmap_on_memory would make it O(n^2) from 0). */
 let altmapFreeHint: u32 = 0;
+/** Chunks (pool slots of ALTMAP_PER_CHUNK records) held: those of ids below altmapTop, so the table grows and shrinks with use. */
+let altmapChunks: u32 = 0;
 
+/** The record of id; its chunk must be held (id < altmapChunks * ALTMAP_PER_CHUNK). */
 @inline
 function altmapAt(id: u32): Altmap {
-  return changetype<Altmap>(ALTMAPS + <usize>id * ALTMAP_REC);
+  const slot = load<u32>(ALTMAP_DIR + (<usize>(id / ALTMAP_PER_CHUNK) << 2)) - 1;
+  return changetype<Altmap>(slotAddr(slot) + <usize>(id % ALTMAP_PER_CHUNK) * ALTMAP_REC);
 }
 
 @inline
@@ -55,12 +60,23 @@ function altmapValid(id: i32): bool {
   return id >= 0 && <u32>id < altmapTop && altmapAt(<u32>id).inUse != 0;
 }
 
-/** A new altmap with these fields: the lowest free id, or -ENOMEM. */
+/** Hold the chunk of id (a zeroed pool slot); false when the pool or the directory is out of room. */
+function altmapChunkFor(id: u32): bool {
+  const c = id / ALTMAP_PER_CHUNK;
+  if (c < altmapChunks) return true;
+  if (c >= ALTMAP_DIR_MAX) return false;
+  const s = slotAlloc(true);
+  if (s == 0) return false;
+  store<u32>(ALTMAP_DIR + (<usize>c << 2), s);
+  altmapChunks = c + 1;
+  return true;
+}
+
+/** A new altmap with these fields: the lowest free id, or -ENOMEM (the host's memory is full). */
 export function altmapCreate(base: u64, reserve: u64, free: u64, align: u64, alloc: u64): i32 {
   let id: u32 = altmapFreeHint;
   while (id < altmapTop && altmapAt(id).inUse != 0) id++;
-  if (id >= ALTMAP_MAX) return ENOMEM;
-  if (!ensureMemory(<u64>changetype<usize>(altmapAt(id)) + ALTMAP_REC)) return ENOMEM;
+  if (id > <u32>i32.MAX_VALUE || !altmapChunkFor(id)) return ENOMEM;
   if (id == altmapTop) altmapTop++;
   altmapFreeHint = id + 1;
   const m = altmapAt(id);
@@ -78,12 +94,20 @@ export function altmapRelease(id: i32): void {
   altmapAt(<u32>id).inUse = 0;
   if (<u32>id < altmapFreeHint) altmapFreeHint = <u32>id;
   while (altmapTop > 0 && altmapAt(altmapTop - 1).inUse == 0) altmapTop--;
+  // chunks above the top go back to the pool (a freed chunk must read as zero when held again: slotAlloc(true))
+  const need = (altmapTop + ALTMAP_PER_CHUNK - 1) / ALTMAP_PER_CHUNK;
+  while (altmapChunks > need) {
+    altmapChunks--;
+    const at = ALTMAP_DIR + (<usize>altmapChunks << 2);
+    slotFree(load<u32>(at) - 1);
+    store<u32>(at, 0);
+  }
 }
 
 /** The fields of altmap id into RES as u64, in ALTMAP_FIELD order (zeros when id is not a live altmap). */
 export function altmapReadToRes(id: i32): void {
   const valid = altmapValid(id);
-  const at = changetype<usize>(altmapAt(<u32>id));
+  const at = valid ? changetype<usize>(altmapAt(<u32>id)) : 0;
   for (let f: u32 = 0; f < ALTMAP_FIELD_COUNT; f++) {
     store<u64>(RES + (<usize>f << 3), valid ? load<u64>(at + (<usize>f << 3)) : 0);
   }

@@ -59,7 +59,15 @@ export function addrEvents(): usize {
   return EVENTS;
 }
 
-/** init: config + RAM ranges (nRanges f64 pairs [start, end) in IO). 0, -ENOMEM, or -EINVAL for a bad config. */
+/** Before init: n RAM ranges (f64 pairs [start, end) in IO) become ranges first.. of the machine. 0 or -ENOMEM. */
+export function stageRanges(first: i32, n: i32): i32 {
+  if (initialised) return EBUSY;
+  if (!booted && boot() < 0) return ENOMEM;
+  if (first < 0 || n < 0 || <usize>n * 16 > IO_SIZE) return EINVAL;
+  return pagealloc.dramStageRanges(<u32>first, <u32>n);
+}
+
+/** init: config + the nRanges RAM ranges staged by stageRanges. 0, -ENOMEM, or -EINVAL for a bad config. */
 export function init(
   levels: i32,
   pse: i32,

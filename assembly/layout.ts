@@ -21,8 +21,10 @@
  * │ 0x0001_5000 │ SHARE_ROOT      │ 4 KiB                      │ root node of the share counts (shares.ts)│
  * │ 0x0002_0000 │ IO              │ 1 MiB                      │ host <-> core transfer: bytes of         │
  * │             │                 │                            │ readPhys/writePhys, RAM ranges, lookups  │
- * │ 0x0012_0000 │ RANGES          │ 1024 x 32 B                │ DRAM ranges: start, end, bit base, blocks│
- * │ 0x0013_0000 │ ALTMAPS         │ 65536 x 48 B               │ struct vmem_altmap table (+ in-use word) │
+ * │ 0x0012_0000 │ ALTMAP_DIR      │ 1015808 x u32              │ pool slot + 1 of each chunk of the       │
+ * │             │                 │                            │ struct vmem_altmap table (85 x 48 B a    │
+ * │             │                 │                            │ 4 KiB slot: struct + in-use word), held  │
+ * │             │                 │                            │ while an id in it is below the top        │
  * │ 0x0050_0000 │ NODE_COUNT      │ 2^20 x u16                 │ live entries per frame-index node, by    │
  * │             │                 │                            │ pool slot                                │
  * │ 0x0080_0000 │ LOOKUP          │ 2^20 x 24 B                │ altmap lookup: startPfn, endPfn, id      │
@@ -30,6 +32,8 @@
  * │             │                 │                            │ drains them after every call)            │
  * │ 0x0480_0000 │ PATTERNS        │ 2^20 x 96 B                │ fill patterns, sorted by startPfn        │
  * │ 0x0A80_0000 │ DYN             │ set by init:               │                                          │
+ * │             │  RAM ranges     │   32 B per e820 RAM entry  │ start, end, bit base, blocks (staged by   │
+ * │             │                 │                            │ the host before init, in batches)         │
  * │             │  block counts   │   2 B per 2 MiB DRAM block │ free pages per block (u16)               │
  * │             │  DRAM bitmap    │   64 B per 2 MiB DRAM block│ 1 bit per page, 1 = in use / not RAM     │
  * │             │  POOL           │   up to 4 GiB              │ 4 KiB slots: backed frames and frame-    │
@@ -79,13 +83,14 @@ export const SHARE_ROOT: usize = 0x0001_5000;
 export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;
 
-export const RANGES: usize = 0x0012_0000;
+/** The range table sits at DYN, as many records as the machine has RAM ranges (pagealloc.ts). */
 export const RANGE_REC: usize = 32; // class Range (pagealloc.ts)
-export const RANGE_MAX: u32 = 1024;
 
-export const ALTMAPS: usize = 0x0013_0000;
+/** The altmap table grows by pool slots: ids are bounded by the pool (linear memory), not by a table size. */
+export const ALTMAP_DIR: usize = 0x0012_0000;
 export const ALTMAP_REC: usize = 48; // class Altmap (altmap.ts): struct vmem_altmap + in-use word
-export const ALTMAP_MAX: u32 = 65536;
+export const ALTMAP_PER_CHUNK: u32 = 4096 / <u32>ALTMAP_REC;
+export const ALTMAP_DIR_MAX: u32 = (0x0050_0000 - <u32>ALTMAP_DIR) >> 2;
 
 export const NODE_COUNT: usize = 0x0050_0000; // u16 per pool slot
 

@@ -14,7 +14,7 @@
  * for runs of whole free blocks, aligned in pfn space.
  */
 import { EFAULT, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, PURPOSES } from './abi';
-import { CTL_HINTS, CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, RANGES, RANGE_MAX, RANGE_REC, RES } from './layout';
+import { CTL_HINTS, CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, RANGE_REC, RES } from './layout';
 import { discardFrames } from './physmem';
 import { emit, ensureMemory, faultFires } from './state';
 
@@ -48,7 +48,7 @@ class RangeInput {
 
 @inline
 function range(r: u32): Range {
-  return changetype<Range>(RANGES + <usize>r * RANGE_REC);
+  return changetype<Range>(DYN + <usize>r * RANGE_REC);
 }
 @inline
 function rStart(r: u32): u64 {
@@ -111,22 +111,36 @@ function hintAt(order: i32): usize {
 }
 
 /**
- * Set up the allocator over the n RAM ranges [start, end) given as f64 pairs in IO.
- * Returns the first byte after the allocator's metadata (the pool starts there), or 0 (-ENOMEM).
+ * Stage n RAM ranges [start, end) given as f64 pairs in IO as range records first.. (the table at DYN),
+ * before dramInit: the host sends as many batches as the machine has ranges. 0, or -ENOMEM.
  */
-export function dramInit(n: u32): usize {
-  if (n > RANGE_MAX) return 0;
-  if (!ensureMemory(<u64>RANGES + <u64>n * RANGE_REC)) return 0;
-  let bit: u64 = 0;
-  let m: u32 = 0;
-  totalPages = 0;
+export function dramStageRanges(first: u32, n: u32): i32 {
+  if (!ensureMemory(<u64>DYN + (<u64>first + <u64>n) * RANGE_REC)) return ENOMEM;
   for (let k: u32 = 0; k < n; k++) {
     const input = changetype<RangeInput>(IO + <usize>k * offsetof<RangeInput>());
     const fs = input.start;
     const fe = input.end;
-    if (!(fs >= 0) || !(fe > fs)) continue;
-    const s = <u64>fs;
-    const e = <u64>fe;
+    const ok = fs >= 0 && fe > fs && fe <= 1.8446744073709552e19;
+    const a = range(first + k);
+    a.start = ok ? <u64>fs : 0;
+    a.end = ok ? <u64>fe : 0;
+  }
+  return 0;
+}
+
+/**
+ * Set up the allocator over the n RAM ranges staged by dramStageRanges (empty ones are dropped; the table
+ * is packed in place). Returns the first byte after the allocator's metadata (the pool starts there), or 0 (-ENOMEM).
+ */
+export function dramInit(n: u32): usize {
+  if (!ensureMemory(<u64>DYN + <u64>n * RANGE_REC)) return 0;
+  let bit: u64 = 0;
+  let m: u32 = 0;
+  totalPages = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    const s = range(k).start;
+    const e = range(k).end;
+    if (!(e > s)) continue;
     if (m > 0 && s < rEnd(m - 1)) return 0; // not sorted / overlapping
     const base = ((bit + 511) & ~(<u64>511)) + (s & 511);
     const endBit = base + (e - s);
@@ -143,7 +157,7 @@ export function dramInit(n: u32): usize {
   }
   nRanges = m;
   const blocks = (bit + 511) >> 9;
-  counts = DYN;
+  counts = (DYN + <usize>n * RANGE_REC + 63) & ~(<usize>63);
   bitmap = (counts + <usize>(blocks << 1) + 63) & ~(<usize>63);
   const end = (<u64>bitmap + (blocks << 6) + 0xffff) & ~(<u64>0xffff);
   // leave at least 64 MiB for page-table frames and the rest of the pool

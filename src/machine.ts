@@ -11,7 +11,7 @@ import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
 import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
 import type { Device } from './kernel/devres.ts';
 import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
-import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
+import { HostMemoryError, KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
 import type { TraceObserver } from './kernel/ftrace.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
 import { Kernel, type KernelLayout } from './kernel/kernel.ts';
@@ -258,6 +258,8 @@ export interface MachineStats {
   host: {
     /** Host bytes backing the machine's written pages (bounded by hostMemoryLimit). */
     backedBytes: number;
+    /** The machine's hostMemoryLimit: past it an operation fails with HostMemoryError. */
+    limitBytes: number;
   };
   /** Struct pages memmap init has set up since boot. */
   memmapInitPages: number;
@@ -443,6 +445,7 @@ export class Machine {
   /** 2^physBits as a bigint and the pfns below it: the inspection calls' range checks. */
   private readonly physEnd: bigint;
   private readonly pfnEnd: number;
+  private readonly hostMemoryLimit: number;
   /** Altmap views by pgmap id (the core's lookup answers with those), and the ids toVmemAltmapMany reports. */
   private readonly pgmapAltmaps: Array<Altmap | null> = [];
   private readonly pgmapAltmapIds: number[] = [];
@@ -454,6 +457,7 @@ export class Machine {
     this.e820 = c.e820;
     this.paging = c.layout.paging;
     this.physBits = c.layout.physBits;
+    this.hostMemoryLimit = Number(c.core.hostMemoryLimit);
     this.release = c.profile.release;
     this.core = core;
     this.physEnd = 1n << BigInt(c.layout.physBits);
@@ -721,8 +725,25 @@ export class Machine {
     this.mutable();
     const f = this.altmapArg(a);
     const made = this.k.altmaps.create(f);
-    if (!made) throw new KernelError('ENOMEM', 'cannot allocate an altmap');
+    // the core's altmap table grows with the model's memory: only the host can run out of room
+    if (!made) throw new HostMemoryError();
+    this.standaloneAltmaps.add(made.gen);
     return this.altmapView(made);
+  }
+
+  private readonly standaloneAltmaps = new Set<number>();
+
+  /**
+   * Release a standalone altmap made by {@link createAltmap} (the model's own: it backs no device). Its
+   * last values stay readable; writes through it are EINVAL from here on.
+   * @throws KernelError EINVAL for an altmap of another machine, one a device holds, or one already released.
+   */
+  releaseAltmap(altmap: Altmap): void {
+    this.mutable();
+    this._altmapFields(altmap, true);
+    if (!this.standaloneAltmaps.has(altmap.ref.gen)) invalid('altmap belongs to a device (it goes with the device: unbind or destroy it)');
+    this.standaloneAltmaps.delete(altmap.ref.gen);
+    this.k.altmaps.release(altmap.ref);
   }
 
   /** vmem_altmap_offset */
@@ -1015,7 +1036,7 @@ export class Machine {
       },
       hugetlb: this.k.hugetlb.summary(),
       devices,
-      host: { backedBytes: this.k.physmem.backedBytes() },
+      host: { backedBytes: this.k.physmem.backedBytes(), limitBytes: this.hostMemoryLimit },
       memmapInitPages: this.k.memmap.pagesInitialised,
       systemRam: Object.fromEntries([...this.k.kmem.devices.values()].map((kd) => [kd.dev, this.k.kmem.summary(kd)])),
     };

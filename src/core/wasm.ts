@@ -39,6 +39,7 @@ interface Exports {
   addrIo(): number;
   ioSize(): number;
   addrEvents(): number;
+  stageRanges(first: number, n: number): number;
   init(
     levels: number,
     pse: number,
@@ -287,12 +288,18 @@ class WasmCore implements WasmCoreDiagnostics {
     }
     this.initialised = true;
     const ranges = cfg.ramRanges;
-    if (ranges.length * 16 > this.ioSize) return ENOMEM;
-    this.views();
-    const io = this.io >>> 3;
-    for (let i = 0; i < ranges.length; i++) {
-      this.f64[io + 2 * i] = ranges[i][0];
-      this.f64[io + 2 * i + 1] = ranges[i][1];
+    // the range table is sized by the machine: as many IO-sized batches as it has RAM ranges
+    const batch = Math.floor(this.ioSize / 16);
+    for (let first = 0; first < ranges.length; first += batch) {
+      const n = Math.min(batch, ranges.length - first);
+      this.views();
+      const io = this.io >>> 3;
+      for (let i = 0; i < n; i++) {
+        this.f64[io + 2 * i] = ranges[first + i][0];
+        this.f64[io + 2 * i + 1] = ranges[first + i][1];
+      }
+      const r = this.run((x) => x.stageRanges(first, n));
+      if (r < 0) return r;
     }
     return this.run((x) =>
       x.init(

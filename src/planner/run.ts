@@ -3,7 +3,8 @@
  * paths (and, for kmem, handed to the page allocator), its figures read back from the machine's counters.
  */
 import { createMachine, type Machine } from '../machine.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { HostMemoryError, KernelError } from '../kernel/errno.ts';
+import { formatSizeHuman } from '../nvdimm/units.ts';
 import type { KernelName } from '../kernel/profile.ts';
 import type { Backend } from '../core/load.ts';
 import type { PlanConfig } from './configs.ts';
@@ -60,6 +61,12 @@ export function rowError(e: KernelError): string {
   return `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}`;
 }
 
+/** A row the simulator could not hold: not a kernel failure, so it says so and names the budget. */
+export function budgetError(limitBytes: number): string {
+  const size = limitBytes >= 5000 * 1024 ? formatSizeHuman(BigInt(limitBytes)) : `${limitBytes} bytes`;
+  return `beyond this model's memory budget (hostMemoryLimit ${size})`;
+}
+
 /**
  * Create the configuration's namespace of `raw` bytes on `m` (in `region`, or where ndctl puts it) and read
  * what it cost from the machine's counters. The machine keeps the namespace; a KernelError becomes a failed row.
@@ -87,7 +94,7 @@ export function measureConfig(m: Machine, cfg: Pick<PlanConfig, 'mode' | 'map' |
     row.compound = Object.values(after.devices).some((x) => x.vmemmapPagesSaved > 0);
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
-    row.error = rowError(e);
+    row.error = e instanceof HostMemoryError ? budgetError(m.stats().host.limitBytes) : rowError(e);
   }
   return row;
 }
