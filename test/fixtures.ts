@@ -139,3 +139,14 @@ export const NAMESPACES_MD_TABLE: Array<[string, 'dev' | 'mem', string, Record<'
   ['64G', 'mem', '2M', { 'v4.5': 68717379584, 'v4.18': 68717379584, v6: 68717379584 }],
   ['1T', 'dev', '2M', { 'v4.5': 1082329661440, 'v4.18': 1082329661440, v6: 1082329661440 }],
 ];
+
+/** The KernelError fn throws (its typed refusal); anything else thrown is rethrown, and no error at all fails. */
+export function kernelErrorOf(fn: () => unknown): KernelError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof KernelError) return e;
+    throw e;
+  }
+  throw new Error('expected a KernelError');
+}

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMachine, KernelError, type Machine } from '../../src/index.ts';
-import { BACKENDS } from '../fixtures.ts';
+import { BACKENDS, kernelErrorOf } from '../fixtures.ts';
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;
@@ -13,15 +13,6 @@ const GiB = 1n << 30n;
 const OLD_ALTMAP_MAX = 65536;
 const OLD_RANGE_MAX = 1024;
 
-function errorOf(fn: () => unknown): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
 
 /** What two machines must agree on: the kernel-visible state and the log. */
 const view = (m: Machine) => ({ snapshot: m.snapshot(), dmesg: m.dmesg(), iomem: m.readFile('/proc/iomem'), meminfo: m.readFile('/proc/meminfo') });
@@ -61,10 +52,10 @@ describe('issue 18 item 4: altmap table', () => {
     m.altmapAllocBlockBuf(a, 2 * 4096);
     m.releaseAltmap(a);
     expect(a.alloc).toBe(2);
-    expect(errorOf(() => m.releaseAltmap(a)).code).toBe('EINVAL');
-    expect(errorOf(() => m.altmapAllocBlockBuf(a, 4096)).code).toBe('EINVAL');
+    expect(kernelErrorOf(() => m.releaseAltmap(a)).code).toBe('EINVAL');
+    expect(kernelErrorOf(() => m.altmapAllocBlockBuf(a, 4096)).code).toBe('EINVAL');
     const b = other.createAltmap({ basePfn: 0x100000n, reserve: 0n, free: 512n });
-    expect(errorOf(() => m.releaseAltmap(b)).code).toBe('EINVAL');
+    expect(kernelErrorOf(() => m.releaseAltmap(b)).code).toBe('EINVAL');
     expect(other.altmapAllocBlockBuf(b, 4096)).not.toBeNull();
     m.createDevice('d0');
     const start = 65n * GiB; // defaultE820's Persistent Memory
@@ -72,7 +63,7 @@ describe('issue 18 item 4: altmap table', () => {
     const devAltmap = m.findDevPagemap(start)!.altmap!;
     expect(devAltmap.free).toBe(0x4000);
     const before = m.snapshot();
-    expect(errorOf(() => m.releaseAltmap(devAltmap)).code).toBe('EINVAL');
+    expect(kernelErrorOf(() => m.releaseAltmap(devAltmap)).code).toBe('EINVAL');
     expect(m.snapshot()).toEqual(before);
   });
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMachine, ERRNO, KernelError, STRERROR } from '../../src/index.ts';
-import { BACKENDS, realStep } from '../fixtures.ts';
+import { BACKENDS, kernelErrorOf, realStep } from '../fixtures.ts';
 import { GUEST_E820 } from './guest.ts';
 
 const real = (c: string, i: number) => realStep('6.12.117', c, i);
@@ -26,15 +26,6 @@ async function kmemMachine(backend: (typeof BACKENDS)[number]) {
   return m;
 }
 
-function writeError(fn: () => void): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('the write was taken');
-}
 
 describe.each(BACKENDS)('memory block state writes [%s]', (backend) => {
   it('kmem-sysfs-state steps 06-09: offline of memory33 is EBUSY (the kernel\'s pages are in it), online_movable of it and online_kernel of memory34 are EINVAL (already online); nothing changes', async () => {
@@ -48,7 +39,7 @@ describe.each(BACKENDS)('memory block state writes [%s]', (backend) => {
     ];
     for (const [i, path, text] of steps) {
       expect(real(C, i).exit).toBe(1);
-      expect(writeError(() => m.writeFile(path, text)).code, `step ${i}`).toBe(shellErrno(real(C, i).stderr));
+      expect(kernelErrorOf(() => m.writeFile(path, text)).code, `step ${i}`).toBe(shellErrno(real(C, i).stderr));
     }
     expect(m.readFile(`${MEM}/memory33/state`)).toBe(real(C, 7).stdout);
     expect(m.snapshot()).toEqual(before);
@@ -89,7 +80,7 @@ describe.each(BACKENDS)('destroy-namespace of System RAM [%s]', (backend) => {
     // offline-memory: memory33 refuses, the blocks before it in readdir order go offline
     if (offline) for (const id of [40, 39, 47, 37, 45, 35, 43]) m.writeFile(`${MEM}/memory${id}/state`, 'offline');
     const before = m.snapshot();
-    const e = writeError(() => m.destroyNamespace('namespace0.0'));
+    const e = kernelErrorOf(() => m.destroyNamespace('namespace0.0'));
     expect(e.code).toBe('EBUSY');
     expect(256 + e.errno).toBe(real(c, i).exit);
     expect(e.errno).toBe(ERRNO.EBUSY);

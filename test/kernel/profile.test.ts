@@ -1,22 +1,13 @@
 /** namespaces.md per era and kernel.md "M": the v4.18 and v6 profiles next to v4.5, on every backend. */
 import { describe, expect, it } from 'vitest';
 import { createMachine, KernelError, type KernelName } from '../../src/index.ts';
-import { BACKENDS, newLines, NAMESPACES_MD_TABLE } from '../fixtures.ts';
+import { BACKENDS, kernelErrorOf, newLines, NAMESPACES_MD_TABLE } from '../fixtures.ts';
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;
 
 const TABLE = NAMESPACES_MD_TABLE;
 
-function fail(fn: () => unknown): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('expected a KernelError');
-}
 
 describe.each(BACKENDS)('kernel eras [%s]', (backend) => {
   for (const [raw, map, align, sizes] of TABLE) {
@@ -25,7 +16,7 @@ describe.each(BACKENDS)('kernel eras [%s]', (backend) => {
         const m = await createMachine({ backend, kernel });
         const before = m.snapshot();
         if (sizes[kernel] === 'ENOMEM') {
-          expect(fail(() => m.createNamespace({ size: raw, map, align })).code).toBe('ENOMEM');
+          expect(kernelErrorOf(() => m.createNamespace({ size: raw, map, align })).code).toBe('ENOMEM');
           return;
         }
         const ns = m.createNamespace({ size: raw, map, align });
@@ -64,7 +55,7 @@ describe.each(BACKENDS)('kernel eras [%s]', (backend) => {
     expect(m.createNamespace({ size: '48M' }).size).toBe(46137344);
     const before = m.snapshot();
     const n = m.dmesg().length;
-    expect(fail(() => m.createNamespace({ size: '48M' })).code).toBe('ENOMEM');
+    expect(kernelErrorOf(() => m.createNamespace({ size: '48M' })).code).toBe('ENOMEM');
     const lines = newLines(m.dmesg(), n);
     expect(lines).toContain('nd_pmem pfn0.1: Conflicting mapping in same section');
     expect(lines).toContain('nd_pmem: probe of pfn0.1 failed with error -12');
@@ -127,7 +118,7 @@ describe.each(BACKENDS)('kernel eras [%s]', (backend) => {
   it('v6 refuses a range inside System RAM (-ENXIO) where v4.5 returned __va', async () => {
     const m = await createMachine({ backend, kernel: 'v6' });
     const dev = m.createDevice('ram0');
-    expect(fail(() => m.devmMemremapPages(dev, { start: 0x200000000n, end: 0x23fffffffn })).code).toBe('ENXIO');
+    expect(kernelErrorOf(() => m.devmMemremapPages(dev, { start: 0x200000000n, end: 0x23fffffffn })).code).toBe('ENXIO');
     expect(m.dmesg().join('\n')).toContain('pagemap_range attempted on ram region [mem 0x200000000-0x23fffffff flags 0x200]');
   });
 
