@@ -24,7 +24,8 @@ import { bootUsedPages, procDir } from './kernel/procfs.ts';
 import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
 import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
-import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
+import { daxHmemProbe, hmemRegisterDevice } from './dax/hmem.ts';
+import { dir, listDir, readFile, readLink, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { nodeDir } from './kernel/node.ts';
 import { ndBusDevices, regionDimm, regionMapping, regionSetCookie } from './nvdimm/sysfs.ts';
 import type { DimmInfo, MappingInfo } from './nvdimm/ndctl.ts';
@@ -210,7 +211,7 @@ export interface AddressIdentity {
   /** Kernel-half canonical addresses are virtual; anything else is taken as physical. */
   space: 'virtual' | 'physical';
   /** What it falls in: a kernel mapping (vmemmap, direct map), an iomem resource, a namespace or memremap'd device, or nothing. */
-  kind: 'vmemmap' | 'direct-map' | 'System RAM' | 'System RAM (kmem)' | 'namespace' | 'device' | 'Persistent Memory' | 'Reserved' | 'none';
+  kind: 'vmemmap' | 'direct-map' | 'System RAM' | 'System RAM (kmem)' | 'namespace' | 'device' | 'Persistent Memory' | 'Persistent Memory (legacy)' | 'Soft Reserved' | 'Reserved' | 'none';
   /** The physical address: the address itself, or where a mapped virtual address lands. */
   phys: bigint | null;
   /** vmemmap: the pfn whose struct page this is. */
@@ -361,8 +362,16 @@ export class Machine {
     this.release = c.profile.release;
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions);
-    for (const res of startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages)) this.pmem.addRegion(res);
+    const boot = startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages);
+    // the drivers' initcalls, in the order they number their memory regions (hmem first before 6.3)
+    const hmemEarly = this.k.profile.hmemBootRegister ? boot.softReserved.map((r) => hmemRegisterDevice(this.k, r)) : [];
+    for (const res of boot.pmem) this.pmem.addRegion(res);
+    for (const res of boot.legacyPmem) this.pmem.addRegion(res, true);
     const bootUsed = bootUsedPages(this.k);
+    // dax_hmem (a module, loaded after boot's own allocations): its devices, and on 6.3+ kmem's System RAM
+    const hmem = this.k.profile.hmemBootRegister ? hmemEarly : boot.softReserved.map((r) => hmemRegisterDevice(this.k, r));
+    for (const h of hmem) daxHmemProbe(this.k, h);
+    this.k.drainEvents();
     this.fs = dir(() => ({
       proc: () => procDir(this.k, bootUsed),
       sys: () =>
@@ -391,6 +400,12 @@ export class Machine {
   listDir(path: string): string[] {
     this.live();
     return listDir(this.fs, path);
+  }
+
+  /** readlink(2) of a sysfs bus entry (`readlink /sys/bus/dax/devices/dax0.0`): KernelError EINVAL for what is not a link. */
+  readLink(path: string): string {
+    this.live();
+    return readLink(this.fs, path);
   }
 
   /** `echo text > path` (or `>>` with append): the attribute's store() runs, refusing with the kernel's errno. */
@@ -706,7 +721,7 @@ export class Machine {
     const e = this.e820.find((x) => p >= x.start && p < x.start + x.size);
     if (!e) return { ...base, kind: 'none', description: `${hex(p)}: no memory the firmware described` };
     const kind = e.type;
-    return { ...base, kind, description: kind === 'Persistent Memory' ? 'Persistent Memory outside every namespace' : kind };
+    return { ...base, kind, description: kind.startsWith('Persistent Memory') ? `${kind} outside every namespace` : kind };
   }
 
   /**
@@ -1064,7 +1079,7 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Rang
   // Array.from visits the holes of a sparse array, which map would skip
   const out = Array.from(entries, (e, i) => {
     if (typeof e !== 'object' || e === null) invalid(`e820[${i}] is not an object`);
-    if (!E820_TYPES.includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
+    if (!E820_TYPES.includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not one of ${E820_TYPES.map((t) => `"${t}"`).join(', ')}`);
     const start = parseSize(e.start, `e820[${i}].start`);
     const size = parseSize(e.size, `e820[${i}].size`);
     if (size === 0n) invalid(`e820[${i}].size must be positive`);

@@ -26,12 +26,25 @@ function memmapOnMemoryStore(k: Kernel, d: DevDax, text: string): void {
   d.memmapOnMemory = val;
 }
 
+/** The device's path under /sys/devices: its region's device (an nd_dax, or the hmem platform device), then itself. */
+export function daxDevpath(d: DevDax): string {
+  return d.devpath ?? `LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region${d.regionId}/${d.name}/${d.name}`;
+}
+
 function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
-  const region = dir(() => ({
+  const regionEntries: Record<string, () => VfsNode> = {
     align: () => file(() => `${d.align}\n`),
     id: () => file(() => `${d.regionId}\n`),
     size: () => file(() => `${d.size}\n`),
-  }));
+  };
+  // dax_region_visible: a dynamic region (hmem) also shows what is left to carve, and its create/seed
+  // devices; the one device spans the region, so nothing is left and there is no seed
+  if (d.dynamicRegion) {
+    regionEntries.available_size = () => file(() => '0\n');
+    regionEntries.create = () => file(() => '\n');
+    regionEntries.seed = () => file(() => '\n');
+  }
+  const region = dir(() => regionEntries);
   const entries: Record<string, () => VfsNode> = {
     align: () => file(() => `${d.align}\n`),
     dev: () => file(() => `252:${d.minor}\n`),
@@ -52,7 +65,7 @@ function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
   }
   if (k.profile.daxMemmapOnMemory) entries.memmap_on_memory = () => file(() => `${d.memmapOnMemory ? 1 : 0}\n`, (text) => memmapOnMemoryStore(k, d, text));
   // "../dax_region": the region's attributes sit beside the device in the device tree
-  return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })) };
+  return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })), link: `../../../devices/${daxDevpath(d)}` };
 }
 
 /** /sys/bus/dax/devices */

@@ -42,6 +42,8 @@ export interface Region {
   seeds: RegionSeeds;
   /** No labels (NVDIMM_NO_LABELS, or a legacy e820 range): one fixed raw namespace, nd_namespace_io, over the whole region. */
   io: boolean;
+  /** On the e820 bus (drivers/nvdimm/e820.c, "Persistent Memory (legacy)"), not an ACPI NFIT one. */
+  legacy?: boolean;
 }
 
 export interface Namespace {
@@ -162,14 +164,17 @@ export class Pmem {
     return this.k.profile.nvdimmMajor;
   }
 
-  /** nd_region_probe: the region, its seeds, and on a label-less region its one raw namespace, enabled. */
-  addRegion(res: Resource): void {
+  /**
+   * nd_region_probe: the region (its id from the memregion IDA), its seeds, and on a label-less region
+   * its one raw namespace, enabled. `legacy`: a region of the e820 bus (memmap=nn!ss), always label-less.
+   */
+  addRegion(res: Resource, legacy = false): void {
     const namespaces: Namespace[] = [];
-    const id = this.regions.length;
-    const io = this.labelLess.includes(id);
+    const io = legacy || this.labelLess.includes(this.regions.length);
+    const id = this.k.memregion.memregionAlloc();
     const seeds = new RegionSeeds(id, () => namespaces.map((n) => n.idx), this.k.profile.devdax, io);
     seeds.registerRegion();
-    const region: Region = { id, res, namespaces, seeds, io };
+    const region: Region = { id, res, namespaces, seeds, io, ...(legacy ? { legacy } : {}) };
     this.regions.push(region);
     if (io) this.addIoNamespace(region);
   }
@@ -251,7 +256,7 @@ export class Pmem {
     // region0 (fixtures seeds-two-regions-spill, ndctl list -R); the first that fails for a reason other than room stops it
     let regions = [...this.regions].reverse();
     if (o.region !== undefined) {
-      const r = this.regions[o.region];
+      const r = this.regions.find((x) => x.id === o.region);
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
       regions = [r];
     }
