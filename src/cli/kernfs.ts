@@ -10,6 +10,32 @@ function refused(tool: string, path: string, e: KernelError): number {
   return 1;
 }
 
+/** Errors of the open(2) of a redirection, not of the attribute's store(). */
+const OPEN_ERRORS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR']);
+
+/**
+ * A refused `echo V > PATH`, as the guest's busybox sh reports it: the open fails ("can't create"), or
+ * the store() does ("write error"). In sysfs a file that is not there cannot be created: EACCES, when
+ * its directory exists (fixture softres-mom on 6.1.192, which has no per-device memmap_on_memory).
+ */
+function shellWriteRefused(m: { listDir(path: string): string[] }, path: string, e: KernelError): number {
+  if (!OPEN_ERRORS.has(e.code)) {
+    err(`sh: write error: ${STRERROR[e.code] ?? e.code}`);
+    return 1;
+  }
+  let code = e.code;
+  if (code === 'ENOENT') {
+    try {
+      m.listDir(path.replace(/\/[^/]*$/, '') || '/');
+      code = 'EACCES';
+    } catch {
+      // the directory is not there either
+    }
+  }
+  err(`sh: can't create ${path}: ${STRERROR[code] ?? code}`);
+  return 1;
+}
+
 export async function cmdCat(paths: string[], cmd: Command): Promise<number> {
   const s = await openSession(cmd);
   try {
@@ -54,7 +80,7 @@ export async function cmdWrite(path: string, value: string, cmd: Command): Promi
       s.m.writeFile(path, text, { append: !!o.append });
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
-      return refused('write', path, e);
+      return shellWriteRefused(s.m, path, e);
     }
     saveStep(s, { op: 'writeFile', path, text, ...(o.append ? { append: true } : {}) });
     return 0;

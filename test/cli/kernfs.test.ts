@@ -26,10 +26,20 @@ describe('altmap cat / ls / write', () => {
     expect(r.stderr).toBe('cat: /proc/nope: No such file or directory\n');
   });
 
-  it('write to a read-only file is EACCES and is not kept in the state file', async () => {
+  it('write to a read-only file is EACCES at open, as busybox sh reports it, and is not kept in the state file', async () => {
     const r = await altmap('write', '/proc/iomem', 'x', '--kernel', 'v6', '--state', 'ro.json');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('write: /proc/iomem: Permission denied\n');
+    expect(r.stderr).toBe("sh: can't create /proc/iomem: Permission denied\n");
     expect(existsSync(join(TMP, 'ro.json'))).toBe(false);
+  });
+
+  it("softres-mom (6.1.192) step 3: a sysfs file the kernel does not have cannot be created (EACCES); a refused store() is sh's write error", async () => {
+    const r = await altmap('write', '/sys/bus/dax/devices/dax0.0/memmap_on_memory', '1', '--kernel', 'v6.1', '--state', 'nofile.json');
+    expect(r.code).toBe(1);
+    // the default machine has no dax device: its directory is missing too
+    expect(r.stderr).toBe("sh: can't create /sys/bus/dax/devices/dax0.0/memmap_on_memory: No such file or directory\n");
+    const w = await altmap('write', '/sys/devices/system/memory/auto_online_blocks', 'bogus', '--kernel', 'v6', '--state', 'bad.json');
+    expect(w.code).toBe(1);
+    expect(w.stderr).toBe('sh: write error: Invalid argument\n');
   });
 });
