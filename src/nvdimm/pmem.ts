@@ -42,8 +42,10 @@ export interface Region {
   seeds: RegionSeeds;
   /** No labels (NVDIMM_NO_LABELS, or a legacy e820 range): one fixed raw namespace, nd_namespace_io, over the whole region. */
   io: boolean;
-  /** On the e820 bus (drivers/nvdimm/e820.c, "Persistent Memory (legacy)"), not an ACPI NFIT one. */
+  /** On the e820 bus (drivers/nvdimm/e820.c, "Persistent Memory (legacy)"), not an ACPI NFIT one: no DIMM. */
   legacy?: boolean;
+  /** Its DIMM's index (nmemN, the NFIT slot): regions count from 0 in address order, their ids may not. */
+  dimm: number;
 }
 
 export interface Namespace {
@@ -174,7 +176,9 @@ export class Pmem {
     const id = this.k.memregion.memregionAlloc();
     const seeds = new RegionSeeds(id, () => namespaces.map((n) => n.idx), this.k.profile.devdax, io);
     seeds.registerRegion();
-    const region: Region = { id, res, namespaces, seeds, io, ...(legacy ? { legacy } : {}) };
+    // QEMU's NFIT: the DIMM of the Nth NVDIMM region is nmemN, whatever id the region got
+    const dimm = this.regions.filter((r) => !r.legacy).length;
+    const region: Region = { id, res, namespaces, seeds, io, dimm, ...(legacy ? { legacy } : {}) };
     this.regions.push(region);
     if (io) this.addIoNamespace(region);
   }

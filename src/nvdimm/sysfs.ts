@@ -52,7 +52,7 @@ const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f0
 const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
 
 /** QEMU's NFIT for the DIMM in slot N behind region N (hw/acpi/nvdimm.c): its control region's serial number, 0x123456 + N. */
-const dimmSerial = (r: Region): number => 0x123456 + r.id;
+const dimmSerial = (r: Region): number => 0x123456 + r.dimm;
 
 /**
  * The region's one DIMM as libndctl reads it (add_dimm, ndctl/lib/libndctl.c): nmemN, its nfit/id ("%04x-%08x" of the
@@ -61,7 +61,7 @@ const dimmSerial = (r: Region): number => 0x123456 + r.id;
 export function regionDimm(r: Region): DimmInfo {
   const s = dimmSerial(r);
   const be32 = ((s & 0xff) << 24) | ((s & 0xff00) << 8) | ((s >> 8) & 0xff00) | ((s >>> 24) & 0xff);
-  return { dev: `nmem${r.id}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: r.id + 1, physId: r.id };
+  return { dev: `nmem${r.dimm}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: r.dimm + 1, physId: r.dimm };
 }
 
 /** The region's mapping0 (mappingN_show, region_devs.c): its one DIMM, from DPA 0, the whole region, position 0. */
@@ -79,7 +79,7 @@ function nmemDir(r: Region, major: number): VfsDir {
   return dir(() => ({
     available_slots: f(() => (r.io ? '' : String(LABEL_SLOTS - r.namespaces.length))),
     commands: fixed(r.io ? 'cmd_call ' : 'get_size get_data set_data cmd_call '),
-    dev: fixed(`${major}:${r.id}`),
+    dev: fixed(`${major}:${r.dimm}`),
     devtype: fixed('nvdimm'),
     flags: fixed(r.io ? '' : 'label '),
     modalias: fixed(`nd:t${ND_DEVICE_DIMM}`),
