@@ -983,13 +983,15 @@ export class Machine {
    */
   listBuses(): Array<{ provider: string; dev: string }> {
     this.live();
-    return this.pmem.regions.length > 0 ? [{ provider: 'ACPI.NFIT', dev: 'ndbus0' }] : [];
+    // memmap=nn!ss ranges ("Persistent Memory (legacy)") sit on the e820 bus instead (drivers/nvdimm/e820.c)
+    if (this.pmem.regions.length === 0) return [];
+    return [{ provider: this.pmem.regions.every((r) => r.legacy) ? 'e820' : 'ACPI.NFIT', dev: 'ndbus0' }];
   }
 
   /** The nvdimm DIMMs (`ndctl list -D`): one per region, as /sys/bus/nd/devices/nmemN shows them. */
   listDimms(): DimmInfo[] {
     this.live();
-    return this.pmem.regions.map((r) => regionDimm(r));
+    return this.pmem.regions.filter((r) => !r.legacy).map((r) => regionDimm(r));
   }
 
   /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
@@ -1011,7 +1013,7 @@ export class Machine {
         idleSeeds: r.seeds.idleNamespaces.map((id) => `namespace${r.id}.${id}`),
         // ndctl_region_get_interleave_set: a region handing out label-backed pmem namespaces has one
         ...(r.io ? {} : { isetId: regionSetCookie(r) }),
-        mappings: [regionMapping(r)],
+        mappings: r.legacy ? [] : [regionMapping(r)],
       };
     });
   }
