@@ -76,10 +76,13 @@ export async function cmdWrite(path: string, value: string, cmd: Command): Promi
   try {
     // echo adds the newline; store() methods take "1\n" as the kernel hands it to them
     const text = `${value}\n`;
+    const logged = s.m.dmesg().length;
     try {
       s.m.writeFile(path, text, { append: !!o.append });
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
+      // a refusal the kernel logged is kept in --state, expected to fail the same way
+      if (s.m.dmesg().length !== logged) saveStep(s, { op: 'writeFile', path, text, ...(o.append ? { append: true } : {}), expectError: { code: e.code } });
       return shellWriteRefused(s.m, path, e);
     }
     saveStep(s, { op: 'writeFile', path, text, ...(o.append ? { append: true } : {}) });

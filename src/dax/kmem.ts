@@ -45,6 +45,8 @@ export interface KmemDevice {
 }
 
 const PAGEBLOCK_PAGES = 512;
+/** MAX_ORDER_NR_PAGES: the buddy allocator's largest chunk, 4 MiB (order 10). */
+const MAX_ORDER_NR_PAGES = 1024;
 const PMD_SIZE = 2n << 20n;
 
 /** memory_block_memmap_on_memory_pages: the block's memmap in pages; force pads it to a pageblock. */
@@ -240,9 +242,28 @@ export class Kmem {
    */
   memoryBlockOffline(b: KmemBlock): number {
     if (!b.zone) return 1;
-    if (b.pinned) throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
+    if (b.pinned) {
+      this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
+      throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
+    }
     this.rebuildingZonelists(() => this.setZone(b, null));
     return 0;
+  }
+
+  /**
+   * set_migratetype_isolate's dump_page(page, "unmovable page") (mm/page_isolation.c): the kernel's first
+   * allocation in the block sat one MAX_ORDER chunk in (pfn block + 0x400 in every recorded kmem case). Its
+   * words are the allocator's (a slab or a page-table page): the model shows an empty page-table page.
+   */
+  private dumpUnmovablePage(pfn: number): void {
+    const log = this.k.log;
+    log.printk('warn', `page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:${hex(BigInt(pfn))}`);
+    // ZONE_NORMAL (2): a pinned block is the first one the kernel onlined there
+    log.printk('warn', 'flags: 0x17ffffc0000000(node=0|zone=2|lastcpupid=0x1fffff)');
+    log.printk('warn', 'page_type: f2(table)');
+    log.printk('warn', 'raw: 0017ffffc0000000 0000000000000000 0000000000000000 0000000000000000');
+    log.printk('warn', 'raw: 0000000000000000 0000000000000000 00000001f2000000 0000000000000000');
+    log.printk('warn', 'page dumped because: unmovable page');
   }
 
   /**
