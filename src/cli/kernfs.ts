@@ -45,7 +45,9 @@ export async function cmdCat(paths: string[], cmd: Command): Promise<number> {
         process.stdout.write(s.m.readFile(p));
       } catch (e) {
         if (!(e instanceof KernelError)) throw e;
-        code = refused('cat', p, e);
+        // busybox cat (the guest's): "cat: can't open 'PATH': <strerror>"
+        err(`cat: can't open '${p}': ${STRERROR[e.code] ?? e.code}`);
+        code = 1;
       }
     }
     return code;
