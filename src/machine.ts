@@ -1145,7 +1145,7 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   const layout = { ...layoutFor(profile, paging), paging };
   if (config.cmdline !== undefined && typeof config.cmdline !== 'string') invalid(`cmdline ${show(config.cmdline)} is not a string`);
   if (config.cmdline !== undefined && config.cmdline.length > 2048) invalid(`cmdline of ${config.cmdline.length} characters is over COMMAND_LINE_SIZE (2048)`);
-  const cmdline = parseCmdline(config.cmdline ?? '');
+  const cmdline = parseCmdline(config.cmdline ?? '', { memmapOnMemoryForce: profile.memmapOnMemoryForce });
   return {
     cmdline: config.cmdline,
     cmdlineMessages: cmdline.messages,

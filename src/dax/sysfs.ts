@@ -3,19 +3,15 @@
  * shows them (fixture ns-devdax-dev-1G, step 04): size, align, mapping0, memmap_on_memory (6.8+,
  * writable) and the device's dax_region beside it.
  */
+import { kstrtobool } from '../kernel/cmdline.ts';
 import { ERRNO, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { hex } from '../kernel/printk.ts';
 import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
 import type { DevDax } from './bus.ts';
 
-/** kstrtobool, as memmap_on_memory_store() parses its input. */
-function strtobool(text: string): boolean | null {
-  const c = text.trim().toLowerCase();
-  if (['1', 'y', 'yes', 'on', 'true'].includes(c)) return true;
-  if (['0', 'n', 'no', 'off', 'false'].includes(c)) return false;
-  return null;
-}
+/** kstrtobool, as memmap_on_memory_store() parses its input (the newline echo adds is past what it reads). */
+const strtobool = (text: string): boolean | null => kstrtobool(text.trim());
 
 /** memmap_on_memory_store(): EOPNOTSUPP when the module parameter is off, EBUSY while kmem holds the device. */
 function memmapOnMemoryStore(k: Kernel, d: DevDax, text: string): void {

@@ -17,12 +17,23 @@ export interface Cmdline {
   unknown: string[];
 }
 
-/** kstrtobool */
+/**
+ * kstrtobool (lib/kstrtox.c): decided by the first characters only: y/Y/1, n/N/0, on/of(f), and
+ * t/T, f/F (v6.0+, ef8c7f6ec2e5) — so 6.1 reads memmap_on_memory=force as false, without a word.
+ */
 export function kstrtobool(s: string): boolean | null {
   const c = s.toLowerCase();
-  if (c === '1' || c === 'y' || c === 'yes' || c === 'on' || c === 'true') return true;
-  if (c === '0' || c === 'n' || c === 'no' || c === 'off' || c === 'false') return false;
+  if (c[0] === 'y' || c[0] === '1' || c[0] === 't') return true;
+  if (c[0] === 'n' || c[0] === '0' || c[0] === 'f') return false;
+  if (c[0] === 'o' && c[1] === 'n') return true;
+  if (c[0] === 'o' && c[1] === 'f') return false;
   return null;
+}
+
+/** What the profile's kernel accepts on the command line. */
+export interface CmdlineEra {
+  /** memory_hotplug.memmap_on_memory=force (v6.6+, mhp_memmap_on_memory_set); before, the parameter is a bool. */
+  memmapOnMemoryForce: boolean;
 }
 
 /** next_arg: words split on spaces, double quotes keep spaces inside a value. */
@@ -48,14 +59,14 @@ function words(line: string): string[] {
   return out;
 }
 
-export function parseCmdline(line: string): Cmdline {
+export function parseCmdline(line: string, era: CmdlineEra = { memmapOnMemoryForce: true }): Cmdline {
   const c: Cmdline = { memmapOnMemory: undefined, memhpDefaultState: undefined, messages: [], unknown: [] };
   for (const w of words(line)) {
     const eq = w.indexOf('=');
     const param = eq < 0 ? w : w.slice(0, eq);
     const val = eq < 0 ? '' : w.slice(eq + 1);
     if (param === 'memory_hotplug.memmap_on_memory') {
-      const b = val === 'force' ? 'force' : kstrtobool(val);
+      const b = era.memmapOnMemoryForce && val === 'force' ? 'force' : kstrtobool(val);
       if (b === null) c.messages.push(`Booting kernel: \`${val}' invalid for parameter \`memory_hotplug.memmap_on_memory'`);
       else c.memmapOnMemory = b;
     } else if (param === 'memhp_default_state') {

@@ -78,6 +78,8 @@ export interface Profile {
   autoOnlineBlocks: 'online' | 'offline';
   /** /sys/devices/system/memory/crash_hotplug (v6.6+). */
   crashHotplug: boolean;
+  /** v6.6+: memory_hotplug.memmap_on_memory=force (a bool before: 6.1 reads "force" as false, fixture kmem-mom-force). */
+  memmapOnMemoryForce: boolean;
   /** v6.8+: /sys/bus/dax/devices/daxX.Y/memmap_on_memory, which dax kmem honours. */
   daxMemmapOnMemory: boolean;
   /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
@@ -133,6 +135,7 @@ const V45: Profile = {
   pfnRefuseZeroSize: true,
   hmemBootRegister: false,
   hmemDefaultKmem: false,
+  memmapOnMemoryForce: false,
 };
 
 const V6: Profile = {
@@ -168,6 +171,7 @@ const V6: Profile = {
   daxMemmapOnMemory: true,
   hvo: true,
   hmemDefaultKmem: true,
+  memmapOnMemoryForce: true,
 };
 
 const PROFILES: Record<KernelName, Profile> = {
@@ -201,7 +205,7 @@ const PROFILES: Record<KernelName, Profile> = {
   v6: V6,
   // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
   // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
-  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, hmemBootRegister: true, hmemDefaultKmem: false },
+  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, hmemBootRegister: true, hmemDefaultKmem: false, memmapOnMemoryForce: false },
 };
 
 export function profileFor(name: string): Profile {

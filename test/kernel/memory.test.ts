@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createMachine, type Machine } from '../../src/index.ts';
 import { BACKENDS, realStep } from '../fixtures.ts';
 import { GUEST_E820 } from '../dax/guest.ts';
+import { kstrtobool } from '../../src/kernel/cmdline.ts';
 
 
 
@@ -95,5 +96,19 @@ describe.each(BACKENDS)('the kernel command line [%s]', (backend) => {
     expect(log).toMatch(/Unknown kernel command line parameters "frobnicate=1", will be passed to user space\./);
     expect(log).toMatch(/Booting kernel: `maybe' invalid for parameter `memory_hotplug.memmap_on_memory'/);
     expect(m.readFile('/sys/module/memory_hotplug/parameters/memmap_on_memory')).toBe('N\n');
+  });
+
+  it('kmem-mom-force: memory_hotplug.memmap_on_memory=force is force on 6.12.117, and on 6.1.192 (a bool, kstrtobool reading the "f") N without a message', async () => {
+    for (const [kernel, fixture] of [['v6', '6.12.117'], ['v6.1', '6.1.192']] as const) {
+      const m = await createMachine({ backend, kernel, e820: GUEST_E820, cmdline: 'memory_hotplug.memmap_on_memory=force' });
+      const real = realStep(fixture, 'kmem-mom-force', 0).state.memory.split('\n').find((l) => l.includes('parameters/memmap_on_memory:'))!;
+      expect(`/sys/module/memory_hotplug/parameters/memmap_on_memory:${m.readFile('/sys/module/memory_hotplug/parameters/memmap_on_memory').trim()}`).toBe(real);
+      expect(m.dmesg().join('\n')).not.toMatch(/invalid for parameter/);
+      m.dispose();
+    }
+    expect(kstrtobool('off')).toBe(false);
+    expect(kstrtobool('on')).toBe(true);
+    expect(kstrtobool('o')).toBe(null);
+    expect(kstrtobool('True')).toBe(true);
   });
 });
