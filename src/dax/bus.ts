@@ -69,6 +69,20 @@ export class DaxBus {
     return this.k.kmem.devices.has(name);
   }
 
+  /**
+   * dev_dax_kmem_remove as the device goes (destroy-namespace): remove_memory of its blocks, which every
+   * block must be offline for: EBUSY otherwise (kmem-destroy-online on 6.12.117; all offline, 6.1.192's
+   * kmem-destroy-offline-kmem destroys it).
+   */
+  removeKmem(name: string): void {
+    const d = this.devices.get(name);
+    const kd = this.k.kmem.devices.get(name);
+    if (!d || !kd) return;
+    const online = kd.blocks.filter((b) => b.zone !== null).length;
+    if (online) throw new KernelError('EBUSY', `${name} is in system-ram mode with ${online} memory block${online === 1 ? '' : 's'} online: offline them or reconfigure it to devdax first`);
+    this.k.kmem.remove(kd, d.parent);
+  }
+
   /** dev_dax_probe requests the whole range again under the device's name. */
   private restoreResource(d: DevDax): void {
     if (d.parent.name !== d.name) return;

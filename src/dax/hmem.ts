@@ -67,6 +67,6 @@ export function daxHmemProbe(k: Kernel, h: HmemDevice): void {
   });
   if (k.profile.hmemDefaultKmem) {
     // dax_match_type: a Soft Reserved range's device is kmem's; dev_dax->memmap_on_memory starts at 0
-    k.kmem.probe(name, res, start, end, false, { boot: true });
+    k.kmem.probe(name, res, start, end, false);
   } else d.dev = bindDeviceDax();
 }

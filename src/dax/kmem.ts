@@ -24,9 +24,9 @@ export interface KmemBlock {
   /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
   zone: 'Movable' | 'Normal' | null;
   /**
-   * The kernel's own unmovable pages (slab, page tables) landed in the block: the first block the
-   * kernel onlined to ZONE_NORMAL while hot-adding the rest (the 6.12 fixtures: offlining it fails,
-   * "failure to isolate range", in every kmem case; kmem-offline-online, kmem-sysfs-state).
+   * The kernel's own unmovable pages (slab, page tables) landed in the block: the one whose onlining
+   * populated ZONE_NORMAL (the 6.12 fixtures: offlining it fails, "failure to isolate range", in every
+   * kmem case; kmem-offline-online, kmem-sysfs-state).
    */
   pinned: boolean;
 }
@@ -76,11 +76,8 @@ export class Kmem {
     readonly blockSize: bigint,
   ) {}
 
-  /**
-   * dev_dax_kmem_probe: hot-plug the dax range as System RAM, block by block. `boot`: the probe runs as
-   * the driver loads at boot (hmem's devices), when the kernel's own allocations do not land in the blocks.
-   */
-  probe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory, o: { boot?: boolean } = {}): KmemDevice {
+  /** dev_dax_kmem_probe: hot-plug the dax range as System RAM, block by block. */
+  probe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemDevice {
     const k = this.k;
     // dax_kmem_range: the range trimmed to memory block boundaries
     const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
@@ -118,9 +115,6 @@ export class Kmem {
         if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
         kd.blocks.push(block);
       }
-      // the hot-add of the blocks after the first allocated from the first, once the kernel had onlined it to ZONE_NORMAL
-      // (not at boot: fixture softres-to-devdax on 6.12.117 offlines every block of the boot-time hot-add)
-      if (kd.blocks[0]?.zone === 'Normal' && !o.boot) kd.blocks[0].pinned = true;
     } catch (e) {
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -206,6 +200,12 @@ export class Kmem {
   }
 
   private onlineBlockPages(b: KmemBlock, movable: boolean): void {
+    // the block that populates an empty ZONE_NORMAL becomes where the kernel's own allocations go from then
+    // on (policy_zone): the next blocks' onlining already puts unmovable pages in it. The oracle's 2 GiB guest
+    // has no RAM above 4 GiB: the first kmem block onlined to Normal, in the order they come online
+    // (kmem-no-movable: memory33 as 6.12 onlines by address, memory40 as daxctl onlines 6.1's by readdir);
+    // the softres guests' boot RAM above 4 GiB takes them instead (softres-to-devdax offlines every block)
+    if (!movable && !this.populatedZones().includes(ZONE_NORMAL)) b.pinned = true;
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
     this.setZone(b, movable ? 'Movable' : 'Normal');
   }
@@ -258,7 +258,7 @@ export class Kmem {
   private dumpUnmovablePage(pfn: number): void {
     const log = this.k.log;
     log.printk('warn', `page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:${hex(BigInt(pfn))}`);
-    // ZONE_NORMAL (2): a pinned block is the first one the kernel onlined there
+    // ZONE_NORMAL (2): a pinned block is the one that populated it
     log.printk('warn', 'flags: 0x17ffffc0000000(node=0|zone=2|lastcpupid=0x1fffff)');
     log.printk('warn', 'page_type: f2(table)');
     log.printk('warn', 'raw: 0017ffffc0000000 0000000000000000 0000000000000000 0000000000000000');

@@ -540,7 +540,7 @@ export class Pmem {
   /** The namespace's configuration goes: its holder unbound and detached (nd_detach_and_reset), its space released. */
   private teardown(ns: Namespace): void {
     const k = this.k;
-    if (ns.pfnDev && k.dax.isSystemRam(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is in system-ram mode: reconfigure it to devdax first`);
+    if (ns.pfnDev && k.dax.isSystemRam(ns.pfnDev.name)) k.dax.removeKmem(ns.pfnDev.name);
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
     if (k.poisoned) return;
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
