@@ -257,7 +257,9 @@ export class Kmem {
    */
   private dumpUnmovablePage(pfn: number): void {
     const log = this.k.log;
-    log.printk('warn', `page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:${hex(BigInt(pfn))}`);
+    // __dump_page: 6.1 leads with the struct page's address (%p, no_hash_pointers), 6.12 not
+    const at = this.k.profile.structPage === 'v6.1' ? this.k.vmemmap.pfnToPage(pfn).toString(16) : '';
+    log.printk('warn', `page:${at} refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:${hex(BigInt(pfn))}`);
     // ZONE_NORMAL (2): a pinned block is the one that populated it
     log.printk('warn', 'flags: 0x17ffffc0000000(node=0|zone=2|lastcpupid=0x1fffff)');
     log.printk('warn', 'page_type: f2(table)');

@@ -133,7 +133,7 @@ const SPLAT_NOISE: RegExp[] = [
  * and the reason are the kernel's decision. The page line keeps its pfn; flags, type, raw words go.
  */
 const DUMP_PAGE_WORDS: RegExp[] = [/^(anon |ksm |anon-ksm )?flags: 0x[0-9a-f]+\(/, /^page_type: /, /^raw: [0-9a-f]{16} /, /^head: [0-9a-f]{16} /];
-const DUMP_PAGE_LINE = /^page: refcount:.* (pfn:0x[0-9a-f]+)$/;
+const DUMP_PAGE_LINE = /^page:(?: |[0-9a-f]{16} )refcount:.* (pfn:0x[0-9a-f]+)$/;
 
 /** Messages about the emulated machine's timing (TCG on a loaded host), not about memory: never compared. */
 const TIMING_NOISE: RegExp[] = [/^clocksource: /, /^hrtimer: interrupt took /, /^perf: interrupt took too long/, /^sched: RT throttling/, /^rcu: INFO: rcu_\w+ detected stalls/, /^tsc: Marking TSC unstable/];
