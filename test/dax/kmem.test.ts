@@ -116,3 +116,42 @@ describe.each(BACKENDS)('kmem and the direct map [%s]', (backend) => {
     expect(delta(before, m.readFile('/proc/meminfo'))).toEqual(expected);
   });
 });
+
+describe.each(BACKENDS)('the block the kernel\'s own pages go to [%s]', (backend) => {
+  it('kmem-no-movable (6.1.192) step 07: the blocks come online (ZONE_NORMAL) as daxctl writes them, memory40 first: it populated ZONE_NORMAL and refuses offline, dumping pfn 0x140400', async () => {
+    const C = 'kmem-no-movable';
+    const m = await createMachine({ backend, kernel: 'v6.1', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    // 6.1's auto_online_blocks is offline: kmem leaves the 15 blocks to daxctl
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', online: false });
+    expect(m.stats().systemRam['dax0.0']).toMatchObject({ blocks: 15, onlineBlocks: 0 });
+    const order = [40, ...Array.from({ length: 15 }, (_, i) => 33 + i).filter((x) => x !== 40)];
+    for (const id of order) m.writeFile(`${MEM}/memory${id}/state`, 'online\n');
+    const logged = m.dmesg().length;
+    expect(writeError(() => m.writeFile(`${MEM}/memory40/state`, 'offline\n')).code).toBe('EBUSY');
+    const realDump = realStep('6.1.192', C, 7).dmesg.split('\n').filter((l) => / pfn:0x|page dumped because/.test(l)).map((l) => l.replace(/^<\d>\[\s*[\d.]+\] /, ''));
+    const modelDump = m.dmesg().slice(logged).filter((l) => / pfn:0x|page dumped because/.test(l)).map((l) => l.replace(/^\[\s*[\d.]+\] /, ''));
+    // the pfn, the struct page's address and the reason are the kernel's; the words are the allocator's
+    const head = (l: string) => l.replace(/ refcount:.* (pfn:0x[0-9a-f]+)$/, ' $1');
+    expect(modelDump.map(head)).toEqual(realDump.map(head));
+    expect(modelDump[0]).toMatch(/^page:ffffea0005010000 .* pfn:0x140400$/);
+    // the others go offline
+    expect(() => m.writeFile(`${MEM}/memory33/state`, 'offline\n')).not.toThrow();
+  });
+
+  it('kmem-destroy-offline-kmem (6.1.192) steps 05-07: onlined to ZONE_MOVABLE nothing is pinned, every block offlines, and destroy-namespace then removes the memory with the namespace', async () => {
+    const C = 'kmem-destroy-offline-kmem';
+    const m = await createMachine({ backend, kernel: 'v6.1', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram' });
+    expect(m.stats().systemRam['dax0.0']).toMatchObject({ blocks: 15, onlineBlocks: 15, movable: true });
+    for (let id = 33; id <= 47; id++) m.writeFile(`${MEM}/memory${id}/state`, 'offline\n');
+    expect(realStep('6.1.192', C, 7).exit).toBe(0);
+    m.destroyNamespace('namespace0.0');
+    expect(m.stats().systemRam).toEqual({});
+    expect(m.listNamespaces()).toEqual([]);
+    const kmemLines = (t: string) => t.split('\n').filter((l) => /namespace|dax|kmem/.test(l));
+    expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(kmemLines(realStep('6.1.192', C, 7).state.iomem));
+    m.checkInvariants();
+  });
+});
