@@ -10,7 +10,7 @@ import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
 import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
 import type { Device } from './kernel/devres.ts';
-import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
+import { E820_TYPES, applyMemmap, e820TypeOf, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
 import { KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
 import { Kernel, type KernelLayout } from './kernel/kernel.ts';
@@ -80,7 +80,7 @@ export interface MachineConfig {
   memoryBlockSize?: bigint | number | string;
   /** hugetlb_optimize_vmemmap: HVO for HugeTLB pages (v6; default on). */
   hugetlbVmemmapOptimize?: boolean;
-  /** The kernel command line: memory_hotplug.memmap_on_memory= and memhp_default_state= are honoured, the rest passed on as the kernel passes it. */
+  /** The kernel command line: memory_hotplug.memmap_on_memory=, memhp_default_state= and memmap= (nn!ss legacy pmem, nn%ss+0xefffffff Soft Reserved, nn$ss, nn@ss) are honoured, the rest passed on as the kernel passes it. */
   cmdline?: string;
 }
 
@@ -362,7 +362,7 @@ export class Machine {
     this.release = c.profile.release;
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions);
-    const boot = startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages);
+    const boot = startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages, c.firmwareE820);
     // the drivers' initcalls, in the order they number their memory regions (hmem first before 6.3)
     const hmemEarly = this.k.profile.hmemBootRegister ? boot.softReserved.map((r) => hmemRegisterDevice(this.k, r)) : [];
     for (const res of boot.pmem) this.pmem.addRegion(res);
@@ -1111,6 +1111,8 @@ interface ResolvedConfig {
   core: { pse: boolean; gbpages: boolean; hostMemoryLimit: bigint; eagerMemmap: boolean };
   cmdline: string | undefined;
   cmdlineMessages: string[];
+  /** The e820 as the firmware gave it, before the command line's memmap= (the same object when it has none). */
+  firmwareE820: E820Range[];
 }
 
 const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
@@ -1146,13 +1148,24 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   if (config.cmdline !== undefined && typeof config.cmdline !== 'string') invalid(`cmdline ${show(config.cmdline)} is not a string`);
   if (config.cmdline !== undefined && config.cmdline.length > 2048) invalid(`cmdline of ${config.cmdline.length} characters is over COMMAND_LINE_SIZE (2048)`);
   const cmdline = parseCmdline(config.cmdline ?? '', { memmapOnMemoryForce: profile.memmapOnMemoryForce });
+  if (cmdline.unmodelled.length) invalid(`cmdline: ${cmdline.unmodelled.join(' ')} is not modelled (memmap= takes nn!ss, nn%ss-old+new, nn$ss, nn@ss)`);
+  for (const o of cmdline.memmap) {
+    const t = o.op === 'add' ? o.type : o.newType;
+    if (!e820TypeOf(t)) invalid(`cmdline: memmap= to e820 type ${t} is not modelled (1 RAM, 2 reserved, 7 and 12 persistent, 0xefffffff soft reserved)`);
+    if (o.start % 4096n || o.size % 4096n) invalid(`cmdline: memmap= range [${hex(o.start)}, +${hex(o.size)}) is not page-aligned`);
+    if (o.start + o.size > 1n << BigInt(layout.physBits)) invalid(`cmdline: memmap= range [${hex(o.start)}, +${hex(o.size)}) ends beyond the ${layout.physBits}-bit physical address space`);
+  }
+  const firmwareE820 = parseE820(config.e820, layout.physBits);
+  const e820 = cmdline.memmap.length ? applyMemmap(firmwareE820, cmdline.memmap) : firmwareE820;
+  if (!e820.some((e) => e.type === 'System RAM')) invalid('cmdline: memmap= leaves no System RAM');
   return {
+    firmwareE820,
     cmdline: config.cmdline,
     cmdlineMessages: cmdline.messages,
     kernel,
     profile,
     backend,
-    e820: parseE820(config.e820, layout.physBits),
+    e820,
     layout,
     debug: config.debug ?? false,
     regionAlign,

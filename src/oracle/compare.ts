@@ -132,7 +132,7 @@ const SPLAT_NOISE: RegExp[] = [
  * buddy allocator had put there (a slab or a page-table page in the same step of two runs); only the pfn
  * and the reason are the kernel's decision. The page line keeps its pfn; flags, type, raw words go.
  */
-const DUMP_PAGE_WORDS: RegExp[] = [/^(anon |ksm |anon-ksm )?flags: 0x[0-9a-f]+\(/, /^page_type: /, /^raw: [0-9a-f]{16} /, /^head: [0-9a-f]{16} /];
+const DUMP_PAGE_WORDS: RegExp[] = [/^(anon |ksm |anon-ksm )?flags: 0x[0-9a-f]+\(/, /^page_type: /, /^raw: [0-9a-f]{16} /, /^head: [0-9a-f]{16} /, /^head: order:\d+ /, /^memcg:[0-9a-f]+$/];
 const DUMP_PAGE_LINE = /^page:(?: |[0-9a-f]{16} )refcount:.* (pfn:0x[0-9a-f]+)$/;
 
 /** Messages about the emulated machine's timing (TCG on a loaded host), not about memory: never compared. */

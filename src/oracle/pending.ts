@@ -83,9 +83,9 @@ export function classify(o: Observed): PendingReason & { key: string } {
   const runs = o.runs ?? [];
   const onlyLists = runs.length > 0 && runs.every(isList);
   const onlyDax = runs.length > 0 && runs.every((x) => isDax(x) || isList(x));
-  if (onlyDax && platform) return r('daxctl-sysfs', 14, "daxctl and sysfs steps of the kmem and Soft Reserved cases: the dump_page of the unmovable page an offline trips on (the buddy allocator's slab or page-table page), the hmem devices of Soft Reserved memory, and the shell's write errors");
+  if (onlyDax && platform) return r('daxctl-sysfs', 14, "daxctl and sysfs steps of the kmem cases: the guest's own user pages an offline fails to migrate on 6.1 (\"migrating pfn ... failed\", a dump_page per retry), and a traced step's direct map (enabling the tracer splits a 2M page: DirectMap4k +2048 kB)");
   if (onlyLists) return r('list-forms', 13, "ndctl/daxctl list forms: the idle seeds under -i, iset_id and DIMMs (-D), and the bus keys of -B, as ndctl 76.1 prints them");
-  if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem through daxctl on Soft Reserved and legacy pmem: the hmem devices and their reconfiguration, and ndctl's destroy over a kmem device");
+  if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem and hmem through daxctl: the dax chardev minors, which a pmem block device's dax_device also takes (softres-with-pmem: the raw namespace pmem0 held 252:0 at boot)");
   if (o.aspect === 'stdout') return r('ndctl-form', 13, "ndctl's output as 76.1 prints it, where a step's create or list form still differs");
   if (o.aspect === 'dmesg-debug') return r('debug-lines', 12, "pr_debug lines: altmap_alloc_block_buf / PMD / memmap_init_zone_device lines of cases whose DRAM runs out at another point than the real kernel's (refuse-map-mem-enomem)");
   if (o.aspect === 'dmesg') return r('messages', 12, "kernel messages: the model does not log the real kernel's probe failures, refusals, WARNs and oopses as that kernel words them");

@@ -66,3 +66,46 @@ describe.each(BACKENDS)('legacy pmem (memmap=nn!ss) [%s]', (backend) => {
     expect(e.message).toMatch(/"Soft Reserved", "Persistent Memory \(legacy\)"/);
   });
 });
+
+describe.each(BACKENDS)('memmap= on the command line [%s]', (backend) => {
+  /** QEMU pc's firmware map for 8 GiB, page-granular (the model's e820 is). */
+  const BIOS: NonNullable<MachineConfig['e820']> = [
+    { start: 0x1000n, size: 0x9f000n, type: 'System RAM' },
+    { start: 0x100000n, size: 0xbffdf000n - 0x100000n, type: 'System RAM' },
+    { start: 4n * GiB, size: 5n * GiB, type: 'System RAM' },
+  ];
+  /** The fixture's "user:" lines from 4 GiB up (below, QEMU's sub-page BIOS entries). */
+  const userLines = (text: string) => text.split('\n').filter((l) => / user: \[mem 0x000000010/.test(l) || / user: \[mem 0x0000000[1-9a-f][0-9a-f]/.test(l)).map((l) => l.replace(/^.*\] user: /, 'user: '));
+
+  it.each([
+    ['softres-boot', 'memmap=2G%0x140000000+0xefffffff', 'Soft Reserved'],
+    ['softres-misaligned', 'memmap=1026M%0x140200000+0xefffffff', 'Soft Reserved'],
+    ['softres-two-ranges', 'memmap=1G%0x140000000+0xefffffff memmap=1G%0x1c0000000+0xefffffff', 'Soft Reserved'],
+    ['legacy-list', 'memmap=2G!0x140000000', 'Persistent Memory (legacy)'],
+  ] as const)('%s (6.12.117): `%s` makes the map the kernel printed as "user:"', async (c, cmdline, type) => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: BIOS, cmdline });
+    const { readFixture } = await import('../../src/oracle/fixtures.ts');
+    const f = readFixture(new URL(`../fixtures/real/6.12.117/${c}`, import.meta.url).pathname);
+    const real = userLines(f.earlyBoot);
+    expect(real.length).toBeGreaterThan(2);
+    expect(userLines(m.dmesg().map((l) => l.replace(/^\[\s*[\d.]+\] /, '[    0.000000] ')).join('\n'))).toEqual(real);
+    expect(m.e820.some((e) => e.type === type)).toBe(true);
+    expect(m.dmesg().join('\n')).toContain('e820: user-defined physical RAM map:');
+    m.dispose();
+  });
+
+  it('memmap=2G%0x140000000+0xefffffff boots softres-boot\'s machine: the hmem device and kmem on v6', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: BIOS, cmdline: 'memmap=2G%0x140000000+0xefffffff' });
+    expect(m.stats().systemRam['dax0.0']).toMatchObject({ blocks: 16, onlineBlocks: 16 });
+    m.dispose();
+  });
+
+  it('a malformed memmap= is reported as early param parsing reports it, and changes nothing; a type the model has not is EINVAL', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: BIOS, cmdline: 'memmap=2G^0x140000000' });
+    expect(m.dmesg().join('\n')).toContain("Malformed early option 'memmap'");
+    expect(m.e820.map((e) => e.type)).toEqual(['System RAM', 'System RAM', 'System RAM']);
+    m.dispose();
+    await expectKernelError(() => createMachine({ backend, kernel: 'v6', e820: BIOS, cmdline: 'memmap=2G%0x140000000+3' }), 'EINVAL');
+    await expectKernelError(() => createMachine({ backend, kernel: 'v6', e820: BIOS, cmdline: 'memmap=exactmap' }), 'EINVAL');
+  });
+});
