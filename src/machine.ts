@@ -21,7 +21,7 @@ import { KERNELS, layoutFor, profileFor, type KernelName, type Profile } from '.
 import type { RegionResult } from './kernel/resource.ts';
 import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
 import { bootUsedPages, procDir } from './kernel/procfs.ts';
-import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
+import { memoryDir, memoryHotplugParams, probeMemoryBlockSize } from './kernel/memory.ts';
 import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
 import { daxHmemProbe, hmemRegisterDevice } from './dax/hmem.ts';
@@ -76,8 +76,10 @@ export interface MachineConfig {
   regionAlign?: bigint | number | string | null;
   /** Regions (by index, in address order) whose NVDIMM has no labels: one raw namespaceN.0 over the whole region (nd_namespace_io). */
   labelLessRegions?: number[];
-  /** memory_block_size_bytes() for dax kmem hot-plug (128 MiB on x86; 2 GiB on big machines). */
+  /** memory_block_size_bytes() for dax kmem hot-plug; default probe_memory_block_size()'s (v6, v6.1): 128 MiB below 64 GiB of RAM, up to 2 GiB above (128 MiB on v4.x). */
   memoryBlockSize?: bigint | number | string;
+  /** X86_FEATURE_HYPERVISOR: the kernel runs in a VM (default true, as the recorded QEMU guests); on bare metal 64 GiB of RAM or more gets 2 GiB memory blocks. */
+  hypervisor?: boolean;
   /** hugetlb_optimize_vmemmap: HVO for HugeTLB pages (v6; default on). */
   hugetlbVmemmapOptimize?: boolean;
   /** The kernel command line: memory_hotplug.memmap_on_memory=, memhp_default_state= and memmap= (nn!ss legacy pmem, nn%ss+0xefffffff Soft Reserved, nn$ss, nn@ss) are honoured, the rest passed on as the kernel passes it. */
@@ -1115,8 +1117,8 @@ interface ResolvedConfig {
   firmwareE820: E820Range[];
 }
 
-const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
-const BOOLEANS = ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
+const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['hypervisor', 'cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
+const BOOLEANS = ['hypervisor', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
 
 /** Validate a MachineConfig and apply its defaults (each written here, once). */
 function resolveConfig(config: MachineConfig): ResolvedConfig {
@@ -1142,8 +1144,8 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   }
   const labelLessRegions = config.labelLessRegions ?? [];
   if (!Array.isArray(labelLessRegions) || !labelLessRegions.every((r) => Number.isInteger(r) && r >= 0)) invalid(`labelLessRegions ${show(config.labelLessRegions)} is not a list of region indexes`);
-  const memoryBlockSize = config.memoryBlockSize === undefined ? 128n << 20n : parseSize(config.memoryBlockSize, 'memoryBlockSize');
-  if (memoryBlockSize < 128n << 20n || (memoryBlockSize & (memoryBlockSize - 1n)) !== 0n) invalid(`memoryBlockSize ${memoryBlockSize} is not a power of two of at least 128 MiB`);
+  const given = config.memoryBlockSize === undefined ? undefined : parseSize(config.memoryBlockSize, 'memoryBlockSize');
+  if (given !== undefined && (given < 128n << 20n || (given & (given - 1n)) !== 0n)) invalid(`memoryBlockSize ${given} is not a power of two of at least 128 MiB`);
   const layout = { ...layoutFor(profile, paging), paging };
   if (config.cmdline !== undefined && typeof config.cmdline !== 'string') invalid(`cmdline ${show(config.cmdline)} is not a string`);
   if (config.cmdline !== undefined && config.cmdline.length > 2048) invalid(`cmdline of ${config.cmdline.length} characters is over COMMAND_LINE_SIZE (2048)`);
@@ -1158,6 +1160,9 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   const firmwareE820 = parseE820(config.e820, layout.physBits);
   const e820 = cmdline.memmap.length ? applyMemmap(firmwareE820, cmdline.memmap) : firmwareE820;
   if (!e820.some((e) => e.type === 'System RAM')) invalid('cmdline: memmap= leaves no System RAM');
+  // max_pfn: the end of the last System RAM (the v4.x profiles keep 128 MiB: their rule is not modelled)
+  const bootMemEnd = e820.filter((e) => e.type === 'System RAM').reduce((m, e) => (e.start + e.size > m ? e.start + e.size : m), 0n);
+  const memoryBlockSize = given ?? (profile.memmapOnMemory ? probeMemoryBlockSize(bootMemEnd, config.hypervisor ?? true) : 128n << 20n);
   return {
     firmwareE820,
     cmdline: config.cmdline,

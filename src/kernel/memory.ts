@@ -20,6 +20,25 @@ export interface MemoryBlock {
   holes?: boolean;
 }
 
+/** MIN_MEMORY_BLOCK_SIZE (1 << SECTION_SIZE_BITS) and x86-64's MAX_BLOCK_SIZE. */
+const MIN_MEMORY_BLOCK_SIZE = 128n << 20n;
+const MAX_BLOCK_SIZE = 2n << 30n;
+/** MEM_SIZE_FOR_LARGE_BLOCK: from 64 GiB of boot memory on, blocks may be larger. */
+const MEM_SIZE_FOR_LARGE_BLOCK = 64n << 30n;
+
+/**
+ * probe_memory_block_size() in arch/x86/mm/init_64.c (5.9+, so 6.1 and 6.12): 128 MiB below 64 GiB of boot
+ * memory (max_pfn, the end of the last System RAM); above, 2 GiB on bare metal, and in a guest
+ * (X86_FEATURE_HYPERVISOR) the largest size up to 2 GiB that the end of boot memory is aligned to.
+ */
+export function probeMemoryBlockSize(bootMemEnd: bigint, hypervisor: boolean): bigint {
+  if (bootMemEnd < MEM_SIZE_FOR_LARGE_BLOCK) return MIN_MEMORY_BLOCK_SIZE;
+  if (!hypervisor) return MAX_BLOCK_SIZE;
+  let bz = MAX_BLOCK_SIZE;
+  while (bz > MIN_MEMORY_BLOCK_SIZE && bootMemEnd % bz !== 0n) bz >>= 1n;
+  return bz;
+}
+
 /** The zone of a boot RAM block from its pfns (x86-64: DMA below 16 MiB, DMA32 below 4 GiB). */
 function bootZones(startPfn: number, endPfn: number): string {
   const zones = new Set<string>();
