@@ -720,6 +720,10 @@ export class Machine {
       const inPool = f !== null && p >> 12n >= f.basePfn + f.reserve && p >> 12n < f.basePfn + f.reserve + f.free;
       return { ...base, kind: 'device', device: pm.dev.name, part: inPool ? 'altmap pool' : 'data', description: `${pm.dev.name}: ${inPool ? 'its altmap pool (the memmap on the device)' : 'device memory'}` };
     }
+    // an hmem device's memory in system-ram mode (namespaces' were answered above)
+    for (const kd of this.k.kmem.devices.values()) {
+      if (kd.blocks.some((b) => p >= b.start && p < b.start + b.size)) return { ...base, kind: 'System RAM (kmem)', device: kd.dev, description: `System RAM (kmem) of ${kd.dev}` };
+    }
     const e = this.e820.find((x) => p >= x.start && p < x.start + x.size);
     if (!e) return { ...base, kind: 'none', description: `${hex(p)}: no memory the firmware described` };
     const kind = e.type;

@@ -164,3 +164,19 @@ describe.each(BACKENDS)('Soft Reserved and dax_hmem [%s]', (backend) => {
     }
   });
 });
+
+describe('identifyAddress of Soft Reserved memory', () => {
+  it('softres-boot: an address of the range is kmem\'s System RAM on 6.12.117, device-dax memory on 6.1.192', async () => {
+    const e820 = [
+      { start: 0x100000n, size: 0xbffdf000n - 0x100000n, type: 'System RAM' as const },
+      { start: 4n << 30n, size: 1n << 30n, type: 'System RAM' as const },
+      { start: 5n << 30n, size: 2n << 30n, type: 'Soft Reserved' as const },
+    ];
+    const m12 = await createMachine({ kernel: 'v6', e820 });
+    expect(m12.identifyAddress(0x150000000n)).toMatchObject({ kind: 'System RAM (kmem)', device: 'dax0.0' });
+    const m61 = await createMachine({ kernel: 'v6.1', e820 });
+    expect(m61.identifyAddress(0x150000000n)).toMatchObject({ kind: 'device', device: 'dax0.0' });
+    m12.dispose();
+    m61.dispose();
+  });
+});
