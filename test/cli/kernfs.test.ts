@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runAltmap } from '../fixtures.ts';
+import { realStep, runAltmap } from '../fixtures.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'altmap-kernfs-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -42,5 +42,22 @@ describe('altmap cat / ls / write', () => {
     const w = await altmap('write', '/sys/devices/system/memory/auto_online_blocks', 'bogus', '--kernel', 'v6', '--state', 'bad.json');
     expect(w.code).toBe(1);
     expect(w.stderr).toBe('sh: write error: Invalid argument\n');
+  });
+});
+
+describe('altmap --cmdline', () => {
+  it("softres-with-pmem (6.12.117) step 05: --cmdline 'memmap=2G%0x140000000+0xefffffff' beside an NVDIMM gives daxctl list -RDMi's hmem.1 / dax1.0 byte for byte", async () => {
+    const r = await altmap('daxctl-list', '-RDMi', '--kernel', 'v6', '--dram-size', '8G', '--cmdline', 'memmap=2G%0x140000000+0xefffffff');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(realStep('6.12.117', 'softres-with-pmem', 5).stdout);
+  });
+
+  it('a --cmdline that differs from the one --state was booted with is a usage error', async () => {
+    expect((await altmap('write', '/sys/devices/system/memory/auto_online_blocks', 'offline', '--kernel', 'v6', '--dram-size', '8G', '--cmdline', 'memmap=2G%0x140000000+0xefffffff', '--state', 'sr.json')).code).toBe(0);
+    // the same line (or none) replays the machine
+    expect((await altmap('daxctl-list', '--state', 'sr.json')).stdout).toMatch(/"chardev":"dax1.0"/);
+    const r = await altmap('daxctl-list', '--cmdline', 'memmap=1G%0x140000000+0xefffffff', '--state', 'sr.json');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--cmdline conflicts with the command line --state/);
   });
 });
