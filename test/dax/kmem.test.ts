@@ -155,3 +155,27 @@ describe.each(BACKENDS)('the block the kernel\'s own pages go to [%s]', (backend
     m.checkInvariants();
   });
 });
+
+describe.each(BACKENDS)('kmem trims a device to memory blocks [%s]', (backend) => {
+  it.each([
+    ['kmem-8G-block-trim', false, 128],
+    ['kmem-mom-8G-block-trim', true, 126],
+  ] as const)('%s (6.12.117) steps 04-06: 8G - 2M of devdax map=mem comes up as 63 blocks (108000000-2ffffffff), MemTotal + 63 x 128 MiB, or 63 x 126 MiB with memmap_on_memory', async (c, mom, mib) => {
+    const k = '6.12.117';
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820, ...(mom ? { cmdline: 'memory_hotplug.memmap_on_memory=1' } : {}) });
+    m.createNamespace({ size: '8G', mode: 'devdax', map: 'mem' });
+    if (mom) m.writeFile('/sys/bus/dax/devices/dax0.0/memmap_on_memory', '1\n');
+    const before = Number(/MemTotal:\s+(\d+)/.exec(m.readFile('/proc/meminfo'))![1]);
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', movable: false });
+    const after = Number(/MemTotal:\s+(\d+)/.exec(m.readFile('/proc/meminfo'))![1]);
+    const step = mom ? 6 : 5;
+    const realTotal = (i: number) => Number(/MemTotal:\s+(\d+)/.exec(realStep(k, c, i).state.meminfo)![1]);
+    expect(after - before).toBe(realTotal(step) - realTotal(step - 1));
+    expect(after - before).toBe(63 * mib * 1024);
+    const kmemLines = (t: string) => t.split('\n').filter((l) => / : (dax0\.0|System RAM \(kmem\))$/.test(l));
+    expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(kmemLines(realStep(k, c, step).state.iomem));
+    expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(['  108000000-2ffffffff : dax0.0', '    108000000-2ffffffff : System RAM (kmem)']);
+    const list = JSON.parse(realStep(k, c, step + 1).stdout) as Array<{ devices: Array<{ total_memblocks: number }> }>;
+    expect(m.stats().systemRam['dax0.0']!.blocks).toBe(list[0]!.devices[0]!.total_memblocks);
+  });
+});
