@@ -1103,6 +1103,17 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Rang
   return out;
 }
 
+/** Adjacent entries of one type as one (e820__update_table's merge). */
+function mergeLike(e820: E820Range[]): E820Range[] {
+  const out: E820Range[] = [];
+  for (const e of e820) {
+    const last = out.at(-1);
+    if (last && last.type === e.type && last.start + last.size === e.start) last.size += e.size;
+    else out.push({ ...e });
+  }
+  return out;
+}
+
 /** A machine's configuration with every default applied, once. */
 interface ResolvedConfig {
   kernel: KernelName;
@@ -1161,7 +1172,9 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
     if (o.start % 4096n || o.size % 4096n) invalid(`cmdline: memmap= range [${hex(o.start)}, +${hex(o.size)}) is not page-aligned`);
     if (o.start + o.size > 1n << BigInt(layout.physBits)) invalid(`cmdline: memmap= range [${hex(o.start)}, +${hex(o.size)}) ends beyond the ${layout.physBits}-bit physical address space`);
   }
-  const firmwareE820 = parseE820(config.e820, layout.physBits);
+  const given820 = parseE820(config.e820, layout.physBits);
+  // efi=nosoftreserve: the EFI memory map's EFI_MEMORY_SP ranges (the e820's Soft Reserved) are conventional memory
+  const firmwareE820 = cmdline.efiNoSoftReserve ? mergeLike(given820.map((e) => (e.type === 'Soft Reserved' ? { ...e, type: 'System RAM' as const } : e))) : given820;
   const e820 = cmdline.memmap.length ? applyMemmap(firmwareE820, cmdline.memmap) : firmwareE820;
   if (!e820.some((e) => e.type === 'System RAM')) invalid('cmdline: memmap= leaves no System RAM');
   // max_pfn: the end of the last System RAM (the v4.x profiles keep 128 MiB: their rule is not modelled)
@@ -1183,7 +1196,8 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
       zoneDevice: config.zoneDevice ?? true,
       sparsememVmemmap: config.sparsememVmemmap ?? true,
       memmapInit,
-      hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? true,
+      // the option, else the command line's hugetlb_free_vmemmap=, else on (Debian's HUGETLB_PAGE_OPTIMIZE_VMEMMAP_DEFAULT_ON)
+      hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? cmdline.hugetlbFreeVmemmap ?? true,
       memoryBlockSize,
       memmapOnMemoryParam: cmdline.memmapOnMemory ?? false,
       autoOnlineBlocks: cmdline.memhpDefaultState ?? profile.autoOnlineBlocks,

@@ -1,6 +1,7 @@
 /**
  * The kernel command line, as far as this model's subjects go (kernel/params.c parse_args, the
- * __setup/early_param handlers): memory_hotplug.memmap_on_memory=, memhp_default_state= and memmap=. The
+ * __setup/early_param handlers): memory_hotplug.memmap_on_memory=, memhp_default_state=, memmap=, efi=nosoftreserve
+ * and hugetlb_free_vmemmap=. The
  * kernel ignores what it does not know and hands it to init; a bad value is reported and ignored.
  */
 
@@ -19,6 +20,10 @@ export interface Cmdline {
   memmap: MemmapOp[];
   /** Parameters the kernel takes that the model does not model (memmap=exactmap, memmap=nn as a limit). */
   unmodelled: string[];
+  /** efi=nosoftreserve (parse_efi_cmdline): the firmware's EFI_MEMORY_SP ranges are plain System RAM. */
+  efiNoSoftReserve: boolean;
+  /** hugetlb_free_vmemmap= (hugetlb_vmemmap_optimize_param, kstrtobool), when given and valid. */
+  hugetlbFreeVmemmap: boolean | undefined;
 }
 
 /**
@@ -112,7 +117,7 @@ function words(line: string): string[] {
 }
 
 export function parseCmdline(line: string, era: CmdlineEra = { memmapOnMemoryForce: true }): Cmdline {
-  const c: Cmdline = { memmapOnMemory: undefined, memhpDefaultState: undefined, messages: [], unknown: [], memmap: [], unmodelled: [] };
+  const c: Cmdline = { memmapOnMemory: undefined, memhpDefaultState: undefined, messages: [], unknown: [], memmap: [], unmodelled: [], efiNoSoftReserve: false, hugetlbFreeVmemmap: undefined };
   for (const w of words(line)) {
     const eq = w.indexOf('=');
     const param = eq < 0 ? w : w.slice(0, eq);
@@ -135,6 +140,14 @@ export function parseCmdline(line: string, era: CmdlineEra = { memmapOnMemoryFor
           break;
         }
       }
+    } else if (param === 'efi') {
+      // parse_option_str: one of the comma-separated options; the others are not the model's business
+      if (val.split(',').includes('nosoftreserve')) c.efiNoSoftReserve = true;
+    } else if (param === 'hugetlb_free_vmemmap') {
+      // an early_param: a value kstrtobool refuses makes it "Malformed"
+      const b = kstrtobool(val);
+      if (b === null) c.messages.push("Malformed early option 'hugetlb_free_vmemmap'");
+      else c.hugetlbFreeVmemmap = b;
     } else if (param === 'memhp_default_state') {
       // setup_memhp_default_state: mhp_online_type_from_str, an unknown value is ignored
       if (val === 'online' || val === 'offline' || val === 'online_kernel' || val === 'online_movable') c.memhpDefaultState = val;

@@ -109,3 +109,35 @@ describe.each(BACKENDS)('memmap= on the command line [%s]', (backend) => {
     await expectKernelError(() => createMachine({ backend, kernel: 'v6', e820: BIOS, cmdline: 'memmap=exactmap' }), 'EINVAL');
   });
 });
+
+describe.each(BACKENDS)('efi=nosoftreserve and hugetlb_free_vmemmap= [%s]', (backend) => {
+  const SP: NonNullable<MachineConfig['e820']> = [
+    { start: 0x100000n, size: 0xbffdf000n - 0x100000n, type: 'System RAM' },
+    { start: 4n * GiB, size: GiB, type: 'System RAM' },
+    { start: 5n * GiB, size: 2n * GiB, type: 'Soft Reserved' },
+    { start: 7n * GiB, size: 2n * GiB, type: 'System RAM' },
+  ];
+
+  it('efi=nosoftreserve: the firmware\'s Soft Reserved (EFI_MEMORY_SP) range is System RAM, no hmem device; a memmap=...+0xefffffff range stays Soft Reserved', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: SP, cmdline: 'efi=debug,nosoftreserve' });
+    expect(m.e820.map((e) => e.type)).toEqual(['System RAM', 'System RAM']);
+    expect(m.listDir('/sys/bus/dax/devices')).toEqual([]);
+    m.dispose();
+    const n = await createMachine({ backend, kernel: 'v6', e820: SP.map((e) => (e.type === 'Soft Reserved' ? { ...e, type: 'System RAM' as const } : e)), cmdline: 'efi=nosoftreserve memmap=2G%0x140000000+0xefffffff' });
+    expect(n.listDir('/sys/bus/dax/devices')).toEqual(['dax0.0']);
+    n.dispose();
+  });
+
+  it('hugetlb_free_vmemmap=off leaves a 2M HugeTLB page its 8 vmemmap pages, =on frees 7; a value kstrtobool refuses is a malformed early option', async () => {
+    const off = await createMachine({ backend, kernel: 'v6', e820: SP, cmdline: 'hugetlb_free_vmemmap=off' });
+    expect(off.hugetlbAlloc('2M').vmemmapPagesFreed).toBe(0);
+    off.dispose();
+    const on = await createMachine({ backend, kernel: 'v6', e820: SP, cmdline: 'hugetlb_free_vmemmap=on' });
+    expect(on.hugetlbAlloc('2M').vmemmapPagesFreed).toBe(7);
+    on.dispose();
+    const bad = await createMachine({ backend, kernel: 'v6', e820: SP, cmdline: 'hugetlb_free_vmemmap=maybe' });
+    expect(bad.dmesg().join('\n')).toContain("Malformed early option 'hugetlb_free_vmemmap'");
+    expect(bad.hugetlbAlloc('2M').vmemmapPagesFreed).toBe(7);
+    bad.dispose();
+  });
+});
