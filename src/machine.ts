@@ -202,6 +202,13 @@ export interface MachineStats {
       dramMemmapPages: number;
       /** daxctl_memory_is_movable: every block online in ZONE_MOVABLE (true), in ZONE_NORMAL (false), else null. */
       movable: boolean | null;
+      /** The capacity lost to block alignment: bytes of the device range before its first and after its last whole memory block (dax_kmem_range). */
+      trimmedBytes: {
+        /** From the device's start up to the first block boundary. */
+        head: bigint;
+        /** From the last block boundary to the device's end. */
+        tail: bigint;
+      };
     }
   >;
 }

@@ -42,6 +42,8 @@ export interface KmemDevice {
   memmapOnMemory: MemmapOnMemory;
   /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
   dramMemmapPages: number;
+  /** Bytes of the device range dax_kmem_range cut off to reach memory block boundaries, before and after. */
+  trimmed: { head: bigint; tail: bigint };
 }
 
 const PAGEBLOCK_PAGES = 512;
@@ -95,7 +97,7 @@ export class Kmem {
     const res = k.iomem.request(parent, 'System RAM (kmem)', start, end - 1n);
     if (!res) throw new KernelError('EBUSY', `${dev}: ${hex(start)}-${hex(end - 1n)} is already claimed`);
     const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
-    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0 };
+    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
     if (!onMemory) {
@@ -319,14 +321,14 @@ export class Kmem {
   }
 
   /** Pages the buddy allocator got from a device, and the memmap they cost. */
-  summary(kd: KmemDevice): { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null } {
+  summary(kd: KmemDevice): { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null; trimmedBytes: { head: bigint; tail: bigint } } {
     const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
     const online = kd.blocks.filter((b) => b.zone !== null);
     const onlinePages = online.reduce((n, b) => n + Number(b.size >> 12n) - b.memmapPages, 0);
     // daxctl_memory_is_movable: unknown (no key) while a block is offline; true when every block is in
     // ZONE_MOVABLE, false otherwise (mixed zones read as MEM_ZONE_UNKNOWN, not movable)
     const movable = online.length === kd.blocks.length ? online.every((b) => b.zone === 'Movable') : null;
-    return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable };
+    return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable, trimmedBytes: { ...kd.trimmed } };
   }
 }
 

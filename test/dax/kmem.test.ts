@@ -177,5 +177,9 @@ describe.each(BACKENDS)('kmem trims a device to memory blocks [%s]', (backend) =
     expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(['  108000000-2ffffffff : dax0.0', '    108000000-2ffffffff : System RAM (kmem)']);
     const list = JSON.parse(realStep(k, c, step + 1).stdout) as Array<{ devices: Array<{ total_memblocks: number }> }>;
     expect(m.stats().systemRam['dax0.0']!.blocks).toBe(list[0]!.devices[0]!.total_memblocks);
+    // what alignment cost: the device's data from 0x100200000 (less the info block) to the first whole block, and the 126 MiB tail
+    const dax = m.readFile('/sys/bus/dax/devices/dax0.0/resource').trim();
+    const size = BigInt(m.readFile('/sys/bus/dax/devices/dax0.0/size').trim());
+    expect(m.stats().systemRam['dax0.0']!.trimmedBytes).toEqual({ head: 0x108000000n - BigInt(dax), tail: BigInt(dax) + size - 0x300000000n });
   });
 });
