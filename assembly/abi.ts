@@ -56,3 +56,19 @@ export const ALTMAP_FIELD_ALIGN: u32 = 3;
 export const ALTMAP_FIELD_ALLOC: u32 = 4;
 /** How many fields there are (ALTMAP_FIELDS.length). */
 export const ALTMAP_FIELD_COUNT: u32 = 5;
+
+// ---- inspection codes (core.ts INSPECT_*): what the inspection calls return besides an address, pfn or id ----
+/** Not mapped (a walk), no pgmap (a lookup). */
+export const INSPECT_NONE: i32 = -1;
+/** The virtual address is not canonical for the paging mode. */
+export const INSPECT_NOT_CANONICAL: i32 = -2;
+/** page_to_pfn: the address is outside the vmemmap. */
+export const INSPECT_NOT_VMEMMAP: i32 = -3;
+/** page_to_pfn: the address is inside the vmemmap but not the start of a 64-byte struct page. */
+export const INSPECT_NOT_PAGE: i32 = -4;
+
+// ---- the f64 slots of walkLeaf's RES (core.ts WALK_RES_*; pgtable.ts walkLeafToRes) ----
+export const WALK_RES_LEVELS: i32 = 0;
+export const WALK_RES_SIZE: i32 = 1;
+export const WALK_RES_ROOT: i32 = 2;
+export const WALK_RES_ENTRIES: i32 = 3;

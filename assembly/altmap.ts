@@ -42,6 +42,8 @@ export const ALTMAP_FAIL: u64 = ~(<u64>0);
 
 /** One past the highest id ever handed out. */
 let altmapTop: u32 = 0;
+/** Every id below it is in use: the lowest-free-id search starts here (one record per memory block with memmap_on_memory would make it O(n^2) from 0). */
+let altmapFreeHint: u32 = 0;
 
 @inline
 function altmapAt(id: u32): Altmap {
@@ -55,11 +57,12 @@ function altmapValid(id: i32): bool {
 
 /** A new altmap with these fields: the lowest free id, or -ENOMEM. */
 export function altmapCreate(base: u64, reserve: u64, free: u64, align: u64, alloc: u64): i32 {
-  let id: u32 = 0;
+  let id: u32 = altmapFreeHint;
   while (id < altmapTop && altmapAt(id).inUse != 0) id++;
   if (id >= ALTMAP_MAX) return ENOMEM;
   if (!ensureMemory(<u64>changetype<usize>(altmapAt(id)) + ALTMAP_REC)) return ENOMEM;
   if (id == altmapTop) altmapTop++;
+  altmapFreeHint = id + 1;
   const m = altmapAt(id);
   m.basePfn = base;
   m.reserve = reserve;
@@ -73,6 +76,7 @@ export function altmapCreate(base: u64, reserve: u64, free: u64, align: u64, all
 export function altmapRelease(id: i32): void {
   if (!altmapValid(id)) return;
   altmapAt(<u32>id).inUse = 0;
+  if (<u32>id < altmapFreeHint) altmapFreeHint = <u32>id;
   while (altmapTop > 0 && altmapAt(altmapTop - 1).inUse == 0) altmapTop--;
 }
 
@@ -133,13 +137,14 @@ export function altmapFree(id: i32, n: u64): void {
   altmapAt(<u32>id).alloc -= n;
 }
 
-// ---- the pgmap lookup table: sorted by startPfn, adjacent same-id entries merged ----
+// ---- the pgmap lookup table: sorted by startPfn, adjacent entries of the same pgmap and altmap merged ----
+/** A range of pfns whose struct pages resolve to one dev_pagemap: the host's id for it, and its altmap's (or -1). */
 @unmanaged
 class LookupEntry {
   startPfn: u64;
   endPfn: u64;
   id: i32;
-  pad: i32;
+  pgmap: i32;
 }
 if (offsetof<LookupEntry>() != LOOKUP_REC) ERROR('class LookupEntry must be LOOKUP_REC bytes');
 
@@ -149,6 +154,7 @@ class LookupInput {
   startPfn: f64;
   endPfn: f64;
   id: f64;
+  pgmap: f64;
 }
 /** Bytes per entry in IO. */
 export const LOOKUP_INPUT: usize = offsetof<LookupInput>();
@@ -177,12 +183,13 @@ export function lookupAppend(n: u32): i32 {
     const fs = input.startPfn;
     const fe = input.endPfn;
     const id = <i32>input.id;
+    const pgmap = <i32>input.pgmap;
     if (!(fs >= 0) || !(fe > fs)) continue;
     const s = <u64>fs;
     const e = <u64>fe;
     if (lookupCount > 0) {
       const last = entryAt(lookupCount - 1);
-      if (last.id == id && last.endPfn == s) {
+      if (last.id == id && last.pgmap == pgmap && last.endPfn == s) {
         last.endPfn = e;
         continue;
       }
@@ -192,7 +199,7 @@ export function lookupAppend(n: u32): i32 {
     r.startPfn = s;
     r.endPfn = e;
     r.id = id;
-    r.pad = 0;
+    r.pgmap = pgmap;
     lookupCount++;
   }
   return 0;
@@ -204,12 +211,15 @@ function lookupSwap(i: u32, j: u32): void {
   const s = a.startPfn;
   const e = a.endPfn;
   const id = a.id;
+  const pgmap = a.pgmap;
   a.startPfn = b.startPfn;
   a.endPfn = b.endPfn;
   a.id = b.id;
+  a.pgmap = b.pgmap;
   b.startPfn = s;
   b.endPfn = e;
   b.id = id;
+  b.pgmap = pgmap;
 }
 
 function lookupSiftDown(root: u32, n: u32): void {
@@ -245,7 +255,7 @@ export function lookupCommit(): void {
   for (let i: u32 = 1; i < n; i++) {
     const a = entryAt(w);
     const b = entryAt(i);
-    if (a.id == b.id && a.endPfn == b.startPfn) {
+    if (a.id == b.id && a.pgmap == b.pgmap && a.endPfn == b.startPfn) {
       a.endPfn = b.endPfn;
     } else {
       w++;
@@ -256,14 +266,14 @@ export function lookupCommit(): void {
   lookupLast = 0;
 }
 
-/** The altmap whose pgmap covers pfn (the entry with the highest start <= pfn, if it contains pfn), or -1. */
-export function lookupAltmap(pfn: u64): i32 {
+/** The entry covering pfn (the one with the highest start <= pfn, if it contains pfn), or -1. */
+function lookupIndex(pfn: u64): i32 {
   const n = lookupCount;
   if (n == 0) return -1;
   let r = entryAt(lookupLast);
   if (lookupLast < n && r.startPfn <= pfn && pfn < r.endPfn) {
     // the next entry may start inside this one only for overlapping tables; keep to the rule below
-    if (lookupLast + 1 >= n || entryAt(lookupLast + 1).startPfn > pfn) return r.id;
+    if (lookupLast + 1 >= n || entryAt(lookupLast + 1).startPfn > pfn) return <i32>lookupLast;
   }
   let lo: u32 = 0;
   let hi = n;
@@ -276,5 +286,17 @@ export function lookupAltmap(pfn: u64): i32 {
   r = entryAt(lo - 1);
   if (pfn >= r.endPfn) return -1;
   lookupLast = lo - 1;
-  return r.id;
+  return <i32>(lo - 1);
+}
+
+/** The altmap whose pgmap covers pfn, or -1 (v4.5's free_pagetable: to_vmem_altmap on the block). */
+export function lookupAltmap(pfn: u64): i32 {
+  const i = lookupIndex(pfn);
+  return i < 0 ? -1 : entryAt(<u32>i).id;
+}
+
+/** find_dev_pagemap: the host's id of the pgmap covering pfn, or -1. */
+export function lookupPgmap(pfn: u64): i32 {
+  const i = lookupIndex(pfn);
+  return i < 0 ? -1 : entryAt(<u32>i).pgmap;
 }

@@ -140,6 +140,44 @@ export function vmemmapTranslate(n: i32): void {
   memmap.translateIo(<u32>min<i32>(n, <i32>(IO_SIZE >> 3)));
 }
 
+// ---- inspection: the public API's hot path, one crossing per call or per batch ----
+/** The lean walk: phys, INSPECT_NONE or INSPECT_NOT_CANONICAL; the levels in RES (pgtable.ts walkLeafToRes). */
+export function walkLeaf(va: i64): i64 {
+  return pgtable.walkLeafToRes(<u64>va);
+}
+/** Batch walk: n (<= IO size / 8) u64 addresses in IO become phys or all ones; the first non-canonical index, or -1. */
+export function walkMany(n: i32): i32 {
+  if (n <= 0) return -1;
+  return pgtable.walkManyIo(<u32>min<i32>(n, <i32>(IO_SIZE >> 3)));
+}
+/** pfn_to_page */
+export function pfnToPage(pfn: f64): i64 {
+  return <i64>vmemmap.pfnToPage(u(pfn));
+}
+/** page_to_pfn: the pfn, INSPECT_NOT_VMEMMAP or INSPECT_NOT_PAGE. */
+export function pageToPfn(va: i64): f64 {
+  return <f64>vmemmap.pageToPfn(<u64>va);
+}
+/** find_dev_pagemap's lookup: the host's pgmap id covering pfn, or -1. */
+export function pgmapAt(pfn: f64): i32 {
+  if (!(pfn >= 0)) return -1;
+  return altmap.lookupPgmap(u(pfn));
+}
+/** to_vmem_altmap: the pgmap id of the struct page at va, -1, or page_to_pfn's code. */
+export function toVmemAltmap(va: i64): i32 {
+  return vmemmap.toVmemAltmap(<u64>va);
+}
+/** n (<= IO size / 8) u64 struct page addresses in IO become i32 pgmap ids; the first bad index, or -1. */
+export function toVmemAltmapMany(n: i32): i32 {
+  if (n <= 0) return -1;
+  return vmemmap.toVmemAltmapManyIo(<u32>min<i32>(n, <i32>(IO_SIZE >> 3)));
+}
+/** The struct pages of [startPfn, +n) into IO: 64 bytes each, then a mapped byte each (n <= IO size / 65). */
+export function readPages(startPfn: f64, n: i32): void {
+  if (n <= 0 || !(startPfn >= 0)) return;
+  memmap.readPagesIo(u(startPfn), <u32>min<i32>(n, <i32>(IO_SIZE / 65)));
+}
+
 // ---- vmem_altmap ----
 export function altmapCreate(base: i64, reserve: i64, free: i64, align: i64, alloc: i64): i32 {
   return altmap.altmapCreate(<u64>base, <u64>reserve, <u64>free, <u64>align, <u64>alloc);
@@ -173,7 +211,7 @@ export function altmapFree(id: i32, nrPfns: f64): void {
 export function lookupReset(): void {
   altmap.lookupReset();
 }
-/** n entries (f64 triples startPfn, endPfn, id) from IO. 0 or -ENOMEM. */
+/** n entries (f64 quadruples startPfn, endPfn, altmap id, pgmap id) from IO. 0 or -ENOMEM. */
 export function lookupAppend(n: i32): i32 {
   if (n <= 0) return 0;
   return altmap.lookupAppend(<u32>min<i32>(n, <i32>(IO_SIZE / altmap.LOOKUP_INPUT)));

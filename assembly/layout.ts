@@ -14,7 +14,8 @@
  * │             │                 │                            │ DRAM pages by purpose, search hints      │
  * │ 0x0001_1000 │ RES             │ 4 KiB                      │ result block: walk, readPage, altmapRead, │
  * │             │                 │                            │ dramStats (host reads it)                │
- * │ 0x0001_2000 │ SCRATCH         │ 4 KiB                      │ one synthesised frame (partial reads)    │
+ * │ 0x0001_2000 │ SCRATCH         │ 4 KiB                      │ one synthesised frame (partial reads);   │
+ * │             │                 │                            │ walkMany's paging-structure cache        │
  * │ 0x0001_3000 │ LEAF_CACHE      │ 256 x 16 B                 │ frame-index leaf cache (key+1, leaf addr)│
  * │ 0x0001_4000 │ RADIX_ROOT      │ 4 KiB                      │ root node of the frame index             │
  * │ 0x0001_5000 │ SHARE_ROOT      │ 4 KiB                      │ root node of the share counts (shares.ts)│

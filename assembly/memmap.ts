@@ -9,7 +9,7 @@
  */
 import { ENOMEM } from './abi';
 import { IO, RES } from './layout';
-import { opMask, opSelf, opWord, patApply, selfWordMask, setOp, setOpWord } from './patterns';
+import { opMask, opSelf, opWord, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
 import { translate, trPhys, trSize } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
@@ -215,10 +215,63 @@ export function translateIo(n: u32): void {
   }
 }
 
+/** The 64 bytes of the struct page at phys (64-aligned: inside one frame) to out, as the CPU reads them: one frame lookup. */
+function copyStructPage(phys: u64, out: usize): void {
+  const frame = phys >> 12;
+  const off = <u32>phys & 4095;
+  const a = frameAddr(frame);
+  if (a != 0) {
+    memory.copy(out, a + off, 64);
+    return;
+  }
+  const p = patFind(frame);
+  if (p < 0) memory.fill(out, 0, 64);
+  else for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), patWord(<u32>p, frame, off + (w << 3)));
+}
+
 /** The 8 words of pfn's struct page into RES; false when its vmemmap is not mapped. */
 export function readPageToRes(pfn: u64): bool {
   if (!translate(cfgVmemmapStart + (pfn << 6))) return false;
-  const phys = trPhys;
-  for (let w: u64 = 0; w < 8; w++) store<u64>(RES + (<usize>w << 3), physRead64(phys + (w << 3)));
+  copyStructPage(trPhys, RES);
   return true;
+}
+
+/**
+ * The struct pages of pfns [start, start + n) into IO (the host checks 65 * n <= IO size): 8 u64 words
+ * each, zero when unmapped, then one byte per page, 1 when its vmemmap is mapped. One walk per leaf, one
+ * frame lookup per frame (a struct page never straddles frames).
+ */
+export function readPagesIo(start: u64, n: u32): void {
+  const flags = IO + (<usize>n << 6);
+  let leafVa: u64 = 1; // no leaf yet (never a struct page address: those are 64-aligned)
+  let leafEnd: u64 = 0;
+  let leafPhys: u64 = 0;
+  let frame: u64 = ~(<u64>0);
+  let addr: usize = 0;
+  let pat: i32 = -1;
+  for (let i: u32 = 0; i < n; i++) {
+    const va = cfgVmemmapStart + ((start + i) << 6);
+    const out = IO + (<usize>i << 6);
+    if (!(va >= leafVa && va < leafEnd)) {
+      if (!translate(va)) {
+        memory.fill(out, 0, 64);
+        store<u8>(flags + i, 0);
+        continue;
+      }
+      leafVa = va & ~(trSize - 1);
+      leafEnd = leafVa + trSize;
+      leafPhys = trPhys - (va - leafVa);
+    }
+    const phys = leafPhys + (va - leafVa);
+    store<u8>(flags + i, 1);
+    if (phys >> 12 != frame) {
+      frame = phys >> 12;
+      addr = frameAddr(frame);
+      pat = addr != 0 ? -1 : patFind(frame);
+    }
+    const off = <u32>phys & 4095;
+    if (addr != 0) memory.copy(out, addr + off, 64);
+    else if (pat < 0) memory.fill(out, 0, 64);
+    else for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), patWord(<u32>pat, frame, off + (w << 3)));
+  }
 }

@@ -5,9 +5,9 @@
  * Depth d = 0 is the root (PGD); the entry at depth d covers 2^shift bytes with
  * shift = 12 + 9 * (levels - 1 - d): PGD 39 (4-level) / 48 (5-level), P4D 39, PUD 30, PMD 21, PTE 12.
  */
-import { EFAULT, ENOMEM, LOOKUP_ALTMAP, NO_ALTMAP, PURPOSE_DIRECT_MAP, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE } from './abi';
+import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, WALK_RES_ENTRIES, WALK_RES_LEVELS, WALK_RES_ROOT, WALK_RES_SIZE, NO_ALTMAP, PURPOSE_DIRECT_MAP, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE } from './abi';
 import { altmapFree, lookupAltmap } from './altmap';
-import { RES } from './layout';
+import { IO, RES, SCRATCH } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
 import { shareDrop, shareTotal } from './shares';
@@ -94,8 +94,12 @@ export let trPhys: u64 = 0;
 
 /** Walk va; true with trPhys (leaf base + offset) and trSize when mapped, else false with trSize = hole size. */
 export function translate(va: u64): bool {
-  let table = rootPhys;
-  let shift = topShift();
+  return translateFrom(rootPhys, topShift(), va);
+}
+
+/** translate, from the table holding va's entry at `shift` on. */
+@inline
+function translateFrom(table: u64, shift: u32, va: u64): bool {
   while (true) {
     const e = physRead64(entryAddr(table, va, shift));
     const size = <u64>1 << shift;
@@ -181,6 +185,91 @@ export function walkToRes(va: u64): void {
     shift -= 9;
   }
   res.levels = n;
+}
+
+/** Bits 63..(47 or 56) all equal bit 47 (4-level) or 56 (5-level): the address is canonical. */
+@inline
+export function canonical(va: u64): bool {
+  const drop: u64 = cfgLevels == 5 ? 7 : 16;
+  return <u64>((<i64>(va << drop)) >> <i64>drop) == va;
+}
+
+/** Low 52 bits of an entry: a physical address with its flags, exact as an f64 (walkLeafToRes). */
+const LOW52: u64 = (<u64>1 << 52) - 1;
+
+/**
+ * The lean walk (the public walk's one crossing): the physical address va maps to, INSPECT_NONE when not
+ * mapped, INSPECT_NOT_CANONICAL. RES gets f64s the host keeps as the walk's levels: the levels read, the
+ * leaf's size, the root table's phys, then per level the entry's low 52 bits and its bits 63..52.
+ */
+export function walkLeafToRes(va: u64): i64 {
+  if (!canonical(va)) return INSPECT_NOT_CANONICAL;
+  let table = rootPhys;
+  let shift = topShift();
+  let n: usize = 0;
+  const entries = RES + (<usize>WALK_RES_ENTRIES << 3);
+  store<f64>(RES + (<usize>WALK_RES_ROOT << 3), <f64>table);
+  while (true) {
+    const e = physRead64(table + (((va >> shift) & 511) << 3));
+    store<f64>(entries + (n << 4), <f64>(e & LOW52));
+    store<f64>(entries + (n << 4) + 8, <f64>(e >> 52));
+    n++;
+    if ((e & PTE_PRESENT) == 0) break;
+    if (isLeaf(e, shift)) {
+      const size = <u64>1 << shift;
+      store<f64>(RES + (<usize>WALK_RES_LEVELS << 3), <f64>n);
+      store<f64>(RES + (<usize>WALK_RES_SIZE << 3), <f64>size);
+      return <i64>((e & PTE_PFN_MASK & ~(size - 1)) + (va & (size - 1)));
+    }
+    table = e & PTE_PFN_MASK;
+    shift -= 9;
+  }
+  store<f64>(RES + (<usize>WALK_RES_LEVELS << 3), <f64>n);
+  store<f64>(RES + (<usize>WALK_RES_SIZE << 3), 0);
+  return INSPECT_NONE;
+}
+
+/** All ones: walkMany's "not mapped". */
+export const UNMAPPED: u64 = ~(<u64>0);
+
+/** walkManyIo's paging-structure cache: 256 slots of (1 GiB region + 1, the PMD table mapping it), in SCRATCH. */
+const PSC_SLOTS: usize = 256;
+
+/**
+ * Batch walk: n u64 virtual addresses in IO become the physical addresses they map to, or UNMAPPED.
+ * Returns the index of the first address that is not canonical (left as UNMAPPED), or -1. Like the
+ * CPU's paging-structure caches, it keeps the PMD table of the 1 GiB regions it walked (the tables
+ * cannot change during the batch), so a walk in a known region reads only its PMD and PTE entries.
+ */
+export function walkManyIo(n: u32): i32 {
+  let bad: i32 = -1;
+  memory.fill(SCRATCH, 0, PSC_SLOTS << 4);
+  for (let i: u32 = 0; i < n; i++) {
+    const at = IO + (<usize>i << 3);
+    const va = load<u64>(at);
+    if (!canonical(va)) {
+      if (bad < 0) bad = <i32>i;
+      store<u64>(at, UNMAPPED);
+      continue;
+    }
+    const key = va >> 30;
+    const slot = SCRATCH + ((<usize>key & (PSC_SLOTS - 1)) << 4);
+    let pmd: u64;
+    if (load<u64>(slot) == key + 1) {
+      pmd = load<u64>(slot + 8);
+    } else {
+      pmd = findTable(va, 21);
+      if (pmd == NO_TABLE) {
+        // a 1 GiB leaf or a hole above the PMD level: the plain walk
+        store<u64>(at, translate(va) ? trPhys : UNMAPPED);
+        continue;
+      }
+      store<u64>(slot, key + 1);
+      store<u64>(slot + 8, pmd);
+    }
+    store<u64>(at, translateFrom(pmd, 21, va) ? trPhys : UNMAPPED);
+  }
+  return bad;
 }
 
 // ---- direct map: init_memory_mapping ----

@@ -209,7 +209,11 @@ export function physReadToIo(phys: u64, len: u32): void {
       memory.copy(dst, a + off, n);
     } else {
       const p = patFind(frame);
-      if (p >= 0) {
+      if (p >= 0 && n <= 512) {
+        // a short read (a struct page or a few): only the words it covers, not the whole frame
+        for (let w = off & ~7; w < off + n; w += 8) store<u64>(SCRATCH + w, patWord(<u32>p, frame, w));
+        memory.copy(dst, SCRATCH + off, n);
+      } else if (p >= 0) {
         synthFrame(<u32>p, frame, SCRATCH);
         memory.copy(dst, SCRATCH + off, n);
       } else {

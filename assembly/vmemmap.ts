@@ -6,6 +6,8 @@ import {
   EINVAL,
   ENOMEM,
   EVENT_FALLBACK,
+  INSPECT_NOT_PAGE,
+  INSPECT_NOT_VMEMMAP,
   EVENT_NO_PSE_ALTMAP,
   EVENT_PMD,
   POPULATE_BASE_PAGES,
@@ -13,7 +15,8 @@ import {
   PURPOSE_MEMMAP,
   PURPOSE_PAGE_TABLE,
 } from './abi';
-import { altmapAlloc, ALTMAP_FAIL, altmapFree } from './altmap';
+import { altmapAlloc, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
+import { IO } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { physRead64, physWrite64 } from './physmem';
 import {
@@ -30,7 +33,7 @@ import {
   trSize,
 } from './pgtable';
 import { shareAdd, shareDrop } from './shares';
-import { cfgDebug, cfgPse, cfgVmemmapStart, emit } from './state';
+import { cfgDebug, cfgLevels, cfgPse, cfgVmemmapStart, emit } from './state';
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
 function releaseBlock(pfn: u64, order: u32, altmapId: i32): void {
@@ -243,4 +246,38 @@ export function compoundArgsBad(startPfn: f64, nrPages: f64, compoundPages: f64,
  */
 export function vmemmapFree(startPfn: u64, nrPages: u64, altmapId: i32): i32 {
   return removePagetable(cfgVmemmapStart + (startPfn << 6), nrPages << 6, false, altmapId);
+}
+
+// ---- pfn_to_page / page_to_pfn and the pgmap lookup behind to_vmem_altmap (the inspection hot path) ----
+
+/** pfn_to_page (SPARSEMEM_VMEMMAP): vmemmap + pfn, 64 bytes a struct page, modulo 2^64. */
+export function pfnToPage(pfn: u64): u64 {
+  return cfgVmemmapStart + (pfn << 6);
+}
+
+/** page_to_pfn: the pfn whose struct page starts at va; INSPECT_NOT_VMEMMAP or INSPECT_NOT_PAGE. */
+export function pageToPfn(va: u64): i64 {
+  const off = va - cfgVmemmapStart;
+  // the vmemmap spans 64 bytes for each pfn of MAX_PHYSMEM_BITS (46, or 52 with 5-level paging)
+  const span: u64 = <u64>64 << (cfgLevels == 5 ? 40 : 34);
+  if (va < cfgVmemmapStart || off >= span) return INSPECT_NOT_VMEMMAP;
+  if ((off & 63) != 0) return INSPECT_NOT_PAGE;
+  return <i64>(off >> 6);
+}
+
+/** to_vmem_altmap(memmap_start): page_to_pfn, then the pgmap lookup: the host's pgmap id, -1, or page_to_pfn's code. */
+export function toVmemAltmap(va: u64): i32 {
+  const pfn = pageToPfn(va);
+  return pfn < 0 ? <i32>pfn : lookupPgmap(<u64>pfn);
+}
+
+/** n u64 struct page addresses in IO become i32 pgmap ids (toVmemAltmap's) in IO; index of the first negative code below -1, or -1. */
+export function toVmemAltmapManyIo(n: u32): i32 {
+  let bad: i32 = -1;
+  for (let i: u32 = 0; i < n; i++) {
+    const r = toVmemAltmap(load<u64>(IO + (<usize>i << 3)));
+    if (r < -1 && bad < 0) bad = <i32>i;
+    store<i32>(IO + (<usize>i << 2), r);
+  }
+  return bad;
 }

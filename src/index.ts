@@ -1,5 +1,5 @@
 /** altmap-sim: the public API. */
-export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput, type DramUsage, type DeviceMemmapStats, type PageTableDigest, type RegionListing } from './machine.ts';
+export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, UNMAPPED, PAGES_MANY_MAX, type StructPages, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput, type DramUsage, type DeviceMemmapStats, type PageTableDigest, type RegionListing } from './machine.ts';
 export type { E820Type, E820Range } from './kernel/e820.ts';
 export type { Backend } from './core/load.ts';
 export type { CoreWalk, WalkLevel } from './core/core.ts';
@@ -17,4 +17,4 @@ export { PTE_FLAGS, decodeEntry, pageTables, type Entry, type Level, type TableV
 export type { StructPage } from './core/structPage.ts';
 export type { CreateNamespaceOptions, NamespaceDetail } from './nvdimm/pmem.ts';
 export { KERNELS, type KernelName } from './kernel/profile.ts';
-export { planCapacity, planConfigs, planTable, planSvg, type Plan, type PlanRow, type PlanConfig } from './planner.ts';
+export { planCapacity, planConfigs, planTable, planCsv, planSvg, quoteSize, quotePercent, sizeGranule, namespaceSizeFor, type Plan, type PlanRow, type PlanRegion, type PlanConfig, type PlanFilter, type PlanOptions, type PlanFigures, type NamespaceSize, type NamespaceSizeOptions } from './planner.ts';

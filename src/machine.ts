@@ -3,8 +3,8 @@
  * Every public method validates its input first (KernelError EINVAL, nothing changed), then
  * runs the modelled kernel; a modelled kernel BUG poisons the machine for further changes.
  */
-import { parseInteger } from './args.ts';
-import { ALTMAP_FIELDS, CoreTrap, type Core, type CoreWalk, type WalkLevel } from './core/core.ts';
+import { parseInteger, U64_MAX } from './args.ts';
+import { ALTMAP_FIELDS, CoreTrap, INSPECT_NONE, INSPECT_NOT_CANONICAL, INSPECT_NOT_VMEMMAP, WALK_RES_ENTRIES, WALK_RES_LEVELS, WALK_RES_ROOT, WALK_RES_SIZE, type Core, type CoreWalk, type WalkLevel } from './core/core.ts';
 import { loadCore, type Backend } from './core/load.ts';
 import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
@@ -116,6 +116,83 @@ export interface WalkResult {
   pageSize: number;
   /** The levels read, root first. */
   levels: WalkLevel[];
+}
+
+const LEVELS_4 = ['pgd', 'pud', 'pmd', 'pte'] as const;
+const LEVELS_5 = ['pgd', 'p4d', 'pud', 'pmd', 'pte'] as const;
+const PTE_PFN_MASK = 0x000ffffffffff000n;
+
+/**
+ * machine.walk's result: phys and pageSize at once, the levels drawn on first read from what the walk read
+ * (the entries, kept as numbers), so that a walk costs one crossing into the core and no level objects
+ * nobody reads. JSON.stringify and util.inspect show the levels too.
+ */
+class Walk implements WalkResult {
+  readonly phys: bigint;
+  readonly pageSize: number;
+  readonly #va: bigint;
+  readonly #five: boolean;
+  /** The root table's phys, then each level's entry as bits 51..0 and bits 63..52 (core.ts WALK_RES_*). */
+  readonly #raw: number[];
+  #levels: WalkLevel[] | null = null;
+
+  constructor(va: bigint, phys: bigint, r: Float64Array, five: boolean) {
+    this.phys = phys;
+    this.pageSize = r[WALK_RES_SIZE];
+    this.#va = va;
+    this.#five = five;
+    const e = WALK_RES_ENTRIES;
+    const root = r[WALK_RES_ROOT];
+    // one array literal per depth: the common walks (2 MiB vmemmap leaves, 4 KiB pages) copy without a loop
+    switch (r[WALK_RES_LEVELS]) {
+      case 3:
+        this.#raw = [root, r[e], r[e + 1], r[e + 2], r[e + 3], r[e + 4], r[e + 5]];
+        break;
+      case 4:
+        this.#raw = [root, r[e], r[e + 1], r[e + 2], r[e + 3], r[e + 4], r[e + 5], r[e + 6], r[e + 7]];
+        break;
+      default:
+        this.#raw = [root, ...r.subarray(e, e + 2 * r[WALK_RES_LEVELS])];
+    }
+  }
+
+  /** The levels read, root first (as walkVerbose reports them). */
+  get levels(): WalkLevel[] {
+    if (this.#levels === null) {
+      const raw = this.#raw;
+      const names = this.#five ? LEVELS_5 : LEVELS_4;
+      const top = this.#five ? 48 : 39;
+      const levels: WalkLevel[] = [];
+      let table = BigInt(raw[0]);
+      for (let i = 0; 2 * i + 1 < raw.length; i++) {
+        const entry = BigInt(raw[2 * i + 1]) | (BigInt(raw[2 * i + 2]) << 52n);
+        levels.push({ level: names[i], index: Number((this.#va >> BigInt(top - 9 * i)) & 511n), entry, table });
+        table = entry & PTE_PFN_MASK;
+      }
+      this.#levels = levels;
+    }
+    return this.#levels;
+  }
+
+  toJSON(): { phys: bigint; pageSize: number; levels: WalkLevel[] } {
+    return { phys: this.phys, pageSize: this.pageSize, levels: this.levels };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): object {
+    return this.toJSON();
+  }
+}
+
+/** machine.pagesMany's result: the struct pages of [startPfn, startPfn + count), as the core stores them. */
+export interface StructPages {
+  /** The first pfn. */
+  startPfn: number;
+  /** Pages read. */
+  count: number;
+  /** The 8 raw words of each struct page: page i at [8i, 8i + 8) (zero where not mapped); page(pfn).words of each. */
+  words: BigUint64Array;
+  /** 1 where the page's vmemmap is mapped (page(pfn) is not null), else 0. */
+  mapped: Uint8Array;
 }
 
 /** DRAM use by purpose, in 4 KiB pages (the page allocator's counts). */
@@ -285,6 +362,12 @@ export interface RegionListing {
 
 export const GiB = 1n << 30n;
 
+/** pagesMany's most pages a call (64 MiB of struct page words). */
+export const PAGES_MANY_MAX = 1 << 20;
+
+/** walkMany's value for an address that is not mapped. */
+export { UNMAPPED } from './core/core.ts';
+
 /**
  * The default machine's e820, or one like it: System RAM from 1 MiB (64 GiB by default), and
  * Persistent Memory (1 TiB by default; none for 0) at `pmemStart` or the next 1 GiB boundary above RAM.
@@ -309,6 +392,10 @@ export class Altmap {
 
   private fields(): AltmapFields {
     return this.m._altmapFields(this);
+  }
+  /** The altmap's id on this machine (what toVmemAltmapMany reports): unique, never reused. */
+  get id(): number {
+    return this.ref.gen;
   }
   /** base_pfn: the first pfn of the range. Reads throw KernelError EINVAL once the machine is disposed. */
   get basePfn(): number {
@@ -360,6 +447,14 @@ export class Machine {
   /** The modelled kernel's release, as its banner prints it (utsname()->release). */
   readonly release: string;
   private disposed = false;
+  /** The core, for the inspection calls (reads only; everything else goes through the kernel). */
+  private readonly core: Core;
+  /** 2^physBits as a bigint and the pfns below it: the inspection calls' range checks. */
+  private readonly physEnd: bigint;
+  private readonly pfnEnd: number;
+  /** Altmap views by pgmap id (the core's lookup answers with those), and the ids toVmemAltmapMany reports. */
+  private readonly pgmapAltmaps: Array<Altmap | null> = [];
+  private readonly pgmapAltmapIds: number[] = [];
 
   /** @internal boots the kernel on the core: createMachine() is the way in. */
   constructor(core: Core, c: ResolvedConfig) {
@@ -369,6 +464,9 @@ export class Machine {
     this.paging = c.layout.paging;
     this.physBits = c.layout.physBits;
     this.release = c.profile.release;
+    this.core = core;
+    this.physEnd = 1n << BigInt(c.layout.physBits);
+    this.pfnEnd = 2 ** (c.layout.physBits - 12);
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions);
     const boot = startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages, c.firmwareE820);
@@ -392,6 +490,7 @@ export class Machine {
             })),
           devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k, bootUsed) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
+          kernel: () => dir(() => ({ tracing: () => this.k.ftrace.tracefs() })),
         })),
     }));
   }
@@ -427,6 +526,33 @@ export class Machine {
     this.run(() => writeFile(this.fs, path, text, append));
   }
 
+  /**
+   * The function_graph trace of what `fn` makes the kernel do: tracing set up as the recorded real traces
+   * were (current_tracer function_graph, options/funcgraph-tail 1, set_ftrace_filter = `filter`, or every
+   * function the profile can trace), the buffer read after `fn` returns, the previous settings restored.
+   * The DURATION column is blank (the model has no clock). `fn` throwing rethrows after the restore.
+   * @throws KernelError EINVAL for a filter name that is not in available_filter_functions.
+   */
+  trace(fn: (m: Machine) => unknown, filter?: readonly string[]): string {
+    this.mutable();
+    if (typeof fn !== 'function') invalid(`trace needs a function to run, not ${show(fn)}`);
+    if (filter !== undefined && (!Array.isArray(filter) || filter.some((f) => typeof f !== 'string' || !/^[!A-Za-z0-9_.*]+$/.test(f)))) invalid(`filter ${show(filter)} is not a list of function names`);
+    const ft = this.k.ftrace;
+    const saved = ft.settings();
+    try {
+      ft.writeFilter((filter ?? []).join(' '), false);
+      ft.setTail(true);
+      ft.setMaxDepth(0);
+      ft.setTracer('function_graph');
+      ft.clear();
+      ft.setTracingOn(true);
+      fn(this);
+      return ft.render();
+    } finally {
+      ft.restore(saved);
+    }
+  }
+
   // ---------------------------------------------------------------- guards
 
   private live(): void {
@@ -453,6 +579,7 @@ export class Machine {
       throw e;
     } finally {
       this.k.drainEvents();
+      this.k.ftrace.settle();
     }
   }
 
@@ -524,27 +651,86 @@ export class Machine {
     /** Released with its device (a stale lookup entry still points at it). */
     freed: boolean;
   } | null {
-    this.live();
-    const p = this.physArg(phys, 'phys');
-    const pm = this.k.memremap.findDevPagemap(p);
-    return pm ? this.pgmapView(pm) : null;
+    if (this.disposed) this.live();
+    // a safe integer or a bigint inside the physical address space passes without allocating
+    let pfn: number;
+    if (typeof phys === 'number' && phys >= 0 && phys < 2 ** this.physBits && Number.isInteger(phys)) pfn = Math.floor(phys / 4096);
+    else if (typeof phys === 'bigint' && phys >= 0n && phys < this.physEnd) pfn = Math.floor(Number(phys) / 4096);
+    else pfn = Number(this.physArg(phys, 'phys') >> 12n);
+    const id = this.core.pgmapAt(pfn);
+    return id < 0 ? null : this.pgmapView(this.pgmapById(id));
+  }
+
+  /** The host's pgmap for an id the core's lookup answered with (the registry names its device). */
+  private pgmapById(id: number): PageMap {
+    const pm = this.k.memremap.byId.get(id);
+    if (!pm) throw new CoreTrap(`the core's pgmap lookup names pgmap ${id}, which the kernel does not hold`);
+    return pm;
   }
 
   private pgmapView(pm: PageMap) {
     return {
       dev: pm.dev.name,
       res: { start: pm.start, end: pm.end },
-      altmap: pm.altmap !== null ? new Altmap(this, pm.altmap) : null,
+      altmap: pm.altmap !== null ? this.altmapView(pm.altmap) : null,
       freed: pm.freed,
     };
   }
 
-  /** to_vmem_altmap(memmap_start): the altmap of the pgmap holding the struct page's pfn. */
+  /** The altmap view of a pgmap id (views are live, so one per altmap serves every caller). */
+  private pgmapAltmap(id: number): Altmap | null {
+    const have = this.pgmapAltmaps[id];
+    if (have !== undefined) return have;
+    const a = this.pgmapById(id).altmap;
+    const view = a !== null ? this.altmapView(a) : null;
+    this.pgmapAltmaps[id] = view;
+    this.pgmapAltmapIds[id] = view !== null ? view.id : -1;
+    return view;
+  }
+
+  private readonly altmapViews = new Map<number, Altmap>();
+  private altmapView(ref: VmemAltmap): Altmap {
+    let v = this.altmapViews.get(ref.gen);
+    if (v === undefined) this.altmapViews.set(ref.gen, (v = new Altmap(this, ref)));
+    return v;
+  }
+
+  /**
+   * to_vmem_altmap(memmap_start): the altmap of the pgmap holding the struct page's pfn (page_to_pfn and
+   * the pgmap lookup run in the core).
+   * @throws KernelError EINVAL when the address is not the start of a struct page in the vmemmap.
+   */
   toVmemAltmap(pageVaddr: bigint | number): Altmap | null {
+    if (this.disposed) this.live();
+    const va = typeof pageVaddr === 'bigint' && pageVaddr >= 0n && pageVaddr <= U64_MAX ? pageVaddr : this.u64Arg(pageVaddr, 'vaddr');
+    const id = this.core.toVmemAltmap(va);
+    if (id >= 0) return this.pgmapAltmap(id);
+    return id === INSPECT_NONE ? null : this.notStructPage(va, id);
+  }
+
+  /**
+   * to_vmem_altmap of each struct page address: the id (Altmap.id) of its pgmap's altmap, or -1 for none.
+   * One crossing into the core for the whole batch.
+   * @throws KernelError EINVAL for input that is not a BigUint64Array, or an address that is not the start of a struct page (named by index).
+   */
+  toVmemAltmapMany(vas: BigUint64Array): Int32Array {
     this.live();
-    const pfn = this.pageToPfn(pageVaddr);
-    const pm = this.k.memremap.findDevPagemap(BigInt(pfn) << 12n);
-    return pm && pm.altmap !== null ? new Altmap(this, pm.altmap) : null;
+    if (!(vas instanceof BigUint64Array)) invalid(`vas ${show(vas)} is not a BigUint64Array of struct page addresses`);
+    const out = new Int32Array(vas.length);
+    const bad = this.core.toVmemAltmapMany(vas, out);
+    if (bad >= 0) invalid(`vas[${bad}]: ${this.structPageRefusal(vas[bad], out[bad])}`);
+    const ids = this.pgmapAltmapIds;
+    for (let i = 0; i < out.length; i++) {
+      const p = out[i];
+      if (p < 0) continue;
+      let id = ids[p];
+      if (id === undefined) {
+        this.pgmapAltmap(p);
+        id = ids[p];
+      }
+      out[i] = id;
+    }
+    return out;
   }
 
   /** A standalone struct vmem_altmap (for the allocator scenarios no device backs). */
@@ -553,7 +739,7 @@ export class Machine {
     const f = this.altmapArg(a);
     const made = this.k.altmaps.create(f);
     if (!made) throw new KernelError('ENOMEM', 'cannot allocate an altmap');
-    return new Altmap(this, made);
+    return this.altmapView(made);
   }
 
   /** vmem_altmap_offset */
@@ -604,30 +790,66 @@ export class Machine {
 
   // ---------------------------------------------------------------- inspection
 
-  /** pfn_to_page: the struct page's vmemmap address. */
+  /** pfn_to_page: the struct page's vmemmap address (the core's arithmetic). */
   pfnToPage(pfn: number): bigint {
-    this.live();
-    this.pfnArg(pfn);
-    return this.k.vmemmap.pfnToPage(pfn);
+    if (this.disposed) this.live();
+    if (!(typeof pfn === 'number' && pfn >= 0 && pfn < this.pfnEnd && Number.isInteger(pfn))) this.pfnArg(pfn);
+    return this.core.pfnToPage(pfn);
   }
 
-  /** page_to_pfn */
+  /** page_to_pfn (the core's arithmetic). @throws KernelError EINVAL for an address that is not the start of a struct page in the vmemmap. */
   pageToPfn(vaddr: bigint | number): number {
-    this.live();
-    const va = this.u64Arg(vaddr, 'vaddr');
-    const pfn = this.k.vmemmap.pageToPfn(va);
-    if (pfn !== null) return pfn;
+    if (this.disposed) this.live();
+    const va = typeof vaddr === 'bigint' && vaddr >= 0n && vaddr <= U64_MAX ? vaddr : this.u64Arg(vaddr, 'vaddr');
+    const pfn = this.core.pageToPfn(va);
+    return pfn >= 0 ? pfn : this.notStructPage(va, pfn);
+  }
+
+  /** page_to_pfn's refusal, as a KernelError EINVAL. */
+  private notStructPage(va: bigint, code: number): never {
+    return invalid(this.structPageRefusal(va, code));
+  }
+
+  private structPageRefusal(va: bigint, code: number): string {
+    if (code !== INSPECT_NOT_VMEMMAP) return `${hex(va)} is not the start of a 64-byte struct page`;
     const r = this.k.vmemmap.range();
-    if (va < r.start || va > r.end) invalid(`${hex(va)} is not a vmemmap address (struct pages live at ${hex(r.start)}..${hex(r.end)})`);
-    return invalid(`${hex(va)} is not the start of a 64-byte struct page`);
+    return `${hex(va)} is not a vmemmap address (struct pages live at ${hex(r.start)}..${hex(r.end)})`;
   }
 
   /** The struct page of pfn, decoded; null when its memmap is not mapped. */
   page(pfn: number): StructPage | null {
-    this.live();
-    this.pfnArg(pfn);
+    if (this.disposed) this.live();
+    if (!(typeof pfn === 'number' && pfn >= 0 && pfn < this.pfnEnd && Number.isInteger(pfn))) this.pfnArg(pfn);
     const w = this.k.memmap.readPage(pfn);
-    return w ? decodeStructPage(pfn, this.pfnToPage(pfn), w, this.k.memmap.layout) : null;
+    return w ? decodeStructPage(pfn, this.core.pfnToPage(pfn), w, this.k.memmap.layout) : null;
+  }
+
+  /**
+   * The struct pages of pfns [startPfn, startPfn + count) in typed arrays (their words, and which are
+   * mapped), for scanning a memmap: what page() decodes, one crossing into the core per 16000 pages.
+   * @throws KernelError EINVAL for a start or count that is not a non-negative integer, more than
+   *   PAGES_MANY_MAX pages, or a range past the physical address space.
+   */
+  pagesMany(startPfn: number, count: number): StructPages {
+    this.live();
+    this.pfnArg(startPfn);
+    this.countArg(count, 'count');
+    if (count > PAGES_MANY_MAX) invalid(`count ${count} is over ${PAGES_MANY_MAX} pages a call (${PAGES_MANY_MAX * 64} bytes of struct pages)`);
+    if (startPfn + count > this.pfnEnd) invalid(`pfns [${hex(BigInt(startPfn))}, +${count}) run past the ${this.physBits}-bit physical address space`);
+    const words = new BigUint64Array(8 * count);
+    const mapped = new Uint8Array(count);
+    this.core.readPages(startPfn, count, words, mapped);
+    // compound devmaps' pages are drawn by the kernel from their position (Memmap.readPage): those pages go through it
+    for (const pm of this.k.memremap.live) {
+      if (pm.vmemmapShift === 0) continue;
+      const from = Math.max(startPfn, Number(pm.start >> 12n));
+      const to = Math.min(startPfn + count, Number((pm.end + 1n) >> 12n));
+      for (let pfn = from; pfn < to; pfn++) {
+        const w = mapped[pfn - startPfn] ? this.k.memmap.readPage(pfn) : null;
+        if (w) words.set(w, 8 * (pfn - startPfn));
+      }
+    }
+    return { startPfn, count, words, mapped };
   }
 
   /**
@@ -635,22 +857,56 @@ export class Machine {
    * @throws KernelError EINVAL for a length outside 0 to 16 MiB or a range past the physical address space.
    */
   readPhys(phys: bigint | number, length: number): Uint8Array {
-    this.live();
-    const p = this.physArg(phys, 'phys');
-    if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 24) invalid(`length ${show(length)} must be an integer from 0 to 16 MiB`);
-    if (p + BigInt(length) > 1n << BigInt(this.physBits)) invalid(`[${hex(p)}, +${length}) runs past the ${this.physBits}-bit physical address space`);
+    if (this.disposed) this.live();
+    const p = typeof phys === 'bigint' && phys >= 0n && phys < this.physEnd ? phys : this.physArg(phys, 'phys');
+    if (!(typeof length === 'number' && length >= 0 && length <= 1 << 24 && Number.isInteger(length))) invalid(`length ${show(length)} must be an integer from 0 to 16 MiB`);
+    // the end check in numbers: both are below 2^53
+    if (Number(p) + length > 2 ** this.physBits) invalid(`[${hex(p)}, +${length}) runs past the ${this.physBits}-bit physical address space`);
     return this.k.physmem.read(p, length);
   }
 
   /** The page-table walk of a canonical virtual address; null when not mapped. */
   walk(vaddr: bigint | number): WalkResult | null {
+    if (this.disposed) this.live();
+    const va = typeof vaddr === 'bigint' && vaddr >= 0n && vaddr <= U64_MAX ? vaddr : this.u64Arg(vaddr, 'vaddr');
+    const phys = this.core.walkLeaf(va);
+    if (phys >= 0n) return new Walk(va, phys, this.core.walkRes(), this.paging === 5);
+    return phys === -1n ? null : this.notCanonical(va);
+  }
+
+  /**
+   * The lean walk: just the physical address a canonical virtual address maps to, or null when not mapped.
+   * @throws KernelError EINVAL for an address that is not canonical.
+   */
+  walkPhys(vaddr: bigint | number): bigint | null {
+    if (this.disposed) this.live();
+    const va = typeof vaddr === 'bigint' && vaddr >= 0n && vaddr <= U64_MAX ? vaddr : this.u64Arg(vaddr, 'vaddr');
+    const phys = this.core.walkLeaf(va);
+    if (phys >= 0n) return phys;
+    return phys === -1n ? null : this.notCanonical(va);
+  }
+
+  /**
+   * Walk many canonical virtual addresses in one crossing into the core: the physical address each maps
+   * to, or UNMAPPED (0xffffffffffffffffn) where it is not mapped.
+   * @throws KernelError EINVAL for input that is not a BigUint64Array, or an address that is not canonical (named by index).
+   */
+  walkMany(vas: BigUint64Array): BigUint64Array {
     this.live();
-    const va = this.u64Arg(vaddr, 'vaddr');
-    const bit = this.paging === 5 ? 56n : 47n;
-    const top = va >> bit;
-    if (top !== 0n && top !== (1n << (64n - bit)) - 1n) invalid(`${hex(va)} is not canonical (bits 63..${bit} must all equal bit ${bit} with ${this.paging}-level paging)`);
-    const w = this.k.pgtable.walk(va);
-    return w.mapped ? { phys: w.phys, pageSize: w.pageSize, levels: w.levels } : null;
+    if (!(vas instanceof BigUint64Array)) invalid(`vas ${show(vas)} is not a BigUint64Array of virtual addresses`);
+    const out = new BigUint64Array(vas.length);
+    const bad = this.core.walkMany(vas, out);
+    if (bad >= 0) invalid(`vas[${bad}]: ${this.canonicalRefusal(vas[bad])}`);
+    return out;
+  }
+
+  private notCanonical(va: bigint): never {
+    return invalid(this.canonicalRefusal(va));
+  }
+
+  private canonicalRefusal(va: bigint): string {
+    const bit = this.paging === 5 ? 56 : 47;
+    return `${hex(va)} is not canonical (bits 63..${bit} must all equal bit ${bit} with ${this.paging}-level paging)`;
   }
 
   /**
@@ -658,7 +914,7 @@ export class Machine {
    * @throws KernelError EINVAL for an address that is not canonical.
    */
   walkVerbose(vaddr: bigint | number): CoreWalk {
-    this.walk(vaddr);
+    this.walkPhys(vaddr);
     return this.k.pgtable.walk(this.u64Arg(vaddr, 'vaddr'));
   }
 
@@ -975,11 +1231,14 @@ export class Machine {
 
   /**
    * `ndctl destroy-namespace --force`: the pfn/dax device released (its pages unmapped, the altmap freed) and the space returned to the region.
-   * @throws KernelError ENODEV for no such namespace; EBUSY while its dax device is in system-ram mode.
+   * An idle seed namespace (size 0) is left as it is, as ndctl's destroy of it does.
+   * @throws KernelError ENODEV for no such namespace; EBUSY while a memory block of its dax device is online (System RAM).
    */
   destroyNamespace(dev: string | { dev: string }): void {
     this.mutable();
     const name = typeof dev === 'string' ? dev : dev?.dev;
+    // an idle seed has no configuration to destroy: ndctl's zeroing probe fails and the machine stays as it is
+    if (this.pmem.isIdleSeed(name)) return this.run(() => this.pmem.probeIdleSeed());
     const ns = this.pmem.find(name);
     this.run(() => this.pmem.destroy(ns));
   }

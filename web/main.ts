@@ -4,7 +4,7 @@
  */
 import { STRERROR, escapeHtml, fmtSize, hex, hex16, num, parseSize } from './format.ts';
 import { COLORS, DEVICE_COLORS, hitTest, legendHtml, lenses, pale, renderPhysmap, selectionKey, type Selection } from './physmap.ts';
-import type { Action, BenchResult, ErrorInfo, Request, Response, Snapshot, WalkView } from './protocol.ts';
+import type { Action, BenchResult, ErrorInfo, PlanResult, Request, Response, Snapshot, WalkView } from './protocol.ts';
 
 const $ = <T extends Element = HTMLElement>(sel: string): T => {
   const el = document.querySelector<T>(sel);
@@ -53,6 +53,7 @@ let lastOp = '';
 let lastAction: Action['op'] = 'boot';
 let lastMs = 0;
 let bench: BenchResult | null = null;
+let planned: PlanResult | null = null;
 const colorIdx = new Map<string, number>();
 
 function colorOf(dev: string): string {
@@ -84,6 +85,7 @@ const OP_TEXT: Record<Action['op'], string> = {
   pick: 'walk',
   pickVa: 'walk',
   bench: 'benchmark',
+  plan: 'capacity plan',
 };
 
 function describe(a: Action): string {
@@ -98,6 +100,8 @@ function describe(a: Action): string {
       return `unbind ${a.device}`;
     case 'boot':
       return `boot ${a.dram} DRAM + ${a.pmem} PMem, ${a.kernel}`;
+    case 'plan':
+      return `altmap plan ${a.usable.trim() ? `--usable ${a.usable.trim()}` : `--size ${a.size.trim()}`} --kernel ${a.kernel}${a.dram.trim() ? ` --dram-size ${a.dram.trim()}` : ''}`;
     default:
       return OP_TEXT[a.op];
   }
@@ -124,6 +128,7 @@ async function act(action: Action): Promise<Response> {
   else if (action.op !== 'pick' && action.op !== 'pickVa') lastError = null;
   if (res.snapshot) accept(res.snapshot, action, res);
   if (action.op === 'bench' && res.ok) bench = res.result as BenchResult;
+  if (action.op === 'plan' && res.ok) planned = res.result as PlanResult;
   render();
   clearBusy();
   return res;
@@ -196,6 +201,7 @@ function render(): void {
   renderWalk(snap.walk);
   renderDmesg();
   renderBench();
+  renderPlan();
 }
 
 function renderStatus(): void {
@@ -438,12 +444,33 @@ function renderBench(): void {
   const host = $('#bench');
   if (!bench) return;
   const rows = bench.rows
-    .map((r) => `<tr data-testid="bench-${r.backend}" data-walks="${r.walks}"><td>${r.backend === 'wasm' ? 'Wasm' : 'TS twin'}</td><td class="num">${r.boot.toFixed(1)}</td><td class="num">${r.create.toFixed(1)}</td><td class="num">${r.walks.toFixed(1)}</td><td class="num">${r.destroy.toFixed(1)}</td></tr>`)
+    .map((r) => `<tr data-testid="bench-${r.backend}" data-walks="${r.walks}"><td>${r.backend === 'wasm' ? 'Wasm' : 'TS twin'}</td><td class="num">${r.boot.toFixed(1)}</td><td class="num">${r.create.toFixed(1)}</td><td class="num">${r.walks.toFixed(1)}</td><td class="num">${r.walkMany.toFixed(1)}</td><td class="num">${r.destroy.toFixed(1)}</td></tr>`)
     .join('');
   const [w, t] = bench.rows;
   const ratio = (a: number, b: number) => (a > 0 ? `${(b / a).toFixed(1)}×` : '—');
-  host.innerHTML = `<table class="bench-table"><tr><th>ms</th><th>boot</th><th>create</th><th>${num(w.walkCount)} walks</th><th>destroy</th></tr>${rows}</table>
-    <p class="note">TS twin time ÷ Wasm time: create ${ratio(w.create, t.create)}, walks ${ratio(w.walks, t.walks)}, destroy ${ratio(w.destroy, t.destroy)}.</p>`;
+  host.innerHTML = `<table class="bench-table"><tr><th>ms</th><th>boot</th><th>create</th><th>${num(w.walkCount)} walks</th><th>as one walkMany</th><th>destroy</th></tr>${rows}</table>
+    <p class="note">TS twin time ÷ Wasm time: create ${ratio(w.create, t.create)}, walks ${ratio(w.walks, t.walks)}, walkMany ${ratio(w.walkMany, t.walkMany)}, destroy ${ratio(w.destroy, t.destroy)}.</p>`;
+}
+
+function renderPlan(): void {
+  const host = $('#plan');
+  if (!planned) return;
+  const { plan, svg, quoted } = planned;
+  const reverse = plan.usable !== undefined;
+  const head = `<tr><th>configuration</th>${reverse ? '<th>raw</th>' : ''}<th>usable</th><th>given up</th><th>% of raw</th><th>DRAM used</th><th>% of node DRAM</th><th>best</th></tr>`;
+  const rows = plan.rows
+    .map((r, i) => {
+      const q = quoted[i];
+      const data = `data-testid="plan-row" data-label="${escapeHtml(r.label)}" data-ok="${r.ok}" data-raw="${r.raw}" data-usable="${r.usable}" data-given-up="${r.deviceGivenUp}" data-dram="${r.dram}"`;
+      if (!r.ok) return `<tr ${data}><td>${escapeHtml(r.label)}</td><td colspan="${reverse ? 7 : 6}" class="fails">fails: ${escapeHtml(r.error ?? '')}</td></tr>`;
+      const best = r.best.map((b) => (b === 'capacity' ? (reverse ? 'least raw' : 'capacity') : 'DRAM')).join(', ');
+      return `<tr ${data}><td>${escapeHtml(r.label)}</td>${reverse ? `<td class="num" title="${r.raw} bytes">${escapeHtml(q.raw)}</td>` : ''}<td class="num" title="${r.usable} bytes">${escapeHtml(q.usable)}</td><td class="num" title="${r.deviceGivenUp} bytes">${escapeHtml(q.givenUp)}</td><td class="num">${escapeHtml(q.givenUpPercent)}</td><td class="num" title="${r.dram} bytes">${escapeHtml(q.dram)}</td><td class="num">${escapeHtml(q.dramPercent)}</td><td>${best ? `★ ${best}` : ''}</td></tr>`;
+    })
+    .join('');
+  const what = reverse ? `the raw size for ${escapeHtml(quoted.length ? String(plan.usable) : '')} usable bytes` : `${num(plan.size!)} bytes of Persistent Memory`;
+  host.innerHTML = `<p class="note" data-testid="plan-what">${what} on ${escapeHtml(plan.kernel)}, node DRAM ${num(plan.nodeDram)} bytes; each row ran on a fresh simulated machine in the worker (${lastMs.toFixed(0)} ms)</p>
+    <div class="plan-scroll"><table class="plan-table" data-testid="plan-table">${head}${rows}</table></div>
+    <div class="plan-chart" data-testid="plan-chart">${svg}</div>`;
 }
 
 // ------------------------------------------------------------------ raw memremap suggestions
@@ -574,6 +601,14 @@ document.addEventListener('click', (e) => {
 });
 
 $('#bench-run').addEventListener('click', () => void act({ op: 'bench' }));
+
+$<HTMLFormElement>('#f-plan').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const f = new FormData(e.currentTarget as HTMLFormElement);
+  const amount = String(f.get('amount') ?? '').trim();
+  const reverse = f.get('direction') === 'usable';
+  void act({ op: 'plan', size: reverse ? '' : amount, usable: reverse ? amount : '', kernel: String(f.get('kernel')) as Snapshot['config']['kernel'], dram: String(f.get('dram') ?? '') });
+});
 
 $('#physmap').addEventListener('click', (e) => {
   const svg = (e.currentTarget as HTMLElement).querySelector('svg');

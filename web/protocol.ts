@@ -3,7 +3,7 @@
  * runs it on its Machine (the library, nothing else) and answers with the outcome and a Snapshot of
  * everything the page shows. BigInts cross postMessage as they are (structured clone).
  */
-import type { AltmapCounters, KernelName, MachineStats } from 'altmap-sim';
+import type { AltmapCounters, KernelName, MachineStats, Plan } from 'altmap-sim';
 
 export type BackendName = 'wasm' | 'ts';
 
@@ -48,7 +48,28 @@ export type Action =
   /** Walk the struct page of a physical address (vmemmap) or its direct-map address, or any virtual address. */
   | { op: 'pick'; phys: number; as: 'struct-page' | 'direct-map' }
   | { op: 'pickVa'; va: string }
-  | { op: 'bench' };
+  | { op: 'bench' }
+  | PlanAction;
+
+/** planCapacity in the worker: what a device of `size` gives, or (with `usable`) the raw size each configuration needs. */
+export interface PlanAction {
+  op: 'plan';
+  /** Forward: the device size ("1T"); empty when usable is given. */
+  size: string;
+  /** Reverse: the usable capacity to reach ("1500G"); empty for a forward plan. */
+  usable: string;
+  kernel: KernelName;
+  /** The node's DRAM; empty: the planner's default. */
+  dram: string;
+}
+
+/** The worker's answer to a PlanAction: the library's Plan and its SVG chart (planSvg). */
+export interface PlanResult {
+  plan: Plan;
+  svg: string;
+  /** Each row's figures as people quote them (quoteSize, quotePercent), in plan.rows order. */
+  quoted: Array<{ raw: string; usable: string; givenUp: string; givenUpPercent: string; dram: string; dramPercent: string }>;
+}
 
 export interface Request {
   id: number;
@@ -83,7 +104,7 @@ export interface NamespaceView {
   region: number;
   device: string | null;
   blockdev: string | null;
-  mode: 'fsdax' | 'devdax' | 'raw';
+  mode: 'fsdax' | 'devdax' | 'raw' | 'sector';
   map: 'dev' | 'mem' | null;
   align: number;
   uuid: string;
@@ -186,6 +207,8 @@ export interface BenchRow {
   boot: number;
   create: number;
   walks: number;
+  /** The same number of walks as one machine.walkMany batch. */
+  walkMany: number;
   destroy: number;
   walkCount: number;
   runs: number;

@@ -5,7 +5,7 @@
  * the bookkeeping a person's session needs (which raw devices they made, the altmaps the mappings got,
  * the actions to replay on the other backend) and packs the Snapshot the page renders.
  */
-import { createMachine, defaultE820, KernelError, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
+import { createMachine, defaultE820, KernelError, planCapacity, planSvg, quotePercent, quoteSize, type Altmap, type E820Entry, type Machine } from 'altmap-sim';
 import { parseSize } from './format.ts';
 import { scanVmemmap, type Place } from './vmemmap.ts';
 import type {
@@ -19,6 +19,8 @@ import type {
   ErrorInfo,
   MachineAction,
   NamespaceView,
+  PlanAction,
+  PlanResult,
   Request,
   Response,
   Snapshot,
@@ -273,7 +275,7 @@ async function bench(): Promise<BenchResult> {
   const walkCount = 20000;
   const rows: BenchRow[] = [];
   for (const b of ['wasm', 'ts'] as const) {
-    const t: Record<'boot' | 'create' | 'walks' | 'destroy', number[]> = { boot: [], create: [], walks: [], destroy: [] };
+    const t: Record<'boot' | 'create' | 'walks' | 'walkMany' | 'destroy', number[]> = { boot: [], create: [], walks: [], walkMany: [], destroy: [] };
     const runs = 3;
     // one warm-up run first (the engine's optimising tier, the module's compilation), not counted
     for (let r = -1; r < runs; r++) {
@@ -292,14 +294,37 @@ async function bench(): Promise<BenchResult> {
       t0 = performance.now();
       for (let i = 0; i < walkCount; i++) m.walk(m.pfnToPage(first + Math.floor(rnd() * n)));
       keep('walks', performance.now() - t0);
+      // the same number of walks as one batch (one crossing into the core)
+      const vas = new BigUint64Array(walkCount);
+      for (let i = 0; i < walkCount; i++) vas[i] = m.pfnToPage(first + Math.floor(rnd() * n));
+      t0 = performance.now();
+      m.walkMany(vas);
+      keep('walkMany', performance.now() - t0);
       t0 = performance.now();
       m.destroyNamespace(ns.dev as string);
       keep('destroy', performance.now() - t0);
       m.dispose();
     }
-    rows.push({ backend: b, boot: median(t.boot), create: median(t.create), walks: median(t.walks), destroy: median(t.destroy), walkCount, runs });
+    rows.push({ backend: b, boot: median(t.boot), create: median(t.create), walks: median(t.walks), walkMany: median(t.walkMany), destroy: median(t.destroy), walkCount, runs });
   }
   return { pmem, rows };
+}
+
+/** The capacity planner, in the worker: each row a fresh machine on the page's backend (the page stays responsive meanwhile). */
+async function plan(a: PlanAction): Promise<PlanResult> {
+  const usable = a.usable.trim();
+  const size = a.size.trim();
+  const dram = a.dram.trim();
+  const p = await planCapacity({ ...(usable ? { usable } : { size }), kernel: a.kernel, backend, ...(dram ? { dram } : {}) });
+  const quoted = p.rows.map((r) => ({
+    raw: quoteSize(r.raw),
+    usable: quoteSize(r.usable),
+    givenUp: quoteSize(r.deviceGivenUp),
+    givenUpPercent: quotePercent(r.deviceGivenUpPercent),
+    dram: quoteSize(r.dram),
+    dramPercent: quotePercent(r.dramPercent),
+  }));
+  return { plan: p, svg: planSvg(p), quoted };
 }
 
 async function handle(req: Request): Promise<Response> {
@@ -347,6 +372,9 @@ async function handle(req: Request): Promise<Response> {
         break;
       case 'bench':
         result = await bench();
+        break;
+      case 'plan':
+        result = await plan(a);
         break;
       default: {
         if (!session) throw new KernelError('EINVAL', 'boot a machine first');

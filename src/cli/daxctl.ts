@@ -395,30 +395,46 @@ function reconfigModeDevdax(s: Session, d: DaxDev, o: DaxctlOpts & { force?: boo
   return rebind(s, d, 'devdax', true);
 }
 
+export interface DaxctlListOpts {
+  regions?: boolean;
+  devices?: boolean;
+  mappings?: boolean;
+  idle?: boolean;
+  region?: string;
+  dev?: string;
+  human?: boolean;
+}
+
+/** cmd_list (daxctl/list.c): the JSON daxctl list prints (null: nothing, daxctl prints nothing). */
+export function daxctlListText(m: Machine, o: DaxctlListOpts): string | null {
+  const human = !!o.human;
+  let regions = !!o.regions;
+  let devs = !!o.devices;
+  if (!regions && !devs) {
+    regions = o.region !== undefined;
+    devs = o.dev !== undefined;
+  }
+  if (!regions && !devs) devs = true;
+  const ident = o.dev ?? 'all';
+  const list: Array<Record<string, unknown>> = [];
+  for (const d of daxDevices(m)) {
+    if (o.region !== undefined && o.region !== 'all' && Number(o.region) !== d.regionId) continue;
+    // util_daxctl_devs_to_list: the region's devices that match (idle ones, of size 0, only with -i)
+    const devices = devFilter(d, ident) && (o.idle || d.size > 0n) ? [devJson(m, d, !!o.mappings, human)] : [];
+    if (regions) list.push(regionJson(m, d, devs && devices.length ? devices : null, human));
+    else list.push(...devices);
+  }
+  // util_display_json_array: with -u, one entry prints as the object itself
+  return list.length ? jsonC(human && list.length === 1 ? list[0] : list) : null;
+}
+
 /** cmd_list (daxctl/list.c): -R regions, -D devices, -M mappings; devices by default. */
 export async function cmdDaxctlList(cmd: Command): Promise<number> {
-  const o = cmd.optsWithGlobals<MachineOpts & { regions?: boolean; devices?: boolean; mappings?: boolean; idle?: boolean; region?: string; dev?: string; human?: boolean }>();
-  const human = !!o.human;
+  const o = cmd.optsWithGlobals<MachineOpts & DaxctlListOpts>();
   const s = await openSession(cmd);
   try {
-    let regions = !!o.regions;
-    let devs = !!o.devices;
-    if (!regions && !devs) {
-      regions = o.region !== undefined;
-      devs = o.dev !== undefined;
-    }
-    if (!regions && !devs) devs = true;
-    const ident = o.dev ?? 'all';
-    const list: Array<Record<string, unknown>> = [];
-    for (const d of daxDevices(s.m)) {
-      if (o.region !== undefined && o.region !== 'all' && Number(o.region) !== d.regionId) continue;
-      // util_daxctl_devs_to_list: the region's devices that match (idle ones, of size 0, only with -i)
-      const devices = devFilter(d, ident) && (o.idle || d.size > 0n) ? [devJson(s.m, d, !!o.mappings, human)] : [];
-      if (regions) list.push(regionJson(s.m, d, devs && devices.length ? devices : null, human));
-      else list.push(...devices);
-    }
-    // util_display_json_array: with -u, one entry prints as the object itself
-    if (list.length) out(jsonC(human && list.length === 1 ? list[0] : list));
+    const text = daxctlListText(s.m, o);
+    if (text !== null) out(text);
     return 0;
   } finally {
     await s.close();

@@ -67,6 +67,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('create-namespace')
       .description('ndctl create-namespace: create a namespace and print it as ndctl does, with the altmap it got')
       .option('-s, --size <size>', 'namespace size (default: all available)')
+      .addOption(new Option('--usable <size>', 'the usable size to reach: the smallest raw size that gives it, found on copies of the machine (raw size under --explain; not an ndctl flag)').conflicts('size'))
       .option('-m, --mode <mode>', 'fsdax | devdax | raw | sector (default fsdax)')
       .option('-M, --map <map>', 'where the memmap lives: dev (the altmap) | mem (DRAM) (default dev)')
       .option('-a, --align <align>', 'data alignment: 4K | 2M | 1G (default 2M)')
@@ -198,13 +199,26 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('--append', 'echo VALUE >> PATH'),
   ).action(act(async (path: string, value: string, _o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdWrite(path, value, cmd)));
 
+  addMachineOptions(
+    program.command('ticket').description('one paste-able block for a ticket: the machine, the kernel, each namespace\'s raw and usable size, % given up, DRAM memmap, and the ndctl/daxctl JSON of the current state'),
+  ).action(act(async (_o: unknown, cmd: Command) => (await import('./ticket.ts')).cmdTicket(cmd)));
+
+  addMachineOptions(program.command('trace').description("the functions --trace and set_ftrace_filter take on this kernel profile (tracefs available_filter_functions: the modelled ones)"), false).action(
+    act(async (_o: unknown, cmd: Command) => (await import('./kernfs.ts')).cmdTraceFunctions(cmd)),
+  );
   registerOracleCommand(program, setExit, main);
 
   program
     .command('plan')
-    .description('the capacity planner: every way to expose a device of this size, side by side, on fresh simulated machines')
-    .requiredOption('--size <size>', 'device size (e.g. 1T, 1536G)')
+    .description('the capacity planner: every way to expose a device of this size (or the raw size each needs for a usable target), side by side, on fresh simulated machines')
+    .option('--size <size>', 'device size (ndctl size syntax, plain bytes, or 1.5T, 2P)')
+    .option('--usable <size>', 'reverse sizing: the usable capacity to reach; each row gets the smallest raw size that reaches it')
+    .addOption(new Option('-m, --mode <mode>', 'only this mode\'s rows').choices(['fsdax', 'devdax', 'system-ram']))
+    .addOption(new Option('-M, --map <map>', 'only this map\'s rows').choices(['dev', 'mem']))
+    .addOption(new Option('-a, --align <align>', 'only this align\'s rows').choices(['2M', '1G']))
+    .option('--dram-size <size>', 'the node\'s DRAM (default 64G, or 1/32 of the device when more)')
     .option('--json', 'print the plan as JSON')
+    .option('--csv', 'print the plan as CSV')
     .option('--svg <file>', 'also draw the comparison as an SVG chart')
     .action(act(async (_o: unknown, cmd: Command) => (await import('./plan.ts')).cmdPlan(cmd)));
 

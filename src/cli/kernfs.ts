@@ -93,3 +93,14 @@ export async function cmdWrite(path: string, value: string, cmd: Command): Promi
     await s.close();
   }
 }
+
+/** altmap trace: available_filter_functions of the profile's kernel, among the modelled functions. */
+export async function cmdTraceFunctions(cmd: Command): Promise<number> {
+  const s = await openSession(cmd);
+  try {
+    process.stdout.write(s.m.readFile('/sys/kernel/tracing/available_filter_functions'));
+    return 0;
+  } finally {
+    await s.close();
+  }
+}

@@ -1,13 +1,15 @@
 /** ndctl's create-namespace (with --explain); list and destroy-namespace live in list.ts and destroy.ts. */
 import { Command } from 'commander';
-import { type Machine, type MachineStats, type AltmapCounters, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString } from '../index.ts';
-import { out, err, hex, iec, table, bare, killed } from './output.ts';
-import { type MachineOpts, openSession, saveFailedStep, saveStep, stateKey } from './session.ts';
+import { type Machine, type MachineStats, type AltmapCounters, type NamespaceSize, KernelError, STRERROR, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString, namespaceSizeFor, quoteSize } from '../index.ts';
+import { out, err, hex, iec, table, bare, killed, usage } from './output.ts';
+import { type MachineOpts, openSession, replicaOf, saveFailedStep, saveStep, stateKey } from './session.ts';
 
 export const MODE_ALIASES: Record<string, string> = { memory: 'fsdax', dax: 'devdax' };
 
 export interface CreateOpts extends MachineOpts {
   size?: string;
+  /** --usable: the usable size to reach; the raw size is searched for. */
+  usable?: string;
   mode?: string;
   map?: string;
   align?: string;
@@ -40,6 +42,30 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
       req.region = Number(id[1]);
     }
     if (o.size !== undefined) req.size = o.size;
+    let sized: NamespaceSize | undefined;
+    if (o.usable !== undefined) {
+      // the raw size for a usable target: searched on copies of this machine, each creating the namespace
+      if (o.reconfig !== undefined) usage('--usable sizes a new namespace; -e keeps the size of the one it reconfigures');
+      const mode = o.mode === undefined ? 'fsdax' : (MODE_ALIASES[o.mode] ?? o.mode);
+      if (mode !== 'fsdax' && mode !== 'devdax') usage(`--usable sizes fsdax and devdax namespaces, not ${mode}`);
+      if (o.map !== undefined && o.map !== 'dev' && o.map !== 'mem') usage(`--map ${o.map} is not dev or mem`);
+      try {
+        sized = await namespaceSizeFor({
+          usable: o.usable,
+          mode: mode as 'fsdax' | 'devdax',
+          ...(o.map !== undefined ? { map: o.map as 'dev' | 'mem' } : {}),
+          ...(o.align !== undefined ? { align: o.align } : {}),
+          ...(typeof req.region === 'number' ? { region: req.region } : {}),
+          machine: replicaOf(s, o.backend),
+        });
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        if (e.code === 'EINVAL') usage(`--usable: ${bare(e)}`);
+        err(`  Error: create namespace: --usable ${o.usable}: ${bare(e)}`);
+        return 256 + e.errno;
+      }
+      req.size = String(sized.raw);
+    }
     if (o.mode !== undefined) req.mode = Object.hasOwn(MODE_ALIASES, o.mode) ? MODE_ALIASES[o.mode] : o.mode;
     if (o.map !== undefined) req.map = o.map;
     if (o.align !== undefined) req.align = o.align;
@@ -94,11 +120,22 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     const shown = { ...(m.listNamespaces({ human, daxRegion: true }).find((n) => n.dev === created.dev) ?? created) };
     if (!o.altmap) delete shown.altmap;
     out(ndctlJsonString(shown));
+    if (o.explain && sized) err(explainUsable(o.usable!, sized).join('\n'));
     if (o.explain) err(explainNamespace(m, created, before, after).join('\n'));
     return 0;
   } finally {
     await s.close();
   }
+}
+
+/** --usable under --explain: the raw size the search settled on, and the run one granule smaller that fell short. */
+function explainUsable(target: string, z: NamespaceSize): string[] {
+  const b = z.below;
+  const short = b === null ? `${z.raw - z.granule} bytes is below the 16 MiB minimum` : `${b.raw} bytes gives ${b.ok ? `${b.usable} bytes (${quoteSize(Number(b.usable))})` : `nothing (${b.error})`}`;
+  return [
+    `--usable ${target}: raw size ${z.raw} bytes (${quoteSize(Number(z.raw))}) gives ${z.usable} bytes (${quoteSize(Number(z.usable))}); ` +
+      `one granule (${z.granule} bytes) smaller, ${short}; ${z.probes} machine runs`,
+  ];
 }
 
 /** "namespace0.3" -> "pfn0.3": the pfn device the pmem driver creates for it. */

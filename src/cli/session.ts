@@ -17,6 +17,8 @@ export interface MachineOpts extends GlobalOpts {
   state?: string;
   /** --cmdline: the kernel command line (memmap=, memory_hotplug.memmap_on_memory=, memhp_default_state=). */
   cmdline?: string;
+  /** --trace: true, or the filter's function names, comma-separated. */
+  trace?: boolean | string;
 }
 
 export function sizeArg(what: string) {
@@ -41,6 +43,7 @@ export function addMachineOptions(cmd: Command, withState = true): Command {
     .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'))
     .option('--cmdline <line>', "the kernel command line, parsed as the profile's kernel parses it: memmap=nn%ss+0xefffffff (Soft Reserved), memmap=nn!ss (legacy pmem), memory_hotplug.memmap_on_memory=, memhp_default_state=");
   if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
+  cmd.option('--trace [functions]', "print the function_graph trace of the command's kernel work after its output (comma-separated set_ftrace_filter; default every function `altmap trace` lists)");
   return cmd;
 }
 
@@ -104,17 +107,45 @@ export async function openSession(cmd: Command, changes = false): Promise<Sessio
   }
 }
 
+/** --trace: function_graph set up on the machine as the recorded real traces had it (funcgraph-tail on), through tracefs. */
+function startTrace(m: Machine, trace: boolean | string): void {
+  const names = typeof trace === 'string' ? trace.split(',').map((x) => x.trim()).filter(Boolean) : [];
+  const tracing = '/sys/kernel/tracing';
+  try {
+    m.writeFile(`${tracing}/set_ftrace_filter`, `${names.join('\n')}\n`);
+  } catch (e) {
+    if (e instanceof KernelError) usage(`--trace: ${bare(e)} (altmap trace lists them)`);
+    throw e;
+  }
+  m.writeFile(`${tracing}/options/funcgraph-tail`, '1\n');
+  m.writeFile(`${tracing}/current_tracer`, 'function_graph\n');
+}
+
 async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefined): Promise<Session> {
   const runtime: MachineConfig = { backend: o.backend, ...(o.debug ? { debug: true } : {}) };
-  const session = (m: Machine, scenario: Session['scenario']): Session => ({
-    m,
-    scenario,
-    file,
-    close: async () => {
-      m.dispose();
-      await file?.close();
-    },
-  });
+  const session = (m: Machine, scenario: Session['scenario']): Session => {
+    if (o.trace !== undefined && o.trace !== false) {
+      try {
+        startTrace(m, o.trace);
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+    }
+    return {
+      m,
+      scenario,
+      file,
+      close: async () => {
+        try {
+          if (o.trace !== undefined && o.trace !== false && !m.poisoned) process.stdout.write(m.readFile('/sys/kernel/tracing/trace'));
+        } finally {
+          m.dispose();
+          await file?.close();
+        }
+      },
+    };
+  };
   if (file && file.exists()) {
     const raw = parseJsonBounded(readInput(file.target, '--state'), `--state ${file.path}`);
     let prepared;
@@ -145,6 +176,16 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
   const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}) };
   const m = await boot({ ...machine, ...runtime });
   return session(m, { machine, steps: [] });
+}
+
+/** Fresh copies of the session's machine (its scenario replayed), for a search that must not touch the machine itself. */
+export function replicaOf(s: Session, backend: MachineConfig['backend']): () => Promise<Machine> {
+  const prepared = validateScenario({ machine: s.scenario.machine, steps: s.scenario.steps });
+  return async () => {
+    const m = await createMachine({ ...prepared.machine, backend });
+    runPreparedSteps(m, prepared.steps);
+    return m;
+  };
 }
 
 /**

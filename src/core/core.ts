@@ -149,6 +149,36 @@ export const LOOKUP_ALTMAP = -1;
 /** vmemmapFree: explicitly no altmap (v4.16+ with map=mem). */
 export const NO_ALTMAP = -2;
 
+/** Inspection codes: what walkLeaf, pageToPfn, toVmemAltmap and the lookups return besides an address, pfn or id. */
+/** Not mapped (a walk); no pgmap (a lookup). */
+export const INSPECT_NONE = -1;
+/** The virtual address is not canonical for the paging mode. */
+export const INSPECT_NOT_CANONICAL = -2;
+/** page_to_pfn: the address is outside the vmemmap. */
+export const INSPECT_NOT_VMEMMAP = -3;
+/** page_to_pfn: inside the vmemmap, but not the start of a 64-byte struct page. */
+export const INSPECT_NOT_PAGE = -4;
+/** walkMany's value for an address that is not mapped (all ones). */
+export const UNMAPPED = 0xffffffffffffffffn;
+
+/**
+ * walkRes(): what the last walkLeaf read, as f64s (exact: physical addresses and entries' low bits stay
+ * below 2^52): [0] levels read, [1] the leaf's size (0 when not mapped), [2] the root table's phys, then
+ * for level i, [3 + 2i] the entry's bits 51..0 and [4 + 2i] its bits 63..52.
+ */
+export const WALK_RES_LEVELS = 0;
+export const WALK_RES_SIZE = 1;
+export const WALK_RES_ROOT = 2;
+export const WALK_RES_ENTRIES = 3;
+
+/** One pgmap lookup entry: pfns [startPfn, endPfn) resolve to the host's pgmap `pgmapId` (default -1) and its altmap `altmapId` (-1 for none). */
+export interface LookupEntryInput {
+  startPfn: number;
+  endPfn: number;
+  altmapId: number;
+  pgmapId?: number;
+}
+
 export class CoreTrap extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -188,6 +218,26 @@ export interface Core {
   walk(va: bigint): CoreWalk;
   /** Batch walk (benchmarks, bulk inspection): out[i] = physical address of pfns[i]'s struct page, or -1 when not mapped. */
   vmemmapTranslate(pfns: Float64Array, out: Float64Array): void;
+  /** The lean walk: the physical address va (any u64) maps to, or INSPECT_NONE / INSPECT_NOT_CANONICAL (as bigints); the levels in walkRes(). */
+  walkLeaf(va: bigint): bigint;
+  /** The levels of the last walkLeaf (WALK_RES_*), valid until the next call into the core. */
+  walkRes(): Float64Array;
+  /** Batch walk: out[i] = the physical address vas[i] maps to, or UNMAPPED. The index of the first non-canonical address (UNMAPPED too), or -1. */
+  walkMany(vas: BigUint64Array, out: BigUint64Array): number;
+
+  // ---- inspection: pfn_to_page, page_to_pfn, the pgmap lookup (assembly/vmemmap.ts, altmap.ts) ----
+  /** pfn_to_page: VMEMMAP_START + 64 * pfn, modulo 2^64. */
+  pfnToPage(pfn: number): bigint;
+  /** page_to_pfn: the pfn whose struct page starts at va (any u64), or INSPECT_NOT_VMEMMAP / INSPECT_NOT_PAGE. */
+  pageToPfn(va: bigint): number;
+  /** find_dev_pagemap's lookup: the pgmap id (setAltmapLookup's pgmapId) of the entry covering pfn, or INSPECT_NONE. */
+  pgmapAt(pfn: number): number;
+  /** to_vmem_altmap: page_to_pfn of va, then pgmapAt; or page_to_pfn's code. */
+  toVmemAltmap(va: bigint): number;
+  /** toVmemAltmap for each address into out; the index of the first address with a code below INSPECT_NONE, or -1. */
+  toVmemAltmapMany(vas: BigUint64Array, out: Int32Array): number;
+  /** The struct pages of pfns [startPfn, +count): words[8i..8i+7] (zero when unmapped) and mapped[i] (1 when its vmemmap is mapped). */
+  readPages(startPfn: number, count: number, words: BigUint64Array, mapped: Uint8Array): void;
 
   // ---- vmem_altmap (assembly/altmap.ts) ----
   /** A new altmap with these fields; returns its id (>= 0) or -ENOMEM. */
@@ -201,8 +251,11 @@ export interface Core {
   altmapAllocMany(id: number, nrPfns: number, count: number): number;
   /** vmem_altmap_free: alloc -= nrPfns, modulo 2^64. */
   altmapFree(id: number, nrPfns: number): void;
-  /** The pgmap lookup as free_pagetable sees it: pfn ranges [start, end) whose struct pages resolve to an altmap. Replaces the previous table. */
-  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void;
+  /**
+   * The pgmap lookup (pgmap_radix / pgmap_array): pfn ranges [start, end) whose struct pages resolve to a
+   * pgmap (the host's id) and its altmap (free_pagetable's to_vmem_altmap on v4.5). Replaces the previous table.
+   */
+  setAltmapLookup(entries: LookupEntryInput[]): void;
 
   // ---- vmemmap (assembly/vmemmap.ts) ----
   /**

@@ -190,29 +190,46 @@ export interface StructPage {
   compoundHead: bigint | null;
 }
 
+/** decodeStructPage's scratch: the words, and the same bytes as u32 halves (w.buffer would move a small array off the heap). */
+const HALVES_BUFFER = new ArrayBuffer(64);
+const HALVES64 = new BigUint64Array(HALVES_BUFFER);
+const HALVES = new Uint32Array(HALVES_BUFFER);
+
 /** Decode the 8 words of a struct page laid out as `l` (v4.5's by default). */
 export function decodeStructPage(pfn: number, vaddr: bigint, w: BigUint64Array, l: StructPageLayout = STRUCT_PAGE_LAYOUTS['v4.5']): StructPage {
-  const count = w[l.countWord]!;
+  // the bit fields read as u32 halves (numbers) of a copy: only the words themselves become bigints
+  HALVES64.set(w.length === 8 ? w : w.subarray(0, 8));
+  const h = HALVES;
+  const c = 2 * l.countWord;
+  const countLo = h[c];
+  const countHi = h[c + 1];
   // v4.5: memmap init leaves lru.prev non-zero; 6.x: page_mapcount_reset leaves _mapcount -1
-  const initialised = l.pgmapBy === 'poison' ? w[5] !== 0n : (count & 0xffffffffn) === 0xffffffffn;
-  const zoneIdx = Number((w[0] >> l.zonesPgShift) & 7n);
-  const zone = initialised ? (ZONES[zoneIdx] ?? null) : null;
-  const link = w[l.pgmapWord]!;
-  const tail = l.pgmapBy === 'union' && (link & 1n) === 1n;
-  const pgmap = l.pgmapBy === 'poison' ? (w[5] === LIST_POISON2 ? w[4]! : null) : zone === 'Device' && !tail && link !== vaddr + BigInt(8 * l.lruWord) && link !== 0n ? link : null;
+  const initialised = l.pgmapBy === 'poison' ? (h[10] | h[11]) !== 0 : countLo === 0xffffffff;
+  const flagsLo = h[0];
+  const flagsHi = h[1];
+  const zone = initialised ? (ZONES[(flagsHi >>> Number(l.zonesPgShift - 32n)) & 7] ?? null) : null;
+  const words = [w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!];
+  const p = l.pgmapWord;
+  const link = words[p]!;
+  const tail = l.pgmapBy === 'union' && (h[2 * p] & 1) === 1;
+  let pgmap: bigint | null = null;
+  if (l.pgmapBy === 'poison') {
+    // lru.prev === LIST_POISON2
+    if (h[10] === 0x200 && h[11] === 0xdead0000) pgmap = words[4]!;
+  } else if (zone === 'Device' && !tail && (h[2 * p] | h[2 * p + 1]) !== 0 && link !== vaddr + BigInt(8 * l.lruWord)) pgmap = link;
   return {
     pfn,
     vaddr,
     initialised,
-    flags: w[0]!,
+    flags: words[0]!,
     zone,
-    node: Number((w[0]! >> l.nodesPgShift) & ((1n << (64n - l.nodesPgShift)) - 1n)),
-    reserved: ((w[0]! >> l.pgReserved) & 1n) === 1n,
-    refcount: Number(BigInt.asIntN(32, count >> 32n)),
-    mapcount: Number(BigInt.asIntN(32, count & 0xffffffffn)) + 1,
+    node: flagsHi >>> Number(l.nodesPgShift - 32n),
+    reserved: ((flagsLo >>> Number(l.pgReserved)) & 1) === 1,
+    refcount: countHi | 0,
+    mapcount: (countLo | 0) + 1,
     pgmap,
-    words: Array.from(w),
-    head: l.folio !== null && ((w[0]! >> l.pgHead) & 1n) === 1n,
+    words,
+    head: l.folio !== null && ((flagsLo >>> Number(l.pgHead)) & 1) === 1,
     compoundHead: tail ? link - 1n : null,
   };
 }

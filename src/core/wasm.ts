@@ -25,6 +25,7 @@ import {
   type DramStats,
   type EventType,
   type FaultKind,
+  type LookupEntryInput,
   type MemmapOp,
   type Purpose,
   type WalkLevel,
@@ -64,6 +65,14 @@ interface Exports {
   directMapRemove(startPfn: number, endPfn: number): number;
   walk(va: bigint): void;
   vmemmapTranslate(n: number): void;
+  walkLeaf(va: bigint): bigint;
+  walkMany(n: number): number;
+  pfnToPage(pfn: number): bigint;
+  pageToPfn(va: bigint): number;
+  pgmapAt(pfn: number): number;
+  toVmemAltmap(va: bigint): number;
+  toVmemAltmapMany(n: number): number;
+  readPages(startPfn: number, n: number): void;
   altmapCreate(base: bigint, reserve: bigint, free: bigint, align: bigint, alloc: bigint): number;
   altmapRelease(id: number): void;
   altmapRead(id: number): void;
@@ -89,8 +98,12 @@ interface Exports {
 
 /** Bytes per event record in the core's event buffer: type, a, b, c, d (assembly/layout.ts EVENT_REC). */
 const EVENT_REC = 40;
-/** Bytes per lookup entry in IO: f64 startPfn, endPfn, altmap id (assembly/altmap.ts LookupInput). */
-const LOOKUP_REC = 24;
+/** Bytes per lookup entry in IO: f64 startPfn, endPfn, altmap id, pgmap id (assembly/altmap.ts LookupInput). */
+const LOOKUP_REC = 32;
+/** Bytes per page of readPages in IO: 8 words, then a mapped byte (assembly/memmap.ts readPagesIo). */
+const PAGE_IO = 65;
+/** RES as f64 slots: walkLeaf's levels (core.ts WALK_RES_*). */
+const RES_F64 = 512;
 const LEVEL_BY_SHIFT: Record<number, WalkLevel['level']> = { 39: 'p4d', 30: 'pud', 21: 'pmd', 12: 'pte' };
 
 let compiled: Promise<WebAssembly.Module> | null = null;
@@ -168,6 +181,11 @@ class WasmCore implements WasmCoreDiagnostics {
   private u32!: Uint32Array;
   private f64!: Float64Array;
   private dv!: DataView;
+  /** RES as f64s and IO as u64s / i32s: the inspection calls' views (length 0 once memory.grow detached them). */
+  private resF64 = new Float64Array(0);
+  private io64 = new BigUint64Array(0);
+  private io32 = new Int32Array(0);
+  private res64 = new BigUint64Array(0);
 
   private pending: CoreEvent[] = [];
   /** Events the core could not store (its buffer holds one call's worth, 2^20). */
@@ -187,6 +205,7 @@ class WasmCore implements WasmCoreDiagnostics {
     this.io = x.addrIo() >>> 0;
     this.ioSize = x.ioSize() >>> 0;
     this.evBase = x.addrEvents() >>> 0;
+    this.views();
   }
 
   // ---- plumbing ----
@@ -216,6 +235,10 @@ class WasmCore implements WasmCoreDiagnostics {
     this.u32 = new Uint32Array(b);
     this.f64 = new Float64Array(b);
     this.dv = new DataView(b);
+    this.resF64 = new Float64Array(b, this.res, RES_F64);
+    this.res64 = new BigUint64Array(b, this.res, 8);
+    this.io64 = new BigUint64Array(b, this.io, this.ioSize >>> 3);
+    this.io32 = new Int32Array(b, this.io, this.ioSize >>> 2);
   }
 
   /** Move the events of the last call out of the core's buffer. */
@@ -296,20 +319,26 @@ class WasmCore implements WasmCoreDiagnostics {
 
   // ---- physical memory ----
   readPhys(phys: bigint, length: number): Uint8Array {
-    const x = this.ex();
-    const out = new Uint8Array(length);
+    const x = this.live();
     try {
+      if (length <= this.ioSize) {
+        // one crossing: the bytes come back as a copy of IO
+        x.readPhys(phys, length);
+        if (this.u8.length === 0) this.views();
+        return this.u8.slice(this.io, this.io + length);
+      }
+      const out = new Uint8Array(length);
       for (let off = 0; off < length; ) {
         const n = Math.min(this.ioSize, length - off);
         x.readPhys(phys + BigInt(off), n);
-        this.views();
+        if (this.u8.length === 0) this.views();
         out.set(this.u8.subarray(this.io, this.io + n), off);
         off += n;
       }
+      return out;
     } catch (e) {
       throw this.trap(e);
     }
-    return out;
   }
 
   writePhys(phys: bigint, data: Uint8Array): number {
@@ -433,6 +462,113 @@ class WasmCore implements WasmCoreDiagnostics {
     }
   }
 
+  // ---- inspection (one crossing per call, or per IO-sized chunk of a batch; no events) ----
+  /** The live instance's exports, or CoreTrap (disposed, or broken by an earlier trap). */
+  private live(): Exports {
+    const x = this.x;
+    if (x === null) throw new CoreTrap(this.why);
+    return x;
+  }
+
+  walkLeaf(va: bigint): bigint {
+    const x = this.live();
+    try {
+      return x.walkLeaf(va);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  walkRes(): Float64Array {
+    if (this.resF64.length === 0) this.views();
+    return this.resF64;
+  }
+
+  walkMany(vas: BigUint64Array, out: BigUint64Array): number {
+    return this.batch(vas, out, (x, n) => x.walkMany(n), () => this.io64);
+  }
+
+  /**
+   * A batch over u64 addresses through IO, a chunk per crossing: copy in, call (the first bad index of the
+   * chunk, or -1), copy the chunk's results out of `view()` (IO as the output's element type).
+   */
+  private batch<T extends BigUint64Array | Int32Array>(vas: BigUint64Array, out: T, call: (x: Exports, n: number) => number, view: () => T): number {
+    const x = this.live();
+    const per = this.ioSize >>> 3;
+    let bad = -1;
+    try {
+      for (let i = 0; i < vas.length; i += per) {
+        const n = Math.min(per, vas.length - i);
+        if (this.io64.length === 0) this.views();
+        this.io64.set(n === vas.length ? vas : vas.subarray(i, i + n));
+        const r = call(x, n);
+        if (r >= 0 && bad < 0) bad = i + r;
+        if (this.io64.length === 0) this.views();
+        out.set(view().subarray(0, n) as never, i);
+      }
+    } catch (e) {
+      throw this.trap(e);
+    }
+    return bad;
+  }
+
+  pfnToPage(pfn: number): bigint {
+    const x = this.live();
+    try {
+      // the export's i64 is signed: kernel addresses come back negative
+      return BigInt.asUintN(64, x.pfnToPage(pfn));
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  pageToPfn(va: bigint): number {
+    const x = this.live();
+    try {
+      return x.pageToPfn(va);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  pgmapAt(pfn: number): number {
+    const x = this.live();
+    try {
+      return x.pgmapAt(pfn);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  toVmemAltmap(va: bigint): number {
+    const x = this.live();
+    try {
+      return x.toVmemAltmap(va);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  toVmemAltmapMany(vas: BigUint64Array, out: Int32Array): number {
+    return this.batch(vas, out, (x, n) => x.toVmemAltmapMany(n), () => this.io32);
+  }
+
+  readPages(startPfn: number, count: number, words: BigUint64Array, mapped: Uint8Array): void {
+    const x = this.live();
+    const per = Math.floor(this.ioSize / PAGE_IO);
+    try {
+      for (let i = 0; i < count; i += per) {
+        const n = Math.min(per, count - i);
+        x.readPages(startPfn + i, n);
+        if (this.io64.length === 0) this.views();
+        words.set(this.io64.subarray(0, 8 * n), 8 * i);
+        mapped.set(this.u8.subarray(this.io + 64 * n, this.io + 65 * n), i);
+      }
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
   // ---- vmem_altmap ----
   altmapCreate(f: AltmapFields): number {
     return this.run((x) => x.altmapCreate(f.basePfn, f.reserve, f.free, f.align, f.alloc));
@@ -473,7 +609,7 @@ class WasmCore implements WasmCoreDiagnostics {
     this.run((x) => x.altmapFree(id, nrPfns));
   }
 
-  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
+  setAltmapLookup(entries: LookupEntryInput[]): void {
     const x = this.ex();
     const per = Math.floor(this.ioSize / LOOKUP_REC);
     let full = false;
@@ -486,9 +622,10 @@ class WasmCore implements WasmCoreDiagnostics {
         const io = this.io >>> 3;
         for (let k = 0; k < n; k++) {
           const e = entries[i + k];
-          f[io + 3 * k] = e.startPfn;
-          f[io + 3 * k + 1] = e.endPfn;
-          f[io + 3 * k + 2] = e.altmapId;
+          f[io + 4 * k] = e.startPfn;
+          f[io + 4 * k + 1] = e.endPfn;
+          f[io + 4 * k + 2] = e.altmapId;
+          f[io + 4 * k + 3] = e.pgmapId ?? -1;
         }
         if (x.lookupAppend(n) < 0) {
           full = true;
@@ -590,7 +727,7 @@ class WasmCore implements WasmCoreDiagnostics {
   }
 
   readPage(pfn: number): BigUint64Array | null {
-    const x = this.ex();
+    const x = this.live();
     let r: number;
     try {
       r = x.readPage(pfn);
@@ -598,8 +735,8 @@ class WasmCore implements WasmCoreDiagnostics {
       throw this.trap(e);
     }
     if (r === 0) return null;
-    this.views();
-    return new BigUint64Array(this.buf!, this.res, 8).slice();
+    if (this.res64.length === 0) this.views();
+    return this.res64.slice();
   }
 
   // ---- events and faults ----

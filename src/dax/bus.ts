@@ -38,22 +38,49 @@ export interface DevDax {
 
 export class DaxBus {
   private readonly devices = new Map<string, DevDax>();
+  /** dax_minor_ida's other users: the fs-dax dax_device of each live pmem disk (pmem_attach_disk's alloc_dax). */
+  private readonly diskMinors = new Map<string, number>();
 
   constructor(private readonly k: Kernel) {}
+
+  /** ida_alloc_max(&dax_minor_ida) in alloc_dax() (drivers/dax/super.c): the lowest minor no dax_device holds. */
+  private allocMinor(): number {
+    const used = new Set([...[...this.devices.values()].map((x) => x.minor), ...this.diskMinors.values()]);
+    let minor = 0;
+    while (used.has(minor)) minor++;
+    return minor;
+  }
+
+  /** alloc_dax() for a pmem block device (fsdax or raw): it takes a minor from the same ida as device-dax. */
+  attachDisk(disk: string): void {
+    if (!this.diskMinors.has(disk)) this.diskMinors.set(disk, this.allocMinor());
+  }
+
+  /** kill_dax()/put_dax() when the pmem disk goes: dax_free_inode() gives its minor back. */
+  detachDisk(disk: string): void {
+    this.diskMinors.delete(disk);
+  }
 
   /** Register a device-dax instance; its chardev minor is the lowest free one. */
   add(d: Omit<DevDax, 'minor' | 'memmapOnMemory'>): DevDax {
     if (this.devices.has(d.name)) throw new KernelError('EEXIST', `a dax device ${d.name} exists already`);
-    const used = new Set([...this.devices.values()].map((x) => x.minor));
-    let minor = 0;
-    while (used.has(minor)) minor++;
-    const dd: DevDax = { ...d, minor, memmapOnMemory: false };
+    const dd: DevDax = { ...d, minor: this.allocMinor(), memmapOnMemory: false };
     this.devices.set(d.name, dd);
     return dd;
   }
 
+  /** unregister_dev_dax: a device kmem holds goes through dev_dax_kmem_remove() (remove_memory of its offline blocks). */
   remove(name: string): void {
+    const d = this.devices.get(name);
+    const kd = this.k.kmem.devices.get(name);
+    if (d && kd) this.k.kmem.remove(kd, d.parent);
     this.devices.delete(name);
+  }
+
+  /** daxctl_memory_is_online(), as ndctl_dax_has_active_memory() asks it: a block of the device is online. */
+  hasActiveMemory(name: string): boolean {
+    const kd = this.k.kmem.devices.get(name);
+    return !!kd && kd.blocks.some((b) => b.zone !== null);
   }
 
   get(name: string): DevDax | undefined {
@@ -69,20 +96,6 @@ export class DaxBus {
     return this.k.kmem.devices.has(name);
   }
 
-  /**
-   * dev_dax_kmem_remove as the device goes (destroy-namespace): remove_memory of its blocks, which every
-   * block must be offline for: EBUSY otherwise (kmem-destroy-online on 6.12.117; all offline, 6.1.192's
-   * kmem-destroy-offline-kmem destroys it).
-   */
-  removeKmem(name: string): void {
-    const d = this.devices.get(name);
-    const kd = this.k.kmem.devices.get(name);
-    if (!d || !kd) return;
-    const online = kd.blocks.filter((b) => b.zone !== null).length;
-    if (online) throw new KernelError('EBUSY', `${name} is in system-ram mode with ${online} memory block${online === 1 ? '' : 's'} online: offline them or reconfigure it to devdax first`);
-    this.k.kmem.remove(kd, d.parent);
-  }
-
   /** dev_dax_probe requests the whole range again under the device's name. */
   private restoreResource(d: DevDax): void {
     if (d.parent.name !== d.name) return;
@@ -96,6 +109,8 @@ export class DaxBus {
     const kd = k.kmem.devices.get(d.name);
     if (mode === 'system-ram') {
       if (kd) throw new KernelError('EBUSY', `${d.name} is already in system-ram mode`);
+      // device_dax unbinds: its dev_dax_kill devres action (kill_dev_dax), then the memremap's release
+      if (d.dev && k.ftrace.on) k.ftrace.leaf('kill_dev_dax');
       if (d.dev) k.devices.unbind(d.dev);
       d.dev = null;
       try {

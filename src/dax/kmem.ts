@@ -80,7 +80,20 @@ export class Kmem {
 
   /** dev_dax_kmem_probe: hot-plug the dax range as System RAM, block by block. */
   probe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemDevice {
+    const ft = this.k.ftrace;
+    if (!ft.on) return this.devDaxKmemProbe(dev, parent, dataStart, dataEnd, mode);
+    ft.enter('dev_dax_kmem_probe');
+    ft.leaf('region_intersects');
+    try {
+      return this.devDaxKmemProbe(dev, parent, dataStart, dataEnd, mode);
+    } finally {
+      ft.exit('dev_dax_kmem_probe');
+    }
+  }
+
+  private devDaxKmemProbe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemDevice {
     const k = this.k;
+    const ft = k.ftrace;
     // dax_kmem_range: the range trimmed to memory block boundaries
     const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
     const end = (dataEnd / this.blockSize) * this.blockSize;
@@ -96,6 +109,13 @@ export class Kmem {
     }
     const res = k.iomem.request(parent, 'System RAM (kmem)', start, end - 1n);
     if (!res) throw new KernelError('EBUSY', `${dev}: ${hex(start)}-${hex(end - 1n)} is already claimed`);
+    if (ft.on) {
+      // add_memory_driver_managed: the range checked against System RAM, then add_memory_resource
+      ft.enter('add_memory_driver_managed');
+      ft.leaf('region_intersects');
+      ft.enter('add_memory_resource');
+      if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
+    }
     const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
@@ -108,6 +128,7 @@ export class Kmem {
         k.iomem.release(parent, res);
         throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
       }
+      if (ft.on) ft.leaf('create_memory_block_devices');
     }
     // registered from the first block on: the zones its blocks populate count for the next (online_pages)
     this.devices.set(dev, kd);
@@ -117,7 +138,9 @@ export class Kmem {
         if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
         kd.blocks.push(block);
       }
+      this.autoOnline(kd.blocks);
     } catch (e) {
+      this.autoOnline(kd.blocks);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
       if (!kd.blocks.length) {
@@ -127,7 +150,21 @@ export class Kmem {
       throw e;
     }
     kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
+    if (ft.on) ft.exit('add_memory_driver_managed');
     return kd;
+  }
+
+  /** add_memory_resource's walk_memory_blocks(online_memory_block) once the blocks exist, as memhp_default_state says (not offline). */
+  private autoOnline(blocks: KmemBlock[]): void {
+    const policy = this.k.cfg.autoOnlineBlocks;
+    if (policy === 'offline') return;
+    const ft = this.k.ftrace;
+    for (const b of blocks) {
+      if (b.zone) continue;
+      if (ft.on) ft.enter('online_memory_block');
+      this.onlineBlock(b, policy === 'online_movable');
+      if (ft.on) ft.exit('online_memory_block');
+    }
   }
 
   /** create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the block. */
@@ -145,6 +182,7 @@ export class Kmem {
       if (altmap) k.altmaps.release(altmap);
       return err;
     }
+    if (k.ftrace.on) k.ftrace.leaf('create_memory_block_devices');
     return this.newBlock(start, altmap, memmapPages);
   }
 
@@ -153,11 +191,7 @@ export class Kmem {
     const k = this.k;
     // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
     if (memmapPages) k.memmap.initMemoryBlock(Number(start >> 12n), memmapPages);
-    const block: KmemBlock = { start, size: this.blockSize, altmap, memmapPages, zone: null, pinned: false };
-    // memhp_default_state: the kernel onlines the new block itself unless its policy is offline
-    const policy = k.cfg.autoOnlineBlocks;
-    if (policy !== 'offline') this.onlineBlock(block, policy === 'online_movable');
-    return block;
+    return { start, size: this.blockSize, altmap, memmapPages, zone: null, pinned: false };
   }
 
   /** Online kmem blocks per zone: what populated_zone() sees of hot-plugged memory, kept as blocks change zone. */
@@ -198,7 +232,31 @@ export class Kmem {
 
   /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
   private onlineBlock(b: KmemBlock, movable: boolean): void {
-    this.rebuildingZonelists(() => this.onlineBlockPages(b, movable));
+    const ft = this.k.ftrace;
+    if (ft.on) {
+      // memory_subsys_online -> memory_block_online: the block's own memmap first (memmap_on_memory), then online_pages
+      ft.enter('memory_subsys_online');
+      if (b.memmapPages) {
+        ft.enter('mhp_init_memmap_on_memory');
+        this.traceMoveToZone();
+        ft.exit('mhp_init_memmap_on_memory');
+      }
+      ft.enter('online_pages');
+      this.traceMoveToZone();
+    }
+    try {
+      this.rebuildingZonelists(() => this.onlineBlockPages(b, movable));
+    } finally {
+      if (ft.on) ft.exit('memory_subsys_online');
+    }
+  }
+
+  /** move_pfn_range_to_zone -> memmap_init_range (__meminit, notrace on 6.1). */
+  private traceMoveToZone(): void {
+    const ft = this.k.ftrace;
+    ft.enter('move_pfn_range_to_zone');
+    ft.leaf('memmap_init_range');
+    ft.exit('move_pfn_range_to_zone');
   }
 
   private onlineBlockPages(b: KmemBlock, movable: boolean): void {
@@ -244,6 +302,22 @@ export class Kmem {
    */
   memoryBlockOffline(b: KmemBlock): number {
     if (!b.zone) return 1;
+    const ft = this.k.ftrace;
+    if (ft.on) {
+      ft.enter('memory_subsys_offline');
+      ft.enter('offline_pages');
+      if (b.pinned) ft.exit('memory_subsys_offline');
+      else {
+        ft.leaf('remove_pfn_range_from_zone');
+        ft.exit('offline_pages');
+        if (b.memmapPages) {
+          ft.enter('mhp_deinit_memmap_on_memory');
+          ft.leaf('remove_pfn_range_from_zone');
+          ft.exit('mhp_deinit_memmap_on_memory');
+        }
+        ft.exit('memory_subsys_offline');
+      }
+    }
     if (b.pinned) {
       this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
       throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
@@ -293,7 +367,17 @@ export class Kmem {
 
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
   remove(kd: KmemDevice, parent: Resource): void {
-    this.rebuildingZonelists(() => this.removeBlocks(kd, parent));
+    const ft = this.k.ftrace;
+    if (ft.on) {
+      ft.enter('dev_dax_kmem_remove');
+      ft.enter('remove_memory');
+      ft.enter('try_remove_memory');
+    }
+    try {
+      this.rebuildingZonelists(() => this.removeBlocks(kd, parent));
+    } finally {
+      if (ft.on) ft.exit('dev_dax_kmem_remove');
+    }
   }
 
   private removeBlocks(kd: KmemDevice, parent: Resource): void {
@@ -304,12 +388,15 @@ export class Kmem {
     const last = kd.blocks[kd.blocks.length - 1];
     if (first && last && kd.blocks.every((b) => !b.altmap)) {
       // try_remove_memory without memmap_on_memory: one arch_remove_memory, as it was added
+      if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
       k.hotplug.archRemoveMemory(first.start, last.start + last.size - first.start, { explicit: true, altmap: null });
       k.iomem.release(parent, kd.res);
       this.devices.delete(kd.dev);
       return;
     }
     for (const b of kd.blocks) {
+      // remove_memory_blocks_and_altmaps: per block, its device then its memory
+      if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
       k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
       if (b.altmap) {
         if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');

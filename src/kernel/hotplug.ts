@@ -34,9 +34,26 @@ export class Hotplug {
 
   /** arch_add_memory: the direct map, then __add_pages; WARN_ON_ONCE on failure. */
   archAddMemory(nid: number, start: bigint, size: bigint, params: MhpParams): number {
+    const ft = this.k.ftrace;
+    if (!ft.on) return this.archAddMemoryTraced(nid, start, size, params);
+    ft.enter('arch_add_memory');
+    try {
+      return this.archAddMemoryTraced(nid, start, size, params);
+    } finally {
+      ft.exit('arch_add_memory');
+    }
+  }
+
+  private archAddMemoryTraced(nid: number, start: bigint, size: bigint, params: MhpParams): number {
     const k = this.k;
+    const ft = k.ftrace;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(size >> 12n);
+    if (ft.on) {
+      ft.enter('init_memory_mapping');
+      ft.leaf('kernel_physical_mapping_init');
+      ft.exit('init_memory_mapping');
+    }
     if (k.pgtable.directMapAdd(startPfn, startPfn + nrPages) < 0) {
       // alloc_low_page() returned NULL and phys_*_init dereferences it
       k.bug('unable to handle kernel NULL pointer dereference at (null)', 'phys_pmd_init+0x6e/0x2a0', [
@@ -46,7 +63,13 @@ export class Hotplug {
       ]);
       return ERRNO.ENOMEM;
     }
+    if (ft.on) {
+      // x86's add_pages (v4.14+) around the generic __add_pages
+      ft.enter('add_pages');
+      ft.enter('__add_pages');
+    }
     const ret = this.addPages(nid, startPfn, nrPages, params);
+    if (ft.on) ft.exit('add_pages');
     if (ret) k.log.warnOnce('arch_add_memory', 'arch/x86/mm/init_64.c:697 arch_add_memory+0xc2/0xd0');
     return ret;
   }
@@ -55,6 +78,8 @@ export class Hotplug {
   private addPages(nid: number, startPfn: number, nrPages: number, params: MhpParams): number {
     const k = this.k;
     const altmap = this.altmapFor(params.altmap, startPfn);
+    // v4.16+ checks the altmap it is passed: vmem_altmap_offset (a function of its own until 6.12 inlined it)
+    if (altmap !== null && k.profile.altmapExplicit && k.ftrace.on) k.ftrace.leaf('vmem_altmap_offset');
     if (altmap !== null) {
       const f = k.altmaps.read(altmap);
       if (f.basePfn !== BigInt(startPfn) || f.reserve + f.free > BigInt(nrPages)) {
@@ -136,6 +161,16 @@ export class Hotplug {
         ? k.vmemmap.populateCompound(pfn, batchEnd - pfn, 2 ** pgmap.vmemmapShift, pgmap.startPfn)
         : k.vmemmap.populate(pfn, batchEnd - pfn, whole && altmap ? altmap.id : -1, flags);
       k.drainEvents();
+      if (k.ftrace.on) {
+        const done = ret < 0 ? (whole ? k.vmemmap.populatedSections(pfnToSection(pfn), pfnToSection(batchEnd - 1)) : 0) : (batchEnd - pfn) / PAGES_PER_SECTION;
+        if (compound) this.traceCompoundSection(pfn, pieceEnd, pgmap);
+        else if (whole) for (let i = 0; i < done; i++) this.traceSection(altmap !== null);
+        else this.traceBasePages(pfn, pieceEnd);
+        if (ret < 0 && whole && !compound) {
+          // the failing section: its sparse_add_section returns the error
+          this.k.ftrace.leaf('sparse_add_section');
+        }
+      }
       if (ret < 0) {
         const done = whole ? k.vmemmap.populatedSections(pfnToSection(pfn), pfnToSection(batchEnd - 1)) : 0;
         if (done > 0) k.sparse.markPresent(pfn, pfn + done * PAGES_PER_SECTION, params.owner);
@@ -152,12 +187,84 @@ export class Hotplug {
     return 0;
   }
 
+  // ---------------------------------------------------------------- ftrace of the per-section work the core does in batches
+
+  /** sparse_add_section of a whole section: vmemmap_populate -> vmemmap_populate_hugepages, one 2 MiB block (and its PMD) for the section's 2 MiB of struct pages. */
+  private traceSection(_altmap: boolean): void {
+    const ft = this.k.ftrace;
+    ft.enter('sparse_add_section');
+    ft.enter('__populate_section_memmap');
+    ft.enter('vmemmap_populate');
+    ft.enter('vmemmap_populate_hugepages');
+    // with an altmap the block comes from it: altmap_alloc_block_buf, inlined on 6.12 and __meminit before, is never seen
+    ft.leaf('vmemmap_alloc_block_buf');
+    ft.leaf('vmemmap_set_pmd');
+    ft.exit('sparse_add_section');
+  }
+
+  /** sparse_add_section of part of a section: vmemmap_populate_basepages, a vmemmap page per 64 struct pages. */
+  private traceBasePages(startPfn: number, endPfn: number): void {
+    const ft = this.k.ftrace;
+    ft.enter('sparse_add_section');
+    ft.enter('__populate_section_memmap');
+    ft.enter('vmemmap_populate');
+    ft.enter('vmemmap_populate_basepages');
+    const pages = Math.ceil(((endPfn - startPfn) * 64) / 4096);
+    for (let i = 0; i < pages; i++) ft.leaf('vmemmap_alloc_block_buf');
+    ft.exit('sparse_add_section');
+  }
+
+  /**
+   * sparse_add_section of a compound devmap's section (vmemmap_populate_compound_pages, not a traceable
+   * function): each compound page that starts in the section gets its head and first tail vmemmap pages
+   * (VMEMMAP_RESERVE_NR = 2), the rest reuse them; a section inside a larger compound page allocates nothing.
+   */
+  private traceCompoundSection(startPfn: number, endPfn: number, pgmap: { vmemmapShift: number; startPfn: number } | undefined): void {
+    const ft = this.k.ftrace;
+    const nr = 2 ** (pgmap?.vmemmapShift ?? 0);
+    const aligned = (startPfn - (pgmap?.startPfn ?? 0)) % nr === 0;
+    ft.enter('sparse_add_section');
+    ft.enter('__populate_section_memmap');
+    const allocs = aligned ? 2 * Math.ceil((endPfn - startPfn) / nr) : 0;
+    for (let i = 0; i < allocs; i++) ft.leaf('vmemmap_alloc_block_buf');
+    ft.exit('sparse_add_section');
+  }
+
+  /** sparse_remove_section -> section_deactivate -> vmemmap_free -> remove_pagetable (free_pagetable gives altmap blocks back with vmem_altmap_free). */
+  private traceRemoveSection(altmap: boolean): void {
+    const ft = this.k.ftrace;
+    ft.enter('sparse_remove_section');
+    ft.enter('section_deactivate');
+    ft.enter('vmemmap_free');
+    ft.enter('remove_pagetable');
+    if (altmap) ft.leaf('vmem_altmap_free');
+    ft.exit('sparse_remove_section');
+  }
+
   /** arch_remove_memory: __remove_pages, then the direct map. */
   archRemoveMemory(start: bigint, size: bigint, a: AltmapArg): number {
+    const ft = this.k.ftrace;
+    if (!ft.on) return this.archRemoveMemoryTraced(start, size, a);
+    ft.enter('arch_remove_memory');
+    try {
+      return this.archRemoveMemoryTraced(start, size, a);
+    } finally {
+      ft.exit('arch_remove_memory');
+    }
+  }
+
+  private archRemoveMemoryTraced(start: bigint, size: bigint, a: AltmapArg): number {
     const k = this.k;
+    const ft = k.ftrace;
     const startPfn = Number(start >> 12n);
     const nrPages = Number(size >> 12n);
     let ret = 0;
+    if (ft.on) {
+      ft.enter('__remove_pages');
+      // map_offset: 5.x+ asks vmem_altmap_offset whatever the altmap (NULL gives 0); v4.16+ only for an altmap
+      const hasAltmap = a.explicit ? a.altmap !== null : a.lookup(startPfn) !== null;
+      if (k.profile.hotplug === 'subsection' || (hasAltmap && k.profile.altmapExplicit)) ft.leaf('vmem_altmap_offset');
+    }
     if (k.profile.hotplug === 'subsection') this.removeSubsections(startPfn, nrPages, a);
     else {
       // the zone comes from the first data page ("with altmap the first mapped page is offset from @start")
@@ -166,6 +273,11 @@ export class Hotplug {
       ret = this.removePages(k.memmap.zoneOf(startPfn + mapOffset), startPfn, nrPages, a);
       if (k.poisoned) return ret;
       if (ret) k.log.warnOnce('arch_remove_memory', 'arch/x86/mm/init_64.c:1030 arch_remove_memory+0xa1/0xb0');
+    }
+    if (ft.on) {
+      ft.exit('__remove_pages');
+      // kernel_physical_mapping_remove -> remove_pagetable of the direct map
+      ft.leaf('remove_pagetable');
     }
     k.pgtable.directMapRemove(startPfn, startPfn + nrPages);
     return ret;
@@ -187,6 +299,16 @@ export class Hotplug {
     let run = 0;
     while (run < nrSections && k.sparse.pfnValid(sectionToPfn(first + run))) run++;
     if (run > 0) {
+      if (k.ftrace.on) {
+        const altmap = a.explicit ? a.altmap !== null : a.lookup(startPfn) !== null;
+        // __remove_section -> sparse_remove_one_section -> __kfree_section_memmap -> vmemmap_free, per section
+        for (let i = 0; i < run; i++) {
+          k.ftrace.enter('sparse_remove_one_section');
+          k.ftrace.enter('vmemmap_free');
+          if (altmap) k.ftrace.leaf('vmem_altmap_free');
+          k.ftrace.exit('sparse_remove_one_section');
+        }
+      }
       k.sparse.markAbsent(startPfn, startPfn + run * PAGES_PER_SECTION);
       const altmapId = a.explicit ? (a.altmap ? a.altmap.id : NO_ALTMAP) : LOOKUP_ALTMAP;
       const r = k.vmemmap.free(startPfn, run * PAGES_PER_SECTION, altmapId);
@@ -206,6 +328,7 @@ export class Hotplug {
       let pieceEnd = Math.min(end, sectionToPfn(pfnToSection(pfn) + 1));
       const whole = pieceEnd - pfn === PAGES_PER_SECTION;
       if (whole) while (pieceEnd + PAGES_PER_SECTION <= end) pieceEnd += PAGES_PER_SECTION;
+      if (k.ftrace.on) for (let s = pfn; s < pieceEnd; s += PAGES_PER_SECTION) this.traceRemoveSection(whole && altmap !== NO_ALTMAP);
       k.sparse.markAbsent(pfn, pieceEnd);
       // section_deactivate: an early section keeps its boot memmap
       if (!whole && k.sparse.earlySection(pfn)) {

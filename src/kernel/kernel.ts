@@ -10,6 +10,7 @@ import { Zonelists } from './zonelist.ts';
 import { Altmaps } from './altmap.ts';
 import { DeviceRegistry } from './devres.ts';
 import { HostMemoryError, MachinePoisonedError } from './errno.ts';
+import { Ftrace } from './ftrace.ts';
 import { Hotplug } from './hotplug.ts';
 import { Hugetlb } from './hugetlb.ts';
 import { Memmap } from './memmap.ts';
@@ -69,6 +70,8 @@ export class Kernel {
   readonly zonelists = new Zonelists(this);
   /** The dax bus: device-dax instances, and which driver (device_dax or kmem) each is bound to. */
   readonly dax: DaxBus;
+  /** ftrace's function_graph over the modelled functions (tracefs at /sys/kernel/tracing). */
+  readonly ftrace: Ftrace;
   poisoned: string | null = null;
   /** The nth next devres allocation fails (fault injection; 0 = off). */
   devresFault = 0;
@@ -84,6 +87,8 @@ export class Kernel {
     debug: boolean,
   ) {
     this.log.debug = debug;
+    this.ftrace = new Ftrace(profile.name);
+    if (profile.ftraceTrampolineSplit) this.ftrace.onFirstStart = () => this.ftraceTrampoline();
     this.physmem = new Physmem(core);
     this.pageAlloc = new PageAlloc(core);
     this.pgtable = new Pgtable(core, layout.paging);
@@ -103,6 +108,27 @@ export class Kernel {
   }
 
   /** Turn the core's events into kernel messages. */
+  /**
+   * ftrace_startup's dynamic trampoline (arch_ftrace_update_trampoline): set_memory_rox of its module page also
+   * changes that page's direct-map alias, which splits the 2 MiB leaf holding it into 4 KiB ones
+   * (arch/x86/mm/pat/set_memory.c split_large_page). The model puts the trampoline in the lowest 2 MiB leaf
+   * of the direct map above the kernel image's first 16 MiB.
+   */
+  private ftraceTrampoline(): void {
+    const { pageOffset, physBits } = this.layout;
+    let leaf: { va: bigint } | null = null;
+    for (const l of this.pgtable.leaves()) {
+      if (l.shift === 21 && l.va >= pageOffset + (16n << 20n) && l.va < pageOffset + (1n << BigInt(physBits))) {
+        leaf = l;
+        break;
+      }
+    }
+    if (!leaf) return;
+    const pfn = Number((leaf.va - pageOffset) >> 12n);
+    // remap the 2 MiB as a 4 KiB page and 511 more: directMapAdd maps a range off the 2 MiB grid in 4 KiB leaves
+    if (this.pgtable.directMapRemove(pfn, pfn + 512) < 0 || this.pgtable.directMapAdd(pfn, pfn + 1) < 0 || this.pgtable.directMapAdd(pfn + 1, pfn + 512) < 0) this.hostOom();
+  }
+
   drainEvents(): void {
     for (const e of this.core.takeEvents()) {
       switch (e.type) {

@@ -61,11 +61,22 @@ export class Memremap {
     return this.k.profile.altmapExplicit ? { explicit: true, altmap: pm.altmap } : { explicit: false, lookup: this.toVmemAltmap };
   }
 
-  /** Mirror the lookup into the core, where v4.5's free_pagetable consults it. */
+  /** The pgmaps the core's copy of the lookup names, by the id it holds for each (find_dev_pagemap's answer). */
+  readonly byId = new Map<number, PageMap>();
+  private readonly idOf = new WeakMap<PageMap, number>();
+  private nextId = 0;
+
+  /** Mirror the lookup into the core: find_dev_pagemap / to_vmem_altmap answer from there, v4.5's free_pagetable too. */
   private syncLookup(): void {
-    if (this.k.profile.altmapExplicit) return;
     const entries = [];
-    for (const r of this.lookup.all()) if (r.value.altmap !== null) entries.push({ startPfn: r.start, endPfn: r.end, altmapId: r.value.altmap.id });
+    this.byId.clear();
+    for (const r of this.lookup.all()) {
+      const pm = r.value;
+      let id = this.idOf.get(pm);
+      if (id === undefined) this.idOf.set(pm, (id = this.nextId++));
+      this.byId.set(id, pm);
+      entries.push({ startPfn: r.start, endPfn: r.end, altmapId: pm.altmap !== null ? pm.altmap.id : -1, pgmapId: id });
+    }
     this.k.vmemmap.setAltmapLookup(entries);
   }
 
@@ -76,7 +87,23 @@ export class Memremap {
 
   /** devm_memremap_pages (kernel.md §2.1; pagemap_range on v6): returns __va(res.start) or throws KernelError. */
   devmMemremapPages(dev: Device, start: bigint, end: bigint, altmap: AltmapFields | null, vmemmapShift = 0): bigint {
+    const ft = this.k.ftrace;
+    if (ft.on) {
+      ft.enter('devm_memremap_pages');
+      // v5.x+: devm_memremap_pages is a wrapper of memremap_pages (v4.x has no memremap_pages: not listed there)
+      ft.enter('memremap_pages');
+    }
+    try {
+      return this.memremapPages(dev, start, end, altmap, vmemmapShift);
+    } finally {
+      if (ft.on) ft.exit('devm_memremap_pages');
+    }
+  }
+
+  /** memremap_pages + pagemap_range (mm/memremap.c, v5.x+), devm_memremap_pages' own body on v4.x. */
+  private memremapPages(dev: Device, start: bigint, end: bigint, altmap: AltmapFields | null, vmemmapShift: number): bigint {
     const k = this.k;
+    const ft = k.ftrace;
     const p = k.profile;
     const size = end - start + 1n;
     const alignStart = start & ~(SECTION_SIZE - 1n);
@@ -88,6 +115,7 @@ export class Memremap {
       throw new KernelError('ENXIO', 'devm_memremap_pages: CONFIG_ZONE_DEVICE is not set');
     }
     if (p.conflictCheck !== 'none') this.conflictCheck(dev, p.conflictCheck === 'aligned' ? [alignStart, alignStart + alignSize - 1n] : [start, end]);
+    if (ft.on) ft.leaf('region_intersects');
     const isRam = p.mixedCheckAligned ? k.iomem.regionIntersects(alignStart, alignEnd - alignStart, 'System RAM') : k.iomem.regionIntersects(start, size, 'System RAM');
     if (isRam === 'REGION_MIXED' || (isRam === 'REGION_INTERSECTS' && p.refuseRam)) {
       const kind = isRam === 'REGION_MIXED' ? 'mixed' : 'ram';
@@ -123,6 +151,7 @@ export class Memremap {
       this.unwind(pm);
       throw KernelError.fromErrno(err, `devm_memremap_pages: arch_add_memory of ${pr(addStart, addStart + addSize - 1n)} failed`);
     }
+    if (ft.on) this.traceMemmapInit(pm.altmap !== null);
     try {
       const altmapFields = pm.altmap ? k.altmaps.read(pm.altmap) : null;
       k.memmap.initDevicePages({ start: pm.start, end: pm.end, altmap: altmapFields, vmemmapShift: pm.vmemmapShift, pgmapAddr: pm.pgmapAddr }, addStart, addSize);
@@ -139,10 +168,31 @@ export class Memremap {
     return k.va(start);
   }
 
+  /**
+   * The memmap's initialisation after the hot-add: move_pfn_range_to_zone (memmap_init_range) and, v4.20+,
+   * memmap_init_zone_device; on 6.1 both reach vmem_altmap_offset with an altmap (6.12 inlines it).
+   */
+  private traceMemmapInit(altmap: boolean): void {
+    const ft = this.k.ftrace;
+    const zoneDevice = this.k.profile.memmapInit === 'v4.20';
+    ft.enter('move_pfn_range_to_zone');
+    ft.leaf('memmap_init_range');
+    if (altmap && zoneDevice) ft.leaf('vmem_altmap_offset');
+    ft.exit('move_pfn_range_to_zone');
+    if (!zoneDevice) return;
+    ft.enter('memmap_init_zone_device');
+    if (altmap) ft.leaf('vmem_altmap_offset');
+    ft.exit('memmap_init_zone_device');
+  }
+
   /** ~v4.18+: a pgmap already holding the first or last pfn refuses the mapping. */
   private conflictCheck(dev: Device, [first, last]: [bigint, bigint]): void {
     const k = this.k;
-    if (!this.findDevPagemap(first) && !this.findDevPagemap(last)) return;
+    // get_dev_pagemap of the first pfn, then (no conflict there) of the last
+    if (k.ftrace.on) k.ftrace.leaf('get_dev_pagemap');
+    const hit = this.findDevPagemap(first) !== null;
+    if (!hit && k.ftrace.on) k.ftrace.leaf('get_dev_pagemap');
+    if (!hit && !this.findDevPagemap(last)) return;
     if (k.profile.name === 'v4.18') k.log.warn('kernel/memremap.c:183 devm_memremap_pages+0x86/0x3c0', `${dev.prefix()}Conflicting mapping in same section`);
     else k.log.warn('mm/memremap.c:172 pagemap_range+0x4e/0x3c0', 'Conflicting mapping in same section');
     throw new KernelError('ENOMEM', `devm_memremap_pages: conflicting mapping in the same section as ${pr(first, last)}`);
@@ -194,6 +244,7 @@ export class Memremap {
       }
       // xa_store_range replaces whatever was there
       this.lookup.set(first, last + 1, pm);
+      this.syncLookup();
       return;
     }
     const keyFirst = Number((p.radixInsertAligned ? alignStart : pm.start) >> 27n);
@@ -220,6 +271,7 @@ export class Memremap {
   private releaseLookup(pm: PageMap): void {
     if (this.k.profile.lookup === 'pfn') {
       this.lookup.delete(Number(pm.start >> 12n), Number(pm.end >> 12n) + 1);
+      this.syncLookup();
       return;
     }
     const first = Number(pm.start >> 27n) * PAGES_PER_SECTION;
@@ -249,6 +301,20 @@ export class Memremap {
 
   /** devm_memremap_pages_release (kernel.md §2.2) / memunmap_pages (v6). */
   release(pm: PageMap): void {
+    const ft = this.k.ftrace;
+    if (ft.on) {
+      ft.enter('devm_memremap_pages_release');
+      ft.enter('memunmap_pages');
+    }
+    try {
+      this.memunmapPages(pm);
+    } finally {
+      if (ft.on) ft.exit('devm_memremap_pages_release');
+    }
+  }
+
+  /** memunmap_pages (v5.x+; devm_memremap_pages_release's own body on v4.x). */
+  private memunmapPages(pm: PageMap): void {
     const k = this.k;
     const p = k.profile;
     this.live.delete(pm);
@@ -263,6 +329,8 @@ export class Memremap {
       return;
     }
     if (p.releaseLookupFirst) this.releaseLookup(pm);
+    // v5.x+: the pages leave ZONE_DEVICE before the hot-remove
+    if (k.ftrace.on) k.ftrace.leaf('remove_pfn_range_from_zone');
     if (p.hotplug === 'subsection') k.hotplug.archRemoveMemory(pm.start, size, a);
     else k.hotplug.archRemoveMemory(alignStart, alignSize, a);
     if (k.poisoned) return;

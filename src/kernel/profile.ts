@@ -80,6 +80,13 @@ export interface Profile {
   crashHotplug: boolean;
   /** v6.6+: memory_hotplug.memmap_on_memory=force (a bool before: 6.1 reads "force" as false, fixture kmem-mom-force). */
   memmapOnMemoryForce: boolean;
+  /**
+   * Starting function_graph the first time splits a 2 MiB page of the direct map: ftrace_startup's dynamic
+   * trampoline is module memory made read-only/executable (set_memory_rox), which changes the page's direct-map
+   * alias too (DirectMap4k +2048 kB, DirectMap2M -2048 kB in every recorded 6.12.117 trace case; 6.1.192 shows
+   * it in some runs only, where the trampoline lands in a page already split, so v6.1 leaves it out).
+   */
+  ftraceTrampolineSplit: boolean;
   /** v6.8+: /sys/bus/dax/devices/daxX.Y/memmap_on_memory, which dax kmem honours. */
   daxMemmapOnMemory: boolean;
   /** v5.14+: HugeTLB Vmemmap Optimization (hugetlb_optimize_vmemmap). */
@@ -127,6 +134,7 @@ const V45: Profile = {
   compoundDevmaps: false,
   memmapOnMemory: false,
   daxOwnResource: false,
+  ftraceTrampolineSplit: false,
   autoOnlineBlocks: 'offline',
   crashHotplug: false,
   daxMemmapOnMemory: false,
@@ -166,6 +174,7 @@ const V6: Profile = {
   compoundDevmaps: true,
   memmapOnMemory: true,
   daxOwnResource: true,
+  ftraceTrampolineSplit: true,
   autoOnlineBlocks: 'online',
   crashHotplug: true,
   daxMemmapOnMemory: true,
@@ -205,7 +214,7 @@ const PROFILES: Record<KernelName, Profile> = {
   v6: V6,
   // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
   // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
-  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, hmemBootRegister: true, hmemDefaultKmem: false, memmapOnMemoryForce: false },
+  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, ftraceTrampolineSplit: false, hmemBootRegister: true, hmemDefaultKmem: false, memmapOnMemoryForce: false },
 };
 
 export function profileFor(name: string): Profile {

@@ -3,7 +3,7 @@
  * vmemmap_populate and vmemmap_free over the core, vmemmap_can_optimize, and the PMD-run debug line
  * of vmemmap_populate_print_last.
  */
-import { PopulateFlags, type Core } from '../core/core.ts';
+import { PopulateFlags, type Core, type LookupEntryInput } from '../core/core.ts';
 import { STRUCT_PAGE_SIZE } from '../core/structPage.ts';
 import type { Printk } from './printk.ts';
 import { PAGES_PER_SECTION, sectionToPfn } from './sparse.ts';
@@ -78,8 +78,8 @@ export class Vmemmap {
     return this.core.vmemmapRestoreHuge(startPfn, nrPages);
   }
 
-  /** v4.5's free_pagetable resolves each leaf through the pgmap lookup: the core keeps a copy of it. */
-  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
+  /** find_dev_pagemap, to_vmem_altmap and v4.5's free_pagetable resolve through the pgmap lookup: the core keeps a copy of it. */
+  setAltmapLookup(entries: LookupEntryInput[]): void {
     this.core.setAltmapLookup(entries);
   }
 

@@ -267,6 +267,8 @@ export interface CreateNamespaceParams {
   available: bigint;
   /** The region's align attribute (ndctl v5.7+ kernels); null when the kernel has none. */
   regionAlign: bigint | null;
+  /** A label-less (ND_DEVICE_NAMESPACE_IO) region: ndctl takes its whole size as available, untrimmed. */
+  labelLess?: boolean;
   /** ndctl_region_get_interleave_ways(); default 1. */
   interleaveWidth?: number;
   /** -m; default fsdax. Only raw escapes the 16 MiB minimum. */
@@ -314,8 +316,9 @@ export function checkCreateNamespace(p: CreateNamespaceParams): bigint {
   }
 
   // validate_namespace_options: validate_available_capacity first; -EAGAIN from every region becomes -ENOSPC.
-  // ndctl reads max_available_extent, which the kernel trims to the region's align (nd_pmem_max_contiguous_dpa)
-  const available = p.regionAlign !== null && p.regionAlign > 0n ? p.available - (p.available % p.regionAlign) : p.available;
+  // ndctl reads max_available_extent, which the kernel trims to the region's align (nd_pmem_max_contiguous_dpa); a
+  // label-less region's is its size
+  const available = !p.labelLess && p.regionAlign !== null && p.regionAlign > 0n ? p.available - (p.available % p.regionAlign) : p.available;
   if (available === 0n || (size !== undefined && size > available)) noSpace();
   const defaultSize = size === undefined;
   if (size === undefined || size === 0n) size = available;

@@ -11,7 +11,7 @@ import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
 import { NdctlError, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
-import { RegionSeeds, holderName, type Holder } from './seeds.ts';
+import { RegionSeeds, holderName, type Holder, type SeedKind } from './seeds.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
 import { hex } from '../kernel/printk.ts';
 
@@ -188,17 +188,32 @@ export class Pmem {
     // a disabled namespace has no driver: nd_pmem's page map (pmemShouldMapPages) goes with it
     if (ns.pfnDev?.bound) this.k.devices.unbind(ns.pfnDev);
     this.k.iomem.release(ns.region.res, ns.claim);
+    this.k.dax.detachDisk(ns.dev);
     ns.disabled = { holderClass };
   }
 
   /** nd_namespace_io: the label-less region's namespaceX.0 over all of it, raw, bound to nd_pmem. */
   private addIoNamespace(region: Region): void {
     const size = region.res.end + 1n - region.res.start;
-    this.create({ region, start: region.res.start, size, mode: 'raw', map: 'dev', align: 4096n, layout: null });
+    this.create({ region, start: region.res.start, size, mode: 'raw', map: 'dev', align: 4096n, layout: null }, false);
   }
 
   ownsDevice(name: string): boolean {
     return this.regions.some((r) => r.namespaces.some((ns) => ns.pfnDev?.name === name));
+  }
+
+  /** An idle seed namespace (registered, size 0) of some region. */
+  isIdleSeed(name: unknown): boolean {
+    return this.regions.some((r) => r.seeds.idleNamespaces.some((id) => `namespace${r.id}.${id}` === name));
+  }
+
+  /**
+   * ndctl's destroy of an idle seed: zero_info_block enables it, nd_pmem_probe refuses a size-0 namespace ("too
+   * small", -ENODEV) before anything is set up; the size write of 0 that follows is refused by __size_store
+   * (no uuid) without reaching nd_namespace_pmem_set_resource. Nothing changes.
+   */
+  probeIdleSeed(): void {
+    if (this.k.ftrace.on) this.k.ftrace.leaf('nd_pmem_probe');
   }
 
   find(name: unknown): Namespace {
@@ -290,6 +305,7 @@ export class Pmem {
           sectorSize,
           available: largest,
           regionAlign: this.regionAlign,
+          labelLess: region.io,
           mode,
           region: `region${region.id}`,
         });
@@ -304,7 +320,7 @@ export class Pmem {
         } catch (e) {
           // nd_pfn_init() runs in the driver's probe, after ndctl configured the namespace: the kernel's refusal
           if (!(e instanceof KernelError) || e.code !== 'ENXIO' || !/unable to satisfy requested alignment/.test(e.message)) throw e;
-          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: e.message, ...re };
+          return { region, start: ext.start, size, mode, map, align, layout: null, probeFailure: 'unable to satisfy requested alignment', ...re };
         }
       } catch (e) {
         lastErr = e;
@@ -334,13 +350,15 @@ export class Pmem {
   private checkResourceAlignment(p: NamespacePlan, idx: number, dev: string): void {
     const a = this.regionAlign;
     if (a === null || a <= 0n || p.start % a === 0n) return;
+    // ndctl deletes the configuration: size 0
+    if (this.k.ftrace.on) this.k.ftrace.leaf('nd_namespace_pmem_set_resource');
     p.region.seeds.lbasize.set(idx, p.mode === 'sector' ? 4096 : 512);
     const text = `${dev} misaligned to ${a >> 20n}M, adjust region alignment and retry`;
     throw new NdctlError('EINVAL', text, `  Error: ${text}\n\nfailed to create namespace: Invalid argument\n`, 237);
   }
 
-  /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. */
-  create(p: NamespacePlan): Record<string, unknown> {
+  /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. `traced`: the kernel's calls are ftrace'd (not for the model's own re-creation of a label-less namespace). */
+  create(p: NamespacePlan, traced = true): Record<string, unknown> {
     const k = this.k;
     // -e: namespace_reconfig destroys the old configuration first; zero_info_block enables it raw
     // once (nd_pmem's probe, which on the e820 bus warns: fixtures legacy-fsdax-dev, legacy-devdax-mem)
@@ -349,7 +367,7 @@ export class Pmem {
       if (p.region.legacy) this.noFlushWarning(p.reconfig.dev);
     }
     try {
-      return this.setupNamespace(p);
+      return this.setupNamespace(p, traced);
     } catch (e) {
       // a label-less region's namespace does not go away: raw again, left disabled by ndctl
       if (p.region.io && !p.region.namespaces.length && !k.poisoned) {
@@ -362,8 +380,11 @@ export class Pmem {
   }
 
   /** ndctl's setup_namespace and the probe it triggers: configure the seed, claim, enable. */
-  private setupNamespace(p: NamespacePlan): Record<string, unknown> {
+  private setupNamespace(p: NamespacePlan, traced: boolean): Record<string, unknown> {
     const k = this.k;
+    const ft = traced && k.ftrace.on ? k.ftrace : null;
+    // ndctl writes the namespace's size (size_store -> nd_namespace_pmem_set_resource); a label-less one has no size to write
+    if (ft && !p.region.io) ft.leaf('nd_namespace_pmem_set_resource');
     // ndctl configures namespaceX.0 if idle, else the region's namespace seed, and the mode's holder seed
     const seeds = p.region.seeds;
     const idx = seeds.regionGetNamespace();
@@ -397,12 +418,26 @@ export class Pmem {
       // "probe ... failed" line for -ENXIO), ndctl reports the enable failure and deletes the namespace
       const dax = p.mode === 'devdax';
       const devName = holderName(p.region.id, holder!);
-      k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${p.probeFailure}`);
+      if (ft) {
+        // nd_pfn_init's alignment check fails inside nvdimm_setup_pfn; ndctl then deletes the configuration
+        this.traceProbeStart(dax, p.layout === null ? 'mem' : p.map);
+        ft.exit(dax ? 'dax_pmem_probe' : 'nd_pmem_probe');
+        if (!p.region.io) ft.leaf('nd_namespace_pmem_set_resource');
+      }
+      k.log.printk('err', `${dax ? 'dax_pmem' : 'nd_pmem'} ${devName}: ${dev} ${p.probeFailure}`);
       k.iomem.release(p.region.res, claim);
       p.region.namespaces.splice(p.region.namespaces.indexOf(ns), 1);
       seeds.unconfigure(idx, holder, p.align);
       enableFailed(dax ? 'dax' : 'pfn', devName, dev);
     }
+    if (ft && p.mode === 'sector') {
+      // the btt device binds nd_pmem: nvdimm_namespace_attach_btt claims the namespace (btt_init's calls are not modelled functions)
+      ft.enter('nd_pmem_probe');
+      ft.enter('nvdimm_namespace_attach_btt');
+      this.traceNsioEnable();
+      ft.exit('nd_pmem_probe');
+    }
+    if (ft && p.mode === 'raw') this.traceRawProbe(false);
     if (p.mode === 'sector') {
       // nd_btt_probe -> btt_init (drivers/nvdimm/btt.c): rawsize is the namespace less the 4 KiB initial offset
       const btt = holderName(p.region.id, holder!);
@@ -425,7 +460,7 @@ export class Pmem {
     if (pmemShouldMapPages(ns)) this.attachRawPages(ns);
     if (p.layout) {
       try {
-        this.attachPfn(ns, p.layout);
+        this.attachPfn(ns, p.layout, ft !== null);
       } catch (e) {
         // ndctl gives up on a namespace that fails to enable and deletes its configuration
         if (ns.pfnDev && !k.poisoned) k.devices.unbind(ns.pfnDev);
@@ -435,7 +470,11 @@ export class Pmem {
         throw e;
       }
     }
+    // pmem_attach_disk: a raw or fsdax namespace that came up has a pmem disk, and its fs-dax dax_device
+    if ((p.mode === 'raw' || (p.mode === 'fsdax' && p.layout)) && !ns.disabled) k.dax.attachDisk(dev);
+    const before = { ...seeds.seed };
     seeds.advanceSeeds(idx, holder);
+    if (ft) this.traceSeedProbes(before, seeds.seed);
     return this.json(ns, false);
   }
 
@@ -453,8 +492,9 @@ export class Pmem {
   }
 
   /** nd_pfn_init + devm_memremap_pages with the on-stack altmap. */
-  private attachPfn(ns: Namespace, layout: PfnLayout): void {
+  private attachPfn(ns: Namespace, layout: PfnLayout, traced: boolean): void {
     const k = this.k;
+    const ft = traced ? k.ftrace : null;
     // fsdax: the pmem driver binds the pfn device; devdax: dax_pmem binds the dax device
     const dax = ns.mode === 'devdax';
     const ndName = holderName(ns.region.id, ns.holder!);
@@ -469,8 +509,130 @@ export class Pmem {
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.pfnEra, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
     // 6.1's zero-sized device-dax region (a1G-ll-devdax-dev on 6.1.192): an empty instance, nothing mapped
-    if (!(dax && layout.npfns === 0)) this.probe(ns, layout, dev, pfnName, driver);
-    if (dax) this.addDevDax(ns, layout, pfnName);
+    if (ft) this.traceProbeStart(dax, ns.map);
+    try {
+      if (ft && dax) {
+        // __dax_pmem_probe: the region, then devm_create_dev_dax, whose device_dax binding maps the pages
+        ft.leaf('alloc_dax_region');
+        ft.enter('devm_create_dev_dax');
+        ft.leaf('alloc_dev_dax_range');
+        ft.enter('dev_dax_probe');
+        ft.leaf('region_intersects');
+      }
+      if (!(dax && layout.npfns === 0)) this.probe(ns, layout, dev, pfnName, driver);
+      if (dax) this.addDevDax(ns, layout, pfnName);
+    } finally {
+      if (ft) ft.exit(dax ? 'dax_pmem_probe' : 'nd_pmem_probe');
+    }
+  }
+
+  // ---------------------------------------------------------------- ftrace: the drivers' calls around the model's work
+
+  /** devm_nsio_enable (drivers/nvdimm/claim.c): the claim, then devm_memremap's is-RAM check and nsio_rw_bytes' (two region_intersects). */
+  private traceNsioEnable(): void {
+    const ft = this.k.ftrace;
+    ft.enter('devm_nsio_enable');
+    ft.leaf('region_intersects');
+    ft.leaf('region_intersects');
+    ft.exit('devm_nsio_enable');
+  }
+
+  /**
+   * The pfn/dax device's probe up to the memremap: nd_pmem_probe -> pmem_attach_disk (fsdax) or dax_pmem_probe ->
+   * __dax_pmem_probe (devdax), each enabling the namespace, nvdimm_setup_pfn (nd_pfn_init -> nd_pfn_validate; with
+   * map=dev the namespace is enabled again past the info block's reserve), the raw access disabled, and the
+   * data range checked against System RAM. Left open: the caller adds the rest and exits the probe.
+   */
+  private traceProbeStart(dax: boolean, map: 'dev' | 'mem'): void {
+    const ft = this.k.ftrace;
+    const era = this.k.profile.pfnEra;
+    if (era === 'v4.5' || era === 'v4.5-rc1') {
+      // v4.5's pmem.c: nd_pmem_probe -> nvdimm_namespace_attach_pfn -> nd_pfn_init (nd_pfn_validate), then devm_memremap_pages itself
+      ft.enter('nd_pmem_probe');
+      ft.enter('nvdimm_namespace_attach_pfn');
+      ft.leaf('nd_pfn_validate');
+      return;
+    }
+    ft.enter(dax ? 'dax_pmem_probe' : 'nd_pmem_probe');
+    ft.enter(dax ? '__dax_pmem_probe' : 'pmem_attach_disk');
+    this.traceNsioEnable();
+    ft.enter('nvdimm_setup_pfn');
+    ft.leaf('nd_pfn_validate');
+    if (map === 'dev') {
+      ft.leaf('devm_nsio_disable');
+      this.traceNsioEnable();
+    }
+    ft.exit('nvdimm_setup_pfn');
+    ft.leaf('devm_nsio_disable');
+    ft.leaf('region_intersects');
+  }
+
+  /**
+   * nd_pmem_probe of a raw namespace (drivers/nvdimm/pmem.c): enabled, nd_btt_probe / nd_pfn_probe / nd_dax_probe
+   * find no info block (with force_raw, as destroy-namespace's zeroing sets it, they return at once), disabled,
+   * then pmem_attach_disk (devm_memremap of the whole namespace: two region_intersects).
+   */
+  private traceRawProbe(forceRaw: boolean): void {
+    const ft = this.k.ftrace;
+    ft.enter('nd_pmem_probe');
+    this.traceNsioEnable();
+    ft.leaf('nd_btt_probe');
+    ft.enter('nd_pfn_probe');
+    if (!forceRaw) ft.leaf('nd_pfn_validate');
+    ft.exit('nd_pfn_probe');
+    if (ft.available('nd_dax_probe')) {
+      ft.enter('nd_dax_probe');
+      if (!forceRaw) ft.leaf('nd_pfn_validate');
+      ft.exit('nd_dax_probe');
+    }
+    ft.leaf('devm_nsio_disable');
+    ft.enter('pmem_attach_disk');
+    this.traceNsioEnable();
+    ft.leaf('devm_nsio_disable');
+    ft.leaf('region_intersects');
+    ft.leaf('region_intersects');
+    ft.exit('nd_pmem_probe');
+  }
+
+  /** nd_region_advance_seeds' new seed devices, probed asynchronously: nd_pmem for namespaces, pfn and btt devices (-ENODEV, no namespace), dax_pmem for dax ones. */
+  private traceSeedProbes(before: Readonly<Record<SeedKind, number | null>>, after: Readonly<Record<SeedKind, number | null>>): void {
+    const ft = this.k.ftrace;
+    for (const kind of ['namespace', 'pfn', 'btt', 'dax'] as const) {
+      if (before[kind] === after[kind] || after[kind] === null) continue;
+      ft.deferWork(() => {
+        if (kind !== 'dax') return ft.leaf('nd_pmem_probe');
+        ft.enter('dax_pmem_probe');
+        ft.leaf('__dax_pmem_probe');
+        ft.exit('dax_pmem_probe');
+      });
+    }
+  }
+
+  /**
+   * ndctl's namespace_destroy as the kernel sees it: the holder unbound (its driver's remove and devres), the
+   * namespace enabled raw with force_raw to zero its info block and disabled again, then its size set to 0.
+   */
+  private traceTeardown(ns: Namespace): void {
+    const ft = this.k.ftrace;
+    if (!ns.disabled) {
+      if (ns.mode === 'sector') {
+        ft.enter('nd_pmem_remove');
+        ft.leaf('nvdimm_namespace_detach_btt');
+        ft.exit('nd_pmem_remove');
+      } else if (ns.mode !== 'devdax') {
+        ft.leaf('nd_pmem_remove');
+        ft.leaf('pmem_release_disk');
+      }
+    }
+  }
+
+  /** The rest of namespace_destroy once the holder is gone: the zeroing enable (force_raw) and the size write. */
+  private traceZeroAndDelete(ns: Namespace): void {
+    const ft = this.k.ftrace;
+    this.traceRawProbe(true);
+    ft.leaf('nd_pmem_remove');
+    ft.leaf('pmem_release_disk');
+    if (!ns.region.io) ft.leaf('nd_namespace_pmem_set_resource');
   }
 
   /** devm_create_dev_dax: the device-dax instance over the namespace's data, device_dax bound. */
@@ -504,7 +666,16 @@ export class Pmem {
         // device_dax binds again: a new device instance and the memremap
         const dev = this.k.devices.create(name, 'dax_pmem');
         ns.pfnDev = dev;
-        this.probe(ns, layout, dev, name, 'dax_pmem');
+        const ft = this.k.ftrace;
+        if (ft.on) {
+          ft.enter('dev_dax_probe');
+          ft.leaf('region_intersects');
+        }
+        try {
+          this.probe(ns, layout, dev, name, 'dax_pmem');
+        } finally {
+          if (ft.on) ft.exit('dev_dax_probe');
+        }
         return dev;
       },
     });
@@ -540,12 +711,27 @@ export class Pmem {
   /** The namespace's configuration goes: its holder unbound and detached (nd_detach_and_reset), its space released. */
   private teardown(ns: Namespace): void {
     const k = this.k;
-    if (ns.pfnDev && k.dax.isSystemRam(ns.pfnDev.name)) k.dax.removeKmem(ns.pfnDev.name);
+    // ndctl_namespace_disable_safe(): ndctl_dax_has_active_memory() refuses while a block of it is online
+    if (ns.pfnDev && k.dax.hasActiveMemory(ns.pfnDev.name)) throw new KernelError('EBUSY', `${ns.pfnDev.name} is active as system-ram: offline its memory first`);
+    const ft = k.ftrace.on ? k.ftrace : null;
+    if (ft) this.traceTeardown(ns);
+    // devdax: dax_pmem's devres unregister_dev_dax kills the instance and unbinds device_dax with it
+    const unregister = ft !== null && ns.mode === 'devdax' && !ns.disabled;
+    if (unregister) {
+      ft.enter('unregister_dev_dax');
+      ft.leaf('kill_dev_dax');
+    }
     if (ns.pfnDev && ns.pfnDev.bound) k.devices.unbind(ns.pfnDev);
+    if (unregister) ft.exit('unregister_dev_dax');
     if (k.poisoned) return;
+    if (ft) this.traceZeroAndDelete(ns);
     if (ns.pfnDev) k.dax.remove(ns.pfnDev.name);
+    k.dax.detachDisk(ns.dev);
     if (ns.daxRes) k.iomem.release(ns.region.res, ns.daxRes);
     if (!ns.disabled) k.iomem.release(ns.region.res, ns.claim);
+    // zero_info_block: ndctl enables a namespace its holder failed to claim in raw mode; that probe succeeds,
+    // and nd_region_advance_seeds replaces it as the namespace seed (ns-sector-16M: namespace0.1)
+    else if (!ns.region.io) ns.region.seeds.advanceSeeds(ns.idx, null);
     ns.region.namespaces.splice(ns.region.namespaces.indexOf(ns), 1);
     ns.region.seeds.destroy(ns.idx, ns.holder);
   }

@@ -279,25 +279,47 @@ export function nodeView(after: string, before: string | undefined): string {
     .join('\n');
 }
 
-/** function_graph as a call tree: one line per call, indented by depth, durations and CPUs dropped. */
+/**
+ * function_graph as a call tree: one line per call, indented by depth, durations and CPUs dropped. The
+ * calls of the task that ran first (the command's) keep their order; the work of other tasks (the
+ * kworkers that probe new seed devices asynchronously) follows, its top-level calls sorted: which kworker
+ * runs first is the scheduler's choice (6.12.117's trace-devdax-dev-a1G and -a2M ran them in both orders).
+ */
 export function traceTree(s: string): string {
-  const out: string[] = [];
-  let depth = 0;
+  const own: string[] = [];
+  const other: string[][] = [];
+  const depth = new Map<string, number>();
+  let first: string | null = null;
+  let task = '';
   for (const line of s.split('\n')) {
+    const sw = /^\s*\d+\)\s+(\S+)\s+=>\s+(\S+)\s*$/.exec(line);
+    if (sw) {
+      first ??= sw[1]!;
+      task = sw[2]!;
+      continue;
+    }
     if (line.startsWith('#') || !line.includes('|')) continue;
     const body = line.slice(line.indexOf('|') + 1).trim();
     if (!body || body.startsWith('=>') || body.startsWith('------')) continue;
+    const mine = first === null || task === first;
+    const d = depth.get(task) ?? 0;
+    const emit = (text: string) => {
+      if (mine) own.push(text);
+      else if (d === 0 || !other.length) other.push([text]);
+      else other[other.length - 1]!.push(text);
+    };
     let m: RegExpExecArray | null;
     if ((m = /^(.+?)\(\) \{$/.exec(body))) {
-      out.push(`${'  '.repeat(depth)}${m[1]} {`);
-      depth++;
+      emit(`${'  '.repeat(d)}${m[1]} {`);
+      depth.set(task, d + 1);
     } else if ((m = /^(.+?)\(\);$/.exec(body))) {
-      out.push(`${'  '.repeat(depth)}${m[1]}`);
+      emit(`${'  '.repeat(d)}${m[1]}`);
     } else if (body.startsWith('}')) {
-      depth = Math.max(0, depth - 1);
+      depth.set(task, Math.max(0, d - 1));
     }
   }
-  return out.join('\n');
+  if (!other.length) return own.join('\n');
+  return [...own, '(other tasks, in any order)', ...other.map((t) => t.join('\n')).sort()].join('\n');
 }
 
 function parseJson(s: string): { ok: true; v: unknown } | { ok: false } {

@@ -314,7 +314,7 @@ function modelSysfs(m: Machine, real: string): { text: string; missing: number }
 }
 
 /** Run the steps on the model. `steps[0]` is the boot (no command), as in a recorded run. */
-export async function runOnModel(layout: Layout, steps: Array<{ index: number; run: string; setup?: boolean; trace?: boolean }>, o: ModelOptions): Promise<ModelRun> {
+export async function runOnModel(layout: Layout, steps: Array<{ index: number; run: string; setup?: boolean; trace?: boolean | readonly string[] }>, o: ModelOptions): Promise<ModelRun> {
   const dir = mkdtempSync(join(tmpdir(), 'altmap-oracle-'));
   const file = join(dir, 'state.json');
   const machine = machineFor(layout, o.profile);
@@ -346,7 +346,11 @@ export async function runOnModel(layout: Layout, steps: Array<{ index: number; r
           const argv = translate(st.run);
           ms.argv = argv;
           if (argv) {
-            if (st.trace) ms.trace = await modelTrace(o.main, base, argv, file, dir);
+            if (st.trace) {
+              ms.trace = await modelTrace(o.main, base, argv, file, dir, st.trace === true ? TRACE_FUNCTIONS : st.trace);
+              // the guest starts function_graph before the step (and stops it after): the machine's own state sees it too
+              for (const tracer of ['function_graph', 'nop']) await captured(o.main, [...base, 'write', '/sys/kernel/tracing/current_tracer', tracer, '--state', file]);
+            }
             const r = await captured(o.main, [...base, ...argv, '--state', file]);
             ms.exit = r.code;
             ms.stdout = r.stdout;
@@ -415,11 +419,12 @@ export function modelPages(m: Machine, pfns: number[]): string {
  * `--trace` and the oracle's filter (issue 16's CLI). The function_graph lines are taken from whatever
  * the command printed; null when the CLI has no --trace.
  */
-async function modelTrace(main: CliMain, base: string[], argv: string[], file: string, dir: string): Promise<string | null> {
+async function modelTrace(main: CliMain, base: string[], argv: string[], file: string, dir: string, filter: readonly string[]): Promise<string | null> {
   const copy = join(dir, 'trace-state.json');
   copyFileSync(file, copy);
-  const r = await captured(main, [...base, ...argv, '--trace', TRACE_FUNCTIONS.join(','), '--state', copy]);
-  const lines = (r.stdout + r.stderr).split('\n').filter((l) => /^\s*\d+\)\s.*\|/.test(l) || /^# tracer: /.test(l));
+  const r = await captured(main, [...base, ...argv, '--trace', filter.join(','), '--state', copy]);
+  // function_graph's lines, and the task-switch banners (" 0)  comm-pid  =>  comm-pid", between dashes)
+  const lines = (r.stdout + r.stderr).split('\n').filter((l) => /^\s*\d+\)\s.*\|/.test(l) || /^# tracer: /.test(l) || /^\s*\d+\)\s+\S+\s+=>\s+\S+\s*$/.test(l) || /^ -{20,}$/.test(l));
   if (r.code === 2 && /--trace/.test(r.stderr) && !lines.length) return null;
   return lines.join('\n') + (lines.length ? '\n' : '');
 }

@@ -15,10 +15,12 @@ export async function modelRunFor(f: Fixture, main: CliMain, o: { profile?: Orac
   // the regions as the setup steps left them (labels initialised or not)
   const setup = [...f.steps].reverse().find((x) => x.setup) ?? boot;
   const layout = layoutFrom(f.earlyBoot, setup.state.nd, boot.state.memory);
-  const traced = new Set(f.steps.filter((s) => s.trace !== undefined).map((s) => s.index));
+  // a traced step is traced on the model with the real filter (NN.filter, "name [module]" per line); an older
+  // recording without one with the guest's list
+  const filterOf = (x: (typeof f.steps)[number]): true | string[] => (x.filter === undefined ? true : x.filter.split('\n').map((l) => l.replace(/\s*\[.*\]$/, '').trim()).filter(Boolean));
   return runOnModel(
     layout,
-    f.steps.map((s) => ({ index: s.index, run: s.run, ...(s.setup ? { setup: true } : {}), ...(traced.has(s.index) ? { trace: true } : {}) })),
+    f.steps.map((s) => ({ index: s.index, run: s.run, ...(s.setup ? { setup: true } : {}), ...(s.trace !== undefined ? { trace: filterOf(s) } : {}) })),
     {
       main,
       profile: o.profile ?? f.profile,

@@ -48,6 +48,16 @@ const API: Row[] = [
   ['walk: non-canonical address', (m) => m.walk(0x0000900000000000n), 'EINVAL', /not canonical/],
   ['walk: negative address', (m) => m.walk(-1), 'EINVAL', /vaddr -1/],
   ['walk: beyond 2^64', (m) => m.walk(1n << 64n), 'EINVAL', /outside 0..2\^64-1/],
+  ['walkPhys: non-canonical address', (m) => m.walkPhys(0x0000900000000000n), 'EINVAL', /not canonical/],
+  ['walkMany: not a BigUint64Array', (m) => m.walkMany([0xffffea0000000000n] as never), 'EINVAL', /not a BigUint64Array/],
+  ['walkMany: a non-canonical address, named by index', (m) => m.walkMany(BigUint64Array.of(0xffffea0000000000n, 0x0000900000000000n)), 'EINVAL', /vas\[1\]: 0x900000000000 is not canonical/],
+  ['pagesMany: negative start', (m) => m.pagesMany(-1, 8), 'EINVAL', /pfn -1/],
+  ['pagesMany: fractional count', (m) => m.pagesMany(0x400000, 1.5), 'EINVAL', /count 1.5/],
+  ['pagesMany: more than 2^20 pages', (m) => m.pagesMany(0x400000, 2 ** 20 + 1), 'EINVAL', /over 1048576 pages/],
+  ['pagesMany: past the physical address width', (m) => m.pagesMany(2 ** 34 - 4, 8), 'EINVAL', /run past the 46-bit/],
+  ['toVmemAltmap: inside a struct page', (m) => m.toVmemAltmap(0xffffea0000000008n), 'EINVAL', /64-byte struct page/],
+  ['toVmemAltmapMany: not a BigUint64Array', (m) => m.toVmemAltmapMany(new Float64Array(2) as never), 'EINVAL', /not a BigUint64Array/],
+  ['toVmemAltmapMany: an address outside the vmemmap, named by index', (m) => m.toVmemAltmapMany(BigUint64Array.of(0xffffea0000000000n, 0xffffea0000000040n, 0xffff880000000000n)), 'EINVAL', /vas\[2\]: 0xffff880000000000 is not a vmemmap address/],
   ['pfnToPage: pfn beyond the physical address width', (m) => m.pfnToPage(2 ** 34), 'EINVAL', /beyond the 46-bit/],
   ['pfnToPage: fractional pfn', (m) => m.pfnToPage(1.5), 'EINVAL', /pfn 1.5/],
   ['pageToPfn: not a vmemmap address', (m) => m.pageToPfn(0xffff880000000000n), 'EINVAL', /not a vmemmap address/],
@@ -191,6 +201,7 @@ describe.each(BACKENDS)('fuzzed arguments [%s]', (backend) => {
   const METHODS = [
     'devmMemremapPages', 'findDevPagemap', 'toVmemAltmap', 'createAltmap', 'vmemAltmapOffset', 'vmemAltmapFree', 'altmapAllocBlockBuf',
     'pfnToPage', 'pageToPfn', 'page', 'readPhys', 'walk', 'walkVerbose', 'regionIntersects', 'createNamespace', 'destroyNamespace',
+    'walkPhys', 'walkMany', 'pagesMany', 'toVmemAltmapMany',
     'reconfigureDevice', 'hugetlbAlloc', 'hugetlbFree', 'injectFault', 'namespaceInfo', 'planNamespace', 'va', 'unbind', 'createDevice', 'listNamespaces',
   ];
   it('any arguments to any public method give a result or a KernelError, never another exception', async () => {

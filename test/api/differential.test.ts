@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMachine, type Machine, type MachineConfig } from '../../src/index.ts';
+import { createMachine, type Altmap, type Machine, type MachineConfig } from '../../src/index.ts';
 
 const RUNS = Number(process.env.ALTMAP_DIFF_RUNS ?? 500);
 const SEED = Number(process.env.ALTMAP_DIFF_SEED ?? 20261201);
@@ -24,6 +24,7 @@ type Op =
   | { op: 'destroy'; which: number }
   | { op: 'walk'; pfnOffset: number }
   | { op: 'page'; pfnOffset: number }
+  | { op: 'inspect'; pfnOffset: number; stride: number }
   | { op: 'altmapFree'; dev: number; n: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -46,6 +47,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('destroy' as const), which: fc.nat(3) }),
   fc.record({ op: fc.constant('walk' as const), pfnOffset: fc.nat(0x300000) }),
   fc.record({ op: fc.constant('page' as const), pfnOffset: fc.nat(0x300000) }),
+  fc.record({ op: fc.constant('inspect' as const), pfnOffset: fc.nat(0x300000), stride: fc.constantFrom(1, 63, 4096, 32768, 262144) }),
   fc.record({ op: fc.constant('altmapFree' as const), dev: fc.nat(3), n: fc.integer({ min: 0, max: 1024 }) }),
 );
 
@@ -98,8 +100,12 @@ function step(m: Machine, pmemStart: bigint, o: Op): unknown {
         m.destroyNamespace(list[o.which % list.length].dev as string);
         return 'ok';
       }
-      case 'walk':
-        return m.walk(m.pfnToPage(Number(pmemStart >> 12n) + o.pfnOffset - 0x80000));
+      case 'walk': {
+        const w = m.walk(m.pfnToPage(Number(pmemStart >> 12n) + o.pfnOffset - 0x80000));
+        return w && { phys: w.phys, pageSize: w.pageSize, levels: w.levels };
+      }
+      case 'inspect':
+        return inspect(m, Number(pmemStart >> 12n) + o.pfnOffset - 0x80000, o.stride);
       case 'page':
         return m.page(Number(pmemStart >> 12n) + o.pfnOffset - 0x80000);
       case 'altmapFree': {
@@ -113,6 +119,37 @@ function step(m: Machine, pmemStart: bigint, o: Op): unknown {
     const err = e as { name?: string; code?: string; message?: string };
     return { error: err.name, code: err.code, message: err.message };
   }
+}
+
+/** The inspection calls at 16 pfns from `first` by `stride`: the single calls and the batch forms, as plain data. */
+function inspect(m: Machine, first: number, stride: number) {
+  const pfns = Array.from({ length: 16 }, (_, i) => first + i * stride);
+  const vas = BigUint64Array.from(pfns, (p) => m.pfnToPage(p));
+  const altmap = (a: Altmap | null) => a && { id: a.id, live: m.isLive(a), ...a.toJSON() };
+  return {
+    vas: Array.from(vas),
+    pfns: Array.from(vas, (va) => m.pageToPfn(va)),
+    walkPhys: Array.from(vas, (va) => m.walkPhys(va)),
+    walkMany: m.walkMany(vas),
+    pages: [0, 1, 2, 3].map((i) => m.page(first + 64 * i)),
+    pagesMany: m.pagesMany(first, 4 * 64),
+    toVmemAltmap: Array.from(vas, (va) => altmap(m.toVmemAltmap(va))),
+    toVmemAltmapMany: m.toVmemAltmapMany(vas),
+    findDevPagemap: pfns.map((p) => {
+      const pm = m.findDevPagemap(BigInt(p) << 12n);
+      return pm && { ...pm, altmap: altmap(pm.altmap) };
+    }),
+  };
+}
+
+/** The batch forms say what the single calls say. */
+function consistent(r: ReturnType<typeof inspect>): void {
+  expect(Array.from(r.walkMany)).toEqual(r.walkPhys.map((p) => p ?? 0xffffffffffffffffn));
+  expect(Array.from(r.toVmemAltmapMany)).toEqual(r.toVmemAltmap.map((a) => (a ? a.id : -1)));
+  r.pages.forEach((pg, i) => {
+    expect(r.pagesMany.mapped[64 * i]).toBe(pg ? 1 : 0);
+    expect(Array.from(r.pagesMany.words.subarray(8 * 64 * i, 8 * 64 * i + 8))).toEqual(pg ? pg.words : new Array(8).fill(0n));
+  });
 }
 
 /** Everything observable, for comparison. */
@@ -148,6 +185,7 @@ describe('Wasm core and TypeScript twin agree (differential)', () => {
             const a = step(w, pmemStart, o);
             const b = step(t, pmemStart, o);
             expect(a).toEqual(b);
+            if (o.op === 'inspect' && a !== null && typeof a === 'object' && !('error' in a)) consistent(a as ReturnType<typeof inspect>);
             expect(observe(w)).toEqual(observe(t));
             // a hand-made vmem_altmap_free desynchronises alloc on purpose; a BUG stops the kernel midway
             tampered ||= o.op === 'altmapFree' && a !== 'none';

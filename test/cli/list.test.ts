@@ -111,6 +111,16 @@ describe('ndctl destroy-namespace (6.12)', () => {
     expect(forced.stderr).toBe(real('refuse-destroy-no-force', 7).stderr);
   });
 
+  it('refuse-destroy-twice steps 5-7: the second destroy finds the idle seed namespace0.0, fails its zeroing and counts it (exit 0)', async () => {
+    expect((await altmap('t.json', 'create-namespace', '-s', '1G')).code).toBe(0);
+    for (const i of [5, 6]) {
+      const r = await altmap('t.json', 'destroy-namespace', '-f', 'namespace0.0');
+      expect(r.code).toBe(real('refuse-destroy-twice', i).exit);
+      expect(r.stderr).toBe(real('refuse-destroy-twice', i).stderr);
+    }
+    expect((await altmap('t.json', 'list', '-N')).stdout).toBe(real('refuse-destroy-twice', 7).stdout);
+  });
+
   it('refuse-destroy-missing step 4: a namespace that does not exist (exit 250)', async () => {
     const r = await altmap('m.json', 'destroy-namespace', '-f', 'namespace0.9');
     expect(r.code).toBe(real('refuse-destroy-missing', 4).exit);

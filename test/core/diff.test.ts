@@ -66,6 +66,67 @@ class Pair extends CorePair {
       this.w.vmemmapTranslate(q, a);
       this.t.vmemmapTranslate(q, b);
       expect(Array.from(a), 'vmemmapTranslate').toEqual(Array.from(b));
+      this.inspect(pfns);
+    }
+  }
+
+  /**
+   * The inspection calls agree on both cores and with the full walk / readPage: walkLeaf and its levels,
+   * walkMany, pfn_to_page and page_to_pfn, the pgmap lookup (pgmapAt, toVmemAltmap and its batch), readPages.
+   */
+  inspect(pfns: number[]): void {
+    const vm = this.cfg.vmemmapStart;
+    const vas = pfns.map((p) => vm + 64n * BigInt(p));
+    // a direct-map address, a non-canonical one, one inside a struct page, one outside the vmemmap
+    const odd = [PAGE_OFFSET + 0x1000n, 0x0100000000000000n, vm + 64n * BigInt(pfns[0]) + 8n, vm - 64n];
+    for (const c of [this.w, this.t]) {
+      for (const va of [...vas, ...odd]) {
+        const full = c.walk(va);
+        const phys = c.walkLeaf(va);
+        const r = Array.from(c.walkRes());
+        const canonical = va < 1n << BigInt(this.cfg.levels === 5 ? 56 : 47) || va >= (1n << 64n) - (1n << BigInt(this.cfg.levels === 5 ? 56 : 47));
+        expect(phys, `walkLeaf(${va.toString(16)})`).toBe(!canonical ? -2n : full.mapped ? full.phys : -1n);
+        if (!canonical) continue;
+        expect(r[0], 'levels read').toBe(full.levels.length);
+        expect(r[1], 'leaf size').toBe(full.pageSize);
+        expect(BigInt(r[2]), 'root').toBe(full.levels[0].table);
+        full.levels.forEach((l, i) => expect(BigInt(r[3 + 2 * i]) | (BigInt(r[4 + 2 * i]) << 52n), `entry ${i}`).toBe(l.entry));
+      }
+      const out = new BigUint64Array(vas.length + odd.length);
+      const all = BigUint64Array.from([...vas, ...odd]);
+      expect(c.walkMany(all, out), 'walkMany: first non-canonical').toBe(vas.length + 1);
+      all.forEach((va, i) => {
+        const w = c.walk(va);
+        expect(out[i], `walkMany[${i}]`).toBe(i === vas.length + 1 || !w.mapped ? 0xffffffffffffffffn : w.phys);
+      });
+      pfns.forEach((p, i) => {
+        expect(c.pfnToPage(p)).toBe(vas[i]);
+        expect(c.pageToPfn(vas[i])).toBe(p);
+        expect(c.toVmemAltmap(vas[i])).toBe(c.pgmapAt(p));
+      });
+      expect(c.pageToPfn(odd[2]), 'inside a struct page').toBe(-4);
+      expect(c.pageToPfn(odd[3]), 'below the vmemmap').toBe(-3);
+      expect(c.pageToPfn(odd[0]), 'the direct map').toBe(-3);
+      const ids = new Int32Array(all.length);
+      expect(c.toVmemAltmapMany(all, ids), 'toVmemAltmapMany: first bad').toBe(vas.length);
+      expect(Array.from(ids.subarray(0, vas.length))).toEqual(pfns.map((p) => c.pgmapAt(p)));
+      expect(Array.from(ids.subarray(vas.length))).toEqual(odd.map((va) => c.toVmemAltmap(va)));
+      // a run of pages from each sampled pfn, against readPage one by one
+      for (const p of pfns.slice(0, 4)) {
+        const n = 70;
+        const words = new BigUint64Array(8 * n).fill(7n);
+        const mapped = new Uint8Array(n).fill(7);
+        c.readPages(p, n, words, mapped);
+        for (let i = 0; i < n; i++) {
+          const one = c.readPage(p + i);
+          expect(mapped[i], `readPages mapped ${p + i}`).toBe(one ? 1 : 0);
+          expect(Array.from(words.subarray(8 * i, 8 * i + 8)), `readPages ${p + i}`).toEqual(one ? Array.from(one) : new Array(8).fill(0n));
+        }
+      }
+    }
+    for (const va of [...vas, ...odd]) {
+      expect(this.w.walkLeaf(va), `walkLeaf both`).toBe(this.t.walkLeaf(va));
+      expect(Array.from(this.w.walkRes()).slice(0, 3 + 2 * this.w.walkRes()[0]), 'walkRes both').toEqual(Array.from(this.t.walkRes()).slice(0, 3 + 2 * this.t.walkRes()[0]));
     }
   }
 
@@ -129,6 +190,26 @@ describe('Wasm core and TypeScript twin, scripted', () => {
       p.check(SAMPLE);
     });
   }
+
+  it('the pgmap lookup: pgmap ids beside altmap ids, find_dev_pagemap and to_vmem_altmap answer from it (P16 and a neighbour without an altmap)', async () => {
+    const p = await pair();
+    const id = memremapP16(p, 4);
+    p.same('lookup', (c) =>
+      c.setAltmapLookup([
+        { startPfn: DEV + 4 * SECTION, endPfn: DEV + 6 * SECTION, altmapId: -1, pgmapId: 9 },
+        { startPfn: DEV, endPfn: DEV + 4 * SECTION, altmapId: id, pgmapId: 3 },
+      ]),
+    );
+    for (const [pfn, pgmap] of [[DEV - 1, -1], [DEV, 3], [DEV + 4 * SECTION - 1, 3], [DEV + 4 * SECTION, 9], [DEV + 6 * SECTION - 1, 9], [DEV + 6 * SECTION, -1]] as const) {
+      expect(p.same(`pgmapAt ${pfn.toString(16)}`, (c) => c.pgmapAt(pfn))).toBe(pgmap);
+      expect(p.same(`toVmemAltmap ${pfn.toString(16)}`, (c) => c.toVmemAltmap(VMEMMAP_4 + 64n * BigInt(pfn)))).toBe(pgmap);
+    }
+    p.check(SAMPLE);
+    // v4.5's free_pagetable still finds the altmap through the same table
+    for (let k = 3; k >= 0; k--) p.same(`free ${k}`, (c) => c.vmemmapFree(DEV + k * SECTION, SECTION, LOOKUP_ALTMAP));
+    expect(p.w.altmapRead(id).alloc).toBe(0n);
+    p.check(SAMPLE);
+  });
 
   it('map=mem: memmap blocks from DRAM, a failed block falls back to base pages, teardown to DRAM', async () => {
     const p = await pair({ debug: true });

@@ -98,6 +98,26 @@ describe.each(BACKENDS)('destroy-namespace of System RAM [%s]', (backend) => {
   });
 });
 
+describe.each(BACKENDS)('destroy once every block is offline [%s]', (backend) => {
+  it('kmem-destroy-offline-kmem (6.1.192) steps 5-8: 6.1 hot-adds offline; with no block online ndctl disables the namespace, kmem removes the memory, destroyed 1 (exit 0)', async () => {
+    const real61 = (i: number) => realStep('6.1.192', 'kmem-destroy-offline-kmem', i);
+    const m = await createMachine({ backend, kernel: 'v6.1', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', online: false });
+    const blocks = () => m.listDir(MEM).filter((d) => /^memory\d+$/.test(d)).length;
+    const withKmem = blocks();
+    expect(real61(7).exit).toBe(0);
+    m.destroyNamespace('namespace0.0');
+    // the 15 hot-added blocks (0x108000000-0x17fffffff) are gone, and so is System RAM (kmem)
+    expect(withKmem - blocks()).toBe(15);
+    // what 6.1 left under the region: nothing (no namespace0.0, no dax0.0, no System RAM (kmem))
+    const pmem = (iomem: string) => iomem.split('\n').filter((l) => /^100000000-|^  1[0-7]/.test(l));
+    expect(pmem(m.readFile('/proc/iomem'))).toEqual(pmem(real61(7).state.iomem));
+    expect(pmem(real61(7).state.iomem)).toHaveLength(1);
+    expect(m.listNamespaces()).toEqual([]);
+  });
+});
+
 describe.each(BACKENDS)('kmem and the direct map [%s]', (backend) => {
   it('kmem-system-ram-mem-2G step 05: the hot-add maps 0x108000000-0x13fffffff in 2M pages and 0x140000000-0x17fffffff in one 1G page (one arch_add_memory)', async () => {
     const C = 'kmem-system-ram-mem-2G';

@@ -122,3 +122,20 @@ describe.each(BACKENDS)('label-less and misaligned regions: what ndctl refuses [
     expect(dump(m)).toEqual(realDump(caseId, step));
   });
 });
+
+describe.each(BACKENDS)('dax_minor_ida: pmem disks and device-dax share it [%s]', (backend) => {
+  const machineOf = (caseId: string) => fixtureMachine(readFixture(fileURLToPath(new URL(`../fixtures/real/${K}/${caseId}`, import.meta.url))), backend);
+  const minor = (caseId: string, step: number, dev: string) => realStep(K, caseId, step).state.dax.match(new RegExp(`${dev}/dev:(\\S+)`))![1];
+
+  it.each([
+    // pmem0 (namespace0.0, raw) keeps minor 0; namespace1.0's pmem1 gives its minor 1 back when -e tears it down
+    ['ll-mis-devdax-dev', 'namespace1.0', 'dax1.0', '252:1'],
+    // the only pmem disk is the one reconfigured: its minor 0 is free again for dax0.0
+    ['ll-4G-devdax-dev', 'namespace0.0', 'dax0.0', '252:0'],
+  ] as const)('%s step 1: create-namespace -e %s -m devdax gives %s the chardev %s', async (caseId, ns, dax, want) => {
+    const m = await machineOf(caseId);
+    m.createNamespace({ reconfig: ns, mode: 'devdax', map: 'dev' });
+    expect(minor(caseId, 1, dax)).toBe(want);
+    expect(m.readFile(`/sys/bus/dax/devices/${dax}/dev`)).toBe(`${want}\n`);
+  });
+});

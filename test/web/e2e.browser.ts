@@ -13,12 +13,13 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { createMachine, type E820Entry, type Machine } from '../../src/index.ts';
+import { createMachine, planCapacity, quoteSize, type E820Entry, type Machine } from '../../src/index.ts';
 import { CHROMIUM, launchChromium, serveStatic, type Browser, type StaticServer } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = join(ROOT, 'build', 'web');
 const SCREENSHOT = process.env.DEMO_SCREENSHOT ?? join(ROOT, 'docs', 'demo.png');
+const PLANNER_SCREENSHOT = process.env.PLANNER_SCREENSHOT ?? join(ROOT, 'docs', 'planner.png');
 const GiB = 1n << 30n;
 const T = { timeout: 120_000 };
 
@@ -334,6 +335,43 @@ test('48 TiB of Persistent Memory: the page stays responsive while the worker ma
   assert.ok((await num('vmemmap-walks')) < 200, 'the vmemmap map took a few walks, not one per section');
   console.log(`48 TiB: ${polls} polls, slowest answer ${worst.toFixed(1)} ms, page stall ${await num('stall')} ms`);
   big.dispose();
+});
+
+/** The planner view's rows as the page shows them (data attributes carry the bytes). */
+async function planRows(): Promise<Array<{ label: string; ok: boolean; raw: number; usable: number; givenUp: number; dram: number; text: string }>> {
+  return page.$$eval('[data-testid="plan-row"]', (trs) =>
+    trs.map((tr) => {
+      const d = (tr as HTMLElement).dataset;
+      return { label: d.label!, ok: d.ok === 'true', raw: Number(d.raw), usable: Number(d.usable), givenUp: Number(d.givenUp), dram: Number(d.dram), text: tr.textContent ?? '' };
+    }),
+  );
+}
+
+test('the planner view (issue 15): 1 TiB and a 1500 GiB usable target on v6, planned in the worker, every row as planCapacity has it', T, async () => {
+  for (const [direction, amount] of [['size', '1T'], ['usable', '1500G']] as const) {
+    await step(async () => {
+      await page.selectOption(sel('plan-direction'), direction);
+      await page.fill(sel('plan-amount'), amount);
+      await page.selectOption(sel('plan-kernel'), 'v6');
+      await page.fill(sel('plan-dram'), '');
+      await page.click(sel('plan-run'));
+    });
+    const want = await planCapacity({ ...(direction === 'size' ? { size: amount } : { usable: amount }), kernel: 'v6' });
+    const shown = await planRows();
+    assert.deepEqual(shown.map((r) => r.label), want.rows.map((r) => r.label));
+    for (const [i, r] of want.rows.entries()) {
+      const s = shown[i];
+      assert.deepEqual({ ok: s.ok, raw: s.raw, usable: s.usable, givenUp: s.givenUp, dram: s.dram }, { ok: r.ok, raw: r.raw, usable: r.usable, givenUp: r.deviceGivenUp, dram: r.dram }, `${direction} ${amount}: ${r.label}`);
+      // the text people quote: ndctl's form of the usable size, the share given up at two decimals
+      assert.ok(s.text.includes(quoteSize(r.usable)), `${r.label}: ${s.text} shows ${quoteSize(r.usable)}`);
+      assert.ok(s.text.includes(`${r.deviceGivenUpPercent.toFixed(2)}%`), `${r.label}: ${s.text} shows ${r.deviceGivenUpPercent.toFixed(2)}%`);
+    }
+    assert.equal(await page.locator(`${sel('plan-chart')} svg rect[fill="#7b3fbf"]`).count(), want.rows.filter((r) => r.ok).length);
+  }
+  await page.locator(sel('plan')).scrollIntoViewIfNeeded();
+  mkdirSync(dirname(PLANNER_SCREENSHOT), { recursive: true });
+  await page.locator('.plan-card').screenshot({ path: PLANNER_SCREENSHOT });
+  console.log(`planner screenshot: ${PLANNER_SCREENSHOT}`);
 });
 
 test('no console errors, no failed requests', async () => {

@@ -4,7 +4,7 @@
  * integer (exact while |value| < 2^53): small counts stay positive, and an underflowing
  * vmem_altmap_free wraps to a small negative number, which reads back as 2^64 - k.
  */
-import { EventType, FaultKind, type AltmapField, type AltmapFields } from '../core.ts';
+import { EventType, FaultKind, type AltmapField, type AltmapFields, type LookupEntryInput } from '../core.ts';
 import type { Events, Faults } from './state.ts';
 
 interface Altmap {
@@ -42,7 +42,9 @@ function wrap(v: number): number {
 
 export class AltmapTable {
   private readonly maps: Array<Altmap | null> = [];
-  private lookup: Array<{ startPfn: number; endPfn: number; altmapId: number }> = [];
+  /** Every id below it is in use: the lowest-free-id search starts here (as assembly/altmap.ts). */
+  private freeHint = 0;
+  private lookup: Array<{ startPfn: number; endPfn: number; altmapId: number; pgmapId: number }> = [];
 
   constructor(
     private readonly events: Events,
@@ -58,17 +60,22 @@ export class AltmapTable {
       align: toSigned(f.align),
       alloc: toSigned(f.alloc),
     };
-    const id = this.maps.indexOf(null);
+    const id = this.maps.indexOf(null, this.freeHint);
     if (id >= 0) {
       this.maps[id] = m;
+      this.freeHint = id + 1;
       return id;
     }
     this.maps.push(m);
+    this.freeHint = this.maps.length;
     return this.maps.length - 1;
   }
 
   altmapRelease(id: number): void {
-    if (id >= 0 && id < this.maps.length) this.maps[id] = null;
+    if (id >= 0 && id < this.maps.length) {
+      this.maps[id] = null;
+      if (id < this.freeHint) this.freeHint = id;
+    }
   }
 
   private get(id: number): Altmap | null {
@@ -131,8 +138,8 @@ export class AltmapTable {
     this.events.emit(EventType.AltmapAlloc, pfn < 0 ? 0xffffffffffffffffn : BigInt(pfn), toU64(m.alloc), toU64(m.align), BigInt(n));
   }
 
-  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
-    this.lookup = entries.map((e) => ({ ...e })).sort((a, b) => a.startPfn - b.startPfn);
+  setAltmapLookup(entries: LookupEntryInput[]): void {
+    this.lookup = entries.map((e) => ({ startPfn: e.startPfn, endPfn: e.endPfn, altmapId: e.altmapId, pgmapId: e.pgmapId ?? -1 })).sort((a, b) => a.startPfn - b.startPfn);
   }
 
   /** to_vmem_altmap as free_pagetable sees it: of the entries starting at or below pfn, the last; -1 if it does not hold pfn. */
@@ -141,6 +148,16 @@ export class AltmapTable {
     for (const e of this.lookup) {
       if (e.startPfn > pfn) break;
       found = pfn < e.endPfn ? e.altmapId : -1;
+    }
+    return found;
+  }
+
+  /** find_dev_pagemap: the host's id of the pgmap covering pfn (the same rule as lookupAltmap), or -1. */
+  lookupPgmap(pfn: number): number {
+    let found = -1;
+    for (const e of this.lookup) {
+      if (e.startPfn > pfn) break;
+      found = pfn < e.endPfn ? e.pgmapId : -1;
     }
     return found;
   }

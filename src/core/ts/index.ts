@@ -16,17 +16,18 @@ import {
   type MemmapOp,
   type DramStats,
   type FaultKind,
+  type LookupEntryInput,
 } from '../core.ts';
 import { AltmapTable } from './altmap.ts';
 import { hugeArgsBad, Hvo } from './hvo.ts';
 import { Memmap } from './memmap.ts';
 import { PageAlloc } from './pagealloc.ts';
 import { Patterns } from './patterns.ts';
-import { initMemoryMapping, kernelPhysicalMappingRemove, PageTable, vaLow, walk } from './pgtable.ts';
+import { initMemoryMapping, kernelPhysicalMappingRemove, PageTable, vaLow, walk, walkLeaf, walkMany } from './pgtable.ts';
 import { PhysMem } from './physmem.ts';
 import { Shares } from './shares.ts';
 import { Events, Faults } from './state.ts';
-import { compoundArgsBad, Vmemmap } from './vmemmap.ts';
+import { compoundArgsBad, pageToPfn, pfnToPage, toVmemAltmap, Vmemmap } from './vmemmap.ts';
 
 class TsCore implements Core {
   readonly backend = 'ts' as const;
@@ -39,9 +40,15 @@ class TsCore implements Core {
   private memmap!: Memmap;
   private readonly events = new Events();
   private readonly faults = new Faults();
+  /** walkLeaf's levels (core.ts WALK_RES_*). */
+  private readonly res = new Float64Array(16);
+  private vmemmapStart = 0n;
+  private levels: 4 | 5 = 4;
 
   init(cfg: CoreConfig): number {
     const vm = BigInt.asUintN(64, cfg.vmemmapStart);
+    this.vmemmapStart = vm;
+    this.levels = cfg.levels;
     const patterns = new Patterns(Number(vm & 0xffffffffn), Number(vm >> 32n));
     this.mem = new PhysMem(cfg.hostMemoryLimit, patterns, this.faults);
     this.alloc = new PageAlloc(cfg.ramRanges, this.mem, this.faults, this.events);
@@ -100,6 +107,42 @@ class TsCore implements Core {
     for (let i = 0; i < pfns.length; i++) out[i] = pt.translate(vm.va(pfns[i]));
   }
 
+  walkLeaf(va: bigint): bigint {
+    return walkLeaf(this.pt, va, this.res);
+  }
+  walkRes(): Float64Array {
+    return this.res;
+  }
+  walkMany(vas: BigUint64Array, out: BigUint64Array): number {
+    return walkMany(this.pt, vas, out);
+  }
+
+  // ---- inspection ----
+  pfnToPage(pfn: number): bigint {
+    return pfnToPage(this.vmemmapStart, pfn);
+  }
+  pageToPfn(va: bigint): number {
+    return pageToPfn(this.vmemmapStart, this.levels, va);
+  }
+  pgmapAt(pfn: number): number {
+    return pfn >= 0 ? this.altmaps.lookupPgmap(pfn) : -1;
+  }
+  toVmemAltmap(va: bigint): number {
+    return toVmemAltmap(this.vmemmapStart, this.levels, this.altmaps, va);
+  }
+  toVmemAltmapMany(vas: BigUint64Array, out: Int32Array): number {
+    let bad = -1;
+    for (let i = 0; i < vas.length; i++) {
+      const r = toVmemAltmap(this.vmemmapStart, this.levels, this.altmaps, vas[i]);
+      if (r < -1 && bad < 0) bad = i;
+      out[i] = r;
+    }
+    return bad;
+  }
+  readPages(startPfn: number, count: number, words: BigUint64Array, mapped: Uint8Array): void {
+    this.memmap.readPages(startPfn, count, words, mapped);
+  }
+
   // ---- altmap ----
   altmapCreate(f: AltmapFields): number {
     return this.altmaps.altmapCreate(f);
@@ -123,7 +166,7 @@ class TsCore implements Core {
   altmapFree(id: number, nrPfns: number): void {
     this.altmaps.altmapFree(id, nrPfns);
   }
-  setAltmapLookup(entries: Array<{ startPfn: number; endPfn: number; altmapId: number }>): void {
+  setAltmapLookup(entries: LookupEntryInput[]): void {
     this.altmaps.setAltmapLookup(entries);
   }
 

@@ -283,5 +283,30 @@ export class Memmap {
     for (let i = 0; i < 8; i++) out[i] = (BigInt(tmp[2 * i + 1]) << 32n) | BigInt(tmp[2 * i]);
     return out;
   }
-}
 
+  /** The struct pages of [start, +count) into words (8 each, zero when unmapped) and mapped (1 when mapped). */
+  readPages(start: number, count: number, words: BigUint64Array, mapped: Uint8Array): void {
+    // the words as u32 halves (little-endian, as the frames hold them): no BigInt per word
+    const out = new Uint32Array(words.buffer, words.byteOffset, 16 * count);
+    const pats = this.patterns;
+    for (let i = 0; i < count; i++) {
+      const pfn = start + i;
+      const phys = this.pt.translate(this.vmemmap.va(pfn));
+      mapped[i] = phys < 0 ? 0 : 1;
+      if (phys < 0) {
+        out.fill(0, 16 * i, 16 * i + 16);
+        continue;
+      }
+      const frame = Math.floor(phys / 4096);
+      const at = (phys % 4096) / 4;
+      const src = this.mem.frameWords(frame);
+      if (src) {
+        out.set(src.subarray(at, at + 16), 16 * i);
+        continue;
+      }
+      const p = pats.patFind(frame);
+      if (!p) out.fill(0, 16 * i, 16 * i + 16);
+      else writeStructPage(out, 16 * i, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+    }
+  }
+}

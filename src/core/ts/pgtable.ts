@@ -4,7 +4,7 @@
  * 64-byte aligned addresses the model uses; vaLow, vaFull); index i of level l is
  * floor(va / 2^shift[l]) % 512.
  */
-import { EFAULT, ENOMEM, LOOKUP_ALTMAP, NO_ALTMAP, Purpose, type CoreWalk, type WalkLevel } from '../core.ts';
+import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, NO_ALTMAP, Purpose, UNMAPPED, WALK_RES_ENTRIES, WALK_RES_LEVELS, WALK_RES_ROOT, WALK_RES_SIZE, type CoreWalk, type WalkLevel } from '../core.ts';
 import type { AltmapTable } from './altmap.ts';
 import type { PageAlloc } from './pagealloc.ts';
 import type { PhysMem } from './physmem.ts';
@@ -206,6 +206,80 @@ export function walk(pt: PageTable, va: bigint): CoreWalk {
     table = pfn;
   }
   return { levels, mapped: false, phys: 0n, pageSize: 0 };
+}
+
+const U64 = 1n << 64n;
+const HALF_4 = 1n << 47n;
+const HIGH_4 = U64 - HALF_4;
+const HALF_5 = 1n << 56n;
+const HIGH_5 = U64 - HALF_5;
+
+/** Bits 63..(47 or 56) all equal bit 47 (4-level) or 56 (5-level); va taken modulo 2^64. */
+export function canonical(pt: PageTable, va: bigint): boolean {
+  const v = va >= 0n && va < U64 ? va : BigInt.asUintN(64, va);
+  return pt.shifts.length === 5 ? v < HALF_5 || v >= HIGH_5 : v < HALF_4 || v >= HIGH_4;
+}
+
+/** va's offset in a leaf of `size` bytes (4 KiB, 2 MiB, 1 GiB), exact. */
+function leafOffset(va: bigint, size: number): number {
+  return Number(va & (size === 4096 ? MASK_4K : size === PMD_SIZE ? MASK_2M : BigInt(size - 1)));
+}
+const MASK_4K = 4095n;
+const MASK_2M = BigInt(PMD_SIZE - 1);
+
+const NONE = BigInt(INSPECT_NONE);
+const NOT_CANONICAL = BigInt(INSPECT_NOT_CANONICAL);
+
+/**
+ * The lean walk (as assembly/pgtable.ts walkLeafToRes): the physical address va maps to, INSPECT_NONE or
+ * INSPECT_NOT_CANONICAL; `res` gets the levels read (core.ts WALK_RES_*).
+ */
+export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
+  if (!canonical(pt, va)) return NOT_CANONICAL;
+  const low = vaLow(va >= 0n && va < U64 ? va : BigInt.asUintN(64, va));
+  let table = pt.root;
+  const n = pt.shifts.length;
+  res[WALK_RES_ROOT] = table * 4096;
+  for (let l = 0; l < n; l++) {
+    const index = pt.index(low, l);
+    const f = pt.mem.frameWords(table);
+    const lo = f ? f[2 * index] : 0;
+    const hi = f ? f[2 * index + 1] : 0;
+    res[WALK_RES_ENTRIES + 2 * l] = (hi & 0xfffff) * 4294967296 + (lo >>> 0);
+    res[WALK_RES_ENTRIES + 2 * l + 1] = hi >>> 20;
+    if (!(lo & PTE_PRESENT)) {
+      res[WALK_RES_LEVELS] = l + 1;
+      res[WALK_RES_SIZE] = 0;
+      return NONE;
+    }
+    const pfn = entryPfn(lo, hi);
+    if (l === n - 1 || lo & PTE_PSE) {
+      const size = 2 ** pt.shifts[l];
+      res[WALK_RES_LEVELS] = l + 1;
+      res[WALK_RES_SIZE] = size;
+      return BigInt(Math.floor(pfn / (size / 4096)) * size + leafOffset(va, size));
+    }
+    table = pfn;
+  }
+  return NONE; // not reached: the last level is a leaf or not present
+}
+
+/** Batch walk (as assembly/pgtable.ts walkManyIo): out[i] = phys or UNMAPPED; the first non-canonical index, or -1. */
+export function walkMany(pt: PageTable, vas: BigUint64Array, out: BigUint64Array): number {
+  let bad = -1;
+  for (let i = 0; i < vas.length; i++) {
+    const va = vas[i];
+    if (!canonical(pt, va)) {
+      if (bad < 0) bad = i;
+      out[i] = UNMAPPED;
+      continue;
+    }
+    const low = vaLow(va);
+    const phys = pt.translate(low);
+    // the low 57 bits as a number are exact to 16 bytes: the offset in the leaf comes from the bigint
+    out[i] = phys < 0 ? UNMAPPED : BigInt(phys - (low % pt.lastSize) + leafOffset(va, pt.lastSize));
+  }
+  return bad;
 }
 
 // ---- direct map: init_memory_mapping ----

@@ -1,5 +1,5 @@
 /** vmemmap_populate / vmemmap_free on x86-64 (twin of assembly/vmemmap.ts). */
-import { EINVAL, ENOMEM, EventType, PopulateFlags, Purpose } from '../core.ts';
+import { EINVAL, ENOMEM, EventType, INSPECT_NOT_PAGE, INSPECT_NOT_VMEMMAP, PopulateFlags, Purpose } from '../core.ts';
 import type { AltmapTable } from './altmap.ts';
 import {
   entryPfn,
@@ -205,4 +205,28 @@ export class Vmemmap {
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number {
     return removePagetable(this.pt, this.va(startPfn), this.va(startPfn + nrPages), false, altmapId);
   }
+}
+
+// ---- pfn_to_page / page_to_pfn and the pgmap lookup behind to_vmem_altmap (as assembly/vmemmap.ts) ----
+
+/** pfn_to_page (SPARSEMEM_VMEMMAP): vmemmap + pfn, 64 bytes a struct page, modulo 2^64. */
+export function pfnToPage(vmemmapStart: bigint, pfn: number): bigint {
+  return BigInt.asUintN(64, vmemmapStart + BigInt(pfn * 64));
+}
+
+/** page_to_pfn: the pfn whose struct page starts at va; INSPECT_NOT_VMEMMAP or INSPECT_NOT_PAGE. */
+export function pageToPfn(vmemmapStart: bigint, levels: 4 | 5, va: bigint): number {
+  // the vmemmap spans 64 bytes for each pfn of MAX_PHYSMEM_BITS (46, or 52 with 5-level paging)
+  const span = 64n << (levels === 5 ? 40n : 34n);
+  const v = BigInt.asUintN(64, va);
+  if (v < vmemmapStart || v - vmemmapStart >= span) return INSPECT_NOT_VMEMMAP;
+  const off = Number(v - vmemmapStart);
+  if (off % 64 !== 0) return INSPECT_NOT_PAGE;
+  return off / 64;
+}
+
+/** to_vmem_altmap(memmap_start): page_to_pfn, then the pgmap lookup: the host's pgmap id, -1, or page_to_pfn's code. */
+export function toVmemAltmap(vmemmapStart: bigint, levels: 4 | 5, altmaps: AltmapTable, va: bigint): number {
+  const pfn = pageToPfn(vmemmapStart, levels, va);
+  return pfn < 0 ? pfn : altmaps.lookupPgmap(pfn);
 }
