@@ -10,7 +10,7 @@ import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
 import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
 import type { Device } from './kernel/devres.ts';
-import { E820_TYPES, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
+import { E820_TYPES, applyMemmap, e820TypeOf, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
 import { HostMemoryError, KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
 import type { TraceObserver } from './kernel/ftrace.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
@@ -22,10 +22,11 @@ import { KERNELS, layoutFor, profileFor, type KernelName, type Profile } from '.
 import type { RegionResult } from './kernel/resource.ts';
 import { Pmem, type CreateNamespaceOptions, type NamespaceDetail } from './nvdimm/pmem.ts';
 import { bootUsedPages, procDir } from './kernel/procfs.ts';
-import { memoryDir, memoryHotplugParams } from './kernel/memory.ts';
+import { memoryDir, memoryHotplugParams, probeMemoryBlockSize } from './kernel/memory.ts';
 import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
-import { dir, listDir, readFile, writeFile, type VfsDir } from './kernel/vfs.ts';
+import { daxHmemProbe, hmemRegisterDevice } from './dax/hmem.ts';
+import { dir, listDir, readFile, readLink, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { nodeDir } from './kernel/node.ts';
 import { ndBusDevices, regionDimm, regionMapping, regionSetCookie } from './nvdimm/sysfs.ts';
 import type { DimmInfo, MappingInfo } from './nvdimm/ndctl.ts';
@@ -76,11 +77,13 @@ export interface MachineConfig {
   regionAlign?: bigint | number | string | null;
   /** Regions (by index, in address order) whose NVDIMM has no labels: one raw namespaceN.0 over the whole region (nd_namespace_io). */
   labelLessRegions?: number[];
-  /** memory_block_size_bytes() for dax kmem hot-plug (128 MiB on x86; 2 GiB on big machines). */
+  /** memory_block_size_bytes() for dax kmem hot-plug; default probe_memory_block_size()'s (v6, v6.1): 128 MiB below 64 GiB of RAM, up to 2 GiB above (128 MiB on v4.x). */
   memoryBlockSize?: bigint | number | string;
+  /** X86_FEATURE_HYPERVISOR: the kernel runs in a VM (default true, as the recorded QEMU guests); on bare metal 64 GiB of RAM or more gets 2 GiB memory blocks. */
+  hypervisor?: boolean;
   /** hugetlb_optimize_vmemmap: HVO for HugeTLB pages (v6; default on). */
   hugetlbVmemmapOptimize?: boolean;
-  /** The kernel command line: memory_hotplug.memmap_on_memory= and memhp_default_state= are honoured, the rest passed on as the kernel passes it. */
+  /** The kernel command line: memory_hotplug.memmap_on_memory=, memhp_default_state= and memmap= (nn!ss legacy pmem, nn%ss+0xefffffff Soft Reserved, nn$ss, nn@ss) are honoured, the rest passed on as the kernel passes it. */
   cmdline?: string;
 }
 
@@ -279,6 +282,13 @@ export interface MachineStats {
       dramMemmapPages: number;
       /** daxctl_memory_is_movable: every block online in ZONE_MOVABLE (true), in ZONE_NORMAL (false), else null. */
       movable: boolean | null;
+      /** The capacity lost to block alignment: bytes of the device range before its first and after its last whole memory block (dax_kmem_range). */
+      trimmedBytes: {
+        /** From the device's start up to the first block boundary. */
+        head: bigint;
+        /** From the last block boundary to the device's end. */
+        tail: bigint;
+      };
     }
   >;
 }
@@ -290,7 +300,7 @@ export interface AddressIdentity {
   /** Kernel-half canonical addresses are virtual; anything else is taken as physical. */
   space: 'virtual' | 'physical';
   /** What it falls in: a kernel mapping (vmemmap, direct map), an iomem resource, a namespace or memremap'd device, or nothing. */
-  kind: 'vmemmap' | 'direct-map' | 'System RAM' | 'System RAM (kmem)' | 'namespace' | 'device' | 'Persistent Memory' | 'Reserved' | 'none';
+  kind: 'vmemmap' | 'direct-map' | 'System RAM' | 'System RAM (kmem)' | 'namespace' | 'device' | 'Persistent Memory' | 'Persistent Memory (legacy)' | 'Soft Reserved' | 'Reserved' | 'none';
   /** The physical address: the address itself, or where a mapped virtual address lands. */
   phys: bigint | null;
   /** vmemmap: the pfn whose struct page this is. */
@@ -464,8 +474,16 @@ export class Machine {
     this.pfnEnd = 2 ** (c.layout.physBits - 12);
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
     this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions);
-    for (const res of startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages)) this.pmem.addRegion(res);
+    const boot = startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages, c.firmwareE820);
+    // the drivers' initcalls, in the order they number their memory regions (hmem first before 6.3)
+    const hmemEarly = this.k.profile.hmemBootRegister ? boot.softReserved.map((r) => hmemRegisterDevice(this.k, r)) : [];
+    for (const res of boot.pmem) this.pmem.addRegion(res);
+    for (const res of boot.legacyPmem) this.pmem.addRegion(res, true);
     const bootUsed = bootUsedPages(this.k);
+    // dax_hmem (a module, loaded after boot's own allocations): its devices, and on 6.3+ kmem's System RAM
+    const hmem = this.k.profile.hmemBootRegister ? hmemEarly : boot.softReserved.map((r) => hmemRegisterDevice(this.k, r));
+    for (const h of hmem) daxHmemProbe(this.k, h);
+    this.k.drainEvents();
     this.fs = dir(() => ({
       proc: () => procDir(this.k, bootUsed),
       sys: () =>
@@ -495,6 +513,12 @@ export class Machine {
   listDir(path: string): string[] {
     this.live();
     return listDir(this.fs, path);
+  }
+
+  /** readlink(2) of a sysfs bus entry (`readlink /sys/bus/dax/devices/dax0.0`): KernelError EINVAL for what is not a link. */
+  readLink(path: string): string {
+    this.live();
+    return readLink(this.fs, path);
   }
 
   /** `echo text > path` (or `>>` with append): the attribute's store() runs, refusing with the kernel's errno. */
@@ -987,10 +1011,14 @@ export class Machine {
       const inPool = f !== null && p >> 12n >= f.basePfn + f.reserve && p >> 12n < f.basePfn + f.reserve + f.free;
       return { ...base, kind: 'device', device: pm.dev.name, part: inPool ? 'altmap pool' : 'data', description: `${pm.dev.name}: ${inPool ? 'its altmap pool (the memmap on the device)' : 'device memory'}` };
     }
+    // an hmem device's memory in system-ram mode (namespaces' were answered above)
+    for (const kd of this.k.kmem.devices.values()) {
+      if (kd.blocks.some((b) => p >= b.start && p < b.start + b.size)) return { ...base, kind: 'System RAM (kmem)', device: kd.dev, description: `System RAM (kmem) of ${kd.dev}` };
+    }
     const e = this.e820.find((x) => p >= x.start && p < x.start + x.size);
     if (!e) return { ...base, kind: 'none', description: `${hex(p)}: no memory the firmware described` };
     const kind = e.type;
-    return { ...base, kind, description: kind === 'Persistent Memory' ? 'Persistent Memory outside every namespace' : kind };
+    return { ...base, kind, description: kind.startsWith('Persistent Memory') ? `${kind} outside every namespace` : kind };
   }
 
   /**
@@ -1255,13 +1283,15 @@ export class Machine {
    */
   listBuses(): Array<{ provider: string; dev: string }> {
     this.live();
-    return this.pmem.regions.length > 0 ? [{ provider: 'ACPI.NFIT', dev: 'ndbus0' }] : [];
+    // memmap=nn!ss ranges ("Persistent Memory (legacy)") sit on the e820 bus instead (drivers/nvdimm/e820.c)
+    if (this.pmem.regions.length === 0) return [];
+    return [{ provider: this.pmem.regions.every((r) => r.legacy) ? 'e820' : 'ACPI.NFIT', dev: 'ndbus0' }];
   }
 
   /** The nvdimm DIMMs (`ndctl list -D`): one per region, as /sys/bus/nd/devices/nmemN shows them. */
   listDimms(): DimmInfo[] {
     this.live();
-    return this.pmem.regions.map((r) => regionDimm(r));
+    return this.pmem.regions.filter((r) => !r.legacy).map((r) => regionDimm(r));
   }
 
   /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
@@ -1283,7 +1313,7 @@ export class Machine {
         idleSeeds: r.seeds.idleNamespaces.map((id) => `namespace${r.id}.${id}`),
         // ndctl_region_get_interleave_set: a region handing out label-backed pmem namespaces has one
         ...(r.io ? {} : { isetId: regionSetCookie(r) }),
-        mappings: [regionMapping(r)],
+        mappings: r.legacy ? [] : [regionMapping(r)],
       };
     });
   }
@@ -1351,7 +1381,7 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Rang
   // Array.from visits the holes of a sparse array, which map would skip
   const out = Array.from(entries, (e, i) => {
     if (typeof e !== 'object' || e === null) invalid(`e820[${i}] is not an object`);
-    if (!E820_TYPES.includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not "System RAM", "Persistent Memory" or "Reserved"`);
+    if (!E820_TYPES.includes(e.type)) invalid(`e820[${i}].type ${show(e.type)} is not one of ${E820_TYPES.map((t) => `"${t}"`).join(', ')}`);
     const start = parseSize(e.start, `e820[${i}].start`);
     const size = parseSize(e.size, `e820[${i}].size`);
     if (size === 0n) invalid(`e820[${i}].size must be positive`);
@@ -1364,6 +1394,17 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Rang
     if (out[i].start < out[i - 1].start + out[i - 1].size) invalid(`e820 entries overlap at ${hex(out[i].start)}`);
   }
   if (!out.some((e) => e.type === 'System RAM')) invalid('e820 needs at least one System RAM entry');
+  return out;
+}
+
+/** Adjacent entries of one type as one (e820__update_table's merge). */
+function mergeLike(e820: E820Range[]): E820Range[] {
+  const out: E820Range[] = [];
+  for (const e of e820) {
+    const last = out.at(-1);
+    if (last && last.type === e.type && last.start + last.size === e.start) last.size += e.size;
+    else out.push({ ...e });
+  }
   return out;
 }
 
@@ -1381,10 +1422,12 @@ interface ResolvedConfig {
   core: { pse: boolean; gbpages: boolean; hostMemoryLimit: bigint; eagerMemmap: boolean };
   cmdline: string | undefined;
   cmdlineMessages: string[];
+  /** The e820 as the firmware gave it, before the command line's memmap= (the same object when it has none). */
+  firmwareE820: E820Range[];
 }
 
-const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
-const BOOLEANS = ['pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
+const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['hypervisor', 'cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
+const BOOLEANS = ['hypervisor', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
 
 /** Validate a MachineConfig and apply its defaults (each written here, once). */
 function resolveConfig(config: MachineConfig): ResolvedConfig {
@@ -1410,19 +1453,35 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   }
   const labelLessRegions = config.labelLessRegions ?? [];
   if (!Array.isArray(labelLessRegions) || !labelLessRegions.every((r) => Number.isInteger(r) && r >= 0)) invalid(`labelLessRegions ${show(config.labelLessRegions)} is not a list of region indexes`);
-  const memoryBlockSize = config.memoryBlockSize === undefined ? 128n << 20n : parseSize(config.memoryBlockSize, 'memoryBlockSize');
-  if (memoryBlockSize < 128n << 20n || (memoryBlockSize & (memoryBlockSize - 1n)) !== 0n) invalid(`memoryBlockSize ${memoryBlockSize} is not a power of two of at least 128 MiB`);
+  const given = config.memoryBlockSize === undefined ? undefined : parseSize(config.memoryBlockSize, 'memoryBlockSize');
+  if (given !== undefined && (given < 128n << 20n || (given & (given - 1n)) !== 0n)) invalid(`memoryBlockSize ${given} is not a power of two of at least 128 MiB`);
   const layout = { ...layoutFor(profile, paging), paging };
   if (config.cmdline !== undefined && typeof config.cmdline !== 'string') invalid(`cmdline ${show(config.cmdline)} is not a string`);
   if (config.cmdline !== undefined && config.cmdline.length > 2048) invalid(`cmdline of ${config.cmdline.length} characters is over COMMAND_LINE_SIZE (2048)`);
-  const cmdline = parseCmdline(config.cmdline ?? '');
+  const cmdline = parseCmdline(config.cmdline ?? '', { memmapOnMemoryForce: profile.memmapOnMemoryForce });
+  if (cmdline.unmodelled.length) invalid(`cmdline: ${cmdline.unmodelled.join(' ')} is not modelled (memmap= takes nn!ss, nn%ss-old+new, nn$ss, nn@ss)`);
+  for (const o of cmdline.memmap) {
+    const t = o.op === 'add' ? o.type : o.newType;
+    if (!e820TypeOf(t)) invalid(`cmdline: memmap= to e820 type ${t} is not modelled (1 RAM, 2 reserved, 7 and 12 persistent, 0xefffffff soft reserved)`);
+    if (o.start % 4096n || o.size % 4096n) invalid(`cmdline: memmap= range [${hex(o.start)}, +${hex(o.size)}) is not page-aligned`);
+    if (o.start + o.size > 1n << BigInt(layout.physBits)) invalid(`cmdline: memmap= range [${hex(o.start)}, +${hex(o.size)}) ends beyond the ${layout.physBits}-bit physical address space`);
+  }
+  const given820 = parseE820(config.e820, layout.physBits);
+  // efi=nosoftreserve: the EFI memory map's EFI_MEMORY_SP ranges (the e820's Soft Reserved) are conventional memory
+  const firmwareE820 = cmdline.efiNoSoftReserve ? mergeLike(given820.map((e) => (e.type === 'Soft Reserved' ? { ...e, type: 'System RAM' as const } : e))) : given820;
+  const e820 = cmdline.memmap.length ? applyMemmap(firmwareE820, cmdline.memmap) : firmwareE820;
+  if (!e820.some((e) => e.type === 'System RAM')) invalid('cmdline: memmap= leaves no System RAM');
+  // max_pfn: the end of the last System RAM (the v4.x profiles keep 128 MiB: their rule is not modelled)
+  const bootMemEnd = e820.filter((e) => e.type === 'System RAM').reduce((m, e) => (e.start + e.size > m ? e.start + e.size : m), 0n);
+  const memoryBlockSize = given ?? (profile.memmapOnMemory ? probeMemoryBlockSize(bootMemEnd, config.hypervisor ?? true) : 128n << 20n);
   return {
+    firmwareE820,
     cmdline: config.cmdline,
     cmdlineMessages: cmdline.messages,
     kernel,
     profile,
     backend,
-    e820: parseE820(config.e820, layout.physBits),
+    e820,
     layout,
     debug: config.debug ?? false,
     regionAlign,
@@ -1431,7 +1490,8 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
       zoneDevice: config.zoneDevice ?? true,
       sparsememVmemmap: config.sparsememVmemmap ?? true,
       memmapInit,
-      hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? true,
+      // the option, else the command line's hugetlb_free_vmemmap=, else on (Debian's HUGETLB_PAGE_OPTIMIZE_VMEMMAP_DEFAULT_ON)
+      hugetlbVmemmapOptimize: config.hugetlbVmemmapOptimize ?? cmdline.hugetlbFreeVmemmap ?? true,
       memoryBlockSize,
       memmapOnMemoryParam: cmdline.memmapOnMemory ?? false,
       autoOnlineBlocks: cmdline.memhpDefaultState ?? profile.autoOnlineBlocks,

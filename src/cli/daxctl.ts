@@ -112,10 +112,13 @@ function memoryState(m: Machine, d: DaxDev): { blocks: string[]; online: number;
 /** echo TEXT > a block's state, as sysfs_write_attr_quiet does; the write is kept in --state. Returns 0 or -errno. */
 function writeState(s: Session, block: string, text: string): number {
   const path = `${NODE}/${block}/state`;
+  const logged = s.m.dmesg().length;
   try {
     s.m.writeFile(path, text);
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
+    // a refusal the kernel logged (an offline's dump_page) is kept, expected to fail the same way
+    if (s.m.dmesg().length !== logged) saveStep(s, { op: 'writeFile', path, text, expectError: { code: e.code } });
     return e.errno;
   }
   saveStep(s, { op: 'writeFile', path, text });
@@ -256,10 +259,16 @@ function devJson(m: Machine, d: DaxDev, mappings: boolean, human = false): Recor
   return j;
 }
 
+/** The region's devpath less "/sys/devices": the dax device's link target, up one (its parent device holds the dax_region). */
+function regionPath(m: Machine, d: DaxDev): string {
+  const link = m.readLink(`${DAX}/${d.name}`);
+  return link.replace(/^(\.\.\/)*devices/, '').replace(/\/[^/]+$/, '');
+}
+
 /** util_daxctl_region_to_json: the region's path (less /sys/devices), id, size, align and, with -D, its devices. */
 function regionJson(m: Machine, d: DaxDev, devices: Array<Record<string, unknown>> | null, human: boolean): Record<string, unknown> {
   const r: Record<string, unknown> = {
-    path: `/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region${d.regionId}/${d.name}`,
+    path: regionPath(m, d),
     id: d.regionId,
     size: jsonSize(BigInt(read(m, `${DAX}/${d.name}/../dax_region/size`)), human),
   };

@@ -30,7 +30,7 @@ export async function cmdReport(cmd: Command): Promise<number> {
   const o = cmd.optsWithGlobals<MachineOpts & { json?: boolean; nsSize: bigint }>();
   const progress = new Progress(5);
   progress.tick(0, 'boot');
-  const config: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), backend: o.backend, ...(o.debug ? { debug: true } : {}) };
+  const config: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), backend: o.backend, ...(o.debug ? { debug: true } : {}), ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}) };
   const m = await boot(config);
   try {
     const boot0 = m.stats();

@@ -15,6 +15,8 @@ export interface MachineOpts extends GlobalOpts {
   pmemSize: bigint;
   pmemStart?: bigint;
   state?: string;
+  /** --cmdline: the kernel command line (memmap=, memory_hotplug.memmap_on_memory=, memhp_default_state=). */
+  cmdline?: string;
   /** --trace: true, or the filter's function names, comma-separated. */
   trace?: boolean | string;
 }
@@ -38,7 +40,8 @@ export function addMachineOptions(cmd: Command, withState = true): Command {
   cmd
     .addOption(sizeOption('--dram-size <size>', `System RAM from 1 MiB up, at least ${MIN_DRAM >> 20n}M (ndctl size syntax)`, 64n * GiB, '64G'))
     .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
-    .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'));
+    .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'))
+    .option('--cmdline <line>', "the kernel command line, parsed as the profile's kernel parses it: memmap=nn%ss+0xefffffff (Soft Reserved), memmap=nn!ss (legacy pmem), memory_hotplug.memmap_on_memory=, memhp_default_state=");
   if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
   cmd.option('--trace [functions]', "print the function_graph trace of the command's kernel work after its output (comma-separated set_ftrace_filter; default every function `altmap trace` lists)");
   return cmd;
@@ -159,6 +162,7 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
     if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && e820Key(e820FromFlags(o)) !== e820Key(saved.e820)) {
       usage(`--dram-size/--pmem-size/--pmem-start conflict with the machine --state ${file.path} was made with`);
     }
+    if (o.cmdline !== undefined && o.cmdline !== (saved.cmdline ?? '')) usage(`--cmdline conflicts with the command line --state ${file.path} was booted with`);
     // a backend the state file names is kept unless --backend is given
     const m = await boot({ ...saved, ...runtime, ...(saved.backend && !explicit(cmd, 'backend') ? { backend: saved.backend } : {}) });
     const results = runPreparedSteps(m, prepared.steps);
@@ -169,7 +173,7 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
     }
     return session(m, raw as Session['scenario']);
   }
-  const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o) };
+  const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}) };
   const m = await boot({ ...machine, ...runtime });
   return session(m, { machine, steps: [] });
 }

@@ -30,6 +30,10 @@ export interface DevDax {
   minor: number;
   /** dev_dax->memmap_on_memory (6.8+; 0 at creation for pmem and hmem devices). */
   memmapOnMemory: boolean;
+  /** The device's place under /sys/devices (the target of its /sys/bus/dax/devices link), less the leading "devices/". */
+  readonly devpath?: string;
+  /** A dynamic dax region (hmem's; not IORESOURCE_DAX_STATIC): its dax_region shows available_size, create and seed. */
+  readonly dynamicRegion?: boolean;
 }
 
 export class DaxBus {
@@ -59,6 +63,7 @@ export class DaxBus {
 
   /** Register a device-dax instance; its chardev minor is the lowest free one. */
   add(d: Omit<DevDax, 'minor' | 'memmapOnMemory'>): DevDax {
+    if (this.devices.has(d.name)) throw new KernelError('EEXIST', `a dax device ${d.name} exists already`);
     const dd: DevDax = { ...d, minor: this.allocMinor(), memmapOnMemory: false };
     this.devices.set(d.name, dd);
     return dd;

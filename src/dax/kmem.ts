@@ -24,9 +24,9 @@ export interface KmemBlock {
   /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
   zone: 'Movable' | 'Normal' | null;
   /**
-   * The kernel's own unmovable pages (slab, page tables) landed in the block: the first block the
-   * kernel onlined to ZONE_NORMAL while hot-adding the rest (the 6.12 fixtures: offlining it fails,
-   * "failure to isolate range", in every kmem case; kmem-offline-online, kmem-sysfs-state).
+   * The kernel's own unmovable pages (slab, page tables) landed in the block: the one whose onlining
+   * populated ZONE_NORMAL (the 6.12 fixtures: offlining it fails, "failure to isolate range", in every
+   * kmem case; kmem-offline-online, kmem-sysfs-state).
    */
   pinned: boolean;
 }
@@ -42,9 +42,13 @@ export interface KmemDevice {
   memmapOnMemory: MemmapOnMemory;
   /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
   dramMemmapPages: number;
+  /** Bytes of the device range dax_kmem_range cut off to reach memory block boundaries, before and after. */
+  trimmed: { head: bigint; tail: bigint };
 }
 
 const PAGEBLOCK_PAGES = 512;
+/** MAX_ORDER_NR_PAGES: the buddy allocator's largest chunk, 4 MiB (order 10). */
+const MAX_ORDER_NR_PAGES = 1024;
 const PMD_SIZE = 2n << 20n;
 
 /** memory_block_memmap_on_memory_pages: the block's memmap in pages; force pads it to a pageblock. */
@@ -113,7 +117,7 @@ export class Kmem {
       if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
     }
     const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
-    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0 };
+    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
     if (!onMemory) {
@@ -135,8 +139,6 @@ export class Kmem {
         kd.blocks.push(block);
       }
       this.autoOnline(kd.blocks);
-      // the blocks' later allocations landed in the first, onlined to ZONE_NORMAL (the kernel's own unmovable pages)
-      if (kd.blocks[0]?.zone === 'Normal') kd.blocks[0].pinned = true;
     } catch (e) {
       this.autoOnline(kd.blocks);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
@@ -258,6 +260,12 @@ export class Kmem {
   }
 
   private onlineBlockPages(b: KmemBlock, movable: boolean): void {
+    // the block that populates an empty ZONE_NORMAL becomes where the kernel's own allocations go from then
+    // on (policy_zone): the next blocks' onlining already puts unmovable pages in it. The oracle's 2 GiB guest
+    // has no RAM above 4 GiB: the first kmem block onlined to Normal, in the order they come online
+    // (kmem-no-movable: memory33 as 6.12 onlines by address, memory40 as daxctl onlines 6.1's by readdir);
+    // the softres guests' boot RAM above 4 GiB takes them instead (softres-to-devdax offlines every block)
+    if (!movable && !this.populatedZones().includes(ZONE_NORMAL)) b.pinned = true;
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
     this.setZone(b, movable ? 'Movable' : 'Normal');
   }
@@ -310,9 +318,30 @@ export class Kmem {
         ft.exit('memory_subsys_offline');
       }
     }
-    if (b.pinned) throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
+    if (b.pinned) {
+      this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
+      throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
+    }
     this.rebuildingZonelists(() => this.setZone(b, null));
     return 0;
+  }
+
+  /**
+   * set_migratetype_isolate's dump_page(page, "unmovable page") (mm/page_isolation.c): the kernel's first
+   * allocation in the block sat one MAX_ORDER chunk in (pfn block + 0x400 in every recorded kmem case). Its
+   * words are the allocator's (a slab or a page-table page): the model shows an empty page-table page.
+   */
+  private dumpUnmovablePage(pfn: number): void {
+    const log = this.k.log;
+    // __dump_page: 6.1 leads with the struct page's address (%p, no_hash_pointers), 6.12 not
+    const at = this.k.profile.structPage === 'v6.1' ? this.k.vmemmap.pfnToPage(pfn).toString(16) : '';
+    log.printk('warn', `page:${at} refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:${hex(BigInt(pfn))}`);
+    // ZONE_NORMAL (2): a pinned block is the one that populated it
+    log.printk('warn', 'flags: 0x17ffffc0000000(node=0|zone=2|lastcpupid=0x1fffff)');
+    log.printk('warn', 'page_type: f2(table)');
+    log.printk('warn', 'raw: 0017ffffc0000000 0000000000000000 0000000000000000 0000000000000000');
+    log.printk('warn', 'raw: 0000000000000000 0000000000000000 00000001f2000000 0000000000000000');
+    log.printk('warn', 'page dumped because: unmovable page');
   }
 
   /**
@@ -379,14 +408,14 @@ export class Kmem {
   }
 
   /** Pages the buddy allocator got from a device, and the memmap they cost. */
-  summary(kd: KmemDevice): { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null } {
+  summary(kd: KmemDevice): { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null; trimmedBytes: { head: bigint; tail: bigint } } {
     const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
     const online = kd.blocks.filter((b) => b.zone !== null);
     const onlinePages = online.reduce((n, b) => n + Number(b.size >> 12n) - b.memmapPages, 0);
     // daxctl_memory_is_movable: unknown (no key) while a block is offline; true when every block is in
     // ZONE_MOVABLE, false otherwise (mixed zones read as MEM_ZONE_UNKNOWN, not movable)
     const movable = online.length === kd.blocks.length ? online.every((b) => b.zone === 'Movable') : null;
-    return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable };
+    return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable, trimmedBytes: { ...kd.trimmed } };
   }
 }
 

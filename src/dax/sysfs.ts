@@ -3,19 +3,15 @@
  * shows them (fixture ns-devdax-dev-1G, step 04): size, align, mapping0, memmap_on_memory (6.8+,
  * writable) and the device's dax_region beside it.
  */
+import { kstrtobool } from '../kernel/cmdline.ts';
 import { ERRNO, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { hex } from '../kernel/printk.ts';
 import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
 import type { DevDax } from './bus.ts';
 
-/** kstrtobool, as memmap_on_memory_store() parses its input. */
-function strtobool(text: string): boolean | null {
-  const c = text.trim().toLowerCase();
-  if (['1', 'y', 'yes', 'on', 'true'].includes(c)) return true;
-  if (['0', 'n', 'no', 'off', 'false'].includes(c)) return false;
-  return null;
-}
+/** kstrtobool, as memmap_on_memory_store() parses its input (the newline echo adds is past what it reads). */
+const strtobool = (text: string): boolean | null => kstrtobool(text.trim());
 
 /** memmap_on_memory_store(): EOPNOTSUPP when the module parameter is off, EBUSY while kmem holds the device. */
 function memmapOnMemoryStore(k: Kernel, d: DevDax, text: string): void {
@@ -26,12 +22,25 @@ function memmapOnMemoryStore(k: Kernel, d: DevDax, text: string): void {
   d.memmapOnMemory = val;
 }
 
+/** The device's path under /sys/devices: its region's device (an nd_dax, or the hmem platform device), then itself. */
+export function daxDevpath(d: DevDax): string {
+  return d.devpath ?? `LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region${d.regionId}/${d.name}/${d.name}`;
+}
+
 function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
-  const region = dir(() => ({
+  const regionEntries: Record<string, () => VfsNode> = {
     align: () => file(() => `${d.align}\n`),
     id: () => file(() => `${d.regionId}\n`),
     size: () => file(() => `${d.size}\n`),
-  }));
+  };
+  // dax_region_visible: a dynamic region (hmem) also shows what is left to carve, and its create/seed
+  // devices; the one device spans the region, so nothing is left and there is no seed
+  if (d.dynamicRegion) {
+    regionEntries.available_size = () => file(() => '0\n');
+    regionEntries.create = () => file(() => '\n');
+    regionEntries.seed = () => file(() => '\n');
+  }
+  const region = dir(() => regionEntries);
   const entries: Record<string, () => VfsNode> = {
     align: () => file(() => `${d.align}\n`),
     dev: () => file(() => `252:${d.minor}\n`),
@@ -52,7 +61,7 @@ function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
   }
   if (k.profile.daxMemmapOnMemory) entries.memmap_on_memory = () => file(() => `${d.memmapOnMemory ? 1 : 0}\n`, (text) => memmapOnMemoryStore(k, d, text));
   // "../dax_region": the region's attributes sit beside the device in the device tree
-  return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })) };
+  return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })), link: `../../../devices/${daxDevpath(d)}` };
 }
 
 /** /sys/bus/dax/devices */

@@ -5,10 +5,15 @@
  */
 import { HostMemoryError, KernelError } from './errno.ts';
 import type { Kernel } from './kernel.ts';
+import type { MemmapOp } from './cmdline.ts';
 import { IORESOURCE_BUSY, IORESOURCE_MEM, type Resource } from './resource.ts';
 
-/** An e820 entry's type, as e820_print_type names it (E820_RAM, E820_PMEM/E820_PRAM, E820_RESERVED). */
-export type E820Type = 'System RAM' | 'Persistent Memory' | 'Reserved';
+/**
+ * An e820 entry's type, by the iomem name e820_type_to_string gives it: E820_TYPE_RAM, the NVDIMM
+ * ranges an ACPI NFIT describes ('Persistent Memory'), E820_TYPE_RESERVED, E820_TYPE_SOFT_RESERVED
+ * (EFI_MEMORY_SP, or `memmap=nn%ss+0xefffffff`) and E820_TYPE_PRAM (legacy pmem, `memmap=nn!ss`).
+ */
+export type E820Type = 'System RAM' | 'Persistent Memory' | 'Reserved' | 'Soft Reserved' | 'Persistent Memory (legacy)';
 
 /** One e820 entry, validated: page-aligned, positive size. */
 export interface E820Range {
@@ -20,11 +25,81 @@ export interface E820Range {
   type: E820Type;
 }
 
-export const E820_TYPES: readonly E820Type[] = ['System RAM', 'Persistent Memory', 'Reserved'];
+export const E820_TYPES: readonly E820Type[] = ['System RAM', 'Persistent Memory', 'Reserved', 'Soft Reserved', 'Persistent Memory (legacy)'];
 
 /** e820_print_type */
-function e820TypeName(t: E820Type): string {
-  return t === 'System RAM' ? 'usable' : t === 'Persistent Memory' ? 'persistent (type 12)' : 'reserved';
+export function e820TypeName(t: E820Type): string {
+  switch (t) {
+    case 'System RAM':
+      return 'usable';
+    case 'Soft Reserved':
+      return 'soft reserved';
+    case 'Reserved':
+      return 'reserved';
+    default:
+      return 'persistent (type 12)';
+  }
+}
+
+/** The iomem resources of the boot memory map that drivers take over. */
+export interface BootResources {
+  /** NFIT "Persistent Memory": one nvdimm region each (acpi_nfit). */
+  pmem: Resource[];
+  /** "Persistent Memory (legacy)": one region each on the e820 nvdimm bus (drivers/nvdimm/e820.c). */
+  legacyPmem: Resource[];
+  /** "Soft Reserved": one hmem device each (drivers/dax/hmem). */
+  softReserved: Resource[];
+}
+
+/** The e820 type numbers (E820_TYPE_*) of the types the model has. */
+const E820_TYPE_VALUE: Record<E820Type, number> = { 'System RAM': 1, Reserved: 2, 'Persistent Memory': 7, 'Persistent Memory (legacy)': 12, 'Soft Reserved': 0xefffffff };
+
+/** The model's type of an E820_TYPE_* number, or undefined for one it does not have (ACPI tables, NVS, unusable). */
+export function e820TypeOf(value: number): E820Type | undefined {
+  return (Object.keys(E820_TYPE_VALUE) as E820Type[]).find((t) => E820_TYPE_VALUE[t] === value);
+}
+
+/**
+ * The command line's memmap= edits applied to the firmware's map (e820__range_add / e820__range_update,
+ * then e820__update_table: where entries overlap the larger type wins), sorted, with like neighbours merged.
+ */
+export function applyMemmap(e820: readonly E820Range[], ops: readonly MemmapOp[]): E820Range[] {
+  let map = e820.map((e) => ({ ...e }));
+  for (const o of ops) {
+    const end = o.start + o.size;
+    const out: E820Range[] = [];
+    const to = e820TypeOf(o.op === 'add' ? o.type : o.newType)!;
+    for (const e of map) {
+      const eEnd = e.start + e.size;
+      const hits = o.op === 'update' ? E820_TYPE_VALUE[e.type] === o.oldType : E820_TYPE_VALUE[e.type] < E820_TYPE_VALUE[to];
+      if (!hits || eEnd <= o.start || e.start >= end) {
+        out.push(e);
+        continue;
+      }
+      if (e.start < o.start) out.push({ start: e.start, size: o.start - e.start, type: e.type });
+      out.push({ start: e.start > o.start ? e.start : o.start, size: (eEnd < end ? eEnd : end) - (e.start > o.start ? e.start : o.start), type: to });
+      if (eEnd > end) out.push({ start: end, size: eEnd - end, type: e.type });
+    }
+    // e820__range_add: the parts no entry covered are added too
+    if (o.op === 'add') {
+      let at = o.start;
+      for (const e of [...out].sort((a, b) => (a.start < b.start ? -1 : 1))) {
+        if (e.start + e.size <= at || e.start >= end) continue;
+        if (e.start > at) out.push({ start: at, size: e.start - at, type: to });
+        at = e.start + e.size > at ? e.start + e.size : at;
+      }
+      if (at < end) out.push({ start: at, size: end - at, type: to });
+    }
+    map = out;
+  }
+  map.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const merged: E820Range[] = [];
+  for (const e of map) {
+    const last = merged.at(-1);
+    if (last && last.type === e.type && last.start + last.size === e.start) last.size += e.size;
+    else merged.push(e);
+  }
+  return merged;
 }
 
 /** System RAM as pfn ranges [start, end). */
@@ -32,13 +107,16 @@ export function ramRanges(e820: readonly E820Range[]): Array<[number, number]> {
   return e820.filter((e) => e.type === 'System RAM').map((e): [number, number] => [Number(e.start >> 12n), Number((e.start + e.size) >> 12n)]);
 }
 
-/** Boot: iomem, the direct map and memmap of System RAM, the log. Returns the Persistent Memory resources. */
-export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: string, cmdlineMessages: string[] = []): Resource[] {
-  const pmem: Resource[] = [];
+/** Boot: iomem, the direct map and memmap of System RAM, the log. Returns the resources drivers take over. */
+export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: string, cmdlineMessages: string[] = [], firmware: readonly E820Range[] = e820): BootResources {
+  const out: BootResources = { pmem: [], legacyPmem: [], softReserved: [] };
   for (const e of e820) {
     const end = e.start + e.size - 1n;
     if (e.type === 'System RAM') k.iomem.addTop('System RAM', e.start, end);
-    else if (e.type === 'Persistent Memory') pmem.push(k.iomem.addTop('Persistent Memory', e.start, end));
+    else if (e.type === 'Persistent Memory') out.pmem.push(k.iomem.addTop('Persistent Memory', e.start, end));
+    // do_mark_busy: soft reserved and legacy pmem stay claimable by their drivers (not IORESOURCE_BUSY)
+    else if (e.type === 'Persistent Memory (legacy)') out.legacyPmem.push(k.iomem.addTop(e.type, e.start, end, IORESOURCE_MEM));
+    else if (e.type === 'Soft Reserved') out.softReserved.push(k.iomem.addTop(e.type, e.start, end, IORESOURCE_MEM));
     else k.iomem.addTop('Reserved', e.start, end, IORESOURCE_MEM | IORESOURCE_BUSY);
   }
   const ram = ramRanges(e820);
@@ -57,10 +135,17 @@ export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: str
   // setup_arch prints the command line it was given (the model only when one was)
   if (cmdline !== undefined) k.log.printk('info', `Command line: ${cmdline}`);
   const w = (x: bigint) => `0x${x.toString(16).padStart(16, '0')}`;
-  for (const e of e820) k.log.printk('info', `BIOS-e820: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
+  for (const e of firmware) k.log.printk('info', `BIOS-e820: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
+  // e820__finish_early_params: a memmap= that changed the map prints the map the kernel goes on with
+  if (firmware !== e820) {
+    k.log.printk('info', 'e820: user-defined physical RAM map:');
+    for (const e of e820) k.log.printk('info', `user: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
+  }
   if (cmdline !== undefined) k.log.printk('info', `Kernel command line: ${cmdline}`);
-  for (const m of cmdlineMessages) k.log.printk(m.startsWith('Unknown') ? 'info' : 'err', m);
+  for (const m of cmdlineMessages) k.log.printk(m.startsWith('Unknown') ? 'info' : m.startsWith('Malformed') ? 'warn' : 'err', m);
   // sparse_init ends with vmemmap_populate_print_last: the boot memmap's last PMD run prints at boot
   k.vmemmap.printLast();
-  return pmem;
+  // probe_memory_block_size's pr_info (the size createMachine resolved for the profile)
+  if (k.profile.memmapOnMemory) k.log.printk('info', `x86/mm: Memory block size: ${k.cfg.memoryBlockSize >> 20n}MB`);
+  return out;
 }

@@ -145,6 +145,12 @@ export class Hotplug {
       // fill_subsection_map: -EEXIST if any sub-section is already active
       if (k.sparse.anyActive(pfn, pieceEnd)) return ERRNO.EEXIST;
       const whole = pieceEnd - pfn === PAGES_PER_SECTION;
+      // section_activate: a piece of an early section uses the memmap boot populated for all of it
+      if (!whole && k.sparse.earlySection(pfn)) {
+        k.sparse.markPresent(pfn, pieceEnd, params.owner);
+        pfn = pieceEnd;
+        continue;
+      }
       // whole sections in one batch, as long as they are whole and inactive
       let batchEnd = pieceEnd;
       if (whole && !compound) {
@@ -324,6 +330,11 @@ export class Hotplug {
       if (whole) while (pieceEnd + PAGES_PER_SECTION <= end) pieceEnd += PAGES_PER_SECTION;
       if (k.ftrace.on) for (let s = pfn; s < pieceEnd; s += PAGES_PER_SECTION) this.traceRemoveSection(whole && altmap !== NO_ALTMAP);
       k.sparse.markAbsent(pfn, pieceEnd);
+      // section_deactivate: an early section keeps its boot memmap
+      if (!whole && k.sparse.earlySection(pfn)) {
+        pfn = pieceEnd;
+        continue;
+      }
       k.vmemmap.free(pfn, pieceEnd - pfn, whole ? altmap : NO_ALTMAP);
       k.drainEvents();
       pfn = pieceEnd;
@@ -337,8 +348,10 @@ export class Hotplug {
       for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
         if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
         if (k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return ERRNO.ENOMEM;
-        k.sparse.markPresent(sectionToPfn(sec), sectionToPfn(sec + 1), BOOT);
       }
+      // subsection_map_init: only the sub-sections the RAM touches are active (the rest of an early
+      // section can be hot-added, as a misaligned Soft Reserved range is: softres-misaligned on 6.1.192)
+      k.sparse.markPresent(s, e, BOOT);
       k.memmap.initBootRam(s, e);
     }
     k.drainEvents();

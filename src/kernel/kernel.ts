@@ -22,6 +22,7 @@ import { Printk } from './printk.ts';
 import type { Profile } from './profile.ts';
 import type { OnlineType } from './cmdline.ts';
 import { IomemTree } from './resource.ts';
+import { MemregionIda } from './memregion.ts';
 import { Sparse } from './sparse.ts';
 import { Vmemmap } from './vmemmap.ts';
 
@@ -51,6 +52,8 @@ export class Kernel {
   readonly log = new Printk();
   readonly iomem = new IomemTree();
   readonly devices = new DeviceRegistry();
+  /** Memory region ids (regionN, hmem.N). */
+  readonly memregion = new MemregionIda();
   readonly physmem: Physmem;
   readonly pageAlloc: PageAlloc;
   readonly pgtable: Pgtable;

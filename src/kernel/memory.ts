@@ -16,6 +16,27 @@ export interface MemoryBlock {
   validZones: string;
   /** The hot-plugged block behind it (dax kmem); absent for boot RAM. */
   kmem?: KmemBlock;
+  /** Boot RAM that does not fill the block (offline_pages refuses it: "memory holes"). */
+  holes?: boolean;
+}
+
+/** MIN_MEMORY_BLOCK_SIZE (1 << SECTION_SIZE_BITS) and x86-64's MAX_BLOCK_SIZE. */
+const MIN_MEMORY_BLOCK_SIZE = 128n << 20n;
+const MAX_BLOCK_SIZE = 2n << 30n;
+/** MEM_SIZE_FOR_LARGE_BLOCK: from 64 GiB of boot memory on, blocks may be larger. */
+const MEM_SIZE_FOR_LARGE_BLOCK = 64n << 30n;
+
+/**
+ * probe_memory_block_size() in arch/x86/mm/init_64.c (5.9+, so 6.1 and 6.12): 128 MiB below 64 GiB of boot
+ * memory (max_pfn, the end of the last System RAM); above, 2 GiB on bare metal, and in a guest
+ * (X86_FEATURE_HYPERVISOR) the largest size up to 2 GiB that the end of boot memory is aligned to.
+ */
+export function probeMemoryBlockSize(bootMemEnd: bigint, hypervisor: boolean): bigint {
+  if (bootMemEnd < MEM_SIZE_FOR_LARGE_BLOCK) return MIN_MEMORY_BLOCK_SIZE;
+  if (!hypervisor) return MAX_BLOCK_SIZE;
+  let bz = MAX_BLOCK_SIZE;
+  while (bz > MIN_MEMORY_BLOCK_SIZE && bootMemEnd % bz !== 0n) bz >>= 1n;
+  return bz;
 }
 
 /** The zone of a boot RAM block from its pfns (x86-64: DMA below 16 MiB, DMA32 below 4 GiB). */
@@ -30,15 +51,18 @@ function bootZones(startPfn: number, endPfn: number): string {
 /** Every memory block, by id: the blocks boot RAM touches, then kmem's. */
 export function memoryBlocks(k: Kernel): MemoryBlock[] {
   const pagesPerBlock = Number(k.cfg.memoryBlockSize >> 12n);
-  const blocks = new Map<number, MemoryBlock>();
+  const blocks = new Map<number, MemoryBlock & { ramPages?: number }>();
   for (const [s, e] of k.ramRanges) {
     for (let id = Math.floor(s / pagesPerBlock); id <= Math.floor((e - 1) / pagesPerBlock); id++) {
       const first = Math.max(s, id * pagesPerBlock);
       const prev = blocks.get(id);
-      const zones = bootZones(first, Math.min(e, (id + 1) * pagesPerBlock));
-      blocks.set(id, { id, online: true, validZones: prev && prev.validZones !== zones ? 'none' : zones });
+      const last = Math.min(e, (id + 1) * pagesPerBlock);
+      const zones = bootZones(first, last);
+      const ram = (prev?.ramPages ?? 0) + last - first;
+      blocks.set(id, { id, online: true, validZones: prev && prev.validZones !== zones ? 'none' : zones, ramPages: ram, holes: ram < pagesPerBlock });
     }
   }
+  for (const b of blocks.values()) delete b.ramPages;
   for (const kd of k.kmem.devices.values()) {
     for (const b of kd.blocks) {
       const id = Number(b.start / k.cfg.memoryBlockSize);
@@ -74,6 +98,8 @@ function stateStore(k: Kernel, id: number, text: string): void {
   let ret: number;
   if (b.kmem) ret = type === 'offline' ? k.kmem.memoryBlockOffline(b.kmem) : k.kmem.memoryBlockOnline(b.kmem, type);
   else if (type !== 'offline') ret = 1;
+  // offline_pages: walk_system_ram_range must find the whole block (a boot block a Soft Reserved range cuts: softres-misaligned)
+  else if (b.holes) throw new KernelError('EINVAL', `memory${id}: the block has memory holes`);
   else if (b.validZones === 'none') throw new KernelError('EINVAL', `memory${id}: the block spans zones`);
   else throw new KernelError('EBUSY', `memory${id}: boot memory holds the kernel's unmovable pages`);
   if (ret) throw new KernelError('EINVAL', `memory${id} is already ${type === 'offline' ? 'offline' : 'online'}`);

@@ -78,6 +78,8 @@ export interface Profile {
   autoOnlineBlocks: 'online' | 'offline';
   /** /sys/devices/system/memory/crash_hotplug (v6.6+). */
   crashHotplug: boolean;
+  /** v6.6+: memory_hotplug.memmap_on_memory=force (a bool before: 6.1 reads "force" as false, fixture kmem-mom-force). */
+  memmapOnMemoryForce: boolean;
   /**
    * Starting function_graph the first time splits a 2 MiB page of the direct map: ftrace_startup's dynamic
    * trampoline is module memory made read-only/executable (set_memory_rox), which changes the page's direct-map
@@ -91,6 +93,14 @@ export interface Profile {
   hvo: boolean;
   /** v6.5+: nd_pfn_init refuses a layout that leaves no data pages ("unable to satisfy requested alignment"); 6.1 makes a zero-sized device. */
   pfnRefuseZeroSize: boolean;
+  /**
+   * Before 6.3 (7dab174e2e27, "dax/hmem: Move hmem device registration to dax_hmem.ko") hmem devices
+   * are registered at boot, before the NVDIMM regions take their memregion ids, with an iomem
+   * resource "hmem.N" over the Soft Reserved range (fixture softres-with-pmem on 6.1.192).
+   */
+  hmemBootRegister: boolean;
+  /** 6.3+ (33cf94d71766, "dax: Assign RAM regions to memory-hotplug by default"): a Soft Reserved range's dax device binds kmem. */
+  hmemDefaultKmem: boolean;
   /** The dynamic char major of the nvdimm DIMM devices (nmemN/dev): Debian's 6.12 boot gets 244, 6.1's 245. */
   nvdimmMajor: number;
 }
@@ -131,6 +141,9 @@ const V45: Profile = {
   hvo: false,
   nvdimmMajor: 244,
   pfnRefuseZeroSize: true,
+  hmemBootRegister: false,
+  hmemDefaultKmem: false,
+  memmapOnMemoryForce: false,
 };
 
 const V6: Profile = {
@@ -166,6 +179,8 @@ const V6: Profile = {
   crashHotplug: true,
   daxMemmapOnMemory: true,
   hvo: true,
+  hmemDefaultKmem: true,
+  memmapOnMemoryForce: true,
 };
 
 const PROFILES: Record<KernelName, Profile> = {
@@ -199,7 +214,7 @@ const PROFILES: Record<KernelName, Profile> = {
   v6: V6,
   // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
   // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
-  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, ftraceTrampolineSplit: false },
+  'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, ftraceTrampolineSplit: false, hmemBootRegister: true, hmemDefaultKmem: false, memmapOnMemoryForce: false },
 };
 
 export function profileFor(name: string): Profile {

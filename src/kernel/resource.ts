@@ -27,6 +27,18 @@ export class IomemTree {
     return r;
   }
 
+  /**
+   * insert_resource at the top level: the new resource takes the top-level ones inside its range as
+   * its children (platform_device_add's "hmem.N" over the e820 "Soft Reserved" on 6.1).
+   */
+  insertResource(name: string, start: bigint, end: bigint, flags = IORESOURCE_MEM): Resource {
+    const inside = this.top.filter((c) => c.start >= start && c.end <= end);
+    for (const c of inside) this.top.splice(this.top.indexOf(c), 1);
+    const r = this.addTop(name, start, end, flags);
+    r.children.push(...inside);
+    return r;
+  }
+
   /** The top-level resource containing [start, end], if one does. */
   parentOf(start: bigint, end: bigint): Resource | undefined {
     return this.top.find((r) => r.start <= start && end <= r.end);

@@ -50,6 +50,15 @@ export class Sparse {
     this.active.delete(pfnToSubsection(startPfn), pfnToSubsection(endPfn - 1) + 1);
   }
 
+  /** early_section: the section has boot memory (its memmap was populated whole at boot and stays). */
+  earlySection(pfn: number): boolean {
+    const sec = pfnToSection(pfn);
+    for (const r of this.active.all()) {
+      if (r.value === BOOT && r.start < (sec + 1) * SUBSECTIONS_PER_SECTION && r.end > sec * SUBSECTIONS_PER_SECTION) return true;
+    }
+    return false;
+  }
+
   /** Who hot-added pfn's sub-section (BOOT at boot), or undefined when it is not present. */
   ownerOf(pfn: number): object | undefined {
     return this.active.get(pfnToSubsection(pfn));

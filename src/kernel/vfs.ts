@@ -16,6 +16,8 @@ export interface VfsDir {
   kind: 'dir';
   /** What ".." leads to when it is not the directory the path came through (sysfs's device tree behind a bus link). */
   parent?: VfsDir;
+  /** For a directory reached through a symlink (a bus's devices/X): the link's target, as readlink(2) returns it. */
+  link?: string;
   /** Entry names, sorted as ls sorts them. */
   list(): string[];
   child(name: string): VfsNode | null;
@@ -61,6 +63,13 @@ export function readFile(root: VfsDir, path: string): string {
   const n = lookup(root, path);
   if (n.kind === 'dir') throw new KernelError('EISDIR', `${path}: is a directory`);
   return n.read();
+}
+
+/** readlink(2): EINVAL for what is not a symlink. */
+export function readLink(root: VfsDir, path: string): string {
+  const n = lookup(root, path);
+  if (n.kind !== 'dir' || n.link === undefined) throw new KernelError('EINVAL', `${path}: not a symbolic link`);
+  return n.link;
 }
 
 export function listDir(root: VfsDir, path: string): string[] {

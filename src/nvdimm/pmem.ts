@@ -44,6 +44,10 @@ export interface Region {
   seeds: RegionSeeds;
   /** No labels (NVDIMM_NO_LABELS, or a legacy e820 range): one fixed raw namespace, nd_namespace_io, over the whole region. */
   io: boolean;
+  /** On the e820 bus (drivers/nvdimm/e820.c, "Persistent Memory (legacy)"), not an ACPI NFIT one: no DIMM. */
+  legacy?: boolean;
+  /** Its DIMM's index (nmemN, the NFIT slot): regions count from 0 in address order, their ids may not. */
+  dimm: number;
 }
 
 export interface Namespace {
@@ -168,20 +172,27 @@ export class Pmem {
     return this.k.profile.nvdimmMajor;
   }
 
-  /** nd_region_probe: the region, its seeds, and on a label-less region its one raw namespace, enabled. */
-  addRegion(res: Resource): void {
+  /**
+   * nd_region_probe: the region (its id from the memregion IDA), its seeds, and on a label-less region
+   * its one raw namespace, enabled. `legacy`: a region of the e820 bus (memmap=nn!ss), always label-less.
+   */
+  addRegion(res: Resource, legacy = false): void {
     const namespaces: Namespace[] = [];
-    const id = this.regions.length;
-    const io = this.labelLess.includes(id);
+    const io = legacy || this.labelLess.includes(this.regions.length);
+    const id = this.k.memregion.memregionAlloc();
     const seeds = new RegionSeeds(id, () => namespaces.map((n) => n.idx), this.k.profile.devdax, io);
     seeds.registerRegion();
-    const region: Region = { id, res, namespaces, seeds, io };
+    // QEMU's NFIT: the DIMM of the Nth NVDIMM region is nmemN, whatever id the region got
+    const dimm = this.regions.filter((r) => !r.legacy).length;
+    const region: Region = { id, res, namespaces, seeds, io, dimm, ...(legacy ? { legacy } : {}) };
     this.regions.push(region);
     if (io) this.addIoNamespace(region);
   }
 
   /** ndctl_namespace_disable after a failed enable of a label-less namespace: unbound (its claim released), holder_class as ndctl wrote it. */
   private disableIo(ns: Namespace, holderClass: Holder['kind'] | ''): void {
+    // a disabled namespace has no driver: nd_pmem's page map (pmemShouldMapPages) goes with it
+    if (ns.pfnDev?.bound) this.k.devices.unbind(ns.pfnDev);
     this.k.iomem.release(ns.region.res, ns.claim);
     this.k.dax.detachDisk(ns.dev);
     ns.disabled = { holderClass };
@@ -265,14 +276,14 @@ export class Pmem {
     const mode = o.mode === undefined ? 'fsdax' : ((({ memory: 'fsdax', dax: 'devdax', safe: 'sector' }) as Record<string, string>)[o.mode] ?? o.mode) as NamespacePlan['mode'];
     if (mode === 'devdax' && !this.k.profile.devdax) invalid('mode devdax needs device-dax, which arrived in v4.7 (kernel profile is ' + this.k.profile.name + ')');
     const map = o.map ?? 'dev';
-    const align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
+    let align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
     const sectorSize = o.sectorSize === undefined ? undefined : parseSize(o.sectorSize, 'sector size');
     if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
     // ndctl_region_foreach: the bus's regions in its sysfs directory's order, which puts region1 before
     // region0 (fixtures seeds-two-regions-spill, ndctl list -R); the first that fails for a reason other than room stops it
     let regions = [...this.regions].reverse();
     if (o.region !== undefined) {
-      const r = this.regions[o.region];
+      const r = this.regions.find((x) => x.id === o.region);
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
       regions = [r];
     }
@@ -284,6 +295,9 @@ export class Pmem {
     }
     const old = o.reconfig === undefined ? undefined : this.reconfigTarget(o.reconfig);
     if (old) regions = [old.region];
+    // validate_namespace_options: reconfigured to the mode it has, the namespace keeps its pfn/dax align,
+    // PAGE_SIZE without one (a legacy raw namespace is "memory" already: legacy-fsdax-dev gets 4096)
+    if (old && o.align === undefined && (pmemShouldMapPages(old) ? 'fsdax' : old.mode) === mode) align = old.holder && old.holder.kind !== 'btt' ? old.align : 4096n;
     let wanted = o.size === undefined ? undefined : typeof o.size === 'string' ? o.size : parseSize(o.size, 'size');
     // validate_namespace_options: a label-less region's namespace is the whole region, never a part of it
     if (wanted !== undefined && regions.length === 1 && regions[0]!.io) subdivideRefused();
@@ -358,8 +372,12 @@ export class Pmem {
   /** Create, claim, write the info block and enable: nvdimm_namespace_attach_pfn. `traced`: the kernel's calls are ftrace'd (not for the model's own re-creation of a label-less namespace). */
   create(p: NamespacePlan, traced = true): Record<string, unknown> {
     const k = this.k;
-    // -e: namespace_reconfig destroys the old configuration first
-    if (p.reconfig) this.teardown(p.reconfig);
+    // -e: namespace_reconfig destroys the old configuration first; zero_info_block enables it raw
+    // once (nd_pmem's probe, which on the e820 bus warns: fixtures legacy-fsdax-dev, legacy-devdax-mem)
+    if (p.reconfig) {
+      this.teardown(p.reconfig);
+      if (p.region.legacy) this.noFlushWarning(p.reconfig.dev);
+    }
     try {
       return this.setupNamespace(p, traced);
     } catch (e) {
@@ -451,6 +469,8 @@ export class Pmem {
       ns.bttSize = bttExternalSize(rawsize, ns.sectorSize);
       ns.blockdev = `${ns.blockdev}s`;
     }
+    // nd_pmem's probe of an unclaimed namespace on the e820 bus: pmem_should_map_pages (ND_REGION_PAGEMAP)
+    if (pmemShouldMapPages(ns)) this.attachRawPages(ns);
     if (p.layout) {
       try {
         this.attachPfn(ns, p.layout, ft !== null);
@@ -471,6 +491,19 @@ export class Pmem {
     return this.json(ns, false);
   }
 
+  /** pmem_attach_disk on a region without flush hints (the e820 bus's): nvdimm_has_flush < 0. */
+  private noFlushWarning(dev: string): void {
+    this.k.log.printk('warn', `nd_pmem ${dev}: unable to guarantee persistence of writes`);
+  }
+
+  /** pmem_attach_disk with pmem_should_map_pages: the whole namespace memremap'd, its memmap in DRAM (MEMORY_DEVICE_FSDAX, no altmap). */
+  private attachRawPages(ns: Namespace): void {
+    const dev = this.k.devices.create(ns.dev, 'nd_pmem');
+    ns.pfnDev = dev;
+    this.noFlushWarning(ns.dev);
+    this.k.memremap.devmMemremapPages(dev, ns.start, ns.start + ns.raw - 1n, null, 0);
+  }
+
   /** nd_pfn_init + devm_memremap_pages with the on-stack altmap. */
   private attachPfn(ns: Namespace, layout: PfnLayout, traced: boolean): void {
     const k = this.k;
@@ -485,6 +518,7 @@ export class Pmem {
     const dev = k.devices.create(pfnName, driver);
     ns.pfnDev = dev;
     for (const m of layout.messages) k.log.printk('info', `${dax ? 'nd_dax' : 'nd_pfn'} ${ndName}: ${m}`);
+    if (!dax && ns.region.legacy) this.noFlushWarning(ndName);
     const sb = encodeInfoBlock(infoBlockForLayout(k.profile.pfnEra, layout, { mode: ns.mode as 'fsdax', map: ns.map, align: ns.align, uuid: ns.uuid, parentUuid: uuidFromSeed(0x7f000000 + ns.idx) }));
     if (k.physmem.write(ns.start + 4096n, sb) < 0) k.hostOom();
     // 6.1's zero-sized device-dax region (a1G-ll-devdax-dev on 6.1.192): an empty instance, nothing mapped
@@ -639,6 +673,8 @@ export class Pmem {
       size: layout.size,
       align: ns.align,
       dev: ns.pfnDev,
+      // the dax device sits under its nd_dax, in the region's bus tree (the e820 bus is a platform device)
+      ...(ns.region.legacy ? { devpath: `platform/e820_pmem/ndbus0/region${ns.region.id}/${holderName(ns.region.id, ns.holder!)}/${name}` } : {}),
       bindDeviceDax: () => {
         // device_dax binds again: a new device instance and the memremap
         const dev = this.k.devices.create(name, 'dax_pmem');
@@ -772,8 +808,9 @@ export class Pmem {
     const out = namespaceJson(
       {
         dev: ns.dev,
-        mode: ns.mode as NamespaceMode,
-        map: ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.map,
+        // a page-mapped raw namespace is mode "memory" to the kernel: ndctl's fsdax with its memmap in DRAM
+        mode: (pmemShouldMapPages(ns) ? 'fsdax' : ns.mode) as NamespaceMode,
+        map: pmemShouldMapPages(ns) ? 'mem' : ns.mode === 'raw' || ns.mode === 'sector' ? undefined : ns.map,
         size,
         // a label-less raw namespace has no uuid (no label); a pfn, dax or btt has its own
         uuid: ns.region.io && !ns.holder ? undefined : ns.uuid,
@@ -805,6 +842,14 @@ export class Pmem {
     out.altmap = pm && pm.dev === ns.pfnDev && pm.altmap !== null ? altmapCounters(this.k.altmaps.read(pm.altmap)) : null;
     return out;
   }
+}
+
+/**
+ * pmem_should_map_pages (drivers/nvdimm/namespace_devs.c): an unclaimed, enabled namespace of a
+ * region with ND_REGION_PAGEMAP (the e820 bus sets it; QEMU's NFIT regions do not) gets struct pages.
+ */
+export function pmemShouldMapPages(ns: Namespace): boolean {
+  return !!ns.region.legacy && ns.mode === 'raw' && !ns.holder && !ns.disabled;
 }
 
 /** validate_namespace_options on a label-less region given -s: ndctl's two errors, EINVAL, exit 237. */

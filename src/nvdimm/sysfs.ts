@@ -7,7 +7,7 @@ import { hex } from '../kernel/printk.ts';
 import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
 import { uuidFromSeed, type DimmInfo, type MappingInfo } from './ndctl.ts';
 import { isetCookie1 } from './region.ts';
-import type { Namespace, Pmem, Region } from './pmem.ts';
+import { pmemShouldMapPages, type Namespace, type Pmem, type Region } from './pmem.ts';
 import { holderName, type Holder } from './seeds.ts';
 
 /** ND_DEVICE_DIMM, ND_DEVICE_REGION_PMEM, ND_DEVICE_NAMESPACE_PMEM, ND_DEVICE_DAX_PMEM (include/linux/nd.h / nd-core.h). */
@@ -52,7 +52,7 @@ const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f0
 const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
 
 /** QEMU's NFIT for the DIMM in slot N behind region N (hw/acpi/nvdimm.c): its control region's serial number, 0x123456 + N. */
-const dimmSerial = (r: Region): number => 0x123456 + r.id;
+const dimmSerial = (r: Region): number => 0x123456 + r.dimm;
 
 /**
  * The region's one DIMM as libndctl reads it (add_dimm, ndctl/lib/libndctl.c): nmemN, its nfit/id ("%04x-%08x" of the
@@ -61,7 +61,7 @@ const dimmSerial = (r: Region): number => 0x123456 + r.id;
 export function regionDimm(r: Region): DimmInfo {
   const s = dimmSerial(r);
   const be32 = ((s & 0xff) << 24) | ((s & 0xff00) << 8) | ((s >> 8) & 0xff00) | ((s >>> 24) & 0xff);
-  return { dev: `nmem${r.id}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: r.id + 1, physId: r.id };
+  return { dev: `nmem${r.dimm}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: r.dimm + 1, physId: r.dimm };
 }
 
 /** The region's mapping0 (mappingN_show, region_devs.c): its one DIMM, from DPA 0, the whole region, position 0. */
@@ -79,7 +79,7 @@ function nmemDir(r: Region, major: number): VfsDir {
   return dir(() => ({
     available_slots: f(() => (r.io ? '' : String(LABEL_SLOTS - r.namespaces.length))),
     commands: fixed(r.io ? 'cmd_call ' : 'get_size get_data set_data cmd_call '),
-    dev: fixed(`${major}:${r.id}`),
+    dev: fixed(`${major}:${r.dimm}`),
     devtype: fixed('nvdimm'),
     flags: fixed(r.io ? '' : 'label '),
     modalias: fixed(`nd:t${ND_DEVICE_DIMM}`),
@@ -108,8 +108,8 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     deep_flush: fixed('0'),
     devtype: fixed('nd_pmem'),
     init_namespaces: fixed('1/1'),
-    mapping0: fixed(((m) => `${m.dimm},${m.offset},${m.length},${m.position}`)(regionMapping(r))),
-    mappings: fixed('1'),
+    // an e820 region maps no DIMM
+    mappings: fixed(r.legacy ? '0' : '1'),
     max_available_extent: f(() => String(regionAvailable(pmem, r).max)),
     modalias: fixed(`nd:t${ND_DEVICE_REGION_PMEM}`),
     namespace_seed: f(() => `namespace${r.id}.${seeds.seed.namespace}`),
@@ -123,6 +123,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     size: fixed(String(size)),
     target_node: fixed('0'),
   };
+  if (!r.legacy) entries.mapping0 = fixed(((m) => `${m.dimm},${m.offset},${m.length},${m.position}`)(regionMapping(r)));
   if (seeds.seed.dax !== null) entries.dax_seed = f(() => seedName('dax'));
   return dir(() => entries);
 }
@@ -132,7 +133,8 @@ function namespaceDir(r: Region, id: number): VfsDir {
   return dir((): Record<string, () => VfsNode> => {
     const ns = configured(r, id);
     const holder = ns?.holder ?? null;
-    const mode = !holder ? 'raw' : { pfn: 'memory', dax: 'dax', btt: 'safe' }[holder.kind];
+    // mode_show: an unclaimed namespace whose pages are mapped (pmem_should_map_pages) is "memory"
+    const mode = !holder ? (ns && pmemShouldMapPages(ns) ? 'memory' : 'raw') : { pfn: 'memory', dax: 'dax', btt: 'safe' }[holder.kind];
     if (r.io) {
       // namespace_visible: an io namespace has no label, so no uuid, alt_name, sector_size or dpa_extents
       return {
@@ -210,11 +212,11 @@ function bttDir(r: Region, h: Holder): VfsDir {
   });
 }
 
-/** The nd bus's own attributes (bus.c): one ACPI NFIT bus. */
-function ndbusDir(): VfsDir {
+/** The nd bus's own attributes (bus.c): an ACPI NFIT bus, or the e820 one (drivers/nvdimm/e820.c: no commands). */
+function ndbusDir(legacy: boolean): VfsDir {
   return dir(() => ({
-    commands: fixed('cmd_call '),
-    provider: fixed('ACPI.NFIT'),
+    commands: fixed(legacy ? '' : 'cmd_call '),
+    provider: fixed(legacy ? 'e820' : 'ACPI.NFIT'),
     wait_probe: fixed('1'),
   }));
 }
@@ -224,9 +226,11 @@ export function ndBusDevices(pmem: Pmem): VfsDir {
   return dir(() => {
     const out: Record<string, () => VfsNode> = {};
     if (pmem.regions.length === 0) return out;
-    out.ndbus0 = ndbusDir;
+    // one bus: the e820 one when its regions are legacy (the model has no machine with both)
+    const legacy = pmem.regions.every((r) => r.legacy);
+    out.ndbus0 = () => ndbusDir(legacy);
     for (const r of pmem.regions) {
-      out[regionDimm(r).dev] = () => nmemDir(r, pmem.dimmMajor);
+      if (!r.legacy) out[regionDimm(r).dev] = () => nmemDir(r, pmem.dimmMajor);
       out[`region${r.id}`] = () => regionDir(pmem, r);
       const ids = [...r.namespaces.map((n) => n.idx), ...r.seeds.idleNamespaces];
       for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id);

@@ -9,7 +9,8 @@
  *   stderr         stderr text (uuids replaced)
  *   dmesg          the step's messages below debug level, without timestamps; a splat's register dump
  *                  and call trace are dropped (the model has no registers), PIDs replaced, and the
- *                  emulator's timing complaints (clocksource, hrtimer) ignored
+ *                  emulator's timing complaints (clocksource, hrtimer) ignored; a dump_page keeps its
+ *                  pfn and reason (its words are whatever the allocator put in the page)
  *   dmesg-debug    the step's pr_debug lines of the kinds the model prints (altmap_alloc_block_buf,
  *                  the vmemmap PMD ranges, memmap_init_zone_device with its time replaced); a PMD
  *                  run backed by boot System RAM shows its backing as <dram>, because which DRAM pages
@@ -126,6 +127,14 @@ const SPLAT_NOISE: RegExp[] = [
   /^(PGD|P4D|PUD|PMD|PTE) [0-9a-f]+ /,
 ];
 
+/**
+ * dump_page's lines (mm/debug.c __dump_page): the page's words, flags and type are whichever object the
+ * buddy allocator had put there (a slab or a page-table page in the same step of two runs); only the pfn
+ * and the reason are the kernel's decision. The page line keeps its pfn; flags, type, raw words go.
+ */
+const DUMP_PAGE_WORDS: RegExp[] = [/^(anon |ksm |anon-ksm )?flags: 0x[0-9a-f]+\(/, /^page_type: /, /^raw: [0-9a-f]{16} /, /^head: [0-9a-f]{16} /, /^head: order:\d+ /, /^memcg:[0-9a-f]+$/];
+const DUMP_PAGE_LINE = /^page:(?: |[0-9a-f]{16} )refcount:.* (pfn:0x[0-9a-f]+)$/;
+
 /** Messages about the emulated machine's timing (TCG on a loaded host), not about memory: never compared. */
 const TIMING_NOISE: RegExp[] = [/^clocksource: /, /^hrtimer: interrupt took /, /^perf: interrupt took too long/, /^sched: RT throttling/, /^rcu: INFO: rcu_\w+ detected stalls/, /^tsc: Marking TSC unstable/];
 
@@ -146,8 +155,8 @@ function normLogText(t: string): string {
 export function dmesgMessages(s: string): string {
   return parseDmesg(s)
     .filter((l) => (l.level === null ? !DEBUG_MODELLED.some((r) => r.test(l.text)) : l.level < 7))
-    .filter((l) => !SPLAT_NOISE.some((r) => r.test(l.text)) && !TIMING_NOISE.some((r) => r.test(l.text)))
-    .map((l) => normLogText(l.text))
+    .filter((l) => !SPLAT_NOISE.some((r) => r.test(l.text)) && !TIMING_NOISE.some((r) => r.test(l.text)) && !DUMP_PAGE_WORDS.some((r) => r.test(l.text)))
+    .map((l) => normLogText(l.text).replace(DUMP_PAGE_LINE, 'page: <the allocator\'s> $1'))
     .join('\n');
 }
 

@@ -23,7 +23,7 @@ export interface Layout {
   /** System RAM ranges (usable e820 entries, page-trimmed), ascending. */
   ram: Array<{ start: bigint; end: bigint }>;
   /** NVDIMM / legacy pmem regions: name, start, size (from sysfs regionN/resource and size). */
-  regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint; labelLess?: boolean }>;
+  regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint; labelLess?: boolean; legacy?: boolean }>;
   /** Soft Reserved ranges (memmap=...%...+0xefffffff). */
   softReserved: Array<{ start: bigint; end: bigint }>;
   /** Reserved e820 ranges (page-rounded outward, clear of RAM). */
@@ -55,6 +55,7 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
   const source = user.length ? user : lines.filter((l) => /\] BIOS-e820: \[mem /.test(l));
   const ram: Layout['ram'] = [];
   const softReserved: Layout['softReserved'] = [];
+  const legacy: Array<{ start: bigint; end: bigint }> = [];
   const reservedRaw: Layout['reserved'] = [];
   for (const l of source) {
     const m = /\[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] (.*)$/.exec(l);
@@ -68,6 +69,7 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
       const e = ((end + 1n) / PAGE) * PAGE - 1n;
       if (e > s) ram.push({ start: s, end: e });
     } else if (/soft reserved/.test(type)) softReserved.push({ start, end });
+    else if (type === 'persistent (type 12)') legacy.push({ start, end });
     else if (type === 'reserved') reservedRaw.push({ start, end });
   }
   // "e820: update [mem A-B] usable ==> reserved" (page 0, the kernel's own): reserved, and out of RAM
@@ -103,8 +105,11 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
     if (!size) continue;
     const align = attrs.get(`${m[1]}/align`);
     // nstype 4 (ND_DEVICE_NAMESPACE_IO): no labels, one raw namespace over the whole region
-    const labelLess = attrs.get(`${m[1]}/nstype`) === '4';
-    regions.push({ name: m[1]!, start: BigInt(v), size: BigInt(size), ...(align ? { align: BigInt(align) } : {}), ...(labelLess ? { labelLess } : {}) });
+    const start = BigInt(v);
+    // a region over an e820 type-12 range (memmap=nn!ss) is the e820 bus's: label-less by nature
+    const isLegacy = legacy.some((l) => l.start <= start && start <= l.end);
+    const labelLess = !isLegacy && attrs.get(`${m[1]}/nstype`) === '4';
+    regions.push({ name: m[1]!, start, size: BigInt(size), ...(align ? { align: BigInt(align) } : {}), ...(labelLess ? { labelLess } : {}), ...(isLegacy ? { legacy: true } : {}) });
   }
   regions.sort((a, b) => (a.start < b.start ? -1 : 1));
   const bs = /\/sys\/devices\/system\/memory\/block_size_bytes:([0-9a-f]+)/.exec(memorySysfs);
@@ -118,7 +123,8 @@ const hx = (x: bigint) => `0x${x.toString(16)}`;
 export function machineFor(layout: Layout, profile: OracleProfile): Record<string, unknown> {
   const e820: Array<{ start: string; size: string; type: string }> = [];
   for (const r of layout.ram) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'System RAM' });
-  for (const r of layout.regions) e820.push({ start: hx(r.start), size: hx(r.size), type: 'Persistent Memory' });
+  for (const r of layout.regions) e820.push({ start: hx(r.start), size: hx(r.size), type: r.legacy ? 'Persistent Memory (legacy)' : 'Persistent Memory' });
+  for (const r of layout.softReserved) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'Soft Reserved' });
   // reserved ranges that overlap a region (the firmware's view of pmem) are left to the region
   for (const r of layout.reserved) if (!layout.regions.some((g) => r.start < g.start + g.size && r.end >= g.start)) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'Reserved' });
   e820.sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));
@@ -126,7 +132,7 @@ export function machineFor(layout: Layout, profile: OracleProfile): Record<strin
   if (layout.memoryBlockSize) m.memoryBlockSize = hx(layout.memoryBlockSize);
   const align = layout.regions[0]?.align;
   if (align !== undefined) m.regionAlign = hx(align);
-  const labelLess = layout.regions.flatMap((r, i) => (r.labelLess ? [i] : []));
+  const labelLess = layout.regions.filter((r) => !r.legacy).flatMap((r, i) => (r.labelLess ? [i] : []));
   if (labelLess.length) m.labelLessRegions = labelLess;
   if (layout.cmdline) m.cmdline = layout.cmdline;
   return m;

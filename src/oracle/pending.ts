@@ -101,9 +101,9 @@ export function classify(o: Observed): PendingReason & { key: string } {
   const runs = o.runs ?? [];
   const onlyLists = runs.length > 0 && runs.every(isList);
   const onlyDax = runs.length > 0 && runs.every((x) => isDax(x) || isList(x));
-  if (onlyDax && platform) return r('daxctl-sysfs', 14, "daxctl and sysfs steps of the kmem and Soft Reserved cases: the dump_page of the unmovable page an offline trips on (the buddy allocator's slab or page-table page), the hmem devices of Soft Reserved memory, and the shell's write errors");
+  if (onlyDax && platform) return r('daxctl-sysfs', 14, "daxctl and sysfs steps of the kmem cases: the guest's own user pages an offline fails to migrate on 6.1 (\"migrating pfn ... failed\", a dump_page per retry), and 6.1's tracer trampoline splitting a direct-map 2M page in some runs only (trace-softres-kmem)");
   if (onlyLists) return r('list-forms', 13, "ndctl/daxctl list forms: the idle seeds under -i, iset_id and DIMMs (-D), and the bus keys of -B, as ndctl 76.1 prints them");
-  if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem through daxctl on Soft Reserved and legacy pmem: the hmem devices and their reconfiguration, and ndctl's destroy over a kmem device");
+  if (platform && runs.some((x) => /^daxctl /.test(x))) return r('kmem-daxctl', 14, "dax kmem and hmem through daxctl: the dax chardev minors, which a pmem block device's dax_device also takes (softres-with-pmem: the raw namespace pmem0 held 252:0 at boot)");
   if ((o.tags ?? []).includes('legacy') && ['stdout', 'stdout-values', 'dmesg', 'dmesg-debug', 'exit', 'stderr'].includes(o.aspect)) {
     return r('legacy-platform', 14, "legacy pmem (memmap=!, e820 type 12): the nd_e820 region and its namespace as the real kernel probes them (no flush hint: 'unable to guarantee persistence of writes'; ndctl's page-size align fallback for a region off the 2 MiB grid)");
   }

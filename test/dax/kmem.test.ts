@@ -127,3 +127,70 @@ describe.each(BACKENDS)('kmem and the direct map [%s]', (backend) => {
     expect(delta(before, m.readFile('/proc/meminfo'))).toEqual(expected);
   });
 });
+
+describe.each(BACKENDS)('the block the kernel\'s own pages go to [%s]', (backend) => {
+  it('kmem-no-movable (6.1.192) step 07: the blocks come online (ZONE_NORMAL) as daxctl writes them, memory40 first: it populated ZONE_NORMAL and refuses offline, dumping pfn 0x140400', async () => {
+    const C = 'kmem-no-movable';
+    const m = await createMachine({ backend, kernel: 'v6.1', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    // 6.1's auto_online_blocks is offline: kmem leaves the 15 blocks to daxctl
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', online: false });
+    expect(m.stats().systemRam['dax0.0']).toMatchObject({ blocks: 15, onlineBlocks: 0 });
+    const order = [40, ...Array.from({ length: 15 }, (_, i) => 33 + i).filter((x) => x !== 40)];
+    for (const id of order) m.writeFile(`${MEM}/memory${id}/state`, 'online\n');
+    const logged = m.dmesg().length;
+    expect(kernelErrorOf(() => m.writeFile(`${MEM}/memory40/state`, 'offline\n')).code).toBe('EBUSY');
+    const realDump = realStep('6.1.192', C, 7).dmesg.split('\n').filter((l) => / pfn:0x|page dumped because/.test(l)).map((l) => l.replace(/^<\d>\[\s*[\d.]+\] /, ''));
+    const modelDump = m.dmesg().slice(logged).filter((l) => / pfn:0x|page dumped because/.test(l)).map((l) => l.replace(/^\[\s*[\d.]+\] /, ''));
+    // the pfn, the struct page's address and the reason are the kernel's; the words are the allocator's
+    const head = (l: string) => l.replace(/ refcount:.* (pfn:0x[0-9a-f]+)$/, ' $1');
+    expect(modelDump.map(head)).toEqual(realDump.map(head));
+    expect(modelDump[0]).toMatch(/^page:ffffea0005010000 .* pfn:0x140400$/);
+    // the others go offline
+    expect(() => m.writeFile(`${MEM}/memory33/state`, 'offline\n')).not.toThrow();
+  });
+
+  it('kmem-destroy-offline-kmem (6.1.192) steps 05-07: onlined to ZONE_MOVABLE nothing is pinned, every block offlines, and destroy-namespace then removes the memory with the namespace', async () => {
+    const C = 'kmem-destroy-offline-kmem';
+    const m = await createMachine({ backend, kernel: 'v6.1', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram' });
+    expect(m.stats().systemRam['dax0.0']).toMatchObject({ blocks: 15, onlineBlocks: 15, movable: true });
+    for (let id = 33; id <= 47; id++) m.writeFile(`${MEM}/memory${id}/state`, 'offline\n');
+    expect(realStep('6.1.192', C, 7).exit).toBe(0);
+    m.destroyNamespace('namespace0.0');
+    expect(m.stats().systemRam).toEqual({});
+    expect(m.listNamespaces()).toEqual([]);
+    const kmemLines = (t: string) => t.split('\n').filter((l) => /namespace|dax|kmem/.test(l));
+    expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(kmemLines(realStep('6.1.192', C, 7).state.iomem));
+    m.checkInvariants();
+  });
+});
+
+describe.each(BACKENDS)('kmem trims a device to memory blocks [%s]', (backend) => {
+  it.each([
+    ['kmem-8G-block-trim', false, 128],
+    ['kmem-mom-8G-block-trim', true, 126],
+  ] as const)('%s (6.12.117) steps 04-06: 8G - 2M of devdax map=mem comes up as 63 blocks (108000000-2ffffffff), MemTotal + 63 x 128 MiB, or 63 x 126 MiB with memmap_on_memory', async (c, mom, mib) => {
+    const k = '6.12.117';
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820, ...(mom ? { cmdline: 'memory_hotplug.memmap_on_memory=1' } : {}) });
+    m.createNamespace({ size: '8G', mode: 'devdax', map: 'mem' });
+    if (mom) m.writeFile('/sys/bus/dax/devices/dax0.0/memmap_on_memory', '1\n');
+    const before = Number(/MemTotal:\s+(\d+)/.exec(m.readFile('/proc/meminfo'))![1]);
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', movable: false });
+    const after = Number(/MemTotal:\s+(\d+)/.exec(m.readFile('/proc/meminfo'))![1]);
+    const step = mom ? 6 : 5;
+    const realTotal = (i: number) => Number(/MemTotal:\s+(\d+)/.exec(realStep(k, c, i).state.meminfo)![1]);
+    expect(after - before).toBe(realTotal(step) - realTotal(step - 1));
+    expect(after - before).toBe(63 * mib * 1024);
+    const kmemLines = (t: string) => t.split('\n').filter((l) => / : (dax0\.0|System RAM \(kmem\))$/.test(l));
+    expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(kmemLines(realStep(k, c, step).state.iomem));
+    expect(kmemLines(m.readFile('/proc/iomem'))).toEqual(['  108000000-2ffffffff : dax0.0', '    108000000-2ffffffff : System RAM (kmem)']);
+    const list = JSON.parse(realStep(k, c, step + 1).stdout) as Array<{ devices: Array<{ total_memblocks: number }> }>;
+    expect(m.stats().systemRam['dax0.0']!.blocks).toBe(list[0]!.devices[0]!.total_memblocks);
+    // what alignment cost: the device's data from 0x100200000 (less the info block) to the first whole block, and the 126 MiB tail
+    const dax = m.readFile('/sys/bus/dax/devices/dax0.0/resource').trim();
+    const size = BigInt(m.readFile('/sys/bus/dax/devices/dax0.0/size').trim());
+    expect(m.stats().systemRam['dax0.0']!.trimmedBytes).toEqual({ head: 0x108000000n - BigInt(dax), tail: BigInt(dax) + size - 0x300000000n });
+  });
+});

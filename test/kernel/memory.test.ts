@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { createMachine, type Machine } from '../../src/index.ts';
 import { BACKENDS, realStep } from '../fixtures.ts';
 import { GUEST_E820 } from '../dax/guest.ts';
+import { kstrtobool } from '../../src/kernel/cmdline.ts';
+import { probeMemoryBlockSize } from '../../src/kernel/memory.ts';
 
 
 
@@ -95,5 +97,46 @@ describe.each(BACKENDS)('the kernel command line [%s]', (backend) => {
     expect(log).toMatch(/Unknown kernel command line parameters "frobnicate=1", will be passed to user space\./);
     expect(log).toMatch(/Booting kernel: `maybe' invalid for parameter `memory_hotplug.memmap_on_memory'/);
     expect(m.readFile('/sys/module/memory_hotplug/parameters/memmap_on_memory')).toBe('N\n');
+  });
+
+  it('kmem-mom-force: memory_hotplug.memmap_on_memory=force is force on 6.12.117, and on 6.1.192 (a bool, kstrtobool reading the "f") N without a message', async () => {
+    for (const [kernel, fixture] of [['v6', '6.12.117'], ['v6.1', '6.1.192']] as const) {
+      const m = await createMachine({ backend, kernel, e820: GUEST_E820, cmdline: 'memory_hotplug.memmap_on_memory=force' });
+      const real = realStep(fixture, 'kmem-mom-force', 0).state.memory.split('\n').find((l) => l.includes('parameters/memmap_on_memory:'))!;
+      expect(`/sys/module/memory_hotplug/parameters/memmap_on_memory:${m.readFile('/sys/module/memory_hotplug/parameters/memmap_on_memory').trim()}`).toBe(real);
+      expect(m.dmesg().join('\n')).not.toMatch(/invalid for parameter/);
+      m.dispose();
+    }
+    expect(kstrtobool('off')).toBe(false);
+    expect(kstrtobool('on')).toBe(true);
+    expect(kstrtobool('o')).toBe(null);
+    expect(kstrtobool('True')).toBe(true);
+  });
+});
+
+describe('probe_memory_block_size (arch/x86/mm/init_64.c)', () => {
+  it('every recorded guest (8 GiB, 2 GiB) boots with 128 MiB blocks, as block_size_bytes and "x86/mm: Memory block size: 128MB" say', async () => {
+    for (const c of ['softres-boot', 'kmem-8G-block-trim']) {
+      const line = realStep('6.12.117', c, 0).state.memory.split('\n').find((l) => l.includes('/block_size_bytes:'))!;
+      expect(BigInt(`0x${line.split(':')[1]}`)).toBe(probeMemoryBlockSize(9n << 30n, true));
+    }
+    const m = await createMachine({ kernel: 'v6', e820: GUEST_E820 });
+    expect(m.readFile('/sys/devices/system/memory/block_size_bytes')).toBe('8000000\n');
+    expect(m.dmesg().join('\n')).toContain('x86/mm: Memory block size: 128MB');
+    m.dispose();
+  });
+
+  it('from 64 GiB: 2 GiB on bare metal; in a guest the largest size up to 2 GiB that the end of boot memory aligns to', async () => {
+    expect(probeMemoryBlockSize((64n << 30n) - 1n, false)).toBe(128n << 20n);
+    expect(probeMemoryBlockSize(64n << 30n, false)).toBe(2n << 30n);
+    expect(probeMemoryBlockSize((64n << 30n) + (1n << 20n), false)).toBe(2n << 30n);
+    expect(probeMemoryBlockSize(64n << 30n, true)).toBe(2n << 30n);
+    expect(probeMemoryBlockSize((64n << 30n) + (512n << 20n), true)).toBe(512n << 20n);
+    // the default machine (64 GiB of RAM from 1 MiB) ends at 64 GiB + 1 MiB: a guest's 128 MiB
+    expect(probeMemoryBlockSize((64n << 30n) + (1n << 20n), true)).toBe(128n << 20n);
+    const m = await createMachine({ kernel: 'v6', hypervisor: false, e820: [{ start: 0x100000n, size: 64n << 30n, type: 'System RAM' }] });
+    expect(m.readFile('/sys/devices/system/memory/block_size_bytes')).toBe('80000000\n');
+    expect(m.dmesg().join('\n')).toContain('x86/mm: Memory block size: 2048MB');
+    m.dispose();
   });
 });
