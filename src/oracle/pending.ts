@@ -22,7 +22,7 @@ const KEPT: Record<string, { key: string; reason: string; aspects?: Aspect[] }> 
   'sp-kmem': { key: 'kept-allocated-pages', aspects: ['struct-page'], reason: "struct pages of hot-plugged memory the real kernel's allocator has already handed out (page cache, slab, page tables): the model does not reproduce which pages a running system used" },
   'sp-kmem-mom': { key: 'kept-allocated-pages', aspects: ['struct-page'], reason: "struct pages of hot-plugged memory the real kernel's allocator has already handed out (page cache, slab, page tables): the model does not reproduce which pages a running system used" },
   ...Object.fromEntries(
-    ['trace-fsdax-dev-a1G', 'trace-fsdax-mem-a2M', 'trace-ll-fsdax-dev', 'trace-kmem'].map((c) => [
+    ['trace-fsdax-dev-a1G', 'trace-fsdax-mem-a2M', 'trace-ll-fsdax-dev', 'trace-kmem', 'trace-softres-kmem'].map((c) => [
       c,
       { key: 'kept-trampoline-split', aspects: ['meminfo'] as Aspect[], reason: "6.1.192 splits a 2 MiB page of the direct map when function_graph starts in some runs only (where its trampoline lands); the v6.1 profile never splits, v6 always does, as every 6.12.117 run did" },
     ]),
