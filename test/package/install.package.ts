@@ -279,7 +279,7 @@ describe('the CLI', () => {
       assert.equal(ns.map, 'dev', node.name);
       const plan = ok('npx', ['altmap', 'plan', '--size', '64G'], { env });
       assert.match(plan.stdout, /capacity plan for 64\.00 GiB/, node.name);
-      assert.match(plan.stdout, /^fsdax, map=dev /m, node.name);
+      assert.match(plan.stdout, /^region0  fsdax, map=dev /m, node.name);
       console.log(`# ${node.name}: altmap ${version.stdout.trim()}, ${ns.dev} ${ns.size} bytes, plan of ${plan.stdout.trim().split('\n').length - 4} rows`);
     }
   });
