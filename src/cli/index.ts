@@ -76,6 +76,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-e, --reconfig <namespace>', 'reconfigure this namespace in place (a label-less region\'s namespaceN.0 is only ever reconfigured)')
       .option('-f, --force', 'with -e: reconfigure the namespace even if it is active (without it an active one is refused, exit 240)')
       .option('-n, --name <name>', "the namespace's name (alt_name, kept in its label; -e keeps the old one)")
+      .option('-c, --continue', 'create one namespace per region, as long as the criteria are met (ndctl --continue)')
       .option('--altmap', 'add the altmap the device got to the JSON (not an ndctl key)')
       .addOption(new Option('-u, --human', 'human sizes (the default when stdout is a terminal)').conflicts('json'))
       .option('--json', 'sizes in bytes')

@@ -1,6 +1,6 @@
 /** ndctl's create-namespace (with --explain); list and destroy-namespace live in list.ts and destroy.ts. */
 import { Command } from 'commander';
-import { type Machine, type MachineStats, type AltmapCounters, type NamespaceSize, KernelError, STRERROR, ERRNO, destroyNotForced, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString, namespaceSizeFor, quoteSize } from '../index.ts';
+import { type Machine, type MachineStats, type AltmapCounters, type NamespaceSize, KernelError, STRERROR, ERRNO, destroyNotForced, libndctlOrder, decodeInfoBlock, PFN_SB_SIZE, NdctlError, ndctlJsonString, namespaceSizeFor, quoteSize } from '../index.ts';
 import { out, err, hex, iec, table, bare, killed, usage } from './output.ts';
 import { type MachineOpts, openSession, replicaOf, saveFailedStep, saveStep, stateKey } from './session.ts';
 
@@ -24,8 +24,53 @@ export interface CreateOpts extends MachineOpts {
   force?: boolean;
   /** -n: alt_name. */
   name?: string;
+  /** -c/--continue: one namespace per region while the criteria are met. */
+  continue?: boolean;
   /** --altmap: add the altmap the device got (kernel field names); without it the output is ndctl's alone. */
   altmap?: boolean;
+}
+
+/**
+ * --continue (do_xaction_namespace's greedy create, ndctl v76.1): one namespace per region, in libndctl's region
+ * order; a region without room is passed over (-EAGAIN); another failure stops it, or with -f is remembered and
+ * passed over. "created N namespace(s)"; then, when nothing was created or the last failure stands and nothing
+ * err()ed, "failed to create namespace: <strerror>", exit 256 - ENODEV.
+ */
+async function createGreedy(
+  m: Machine,
+  req: Record<string, string | number>,
+  force: boolean,
+  createOne: (req: Record<string, string | number>, quiet: boolean) => Promise<number | 'eagain'>,
+): Promise<number> {
+  let created = 0;
+  let failed: number | null = null;
+  let saved: number | null = null;
+  let eagain = false;
+  for (const r of libndctlOrder(m.listRegions(), (x) => x.dev)) {
+    if (typeof req.region === 'number' && r.id !== req.region) continue;
+    const rc = await createOne({ ...req, region: r.id }, true);
+    eagain = rc === 'eagain';
+    if (rc === 'eagain') continue;
+    if (rc === 0) {
+      created++;
+      continue;
+    }
+    if (force) {
+      saved = rc;
+      continue;
+    }
+    failed = rc;
+    break;
+  }
+  err(`created ${created} namespace${created === 1 ? '' : 's'}`);
+  if (failed !== null) return failed;
+  if (saved !== null) return saved;
+  // every region said -EAGAIN: -ENOSPC, unless --continue already created some
+  if (eagain && created === 0) {
+    err(`failed to create namespace: ${STRERROR.ENOSPC}`);
+    return 256 + ERRNO.ENODEV;
+  }
+  return 0;
 }
 
 export async function cmdCreateNamespace(cmd: Command): Promise<number> {
@@ -74,64 +119,75 @@ export async function cmdCreateNamespace(cmd: Command): Promise<number> {
     if (o.sectorSize !== undefined) req.sectorSize = o.sectorSize;
     if (o.reconfig !== undefined) req.reconfig = o.reconfig;
     if (o.name !== undefined) req.name = o.name;
-    // ndctl's own checks first (nothing changes): a refusal here is ndctl's, with its text and exit code
-    // (ndctl/namespace.c: 129 for parse_namespace_options, 256 + rc after err(), 237 otherwise).
-    try {
-      m.planNamespace(req);
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      if (e instanceof NdctlError) {
-        err(e.stderr);
-        return e.exitCode;
-      }
-      err(`  Error: create namespace: ${bare(e)}`);
-      return 256 + e.errno;
-    }
-    // namespace_reconfig: after validate_namespace_options, namespace_prep_reconfig refuses an active namespace
-    // without -f (error(), not err(): cmd_create_namespace then reports the errno itself, exit 256 - EBUSY)
-    if (o.reconfig !== undefined && !o.force && m.listNamespaces().some((n) => n.dev === o.reconfig)) {
-      err(destroyNotForced(o.reconfig).stderr + `failed to reconfigure namespace: ${STRERROR.EBUSY}\n`);
-      return 256 + ERRNO.EBUSY;
-    }
-    const before = m.stats();
-    const state = stateKey(s);
-    let created: Record<string, unknown>;
-    const wasPoisoned = m.poisoned !== null;
-    try {
-      created = m.createNamespace(req);
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      if (!wasPoisoned && m.poisoned !== null) {
-        // the old device's teardown oopsed in ndctl's write (6.1: a zero-sized pfn device, -e)
-        saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
-        return killed();
-      }
-      if (e instanceof NdctlError) {
-        // the kernel refused to enable the device (its probe failed): ndctl's report of it
-        saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
-        // cmd_reconfig_namespace reports its own failure, exiting with the errno (cmd_create's is 237)
-        if (o.reconfig !== undefined && e.exitCode === 237) {
-          err(e.stderr.replace('failed to create namespace:', 'failed to reconfigure namespace:'));
-          return 256 - Math.abs(e.errno);
+    /** One namespace_create(): ndctl's checks, the kernel's create, the JSON; its exit code, or 'eagain' (no room, with quiet). */
+    const createOne = async (req: Record<string, string | number>, quiet: boolean): Promise<number | 'eagain'> => {
+      // ndctl's own checks first (nothing changes): a refusal here is ndctl's, with its text and exit code
+      // (ndctl/namespace.c: 129 for parse_namespace_options, 256 + rc after err(), 237 otherwise).
+      try {
+        m.planNamespace(req);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        if (e instanceof NdctlError) {
+          // validate_available_capacity's -EAGAIN: --continue passes over a region without room, silently
+          if (quiet && e.code === 'ENOSPC' && e.exitCode === 237) return 'eagain';
+          err(e.stderr);
+          return e.exitCode;
         }
-        err(e.stderr);
-        return e.exitCode;
+        err(`  Error: create namespace: ${bare(e)}`);
+        return 256 + e.errno;
       }
-      // what the kernel left behind stays: the step is kept, expected to fail the same way
-      saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
-      err(`failed to create namespace: ${STRERROR[e.code] ?? e.code} (${e.message})`);
-      return 237;
+      // namespace_reconfig: after validate_namespace_options, namespace_prep_reconfig refuses an active namespace
+      // without -f (error(), not err(): cmd_create_namespace then reports the errno itself, exit 256 - EBUSY)
+      if (o.reconfig !== undefined && !o.force && m.listNamespaces().some((n) => n.dev === o.reconfig)) {
+        err(destroyNotForced(o.reconfig).stderr + `failed to reconfigure namespace: ${STRERROR.EBUSY}\n`);
+        return 256 + ERRNO.EBUSY;
+      }
+      const before = m.stats();
+      const state = stateKey(s);
+      let created: Record<string, unknown>;
+      const wasPoisoned = m.poisoned !== null;
+      try {
+        created = m.createNamespace(req);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        if (!wasPoisoned && m.poisoned !== null) {
+          // the old device's teardown oopsed in ndctl's write (6.1: a zero-sized pfn device, -e)
+          saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+          return killed();
+        }
+        if (e instanceof NdctlError) {
+          // the kernel refused to enable the device (its probe failed): ndctl's report of it
+          saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+          // cmd_reconfig_namespace reports its own failure, exiting with the errno (cmd_create's is 237)
+          if (o.reconfig !== undefined && e.exitCode === 237) {
+            err(e.stderr.replace('failed to create namespace:', 'failed to reconfigure namespace:'));
+            return 256 - Math.abs(e.errno);
+          }
+          err(e.stderr);
+          return e.exitCode;
+        }
+        // what the kernel left behind stays: the step is kept, expected to fail the same way
+        saveFailedStep(s, { op: 'createNamespace', ...req }, state, e.code);
+        err(`failed to create namespace: ${STRERROR[e.code] ?? e.code} (${e.message})`);
+        return 237;
+      }
+      const after = m.stats();
+      saveStep(s, { op: 'createNamespace', ...req });
+      if (!wasPoisoned && m.poisoned !== null) return killed();
+      const human = o.json ? false : o.human ? true : !!process.stdout.isTTY;
+      const shown = { ...(m.listNamespaces({ human, daxRegion: true }).find((n) => n.dev === created.dev) ?? created) };
+      if (!o.altmap) delete shown.altmap;
+      out(ndctlJsonString(shown));
+      if (o.explain && sized) err(explainUsable(o.usable!, sized).join('\n'));
+      if (o.explain) err(explainNamespace(m, created, before, after).join('\n'));
+      return 0;
+    };
+    if (!o.continue || o.reconfig !== undefined) {
+      const rc = await createOne(req, false);
+      if (o.continue) err(`created ${rc === 0 ? 1 : 0} namespace${rc === 0 ? '' : 's'}`);
+      return rc === 'eagain' ? 237 : rc;
     }
-    const after = m.stats();
-    saveStep(s, { op: 'createNamespace', ...req });
-    if (!wasPoisoned && m.poisoned !== null) return killed();
-    const human = o.json ? false : o.human ? true : !!process.stdout.isTTY;
-    const shown = { ...(m.listNamespaces({ human, daxRegion: true }).find((n) => n.dev === created.dev) ?? created) };
-    if (!o.altmap) delete shown.altmap;
-    out(ndctlJsonString(shown));
-    if (o.explain && sized) err(explainUsable(o.usable!, sized).join('\n'));
-    if (o.explain) err(explainNamespace(m, created, before, after).join('\n'));
-    return 0;
+    return await createGreedy(m, req, o.force === true, createOne);
   } finally {
     await s.close();
   }

@@ -2,7 +2,7 @@
  * `altmap list` and `altmap destroy-namespace` as ndctl 76.1 prints them on the oracle's standard machine
  * (2 GiB of RAM, a 32 GiB NVDIMM at 4 GiB, kernel v6), against the 6.12.117 recordings.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -149,5 +149,37 @@ describe('create-namespace -e without -f, and -n (ndctl 76.1 namespace_prep_reco
     const long = await altmap('n.json', 'create-namespace', '-s', '1G', '-n', 'x'.repeat(64));
     expect(long.code).toBe(234);
     expect(long.stderr).toMatch(/^  Error: create namespace: validate_namespace_options: alt name overflow\n/);
+  });
+});
+
+describe('create-namespace --continue (ndctl 76.1 do_xaction_namespace, greedy)', () => {
+  /** Two 8 GiB pmem regions on v6, as a state file (machine + no steps). */
+  const twoRegions = (file: string) =>
+    writeFileSync(
+      join(dir, file),
+      JSON.stringify({
+        machine: {
+          kernel: 'v6',
+          e820: [
+            { start: '0x100000', size: '0x7ff00000', type: 'System RAM' },
+            { start: '0x100000000', size: '0x200000000', type: 'Persistent Memory' },
+            { start: '0x300000000', size: '0x200000000', type: 'Persistent Memory' },
+          ],
+        },
+        steps: [],
+      }),
+    );
+  const run = (file: string, ...args: string[]) => runAltmap(dir, [...args, '--state', file]);
+
+  it('one namespace per region in libndctl order (region1, then region0), "created 2 namespaces"; then every region is full: ENOSPC, exit 237', async () => {
+    twoRegions('c.json');
+    const r = await run('c.json', 'create-namespace', '-c', '-s', '2G', '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('created 2 namespaces\n');
+    expect([...r.stdout.matchAll(/"dev":"(namespace\d\.\d)"/g)].map((x) => x[1])).toEqual(['namespace1.0', 'namespace0.0']);
+    expect((await run('c.json', 'create-namespace', '-c')).code).toBe(0);
+    const full = await run('c.json', 'create-namespace', '-c');
+    expect(full.code).toBe(237);
+    expect(full.stderr).toBe('created 0 namespaces\nfailed to create namespace: No space left on device\n');
   });
 });
