@@ -171,6 +171,11 @@ export class Ftrace {
   /** Told of every entry written to the buffer (machine.trace's onCall: the demo snapshots state there); only the tracing path looks. */
   observer: TraceObserver | null = null;
 
+  /** Someone watches the calls one by one (the demo's step-through): work the model batches is done call by call. */
+  get observed(): boolean {
+    return this.on && this.observer !== null;
+  }
+
   constructor(readonly profile: KernelName) {
     const list = TRACEABLE[profile];
     this.modules = new Map(list.map(([n, m]) => [n, m]));

@@ -151,9 +151,10 @@ export class Hotplug {
         pfn = pieceEnd;
         continue;
       }
-      // whole sections in one batch, as long as they are whole and inactive
+      // whole sections in one batch, as long as they are whole and inactive (one at a time while an observer
+      // steps through the trace, so that each sparse_add_section shows its own section's memmap)
       let batchEnd = pieceEnd;
-      if (whole && !compound) {
+      if (whole && !compound && !k.ftrace.observed) {
         while (batchEnd + PAGES_PER_SECTION <= end && !k.sparse.anyActive(batchEnd, batchEnd + PAGES_PER_SECTION)) batchEnd += PAGES_PER_SECTION;
       }
       const flags = whole ? (k.profile.basePagesUseAltmap ? PopulateFlags.BasePagesUseAltmap : 0) : PopulateFlags.BasePages;
