@@ -201,6 +201,11 @@ export interface Core {
   writePhys(phys: bigint, data: Uint8Array): number;
   /** Bytes of host memory holding backed frames. */
   backedBytes(): number;
+  /**
+   * How many times the core ran out of host room so far: the budget, a Backing fault, the Wasm core's
+   * linear memory or a full table. The host tells an -ENOMEM of the model's own from the kernel's by it.
+   */
+  hostFailures(): number;
 
   // ---- DRAM page allocator (assembly/pagealloc.ts) ----
   /** The lowest-addressed free, naturally aligned block of 2^order pages inside one RAM range; pfn, or -ENOMEM. Its frames read as zero. */

@@ -55,6 +55,7 @@ interface Exports {
   writePhysPrepare(phys: bigint, len: number): number;
   writePhysChunk(phys: bigint, len: number): void;
   backedBytes(): number;
+  hostFailureCount(): number;
   patternCount(): number;
   benchFill(bytes: number, value: number): number;
   benchChaseSetup(bytes: number, seed: number): number;
@@ -368,6 +369,10 @@ class WasmCore implements WasmCoreDiagnostics {
 
   backedBytes(): number {
     return this.run((x) => x.backedBytes());
+  }
+
+  hostFailures(): number {
+    return this.run((x) => x.hostFailureCount());
   }
 
   /** Diagnostic, not part of Core: fill patterns the core holds. */

@@ -141,9 +141,9 @@ export class Memremap {
     try {
       err = k.hotplug.archAddMemory(0, addStart, addSize, params);
     } catch (e) {
-      // the host budget ran out mid hot-add: it fails there, as an allocation failure would
-      if (!(e instanceof HostMemoryError)) throw e;
-      err = -12;
+      // the host budget ran out mid hot-add: arch_add_memory took back what it added; the model's limit, not the kernel's
+      if (e instanceof HostMemoryError && !k.poisoned) this.unwind(pm);
+      throw e;
     }
     pm.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - memmapBefore;
     if (err) {

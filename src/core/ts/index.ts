@@ -79,6 +79,9 @@ class TsCore implements Core {
   backedBytes(): number {
     return this.mem.backedFrames() * 4096;
   }
+  hostFailures(): number {
+    return this.faults.hostFailures;
+  }
 
   // ---- pagealloc ----
   allocPages(order: number, purpose: Purpose): number {
