@@ -65,6 +65,29 @@ export interface CoreEvent {
   d: bigint;
 }
 
+/**
+ * Whether the DRAM page allocator can track these RAM ranges (pfn pairs, as {@link CoreConfig.ramRanges}):
+ * the Wasm core packs them into one bit space (each range from a bit ≡ its start mod 512), and its range
+ * table (32 B a range from 0x0A80_0000), block counts (2 B a 2 MiB block) and bitmap (64 B a block) must
+ * leave 64 MiB of its 4 GiB of linear memory for the pool, the bit space at most 2^36 pages
+ * (assembly/pagealloc.ts dramInit, assembly/layout.ts DYN). Both backends refuse the same machines (-ENOMEM
+ * from init): about 117 TiB of System RAM, the model's room, not a kernel limit.
+ */
+export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>): boolean {
+  const DYN = 0x0a80_0000;
+  const up = (x: number, a: number) => Math.ceil(x / a) * a;
+  let bit = 0;
+  for (const [s, e] of ramRanges) {
+    if (!(e > s)) continue;
+    bit = up(bit, 512) + (s % 512) + (e - s);
+    if (bit > 2 ** 36) return false;
+  }
+  const blocks = Math.ceil(bit / 512);
+  const counts = up(DYN + ramRanges.length * 32, 64);
+  const bitmap = up(counts + blocks * 2, 64);
+  return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
+}
+
 /** Fault injection points (the kernel's fail_page_alloc, extended to the model's allocators). */
 export const enum FaultKind {
   DramAlloc = 0,

@@ -16,6 +16,7 @@ import {
   CoreTrap,
   ENOMEM,
   PURPOSES,
+  dramFits,
   type AltmapField,
   type AltmapFields,
   type Core,
@@ -289,6 +290,7 @@ class WasmCore implements WasmCoreDiagnostics {
     }
     this.initialised = true;
     const ranges = cfg.ramRanges;
+    if (!dramFits(ranges)) return ENOMEM;
     // the range table is sized by the machine: as many IO-sized batches as it has RAM ranges
     const batch = Math.floor(this.ioSize / 16);
     for (let first = 0; first < ranges.length; first += batch) {

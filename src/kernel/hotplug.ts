@@ -32,6 +32,8 @@ export class Hotplug {
 
   /** What the current arch_add_memory call has added so far, for undoing it when the host runs out of room. */
   private added: AddedRun[] = [];
+  /** The failing section's partly populated memmap (v4.x), freed too when the host ran out of room. */
+  private partial: AddedRun | null = null;
 
   /** The core altmap id to use for pfn's section (-1 for none). */
   private altmapFor(a: AltmapArg, pfn: number): VmemAltmap | null {
@@ -78,6 +80,7 @@ export class Hotplug {
       ft.enter('__add_pages');
     }
     this.added = [];
+    this.partial = null;
     const ret = this.addPages(nid, startPfn, nrPages, params);
     if (ft.on) ft.exit('add_pages');
     if (ret && k.hostFailures() !== hostMark) this.hostOomUndo(startPfn, nrPages);
@@ -127,11 +130,16 @@ export class Hotplug {
       const ret = k.vmemmap.populate(first, (last - sec + 1) * PAGES_PER_SECTION, altmap ? altmap.id : -1, 0);
       k.drainEvents();
       const done = ret < 0 ? k.vmemmap.populatedSections(sec, last) : last - sec + 1;
+      const freeId = a.explicit ? (altmap ? altmap.id : NO_ALTMAP) : LOOKUP_ALTMAP;
       if (done > 0) {
         this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
-        this.added.push([first, done * PAGES_PER_SECTION, a.explicit ? (altmap ? altmap.id : NO_ALTMAP) : LOOKUP_ALTMAP]);
+        this.added.push([first, done * PAGES_PER_SECTION, freeId]);
       }
-      if (ret < 0) return ERRNO.ENOMEM;
+      if (ret < 0) {
+        // what the failing section's populate got before it failed stays (as v4.x leaves it) unless the host ran out
+        this.partial = [first + done * PAGES_PER_SECTION, PAGES_PER_SECTION, freeId];
+        return ERRNO.ENOMEM;
+      }
       sec = last + 1;
     }
     return 0;
@@ -220,6 +228,12 @@ export class Hotplug {
       k.drainEvents();
     }
     this.added = [];
+    if (this.partial) {
+      const [pfn, n, altmapId] = this.partial;
+      if (altmapId !== null) k.vmemmap.free(pfn, n, altmapId);
+      k.drainEvents();
+      this.partial = null;
+    }
     k.pgtable.directMapRemove(startPfn, startPfn + nrPages);
     return k.hostOom();
   }

@@ -6,6 +6,7 @@
  */
 import {
   ENOMEM,
+  dramFits,
   Purpose,
   type AltmapField,
   type AltmapFields,
@@ -46,6 +47,8 @@ class TsCore implements Core {
   private levels: 4 | 5 = 4;
 
   init(cfg: CoreConfig): number {
+    // the Wasm core's room for the DRAM allocator, so that both refuse the same machines
+    if (!dramFits(cfg.ramRanges)) return ENOMEM;
     const vm = BigInt.asUintN(64, cfg.vmemmapStart);
     this.vmemmapStart = vm;
     this.levels = cfg.levels;
