@@ -88,6 +88,30 @@ export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>): b
   return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
 }
 
+/** The most distinct ranges the pgmap lookup holds (assembly/layout.ts LOOKUP_MAX), on both backends. */
+export const LOOKUP_MAX = 2 ** 20;
+
+/**
+ * Whether the lookup can hold these entries: the ranges left once neighbours of one pgmap and altmap
+ * that meet are merged (as assembly/altmap.ts lookupAppend merges them) are at most {@link LOOKUP_MAX}.
+ */
+export function lookupFits(entries: readonly LookupEntryInput[]): boolean {
+  if (entries.length <= LOOKUP_MAX) return true;
+  let n = 0;
+  let end = -1;
+  let altmapId = 0;
+  let pgmapId = 0;
+  for (const e of entries) {
+    if (!(e.startPfn >= 0) || !(e.endPfn > e.startPfn)) continue;
+    const merges = n > 0 && altmapId === e.altmapId && pgmapId === (e.pgmapId ?? -1) && end === e.startPfn;
+    if (!merges && ++n > LOOKUP_MAX) return false;
+    end = e.endPfn;
+    altmapId = e.altmapId;
+    pgmapId = e.pgmapId ?? -1;
+  }
+  return true;
+}
+
 /** Fault injection points (the kernel's fail_page_alloc, extended to the model's allocators). */
 export const enum FaultKind {
   DramAlloc = 0,
@@ -281,9 +305,10 @@ export interface Core {
   altmapFree(id: number, nrPfns: number): void;
   /**
    * The pgmap lookup (pgmap_radix / pgmap_array): pfn ranges [start, end) whose struct pages resolve to a
-   * pgmap (the host's id) and its altmap (free_pagetable's to_vmem_altmap on v4.5). Replaces the previous table.
+   * pgmap (the host's id) and its altmap (free_pagetable's to_vmem_altmap on v4.5). Replaces the previous table:
+   * 0, or -ENOMEM (the table unchanged) past {@link LOOKUP_MAX} ranges ({@link lookupFits}).
    */
-  setAltmapLookup(entries: LookupEntryInput[]): void;
+  setAltmapLookup(entries: LookupEntryInput[]): number;
 
   // ---- vmemmap (assembly/vmemmap.ts) ----
   /**

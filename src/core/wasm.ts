@@ -17,6 +17,7 @@ import {
   ENOMEM,
   PURPOSES,
   dramFits,
+  lookupFits,
   type AltmapField,
   type AltmapFields,
   type Core,
@@ -623,8 +624,9 @@ class WasmCore implements WasmCoreDiagnostics {
     this.run((x) => x.altmapFree(id, nrPfns));
   }
 
-  setAltmapLookup(entries: LookupEntryInput[]): void {
+  setAltmapLookup(entries: LookupEntryInput[]): number {
     const x = this.ex();
+    if (!lookupFits(entries)) return ENOMEM;
     const per = Math.floor(this.ioSize / LOOKUP_REC);
     let full = false;
     try {
@@ -650,7 +652,9 @@ class WasmCore implements WasmCoreDiagnostics {
     } catch (e) {
       throw this.trap(e);
     }
+    // not reached: lookupFits counted the ranges as lookupAppend merges them
     if (full) throw new RangeError('setAltmapLookup: more than 2^20 distinct ranges');
+    return 0;
   }
 
   // ---- vmemmap ----

@@ -91,3 +91,40 @@ describe('issue 18 item 4: the host budget, both backends alike', () => {
     }
   }, 60_000);
 });
+
+describe('issue 18 item 4: the pgmap lookup table (LOOKUP_MAX = 2^20 ranges) on both backends', () => {
+  // Reachable by valid input only in principle: 2^20 live pgmaps, e.g. 2 MiB devm_memremap_pages in 2^20
+  // sections (128 TiB of device memory on 5-level); the kernel re-sends the whole table per mapping, so
+  // the test drives the core directly. Before: the Wasm core threw RangeError past 2^20, the twin took it.
+  const cfg = {
+    ramRanges: [[0x100, 0x20000]] as Array<[number, number]>,
+    levels: 4 as const,
+    vmemmapStart: 0xffffea0000000000n,
+    pageOffset: 0xffff888000000000n,
+    pse: true,
+    gbpages: true,
+    hostMemoryLimit: 64 << 20,
+    eagerMemmap: false,
+    debug: false,
+  };
+  const ranges = (n: number, pgmap: (i: number) => number) => Array.from({ length: n }, (_, i) => ({ startPfn: 0x1000000 + i * 0x8000, endPfn: 0x1000000 + i * 0x8000 + 512, altmapId: -1, pgmapId: pgmap(i) }));
+
+  it('2^20 distinct ranges fit, 2^20 + 1 are -ENOMEM with the table unchanged, and 2^20 + 1 that merge to fewer fit: both backends alike', async () => {
+    const { createWasmCore } = await import('../../src/core/wasm.ts');
+    const { createTsCore } = await import('../../src/core/ts/index.ts');
+    const { LOOKUP_MAX } = await import('../../src/core/core.ts');
+    expect(LOOKUP_MAX).toBe(2 ** 20);
+    for (const c of [await createWasmCore(), createTsCore()]) {
+      expect(c.init(cfg)).toBe(0);
+      const full = ranges(LOOKUP_MAX, (i) => i);
+      expect(c.setAltmapLookup(full), c.backend).toBe(0);
+      expect(c.pgmapAt(full[LOOKUP_MAX - 1].startPfn)).toBe(LOOKUP_MAX - 1);
+      expect(c.setAltmapLookup(ranges(LOOKUP_MAX + 1, (i) => i + 7)), c.backend).toBe(-12);
+      expect(c.pgmapAt(full[LOOKUP_MAX - 1].startPfn)).toBe(LOOKUP_MAX - 1);
+      // one pgmap over contiguous pieces is one range
+      const merged = Array.from({ length: LOOKUP_MAX + 1 }, (_, i) => ({ startPfn: 0x1000000 + i * 512, endPfn: 0x1000000 + (i + 1) * 512, altmapId: -1, pgmapId: 3 }));
+      expect(c.setAltmapLookup(merged), c.backend).toBe(0);
+      expect(c.pgmapAt(0x1000000 + LOOKUP_MAX * 512)).toBe(3);
+    }
+  }, 60_000);
+});

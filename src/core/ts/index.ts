@@ -7,6 +7,7 @@
 import {
   ENOMEM,
   dramFits,
+  lookupFits,
   Purpose,
   type AltmapField,
   type AltmapFields,
@@ -172,8 +173,11 @@ class TsCore implements Core {
   altmapFree(id: number, nrPfns: number): void {
     this.altmaps.altmapFree(id, nrPfns);
   }
-  setAltmapLookup(entries: LookupEntryInput[]): void {
+  setAltmapLookup(entries: LookupEntryInput[]): number {
+    // the Wasm core's table size, so that both refuse the same tables
+    if (!lookupFits(entries)) return ENOMEM;
     this.altmaps.setAltmapLookup(entries);
+    return 0;
   }
 
   // ---- vmemmap ----
