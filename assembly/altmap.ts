@@ -15,7 +15,7 @@ import {
 } from './abi';
 import { ALTMAP_DIR, ALTMAP_DIR_MAX, ALTMAP_PER_CHUNK, ALTMAP_REC, IO, LOOKUP, LOOKUP_MAX, LOOKUP_REC, RES } from './layout';
 import { slotAddr, slotAlloc, slotFree } from './pool';
-import { cfgDebug, emit, ensureMemory, faultFires } from './state';
+import { cfgDebug, emit, ensureMemory, faultFires, hostFailure } from './state';
 
 /** struct vmem_altmap, its u64 fields in ALTMAP_FIELD order (abi.ts), then whether the id is live. */
 @unmanaged
@@ -218,7 +218,11 @@ export function lookupAppend(n: u32): i32 {
         continue;
       }
     }
-    if (lookupCount >= LOOKUP_MAX || !ensureMemory(<u64>changetype<usize>(entryAt(lookupCount)) + LOOKUP_REC)) return ENOMEM;
+    if (lookupCount >= LOOKUP_MAX) {
+      hostFailure();
+      return ENOMEM;
+    }
+    if (!ensureMemory(<u64>changetype<usize>(entryAt(lookupCount)) + LOOKUP_REC)) return ENOMEM;
     const r = entryAt(lookupCount);
     r.startPfn = s;
     r.endPfn = e;

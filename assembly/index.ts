@@ -111,6 +111,10 @@ export function writePhysChunk(phys: i64, len: i32): void {
   if (len <= 0) return;
   physWriteFromIo(<u64>phys, <u32>min<i32>(len, <i32>IO_SIZE));
 }
+/** Host-room failures so far (state.ts hostFailures). */
+export function hostFailureCount(): f64 {
+  return <f64>state.hostFailures;
+}
 export function backedBytes(): f64 {
   return <f64>(backedFrames << 12);
 }

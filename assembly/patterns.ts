@@ -209,6 +209,7 @@ function patSplit(i: u32, f: u64): void {
 /** Room for `more` records (memmap ops keep PAT_HEADROOM for discards). */
 function patRoom(more: u32, forDiscard: bool): bool {
   const cap = forDiscard ? PAT_MAX : PAT_MAX - PAT_HEADROOM;
+  // not a failure: past the cap memmap ops write bytes instead (backed frames, under the budget)
   if (<u64>patCount + <u64>more > <u64>cap) return false;
   return ensureMemory(<u64>PATTERNS + (<u64>patCount + more) * PAT_REC);
 }

@@ -10,7 +10,7 @@ import { ENOMEM, FAULT_BACKING } from './abi';
 import { IO, LEAF_CACHE, LEAF_CACHE_ENTRIES, MAX_FRAME, RADIX_ROOT, SCRATCH } from './layout';
 import { patClear, patFind, patWord, synthFrame } from './patterns';
 import { countAdd, poolAvailable, slotAddr, slotAlloc, slotFree, treeLeaf, treePrune } from './pool';
-import { faultFires } from './state';
+import { faultFires, hostFailure } from './state';
 
 // ---- the frame index: root (pfn bits 39..30) -> L1 (29..20) -> L2 (19..10) -> leaf (9..0) -> slot + 1 ----
 /** An entry of the leaf cache (LEAF_CACHE, direct-mapped by key): key + 1 (0 = empty) and the leaf's address. */
@@ -122,10 +122,9 @@ function backFrameRaw(frame: u64): usize {
 
 /** Back an unbacked frame: the budget, then fault Backing (an attempt), then room. Address, or 0 (-ENOMEM). */
 function backFrame(frame: u64): usize {
-  if ((backedFrames + 1) << 12 > hostLimit) return 0;
-  if (faultFires(FAULT_BACKING)) return 0;
-  if (frame >= MAX_FRAME) return 0;
-  return backFrameRaw(frame);
+  const a = (backedFrames + 1) << 12 > hostLimit || faultFires(FAULT_BACKING) || frame >= MAX_FRAME ? <usize>0 : backFrameRaw(frame);
+  if (a == 0) hostFailure();
+  return a;
 }
 
 /** The frame's bytes for writing: backed first if needed. 0 = -ENOMEM. */
@@ -243,13 +242,19 @@ export function physWritePrepare(phys: u64, len: u64): i32 {
     }
   }
   if (need == 0) return 0;
-  if ((backedFrames + need) << 12 > hostLimit) return ENOMEM;
-  for (let k: u64 = 0; k < need; k++) if (faultFires(FAULT_BACKING)) return ENOMEM;
-  if (poolAvailable() < need + 3 * ((need >> 10) + 2)) return ENOMEM;
+  if ((backedFrames + need) << 12 > hostLimit) return hostFull();
+  for (let k: u64 = 0; k < need; k++) if (faultFires(FAULT_BACKING)) return hostFull();
+  if (poolAvailable() < need + 3 * ((need >> 10) + 2)) return hostFull();
   for (let f = f0; f <= f1; f++) {
     if (frameAddr(f) == 0 && backFrameRaw(f) == 0) return ENOMEM; // not reached: room was checked
   }
   return 0;
+}
+
+/** -ENOMEM for a host-room failure, counted. */
+function hostFull(): i32 {
+  hostFailure();
+  return ENOMEM;
 }
 
 /** writePhys, second half: copy len bytes from IO to [phys, +len), all frames already backed. */

@@ -46,19 +46,34 @@ let memBytes: u64 = 0;
 /** Grow in steps of at least this many 64 KiB pages (16 MiB) to keep grow calls rare. */
 const GROW_STEP: i32 = 256;
 
+// ---- running out of host room (not a kernel condition) ----
+/** Times the core ran out of host room: the budget, a Backing fault, linear memory, a full table. */
+export let hostFailures: u32 = 0;
+
+/** Count a host-room failure; the host tells them from the kernel's own -ENOMEM by the count (src/core/core.ts hostFailures). */
+export function hostFailure(): void {
+  hostFailures++;
+}
+
 /** Make [0, end) addressable. False when that would pass 4 GiB or the host refuses. */
 export function ensureMemory(end: u64): bool {
   if (end <= memBytes) return true;
   const cur = memory.size();
   memBytes = <u64>cur << 16;
   if (end <= memBytes) return true;
-  if (end > MEMORY_LIMIT) return false;
+  if (end > MEMORY_LIMIT) {
+    hostFailure();
+    return false;
+  }
   const want = <i32>((end + 0xffff) >> 16);
   let target = want;
   if (target < cur + GROW_STEP) target = cur + GROW_STEP;
   if (target > 65536) target = 65536;
   if (memory.grow(target - cur) < 0) {
-    if (target == want || memory.grow(want - cur) < 0) return false;
+    if (target == want || memory.grow(want - cur) < 0) {
+      hostFailure();
+      return false;
+    }
   }
   memBytes = <u64>memory.size() << 16;
   return true;

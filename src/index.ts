@@ -6,7 +6,7 @@ export type { Backend } from './core/load.ts';
 export type { CoreWalk, WalkLevel } from './core/core.ts';
 export type { RegionResult } from './kernel/resource.ts';
 export type { InvariantReport } from './kernel/invariants.ts';
-export { KernelError, MachinePoisonedError, ERRNO, STRERROR, type ErrnoCode } from './kernel/errno.ts';
+export { KernelError, HostMemoryError, MachinePoisonedError, ERRNO, STRERROR, type ErrnoCode } from './kernel/errno.ts';
 export { runScenario, runPreparedSteps, validateScenario, toJsonValue, type Scenario, type ScenarioStep, type StepResult, type StepOk, type StepFailed, type PreparedScenario, type PreparedStep, type RunScenarioOptions } from './scenario.ts';
 export { parseInteger } from './args.ts';
 export { hex } from './kernel/printk.ts';

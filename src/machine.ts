@@ -30,7 +30,7 @@ import { dir, listDir, readFile, readLink, writeFile, type VfsDir } from './kern
 import { nodeDir } from './kernel/node.ts';
 import { ndBusDevices, regionDimm, regionMapping, regionSetCookie } from './nvdimm/sysfs.ts';
 import type { DimmInfo, MappingInfo } from './nvdimm/ndctl.ts';
-import { parseSize } from './nvdimm/units.ts';
+import { formatSizeHuman, parseSize } from './nvdimm/units.ts';
 import { regionCapacity } from './nvdimm/region.ts';
 
 export type { AltmapCounters } from './kernel/altmap.ts';
@@ -1520,6 +1520,10 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
     eagerMemmap: c.core.eagerMemmap,
     debug: c.debug,
   });
-  if (r < 0) throw new KernelError('ENOMEM', 'cannot set up the core (host-memory budget too small?)');
+  if (r < 0) {
+    // the model's own room (init fails only for want of it), not a kernel condition
+    const ram = ramRanges(c.e820).reduce((n, [s, e]) => n + BigInt(e - s), 0n) << 12n;
+    throw new HostMemoryError(`cannot set up the core: ${formatSizeHuman(ram)} of System RAM is beyond this model's memory budget (hostMemoryLimit ${formatSizeHuman(c.core.hostMemoryLimit)}; the DRAM allocator holds at most about 117 TiB)`);
+  }
   return new Machine(core, c);
 }

@@ -65,6 +65,53 @@ export interface CoreEvent {
   d: bigint;
 }
 
+/**
+ * Whether the DRAM page allocator can track these RAM ranges (pfn pairs, as {@link CoreConfig.ramRanges}):
+ * the Wasm core packs them into one bit space (each range from a bit ≡ its start mod 512), and its range
+ * table (32 B a range from 0x0A80_0000), block counts (2 B a 2 MiB block) and bitmap (64 B a block) must
+ * leave 64 MiB of its 4 GiB of linear memory for the pool, the bit space at most 2^36 pages
+ * (assembly/pagealloc.ts dramInit, assembly/layout.ts DYN). Both backends refuse the same machines (-ENOMEM
+ * from init): about 117 TiB of System RAM, the model's room, not a kernel limit.
+ */
+export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>): boolean {
+  const DYN = 0x0a80_0000;
+  const up = (x: number, a: number) => Math.ceil(x / a) * a;
+  let bit = 0;
+  for (const [s, e] of ramRanges) {
+    if (!(e > s)) continue;
+    bit = up(bit, 512) + (s % 512) + (e - s);
+    if (bit > 2 ** 36) return false;
+  }
+  const blocks = Math.ceil(bit / 512);
+  const counts = up(DYN + ramRanges.length * 32, 64);
+  const bitmap = up(counts + blocks * 2, 64);
+  return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
+}
+
+/** The most distinct ranges the pgmap lookup holds (assembly/layout.ts LOOKUP_MAX), on both backends. */
+export const LOOKUP_MAX = 2 ** 20;
+
+/**
+ * Whether the lookup can hold these entries: the ranges left once neighbours of one pgmap and altmap
+ * that meet are merged (as assembly/altmap.ts lookupAppend merges them) are at most {@link LOOKUP_MAX}.
+ */
+export function lookupFits(entries: readonly LookupEntryInput[]): boolean {
+  if (entries.length <= LOOKUP_MAX) return true;
+  let n = 0;
+  let end = -1;
+  let altmapId = 0;
+  let pgmapId = 0;
+  for (const e of entries) {
+    if (!(e.startPfn >= 0) || !(e.endPfn > e.startPfn)) continue;
+    const merges = n > 0 && altmapId === e.altmapId && pgmapId === (e.pgmapId ?? -1) && end === e.startPfn;
+    if (!merges && ++n > LOOKUP_MAX) return false;
+    end = e.endPfn;
+    altmapId = e.altmapId;
+    pgmapId = e.pgmapId ?? -1;
+  }
+  return true;
+}
+
 /** Fault injection points (the kernel's fail_page_alloc, extended to the model's allocators). */
 export const enum FaultKind {
   DramAlloc = 0,
@@ -201,6 +248,11 @@ export interface Core {
   writePhys(phys: bigint, data: Uint8Array): number;
   /** Bytes of host memory holding backed frames. */
   backedBytes(): number;
+  /**
+   * How many times the core ran out of host room so far: the budget, a Backing fault, the Wasm core's
+   * linear memory or a full table. The host tells an -ENOMEM of the model's own from the kernel's by it.
+   */
+  hostFailures(): number;
 
   // ---- DRAM page allocator (assembly/pagealloc.ts) ----
   /** The lowest-addressed free, naturally aligned block of 2^order pages inside one RAM range; pfn, or -ENOMEM. Its frames read as zero. */
@@ -253,9 +305,10 @@ export interface Core {
   altmapFree(id: number, nrPfns: number): void;
   /**
    * The pgmap lookup (pgmap_radix / pgmap_array): pfn ranges [start, end) whose struct pages resolve to a
-   * pgmap (the host's id) and its altmap (free_pagetable's to_vmem_altmap on v4.5). Replaces the previous table.
+   * pgmap (the host's id) and its altmap (free_pagetable's to_vmem_altmap on v4.5). Replaces the previous table:
+   * 0, or -ENOMEM (the table unchanged) past {@link LOOKUP_MAX} ranges ({@link lookupFits}).
    */
-  setAltmapLookup(entries: LookupEntryInput[]): void;
+  setAltmapLookup(entries: LookupEntryInput[]): number;
 
   // ---- vmemmap (assembly/vmemmap.ts) ----
   /**

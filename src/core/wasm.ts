@@ -16,6 +16,8 @@ import {
   CoreTrap,
   ENOMEM,
   PURPOSES,
+  dramFits,
+  lookupFits,
   type AltmapField,
   type AltmapFields,
   type Core,
@@ -55,6 +57,7 @@ interface Exports {
   writePhysPrepare(phys: bigint, len: number): number;
   writePhysChunk(phys: bigint, len: number): void;
   backedBytes(): number;
+  hostFailureCount(): number;
   patternCount(): number;
   benchFill(bytes: number, value: number): number;
   benchChaseSetup(bytes: number, seed: number): number;
@@ -288,6 +291,7 @@ class WasmCore implements WasmCoreDiagnostics {
     }
     this.initialised = true;
     const ranges = cfg.ramRanges;
+    if (!dramFits(ranges)) return ENOMEM;
     // the range table is sized by the machine: as many IO-sized batches as it has RAM ranges
     const batch = Math.floor(this.ioSize / 16);
     for (let first = 0; first < ranges.length; first += batch) {
@@ -368,6 +372,10 @@ class WasmCore implements WasmCoreDiagnostics {
 
   backedBytes(): number {
     return this.run((x) => x.backedBytes());
+  }
+
+  hostFailures(): number {
+    return this.run((x) => x.hostFailureCount());
   }
 
   /** Diagnostic, not part of Core: fill patterns the core holds. */
@@ -616,8 +624,9 @@ class WasmCore implements WasmCoreDiagnostics {
     this.run((x) => x.altmapFree(id, nrPfns));
   }
 
-  setAltmapLookup(entries: LookupEntryInput[]): void {
+  setAltmapLookup(entries: LookupEntryInput[]): number {
     const x = this.ex();
+    if (!lookupFits(entries)) return ENOMEM;
     const per = Math.floor(this.ioSize / LOOKUP_REC);
     let full = false;
     try {
@@ -643,7 +652,9 @@ class WasmCore implements WasmCoreDiagnostics {
     } catch (e) {
       throw this.trap(e);
     }
+    // not reached: lookupFits counted the ranges as lookupAppend merges them
     if (full) throw new RangeError('setAltmapLookup: more than 2^20 distinct ranges');
+    return 0;
   }
 
   // ---- vmemmap ----

@@ -123,7 +123,14 @@ export class Kmem {
     if (!onMemory) {
       // add_memory_resource without memmap_on_memory: one arch_add_memory for the whole range (its direct
       // map in the largest pages that fit: fixture kmem-system-ram-mem-2G, 896 MiB of 2M and one 1G page)
-      const err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
+      let err: number;
+      try {
+        err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
+      } catch (e) {
+        // HostMemoryError: arch_add_memory took its part back; the resource goes too
+        k.iomem.release(parent, res);
+        throw e;
+      }
       if (err) {
         k.iomem.release(parent, res);
         throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
@@ -177,7 +184,14 @@ export class Kmem {
       altmap = k.altmaps.create({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
       if (!altmap) return -12;
     }
-    const err = k.hotplug.archAddMemory(0, start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
+    let err: number;
+    try {
+      err = k.hotplug.archAddMemory(0, start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
+    } catch (e) {
+      // HostMemoryError: the block's altmap goes with what arch_add_memory took back
+      if (altmap) k.altmaps.release(altmap);
+      throw e;
+    }
     if (err) {
       if (altmap) k.altmaps.release(altmap);
       return err;

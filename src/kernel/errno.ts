@@ -114,8 +114,9 @@ export class MachinePoisonedError extends KernelError {
 
 /** The simulator's own host-memory budget ran out (not a kernel condition). */
 export class HostMemoryError extends KernelError {
-  constructor() {
-    super('ENOMEM', 'host-memory budget exhausted (raise hostMemoryLimit)');
+  /** `detail`: what ran out, naming the budget (default: the backed frames' hostMemoryLimit). */
+  constructor(detail = 'host-memory budget exhausted (raise hostMemoryLimit)') {
+    super('ENOMEM', detail);
     this.name = 'HostMemoryError';
   }
 }

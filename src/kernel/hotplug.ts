@@ -24,8 +24,16 @@ export interface MhpParams {
   pgmap?: { vmemmapShift: number; startPfn: number };
 }
 
+/** Memory one arch_add_memory call added, as [first pfn, pages, the altmap id its memmap came from or -1 for none left to free]. */
+type AddedRun = [number, number, number | null];
+
 export class Hotplug {
   constructor(private readonly k: Kernel) {}
+
+  /** What the current arch_add_memory call has added so far, for undoing it when the host runs out of room. */
+  private added: AddedRun[] = [];
+  /** The failing section's partly populated memmap (v4.x), freed too when the host ran out of room. */
+  private partial: AddedRun | null = null;
 
   /** The core altmap id to use for pfn's section (-1 for none). */
   private altmapFor(a: AltmapArg, pfn: number): VmemAltmap | null {
@@ -54,7 +62,10 @@ export class Hotplug {
       ft.leaf('kernel_physical_mapping_init');
       ft.exit('init_memory_mapping');
     }
+    const hostMark = k.hostFailures();
     if (k.pgtable.directMapAdd(startPfn, startPfn + nrPages) < 0) {
+      // out of the model's own room, not the kernel's: no oops, nothing left behind
+      if (k.hostFailures() !== hostMark) this.hostOomUndo(startPfn, nrPages);
       // alloc_low_page() returned NULL and phys_*_init dereferences it
       k.bug('unable to handle kernel NULL pointer dereference at (null)', 'phys_pmd_init+0x6e/0x2a0', [
         'init_memory_mapping+0x1a5/0x2c0',
@@ -68,8 +79,12 @@ export class Hotplug {
       ft.enter('add_pages');
       ft.enter('__add_pages');
     }
+    this.added = [];
+    this.partial = null;
     const ret = this.addPages(nid, startPfn, nrPages, params);
     if (ft.on) ft.exit('add_pages');
+    if (ret && k.hostFailures() !== hostMark) this.hostOomUndo(startPfn, nrPages);
+    this.added = [];
     if (ret) k.log.warnOnce('arch_add_memory', 'arch/x86/mm/init_64.c:697 arch_add_memory+0xc2/0xd0');
     return ret;
   }
@@ -115,8 +130,16 @@ export class Hotplug {
       const ret = k.vmemmap.populate(first, (last - sec + 1) * PAGES_PER_SECTION, altmap ? altmap.id : -1, 0);
       k.drainEvents();
       const done = ret < 0 ? k.vmemmap.populatedSections(sec, last) : last - sec + 1;
-      if (done > 0) this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
-      if (ret < 0) return ERRNO.ENOMEM;
+      const freeId = a.explicit ? (altmap ? altmap.id : NO_ALTMAP) : LOOKUP_ALTMAP;
+      if (done > 0) {
+        this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
+        this.added.push([first, done * PAGES_PER_SECTION, freeId]);
+      }
+      if (ret < 0) {
+        // what the failing section's populate got before it failed stays (as v4.x leaves it) unless the host ran out
+        this.partial = [first + done * PAGES_PER_SECTION, PAGES_PER_SECTION, freeId];
+        return ERRNO.ENOMEM;
+      }
       sec = last + 1;
     }
     return 0;
@@ -148,6 +171,7 @@ export class Hotplug {
       // section_activate: a piece of an early section uses the memmap boot populated for all of it
       if (!whole && k.sparse.earlySection(pfn)) {
         k.sparse.markPresent(pfn, pieceEnd, params.owner);
+        this.added.push([pfn, pieceEnd - pfn, null]);
         pfn = pieceEnd;
         continue;
       }
@@ -174,7 +198,10 @@ export class Hotplug {
       }
       if (ret < 0) {
         const done = whole ? k.vmemmap.populatedSections(pfnToSection(pfn), pfnToSection(batchEnd - 1)) : 0;
-        if (done > 0) k.sparse.markPresent(pfn, pfn + done * PAGES_PER_SECTION, params.owner);
+        if (done > 0) {
+          k.sparse.markPresent(pfn, pfn + done * PAGES_PER_SECTION, params.owner);
+          this.added.push([pfn, done * PAGES_PER_SECTION, altmap !== null ? altmap.id : NO_ALTMAP]);
+        }
         // section_activate's failure path: section_deactivate of the failing piece
         const failAt = pfn + done * PAGES_PER_SECTION;
         const failEnd = whole ? failAt + PAGES_PER_SECTION : pieceEnd;
@@ -183,9 +210,33 @@ export class Hotplug {
         return ERRNO.ENOMEM;
       }
       k.sparse.markPresent(pfn, batchEnd, params.owner);
+      this.added.push([pfn, batchEnd - pfn, whole && altmap !== null ? altmap.id : NO_ALTMAP]);
       pfn = batchEnd;
     }
     return 0;
+  }
+
+  /**
+   * The host budget (or the core's room) ran out mid hot-add: that is the model's limit, not a kernel
+   * condition, so no WARN and nothing left behind. Take back what this call added, newest first, and
+   * the direct map, then throw HostMemoryError.
+   */
+  private hostOomUndo(startPfn: number, nrPages: number): never {
+    const k = this.k;
+    for (const [pfn, n, altmapId] of this.added.reverse()) {
+      k.sparse.markAbsent(pfn, pfn + n);
+      if (altmapId !== null) k.vmemmap.free(pfn, n, altmapId);
+      k.drainEvents();
+    }
+    this.added = [];
+    if (this.partial) {
+      const [pfn, n, altmapId] = this.partial;
+      if (altmapId !== null) k.vmemmap.free(pfn, n, altmapId);
+      k.drainEvents();
+      this.partial = null;
+    }
+    k.pgtable.directMapRemove(startPfn, startPfn + nrPages);
+    return k.hostOom();
   }
 
   // ---------------------------------------------------------------- ftrace of the per-section work the core does in batches

@@ -204,6 +204,11 @@ export class Kernel {
     this.core.dispose();
   }
 
+  /** The core's count of host-room failures: an -ENOMEM while it moved is the model's budget, not the kernel's. */
+  hostFailures(): number {
+    return this.core.hostFailures();
+  }
+
   /** The simulator's own host-memory budget ran out (not a kernel condition). */
   hostOom(): never {
     throw new HostMemoryError();

@@ -77,7 +77,8 @@ export class Memremap {
       this.byId.set(id, pm);
       entries.push({ startPfn: r.start, endPfn: r.end, altmapId: pm.altmap !== null ? pm.altmap.id : -1, pgmapId: id });
     }
-    this.k.vmemmap.setAltmapLookup(entries);
+    // past the core's LOOKUP_MAX ranges: the model's room, not the kernel's (the caller takes its entry back)
+    if (this.k.vmemmap.setAltmapLookup(entries) < 0) this.k.hostOom();
   }
 
   /** find_dev_pagemap / get_dev_pagemap */
@@ -131,7 +132,12 @@ export class Memremap {
 
     const pm = this.allocPageMap(dev, start, end, altmap);
     pm.vmemmapShift = vmemmapShift;
-    this.insertLookup(pm, alignStart, alignSize);
+    try {
+      this.insertLookup(pm, alignStart, alignSize);
+    } catch (e) {
+      if (e instanceof HostMemoryError) this.unwind(pm);
+      throw e;
+    }
 
     const memmapBefore = k.pageAlloc.pagesFor(Purpose.Memmap);
     const a = this.altmapArg(pm);
@@ -141,9 +147,9 @@ export class Memremap {
     try {
       err = k.hotplug.archAddMemory(0, addStart, addSize, params);
     } catch (e) {
-      // the host budget ran out mid hot-add: it fails there, as an allocation failure would
-      if (!(e instanceof HostMemoryError)) throw e;
-      err = -12;
+      // the host budget ran out mid hot-add: arch_add_memory took back what it added; the model's limit, not the kernel's
+      if (e instanceof HostMemoryError && !k.poisoned) this.unwind(pm);
+      throw e;
     }
     pm.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - memmapBefore;
     if (err) {

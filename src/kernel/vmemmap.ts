@@ -79,8 +79,8 @@ export class Vmemmap {
   }
 
   /** find_dev_pagemap, to_vmem_altmap and v4.5's free_pagetable resolve through the pgmap lookup: the core keeps a copy of it. */
-  setAltmapLookup(entries: LookupEntryInput[]): void {
-    this.core.setAltmapLookup(entries);
+  setAltmapLookup(entries: LookupEntryInput[]): number {
+    return this.core.setAltmapLookup(entries);
   }
 
   /** The struct pages of the section are all mapped. */

@@ -3,7 +3,7 @@
  * at the region's lowest free address, the pfn info block written to the media, and the
  * devm_memremap_pages call with the altmap the era's arithmetic builds (nvdimm_namespace_attach_pfn).
  */
-import { ERRNO, KernelError, invalid, show } from '../kernel/errno.ts';
+import { ERRNO, HostMemoryError, KernelError, invalid, show } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
@@ -705,7 +705,8 @@ export class Pmem {
       // nvdimm_setup_pfn: the resource loses the start_pad and end_trunc the info block records
       k.memremap.devmMemremapPages(dev, ns.start + layout.startPad, ns.start + ns.raw - 1n - layout.endTrunc, altmap, shift);
     } catch (e) {
-      if (e instanceof KernelError && e.errno !== ERRNO.ENODEV && e.errno !== ERRNO.ENXIO && !k.poisoned) {
+      // the model's own budget is no probe failure of the kernel's
+      if (e instanceof KernelError && !(e instanceof HostMemoryError) && e.errno !== ERRNO.ENODEV && e.errno !== ERRNO.ENXIO && !k.poisoned) {
         k.log.printk('warn', `${driver}: probe of ${pfnName} failed with error ${e.errno}`);
       }
       throw e;

@@ -166,3 +166,51 @@ describe('issue 18 item 6: tracefs write fuzz', () => {
     );
   });
 });
+
+describe('issue 18 item 6: e820 fuzz', () => {
+  const TYPES = ['System RAM', 'Persistent Memory', 'Reserved', 'Soft Reserved', 'Persistent Memory (legacy)'] as const;
+  const GiB = 1n << 30n;
+  /** An address or size as a caller may give it: aligned or not, bigint, number, size text, or junk. */
+  const value = fc.oneof(
+    { weight: 8, arbitrary: fc.bigInt({ min: 4n, max: 64n }).map((n) => n * GiB) },
+    { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: 1n << 20n }).map((n) => n << 12n) },
+    { weight: 1, arbitrary: fc.bigInt({ min: -1n, max: 1n << 47n }) },
+    { weight: 1, arbitrary: fc.constantFrom(0x100000n, 1n << 46n, 1n << 52n, (1n << 64n) - 1n, 1n << 64n) },
+    { weight: 1, arbitrary: fc.integer({ min: -1, max: 2 ** 36 }).map((n) => n * 4096) },
+    { weight: 1, arbitrary: fc.constantFrom<unknown>('1G', '0x100000', '2T', '1M', '', 'x', '-1', '1.5G', 1.5, NaN, Infinity, null, undefined, {}, [], true) },
+  );
+  const entry = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ start: value, size: value, type: fc.oneof(fc.constantFrom(...TYPES), fc.constantFrom<unknown>('RAM', '', null, 7)) }) },
+    { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 'x', 5, [], { start: 0 }) },
+  );
+  // a sane base the fuzzed entries are added to, so that many cases boot
+  const BASE = [{ start: 0x100000n, size: 4n * GiB - 0x100000n, type: 'System RAM' as const }];
+
+  it('any e820 array boots or is a KernelError (EINVAL, or HostMemoryError for the model\'s room); a booted machine is consistent and shows its RAM in iomem', async () => {
+    let booted = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(entry, { maxLength: 4 }), async (withBase, extra) => {
+        const e820 = (withBase ? [...BASE, ...extra] : extra) as never;
+        let m: Machine;
+        try {
+          m = await createMachine({ backend: 'wasm', kernel: 'v6', e820 });
+        } catch (e) {
+          if (!(e instanceof KernelError)) throw e;
+          expect(['EINVAL', 'ENOMEM']).toContain(e.code);
+          refused++;
+          return;
+        }
+        booted++;
+        m.checkInvariants();
+        const ram = m.snapshot().dram.totalPages;
+        expect(ram).toBeGreaterThan(0);
+        expect(m.readFile('/proc/iomem')).toMatch(/ : System RAM$/m);
+      }),
+      { seed: SEED, numRuns: 200 },
+    );
+    // both sides are exercised
+    expect(booted).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThan(10);
+  }, 120_000);
+});

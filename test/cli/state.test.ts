@@ -7,6 +7,7 @@ import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/index.ts';
 import { runAltmap } from '../fixtures.ts';
@@ -28,6 +29,40 @@ describe('--state under concurrency', () => {
     const list = await altmap('list', '--state', 'many.json', ...TS);
     expect((JSON.parse(list.stdout) as Array<{ dev: string }>).map((n) => n.dev).sort()).toEqual([...names].sort());
   });
+});
+
+describe('--state under concurrency, fuzzed (issue 18 item 6)', () => {
+  /** What a process runs, and what it must end in: created (exit 0), an ndctl refusal (234, not recorded), a kernel failure (T25: 237, recorded). */
+  const KINDS = {
+    create1G: { args: ['-s', '1G'], code: 0 },
+    create2G: { args: ['-s', '2G'], code: 0 },
+    refused: { args: ['-s', '1025M', '-a', '1G'], code: 234 },
+    t25: { args: ['-s', '16G', '-a', '4K'], code: 237 },
+  } as const;
+  type Kind = keyof typeof KINDS;
+  let run = 0;
+
+  it('4 concurrent create-namespace processes of a fuzzed mix (-s 1G, -s 2G, an ndctl refusal, T25\'s kernel failure) on one file: no lost namespace, no duplicate name, every output in the file', async () => {
+    // at most one T25: a second one after it fits beside its leftovers (exit 0), which is the order's business
+    const mix = fc.tuple(fc.array(fc.constantFrom<Kind>('create1G', 'create1G', 'create2G', 'refused'), { minLength: 3, maxLength: 4 }), fc.nat(3));
+    await fc.assert(
+      fc.asyncProperty(mix.map(([k, at]) => (k.length === 4 ? k : [...k.slice(0, at), 't25' as Kind, ...k.slice(at)])), async (kinds) => {
+        const file = `fuzz${run++}.json`;
+        const runs = await Promise.all(kinds.map((k) => altmap('create-namespace', ...KINDS[k].args, '--json', '--state', file, ...TS)));
+        runs.forEach((r, i) => expect(r.code, `${kinds[i]}: ${r.stderr}`).toBe(KINDS[kinds[i]].code));
+        const made = runs.filter((r) => r.code === 0).map((r) => JSON.parse(r.stdout) as { dev: string; size: number });
+        // every success is its own namespace
+        expect(new Set(made.map((n) => n.dev)).size).toBe(made.length);
+        // the file holds exactly the successes and the kernel failures, nothing of the refusals
+        const recorded = steps(file);
+        expect(recorded.length).toBe(kinds.filter((k) => k !== 'refused').length);
+        expect(recorded.filter((s) => s.expectError).length).toBe(kinds.filter((k) => k === 't25').length);
+        const list = made.length ? (JSON.parse((await altmap('list', '--state', file, ...TS)).stdout) as Array<{ dev: string; size: number }>) : [];
+        expect(list.map((n) => [n.dev, n.size]).sort()).toEqual(made.map((n) => [n.dev, n.size]).sort());
+      }),
+      { seed: 20261218, numRuns: 4 },
+    );
+  }, 240_000);
 });
 
 describe('--state files keep what they had', () => {

@@ -6,6 +6,8 @@
  */
 import {
   ENOMEM,
+  dramFits,
+  lookupFits,
   Purpose,
   type AltmapField,
   type AltmapFields,
@@ -46,6 +48,8 @@ class TsCore implements Core {
   private levels: 4 | 5 = 4;
 
   init(cfg: CoreConfig): number {
+    // the Wasm core's room for the DRAM allocator, so that both refuse the same machines
+    if (!dramFits(cfg.ramRanges)) return ENOMEM;
     const vm = BigInt.asUintN(64, cfg.vmemmapStart);
     this.vmemmapStart = vm;
     this.levels = cfg.levels;
@@ -78,6 +82,9 @@ class TsCore implements Core {
   }
   backedBytes(): number {
     return this.mem.backedFrames() * 4096;
+  }
+  hostFailures(): number {
+    return this.faults.hostFailures;
   }
 
   // ---- pagealloc ----
@@ -166,8 +173,11 @@ class TsCore implements Core {
   altmapFree(id: number, nrPfns: number): void {
     this.altmaps.altmapFree(id, nrPfns);
   }
-  setAltmapLookup(entries: LookupEntryInput[]): void {
+  setAltmapLookup(entries: LookupEntryInput[]): number {
+    // the Wasm core's table size, so that both refuse the same tables
+    if (!lookupFits(entries)) return ENOMEM;
     this.altmaps.setAltmapLookup(entries);
+    return 0;
   }
 
   // ---- vmemmap ----

@@ -49,7 +49,10 @@ export class PhysMem {
   frameForWrite(pfn: number): Uint32Array | null {
     const have = this.frames.get(pfn);
     if (have) return have;
-    if (this.frames.size >= this.limitFrames || this.faults.faultFires(FaultKind.Backing)) return null;
+    if (this.frames.size >= this.limitFrames || this.faults.faultFires(FaultKind.Backing)) {
+      this.faults.hostFailure();
+      return null;
+    }
     const words = new Uint32Array(PAGE_SIZE / 4);
     const p = this.patterns.patFind(pfn);
     if (p) this.patterns.synthFrame(p, pfn, words);
@@ -106,7 +109,10 @@ export class PhysMem {
     const last = Math.floor((start + data.length - 1) / 4096);
     let need = 0;
     for (let pfn = first; pfn <= last && data.length > 0; pfn++) if (!this.isBacked(pfn)) need++;
-    if (!this.canBack(need)) return ENOMEM;
+    if (!this.canBack(need)) {
+      this.faults.hostFailure();
+      return ENOMEM;
+    }
     const backed: number[] = [];
     for (let pfn = first; pfn <= last && data.length > 0; pfn++) {
       if (this.isBacked(pfn)) continue;

@@ -7,6 +7,13 @@ import { FAULT_KINDS, type CoreEvent, type EventType, type FaultKind } from '../
 /** Fault injection counters: fail the nth next attempt of a kind. */
 export class Faults {
   private readonly nth = new Array<number>(FAULT_KINDS).fill(0);
+  /** Times the core ran out of host room (assembly/state.ts hostFailures): the budget, a Backing fault, a full table. */
+  hostFailures = 0;
+
+  /** Count a host-room failure (assembly: hostFailure). */
+  hostFailure(): void {
+    this.hostFailures++;
+  }
 
   /** setFault: arm (nth >= 1) or disarm (0) a kind; kinds the core does not know are ignored. */
   setFault(kind: FaultKind, nth: number): void {
