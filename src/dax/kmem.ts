@@ -125,8 +125,11 @@ export class Kmem {
       // map in the largest pages that fit: fixture kmem-system-ram-mem-2G, 896 MiB of 2M and one 1G page)
       const err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
       if (err) {
+        // add_memory_resource's error path has no arch_remove_memory: the sections __add_pages added keep
+        // their DRAM memmap and the direct map stays; add_memory_driver_managed releases its resource
         k.iomem.release(parent, res);
-        throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
+        this.stranded.set(dev, { start, end });
+        throw this.couldNotAddMemory(dev, start, end, err);
       }
       if (ft.on) ft.leaf('create_memory_block_devices');
     }
@@ -135,7 +138,7 @@ export class Kmem {
     try {
       for (let at = start; at < end; at += this.blockSize) {
         const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
-        if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
+        if (typeof block === 'number') throw this.couldNotAddMemory(dev, start, end, block);
         kd.blocks.push(block);
       }
       this.autoOnline(kd.blocks);
@@ -153,6 +156,25 @@ export class Kmem {
     if (ft.on) ft.exit('add_memory_driver_managed');
     return kd;
   }
+
+  /**
+   * dev_dax_kmem_probe when add_memory_driver_managed fails: its dev_warn, then the driver core's line for
+   * the failed probe (really_probe: dev_err on 6.12, pr_warn on 6.1); kmem stays unbound.
+   */
+  private couldNotAddMemory(dev: string, start: bigint, end: bigint, err: number): KernelError {
+    const log = this.k.log;
+    const text = `mapping0: ${hex(start)}-${hex(end - 1n)} could not add memory`;
+    log.printk('warn', `kmem ${dev}: ${text}`);
+    if (this.k.profile.name === 'v6.1') log.printk('warn', `kmem: probe of ${dev} failed with error ${err}`);
+    else log.printk('err', `kmem ${dev}: probe with driver kmem failed with error ${err}`);
+    return KernelError.fromErrno(err, `${dev}: ${text}`);
+  }
+
+  /**
+   * Devices whose hot-add failed part way (add_memory_resource without memmap_on_memory): the range of
+   * sections the kernel may have left added, memmap and all. Nothing binds the device again by itself.
+   */
+  readonly stranded = new Map<string, { start: bigint; end: bigint }>();
 
   /** add_memory_resource's walk_memory_blocks(online_memory_block) once the blocks exist, as memhp_default_state says (not offline). */
   private autoOnline(blocks: KmemBlock[]): void {
