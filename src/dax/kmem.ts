@@ -8,6 +8,7 @@
 import type { VmemAltmap } from '../kernel/altmap.ts';
 import { KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
+import type { Profile } from '../kernel/profile.ts';
 import { Purpose } from '../kernel/pagealloc.ts';
 import { hex } from '../kernel/printk.ts';
 import type { Resource } from '../kernel/resource.ts';
@@ -69,6 +70,49 @@ export function mhpSupportsMemmapOnMemory(blockSize: bigint, mode: MemmapOnMemor
   return mode === 'force' || vmemmapSize % PMD_SIZE === 0n;
 }
 
+/** dax_kmem_range(): the device range trimmed inward to memory block boundaries; empty when no whole block is left. */
+export function daxKmemRange(dataStart: bigint, dataEnd: bigint, blockSize: bigint): { start: bigint; end: bigint } {
+  return { start: ((dataStart + blockSize - 1n) / blockSize) * blockSize, end: (dataEnd / blockSize) * blockSize };
+}
+
+/**
+ * Whether add_memory_resource puts each block's memmap in the block: asked for, and
+ * mhp_supports_memmap_on_memory() agrees. (The real 6.1 kmem never asks, kmem-mom-param on 6.1.192; the
+ * model still honours an explicit request there, as the planner's v6.1 rows expect.)
+ */
+export function kmemMemmapOnMemory(_profile: Pick<Profile, 'daxMemmapOnMemory'>, blockSize: bigint, mode: MemmapOnMemory): boolean {
+  return mhpSupportsMemmapOnMemory(blockSize, mode);
+}
+
+/** What a dax kmem hot-add of a device's data range takes, before any block is online. */
+export interface KmemHotAddCost {
+  /** Memory blocks dax_kmem_range leaves. */
+  blocks: number;
+  /** The block-aligned range, [start, end). */
+  start: bigint;
+  end: bigint;
+  /** The blocks carry their own memmap (memmap_on_memory in effect). */
+  memmapOnMemory: boolean;
+  /**
+   * Struct pages arch_add_memory allocates from free DRAM for the whole range at once (vmemmap_populate
+   * without an altmap): the free DRAM the hot-add needs first, 2 MiB per 128 MiB block. Page tables come on top.
+   */
+  dramMemmapBytes: bigint;
+  /** Struct pages the blocks hold themselves (memmap_on_memory): what onlining gives up. */
+  onMemoryMemmapBytes: bigint;
+}
+
+/** The memmap of a dax kmem hot-add (dev_dax_kmem_probe -> add_memory_driver_managed -> add_memory_resource), without running it. */
+export function kmemHotAddCost(profile: Pick<Profile, 'daxMemmapOnMemory'>, blockSize: bigint, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemHotAddCost {
+  const { start, end } = daxKmemRange(dataStart, dataEnd, blockSize);
+  const blocks = end > start ? Number((end - start) / blockSize) : 0;
+  const onMemory = kmemMemmapOnMemory(profile, blockSize, mode);
+  // sizeof(struct page) is 64 bytes in every modelled era: a block's memmap is blockSize / 64
+  const memmap = BigInt(blocks) * (blockSize / 64n);
+  const own = onMemory ? BigInt(blocks) * BigInt(memmapOnMemoryPages(blockSize, mode)) * 4096n : 0n;
+  return { blocks, start, end: end > start ? end : start, memmapOnMemory: onMemory, dramMemmapBytes: onMemory ? 0n : memmap, onMemoryMemmapBytes: own };
+}
+
 export class Kmem {
   readonly devices = new Map<string, KmemDevice>();
 
@@ -94,9 +138,7 @@ export class Kmem {
   private devDaxKmemProbe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemDevice {
     const k = this.k;
     const ft = k.ftrace;
-    // dax_kmem_range: the range trimmed to memory block boundaries
-    const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
-    const end = (dataEnd / this.blockSize) * this.blockSize;
+    const { start, end } = daxKmemRange(dataStart, dataEnd, this.blockSize);
     if (end <= start) {
       k.log.printk('warn', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
       throw new KernelError('EINVAL', `${dev}: no whole ${this.blockSize >> 20n} MiB memory block in ${hex(dataStart)}-${hex(dataEnd - 1n)}`);
@@ -116,7 +158,7 @@ export class Kmem {
       ft.enter('add_memory_resource');
       if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
     }
-    const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
+    const onMemory = kmemMemmapOnMemory(k.profile, this.blockSize, mode);
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
