@@ -126,6 +126,11 @@ export class DaxBus {
       }
       return;
     }
+    if (!kd && !d.dev && k.kmem.stranded.has(d.name)) {
+      // left driverless by a failed hot-add: daxctl binds device_dax, whose memremap meets the sections left behind
+      d.dev = d.bindDeviceDax();
+      return;
+    }
     if (!kd) throw new KernelError('EINVAL', `${d.name} is not in system-ram mode`);
     k.kmem.remove(kd, d.parent);
     this.restoreResource(d);
