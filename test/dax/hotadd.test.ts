@@ -76,7 +76,7 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     const again = kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' }));
     expect([again.code, again.message]).toEqual(['EEXIST', 'EEXIST: dax0.0: mapping0: 0x110000000-0x3ffffffff could not add memory']);
     expect(m.dmesg().at(-1)).toMatch(/\] kmem dax0\.0: probe with driver kmem failed with error -17$/);
-    m.destroyNamespace('namespace0.0', { force: true });
+    m.destroyNamespace('namespace0.0');
     expect(kernelErrorOf(() => m.createNamespace({ size: '12G', mode: 'devdax', map: 'dev' })).code).toBe('EEXIST');
   });
 
