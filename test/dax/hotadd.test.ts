@@ -112,3 +112,15 @@ describe('hotAddDram arithmetic', () => {
     expect(kernelErrorOf(() => hotAddDram({ size: 0 })).code).toBe('EINVAL');
   });
 });
+
+describe('the planner marks what a hot-add needs free', () => {
+  it('planCapacity 12G system-ram (v6): the kmem row needs 190 MiB free (95 blocks of map=mem data), the memmap_on_memory row none', async () => {
+    const { planCapacity } = await import('../../src/planner.ts');
+    const plan = await planCapacity({ size: '12G', mode: 'system-ram', kernel: 'v6', backend: BACKENDS[0] });
+    expect(plan.rows.map((r) => [r.label, r.ok, r.hotAddFreeDram])).toEqual([
+      ['system-ram (kmem)', true, 95 * 2 * 2 ** 20],
+      ['system-ram, memmap_on_memory', true, 0],
+    ]);
+    expect(plan.rows[0]!.hotAddFreeDram).toBe(hotAddDram({ size: 12n * GiB - 2n * MiB, start: 0x100000000n + 2n * MiB }).withoutMemmapOnMemory);
+  });
+});
