@@ -167,6 +167,8 @@ export class Kmem {
       // map in the largest pages that fit: fixture kmem-system-ram-mem-2G, 896 MiB of 2M and one 1G page)
       const err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
       if (err) {
+        // an oops in arch_add_memory (the direct map's page-table page) kills the task: nothing after it runs
+        if (k.poisoned) throw KernelError.fromErrno(err, `${dev}: add_memory oopsed`);
         // add_memory_resource's error path has no arch_remove_memory: the sections __add_pages added keep
         // their DRAM memmap and the direct map stays; add_memory_driver_managed releases its resource
         k.iomem.release(parent, res);
@@ -180,11 +182,22 @@ export class Kmem {
     try {
       for (let at = start; at < end; at += this.blockSize) {
         const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
-        if (typeof block === 'number') throw this.couldNotAddMemory(dev, start, end, block);
+        if (typeof block === 'number') {
+          if (k.poisoned) throw KernelError.fromErrno(block, `${dev}: add_memory oopsed`);
+          // create_altmaps_and_memory_blocks: the blocks already added go again (remove_memory_blocks_and_altmaps),
+          // before anything is onlined; the failing block's own arch_add_memory is not undone
+          for (const b of kd.blocks) this.removeBlock(b);
+          kd.blocks.length = 0;
+          this.devices.delete(dev);
+          k.iomem.release(parent, res);
+          this.stranded.set(dev, { start, end });
+          throw this.couldNotAddMemory(dev, start, end, block);
+        }
         kd.blocks.push(block);
       }
       this.autoOnline(kd.blocks);
     } catch (e) {
+      if (!this.devices.has(dev)) throw e;
       this.autoOnline(kd.blocks);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -458,17 +471,20 @@ export class Kmem {
       this.devices.delete(kd.dev);
       return;
     }
-    for (const b of kd.blocks) {
-      // remove_memory_blocks_and_altmaps: per block, its device then its memory
-      if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
-      k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
-      if (b.altmap) {
-        if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
-        k.altmaps.release(b.altmap);
-      }
-    }
+    for (const b of kd.blocks) this.removeBlock(b);
     k.iomem.release(parent, kd.res);
     this.devices.delete(kd.dev);
+  }
+
+  /** remove_memory_blocks_and_altmaps for one block: its device, then its memory and its altmap. */
+  private removeBlock(b: KmemBlock): void {
+    const k = this.k;
+    if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
+    k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
+    if (b.altmap) {
+      if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
+      k.altmaps.release(b.altmap);
+    }
   }
 
   /** Pages the buddy allocator got from a device, and the memmap they cost. */

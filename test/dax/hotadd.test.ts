@@ -89,6 +89,21 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     expect(m.readFile('/proc/iomem')).toContain('    110000000-3ffffffff : System RAM (kmem)');
   });
 
+  it('v6 (6.12) memmap_on_memory, a block\'s altmap allocation failing (injectFault altmap 3): create_altmaps_and_memory_blocks removes the blocks it added, nothing is onlined, devdax binds again', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820, cmdline: 'memory_hotplug.memmap_on_memory=1' });
+    m.createNamespace({ size: '12G', mode: 'devdax', map: 'dev' });
+    m.writeFile('/sys/bus/dax/devices/dax0.0/memmap_on_memory', '1\n');
+    const blocks = m.listDir(MEM).filter((d) => /^memory\d+$/.test(d));
+    const memTotal = m.readFile('/proc/meminfo').split('\n')[0];
+    m.injectFault('altmap', 3);
+    const e = kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' }));
+    expect(e.message).toBe('ENOMEM: dax0.0: mapping0: 0x110000000-0x3ffffffff could not add memory');
+    expect(m.listDir(MEM).filter((d) => /^memory\d+$/.test(d))).toEqual(blocks);
+    expect(m.readFile('/proc/meminfo').split('\n')[0]).toBe(memTotal);
+    expect(m.stats().systemRam).toEqual({});
+    expect(m.reconfigureDevice('dax0.0', { mode: 'devdax' })).toMatchObject({ mode: 'devdax' });
+  });
+
   it('hotAddDram: the 12 GiB map=dev device needs 188 MiB of free DRAM without memmap_on_memory, what the hot-add takes on the 2 GiB guest; none with it', async () => {
     const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
     m.createNamespace({ size: '12G', mode: 'devdax', map: 'dev' });
