@@ -18,6 +18,7 @@ import type { Plan, PlanRow } from './planner/types.ts';
 export { planConfigs, type PlanConfig, type PlanFilter } from './planner/configs.ts';
 export { planTable, planCsv, planSvg, quoteSize, quotePercent } from './planner/format.ts';
 export { sizeGranule } from './planner/reverse.ts';
+export { hotAddDram, type HotAddDram } from './planner/hotadd.ts';
 export type { Figures as PlanFigures } from './planner/run.ts';
 export type { Plan, PlanRow, PlanRegion } from './planner/types.ts';
 

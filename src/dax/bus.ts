@@ -116,13 +116,19 @@ export class DaxBus {
       try {
         k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory);
       } catch (e) {
-        // kmem failed to probe: bind device_dax back
+        // kmem failed to probe: bind device_dax back, unless the hot-add left sections behind (the kernel
+        // leaves the device driverless then: nothing rebinds it, and device_dax would meet -EEXIST)
         if (!k.kmem.devices.has(d.name) && !k.poisoned) {
           this.restoreResource(d);
-          d.dev = d.bindDeviceDax();
+          if (!k.kmem.stranded.has(d.name)) d.dev = d.bindDeviceDax();
         }
         throw e;
       }
+      return;
+    }
+    if (!kd && !d.dev && k.kmem.stranded.has(d.name)) {
+      // left driverless by a failed hot-add: daxctl binds device_dax, whose memremap meets the sections left behind
+      d.dev = d.bindDeviceDax();
       return;
     }
     if (!kd) throw new KernelError('EINVAL', `${d.name} is not in system-ram mode`);

@@ -8,6 +8,7 @@
 import type { VmemAltmap } from '../kernel/altmap.ts';
 import { KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
+import type { Profile } from '../kernel/profile.ts';
 import { Purpose } from '../kernel/pagealloc.ts';
 import { hex } from '../kernel/printk.ts';
 import type { Resource } from '../kernel/resource.ts';
@@ -69,6 +70,49 @@ export function mhpSupportsMemmapOnMemory(blockSize: bigint, mode: MemmapOnMemor
   return mode === 'force' || vmemmapSize % PMD_SIZE === 0n;
 }
 
+/** dax_kmem_range(): the device range trimmed inward to memory block boundaries; empty when no whole block is left. */
+export function daxKmemRange(dataStart: bigint, dataEnd: bigint, blockSize: bigint): { start: bigint; end: bigint } {
+  return { start: ((dataStart + blockSize - 1n) / blockSize) * blockSize, end: (dataEnd / blockSize) * blockSize };
+}
+
+/**
+ * Whether add_memory_resource puts each block's memmap in the block: asked for, and
+ * mhp_supports_memmap_on_memory() agrees. (The real 6.1 kmem never asks, kmem-mom-param on 6.1.192; the
+ * model still honours an explicit request there, as the planner's v6.1 rows expect.)
+ */
+export function kmemMemmapOnMemory(_profile: Pick<Profile, 'daxMemmapOnMemory'>, blockSize: bigint, mode: MemmapOnMemory): boolean {
+  return mhpSupportsMemmapOnMemory(blockSize, mode);
+}
+
+/** What a dax kmem hot-add of a device's data range takes, before any block is online. */
+export interface KmemHotAddCost {
+  /** Memory blocks dax_kmem_range leaves. */
+  blocks: number;
+  /** The block-aligned range, [start, end). */
+  start: bigint;
+  end: bigint;
+  /** The blocks carry their own memmap (memmap_on_memory in effect). */
+  memmapOnMemory: boolean;
+  /**
+   * Struct pages arch_add_memory allocates from free DRAM for the whole range at once (vmemmap_populate
+   * without an altmap): the free DRAM the hot-add needs first, 2 MiB per 128 MiB block. Page tables come on top.
+   */
+  dramMemmapBytes: bigint;
+  /** Struct pages the blocks hold themselves (memmap_on_memory): what onlining gives up. */
+  onMemoryMemmapBytes: bigint;
+}
+
+/** The memmap of a dax kmem hot-add (dev_dax_kmem_probe -> add_memory_driver_managed -> add_memory_resource), without running it. */
+export function kmemHotAddCost(profile: Pick<Profile, 'daxMemmapOnMemory'>, blockSize: bigint, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemHotAddCost {
+  const { start, end } = daxKmemRange(dataStart, dataEnd, blockSize);
+  const blocks = end > start ? Number((end - start) / blockSize) : 0;
+  const onMemory = kmemMemmapOnMemory(profile, blockSize, mode);
+  // sizeof(struct page) is 64 bytes in every modelled era: a block's memmap is blockSize / 64
+  const memmap = BigInt(blocks) * (blockSize / 64n);
+  const own = onMemory ? BigInt(blocks) * BigInt(memmapOnMemoryPages(blockSize, mode)) * 4096n : 0n;
+  return { blocks, start, end: end > start ? end : start, memmapOnMemory: onMemory, dramMemmapBytes: onMemory ? 0n : memmap, onMemoryMemmapBytes: own };
+}
+
 export class Kmem {
   readonly devices = new Map<string, KmemDevice>();
 
@@ -94,9 +138,7 @@ export class Kmem {
   private devDaxKmemProbe(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, mode: MemmapOnMemory): KmemDevice {
     const k = this.k;
     const ft = k.ftrace;
-    // dax_kmem_range: the range trimmed to memory block boundaries
-    const start = ((dataStart + this.blockSize - 1n) / this.blockSize) * this.blockSize;
-    const end = (dataEnd / this.blockSize) * this.blockSize;
+    const { start, end } = daxKmemRange(dataStart, dataEnd, this.blockSize);
     if (end <= start) {
       k.log.printk('warn', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
       throw new KernelError('EINVAL', `${dev}: no whole ${this.blockSize >> 20n} MiB memory block in ${hex(dataStart)}-${hex(dataEnd - 1n)}`);
@@ -116,7 +158,7 @@ export class Kmem {
       ft.enter('add_memory_resource');
       if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
     }
-    const onMemory = mhpSupportsMemmapOnMemory(this.blockSize, mode);
+    const onMemory = kmemMemmapOnMemory(k.profile, this.blockSize, mode);
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
@@ -132,8 +174,13 @@ export class Kmem {
         throw e;
       }
       if (err) {
+        // an oops in arch_add_memory (the direct map's page-table page) kills the task: nothing after it runs
+        if (k.poisoned) throw KernelError.fromErrno(err, `${dev}: add_memory oopsed`);
+        // add_memory_resource's error path has no arch_remove_memory: the sections __add_pages added keep
+        // their DRAM memmap and the direct map stays; add_memory_driver_managed releases its resource
         k.iomem.release(parent, res);
-        throw KernelError.fromErrno(err, `${dev}: add_memory of ${hex(start)}-${hex(end - 1n)} failed`);
+        this.stranded.set(dev, { start, end });
+        throw this.couldNotAddMemory(dev, start, end, err);
       }
       if (ft.on) ft.leaf('create_memory_block_devices');
     }
@@ -142,11 +189,22 @@ export class Kmem {
     try {
       for (let at = start; at < end; at += this.blockSize) {
         const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
-        if (typeof block === 'number') throw KernelError.fromErrno(block, `${dev}: add_memory of block ${hex(at)} failed`);
+        if (typeof block === 'number') {
+          if (k.poisoned) throw KernelError.fromErrno(block, `${dev}: add_memory oopsed`);
+          // create_altmaps_and_memory_blocks: the blocks already added go again (remove_memory_blocks_and_altmaps),
+          // before anything is onlined; the failing block's own arch_add_memory is not undone
+          for (const b of kd.blocks) this.removeBlock(b);
+          kd.blocks.length = 0;
+          this.devices.delete(dev);
+          k.iomem.release(parent, res);
+          this.stranded.set(dev, { start, end });
+          throw this.couldNotAddMemory(dev, start, end, block);
+        }
         kd.blocks.push(block);
       }
       this.autoOnline(kd.blocks);
     } catch (e) {
+      if (!this.devices.has(dev)) throw e;
       this.autoOnline(kd.blocks);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -160,6 +218,25 @@ export class Kmem {
     if (ft.on) ft.exit('add_memory_driver_managed');
     return kd;
   }
+
+  /**
+   * dev_dax_kmem_probe when add_memory_driver_managed fails: its dev_warn, then the driver core's line for
+   * the failed probe (really_probe: dev_err on 6.12, pr_warn on 6.1); kmem stays unbound.
+   */
+  private couldNotAddMemory(dev: string, start: bigint, end: bigint, err: number): KernelError {
+    const log = this.k.log;
+    const text = `mapping0: ${hex(start)}-${hex(end - 1n)} could not add memory`;
+    log.printk('warn', `kmem ${dev}: ${text}`);
+    if (this.k.profile.name === 'v6.1') log.printk('warn', `kmem: probe of ${dev} failed with error ${err}`);
+    else log.printk('err', `kmem ${dev}: probe with driver kmem failed with error ${err}`);
+    return KernelError.fromErrno(err, `${dev}: ${text}`);
+  }
+
+  /**
+   * Devices whose hot-add failed part way (add_memory_resource without memmap_on_memory): the range of
+   * sections the kernel may have left added, memmap and all. Nothing binds the device again by itself.
+   */
+  readonly stranded = new Map<string, { start: bigint; end: bigint }>();
 
   /** add_memory_resource's walk_memory_blocks(online_memory_block) once the blocks exist, as memhp_default_state says (not offline). */
   private autoOnline(blocks: KmemBlock[]): void {
@@ -408,17 +485,20 @@ export class Kmem {
       this.devices.delete(kd.dev);
       return;
     }
-    for (const b of kd.blocks) {
-      // remove_memory_blocks_and_altmaps: per block, its device then its memory
-      if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
-      k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
-      if (b.altmap) {
-        if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
-        k.altmaps.release(b.altmap);
-      }
-    }
+    for (const b of kd.blocks) this.removeBlock(b);
     k.iomem.release(parent, kd.res);
     this.devices.delete(kd.dev);
+  }
+
+  /** remove_memory_blocks_and_altmaps for one block: its device, then its memory and its altmap. */
+  private removeBlock(b: KmemBlock): void {
+    const k = this.k;
+    if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
+    k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
+    if (b.altmap) {
+      if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
+      k.altmaps.release(b.altmap);
+    }
   }
 
   /** Pages the buddy allocator got from a device, and the memmap they cost. */

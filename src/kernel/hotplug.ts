@@ -27,6 +27,12 @@ export interface MhpParams {
 /** Memory one arch_add_memory call added, as [first pfn, pages, the altmap id its memmap came from or -1 for none left to free]. */
 type AddedRun = [number, number, number | null];
 
+/** add_pages()'s WARN_ON_ONCE(ret) site per Debian build (refuse-map-mem-enomem step 04 on 6.12.117 and 6.1.192). */
+const ADD_PAGES_WARN: Partial<Record<string, string>> = {
+  v6: 'arch/x86/mm/init_64.c:986 add_pages+0x90/0xa0',
+  'v6.1': 'arch/x86/mm/init_64.c:978 add_pages+0x8c/0x90',
+};
+
 export class Hotplug {
   constructor(private readonly k: Kernel) {}
 
@@ -85,7 +91,7 @@ export class Hotplug {
     if (ft.on) ft.exit('add_pages');
     if (ret && k.hostFailures() !== hostMark) this.hostOomUndo(startPfn, nrPages);
     this.added = [];
-    if (ret) k.log.warnOnce('arch_add_memory', 'arch/x86/mm/init_64.c:697 arch_add_memory+0xc2/0xd0');
+    if (ret) k.log.warnOnce('arch_add_memory', ADD_PAGES_WARN[k.profile.name] ?? 'arch/x86/mm/init_64.c:697 arch_add_memory+0xc2/0xd0');
     return ret;
   }
 

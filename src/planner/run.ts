@@ -35,6 +35,11 @@ export interface Figures {
   structPagesInitialised: number;
   /** Compound devmap (vmemmap dedup) in effect. */
   compound: boolean;
+  /**
+   * dax kmem rows: the free DRAM the hot-add took before any block was online (its memmap, 0 with
+   * memmap_on_memory); with less free DRAM the kernel fails it ("could not add memory", ENOMEM).
+   */
+  hotAddFreeDram?: number;
 }
 
 /** The default DRAM of a planning machine: room for the worst case (map=mem keeps 1/64 of the device in DRAM), never below 64 GiB. */
@@ -81,6 +86,7 @@ export function measureConfig(m: Machine, cfg: Pick<PlanConfig, 'mode' | 'map' |
       const dax = m.namespaceInfo(ns.dev as string).device!;
       const r = m.reconfigureDevice(dax, { mode: 'system-ram', memmapOnMemory: cfg.systemRam.memmapOnMemory });
       usable = BigInt(r.online_pages as number) * 4096n;
+      row.hotAddFreeDram = (r.memmap_dram_pages as number) * 4096;
     }
     const after = m.stats();
     const d = (k: 'pageTablePages' | 'directMapPages' | 'memmapPages' | 'slabPages') => after.dram[k] - before.dram[k];
