@@ -35,7 +35,7 @@ export class NdctlError extends KernelError {
  * ndctl's error() (util/log.h): "  Error: " and the message, which carries its own "\n"; the log
  * function adds one more, so every error() line is followed by a blank line.
  */
-export function errorLine(msg: string): string {
+function errorLine(msg: string): string {
   return `  Error: ${msg}\n\n`;
 }
 
@@ -76,6 +76,11 @@ function createFailed(code: ErrnoCode, before = ''): never {
 /** ndctl/namespace.c err(): error() with the command name and err_count++; no "failed to" line, exit 256 + rc. */
 function refuse(code: ErrnoCode, text: string): never {
   throw new NdctlError(code, `create namespace: ${text}`, errorLine(`create namespace: ${text}`));
+}
+
+/** validate_namespace_options: -n must fit the label's name, NSLABEL_NAME_LEN (64 bytes) with its NUL; err(), exit 234. */
+export function checkAltName(name: string): void {
+  if (new TextEncoder().encode(name).length >= 64) refuse('EINVAL', 'validate_namespace_options: alt name overflow');
 }
 
 /** validate_available_capacity() found no room in any region (-EAGAIN everywhere): ndctl prints ENOSPC's text, exits 237. */

@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { NdctlError, checkCreateNamespace, checkNamespaceOptions, enableFailed, errorLine, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { NdctlError, checkAltName, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { RegionSeeds, holderName, type Holder, type SeedKind } from './seeds.ts';
@@ -288,11 +288,7 @@ export class Pmem {
       regions = [r];
     }
     if (o.name !== undefined && typeof o.name !== 'string') invalid(`name ${show(o.name)} is not a string`);
-    // validate_namespace_options: the name must fit the label's NSLABEL_NAME_LEN (64) with its NUL
-    if (o.name !== undefined && new TextEncoder().encode(o.name).length >= 64) {
-      const text = 'create namespace: validate_namespace_options: alt name overflow';
-      throw new NdctlError('EINVAL', text, errorLine(text), 256 - 22);
-    }
+    if (o.name !== undefined) checkAltName(o.name);
     const old = o.reconfig === undefined ? undefined : this.reconfigTarget(o.reconfig);
     if (old) regions = [old.region];
     // validate_namespace_options: reconfigured to the mode it has, the namespace keeps its pfn/dax align,
