@@ -180,7 +180,7 @@ export class Kmem {
         // their DRAM memmap and the direct map stays; add_memory_driver_managed releases its resource
         k.iomem.release(parent, res);
         this.stranded.set(dev, { start, end });
-        throw this.couldNotAddMemory(dev, start, end, err);
+        throw this.memoryAddFailed(dev, start, end, err);
       }
       if (ft.on) ft.leaf('create_memory_block_devices');
     }
@@ -198,7 +198,7 @@ export class Kmem {
           this.devices.delete(dev);
           k.iomem.release(parent, res);
           this.stranded.set(dev, { start, end });
-          throw this.couldNotAddMemory(dev, start, end, block);
+          throw this.memoryAddFailed(dev, start, end, block);
         }
         kd.blocks.push(block);
       }
@@ -220,12 +220,12 @@ export class Kmem {
   }
 
   /**
-   * dev_dax_kmem_probe when add_memory_driver_managed fails: its dev_warn, then the driver core's line for
+   * dev_dax_kmem_probe when add_memory_driver_managed fails: its dev_warn "mapping%d: %#llx-%#llx memory add failed" (drivers/dax/kmem.c), then the driver core's line for
    * the failed probe (really_probe: dev_err on 6.12, pr_warn on 6.1); kmem stays unbound.
    */
-  private couldNotAddMemory(dev: string, start: bigint, end: bigint, err: number): KernelError {
+  private memoryAddFailed(dev: string, start: bigint, end: bigint, err: number): KernelError {
     const log = this.k.log;
-    const text = `mapping0: ${hex(start)}-${hex(end - 1n)} could not add memory`;
+    const text = `mapping0: ${hex(start)}-${hex(end - 1n)} memory add failed`;
     log.printk('warn', `kmem ${dev}: ${text}`);
     if (this.k.profile.name === 'v6.1') log.printk('warn', `kmem: probe of ${dev} failed with error ${err}`);
     else log.printk('err', `kmem ${dev}: probe with driver kmem failed with error ${err}`);

@@ -1,7 +1,7 @@
 /**
  * The DRAM check of a dax kmem hot-add: without memmap_on_memory, add_memory_resource's arch_add_memory
  * allocates the whole range's memmap from free DRAM before any block is online, and fails the hot-add
- * ("could not add memory", -ENOMEM) when it is not there; with it, each block holds its own.
+ * ("mapping%d: ... memory add failed", -ENOMEM) when it is not there; with it, each block holds its own.
  */
 import { kmemHotAddCost, memmapOnMemoryPages } from '../dax/kmem.ts';
 import { invalid, show } from '../kernel/errno.ts';

@@ -37,7 +37,7 @@ export interface Figures {
   compound: boolean;
   /**
    * dax kmem rows: the free DRAM the hot-add took before any block was online (its memmap, 0 with
-   * memmap_on_memory); with less free DRAM the kernel fails it ("could not add memory", ENOMEM).
+   * memmap_on_memory); with less free DRAM the kernel fails it ("mapping%d: ... memory add failed", ENOMEM).
    */
   hotAddFreeDram?: number;
 }

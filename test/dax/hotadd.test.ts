@@ -32,7 +32,7 @@ async function smallMachine(backend: (typeof BACKENDS)[number], kernel: 'v6' | '
 }
 
 describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
-  it.each(['v6', 'v6.1'] as const)('refuse-map-mem-enomem step 04 shapes (%s): 12 GiB to system-ram with 160 MiB of RAM fails ENOMEM, "could not add memory", sections left added, device left unbound', async (kernel) => {
+  it.each(['v6', 'v6.1'] as const)('refuse-map-mem-enomem step 04 shapes (%s): 12 GiB to system-ram with 160 MiB of RAM fails ENOMEM, "memory add failed", sections left added, device left unbound', async (kernel) => {
     const m = await smallMachine(backend, kernel, false);
     const before = m.stats();
     const memTotal = m.readFile('/proc/meminfo').split('\n')[0];
@@ -41,7 +41,7 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     const e = kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' }));
     expect(e.code).toBe('ENOMEM');
     expect(e.errno).toBe(-12);
-    expect(e.message).toContain('dax0.0: mapping0: 0x110000000-0x3ffffffff could not add memory');
+    expect(e.message).toContain('dax0.0: mapping0: 0x110000000-0x3ffffffff memory add failed');
     const log = m.dmesg().slice(logged).map((l) => l.replace(/^\[\s*[\d.]+\] /, ''));
     const real = bare(realStep(RELEASE[kernel], 'refuse-map-mem-enomem', 4).dmesg);
     // warn_alloc's line starts as the real one does (the comm and the gfp details aside)
@@ -53,7 +53,7 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     expect(site(log)).toBe(kernel === 'v6' ? 'arch/x86/mm/init_64.c:986 add_pages+0x90/0xa0' : 'arch/x86/mm/init_64.c:978 add_pages+0x8c/0x90');
     // dev_dax_kmem_probe's dev_warn, then the driver core's line in the era's shape (nd_pmem's in the fixture)
     const probeLine = real.find((l) => /probe.* failed with error -12$/.test(l))!.replace(/nd_pmem/g, 'kmem').replace('pfn0.0', 'dax0.0');
-    expect(log.slice(-2)).toEqual(['kmem dax0.0: mapping0: 0x110000000-0x3ffffffff could not add memory', probeLine]);
+    expect(log.slice(-2)).toEqual(['kmem dax0.0: mapping0: 0x110000000-0x3ffffffff memory add failed', probeLine]);
     // what the kernel leaves: no System RAM, no memory block, MemTotal as it was; the sections arch_add_memory
     // added keep their DRAM memmap (add_memory_resource has no arch_remove_memory for it)
     const after = m.stats();
@@ -74,7 +74,7 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     expect(kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' })).code).toBe('ENOMEM');
     expect(kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'devdax' })).code).toBe('EEXIST');
     const again = kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' }));
-    expect([again.code, again.message]).toEqual(['EEXIST', 'EEXIST: dax0.0: mapping0: 0x110000000-0x3ffffffff could not add memory']);
+    expect([again.code, again.message]).toEqual(['EEXIST', 'EEXIST: dax0.0: mapping0: 0x110000000-0x3ffffffff memory add failed']);
     expect(m.dmesg().at(-1)).toMatch(/\] kmem dax0\.0: probe with driver kmem failed with error -17$/);
     m.destroyNamespace('namespace0.0');
     expect(kernelErrorOf(() => m.createNamespace({ size: '12G', mode: 'devdax', map: 'dev' })).code).toBe('EEXIST');
@@ -97,7 +97,7 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     const memTotal = m.readFile('/proc/meminfo').split('\n')[0];
     m.injectFault('altmap', 3);
     const e = kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' }));
-    expect(e.message).toBe('ENOMEM: dax0.0: mapping0: 0x110000000-0x3ffffffff could not add memory');
+    expect(e.message).toBe('ENOMEM: dax0.0: mapping0: 0x110000000-0x3ffffffff memory add failed');
     expect(m.listDir(MEM).filter((d) => /^memory\d+$/.test(d))).toEqual(blocks);
     expect(m.readFile('/proc/meminfo').split('\n')[0]).toBe(memTotal);
     expect(m.stats().systemRam).toEqual({});
