@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 import { ERRNO, KernelError, STRERROR, ndctlJsonString, type Machine } from '../index.ts';
-import { usage, out, err, bare } from './output.ts';
+import { usage, out, err } from './output.ts';
 import { type MachineOpts, type Session, openSession, saveStep } from './session.ts';
 
 const NODE = '/sys/devices/system/node/node0';
@@ -349,7 +349,8 @@ function rebind(s: Session, d: DaxDev, mode: 'system-ram' | 'devdax', movable: b
     s.m.reconfigureDevice(d.name, { mode, movable, online: false });
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
-    err(`libdaxctl: ${d.name}: ${bare(e)}`);
+    // daxctl_dev_enable (daxctl/lib/libdaxctl.c v76.1): the bind write failed, the device is not enabled
+    err(`libdaxctl: daxctl_dev_enable: ${d.name}: failed to enable`);
     return e.errno;
   }
   saveStep(s, { op: 'reconfigureDevice', dev: d.name, mode, online: false, ...(movable ? {} : { movable: false }) });
