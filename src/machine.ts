@@ -77,7 +77,7 @@ export interface MachineConfig {
   regionAlign?: bigint | number | string | null;
   /** Regions (by index, in address order) whose NVDIMM has no labels: one raw namespaceN.0 over the whole region (nd_namespace_io). */
   labelLessRegions?: number[];
-  /** memory_block_size_bytes() for dax kmem hot-plug; default probe_memory_block_size()'s (v6, v6.1): 128 MiB below 64 GiB of RAM, up to 2 GiB above (128 MiB on v4.x). */
+  /** memory_block_size_bytes() for dax kmem hot-plug; default probe_memory_block_size()'s rule of the era: 128 MiB below 64 GiB of boot RAM, up to 2 GiB above. */
   memoryBlockSize?: bigint | number | string;
   /** X86_FEATURE_HYPERVISOR: the kernel runs in a VM (default true, as the recorded QEMU guests); on bare metal 64 GiB of RAM or more gets 2 GiB memory blocks. */
   hypervisor?: boolean;
@@ -528,7 +528,7 @@ export class Machine {
     if (text.length > 4096) invalid(`a write of ${text.length} bytes is over PAGE_SIZE (sysfs takes at most 4096)`);
     const append = snapshotArgs(opts)?.append ?? false;
     if (typeof append !== 'boolean') invalid(`append ${show(append)} is not true or false`);
-    this.run(() => writeFile(this.fs, path, text, append));
+    this.run(() => writeFile(this.fs, path, text, append), 'sh');
   }
 
   /**
@@ -576,9 +576,10 @@ export class Machine {
     if (this.k.poisoned) throw this.k.poisonError();
   }
 
-  /** Run a mutating operation; a core trap poisons the machine. */
-  private run<T>(fn: () => T): T {
+  /** Run a mutating operation as task `comm` (current->comm: the tool whose system call it is); a core trap poisons the machine. */
+  private run<T>(fn: () => T, comm = 'altmap'): T {
     this.mutable();
+    this.k.comm = comm;
     try {
       return fn();
     } catch (e) {
@@ -1146,7 +1147,7 @@ export class Machine {
   createNamespace(opts: CreateNamespaceOptions): Record<string, unknown> {
     this.mutable();
     const plan = this.pmem.plan(snapshotArgs(opts));
-    return this.run(() => this.pmem.create(plan));
+    return this.run(() => this.pmem.create(plan), 'ndctl');
   }
 
   /**
@@ -1180,7 +1181,7 @@ export class Machine {
       const kd = this.k.kmem.devices.get(d.name);
       if (mode === 'system-ram' && kd && online) this.k.kmem.online(kd, movable);
       return { ...daxctlDeviceJson(this.k, d), ...kmemFigures(this.k, d) };
-    });
+    }, 'daxctl');
   }
 
   /** A HugeTLB page from DRAM (alloc_fresh_hugetlb_folio); on v6 its vmemmap is optimised (HVO: 7 of 8, or 4095 of 4096, vmemmap pages freed). */
@@ -1471,9 +1472,9 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   const firmwareE820 = cmdline.efiNoSoftReserve ? mergeLike(given820.map((e) => (e.type === 'Soft Reserved' ? { ...e, type: 'System RAM' as const } : e))) : given820;
   const e820 = cmdline.memmap.length ? applyMemmap(firmwareE820, cmdline.memmap) : firmwareE820;
   if (!e820.some((e) => e.type === 'System RAM')) invalid('cmdline: memmap= leaves no System RAM');
-  // max_pfn: the end of the last System RAM (the v4.x profiles keep 128 MiB: their rule is not modelled)
+  // max_pfn: the end of the last System RAM
   const bootMemEnd = e820.filter((e) => e.type === 'System RAM').reduce((m, e) => (e.start + e.size > m ? e.start + e.size : m), 0n);
-  const memoryBlockSize = given ?? (profile.memmapOnMemory ? probeMemoryBlockSize(bootMemEnd, config.hypervisor ?? true) : 128n << 20n);
+  const memoryBlockSize = given ?? probeMemoryBlockSize(bootMemEnd, config.hypervisor ?? true, profile.memoryBlockProbe);
   return {
     firmwareE820,
     cmdline: config.cmdline,

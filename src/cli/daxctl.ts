@@ -6,9 +6,9 @@
  * (fixtures kmem-offline-online, kmem-policy-refusal, kmem-system-ram-mem-1G, kmem-no-online on 6.12).
  */
 import { Command } from 'commander';
-import { ERRNO, KernelError, STRERROR, ndctlJsonString, type Machine } from '../index.ts';
+import { ERRNO, KernelError, STRERROR, ndctlJsonString, type Machine, type ScenarioStep } from '../index.ts';
 import { usage, out, err } from './output.ts';
-import { type MachineOpts, type Session, openSession, saveStep } from './session.ts';
+import { type MachineOpts, type Session, openSession, saveFailedStep, saveStep, stateKey } from './session.ts';
 
 const NODE = '/sys/devices/system/node/node0';
 const DAX = '/sys/bus/dax/devices';
@@ -47,8 +47,16 @@ interface DaxDev {
   size: bigint;
   align: bigint;
   resource: bigint;
-  /** daxctl_dev_get_memory: bound to kmem. */
+  /** daxctl_dev_get_memory (dev_is_system_ram_capable): the driver bound is kmem. */
   systemRam: boolean;
+  /** daxctl_dev_is_enabled: a driver is bound. */
+  enabled: boolean;
+}
+
+/** The device's driver link, as libdaxctl reads it. */
+function boundDriver(m: Machine, base: string): { enabled: boolean; systemRam: boolean } {
+  if (!m.listDir(base).includes('driver')) return { enabled: false, systemRam: false };
+  return { enabled: true, systemRam: m.readLink(`${base}/driver`).endsWith('/kmem') };
 }
 
 function daxDev(m: Machine, name: string): DaxDev {
@@ -59,7 +67,7 @@ function daxDev(m: Machine, name: string): DaxDev {
     size: BigInt(read(m, `${base}/size`)),
     align: BigInt(read(m, `${base}/align`)),
     resource: BigInt(read(m, `${base}/resource`)),
-    systemRam: name in m.stats().systemRam,
+    ...boundDriver(m, base),
   };
 }
 
@@ -239,6 +247,7 @@ function devJson(m: Machine, d: DaxDev, mappings: boolean, human = false): Recor
     j.total_memblocks = st.blocks.length;
     if (st.movable !== null) j.movable = st.movable;
   }
+  if (!d.enabled) j.state = 'disabled';
   if (!mappings) return j;
   const maps: Array<Record<string, unknown>> = [];
   for (let i = 0; ; i++) {
@@ -344,16 +353,20 @@ export async function cmdReconfigure(dev: string, cmd: Command): Promise<number>
 
 /** The driver change itself (daxctl_dev_enable_ram / daxctl_dev_enable_devdax), kept in --state; 0 or -errno. */
 function rebind(s: Session, d: DaxDev, mode: 'system-ram' | 'devdax', movable: boolean): number {
+  const step: ScenarioStep = { op: 'reconfigureDevice', dev: d.name, mode, online: false, ...(movable ? {} : { movable: false }) };
+  const before = stateKey(s);
   try {
     // daxctl onlines the memory itself (below), through the state files
     s.m.reconfigureDevice(d.name, { mode, movable, online: false });
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
-    // daxctl_dev_enable (daxctl/lib/libdaxctl.c v76.1): the bind write failed, the device is not enabled
+    // daxctl_dev_enable (daxctl/lib/libdaxctl.c v76.1): the bind write failed, the device is not enabled;
+    // the device stays driverless, so the state keeps the step
     err(`libdaxctl: daxctl_dev_enable: ${d.name}: failed to enable`);
+    saveFailedStep(s, step, before, e.code);
     return e.errno;
   }
-  saveStep(s, { op: 'reconfigureDevice', dev: d.name, mode, online: false, ...(movable ? {} : { movable: false }) });
+  saveStep(s, step);
   return 0;
 }
 
@@ -377,6 +390,8 @@ function reconfigModeSystemRam(s: Session, d: DaxDev, o: DaxctlOpts & { force?: 
 
 /** reconfig_mode_devdax with disable_system_ram_device (daxctl/device.c): -f offlines the memory first. */
 function reconfigModeDevdax(s: Session, d: DaxDev, o: DaxctlOpts & { force?: boolean }): number {
+  // a driverless device (a failed kmem probe left it so) is simply enabled in devdax mode
+  if (!d.enabled) return rebind(s, d, 'devdax', true);
   if (!d.systemRam) {
     err(`${d.name} was already in devdax mode`);
     return 0;

@@ -96,11 +96,29 @@ export class DaxBus {
     return this.k.kmem.devices.has(name);
   }
 
+  /** Where a driverless device's own resource ("daxX.Y") went back into iomem from: its container, by device. */
+  private readonly released = new Map<string, Resource>();
+
   /** dev_dax_probe requests the whole range again under the device's name. */
   private restoreResource(d: DevDax): void {
     if (d.parent.name !== d.name) return;
     d.parent.start = d.start;
     d.parent.end = d.end - 1n;
+    const container = this.released.get(d.name);
+    if (container && this.k.iomem.reinsert(container, d.parent)) this.released.delete(d.name);
+  }
+
+  /**
+   * A failed kmem probe leaves the device driverless (daxctl v76.1's reconfig_mode_system_ram binds nothing
+   * back): device_dax's devm_request_mem_region went when it unbound, and dev_dax_kmem_probe's remove_resource
+   * took kmem's "daxX.Y" (drivers/dax/kmem.c), so /proc/iomem has no entry of the device until a driver binds.
+   */
+  private releaseOwnResource(d: DevDax): void {
+    if (d.parent.name !== d.name || this.released.has(d.name)) return;
+    const container = this.k.iomem.containerOf(d.parent);
+    if (!container) return;
+    this.k.iomem.release(container, d.parent);
+    this.released.set(d.name, container);
   }
 
   /** daxctl reconfigure-device: unbind one driver, bind the other. */
@@ -116,18 +134,16 @@ export class DaxBus {
       try {
         k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory);
       } catch (e) {
-        // kmem failed to probe: bind device_dax back, unless the hot-add left sections behind (the kernel
-        // leaves the device driverless then: nothing rebinds it, and device_dax would meet -EEXIST)
-        if (!k.kmem.devices.has(d.name) && !k.poisoned) {
-          this.restoreResource(d);
-          if (!k.kmem.stranded.has(d.name)) d.dev = d.bindDeviceDax();
-        }
+        // kmem failed to probe: nothing binds the device again (daxctl v76.1 stops at "failed to enable")
+        if (!k.kmem.devices.has(d.name) && !k.poisoned) this.releaseOwnResource(d);
         throw e;
       }
       return;
     }
-    if (!kd && !d.dev && k.kmem.stranded.has(d.name)) {
-      // left driverless by a failed hot-add: daxctl binds device_dax, whose memremap meets the sections left behind
+    if (!kd && !d.dev) {
+      // left driverless by a failed kmem probe: daxctl binds device_dax (whose memremap meets any sections a
+      // failed hot-add left behind)
+      this.restoreResource(d);
       d.dev = d.bindDeviceDax();
       return;
     }

@@ -6,7 +6,7 @@
  * free = memmap pages } (kernel.md §4.2, T46).
  */
 import type { VmemAltmap } from '../kernel/altmap.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { ERRNO, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Profile } from '../kernel/profile.ts';
 import { Purpose } from '../kernel/pagealloc.ts';
@@ -140,7 +140,10 @@ export class Kmem {
     const ft = k.ftrace;
     const { start, end } = daxKmemRange(dataStart, dataEnd, this.blockSize);
     if (end <= start) {
-      k.log.printk('warn', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
+      // dax_kmem_range's -ENOSPC is passed over; with no range left the probe rejects the device
+      k.log.printk('info', `kmem ${dev}: mapping0: ${hex(dataStart)}-${hex(dataEnd - 1n)} too small after alignment`);
+      k.log.printk('warn', `kmem ${dev}: rejecting DAX region without any memory after alignment`);
+      this.probeFailed(dev, ERRNO.EINVAL);
       throw new KernelError('EINVAL', `${dev}: no whole ${this.blockSize >> 20n} MiB memory block in ${hex(dataStart)}-${hex(dataEnd - 1n)}`);
     }
     // v5.x+: kmem requests the block-aligned range under the device's own name (device_dax let its
@@ -227,9 +230,15 @@ export class Kmem {
     const log = this.k.log;
     const text = `mapping0: ${hex(start)}-${hex(end - 1n)} memory add failed`;
     log.printk('warn', `kmem ${dev}: ${text}`);
+    this.probeFailed(dev, err);
+    return KernelError.fromErrno(err, `${dev}: ${text}`);
+  }
+
+  /** really_probe's line for a failed probe: dev_err on 6.12, pr_warn on 6.1; kmem stays unbound. */
+  private probeFailed(dev: string, err: number): void {
+    const log = this.k.log;
     if (this.k.profile.name === 'v6.1') log.printk('warn', `kmem: probe of ${dev} failed with error ${err}`);
     else log.printk('err', `kmem ${dev}: probe with driver kmem failed with error ${err}`);
-    return KernelError.fromErrno(err, `${dev}: ${text}`);
   }
 
   /**

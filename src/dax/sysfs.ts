@@ -59,6 +59,9 @@ function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
         start: () => file(() => `${hex(d.start)}\n`),
       }));
   }
+  // the driver core's "driver" link while one is bound (daxctl_dev_is_enabled reads it)
+  const driver = k.kmem.devices.has(d.name) ? 'kmem' : d.dev ? 'device_dax' : null;
+  if (driver) entries.driver = () => ({ ...dir(() => ({})), link: `${'../'.repeat(daxDevpath(d).split('/').length + 1)}bus/dax/drivers/${driver}` });
   if (k.profile.daxMemmapOnMemory) entries.memmap_on_memory = () => file(() => `${d.memmapOnMemory ? 1 : 0}\n`, (text) => memmapOnMemoryStore(k, d, text));
   // "../dax_region": the region's attributes sit beside the device in the device tree
   return { ...dir(() => entries), parent: dir(() => ({ dax_region: () => region })), link: `../../../devices/${daxDevpath(d)}` };

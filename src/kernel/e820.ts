@@ -145,7 +145,7 @@ export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: str
   for (const m of cmdlineMessages) k.log.printk(m.startsWith('Unknown') ? 'info' : m.startsWith('Malformed') ? 'warn' : 'err', m);
   // sparse_init ends with vmemmap_populate_print_last: the boot memmap's last PMD run prints at boot
   k.vmemmap.printLast();
-  // probe_memory_block_size's pr_info (the size createMachine resolved for the profile)
-  if (k.profile.memmapOnMemory) k.log.printk('info', `x86/mm: Memory block size: ${k.cfg.memoryBlockSize >> 20n}MB`);
+  // probe_memory_block_size's pr_info (the size createMachine resolved for the profile; v4.3+ prints it)
+  k.log.printk('info', `x86/mm: Memory block size: ${k.cfg.memoryBlockSize >> 20n}MB`);
   return out;
 }

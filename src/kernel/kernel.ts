@@ -73,6 +73,8 @@ export class Kernel {
   /** ftrace's function_graph over the modelled functions (tracefs at /sys/kernel/tracing). */
   readonly ftrace: Ftrace;
   poisoned: string | null = null;
+  /** current->comm: the task the running operation is (the machine sets it per operation). */
+  comm = 'altmap';
   /** The nth next devres allocation fails (fault injection; 0 = off). */
   devresFault = 0;
   /** System RAM as pfn ranges [start, end), as the page allocator owns it. */
@@ -134,7 +136,7 @@ export class Kernel {
       switch (e.type) {
         case EventType.Fallback:
           if (this.profile.fallbackMessage === 'falling-back') this.log.printOnce('vmemmap:fallback', 'warn', 'vmemmap: falling back to regular page backing');
-          else if (e.b === 1n) this.log.printOnce('vmemmap_alloc_block:warn', 'warn', 'vmemmap alloc failure: order:9');
+          else if (e.b === 1n) this.warnAlloc('vmemmap alloc failure: order:9');
           break;
         case EventType.NoPseAltmap:
           this.log.printOnce('vmemmap_populate:nopse', 'err', 'vmemmap_populate: no cpu support for altmap allocations');
@@ -175,6 +177,20 @@ export class Kernel {
    * A 6.x kernel-mode page fault on a not-present page (page_fault_oops, __die, make_task_dead):
    * logged as x86 6.x prints it, the task killed, the machine poisoned from here on.
    */
+  /**
+   * warn_alloc() in mm/page_alloc.c for vmemmap_alloc_block's GFP_KERNEL|__GFP_RETRY_MAYFAIL (its __GFP_NOWARN
+   * masked off), once: 6.x prints the cpuset on the same line (6.12.117/6.1.192 refuse-map-mem-enomem step 04);
+   * v4.18 (source, not recorded) numbers the gfp bits as it did then and prints the cpuset on a line of its own.
+   */
+  private warnAlloc(what: string): void {
+    const mems = '0';
+    if (this.profile.pfnEra === 'v6') {
+      this.log.printOnce('vmemmap_alloc_block:warn', 'warn', `${this.comm}: ${what}, mode:0x4cc0(GFP_KERNEL|__GFP_RETRY_MAYFAIL), nodemask=(null),cpuset=/,mems_allowed=${mems}`);
+    } else if (this.log.printOnce('vmemmap_alloc_block:warn', 'warn', `${this.comm}: ${what}, mode:0x6004c0(GFP_KERNEL|__GFP_RETRY_MAYFAIL), nodemask=(null)`)) {
+      this.log.printk('info', `${this.comm} cpuset=/ mems_allowed=${mems}`);
+    }
+  }
+
   pageFaultOops(address: bigint, ip: string, comm: string): void {
     if (this.poisoned) return;
     const rip = `RIP: 0010:${ip}`;

@@ -6,6 +6,7 @@
 import type { KmemBlock, OnlineType } from '../dax/kmem.ts';
 import { KernelError } from './errno.ts';
 import type { Kernel } from './kernel.ts';
+import type { MemoryBlockProbe } from './profile.ts';
 import { dir, file, type VfsDir, type VfsNode } from './vfs.ts';
 
 /** One memory block as memory_dev_attrs show it. */
@@ -27,13 +28,15 @@ const MAX_BLOCK_SIZE = 2n << 30n;
 const MEM_SIZE_FOR_LARGE_BLOCK = 64n << 30n;
 
 /**
- * probe_memory_block_size() in arch/x86/mm/init_64.c (5.9+, so 6.1 and 6.12): 128 MiB below 64 GiB of boot
- * memory (max_pfn, the end of the last System RAM); above, 2 GiB on bare metal, and in a guest
- * (X86_FEATURE_HYPERVISOR) the largest size up to 2 GiB that the end of boot memory is aligned to.
+ * probe_memory_block_size() in arch/x86/mm/init_64.c, by era (UV systems, always 2 GiB, are not modelled):
+ * - 'ram-end' (v4.3 to v4.16, so v4.5): 2 GiB once max_pfn reaches 64 GiB, else 128 MiB;
+ * - 'aligned-end' (078eb6aa50dc, v4.17 to v5.7, so v4.18): from 64 GiB on, the largest size up to 2 GiB that
+ *   the end of boot memory (max_pfn, the end of the last System RAM) is aligned to;
+ * - 'bare-metal' (v5.8+, so 6.1 and 6.12): the same in a guest (X86_FEATURE_HYPERVISOR), 2 GiB on bare metal.
  */
-export function probeMemoryBlockSize(bootMemEnd: bigint, hypervisor: boolean): bigint {
+export function probeMemoryBlockSize(bootMemEnd: bigint, hypervisor: boolean, rule: MemoryBlockProbe = 'bare-metal'): bigint {
   if (bootMemEnd < MEM_SIZE_FOR_LARGE_BLOCK) return MIN_MEMORY_BLOCK_SIZE;
-  if (!hypervisor) return MAX_BLOCK_SIZE;
+  if (rule === 'ram-end' || (rule === 'bare-metal' && !hypervisor)) return MAX_BLOCK_SIZE;
   let bz = MAX_BLOCK_SIZE;
   while (bz > MIN_MEMORY_BLOCK_SIZE && bootMemEnd % bz !== 0n) bz >>= 1n;
   return bz;

@@ -43,8 +43,10 @@ export class Printk {
   }
 
   /** pr_*_once */
-  printOnce(site: string, level: Level, text: string): void {
-    if (this.firstTime(site)) this.printk(level, text);
+  printOnce(site: string, level: Level, text: string): boolean {
+    if (!this.firstTime(site)) return false;
+    this.printk(level, text);
+    return true;
   }
 
   /** WARN(): the cut-here splat with an optional message; `where` is "file:line func". */

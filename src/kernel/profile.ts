@@ -68,6 +68,8 @@ export interface Profile {
   compoundDevmaps: boolean;
   /** v5.13+: memmap_on_memory for hot-plugged System RAM (dax kmem). */
   memmapOnMemory: boolean;
+  /** probe_memory_block_size()'s rule (src/kernel/memory.ts): 'ram-end' before v4.17, 'aligned-end' to v5.7, 'bare-metal' from v5.8. */
+  memoryBlockProbe: MemoryBlockProbe;
   /**
    * v5.x+ dax_pmem: the namespace keeps only its metadata (nsio->size = offset) and device_dax's
    * dev_dax_probe requests the data range under the device's own name (drivers/dax/device.c), so
@@ -133,6 +135,7 @@ const V45: Profile = {
   regionAlign: null,
   compoundDevmaps: false,
   memmapOnMemory: false,
+  memoryBlockProbe: 'ram-end',
   daxOwnResource: false,
   ftraceTrampolineSplit: false,
   autoOnlineBlocks: 'offline',
@@ -173,6 +176,7 @@ const V6: Profile = {
   regionAlign: 16n << 20n,
   compoundDevmaps: true,
   memmapOnMemory: true,
+  memoryBlockProbe: 'bare-metal',
   daxOwnResource: true,
   ftraceTrampolineSplit: true,
   autoOnlineBlocks: 'online',
@@ -210,12 +214,16 @@ const PROFILES: Record<KernelName, Profile> = {
     pgmapInit: 'res',
     fallbackMessage: 'alloc-failure',
     devdax: true,
+    memoryBlockProbe: 'aligned-end',
   },
   v6: V6,
   // Debian 12's config leaves hot-plugged blocks offline; crash_hotplug (6.6) and the per-device
   // memmap_on_memory file (6.8) do not exist yet (fixtures kmem-policy-refusal, ns-fsdax-dev-1G on 6.1.192)
   'v6.1': { ...V6, name: 'v6.1', structPage: 'v6.1', release: '6.1.0', autoOnlineBlocks: 'offline', crashHotplug: false, daxMemmapOnMemory: false, nvdimmMajor: 245, pfnRefuseZeroSize: false, ftraceTrampolineSplit: false, hmemBootRegister: true, hmemDefaultKmem: false, memmapOnMemoryForce: false },
 };
+
+/** Which probe_memory_block_size() an era has. */
+export type MemoryBlockProbe = 'ram-end' | 'aligned-end' | 'bare-metal';
 
 export function profileFor(name: string): Profile {
   const p = PROFILES[name as KernelName];

@@ -54,6 +54,24 @@ export class IomemTree {
     return r;
   }
 
+  /** The resource whose child `r` is, if `r` is in the tree. */
+  containerOf(r: Resource, among: readonly Resource[] = this.top): Resource | undefined {
+    for (const c of among) {
+      if (c.children.includes(r)) return c;
+      const inner = this.containerOf(r, c.children);
+      if (inner) return inner;
+    }
+    return undefined;
+  }
+
+  /** Put a released resource back under `parent` (it keeps its children); false when it conflicts. */
+  reinsert(parent: Resource, r: Resource): boolean {
+    if (r.start < parent.start || r.end > parent.end || parent.children.some((c) => c.start <= r.end && r.start <= c.end)) return false;
+    parent.children.push(r);
+    parent.children.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    return true;
+  }
+
   release(parent: Resource, r: Resource): void {
     const i = parent.children.indexOf(r);
     if (i >= 0) parent.children.splice(i, 1);

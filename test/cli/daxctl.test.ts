@@ -56,6 +56,21 @@ describe('daxctl reconfigure-device (6.12)', () => {
   });
 });
 
+describe('a failed kmem bind (daxctl v76.1 reconfig_mode_system_ram, drivers/dax/kmem.c)', () => {
+  it('a 96 MiB device has no whole block: "failed to enable", exit 234; the device stays driverless in --state (daxctl list "state":"disabled", no dax0.0 in /proc/iomem); -m devdax enables it again', async () => {
+    expect((await altmap('f.json', 'create-namespace', '-s', '96M', '-m', 'devdax', '-M', 'mem')).code).toBe(0);
+    const r = await altmap('f.json', 'reconfigure-device', 'dax0.0', '-m', 'system-ram', '-f');
+    expect([r.code, r.stdout, r.stderr]).toEqual([234, '', 'libdaxctl: daxctl_dev_enable: dax0.0: failed to enable\nerror reconfiguring devices: Invalid argument\nreconfigured 0 devices\n']);
+    const list = JSON.parse((await altmap('f.json', 'daxctl-list')).stdout);
+    expect(list).toEqual([{ chardev: 'dax0.0', size: 98566144, target_node: 0, align: 2097152, mode: 'devdax', state: 'disabled' }]);
+    expect((await altmap('f.json', 'cat', '/proc/iomem')).stdout).not.toContain(': dax0.0');
+    const back = await altmap('f.json', 'reconfigure-device', 'dax0.0', '-m', 'devdax');
+    expect([back.code, back.stderr]).toEqual([0, 'reconfigured 1 device\n']);
+    expect(JSON.parse(back.stdout)).toEqual([{ chardev: 'dax0.0', size: 98566144, target_node: 0, align: 2097152, mode: 'devdax' }]);
+    expect((await altmap('f.json', 'cat', '/proc/iomem')).stdout).toContain('  100200000-105ffffff : dax0.0\n');
+  });
+});
+
 describe('daxctl online-memory, offline-memory and list (6.12)', () => {
   const C = 'kmem-offline-online';
   it(`${C} steps 05-10: offline-memory stops at memory33 (EBUSY, exit 240) after the blocks readdir gives first; list shows 8 of 15 online; online-memory puts them back in ZONE_MOVABLE; -f devdax refuses again`, async () => {

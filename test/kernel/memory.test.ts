@@ -139,4 +139,18 @@ describe('probe_memory_block_size (arch/x86/mm/init_64.c)', () => {
     expect(m.dmesg().join('\n')).toContain('x86/mm: Memory block size: 2048MB');
     m.dispose();
   });
+
+  it('the v4.x eras (sources: v4.5/v4.6 and v4.17 arch/x86/mm/init_64.c): v4.5 takes 2 GiB once RAM ends at 64 GiB, aligned or not; v4.18 aligns to the end of boot memory, guest or not', async () => {
+    const end = (64n << 30n) + (1n << 20n); // the default machine's max_pfn
+    expect(probeMemoryBlockSize((64n << 30n) - 4096n, true, 'ram-end')).toBe(128n << 20n);
+    expect(probeMemoryBlockSize(end, true, 'ram-end')).toBe(2n << 30n);
+    expect(probeMemoryBlockSize(end, false, 'aligned-end')).toBe(128n << 20n);
+    expect(probeMemoryBlockSize((64n << 30n) + (1n << 30n), false, 'aligned-end')).toBe(1n << 30n);
+    for (const [kernel, text, mb] of [['v4.5', '80000000\n', 2048], ['v4.18', '8000000\n', 128]] as const) {
+      const m = await createMachine({ kernel, hypervisor: false });
+      expect(m.readFile('/sys/devices/system/memory/block_size_bytes'), kernel).toBe(text);
+      expect(m.dmesg().join('\n'), kernel).toContain(`x86/mm: Memory block size: ${mb}MB`);
+      m.dispose();
+    }
+  });
 });
