@@ -124,6 +124,8 @@ interface ListedRegion {
   align?: bigint;
   /** A label-less region (nd_namespace_io): its raw namespace has no uuid. */
   labelLess: boolean;
+  /** available_size, when listed. */
+  available?: bigint;
   /** The DIMMs mapped (mappings), a later interleaveWays. */
   mappings?: number;
 }
@@ -167,7 +169,8 @@ function namespace(o: Json, path: string, l: Listing, region?: number): void {
   const modeName = o.mode === undefined ? 'raw' : str(o.mode, `${path}.mode`);
   const mode = Object.hasOwn(MODES, modeName) ? MODES[modeName]! : undefined;
   if (!mode) throw new FromError(`${path}.mode`, `${JSON.stringify(modeName)} is not an ndctl namespace mode (raw, fsdax, devdax, sector)`);
-  const ns: ListedNs = { path, region: Number(r), idx: Number(n), dev, mode, size: bytes(o.size, `${path}.size`), labelLess: o.uuid === undefined && mode === 'raw', disabled: o.state === 'disabled', dax: new Map() };
+  // a label-less namespace (nd_namespace_io) has no uuid: raw, or on the e820 bus fsdax (mode "memory")
+  const ns: ListedNs = { path, region: Number(r), idx: Number(n), dev, mode, size: bytes(o.size, `${path}.size`), labelLess: o.uuid === undefined, disabled: o.state === 'disabled', dax: new Map() };
   if (o.map !== undefined) ns.map = str(o.map, `${path}.map`, /^(dev|mem)$/) as 'dev' | 'mem';
   if (o.align !== undefined) ns.align = bytes(o.align, `${path}.align`);
   if (o.sector_size !== undefined && mode === 'sector') ns.sectorSize = bytes(o.sector_size, `${path}.sector_size`);
@@ -186,6 +189,7 @@ function region(o: Json, path: string, l: Listing): void {
   const r: ListedRegion = { path, id, size: bytes(o.size, `${path}.size`), labelLess: false };
   if (r.size === 0n) throw new FromError(`${path}.size`, 'a region of 0 bytes');
   if (o.align !== undefined) r.align = bytes(o.align, `${path}.align`);
+  if (o.available_size !== undefined) r.available = bytes(o.available_size, `${path}.available_size`);
   if (o.mappings !== undefined) r.mappings = arr(o.mappings, `${path}.mappings`).length;
   if (o.type !== undefined && o.type !== 'pmem') throw new FromError(`${path}.type`, `${JSON.stringify(o.type)}: the model has pmem regions only`);
   if (l.regions.has(id)) throw new FromError(`${path}.dev`, `${dev} is listed twice`);
@@ -317,26 +321,49 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   const steps: ScenarioStep[] = [];
   const probe = await bootSteps(machine, [], backend);
   // a region without an interleave set cookie has no labels: its one namespace is reconfigured, never created
-  const io = new Map(probe.listRegions().map((r) => [r.id, r.isetId === undefined]));
+  const probeRegions = probe.listRegions();
+  const io = new Map(probeRegions.map((r) => [r.id, r.isetId === undefined]));
   probe.dispose();
   const order = [...l.namespaces].sort((a, b) => a.region - b.region || a.idx - b.idx);
+  const regionOf = new Map(probeRegions.map((r) => [r.id, r]));
   for (const ns of order) {
     if (!io.has(ns.region)) throw new FromError(`${ns.path}.dev`, `${ns.dev} is in region${ns.region}, which the machine has not (regions: ${[...io.keys()].map((i) => `region${i}`).join(', ') || 'none'}; give the -R listing, or --pmem-size)`);
-    if (ns.disabled && ns.size === 0n) continue; // an idle seed: the kernel makes it itself
-    if (ns.disabled) notes.push(`${ns.dev}: listed disabled; recreated enabled`);
-    const ioNs = io.get(ns.region)!;
-    if (ioNs && ns.mode === 'raw') continue; // the label-less region's own namespace_io
-    const step: ScenarioStep = { op: 'createNamespace', note: `from ${ns.path}`, mode: ns.mode, ...(ioNs ? { reconfig: ns.dev } : { region: ns.region }) };
-    if (ns.map) step.map = ns.map;
-    if (ns.align !== undefined) step.align = String(ns.align);
-    if (ns.sectorSize !== undefined) step.sectorSize = String(ns.sectorSize);
-    if (ns.name !== undefined) step.name = ns.name;
-    if (!ioNs) {
-      if (ns.mode === 'raw') step.size = String(ns.size);
-      else if (ns.mode === 'sector') throw new FromError(`${ns.path}.size`, 'a sector (btt) namespace: its raw size cannot be recovered from the listed one (the model sizes fsdax and devdax)');
-      else step.size = String(await rawFor(ns, machine, steps, backend));
+  }
+  for (const [id, isIo] of io) {
+    const inRegion = order.filter((n) => n.region === id);
+    if (isIo) {
+      // a label-less region's one namespace_io: reconfigured in place when listed in another mode
+      for (const ns of inRegion) if (!ns.labelLess) steps.push({ ...nsStep(ns), reconfig: ns.dev });
+      continue;
     }
-    steps.push(step);
+    // ids are handed out in creation order and never reused (a destroyed namespace stays, idle): the ids
+    // missing below the last one are namespaces created and destroyed since, burnt here the same way
+    const live = inRegion.filter((n) => !(n.disabled && n.size === 0n));
+    const idle = inRegion.filter((n) => n.disabled && n.size === 0n);
+    const maxLive = Math.max(-1, ...live.map((n) => n.idx));
+    const seed = Math.max(-1, ...idle.map((n) => n.idx));
+    const last = Math.max(maxLive, seed);
+    const granule = regionOf.get(id)!.align ?? PAGE;
+    const listed = l.regions.get(id);
+    let used = 0n;
+    for (let i = 0; i <= last; i++) {
+      const ns = live.find((n) => n.idx === i);
+      if (!ns) {
+        if (i === seed && seed > maxLive) continue; // the region's seed: the kernel makes it
+        steps.push({ op: 'createNamespace', note: `namespace${id}.${i}: an id used and given back before the listing`, mode: 'raw', size: String(granule), region: id });
+        steps.push({ op: 'destroyNamespace', note: `namespace${id}.${i}: destroyed again`, dev: `namespace${id}.${i}` });
+        continue;
+      }
+      if (ns.disabled) notes.push(`${ns.dev}: listed disabled; recreated enabled`);
+      const step: ScenarioStep = { ...nsStep(ns), region: id };
+      // what the region's available_size says this namespace took, when it is the region's last
+      const lastOfRegion = ns === live.filter((n) => n.idx <= last).at(-1);
+      const hint = listed?.available !== undefined && lastOfRegion ? ((listed.size - listed.available - used) / granule) * granule : undefined;
+      const raw = await rawFor(ns, machine, steps, backend, granule, regionOf.get(id)!.size, hint);
+      step.size = String(raw);
+      used += raw;
+      steps.push(step);
+    }
   }
   // dax devices listed in system-ram mode (daxctl list, or ndctl list -X): reconfigured so
   const dax = new Map(l.dax);
@@ -357,25 +384,79 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   return { machine, steps, notes };
 }
 
-/** The raw size whose namespace, created after the steps so far, lists exactly the size the listing shows. */
-async function rawFor(ns: ListedNs, machine: MachineConfig, steps: ScenarioStep[], backend: MachineConfig['backend']): Promise<bigint> {
+/** A createNamespace step of a listed namespace's mode, map, align, sector size and name (the size to come). */
+function nsStep(ns: ListedNs): ScenarioStep {
+  const step: ScenarioStep = { op: 'createNamespace', note: `from ${ns.path}`, mode: ns.mode };
+  if (ns.map) step.map = ns.map;
+  if (ns.align !== undefined) step.align = String(ns.align);
+  if (ns.sectorSize !== undefined) step.sectorSize = String(ns.sectorSize);
+  if (ns.name !== undefined) step.name = ns.name;
+  return step;
+}
+
+/**
+ * The raw size whose namespace, created after the steps so far, lists exactly the size the listing shows:
+ * the smallest that reaches it (namespaceSizeFor for fsdax and devdax, a bisection for sector), or the
+ * region's available_size's figure (`hint`) where that gives the same size too (a larger -s than needed, or
+ * a namespace that lists 0 bytes).
+ */
+async function rawFor(ns: ListedNs, machine: MachineConfig, steps: ScenarioStep[], backend: MachineConfig['backend'], granule: bigint, max: bigint, hint: bigint | undefined): Promise<bigint> {
+  if (ns.mode === 'raw') return ns.size;
   const prefix = [...steps];
-  let found;
-  try {
-    found = await namespaceSizeFor({
-      usable: ns.size,
-      mode: ns.mode as 'fsdax' | 'devdax',
-      ...(ns.map ? { map: ns.map } : {}),
-      ...(ns.align !== undefined ? { align: ns.align } : {}),
-      region: ns.region,
-      machine: () => bootSteps(machine, prefix, backend),
-    });
-  } catch (e) {
-    if (e instanceof KernelError) throw new FromError(`${ns.path}.size`, `no raw size gives ${ns.size} usable bytes here: ${bare(e)}`);
-    throw e;
+  const usableOf = async (raw: bigint): Promise<bigint | null> => {
+    const m = await bootSteps(machine, prefix, backend);
+    try {
+      m.createNamespace({ ...(nsStep(ns) as object), region: ns.region, size: raw } as Parameters<Machine['createNamespace']>[0]);
+      const got = m.listNamespaces().find((x) => x.dev === ns.dev);
+      return got ? BigInt(got.size as number) : null;
+    } catch (e) {
+      if (e instanceof KernelError) return null;
+      throw e;
+    } finally {
+      m.dispose();
+    }
+  };
+  if (hint !== undefined && hint > 0n && (await usableOf(hint)) === ns.size) return hint;
+  let found: bigint | undefined;
+  if (ns.mode === 'sector') found = await bisect(ns.size, granule, max, usableOf);
+  else if (ns.size > 0n) {
+    try {
+      const r = await namespaceSizeFor({
+        usable: ns.size,
+        mode: ns.mode as 'fsdax' | 'devdax',
+        ...(ns.map ? { map: ns.map } : {}),
+        ...(ns.align !== undefined ? { align: ns.align } : {}),
+        region: ns.region,
+        machine: () => bootSteps(machine, prefix, backend),
+      });
+      if (r.usable === ns.size) found = r.raw;
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      throw new FromError(`${ns.path}.size`, `no raw size gives ${ns.size} usable bytes here: ${bare(e)}`);
+    }
   }
-  if (found.usable !== ns.size) throw new FromError(`${ns.path}.size`, `no raw size gives exactly ${ns.size} usable bytes on the model (${found.raw} gives ${found.usable})`);
-  return found.raw;
+  if (found === undefined) throw new FromError(`${ns.path}.size`, `no raw size gives exactly ${ns.size} bytes on the model${ns.size === 0n ? ' (a namespace listed with 0 bytes is sized from its region\'s available_size: list with -R)' : ''}`);
+  return found;
+}
+
+/** The smallest multiple of `granule` whose usable size reaches `target` (usable grows with the raw size), if it is exactly `target`. */
+async function bisect(target: bigint, granule: bigint, max: bigint, usableOf: (raw: bigint) => Promise<bigint | null>): Promise<bigint | undefined> {
+  let lo = 0n; // falls short (a size the kernel refuses counts as short)
+  let hi = 1n;
+  for (;;) {
+    if (hi * granule > max) return undefined;
+    const u = await usableOf(hi * granule);
+    if (u !== null && u >= target) break;
+    lo = hi;
+    hi *= 2n;
+  }
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    const u = await usableOf(mid * granule);
+    if (u !== null && u >= target) hi = mid;
+    else lo = mid;
+  }
+  return (await usableOf(hi * granule)) === target ? hi * granule : undefined;
 }
 
 // ---------------------------------------------------------------------------------- the CLI's inputs
