@@ -346,12 +346,14 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
     const granule = regionOf.get(id)!.align ?? PAGE;
     const listed = l.regions.get(id);
     let used = 0n;
+    const burnt: ScenarioStep[] = [];
     for (let i = 0; i <= last; i++) {
       const ns = live.find((n) => n.idx === i);
       if (!ns) {
         if (i === seed && seed > maxLive) continue; // the region's seed: the kernel makes it
         steps.push({ op: 'createNamespace', note: `namespace${id}.${i}: an id used and given back before the listing`, mode: 'raw', size: String(granule), region: id });
-        steps.push({ op: 'destroyNamespace', note: `namespace${id}.${i}: destroyed again`, dev: `namespace${id}.${i}` });
+        // destroyed once the region's namespaces are made: a namespace destroyed earlier would be the next one's (the model's seed rules)
+        burnt.push({ op: 'destroyNamespace', note: `namespace${id}.${i}: destroyed again`, dev: `namespace${id}.${i}` });
         continue;
       }
       if (ns.disabled) notes.push(`${ns.dev}: listed disabled; recreated enabled`);
@@ -364,6 +366,7 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
       used += raw;
       steps.push(step);
     }
+    steps.push(...burnt);
   }
   // dax devices listed in system-ram mode (daxctl list, or ndctl list -X): reconfigured so
   const dax = new Map(l.dax);
@@ -406,7 +409,8 @@ async function rawFor(ns: ListedNs, machine: MachineConfig, steps: ScenarioStep[
   const usableOf = async (raw: bigint): Promise<bigint | null> => {
     const m = await bootSteps(machine, prefix, backend);
     try {
-      m.createNamespace({ ...(nsStep(ns) as object), region: ns.region, size: raw } as Parameters<Machine['createNamespace']>[0]);
+      const { op: _op, note: _note, ...opts } = nsStep(ns);
+      m.createNamespace({ ...opts, region: ns.region, size: raw } as Parameters<Machine['createNamespace']>[0]);
       const got = m.listNamespaces().find((x) => x.dev === ns.dev);
       return got ? BigInt(got.size as number) : null;
     } catch (e) {
