@@ -136,6 +136,10 @@ interface DaxDev {
   mode: 'devdax' | 'system-ram';
   movable?: boolean;
   online?: boolean;
+  /** online_memblocks and total_memblocks, when listed. */
+  blocks?: { online: bigint; total: bigint };
+  /** Its mappings (daxctl -M): physical ranges, end inclusive. */
+  mappings?: Array<{ start: bigint; end: bigint }>;
 }
 
 /** What the documents list: regions by id, namespaces, dax devices by chardev. */
@@ -158,8 +162,23 @@ function daxDevice(o: unknown, path: string, into: Map<string, DaxDev>): void {
     d.movable = o.movable;
   }
   if (o.online_memblocks !== undefined) d.online = bytes(o.online_memblocks, `${path}.online_memblocks`) > 0n;
+  if (o.online_memblocks !== undefined && o.total_memblocks !== undefined) {
+    d.blocks = { online: bytes(o.online_memblocks, `${path}.online_memblocks`), total: bytes(o.total_memblocks, `${path}.total_memblocks`) };
+    if (d.blocks.online > d.blocks.total) throw new FromError(`${path}.online_memblocks`, `${d.blocks.online} online of ${d.blocks.total} blocks`);
+  }
+  if (o.mappings !== undefined)
+    d.mappings = arr(o.mappings, `${path}.mappings`).map((m, i) => {
+      if (!isObj(m)) throw new FromError(`${path}.mappings[${i}]`, 'not a mapping object');
+      const start = bytes(m.start, `${path}.mappings[${i}].start`);
+      const end = bytes(m.end, `${path}.mappings[${i}].end`);
+      if (end < start) throw new FromError(`${path}.mappings[${i}].end`, `${end} is below the start ${start}`);
+      return { start, end };
+    });
   const had = into.get(chardev);
-  into.set(chardev, { ...had, ...d, ...(had?.movable !== undefined && d.movable === undefined ? { movable: had.movable } : {}), ...(had?.online !== undefined && d.online === undefined ? { online: had.online } : {}) });
+  // the same device listed twice (ndctl -X and daxctl): what either says
+  const merged: DaxDev = { ...had, ...d };
+  for (const k of ['movable', 'online', 'blocks', 'mappings'] as const) if (d[k] === undefined && had?.[k] !== undefined) (merged as unknown as Record<string, unknown>)[k] = had[k];
+  into.set(chardev, merged);
 }
 
 function namespace(o: Json, path: string, l: Listing, region?: number): void {
@@ -323,6 +342,9 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   // a region without an interleave set cookie has no labels: its one namespace is reconfigured, never created
   const probeRegions = probe.listRegions();
   const io = new Map(probeRegions.map((r) => [r.id, r.isetId === undefined]));
+  const AUTO_ONLINE = '/sys/devices/system/memory/auto_online_blocks';
+  const autoOnline = probe.readFile(AUTO_ONLINE).trim();
+  const blockSize = BigInt(`0x${probe.readFile('/sys/devices/system/memory/block_size_bytes').trim()}`);
   probe.dispose();
   const order = [...l.namespaces].sort((a, b) => a.region - b.region || a.idx - b.idx);
   const regionOf = new Map(probeRegions.map((r) => [r.id, r]));
@@ -373,7 +395,43 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   for (const ns of order) for (const [k, d] of ns.dax) dax.set(k, { ...d, ...dax.get(k) });
   for (const d of [...dax.values()].sort((a, b) => (a.chardev < b.chardev ? -1 : 1))) {
     if (d.mode !== 'system-ram') continue;
+    // blocks listed movable that the kernel would have onlined itself (auto_online_blocks online: ZONE_NORMAL)
+    // were onlined by daxctl: auto-online off around the hot-add, as the user must have had it
+    const around = d.movable === true && d.online !== false && (autoOnline === 'online' || autoOnline === 'online_kernel');
+    if (around) {
+      notes.push(`${d.chardev}: listed movable; hot-added with auto_online_blocks offline so that daxctl onlines it movable, then ${autoOnline} again`);
+      steps.push({ op: 'writeFile', note: `for ${d.path}.movable`, path: AUTO_ONLINE, text: 'offline\n' });
+    }
     steps.push({ op: 'reconfigureDevice', note: `from ${d.path}`, dev: d.chardev, mode: 'system-ram', ...(d.movable !== undefined ? { movable: d.movable } : {}), ...(d.online === false ? { online: false } : {}) });
+    if (around) steps.push({ op: 'writeFile', note: `for ${d.path}.movable`, path: AUTO_ONLINE, text: `${autoOnline}\n` });
+    // some blocks listed offline (a daxctl offline-memory, or a failed reconfigure that offlined part): the
+    // listing gives how many, not which; the device's first ones are offlined
+    if (d.blocks && d.blocks.online > 0n && d.blocks.online < d.blocks.total) {
+      if (!d.mappings?.length) throw new FromError(`${d.path}.online_memblocks`, `${d.blocks.online} of ${d.blocks.total} blocks online: which ones takes the mappings (daxctl list -M)`);
+      const ids: bigint[] = [];
+      for (const m of d.mappings) for (let b = (m.start + blockSize - 1n) / blockSize; (b + 1n) * blockSize <= m.end + 1n; b++) ids.push(b);
+      const off = Number(d.blocks.total - d.blocks.online);
+      if (BigInt(ids.length) !== d.blocks.total) throw new FromError(`${d.path}.total_memblocks`, `${d.blocks.total} blocks, but the mappings hold ${ids.length} of ${blockSize} bytes`);
+      // the ones the model lets go (a block holding kernel allocations will not offline), from the last
+      const m = await bootSteps(machine, steps, backend);
+      const done: bigint[] = [];
+      try {
+        for (const b of [...ids].reverse()) {
+          if (done.length === off) break;
+          try {
+            m.writeFile(`/sys/devices/system/memory/memory${b}/state`, 'offline\n');
+            done.push(b);
+          } catch (e) {
+            if (!(e instanceof KernelError)) throw e;
+          }
+        }
+      } finally {
+        m.dispose();
+      }
+      if (done.length < off) throw new FromError(`${d.path}.online_memblocks`, `${off} blocks listed offline, the model lets only ${done.length} go`);
+      notes.push(`${d.chardev}: ${off} of ${d.blocks.total} blocks listed offline (the listing does not say which): memory${done.join(', memory')} offlined`);
+      for (const b of done) steps.push({ op: 'writeFile', note: `for ${d.path}.online_memblocks`, path: `/sys/devices/system/memory/memory${b}/state`, text: 'offline\n' });
+    }
   }
   // the whole machine boots and every step runs, or the listing names what did not
   try {
@@ -382,7 +440,8 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
     if (!(e instanceof KernelError) || e instanceof FromError) throw e;
     const i = /^EINVAL: step (\d+)/.exec(e.message);
     const s = i ? steps[Number(i[1])] : undefined;
-    throw new FromError(s ? String(s.note).slice(5) : '$', `cannot be recreated on the model: ${bare(e)}`);
+    const at = /^(?:from|for) (\$\S*)/.exec(String(s?.note ?? ''));
+    throw new FromError(at ? at[1]! : '$', `cannot be recreated on the model: ${bare(e)}`);
   }
   return { machine, steps, notes };
 }
