@@ -6,7 +6,8 @@
  * the real kernel's listing byte for byte (uuids aside: the real ones are random). A listing without
  * regions (`ndctl list -N`) gets the case's regions from `--machine` (ndctl lists no region there).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,6 +17,7 @@ import { FromError, readListing, splitJsonValues } from '../../src/cli/from.ts';
 import { Exit } from '../../src/cli/output.ts';
 import { FIXTURES_DIR, fixtureCases, readFixture, type Fixture } from '../../src/oracle/fixtures.ts';
 import { captured, layoutFrom, machineFor, translate } from '../../src/oracle/model.ts';
+import { parseE820 } from '../../src/index.ts';
 
 const KERNELS = [['6.12.117', 'v6'], ['6.1.192', 'v6.1']] as const;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -191,5 +193,87 @@ describe('--from refuses what it cannot read, naming the JSON path', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('the machine inputs on the command line (--machine, --e820, --from, with --state and plan)', () => {
+  const f = readFixture(`${FIXTURES_DIR}6.12.117/seeds-two-regions`);
+  const bootLog = join(dir, 'cli-boot.dmesg');
+  const listing = join(dir, 'cli-list.json');
+  writeFileSync(bootLog, f.earlyBoot);
+  writeFileSync(listing, f.steps.find((s) => s.index === 7)!.stdout);
+  const v6 = ['--kernel', 'v6', '--backend', 'wasm'];
+
+  it('files are read with the bounded reader: a FIFO or a directory is refused (exit 2), nothing waits on it', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = await captured(main, [...v6, 'list', '--e820', fifo]);
+    expect([r.code, r.stderr]).toEqual([2, `error: --e820 ${fifo}: not a regular file (a FIFO)\n`]);
+    const d = await captured(main, [...v6, 'list', '--from', dir]);
+    expect([d.code, d.stderr]).toEqual([2, `error: --from ${dir}: not a regular file (a directory)\n`]);
+  });
+
+  it('seeds-two-regions (6.12.117): a dmesg with a cut line is a usage error naming the line; --dram-size conflicts with --e820', async () => {
+    const lines = f.earlyBoot.split('\n');
+    const i = lines.findIndex((l) => l.includes('BIOS-e820:'));
+    lines[i + 2] = lines[i + 2]!.slice(0, 50);
+    const bad = join(dir, 'cut.dmesg');
+    writeFileSync(bad, lines.join('\n'));
+    const r = await captured(main, [...v6, 'list', '--e820', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`error: --e820 ${bad}: e820 line ${i + 3}: not an e820 table line ("BIOS-e820: [mem 0x...-0x...] type"), truncated?: ${JSON.stringify(lines[i + 2])}\n`);
+    const c = await captured(main, [...v6, 'list', '--e820', bootLog, '--dram-size', '4G']);
+    expect([c.code, c.stderr]).toEqual([2, 'error: --dram-size conflicts with --e820 (the dmesg says how much System RAM there is)\n']);
+  });
+
+  it('seeds-two-regions (6.12.117): a new --state file starts as the rebuilt machine; later commands replay it; --from on an existing state is refused', async () => {
+    const state = join(dir, 'two.json');
+    const a = await captured(main, [...v6, 'list', '-RNi', '--e820', bootLog, '--from', listing, '--state', state]);
+    expect(a.code).toBe(0);
+    expect(existsSync(state)).toBe(true);
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as { machine: { e820: Array<{ start: string; type: string }> }; steps: Array<{ op: string; region?: number; size?: string }> };
+    // region0 at 4 GiB, region1 right after it, where QEMU put the second NVDIMM (the real sysfs: 0x2ffe00000)
+    expect(saved.machine.e820.filter((e) => e.type === 'Persistent Memory').map((e) => e.start)).toEqual(['0x100000000', '0x2ffe00000']);
+    expect(saved.steps.map((s) => [s.op, s.region, s.size])).toEqual([['createNamespace', 0, String(1n << 30n)]]);
+    const b = await captured(main, [...v6, 'list', '-RNi', '--state', state]);
+    expect(mask(b.stdout)).toBe(mask(f.steps.find((s) => s.index === 7)!.stdout));
+    const c = await captured(main, [...v6, 'list', '--from', listing, '--state', state]);
+    expect([c.code, c.stderr]).toEqual([2, `error: --machine/--e820/--from conflict with --state ${state} (it has its machine already)\n`]);
+  });
+
+  it('--e820 of a dmesg without pmem (NFIT pmem is not in e820): --pmem-size goes where firmware puts an NVDIMM, past the 0xfd00000000 hole', async () => {
+    const r = await captured(main, [...v6, 'cat', '/proc/iomem', '--e820', bootLog, '--pmem-size', '2T', '--explain-machine']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => /Persistent Memory/.test(l))).toEqual(['10000000000-2ffffffffff : Persistent Memory']);
+    expect(r.stderr).toContain('pmem: the dmesg has no Persistent Memory in e820 (ACPI NFIT describes it): 0x20000000000 bytes at 0x10000000000 from --pmem-size/--pmem-start\n');
+  });
+
+  it('--machine: a MachineConfig file, or a state/scenario file; a bad one is a usage error', async () => {
+    const mf = join(dir, 'm.json');
+    writeFileSync(mf, JSON.stringify({ kernel: 'v6', e820: [{ start: '0x100000', size: '4G', type: 'System RAM' }, { start: '0x200000000', size: '16G', type: 'Persistent Memory' }] }));
+    const r = await captured(main, [...v6, 'list', '-R', '--machine', mf]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject([{ dev: 'region0', size: 16 * 2 ** 30 }]);
+    writeFileSync(mf, JSON.stringify({ kernel: 'v6', e820: [{ start: '0x100000', size: '4G', type: 'RAM' }] }));
+    const b = await captured(main, [...v6, 'list', '--machine', mf]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(new RegExp(`^error: --machine ${mf}: `));
+  });
+
+  it('plan --e820 --from (seeds-two-regions, 6.12.117): one plan per region, named as the machine names them, against the dmesg\'s System RAM', async () => {
+    const r = await captured(main, ['--backend', 'wasm', 'plan', '--e820', bootLog, '--from', listing, '-m', 'fsdax', '--json']);
+    expect(r.code).toBe(0);
+    const plans = JSON.parse(r.stdout) as Array<{ size: number; nodeDram: number; regions: Array<{ region: string }>; rows: Array<{ region: string; label: string; ok: boolean }> }>;
+    const ram = parseE820(f.earlyBoot).filter((e) => e.type === 'System RAM').reduce((a, e) => a + Number(BigInt(e.size)), 0);
+    expect(plans.map((p) => [p.regions.map((x) => x.region), p.nodeDram, p.size])).toEqual([
+      [['region0'], ram, 8573157376],
+      [['region1'], ram, 8573157376],
+    ]);
+    expect(plans.flatMap((p) => p.rows.map((x) => [x.region, x.label, x.ok]))).toEqual([
+      ['region0', 'fsdax, map=dev', true],
+      ['region0', 'fsdax, map=mem', true],
+      ['region1', 'fsdax, map=dev', true],
+      ['region1', 'fsdax, map=mem', true],
+    ]);
   });
 });
