@@ -319,8 +319,11 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   const l = readListing(docs);
   const machine: MachineConfig = { ...base };
   const regions = [...l.regions.values()].sort((a, b) => a.id - b.id);
+  // regions placed where ndctl says nothing of: a dax device's listed mapping (daxctl -M) moves its region
+  let placed = false;
   if (regions.length) {
     machine.e820 = withRegions(base.e820 ?? [], regions, notes);
+    placed = machine.e820 !== base.e820;
     const aligns = [...new Set(regions.filter((r) => r.align !== undefined).map((r) => r.align!))];
     if (aligns.length > 1) throw new FromError(`${regions.find((r) => r.align === aligns[1])!.path}.align`, `regions of different aligns (${aligns.join(', ')}): the model has one region align`);
     if (aligns.length === 1 && base.regionAlign === undefined) machine.regionAlign = hx(aligns[0]!);
@@ -433,6 +436,7 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
       for (const b of done) steps.push({ op: 'writeFile', note: `for ${d.path}.online_memblocks`, path: `/sys/devices/system/memory/memory${b}/state`, text: 'offline\n' });
     }
   }
+  if (placed) await placeByMappings(machine, steps, dax, backend, notes);
   // the whole machine boots and every step runs, or the listing names what did not
   try {
     (await bootSteps(machine, steps, backend)).dispose();
@@ -444,6 +448,46 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
     throw new FromError(at ? at[1]! : '$', `cannot be recreated on the model: ${bare(e)}`);
   }
   return { machine, steps, notes };
+}
+
+/**
+ * A region placed by default whose dax device lists its physical mapping (daxctl -M) moves so that the
+ * model's device starts there too: the region's start shifts by the difference (page-aligned, clear of the
+ * rest of the map), each region once.
+ */
+async function placeByMappings(machine: MachineConfig, steps: ScenarioStep[], dax: Map<string, DaxDev>, backend: MachineConfig['backend'], notes: string[]): Promise<void> {
+  const moved = new Set<bigint>();
+  for (const d of [...dax.values()].sort((a, b) => (a.chardev < b.chardev ? -1 : 1))) {
+    const want = d.mappings?.[0]?.start;
+    if (want === undefined) continue;
+    let m: Machine;
+    try {
+      m = await bootSteps(machine, steps, backend);
+    } catch {
+      return; // the final check names what does not run
+    }
+    let got: bigint;
+    let region: { start: bigint; size: bigint } | undefined;
+    try {
+      const path = `/sys/bus/dax/devices/${d.chardev}/mapping0/start`;
+      if (!m.listDir(`/sys/bus/dax/devices`).includes(d.chardev)) continue;
+      got = BigInt(m.readFile(path).trim());
+      const e = (machine.e820 ?? []).find((x) => x.type === 'Persistent Memory' && num(x.start) <= got && got < num(x.start) + num(x.size));
+      region = e && !moved.has(num(e.start)) ? { start: num(e.start), size: num(e.size) } : undefined;
+    } finally {
+      m.dispose();
+    }
+    if (!region || got === want) continue;
+    const to = region.start + want - got;
+    if (want < got && got - want > region.start) throw new FromError(`${d.path}.mappings[0].start`, `${hx(want)} puts its region below address 0`);
+    if (to % PAGE) throw new FromError(`${d.path}.mappings[0].start`, `${hx(want)} puts its region at ${hx(to)}, not page-aligned`);
+    const others = (machine.e820 ?? []).filter((e) => num(e.start) !== region!.start);
+    const clash = others.find((e) => num(e.start) < to + region!.size && num(e.start) + num(e.size) > to);
+    if (clash) throw new FromError(`${d.path}.mappings[0].start`, `${hx(want)} puts its region at ${hx(to)}, over the ${clash.type} at ${clash.start}`);
+    machine.e820 = [...others, { start: hx(to), size: hx(region.size), type: 'Persistent Memory' as const }].sort((a, b) => (num(a.start) < num(b.start) ? -1 : 1));
+    moved.add(to);
+    notes.push(`regions: the region of ${d.chardev} moved to ${hx(to)}, where daxctl lists its mapping (${hx(want)})`);
+  }
 }
 
 /** A createNamespace step of a listed namespace's mode, map, align, sector size and name (the size to come). */

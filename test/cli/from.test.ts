@@ -277,3 +277,27 @@ describe('the machine inputs on the command line (--machine, --e820, --from, wit
     ]);
   });
 });
+
+describe('--from: a region placed where its dax device is listed (daxctl -M)', () => {
+  it('kmem-8G-block-trim (6.12.117) with its mapping listed 64 GiB higher: the region moves there, the device and its 63 blocks with it', async () => {
+    const f = readFixture(`${FIXTURES_DIR}6.12.117/kmem-8G-block-trim`);
+    const created = JSON.parse(f.steps.find((s) => s.index === 4)!.stdout) as object;
+    const daxText = f.steps.find((s) => s.index === 6)!.stdout;
+    const up = 64n << 30n;
+    const shifted = daxText.replace(/"(start|end)":(\d+)/g, (_m, k: string, v: string) => `"${k}":${BigInt(v) + up}`);
+    expect(shifted).toContain('"start":73016541184');
+    const from = join(dir, 'shifted.json');
+    // the region as ndctl list -R shows it (the real sysfs: region0, 34357641216 bytes, align 16 MiB, labelled)
+    writeFileSync(from, JSON.stringify({ regions: [{ dev: 'region0', size: 34357641216, align: 16777216, iset_id: 1, namespaces: [created] }] }) + shifted);
+    const boot = join(dir, 'shifted.dmesg');
+    writeFileSync(boot, f.earlyBoot);
+    const v6 = ['--kernel', 'v6', '--backend', 'wasm'];
+    const args = ['--e820', boot, '--from', from];
+    const d = await captured(main, [...v6, 'daxctl-list', '-RDMi', ...args]);
+    expect([d.code, d.stderr]).toEqual([0, '']);
+    expect(d.stdout).toBe(shifted);
+    const io = await captured(main, [...v6, 'cat', '/proc/iomem', ...args, '--explain-machine']);
+    expect(io.stdout.split('\n').filter((l) => /Persistent Memory/.test(l))).toEqual(['1100000000-18ffdfffff : Persistent Memory']);
+    expect(io.stderr).toContain('regions: the region of dax0.0 moved to 0x1100000000, where daxctl lists its mapping (0x1100200000)\n');
+  });
+});
