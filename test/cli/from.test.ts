@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/index.ts';
-import { FromError, readListing, splitJsonValues } from '../../src/cli/from.ts';
+import { FromError, readListing, rebuildFrom, splitJsonValues } from '../../src/cli/from.ts';
 import { Exit } from '../../src/cli/output.ts';
 import { FIXTURES_DIR, fixtureCases, readFixture, type Fixture } from '../../src/oracle/fixtures.ts';
 import { captured, layoutFrom, machineFor, translate } from '../../src/oracle/model.ts';
-import { parseE820 } from '../../src/index.ts';
+import { KernelError, parseE820 } from '../../src/index.ts';
 
 const KERNELS = [['6.12.117', 'v6'], ['6.1.192', 'v6.1']] as const;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -300,4 +300,31 @@ describe('--from: a region placed where its dax device is listed (daxctl -M)', (
     expect(io.stdout.split('\n').filter((l) => /Persistent Memory/.test(l))).toEqual(['1100000000-18ffdfffff : Persistent Memory']);
     expect(io.stderr).toContain('regions: the region of dax0.0 moved to 0x1100000000, where daxctl lists its mapping (0x1100200000)\n');
   });
+});
+
+describe('--from fuzz: a real listing changed anywhere rebuilds or fails with a typed error', () => {
+  it('seeds-two-regions and ns-fsdax-dev-4G-listfull (6.12.117): one value replaced at a random path; only KernelError (FromError among them) comes out', async () => {
+    const docs = [readFixture(`${FIXTURES_DIR}6.12.117/seeds-two-regions`).steps[7]!.stdout, readFixture(`${FIXTURES_DIR}6.12.117/ns-fsdax-dev-4G-listfull`).steps[7]!.stdout].map((t) => JSON.parse(t) as unknown);
+    const e820 = parseE820(readFixture(`${FIXTURES_DIR}6.12.117/seeds-two-regions`).earlyBoot);
+    /** Every path into a JSON value, as key lists. */
+    const paths = (v: unknown, at: Array<string | number> = []): Array<Array<string | number>> => [at, ...(v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => paths(x, [...at, Array.isArray(v) ? Number(k) : k])) : [])];
+    const set = (v: unknown, p: Array<string | number>, x: unknown): unknown => {
+      if (!p.length) return x;
+      const c = (Array.isArray(v) ? [...v] : { ...(v as object) }) as Record<string | number, unknown>;
+      c[p[0]!] = set(c[p[0]!], p.slice(1), x);
+      return c;
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.nat(docs.length - 1), fc.nat(), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(0, -1, 4096, 2 ** 40, 'namespace9.9', 'region7', 'devdax', 'sector', 'system-ram', null)), async (d, i, x) => {
+        const ps = paths(docs[d]);
+        const doc = set(docs[d], ps[i % ps.length]!, x);
+        try {
+          await rebuildFrom([doc], { kernel: 'v6', e820 }, 'ts');
+        } catch (e) {
+          if (!(e instanceof KernelError)) throw e;
+        }
+      }),
+      { numRuns: 40 },
+    );
+  }, 120_000);
 });
