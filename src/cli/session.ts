@@ -97,7 +97,11 @@ export async function machineFromInputs(cmd: Command, o: MachineOpts): Promise<{
     if (explicit(cmd, 'kernel') && machine.kernel !== undefined && machine.kernel !== o.kernel) usage(`--kernel ${o.kernel} conflicts with --machine ${o.machine} (kernel ${machine.kernel})`);
     if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && o.e820 === undefined) usage('--dram-size/--pmem-size/--pmem-start conflict with --machine (its e820 says)');
     machine = { kernel: o.kernel, ...machine };
-  } else machine = { kernel: o.kernel, e820: o.e820 === undefined ? e820FromFlags(o) : undefined };
+  } else {
+    machine = { kernel: o.kernel, e820: o.e820 === undefined ? e820FromFlags(o) : undefined };
+    // ndctl and daxctl listings say nothing of DRAM: the flags' (or their defaults) stand in
+    if (o.e820 === undefined) notes.push(`dram: ${hex(o.dramSize)} bytes of System RAM from --dram-size${explicit(cmd, 'dramSize') ? '' : ' (its default; --e820 reads the real map from a dmesg)'}`);
+  }
   if (o.cmdline !== undefined) {
     if (machine.cmdline !== undefined && machine.cmdline !== o.cmdline) usage(`--cmdline conflicts with the command line of --machine ${o.machine}`);
     machine.cmdline = o.cmdline;
