@@ -45,8 +45,8 @@ export function addMachineOptions(cmd: Command, withState = true): Command {
     .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
     .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'))
     .option('--cmdline <line>', "the kernel command line, parsed as the profile's kernel parses it: memmap=nn%ss+0xefffffff (Soft Reserved), memmap=nn!ss (legacy pmem), memory_hotplug.memmap_on_memory=, memhp_default_state=");
-  addMachineInputOptions(cmd);
-  if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
+  // the commands that run on a session's machine (not the report's own, nor trace's list) take a real machine's too
+  if (withState) addMachineInputOptions(cmd).option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
   cmd.option('--trace [functions]', "print the function_graph trace of the command's kernel work after its output (comma-separated set_ftrace_filter; default every function `altmap trace` lists)");
   return cmd;
 }
