@@ -83,7 +83,9 @@ const TYPE_NAMES: Record<number, string> = { 3: 'ACPI data', 4: 'ACPI NVS', 5: '
 /** A printed address: 0x and 1 to 16 hex digits. */
 const ADDR = '0x[0-9a-fA-F]{1,16}';
 const TABLE_LINE = new RegExp(`(?:^|[\\s\\]>:])(BIOS-e820|user): \\[mem (${ADDR})-(${ADDR})\\] (.*?)\\s*$`);
-const TABLE_HINT = /(?:^|[\s\]>:])(?:BIOS-e820|user): \[mem/;
+const TABLE_HINT = /(?:^|[\s\]>:])(?:BIOS-e820|user): (?:\[mem|[0-9a-fA-F]{8})/;
+/** Kernels before 3.8 printed "BIOS-e820: 0000000000000000 - 000000000009fc00 (usable)": the end exclusive. */
+const OLD_TABLE_LINE = /(?:^|[\s\]>:])(BIOS-e820|user): ([0-9a-fA-F]{16}) - ([0-9a-fA-F]{16}) \((.*)\)\s*$/;
 const EDIT_LINE = new RegExp(`(?:^|[\\s\\]>:])e820: (update|remove) \\[mem (${ADDR})-(${ADDR})\\] (.*?)\\s*$`);
 
 /**
@@ -112,7 +114,12 @@ export function parseE820Table(text: string): E820Parse {
   const edits: Array<{ op: 'update' | 'remove'; start: bigint; end: bigint; from: number; to?: number }> = [];
   lines.forEach((l, i) => {
     const n = i + 1;
-    const t = TABLE_LINE.exec(l);
+    let t = TABLE_LINE.exec(l);
+    const old = t ? null : OLD_TABLE_LINE.exec(l);
+    if (old) {
+      if (BigInt(`0x${old[3]}`) === 0n) throw new E820ParseError(n, l, 'an entry that ends at 0');
+      t = Object.assign([...old.slice(0, 2), `0x${old[2]}`, `0x${(BigInt(`0x${old[3]}`) - 1n).toString(16)}`, old[4]!], { index: old.index, input: old.input }) as unknown as RegExpExecArray;
+    }
     if (!t) {
       if (TABLE_HINT.test(l)) throw new E820ParseError(n, l, 'not an e820 table line ("BIOS-e820: [mem 0x...-0x...] type"), truncated?');
       const e = EDIT_LINE.exec(l);

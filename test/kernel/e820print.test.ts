@@ -102,6 +102,13 @@ describe('parseE820: the types e820_print_type prints', () => {
     expect(t.keptAsReserved).toEqual(['ACPI NVS [mem 0x6dbb3000-0x6f8d2fff]', 'ACPI data [mem 0x6f8d3000-0x6fb26fff]', 'unusable [mem 0x6fb27000-0x6fffffff]', 'type 20 [mem 0x70000000-0x8fffffff]']);
   });
 
+  it('the format before 3.8 ("BIOS-e820: start - end (type)", the end exclusive) reads as the [mem] one', () => {
+    const old = ['BIOS-e820: 0000000000000000 - 000000000009fc00 (usable)', 'BIOS-e820: 000000000009fc00 - 00000000000a0000 (reserved)', 'BIOS-e820: 0000000000100000 - 000000007ffdf000 (usable)', 'BIOS-e820: 000000007ffdf000 - 0000000080000000 (ACPI data)'].join('\n');
+    const now = ['BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable', 'BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved', 'BIOS-e820: [mem 0x0000000000100000-0x000000007ffdefff] usable', 'BIOS-e820: [mem 0x000000007ffdf000-0x000000007fffffff] ACPI data'].join('\n');
+    expect(parseE820Table(old)).toEqual(parseE820Table(now));
+    expect(parseE820(old).at(-1)).toEqual({ start: '0x7ffdf000', size: '0x21000', type: 'Reserved' });
+  });
+
   it('journalctl -k lines and the lines alone read the same; a logged "e820: update ... usable ==> reserved" is applied', () => {
     const bare = 'BIOS-e820: [mem 0x0000000000100000-0x000000007fffffff] usable\ne820: update [mem 0x7f000000-0x7fffffff] usable ==> reserved\n';
     const journal = 'Dec 01 10:00:00 host kernel: BIOS-e820: [mem 0x0000000000100000-0x000000007fffffff] usable\nDec 01 10:00:00 host kernel: e820: update [mem 0x7f000000-0x7fffffff] usable ==> reserved\n';
