@@ -15,6 +15,8 @@ import { bare, usage } from './output.ts';
 
 const GiB = 1n << 30n;
 const PAGE = 4096n;
+/** The highest namespace id --from recreates (each id below it is created once). */
+const MAX_NAMESPACE_ID = 4096;
 
 /** A --from document that does not say what the model needs, or says it wrongly: the JSON path and why. */
 export class FromError extends KernelError {
@@ -184,6 +186,8 @@ function daxDevice(o: unknown, path: string, into: Map<string, DaxDev>): void {
 function namespace(o: Json, path: string, l: Listing, region?: number): void {
   const dev = str(o.dev, `${path}.dev`, /^namespace\d+\.\d+$/);
   const [, r, n] = /^namespace(\d+)\.(\d+)$/.exec(dev)!;
+  // a region's label area holds a few hundred labels (509 in 128 KiB): ids past that are not a real listing
+  if (Number(n) > MAX_NAMESPACE_ID) throw new FromError(`${path}.dev`, `${dev}: namespace ids go up to ${MAX_NAMESPACE_ID} here`);
   if (region !== undefined && Number(r) !== region) throw new FromError(`${path}.dev`, `${dev} is listed under region${region}`);
   const modeName = o.mode === undefined ? 'raw' : str(o.mode, `${path}.mode`);
   const mode = Object.hasOwn(MODES, modeName) ? MODES[modeName]! : undefined;
@@ -408,11 +412,11 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
     steps.push({ op: 'reconfigureDevice', note: `from ${d.path}`, dev: d.chardev, mode: 'system-ram', ...(d.movable !== undefined ? { movable: d.movable } : {}), ...(d.online === false ? { online: false } : {}) });
     if (around) steps.push({ op: 'writeFile', note: `for ${d.path}.movable`, path: AUTO_ONLINE, text: `${autoOnline}\n` });
     // some blocks listed offline (a daxctl offline-memory, or a failed reconfigure that offlined part): the
-    // listing gives how many, not which; the device's first ones are offlined
+    // listing gives how many, not which; the last ones the model lets go are offlined
     if (d.blocks && d.blocks.online > 0n && d.blocks.online < d.blocks.total) {
       if (!d.mappings?.length) throw new FromError(`${d.path}.online_memblocks`, `${d.blocks.online} of ${d.blocks.total} blocks online: which ones takes the mappings (daxctl list -M)`);
       const ids: bigint[] = [];
-      for (const m of d.mappings) for (let b = (m.start + blockSize - 1n) / blockSize; (b + 1n) * blockSize <= m.end + 1n; b++) ids.push(b);
+      for (const m of d.mappings) for (let b = (m.start + blockSize - 1n) / blockSize; (b + 1n) * blockSize <= m.end + 1n && BigInt(ids.length) <= d.blocks.total; b++) ids.push(b);
       const off = Number(d.blocks.total - d.blocks.online);
       if (BigInt(ids.length) !== d.blocks.total) throw new FromError(`${d.path}.total_memblocks`, `${d.blocks.total} blocks, but the mappings hold ${ids.length} of ${blockSize} bytes`);
       // the ones the model lets go (a block holding kernel allocations will not offline), from the last
