@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { KernelError, KERNELS } from '../index.ts';
 import { Exit, usage, err, GiB } from './output.ts';
-import { sizeOption, addMachineOptions } from './session.ts';
+import { sizeOption, addMachineOptions, addMachineInputOptions } from './session.ts';
 // the command families load when their command runs: `altmap --version` and `--help` start light
 import { registerOracleCommand } from './oracle.ts';
 
@@ -210,8 +210,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   );
   registerOracleCommand(program, setExit, main);
 
-  program
-    .command('plan')
+  addMachineInputOptions(program.command('plan'))
     .description('the capacity planner: every way to expose a device of this size (or the raw size each needs for a usable target), side by side, on fresh simulated machines')
     .option('--size <size>', 'device size (ndctl size syntax, plain bytes, or 1.5T, 2P)')
     .option('--usable <size>', 'reverse sizing: the usable capacity to reach; each row gets the smallest raw size that reaches it')

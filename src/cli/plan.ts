@@ -1,12 +1,14 @@
 /** The capacity planner: altmap plan (--size: what a device gives; --usable: the raw size a target needs). */
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { KernelError, type KernelName, type PlanOptions, planCapacity, planConfigs, planCsv, planSvg, planTable } from '../index.ts';
-import { Exit, usage, out, err, bare, Progress } from './output.ts';
-import { type GlobalOpts, explicit } from './session.ts';
+import { KernelError, createMachine, validateScenario, type KernelName, type Plan, type PlanOptions, planCapacity, planConfigs, planCsv, planSvg, planTable } from '../index.ts';
+import { Exit, usage, out, err, bare, Progress, GiB } from './output.ts';
+import { type GlobalOpts, type MachineOpts, explicit, hasMachineInput, machineFromInputs } from './session.ts';
+import type { MachineInputs } from './from.ts';
 import { checkWritable } from './files.ts';
 
-interface PlanOpts extends GlobalOpts {
+interface PlanOpts extends GlobalOpts, MachineInputs {
+  explainMachine?: boolean;
   size?: string;
   usable?: string;
   mode?: string;
@@ -18,8 +20,41 @@ interface PlanOpts extends GlobalOpts {
   svg?: string;
 }
 
+/** One region of a --machine/--e820/--from machine to plan: its name, size, and its node's DRAM (one node: all System RAM). */
+interface MachineRegion {
+  region: string;
+  size: bigint;
+  dram: bigint;
+}
+
+/** The machine of --machine/--e820/--from: its kernel, and its regions with the DRAM they are planned against. */
+async function planMachineInput(cmd: Command, o: PlanOpts): Promise<{ kernel: KernelName; regions: MachineRegion[] }> {
+  const mo = { ...o, kernel: (explicit(cmd, 'kernel') ? o.kernel : 'v6') as KernelName, dramSize: 64n * GiB, pmemSize: 1n << 40n } as MachineOpts;
+  if (o.dramSize !== undefined) usage('--dram-size conflicts with --machine/--e820/--from: the machine says how much System RAM there is');
+  const built = await machineFromInputs(cmd, mo);
+  // the regions as they are empty: a plan is of the whole region, whatever --from put in it
+  const prepared = validateScenario({ machine: built.machine, steps: [] });
+  let m;
+  try {
+    m = await createMachine({ ...prepared.machine, backend: o.backend as 'wasm' | 'ts' });
+  } catch (e) {
+    if (e instanceof KernelError && e.code === 'EINVAL') usage(`machine: ${bare(e)}`);
+    throw e;
+  }
+  try {
+    const dram = (prepared.machine.e820 ?? []).filter((e) => e.type === 'System RAM').reduce((a, e) => a + BigInt(e.size), 0n);
+    // the largest namespace the region takes (its size less the align's remainder); a label-less one is planned at its size
+    const regions = m.listRegions().map((r) => ({ region: r.dev, size: r.maxAvailableExtent > 0n ? r.maxAvailableExtent : r.size, dram }));
+    if (!regions.length) usage('plan: the machine has no Persistent Memory region to plan');
+    return { kernel: (prepared.machine.kernel ?? mo.kernel) as KernelName, regions };
+  } finally {
+    m.dispose();
+  }
+}
+
 export async function cmdPlan(cmd: Command): Promise<number> {
   const o = cmd.optsWithGlobals<PlanOpts>();
+  if (hasMachineInput(o)) return cmdPlanMachine(cmd, o);
   const kernel = explicit(cmd, 'kernel') ? (o.kernel as KernelName) : 'v6';
   if ((o.size === undefined) === (o.usable === undefined)) usage('plan needs one of --size (what a device of this size gives) and --usable (the raw size that gives this much)');
   if (o.json && o.csv) usage('--json and --csv are exclusive');
@@ -63,5 +98,45 @@ export async function cmdPlan(cmd: Command): Promise<number> {
     }
     err(`wrote ${o.svg}`);
   }
+  return 0;
+}
+
+/**
+ * altmap plan on a machine (--machine, --e820, --from): each region planned at its size (or at --size/--usable),
+ * against the machine's System RAM; one table per region, a JSON array of plans when there are several.
+ */
+async function cmdPlanMachine(cmd: Command, o: PlanOpts): Promise<number> {
+  if (o.size !== undefined && o.usable !== undefined) usage('--size and --usable are exclusive');
+  if (o.json && o.csv) usage('--json and --csv are exclusive');
+  if (o.svg !== undefined) usage('--svg draws one plan: plan the machine without --machine/--e820/--from, or with --json');
+  const { kernel, regions } = await planMachineInput(cmd, o);
+  const plans: Plan[] = [];
+  for (const r of regions) {
+    const opts: PlanOptions = {
+      kernel,
+      backend: o.backend as 'wasm' | 'ts',
+      ...(o.usable !== undefined ? { usable: o.usable } : { size: o.size ?? r.size }),
+      dram: r.dram,
+      ...(o.mode !== undefined ? { mode: o.mode as PlanOptions['mode'] } : {}),
+      ...(o.map !== undefined ? { map: o.map as PlanOptions['map'] } : {}),
+      ...(o.align !== undefined ? { align: o.align as PlanOptions['align'] } : {}),
+    };
+    let plan: Plan;
+    const progress = new Progress(planConfigs(kernel, opts).length, 1000);
+    let rowsDone = 0;
+    try {
+      plan = await planCapacity({ ...opts, onRow: (row) => progress.tick(++rowsDone, `${r.region}: ${row.label}`) });
+    } catch (e) {
+      if (e instanceof KernelError && e.code === 'EINVAL') usage(`${r.region}: ${bare(e)}`);
+      throw e;
+    } finally {
+      progress.stop();
+    }
+    // the planning machine's region0 is this machine's region
+    plans.push({ ...plan, regions: plan.regions.map((x) => ({ ...x, region: r.region })), rows: plan.rows.map((x) => ({ ...x, region: r.region })) });
+  }
+  if (o.json) out(JSON.stringify(plans.length === 1 ? plans[0] : plans, null, 2));
+  else if (o.csv) process.stdout.write(plans.map((p, i) => (i === 0 ? planCsv(p) : planCsv(p).split('\n').slice(1).join('\n'))).join(''));
+  else out(plans.map((p) => planTable(p)).join('\n\n'));
   return 0;
 }

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkMachineConfig, createMachine, defaultE820, type Machine, type MachineConfig, KernelError, type KernelName, parseSize, runPreparedSteps, toJsonValue, validateScenario, type ErrnoCode, type Scenario, type ScenarioStep } from '../index.ts';
 import { Exit, usage, GiB, hex, bare } from './output.ts';
 import { parseJsonBounded, readInput, StateFile } from './files.ts';
+import { type MachineInputs, FromError, nvdimmBase, readE820File, readFromFiles, readMachineFile, rebuildFrom } from './from.ts';
 
 export interface GlobalOpts {
   kernel: KernelName;
@@ -10,7 +11,7 @@ export interface GlobalOpts {
   debug?: boolean;
 }
 
-export interface MachineOpts extends GlobalOpts {
+export interface MachineOpts extends GlobalOpts, MachineInputs {
   dramSize: bigint;
   pmemSize: bigint;
   pmemStart?: bigint;
@@ -19,6 +20,8 @@ export interface MachineOpts extends GlobalOpts {
   cmdline?: string;
   /** --trace: true, or the filter's function names, comma-separated. */
   trace?: boolean | string;
+  /** --explain-machine: on stderr, where each part of a --machine/--e820/--from machine came from. */
+  explainMachine?: boolean;
 }
 
 export function sizeArg(what: string) {
@@ -42,9 +45,19 @@ export function addMachineOptions(cmd: Command, withState = true): Command {
     .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
     .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'))
     .option('--cmdline <line>', "the kernel command line, parsed as the profile's kernel parses it: memmap=nn%ss+0xefffffff (Soft Reserved), memmap=nn!ss (legacy pmem), memory_hotplug.memmap_on_memory=, memhp_default_state=");
-  if (withState) cmd.option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
+  // the commands that run on a session's machine (not the report's own, nor trace's list) take a real machine's too
+  if (withState) addMachineInputOptions(cmd).option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
   cmd.option('--trace [functions]', "print the function_graph trace of the command's kernel work after its output (comma-separated set_ftrace_filter; default every function `altmap trace` lists)");
   return cmd;
+}
+
+/** --machine, --e820, --from: a machine modelled on a real one (src/cli/from.ts). */
+export function addMachineInputOptions(cmd: Command): Command {
+  return cmd
+    .option('--machine <file>', 'the machine from FILE: a MachineConfig JSON (createMachine\'s options), or a scenario whose machine and steps are taken')
+    .option('--e820 <file>', "the firmware memory map from a real dmesg (its 'BIOS-e820:' lines, or the 'user:' ones after memmap=); replaces --dram-size and --machine's e820")
+    .option('--from <file>', "rebuild regions, namespaces and dax devices from a real 'ndctl list -RNDiv' JSON (and 'daxctl list -RDMi' JSON, in the same file or another --from)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--explain-machine', 'on stderr: where each part of a --machine/--e820/--from machine came from, and what was assumed');
 }
 
 /** The least System RAM the flags accept: the boot memmap of one section (2 MiB) and its page tables fit in it with room to spare. */
@@ -62,6 +75,69 @@ export function e820FromFlags(o: MachineOpts): NonNullable<MachineConfig['e820']
   if (pmem.start < ramEnd && pmem.start + pmem.size > ram.start) usage(`--pmem-start ${hex(pmem.start)} overlaps System RAM [${hex(ram.start)}-${hex(ramEnd - 1n)}]`);
   // hex strings: the form the state file keeps
   return [ram, pmem].map((e) => ({ start: hex(e.start), size: hex(e.size), type: e.type }));
+}
+
+/** Whether any machine input (--machine, --e820, --from) is given. */
+export function hasMachineInput(o: MachineInputs): boolean {
+  return o.machine !== undefined || o.e820 !== undefined || (o.from?.length ?? 0) > 0;
+}
+
+/**
+ * The machine of --machine/--e820/--from over the flags: --machine's config (or the flags' machine), --e820's map
+ * in place of its e820 (with the flags' Persistent Memory when the dmesg shows none: NFIT pmem is not in e820),
+ * then --from's regions, namespaces and dax devices. Steps are what builds it (kept in a --state file).
+ */
+export async function machineFromInputs(cmd: Command, o: MachineOpts): Promise<{ machine: MachineConfig; steps: ScenarioStep[]; notes: string[] }> {
+  const notes: string[] = [];
+  let machine: MachineConfig;
+  let steps: ScenarioStep[] = [];
+  if (o.machine !== undefined) {
+    ({ machine, steps } = readMachineFile(o.machine));
+    notes.push(`machine: --machine ${o.machine}${steps.length ? ` (${steps.length} steps)` : ''}`);
+    if (explicit(cmd, 'kernel') && machine.kernel !== undefined && machine.kernel !== o.kernel) usage(`--kernel ${o.kernel} conflicts with --machine ${o.machine} (kernel ${machine.kernel})`);
+    if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && o.e820 === undefined) usage('--dram-size/--pmem-size/--pmem-start conflict with --machine (its e820 says)');
+    machine = { kernel: o.kernel, ...machine };
+  } else {
+    machine = { kernel: o.kernel, e820: o.e820 === undefined ? e820FromFlags(o) : undefined };
+    // ndctl and daxctl listings say nothing of DRAM: the flags' (or their defaults) stand in
+    if (o.e820 === undefined) notes.push(`dram: ${hex(o.dramSize)} bytes of System RAM from --dram-size${explicit(cmd, 'dramSize') ? '' : ' (its default; --e820 reads the real map from a dmesg)'}`);
+  }
+  if (o.cmdline !== undefined) {
+    if (machine.cmdline !== undefined && machine.cmdline !== o.cmdline) usage(`--cmdline conflicts with the command line of --machine ${o.machine}`);
+    machine.cmdline = o.cmdline;
+  }
+  if (o.e820 !== undefined) {
+    if (explicit(cmd, 'dramSize')) usage('--dram-size conflicts with --e820 (the dmesg says how much System RAM there is)');
+    const e820 = readE820File(o.e820, notes);
+    const pmem = e820.some((e) => e.type === 'Persistent Memory' || e.type === 'Persistent Memory (legacy)');
+    if (!pmem && !o.from?.length && o.machine === undefined) {
+      // ACPI NFIT pmem is not in e820: the flags' (or the default) Persistent Memory, where the firmware would put it
+      if (o.pmemSize % 4096n) usage(`--pmem-size ${o.pmemSize} is not a multiple of 4 KiB`);
+      const start = o.pmemStart ?? nvdimmBase(e820, o.pmemSize);
+      e820.push({ start: hex(start), size: hex(o.pmemSize), type: 'Persistent Memory' });
+      notes.push(`pmem: the dmesg has no Persistent Memory in e820 (ACPI NFIT describes it): ${hex(o.pmemSize)} bytes at ${hex(start)} from --pmem-size/--pmem-start${explicit(cmd, 'pmemSize') ? '' : ' (their defaults)'}`);
+    }
+    if (o.machine !== undefined) {
+      // the --machine's Persistent Memory stays when the dmesg has none
+      const keep = pmem ? [] : (machine.e820 ?? []).filter((e) => e.type === 'Persistent Memory');
+      machine.e820 = [...e820, ...keep].sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));
+    } else machine.e820 = e820;
+  }
+  if (o.from?.length) {
+    if (steps.length) usage(`--from rebuilds the namespaces itself: --machine ${o.machine} has steps already`);
+    try {
+      const r = await rebuildFrom(readFromFiles(o.from), machine, o.backend, notes);
+      machine = r.machine;
+      steps = r.steps;
+      notes.push(`from: ${steps.length} steps (${steps.map((s) => s.op).join(', ') || 'none'})`);
+    } catch (e) {
+      if (e instanceof FromError) usage(`--from ${o.from.join(', ')}: ${bare(e)}`);
+      if (e instanceof KernelError && e.code === 'EINVAL') usage(`--from ${o.from.join(', ')}: ${bare(e)}`);
+      throw e;
+    }
+  }
+  if (o.explainMachine) for (const n of notes) process.stderr.write(`${n}\n`);
+  return { machine, steps, notes };
 }
 
 /** e820 entries as comparable text (sizes parsed). */
@@ -157,6 +233,7 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
       if (e instanceof KernelError) usage(`--state ${file.path}: ${bare(e)}`);
       throw e;
     }
+    if (hasMachineInput(o)) usage(`--machine/--e820/--from conflict with --state ${file.path} (it has its machine already)`);
     const saved = prepared.machine;
     if (explicit(cmd, 'kernel') && o.kernel !== (saved.kernel ?? 'v4.5')) usage(`--kernel ${o.kernel} conflicts with --state ${file.path} (made with ${saved.kernel ?? 'v4.5'})`);
     if (['dramSize', 'pmemSize', 'pmemStart'].some((k) => explicit(cmd, k)) && e820Key(e820FromFlags(o)) !== e820Key(saved.e820)) {
@@ -172,6 +249,20 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
       throw new Exit(1, `error: --state ${file.path}: step ${broken.index} (${broken.op}) does not replay: ${broken.mismatch}`);
     }
     return session(m, raw as Session['scenario']);
+  }
+  if (hasMachineInput(o)) {
+    const built = await machineFromInputs(cmd, o);
+    const m = await boot({ ...built.machine, ...runtime });
+    const prepared = validateScenario({ machine: built.machine, steps: built.steps });
+    const broken = runPreparedSteps(m, prepared.steps).find((r) => r.mismatch !== undefined || !r.ok);
+    if (broken) {
+      m.dispose();
+      throw new Exit(1, `error: the machine's step ${broken.index} (${broken.op}) does not run: ${broken.mismatch ?? ''}`);
+    }
+    const scenario = { machine: built.machine, steps: built.steps };
+    // a new --state file starts as this machine
+    file?.write(JSON.stringify(scenario, null, 2) + '\n');
+    return session(m, scenario);
   }
   const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}) };
   const m = await boot({ ...machine, ...runtime });
