@@ -1453,7 +1453,7 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   let regionAlign = profile.regionAlign;
   if (config.regionAlign !== undefined) {
     regionAlign = config.regionAlign === null ? null : parseSize(config.regionAlign, 'regionAlign');
-    if (regionAlign !== null && (regionAlign < 4096n || (regionAlign & (regionAlign - 1n)) !== 0n) && regionAlign % (16n << 20n) !== 0n) invalid(`regionAlign ${regionAlign} is not a power of two nor a multiple of 16 MiB`);
+    // checked with the regions' interleave ways below (checkInterleaveWays)
   }
   const labelLessRegions = config.labelLessRegions ?? [];
   if (!Array.isArray(labelLessRegions) || !labelLessRegions.every((r) => Number.isInteger(r) && r >= 0)) invalid(`labelLessRegions ${show(config.labelLessRegions)} is not a list of region indexes`);

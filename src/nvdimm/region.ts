@@ -103,19 +103,26 @@ export function defaultAlign(size: bigint, mappings: number): bigint {
 export function checkInterleaveWays(ways: unknown, regionSizes: readonly bigint[], regionAlign?: bigint | null): number[] {
   if (!Array.isArray(ways)) invalid(`interleaveWays ${show(ways)} is not a list of DIMM counts, one per Persistent Memory region`);
   if (ways.length > regionSizes.length) invalid(`interleaveWays names ${ways.length} regions, the machine has ${regionSizes.length} Persistent Memory region${regionSizes.length === 1 ? '' : 's'}`);
-  return ways.map((w: unknown, i: number) => {
+  // one DIMM per region: the model's own rule for a given align (a power of two, or a multiple of 16 MiB)
+  const a = regionAlign ?? null;
+  if (a !== null && !ways.some((w) => w !== 1) && (a < 4096n || (a & (a - 1n)) !== 0n) && a % MEMREMAP_COMPAT_ALIGN_MAX !== 0n) invalid(`regionAlign ${a} is not a power of two nor a multiple of 16 MiB`);
+  const out = ways.map((w: unknown, i: number) => {
     const what = `interleaveWays[${i}] (the region of ${regionSizes[i]} bytes, in address order)`;
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 1) invalid(`${what}: ${show(w)} is not a positive integer`);
     if (w > ND_MAX_MAPPINGS) invalid(`${what}: ${w} DIMMs exceed ND_MAX_MAPPINGS (${ND_MAX_MAPPINGS})`);
-    const size = regionSizes[i]!;
     const grain = BigInt(w) * 4096n;
-    if (size % grain !== 0n) invalid(`${what}: ${w} DIMMs do not split it into equal whole-page shares (needs a multiple of ${grain} bytes)`);
-    if (w > 1 && regionAlign !== undefined && regionAlign !== null) {
-      const per = regionAlign / BigInt(w);
-      if (regionAlign % BigInt(w) !== 0n || per < 4096n || (per & (per - 1n)) !== 0n) invalid(`${what}: regionAlign ${regionAlign} does not split over ${w} DIMMs into a power of two of at least 4096 bytes each (align_store)`);
-    }
+    if (regionSizes[i]! % grain !== 0n) invalid(`${what}: ${w} DIMMs do not split it into equal whole-page shares (needs a multiple of ${grain} bytes)`);
     return w;
   });
+  // with interleave sets, a given align is what align_store would take on every region
+  if (a !== null && out.some((w) => w !== 1)) {
+    regionSizes.forEach((_, i) => {
+      const w = BigInt(out[i] ?? 1);
+      const per = a / w;
+      if (a % w !== 0n || per < 4096n || (per & (per - 1n)) !== 0n) invalid(`interleaveWays[${i}] (the region of ${regionSizes[i]} bytes, in address order): regionAlign ${a} does not split over ${w} DIMM${w === 1n ? '' : 's'} into a power of two of at least 4096 bytes each (align_store)`);
+    });
+  }
+  return out;
 }
 
 /** One DIMM's line in an interleave set (struct nfit_set_info, drivers/acpi/nfit/core.c): its offset in the region and its serial. */
