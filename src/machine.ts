@@ -77,7 +77,7 @@ export interface MachineConfig {
   regionAlign?: bigint | number | string | null;
   /** Regions (by index, in address order) whose NVDIMM has no labels: one raw namespaceN.0 over the whole region (nd_namespace_io). */
   labelLessRegions?: number[];
-  /** The DIMMs interleaved in each Persistent Memory region (by index, in address order), default 1: nmemN per DIMM, the region's align from default_align(). */
+  /** The DIMMs interleaved in each Persistent Memory region (by index, in address order), default 1: nmemN per DIMM, the region's align from default_align(); each a positive integer up to 32 that splits its region into whole pages. */
   interleaveWays?: number[];
   /** memory_block_size_bytes() for dax kmem hot-plug; default probe_memory_block_size()'s (v6, v6.1): 128 MiB below 64 GiB of RAM, up to 2 GiB above (128 MiB on v4.x). */
   memoryBlockSize?: bigint | number | string;
@@ -1290,7 +1290,7 @@ export class Machine {
     return [{ provider: this.pmem.regions.every((r) => r.legacy) ? 'e820' : 'ACPI.NFIT', dev: 'ndbus0' }];
   }
 
-  /** The nvdimm DIMMs (`ndctl list -D`): one per region, as /sys/bus/nd/devices/nmemN shows them. */
+  /** The nvdimm DIMMs (`ndctl list -D`): each NFIT region's interleave set, region by region, as /sys/bus/nd/devices/nmemN shows them. */
   listDimms(): DimmInfo[] {
     this.live();
     return this.pmem.regions.flatMap((r) => regionDimms(r));
