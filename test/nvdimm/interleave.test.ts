@@ -180,56 +180,58 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe('ndctl\'s interleave-width rule where the region align does not catch it first', () => {
-  it('v4.18 (no region align): -s 1G over 6 DIMMs, did you intend --size=6G?; -s 1000M, --size=1008M?; 1008M is created', async () => {
-    const m = await createMachine({ ...SIX, kernel: 'v4.18', backend: BACKENDS[0] });
-    try {
-      expect(ndctlError(() => m.createNamespace({ size: '1G' })).stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=6G?\n\n");
-      const e = ndctlError(() => m.createNamespace({ size: '1000M' }));
-      expect(e.stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=1008M?\n\n");
-      expect(e.exitCode).toBe(234);
-      expect(m.createNamespace({ size: '1008M' }).dev).toBe('namespace0.0');
-      expect(sys(m, 'region0/mappings')).toBe('6\n');
-    } finally {
-      m.dispose();
-    }
+for (const backend of BACKENDS) {
+  describe(`ndctl's interleave-width rule where the region align does not catch it first [${backend}]`, () => {
+    it('v4.18 (no region align): -s 1G over 6 DIMMs, did you intend --size=6G?; -s 1000M, --size=1008M?; 1008M is created', async () => {
+      const m = await createMachine({ ...SIX, kernel: 'v4.18', backend: backend });
+      try {
+        expect(ndctlError(() => m.createNamespace({ size: '1G' })).stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=6G?\n\n");
+        const e = ndctlError(() => m.createNamespace({ size: '1000M' }));
+        expect(e.stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=1008M?\n\n");
+        expect(e.exitCode).toBe(234);
+        expect(m.createNamespace({ size: '1008M' }).dev).toBe('namespace0.0');
+        expect(sys(m, 'region0/mappings')).toBe('6\n');
+      } finally {
+        m.dispose();
+      }
+    });
+
+    it('v6 with regionAlign 24K (4 KiB per DIMM): -s 18M, did you intend --size=24M?', async () => {
+      const m = await createMachine({ ...SIX, kernel: 'v6', regionAlign: 24576, backend: backend });
+      try {
+        expect(sys(m, 'region0/align')).toBe('0x6000\n');
+        expect(ndctlError(() => m.createNamespace({ size: '18M' })).stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=24M?\n\n");
+      } finally {
+        m.dispose();
+      }
+    });
+
+    it('v6.1: a 6-way region has the 96 MiB align too', async () => {
+      const m = await createMachine({ ...SIX, kernel: 'v6.1', backend: backend });
+      try {
+        expect(sys(m, 'region0/align')).toBe('0x6000000\n');
+        expect(m.listRegions()[0]!.align).toBe(96n * M);
+      } finally {
+        m.dispose();
+      }
+    });
   });
 
-  it('v6 with regionAlign 24K (4 KiB per DIMM): -s 18M, did you intend --size=24M?', async () => {
-    const m = await createMachine({ ...SIX, kernel: 'v6', regionAlign: 24576, backend: BACKENDS[0] });
-    try {
-      expect(sys(m, 'region0/align')).toBe('0x6000\n');
-      expect(ndctlError(() => m.createNamespace({ size: '18M' })).stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=24M?\n\n");
-    } finally {
-      m.dispose();
-    }
+  describe(`one DIMM per region stays as it was (interleaveWays: [1] is the default) [${backend}]`, () => {
+    it('list -RD and region0\'s sysfs are byte-identical with and without interleaveWays: [1]', async () => {
+      const e820 = [RAM, { start: 8n * G, size: 32n * G, type: 'Persistent Memory' as const }];
+      const a = await createMachine({ kernel: 'v6', e820, backend: backend });
+      const b = await createMachine({ kernel: 'v6', e820, interleaveWays: [1], backend: backend });
+      try {
+        const show = (m: Machine) => listDisplay(collectList(m, plan({ regions: true, dimms: true })), false);
+        expect(show(b)).toBe(show(a));
+        expect(JSON.parse(show(a)!).regions[0].mappings).toEqual([{ dimm: 'nmem0', offset: 0, length: 34359738368, position: 0 }]);
+        for (const f of ['align', 'mappings', 'mapping0', 'set_cookie']) expect(sys(b, `region0/${f}`)).toBe(sys(a, `region0/${f}`));
+        expect(sys(a, 'region0/mapping0')).toBe('nmem0,0,34359738368,0\n');
+      } finally {
+        a.dispose();
+        b.dispose();
+      }
+    });
   });
-
-  it('v6.1: a 6-way region has the 96 MiB align too', async () => {
-    const m = await createMachine({ ...SIX, kernel: 'v6.1', backend: BACKENDS[0] });
-    try {
-      expect(sys(m, 'region0/align')).toBe('0x6000000\n');
-      expect(m.listRegions()[0]!.align).toBe(96n * M);
-    } finally {
-      m.dispose();
-    }
-  });
-});
-
-describe('one DIMM per region stays as it was (interleaveWays: [1] is the default)', () => {
-  it('list -RD and region0\'s sysfs are byte-identical with and without interleaveWays: [1]', async () => {
-    const e820 = [RAM, { start: 8n * G, size: 32n * G, type: 'Persistent Memory' as const }];
-    const a = await createMachine({ kernel: 'v6', e820, backend: BACKENDS[0] });
-    const b = await createMachine({ kernel: 'v6', e820, interleaveWays: [1], backend: BACKENDS[0] });
-    try {
-      const show = (m: Machine) => listDisplay(collectList(m, plan({ regions: true, dimms: true })), false);
-      expect(show(b)).toBe(show(a));
-      expect(JSON.parse(show(a)!).regions[0].mappings).toEqual([{ dimm: 'nmem0', offset: 0, length: 34359738368, position: 0 }]);
-      for (const f of ['align', 'mappings', 'mapping0', 'set_cookie']) expect(sys(b, `region0/${f}`)).toBe(sys(a, `region0/${f}`));
-      expect(sys(a, 'region0/mapping0')).toBe('nmem0,0,34359738368,0\n');
-    } finally {
-      a.dispose();
-      b.dispose();
-    }
-  });
-});
+}
