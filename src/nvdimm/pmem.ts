@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { NdctlError, checkAltName, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { NdctlError, libndctlOrder, checkAltName, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { RegionSeeds, holderName, type Holder, type SeedKind } from './seeds.ts';
@@ -298,9 +298,10 @@ export class Pmem {
     let align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
     const sectorSize = o.sectorSize === undefined ? undefined : parseSize(o.sectorSize, 'sector size');
     if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
-    // ndctl_region_foreach: the bus's regions in its sysfs directory's order, which puts region1 before
-    // region0 (fixtures seeds-two-regions-spill, ndctl list -R); the first that fails for a reason other than room stops it
-    let regions = [...this.regions].reverse();
+    // ndctl_region_foreach: libndctl's region list (kernfs hash order, list_add at the head), which puts region1
+    // before region0 (fixtures seeds-two-regions-spill, ndctl list -R) and, with four, region1, region3, region0,
+    // region2; the first that fails for a reason other than room stops it
+    let regions = libndctlOrder(this.regions, (r) => `region${r.id}`);
     if (o.region !== undefined) {
       const r = this.regions.find((x) => x.id === o.region);
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);

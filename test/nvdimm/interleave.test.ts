@@ -177,6 +177,12 @@ for (const backend of BACKENDS) {
       const r1 = m.listRegions().find((r) => r.dev === 'region1')!;
       expect(r1.availableSize).toBe(8n * G - 16n * M);
     });
+
+    it('no -r: ndctl_region_foreach in libndctl order (region1, region3, region0, region2), the first with room', () => {
+      expect(m.createNamespace({ size: '16M' }).dev).toBe('namespace1.1');
+      // region1 has 8 GiB - 32 MiB left: 8 GiB goes to region3
+      expect(m.createNamespace({ size: '8G' }).dev).toBe('namespace3.0');
+    });
   });
 }
 
