@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, kernelErrorOf } from '../fixtures.ts';
-import { createMachine, checkMachineConfig, KernelError, NdctlError, type Machine, type MachineConfig } from '../../src/index.ts';
+import { createMachine, checkMachineConfig, namespaceSizeFor, KernelError, NdctlError, type Machine, type MachineConfig } from '../../src/index.ts';
 import { checkInterleaveWays, defaultAlign, regionCapacity } from '../../src/nvdimm/region.ts';
 import { collectList, listPlan, type ListOpts } from '../../src/cli/list.ts';
 import { listDisplay } from '../../src/nvdimm/ndctl.ts';
@@ -189,7 +189,7 @@ for (const backend of BACKENDS) {
 for (const backend of BACKENDS) {
   describe(`ndctl's interleave-width rule where the region align does not catch it first [${backend}]`, () => {
     it('v4.18 (no region align): -s 1G over 6 DIMMs, did you intend --size=6G?; -s 1000M, --size=1008M?; 1008M is created', async () => {
-      const m = await createMachine({ ...SIX, kernel: 'v4.18', backend: backend });
+      const m = await createMachine({ ...SIX, kernel: 'v4.18', backend });
       try {
         expect(ndctlError(() => m.createNamespace({ size: '1G' })).stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=6G?\n\n");
         const e = ndctlError(() => m.createNamespace({ size: '1000M' }));
@@ -203,7 +203,7 @@ for (const backend of BACKENDS) {
     });
 
     it('v6 with regionAlign 24K (4 KiB per DIMM): -s 18M, did you intend --size=24M?', async () => {
-      const m = await createMachine({ ...SIX, kernel: 'v6', regionAlign: 24576, backend: backend });
+      const m = await createMachine({ ...SIX, kernel: 'v6', regionAlign: 24576, backend });
       try {
         expect(sys(m, 'region0/align')).toBe('0x6000\n');
         expect(ndctlError(() => m.createNamespace({ size: '18M' })).stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=24M?\n\n");
@@ -212,8 +212,13 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('the planner sizes by the set: --usable 1G fsdax over 6 DIMMs is 1056 MiB raw (11 x the 96 MiB granule)', async () => {
+      const r = await namespaceSizeFor({ usable: '1G', mode: 'fsdax', region: 0, machine: () => createMachine({ ...SIX, kernel: 'v6', backend }) });
+      expect([r.raw, r.usable, r.granule]).toEqual([1107296256n, 1088421888n, 100663296n]);
+    });
+
     it('v6.1: a 6-way region has the 96 MiB align too', async () => {
-      const m = await createMachine({ ...SIX, kernel: 'v6.1', backend: backend });
+      const m = await createMachine({ ...SIX, kernel: 'v6.1', backend });
       try {
         expect(sys(m, 'region0/align')).toBe('0x6000000\n');
         expect(m.listRegions()[0]!.align).toBe(96n * M);
@@ -226,8 +231,8 @@ for (const backend of BACKENDS) {
   describe(`one DIMM per region stays as it was (interleaveWays: [1] is the default) [${backend}]`, () => {
     it('list -RD and region0\'s sysfs are byte-identical with and without interleaveWays: [1]', async () => {
       const e820 = [RAM, { start: 8n * G, size: 32n * G, type: 'Persistent Memory' as const }];
-      const a = await createMachine({ kernel: 'v6', e820, backend: backend });
-      const b = await createMachine({ kernel: 'v6', e820, interleaveWays: [1], backend: backend });
+      const a = await createMachine({ kernel: 'v6', e820, backend });
+      const b = await createMachine({ kernel: 'v6', e820, interleaveWays: [1], backend });
       try {
         const show = (m: Machine) => listDisplay(collectList(m, plan({ regions: true, dimms: true })), false);
         expect(show(b)).toBe(show(a));
