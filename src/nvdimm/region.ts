@@ -82,8 +82,9 @@ export const ND_MAX_MAPPINGS = 32;
 /**
  * default_align() in drivers/nvdimm/region_devs.c (6.1, 6.12): MEMREMAP_COMPAT_ALIGN_MAX, or PAGE_SIZE for a region
  * under it (since v5.18, d9d290d7; v5.7's first version had no such fallback), multiplied by the number of mappings
- * when it does not divide by them: 16 MiB for 1, 2, 4 or 8 DIMMs, 96 MiB for 6. The spec (namespaces.md) states the
- * same rule.
+ * when it does not divide by them: 16 MiB for 1, 2, 4 or 8 DIMMs, 96 MiB for 6. spec/namespaces.md tests the
+ * division on 16 MiB only; the kernel tests the align it chose, so a region under 16 MiB over 6 DIMMs gets 6 pages
+ * (24 KiB), not 4 KiB: the kernel wins.
  */
 export function defaultAlign(size: bigint, mappings: number): bigint {
   if (size < 0n) invalid(`region size ${size} is negative`);
