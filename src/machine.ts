@@ -28,10 +28,10 @@ import { daxBusDevices } from './dax/sysfs.ts';
 import { daxHmemProbe, hmemRegisterDevice } from './dax/hmem.ts';
 import { dir, listDir, readFile, readLink, writeFile, type VfsDir } from './kernel/vfs.ts';
 import { nodeDir } from './kernel/node.ts';
-import { ndBusDevices, regionDimm, regionMapping, regionSetCookie } from './nvdimm/sysfs.ts';
+import { ndBusDevices, regionDimms, regionMappings, regionSetCookie } from './nvdimm/sysfs.ts';
 import type { DimmInfo, MappingInfo } from './nvdimm/ndctl.ts';
 import { formatSizeHuman, parseSize } from './nvdimm/units.ts';
-import { regionCapacity } from './nvdimm/region.ts';
+import { checkInterleaveWays, regionCapacity } from './nvdimm/region.ts';
 
 export type { AltmapCounters } from './kernel/altmap.ts';
 export type { E820Type } from './kernel/e820.ts';
@@ -77,6 +77,8 @@ export interface MachineConfig {
   regionAlign?: bigint | number | string | null;
   /** Regions (by index, in address order) whose NVDIMM has no labels: one raw namespaceN.0 over the whole region (nd_namespace_io). */
   labelLessRegions?: number[];
+  /** The DIMMs interleaved in each Persistent Memory region (by index, in address order), default 1: nmemN per DIMM, the region's align from default_align(); each a positive integer up to 32 that splits its region into whole pages. */
+  interleaveWays?: number[];
   /** memory_block_size_bytes() for dax kmem hot-plug; default probe_memory_block_size()'s rule of the era: 128 MiB below 64 GiB of boot RAM, up to 2 GiB above. */
   memoryBlockSize?: bigint | number | string;
   /** X86_FEATURE_HYPERVISOR: the kernel runs in a VM (default true, as the recorded QEMU guests); on bare metal 64 GiB of RAM or more gets 2 GiB memory blocks. */
@@ -473,7 +475,7 @@ export class Machine {
     this.physEnd = 1n << BigInt(c.layout.physBits);
     this.pfnEnd = 2 ** (c.layout.physBits - 12);
     this.k = new Kernel(core, c.profile, c.kernelConfig, c.layout, c.debug);
-    this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions);
+    this.pmem = new Pmem(this.k, c.regionAlign, c.labelLessRegions, c.interleaveWays, c.regionAlignGiven);
     const boot = startKernel(this.k, c.e820, c.cmdline, c.cmdlineMessages, c.firmwareE820);
     // the drivers' initcalls, in the order they number their memory regions (hmem first before 6.3)
     const hmemEarly = this.k.profile.hmemBootRegister ? boot.softReserved.map((r) => hmemRegisterDevice(this.k, r)) : [];
@@ -1289,10 +1291,10 @@ export class Machine {
     return [{ provider: this.pmem.regions.every((r) => r.legacy) ? 'e820' : 'ACPI.NFIT', dev: 'ndbus0' }];
   }
 
-  /** The nvdimm DIMMs (`ndctl list -D`): one per region, as /sys/bus/nd/devices/nmemN shows them. */
+  /** The nvdimm DIMMs (`ndctl list -D`): each NFIT region's interleave set, region by region, as /sys/bus/nd/devices/nmemN shows them. */
   listDimms(): DimmInfo[] {
     this.live();
-    return this.pmem.regions.filter((r) => !r.legacy).map((r) => regionDimm(r));
+    return this.pmem.regions.flatMap((r) => regionDimms(r));
   }
 
   /** What `ndctl list -R` reads of each region's attributes (region_to_json), region by region. */
@@ -1306,15 +1308,15 @@ export class Machine {
         dev: `region${r.id}`,
         id: r.id,
         size,
-        align: this.pmem.regionAlign,
-        ...regionCapacity(size, busy, this.pmem.regionAlign),
+        align: this.pmem.alignOf(r),
+        ...regionCapacity(size, busy, this.pmem.alignOf(r), r.ways),
         numaNode: 0,
         targetNode: v6 ? 0 : null,
         namespaces: r.namespaces.map((ns) => ns.dev),
         idleSeeds: r.seeds.idleNamespaces.map((id) => `namespace${r.id}.${id}`),
         // ndctl_region_get_interleave_set: a region handing out label-backed pmem namespaces has one
         ...(r.io ? {} : { isetId: regionSetCookie(r) }),
-        mappings: r.legacy ? [] : [regionMapping(r)],
+        mappings: regionMappings(r),
       };
     });
   }
@@ -1419,6 +1421,8 @@ interface ResolvedConfig {
   debug: boolean;
   regionAlign: bigint | null;
   labelLessRegions: number[];
+  interleaveWays: number[];
+  regionAlignGiven: boolean;
   kernelConfig: Kernel['cfg'];
   core: { pse: boolean; gbpages: boolean; hostMemoryLimit: bigint; eagerMemmap: boolean };
   cmdline: string | undefined;
@@ -1427,7 +1431,7 @@ interface ResolvedConfig {
   firmwareE820: E820Range[];
 }
 
-const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['hypervisor', 'cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions'];
+const OPTIONS: ReadonlyArray<keyof MachineConfig> = ['hypervisor', 'cmdline', 'hugetlbVmemmapOptimize', 'memoryBlockSize', 'e820', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'kernel', 'hostMemoryLimit', 'backend', 'memmapInit', 'debug', 'eagerMemmap', 'paging', 'regionAlign', 'labelLessRegions', 'interleaveWays'];
 const BOOLEANS = ['hypervisor', 'pse', 'gbpages', 'sparsememVmemmap', 'zoneDevice', 'debug', 'eagerMemmap', 'hugetlbVmemmapOptimize'] as const;
 
 /** Validate a MachineConfig and apply its defaults (each written here, once). */
@@ -1450,7 +1454,7 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   let regionAlign = profile.regionAlign;
   if (config.regionAlign !== undefined) {
     regionAlign = config.regionAlign === null ? null : parseSize(config.regionAlign, 'regionAlign');
-    if (regionAlign !== null && (regionAlign < 4096n || (regionAlign & (regionAlign - 1n)) !== 0n) && regionAlign % (16n << 20n) !== 0n) invalid(`regionAlign ${regionAlign} is not a power of two nor a multiple of 16 MiB`);
+    // checked with the regions' interleave ways below (checkInterleaveWays)
   }
   const labelLessRegions = config.labelLessRegions ?? [];
   if (!Array.isArray(labelLessRegions) || !labelLessRegions.every((r) => Number.isInteger(r) && r >= 0)) invalid(`labelLessRegions ${show(config.labelLessRegions)} is not a list of region indexes`);
@@ -1471,6 +1475,7 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
   // efi=nosoftreserve: the EFI memory map's EFI_MEMORY_SP ranges (the e820's Soft Reserved) are conventional memory
   const firmwareE820 = cmdline.efiNoSoftReserve ? mergeLike(given820.map((e) => (e.type === 'Soft Reserved' ? { ...e, type: 'System RAM' as const } : e))) : given820;
   const e820 = cmdline.memmap.length ? applyMemmap(firmwareE820, cmdline.memmap) : firmwareE820;
+  const interleaveWays = checkInterleaveWays(config.interleaveWays ?? [], e820.filter((e) => e.type === 'Persistent Memory').map((e) => e.size), config.regionAlign === undefined ? undefined : regionAlign);
   if (!e820.some((e) => e.type === 'System RAM')) invalid('cmdline: memmap= leaves no System RAM');
   // max_pfn: the end of the last System RAM
   const bootMemEnd = e820.filter((e) => e.type === 'System RAM').reduce((m, e) => (e.start + e.size > m ? e.start + e.size : m), 0n);
@@ -1487,6 +1492,8 @@ function resolveConfig(config: MachineConfig): ResolvedConfig {
     debug: config.debug ?? false,
     regionAlign,
     labelLessRegions,
+    interleaveWays,
+    regionAlignGiven: config.regionAlign !== undefined,
     kernelConfig: {
       zoneDevice: config.zoneDevice ?? true,
       sparsememVmemmap: config.sparsememVmemmap ?? true,

@@ -124,8 +124,9 @@ export function collectList(m: Machine, p: ListPlan, altmap = false): ListCollec
     let jnamespaces: unknown[] | undefined;
     let jregion: Record<string, unknown> | undefined;
     if (p.regions) {
-      // region_to_json: the mappings only under -D
-      jregion = regionJson({ ...r, mappings: p.dimms ? r.mappings : undefined }, p.flags);
+      // region_to_json: the mappings only under -D; mappings_init() list_add()s each mappingN at the head of the
+      // region's list (ccan list), so ndctl prints the last mapping first
+      jregion = regionJson({ ...r, mappings: p.dimms ? [...r.mappings].reverse() : undefined }, p.flags);
       attach('regions', jregion);
       lastNamespaces = undefined;
     }

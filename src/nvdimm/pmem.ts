@@ -8,11 +8,12 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { Device } from '../kernel/devres.ts';
 import { encodeInfoBlock, infoBlockForLayout } from './infoblock.ts';
-import { NdctlError, checkAltName, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
+import { NdctlError, libndctlOrder, checkAltName, checkCreateNamespace, checkNamespaceOptions, enableFailed, namespaceJson, uuidFromSeed, type NamespaceMode } from './ndctl.ts';
 import { pfnLayout, type PfnLayout } from './pfn.ts';
 import { parseSize } from './units.ts';
 import { RegionSeeds, holderName, type Holder, type SeedKind } from './seeds.ts';
 import { altmapCounters } from '../kernel/altmap.ts';
+import { defaultAlign } from './region.ts';
 import { hex } from '../kernel/printk.ts';
 
 /** ndctl create-namespace's options (cmd_create_namespace); NdctlError for what ndctl refuses. */
@@ -46,8 +47,10 @@ export interface Region {
   io: boolean;
   /** On the e820 bus (drivers/nvdimm/e820.c, "Persistent Memory (legacy)"), not an ACPI NFIT one: no DIMM. */
   legacy?: boolean;
-  /** Its DIMM's index (nmemN, the NFIT slot): regions count from 0 in address order, their ids may not. */
+  /** Its first DIMM's index (nmemN, the NFIT slot): DIMMs count from 0 region by region in address order, region ids may not. */
   dimm: number;
+  /** The interleave set's width: its DIMMs (mappings) are nmem(dimm) .. nmem(dimm + ways - 1); 1 on the e820 bus, which has none. */
+  ways: number;
 }
 
 export interface Namespace {
@@ -165,7 +168,20 @@ export class Pmem {
     readonly regionAlign: bigint | null,
     /** Regions (by index) whose DIMM has no labels. */
     private readonly labelLess: readonly number[] = [],
+    /** The DIMMs interleaved in each NFIT region (by index, in address order); default 1. */
+    private readonly interleaveWays: readonly number[] = [],
+    /** The machine set regionAlign itself (as if written to each region's align): no default_align(). */
+    private readonly regionAlignGiven = false,
   ) {}
+
+  /**
+   * The region's align attribute: nd_region_create's default_align() (5.7+), or what the machine set; null before 5.7.
+   * The spec's 16 MiB is default_align() for one DIMM of at least 16 MiB.
+   */
+  alignOf(r: Region): bigint | null {
+    if (this.regionAlign === null || this.regionAlignGiven) return this.regionAlign;
+    return defaultAlign(r.res.end + 1n - r.res.start, r.legacy ? 0 : r.ways);
+  }
 
   /** The dynamic char major nvdimm_bus_init() got for the DIMMs (nmemN/dev) on this kernel's boot. */
   get dimmMajor(): number {
@@ -182,9 +198,12 @@ export class Pmem {
     const id = this.k.memregion.memregionAlloc();
     const seeds = new RegionSeeds(id, () => namespaces.map((n) => n.idx), this.k.profile.devdax, io);
     seeds.registerRegion();
-    // QEMU's NFIT: the DIMM of the Nth NVDIMM region is nmemN, whatever id the region got
-    const dimm = this.regions.filter((r) => !r.legacy).length;
-    const region: Region = { id, res, namespaces, seeds, io, dimm, ...(legacy ? { legacy } : {}) };
+    // QEMU's NFIT: the DIMM of the Nth NVDIMM region is nmemN, whatever id the region got; an interleave set's
+    // DIMMs follow on, region by region (acpi_nfit_register_dimms walks the NFIT's memory devices in order)
+    const nfit = this.regions.filter((r) => !r.legacy);
+    const dimm = nfit.reduce((n, r) => n + r.ways, 0);
+    const ways = legacy ? 1 : (this.interleaveWays[nfit.length] ?? 1);
+    const region: Region = { id, res, namespaces, seeds, io, dimm, ways, ...(legacy ? { legacy } : {}) };
     this.regions.push(region);
     if (io) this.addIoNamespace(region);
   }
@@ -233,7 +252,7 @@ export class Pmem {
    */
   allocatableExtents(r: Region, without?: Namespace): Array<{ start: bigint; size: bigint }> {
     if (r.io) return [];
-    const a = this.regionAlign;
+    const a = this.alignOf(r);
     if (a === null || a <= 0n) return this.freeExtents(r, without);
     return this.freeExtents(r, without)
       .map((e) => ({ start: e.start, size: (e.size / a) * a }))
@@ -279,9 +298,10 @@ export class Pmem {
     let align = o.align === undefined ? 2n << 20n : parseSize(o.align, 'align');
     const sectorSize = o.sectorSize === undefined ? undefined : parseSize(o.sectorSize, 'sector size');
     if (this.regions.length === 0) throw new KernelError('ENODEV', 'no Persistent Memory region on this machine');
-    // ndctl_region_foreach: the bus's regions in its sysfs directory's order, which puts region1 before
-    // region0 (fixtures seeds-two-regions-spill, ndctl list -R); the first that fails for a reason other than room stops it
-    let regions = [...this.regions].reverse();
+    // ndctl_region_foreach: libndctl's region list (kernfs hash order, list_add at the head), which puts region1
+    // before region0 (fixtures seeds-two-regions-spill, ndctl list -R) and, with four, region1, region3, region0,
+    // region2; the first that fails for a reason other than room stops it
+    let regions = libndctlOrder(this.regions, (r) => `region${r.id}`);
     if (o.region !== undefined) {
       const r = this.regions.find((x) => x.id === o.region);
       if (!Number.isInteger(o.region) || !r) invalid(`no region ${show(o.region)}`);
@@ -312,8 +332,9 @@ export class Pmem {
           supportedAlignments: ALIGNS,
           sectorSize,
           available: largest,
-          regionAlign: this.regionAlign,
+          regionAlign: this.alignOf(region),
           labelLess: region.io,
+          interleaveWidth: region.legacy ? 1 : region.ways,
           mode,
           region: `region${region.id}`,
         });

@@ -51,35 +51,55 @@ const namespaceUuid = (ns: Namespace): string => (ns.holder ? uuidFromSeed(0x7f0
 /** nd_region_to_nstype: the type of namespace a region hands out (and its pfn and btt devices' modalias). */
 const nstype = (r: Region) => (r.io ? ND_DEVICE_NAMESPACE_IO : ND_DEVICE_NAMESPACE_PMEM);
 
-/** QEMU's NFIT for the DIMM in slot N behind region N (hw/acpi/nvdimm.c): its control region's serial number, 0x123456 + N. */
-const dimmSerial = (r: Region): number => 0x123456 + r.dimm;
+/** QEMU's NFIT for the DIMM in slot N (hw/acpi/nvdimm.c): its control region's serial number, 0x123456 + N. */
+const dimmSerial = (n: number): number => 0x123456 + n;
 
 /**
- * The region's one DIMM as libndctl reads it (add_dimm, ndctl/lib/libndctl.c): nmemN, its nfit/id ("%04x-%08x" of the
+ * The interleave granularity of the model's NFIT: DIMM K's memory device has region_offset K x 4 KiB (struct
+ * acpi_nfit_memory_map), the line size Optane platforms interleave with. A set of one DIMM has region_offset 0.
+ */
+const ISET_LINE = 4096n;
+
+/** The region's DIMM indexes, mapping0 first (acpi_nfit_register_region: the NFIT's memory devices of its SPA range, in order). */
+const dimmIndexes = (r: Region): number[] => Array.from({ length: r.ways }, (_, k) => r.dimm + k);
+
+/**
+ * The DIMM in NFIT slot N as libndctl reads it (add_dimm, ndctl/lib/libndctl.c): nmemN, its nfit/id ("%04x-%08x" of the
  * big-endian vendor 0x8086 and serial, nfit id_show), handle N + 1 and phys_id N (QEMU's slot numbering).
  */
-export function regionDimm(r: Region): DimmInfo {
-  const s = dimmSerial(r);
+function dimmInfo(n: number): DimmInfo {
+  const s = dimmSerial(n);
   const be32 = ((s & 0xff) << 24) | ((s & 0xff00) << 8) | ((s >> 8) & 0xff00) | ((s >>> 24) & 0xff);
-  return { dev: `nmem${r.dimm}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: r.dimm + 1, physId: r.dimm };
+  return { dev: `nmem${n}`, id: `8680-${(be32 >>> 0).toString(16).padStart(8, '0')}`, handle: n + 1, physId: n };
 }
 
-/** The region's mapping0 (mappingN_show, region_devs.c): its one DIMM, from DPA 0, the whole region, position 0. */
-export function regionMapping(r: Region): MappingInfo {
-  return { dimm: regionDimm(r).dev, offset: 0n, length: r.res.end + 1n - r.res.start, position: 0 };
+/** The DIMMs of the region's interleave set (add_dimm for each nmemN it maps), mapping0's first; none on the e820 bus. */
+export function regionDimms(r: Region): DimmInfo[] {
+  return r.legacy ? [] : dimmIndexes(r).map(dimmInfo);
 }
 
-/** set_cookie (region_devs.c): the interleave set's cookie1 over its one DIMM (acpi_nfit_init_interleave_set). */
+/**
+ * mappingN_show (region_devs.c): "nmemX,start,size,position" of each DIMM: from DPA 0 (QEMU's NFIT), size / ways of the
+ * region, and the position acpi_nfit_init_interleave_set() gave it (its rank by region_offset). None on the e820 bus.
+ */
+export function regionMappings(r: Region): MappingInfo[] {
+  if (r.legacy) return [];
+  const length = (r.res.end + 1n - r.res.start) / BigInt(r.ways);
+  return dimmIndexes(r).map((n, k) => ({ dimm: `nmem${n}`, offset: 0n, length, position: k }));
+}
+
+/** set_cookie (region_devs.c): the interleave set's cookie1 over its DIMMs (acpi_nfit_init_interleave_set). */
 export function regionSetCookie(r: Region): bigint {
-  return isetCookie1([{ regionOffset: 0n, serial: dimmSerial(r) }]);
+  return isetCookie1(dimmIndexes(r).map((n, k) => ({ regionOffset: BigInt(k) * ISET_LINE, serial: dimmSerial(n) })));
 }
 
-/** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): one DIMM per region, with labels or with no label area. */
-function nmemDir(r: Region, major: number): VfsDir {
+/** nvdimm_dev_attrs + the DIMM's nd_device attributes (dimm_devs.c): DIMM n of the region, with labels or with no label area. */
+function nmemDir(r: Region, n: number, major: number): VfsDir {
   return dir(() => ({
+    // each namespace of an interleave set has a label on every DIMM of it (nd_pmem_namespace_label_update)
     available_slots: f(() => (r.io ? '' : String(LABEL_SLOTS - r.namespaces.length))),
     commands: fixed(r.io ? 'cmd_call ' : 'get_size get_data set_data cmd_call '),
-    dev: fixed(`${major}:${r.dimm}`),
+    dev: fixed(`${major}:${n}`),
     devtype: fixed('nvdimm'),
     flags: fixed(r.io ? '' : 'label '),
     modalias: fixed(`nd:t${ND_DEVICE_DIMM}`),
@@ -101,7 +121,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
   const seeds = r.seeds;
   const seedName = (kind: 'pfn' | 'dax' | 'btt') => (seeds.seed[kind] === null ? '' : holderName(r.id, { kind, id: seeds.seed[kind]! }));
   const entries: Record<string, () => VfsNode> = {
-    align: fixed(hex(pmem.regionAlign ?? DEFAULT_REGION_ALIGN)),
+    align: fixed(hex(pmem.alignOf(r) ?? DEFAULT_REGION_ALIGN)),
     available_size: f(() => String(regionAvailable(pmem, r).total)),
     badblocks: fixed(''),
     btt_seed: f(() => seedName('btt')),
@@ -109,7 +129,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     devtype: fixed('nd_pmem'),
     init_namespaces: fixed('1/1'),
     // an e820 region maps no DIMM
-    mappings: fixed(r.legacy ? '0' : '1'),
+    mappings: fixed(r.legacy ? '0' : String(r.ways)),
     max_available_extent: f(() => String(regionAvailable(pmem, r).max)),
     modalias: fixed(`nd:t${ND_DEVICE_REGION_PMEM}`),
     namespace_seed: f(() => `namespace${r.id}.${seeds.seed.namespace}`),
@@ -123,7 +143,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     size: fixed(String(size)),
     target_node: fixed('0'),
   };
-  if (!r.legacy) entries.mapping0 = fixed(((m) => `${m.dimm},${m.offset},${m.length},${m.position}`)(regionMapping(r)));
+  regionMappings(r).forEach((m, k) => (entries[`mapping${k}`] = fixed(`${m.dimm},${m.offset},${m.length},${m.position}`)));
   if (seeds.seed.dax !== null) entries.dax_seed = f(() => seedName('dax'));
   return dir(() => entries);
 }
@@ -154,7 +174,8 @@ function namespaceDir(r: Region, id: number): VfsDir {
     return {
       alt_name: fixed(ns?.altName ?? ''),
       devtype: fixed('nd_namespace_pmem'),
-      dpa_extents: fixed(ns ? '1' : '0'),
+      // dpa_extents_show: the namespace's DPA resources on every DIMM of the set, one each
+      dpa_extents: fixed(ns ? String(r.ways) : '0'),
       force_raw: fixed('0'),
       holder: fixed(holder ? holderName(r.id, holder) : ''),
       holder_class: fixed(holder ? holder.kind : ''),
@@ -230,7 +251,7 @@ export function ndBusDevices(pmem: Pmem): VfsDir {
     const legacy = pmem.regions.every((r) => r.legacy);
     out.ndbus0 = () => ndbusDir(legacy);
     for (const r of pmem.regions) {
-      if (!r.legacy) out[regionDimm(r).dev] = () => nmemDir(r, pmem.dimmMajor);
+      if (!r.legacy) for (const n of dimmIndexes(r)) out[`nmem${n}`] = () => nmemDir(r, n, pmem.dimmMajor);
       out[`region${r.id}`] = () => regionDir(pmem, r);
       const ids = [...r.namespaces.map((n) => n.idx), ...r.seeds.idleNamespaces];
       for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id);

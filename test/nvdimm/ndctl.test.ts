@@ -21,6 +21,8 @@ import {
   ndctlJsonString,
   regionFilter,
   regionJson,
+  checkCreateNamespace,
+  NdctlError,
 } from '../../src/nvdimm/ndctl.ts';
 import { availableDpa, isetCookie1, maxContiguousDpa, ndFletcher64, regionCapacity } from '../../src/nvdimm/region.ts';
 import { KernelError } from '../../src/kernel/errno.ts';
@@ -240,5 +242,41 @@ describe('the machine\'s DIMM and region facts under ndctl list -RD (seeds-list-
     } finally {
       m.dispose();
     }
+  });
+});
+
+describe('validate_namespace_options over an interleave set (ndctl v76.1 ndctl/namespace.c; no fixture: QEMU builds none)', () => {
+  const M = 1n << 20n;
+  const G = 1n << 30n;
+  const six = { align: 2n * M, available: 24n * G, interleaveWidth: 6, region: 'region0' };
+  const refusal = (fn: () => unknown): NdctlError => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof NdctlError) return e;
+      throw e;
+    }
+    throw new Error('not refused');
+  };
+
+  it('6 DIMMs, align 96 MiB: -s 1G is refused by the region align check first (err(), exit 234)', () => {
+    const e = refusal(() => checkCreateNamespace({ ...six, size: '1G', regionAlign: 96n * M }));
+    expect(e.stderr).toBe('  Error: create namespace: region0: align setting is 0x6000000 size 0x40000000 is misaligned\n\n');
+    expect(e.exitCode).toBe(234);
+    expect(checkCreateNamespace({ ...six, size: '96M', regionAlign: 96n * M })).toBe(100663296n);
+  });
+
+  it('no region align (before 5.7): -s 1000M over 6 DIMMs, did you intend --size=1008M?; in bytes, the hint is in bytes', () => {
+    expect(refusal(() => checkCreateNamespace({ ...six, size: '1000M', regionAlign: null })).stderr).toBe(
+      "  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=1008M?\n\n",
+    );
+    expect(refusal(() => checkCreateNamespace({ ...six, size: 1n * G, regionAlign: null })).stderr).toBe(
+      "  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 2097152\ndid you intend --size=1082130432?\n\n",
+    );
+  });
+
+  it('the default size (max_available_extent, 24 GiB - 96 MiB) with -a 1G over 6 DIMMs: did you intend --size=25769803776?', () => {
+    const e = refusal(() => checkCreateNamespace({ ...six, align: 1n * G, available: 24n * G - 96n * M, regionAlign: 96n * M }));
+    expect(e.stderr).toBe("  Error: create namespace: '--size=' must align to interleave-width: 6 and alignment: 1073741824\ndid you intend --size=25769803776?\n\n");
   });
 });
