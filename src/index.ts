@@ -15,6 +15,7 @@ export { PAGES_PER_SECTION, SECTION_SIZE } from './kernel/sparse.ts';
 export { decodeInfoBlock, PFN_SB_SIZE, type DecodedPfnSb } from './nvdimm/infoblock.ts';
 export { NdctlError, ndctlJsonString, regionJson, namespaceVerbose, listDisplay, libndctlOrder, regionFilter, namespaceFilter, nsModeName, kernfsNameHash, destroyNotForced, destroyReport, destroyZeroingFailed, busJson, dimmJson, mappingJson, type MappingInfo, type DimmInfo, type BusInfo, type ListFlags, type ListCollected } from './nvdimm/ndctl.ts';
 export { parseSize } from './nvdimm/units.ts';
+export { defaultAlign } from './nvdimm/region.ts';
 export { PTE_FLAGS, decodeEntry, pageTables, type Entry, type Level, type TableVisit } from './kernel/pgtable.ts';
 export type { StructPage } from './core/structPage.ts';
 export type { CreateNamespaceOptions, NamespaceDetail } from './nvdimm/pmem.ts';

@@ -9,7 +9,7 @@
  * the base machine already has Persistent Memory of those sizes. A namespace's listed size is its usable
  * size: the raw size is searched for on copies of the machine (namespaceSizeFor) and must give exactly it.
  */
-import { KernelError, checkMachineConfig, createMachine, namespaceSizeFor, parseE820Table, runPreparedSteps, validateScenario, type E820Entry, type Machine, type MachineConfig, type ScenarioStep } from '../index.ts';
+import { KernelError, checkMachineConfig, defaultAlign, createMachine, namespaceSizeFor, parseE820Table, runPreparedSteps, validateScenario, type E820Entry, type Machine, type MachineConfig, type ScenarioStep } from '../index.ts';
 import { parseJsonBounded, readInput } from './files.ts';
 import { bare, usage } from './output.ts';
 
@@ -328,10 +328,15 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   if (regions.length) {
     machine.e820 = withRegions(base.e820 ?? [], regions, notes);
     placed = machine.e820 !== base.e820;
+    // interleave sets: each NFIT region's DIMMs (the mappings of -RD), in address order as the regions are placed
+    const nfit = regions.filter((r) => !(machine.e820 ?? []).some((e) => e.type === 'Persistent Memory (legacy)' && num(e.size) === r.size));
+    if (nfit.some((r) => (r.mappings ?? 1) > 1)) machine.interleaveWays = nfit.map((r) => Math.max(1, r.mappings ?? 1));
+    // an align default_align() gives each region needs no option; otherwise the model's one region align
+    const ways = (r: ListedRegion) => Math.max(1, r.mappings ?? 1);
+    const odd = regions.filter((r) => r.align !== undefined && r.align !== defaultAlign(r.size, ways(r)));
     const aligns = [...new Set(regions.filter((r) => r.align !== undefined).map((r) => r.align!))];
-    if (aligns.length > 1) throw new FromError(`${regions.find((r) => r.align === aligns[1])!.path}.align`, `regions of different aligns (${aligns.join(', ')}): the model has one region align`);
-    if (aligns.length === 1 && base.regionAlign === undefined) machine.regionAlign = hx(aligns[0]!);
-    // TODO(interleaveWays): once the machine takes an interleave width per region, fill it from each region's mappings count
+    if (odd.length && aligns.length > 1) throw new FromError(`${odd[0]!.path}.align`, `regions of different aligns (${aligns.join(', ')}), not each default_align(): the model has one region align`);
+    if (odd.length && base.regionAlign === undefined) machine.regionAlign = hx(aligns[0]!);
   } else notes.push("regions: none listed (an -N listing): the base machine's Persistent Memory, by region id");
   // label-less regions by their index among the NFIT regions in address order (the model's labelLessRegions)
   const isLegacy = (r: ListedRegion) => (machine.e820 ?? []).some((e) => e.type === 'Persistent Memory (legacy)' && num(e.size) === r.size);

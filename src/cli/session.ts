@@ -18,6 +18,8 @@ export interface MachineOpts extends GlobalOpts, MachineInputs {
   state?: string;
   /** --cmdline: the kernel command line (memmap=, memory_hotplug.memmap_on_memory=, memhp_default_state=). */
   cmdline?: string;
+  /** --interleave-ways: DIMMs per Persistent Memory region, in address order (createMachine's interleaveWays). */
+  interleaveWays?: number[];
   /** --trace: true, or the filter's function names, comma-separated. */
   trace?: boolean | string;
   /** --explain-machine: on stderr, where each part of a --machine/--e820/--from machine came from. */
@@ -39,12 +41,19 @@ export function sizeOption(flags: string, description: string, value?: bigint, s
   return value === undefined ? o : o.default(value, shown);
 }
 
+/** "6,2": one positive count of DIMMs per region (createMachine checks the rest). */
+function waysArg(v: string): number[] {
+  if (!/^\d+(,\d+)*$/.test(v)) throw new InvalidArgumentError(`${JSON.stringify(v)} is not a comma-separated list of DIMM counts (e.g. 6,6)`);
+  return v.split(',').map(Number);
+}
+
 export function addMachineOptions(cmd: Command, withState = true): Command {
   cmd
     .addOption(sizeOption('--dram-size <size>', `System RAM from 1 MiB up, at least ${MIN_DRAM >> 20n}M (ndctl size syntax)`, 64n * GiB, '64G'))
     .addOption(sizeOption('--pmem-size <size>', 'Persistent Memory size', 1n << 40n, '1T'))
     .addOption(sizeOption('--pmem-start <addr>', 'Persistent Memory start (default: the first 1 GiB boundary above RAM)'))
-    .option('--cmdline <line>', "the kernel command line, parsed as the profile's kernel parses it: memmap=nn%ss+0xefffffff (Soft Reserved), memmap=nn!ss (legacy pmem), memory_hotplug.memmap_on_memory=, memhp_default_state=");
+    .option('--cmdline <line>', "the kernel command line, parsed as the profile's kernel parses it: memmap=nn%ss+0xefffffff (Soft Reserved), memmap=nn!ss (legacy pmem), memory_hotplug.memmap_on_memory=, memhp_default_state=")
+    .addOption(new Option('--interleave-ways <list>', 'DIMMs interleaved in each Persistent Memory region, in address order (e.g. 6,6): nmemN per DIMM, the region align from default_align()').argParser(waysArg));
   // the commands that run on a session's machine (not the report's own, nor trace's list) take a real machine's too
   if (withState) addMachineInputOptions(cmd).option('--state <file>', 'keep the machine across commands in FILE (a scenario: machine + steps, replayed on load)');
   cmd.option('--trace [functions]', "print the function_graph trace of the command's kernel work after its output (comma-separated set_ftrace_filter; default every function `altmap trace` lists)");
@@ -105,6 +114,10 @@ export async function machineFromInputs(cmd: Command, o: MachineOpts): Promise<{
   if (o.cmdline !== undefined) {
     if (machine.cmdline !== undefined && machine.cmdline !== o.cmdline) usage(`--cmdline conflicts with the command line of --machine ${o.machine}`);
     machine.cmdline = o.cmdline;
+  }
+  if (o.interleaveWays !== undefined) {
+    if (machine.interleaveWays !== undefined && String(machine.interleaveWays) !== String(o.interleaveWays)) usage(`--interleave-ways conflicts with --machine ${o.machine}`);
+    machine.interleaveWays = o.interleaveWays;
   }
   if (o.e820 !== undefined) {
     if (explicit(cmd, 'dramSize')) usage('--dram-size conflicts with --e820 (the dmesg says how much System RAM there is)');
@@ -240,6 +253,7 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
       usage(`--dram-size/--pmem-size/--pmem-start conflict with the machine --state ${file.path} was made with`);
     }
     if (o.cmdline !== undefined && o.cmdline !== (saved.cmdline ?? '')) usage(`--cmdline conflicts with the command line --state ${file.path} was booted with`);
+    if (o.interleaveWays !== undefined && String(o.interleaveWays) !== String(saved.interleaveWays ?? [])) usage(`--interleave-ways conflicts with the machine --state ${file.path} was made with`);
     // a backend the state file names is kept unless --backend is given
     const m = await boot({ ...saved, ...runtime, ...(saved.backend && !explicit(cmd, 'backend') ? { backend: saved.backend } : {}) });
     const results = runPreparedSteps(m, prepared.steps);
@@ -264,7 +278,7 @@ async function sessionOn(cmd: Command, o: MachineOpts, file: StateFile | undefin
     file?.write(JSON.stringify(scenario, null, 2) + '\n');
     return session(m, scenario);
   }
-  const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}) };
+  const machine: MachineConfig = { kernel: o.kernel, e820: e820FromFlags(o), ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}), ...(o.interleaveWays !== undefined ? { interleaveWays: o.interleaveWays } : {}) };
   const m = await boot({ ...machine, ...runtime });
   return session(m, { machine, steps: [] });
 }

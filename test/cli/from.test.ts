@@ -18,6 +18,7 @@ import { Exit } from '../../src/cli/output.ts';
 import { FIXTURES_DIR, fixtureCases, readFixture, type Fixture } from '../../src/oracle/fixtures.ts';
 import { captured, layoutFrom, machineFor, translate } from '../../src/oracle/model.ts';
 import { KernelError, parseE820 } from '../../src/index.ts';
+import { runAltmap } from '../fixtures.ts';
 
 const KERNELS = [['6.12.117', 'v6'], ['6.1.192', 'v6.1']] as const;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -327,4 +328,17 @@ describe('--from fuzz: a real listing changed anywhere rebuilds or fails with a 
       { numRuns: 40 },
     );
   }, 120_000);
+});
+
+describe('--from an interleaved region (ndctl list -RD mappings -> interleaveWays)', () => {
+  it('a 6-DIMM region listed with its namespace comes back 6-way: the same -RDN listing, the region align default_align()\'s 96 MiB', async () => {
+    const made = ['--kernel', 'v6', '--pmem-size', '24G', '--interleave-ways', '6', '--backend', 'ts'];
+    expect((await runAltmap(dir, ['create-namespace', '-s', '1056M', '--state', 'iw6.json', ...made])).code).toBe(0);
+    const listing = (await runAltmap(dir, ['list', '-RDN', '--state', 'iw6.json'])).stdout;
+    writeFileSync(join(dir, 'iw6.ndctl.json'), listing);
+    const again = await runAltmap(dir, ['list', '-RDN', '--kernel', 'v6', '--backend', 'ts', '--from', 'iw6.ndctl.json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(mask(again.stdout)).toBe(mask(listing));
+    expect(JSON.parse(listing).regions[0].align).toBe(96 * 2 ** 20);
+  });
 });

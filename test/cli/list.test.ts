@@ -183,3 +183,20 @@ describe('create-namespace --continue (ndctl 76.1 do_xaction_namespace, greedy)'
     expect(full.stderr).toBe('created 0 namespaces\nfailed to create namespace: No space left on device\n');
   });
 });
+
+describe('--interleave-ways (createMachine interleaveWays; default_align(), ndctl v76.1 validate_namespace_options)', () => {
+  const IW = ['--kernel', 'v6', '--pmem-size', '24G', '--interleave-ways', '6', '--backend', 'ts'];
+  const run = (state: string, ...args: string[]) => runAltmap(dir, [...args, '--state', state, ...IW]);
+  it('a 6-DIMM region: align 96 MiB, -s 1G refused as ndctl refuses it (exit 234), 1056M created; list -D shows the six DIMMs; a state made so refuses another width', async () => {
+    const refused = await run('iw.json', 'create-namespace', '-s', '1G');
+    expect([refused.code, refused.stderr]).toEqual([234, '  Error: create namespace: region0: align setting is 0x6000000 size 0x40000000 is misaligned\n\n']);
+    expect((await run('iw.json', 'create-namespace', '-s', '1056M')).code).toBe(0);
+    const regions = JSON.parse((await run('iw.json', 'list', '-R')).stdout);
+    expect(regions).toMatchObject([{ dev: 'region0', align: 96 * 2 ** 20 }]);
+    expect(JSON.parse((await run('iw.json', 'list', '-D')).stdout).map((d: { dev: string }) => d.dev).sort()).toEqual(['nmem0', 'nmem1', 'nmem2', 'nmem3', 'nmem4', 'nmem5']);
+    const other = await runAltmap(dir, ['list', '-R', '--state', 'iw.json', '--interleave-ways', '2']);
+    expect([other.code, other.stderr]).toEqual([2, 'error: --interleave-ways conflicts with the machine --state iw.json was made with\n']);
+    const bad = await runAltmap(dir, ['list', '-R', '--interleave-ways', '6,x']);
+    expect(bad.code).toBe(2);
+  });
+});
