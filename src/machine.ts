@@ -253,6 +253,12 @@ export interface DeviceMemmapStats {
 export interface MachineStats {
   /** DRAM use by purpose. */
   dram: DramUsage;
+  /**
+   * The same per NUMA node, indexed by node id up to the highest node with System RAM (a node id
+   * without RAM reads all 0): each node's DRAM, and what the kernel charged to it (a map=mem memmap and
+   * its tables go to the device's node, or the nearest with DRAM).
+   */
+  nodes: DramUsage[];
   /** HugeTLB pages and the vmemmap pages HVO freed for them. */
   hugetlb: {
     /** 2 MiB HugeTLB pages allocated. */
@@ -1060,16 +1066,18 @@ export class Machine {
         vmemmapPagesSaved: pm.vmemmapShift > 0 && pm.altmap === null ? Math.max(0, Number((pm.end + 1n - pm.start) >> 12n) / 64 - pm.dramMemmapPages) : 0,
       };
     }
+    const usage = (n: { totalPages: number; freePages: number; byPurpose: number[] }): DramUsage => ({
+      totalPages: n.totalPages,
+      freePages: n.freePages,
+      pageTablePages: n.byPurpose[Purpose.PageTable],
+      memmapPages: n.byPurpose[Purpose.Memmap],
+      directMapPages: n.byPurpose[Purpose.DirectMap],
+      slabPages: n.byPurpose[Purpose.Slab],
+      hugetlbPages: n.byPurpose[Purpose.HugeTlb],
+    });
     return {
-      dram: {
-        totalPages: d.totalPages,
-        freePages: d.freePages,
-        pageTablePages: d.byPurpose[Purpose.PageTable],
-        memmapPages: d.byPurpose[Purpose.Memmap],
-        directMapPages: d.byPurpose[Purpose.DirectMap],
-        slabPages: d.byPurpose[Purpose.Slab],
-        hugetlbPages: d.byPurpose[Purpose.HugeTlb],
-      },
+      dram: usage(d),
+      nodes: d.byNode.map(usage),
       hugetlb: this.k.hugetlb.summary(),
       devices,
       host: { backedBytes: this.k.physmem.backedBytes(), limitBytes: this.hostMemoryLimit },
