@@ -111,13 +111,16 @@ export function ramNodes(e820: readonly E820Range[]): number[] {
   return e820.filter((e) => e.type === 'System RAM').map((e) => e.node ?? 0);
 }
 
-/** Adjacent entries of one type as one whatever their nodes (what the e820 table and /proc/iomem hold). */
+/**
+ * System RAM cut only by the SRAT (adjacent entries of different nodes) as the one e820 entry it is (what
+ * the BIOS-e820 lines and /proc/iomem show); every other entry as given (two NVDIMM regions may meet).
+ */
 function mergeNodes(e820: readonly E820Range[]): E820Range[] {
   const out: E820Range[] = [];
   for (const e of e820) {
     const last = out.at(-1);
-    if (last && last.type === e.type && last.start + last.size === e.start) last.size += e.size;
-    else out.push({ start: e.start, size: e.size, type: e.type });
+    if (last && e.type === 'System RAM' && last.type === e.type && (last.node ?? 0) !== (e.node ?? 0) && last.start + last.size === e.start) last.size += e.size;
+    else out.push({ ...e });
   }
   return out;
 }

@@ -406,10 +406,14 @@ export class Hotplug {
     for (const [i, [s, e]] of ramRanges.entries()) {
       // sparse_init_nid: a node's memmap from the node's own memory
       const nid = k.numa.ramNodes[i] ?? 0;
-      for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
-        if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
-        if (k.numa.onNode(nid, () => k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0)) < 0) return ERRNO.ENOMEM;
-      }
+      const ok = k.numa.onNode(nid, () => {
+        for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
+          if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
+          if (k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return false;
+        }
+        return true;
+      });
+      if (!ok) return ERRNO.ENOMEM;
       // subsection_map_init: only the sub-sections the RAM touches are active (the rest of an early
       // section can be hot-added, as a misaligned Soft Reserved range is: softres-misaligned on 6.1.192)
       k.sparse.markPresent(s, e, BOOT);

@@ -33,6 +33,10 @@ export class Numa {
   private bootUsed: number[] = [];
   /** The node allocations are for now (the CPU's, 0, unless onNode says otherwise). */
   private current = 0;
+  /** The zonelist the core walks now, as set (setZonelist is skipped when it would not change). */
+  private coreZonelist = '';
+  /** Node ids the core has records for (the highest RAM node + 1). */
+  private coreNodes = 1;
 
   constructor(private readonly k: Kernel) {}
 
@@ -42,6 +46,7 @@ export class Numa {
     this.possible = [...new Set([0, ...this.affinity.map((a) => a.node)])].sort((a, b) => a - b);
     this.ramNodes = e820.filter((e) => e.type === 'System RAM').map((e) => e.node ?? 0);
     for (const n of this.ramNodes) this.online.add(n);
+    this.coreNodes = this.k.pageAlloc.stats().byNode.length;
     this.useZonelist(0);
   }
 
@@ -126,10 +131,14 @@ export class Numa {
 
   /** Point the core's DRAM allocator at node nid's zonelist (the nodes the core has RAM records for). */
   private useZonelist(nid: number): void {
-    const known = this.k.pageAlloc.stats().byNode.length;
-    const zl = this.zonelistOf(nid).filter((n) => n < known);
-    this.k.pageAlloc.setZonelist(zl.length ? zl : [0]);
     this.current = nid;
+    // one node: nothing to choose (the default machine never changes the core's zonelist)
+    if (this.coreNodes === 1 && this.coreZonelist === '0') return;
+    const zl = this.zonelistOf(nid).filter((n) => n < this.coreNodes);
+    const key = (zl.length ? zl : [0]).join(',');
+    if (key === this.coreZonelist) return;
+    this.k.pageAlloc.setZonelist(key.split(',').map(Number));
+    this.coreZonelist = key;
   }
 
   /** Run f with DRAM allocations for node nid (alloc_pages_node(nid, ...): vmemmap_alloc_block(node)), then back to the CPU's. */
