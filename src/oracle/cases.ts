@@ -10,6 +10,7 @@
  *   SOFTRES    8 GiB RAM with memmap=2G%0x140000000+0xefffffff (Soft Reserved, dax_hmem)
  *   LEGACY     8 GiB RAM with memmap=2G!0x140000000 (e820 type 12, nd_e820)
  *   NUMA2      2 GiB RAM as two 1 GiB nodes (the CPU on node 0), one labelled 8 GiB NVDIMM on node 1
+ *   NUMA4      2 GiB RAM as four 512 MiB nodes, the NVDIMM on node 3
  */
 import type { OracleCase, OracleDimm, OracleMachine, OracleProfile, OracleStep } from './types.ts';
 
@@ -38,6 +39,8 @@ export const SOFTRES: OracleMachine = { ram: '8G', dimms: [], cmdline: [SOFTRES_
 export const LEGACY: OracleMachine = { ram: '8G', dimms: [], cmdline: ['memmap=2G!0x140000000'] };
 /** Two NUMA nodes of 1 GiB; the NVDIMM's NFIT range is node 1's (QEMU `-numa`, `nvdimm,node=1`). */
 export const NUMA2: OracleMachine = { ram: '2G', nodes: ['1G', '1G'], dimms: [dimm('8G', { node: 1 })] };
+/** Four NUMA nodes of 512 MiB (the CPU on node 0), the NVDIMM on node 3: find_next_best_node's tie-breaks. */
+export const NUMA4: OracleMachine = { ram: '2G', nodes: ['512M', '512M', '512M', '512M'], dimms: [dimm('8G', { node: 3 })] };
 const MOM = 'memory_hotplug.memmap_on_memory=1';
 const withCmdline = (m: OracleMachine, ...cmd: string[]): OracleMachine => ({ ...m, cmdline: [...(m.cmdline ?? []), ...cmd] });
 
@@ -312,6 +315,7 @@ add({ id: 'legacy-devdax-mem', title: 'legacy pmem: devdax map=mem', tags: ['leg
 
 add({ id: 'numa-boot', title: 'two NUMA nodes, an 8 GiB NVDIMM on node 1: region and node sysfs at boot', tags: ['numa'], machine: NUMA2, steps: [s('ndctl list -RNDiv'), DAX_LIST] });
 add({ id: 'numa-devdax-mem', title: 'two NUMA nodes: devdax -s 2G map=mem on node 1 (memmap on node 1)', tags: ['numa', 'devdax'], machine: NUMA2, steps: [s(create({ size: '2G', mode: 'devdax', map: 'mem' })), s('ndctl list -Nv'), DAX_LIST, destroy('namespace0.0')] });
+add({ id: 'numa4-kmem', title: 'four NUMA nodes of 512 MiB, the NVDIMM on node 3: devdax 1G to system-ram (each node\'s fallback order)', tags: ['numa', 'kmem'], machine: NUMA4, steps: [devdax('1G'), toRam(), DAX_LIST, toDevdax, destroy('namespace0.0')] });
 add({ id: 'numa-kmem', title: 'two NUMA nodes: devdax 2G on node 1 to system-ram, then back', tags: ['numa', 'kmem'], machine: NUMA2, steps: [devdax('2G'), toRam(), DAX_LIST, toDevdax, destroy('namespace0.0')] });
 
 // ---- function_graph traces of create and destroy (issue 16)
