@@ -27,6 +27,8 @@ export class Numa {
   possible: number[] = [0];
   /** node_online_map: nodes with boot RAM and node 0; a node whose memory kmem hot-adds joins it (__try_online_node). */
   readonly online = new Set<number>([0]);
+  /** The nodes online at boot, when the firmware's devices get their numa_node (regions, hmem platform devices). */
+  private bootOnline: number[] = [0];
   /** Node of each of Kernel.ramRanges (the core's ramNodes). */
   ramNodes: number[] = [];
   /** Pages of each node the boot kept (memblock's share: never part of the node's MemTotal). */
@@ -46,6 +48,7 @@ export class Numa {
     this.possible = [...new Set([0, ...this.affinity.map((a) => a.node)])].sort((a, b) => a - b);
     this.ramNodes = e820.filter((e) => e.type === 'System RAM').map((e) => e.node ?? 0);
     for (const n of this.ramNodes) this.online.add(n);
+    this.bootOnline = [...this.online].sort((a, b) => a - b);
     this.coreNodes = this.k.pageAlloc.stats().byNode.length;
     this.useZonelist(0);
   }
@@ -60,13 +63,17 @@ export class Numa {
     return this.affinity.find((a) => phys >= a.start && phys < a.end)?.node ?? 0;
   }
 
-  /** numa_map_to_online_node(target_node): the node itself when online, else the nearest online one (the lowest id at equal distance). */
+  /**
+   * numa_map_to_online_node(target_node) as it was when the device was registered at boot (acpi_nfit's
+   * regions, hmem's platform devices: a node kmem brings online later does not change it): the node itself
+   * when online, else the nearest online one (the lowest id at equal distance).
+   */
   numaNode(phys: bigint): number {
     const t = this.targetNode(phys);
-    if (this.online.has(t)) return t;
+    if (this.bootOnline.includes(t)) return t;
     let best = 0;
     let bestDist = Infinity;
-    for (const n of [...this.online].sort((a, b) => a - b)) {
+    for (const n of this.bootOnline) {
       if (this.distance(t, n) < bestDist) {
         bestDist = this.distance(t, n);
         best = n;

@@ -169,6 +169,22 @@ describe.each(BACKENDS)('NUMA nodes [%s]', (backend) => {
     expect(m.dmesg().some((l) => l.endsWith('Fallback order for Node 2: 2 1 0 '))).toBe(true);
   });
 
+  it('Soft Reserved on a node without RAM: dax0.0 target_node 1, numa_node 0 (numa_map_to_online_node at boot); 6.12 kmem brings node 1 online, 6.1 not', async () => {
+    const e820 = [
+      { start: 0x100000n, size: 0x140000000n - 0x100000n, type: 'System RAM' as const, node: 0 },
+      { start: 0x140000000n, size: 0x80000000n, type: 'Soft Reserved' as const, node: 1 },
+    ];
+    for (const kernel of ['v6', 'v6.1'] as const) {
+      const m = await createMachine({ backend, kernel, e820 });
+      expect(m.readFile('/sys/bus/dax/devices/dax0.0/target_node')).toBe('1\n');
+      expect(m.readFile('/sys/bus/dax/devices/dax0.0/numa_node')).toBe('0\n');
+      expect(m.readFile(`${NODE}/possible`)).toBe('0-1\n');
+      // 6.12 binds kmem at boot: the 16 blocks join node 1, which comes online with them (__try_online_node)
+      expect(m.readFile(`${NODE}/online`)).toBe(kernel === 'v6' ? '0-1\n' : '0\n');
+      if (kernel === 'v6') expect(links(m, 1)).toHaveLength(16);
+    }
+  });
+
   it('e820 node: an integer below MAX_NUMNODES (1024, Debian CONFIG_NODES_SHIFT=10), else EINVAL naming the entry', async () => {
     for (const node of [-1, 1024, 1.5, '1', null]) {
       const e = await expectKernelError(() => createMachine({ backend, kernel: 'v6', e820: [{ ...NUMA_E820[0] }, { ...NUMA_E820[2], node: node as number }] }), 'EINVAL');
