@@ -24,6 +24,9 @@ export const PURPOSE_HUGE_TLB: i32 = 4;
 /** How many purposes there are (CTL_PURPOSE holds one counter each). */
 export const PURPOSES: i32 = 5;
 
+/** MAX_NUMNODES of Debian's x86-64 config (CONFIG_NODES_SHIFT=10): node ids are below it. */
+export const MAX_NUMNODES: u32 = 1024;
+
 // ---- EventType: the type word of an event record (state.ts emit) ----
 export const EVENT_FALLBACK: u32 = 1;
 export const EVENT_NO_PSE_ALTMAP: u32 = 2;

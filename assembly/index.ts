@@ -13,7 +13,7 @@ import { EBUSY, EINVAL, ENOMEM, PURPOSE_PAGE_TABLE } from './abi';
 import * as altmap from './altmap';
 import * as bench from './bench';
 import * as hvo from './hvo';
-import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RES, STATIC_END } from './layout';
+import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RANGE_IO, RES, STATIC_END } from './layout';
 import * as memmap from './memmap';
 import * as pagealloc from './pagealloc';
 import { patCount } from './patterns';
@@ -63,7 +63,7 @@ export function addrEvents(): usize {
 export function stageRanges(first: i32, n: i32): i32 {
   if (initialised) return EBUSY;
   if (!booted && boot() < 0) return ENOMEM;
-  if (first < 0 || n < 0 || <usize>n * 16 > IO_SIZE) return EINVAL;
+  if (first < 0 || n < 0 || <usize>n * RANGE_IO > IO_SIZE) return EINVAL;
   return pagealloc.dramStageRanges(<u32>first, <u32>n);
 }
 
@@ -133,6 +133,19 @@ export function freePages(pfn: f64, order: i32, purpose: i32): i32 {
 /** RES: f64 total, free, then pages in use for each purpose (PURPOSES of them). */
 export function dramStats(): void {
   pagealloc.dramStatsToRes();
+}
+/** dramStats for node nid. */
+export function dramNodeStats(nid: i32): void {
+  pagealloc.dramNodeStatsToRes(<u32>max<i32>(nid, 0));
+}
+/** Node ids with a record (dramNodeStats answers for them). */
+export function dramNodeCount(): i32 {
+  return <i32>pagealloc.dramNodeCount();
+}
+/** The zonelist from now on: n node ids (u32) in IO. 0 or -EINVAL. */
+export function setZonelist(n: i32): i32 {
+  if (n < 0 || <usize>n * 4 > IO_SIZE) return EINVAL;
+  return pagealloc.dramSetZonelist(<u32>n);
 }
 
 // ---- page tables ----

@@ -32,8 +32,9 @@
  * │             │                 │                            │ drains them after every call)            │
  * │ 0x0480_0000 │ PATTERNS        │ 2^20 x 96 B                │ fill patterns, sorted by startPfn        │
  * │ 0x0A80_0000 │ DYN             │ set by init:               │                                          │
- * │             │  RAM ranges     │   32 B per e820 RAM entry  │ start, end, bit base, blocks (staged by   │
- * │             │                 │                            │ the host before init, in batches)         │
+ * │             │  RAM ranges     │   40 B per e820 RAM entry  │ start, end, bit base, blocks, node       │
+ * │             │                 │                            │ (staged by the host before init)         │
+ * │             │  nodes          │   192 B + 4 B per node id  │ hints, counters; then the zonelist       │
  * │             │  block counts   │   2 B per 2 MiB DRAM block │ free pages per block (u16)               │
  * │             │  DRAM bitmap    │   64 B per 2 MiB DRAM block│ 1 bit per page, 1 = in use / not RAM     │
  * │             │  POOL           │   up to 4 GiB              │ 4 KiB slots: backed frames and frame-    │
@@ -66,7 +67,7 @@ export const CTL_EVENT_DROPPED: usize = CTL + 4; // u32
 export const CTL_FAULTS: usize = CTL + 8; // FAULT_KINDS x u32, indexed by fault kind (abi.ts)
 export const CTL_OP_WORDS: usize = CTL + 64; // 8 x u64: the words of the current memmap op (patterns.ts)
 export const CTL_PURPOSE: usize = CTL + 128; // PURPOSES x i64: DRAM pages in use by purpose (abi.ts)
-export const CTL_HINTS: usize = CTL + 256; // 32 x u32: per order, no free block of that order below this block
+export const CTL_HINTS: usize = CTL + 256; // (unused: the hints are per node, in the node table)
 
 export const RES: usize = 0x0001_1000;
 
@@ -84,7 +85,11 @@ export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;
 
 /** The range table sits at DYN, as many records as the machine has RAM ranges (pagealloc.ts). */
-export const RANGE_REC: usize = 32; // class Range (pagealloc.ts)
+export const RANGE_REC: usize = 40; // class Range (pagealloc.ts)
+/** Bytes per RAM range as the host stages it in IO: f64 start, end, node (pagealloc.ts RangeInput). */
+export const RANGE_IO: usize = 24;
+/** The node table follows the range table: per node id, hints, pages and pages by purpose (pagealloc.ts). */
+export const NODE_REC: usize = 192;
 
 /** The altmap table grows by pool slots: ids are bounded by the pool (linear memory), not by a table size. */
 export const ALTMAP_DIR: usize = 0x0012_0000;

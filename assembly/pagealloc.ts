@@ -12,9 +12,14 @@
  *
  * Orders 0..9 search inside one block at a time (bit tricks on its 8 words); orders 10..MAX_ORDER look
  * for runs of whole free blocks, aligned in pfn space.
+ *
+ * NUMA: each range belongs to a node (the SRAT's). An allocation walks the zonelist the host set
+ * (dramSetZonelist: the preferred node, then its fallbacks by distance, as build_zonelists orders them)
+ * and takes the lowest free block of the first node that has one. Hints and counters are per node, in
+ * the node table after the range table.
  */
-import { EFAULT, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, PURPOSES } from './abi';
-import { CTL_HINTS, CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, RANGE_REC, RES } from './layout';
+import { EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, MAX_NUMNODES, PURPOSES } from './abi';
+import { CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, NODE_REC, RANGE_REC, RANGE_IO, RES } from './layout';
 import { discardFrames } from './physmem';
 import { emit, ensureMemory, faultFires } from './state';
 
@@ -26,6 +31,11 @@ let counts: usize = 0;
 let bitmap: usize = 0;
 let totalPages: u64 = 0;
 let freeCount: u64 = 0;
+/** The node table (NODE_REC bytes a node id below nNodes), then the zonelist (zlLen node ids, u32). */
+let nodes: usize = 0;
+let nNodes: u32 = 1;
+let zonelist: usize = 0;
+let zlLen: u32 = 1;
 
 // ---- range table ----
 /** A RAM range [start, end), the bit of its first pfn (`base`) and its 512-page blocks [b0, b1). */
@@ -36,15 +46,27 @@ class Range {
   base: u64;
   b0: u32;
   b1: u32;
+  node: u32;
+  pad: u32;
 }
 if (offsetof<Range>() != RANGE_REC) ERROR('class Range must be RANGE_REC bytes');
+
+// A node's record (NODE_REC bytes): search hints per order (no free block of that order below this block
+// in the node), its pages, its free pages and its pages in use by purpose.
+const NODE_HINTS: usize = 0; // 32 x u32
+const NODE_TOTAL: usize = 128; // u64
+const NODE_FREE: usize = 136; // u64
+const NODE_PURPOSE: usize = 144; // PURPOSES x i64
+if (NODE_PURPOSE + <usize>PURPOSES * 8 > NODE_REC) ERROR('a node record must fit NODE_REC bytes');
 
 /** A RAM range as the host writes it into IO for init (src/core/wasm.ts). */
 @unmanaged
 class RangeInput {
   start: f64;
   end: f64;
+  node: f64;
 }
+if (offsetof<RangeInput>() != RANGE_IO) ERROR('class RangeInput must be RANGE_IO bytes');
 
 @inline
 function range(r: u32): Range {
@@ -106,13 +128,22 @@ function wordAt(bit: u64): usize {
   return bitmap + (<usize>(bit >> 6) << 3);
 }
 @inline
-function hintAt(order: i32): usize {
-  return CTL_HINTS + (<usize>order << 2);
+function rNode(r: u32): u32 {
+  return range(r).node;
+}
+@inline
+function nodeAt(nid: u32): usize {
+  return nodes + <usize>nid * NODE_REC;
+}
+@inline
+function hintAt(nid: u32, order: i32): usize {
+  return nodeAt(nid) + NODE_HINTS + (<usize>order << 2);
 }
 
 /**
- * Stage n RAM ranges [start, end) given as f64 pairs in IO as range records first.. (the table at DYN),
- * before dramInit: the host sends as many batches as the machine has ranges. 0, or -ENOMEM.
+ * Stage n RAM ranges [start, end) and their nodes given as f64 triples in IO as range records first.. (the
+ * table at DYN), before dramInit: the host sends as many batches as the machine has ranges. 0, -ENOMEM, or
+ * -EINVAL for a node that is not an integer below MAX_NUMNODES.
  */
 export function dramStageRanges(first: u32, n: u32): i32 {
   if (!ensureMemory(<u64>DYN + (<u64>first + <u64>n) * RANGE_REC)) return ENOMEM;
@@ -120,10 +151,13 @@ export function dramStageRanges(first: u32, n: u32): i32 {
     const input = changetype<RangeInput>(IO + <usize>k * offsetof<RangeInput>());
     const fs = input.start;
     const fe = input.end;
+    const fn = input.node;
+    if (!(fn >= 0 && fn < <f64>MAX_NUMNODES && fn == Math.floor(fn))) return EINVAL;
     const ok = fs >= 0 && fe > fs && fe <= 1.8446744073709552e19;
     const a = range(first + k);
     a.start = ok ? <u64>fs : 0;
     a.end = ok ? <u64>fe : 0;
+    a.node = <u32>fn;
   }
   return 0;
 }
@@ -137,10 +171,13 @@ export function dramInit(n: u32): usize {
   let bit: u64 = 0;
   let m: u32 = 0;
   totalPages = 0;
+  let maxNode: u32 = 0;
   for (let k: u32 = 0; k < n; k++) {
     const s = range(k).start;
     const e = range(k).end;
+    const nid = range(k).node;
     if (!(e > s)) continue;
+    if (nid > maxNode) maxNode = nid;
     if (m > 0 && s < rEnd(m - 1)) return 0; // not sorted / overlapping
     const base = ((bit + 511) & ~(<u64>511)) + (s & 511);
     const endBit = base + (e - s);
@@ -150,6 +187,7 @@ export function dramInit(n: u32): usize {
     a.base = base;
     a.b0 = <u32>(base >> 9);
     a.b1 = <u32>((endBit + 511) >> 9);
+    a.node = nid;
     bit = endBit;
     totalPages += e - s;
     m++;
@@ -157,13 +195,25 @@ export function dramInit(n: u32): usize {
   }
   nRanges = m;
   const blocks = (bit + 511) >> 9;
-  counts = (DYN + <usize>n * RANGE_REC + 63) & ~(<usize>63);
+  nNodes = maxNode + 1;
+  nodes = (DYN + <usize>n * RANGE_REC + 63) & ~(<usize>63);
+  zonelist = nodes + <usize>nNodes * NODE_REC;
+  counts = (zonelist + (<usize>nNodes << 2) + 63) & ~(<usize>63);
   bitmap = (counts + <usize>(blocks << 1) + 63) & ~(<usize>63);
   const end = (<u64>bitmap + (blocks << 6) + 0xffff) & ~(<u64>0xffff);
   // leave at least 64 MiB for page-table frames and the rest of the pool
   if (end + (<u64>64 << 20) > MEMORY_LIMIT) return 0;
   if (!ensureMemory(end)) return 0;
   nBlocks = <u32>blocks;
+  memory.fill(nodes, 0, <usize>nNodes * NODE_REC);
+  // until the host sets one: every node, by id
+  for (let i: u32 = 0; i < nNodes; i++) store<u32>(zonelist + (<usize>i << 2), i);
+  zlLen = nNodes;
+  for (let r: u32 = 0; r < nRanges; r++) {
+    const nt = nodeAt(rNode(r));
+    store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + (rEnd(r) - rStart(r)));
+    store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_TOTAL));
+  }
   for (let r: u32 = 0; r < nRanges; r++) {
     const b0 = rB0(r);
     const b1 = rB1(r);
@@ -175,8 +225,25 @@ export function dramInit(n: u32): usize {
     if (tail != 0) setBits(endBit, tail, true);
   }
   freeCount = totalPages;
-  for (let o: i32 = 0; o <= MAX_ORDER; o++) store<u32>(hintAt(o), 0);
   return <usize>end;
+}
+
+/** The zonelist allocations walk from now on: n distinct node ids (u32) in IO. 0, or -EINVAL (unchanged). */
+export function dramSetZonelist(n: u32): i32 {
+  if (n == 0 || n > nNodes) return EINVAL;
+  for (let i: u32 = 0; i < n; i++) {
+    const v = load<u32>(IO + (<usize>i << 2));
+    if (v >= nNodes) return EINVAL;
+    for (let j: u32 = 0; j < i; j++) if (load<u32>(IO + (<usize>j << 2)) == v) return EINVAL;
+  }
+  memory.copy(zonelist, IO, <usize>n << 2);
+  zlLen = n;
+  return 0;
+}
+
+/** Node ids below this have a node record (the highest node of a RAM range, plus one). */
+export function dramNodeCount(): u32 {
+  return nNodes;
 }
 
 /** Set (used) or clear bits [c, c + k), keeping the per-block free counts. */
@@ -266,31 +333,38 @@ function findInBlock(b: u32, order: i32): i32 {
   return -1;
 }
 
-/** Bit index of the lowest free block of order <= 9, or -1. */
-function findSmall(order: i32): i64 {
+/** Bit index of node nid's lowest free block of order <= 9, or -1. */
+function findSmall(order: i32, nid: u32): i64 {
   const need = <u32>(1 << order);
-  const hint = hintAt(order);
-  for (let b = load<u32>(hint); b < nBlocks; b++) {
-    if (<u32>load<u16>(countAt(b)) < need) continue;
-    const off = findInBlock(b, order);
-    if (off >= 0) {
-      store<u32>(hint, b);
-      return (<i64>b << 9) + off;
+  const hint = hintAt(nid, order);
+  const h = load<u32>(hint);
+  if (h < nBlocks) {
+    for (let r = rangeOfBlock(h); r < nRanges; r++) {
+      if (rNode(r) != nid) continue;
+      const b1 = rB1(r);
+      for (let b = max<u32>(rB0(r), h); b < b1; b++) {
+        if (<u32>load<u16>(countAt(b)) < need) continue;
+        const off = findInBlock(b, order);
+        if (off >= 0) {
+          store<u32>(hint, b);
+          return (<i64>b << 9) + off;
+        }
+      }
     }
   }
   store<u32>(hint, nBlocks);
   return -1;
 }
 
-/** Bit index of the lowest free block of order > 9 (whole free 2 MiB blocks, aligned in pfns), or -1. */
-function findLarge(order: i32): i64 {
+/** Bit index of node nid's lowest free block of order > 9 (whole free 2 MiB blocks, aligned in pfns), or -1. */
+function findLarge(order: i32, nid: u32): i64 {
   const nb = <u32>1 << <u32>(order - 9);
   const alignPfns = <u64>1 << <u64>order;
-  const hint = hintAt(order);
+  const hint = hintAt(nid, order);
   const h = load<u32>(hint);
-  for (let r: u32 = 0; r < nRanges; r++) {
+  for (let r: u32 = h < nBlocks ? rangeOfBlock(h) : nRanges; r < nRanges; r++) {
     const b1 = rB1(r);
-    if (b1 <= h) continue;
+    if (b1 <= h || rNode(r) != nid) continue;
     let b = max<u32>(rB0(r), h);
     // pfn of block b's first page (blocks are 512-aligned in pfns)
     const pfnOfBlock0 = rStart(r) - (rBase(r) - (<u64>rB0(r) << 9));
@@ -315,10 +389,14 @@ function findLarge(order: i32): i64 {
 }
 
 @inline
-function purposeAdd(purpose: i32, delta: i64): void {
+function purposeAdd(purpose: i32, delta: i64, nid: u32): void {
+  const nt = nodeAt(nid);
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - <u64>delta);
   if (purpose >= 0 && purpose < PURPOSES) {
     const at = CTL_PURPOSE + (<usize>purpose << 3);
     store<i64>(at, load<i64>(at) + delta);
+    const an = nt + NODE_PURPOSE + (<usize>purpose << 3);
+    store<i64>(an, load<i64>(an) + delta);
   }
 }
 
@@ -326,13 +404,17 @@ function purposeAdd(purpose: i32, delta: i64): void {
 export function allocPages(order: i32, purpose: i32): i64 {
   if (faultFires(FAULT_DRAM_ALLOC)) return ENOMEM;
   if (order < 0 || order > MAX_ORDER) return ENOMEM;
-  const bit = order <= 9 ? findSmall(order) : findLarge(order);
+  let bit: i64 = -1;
+  for (let i: u32 = 0; i < zlLen && bit < 0; i++) {
+    const nid = load<u32>(zonelist + (<usize>i << 2));
+    bit = order <= 9 ? findSmall(order, nid) : findLarge(order, nid);
+  }
   if (bit < 0) return ENOMEM;
   const k = <u64>1 << <u64>order;
   setBits(<u64>bit, k, true);
   freeCount -= k;
-  purposeAdd(purpose, <i64>k);
   const r = rangeOfBlock(<u32>(bit >> 9));
+  purposeAdd(purpose, <i64>k, rNode(r));
   const pfn = rStart(r) + (<u64>bit - rBase(r));
   // Frees discard; this also covers bytes a host wrote into free RAM.
   discardFrames(pfn, pfn + k);
@@ -358,10 +440,11 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   }
   setBits(c, k, false);
   freeCount += k;
-  purposeAdd(purpose, -<i64>k);
+  const nid = rNode(<u32>r);
+  purposeAdd(purpose, -<i64>k, nid);
   const b = <u32>(c >> 9);
   for (let o: i32 = 0; o <= MAX_ORDER; o++) {
-    const at = hintAt(o);
+    const at = hintAt(nid, o);
     if (load<u32>(at) > b) store<u32>(at, b);
   }
   discardFrames(pfn, pfn + k);
@@ -382,4 +465,15 @@ export function dramStatsToRes(): void {
   r.freePages = <f64>freeCount;
   const by = RES + offsetof<DramStats>('byPurpose0');
   for (let p: i32 = 0; p < PURPOSES; p++) store<f64>(by + (<usize>p << 3), <f64>load<i64>(CTL_PURPOSE + (<usize>p << 3)));
+}
+
+/** The same for node nid (zeros for an id without a record): its pages, free pages and pages in use per purpose. */
+export function dramNodeStatsToRes(nid: u32): void {
+  const r = changetype<DramStats>(RES);
+  const by = RES + offsetof<DramStats>('byPurpose0');
+  const known = nid < nNodes;
+  const nt = nodeAt(known ? nid : 0);
+  r.totalPages = known ? <f64>load<u64>(nt + NODE_TOTAL) : 0;
+  r.freePages = known ? <f64>load<u64>(nt + NODE_FREE) : 0;
+  for (let p: i32 = 0; p < PURPOSES; p++) store<f64>(by + (<usize>p << 3), known ? <f64>load<i64>(nt + NODE_PURPOSE + (<usize>p << 3)) : 0);
 }

@@ -10,7 +10,7 @@ import { decodeStructPage, type StructPage } from './core/structPage.ts';
 import { daxctlDeviceJson, kmemFigures } from './dax/daxctl.ts';
 import { altmapCounters, vmemAltmapNextPfn, vmemAltmapNrFree, vmemAltmapOffset, type AltmapCounters, type AltmapFields, type VmemAltmap } from './kernel/altmap.ts';
 import type { Device } from './kernel/devres.ts';
-import { E820_TYPES, applyMemmap, e820TypeOf, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
+import { E820_TYPES, applyMemmap, e820TypeOf, ramNodes, ramRanges, startKernel, type E820Range, type E820Type } from './kernel/e820.ts';
 import { HostMemoryError, KernelError, MachinePoisonedError, invalid, show } from './kernel/errno.ts';
 import type { TraceObserver } from './kernel/ftrace.ts';
 import { checkInvariants, type InvariantReport } from './kernel/invariants.ts';
@@ -27,7 +27,7 @@ import { parseCmdline } from './kernel/cmdline.ts';
 import { daxBusDevices } from './dax/sysfs.ts';
 import { daxHmemProbe, hmemRegisterDevice } from './dax/hmem.ts';
 import { dir, listDir, readFile, readLink, writeFile, type VfsDir } from './kernel/vfs.ts';
-import { nodeDir } from './kernel/node.ts';
+import { MAX_NUMNODES, nodeDir } from './kernel/node.ts';
 import { ndBusDevices, regionDimms, regionMappings, regionSetCookie } from './nvdimm/sysfs.ts';
 import type { DimmInfo, MappingInfo } from './nvdimm/ndctl.ts';
 import { formatSizeHuman, parseSize } from './nvdimm/units.ts';
@@ -45,6 +45,13 @@ export interface E820Entry {
   size: SizeInput;
   /** E820_RAM, E820_PMEM or E820_RESERVED, by e820_print_type's name. */
   type: E820Type;
+  /**
+   * The NUMA node the SRAT gives the range (its proximity domain's node), an integer below MAX_NUMNODES
+   * (1024: Debian's CONFIG_NODES_SHIFT=10); default 0. A System RAM range's DRAM is that node's; a
+   * Persistent Memory or Soft Reserved range's region and dax devices get it as target_node (and as
+   * numa_node when the node has RAM, else the nearest node that has).
+   */
+  node?: number;
 }
 
 /** createMachine's options (the kernel's build configuration, boot parameters and the simulator's own); createMachine and checkMachineConfig throw KernelError EINVAL for an unknown key or a bad value. */
@@ -248,6 +255,12 @@ export interface DeviceMemmapStats {
 export interface MachineStats {
   /** DRAM use by purpose. */
   dram: DramUsage;
+  /**
+   * The same per NUMA node, indexed by node id up to the highest node with System RAM (a node id
+   * without RAM reads all 0): each node's DRAM, and what the kernel charged to it (a map=mem memmap and
+   * its tables go to the device's node, or the nearest with DRAM).
+   */
+  nodes: DramUsage[];
   /** HugeTLB pages and the vmemmap pages HVO freed for them. */
   hugetlb: {
     /** 2 MiB HugeTLB pages allocated. */
@@ -482,6 +495,7 @@ export class Machine {
     for (const res of boot.pmem) this.pmem.addRegion(res);
     for (const res of boot.legacyPmem) this.pmem.addRegion(res, true);
     const bootUsed = bootUsedPages(this.k);
+    this.k.numa.recordBoot(this.k.pageAlloc.stats());
     // dax_hmem (a module, loaded after boot's own allocations): its devices, and on 6.3+ kmem's System RAM
     const hmem = this.k.profile.hmemBootRegister ? hmemEarly : boot.softReserved.map((r) => hmemRegisterDevice(this.k, r));
     for (const h of hmem) daxHmemProbe(this.k, h);
@@ -493,9 +507,9 @@ export class Machine {
           bus: () =>
             dir(() => ({
               dax: () => dir(() => ({ devices: () => daxBusDevices(this.k) })),
-              nd: () => dir(() => ({ devices: () => ndBusDevices(this.pmem) })),
+              nd: () => dir(() => ({ devices: () => ndBusDevices(this.pmem, this.k.numa) })),
             })),
-          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k, bootUsed) })) })),
+          devices: () => dir(() => ({ system: () => dir(() => ({ memory: () => memoryDir(this.k), node: () => nodeDir(this.k) })) })),
           module: () => dir(() => ({ memory_hotplug: () => dir(() => ({ parameters: () => memoryHotplugParams(this.k) })) })),
           kernel: () => dir(() => ({ tracing: () => this.k.ftrace.tracefs() })),
         })),
@@ -1055,16 +1069,18 @@ export class Machine {
         vmemmapPagesSaved: pm.vmemmapShift > 0 && pm.altmap === null ? Math.max(0, Number((pm.end + 1n - pm.start) >> 12n) / 64 - pm.dramMemmapPages) : 0,
       };
     }
+    const usage = (n: { totalPages: number; freePages: number; byPurpose: number[] }): DramUsage => ({
+      totalPages: n.totalPages,
+      freePages: n.freePages,
+      pageTablePages: n.byPurpose[Purpose.PageTable],
+      memmapPages: n.byPurpose[Purpose.Memmap],
+      directMapPages: n.byPurpose[Purpose.DirectMap],
+      slabPages: n.byPurpose[Purpose.Slab],
+      hugetlbPages: n.byPurpose[Purpose.HugeTlb],
+    });
     return {
-      dram: {
-        totalPages: d.totalPages,
-        freePages: d.freePages,
-        pageTablePages: d.byPurpose[Purpose.PageTable],
-        memmapPages: d.byPurpose[Purpose.Memmap],
-        directMapPages: d.byPurpose[Purpose.DirectMap],
-        slabPages: d.byPurpose[Purpose.Slab],
-        hugetlbPages: d.byPurpose[Purpose.HugeTlb],
-      },
+      dram: usage(d),
+      nodes: d.byNode.map(usage),
       hugetlb: this.k.hugetlb.summary(),
       devices,
       host: { backedBytes: this.k.physmem.backedBytes(), limitBytes: this.hostMemoryLimit },
@@ -1310,8 +1326,8 @@ export class Machine {
         size,
         align: this.pmem.alignOf(r),
         ...regionCapacity(size, busy, this.pmem.alignOf(r), r.ways),
-        numaNode: 0,
-        targetNode: v6 ? 0 : null,
+        numaNode: this.k.numa.numaNode(r.res.start),
+        targetNode: v6 ? this.k.numa.targetNode(r.res.start) : null,
         namespaces: r.namespaces.map((ns) => ns.dev),
         idleSeeds: r.seeds.idleNamespaces.map((id) => `namespace${r.id}.${id}`),
         // ndctl_region_get_interleave_set: a region handing out label-backed pmem namespaces has one
@@ -1390,7 +1406,9 @@ function parseE820(entries: E820Entry[] | undefined, physBits: number): E820Rang
     if (size === 0n) invalid(`e820[${i}].size must be positive`);
     if (start % 4096n || size % 4096n) invalid(`e820[${i}] [${hex(start)}, +${hex(size)}) is not page-aligned`);
     if (start + size > 1n << BigInt(physBits)) invalid(`e820[${i}] ends beyond the ${physBits}-bit physical address space (${physBits === 46 ? '64 TiB with 4-level paging' : '4 PiB with 5-level paging'})`);
-    return { start, size, type: e.type };
+    if (e.node === undefined) return { start, size, type: e.type };
+    if (!Number.isInteger(e.node) || e.node < 0 || e.node >= MAX_NUMNODES) invalid(`e820[${i}].node ${show(e.node)} is not a node id (an integer from 0 to ${MAX_NUMNODES - 1}: MAX_NUMNODES of CONFIG_NODES_SHIFT=10)`);
+    return { start, size, type: e.type, node: e.node };
   });
   out.sort((a, b) => (a.start < b.start ? -1 : 1));
   for (let i = 1; i < out.length; i++) {
@@ -1405,7 +1423,7 @@ function mergeLike(e820: E820Range[]): E820Range[] {
   const out: E820Range[] = [];
   for (const e of e820) {
     const last = out.at(-1);
-    if (last && last.type === e.type && last.start + last.size === e.start) last.size += e.size;
+    if (last && last.type === e.type && (last.node ?? 0) === (e.node ?? 0) && last.start + last.size === e.start) last.size += e.size;
     else out.push({ ...e });
   }
   return out;
@@ -1519,6 +1537,7 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
   const core = await loadCore(c.backend);
   const r = core.init({
     ramRanges: ramRanges(c.e820),
+    ramNodes: ramNodes(c.e820),
     levels: c.layout.paging,
     vmemmapStart: c.layout.vmemmapStart,
     pageOffset: c.layout.pageOffset,

@@ -1,7 +1,7 @@
 /**
  * daxctl 76.1 (daxctl/device.c, daxctl/list.c, daxctl/json.c, daxctl/lib/libdaxctl.c) over the
  * model's sysfs: reconfigure-device, online-memory, offline-memory and list. Like libdaxctl, the
- * memory operations go block by block through /sys/devices/system/node/node0/memoryN/state, in the
+ * memory operations go block by block through /sys/devices/system/node/nodeN/memoryM/state (N the device's target_node), in the
  * order readdir(3) returns the node directory, and stop at the first block the kernel refuses
  * (fixtures kmem-offline-online, kmem-policy-refusal, kmem-system-ram-mem-1G, kmem-no-online on 6.12).
  */
@@ -10,7 +10,12 @@ import { ERRNO, KernelError, STRERROR, ndctlJsonString, type Machine, type Scena
 import { usage, out, err } from './output.ts';
 import { type MachineOpts, type Session, openSession, saveFailedStep, saveStep, stateKey } from './session.ts';
 
-const NODE = '/sys/devices/system/node/node0';
+const NODES = '/sys/devices/system/node';
+/** The node directory holding a block's link (libdaxctl's memory->node_path, the device's target_node). */
+function blockNode(m: Machine, block: string): string {
+  const n = readdir(m, NODES).find((x) => /^node\d+$/.test(x) && readdir(m, `${NODES}/${x}`).includes(block));
+  return `${NODES}/${n ?? 'node0'}`;
+}
 const DAX = '/sys/bus/dax/devices';
 
 /** daxctl returns -errno; its exit status is that as an unsigned byte (EBUSY 240, ENXIO 250). */
@@ -99,27 +104,27 @@ function devFilter(d: DaxDev, ident: string): boolean {
 function memblocks(m: Machine, d: DaxDev): string[] {
   const blockSize = BigInt(`0x${read(m, '/sys/devices/system/memory/block_size_bytes')}`);
   const end = d.resource + d.size - 1n;
-  return readdir(m, NODE).filter((n) => {
+  return readdir(m, `${NODES}/node${read(m, `${DAX}/${d.name}/target_node`).trim()}`).filter((n) => {
     if (!/^memory\d+$/.test(n)) return false;
     const res = BigInt(`0x${read(m, `/sys/devices/system/memory/${n}/phys_index`)}`) * blockSize;
     return res >= d.resource && res <= end;
   });
 }
 
-const isOnline = (m: Machine, block: string) => read(m, `${NODE}/${block}/state`).startsWith('online');
+const isOnline = (m: Machine, block: string) => read(m, `${blockNode(m, block)}/${block}/state`).startsWith('online');
 
 /** The libdaxctl state of a device's memory: the blocks, how many are online, and the common zone. */
 function memoryState(m: Machine, d: DaxDev): { blocks: string[]; online: number; movable: boolean | null } {
   const blocks = memblocks(m, d);
   const online = blocks.filter((b) => isOnline(m, b)).length;
   // daxctl_memory_is_movable: an offline block makes the scan fail (no key); mixed zones are not movable
-  const movable = online < blocks.length ? null : blocks.every((b) => read(m, `${NODE}/${b}/valid_zones`) === 'Movable');
+  const movable = online < blocks.length ? null : blocks.every((b) => read(m, `${blockNode(m, b)}/${b}/valid_zones`) === 'Movable');
   return { blocks, online, movable };
 }
 
 /** echo TEXT > a block's state, as sysfs_write_attr_quiet does; the write is kept in --state. Returns 0 or -errno. */
 function writeState(s: Session, block: string, text: string): number {
-  const path = `${NODE}/${block}/state`;
+  const path = `${blockNode(s.m, block)}/${block}/state`;
   const logged = s.m.dmesg().length;
   try {
     s.m.writeFile(path, text);
@@ -154,7 +159,7 @@ function memoryOffline(s: Session, d: DaxDev): number {
     const rc = writeState(s, b, 'offline');
     if (rc) {
       if (!isOnline(s.m, b)) continue;
-      err(`libdaxctl: offline_one_memblock: ${d.name}: Failed to offline ${NODE}/${b}/state: ${strerror(rc)}`);
+      err(`libdaxctl: offline_one_memblock: ${d.name}: Failed to offline ${blockNode(s.m, b)}/${b}/state: ${strerror(rc)}`);
       return rc;
     }
     count++;

@@ -53,7 +53,8 @@ interface Block {
 function memoryBlockReadAttrs(m: Machine, name: string): Block {
   const rd = (f: string) => m.readFile(`${MEM}/${name}/${f}`).trim();
   const state = rd('state');
-  const node = m.listDir('/sys/devices/system/node/node0').includes(name) ? 0 : -1;
+  const nodeDir = m.listDir('/sys/devices/system/node').find((x) => /^node\d+$/.test(x) && m.listDir(`/sys/devices/system/node/${x}`).includes(name));
+  const node = nodeDir ? Number(nodeDir.slice(4)) : -1;
   // zone_name_to_id: an unknown name is "Unknown"
   const zones = rd('valid_zones').split(' ').map((z) => ZONE_NAMES.find((n) => n.toLowerCase() === z.toLowerCase()) ?? 'Unknown');
   return { index: Number(name.slice(6)), count: 1, state: state === 'online' || state === 'offline' ? state : state === 'going-offline' ? 'on->off' : '?', removable: rd('removable') === '1', node, zones };

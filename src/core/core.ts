@@ -43,6 +43,9 @@ export const enum Purpose {
 }
 export const PURPOSES = 5;
 
+/** MAX_NUMNODES of Debian's x86-64 config (CONFIG_NODES_SHIFT=10): a RAM range's node is below it. */
+export const MAX_NUMNODES = 1024;
+
 /** Events the core reports to the host; the host turns them into kernel messages. */
 export const enum EventType {
   /** vmemmap_populate took the 4 KiB path: a = va of the PMD step, b = 1 when a DRAM block allocation failed, 0 when the PMD already held a PTE table. */
@@ -66,14 +69,15 @@ export interface CoreEvent {
 }
 
 /**
- * Whether the DRAM page allocator can track these RAM ranges (pfn pairs, as {@link CoreConfig.ramRanges}):
+ * Whether the DRAM page allocator can track these RAM ranges (pfn pairs, as {@link CoreConfig.ramRanges})
+ * on `nodeCount` node ids (the highest node + 1, {@link CoreConfig.ramNodes}):
  * the Wasm core packs them into one bit space (each range from a bit ≡ its start mod 512), and its range
- * table (32 B a range from 0x0A80_0000), block counts (2 B a 2 MiB block) and bitmap (64 B a block) must
+ * table (40 B a range from 0x0A80_0000), node table (196 B a node id), block counts (2 B a 2 MiB block) and bitmap (64 B a block) must
  * leave 64 MiB of its 4 GiB of linear memory for the pool, the bit space at most 2^36 pages
  * (assembly/pagealloc.ts dramInit, assembly/layout.ts DYN). Both backends refuse the same machines (-ENOMEM
  * from init): about 117 TiB of System RAM, the model's room, not a kernel limit.
  */
-export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>): boolean {
+export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>, nodeCount = 1): boolean {
   const DYN = 0x0a80_0000;
   const up = (x: number, a: number) => Math.ceil(x / a) * a;
   let bit = 0;
@@ -83,7 +87,8 @@ export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>): b
     if (bit > 2 ** 36) return false;
   }
   const blocks = Math.ceil(bit / 512);
-  const counts = up(DYN + ramRanges.length * 32, 64);
+  const nodes = up(DYN + ramRanges.length * 40, 64);
+  const counts = up(nodes + nodeCount * 196, 64);
   const bitmap = up(counts + blocks * 2, 64);
   return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
 }
@@ -123,6 +128,8 @@ export const FAULT_KINDS = 3;
 export interface CoreConfig {
   /** System RAM as pfn ranges [start, end), sorted, disjoint. The DRAM page allocator owns exactly these. */
   ramRanges: Array<[number, number]>;
+  /** The NUMA node of each RAM range (integers below {@link MAX_NUMNODES}); default all 0. */
+  ramNodes?: number[];
   /** Paging levels: 4 (PGD, PUD, PMD, PTE) or 5 (PGD, P4D, PUD, PMD, PTE). */
   levels: 4 | 5;
   /** VMEMMAP_START: struct page of pfn P lives at vmemmapStart + 64 * P. */
@@ -181,6 +188,8 @@ export interface DramStats {
   freePages: number;
   /** Pages in use, indexed by Purpose. */
   byPurpose: number[];
+  /** The same per node id, 0 .. the highest node of a RAM range (a node id without RAM reads 0s). */
+  byNode: Array<{ totalPages: number; freePages: number; byPurpose: number[] }>;
 }
 
 /** Bit flags of vmemmapPopulate. */
@@ -255,8 +264,17 @@ export interface Core {
   hostFailures(): number;
 
   // ---- DRAM page allocator (assembly/pagealloc.ts) ----
-  /** The lowest-addressed free, naturally aligned block of 2^order pages inside one RAM range; pfn, or -ENOMEM. Its frames read as zero. */
+  /**
+   * The lowest-addressed free, naturally aligned block of 2^order pages inside one RAM range of the first
+   * node of the zonelist that has one (setZonelist); pfn, or -ENOMEM. Its frames read as zero.
+   */
   allocPages(order: number, purpose: Purpose): number;
+  /**
+   * The zonelist every later DRAM allocation walks (allocPages and the core's own: page tables, vmemmap
+   * blocks), until the next call: distinct node ids below the highest node + 1. After init: every node
+   * id, ascending. 0, or -EINVAL (unchanged).
+   */
+  setZonelist(nodes: readonly number[]): number;
   /** Give a block back. 0, or -EFAULT (and a Bug event) when any page of it is not allocated DRAM; nothing changes then. Frees drop the frames' backing. */
   freePages(pfn: number, order: number, purpose: Purpose): number;
   dramStats(): DramStats;

@@ -14,7 +14,9 @@
 import {
   ALTMAP_FIELDS,
   CoreTrap,
+  EINVAL,
   ENOMEM,
+  MAX_NUMNODES,
   PURPOSES,
   dramFits,
   lookupFits,
@@ -65,6 +67,9 @@ interface Exports {
   allocPages(order: number, purpose: number): number;
   freePages(pfn: number, order: number, purpose: number): number;
   dramStats(): void;
+  dramNodeStats(nid: number): void;
+  dramNodeCount(): number;
+  setZonelist(n: number): number;
   directMapAdd(startPfn: number, endPfn: number): number;
   directMapRemove(startPfn: number, endPfn: number): number;
   walk(va: bigint): void;
@@ -291,16 +296,20 @@ class WasmCore implements WasmCoreDiagnostics {
     }
     this.initialised = true;
     const ranges = cfg.ramRanges;
-    if (!dramFits(ranges)) return ENOMEM;
+    const nodes = cfg.ramNodes ?? [];
+    // as the core's stageRanges checks each (the count below must be a number)
+    if (!ranges.every((_, i) => nodes[i] === undefined || (Number.isInteger(nodes[i]) && nodes[i] >= 0 && nodes[i] < MAX_NUMNODES))) return EINVAL;
+    if (!dramFits(ranges, ranges.reduce((m, _, i) => Math.max(m, (nodes[i] ?? 0) + 1), 1))) return ENOMEM;
     // the range table is sized by the machine: as many IO-sized batches as it has RAM ranges
-    const batch = Math.floor(this.ioSize / 16);
+    const batch = Math.floor(this.ioSize / 24);
     for (let first = 0; first < ranges.length; first += batch) {
       const n = Math.min(batch, ranges.length - first);
       this.views();
       const io = this.io >>> 3;
       for (let i = 0; i < n; i++) {
-        this.f64[io + 2 * i] = ranges[first + i][0];
-        this.f64[io + 2 * i + 1] = ranges[first + i][1];
+        this.f64[io + 3 * i] = ranges[first + i][0];
+        this.f64[io + 3 * i + 1] = ranges[first + i][1];
+        this.f64[io + 3 * i + 2] = nodes[first + i] ?? 0;
       }
       const r = this.run((x) => x.stageRanges(first, n));
       if (r < 0) return r;
@@ -422,7 +431,27 @@ class WasmCore implements WasmCoreDiagnostics {
     const at = this.res >>> 3;
     const byPurpose: number[] = [];
     for (let p = 0; p < PURPOSES; p++) byPurpose.push(this.f64[at + 2 + p]);
-    return { totalPages: this.f64[at], freePages: this.f64[at + 1], byPurpose };
+    const total = this.f64[at];
+    const free = this.f64[at + 1];
+    const byNode: DramStats['byNode'] = [];
+    const n = this.run((x) => x.dramNodeCount());
+    for (let nid = 0; nid < n; nid++) {
+      this.run((x) => x.dramNodeStats(nid));
+      const a = this.res >>> 3;
+      const by: number[] = [];
+      for (let p = 0; p < PURPOSES; p++) by.push(this.f64[a + 2 + p]);
+      byNode.push({ totalPages: this.f64[a], freePages: this.f64[a + 1], byPurpose: by });
+    }
+    return { totalPages: total, freePages: free, byPurpose, byNode };
+  }
+
+  setZonelist(nodes: readonly number[]): number {
+    if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_NUMNODES || !nodes.every((v) => Number.isInteger(v) && v >= 0 && v < MAX_NUMNODES)) return EINVAL;
+    this.ex();
+    this.views();
+    const at = this.io >>> 2;
+    nodes.forEach((v, i) => (this.u32[at + i] = v));
+    return this.run((x) => x.setZonelist(nodes.length));
   }
 
   // ---- page tables ----

@@ -4,7 +4,7 @@ import type { DevDax } from './bus.ts';
 
 export function daxctlDeviceJson(k: Kernel, d: DevDax): Record<string, unknown> {
   const kd = k.kmem.devices.get(d.name);
-  const out: Record<string, unknown> = { chardev: d.name, size: Number(d.size), target_node: 0, align: Number(d.align), mode: kd ? 'system-ram' : 'devdax' };
+  const out: Record<string, unknown> = { chardev: d.name, size: Number(d.size), target_node: k.numa.targetNode(d.start), align: Number(d.align), mode: kd ? 'system-ram' : 'devdax' };
   if (kd) {
     const sum = k.kmem.summary(kd);
     out.online_memblocks = sum.onlineBlocks;

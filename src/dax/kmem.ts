@@ -162,6 +162,7 @@ export class Kmem {
       if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
     }
     const onMemory = kmemMemmapOnMemory(k.profile, this.blockSize, mode);
+    k.numa.tryOnlineNode(k.numa.targetNode(start));
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
@@ -170,7 +171,7 @@ export class Kmem {
       // map in the largest pages that fit: fixture kmem-system-ram-mem-2G, 896 MiB of 2M and one 1G page)
       let err: number;
       try {
-        err = k.hotplug.archAddMemory(0, start, end - start, { altmap: { explicit: true, altmap: null }, owner });
+        err = k.hotplug.archAddMemory(k.numa.targetNode(start), start, end - start, { altmap: { explicit: true, altmap: null }, owner });
       } catch (e) {
         // HostMemoryError: arch_add_memory took its part back; the resource goes too
         k.iomem.release(parent, res);
@@ -272,7 +273,7 @@ export class Kmem {
     }
     let err: number;
     try {
-      err = k.hotplug.archAddMemory(0, start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
+      err = k.hotplug.archAddMemory(k.numa.targetNode(start), start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
     } catch (e) {
       // HostMemoryError: the block's altmap goes with what arch_add_memory took back
       if (altmap) k.altmaps.release(altmap);
@@ -365,7 +366,8 @@ export class Kmem {
     // has no RAM above 4 GiB: the first kmem block onlined to Normal, in the order they come online
     // (kmem-no-movable: memory33 as 6.12 onlines by address, memory40 as daxctl onlines 6.1's by readdir);
     // the softres guests' boot RAM above 4 GiB takes them instead (softres-to-devdax offlines every block)
-    if (!movable && !this.populatedZones().includes(ZONE_NORMAL)) b.pinned = true;
+    // (the CPU's node only: on another node the CPU's zonelist takes its own node's DMA32 first, numa-kmem)
+    if (!movable && !this.populatedZones().includes(ZONE_NORMAL) && this.k.numa.targetNode(b.start) === 0) b.pinned = true;
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
     this.setZone(b, movable ? 'Movable' : 'Normal');
   }

@@ -45,10 +45,11 @@ function devDaxDir(k: Kernel, d: DevDax): VfsDir & { parent: VfsDir } {
     align: () => file(() => `${d.align}\n`),
     dev: () => file(() => `252:${d.minor}\n`),
     modalias: () => file(() => 'dax:t0\n'),
-    numa_node: () => file(() => '0\n'),
+    // dev_dax: the region's numa_node (an hmem device's: numa_map_to_online_node of its target_node)
+    numa_node: () => file(() => `${k.numa.numaNode(d.start)}\n`),
     resource: () => file(() => `${hex(d.start)}\n`),
     size: () => file(() => `${d.size}\n`),
-    target_node: () => file(() => '0\n'),
+    target_node: () => file(() => `${k.numa.targetNode(d.start)}\n`),
   };
   // devm_register_dax_mapping: one mappingN per range; a zero-sized device has none (a1G-offset-devdax-mem-1G on 6.1)
   if (d.size > 0n) {

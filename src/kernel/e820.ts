@@ -23,6 +23,8 @@ export interface E820Range {
   size: bigint;
   /** What the firmware says the range is. */
   type: E820Type;
+  /** The SRAT proximity domain's node (System RAM, Persistent Memory, Soft Reserved); absent: node 0. */
+  node?: number;
 }
 
 export const E820_TYPES: readonly E820Type[] = ['System RAM', 'Persistent Memory', 'Reserved', 'Soft Reserved', 'Persistent Memory (legacy)'];
@@ -76,9 +78,11 @@ export function applyMemmap(e820: readonly E820Range[], ops: readonly MemmapOp[]
         out.push(e);
         continue;
       }
-      if (e.start < o.start) out.push({ start: e.start, size: o.start - e.start, type: e.type });
-      out.push({ start: e.start > o.start ? e.start : o.start, size: (eEnd < end ? eEnd : end) - (e.start > o.start ? e.start : o.start), type: to });
-      if (eEnd > end) out.push({ start: end, size: eEnd - end, type: e.type });
+      // the SRAT is not the e820: a retyped piece keeps the node of the range it was cut from
+      const node = e.node !== undefined ? { node: e.node } : {};
+      if (e.start < o.start) out.push({ start: e.start, size: o.start - e.start, type: e.type, ...node });
+      out.push({ start: e.start > o.start ? e.start : o.start, size: (eEnd < end ? eEnd : end) - (e.start > o.start ? e.start : o.start), type: to, ...node });
+      if (eEnd > end) out.push({ start: end, size: eEnd - end, type: e.type, ...node });
     }
     // e820__range_add: the parts no entry covered are added too
     if (o.op === 'add') {
@@ -96,10 +100,29 @@ export function applyMemmap(e820: readonly E820Range[], ops: readonly MemmapOp[]
   const merged: E820Range[] = [];
   for (const e of map) {
     const last = merged.at(-1);
-    if (last && last.type === e.type && last.start + last.size === e.start) last.size += e.size;
+    if (last && last.type === e.type && (last.node ?? 0) === (e.node ?? 0) && last.start + last.size === e.start) last.size += e.size;
     else merged.push(e);
   }
   return merged;
+}
+
+/** The node of each System RAM range of ramRanges(e820), in the same order. */
+export function ramNodes(e820: readonly E820Range[]): number[] {
+  return e820.filter((e) => e.type === 'System RAM').map((e) => e.node ?? 0);
+}
+
+/**
+ * System RAM cut only by the SRAT (adjacent entries of different nodes) as the one e820 entry it is (what
+ * the BIOS-e820 lines and /proc/iomem show); every other entry as given (two NVDIMM regions may meet).
+ */
+function mergeNodes(e820: readonly E820Range[]): E820Range[] {
+  const out: E820Range[] = [];
+  for (const e of e820) {
+    const last = out.at(-1);
+    if (last && e.type === 'System RAM' && last.type === e.type && (last.node ?? 0) !== (e.node ?? 0) && last.start + last.size === e.start) last.size += e.size;
+    else out.push({ ...e });
+  }
+  return out;
 }
 
 /** System RAM as pfn ranges [start, end). */
@@ -109,7 +132,12 @@ export function ramRanges(e820: readonly E820Range[]): Array<[number, number]> {
 
 /** Boot: iomem, the direct map and memmap of System RAM, the log. Returns the resources drivers take over. */
 export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: string, cmdlineMessages: string[] = [], firmware: readonly E820Range[] = e820): BootResources {
+  const byNode = e820;
   const out: BootResources = { pmem: [], legacyPmem: [], softReserved: [] };
+  // the SRAT, not the e820, splits memory by node: one firmware entry may span nodes (QEMU's RAM below 4 GiB)
+  const edited = firmware !== e820;
+  firmware = mergeNodes(firmware);
+  e820 = mergeNodes(e820);
   for (const e of e820) {
     const end = e.start + e.size - 1n;
     if (e.type === 'System RAM') k.iomem.addTop('System RAM', e.start, end);
@@ -119,8 +147,9 @@ export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: str
     else if (e.type === 'Soft Reserved') out.softReserved.push(k.iomem.addTop(e.type, e.start, end, IORESOURCE_MEM));
     else k.iomem.addTop('Reserved', e.start, end, IORESOURCE_MEM | IORESOURCE_BUSY);
   }
-  const ram = ramRanges(e820);
+  const ram = ramRanges(byNode);
   k.ramRanges = ram;
+  k.numa.setup(byNode);
   k.zonelists.boot();
   for (const [s, e] of ram) if (k.pgtable.directMapAdd(s, e) < 0) throw new KernelError('ENOMEM', 'boot: out of memory building the direct map');
   let err: number;
@@ -137,7 +166,7 @@ export function startKernel(k: Kernel, e820: readonly E820Range[], cmdline?: str
   const w = (x: bigint) => `0x${x.toString(16).padStart(16, '0')}`;
   for (const e of firmware) k.log.printk('info', `BIOS-e820: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
   // e820__finish_early_params: a memmap= that changed the map prints the map the kernel goes on with
-  if (firmware !== e820) {
+  if (edited) {
     k.log.printk('info', 'e820: user-defined physical RAM map:');
     for (const e of e820) k.log.printk('info', `user: [mem ${w(e.start)}-${w(e.start + e.size - 1n)}] ${e820TypeName(e.type)}`);
   }

@@ -113,7 +113,8 @@ export class Hotplug {
       k.log.warn('mm/memory_hotplug.c:390 __add_pages+0x1b0/0x200', `Misaligned __add_pages start: ${hex(startPfn)} end: ${hex(startPfn + nrPages - 1)}`);
       return ERRNO.EINVAL;
     }
-    const err = k.profile.hotplug === 'subsection' ? this.addSubsections(startPfn, nrPages, params) : this.addSections(nid, startPfn, nrPages, params);
+    // vmemmap_populate(start, end, nid, altmap): the memmap and its tables come from nid's zonelist
+    const err = k.numa.onNode(nid, () => (k.profile.hotplug === 'subsection' ? this.addSubsections(startPfn, nrPages, params) : this.addSections(nid, startPfn, nrPages, params)));
     k.vmemmap.printLast();
     return err;
   }
@@ -402,11 +403,17 @@ export class Hotplug {
   /** Boot: every section RAM touches is present, its memmap in DRAM, RAM pfns initialised by zone. */
   bootMemmap(ramRanges: Array<[number, number]>): number {
     const k = this.k;
-    for (const [s, e] of ramRanges) {
-      for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
-        if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
-        if (k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return ERRNO.ENOMEM;
-      }
+    for (const [i, [s, e]] of ramRanges.entries()) {
+      // sparse_init_nid: a node's memmap from the node's own memory
+      const nid = k.numa.ramNodes[i] ?? 0;
+      const ok = k.numa.onNode(nid, () => {
+        for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
+          if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
+          if (k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return false;
+        }
+        return true;
+      });
+      if (!ok) return ERRNO.ENOMEM;
       // subsection_map_init: only the sub-sections the RAM touches are active (the rest of an early
       // section can be hot-added, as a misaligned Soft Reserved range is: softres-misaligned on 6.1.192)
       k.sparse.markPresent(s, e, BOOT);

@@ -7,6 +7,7 @@ import { EventType, FaultKind, type Core } from '../core/core.ts';
 import { DaxBus } from '../dax/bus.ts';
 import { Kmem } from '../dax/kmem.ts';
 import { Zonelists } from './zonelist.ts';
+import { Numa } from './node.ts';
 import { Altmaps } from './altmap.ts';
 import { DeviceRegistry } from './devres.ts';
 import { HostMemoryError, MachinePoisonedError } from './errno.ts';
@@ -66,6 +67,8 @@ export class Kernel {
   readonly hugetlb: Hugetlb;
   /** dax kmem: device-dax memory hot-plugged as System RAM. */
   readonly kmem: Kmem;
+  /** The NUMA nodes (the SRAT's, from the e820 entries) and which node allocations are for. */
+  readonly numa = new Numa(this);
   /** The page allocator's zonelists (rebuilt when hotplug populates or empties a zone). */
   readonly zonelists = new Zonelists(this);
   /** The dax bus: device-dax instances, and which driver (device_dax or kmem) each is bound to. */

@@ -90,10 +90,10 @@ export class Memmap {
     const l = this.layout;
     if (l.pgmapBy === 'poison') {
       // v4.5's layout keeps pgmap in lru.next: the v4.20 loop's init, then the pgmap
-      this.write(pfn, nrPages, initPageOp(l, ZONE_DEVICE, 0));
+      this.write(pfn, nrPages, initPageOp(l, ZONE_DEVICE, this.devNode(pfn)));
       return this.setPgmap(pfn, nrPages, pgmap);
     }
-    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, 0, pgmap) : { words: [...this.tailTemplate], mask: 0xff, self: 0 });
+    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, this.devNode(pfn), pgmap) : { words: [...this.tailTemplate], mask: 0xff, self: 0 });
   }
 
   /** What memmap_init_compound left in pfn's struct page, drawn from its position in the compound page. */
@@ -129,7 +129,13 @@ export class Memmap {
   /** free_area_init: boot RAM [startPfn, endPfn), zone by zone. */
   initBootRam(startPfn: number, endPfn: number): void {
     const cuts = [startPfn, Math.max(startPfn, Math.min(endPfn, 0x1000)), Math.max(startPfn, Math.min(endPfn, 0x100000)), endPfn];
-    for (let i = 0; i < 3; i++) this.init(cuts[i], cuts[i + 1] - cuts[i], bootZone(cuts[i]), 0);
+    const nid = this.k.numa.targetNode(BigInt(startPfn) << 12n);
+    for (let i = 0; i < 3; i++) this.init(cuts[i], cuts[i + 1] - cuts[i], bootZone(cuts[i]), nid);
+  }
+
+  /** A device page's node: its pgmap's (memremap_pages' nid = dev_to_node, the region's numa_node). */
+  private devNode(pfn: number): number {
+    return this.k.numa.numaNode(BigInt(pfn) << 12n);
   }
 
   /** sparse_add_one_section's memset of the new memmap (before v5.3). */
@@ -162,7 +168,7 @@ export class Memmap {
       let from = Number(addStart >> 12n);
       const end = from + Number(addSize >> 12n);
       if (f && BigInt(from) === f.basePfn) from += Number(f.reserve);
-      this.init(from, end - from, ZONE_DEVICE, 0);
+      this.init(from, end - from, ZONE_DEVICE, this.devNode(from));
     }
     if (p.memmapInit === 'v4.20') return this.initZoneDevice(d, resFirst, resEnd, f, base, offset);
     // for_each_device_pfn: page->pgmap = pgmap, lru poisoned
@@ -175,7 +181,7 @@ export class Memmap {
   private initZoneDevice(d: DeviceMemmap, resFirst: number, resEnd: number, f: AltmapFields | null, base: number, offset: number): void {
     if (f) {
       const from = base + Number(f.reserve);
-      this.init(from, base + offset - from, ZONE_DEVICE, 0);
+      this.init(from, base + offset - from, ZONE_DEVICE, this.devNode(from));
     }
     const first = f ? base + offset : resFirst;
     const n = resEnd - first;
@@ -192,11 +198,11 @@ export class Memmap {
 
   /** mhp_init_memmap_on_memory: a hot-plugged block's vmemmap pages get their own struct pages. */
   initMemoryBlock(startPfn: number, memmapPages: number): void {
-    this.init(startPfn, memmapPages, ZONE_NORMAL, 0);
+    this.init(startPfn, memmapPages, ZONE_NORMAL, this.k.numa.targetNode(BigInt(startPfn) << 12n));
   }
 
   /** online_pages -> move_pfn_range_to_zone: the struct pages of the pages going online, in their zone. */
   onlinePages(startPfn: number, nrPages: number, movable: boolean): void {
-    this.init(startPfn, nrPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, 0);
+    this.init(startPfn, nrPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, this.k.numa.targetNode(BigInt(startPfn) << 12n));
   }
 }

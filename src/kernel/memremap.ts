@@ -145,7 +145,8 @@ export class Memremap {
     const params: MhpParams = { altmap: a, owner: pm, pgmap: vmemmapShift ? { vmemmapShift, startPfn: Number(start >> 12n) } : undefined };
     let err: number;
     try {
-      err = k.hotplug.archAddMemory(0, addStart, addSize, params);
+      // memremap_pages: nid = dev_to_node(dev), the region's numa_node
+      err = k.hotplug.archAddMemory(k.numa.numaNode(start), addStart, addSize, params);
     } catch (e) {
       // the host budget ran out mid hot-add: arch_add_memory took back what it added; the model's limit, not the kernel's
       if (e instanceof HostMemoryError && !k.poisoned) this.unwind(pm);

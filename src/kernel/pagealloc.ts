@@ -19,6 +19,11 @@ export class PageAlloc {
     return this.core.freePages(pfn, order, purpose);
   }
 
+  /** The zonelist later allocations walk (build_zonelists' order for the node they are for: node.ts). 0 or -EINVAL. */
+  setZonelist(nodes: readonly number[]): number {
+    return this.core.setZonelist(nodes);
+  }
+
   stats(): DramStats {
     return this.core.dramStats();
   }

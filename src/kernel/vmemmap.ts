@@ -21,7 +21,7 @@ export function vmemmapCanOptimize(altmap: boolean, vmemmapShift: number): boole
 
 export class Vmemmap {
   /** The PMD run vmemmap_populate_hugepages is tracking for its debug line (addr_start..p_end). */
-  private run: { addrStart: bigint; addrEnd: bigint; pStart: bigint; pEnd: bigint } | null = null;
+  private run: { addrStart: bigint; addrEnd: bigint; pStart: bigint; pEnd: bigint; node: number } | null = null;
   private readonly span: bigint;
 
   constructor(
@@ -100,16 +100,19 @@ export class Vmemmap {
     return lo - first;
   }
 
+  /** The node vmemmap_populate is called for (node.ts onNode): the PMD runs print it. */
+  node = 0;
+
   /** vmemmap_populate_hugepages' contiguous-run tracking: a 2 MiB leaf at va backed at phys. */
   trackPmd(addr: bigint, phys: bigint): void {
     const p = this.va(phys);
-    if (this.run && this.run.pEnd === p) {
+    if (this.run && this.run.pEnd === p && this.run.node === this.node) {
       this.run.addrEnd = addr + PMD_SIZE;
       this.run.pEnd = p + PMD_SIZE;
       return;
     }
     this.printLast();
-    this.run = { addrStart: addr, addrEnd: addr + PMD_SIZE, pStart: p, pEnd: p + PMD_SIZE };
+    this.run = { addrStart: addr, addrEnd: addr + PMD_SIZE, pStart: p, pEnd: p + PMD_SIZE, node: this.node };
   }
 
   /** vmemmap_populate_print_last */
@@ -118,7 +121,7 @@ export class Vmemmap {
     if (!r) return;
     const h = (x: bigint) => x.toString(16);
     // v4.5's %p printed the pointer; later kernels print the same run with no_hash_pointers
-    this.log.printk('debug', ` [${h(r.addrStart)}-${h(r.addrEnd - 1n)}] PMD -> [${h(r.pStart)}-${h(r.pEnd - 1n)}] on node 0`);
+    this.log.printk('debug', ` [${h(r.addrStart)}-${h(r.addrEnd - 1n)}] PMD -> [${h(r.pStart)}-${h(r.pEnd - 1n)}] on node ${r.node}`);
     this.run = null;
   }
 }

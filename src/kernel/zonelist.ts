@@ -1,7 +1,7 @@
 /**
  * Zonelists (mm/page_alloc.c build_all_zonelists): rebuilt when online_pages populates a zone or
- * offline_pages empties one, printing what 6.x prints then (fixtures kmem-* on 6.12.117 and 6.1.192):
- * the node's fallback order, the zonelist count with vm_total_pages, and policy_zone, which only rises
+ * offline_pages empties one, printing what 6.x prints then (fixtures kmem-*, numa-kmem on 6.12.117 and 6.1.192):
+ * each node's fallback order, the zonelist count with vm_total_pages, and policy_zone, which only rises
  * (check_highest_zone: the highest non-movable zone ever populated).
  */
 import type { Kernel } from './kernel.ts';
@@ -22,12 +22,17 @@ export class Zonelists {
     if (zone > this.policyZone && zone !== ZONE_MOVABLE) this.policyZone = zone;
   }
 
-  /** build_all_zonelists(NULL): one node; vm_total_pages as the model counts the pages it manages. */
+  /**
+   * build_all_zonelists(NULL): each node's fallback order (build_zonelists, node_load shared by the one
+   * build), the zonelist count (nr_online_nodes) and vm_total_pages as the model counts the pages it manages.
+   */
   build(populated: readonly number[], totalPages: number): void {
     for (const z of populated) this.raise(z);
     const log = this.k.log;
-    log.printk('info', 'Fallback order for Node 0: 0 ');
-    log.printk('info', `Built 1 zonelists, mobility grouping on.  Total pages: ${totalPages}`);
+    const numa = this.k.numa;
+    const load = new Map<number, number>();
+    for (const nid of numa.zonelistNodes()) log.printk('info', `Fallback order for Node ${nid}: ${numa.zonelistOf(nid, load).map((n) => `${n} `).join('')}`);
+    log.printk('info', `Built ${numa.online.size} zonelists, mobility grouping on.  Total pages: ${totalPages}`);
     log.printk('info', `Policy zone: ${ZONES[this.policyZone]}`);
   }
 }

@@ -848,7 +848,7 @@ export class Pmem {
                     chardev: ns.pfnDev?.name ?? `dax${ns.region.id}.${ns.idx}`,
                     size,
                     // the dax device's target_node and align attributes arrived after v4.18
-                    ...(this.k.profile.pfnEra === 'v6' ? { targetNode: 0, align: ns.align } : {}),
+                    ...(this.k.profile.pfnEra === 'v6' ? { targetNode: this.k.numa.targetNode(ns.region.res.start), align: ns.align } : {}),
                   },
                 ],
               }

@@ -3,6 +3,7 @@
  * dax_devs.c, btt_devs.c): the nd bus, its DIMMs, regions, namespaces and the pfn, dax and btt devices,
  * idle seeds included, as 6.12 shows them for a labelled NFIT region (fixtures seeds-*, ns-*).
  */
+import type { Numa } from '../kernel/node.ts';
 import { hex } from '../kernel/printk.ts';
 import { dir, file, type VfsDir, type VfsNode } from '../kernel/vfs.ts';
 import { uuidFromSeed, type DimmInfo, type MappingInfo } from './ndctl.ts';
@@ -116,7 +117,7 @@ function regionAvailable(pmem: Pmem, r: Region): { total: bigint; max: bigint } 
 }
 
 /** nd_region_attributes (region_devs.c) of a pmem region. */
-function regionDir(pmem: Pmem, r: Region): VfsDir {
+function regionDir(pmem: Pmem, r: Region, n: NodeIds): VfsDir {
   const size = r.res.end + 1n - r.res.start;
   const seeds = r.seeds;
   const seedName = (kind: 'pfn' | 'dax' | 'btt') => (seeds.seed[kind] === null ? '' : holderName(r.id, { kind, id: seeds.seed[kind]! }));
@@ -134,14 +135,14 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
     modalias: fixed(`nd:t${ND_DEVICE_REGION_PMEM}`),
     namespace_seed: f(() => `namespace${r.id}.${seeds.seed.namespace}`),
     nstype: fixed(String(nstype(r))),
-    numa_node: fixed('0'),
+    numa_node: fixed(n.numa),
     pfn_seed: f(() => seedName('pfn')),
     read_only: fixed('0'),
     resource: fixed(hex(r.res.start)),
     // nd_region's set cookie: from the interleave set's DIMM serial numbers (QEMU's, one DIMM per set)
     set_cookie: fixed(hex(regionSetCookie(r))),
     size: fixed(String(size)),
-    target_node: fixed('0'),
+    target_node: fixed(n.target),
   };
   regionMappings(r).forEach((m, k) => (entries[`mapping${k}`] = fixed(`${m.dimm},${m.offset},${m.length},${m.position}`)));
   if (seeds.seed.dax !== null) entries.dax_seed = f(() => seedName('dax'));
@@ -149,7 +150,7 @@ function regionDir(pmem: Pmem, r: Region): VfsDir {
 }
 
 /** nd_namespace_attributes (namespace_devs.c) of a label-backed pmem namespace, configured or idle, or of a label-less io one. */
-function namespaceDir(r: Region, id: number): VfsDir {
+function namespaceDir(r: Region, id: number, n: NodeIds): VfsDir {
   return dir((): Record<string, () => VfsNode> => {
     const ns = configured(r, id);
     const holder = ns?.holder ?? null;
@@ -165,10 +166,10 @@ function namespaceDir(r: Region, id: number): VfsDir {
         modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_IO}`),
         mode: fixed(mode),
         nstype: fixed(String(ND_DEVICE_NAMESPACE_IO)),
-        numa_node: fixed('0'),
+        numa_node: fixed(n.numa),
         resource: fixed(hex(r.res.start)),
         size: fixed(String(r.res.end + 1n - r.res.start)),
-        target_node: fixed('0'),
+        target_node: fixed(n.target),
       };
     }
     return {
@@ -182,18 +183,18 @@ function namespaceDir(r: Region, id: number): VfsDir {
       modalias: fixed(`nd:t${ND_DEVICE_NAMESPACE_PMEM}`),
       mode: fixed(mode),
       nstype: fixed(String(ND_DEVICE_NAMESPACE_PMEM)),
-      numa_node: fixed('0'),
+      numa_node: fixed(n.numa),
       resource: fixed(ns ? hex(ns.start) : ''),
       sector_size: fixed(sizeSelectShow(r.seeds.lbasize.get(id), PMEM_LBASIZE)),
       size: fixed(ns ? String(ns.raw) : '0'),
-      target_node: fixed('0'),
+      target_node: fixed(n.target),
       uuid: fixed(ns ? namespaceUuid(ns) : ''),
     };
   });
 }
 
 /** nd_pfn_attributes / nd_dax_attributes (pfn_devs.c, dax_devs.c): the pfn info block's view of the data. */
-function pfnDir(r: Region, h: Holder): VfsDir {
+function pfnDir(r: Region, h: Holder, n: NodeIds): VfsDir {
   return dir(() => {
     const ns = heldBy(r, h);
     const l = ns?.layout ?? null;
@@ -203,19 +204,19 @@ function pfnDir(r: Region, h: Holder): VfsDir {
       modalias: fixed(`nd:t${h.kind === 'dax' ? ND_DEVICE_DAX_PMEM : nstype(r)}`),
       mode: fixed(!ns ? 'none' : ns.map === 'mem' ? 'ram' : 'pmem'),
       namespace: fixed(ns ? ns.dev : ''),
-      numa_node: fixed('0'),
+      numa_node: fixed(n.numa),
       // resource_show / size_show: the data after the info block and the memmap, once the device is enabled
       resource: fixed(ns && l ? hex(ns.start + l.startPad + l.offset) : ''),
       size: fixed(ns && l ? String(l.size) : ''),
       supported_alignments: () => file(() => SUPPORTED_ALIGNMENTS),
-      target_node: fixed('0'),
+      target_node: fixed(n.target),
       uuid: fixed(ns ? ns.uuid : ''),
     };
   });
 }
 
 /** nd_btt_attributes (btt_devs.c). */
-function bttDir(r: Region, h: Holder): VfsDir {
+function bttDir(r: Region, h: Holder, n: NodeIds): VfsDir {
   return dir(() => {
     const ns = heldBy(r, h);
     return {
@@ -223,11 +224,11 @@ function bttDir(r: Region, h: Holder): VfsDir {
       log_zero_flags: fixed('Y'),
       modalias: fixed(`nd:t${nstype(r)}`),
       namespace: fixed(ns ? ns.dev : ''),
-      numa_node: fixed('0'),
+      numa_node: fixed(n.numa),
       sector_size: fixed(sizeSelectShow(ns?.sectorSize === undefined ? undefined : Number(ns.sectorSize), BTT_LBASIZE)),
       // size_show: the btt's exported size once it probed (a btt that failed to probe has none)
       size: fixed(ns && ns.mode === 'sector' && ns.bttSize !== undefined ? String(ns.bttSize) : ''),
-      target_node: fixed('0'),
+      target_node: fixed(n.target),
       uuid: fixed(ns ? ns.uuid : ''),
     };
   });
@@ -243,7 +244,13 @@ function ndbusDir(legacy: boolean): VfsDir {
 }
 
 /** /sys/bus/nd/devices */
-export function ndBusDevices(pmem: Pmem): VfsDir {
+/** A region's numa_node and target_node (acpi_nfit: pxm_to_online_node and pxm_to_node of its SPA range), as sysfs prints them; its namespaces and pfn/dax/btt devices inherit them. */
+interface NodeIds {
+  numa: string;
+  target: string;
+}
+
+export function ndBusDevices(pmem: Pmem, numa?: Numa): VfsDir {
   return dir(() => {
     const out: Record<string, () => VfsNode> = {};
     if (pmem.regions.length === 0) return out;
@@ -252,11 +259,12 @@ export function ndBusDevices(pmem: Pmem): VfsDir {
     out.ndbus0 = () => ndbusDir(legacy);
     for (const r of pmem.regions) {
       if (!r.legacy) for (const n of dimmIndexes(r)) out[`nmem${n}`] = () => nmemDir(r, n, pmem.dimmMajor);
-      out[`region${r.id}`] = () => regionDir(pmem, r);
+      const n = { numa: String(numa?.numaNode(r.res.start) ?? 0), target: String(numa?.targetNode(r.res.start) ?? 0) };
+      out[`region${r.id}`] = () => regionDir(pmem, r, n);
       const ids = [...r.namespaces.map((n) => n.idx), ...r.seeds.idleNamespaces];
-      for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id);
+      for (const id of ids) out[`namespace${r.id}.${id}`] = () => namespaceDir(r, id, n);
       for (const kind of ['pfn', 'dax', 'btt'] as const) {
-        for (const id of r.seeds.devices(kind)) out[`${kind}${r.id}.${id}`] = () => (kind === 'btt' ? bttDir(r, { kind, id }) : pfnDir(r, { kind, id }));
+        for (const id of r.seeds.devices(kind)) out[`${kind}${r.id}.${id}`] = () => (kind === 'btt' ? bttDir(r, { kind, id }, n) : pfnDir(r, { kind, id }, n));
       }
     }
     return out;

@@ -9,6 +9,8 @@
  *   MIS        a label-less 1030 MiB DIMM, then a labelled 8 GiB one at 0x140600000 (not 1 GiB aligned)
  *   SOFTRES    8 GiB RAM with memmap=2G%0x140000000+0xefffffff (Soft Reserved, dax_hmem)
  *   LEGACY     8 GiB RAM with memmap=2G!0x140000000 (e820 type 12, nd_e820)
+ *   NUMA2      2 GiB RAM as two 1 GiB nodes (the CPU on node 0), one labelled 8 GiB NVDIMM on node 1
+ *   NUMA4      2 GiB RAM as four 512 MiB nodes, the NVDIMM on node 3
  */
 import type { OracleCase, OracleDimm, OracleMachine, OracleProfile, OracleStep } from './types.ts';
 
@@ -35,6 +37,10 @@ export const TINYRAM: OracleMachine = { ram: '1G', dimms: [dimm('80G')] };
 const SOFTRES_CMD = 'memmap=2G%0x140000000+0xefffffff';
 export const SOFTRES: OracleMachine = { ram: '8G', dimms: [], cmdline: [SOFTRES_CMD] };
 export const LEGACY: OracleMachine = { ram: '8G', dimms: [], cmdline: ['memmap=2G!0x140000000'] };
+/** Two NUMA nodes of 1 GiB; the NVDIMM's NFIT range is node 1's (QEMU `-numa`, `nvdimm,node=1`). */
+export const NUMA2: OracleMachine = { ram: '2G', nodes: ['1G', '1G'], dimms: [dimm('8G', { node: 1 })] };
+/** Four NUMA nodes of 512 MiB (the CPU on node 0), the NVDIMM on node 3: find_next_best_node's tie-breaks. */
+export const NUMA4: OracleMachine = { ram: '2G', nodes: ['512M', '512M', '512M', '512M'], dimms: [dimm('8G', { node: 3 })] };
 const MOM = 'memory_hotplug.memmap_on_memory=1';
 const withCmdline = (m: OracleMachine, ...cmd: string[]): OracleMachine => ({ ...m, cmdline: [...(m.cmdline ?? []), ...cmd] });
 
@@ -304,6 +310,13 @@ add({ id: 'softres-two-ranges', title: 'two Soft Reserved ranges', tags: ['softr
 add({ id: 'legacy-list', title: 'memmap=2G!0x140000000: a legacy pmem region', tags: ['legacy', 'labelless'], machine: LEGACY, steps: [s('ndctl list -RNDi'), LIST_N] });
 add({ id: 'legacy-fsdax-dev', title: 'legacy pmem: fsdax map=dev', tags: ['legacy', 'labelless'], machine: LEGACY, steps: [s(create({ reconfig: 'namespace0.0', mode: 'fsdax', map: 'dev' })), LIST_N, s(create({ reconfig: 'namespace0.0', mode: 'raw' }))] });
 add({ id: 'legacy-devdax-mem', title: 'legacy pmem: devdax map=mem', tags: ['legacy', 'labelless', 'devdax'], machine: LEGACY, steps: [s(create({ reconfig: 'namespace0.0', mode: 'devdax', map: 'mem' })), LIST_N, DAX_LIST, s(create({ reconfig: 'namespace0.0', mode: 'raw' }))] });
+
+// ---- NUMA (issue 14): a two-node guest, the NVDIMM on node 1
+
+add({ id: 'numa-boot', title: 'two NUMA nodes, an 8 GiB NVDIMM on node 1: region and node sysfs at boot', tags: ['numa'], machine: NUMA2, steps: [s('ndctl list -RNDiv'), DAX_LIST] });
+add({ id: 'numa-devdax-mem', title: 'two NUMA nodes: devdax -s 2G map=mem on node 1 (memmap on node 1)', tags: ['numa', 'devdax'], machine: NUMA2, steps: [s(create({ size: '2G', mode: 'devdax', map: 'mem' })), s('ndctl list -Nv'), DAX_LIST, destroy('namespace0.0')] });
+add({ id: 'numa4-kmem', title: 'four NUMA nodes of 512 MiB, the NVDIMM on node 3: devdax 1G to system-ram (each node\'s fallback order)', tags: ['numa', 'kmem'], machine: NUMA4, steps: [devdax('1G'), toRam(), DAX_LIST, toDevdax, destroy('namespace0.0')] });
+add({ id: 'numa-kmem', title: 'two NUMA nodes: devdax 2G on node 1 to system-ram, then back', tags: ['numa', 'kmem'], machine: NUMA2, steps: [devdax('2G'), toRam(), DAX_LIST, toDevdax, destroy('namespace0.0')] });
 
 // ---- function_graph traces of create and destroy (issue 16)
 

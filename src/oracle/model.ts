@@ -20,12 +20,12 @@ export type CliMain = (argv: string[]) => Promise<number>;
 
 /** The real machine's physical layout, as the model needs it. */
 export interface Layout {
-  /** System RAM ranges (usable e820 entries, page-trimmed), ascending. */
-  ram: Array<{ start: bigint; end: bigint }>;
+  /** System RAM ranges (usable e820 entries, page-trimmed), ascending; `node` from the SRAT (a NUMA guest only). */
+  ram: Array<{ start: bigint; end: bigint; node?: number }>;
   /** NVDIMM / legacy pmem regions: name, start, size (from sysfs regionN/resource and size). */
-  regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint; labelLess?: boolean; legacy?: boolean }>;
+  regions: Array<{ name: string; start: bigint; size: bigint; align?: bigint; labelLess?: boolean; legacy?: boolean; node?: number }>;
   /** Soft Reserved ranges (memmap=...%...+0xefffffff). */
-  softReserved: Array<{ start: bigint; end: bigint }>;
+  softReserved: Array<{ start: bigint; end: bigint; node?: number }>;
   /** Reserved e820 ranges (page-rounded outward, clear of RAM). */
   reserved: Array<{ start: bigint; end: bigint }>;
   /** block_size_bytes */
@@ -46,6 +46,38 @@ function hotplugCmdline(lines: string[]): string | undefined {
 }
 
 const PAGE = 4096n;
+
+/**
+ * The SRAT's memory affinity lines ("ACPI: SRAT: Node 1 PXM 1 [mem 0x40000000-0x7fffffff]", with
+ * " non-volatile" for an NVDIMM's range and " hotplug" for the hot-pluggable window, which QEMU gives
+ * the last node): a function from an address to its node, the fixed ranges before the hotplug window;
+ * undefined when the boot has no SRAT (one node).
+ */
+function sratNodes(lines: string[]): { nodeOf: (phys: bigint) => number | undefined; split: (r: { start: bigint; end: bigint }) => Array<{ start: bigint; end: bigint }> } | undefined {
+  const ranges: Array<{ start: bigint; end: bigint; node: number; hotplug: boolean }> = [];
+  for (const l of lines) {
+    const m = /SRAT: Node (\d+) PXM \d+ \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?/.exec(l);
+    if (m) ranges.push({ node: Number(m[1]), start: BigInt(m[2]!), end: BigInt(m[3]!), hotplug: !!m[4] });
+  }
+  if (!ranges.length) return undefined;
+  ranges.sort((a, b) => Number(a.hotplug) - Number(b.hotplug));
+  const nodeOf = (phys: bigint) => ranges.find((r) => phys >= r.start && phys <= r.end)?.node;
+  // one e820 entry can span nodes (QEMU's RAM below 4 GiB): cut it where a fixed SRAT range ends
+  const cuts = ranges.filter((r) => !r.hotplug).map((r) => r.end + 1n);
+  const split = (r: { start: bigint; end: bigint }) => {
+    const out: Array<{ start: bigint; end: bigint }> = [];
+    let at = r.start;
+    for (const c of [...cuts].sort((a, b) => (a < b ? -1 : 1))) {
+      if (c > at && c <= r.end) {
+        out.push({ start: at, end: c - 1n });
+        at = c;
+      }
+    }
+    out.push({ start: at, end: r.end });
+    return out;
+  };
+  return { nodeOf, split };
+}
 
 /** The layout from the early boot log (e820) and the boot state's nd and memory sysfs. */
 export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: string): Layout {
@@ -112,6 +144,12 @@ export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: stri
     regions.push({ name: m[1]!, start, size: BigInt(size), ...(align ? { align: BigInt(align) } : {}), ...(labelLess ? { labelLess } : {}), ...(isLegacy ? { legacy: true } : {}) });
   }
   regions.sort((a, b) => (a.start < b.start ? -1 : 1));
+  const srat = sratNodes(lines);
+  if (srat) {
+    const cut = ram.flatMap((r) => srat.split(r));
+    ram.splice(0, ram.length, ...cut);
+    for (const r of [...ram, ...regions, ...softReserved]) r.node = srat.nodeOf(r.start) ?? 0;
+  }
   const bs = /\/sys\/devices\/system\/memory\/block_size_bytes:([0-9a-f]+)/.exec(memorySysfs);
   const cmdline = hotplugCmdline(lines);
   return { ram, regions, softReserved, reserved, ...(bs ? { memoryBlockSize: BigInt(`0x${bs[1]}`) } : {}), ...(cmdline ? { cmdline } : {}) };
@@ -121,10 +159,11 @@ const hx = (x: bigint) => `0x${x.toString(16)}`;
 
 /** The model's machine config (the state file's "machine") for a layout. */
 export function machineFor(layout: Layout, profile: OracleProfile): Record<string, unknown> {
-  const e820: Array<{ start: string; size: string; type: string }> = [];
-  for (const r of layout.ram) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'System RAM' });
-  for (const r of layout.regions) e820.push({ start: hx(r.start), size: hx(r.size), type: r.legacy ? 'Persistent Memory (legacy)' : 'Persistent Memory' });
-  for (const r of layout.softReserved) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'Soft Reserved' });
+  const e820: Array<{ start: string; size: string; type: string; node?: number }> = [];
+  const node = (r: { node?: number }) => (r.node !== undefined ? { node: r.node } : {});
+  for (const r of layout.ram) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'System RAM', ...node(r) });
+  for (const r of layout.regions) e820.push({ start: hx(r.start), size: hx(r.size), type: r.legacy ? 'Persistent Memory (legacy)' : 'Persistent Memory', ...node(r) });
+  for (const r of layout.softReserved) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'Soft Reserved', ...node(r) });
   // reserved ranges that overlap a region (the firmware's view of pmem) are left to the region
   for (const r of layout.reserved) if (!layout.regions.some((g) => r.start < g.start + g.size && r.end >= g.start)) e820.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: 'Reserved' });
   e820.sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));

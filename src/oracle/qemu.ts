@@ -72,10 +72,15 @@ export function qemuArgs(k: KernelImage, initrd: string, m: OracleMachine, dir: 
     '-serial', `file:${join(dir, 'console.txt')}`,
     '-serial', `file:${join(dir, 'report.txt')}`,
   ];
+  // NUMA: one RAM backend per node (they must add up to -m), the CPU on node 0
+  m.nodes?.forEach((sz, i) => {
+    args.push('-object', `memory-backend-ram,id=ram${i},size=${parseSize(sz, 'node size') / MiB}M`);
+    args.push('-numa', `node,nodeid=${i},memdev=ram${i}${i === 0 ? ',cpus=0' : ''}`);
+  });
   m.dimms.forEach((d, i) => {
     const size = parseSize(d.size, 'dimm size');
     args.push('-object', `memory-backend-file,id=mem${i},share=on,mem-path=${join(dir, `dimm${i}.img`)},size=${size / MiB}M,align=2M`);
-    args.push('-device', `nvdimm,id=nv${i},memdev=mem${i}${d.labels === false ? '' : ',label-size=128K'}${d.addr ? `,addr=${d.addr}` : ''}`);
+    args.push('-device', `nvdimm,id=nv${i},memdev=mem${i}${d.labels === false ? '' : ',label-size=128K'}${d.addr ? `,addr=${d.addr}` : ''}${d.node !== undefined ? `,node=${d.node}` : ''}`);
   });
   return args;
 }

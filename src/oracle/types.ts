@@ -16,6 +16,8 @@ export interface OracleDimm {
   labels?: boolean;
   /** Guest-physical address (`-device nvdimm,addr=`), 2 MiB aligned; default: QEMU's next free address. */
   addr?: string;
+  /** NUMA node of the DIMM (`-device nvdimm,node=`): its NFIT range's proximity domain. Default: QEMU's (0). */
+  node?: number;
 }
 
 export interface OracleMachine {
@@ -24,6 +26,11 @@ export interface OracleMachine {
   dimms: OracleDimm[];
   /** Extra kernel command line parameters (memmap=2G%0x140000000+0xefffffff, memory_hotplug.memmap_on_memory=1, ...). */
   cmdline?: string[];
+  /**
+   * NUMA nodes: each node's share of `ram` (sizes summing to it), one `-object memory-backend-ram` and
+   * `-numa node` each; the one CPU is node 0's. Default: no -numa (one node).
+   */
+  nodes?: string[];
 }
 
 /** One step: a shell command line run in the guest by /bin/sh -c. */

@@ -80,6 +80,16 @@ describe('the QEMU command line and the setup steps', () => {
     expect(s).toContain('-device nvdimm,id=nv1,memdev=mem1,label-size=128K,addr=0x200000000');
     expect(a[a.indexOf('-append') + 1]).toMatch(/^console=ttyS0 nokaslr no_hash_pointers .* memmap=2G%0x140000000\+0xefffffff$/);
   });
+  it('numa-boot: NUMA2 gives each node a RAM backend and -numa node (the CPU on node 0), the NVDIMM node=1', () => {
+    const c = CASES.find((x) => x.id === 'numa-boot')!;
+    const s = qemuArgs(kernel, '/i', c.machine, '/run').join(' ');
+    expect(s).toContain('-m 2048M,');
+    expect(s).toContain('-object memory-backend-ram,id=ram0,size=1024M -numa node,nodeid=0,memdev=ram0,cpus=0 -object memory-backend-ram,id=ram1,size=1024M -numa node,nodeid=1,memdev=ram1 ');
+    expect(s).toContain('-device nvdimm,id=nv0,memdev=mem0,label-size=128K,node=1');
+    // the recorded run was booted with exactly these (paths aside)
+    const run = readFixture(`${FIXTURES_DIR}6.12.117/numa-boot`);
+    expect(run.qemuArgs.filter((x: string) => /numa|memory-backend-ram|nvdimm,/.test(x))).toEqual(qemuArgs(kernel, '/i', c.machine, '/run').filter((x) => /numa|memory-backend-ram|nvdimm,/.test(x)));
+  });
   it('labelled DIMMs get their label area initialised first; label-less ones do not', () => {
     expect(setupSteps({ ram: '2G', dimms: [{ size: '4G', labels: false }] })).toEqual([]);
     expect(setupSteps({ ram: '2G', dimms: [{ size: '4G', labels: false }, { size: '8G' }] }).map((s) => s.run)).toEqual(['ndctl disable-region all', 'ndctl init-labels nmem1', 'ndctl enable-region all']);
@@ -216,6 +226,28 @@ describe('the model side', () => {
     const p0 = layoutFrom('<6>[ 0.0] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n<7>[ 0.01] e820: update [mem 0x00000000-0x00000fff] usable ==> reserved\n', '', '');
     expect(p0.ram).toEqual([{ start: 0x1000n, end: 0x9efffn }]);
     expect(p0.reserved).toEqual([{ start: 0n, end: 0xfffn }]);
+  });
+
+  it('numa-boot: the SRAT lines give RAM and the region their nodes; the e820 entry spanning both nodes is cut at 1 GiB', () => {
+    for (const k of ['6.12.117', '6.1.192']) {
+      const f = readFixture(`${FIXTURES_DIR}${k}/numa-boot`);
+      const boot = f.steps.find((x) => x.index === 0)!;
+      const l = layoutFrom(f.earlyBoot, boot.state.nd ?? '', boot.state.memory ?? '');
+      expect(l.ram).toEqual([
+        { start: 0x1000n, end: 0x9efffn, node: 0 },
+        { start: 0x100000n, end: 0x3fffffffn, node: 0 },
+        { start: 0x40000000n, end: 0x7ffdefffn, node: 1 },
+      ]);
+      // "SRAT: Node 1 PXM 1 [mem 0x100000000-0x2ffdfffff] non-volatile"
+      expect(l.regions.map((r) => [r.name, r.node])).toEqual([['region0', 1]]);
+      expect((machineFor(l, 'v6').e820 as Array<{ node?: number }>).map((e) => e.node)).toContain(1);
+    }
+    // a one-node guest (QEMU still writes an SRAT for its hot-plug window): everything node 0, RAM not cut
+    const one = layoutFrom(readFixture(`${FIXTURES_DIR}6.12.117/ns-fsdax-dev-1G`).earlyBoot, '', '');
+    expect(one.ram).toEqual([
+      { start: 0x1000n, end: 0x9efffn, node: 0 },
+      { start: 0x100000n, end: 0x7ffdefffn, node: 0 },
+    ]);
   });
 
   it('kmem-memhp-offline-cmdline, kmem-mom-param: the boot command line\'s memory-hotplug parameters reach the model, the rest stays behind', () => {

@@ -5,7 +5,9 @@
  * those of docs/core.md, and test/core/diff.test.ts holds the two to the same bytes.
  */
 import {
+  EINVAL,
   ENOMEM,
+  MAX_NUMNODES,
   dramFits,
   lookupFits,
   Purpose,
@@ -49,13 +51,15 @@ class TsCore implements Core {
 
   init(cfg: CoreConfig): number {
     // the Wasm core's room for the DRAM allocator, so that both refuse the same machines
-    if (!dramFits(cfg.ramRanges)) return ENOMEM;
+    const nodes = cfg.ramNodes ?? [];
+    if (!cfg.ramRanges.every((_, i) => nodes[i] === undefined || (Number.isInteger(nodes[i]) && nodes[i] >= 0 && nodes[i] < MAX_NUMNODES))) return EINVAL;
+    if (!dramFits(cfg.ramRanges, cfg.ramRanges.reduce((m, _, i) => Math.max(m, (nodes[i] ?? 0) + 1), 1))) return ENOMEM;
     const vm = BigInt.asUintN(64, cfg.vmemmapStart);
     this.vmemmapStart = vm;
     this.levels = cfg.levels;
     const patterns = new Patterns(Number(vm & 0xffffffffn), Number(vm >> 32n));
     this.mem = new PhysMem(cfg.hostMemoryLimit, patterns, this.faults);
-    this.alloc = new PageAlloc(cfg.ramRanges, this.mem, this.faults, this.events);
+    this.alloc = new PageAlloc(cfg.ramRanges, nodes, this.mem, this.faults, this.events);
     this.altmaps = new AltmapTable(this.events, this.faults, cfg.debug);
     const shares = new Shares();
     const paging = { levels: cfg.levels, pse: cfg.pse, gbpages: cfg.gbpages, pageOffset: vaLow(cfg.pageOffset) };
@@ -96,6 +100,9 @@ class TsCore implements Core {
   }
   dramStats(): DramStats {
     return this.alloc.dramStats();
+  }
+  setZonelist(nodes: readonly number[]): number {
+    return this.alloc.setZonelist(nodes);
   }
 
   // ---- page tables ----

@@ -1,9 +1,10 @@
 /**
  * The DRAM page allocator (twin of assembly/pagealloc.ts): lowest-addressed, naturally aligned
  * free block first. A bitmap per RAM range (1 = in use) plus free counts per 2 MiB block and
- * search hints keep order-0 and order-9 allocations cheap.
+ * search hints keep order-0 and order-9 allocations cheap. Each range is one NUMA node's; an
+ * allocation takes the first node of the zonelist (setZonelist) that has a free block.
  */
-import { EFAULT, ENOMEM, EventType, FaultKind, PURPOSES, type DramStats, type Purpose } from '../core.ts';
+import { EFAULT, EINVAL, ENOMEM, EventType, FaultKind, MAX_NUMNODES, PURPOSES, type DramStats, type Purpose } from '../core.ts';
 import type { PhysMem } from './physmem.ts';
 import type { Events, Faults } from './state.ts';
 
@@ -22,6 +23,7 @@ class RamRange {
   constructor(
     readonly start: number,
     readonly end: number,
+    readonly node: number,
   ) {
     this.base = start - (start % BLOCK);
     const blocks = Math.ceil((end - this.base) / BLOCK);
@@ -125,37 +127,67 @@ class RamRange {
   }
 }
 
+interface NodeCounts {
+  totalPages: number;
+  freePages: number;
+  byPurpose: number[];
+}
+
 export class PageAlloc {
   private readonly ranges: RamRange[];
   private readonly totalPages: number;
   private nrFree: number;
   private readonly byPurpose = new Array<number>(PURPOSES).fill(0);
+  /** Per node id up to the highest node of a (non-empty) range. */
+  private readonly nodes: NodeCounts[];
+  private zonelist: number[];
 
   constructor(
     ramRanges: Array<[number, number]>,
+    ramNodes: readonly number[],
     private readonly mem: PhysMem,
     private readonly faults: Faults,
     private readonly events: Events,
   ) {
-    this.ranges = ramRanges.map(([s, e]) => new RamRange(s, e));
-    this.totalPages = ramRanges.reduce((n, [s, e]) => n + (e - s), 0);
+    // empty ranges are dropped (and their node ids not counted), as the Wasm core's dramInit drops them
+    this.ranges = ramRanges.flatMap(([s, e], i) => (e > s ? [new RamRange(s, e, ramNodes[i] ?? 0)] : []));
+    this.totalPages = this.ranges.reduce((n, r) => n + (r.end - r.start), 0);
     this.nrFree = this.totalPages;
+    const nNodes = this.ranges.reduce((m, r) => Math.max(m, r.node + 1), 1);
+    this.nodes = Array.from({ length: nNodes }, () => ({ totalPages: 0, freePages: 0, byPurpose: new Array<number>(PURPOSES).fill(0) }));
+    for (const r of this.ranges) {
+      this.nodes[r.node].totalPages += r.end - r.start;
+      this.nodes[r.node].freePages += r.end - r.start;
+    }
+    this.zonelist = this.nodes.map((_, i) => i);
   }
 
-  /** alloc_pages: lowest free aligned block; the pfn or -ENOMEM. */
+  /** The zonelist allocations walk from now on: distinct node ids with a record. 0 or -EINVAL (unchanged). */
+  setZonelist(nodes: readonly number[]): number {
+    if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > Math.min(MAX_NUMNODES, this.nodes.length)) return EINVAL;
+    if (!nodes.every((v, i) => Number.isInteger(v) && v >= 0 && v < this.nodes.length && nodes.indexOf(v) === i)) return EINVAL;
+    this.zonelist = [...nodes];
+    return 0;
+  }
+
+  /** alloc_pages: the zonelist's first node with a free aligned block, its lowest one; the pfn or -ENOMEM. */
   allocPages(order: number, purpose: Purpose): number {
     if (this.faults.faultFires(FaultKind.DramAlloc)) return ENOMEM;
     const n = 2 ** order;
-    for (const r of this.ranges) {
-      if (r.end - r.start < n) continue;
-      const rel = r.find(order);
-      if (rel < 0) continue;
-      r.take(rel, n);
-      this.nrFree -= n;
-      // allocated pages read as zero, whatever the host wrote into free RAM
-      this.mem.discardFrames(r.base + rel, r.base + rel + n);
-      this.byPurpose[purpose] += n;
-      return r.base + rel;
+    for (const nid of this.zonelist) {
+      for (const r of this.ranges) {
+        if (r.node !== nid || r.end - r.start < n) continue;
+        const rel = r.find(order);
+        if (rel < 0) continue;
+        r.take(rel, n);
+        this.nrFree -= n;
+        // allocated pages read as zero, whatever the host wrote into free RAM
+        this.mem.discardFrames(r.base + rel, r.base + rel + n);
+        this.byPurpose[purpose] += n;
+        this.nodes[nid].freePages -= n;
+        this.nodes[nid].byPurpose[purpose] += n;
+        return r.base + rel;
+      }
     }
     return ENOMEM;
   }
@@ -171,11 +203,13 @@ export class PageAlloc {
     r.give(pfn - r.base, n);
     this.nrFree += n;
     this.byPurpose[purpose] -= n;
+    this.nodes[r.node].freePages += n;
+    this.nodes[r.node].byPurpose[purpose] -= n;
     this.mem.discardFrames(pfn, pfn + n);
     return 0;
   }
 
   dramStats(): DramStats {
-    return { totalPages: this.totalPages, freePages: this.nrFree, byPurpose: [...this.byPurpose] };
+    return { totalPages: this.totalPages, freePages: this.nrFree, byPurpose: [...this.byPurpose], byNode: this.nodes.map((c) => ({ totalPages: c.totalPages, freePages: c.freePages, byPurpose: [...c.byPurpose] })) };
   }
 }
