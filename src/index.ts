@@ -2,7 +2,7 @@
 export { createMachine, checkMachineConfig, Machine, Altmap, defaultE820, UNMAPPED, PAGES_MANY_MAX, type StructPages, type AltmapCounters, type MachineConfig, type E820Entry, type AltmapInput, type PhysRange, type WalkResult, type MachineStats, type AddressIdentity, type MachineSnapshot, type SizeInput, type DramUsage, type DeviceMemmapStats, type PageTableDigest, type RegionListing } from './machine.ts';
 export type { TraceObserver } from './kernel/ftrace.ts';
 export type { E820Type, E820Range } from './kernel/e820.ts';
-export { parseE820, parseE820Table, E820ParseError, type ParsedE820Entry, type E820Parse } from './kernel/e820print.ts';
+export { parseE820, parseE820Table, sratNodes, E820ParseError, type ParsedE820Entry, type E820Parse } from './kernel/e820print.ts';
 export type { Backend } from './core/load.ts';
 export type { CoreWalk, WalkLevel } from './core/core.ts';
 export type { RegionResult } from './kernel/resource.ts';

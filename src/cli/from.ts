@@ -128,8 +128,10 @@ interface ListedRegion {
   labelLess: boolean;
   /** available_size, when listed. */
   available?: bigint;
-  /** The DIMMs mapped (mappings), a later interleaveWays. */
+  /** The DIMMs mapped (mappings): the machine's interleaveWays. */
   mappings?: number;
+  /** target_node (ndctl -v): the SRAT node of the region's range. */
+  node?: number;
 }
 
 interface DaxDev {
@@ -214,6 +216,11 @@ function region(o: Json, path: string, l: Listing): void {
   if (o.align !== undefined) r.align = bytes(o.align, `${path}.align`);
   if (o.available_size !== undefined) r.available = bytes(o.available_size, `${path}.available_size`);
   if (o.mappings !== undefined) r.mappings = arr(o.mappings, `${path}.mappings`).length;
+  if (o.target_node !== undefined) {
+    const node = Number(bytes(o.target_node, `${path}.target_node`));
+    if (node >= 1024) throw new FromError(`${path}.target_node`, `${node} is not below MAX_NUMNODES (1024)`);
+    r.node = node;
+  }
   if (o.type !== undefined && o.type !== 'pmem') throw new FromError(`${path}.type`, `${JSON.stringify(o.type)}: the model has pmem regions only`);
   if (l.regions.has(id)) throw new FromError(`${path}.dev`, `${dev} is listed twice`);
   l.regions.set(id, r);
@@ -288,7 +295,11 @@ function withRegions(base: E820Entry[], regions: ListedRegion[], notes: string[]
   }
   if (listed.length === nfit.length && listed.every((r, i) => r.size === num(nfit[i]!.size))) {
     notes.push('regions: at the addresses of the base machine\'s Persistent Memory of the same sizes');
-    return base;
+    if (!listed.some((r) => r.node !== undefined)) return base;
+    return base.map((e) => {
+      const i = nfit.indexOf(e);
+      return i >= 0 && listed[i]!.node !== undefined ? { ...e, node: listed[i]!.node } : e;
+    });
   }
   const rest = base.filter((e) => e.type !== 'Persistent Memory');
   const total = listed.reduce((a, r) => a + r.size, 0n);
@@ -297,7 +308,7 @@ function withRegions(base: E820Entry[], regions: ListedRegion[], notes: string[]
   const out = [...rest];
   for (const r of listed) {
     if (r.size % PAGE) throw new FromError(`${r.path}.size`, `${r.size} is not a whole number of 4 KiB pages`);
-    out.push({ start: hx(at), size: hx(r.size), type: 'Persistent Memory' });
+    out.push({ start: hx(at), size: hx(r.size), type: 'Persistent Memory', ...(r.node !== undefined ? { node: r.node } : {}) });
     at += r.size;
   }
   return out.sort((a, b) => (num(a.start) < num(b.start) ? -1 : 1));

@@ -23,6 +23,8 @@ export interface ParsedE820Entry {
   start: string;
   size: string;
   type: E820Type;
+  /** The SRAT's node, on a NUMA boot (its "ACPI: SRAT: Node N PXM P [mem ...]" lines). */
+  node?: number;
 }
 
 /** A boot log that is not one boot's e820 table: the 1-based line number and the line's text. */
@@ -148,7 +150,23 @@ export function parseE820Table(text: string): E820Parse {
   // trim_bios_range(): page 0 is BIOS-owned, the 640K-1M BIOS area never RAM; logged or not, the kernel does it
   edits.unshift({ op: 'update', start: 0n, end: PAGE - 1n, from: 1, to: 2 }, { op: 'remove', start: BIOS_BEGIN, end: BIOS_END - 1n, from: 1 });
   for (const e of edits) map = applyEdit(map, e);
-  return toEntries(map, table);
+  return withNodes(toEntries(map, table), sratNodes(lines));
+}
+
+/** The SRAT's nodes on the entries (a NUMA boot only): System RAM cut where a node's range ends, each RAM, pmem and Soft Reserved entry on the node of its start. */
+function withNodes(p: E820Parse, srat: ReturnType<typeof sratNodes>): E820Parse {
+  if (!srat) return p;
+  const entries: ParsedE820Entry[] = [];
+  for (const e of p.entries) {
+    const start = BigInt(e.start);
+    const end = start + BigInt(e.size) - 1n;
+    const parts = e.type === 'System RAM' ? srat.split({ start, end }) : [{ start, end }];
+    for (const r of parts) {
+      const noded = e.type === 'System RAM' || e.type === 'Persistent Memory' || e.type === 'Persistent Memory (legacy)' || e.type === 'Soft Reserved';
+      entries.push({ start: hx(r.start), size: hx(r.end + 1n - r.start), type: e.type, ...(noded ? { node: srat.nodeOf(r.start) ?? 0 } : {}) });
+    }
+  }
+  return { ...p, entries };
 }
 
 function editOf(e: RegExpExecArray, l: string, n: number): { op: 'update' | 'remove'; start: bigint; end: bigint; from: number; to?: number } {
@@ -185,6 +203,38 @@ function applyEdit(map: Raw[], e: { op: 'update' | 'remove'; start: bigint; end:
 }
 
 const hx = (x: bigint) => `0x${x.toString(16)}`;
+
+/**
+ * The SRAT's memory affinity lines ("ACPI: SRAT: Node 1 PXM 1 [mem 0x40000000-0x7fffffff]", with
+ * " non-volatile" for an NVDIMM's range and " hotplug" for the hot-pluggable window, which QEMU gives
+ * the last node): a function from an address to its node, the fixed ranges before the hotplug window;
+ * undefined when the boot has no SRAT (one node).
+ */
+export function sratNodes(lines: string[]): { nodeOf: (phys: bigint) => number | undefined; split: (r: { start: bigint; end: bigint }) => Array<{ start: bigint; end: bigint }> } | undefined {
+  const ranges: Array<{ start: bigint; end: bigint; node: number; hotplug: boolean }> = [];
+  for (const l of lines) {
+    const m = /SRAT: Node (\d+) PXM \d+ \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?/.exec(l);
+    if (m) ranges.push({ node: Number(m[1]), start: BigInt(m[2]!), end: BigInt(m[3]!), hotplug: !!m[4] });
+  }
+  if (!ranges.length) return undefined;
+  ranges.sort((a, b) => Number(a.hotplug) - Number(b.hotplug));
+  const nodeOf = (phys: bigint) => ranges.find((r) => phys >= r.start && phys <= r.end)?.node;
+  // one e820 entry can span nodes (QEMU's RAM below 4 GiB): cut it where a fixed SRAT range ends
+  const cuts = ranges.filter((r) => !r.hotplug).map((r) => r.end + 1n);
+  const split = (r: { start: bigint; end: bigint }) => {
+    const out: Array<{ start: bigint; end: bigint }> = [];
+    let at = r.start;
+    for (const c of [...cuts].sort((a, b) => (a < b ? -1 : 1))) {
+      if (c > at && c <= r.end) {
+        out.push({ start: at, end: c - 1n });
+        at = c;
+      }
+    }
+    out.push({ start: at, end: r.end });
+    return out;
+  };
+  return { nodeOf, split };
+}
 
 /** Page-granular entries of the model's types: RAM trimmed inward, the rest rounded outward but clear of RAM, like neighbours merged. */
 function toEntries(map: Raw[], table: E820Parse['table']): E820Parse {

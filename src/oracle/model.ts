@@ -10,7 +10,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMachine, runPreparedSteps, validateScenario, type Machine } from '../index.ts';
+import { createMachine, runPreparedSteps, sratNodes, validateScenario, type Machine } from '../index.ts';
 import type { FixtureStateKey } from './fixtures.ts';
 import { TRACE_FUNCTIONS } from './guest.ts';
 import { pageLine } from './kpages.ts';
@@ -47,37 +47,6 @@ function hotplugCmdline(lines: string[]): string | undefined {
 
 const PAGE = 4096n;
 
-/**
- * The SRAT's memory affinity lines ("ACPI: SRAT: Node 1 PXM 1 [mem 0x40000000-0x7fffffff]", with
- * " non-volatile" for an NVDIMM's range and " hotplug" for the hot-pluggable window, which QEMU gives
- * the last node): a function from an address to its node, the fixed ranges before the hotplug window;
- * undefined when the boot has no SRAT (one node).
- */
-function sratNodes(lines: string[]): { nodeOf: (phys: bigint) => number | undefined; split: (r: { start: bigint; end: bigint }) => Array<{ start: bigint; end: bigint }> } | undefined {
-  const ranges: Array<{ start: bigint; end: bigint; node: number; hotplug: boolean }> = [];
-  for (const l of lines) {
-    const m = /SRAT: Node (\d+) PXM \d+ \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?/.exec(l);
-    if (m) ranges.push({ node: Number(m[1]), start: BigInt(m[2]!), end: BigInt(m[3]!), hotplug: !!m[4] });
-  }
-  if (!ranges.length) return undefined;
-  ranges.sort((a, b) => Number(a.hotplug) - Number(b.hotplug));
-  const nodeOf = (phys: bigint) => ranges.find((r) => phys >= r.start && phys <= r.end)?.node;
-  // one e820 entry can span nodes (QEMU's RAM below 4 GiB): cut it where a fixed SRAT range ends
-  const cuts = ranges.filter((r) => !r.hotplug).map((r) => r.end + 1n);
-  const split = (r: { start: bigint; end: bigint }) => {
-    const out: Array<{ start: bigint; end: bigint }> = [];
-    let at = r.start;
-    for (const c of [...cuts].sort((a, b) => (a < b ? -1 : 1))) {
-      if (c > at && c <= r.end) {
-        out.push({ start: at, end: c - 1n });
-        at = c;
-      }
-    }
-    out.push({ start: at, end: r.end });
-    return out;
-  };
-  return { nodeOf, split };
-}
 
 /** The layout from the early boot log (e820) and the boot state's nd and memory sysfs. */
 export function layoutFrom(earlyBoot: string, ndSysfs: string, memorySysfs: string): Layout {
