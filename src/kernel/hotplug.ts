@@ -185,7 +185,9 @@ export class Hotplug {
       // steps through the trace, so that each sparse_add_section shows its own section's memmap)
       let batchEnd = pieceEnd;
       if (whole && !compound && !k.ftrace.observed) {
-        while (batchEnd + PAGES_PER_SECTION <= end && !k.sparse.anyActive(batchEnd, batchEnd + PAGES_PER_SECTION)) batchEnd += PAGES_PER_SECTION;
+        // up to the first section with an active sub-section, in whole sections (one lookup, not one a section)
+        const active = k.sparse.firstActivePfn(batchEnd, end);
+        batchEnd += Math.floor((active - batchEnd) / PAGES_PER_SECTION) * PAGES_PER_SECTION;
       }
       const flags = whole ? (k.profile.basePagesUseAltmap ? PopulateFlags.BasePagesUseAltmap : 0) : PopulateFlags.BasePages;
       const ret = compound
@@ -403,9 +405,17 @@ export class Hotplug {
   bootMemmap(ramRanges: Array<[number, number]>): number {
     const k = this.k;
     for (const [s, e] of ramRanges) {
-      for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
-        if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
-        if (k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return ERRNO.ENOMEM;
+      const last = pfnToSection(e - 1);
+      for (let sec = pfnToSection(s); sec <= last; ) {
+        if (k.sparse.pfnValid(sectionToPfn(sec))) {
+          sec++;
+          continue;
+        }
+        // a run of sections not yet present in one call: the same 2 MiB steps in the same order as one
+        // call per section (the vmemmap of a section is one PMD entry), so whole GiBs go as run tables
+        const end = Math.min(last + 1, pfnToSection(k.sparse.firstActivePfn(sectionToPfn(sec), sectionToPfn(last + 1))));
+        if (k.vmemmap.populate(sectionToPfn(sec), (end - sec) * PAGES_PER_SECTION, -1, 0) < 0) return ERRNO.ENOMEM;
+        sec = end;
       }
       // subsection_map_init: only the sub-sections the RAM touches are active (the rest of an early
       // section can be hot-added, as a misaligned Soft Reserved range is: softres-misaligned on 6.1.192)
