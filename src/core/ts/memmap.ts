@@ -91,6 +91,7 @@ export class Memmap {
     // the PMD table of the current 1 GiB of vmemmap, valid for this call only
     let gib = -1;
     let pmd: Uint32Array | undefined;
+    let run = false;
     for (let va = vm.va(startPfn); va < end; ) {
       let phys = -1;
       let size = 4096;
@@ -98,12 +99,15 @@ export class Memmap {
       if (g !== gib) {
         gib = g;
         const t = pt.findTable(va, pt.pmd);
-        pmd = t >= 0 ? this.mem.frameWords(t) : undefined;
+        // copied: a run table's words are synthesised and may not outlive a translate below
+        pmd = t >= 0 ? pt.mem.tableWords(t)?.slice() : undefined;
+        run = t >= 0 && pt.isRunTable(t);
       }
       const lo = pmd ? pmd[2 * pt.index(va, pt.pmd)] : 0;
       if (lo & PTE_PRESENT && lo & PTE_PSE) {
         phys = entryPfn(lo, pmd![2 * pt.index(va, pt.pmd) + 1]) * 4096 + (va % PMD_SIZE);
-        size = PMD_SIZE;
+        // a run table's leaves are one physically contiguous run: to the end of its GiB in one step
+        size = run ? PUD_SIZE : PMD_SIZE;
       } else {
         phys = pt.translate(va);
         size = phys < 0 ? 4096 : pt.lastSize;

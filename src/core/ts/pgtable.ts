@@ -91,11 +91,11 @@ export class PageTable {
   }
 
   readLo(table: number, i: number): number {
-    const f = this.mem.frameWords(table);
+    const f = this.mem.tableWords(table);
     return f ? f[2 * i] : 0;
   }
   readHi(table: number, i: number): number {
-    const f = this.mem.frameWords(table);
+    const f = this.mem.tableWords(table);
     return f ? f[2 * i + 1] : 0;
   }
 
@@ -151,10 +151,30 @@ export class PageTable {
 
   /** True when no entry of the table is present. */
   tableEmpty(table: number): boolean {
-    const f = this.mem.frameWords(table);
+    const f = this.mem.tableWords(table);
     if (!f) return true;
     for (let i = 0; i < 1024; i++) if (f[i] !== 0) return false;
     return true;
+  }
+
+  /**
+   * Is `table` (a PMD table) an unbacked run table (assembly/pgtable.ts isRunTable): one table pattern
+   * whose 512 entries are present 2 MiB leaves, each mapping the 2 MiB after the previous one's?
+   */
+  isRunTable(table: number): boolean {
+    if (this.mem.isBacked(table)) return false;
+    const p = this.mem.patterns.patFind(table);
+    if (!p || p.selfShift !== 24) return false;
+    const f = this.mem.tableWords(table)!;
+    if (!(f[0] & PTE_PRESENT) || !(f[0] & PTE_PSE)) return false;
+    const first = entryPfn(f[0], f[1]);
+    for (let i = 1; i < 8; i++) if (entryPfn(f[2 * i], f[2 * i + 1]) !== first + 512 * i || f[2 * i] % 4096 !== f[0] % 4096 || f[2 * i + 1] >>> 20 !== f[1] >>> 20) return false;
+    return true;
+  }
+
+  /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
+  setRunTable(table: number, firstPfn: number): void {
+    this.mem.patterns.setRunTable(table, 21, firstPfn * 4096, LARGE_FLAGS, NX_HI);
   }
 
   /** translate's page size of the last mapped address. */
@@ -169,7 +189,7 @@ export class PageTable {
     const levels = this.shifts.length;
     for (let l = 0; l < levels; l++) {
       const i = this.index(va, l);
-      const f = this.mem.frameWords(table);
+      const f = this.mem.tableWords(table);
       if (!f) return -1;
       const lo = f[2 * i];
       if (!(lo & PTE_PRESENT)) return -1;
@@ -242,7 +262,7 @@ export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
   res[WALK_RES_ROOT] = table * 4096;
   for (let l = 0; l < n; l++) {
     const index = pt.index(low, l);
-    const f = pt.mem.frameWords(table);
+    const f = pt.mem.tableWords(table);
     const lo = f ? f[2 * index] : 0;
     const hi = f ? f[2 * index + 1] : 0;
     res[WALK_RES_ENTRIES + 2 * l] = (hi & 0xfffff) * 4294967296 + (lo >>> 0);
@@ -366,8 +386,20 @@ function freePagetable(pt: PageTable, pfn: number, order: number, altmapId: numb
 function removeTable(pt: PageTable, table: number, level: number, vaStart: number, vaEnd: number, direct: boolean, altmapId: number): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
-  const f = pt.mem.frameWords(table);
+  let f = pt.mem.tableWords(table);
   if (!f) return 0; // an unbacked table holds no entries
+  // a run table is read from its pattern; the first entry cleared backs it (assembly: physWrite64)
+  let backed = pt.mem.isBacked(table);
+  const clear = (i: number): void => {
+    if (!backed) {
+      const w = pt.mem.frameForWrite(table);
+      if (!w) return;
+      f = w;
+      backed = true;
+    }
+    f![2 * i] = 0;
+    f![2 * i + 1] = 0;
+  };
   // descending (see assembly/pgtable.ts removeTable): frees come off the top of the pattern list
   for (let va = vaEnd; va > vaStart; ) {
     // va - 64, not va - 1: these low-57-bit addresses are exact only at 64-byte granularity
@@ -383,22 +415,37 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
             const r = freePagetable(pt, pfn, level === last ? 0 : Math.log2(size / 4096), altmapId);
             if (r < 0) return r;
           }
-          f[2 * i] = 0;
-          f[2 * i + 1] = 0;
+          clear(i);
         }
       } else {
-        const r = removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
+        const whole = base >= vaStart && base + size <= vaEnd;
+        const r = !direct && whole && level + 1 === pt.pmd && pt.isRunTable(pfn) ? releaseRunTable(pt, pfn, altmapId) : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
-        if (pt.tableEmpty(pfn)) {
+        if (r === 1 || pt.tableEmpty(pfn)) {
           if (pt.alloc.freePages(pfn, 0, direct ? Purpose.DirectMap : Purpose.PageTable) < 0) return EFAULT;
-          f[2 * i] = 0;
-          f[2 * i + 1] = 0;
+          clear(i);
         }
       }
     }
     va = from;
   }
   return 0;
+}
+
+/**
+ * removeTable of a whole run table of 2 MiB leaves (assembly/pgtable.ts releaseRunTable): free_pagetable
+ * of each leaf, descending, the entries not cleared one by one (the table is freed next). 1, or -EFAULT
+ * on a Bug (the entries above it cleared, as removeTable leaves them).
+ */
+function releaseRunTable(pt: PageTable, table: number, altmapId: number): number {
+  const first = entryPfn(pt.readLo(table, 0), pt.readHi(table, 0));
+  for (let i = 511; i >= 0; i--) {
+    if (freePagetable(pt, first + 512 * i, 9, altmapId) < 0) {
+      for (let k = 511; k > i; k--) pt.write(table, k, 0, 0);
+      return EFAULT;
+    }
+  }
+  return 1;
 }
 
 /** remove_pagetable over the virtual range [start, end); vmemmap leaves go as `altmapId` says. */
