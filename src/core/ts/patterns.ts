@@ -68,7 +68,6 @@ export class Patterns {
   patClear(start: number, end: number): void {
     const ps = this.list;
     if (ps.length === 0) return;
-    this.version++;
     const i = this.lowerBound(start);
     const replaced: Pattern[] = [];
     let j = i;
@@ -78,7 +77,10 @@ export class Patterns {
       if (p.end > end) replaced.push({ ...p, start: end, pagePfn0: p.pagePfn0 + (end - p.start) * 64 });
       j++;
     }
-    if (j > i) ps.splice(i, j - i, ...replaced);
+    if (j > i) {
+      this.version++;
+      ps.splice(i, j - i, ...replaced);
+    }
   }
 
   /** The patterns overlapping [start, end), clipped to it (copies). */

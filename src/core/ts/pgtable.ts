@@ -162,14 +162,21 @@ export class PageTable {
    * whose 512 entries are present 2 MiB leaves, each mapping the 2 MiB after the previous one's?
    */
   isRunTable(table: number): boolean {
-    if (this.mem.isBacked(table)) return false;
+    return this.runTableFirstPfn(table) >= 0;
+  }
+
+  /** The block pfn a run table's entry 0 maps (entry i maps it + 512 * i), or -1 when `table` is no run table. From the pattern, nothing synthesised. */
+  runTableFirstPfn(table: number): number {
+    if (this.mem.isBacked(table)) return -1;
     const p = this.mem.patterns.patFind(table);
-    if (!p || p.selfShift !== 24) return false;
-    const f = this.mem.tableWords(table)!;
-    if (!(f[0] & PTE_PRESENT) || !(f[0] & PTE_PSE)) return false;
-    const first = entryPfn(f[0], f[1]);
-    for (let i = 1; i < 8; i++) if (entryPfn(f[2 * i], f[2 * i + 1]) !== first + 512 * i || f[2 * i] % 4096 !== f[0] % 4096 || f[2 * i + 1] >>> 20 !== f[1] >>> 20) return false;
-    return true;
+    if (!p || p.selfShift !== 24 || p.selfMask !== 0xff) return -1;
+    const lo0 = p.lo[0];
+    if (!(lo0 & PTE_PRESENT) || !(lo0 & PTE_PSE)) return -1;
+    for (let i = 1; i < 8; i++) if (p.lo[i] !== lo0 + i * PMD_SIZE || p.hi[i] !== p.hi[0]) return -1;
+    // entry 0 = template word 0 + P * 2^24, P the pattern step at the frame's byte 0 (below 2^53, see patterns.ts)
+    const P = p.pagePfn0 + (table - p.start) * 64;
+    const phys = (lo0 - (lo0 % 4096)) + (p.hi[0] & 0xfffff) * 4294967296 + P * 2 ** 24;
+    return phys / 4096;
   }
 
   /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
