@@ -12,7 +12,7 @@ import { allocPages, freePages } from './pagealloc';
 import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord } from './patterns';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
 import { shareDrop, shareTotal } from './shares';
-import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse } from './state';
+import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse, faultsArmed } from './state';
 
 export const PTE_PRESENT: u64 = 0x1;
 export const PTE_PSE: u64 = 0x80;
@@ -362,12 +362,19 @@ function mapEntry(table: u64, shift: u32, va: u64, phys: u64): i32 {
 /** kernel_physical_mapping_init: map pfns [s, e) with leaves of 2^shift bytes, ascending. */
 function kernelPhysicalMappingInit(s: u64, e: u64, shift: u32): i32 {
   const step = <u64>1 << (shift - 12);
+  // a whole blank table of 2 MiB or 1 GiB leaves is one run table (docs/core.md "Run tables"); not while
+  // a fault is armed (the per-entry writes are Backing attempts)
+  const runs = shift > 12 && !faultsArmed();
   for (let pfn = s; pfn < e; pfn += step) {
     const phys = pfn << 12;
     const va = cfgPageOffset + phys;
     const table = populateTo(va, shift, PURPOSE_DIRECT_MAP);
     if (popStatus < 0) return popStatus;
     if (popStatus > 0) continue; // a larger leaf already maps it
+    if (runs && (va & ((<u64>512 << shift) - 1)) == 0 && e - pfn >= step << 9 && tableBlank(table) && setRunTable(table, shift, phys, LARGE_LEAF_BITS)) {
+      pfn += (step << 9) - step;
+      continue;
+    }
     const r = mapEntry(table, shift, va, phys);
     if (r < 0) return r;
   }
@@ -499,7 +506,9 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
       } else {
         const child = e & PTE_PFN_MASK;
         const whole = subLo == eStart && va == eLast;
-        const r = !direct && whole && shift - 9 == 21 && isRunTable(child, 21) ? releaseRunTable(child) : removeTable(child, shift - 9, subLo, va, direct);
+        const sub = shift - 9;
+        const run = whole && (sub == 21 || (direct && sub == 30)) && isRunTable(child, sub);
+        const r = run ? (direct ? 1 : releaseRunTable(child)) : removeTable(child, sub, subLo, va, direct);
         if (r < 0) return r;
         if (r == 1 || tableEmpty(child)) {
           if (freePages(child >> 12, 0, direct ? PURPOSE_DIRECT_MAP : PURPOSE_PAGE_TABLE) < 0) return EFAULT;
@@ -514,7 +523,8 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
 }
 
 /**
- * removeTable of a whole run table of 2 MiB leaves: free_pagetable of each leaf, descending as
+ * removeTable of a whole run table of 2 MiB vmemmap leaves (a direct-map run table has nothing to
+ * release: its table is just freed): free_pagetable of each leaf, descending as
  * removeTable goes, without clearing the entries one by one (the table is freed next, which discards
  * its pattern). 1 (the table is empty), or -EFAULT on a Bug (the entries not yet released stay).
  */

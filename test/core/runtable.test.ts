@@ -6,7 +6,7 @@
  * cores, and only the host memory differs.
  */
 import { describe, expect, it } from 'vitest';
-import { NO_ALTMAP, type Core, type CoreConfig } from '../../src/core/core.ts';
+import { FaultKind, NO_ALTMAP, type Core, type CoreConfig } from '../../src/core/core.ts';
 import { createTsCore } from '../../src/core/ts/index.ts';
 import { createWasmCore } from '../../src/core/wasm.ts';
 import { CorePair } from '../fixtures.ts';
@@ -108,5 +108,53 @@ describe.each(['altmap', 'dram'] as const)('run tables (%s blocks)', (kind) => {
     expect(end.walks.every((x) => !x.mapped)).toBe(true);
     if (kind === 'altmap') expect(pair.w.altmapRead(ids[0]).alloc).toBe(0n);
     expect(pair.w.dramStats()).toEqual(ref.dramStats());
+  });
+});
+
+describe('run tables in the direct map', () => {
+  const PAGE_OFFSET = 0xffff888000000000n;
+  const TIB_PFNS = 1 << 28;
+  const dva = (phys: bigint) => PAGE_OFFSET + phys;
+  const PHYS = [0n, 0x40000000n, 0x3fffffff000n, 0x8000000000n, 0x8000001000n, 0xffffffff000n, 0x10000000000n];
+
+  function observeDirect(c: Core) {
+    return {
+      dram: c.dramStats(),
+      walks: PHYS.map((p) => c.walk(dva(p))),
+      tables: PHYS.map((p) => Buffer.from(c.readPhys(c.walk(dva(p)).levels.at(-1)!.table, 4096)).toString('hex')),
+    };
+  }
+
+  it.each([true, false])('gbpages %s: init_memory_mapping of 1 TiB + 4 KiB (2 whole tables of leaves), then a partial and a whole kernel_physical_mapping_remove, as the per-entry writes (a fault armed that never fires)', async (gbpages) => {
+    const w = await createWasmCore();
+    const t = createTsCore();
+    const ref = await createWasmCore();
+    const cfg = { ...config(false), gbpages };
+    for (const c of [w, t, ref]) expect(c.init(cfg)).toBe(0);
+    // an armed fault that the direct map never attempts: the per-entry path
+    ref.setFault(FaultKind.AltmapAlloc, 1);
+    const before = w.backedBytes();
+    const end = TIB_PFNS + 1;
+    for (const c of [w, t, ref]) expect(c.directMapAdd(0, end)).toBe(0);
+    const pair = new CorePair(w, t);
+    const want = observeDirect(ref);
+    expect(observeDirect(w)).toEqual(want);
+    expect(observeDirect(t)).toEqual(want);
+    pair.sameTables(4);
+    expect(w.backedBytes()).toBe(t.backedBytes());
+    // 1 GiB leaves: the two PUD tables of 512 GiB are runs; 2 MiB leaves: 1024 PMD tables of 1 GiB are
+    expect(ref.backedBytes() - w.backedBytes()).toBe((gbpages ? 2 : 1024) * 4096);
+    expect(w.backedBytes() - before).toBeLessThan(16 * 4096);
+    // the first 512 GiB and a half (one whole run table released, one split), then the rest
+    const half = (3 * TIB_PFNS) / 4;
+    for (const c of [w, t, ref]) expect(c.directMapRemove(0, half)).toBe(0);
+    const mid = observeDirect(ref);
+    expect(observeDirect(w)).toEqual(mid);
+    expect(observeDirect(t)).toEqual(mid);
+    for (const c of [w, t, ref]) expect(c.directMapRemove(half, end)).toBe(0);
+    const gone = observeDirect(ref);
+    expect(observeDirect(w)).toEqual(gone);
+    expect(observeDirect(t)).toEqual(gone);
+    expect(gone.walks.every((x) => !x.mapped)).toBe(true);
   });
 });

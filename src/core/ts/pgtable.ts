@@ -161,27 +161,31 @@ export class PageTable {
    * Is `table` (a PMD table) an unbacked run table (assembly/pgtable.ts isRunTable): one table pattern
    * whose 512 entries are present 2 MiB leaves, each mapping the 2 MiB after the previous one's?
    */
-  isRunTable(table: number): boolean {
-    return this.runTableFirstPfn(table) >= 0;
+  isRunTable(table: number, shift = 21): boolean {
+    return this.runTableFirstPfn(table, shift) >= 0;
   }
 
-  /** The block pfn a run table's entry 0 maps (entry i maps it + 512 * i), or -1 when `table` is no run table. From the pattern, nothing synthesised. */
-  runTableFirstPfn(table: number): number {
+  /**
+   * The pfn a run table's entry 0 maps (entry i maps it + i * 2^shift / 4096: shift 21 for 2 MiB leaves,
+   * 30 for 1 GiB), or -1 when `table` is no run table of that kind. From the pattern, nothing synthesised.
+   */
+  runTableFirstPfn(table: number, shift = 21): number {
     if (this.mem.isBacked(table)) return -1;
     const p = this.mem.patterns.patFind(table);
-    if (!p || p.selfShift !== 24 || p.selfMask !== 0xff) return -1;
+    if (!p || p.selfShift !== shift + 3 || p.selfMask !== 0xff) return -1;
     const lo0 = p.lo[0];
     if (!(lo0 & PTE_PRESENT) || !(lo0 & PTE_PSE)) return -1;
-    for (let i = 1; i < 8; i++) if (p.lo[i] !== lo0 + i * PMD_SIZE || p.hi[i] !== p.hi[0]) return -1;
-    // entry 0 = template word 0 + P * 2^24, P the pattern step at the frame's byte 0 (below 2^53, see patterns.ts)
+    const physOf = (i: number) => (p.hi[i] & 0xfffff) * 4294967296 + (p.lo[i] - (p.lo[i] % 4096));
+    const phys0 = physOf(0);
+    for (let i = 1; i < 8; i++) if (physOf(i) !== phys0 + i * 2 ** shift || p.lo[i] % 4096 !== lo0 % 4096 || p.hi[i] >>> 20 !== p.hi[0] >>> 20) return -1;
+    // entry 0 = template word 0 + P * 2^(shift + 3), P the pattern step at the frame's byte 0 (below 2^53, patterns.ts)
     const P = p.pagePfn0 + (table - p.start) * 64;
-    const phys = (lo0 - (lo0 % 4096)) + (p.hi[0] & 0xfffff) * 4294967296 + P * 2 ** 24;
-    return phys / 4096;
+    return (phys0 + P * 2 ** (shift + 3)) / 4096;
   }
 
   /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
-  setRunTable(table: number, firstPfn: number): void {
-    this.mem.patterns.setRunTable(table, 21, firstPfn * 4096, LARGE_FLAGS, NX_HI);
+  setRunTable(table: number, firstPfn: number, shift = 21): void {
+    this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI);
   }
 
   /** translate's page size of the last mapped address. */
@@ -317,11 +321,18 @@ export function walkMany(pt: PageTable, vas: BigUint64Array, out: BigUint64Array
 function kernelPhysicalMappingInit(pt: PageTable, va: number, len: number, pfn: number, level: number): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
+  // a whole blank table of 2 MiB or 1 GiB leaves is one run table (assembly: kernelPhysicalMappingInit)
+  const runs = level !== last && !pt.mem.faultsArmed();
   for (let off = 0; off < len; off += size) {
     const a = va + off;
     const t = pt.populateTo(a, level, Purpose.DirectMap);
     if (t === LEAF_ABOVE) continue;
     if (t < 0) return t;
+    if (runs && a % (512 * size) === 0 && len - off >= 512 * size && pt.mem.isBlank(t)) {
+      pt.setRunTable(t, pfn + off / 4096, pt.shifts[level]);
+      off += 511 * size;
+      continue;
+    }
     const i = pt.index(a, level);
     const lo = pt.readLo(t, i);
     const p = pfn + off / 4096;
@@ -426,7 +437,9 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
         }
       } else {
         const whole = base >= vaStart && base + size <= vaEnd;
-        const r = !direct && whole && level + 1 === pt.pmd && pt.isRunTable(pfn) ? releaseRunTable(pt, pfn, altmapId) : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
+        // a whole run table: vmemmap leaves released at once; a direct map's has nothing to release
+        const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.isRunTable(pfn, pt.shifts[level + 1]);
+        const r = run ? (direct ? 1 : releaseRunTable(pt, pfn, altmapId)) : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
         if (r === 1 || pt.tableEmpty(pfn)) {
           if (pt.alloc.freePages(pfn, 0, direct ? Purpose.DirectMap : Purpose.PageTable) < 0) return EFAULT;
