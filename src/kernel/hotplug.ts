@@ -4,7 +4,7 @@
  * per profile: whole sections with to_vmem_altmap lookups (v4.5), whole sections with the altmap
  * passed down (v4.18), 2 MiB sub-sections (v6).
  */
-import { ERRNO } from './errno.ts';
+import { ERRNO, HostMemoryError } from './errno.ts';
 import { hex, pa } from './printk.ts';
 import { BOOT, PAGES_PER_SECTION, PAGES_PER_SUBSECTION, pfnToSection, sectionToPfn } from './sparse.ts';
 import { LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, vmemmapCanOptimize } from './vmemmap.ts';
@@ -87,7 +87,14 @@ export class Hotplug {
     }
     this.added = [];
     this.partial = null;
-    const ret = this.addPages(nid, startPfn, nrPages, params);
+    let ret: number;
+    try {
+      ret = this.addPages(nid, startPfn, nrPages, params);
+    } catch (e) {
+      // the memmap init of added sections ran out of host room (eagerMemmap, say): the same undo
+      if (e instanceof HostMemoryError) this.hostOomUndo(startPfn, nrPages);
+      throw e;
+    }
     if (ft.on) ft.exit('add_pages');
     if (ret && k.hostFailures() !== hostMark) this.hostOomUndo(startPfn, nrPages);
     this.added = [];
@@ -138,8 +145,9 @@ export class Hotplug {
       const done = ret < 0 ? k.vmemmap.populatedSections(sec, last) : last - sec + 1;
       const freeId = a.explicit ? (altmap ? altmap.id : NO_ALTMAP) : LOOKUP_ALTMAP;
       if (done > 0) {
-        this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
+        // recorded first: a host failure in their memmap init undoes them too
         this.added.push([first, done * PAGES_PER_SECTION, freeId]);
+        this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
       }
       if (ret < 0) {
         // what the failing section's populate got before it failed stays (as v4.x leaves it) unless the host ran out
