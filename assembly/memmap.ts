@@ -10,7 +10,7 @@
 import { ENOMEM } from './abi';
 import { IO, RES } from './layout';
 import { opMask, opSelf, opWord, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
-import { translate, trPhys, trSize } from './pgtable';
+import { translate, translateRun, trPhys, trRun, trSize } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
 
@@ -138,19 +138,20 @@ function fillPhys(phys: u64, len: u64, P: u64): i32 {
   return r;
 }
 
-/** Apply the current op to the struct pages of pfns [p, p + n), leaf by leaf through the vmemmap. */
+/** Apply the current op to the struct pages of pfns [p, p + n), leaf by leaf (run by run) through the vmemmap. */
 function memmapApply(p: u64, n: u64): i32 {
   let va = cfgVmemmapStart + (p << 6);
   let left = n << 6;
   while (left != 0) {
-    if (!translate(va)) {
+    if (!translateRun(va)) {
       const skip = trSize - (va & (trSize - 1));
       if (skip >= left) break;
       va += skip;
       left -= skip;
       continue;
     }
-    let chunk = trSize - (va & (trSize - 1));
+    // a run table's leaves are one physically contiguous run: one fill for all of them
+    let chunk = trRun;
     if (chunk > left) chunk = left;
     const r = fillPhys(trPhys, chunk, (va - cfgVmemmapStart) >> 6);
     if (r < 0) return r;

@@ -3,7 +3,9 @@
  * pfns built from one template, so that a huge memmap costs O(extents), not O(pages).
  *
  * Frame start + k, byte 64*j + 8*i, holds word i of the struct page of P = pagePfn0 + 64*k + j:
- * words[i] + ((selfMask >> i) & 1 ? vmemmapStart + 64*P : 0). The patterns are kept in one array
+ * words[i] + ((selfMask >> i) & 1 ? vmemmapStart + 64*P : 0); a *table pattern* (selfShift s > 0) holds
+ * page-table entries instead, its self words adding P << s (an arithmetic run of leaves: a PMD table
+ * whose 512 entries map the next 2 MiB each is one record). The patterns are kept in one array
  * (PATTERNS) sorted by start, never overlapping. A pattern may lie under a backed frame (the frame's
  * bytes win); discarding a frame drops both (physmem.ts). Adjacent patterns with the same words and a
  * consistent pagePfn0 are merged on every change, so sequential memmap runs stay O(1).
@@ -21,7 +23,8 @@ class Pattern {
   end: u64;
   pagePfn0: u64;
   selfMask: u32;
-  pad: u32;
+  /** 0: struct pages (self words add vmemmapStart + 64*P); s > 0: page-table entries (self words add P << s). */
+  selfShift: u32;
   w0: u64;
   w1: u64;
   w2: u64;
@@ -39,6 +42,12 @@ export let patCount: u32 = 0;
 
 export let opMask: u32 = 0;
 export let opSelf: u32 = 0;
+/** The selfShift patterns written by patApply get: 0 for memmap ops; pgtable.ts sets it around a table run. */
+export let opShift: u32 = 0;
+
+export function setOpShift(s: u32): void {
+  opShift = s;
+}
 
 export function setOp(mask: u32, self: u32): void {
   opMask = mask;
@@ -125,9 +134,14 @@ export function patWord(i: u32, frame: u64, off: u32): u64 {
   let v = load<u64>(patWordAt(p, w));
   if ((p.selfMask >> w) & 1) {
     const P = p.pagePfn0 + ((frame - p.start) << 6) + <u64>(off >> 6);
-    v += cfgVmemmapStart + (P << 6);
+    v += p.selfShift != 0 ? P << p.selfShift : cfgVmemmapStart + (P << 6);
   }
   return v;
+}
+
+/** Pattern i's selfShift (0: struct pages, else a table pattern's entry stride * 8). */
+export function patSelfShift(i: u32): u32 {
+  return pat(i).selfShift;
 }
 
 /** Write the 4 KiB content of `frame` under pattern i to dst. */
@@ -164,7 +178,10 @@ export function synthFrame(i: u32, frame: u64, dst: usize): void {
   const m5 = selfWordMask(self, 5);
   const m6 = selfWordMask(self, 6);
   const m7 = selfWordMask(self, 7);
-  let va = cfgVmemmapStart + ((p.pagePfn0 + ((frame - p.start) << 6)) << 6);
+  const P0 = p.pagePfn0 + ((frame - p.start) << 6);
+  const table = p.selfShift != 0;
+  let va = table ? P0 << p.selfShift : cfgVmemmapStart + (P0 << 6);
+  const stride: u64 = table ? <u64>1 << p.selfShift : 64;
   for (let j: usize = 0; j < 64; j++) {
     const d = dst + (j << 6);
     store<u64>(d, w0 + (va & m0));
@@ -175,7 +192,7 @@ export function synthFrame(i: u32, frame: u64, dst: usize): void {
     store<u64>(d, w5 + (va & m5), 40);
     store<u64>(d, w6 + (va & m6), 48);
     store<u64>(d, w7 + (va & m7), 56);
-    va += 64;
+    va += stride;
   }
 }
 
@@ -241,7 +258,7 @@ function patMergeable(i: u32, j: u32): bool {
   const b = pat(j);
   if (a.end != b.start) return false;
   const self = a.selfMask;
-  if (self != b.selfMask) return false;
+  if (self != b.selfMask || a.selfShift != b.selfShift) return false;
   for (let w: u32 = 0; w < 8; w++) if (load<u64>(patWordAt(a, w)) != load<u64>(patWordAt(b, w))) return false;
   if (self == 0) return true;
   return b.pagePfn0 == a.pagePfn0 + ((a.end - a.start) << 6);
@@ -266,7 +283,7 @@ function patWriteOp(i: u32, s: u64, e: u64, p0: u64): void {
   p.end = e;
   p.pagePfn0 = p0;
   p.selfMask = opSelf & opMask;
-  p.pad = 0;
+  p.selfShift = opShift;
   for (let w: u32 = 0; w < 8; w++) store<u64>(patWordAt(p, w), (opMask >> w) & 1 ? opWord(w) : 0);
 }
 

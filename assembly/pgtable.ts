@@ -9,9 +9,10 @@ import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, WAL
 import { altmapFree, lookupAltmap } from './altmap';
 import { IO, RES, SCRATCH } from './layout';
 import { allocPages, freePages } from './pagealloc';
+import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord } from './patterns';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
 import { shareDrop, shareTotal } from './shares';
-import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse } from './state';
+import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse, faultsArmed } from './state';
 
 export const PTE_PRESENT: u64 = 0x1;
 export const PTE_PSE: u64 = 0x80;
@@ -91,6 +92,8 @@ export function populateTo(va: u64, leafShift: u32, purpose: i32): u64 {
 /** translate's result: leaf size (or, unmapped, the size of the hole at the level that stopped), and phys. */
 export let trSize: u64 = 0;
 export let trPhys: u64 = 0;
+/** The table holding the entry translate stopped at (the leaf's, when mapped). */
+let trTable: u64 = 0;
 
 /** Walk va; true with trPhys (leaf base + offset) and trSize when mapped, else false with trSize = hole size. */
 export function translate(va: u64): bool {
@@ -108,6 +111,7 @@ function translateFrom(table: u64, shift: u32, va: u64): bool {
       return false;
     }
     if (isLeaf(e, shift)) {
+      trTable = table;
       trSize = size;
       trPhys = (e & PTE_PFN_MASK & ~(size - 1)) + (va & (size - 1));
       return true;
@@ -116,6 +120,72 @@ function translateFrom(table: u64, shift: u32, va: u64): bool {
     shift -= 9;
   }
   return false;
+}
+
+// ---- run tables: a table whose 512 entries are one arithmetic run of leaves, held as one table pattern ----
+/** The selfShift of a table pattern whose entries are 2^shift bytes apart (8 entries per pattern step). */
+@inline
+function runShift(shift: u32): u32 {
+  return shift + 3;
+}
+
+/**
+ * Is the table at `table` (entries of 2^shift bytes) an unbacked run table: one table pattern whose
+ * entries are present leaves, each mapping the 2^shift bytes after the previous one's?
+ */
+export function isRunTable(table: u64, shift: u32): bool {
+  const f = table >> 12;
+  if (frameAddr(f) != 0) return false;
+  const p = patFind(f);
+  if (p < 0 || patSelfShift(<u32>p) != runShift(shift)) return false;
+  const e0 = patWord(<u32>p, f, 0);
+  if (!isLeaf(e0, shift) || (e0 & PTE_PRESENT) == 0) return false;
+  // words 1..7 of each step continue word 0 (the step itself adds 8 << shift)
+  for (let i: u32 = 1; i < 8; i++) if (patWord(<u32>p, f, i << 3) != e0 + (<u64>i << shift)) return false;
+  return true;
+}
+
+/** Does the table hold nothing, not even a pattern (a page fresh from allocPages)? */
+export function tableBlank(table: u64): bool {
+  const f = table >> 12;
+  return frameAddr(f) == 0 && patFind(f) < 0;
+}
+
+/**
+ * Make the blank table at `table` (entries of 2^shift bytes) a run table: entry i = (phys + i << shift)
+ * | bits, without backing its frame. False when the pattern list has no room (the caller writes the
+ * entries instead). The memmap op the patterns module holds is kept.
+ */
+export function setRunTable(table: u64, shift: u32, phys: u64, bits: u64): bool {
+  const s = runShift(shift);
+  const low = (<u64>1 << s) - 1;
+  const m = opMask;
+  const sf = opSelf;
+  const sh = opShift;
+  const w0 = opWord(0), w1 = opWord(1), w2 = opWord(2), w3 = opWord(3), w4 = opWord(4), w5 = opWord(5), w6 = opWord(6), w7 = opWord(7);
+  for (let i: u32 = 0; i < 8; i++) setOpWord(i, (phys & low) + (<u64>i << shift) + bits);
+  setOp(0xff, 0xff);
+  setOpShift(s);
+  const ok = patApply(table >> 12, (table >> 12) + 1, phys >> s);
+  setOp(m, sf);
+  setOpShift(sh);
+  setOpWord(0, w0); setOpWord(1, w1); setOpWord(2, w2); setOpWord(3, w3);
+  setOpWord(4, w4); setOpWord(5, w5); setOpWord(6, w6); setOpWord(7, w7);
+  return ok;
+}
+
+/** translateRun's result: bytes from va on that map physically contiguous memory (at least to the leaf's end). */
+export let trRun: u64 = 0;
+
+/**
+ * translate, and how far the mapping continues contiguously from va: to the leaf's end, or to the
+ * end of its table when the table is a run table (so memmap ops over a huge vmemmap go a table at a time).
+ */
+export function translateRun(va: u64): bool {
+  if (!translate(va)) return false;
+  trRun = trSize - (va & (trSize - 1));
+  if (trSize == PMD_SIZE && isRunTable(trTable, 21)) trRun = (PMD_SIZE << 9) - (va & ((PMD_SIZE << 9) - 1));
+  return true;
 }
 
 /** findTable: no table (a level above is not present, or is a leaf). */
@@ -292,12 +362,19 @@ function mapEntry(table: u64, shift: u32, va: u64, phys: u64): i32 {
 /** kernel_physical_mapping_init: map pfns [s, e) with leaves of 2^shift bytes, ascending. */
 function kernelPhysicalMappingInit(s: u64, e: u64, shift: u32): i32 {
   const step = <u64>1 << (shift - 12);
+  // a whole blank table of 2 MiB or 1 GiB leaves is one run table (docs/core.md "Run tables"); not while
+  // a fault is armed (the per-entry writes are Backing attempts)
+  const runs = shift > 12 && !faultsArmed();
   for (let pfn = s; pfn < e; pfn += step) {
     const phys = pfn << 12;
     const va = cfgPageOffset + phys;
     const table = populateTo(va, shift, PURPOSE_DIRECT_MAP);
     if (popStatus < 0) return popStatus;
     if (popStatus > 0) continue; // a larger leaf already maps it
+    if (runs && (va & ((<u64>512 << shift) - 1)) == 0 && e - pfn >= step << 9 && tableBlank(table) && setRunTable(table, shift, phys, LARGE_LEAF_BITS)) {
+      pfn += (step << 9) - step;
+      continue;
+    }
     const r = mapEntry(table, shift, va, phys);
     if (r < 0) return r;
   }
@@ -428,9 +505,12 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
         }
       } else {
         const child = e & PTE_PFN_MASK;
-        const r = removeTable(child, shift - 9, subLo, va, direct);
+        const whole = subLo == eStart && va == eLast;
+        const sub = shift - 9;
+        const run = whole && (sub == 21 || (direct && sub == 30)) && isRunTable(child, sub);
+        const r = run ? (direct ? 1 : releaseRunTable(child)) : removeTable(child, sub, subLo, va, direct);
         if (r < 0) return r;
-        if (tableEmpty(child)) {
+        if (r == 1 || tableEmpty(child)) {
           if (freePages(child >> 12, 0, direct ? PURPOSE_DIRECT_MAP : PURPOSE_PAGE_TABLE) < 0) return EFAULT;
           physWrite64(ea, 0);
         }
@@ -440,6 +520,24 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
     va = eStart - 1;
   }
   return 0;
+}
+
+/**
+ * removeTable of a whole run table of 2 MiB vmemmap leaves (a direct-map run table has nothing to
+ * release: its table is just freed): free_pagetable of each leaf, descending as
+ * removeTable goes, without clearing the entries one by one (the table is freed next, which discards
+ * its pattern). 1 (the table is empty), or -EFAULT on a Bug (the entries not yet released stay).
+ */
+function releaseRunTable(table: u64): i32 {
+  const first = physRead64(table) & PTE_PFN_MASK;
+  for (let i: i32 = 511; i >= 0; i--) {
+    if (freePagetable((first + (<u64>i << 21)) >> 12, 9) < 0) {
+      // the kernel stops at the Bug: the entries from i on are the ones it cleared (as removeTable does)
+      for (let k: i32 = 511; k > i; k--) physWrite64(table + (<u64>k << 3), 0);
+      return EFAULT;
+    }
+  }
+  return 1;
 }
 
 /** remove_pagetable over the virtual range [start, start + len); vmemmap leaves go as `altmapId` says. */

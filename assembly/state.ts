@@ -123,3 +123,9 @@ export function faultFires(kind: u32): bool {
   store<u32>(at, c - 1);
   return c == 1;
 }
+
+/** Is any fault armed? Batched paths (a PMD table populated as one run) take the per-entry path then, so each attempt is counted as the contract orders them. */
+export function faultsArmed(): bool {
+  for (let k: u32 = 0; k < FAULT_KINDS; k++) if (load<u32>(CTL_FAULTS + (<usize>k << 2)) != 0) return true;
+  return false;
+}

@@ -28,12 +28,14 @@ import {
   PTE_PFN_MASK,
   PTE_PSE,
   removePagetable,
+  setRunTable,
+  tableBlank,
   translate,
   trPhys,
   trSize,
 } from './pgtable';
 import { shareAdd, shareDrop } from './shares';
-import { cfgDebug, cfgLevels, cfgPse, cfgVmemmapStart, emit } from './state';
+import { cfgDebug, cfgLevels, cfgPse, cfgVmemmapStart, emit, faultsArmed } from './state';
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
 function releaseBlock(pfn: u64, order: u32, altmapId: i32): void {
@@ -93,11 +95,22 @@ export function vmemmapPopulate(startPfn: u64, nrPages: u64, altmapId: i32, flag
 function populateHugepages(start: u64, len: u64, altmapId: i32, flags: u32): i32 {
   let addr = start;
   let left = len;
+  // no Pmd events to emit and no armed fault to count attempts for: whole PMD tables may go as runs
+  const runs = !cfgDebug && !faultsArmed();
   while (left != 0) {
     let step = PMD_SIZE - (addr & (PMD_SIZE - 1));
     if (step > left) step = left;
     const pmdTable = populateTo(addr, 21, PURPOSE_PAGE_TABLE);
     if (popStatus < 0) return ENOMEM;
+    if (popStatus == 0 && runs && (addr & (PUD_SIZE - 1)) == 0 && left >= PUD_SIZE && tableBlank(pmdTable)) {
+      const done = populatePmdTable(pmdTable, addr, altmapId);
+      if (done < 0) return ENOMEM;
+      // the entries it filled; the loop goes on at the first one it could not (a failed DRAM block)
+      addr += <u64>done << 21;
+      left -= <u64>done << 21;
+      if (done == 512) continue;
+      step = PMD_SIZE;
+    }
     if (popStatus == 0) {
       const ea = pmdTable + (((addr >> 21) & 511) << 3);
       const e = physRead64(ea);
@@ -140,6 +153,49 @@ function populateHugepages(start: u64, len: u64, altmapId: i32, flags: u32): i32
     left -= step;
   }
   return 0;
+}
+
+/** Bytes a PUD entry (a PMD table) maps. */
+const PUD_SIZE: u64 = PMD_SIZE << 9;
+
+/**
+ * The hugepage loop's 512 steps over the blank PMD table of one whole GiB of vmemmap, at once: the
+ * blocks are allocated in the loop's order; when all 512 are one contiguous run (the altmap's and a
+ * fresh allocator's always are) the table becomes a run table (pgtable.ts: one pattern, no backed
+ * frame), else the entries are written as the loop writes them. Returns the entries filled (512, or
+ * the index of a DRAM block that failed: the loop handles that one, so the fallback is as before), or
+ * -ENOMEM (an altmap that ran out, with the entries before it filled, or an entry that could not be stored).
+ */
+function populatePmdTable(table: u64, addr: u64, altmapId: i32): i32 {
+  let n: u32 = 0;
+  let contiguous = true;
+  let first: u64 = 0;
+  const blocks = IO; // one u64 phys per entry; IO is free during a core call
+  for (; n < 512; n++) {
+    let block: u64;
+    if (altmapId >= 0) {
+      const pfn = altmapAlloc(altmapId, 512);
+      if (pfn == ALTMAP_FAIL) break;
+      block = pfn << 12;
+    } else {
+      const pfn = allocPages(9, PURPOSE_MEMMAP);
+      if (pfn < 0) break;
+      block = <u64>pfn << 12;
+    }
+    if (n == 0) first = block;
+    else if (block != first + (<u64>n << 21)) contiguous = false;
+    store<u64>(blocks + (<usize>n << 3), block);
+  }
+  if (n == 512 && contiguous && setRunTable(table, 21, first, LARGE_LEAF_BITS)) return 512;
+  for (let i: u32 = 0; i < n; i++) {
+    if (!physWrite64(table + (<u64>i << 3), load<u64>(blocks + (<usize>i << 3)) | LARGE_LEAF_BITS)) {
+      // as the loop: this block goes back, and the ones after it were never taken
+      for (let k = n; k > i; k--) releaseBlock(load<u64>(blocks + (<usize>(k - 1) << 3)) >> 12, 9, altmapId);
+      return ENOMEM;
+    }
+  }
+  if (n < 512 && altmapId >= 0) return ENOMEM;
+  return <i32>n;
 }
 
 // ---- compound devmaps (v5.17+, mm/sparse-vmemmap.c vmemmap_populate_compound_pages) ----

@@ -4,7 +4,7 @@
  * per profile: whole sections with to_vmem_altmap lookups (v4.5), whole sections with the altmap
  * passed down (v4.18), 2 MiB sub-sections (v6).
  */
-import { ERRNO } from './errno.ts';
+import { ERRNO, HostMemoryError } from './errno.ts';
 import { hex, pa } from './printk.ts';
 import { BOOT, PAGES_PER_SECTION, PAGES_PER_SUBSECTION, pfnToSection, sectionToPfn } from './sparse.ts';
 import { LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, vmemmapCanOptimize } from './vmemmap.ts';
@@ -87,7 +87,14 @@ export class Hotplug {
     }
     this.added = [];
     this.partial = null;
-    const ret = this.addPages(nid, startPfn, nrPages, params);
+    let ret: number;
+    try {
+      ret = this.addPages(nid, startPfn, nrPages, params);
+    } catch (e) {
+      // the memmap init of added sections ran out of host room (eagerMemmap, say): the same undo
+      if (e instanceof HostMemoryError) this.hostOomUndo(startPfn, nrPages);
+      throw e;
+    }
     if (ft.on) ft.exit('add_pages');
     if (ret && k.hostFailures() !== hostMark) this.hostOomUndo(startPfn, nrPages);
     this.added = [];
@@ -139,8 +146,9 @@ export class Hotplug {
       const done = ret < 0 ? k.vmemmap.populatedSections(sec, last) : last - sec + 1;
       const freeId = a.explicit ? (altmap ? altmap.id : NO_ALTMAP) : LOOKUP_ALTMAP;
       if (done > 0) {
-        this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
+        // recorded first: a host failure in their memmap init undoes them too
         this.added.push([first, done * PAGES_PER_SECTION, freeId]);
+        this.sectionsAdded(nid, first, done * PAGES_PER_SECTION, params);
       }
       if (ret < 0) {
         // what the failing section's populate got before it failed stays (as v4.x leaves it) unless the host ran out
@@ -186,7 +194,9 @@ export class Hotplug {
       // steps through the trace, so that each sparse_add_section shows its own section's memmap)
       let batchEnd = pieceEnd;
       if (whole && !compound && !k.ftrace.observed) {
-        while (batchEnd + PAGES_PER_SECTION <= end && !k.sparse.anyActive(batchEnd, batchEnd + PAGES_PER_SECTION)) batchEnd += PAGES_PER_SECTION;
+        // up to the first section with an active sub-section, in whole sections (one lookup, not one a section)
+        const active = k.sparse.firstActivePfn(batchEnd, end);
+        batchEnd += Math.floor((active - batchEnd) / PAGES_PER_SECTION) * PAGES_PER_SECTION;
       }
       const flags = whole ? (k.profile.basePagesUseAltmap ? PopulateFlags.BasePagesUseAltmap : 0) : PopulateFlags.BasePages;
       const ret = compound
@@ -407,9 +417,17 @@ export class Hotplug {
       // sparse_init_nid: a node's memmap from the node's own memory
       const nid = k.numa.ramNodes[i] ?? 0;
       const ok = k.numa.onNode(nid, () => {
-        for (let sec = pfnToSection(s); sec <= pfnToSection(e - 1); sec++) {
-          if (k.sparse.pfnValid(sectionToPfn(sec))) continue;
-          if (k.vmemmap.populate(sectionToPfn(sec), PAGES_PER_SECTION, -1, 0) < 0) return false;
+        const last = pfnToSection(e - 1);
+        for (let sec = pfnToSection(s); sec <= last; ) {
+          if (k.sparse.pfnValid(sectionToPfn(sec))) {
+            sec++;
+            continue;
+          }
+          // a run of sections not yet present in one call: the same 2 MiB steps in the same order as one
+          // call per section (the vmemmap of a section is one PMD entry), so whole GiBs go as run tables
+          const end = Math.min(last + 1, pfnToSection(k.sparse.firstActivePfn(sectionToPfn(sec), sectionToPfn(last + 1))));
+          if (k.vmemmap.populate(sectionToPfn(sec), (end - sec) * PAGES_PER_SECTION, -1, 0) < 0) return false;
+          sec = end;
         }
         return true;
       });

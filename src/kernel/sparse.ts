@@ -40,6 +40,13 @@ export class Sparse {
     return this.active.firstIn(pfnToSubsection(startPfn), pfnToSubsection(endPfn - 1) + 1) !== null;
   }
 
+  /** The first pfn of [startPfn, endPfn) (sub-section aligned) whose sub-section is active, or endPfn: a run of absent memory in one lookup. */
+  firstActivePfn(startPfn: number, endPfn: number): number {
+    if (endPfn <= startPfn) return endPfn;
+    const r = this.active.firstIn(pfnToSubsection(startPfn), pfnToSubsection(endPfn - 1) + 1);
+    return r === null ? endPfn : Math.max(startPfn, r.start * PAGES_PER_SUBSECTION);
+  }
+
   /** section_activate: mark [startPfn, endPfn) present, added by `owner`. */
   markPresent(startPfn: number, endPfn: number, owner: object): void {
     this.active.set(pfnToSubsection(startPfn), pfnToSubsection(endPfn - 1) + 1, owner);

@@ -91,6 +91,8 @@ export class Memmap {
     // the PMD table of the current 1 GiB of vmemmap, valid for this call only
     let gib = -1;
     let pmd: Uint32Array | undefined;
+    // a run table's first block (entry i maps it + 512 * i), or -1
+    let run = -1;
     for (let va = vm.va(startPfn); va < end; ) {
       let phys = -1;
       let size = 4096;
@@ -98,10 +100,15 @@ export class Memmap {
       if (g !== gib) {
         gib = g;
         const t = pt.findTable(va, pt.pmd);
-        pmd = t >= 0 ? this.mem.frameWords(t) : undefined;
+        run = t >= 0 ? pt.runTableFirstPfn(t) : -1;
+        pmd = t >= 0 && run < 0 ? pt.mem.tableWords(t) : undefined;
       }
       const lo = pmd ? pmd[2 * pt.index(va, pt.pmd)] : 0;
-      if (lo & PTE_PRESENT && lo & PTE_PSE) {
+      if (run >= 0) {
+        // a run table's leaves are one physically contiguous run: to the end of its GiB in one step
+        phys = (run + 512 * pt.index(va, pt.pmd)) * 4096 + (va % PMD_SIZE);
+        size = PUD_SIZE;
+      } else if (lo & PTE_PRESENT && lo & PTE_PSE) {
         phys = entryPfn(lo, pmd![2 * pt.index(va, pt.pmd) + 1]) * 4096 + (va % PMD_SIZE);
         size = PMD_SIZE;
       } else {

@@ -2,8 +2,9 @@
  * Fill patterns (as assembly/patterns.ts; docs/core.md "Physical memory"): runs of frames holding struct
  * pages of consecutive pfns built from one template, so that a huge memmap costs O(extents). Frame
  * start + k, byte 64*j, holds the struct page of P = pagePfn0 + 64*k + j, whose word i is
- * words[i] + ((selfMask >> i) & 1 ? vmemmapStart + 64*P : 0). Sorted by start, never overlapping,
- * neighbours merged. 64-bit words are lo/hi u32 halves.
+ * words[i] + ((selfMask >> i) & 1 ? vmemmapStart + 64*P : 0); a table pattern (selfShift s > 0) holds
+ * page-table entries, its self words adding P * 2^s (a run table: pgtable.ts). Sorted by start, never
+ * overlapping, neighbours merged. 64-bit words are lo/hi u32 halves.
  */
 
 /** A run of frames holding struct pages of consecutive pfns, all built from one template. */
@@ -15,6 +16,8 @@ export interface Pattern {
   lo: Uint32Array; // 8 words, low halves
   hi: Uint32Array; // 8 words, high halves
   selfMask: number;
+  /** Absent or 0: struct pages; s > 0: page-table entries whose self words add P * 2^s. */
+  selfShift?: number;
 }
 
 /** A memmap operation (the core's *op*): which words it sets, their values and which add the page's own VA. */
@@ -32,6 +35,8 @@ const isZero = (words: Uint32Array) => words.every((x) => x === 0);
 
 export class Patterns {
   readonly list: Pattern[] = [];
+  /** Bumped on every change of the list (physmem.ts keys its synthesised run tables by it). */
+  version = 0;
 
   constructor(
     /** VMEMMAP_START as lo/hi halves, for self-relative words. */
@@ -72,7 +77,10 @@ export class Patterns {
       if (p.end > end) replaced.push({ ...p, start: end, pagePfn0: p.pagePfn0 + (end - p.start) * 64 });
       j++;
     }
-    if (j > i) ps.splice(i, j - i, ...replaced);
+    if (j > i) {
+      this.version++;
+      ps.splice(i, j - i, ...replaced);
+    }
   }
 
   /** The patterns overlapping [start, end), clipped to it (copies). */
@@ -90,6 +98,7 @@ export class Patterns {
   /** Install a pattern over frames that are not backed, replacing what covered them; merges neighbours. */
   private patSet(p: Pattern): void {
     this.patClear(p.start, p.end);
+    this.version++;
     const ps = this.list;
     const i = this.lowerBound(p.start);
     const prev = ps[i - 1];
@@ -159,15 +168,56 @@ export class Patterns {
     }
   }
 
+  /**
+   * Make frame `pfn` (not backed, no pattern) a run table (assembly/pgtable.ts setRunTable): entry i =
+   * phys + i * 2^entryShift + flags (flagsLo/flagsHi the halves of the flags, NX included).
+   */
+  setRunTable(pfn: number, entryShift: number, phys: number, flagsLo: number, flagsHi: number): void {
+    const s = entryShift + 3;
+    const step = 2 ** s;
+    const low = phys % step;
+    const lo = new Uint32Array(8);
+    const hi = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) {
+      // the low part stays below 2^(s+1): no carry into the high half for the shifts used (21 + 3)
+      const v = low + i * 2 ** entryShift + flagsLo;
+      lo[i] = v % 4294967296;
+      hi[i] = (flagsHi + Math.floor(v / 4294967296)) >>> 0;
+    }
+    this.patSet({ start: pfn, end: pfn + 1, pagePfn0: Math.floor(phys / step), lo, hi, selfMask: FULL, selfShift: s });
+  }
+
   /** Write the 1024 words of frame `pfn` as pattern `p` defines them. */
   synthFrame(p: Pattern, pfn: number, out: Uint32Array): void {
     const firstPage = p.pagePfn0 + (pfn - p.start) * 64;
+    if (p.selfShift) return synthTable(p, firstPage, out);
     for (let j = 0; j < 64; j++) writeStructPage(out, j * 16, p.lo, p.hi, p.selfMask, firstPage + j, this.vmemmapLo, this.vmemmapHi);
   }
 }
 
+/** A table pattern's frame: word i of step j adds (firstPage + j) * 2^selfShift to its template word. */
+function synthTable(p: Pattern, firstPage: number, out: Uint32Array): void {
+  const scale = 2 ** p.selfShift!;
+  for (let j = 0; j < 64; j++) {
+    const term = (firstPage + j) * scale; // below 2^53: pfns below 2^40, shifts up to 24 (pgtable.ts)
+    const tLo = term % 4294967296;
+    const tHi = Math.floor(term / 4294967296);
+    for (let i = 0; i < 8; i++) {
+      const at = j * 16 + 2 * i;
+      if ((p.selfMask >> i) & 1) {
+        const l = p.lo[i] + tLo;
+        out[at] = l >>> 0;
+        out[at + 1] = (p.hi[i] + tHi + (l > 0xffffffff ? 1 : 0)) >>> 0;
+      } else {
+        out[at] = p.lo[i];
+        out[at + 1] = p.hi[i];
+      }
+    }
+  }
+}
+
 function samePattern(a: Pattern, b: Pattern): boolean {
-  if (a.selfMask !== b.selfMask) return false;
+  if (a.selfMask !== b.selfMask || (a.selfShift ?? 0) !== (b.selfShift ?? 0)) return false;
   for (let i = 0; i < 8; i++) if (a.lo[i] !== b.lo[i] || a.hi[i] !== b.hi[i]) return false;
   return true;
 }

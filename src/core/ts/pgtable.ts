@@ -91,11 +91,11 @@ export class PageTable {
   }
 
   readLo(table: number, i: number): number {
-    const f = this.mem.frameWords(table);
+    const f = this.mem.tableWords(table);
     return f ? f[2 * i] : 0;
   }
   readHi(table: number, i: number): number {
-    const f = this.mem.frameWords(table);
+    const f = this.mem.tableWords(table);
     return f ? f[2 * i + 1] : 0;
   }
 
@@ -151,10 +151,41 @@ export class PageTable {
 
   /** True when no entry of the table is present. */
   tableEmpty(table: number): boolean {
-    const f = this.mem.frameWords(table);
+    const f = this.mem.tableWords(table);
     if (!f) return true;
     for (let i = 0; i < 1024; i++) if (f[i] !== 0) return false;
     return true;
+  }
+
+  /**
+   * Is `table` (a PMD table) an unbacked run table (assembly/pgtable.ts isRunTable): one table pattern
+   * whose 512 entries are present 2 MiB leaves, each mapping the 2 MiB after the previous one's?
+   */
+  isRunTable(table: number, shift = 21): boolean {
+    return this.runTableFirstPfn(table, shift) >= 0;
+  }
+
+  /**
+   * The pfn a run table's entry 0 maps (entry i maps it + i * 2^shift / 4096: shift 21 for 2 MiB leaves,
+   * 30 for 1 GiB), or -1 when `table` is no run table of that kind. From the pattern, nothing synthesised.
+   */
+  runTableFirstPfn(table: number, shift = 21): number {
+    if (this.mem.isBacked(table)) return -1;
+    const p = this.mem.patterns.patFind(table);
+    if (!p || p.selfShift !== shift + 3 || p.selfMask !== 0xff) return -1;
+    const lo0 = p.lo[0];
+    if (!(lo0 & PTE_PRESENT) || !(lo0 & PTE_PSE)) return -1;
+    const physOf = (i: number) => (p.hi[i] & 0xfffff) * 4294967296 + (p.lo[i] - (p.lo[i] % 4096));
+    const phys0 = physOf(0);
+    for (let i = 1; i < 8; i++) if (physOf(i) !== phys0 + i * 2 ** shift || p.lo[i] % 4096 !== lo0 % 4096 || p.hi[i] >>> 20 !== p.hi[0] >>> 20) return -1;
+    // entry 0 = template word 0 + P * 2^(shift + 3), P the pattern step at the frame's byte 0 (below 2^53, patterns.ts)
+    const P = p.pagePfn0 + (table - p.start) * 64;
+    return (phys0 + P * 2 ** (shift + 3)) / 4096;
+  }
+
+  /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
+  setRunTable(table: number, firstPfn: number, shift = 21): void {
+    this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI);
   }
 
   /** translate's page size of the last mapped address. */
@@ -169,7 +200,7 @@ export class PageTable {
     const levels = this.shifts.length;
     for (let l = 0; l < levels; l++) {
       const i = this.index(va, l);
-      const f = this.mem.frameWords(table);
+      const f = this.mem.tableWords(table);
       if (!f) return -1;
       const lo = f[2 * i];
       if (!(lo & PTE_PRESENT)) return -1;
@@ -242,7 +273,7 @@ export function walkLeaf(pt: PageTable, va: bigint, res: Float64Array): bigint {
   res[WALK_RES_ROOT] = table * 4096;
   for (let l = 0; l < n; l++) {
     const index = pt.index(low, l);
-    const f = pt.mem.frameWords(table);
+    const f = pt.mem.tableWords(table);
     const lo = f ? f[2 * index] : 0;
     const hi = f ? f[2 * index + 1] : 0;
     res[WALK_RES_ENTRIES + 2 * l] = (hi & 0xfffff) * 4294967296 + (lo >>> 0);
@@ -290,11 +321,18 @@ export function walkMany(pt: PageTable, vas: BigUint64Array, out: BigUint64Array
 function kernelPhysicalMappingInit(pt: PageTable, va: number, len: number, pfn: number, level: number): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
+  // a whole blank table of 2 MiB or 1 GiB leaves is one run table (assembly: kernelPhysicalMappingInit)
+  const runs = level !== last && !pt.mem.faultsArmed();
   for (let off = 0; off < len; off += size) {
     const a = va + off;
     const t = pt.populateTo(a, level, Purpose.DirectMap);
     if (t === LEAF_ABOVE) continue;
     if (t < 0) return t;
+    if (runs && a % (512 * size) === 0 && len - off >= 512 * size && pt.mem.isBlank(t)) {
+      pt.setRunTable(t, pfn + off / 4096, pt.shifts[level]);
+      off += 511 * size;
+      continue;
+    }
     const i = pt.index(a, level);
     const lo = pt.readLo(t, i);
     const p = pfn + off / 4096;
@@ -366,8 +404,20 @@ function freePagetable(pt: PageTable, pfn: number, order: number, altmapId: numb
 function removeTable(pt: PageTable, table: number, level: number, vaStart: number, vaEnd: number, direct: boolean, altmapId: number): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
-  const f = pt.mem.frameWords(table);
+  let f = pt.mem.tableWords(table);
   if (!f) return 0; // an unbacked table holds no entries
+  // a run table is read from its pattern; the first entry cleared backs it (assembly: physWrite64)
+  let backed = pt.mem.isBacked(table);
+  const clear = (i: number): void => {
+    if (!backed) {
+      const w = pt.mem.frameForWrite(table);
+      if (!w) return;
+      f = w;
+      backed = true;
+    }
+    f![2 * i] = 0;
+    f![2 * i + 1] = 0;
+  };
   // descending (see assembly/pgtable.ts removeTable): frees come off the top of the pattern list
   for (let va = vaEnd; va > vaStart; ) {
     // va - 64, not va - 1: these low-57-bit addresses are exact only at 64-byte granularity
@@ -383,22 +433,39 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
             const r = freePagetable(pt, pfn, level === last ? 0 : Math.log2(size / 4096), altmapId);
             if (r < 0) return r;
           }
-          f[2 * i] = 0;
-          f[2 * i + 1] = 0;
+          clear(i);
         }
       } else {
-        const r = removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
+        const whole = base >= vaStart && base + size <= vaEnd;
+        // a whole run table: vmemmap leaves released at once; a direct map's has nothing to release
+        const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.isRunTable(pfn, pt.shifts[level + 1]);
+        const r = run ? (direct ? 1 : releaseRunTable(pt, pfn, altmapId)) : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
-        if (pt.tableEmpty(pfn)) {
+        if (r === 1 || pt.tableEmpty(pfn)) {
           if (pt.alloc.freePages(pfn, 0, direct ? Purpose.DirectMap : Purpose.PageTable) < 0) return EFAULT;
-          f[2 * i] = 0;
-          f[2 * i + 1] = 0;
+          clear(i);
         }
       }
     }
     va = from;
   }
   return 0;
+}
+
+/**
+ * removeTable of a whole run table of 2 MiB leaves (assembly/pgtable.ts releaseRunTable): free_pagetable
+ * of each leaf, descending, the entries not cleared one by one (the table is freed next). 1, or -EFAULT
+ * on a Bug (the entries above it cleared, as removeTable leaves them).
+ */
+function releaseRunTable(pt: PageTable, table: number, altmapId: number): number {
+  const first = entryPfn(pt.readLo(table, 0), pt.readHi(table, 0));
+  for (let i = 511; i >= 0; i--) {
+    if (freePagetable(pt, first + 512 * i, 9, altmapId) < 0) {
+      for (let k = 511; k > i; k--) pt.write(table, k, 0, 0);
+      return EFAULT;
+    }
+  }
+  return 1;
 }
 
 /** remove_pagetable over the virtual range [start, end); vmemmap leaves go as `altmapId` says. */

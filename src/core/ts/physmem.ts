@@ -37,6 +37,41 @@ export class PhysMem {
     return this.frames.get(pfn);
   }
 
+  /** Run tables synthesised for reading, by pfn, for patterns.version `synthVersion` (assembly reads them word by word). */
+  private synth = new Map<number, Uint32Array>();
+  private synthVersion = -1;
+
+  /**
+   * A page table's words for reading: its backed frame, else its pattern's content (a run table,
+   * pgtable.ts; as assembly's physRead64 reads any frame), else undefined (all zero). Callers must not write to it nor keep it across a change.
+   */
+  tableWords(pfn: number): Uint32Array | undefined {
+    const f = this.frames.get(pfn);
+    if (f || this.patterns.list.length === 0) return f;
+    if (this.synthVersion !== this.patterns.version || this.synth.size > 64) {
+      this.synth.clear();
+      this.synthVersion = this.patterns.version;
+    }
+    let w = this.synth.get(pfn);
+    if (w) return w;
+    const p = this.patterns.patFind(pfn);
+    if (!p) return undefined;
+    w = new Uint32Array(PAGE_SIZE / 4);
+    this.patterns.synthFrame(p, pfn, w);
+    this.synth.set(pfn, w);
+    return w;
+  }
+
+  /** Is frame pfn neither backed nor under a pattern (a page fresh from the allocator)? */
+  isBlank(pfn: number): boolean {
+    return !this.frames.has(pfn) && !this.patterns.patFind(pfn);
+  }
+
+  /** Is any fault armed (assembly: faultsArmed)? */
+  faultsArmed(): boolean {
+    return this.faults.anyArmed();
+  }
+
   /** Room for n more backed frames under the budget. */
   private canBack(n: number): boolean {
     return this.frames.size + n <= this.limitFrames;

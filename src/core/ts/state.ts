@@ -20,6 +20,11 @@ export class Faults {
     if (kind >= 0 && kind < FAULT_KINDS) this.nth[kind] = nth;
   }
 
+  /** Is any fault armed? (assembly: faultsArmed) Batched paths then take the per-entry path. */
+  anyArmed(): boolean {
+    return this.nth.some((n) => n !== 0);
+  }
+
   /** One allocation attempt of `kind`: true when it is the one armed to fail (the fault then disarms). */
   faultFires(kind: FaultKind): boolean {
     const n = this.nth[kind];

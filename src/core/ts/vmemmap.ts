@@ -68,6 +68,8 @@ export class Vmemmap {
     // the PMD table for the current 1 GiB of vmemmap, so each 2 MiB step does not walk from the root
     let cachedGiB = -1;
     let cachedTable = -1;
+    // no Pmd events to emit and no armed fault to count attempts for: whole PMD tables may go as runs
+    const runs = !this.debug && !pt.mem.faultsArmed();
     for (let addr = start; addr < end; ) {
       const next = Math.min(Math.floor(addr / PMD_SIZE) * PMD_SIZE + PMD_SIZE, end);
       const gib = Math.floor(addr / PUD_SIZE);
@@ -84,6 +86,13 @@ export class Vmemmap {
         continue;
       }
       if (t < 0) return ENOMEM;
+      if (runs && addr % PUD_SIZE === 0 && end - addr >= PUD_SIZE && pt.mem.isBlank(t)) {
+        const done = this.populatePmdTable(t, altmapId);
+        if (done < 0) return ENOMEM;
+        // the entries it filled; the loop goes on at the first one it could not (a failed DRAM block)
+        addr += done * PMD_SIZE;
+        if (done > 0) continue;
+      }
       const i = pt.index(addr, pt.pmd);
       const lo = pt.readLo(t, i);
       if (!(lo & PTE_PRESENT)) {
@@ -108,6 +117,37 @@ export class Vmemmap {
       addr = next;
     }
     return 0;
+  }
+
+  /**
+   * The hugepage loop's 512 steps over the blank PMD table of one whole GiB of vmemmap at once (assembly/
+   * vmemmap.ts populatePmdTable): blocks in the loop's order; one contiguous run makes the table a run
+   * table, else the entries are written as the loop writes them. The entries filled (512, or the index
+   * of a DRAM block that failed), or -ENOMEM.
+   */
+  private populatePmdTable(t: number, altmapId: number): number {
+    const pt = this.pt;
+    const blocks: number[] = [];
+    let contiguous = true;
+    while (blocks.length < 512) {
+      const block = altmapId >= 0 ? this.altmaps.altmapAlloc(altmapId, 512) : pt.alloc.allocPages(9, Purpose.Memmap);
+      if (block < 0) break;
+      if (blocks.length > 0 && block !== blocks[0] + 512 * blocks.length) contiguous = false;
+      blocks.push(block);
+    }
+    const n = blocks.length;
+    if (n === 512 && contiguous) {
+      pt.setRunTable(t, blocks[0]);
+      return 512;
+    }
+    for (let i = 0; i < n; i++) {
+      if (!pt.writeLeaf(t, i, blocks[i], LARGE_FLAGS)) {
+        // as the loop: this block goes back, and the ones after it were never taken
+        for (let k = n; k > i; k--) this.releaseBlock(blocks[k - 1], 9, altmapId);
+        return ENOMEM;
+      }
+    }
+    return n < 512 && altmapId >= 0 ? ENOMEM : n;
   }
 
   /** vmemmap_populate_basepages: 4 KiB pages, from DRAM unless BasePagesUseAltmap. */
