@@ -4,7 +4,7 @@
  * reconfigure-device` moves a device between the two.
  */
 import type { Device } from '../kernel/devres.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { HostMemoryError, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { MemmapOnMemory } from './kmem.ts';
@@ -111,6 +111,7 @@ export class DaxBus {
       if (kd) throw new KernelError('EBUSY', `${d.name} is already in system-ram mode`);
       // device_dax unbinds: its dev_dax_kill devres action (kill_dev_dax), then the memremap's release
       if (d.dev && k.ftrace.on) k.ftrace.leaf('kill_dev_dax');
+      const initialised = k.memmap.pagesInitialised;
       if (d.dev) k.devices.unbind(d.dev);
       d.dev = null;
       try {
@@ -121,6 +122,8 @@ export class DaxBus {
         if (!k.kmem.devices.has(d.name) && !k.poisoned) {
           this.restoreResource(d);
           if (!k.kmem.stranded.has(d.name)) d.dev = d.bindDeviceDax();
+          // the model's own failure (kmem took its part back): not even the memmap count moves
+          if (e instanceof HostMemoryError) k.memmap.pagesInitialised = initialised;
         }
         throw e;
       }

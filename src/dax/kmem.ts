@@ -6,11 +6,11 @@
  * free = memmap pages } (kernel.md §4.2, T46).
  */
 import type { VmemAltmap } from '../kernel/altmap.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { HostMemoryError, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Profile } from '../kernel/profile.ts';
 import { Purpose } from '../kernel/pagealloc.ts';
-import { hex } from '../kernel/printk.ts';
+import { hex, type LogMark } from '../kernel/printk.ts';
 import type { Resource } from '../kernel/resource.ts';
 import { bootZone, ZONE_MOVABLE, ZONE_NORMAL } from '../kernel/memmap.ts';
 
@@ -159,6 +159,7 @@ export class Kmem {
       if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
     }
     const onMemory = kmemMemmapOnMemory(k.profile, this.blockSize, mode);
+    const mark = { log: k.log.mark(), policyZone: k.zonelists.save() };
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
@@ -205,6 +206,11 @@ export class Kmem {
       this.autoOnline(kd.blocks);
     } catch (e) {
       if (!this.devices.has(dev)) throw e;
+      if (e instanceof HostMemoryError && !k.poisoned) {
+        // the model's budget, not a kernel condition: take back all this probe did (bus.reconfigure rebinds device_dax)
+        this.takeBack(kd, parent, onMemory, mark);
+        throw e;
+      }
       this.autoOnline(kd.blocks);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -217,6 +223,22 @@ export class Kmem {
     kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
     if (ft.on) ft.exit('add_memory_driver_managed');
     return kd;
+  }
+
+  /**
+   * Undo a probe that ran out of host budget: its blocks offline and removed, as they were added (the whole
+   * range at once without memmap_on_memory), its resource released, the log and policy_zone as they were.
+   */
+  private takeBack(kd: KmemDevice, parent: Resource, onMemory: boolean, mark: { log: LogMark; policyZone: number }): void {
+    const k = this.k;
+    for (const b of kd.blocks) if (b.zone) this.setZone(b, null);
+    if (onMemory) for (const b of kd.blocks) this.removeBlock(b);
+    else k.hotplug.archRemoveMemory(kd.res.start, kd.res.end + 1n - kd.res.start, { explicit: true, altmap: null });
+    kd.blocks.length = 0;
+    this.devices.delete(kd.dev);
+    k.iomem.release(parent, kd.res);
+    k.log.rewind(mark.log);
+    k.zonelists.restore(mark.policyZone);
   }
 
   /**
