@@ -135,8 +135,21 @@ export class DaxBus {
       return;
     }
     if (!kd) throw new KernelError('EINVAL', `${d.name} is not in system-ram mode`);
+    const saved = k.kmem.saved(kd);
+    const initialised = k.memmap.pagesInitialised;
     k.kmem.remove(kd, d.parent);
     this.restoreResource(d);
-    d.dev = d.bindDeviceDax();
+    try {
+      d.dev = d.bindDeviceDax();
+    } catch (e) {
+      // device_dax ran out of the model's budget (its memremap took its part back): kmem goes back as it was
+      if (!(e instanceof HostMemoryError) || k.poisoned) throw e;
+      // the instance device_dax made for the probe goes unbound, as the one before it was
+      const made = k.devices.get(d.name);
+      if (made?.bound) k.devices.unbind(made);
+      k.kmem.reinstate(d.name, d.parent, d.start, d.end, saved);
+      k.memmap.pagesInitialised = initialised;
+      throw e;
+    }
   }
 }

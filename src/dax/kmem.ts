@@ -478,6 +478,35 @@ export class Kmem {
     return lo < hi && s < hi && s + Number(b.size >> 12n) > lo;
   }
 
+  /** What {@link reinstate} needs to put a removed device back: its mode and each block's zone. */
+  saved(kd: KmemDevice): { memmapOnMemory: MemmapOnMemory; blocks: Array<Pick<KmemBlock, 'zone' | 'pinned'>>; log: LogMark; policyZone: number } {
+    return { memmapOnMemory: kd.memmapOnMemory, blocks: kd.blocks.map((b) => ({ zone: b.zone, pinned: b.pinned })), log: this.k.log.mark(), policyZone: this.k.zonelists.save() };
+  }
+
+  /**
+   * Undo a removal when what came after it ran out of host budget (device_dax's rebind): the same hot-add
+   * again, each block back in its zone, the log and policy_zone as they were. Not the kernel's: the model's
+   * own failures leave no trace.
+   */
+  reinstate(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, s: ReturnType<Kmem['saved']>): void {
+    const k = this.k;
+    const policy = k.cfg.autoOnlineBlocks;
+    k.cfg.autoOnlineBlocks = 'offline';
+    let kd: KmemDevice;
+    try {
+      kd = this.devDaxKmemProbe(dev, parent, dataStart, dataEnd, s.memmapOnMemory);
+    } finally {
+      k.cfg.autoOnlineBlocks = policy;
+    }
+    kd.blocks.forEach((b, i) => {
+      const was = s.blocks[i];
+      if (was?.zone) this.onlineBlockPages(b, was.zone === 'Movable');
+      b.pinned = was?.pinned ?? false;
+    });
+    k.log.rewind(s.log);
+    k.zonelists.restore(s.policyZone);
+  }
+
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
   remove(kd: KmemDevice, parent: Resource): void {
     const ft = this.k.ftrace;
