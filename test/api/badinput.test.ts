@@ -176,6 +176,8 @@ describe('bad input: the CLI', () => {
     ['an unknown kernel', ['list', '--kernel', 'v9', '--backend', 'ts']],
     ['a malformed scenario', ['run', fileURLToPath(new URL('../../package.json', import.meta.url)), '--backend', 'ts']],
     ['too little DRAM to boot', ['create-namespace', '-s', '1G', '--dram-size', '1M', '--backend', 'ts']],
+    // issue 18 why 4: a --state path whose directory cannot hold it (here a regular file; the tests may run as root, for whom no mode bars a write)
+    ['a --state path under a regular file', ['create-namespace', '-s', '1G', '--state', 'package.json/s.json', '--backend', 'ts']],
   ])('%s exits 2 with one line on stderr', async (_name, args) => {
     const r = await run(args);
     expect(r.code).toBe(2);
