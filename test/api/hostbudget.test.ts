@@ -62,7 +62,7 @@ describe.each(BACKENDS)('issue 18 item 4: the host budget mid hot-add [%s]', (ba
 });
 
 describe('issue 18 item 4: the host budget, both backends alike', () => {
-  it('v6 kmem with memmap_on_memory: 4000G of blocks past a 1 MiB hostMemoryLimit is HostMemoryError, no WARN or add_memory message, and the machine is exactly as before the call (the blocks added before stayed); both backends agree', async () => {
+  it('v6 kmem with memmap_on_memory: 4000G of blocks past a 1 MiB hostMemoryLimit is HostMemoryError, no WARN or add_memory message, and the machine is exactly as before the call (the blocks added before it used to stay); both backends agree', async () => {
     const out = [];
     for (const backend of BACKENDS) {
       // align 4K: device_dax's memmap comes back as one run when it rebinds (a 2M-aligned one is a run per compound page)
