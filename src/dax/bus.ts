@@ -4,7 +4,7 @@
  * reconfigure-device` moves a device between the two.
  */
 import type { Device } from '../kernel/devres.ts';
-import { KernelError } from '../kernel/errno.ts';
+import { HostMemoryError, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Resource } from '../kernel/resource.ts';
 import type { MemmapOnMemory } from './kmem.ts';
@@ -129,13 +129,23 @@ export class DaxBus {
       if (kd) throw new KernelError('EBUSY', `${d.name} is already in system-ram mode`);
       // device_dax unbinds: its dev_dax_kill devres action (kill_dev_dax), then the memremap's release
       if (d.dev && k.ftrace.on) k.ftrace.leaf('kill_dev_dax');
+      const initialised = k.memmap.pagesInitialised;
       if (d.dev) k.devices.unbind(d.dev);
       d.dev = null;
       try {
         k.kmem.probe(d.name, d.parent, d.start, d.end, memmapOnMemory);
       } catch (e) {
-        // kmem failed to probe: nothing binds the device again (daxctl v76.1 stops at "failed to enable")
-        if (!k.kmem.devices.has(d.name) && !k.poisoned) this.releaseOwnResource(d);
+        if (!k.kmem.devices.has(d.name) && !k.poisoned) {
+          if (e instanceof HostMemoryError) {
+            // the model's own failure (kmem took its part back): device_dax as before, not even the memmap count moves
+            this.restoreResource(d);
+            d.dev = d.bindDeviceDax();
+            k.memmap.pagesInitialised = initialised;
+          } else {
+            // the kernel's: nothing binds the device again (daxctl v76.1 stops at "failed to enable")
+            this.releaseOwnResource(d);
+          }
+        }
         throw e;
       }
       return;
@@ -148,8 +158,21 @@ export class DaxBus {
       return;
     }
     if (!kd) throw new KernelError('EINVAL', `${d.name} is not in system-ram mode`);
+    const saved = k.kmem.saved(kd);
+    const initialised = k.memmap.pagesInitialised;
     k.kmem.remove(kd, d.parent);
     this.restoreResource(d);
-    d.dev = d.bindDeviceDax();
+    try {
+      d.dev = d.bindDeviceDax();
+    } catch (e) {
+      // device_dax ran out of the model's budget (its memremap took its part back): kmem goes back as it was
+      if (!(e instanceof HostMemoryError) || k.poisoned) throw e;
+      // the instance device_dax made for the probe goes unbound, as the one before it was
+      const made = k.devices.get(d.name);
+      if (made?.bound) k.devices.unbind(made);
+      k.kmem.reinstate(d.name, d.parent, d.start, d.end, saved);
+      k.memmap.pagesInitialised = initialised;
+      throw e;
+    }
   }
 }

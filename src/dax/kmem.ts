@@ -6,11 +6,11 @@
  * free = memmap pages } (kernel.md §4.2, T46).
  */
 import type { VmemAltmap } from '../kernel/altmap.ts';
-import { ERRNO, KernelError } from '../kernel/errno.ts';
+import { ERRNO, HostMemoryError, KernelError } from '../kernel/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Profile } from '../kernel/profile.ts';
 import { Purpose } from '../kernel/pagealloc.ts';
-import { hex } from '../kernel/printk.ts';
+import { hex, type LogMark } from '../kernel/printk.ts';
 import type { Resource } from '../kernel/resource.ts';
 import { bootZone, ZONE_MOVABLE, ZONE_NORMAL } from '../kernel/memmap.ts';
 
@@ -162,6 +162,7 @@ export class Kmem {
       if (mode !== false) ft.leaf('mhp_supports_memmap_on_memory');
     }
     const onMemory = kmemMemmapOnMemory(k.profile, this.blockSize, mode);
+    const mark = { log: k.log.mark(), policyZone: k.zonelists.save() };
     k.numa.tryOnlineNode(k.numa.targetNode(start));
     const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
@@ -209,6 +210,11 @@ export class Kmem {
       this.autoOnline(kd.blocks);
     } catch (e) {
       if (!this.devices.has(dev)) throw e;
+      if (e instanceof HostMemoryError && !k.poisoned) {
+        // the model's budget, not a kernel condition: take back all this probe did (bus.reconfigure rebinds device_dax)
+        this.takeBack(kd, parent, onMemory, mark);
+        throw e;
+      }
       this.autoOnline(kd.blocks);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
@@ -221,6 +227,22 @@ export class Kmem {
     kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
     if (ft.on) ft.exit('add_memory_driver_managed');
     return kd;
+  }
+
+  /**
+   * Undo a probe that ran out of host budget: its blocks offline and removed, as they were added (the whole
+   * range at once without memmap_on_memory), its resource released, the log and policy_zone as they were.
+   */
+  private takeBack(kd: KmemDevice, parent: Resource, onMemory: boolean, mark: { log: LogMark; policyZone: number }): void {
+    const k = this.k;
+    for (const b of kd.blocks) if (b.zone) this.setZone(b, null);
+    if (onMemory) for (const b of kd.blocks) this.removeBlock(b);
+    else k.hotplug.archRemoveMemory(kd.res.start, kd.res.end + 1n - kd.res.start, { explicit: true, altmap: null });
+    kd.blocks.length = 0;
+    this.devices.delete(kd.dev);
+    k.iomem.release(parent, kd.res);
+    k.log.rewind(mark.log);
+    k.zonelists.restore(mark.policyZone);
   }
 
   /**
@@ -465,6 +487,35 @@ export class Kmem {
     for (const kd of this.devices.values()) for (const x of kd.blocks) if (x.zone === zone) span(Number(x.start >> 12n), Number((x.start + x.size) >> 12n));
     const s = Number(b.start >> 12n);
     return lo < hi && s < hi && s + Number(b.size >> 12n) > lo;
+  }
+
+  /** What {@link reinstate} needs to put a removed device back: its mode and each block's zone. */
+  saved(kd: KmemDevice): { memmapOnMemory: MemmapOnMemory; blocks: Array<Pick<KmemBlock, 'zone' | 'pinned'>>; log: LogMark; policyZone: number } {
+    return { memmapOnMemory: kd.memmapOnMemory, blocks: kd.blocks.map((b) => ({ zone: b.zone, pinned: b.pinned })), log: this.k.log.mark(), policyZone: this.k.zonelists.save() };
+  }
+
+  /**
+   * Undo a removal when what came after it ran out of host budget (device_dax's rebind): the same hot-add
+   * again, each block back in its zone, the log and policy_zone as they were. Not the kernel's: the model's
+   * own failures leave no trace.
+   */
+  reinstate(dev: string, parent: Resource, dataStart: bigint, dataEnd: bigint, s: ReturnType<Kmem['saved']>): void {
+    const k = this.k;
+    const policy = k.cfg.autoOnlineBlocks;
+    k.cfg.autoOnlineBlocks = 'offline';
+    let kd: KmemDevice;
+    try {
+      kd = this.devDaxKmemProbe(dev, parent, dataStart, dataEnd, s.memmapOnMemory);
+    } finally {
+      k.cfg.autoOnlineBlocks = policy;
+    }
+    kd.blocks.forEach((b, i) => {
+      const was = s.blocks[i];
+      if (was?.zone) this.onlineBlockPages(b, was.zone === 'Movable');
+      b.pinned = was?.pinned ?? false;
+    });
+    k.log.rewind(s.log);
+    k.zonelists.restore(s.policyZone);
   }
 
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */

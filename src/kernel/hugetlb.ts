@@ -34,8 +34,15 @@ export class Hugetlb {
     let freed = 0;
     if (this.optimize) {
       // a failed optimisation is not fatal: the folio keeps its whole vmemmap
+      const host = k.hostFailures();
       const r = k.vmemmap.optimizeHuge(pfn, 2 ** order);
       k.drainEvents();
+      if (r < 0 && k.hostFailures() !== host) {
+        // unless it was the model's budget (the core changed nothing): the page goes back, HostMemoryError
+        k.pageAlloc.freePages(pfn, order, Purpose.HugeTlb);
+        k.drainEvents();
+        k.hostOom();
+      }
       freed = Math.max(0, r);
     }
     this.pages.set(pfn, { pfn, order, freed });
@@ -47,7 +54,10 @@ export class Hugetlb {
     const k = this.k;
     const hp = this.pages.get(pfn);
     if (!hp) throw new KernelError('EINVAL', `pfn 0x${pfn.toString(16)} is not a HugeTLB page`);
+    const host = k.hostFailures();
     if (hp.freed > 0 && k.vmemmap.restoreHuge(pfn, 2 ** hp.order) < 0) {
+      // the model's budget, not the kernel's: HostMemoryError (the core changed nothing)
+      if (k.hostFailures() !== host) k.hostOom();
       // the vmemmap cannot be restored without memory: the page stays in the pool
       throw new KernelError('ENOMEM', `cannot restore the vmemmap of the HugeTLB page at pfn 0x${pfn.toString(16)}`);
     }

@@ -9,6 +9,14 @@ export interface LogLine {
   text: string;
 }
 
+/** A point in the log (Printk.mark). */
+export interface LogMark {
+  lines: number;
+  once: string[];
+  clockUs: number;
+  traceId: number;
+}
+
 export class Printk {
   readonly lines: LogLine[] = [];
   /** Call sites whose *_ONCE message has fired (one static flag per site, per boot). */
@@ -61,6 +69,20 @@ export class Printk {
   /** WARN_ONCE / WARN_ON_ONCE */
   warnOnce(site: string, where: string, message?: string): void {
     if (this.firstTime(site)) this.warn(where, message);
+  }
+
+  /** Where the log is now, for {@link rewind}. */
+  mark(): LogMark {
+    return { lines: this.lines.length, once: [...this.once], clockUs: this.clockUs, traceId: this.traceId };
+  }
+
+  /** Back to a mark: for the model's own failures (HostMemoryError), which the kernel never logs. */
+  rewind(m: LogMark): void {
+    this.lines.length = m.lines;
+    this.once.clear();
+    for (const site of m.once) this.once.add(site);
+    this.clockUs = m.clockUs;
+    this.traceId = m.traceId;
   }
 
   /** The log as dmesg prints it. */

@@ -18,6 +18,16 @@ export class Zonelists {
     for (const [s, e] of this.k.ramRanges) if (e > s) this.raise(Math.max(bootZone(s), bootZone(e - 1)));
   }
 
+  /** policy_zone now, for {@link restore}. */
+  save(): number {
+    return this.policyZone;
+  }
+
+  /** Back to a saved policy_zone (the model's own failures, HostMemoryError, leave no trace). */
+  restore(policyZone: number): void {
+    this.policyZone = policyZone;
+  }
+
   private raise(zone: number): void {
     if (zone > this.policyZone && zone !== ZONE_MOVABLE) this.policyZone = zone;
   }

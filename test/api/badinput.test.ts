@@ -2,6 +2,9 @@
  * The bad-input table: malformed input across the API, scenario files and the CLI. Each row gets a
  * typed error naming the problem (or a one-line CLI message and exit code 2) and changes nothing.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createMachine, KernelError, planCapacity, planConfigs, runScenario, type Machine } from '../../src/index.ts';
@@ -173,11 +176,35 @@ describe('bad input: the CLI', () => {
     ['an unknown kernel', ['list', '--kernel', 'v9', '--backend', 'ts']],
     ['a malformed scenario', ['run', fileURLToPath(new URL('../../package.json', import.meta.url)), '--backend', 'ts']],
     ['too little DRAM to boot', ['create-namespace', '-s', '1G', '--dram-size', '1M', '--backend', 'ts']],
+    // issue 18 why 4: a --state path whose directory cannot hold it (here a regular file; the tests may run as root, for whom no mode bars a write)
+    ['a --state path under a regular file', ['create-namespace', '-s', '1G', '--state', 'package.json/s.json', '--backend', 'ts']],
   ])('%s exits 2 with one line on stderr', async (_name, args) => {
     const r = await run(args);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+});
+
+describe('bad input: a saved machine is checked before any flag is applied (issue 18, why 3)', () => {
+  it.each([
+    ['"x"', 'x'],
+    ['[null]', [null]],
+  ])('a --state file whose e820 is %s, with --dram-size given: exit 2 naming the e820, the file unchanged (was "e.map is not a function")', async (_name, e820) => {
+    const dir = mkdtempSync(join(tmpdir(), 'altmap-saved-'));
+    try {
+      const file = join(dir, 's.json');
+      const text = JSON.stringify({ machine: { kernel: 'v6', e820 }, steps: [] });
+      writeFileSync(file, text);
+      const r = await runAltmap(dir, ['create-namespace', '-s', '1G', '--dram-size', '8G', '--state', 's.json', '--backend', 'ts']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^error: --state s\.json: .*e820/);
+      expect(r.stderr).not.toMatch(/is not a function|TypeError/);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMachine, KernelError, type Machine } from '../../src/index.ts';
-import { BACKENDS, kernelErrorOf } from '../fixtures.ts';
+import { PAT_HEADROOM, PAT_MAX } from '../../src/core/ts/patterns.ts';
+import { BACKENDS, CORE_BACKENDS, coreConfig, kernelErrorOf } from '../fixtures.ts';
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;
@@ -102,4 +103,38 @@ describe('issue 18 item 4: RAM range table', () => {
     expect(out[0].iomem.split('\n').filter((l) => l.endsWith(' : System RAM'))).toHaveLength(OLD_RANGE_MAX + 1);
     expect(out[0]).toEqual(out[1]);
   });
+});
+
+describe('issue 18 item 4: fill pattern table (PAT_MAX)', () => {
+  // The Machine reaches PAT_MAX through ~2 TiB of HugeTLB pages (one pattern each); the core is driven directly
+  // here, with the same effect per op: 2^26 pfns of memmap (2048 PMD blocks from DRAM), each 64-pfn frame given
+  // its own first word, so one pattern per frame and none mergeable.
+  const PFN0 = 0x4000000;
+  const FRAMES = PAT_MAX;
+  it(`${FRAMES} memmapWrite ops of one frame each: from op PAT_MAX - PAT_HEADROOM - 2 (${PAT_MAX - PAT_HEADROOM - 2}) both cores write bytes instead, with the same backedBytes and struct pages (the twin had no cap)`, async () => {
+    const out = [];
+    for (const [name, make] of CORE_BACKENDS) {
+      const c = await make();
+      expect(c.init(coreConfig({ ramRanges: [[0x100, 0x200000]] }))).toBe(0);
+      expect(c.vmemmapPopulate(PFN0, FRAMES * 64, -2, 0), name).toBe(0);
+      const before = c.backedBytes();
+      let firstBytes = -1;
+      let failed = -1;
+      for (let i = 0; i < FRAMES; i++) {
+        const words = [BigInt(i) + 1n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+        if (c.memmapWrite(PFN0 + i * 64, 64, { words, mask: 0xff, self: 0 }) !== 0 && failed < 0) failed = i;
+        if (firstBytes < 0 && c.backedBytes() > before) firstBytes = i;
+      }
+      const probe = [0, PAT_MAX - PAT_HEADROOM - 3, PAT_MAX - PAT_HEADROOM - 2, FRAMES - 1].map((i) => c.readPage(PFN0 + i * 64 + 7)![0]);
+      out.push({ failed, firstBytes, extra: c.backedBytes() - before, hostFailures: c.hostFailures(), events: c.takeEvents(), probe });
+      c.dispose();
+    }
+    // op i finds i records and needs room for 3 more short of the headroom; from there on each op backs its one frame
+    expect(out[0].failed).toBe(-1);
+    expect(out[0].firstBytes).toBe(PAT_MAX - PAT_HEADROOM - 2);
+    expect(out[0].extra).toBe((FRAMES - (PAT_MAX - PAT_HEADROOM - 2)) * 4096);
+    expect(out[0].hostFailures).toBe(0);
+    expect(out[0].probe).toEqual([1n, BigInt(PAT_MAX - PAT_HEADROOM - 2), BigInt(PAT_MAX - PAT_HEADROOM - 1), BigInt(FRAMES)]);
+    expect(out[1]).toEqual(out[0]);
+  }, 120_000);
 });

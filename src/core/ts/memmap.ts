@@ -151,8 +151,7 @@ export class Memmap {
   private fillFrames(start: number, end: number, pagePfn0: number, f: Fill): number {
     if (this.eager) return this.fillFramesSlow(start, end, pagePfn0, f);
     if (!this.mem.anyBacked(start, end)) {
-      this.patterns.patApply(start, end, pagePfn0, f);
-      return 0;
+      return this.patterns.patApply(start, end, pagePfn0, f) ? 0 : this.fillFramesSlow(start, end, pagePfn0, f);
     }
     for (let frame = start; frame < end; ) {
       const first = pagePfn0 + (frame - start) * 64;
@@ -164,7 +163,11 @@ export class Memmap {
       }
       let runEnd = frame + 1;
       while (runEnd < end && !this.mem.isBacked(runEnd)) runEnd++;
-      this.patterns.patApply(frame, runEnd, first, f);
+      // past the pattern table's cap the run gets bytes, as the Wasm core's fillFrames
+      if (!this.patterns.patApply(frame, runEnd, first, f)) {
+        const r = this.fillFramesSlow(frame, runEnd, first, f);
+        if (r < 0) return r;
+      }
       frame = runEnd;
     }
     return 0;

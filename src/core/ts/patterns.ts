@@ -33,6 +33,11 @@ export const FULL = 0xff;
 
 const isZero = (words: Uint32Array) => words.every((x) => x === 0);
 
+/** The most patterns the core holds (assembly/layout.ts PAT_MAX): past it memmap ops write bytes instead. */
+export const PAT_MAX = 2 ** 20;
+/** Patterns kept free for discards (assembly/layout.ts PAT_HEADROOM); memmap ops stop short of them. */
+export const PAT_HEADROOM = 4096;
+
 export class Patterns {
   readonly list: Pattern[] = [];
   /** Bumped on every change of the list (physmem.ts keys its synthesised run tables by it). */
@@ -64,8 +69,27 @@ export class Patterns {
     return p && p.start <= pfn ? p : undefined;
   }
 
-  /** Remove pattern coverage of [start, end), splitting patterns that straddle its ends. */
+  /**
+   * Remove pattern coverage of [start, end), splitting patterns that straddle its ends. As the Wasm
+   * core, with no room for two more records the patterns stay (a documented limit of the model).
+   */
   patClear(start: number, end: number): void {
+    const ps = this.list;
+    if (ps.length + 2 > PAT_MAX && this.overlapping(start, end) > 0) return;
+    this.clear(start, end);
+  }
+
+  /** How many patterns overlap [start, end). */
+  private overlapping(start: number, end: number): number {
+    const ps = this.list;
+    let j = this.lowerBound(start);
+    const i = j;
+    while (j < ps.length && ps[j].start < end) j++;
+    return j - i;
+  }
+
+  /** patClear without the room check: patApply has checked it for the whole op. */
+  private clear(start: number, end: number): void {
     const ps = this.list;
     if (ps.length === 0) return;
     const i = this.lowerBound(start);
@@ -97,7 +121,7 @@ export class Patterns {
 
   /** Install a pattern over frames that are not backed, replacing what covered them; merges neighbours. */
   private patSet(p: Pattern): void {
-    this.patClear(p.start, p.end);
+    this.clear(p.start, p.end);
     this.version++;
     const ps = this.list;
     const i = this.lowerBound(p.start);
@@ -124,13 +148,15 @@ export class Patterns {
    * Apply the op to whole frames [start, end) that are not backed; frame start holds the struct page of
    * pagePfn0. A full op replaces what was there (an all-zero one leaves no pattern); a partial op
    * composes with each pattern and fills the gaps between them (which read as zero) with the op over
-   * zero words.
+   * zero words. False, changing nothing, when the op could take the table past PAT_MAX - PAT_HEADROOM
+   * (the Wasm core's patRoom): the caller writes bytes instead, under the host budget.
    */
-  patApply(start: number, end: number, pagePfn0: number, f: Fill): void {
+  patApply(start: number, end: number, pagePfn0: number, f: Fill): boolean {
+    if (this.list.length + this.overlapping(start, end) + 3 > PAT_MAX - PAT_HEADROOM) return false;
     if (f.mask === FULL) {
-      if (f.selfMask === 0 && isZero(f.lo) && isZero(f.hi)) this.patClear(start, end);
+      if (f.selfMask === 0 && isZero(f.lo) && isZero(f.hi)) this.clear(start, end);
       else this.patSet({ start, end, pagePfn0, lo: f.lo.slice(), hi: f.hi.slice(), selfMask: f.selfMask });
-      return;
+      return true;
     }
     const zero = new Uint32Array(8);
     const pieces: Pattern[] = [];
@@ -163,16 +189,19 @@ export class Patterns {
     }
     if (at < end) compose(at, end, zero, zero, 0, pagePfn0At(at));
     for (const p of pieces) {
-      if (p.pagePfn0 < 0) this.patClear(p.start, p.end);
+      if (p.pagePfn0 < 0) this.clear(p.start, p.end);
       else this.patSet(p);
     }
+    return true;
   }
 
   /**
    * Make frame `pfn` (not backed, no pattern) a run table (assembly/pgtable.ts setRunTable): entry i =
-   * phys + i * 2^entryShift + flags (flagsLo/flagsHi the halves of the flags, NX included).
+   * phys + i * 2^entryShift + flags (flagsLo/flagsHi the halves of the flags, NX included). False when the pattern list has no room.
    */
-  setRunTable(pfn: number, entryShift: number, phys: number, flagsLo: number, flagsHi: number): void {
+  setRunTable(pfn: number, entryShift: number, phys: number, flagsLo: number, flagsHi: number): boolean {
+    // as patApply: no room short of the headroom, and the caller writes the entries instead
+    if (this.list.length + this.overlapping(pfn, pfn + 1) + 3 > PAT_MAX - PAT_HEADROOM) return false;
     const s = entryShift + 3;
     const step = 2 ** s;
     const low = phys % step;
@@ -185,6 +214,7 @@ export class Patterns {
       hi[i] = (flagsHi + Math.floor(v / 4294967296)) >>> 0;
     }
     this.patSet({ start: pfn, end: pfn + 1, pagePfn0: Math.floor(phys / step), lo, hi, selfMask: FULL, selfShift: s });
+    return true;
   }
 
   /** Write the 1024 words of frame `pfn` as pattern `p` defines them. */

@@ -184,8 +184,8 @@ export class PageTable {
   }
 
   /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
-  setRunTable(table: number, firstPfn: number, shift = 21): void {
-    this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI);
+  setRunTable(table: number, firstPfn: number, shift = 21): boolean {
+    return this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI);
   }
 
   /** translate's page size of the last mapped address. */
@@ -328,8 +328,7 @@ function kernelPhysicalMappingInit(pt: PageTable, va: number, len: number, pfn: 
     const t = pt.populateTo(a, level, Purpose.DirectMap);
     if (t === LEAF_ABOVE) continue;
     if (t < 0) return t;
-    if (runs && a % (512 * size) === 0 && len - off >= 512 * size && pt.mem.isBlank(t)) {
-      pt.setRunTable(t, pfn + off / 4096, pt.shifts[level]);
+    if (runs && a % (512 * size) === 0 && len - off >= 512 * size && pt.mem.isBlank(t) && pt.setRunTable(t, pfn + off / 4096, pt.shifts[level])) {
       off += 511 * size;
       continue;
     }

@@ -136,10 +136,7 @@ export class Vmemmap {
       blocks.push(block);
     }
     const n = blocks.length;
-    if (n === 512 && contiguous) {
-      pt.setRunTable(t, blocks[0]);
-      return 512;
-    }
+    if (n === 512 && contiguous && pt.setRunTable(t, blocks[0])) return 512;
     for (let i = 0; i < n; i++) {
       if (!pt.writeLeaf(t, i, blocks[i], LARGE_FLAGS)) {
         // as the loop: this block goes back, and the ones after it were never taken
