@@ -19,6 +19,7 @@ export { planConfigs, type PlanConfig, type PlanFilter } from './planner/configs
 export { planTable, planCsv, planSvg, quoteSize, quotePercent } from './planner/format.ts';
 export { sizeGranule } from './planner/reverse.ts';
 export { hotAddDram, type HotAddDram } from './planner/hotadd.ts';
+export { planSoftReserved, type SoftReservedOptions } from './planner/softres.ts';
 export type { Figures as PlanFigures } from './planner/run.ts';
 export type { Plan, PlanRow, PlanRegion } from './planner/types.ts';
 
@@ -44,6 +45,8 @@ export interface PlanOptions extends PlanFilter {
   kernel?: KernelName;
   /** The node's DRAM (System RAM); default 64 GiB or 1/32 of the device, whichever is more. */
   dram?: bigint | number | string;
+  /** memory_block_size_bytes() of the planning machines (the system-ram rows' block size); default the era's probe_memory_block_size(). */
+  memoryBlockSize?: bigint | number | string;
   backend?: Backend;
   /** After each row. */
   onRow?: (row: PlanRow, i: number, n: number) => void;
@@ -51,7 +54,7 @@ export interface PlanOptions extends PlanFilter {
   onProbe?: (row: PlanConfig, f: Figures) => void;
 }
 
-const OPTION_KEYS = ['size', 'usable', 'kernel', 'dram', 'backend', 'onRow', 'onProbe', 'mode', 'map', 'align'];
+const OPTION_KEYS = ['size', 'usable', 'kernel', 'dram', 'memoryBlockSize', 'backend', 'onRow', 'onProbe', 'mode', 'map', 'align'];
 /** The largest device the planning machines take: 5-level paging's 4 PiB of physical address space, less the DRAM below it. */
 const MAX_DEVICE = 2n << 50n;
 
@@ -90,9 +93,10 @@ export async function planCapacity(opts: PlanOptions): Promise<Plan> {
   const dram = opts.dram === undefined ? defaultPlanDram(amount) : parseSize(opts.dram, 'dram');
   if (dram < 16n << 20n || dram % 4096n !== 0n) invalid(`dram ${dram} is not a whole number of 4 KiB pages of at least 16 MiB`);
 
+  const blockSize = opts.memoryBlockSize === undefined ? undefined : parseSize(opts.memoryBlockSize, 'memoryBlockSize');
   const rows: PlanRow[] = [];
   for (const [i, cfg] of configs.entries()) {
-    const row = reverse ? await reverseRow(cfg, amount, kernel, backend, dram, opts.onProbe) : toRow(cfg, await runConfig(cfg, amount, kernel, backend, dram), dram);
+    const row = reverse ? await reverseRow(cfg, amount, kernel, backend, dram, opts.onProbe, blockSize) : toRow(cfg, await runConfig(cfg, amount, kernel, backend, dram, blockSize), dram);
     rows.push(row);
     opts.onRow?.(row, i, configs.length);
   }
@@ -118,7 +122,7 @@ async function planGranule(kernel: KernelName, backend: Backend, dram: bigint, a
 }
 
 /** One row of reverse sizing: the search over raw sizes, each a fresh planning machine whose region is that size. */
-async function reverseRow(cfg: PlanConfig, target: bigint, kernel: KernelName, backend: Backend, dram: bigint, onProbe?: PlanOptions['onProbe']): Promise<PlanRow> {
+async function reverseRow(cfg: PlanConfig, target: bigint, kernel: KernelName, backend: Backend, dram: bigint, onProbe?: PlanOptions['onProbe'], memoryBlockSize?: bigint): Promise<PlanRow> {
   const granule = await planGranule(kernel, backend, dram, alignBytes(cfg.align));
   const estimate = estimateRaw(target, { ...cfg, align: alignBytes(cfg.align) });
   let last: Figures | undefined;
@@ -128,7 +132,7 @@ async function reverseRow(cfg: PlanConfig, target: bigint, kernel: KernelName, b
     min: MIN_NAMESPACE,
     max: estimate * 2n + (1n << 30n) > MAX_DEVICE ? MAX_DEVICE : estimate * 2n + (1n << 30n),
     estimate,
-    probe: (raw) => runConfig(cfg, raw, kernel, backend, dram),
+    probe: (raw) => runConfig(cfg, raw, kernel, backend, dram, memoryBlockSize),
     onProbe: (f) => {
       last = f;
       onProbe?.(cfg, f);

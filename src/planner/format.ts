@@ -30,8 +30,10 @@ export function quotePercent(p: number): string {
 const iec = (b: number) => quoteSize(b).replace(/ \(.*\)$/, '');
 
 function heading(plan: Plan): string {
-  const what = plan.usable !== undefined ? `the raw size that gives ${quoteSize(plan.usable)} usable` : `${quoteSize(plan.size!)} of Persistent Memory`;
-  return `capacity plan for ${what} on ${plan.kernel}, node DRAM ${quoteSize(plan.nodeDram)}`;
+  const kind = plan.rows.some((r) => r.label.startsWith('Soft Reserved')) ? 'Soft Reserved memory' : 'Persistent Memory';
+  const what = plan.usable !== undefined ? `the raw size that gives ${quoteSize(plan.usable)} usable` : `${quoteSize(plan.size!)} of ${kind}`;
+  const node = plan.regions.length === 1 ? `${plan.regions[0]!.region} on node ${plan.regions[0]!.node}, ` : '';
+  return `capacity plan for ${what} on ${plan.kernel}, ${node}node DRAM ${quoteSize(plan.nodeDram)}`;
 }
 
 const bestText = (r: PlanRow, reverse: boolean) => r.best.map((b) => (b === 'capacity' ? (reverse ? '<- least raw' : '<- capacity') : '<- DRAM')).join(' ');

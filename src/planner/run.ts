@@ -47,8 +47,8 @@ export function defaultPlanDram(device: bigint): bigint {
   return device / 32n > 64n * GiB ? ((device / 32n + GiB - 1n) / GiB) * GiB : 64n * GiB;
 }
 
-/** A fresh machine with `dram` of System RAM and one Persistent Memory region of `pmem` bytes at the next 1 GiB boundary above it. */
-export async function planMachine(kernel: KernelName, backend: Backend, dram: bigint, pmem: bigint): Promise<Machine> {
+/** A fresh machine with `dram` of System RAM and one Persistent Memory region of `pmem` bytes at the next 1 GiB boundary above it (memory blocks of `memoryBlockSize`, else the era's probe). */
+export async function planMachine(kernel: KernelName, backend: Backend, dram: bigint, pmem: bigint, memoryBlockSize?: bigint): Promise<Machine> {
   const pmemStart = ((RAM_START + dram + GiB - 1n) / GiB) * GiB;
   return createMachine({
     backend,
@@ -58,6 +58,7 @@ export async function planMachine(kernel: KernelName, backend: Backend, dram: bi
       { start: RAM_START, size: dram, type: 'System RAM' },
       { start: pmemStart, size: pmem, type: 'Persistent Memory' },
     ],
+    ...(memoryBlockSize !== undefined ? { memoryBlockSize } : {}),
   });
 }
 
@@ -106,8 +107,8 @@ export function measureConfig(m: Machine, cfg: Pick<PlanConfig, 'mode' | 'map' |
 }
 
 /** One configuration on a fresh planning machine whose region is exactly `raw` bytes. */
-export async function runConfig(cfg: PlanConfig, raw: bigint, kernel: KernelName, backend: Backend, dram: bigint): Promise<Figures> {
-  const m = await planMachine(kernel, backend, dram, raw);
+export async function runConfig(cfg: PlanConfig, raw: bigint, kernel: KernelName, backend: Backend, dram: bigint, memoryBlockSize?: bigint): Promise<Figures> {
+  const m = await planMachine(kernel, backend, dram, raw, memoryBlockSize);
   try {
     return measureConfig(m, cfg, raw);
   } finally {

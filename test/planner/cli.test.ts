@@ -128,3 +128,27 @@ describe('altmap ticket', () => {
     expect(dax[0].devices[0]).toMatchObject({ chardev: 'dax0.1', size: 68717379584, mode: 'devdax' });
   }, 60_000);
 });
+
+describe('altmap plan --machine examples/two-socket.json (issue 15 item 2: per region, per node, Soft Reserved rows)', () => {
+  it('each region against its node\'s DRAM at the machine\'s 2 GiB blocks, and the CXL range as System RAM with and without memmap_on_memory', async () => {
+    const example = new URL('../../examples/two-socket.json', import.meta.url).pathname;
+    const r = await altmap('plan', '--machine', example, '--size', '64G', '--mode', 'system-ram', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const plans = JSON.parse(r.stdout) as Array<{ nodeDram: number; regions: Array<{ region: string; node: number }>; rows: Array<{ label: string; usable: number; memmapDram: number; deviceGivenUp: number; node: number }> }>;
+    expect(plans.map((p) => [p.regions[0]!.region, p.regions[0]!.node, p.nodeDram])).toEqual([
+      ['region0', 0, 384 * 2 ** 30 - 2 ** 20],
+      ['region1', 0, 384 * 2 ** 30 - 2 ** 20],
+      ['region2', 1, 384 * 2 ** 30],
+      ['region3', 1, 384 * 2 ** 30],
+      ['dax4.0 (Soft Reserved)', 0, 384 * 2 ** 30 - 2 ** 20],
+    ]);
+    // a pmem devdax device starts 2 MiB into its namespace: kmem loses the 2 GiB block it starts in (64G: 31 blocks of 2 GiB)
+    expect(plans[0]!.rows.map((x) => x.usable)).toEqual([31 * 2 ** 31, 31 * (2 ** 31 - 2 ** 25)]);
+    // the Soft Reserved range is block-aligned: all 32 blocks; 32 MiB of memmap each, in DRAM or on the block
+    const cxl = plans[4]!.rows;
+    expect(cxl.map((x) => [x.label, x.usable, x.memmapDram])).toEqual([
+      ['Soft Reserved: system-ram (kmem)', 64 * 2 ** 30, 2 ** 30],
+      ['Soft Reserved: system-ram, memmap_on_memory', 64 * 2 ** 30 - 2 ** 30, 0],
+    ]);
+  });
+});
