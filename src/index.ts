@@ -20,4 +20,4 @@ export { PTE_FLAGS, decodeEntry, pageTables, type Entry, type Level, type TableV
 export type { StructPage } from './core/structPage.ts';
 export type { CreateNamespaceOptions, NamespaceDetail } from './nvdimm/pmem.ts';
 export { KERNELS, type KernelName } from './kernel/profile.ts';
-export { planCapacity, planSoftReserved, type SoftReservedOptions, planConfigs, planTable, planCsv, planSvg, quoteSize, quotePercent, sizeGranule, namespaceSizeFor, type Plan, type PlanRow, type PlanRegion, type PlanConfig, type PlanFilter, type PlanOptions, type PlanFigures, type NamespaceSize, type NamespaceSizeOptions } from './planner.ts';
+export { planCapacity, planSoftReserved, type SoftReservedOptions, type SoftReservedPlan, type SoftReservedRow, planConfigs, planTable, planCsv, planSvg, quoteSize, quotePercent, sizeGranule, namespaceSizeFor, type Plan, type PlanRow, type PlanRegion, type PlanConfig, type PlanFilter, type PlanOptions, type PlanFigures, type NamespaceSize, type NamespaceSizeOptions } from './planner.ts';

@@ -19,7 +19,7 @@ export { planConfigs, type PlanConfig, type PlanFilter } from './planner/configs
 export { planTable, planCsv, planSvg, quoteSize, quotePercent } from './planner/format.ts';
 export { sizeGranule } from './planner/reverse.ts';
 export { hotAddDram, type HotAddDram } from './planner/hotadd.ts';
-export { planSoftReserved, type SoftReservedOptions } from './planner/softres.ts';
+export { planSoftReserved, type SoftReservedOptions, type SoftReservedPlan, type SoftReservedRow } from './planner/softres.ts';
 export type { Figures as PlanFigures } from './planner/run.ts';
 export type { Plan, PlanRow, PlanRegion } from './planner/types.ts';
 

@@ -94,6 +94,11 @@ async function runSoftReserved(cfg: PlanConfig, o: { kernel: KernelName; backend
   return row;
 }
 
+/** A Soft Reserved row: a plan row with the bytes lost to memory block alignment (dax_kmem_range's trim at both ends). */
+export type SoftReservedRow = PlanRow & { trimmedBytes: number };
+/** planSoftReserved's answer: a plan whose rows say what block alignment took. */
+export type SoftReservedPlan = Omit<Plan, 'rows'> & { rows: SoftReservedRow[] };
+
 const percent = (part: number, whole: number) => (whole > 0 ? (part / whole) * 100 : 0);
 
 /**
@@ -101,7 +106,7 @@ const percent = (part: number, whole: number) => (whole > 0 ? (part / whole) * 1
  * memmap_on_memory where the kernel has it: usable (what kmem onlined), given up (the blocks' own memmap,
  * and `trimmedBytes`, lost to memory block alignment at both ends), and the DRAM the memmap costs.
  */
-export async function planSoftReserved(opts: SoftReservedOptions): Promise<Plan & { rows: Array<PlanRow & { trimmedBytes: number }> }> {
+export async function planSoftReserved(opts: SoftReservedOptions): Promise<SoftReservedPlan> {
   if (typeof opts !== 'object' || opts === null) invalid('planSoftReserved needs { size }');
   for (const key of Object.keys(opts)) if (!['size', 'start', 'kernel', 'dram', 'memoryBlockSize', 'backend'].includes(key)) invalid(`unknown planSoftReserved option ${show(key)}`);
   const kernel = opts.kernel ?? 'v6';
@@ -114,7 +119,7 @@ export async function planSoftReserved(opts: SoftReservedOptions): Promise<Plan 
   const start = opts.start === undefined ? ((RAM_START + dram + GiB - 1n) / GiB) * GiB : parseSize(opts.start, 'start');
   if (size === 0n || size % 4096n || start % 4096n) invalid(`Soft Reserved range [${start}, +${size}) is not whole 4 KiB pages`);
   const memoryBlockSize = opts.memoryBlockSize === undefined ? undefined : parseSize(opts.memoryBlockSize, 'memoryBlockSize');
-  const rows: Array<PlanRow & { trimmedBytes: number }> = [];
+  const rows: SoftReservedRow[] = [];
   for (const cfg of softReservedConfigs(kernel)) {
     const f = await runSoftReserved(cfg, { kernel, backend, dram, start, size, ...(memoryBlockSize !== undefined ? { memoryBlockSize } : {}) });
     rows.push({ ...cfg, ...f, region: 'Soft Reserved', node: 0, deviceGivenUpPercent: percent(f.deviceGivenUp, f.raw), dramPercent: percent(f.dram, Number(dram)), best: [] });

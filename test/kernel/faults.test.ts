@@ -114,6 +114,8 @@ interface NewOp {
   kernel: KernelName;
   e820?: MachineConfig['e820'];
   cmdline?: string;
+  /** More of the machine's configuration (interleaveWays). */
+  config?: Partial<MachineConfig>;
   /** Run without faults first; what it returns is passed to run. */
   setup: (m: Machine) => unknown;
   run: (m: Machine, s: unknown) => unknown;
@@ -129,7 +131,16 @@ const blocksOf = (m: Machine, state: string, f: () => unknown): string[] => {
   f();
   return blocksIn(m, state).filter((b) => !had.has(b));
 };
+/** Two nodes, each with 2 GiB of DRAM and a 2-way interleaved 2 GiB region (examples/two-socket.json in small). */
+const TWO_NODES: NonNullable<MachineConfig['e820']> = [
+  { start: 0x100000n, size: 2n * GiB - 0x100000n, type: 'System RAM', node: 0 },
+  { start: 4n * GiB, size: 2n * GiB, type: 'Persistent Memory', node: 0 },
+  { start: 8n * GiB, size: 2n * GiB, type: 'System RAM', node: 1 },
+  { start: 12n * GiB, size: 2n * GiB, type: 'Persistent Memory', node: 1 },
+];
 const NEW_OPS: NewOp[] = [
+  { name: 'two nodes, 2-way regions: createNamespace map=mem on region1 (node 1\'s DRAM)', kernel: 'v6', e820: TWO_NODES, config: { interleaveWays: [2, 2] }, setup: (m) => m.createNamespace({ region: 0, size: '512M', map: 'dev' }), run: (m) => m.createNamespace({ region: 1, size: '512M', map: 'mem' }), kinds: ['devres', 'dram', 'backing'] },
+  { name: 'two nodes, 2-way regions: createNamespace devdax map=dev on region0 beside a map=mem one on region1', kernel: 'v6', e820: TWO_NODES, config: { interleaveWays: [2, 2] }, setup: (m) => m.createNamespace({ region: 1, size: '512M', map: 'mem' }), run: (m) => m.createNamespace({ region: 0, size: '1G', mode: 'devdax', map: 'dev' }), kinds: ['devres', 'dram', 'altmap', 'backing'] },
   { name: 'kmem reconfigure-device --mode=system-ram', kernel: 'v6', setup: devdax, run: (m) => m.reconfigureDevice('dax0.0', { mode: 'system-ram' }), kinds: ['dram', 'backing'] },
   { name: 'kmem reconfigure-device --mode=system-ram, memmap_on_memory', kernel: 'v6', setup: devdax, run: (m) => m.reconfigureDevice('dax0.0', { mode: 'system-ram', memmapOnMemory: true }), kinds: ['altmap', 'backing'] },
   {
@@ -171,7 +182,7 @@ const NEW_OPS: NewOp[] = [
 describe.each(BACKENDS)('fault injection on the newer paths (issue 18 item 5) [%s]', (backend) => {
   for (const op of NEW_OPS) {
     it(`${op.kernel}: ${op.name}: each allocation failing in turn is a typed error; a host failure leaves the machine exactly as before`, async () => {
-      const boot = () => createMachine({ backend, kernel: op.kernel, e820: op.e820 ?? T10_E820, ...(op.cmdline ? { cmdline: op.cmdline } : {}) });
+      const boot = () => createMachine({ backend, kernel: op.kernel, e820: op.e820 ?? T10_E820, ...(op.cmdline ? { cmdline: op.cmdline } : {}), ...op.config });
       // without a fault the operation goes through
       const ok = await boot();
       op.run(ok, op.setup(ok));
