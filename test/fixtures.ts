@@ -140,13 +140,18 @@ export const NAMESPACES_MD_TABLE: Array<[string, 'dev' | 'mem', string, Record<'
   ['1T', 'dev', '2M', { 'v4.5': 1082329661440, 'v4.18': 1082329661440, v6: 1082329661440 }],
 ];
 
-/** The KernelError fn throws (its typed refusal); anything else thrown is rethrown, and no error at all fails. */
-export function kernelErrorOf(fn: () => unknown): KernelError {
+/** The error of class `type` fn throws (its typed refusal); anything else thrown is rethrown, and no error at all fails. */
+export function errorOf<E extends Error>(fn: () => unknown, type: abstract new (...args: never[]) => E): E {
   try {
     fn();
   } catch (e) {
-    if (e instanceof KernelError) return e;
+    if (e instanceof type) return e;
     throw e;
   }
-  throw new Error('expected a KernelError');
+  throw new Error(`expected a ${type.name}`);
+}
+
+/** The KernelError fn throws (its typed refusal). */
+export function kernelErrorOf(fn: () => unknown): KernelError {
+  return errorOf(fn, KernelError);
 }

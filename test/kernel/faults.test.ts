@@ -27,6 +27,31 @@ const OPS: Op[] = [
   { name: 'createNamespace 512M map=mem', run: (m) => m.createNamespace({ size: '512M', map: 'mem' }), kinds: ['devres', 'dram', 'backing'], sections: [128, 131] },
 ];
 
+/**
+ * Run f with the nth allocation of `kind` failing: 'done' when it succeeded (the invariants hold), 'fallback'
+ * when the fault fired without failing it (vmemmap_populate's 4 KiB fallback, T26), else what it threw; each
+ * fault that fired is noted in `covered`.
+ */
+function faulted(m: Machine, kind: Kind, nth: number, f: () => unknown, covered: string[]): 'done' | 'fallback' | { err: unknown } {
+  const log = m.dmesg().length;
+  m.injectFault(kind, nth);
+  let err: unknown = null;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
+  m.injectFault(kind, 0);
+  if (err !== null) {
+    covered.push(`${kind}#${nth}`);
+    return { err };
+  }
+  m.checkInvariants();
+  if (kind !== 'dram' || !m.dmesg().slice(log).some((l) => /falling back to regular page backing|vmemmap alloc failure: order:9/.test(l))) return 'done';
+  covered.push(`${kind}#${nth} (fallback)`);
+  return 'fallback';
+}
+
 describe.each(BACKENDS)('fault injection [%s]', (backend) => {
   for (const kernel of ['v4.5', 'v6'] as KernelName[]) {
     for (const op of OPS) {
@@ -37,25 +62,10 @@ describe.each(BACKENDS)('fault injection [%s]', (backend) => {
             const m = await t10Machine(backend, { kernel });
             m.createDevice('d');
             const before = m.snapshot();
-            const log = m.dmesg().length;
-            m.injectFault(kind, nth);
-            let err: unknown = null;
-            try {
-              op.run(m);
-            } catch (e) {
-              err = e;
-            }
-            m.injectFault(kind, 0);
-            if (err === null) {
-              m.checkInvariants();
-              // a fault that fired without failing the operation: the 4 KiB fallback (T26)
-              if (kind === 'dram' && m.dmesg().slice(log).some((l) => /falling back to regular page backing|vmemmap alloc failure: order:9/.test(l))) {
-                covered.push(`${kind}#${nth} (fallback)`);
-                continue;
-              }
-              break;
-            }
-            covered.push(`${kind}#${nth}`);
+            const r = faulted(m, kind, nth, () => op.run(m), covered);
+            if (r === 'done') break;
+            if (r === 'fallback') continue;
+            const err = r.err;
             expect(err).toBeInstanceOf(KernelError);
             if (m.poisoned) {
               // a page-table page for the direct map: init_memory_mapping dereferences the NULL it got
@@ -192,25 +202,10 @@ describe.each(BACKENDS)('fault injection on the newer paths (issue 18 item 5) [%
           const m = await boot();
           const s = op.setup(m);
           const before = view(m);
-          const log = m.dmesg().length;
-          m.injectFault(kind, nth);
-          let err: unknown = null;
-          try {
-            op.run(m, s);
-          } catch (e) {
-            err = e;
-          }
-          m.injectFault(kind, 0);
-          if (err === null) {
-            m.checkInvariants();
-            // a fault that fired without failing the operation: vmemmap_populate's 4 KiB fallback (T26)
-            if (kind === 'dram' && m.dmesg().slice(log).some((l) => /falling back to regular page backing|vmemmap alloc failure: order:9/.test(l))) {
-              covered.push(`${kind}#${nth} (fallback)`);
-              continue;
-            }
-            break;
-          }
-          covered.push(`${kind}#${nth}`);
+          const r = faulted(m, kind, nth, () => op.run(m, s), covered);
+          if (r === 'done') break;
+          if (r === 'fallback') continue;
+          const err = r.err;
           expect(err, `${kind}#${nth}: ${String(err)}`).toBeInstanceOf(KernelError);
           if (m.poisoned) continue;
           expect(() => m.checkInvariants(), `${kind}#${nth}: ${(err as Error).message}`).not.toThrow();

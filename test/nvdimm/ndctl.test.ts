@@ -3,7 +3,7 @@
  * 6.12.117 recordings: the printer, the key order, libndctl's device order and the refusal texts.
  */
 import { describe, expect, it } from 'vitest';
-import { realStep } from '../fixtures.ts';
+import { errorOf, realStep } from '../fixtures.ts';
 import { stdMachine } from './std.ts';
 import {
   busJson,
@@ -249,15 +249,7 @@ describe('validate_namespace_options over an interleave set (ndctl v76.1 ndctl/n
   const M = 1n << 20n;
   const G = 1n << 30n;
   const six = { align: 2n * M, available: 24n * G, interleaveWidth: 6, region: 'region0' };
-  const refusal = (fn: () => unknown): NdctlError => {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof NdctlError) return e;
-      throw e;
-    }
-    throw new Error('not refused');
-  };
+  const refusal = (fn: () => unknown): NdctlError => errorOf(fn, NdctlError);
 
   it('6 DIMMs, align 96 MiB: -s 1G is refused by the region align check first (err(), exit 234)', () => {
     const e = refusal(() => checkCreateNamespace({ ...six, size: '1G', regionAlign: 96n * M }));
