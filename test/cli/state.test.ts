@@ -95,6 +95,11 @@ describe('--state files keep what they had', () => {
     expect(JSON.parse(list.stdout)).toHaveLength(1);
   });
 
+  it('a state file in a directory the process may not write (EACCES even for root: sysfs) is refused before any work (exit 2)', async () => {
+    const r = await altmap('create-namespace', '-s', '8G', '--state', '/sys/altmap-state.json', ...TS);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'error: --state /sys/altmap-state.json: the directory /sys is read-only\n']);
+  });
+
   it('a state file in a missing directory is refused before any work (exit 2)', async () => {
     const r = await altmap('create-namespace', '-s', '8G', '--state', 'nodir/s.json', ...TS);
     expect(r.code).toBe(2);
