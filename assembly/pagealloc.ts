@@ -444,8 +444,14 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   purposeAdd(purpose, -<i64>k, nid);
   const b = <u32>(c >> 9);
   for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    // a block of order > 9 the free may complete starts at the freed pfn aligned down to 2^order (within the range)
+    let hb = b;
+    if (o > 9) {
+      const start = max<u64>(pfn & ~((<u64>1 << <u64>o) - 1), rStart(<u32>r));
+      hb = <u32>((rBase(<u32>r) + (start - rStart(<u32>r))) >> 9);
+    }
     const at = hintAt(nid, o);
-    if (load<u32>(at) > b) store<u32>(at, b);
+    if (load<u32>(at) > hb) store<u32>(at, hb);
   }
   discardFrames(pfn, pfn + k);
   return 0;

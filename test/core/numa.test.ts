@@ -144,3 +144,25 @@ describe('DRAM allocator per node (issue 14 item 2), Wasm and TS alike', () => {
     );
   });
 });
+
+describe('allocPages after a free completes a 1 GiB block below the hint (docs/core.md: the lowest-addressed free block)', () => {
+  it('both cores: a 1 GiB group freed piece by piece, its last 4 KiB page last, is the next order-18 block (Wasm once skipped it: the free lowered the hint to the freed page\'s 2 MiB block, not its 1 GiB group)', async () => {
+    for (const [name, make] of CORE_BACKENDS) {
+      const c = await make();
+      expect(c.init(coreConfig({ ramRanges: [[0, 0x100000]], hostMemoryLimit: 1 << 26 }))).toBe(0);
+      const groups: number[] = [];
+      for (let p = c.allocPages(18, Purpose.Memmap); p >= 0; p = c.allocPages(18, Purpose.Memmap)) groups.push(p);
+      expect(groups, name).toEqual([0x40000, 0x80000, 0xc0000]);
+      const a = groups[0 + 1]!;
+      for (let b = 0; b < 512; b++) if (b !== 5) expect(c.freePages(a + b * 512, 9, Purpose.Memmap)).toBe(0);
+      for (let i = 1; i < 512; i++) expect(c.freePages(a + 5 * 512 + i, 0, Purpose.Memmap)).toBe(0);
+      expect(c.freePages(0xc0000, 18, Purpose.Memmap)).toBe(0);
+      // the group at 0x80000 is one page short of whole: the higher one comes first, and goes back
+      expect(c.allocPages(18, Purpose.Memmap), name).toBe(0xc0000);
+      expect(c.freePages(a + 5 * 512, 0, Purpose.Memmap)).toBe(0);
+      expect(c.freePages(0xc0000, 18, Purpose.Memmap)).toBe(0);
+      expect(c.allocPages(18, Purpose.Memmap), name).toBe(0x80000);
+      c.dispose?.();
+    }
+  });
+});
