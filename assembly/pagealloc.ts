@@ -443,7 +443,11 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   const nid = rNode(<u32>r);
   purposeAdd(purpose, -<i64>k, nid);
   const b = <u32>(c >> 9);
+  // a free that leaves its 2 MiB block partly used makes no new free block of order 9 or more: their hints stay
+  // (HugeTLB's vmemmap pages freed one by one would otherwise send every 2 MiB search back to low memory)
+  const whole = load<u16>(countAt(b)) == 512;
   for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    if (o >= 9 && !whole) break;
     // a block of order > 9 the free may complete starts at the freed pfn aligned down to 2^order (within the range)
     let hb = b;
     if (o > 9) {
