@@ -9,6 +9,7 @@ import type { Machine } from './machine.ts';
 import { KernelError, invalid, show } from './kernel/errno.ts';
 import type { KernelName } from './kernel/profile.ts';
 import { parseSize } from './nvdimm/units.ts';
+import { markBest, planRow } from './planner/rows.ts';
 import type { Backend } from './core/load.ts';
 import { checkKernel, checkFilter, selectConfigs, type PlanConfig, type PlanFilter } from './planner/configs.ts';
 import { defaultPlanDram, measureConfig, planMachine, runConfig, type Figures } from './planner/run.ts';
@@ -58,14 +59,6 @@ const OPTION_KEYS = ['size', 'usable', 'kernel', 'dram', 'memoryBlockSize', 'bac
 /** The largest device the planning machines take: 5-level paging's 4 PiB of physical address space, less the DRAM below it. */
 const MAX_DEVICE = 2n << 50n;
 
-function percent(part: number, whole: number): number {
-  return whole > 0 ? (part / whole) * 100 : 0;
-}
-
-function toRow(cfg: PlanConfig, f: Figures, nodeDram: bigint): PlanRow {
-  return { ...cfg, ...f, region: 'region0', node: 0, deviceGivenUpPercent: percent(f.deviceGivenUp, f.raw), dramPercent: percent(f.dram, Number(nodeDram)), best: [] };
-}
-
 /**
  * planCapacity: every configuration (or those the filter keeps), best capacity and best DRAM marked.
  * `size`: what a device of that size gives in each. `usable`: for each, the smallest raw size on ndctl's
@@ -96,17 +89,11 @@ export async function planCapacity(opts: PlanOptions): Promise<Plan> {
   const blockSize = opts.memoryBlockSize === undefined ? undefined : parseSize(opts.memoryBlockSize, 'memoryBlockSize');
   const rows: PlanRow[] = [];
   for (const [i, cfg] of configs.entries()) {
-    const row = reverse ? await reverseRow(cfg, amount, kernel, backend, dram, opts.onProbe, blockSize) : toRow(cfg, await runConfig(cfg, amount, kernel, backend, dram, blockSize), dram);
+    const row = reverse ? await reverseRow(cfg, amount, kernel, backend, dram, opts.onProbe, blockSize) : planRow(cfg, await runConfig(cfg, amount, kernel, backend, dram, blockSize), dram);
     rows.push(row);
     opts.onRow?.(row, i, configs.length);
   }
-  const ok = rows.filter((r) => r.ok);
-  const bestCapacity = reverse ? Math.min(...ok.map((r) => r.raw)) : Math.max(...ok.map((r) => r.usable));
-  const minDram = Math.min(...ok.map((r) => r.dram));
-  for (const r of ok) {
-    if ((reverse ? r.raw : r.usable) === bestCapacity) r.best.push('capacity');
-    if (r.dram === minDram) r.best.push('dram');
-  }
+  markBest(rows, reverse);
   return { ...(reverse ? { usable: Number(amount) } : { size: Number(amount) }), kernel, nodeDram: Number(dram), regions: [{ region: 'region0', node: 0, nodeDram: Number(dram) }], rows };
 }
 
@@ -140,11 +127,11 @@ async function reverseRow(cfg: PlanConfig, target: bigint, kernel: KernelName, b
   });
   if (!found) {
     const f: Figures = { ok: false, error: `no raw size reaches ${target} usable bytes${last?.error ? ` (the largest tried: ${last.error})` : ''}`, raw: last?.raw ?? 0, usable: 0, deviceGivenUp: 0, dram: 0, pageTablePages: 0, memmapDram: 0, structPagesInitialised: 0, compound: false };
-    return { ...toRow(cfg, f, dram), granule: Number(granule), below: null, probes: 0 };
+    return { ...planRow(cfg, f, dram), granule: Number(granule), below: null, probes: 0 };
   }
   const b = found.below;
   return {
-    ...toRow(cfg, found.answer, dram),
+    ...planRow(cfg, found.answer, dram),
     granule: Number(granule),
     below: b ? { raw: b.raw, ok: b.ok, usable: b.usable, ...(b.error ? { error: b.error } : {}) } : null,
     probes: found.probes,

@@ -336,21 +336,22 @@ export async function rebuildFrom(docs: unknown[], base: MachineConfig, backend:
   const regions = [...l.regions.values()].sort((a, b) => a.id - b.id);
   // regions placed where ndctl says nothing of: a dax device's listed mapping (daxctl -M) moves its region
   let placed = false;
+  // a region over an e820 legacy pmem range of its size is the e820 bus's, not the NFIT's
+  const isLegacy = (r: ListedRegion) => (machine.e820 ?? []).some((e) => e.type === 'Persistent Memory (legacy)' && num(e.size) === r.size);
+  const ways = (r: ListedRegion) => Math.max(1, r.mappings ?? 1);
   if (regions.length) {
     machine.e820 = withRegions(base.e820 ?? [], regions, notes);
     placed = machine.e820 !== base.e820;
     // interleave sets: each NFIT region's DIMMs (the mappings of -RD), in address order as the regions are placed
-    const nfit = regions.filter((r) => !(machine.e820 ?? []).some((e) => e.type === 'Persistent Memory (legacy)' && num(e.size) === r.size));
-    if (nfit.some((r) => (r.mappings ?? 1) > 1)) machine.interleaveWays = nfit.map((r) => Math.max(1, r.mappings ?? 1));
+    const nfit = regions.filter((r) => !isLegacy(r));
+    if (nfit.some((r) => ways(r) > 1)) machine.interleaveWays = nfit.map(ways);
     // an align default_align() gives each region needs no option; otherwise the model's one region align
-    const ways = (r: ListedRegion) => Math.max(1, r.mappings ?? 1);
     const odd = regions.filter((r) => r.align !== undefined && r.align !== defaultAlign(r.size, ways(r)));
     const aligns = [...new Set(regions.filter((r) => r.align !== undefined).map((r) => r.align!))];
     if (odd.length && aligns.length > 1) throw new FromError(`${odd[0]!.path}.align`, `regions of different aligns (${aligns.join(', ')}), not each default_align(): the model has one region align`);
     if (odd.length && base.regionAlign === undefined) machine.regionAlign = hx(aligns[0]!);
   } else notes.push("regions: none listed (an -N listing): the base machine's Persistent Memory, by region id");
   // label-less regions by their index among the NFIT regions in address order (the model's labelLessRegions)
-  const isLegacy = (r: ListedRegion) => (machine.e820 ?? []).some((e) => e.type === 'Persistent Memory (legacy)' && num(e.size) === r.size);
   const nfitRegions = regions.filter((r) => !isLegacy(r));
   const llIdx = nfitRegions.flatMap((r, i) => (r.labelLess ? [i] : []));
   if (regions.length === 0) {

@@ -30,6 +30,11 @@ interface MachineRegion {
   blockSize: bigint;
 }
 
+/** A plan of the planning machine's region0 (on node 0) as the plan of this machine's region, on its node. */
+function onRegion(plan: Plan, r: MachineRegion): Plan {
+  return { ...plan, regions: plan.regions.map((x) => ({ ...x, region: r.region, node: r.node })), rows: plan.rows.map((x) => ({ ...x, region: r.region, node: r.node })) };
+}
+
 /** The machine of --machine/--e820/--from: its kernel, and its regions with the DRAM they are planned against. */
 async function planMachineInput(cmd: Command, o: PlanOpts): Promise<{ kernel: KernelName; regions: MachineRegion[]; softReserved: Array<MachineRegion & { start: bigint }> }> {
   const mo = { ...o, kernel: (explicit(cmd, 'kernel') ? o.kernel : 'v6') as KernelName, dramSize: 64n * GiB, pmemSize: 1n << 40n } as MachineOpts;
@@ -150,14 +155,14 @@ async function cmdPlanMachine(cmd: Command, o: PlanOpts): Promise<number> {
       progress.stop();
     }
     // the planning machine's region0 is this machine's region
-    plans.push({ ...plan, regions: plan.regions.map((x) => ({ ...x, region: r.region, node: r.node })), rows: plan.rows.map((x) => ({ ...x, region: r.region, node: r.node })) });
+    plans.push(onRegion(plan, r));
   }
   // Soft Reserved ranges (CXL expanders): as System RAM through kmem, at the machine's memory block size
   const { softReserved } = input;
   if (softReserved.length && (o.mode === undefined || o.mode === 'system-ram') && o.usable === undefined) {
     for (const r of softReserved) {
       const plan = await planSoftReserved({ kernel, backend: o.backend as 'wasm' | 'ts', size: o.size ?? r.size, start: r.start, dram: r.dram, memoryBlockSize: r.blockSize });
-      plans.push({ ...plan, regions: plan.regions.map((x) => ({ ...x, region: r.region, node: r.node })), rows: plan.rows.map((x) => ({ ...x, region: r.region, node: r.node })) });
+      plans.push(onRegion(plan, r));
     }
   }
   if (o.json) out(JSON.stringify(plans.length === 1 ? plans[0] : plans, null, 2));

@@ -2,7 +2,7 @@
  * One configuration on one simulated machine: the namespace created through the model's ndctl and kernel
  * paths (and, for kmem, handed to the page allocator), its figures read back from the machine's counters.
  */
-import { createMachine, type Machine } from '../machine.ts';
+import { createMachine, type Machine, type MachineStats } from '../machine.ts';
 import { HostMemoryError, KernelError } from '../kernel/errno.ts';
 import { formatSizeHuman } from '../nvdimm/units.ts';
 import type { KernelName } from '../kernel/profile.ts';
@@ -11,7 +11,7 @@ import type { PlanConfig } from './configs.ts';
 
 const GiB = 1n << 30n;
 /** The System RAM of the machines the planner builds starts here, as on the default machine. */
-const RAM_START = 0x100000n;
+export const RAM_START = 0x100000n;
 
 /** What one configuration gives and costs on its machine, in bytes unless named pages. */
 export interface Figures {
@@ -62,6 +62,13 @@ export async function planMachine(kernel: KernelName, backend: Backend, dram: bi
   });
 }
 
+/** What the machine spent between two stats(): page-table pages (vmemmap and direct map), memmap bytes, all DRAM bytes (with slab), struct pages initialised. */
+export function dramCost(before: MachineStats, after: MachineStats): Pick<Figures, 'pageTablePages' | 'memmapDram' | 'dram' | 'structPagesInitialised'> {
+  const d = (k: 'pageTablePages' | 'directMapPages' | 'memmapPages' | 'slabPages') => after.dram[k] - before.dram[k];
+  const pageTablePages = d('pageTablePages') + d('directMapPages');
+  return { pageTablePages, memmapDram: d('memmapPages') * 4096, dram: (pageTablePages + d('memmapPages') + d('slabPages')) * 4096, structPagesInitialised: after.memmapInitPages - before.memmapInitPages };
+}
+
 /** A KernelError as a row shows it: "CODE: message". */
 export function rowError(e: KernelError): string {
   return `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}`;
@@ -90,14 +97,10 @@ export function measureConfig(m: Machine, cfg: Pick<PlanConfig, 'mode' | 'map' |
       row.hotAddFreeDram = (r.memmap_dram_pages as number) * 4096;
     }
     const after = m.stats();
-    const d = (k: 'pageTablePages' | 'directMapPages' | 'memmapPages' | 'slabPages') => after.dram[k] - before.dram[k];
+    Object.assign(row, dramCost(before, after));
     row.ok = true;
     row.usable = Number(usable);
     row.deviceGivenUp = Number(raw - usable);
-    row.pageTablePages = d('pageTablePages') + d('directMapPages');
-    row.memmapDram = d('memmapPages') * 4096;
-    row.dram = (row.pageTablePages + d('memmapPages') + d('slabPages')) * 4096;
-    row.structPagesInitialised = after.memmapInitPages - before.memmapInitPages;
     row.compound = Object.values(after.devices).some((x) => x.vmemmapPagesSaved > 0);
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;

@@ -10,11 +10,11 @@ import { profileFor, type KernelName } from '../kernel/profile.ts';
 import { parseSize } from '../nvdimm/units.ts';
 import type { Backend } from '../core/load.ts';
 import { checkKernel, type PlanConfig } from './configs.ts';
-import { budgetError, rowError, type Figures } from './run.ts';
+import { RAM_START, budgetError, dramCost, rowError, type Figures } from './run.ts';
+import { markBest, planRow } from './rows.ts';
 import type { Plan, PlanRow } from './types.ts';
 
 const GiB = 1n << 30n;
-const RAM_START = 0x100000n;
 
 /** planSoftReserved's options. */
 export interface SoftReservedOptions {
@@ -75,16 +75,12 @@ async function runSoftReserved(cfg: PlanConfig, o: { kernel: KernelName; backend
     }
     const after = m.stats();
     const sr = after.systemRam[dev]!;
-    const d = (k: 'pageTablePages' | 'directMapPages' | 'memmapPages' | 'slabPages') => after.dram[k] - before.dram[k];
     row.ok = true;
     row.usable = sr.onlinePages * 4096;
     row.deviceGivenUp = Number(o.size) - row.usable;
     row.trimmedBytes = Number(sr.trimmedBytes.head + sr.trimmedBytes.tail);
-    row.pageTablePages = d('pageTablePages') + d('directMapPages');
-    row.memmapDram = d('memmapPages') * 4096;
-    row.dram = (row.pageTablePages + d('memmapPages') + d('slabPages')) * 4096;
+    Object.assign(row, dramCost(before, after));
     row.hotAddFreeDram = sr.dramMemmapPages * 4096;
-    row.structPagesInitialised = after.memmapInitPages - before.memmapInitPages;
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
     row.error = e instanceof HostMemoryError ? budgetError(m.stats().host.limitBytes) : rowError(e);
@@ -98,8 +94,6 @@ async function runSoftReserved(cfg: PlanConfig, o: { kernel: KernelName; backend
 export type SoftReservedRow = PlanRow & { trimmedBytes: number };
 /** planSoftReserved's answer: a plan whose rows say what block alignment took. */
 export type SoftReservedPlan = Omit<Plan, 'rows'> & { rows: SoftReservedRow[] };
-
-const percent = (part: number, whole: number) => (whole > 0 ? (part / whole) * 100 : 0);
 
 /**
  * planSoftReserved: a Soft Reserved range as System RAM through dax_hmem and dax kmem, with and without
@@ -122,12 +116,8 @@ export async function planSoftReserved(opts: SoftReservedOptions): Promise<SoftR
   const rows: SoftReservedRow[] = [];
   for (const cfg of softReservedConfigs(kernel)) {
     const f = await runSoftReserved(cfg, { kernel, backend, dram, start, size, ...(memoryBlockSize !== undefined ? { memoryBlockSize } : {}) });
-    rows.push({ ...cfg, ...f, region: 'Soft Reserved', node: 0, deviceGivenUpPercent: percent(f.deviceGivenUp, f.raw), dramPercent: percent(f.dram, Number(dram)), best: [] });
+    rows.push(planRow(cfg, f, dram, 'Soft Reserved'));
   }
-  const ok = rows.filter((r) => r.ok);
-  for (const r of ok) {
-    if (r.usable === Math.max(...ok.map((x) => x.usable))) r.best.push('capacity');
-    if (r.dram === Math.min(...ok.map((x) => x.dram))) r.best.push('dram');
-  }
+  markBest(rows);
   return { size: Number(size), kernel, nodeDram: Number(dram), regions: [{ region: 'Soft Reserved', node: 0, nodeDram: Number(dram) }], rows };
 }

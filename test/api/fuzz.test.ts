@@ -102,6 +102,16 @@ function state(m: Machine, files: readonly string[]): unknown {
   return { snapshot: m.snapshot(), read };
 }
 
+/** Each write (to files[file % n]) is taken or a KernelError; a refused one leaves the `watched` files as they were. */
+function fuzzWrites(m: Machine, files: string[], watched: string[], writes: Array<{ file: number; text: string; append: boolean }>): void {
+  for (const w of writes) {
+    const path = files[w.file % files.length]!;
+    const before = state(m, watched);
+    const e = outcome(() => m.writeFile(path, w.text, { append: w.append }));
+    if (e !== null) expect(state(m, watched), `${path} <- ${JSON.stringify(w.text)}: ${e.message}`).toEqual(before);
+  }
+}
+
 const SYSFS_WORDS = ['online', 'offline', 'online_kernel', 'online_movable', '1', '0', 'true', 'false', 'yes', 'no', 'y', 'n', 'force', '\n'];
 const blockFiles = (m: Machine) =>
   m
@@ -118,13 +128,7 @@ describe('issue 18 item 6: sysfs write fuzz', () => {
         async (kmem, writes) => {
           const m = await guest(kmem);
           const files = [`${MEM}/auto_online_blocks`, `${DAX}/memmap_on_memory`, `${MEM}/memory999/state`, ...blockFiles(m)];
-          for (const w of writes) {
-            // the blocks kmem added first (the last of the list), then the boot blocks
-            const path = files[w.file % files.length];
-            const before = state(m, files);
-            const e = outcome(() => m.writeFile(path, w.text, { append: w.append }));
-            if (e !== null) expect(state(m, files), `${path} <- ${JSON.stringify(w.text)}: ${e.message}`).toEqual(before);
-          }
+          fuzzWrites(m, files, files, writes);
           expect(m.poisoned).toBeFalsy();
           expect(m.checkInvariants().problems).toEqual([]);
         },
@@ -150,12 +154,7 @@ describe('issue 18 item 6: tracefs write fuzz', () => {
     const settings = files.filter((f) => !/\/(trace|available_filter_functions|no_such_file)$/.test(f));
     await fc.assert(
       fc.property(fc.array(fc.record({ file: fc.nat(), text: text(TRACE_WORDS), append: fc.boolean() }), { minLength: 1, maxLength: 6 }), (writes) => {
-        for (const w of writes) {
-          const path = files[w.file % files.length];
-          const before = state(m, settings);
-          const e = outcome(() => m.writeFile(path, w.text, { append: w.append }));
-          if (e !== null) expect(state(m, settings), `${path} <- ${JSON.stringify(w.text)}: ${e.message}`).toEqual(before);
-        }
+        fuzzWrites(m, files, settings, writes);
         expect(m.poisoned).toBeFalsy();
         // whatever the writes left, a trace of a real operation still runs and restores the settings
         const saved = settings.map((f) => m.readFile(f));
