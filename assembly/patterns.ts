@@ -70,9 +70,22 @@ export function selfWordMask(self: u32, w: u32): u64 {
   return <u64>0 - <u64>((self >> w) & 1);
 }
 
+// The array is a gap buffer: logical index i is record i below the gap and i + gapLen above it, so
+// the runs of inserts and deletes at one place (a hot-add's blocks, a free walking down) move only the
+// records between two places, not the whole tail (tens of thousands of records on an 8 TiB machine).
+let gapAt: u32 = 0;
+let gapLen: u32 = 0;
+
 @inline
 function patAt(i: u32): usize {
-  return PATTERNS + <usize>i * PAT_REC;
+  return PATTERNS + <usize>(i < gapAt ? i : i + gapLen) * PAT_REC;
+}
+
+/** Put the gap before logical index i. */
+function moveGap(i: u32): void {
+  if (gapLen != 0 && i < gapAt) memory.copy(PATTERNS + <usize>(i + gapLen) * PAT_REC, PATTERNS + <usize>i * PAT_REC, <usize>(gapAt - i) * PAT_REC);
+  else if (gapLen != 0 && i > gapAt) memory.copy(PATTERNS + <usize>gapAt * PAT_REC, PATTERNS + <usize>(gapAt + gapLen) * PAT_REC, <usize>(i - gapAt) * PAT_REC);
+  gapAt = i;
 }
 @inline
 function pat(i: u32): Pattern {
@@ -196,18 +209,26 @@ export function synthFrame(i: u32, frame: u64, dst: usize): void {
   }
 }
 
-/** Open a hole of n records at index i. */
+/** Open a hole of n records at index i (patRoom has checked the cap). */
 function patInsert(i: u32, n: u32): void {
-  const at = patAt(i);
-  memory.copy(at + <usize>n * PAT_REC, at, <usize>(patCount - i) * PAT_REC);
+  if (gapLen < n) {
+    // a wider gap at the end, with slack so that the next inserts need no move
+    moveGap(patCount);
+    const slack = max<u32>(64, patCount >> 3);
+    gapLen = min<u32>(n + slack, PAT_MAX - patCount);
+  }
+  moveGap(i);
+  gapAt += n;
+  gapLen -= n;
   patCount += n;
 }
 
 /** Remove n records at index i. */
 function patDelete(i: u32, n: u32): void {
   if (n == 0) return;
-  const at = patAt(i);
-  memory.copy(at, at + <usize>n * PAT_REC, <usize>(patCount - i - n) * PAT_REC);
+  moveGap(i + n);
+  gapAt = i;
+  gapLen += n;
   patCount -= n;
 }
 
@@ -228,7 +249,7 @@ function patRoom(more: u32, forDiscard: bool): bool {
   const cap = forDiscard ? PAT_MAX : PAT_MAX - PAT_HEADROOM;
   // not a failure: past the cap memmap ops write bytes instead (backed frames, under the budget)
   if (<u64>patCount + <u64>more > <u64>cap) return false;
-  return ensureMemory(<u64>PATTERNS + (<u64>patCount + more) * PAT_REC);
+  return ensureMemory(<u64>PATTERNS + <u64>PAT_MAX * PAT_REC);
 }
 
 /**
