@@ -51,12 +51,16 @@ export class Memmap {
   /** This era's struct page. */
   readonly layout: StructPageLayout;
 
-  /** The one tail op a compound devmap's memmap is stored as (compound_head's head bits left to readPage). */
-  private readonly tailTemplate: readonly bigint[];
+  /** The one tail op a compound devmap's memmap is stored as, per node (compound_head's head bits left to readPage). */
+  private tailTemplate(nid: number): readonly bigint[] {
+    let t = this.tailTemplates.get(nid);
+    if (!t) this.tailTemplates.set(nid, (t = compoundTailOp(this.layout, ZONE_DEVICE, nid, 0n).words));
+    return t;
+  }
+  private readonly tailTemplates = new Map<number, readonly bigint[]>();
 
   constructor(private readonly k: Kernel) {
     this.layout = STRUCT_PAGE_LAYOUTS[k.profile.structPage];
-    this.tailTemplate = compoundTailOp(this.layout, ZONE_DEVICE, 0, 0n).words;
   }
 
   /** Store an op into the struct pages of [pfn, +nrPages). */
@@ -81,7 +85,7 @@ export class Memmap {
    * compound page), and readPage() draws the head, the first tail's folio fields and compound_head from
    * the page's position, wherever the template is still what is stored.
    */
-  private readonly compound = new RunMap<{ order: number; firstPfn: number; pgmap: bigint }>();
+  private readonly compound = new RunMap<{ order: number; firstPfn: number; pgmap: bigint; nid: number }>();
 
   /** memmap_init_zone_device's pages [pfn, +nrPages) of one compound page (or all of them, order 0). */
   private initDeviceRange(pfn: number, nrPages: number, order: number, pgmap: bigint): void {
@@ -93,7 +97,7 @@ export class Memmap {
       this.write(pfn, nrPages, initPageOp(l, ZONE_DEVICE, this.devNode(pfn)));
       return this.setPgmap(pfn, nrPages, pgmap);
     }
-    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, this.devNode(pfn), pgmap) : { words: [...this.tailTemplate], mask: 0xff, self: 0 });
+    this.write(pfn, nrPages, order === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, this.devNode(pfn), pgmap) : { words: [...this.tailTemplate(this.devNode(pfn))], mask: 0xff, self: 0 });
   }
 
   /** What memmap_init_compound left in pfn's struct page, drawn from its position in the compound page. */
@@ -101,11 +105,11 @@ export class Memmap {
     const c = this.compound.get(pfn);
     if (!c) return stored;
     const l = this.layout;
-    if (!this.tailTemplate.every((w, i) => stored[i] === w)) return stored; // written since: the bytes win
+    if (!this.tailTemplate(c.nid).every((w, i) => stored[i] === w)) return stored; // written since: the bytes win
     const headPfn = c.firstPfn + Math.floor((pfn - c.firstPfn) / 2 ** c.order) * 2 ** c.order;
     const head = this.k.vmemmap.pfnToPage(headPfn);
     const pos = pfn - headPfn;
-    const op = pos === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, 0, c.pgmap, true) : pos === 1 ? compoundFirstTailOp(l, ZONE_DEVICE, 0, head, c.order) : compoundTailOp(l, ZONE_DEVICE, 0, head);
+    const op = pos === 0 ? zoneDevicePageOp(l, ZONE_DEVICE, c.nid, c.pgmap, true) : pos === 1 ? compoundFirstTailOp(l, ZONE_DEVICE, c.nid, head, c.order) : compoundTailOp(l, ZONE_DEVICE, c.nid, head);
     return BigUint64Array.from(op.words);
   }
 
@@ -192,7 +196,7 @@ export class Memmap {
     // for the whole range (the same struct pages as one a compound page, in O(extents))
     if (per === step) this.initDeviceRange(first, Math.max(n, 0), d.vmemmapShift, d.pgmapAddr);
     else for (let pfn = first; pfn < resEnd; pfn += step) this.initDeviceRange(pfn, Math.min(per, resEnd - pfn), d.vmemmapShift, d.pgmapAddr);
-    if (d.vmemmapShift > 0 && this.layout.folio !== null && n > 0) this.compound.set(first, resEnd, { order: d.vmemmapShift, firstPfn: first, pgmap: d.pgmapAddr });
+    if (d.vmemmapShift > 0 && this.layout.folio !== null && n > 0) this.compound.set(first, resEnd, { order: d.vmemmapShift, firstPfn: first, pgmap: d.pgmapAddr, nid: this.devNode(first) });
     // the kernel's own figure: ~9.5 ns per page (4194304 pages in 40 ms, kernel.md §4.4)
     const pages = Math.max(n, 0);
     this.k.log.tick(Math.round((pages * 9.54) / 1000));

@@ -121,6 +121,18 @@ describe.each(BACKENDS)('NUMA nodes [%s]', (backend) => {
     expect(m.readFile('/sys/bus/dax/devices/dax0.0/target_node')).toBe(`${real[0].devices[0].target_node}\n`);
   });
 
+  it('numa-devdax-mem: the compound pages of a 2M devdax namespace on node 1 record node 1 in head, first tail and tails (__init_zone_device_page with the pgmap nid)', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: NUMA_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem', align: '2M' });
+    expect(m.stats().devices['dax0.0'].vmemmapPagesSaved).toBeGreaterThan(0);
+    // map=mem: the range starts at the namespace, and the first compound page at the next 2 MiB
+    const first = Number((m.stats().devices['dax0.0'].start + 0x1fffffn) >> 21n) * 512;
+    for (const pfn of [first, first + 1, first + 2, first + 511, first + 512 + 3]) {
+      const p = m.page(pfn)!;
+      expect([pfn, p.zone, p.node]).toEqual([pfn, 'Device', 1]);
+    }
+  });
+
   it('numa-kmem step 05 (6.12.117): kmem onlines 15 blocks on node 1 (the dax device target_node): node1 MemTotal and links grow, node0 not', async () => {
     const m = await createMachine({ backend, kernel: 'v6', e820: NUMA_E820 });
     m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
