@@ -1202,18 +1202,30 @@ export class Machine {
     }, 'daxctl');
   }
 
-  /** A HugeTLB page from DRAM (alloc_fresh_hugetlb_folio); on v6 its vmemmap is optimised (HVO: 7 of 8, or 4095 of 4096, vmemmap pages freed). */
-  hugetlbAlloc(size: '2M' | '1G'): {
+  /**
+   * A HugeTLB page from DRAM (alloc_fresh_hugetlb_folio); on v6 its vmemmap is optimised (HVO: 7 of 8, or
+   * 4095 of 4096, vmemmap pages freed). `opts.node`: from that node alone, as a write of
+   * /sys/devices/system/node/nodeN/hugepages/.../nr_hugepages allocates (__GFP_THISNODE); else the CPU's
+   * zonelist. ENOMEM when no free block is left there.
+   */
+  hugetlbAlloc(size: '2M' | '1G', opts: { node?: number } = {}): {
     /** The head page's pfn. */
     pfn: number;
     /** The HugeTLB page size. */
     size: '2M' | '1G';
     /** vmemmap pages HVO freed for it (0 without hugetlb_optimize_vmemmap). */
     vmemmapPagesFreed: number;
+    /** The node its memory is on. */
+    node: number;
   } {
     this.mutable();
     if (size !== '2M' && size !== '1G') invalid(`HugeTLB page size ${show(size)} is not 2M or 1G`);
-    return this.run(() => this.k.hugetlb.alloc(size));
+    if (opts === null || typeof opts !== 'object') invalid(`HugeTLB options ${show(opts)} are not an object`);
+    const nid = opts.node;
+    if (nid !== undefined && !(Number.isInteger(nid) && nid >= 0 && nid < this.k.numa.allocNodes() && this.k.pageAlloc.stats().byNode[nid]!.totalPages > 0)) {
+      invalid(`node ${show(nid)} has no System RAM (nodes with memory: ${this.k.numa.hasMemory().join(', ')})`);
+    }
+    return this.run(() => this.k.hugetlb.alloc(size, nid));
   }
 
   /** Give a HugeTLB page back; its vmemmap is restored first (hugetlb_vmemmap_restore_folio). */

@@ -25,12 +25,12 @@ export class Hugetlb {
     readonly optimize: boolean,
   ) {}
 
-  /** alloc_fresh_hugetlb_folio + hugetlb_vmemmap_optimize_folio. */
-  alloc(size: HugePageSize): { pfn: number; size: HugePageSize; vmemmapPagesFreed: number } {
+  /** alloc_fresh_hugetlb_folio + hugetlb_vmemmap_optimize_folio; from node nid alone when given (__GFP_THISNODE). */
+  alloc(size: HugePageSize, nid?: number): { pfn: number; size: HugePageSize; vmemmapPagesFreed: number; node: number } {
     const k = this.k;
     const order = size === '2M' ? 9 : 18;
-    const pfn = k.pageAlloc.allocPages(order, Purpose.HugeTlb);
-    if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of DRAM for a HugeTLB page`);
+    const pfn = nid === undefined ? k.pageAlloc.allocPages(order, Purpose.HugeTlb) : k.numa.thisNode(nid, () => k.pageAlloc.allocPages(order, Purpose.HugeTlb));
+    if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of DRAM${nid === undefined ? '' : ` on node ${nid}`} for a HugeTLB page`);
     let freed = 0;
     if (this.optimize) {
       // a failed optimisation is not fatal: the folio keeps its whole vmemmap
@@ -46,7 +46,7 @@ export class Hugetlb {
       freed = Math.max(0, r);
     }
     this.pages.set(pfn, { pfn, order, freed });
-    return { pfn, size, vmemmapPagesFreed: freed };
+    return { pfn, size, vmemmapPagesFreed: freed, node: this.nodeOf(pfn) };
   }
 
   /** hugetlb_vmemmap_restore_folio + update_and_free_hugetlb_folio. */
@@ -66,11 +66,18 @@ export class Hugetlb {
     this.pages.delete(pfn);
   }
 
-  summary(): { pages2M: number; pages1G: number; vmemmapPagesFreed: number } {
+  /** The node a HugeTLB page is on: its memory's (folio_nid). */
+  private nodeOf(pfn: number): number {
+    return this.k.numa.targetNode(BigInt(pfn) << 12n);
+  }
+
+  /** The pool's pages, all nodes' or node nid's (hugetlb_report_node_meminfo). */
+  summary(nid?: number): { pages2M: number; pages1G: number; vmemmapPagesFreed: number } {
     let pages2M = 0;
     let pages1G = 0;
     let vmemmapPagesFreed = 0;
     for (const hp of this.pages.values()) {
+      if (nid !== undefined && this.nodeOf(hp.pfn) !== nid) continue;
       if (hp.order === 9) pages2M++;
       else pages1G++;
       vmemmapPagesFreed += hp.freed;

@@ -161,6 +161,27 @@ export class Numa {
     }
   }
 
+  /**
+   * Run f with DRAM allocations from node nid alone (alloc_pages_node(nid, __GFP_THISNODE): a node's own
+   * nr_hugepages), then back to the CPU's zonelist. nid must have a record in the page allocator.
+   */
+  thisNode<T>(nid: number, f: () => T): T {
+    const was = this.coreZonelist;
+    this.k.pageAlloc.setZonelist([nid]);
+    this.coreZonelist = String(nid);
+    try {
+      return f();
+    } finally {
+      this.k.pageAlloc.setZonelist(was.split(',').map(Number));
+      this.coreZonelist = was;
+    }
+  }
+
+  /** Node ids the page allocator has a record for (0 up to the highest node with System RAM). */
+  allocNodes(): number {
+    return this.coreNodes;
+  }
+
   /** The boot's share of each node (after boot's allocations: never part of its MemTotal). */
   recordBoot(d: DramStats): void {
     this.bootUsed = d.byNode.map((n) => n.totalPages - n.freePages - n.byPurpose[Purpose.Slab]);
@@ -206,7 +227,7 @@ export function nodeReadMeminfo(k: Kernel, nid: number): string {
   // "Node %d <label>%8lu kB": the labels carry their own padding, as the kernel's format strings do
   const kb = (label: string, v: number) => `Node ${nid} ${label}${String(v).padStart(8)} kB\n`;
   const zero = (label: string) => kb(label, 0);
-  const hp = k.hugetlb.summary();
+  const hp = k.hugetlb.summary(nid);
   return [
     kb('MemTotal:       ', K(i.totalram)),
     kb('MemFree:        ', K(i.freeram)),

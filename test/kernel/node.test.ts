@@ -3,7 +3,7 @@
  * (fixture kmem-offline-online: 2 GiB of RAM, a 32 GiB NVDIMM at 4 GiB; one node, one CPU).
  */
 import { describe, expect, it } from 'vitest';
-import { createMachine } from '../../src/index.ts';
+import { createMachine, KernelError } from '../../src/index.ts';
 import { BACKENDS, expectKernelError, realStep } from '../fixtures.ts';
 import { GUEST_E820 } from '../dax/guest.ts';
 
@@ -131,6 +131,31 @@ describe.each(BACKENDS)('NUMA nodes [%s]', (backend) => {
       const p = m.page(pfn)!;
       expect([pfn, p.zone, p.node]).toEqual([pfn, 'Device', 1]);
     }
+  });
+
+  it('numa-boot: HugeTLB pages from one node (__GFP_THISNODE) are that node\'s, in its meminfo alone; the CPU\'s zonelist takes node 0 first', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: NUMA_E820 });
+    const hp = (nid: number) => Number(new RegExp(`Node ${nid} HugePages_Total:\\s+(\\d+)`).exec(m.readFile(`${NODE}/node${nid}/meminfo`))![1]);
+    const free1 = m.stats().nodes[1].freePages;
+    let n = 0;
+    let last: unknown = null;
+    while (last === null && n < 1000) {
+      try {
+        expect(m.hugetlbAlloc('2M', { node: 1 }).node).toBe(1);
+        n++;
+      } catch (e) {
+        last = e;
+      }
+    }
+    expect(last).toBeInstanceOf(KernelError);
+    expect(String(last)).toMatch(/ENOMEM: no free 2M block of DRAM on node 1 for a HugeTLB page/);
+    // each 2 MiB page less the 7 vmemmap pages HVO gives back, until no aligned 2 MiB is free on node 1
+    expect(n).toBeGreaterThan(0);
+    expect(n * 512).toBeLessThanOrEqual(free1 + n * 7);
+    expect([hp(0), hp(1)]).toEqual([0, n]);
+    expect(m.hugetlbAlloc('2M').node).toBe(0);
+    expect([hp(0), hp(1)]).toEqual([1, n]);
+    for (const node of [2, -1, 0.5, '1']) expect(() => m.hugetlbAlloc('2M', { node } as never)).toThrow(/has no System RAM/);
   });
 
   it('numa-kmem step 05 (6.12.117): kmem onlines 15 blocks on node 1 (the dax device target_node): node1 MemTotal and links grow, node0 not', async () => {
