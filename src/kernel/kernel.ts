@@ -7,7 +7,7 @@ import { EventType, FaultKind, type Core } from '../core/core.ts';
 import { DaxBus } from '../dax/bus.ts';
 import { Kmem } from '../dax/kmem.ts';
 import { Zonelists } from './zonelist.ts';
-import { Numa } from './node.ts';
+import { Numa, printNodesState } from './node.ts';
 import { Altmaps } from './altmap.ts';
 import { DeviceRegistry } from './devres.ts';
 import { HostMemoryError, MachinePoisonedError } from './errno.ts';
@@ -186,7 +186,8 @@ export class Kernel {
    * v4.18 (source, not recorded) numbers the gfp bits as it did then and prints the cpuset on a line of its own.
    */
   private warnAlloc(what: string): void {
-    const mems = '0';
+    // current->mems_allowed of a task in the root cpuset: N_MEMORY (cpuset_init_smp, kept by cpuset's hotplug work)
+    const mems = printNodesState(this.numa.hasMemory()).trimEnd();
     if (this.profile.pfnEra === 'v6') {
       this.log.printOnce('vmemmap_alloc_block:warn', 'warn', `${this.comm}: ${what}, mode:0x4cc0(GFP_KERNEL|__GFP_RETRY_MAYFAIL), nodemask=(null),cpuset=/,mems_allowed=${mems}`);
     } else if (this.log.printOnce('vmemmap_alloc_block:warn', 'warn', `${this.comm}: ${what}, mode:0x6004c0(GFP_KERNEL|__GFP_RETRY_MAYFAIL), nodemask=(null)`)) {

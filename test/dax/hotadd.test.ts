@@ -69,6 +69,22 @@ describe.each(BACKENDS)('the DRAM check of a kmem hot-add [%s]', (backend) => {
     expect(Object.keys(after.devices)).toEqual([]);
   });
 
+  it('refuse-map-mem-enomem step 04 on two nodes (v6): warn_alloc prints the root cpuset\'s mems_allowed, N_MEMORY as a bitmap list (0-1)', async () => {
+    const e820 = [
+      { start: 0x100000n, size: 80n * MiB - 0x100000n, type: 'System RAM' as const, node: 0 },
+      { start: 80n * MiB, size: 80n * MiB, type: 'System RAM' as const, node: 1 },
+      { start: 4n * GiB, size: 16n * GiB, type: 'Persistent Memory' as const, node: 1 },
+    ];
+    const m = await createMachine({ backend, kernel: 'v6', e820 });
+    m.createNamespace({ size: '12G', mode: 'devdax', map: 'dev' });
+    const logged = m.dmesg().length;
+    expect(kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' })).code).toBe('ENOMEM');
+    const real = bare(realStep('6.12.117', 'refuse-map-mem-enomem', 4).dmesg).find((l) => /^ndctl: vmemmap alloc failure: order:9,/.test(l))!;
+    expect(real).toMatch(/mems_allowed=0$/);
+    const log = m.dmesg().slice(logged).map((l) => l.replace(/^\[\s*[\d.]+\] /, ''));
+    expect(log).toContain(real.replace(/^ndctl:/, 'daxctl:').replace(/mems_allowed=0$/, 'mems_allowed=0-1'));
+  });
+
   it('after the failed hot-add (v6): the sections left behind make device_dax (devdax mode) and a second hot-add meet -EEXIST; the namespace destroys, and a new one over the range meets -EEXIST too', async () => {
     const m = await smallMachine(backend, 'v6', false);
     expect(kernelErrorOf(() => m.reconfigureDevice('dax0.0', { mode: 'system-ram' })).code).toBe('ENOMEM');
