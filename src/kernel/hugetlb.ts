@@ -29,7 +29,8 @@ export class Hugetlb {
   alloc(size: HugePageSize): { pfn: number; size: HugePageSize; vmemmapPagesFreed: number } {
     const k = this.k;
     const order = size === '2M' ? 9 : 18;
-    const pfn = k.pageAlloc.allocPages(order, Purpose.HugeTlb);
+    // htlb_alloc_mask(): GFP_HIGHUSER_MOVABLE (ZONE_MOVABLE allowed) unless gigantic (hugepage_movable_supported())
+    const pfn = k.pageAlloc.allocPages(order, Purpose.HugeTlb, size === '2M');
     if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of DRAM for a HugeTLB page`);
     let freed = 0;
     if (this.optimize) {
