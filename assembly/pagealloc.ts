@@ -175,6 +175,14 @@ function unitGive(a: usize): void {
   unitFreeCount++;
 }
 
+/** The bits of [pos, end) in pos's 64-bit word. */
+@inline
+function wordMask(pos: u64, end: u64): u64 {
+  const bo = pos & 63;
+  const n = min<u64>(64 - bo, end - pos);
+  return (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
+}
+
 /** Set (used) or clear bits [a, b) of the bitmap at bm. */
 function setBits(bm: usize, a: u64, b: u64, used: bool): void {
   let pos = a;
@@ -186,11 +194,10 @@ function setBits(bm: usize, a: u64, b: u64, used: bool): void {
       pos += words << 6;
       continue;
     }
-    const n = min<u64>(64 - bo, b - pos);
-    const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
+    const mask = wordMask(pos, b);
     const w = bm + (<usize>(pos >> 6) << 3);
     store<u64>(w, used ? load<u64>(w) | mask : load<u64>(w) & ~mask);
-    pos += n;
+    pos = (pos | 63) + 1;
   }
 }
 
@@ -272,12 +279,10 @@ function allAre(r: Range, pfn: u64, n: u64, used: bool): bool {
       let pos = p - b;
       const e = q - b;
       while (pos < e) {
-        const bo = pos & 63;
-        const k = min<u64>(64 - bo, e - pos);
-        const mask = (k == 64 ? ~(<u64>0) : (<u64>1 << k) - 1) << bo;
+        const mask = wordMask(pos, e);
         const v = load<u64>(u + (<usize>(pos >> 6) << 3)) & mask;
         if (used ? v != mask : v != 0) return false;
-        pos += k;
+        pos = (pos | 63) + 1;
       }
     }
     p = q;

@@ -92,46 +92,54 @@ class RamRange {
     return m;
   }
 
-  /** Mark pages [pfn, pfn + n) (inside the range) used or free, chunk by chunk. */
-  mark(pfn: number, n: number, used: boolean): void {
+  /** f(c, lo, hi) for each chunk c that pages [pfn, pfn + n) touch, lo..hi their offsets in it; stops when f returns false. */
+  private eachChunk(pfn: number, n: number, f: (c: number, lo: number, hi: number) => boolean): boolean {
     for (let p = pfn; p < pfn + n; ) {
       const c = Math.floor(p / CHUNK) - this.c0;
       const b = this.base(c);
       const q = Math.min(pfn + n, b + CHUNK);
+      if (!f(c, p - b, q - b)) return false;
+      p = q;
+    }
+    return true;
+  }
+
+  /** Mark pages [pfn, pfn + n) (inside the range) used or free, chunk by chunk. */
+  mark(pfn: number, n: number, used: boolean): void {
+    this.eachChunk(pfn, n, (c, lo, hi) => {
       const cap = this.cap(c);
-      if (q - p === cap) {
+      if (hi - lo === cap) {
         // the whole chunk: its count says it all
         this.mats.delete(c);
         this.free[c] = used ? 0 : cap;
-      } else {
-        const m = this.mat(c);
-        setBits(m.bits, p - b, q - b, used);
-        for (let blk = Math.floor((p - b) / BLOCK); blk * BLOCK < q - b; blk++) {
-          const d = Math.min(q - b, (blk + 1) * BLOCK) - Math.max(p - b, blk * BLOCK);
-          m.blockFree[blk] += used ? -d : d;
-        }
-        this.free[c] += used ? -(q - p) : q - p;
-        if (this.free[c] === 0 || this.free[c] === cap) this.mats.delete(c);
+        return true;
       }
-      p = q;
-    }
+      const m = this.mat(c);
+      setBits(m.bits, lo, hi, used);
+      for (let blk = Math.floor(lo / BLOCK); blk * BLOCK < hi; blk++) {
+        const d = Math.min(hi, (blk + 1) * BLOCK) - Math.max(lo, blk * BLOCK);
+        m.blockFree[blk] += used ? -d : d;
+      }
+      this.free[c] += used ? lo - hi : hi - lo;
+      if (this.free[c] === 0 || this.free[c] === cap) this.mats.delete(c);
+      return true;
+    });
   }
 
   /** Are all pages [pfn, pfn + n) (inside the range) used (or, with `used` false, free)? */
   all(pfn: number, n: number, used: boolean): boolean {
-    for (let p = pfn; p < pfn + n; ) {
-      const c = Math.floor(p / CHUNK) - this.c0;
-      const b = this.base(c);
-      const q = Math.min(pfn + n, b + CHUNK);
+    return this.eachChunk(pfn, n, (c, lo, hi) => {
       const f = this.free[c];
-      if (f !== (used ? 0 : this.cap(c))) {
-        if (f === (used ? this.cap(c) : 0)) return false;
-        const m = this.mats.get(c)!;
-        for (let k = p - b; k < q - b; k++) if (((m.bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
-      }
-      p = q;
-    }
-    return true;
+      if (f === (used ? 0 : this.cap(c))) return true;
+      if (f === (used ? this.cap(c) : 0)) return false;
+      const bits = this.mats.get(c)!.bits;
+      const want = used ? 0xffffffff : 0;
+      let k = lo;
+      for (; k < hi && k & 31; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
+      for (; k + 32 <= hi; k += 32) if (bits[k >>> 5] >>> 0 !== want) return false;
+      for (; k < hi; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
+      return true;
+    });
   }
 
   /** The lowest free naturally aligned block of 2^order pages at or above pfn `from`, or -1. */
