@@ -26,6 +26,8 @@ export const PURPOSES: i32 = 5;
 
 /** MAX_NUMNODES of Debian's x86-64 config (CONFIG_NODES_SHIFT=10): node ids are below it. */
 export const MAX_NUMNODES: u32 = 1024;
+/** allocPages flag: may come from ZONE_MOVABLE ranges (GFP_HIGHUSER_MOVABLE); without it they are skipped. */
+export const ALLOC_MOVABLE: u32 = 1;
 
 // ---- EventType: the type word of an event record (state.ts emit) ----
 export const EVENT_FALLBACK: u32 = 1;

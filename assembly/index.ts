@@ -86,9 +86,8 @@ export function init(
   state.setConfig(<u32>levels, pse != 0, gbpages != 0, eager != 0, debug != 0, <u64>vmemmapStart, <u64>pageOffset);
   setHostLimit(hostMemoryLimit >= 1.8446744073709552e19 ? ~(<u64>0) : <u64>hostMemoryLimit);
   if (nRanges < 0) return EINVAL;
-  const poolBase = pagealloc.dramInit(<u32>nRanges);
-  if (poolBase == 0) return ENOMEM;
-  poolInit(poolBase);
+  poolInit(pagealloc.dramStagedEnd(<u32>nRanges));
+  if (pagealloc.dramInit(<u32>nRanges) < 0) return ENOMEM;
   initialised = true;
   const root = pagealloc.allocPages(0, PURPOSE_PAGE_TABLE);
   if (root < 0) return ENOMEM;
@@ -124,8 +123,27 @@ export function patternCount(): i32 {
 }
 
 // ---- DRAM page allocator ----
-export function allocPages(order: i32, purpose: i32): f64 {
-  return <f64>pagealloc.allocPages(order, purpose);
+export function allocPages(order: i32, purpose: i32, flags: i32): f64 {
+  return <f64>pagealloc.allocPages(order, purpose, <u32>flags);
+}
+/** allocPagesRun: p, -1 (not one run; nothing changed) or -EINVAL. */
+export function allocPagesRun(order: i32, count: f64, purpose: i32, flags: i32): f64 {
+  if (!(count >= 1 && count <= 1.8446744073709552e19)) return EINVAL;
+  return <f64>pagealloc.allocPagesRun(order, u(count), purpose, <u32>flags);
+}
+/** Hot-add RAM [startPfn, endPfn) of node nid (movable: ZONE_MOVABLE). 0, -EINVAL or -ENOMEM. */
+export function dramAddRange(startPfn: f64, endPfn: f64, nid: i32, movable: i32): i32 {
+  if (!(startPfn >= 0 && endPfn > startPfn && endPfn <= 1.8446744073709552e19) || nid < 0) return EINVAL;
+  return pagealloc.dramAddRange(u(startPfn), u(endPfn), <u32>nid, <u32>movable);
+}
+/** Hot-remove exactly the range [startPfn, endPfn). 0, -EINVAL or -EBUSY. */
+export function dramRemoveRange(startPfn: f64, endPfn: f64): i32 {
+  if (!(startPfn >= 0 && endPfn > startPfn && endPfn <= 1.8446744073709552e19)) return EINVAL;
+  return pagealloc.dramRemoveRange(u(startPfn), u(endPfn));
+}
+/** Bytes of host memory the DRAM allocator's tables hold. */
+export function dramHostBytes(): f64 {
+  return <f64>pagealloc.dramHostBytes();
 }
 export function freePages(pfn: f64, order: i32, purpose: i32): i32 {
   return pagealloc.freePages(u(pfn), order, purpose);

@@ -32,13 +32,11 @@
  * │             │                 │                            │ drains them after every call)            │
  * │ 0x0480_0000 │ PATTERNS        │ 2^20 x 96 B                │ fill patterns, sorted by startPfn        │
  * │ 0x0A80_0000 │ DYN             │ set by init:               │                                          │
- * │             │  RAM ranges     │   40 B per e820 RAM entry  │ start, end, bit base, blocks, node       │
- * │             │                 │                            │ (staged by the host before init)         │
- * │             │  nodes          │   192 B + 4 B per node id  │ hints, counters; then the zonelist       │
- * │             │  block counts   │   2 B per 2 MiB DRAM block │ free pages per block (u16)               │
- * │             │  DRAM bitmap    │   64 B per 2 MiB DRAM block│ 1 bit per page, 1 = in use / not RAM     │
- * │             │  POOL           │   up to 4 GiB              │ 4 KiB slots: backed frames and frame-    │
- * │             │                 │                            │ index nodes (free list through word 0)   │
+ * │             │  boot ranges    │   24 B per e820 RAM entry  │ start, end, node (staged by the host     │
+ * │             │                 │                            │ before init)                             │
+ * │             │  POOL           │   up to 4 GiB              │ 4 KiB slots: backed frames, frame-index  │
+ * │             │                 │                            │ nodes (free list through word 0), and    │
+ * │             │                 │                            │ the DRAM allocator's tables (below)      │
  * └─────────────┴─────────────────┴────────────────────────────┴──────────────────────────────────────────┘
  *
  * Frame index (physmem.ts): a 4-level radix tree over pfn bits 39..0 (10 bits a level, 1024 u32 entries =
@@ -50,8 +48,10 @@
  * Records are @unmanaged classes next to their code (Range, Altmap, LookupEntry, Event, Pattern); each
  * file checks at compile time that its class fits the record size given here.
  *
- * DRAM bitmap (pagealloc): RAM ranges are packed into one bit space; range r starts at bit `base` with
- * base ≡ startPfn (mod 512), so every 512-bit block is one naturally aligned 2 MiB of one range.
+ * DRAM allocator (pagealloc.ts), all in pool slots: the node table (MAX_NUMNODES x NODE_REC) and zonelist
+ * (1024 x u32) from init; the range table (RANGE_REC a range, doubled when full); per range its chunk
+ * records (8 B per 1 GiB: u32 free pages, u32 unit address); per partly used GiB a unit of 9 contiguous
+ * slots (32 KiB bitmap, 1 KiB of u16 free counts per 2 MiB), recycled through the allocator's own list.
  */
 
 /** Frames at or above this pfn cannot be backed (the frame index covers pfn bits 39..0). */
@@ -84,12 +84,16 @@ export const SHARE_ROOT: usize = 0x0001_5000;
 export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;
 
-/** The range table sits at DYN, as many records as the machine has RAM ranges (pagealloc.ts). */
-export const RANGE_REC: usize = 40; // class Range (pagealloc.ts)
+/** The DRAM allocator's range table (in pool slots): a record per RAM range (pagealloc.ts class Range). */
+export const RANGE_REC: usize = 40;
+/** Boot RAM ranges staged at DYN before init (pagealloc.ts class Staged): u64 start, end, node. */
+export const STAGE_REC: usize = 24;
+/** Pfns the DRAM allocator holds RAM below (core.ts DRAM_MAX_PFN): 52-bit physical addresses. */
+export const DRAM_MAX_PFN: u64 = <u64>1 << 40;
 /** Bytes per RAM range as the host stages it in IO: f64 start, end, node (pagealloc.ts RangeInput). */
 export const RANGE_IO: usize = 24;
-/** The node table follows the range table: per node id, hints, pages and pages by purpose (pagealloc.ts). */
-export const NODE_REC: usize = 192;
+/** The node table (in pool slots, MAX_NUMNODES records): per node id, hints, pages and pages by purpose (pagealloc.ts). */
+export const NODE_REC: usize = 576;
 
 /** The altmap table grows by pool slots: ids are bounded by the pool (linear memory), not by a table size. */
 export const ALTMAP_DIR: usize = 0x0012_0000;

@@ -2,64 +2,51 @@
  * The DRAM page allocator (docs/core.md "DRAM page allocator").
  *
  * allocPages(order) returns the lowest-addressed naturally aligned block of 2^order free pages wholly
- * inside one RAM range. RAM ranges are packed into one bit space (layout.ts): range r's pfn s sits at
- * bit base + (s - start) with base ≡ start (mod 512), so each 512-bit block is one naturally aligned
- * 2 MiB of one range and natural alignment below 2 MiB is the same in pfns and in bits.
+ * inside one RAM range, on the first node of the zonelist (dramSetZonelist) that has one.
  *
- *   bitmap   1 bit per page, 1 = in use (or not RAM: the parts of a range's first/last block outside it)
- *   counts   free pages per 512-page block (u16), to skip full blocks without reading the bitmap
- *   hints    per order, a block below which no free block of that order exists (lowered by frees)
+ * Host memory and set-up time do not grow with the RAM. Each range has one record per 1 GiB chunk
+ * (2^18 pages, aligned in pfns): its free pages and, only while it is partly used, a materialised unit:
  *
- * Orders 0..9 search inside one block at a time (bit tricks on its 8 words); orders 10..MAX_ORDER look
- * for runs of whole free blocks, aligned in pfn space.
+ *   bitmap   1 bit per page, 1 = in use or outside the range          32 KiB
+ *   counts   free pages per 2 MiB block (u16), to skip full blocks     1 KiB
  *
- * NUMA: each range belongs to a node (the SRAT's). An allocation walks the zonelist the host set
- * (dramSetZonelist: the preferred node, then its fallbacks by distance, as build_zonelists orders them)
- * and takes the lowest free block of the first node that has one. Hints and counters are per node, in
- * the node table after the range table.
+ * A chunk that becomes wholly free (free = its pages in the range) or wholly used (0) gives its unit back.
+ * Per node, zone class (ZONE_NORMAL, ZONE_MOVABLE) and order a hint: a pfn no free block of that order of
+ * the node's ranges of that class lies below.
+ *
+ * Everything lives in pool slots (pool.ts): the range table, each range's chunk records, the node table
+ * and zonelist, the units (9 slots each, recycled through their own free list).
  */
-import { EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, MAX_NUMNODES, PURPOSES } from './abi';
-import { CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, NODE_REC, RANGE_REC, RANGE_IO, RES } from './layout';
+import { ALLOC_MOVABLE, EBUSY, EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, MAX_NUMNODES, PURPOSES } from './abi';
+import { CTL_PURPOSE, DRAM_MAX_PFN, DYN, IO, NODE_REC, RANGE_IO, RANGE_REC, RES, STAGE_REC } from './layout';
 import { discardFrames } from './physmem';
-import { emit, ensureMemory, faultFires } from './state';
+import { slotAddr, slotAllocRun, slotFree } from './pool';
+import { emit, ensureMemory, faultFires, hostFailure } from './state';
 
 const MAX_ORDER: i32 = 30;
+const CHUNK_SHIFT: u64 = 18;
+const CHUNK: u64 = 1 << CHUNK_SHIFT;
+const BLOCKS: u32 = 512; // 2 MiB blocks a chunk
+const UNIT_SLOTS: u32 = 9;
+const UNIT_COUNTS: usize = 32768;
+const NO_HINT: u64 = ~(<u64>0);
 
-let nRanges: u32 = 0;
-let nBlocks: u32 = 0;
-let counts: usize = 0;
-let bitmap: usize = 0;
-let totalPages: u64 = 0;
-let freeCount: u64 = 0;
-/** The node table (NODE_REC bytes a node id below nNodes), then the zonelist (zlLen node ids, u32). */
-let nodes: usize = 0;
-let nNodes: u32 = 1;
-let zonelist: usize = 0;
-let zlLen: u32 = 1;
-
-// ---- range table ----
-/** A RAM range [start, end), the bit of its first pfn (`base`) and its 512-page blocks [b0, b1). */
+// ---- the range table ----
+/** A RAM range [start, end): its chunk records (8 B each: u32 free pages, u32 unit address or 0), its node and zone class. */
 @unmanaged
 class Range {
   start: u64;
   end: u64;
-  base: u64;
-  b0: u32;
-  b1: u32;
+  chunks: u32;
+  nChunks: u32;
   node: u32;
+  movable: u32;
+  slots: u32;
   pad: u32;
 }
 if (offsetof<Range>() != RANGE_REC) ERROR('class Range must be RANGE_REC bytes');
 
-// A node's record (NODE_REC bytes): search hints per order (no free block of that order below this block
-// in the node), its pages, its free pages and its pages in use by purpose.
-const NODE_HINTS: usize = 0; // 32 x u32
-const NODE_TOTAL: usize = 128; // u64
-const NODE_FREE: usize = 136; // u64
-const NODE_PURPOSE: usize = 144; // PURPOSES x i64
-if (NODE_PURPOSE + <usize>PURPOSES * 8 > NODE_REC) ERROR('a node record must fit NODE_REC bytes');
-
-/** A RAM range as the host writes it into IO for init (src/core/wasm.ts). */
+/** A RAM range as the host writes it into IO (src/core/wasm.ts). */
 @unmanaged
 class RangeInput {
   start: f64;
@@ -68,85 +55,502 @@ class RangeInput {
 }
 if (offsetof<RangeInput>() != RANGE_IO) ERROR('class RangeInput must be RANGE_IO bytes');
 
-@inline
-function range(r: u32): Range {
-  return changetype<Range>(DYN + <usize>r * RANGE_REC);
+/** A staged boot range (at DYN until dramInit). */
+@unmanaged
+class Staged {
+  start: u64;
+  end: u64;
+  node: u64;
 }
-@inline
-function rStart(r: u32): u64 {
-  return range(r).start;
-}
-@inline
-function rEnd(r: u32): u64 {
-  return range(r).end;
-}
-@inline
-function rBase(r: u32): u64 {
-  return range(r).base;
-}
-@inline
-function rB0(r: u32): u32 {
-  return range(r).b0;
-}
-@inline
-function rB1(r: u32): u32 {
-  return range(r).b1;
-}
+if (offsetof<Staged>() != STAGE_REC) ERROR('class Staged must be STAGE_REC bytes');
 
-/** The range holding pfn, or -1. */
-function rangeOfPfn(pfn: u64): i32 {
-  let lo: u32 = 0;
-  let hi = nRanges;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (rStart(mid) <= pfn) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo == 0) return -1;
-  const r = lo - 1;
-  return pfn < rEnd(r) ? <i32>r : -1;
-}
+// A node's record (NODE_REC bytes): hints per class and order (u64 pfns), its pages, free pages and pages in use by purpose.
+const NODE_HINTS: usize = 0; // 2 x 32 x u64
+const NODE_TOTAL: usize = 512; // u64
+const NODE_FREE: usize = 520; // u64
+const NODE_PURPOSE: usize = 528; // PURPOSES x i64
+if (NODE_PURPOSE + <usize>PURPOSES * 8 > NODE_REC) ERROR('a node record must fit NODE_REC bytes');
 
-/** The range owning block b (blocks are never shared between ranges). */
-function rangeOfBlock(b: u32): u32 {
-  let lo: u32 = 0;
-  let hi = nRanges;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (rB0(mid) <= b) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
+let ranges: usize = 0;
+let nRanges: u32 = 0;
+let rangeCap: u32 = 0;
+let rangeSlots: u32 = 0;
+let totalPages: u64 = 0;
+let freeCount: u64 = 0;
+let nodes: usize = 0;
+let nNodes: u32 = 1;
+let zonelist: usize = 0;
+let zlLen: u32 = 1;
+/** Free units (word 0 links to the next, 0 ends), and how many units exist. */
+let unitFree: usize = 0;
+let unitCount: u32 = 0;
+let unitFreeCount: u32 = 0;
+/** Pool slots held by the tables (range table, chunk records, node table, zonelist); units apart. */
+let metaSlots: u64 = 0;
 
 @inline
-function countAt(b: u64): usize {
-  return counts + (<usize>b << 1);
-}
-@inline
-function wordAt(bit: u64): usize {
-  return bitmap + (<usize>(bit >> 6) << 3);
-}
-@inline
-function rNode(r: u32): u32 {
-  return range(r).node;
+function range(i: u32): Range {
+  return changetype<Range>(ranges + <usize>i * RANGE_REC);
 }
 @inline
 function nodeAt(nid: u32): usize {
   return nodes + <usize>nid * NODE_REC;
 }
 @inline
-function hintAt(nid: u32, order: i32): usize {
-  return nodeAt(nid) + NODE_HINTS + (<usize>order << 2);
+function hintAt(nid: u32, cls: u32, order: i32): usize {
+  return nodeAt(nid) + NODE_HINTS + ((<usize>cls * 32 + <usize>order) << 3);
+}
+@inline
+function chunkAt(r: Range, c: u32): usize {
+  return <usize>r.chunks + (<usize>c << 3);
+}
+@inline
+function chunkFree(r: Range, c: u32): u64 {
+  return <u64>load<u32>(chunkAt(r, c));
+}
+@inline
+function chunkUnit(r: Range, c: u32): usize {
+  return <usize>load<u32>(chunkAt(r, c), 4);
+}
+/** First pfn of chunk c of r. */
+@inline
+function chunkBase(r: Range, c: u32): u64 {
+  return ((r.start >> CHUNK_SHIFT) + <u64>c) << CHUNK_SHIFT;
+}
+/** Pages of chunk c inside r. */
+@inline
+function chunkCap(r: Range, c: u32): u64 {
+  const b = chunkBase(r, c);
+  return min<u64>(r.end, b + CHUNK) - max<u64>(r.start, b);
+}
+@inline
+function chunkOf(r: Range, pfn: u64): u32 {
+  return <u32>((pfn >> CHUNK_SHIFT) - (r.start >> CHUNK_SHIFT));
+}
+@inline
+function alignUp(x: u64, a: u64): u64 {
+  return (x + a - 1) & ~(a - 1);
+}
+
+/** Index of the first range ending above pfn (nRanges if none). */
+function firstEndingAbove(pfn: u64): u32 {
+  let lo: u32 = 0;
+  let hi = nRanges;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (range(mid).end <= pfn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// ---- units ----
+/** Make sure n units can be had without failing (a mark needs at most 2). False (a host failure) when out of room. */
+function unitsReserve(n: u32): bool {
+  while (unitFreeCount < n) {
+    const s = slotAllocRun(UNIT_SLOTS);
+    if (s == 0) {
+      hostFailure();
+      return false;
+    }
+    const a = slotAddr(s - 1);
+    store<usize>(a, unitFree);
+    unitFree = a;
+    unitFreeCount++;
+    unitCount++;
+  }
+  return true;
+}
+
+function unitTake(): usize {
+  const a = unitFree;
+  unitFree = load<usize>(a);
+  unitFreeCount--;
+  return a;
+}
+
+function unitGive(a: usize): void {
+  store<usize>(a, unitFree);
+  unitFree = a;
+  unitFreeCount++;
+}
+
+/** The bits of [pos, end) in pos's 64-bit word. */
+@inline
+function wordMask(pos: u64, end: u64): u64 {
+  const bo = pos & 63;
+  const n = min<u64>(64 - bo, end - pos);
+  return (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
+}
+
+/** Set (used) or clear bits [a, b) of the bitmap at bm. */
+function setBits(bm: usize, a: u64, b: u64, used: bool): void {
+  let pos = a;
+  while (pos < b) {
+    const bo = pos & 63;
+    if (bo == 0 && b - pos >= 64) {
+      const words = (b - pos) >> 6;
+      memory.fill(bm + (<usize>(pos >> 6) << 3), used ? 0xff : 0, <usize>(words << 3));
+      pos += words << 6;
+      continue;
+    }
+    const mask = wordMask(pos, b);
+    const w = bm + (<usize>(pos >> 6) << 3);
+    store<u64>(w, used ? load<u64>(w) | mask : load<u64>(w) & ~mask);
+    pos = (pos | 63) + 1;
+  }
+}
+
+/** Chunk c's unit, made from its count if it has none (wholly free or wholly used); a unit must be reserved. */
+function materialise(r: Range, c: u32): usize {
+  const have = chunkUnit(r, c);
+  if (have != 0) return have;
+  const u = unitTake();
+  const cnt = u + UNIT_COUNTS;
+  if (chunkFree(r, c) == 0) {
+    memory.fill(u, 0xff, <usize>(CHUNK >> 3));
+    memory.fill(cnt, 0, <usize>BLOCKS << 1);
+  } else {
+    const b = chunkBase(r, c);
+    const lo = max<u64>(r.start, b) - b;
+    const hi = min<u64>(r.end, b + CHUNK) - b;
+    memory.fill(u, 0, <usize>(CHUNK >> 3));
+    setBits(u, 0, lo, true);
+    setBits(u, hi, CHUNK, true);
+    for (let k: u32 = 0; k < BLOCKS; k++) {
+      const s = max<u64>(lo, <u64>k << 9);
+      const e = min<u64>(hi, (<u64>k + 1) << 9);
+      store<u16>(cnt + (<usize>k << 1), e > s ? <u16>(e - s) : 0);
+    }
+  }
+  store<u32>(chunkAt(r, c), <u32>u, 4);
+  return u;
+}
+
+/** Mark pages [pfn, pfn + n) of r used or free, chunk by chunk (units reserved: at most the two end chunks materialise). */
+function mark(r: Range, pfn: u64, n: u64, used: bool): void {
+  let p = pfn;
+  const end = pfn + n;
+  while (p < end) {
+    const c = chunkOf(r, p);
+    const b = chunkBase(r, c);
+    const q = min<u64>(end, b + CHUNK);
+    const cap = chunkCap(r, c);
+    const at = chunkAt(r, c);
+    if (q - p == cap) {
+      // the whole chunk: its count says it all
+      const u = chunkUnit(r, c);
+      if (u != 0) unitGive(u);
+      store<u32>(at, used ? 0 : <u32>cap);
+      store<u32>(at, 0, 4);
+    } else {
+      const u = materialise(r, c);
+      setBits(u, p - b, q - b, used);
+      const cnt = u + UNIT_COUNTS;
+      for (let k = <u32>((p - b) >> 9); (<u64>k << 9) < q - b; k++) {
+        const d = min<u64>(q - b, (<u64>k + 1) << 9) - max<u64>(p - b, <u64>k << 9);
+        const ca = cnt + (<usize>k << 1);
+        store<u16>(ca, used ? <u16>(<u64>load<u16>(ca) - d) : <u16>(<u64>load<u16>(ca) + d));
+      }
+      const f = used ? chunkFree(r, c) - (q - p) : chunkFree(r, c) + (q - p);
+      store<u32>(at, <u32>f);
+      if (f == 0 || f == cap) {
+        unitGive(u);
+        store<u32>(at, 0, 4);
+      }
+    }
+    p = q;
+  }
+}
+
+/** Are all pages [pfn, pfn + n) of r used (or, with `used` false, free)? */
+function allAre(r: Range, pfn: u64, n: u64, used: bool): bool {
+  let p = pfn;
+  const end = pfn + n;
+  while (p < end) {
+    const c = chunkOf(r, p);
+    const b = chunkBase(r, c);
+    const q = min<u64>(end, b + CHUNK);
+    const f = chunkFree(r, c);
+    const cap = chunkCap(r, c);
+    if (f != (used ? 0 : cap)) {
+      if (f == (used ? cap : 0)) return false;
+      const u = chunkUnit(r, c);
+      let pos = p - b;
+      const e = q - b;
+      while (pos < e) {
+        const mask = wordMask(pos, e);
+        const v = load<u64>(u + (<usize>(pos >> 6) << 3)) & mask;
+        if (used ? v != mask : v != 0) return false;
+        pos = (pos | 63) + 1;
+      }
+    }
+    p = q;
+  }
+  return true;
+}
+
+/** Offset in the chunk of the lowest free aligned 2^order (<= 9) pages in a block from blk on, or -1. */
+function findSmall(u: usize, blk: u32, order: i32): i64 {
+  const need = <u32>(1 << order);
+  const cnt = u + UNIT_COUNTS;
+  for (let b = blk; b < BLOCKS; b++) {
+    if (<u32>load<u16>(cnt + (<usize>b << 1)) < need) continue;
+    const w = u + (<usize>b << 6);
+    const base = <i64>b << 9;
+    if (order == 0) {
+      for (let i: i32 = 0; i < 8; i++) {
+        const v = load<u64>(w + (<usize>i << 3));
+        if (v != ~(<u64>0)) return base + (<i64>i << 6) + <i64>ctz<u64>(~v);
+      }
+    } else if (order < 6) {
+      // bit j of m: pages j .. j + 2^order - 1 all free; keep only aligned j
+      let aligned: u64 = 0x5555555555555555;
+      if (order == 2) aligned = 0x1111111111111111;
+      else if (order == 3) aligned = 0x0101010101010101;
+      else if (order == 4) aligned = 0x0001000100010001;
+      else if (order == 5) aligned = 0x0000000100000001;
+      for (let i: i32 = 0; i < 8; i++) {
+        let m = ~load<u64>(w + (<usize>i << 3));
+        for (let s: u32 = 1; s < need; s <<= 1) m &= m >> <u64>s;
+        m &= aligned;
+        if (m != 0) return base + (<i64>i << 6) + <i64>ctz<u64>(m);
+      }
+    } else {
+      // runs of 1, 2, 4, 8 zero words
+      const nw = 1 << (order - 6);
+      for (let i: i32 = 0; i < 8; i += nw) {
+        let j: i32 = 0;
+        while (j < nw && load<u64>(w + (<usize>(i + j) << 3)) == 0) j++;
+        if (j == nw) return base + (<i64>i << 6);
+      }
+    }
+  }
+  return -1;
+}
+
+/** Offset of the lowest run of nb (aligned) wholly free blocks from block blk on, or -1. */
+function findLarge(u: usize, blk: u32, nb: u32): i64 {
+  const cnt = u + UNIT_COUNTS;
+  let b = <u32>alignUp(<u64>blk, <u64>nb);
+  while (b + nb <= BLOCKS) {
+    let j: u32 = 0;
+    while (j < nb && load<u16>(cnt + (<usize>(b + j) << 1)) == 512) j++;
+    if (j == nb) return <i64>b << 9;
+    b = <u32>alignUp(<u64>(b + j + 1), <u64>nb);
+  }
+  return -1;
+}
+
+/** The lowest free naturally aligned block of 2^order pages of r at or above pfn `from`, or -1. */
+function findIn(r: Range, order: i32, from: u64): i64 {
+  const n = <u64>1 << <u64>order;
+  const lo0 = max<u64>(r.start, from);
+  if (lo0 >= r.end) return -1;
+  if (<u64>order > CHUNK_SHIFT) {
+    // runs of whole free chunks, aligned in pfns
+    const nc = n >> CHUNK_SHIFT;
+    const c0 = r.start >> CHUNK_SHIFT;
+    let c = alignUp((lo0 + CHUNK - 1) >> CHUNK_SHIFT, nc) - c0;
+    while (c + nc <= <u64>r.nChunks) {
+      let j: u64 = 0;
+      while (j < nc && chunkFree(r, <u32>(c + j)) == CHUNK) j++;
+      if (j == nc) return <i64>chunkBase(r, <u32>c);
+      c = alignUp(c0 + c + j + 1, nc) - c0;
+    }
+    return -1;
+  }
+  for (let c = chunkOf(r, lo0); c < r.nChunks; c++) {
+    const f = chunkFree(r, c);
+    if (f < n) continue;
+    const b = chunkBase(r, c);
+    const lo = max<u64>(lo0, b);
+    const hi = min<u64>(r.end, b + CHUNK);
+    if (f == chunkCap(r, c)) {
+      const p = alignUp(lo, n);
+      if (p + n <= hi) return <i64>p;
+      continue;
+    }
+    const u = chunkUnit(r, c);
+    const blk = <u32>((lo - b) >> 9);
+    const at = order <= 9 ? findSmall(u, blk, order) : findLarge(u, blk, <u32>(n >> 9));
+    if (at >= 0) return <i64>b + at;
+  }
+  return -1;
+}
+
+/** The range index found by the last search. */
+let foundRange: u32 = 0;
+
+/** The pfn the next allocPages(order, flags) would take (its range in foundRange), moving hints; or -1. */
+function search(order: i32, flags: u32): i64 {
+  for (let i: u32 = 0; i < zlLen; i++) {
+    const nid = load<u32>(zonelist + (<usize>i << 2));
+    // a movable allocation tries the node's ZONE_MOVABLE first, then ZONE_NORMAL
+    for (let pass: u32 = 0; pass < ((flags & ALLOC_MOVABLE) != 0 ? <u32>2 : <u32>1); pass++) {
+      const cls: u32 = (flags & ALLOC_MOVABLE) != 0 ? 1 - pass : 0;
+      const h = hintAt(nid, cls, order);
+      const from = load<u64>(h);
+      if (from != NO_HINT) {
+        for (let k = firstEndingAbove(from); k < nRanges; k++) {
+          const r = range(k);
+          if (r.node != nid || r.movable != cls) continue;
+          const pfn = findIn(r, order, from);
+          if (pfn >= 0) {
+            store<u64>(h, <u64>pfn);
+            foundRange = k;
+            return pfn;
+          }
+        }
+      }
+      store<u64>(h, NO_HINT);
+    }
+  }
+  return -1;
+}
+
+@inline
+function purposeAdd(purpose: i32, delta: i64, nid: u32): void {
+  const nt = nodeAt(nid);
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - <u64>delta);
+  freeCount -= <u64>delta;
+  if (purpose >= 0 && purpose < PURPOSES) {
+    const at = CTL_PURPOSE + (<usize>purpose << 3);
+    store<i64>(at, load<i64>(at) + delta);
+    const an = nt + NODE_PURPOSE + (<usize>purpose << 3);
+    store<i64>(an, load<i64>(an) + delta);
+  }
+}
+
+/** Take [pfn, pfn + n) of range k for purpose (units reserved). */
+function take(k: u32, pfn: u64, n: u64, purpose: i32): void {
+  const r = range(k);
+  mark(r, pfn, n, true);
+  purposeAdd(purpose, <i64>n, r.node);
+  // Frees discard; this also covers bytes a host wrote into free RAM.
+  discardFrames(pfn, pfn + n);
+}
+
+/** pfn of the lowest free naturally aligned block of 2^order pages, or -ENOMEM (-EINVAL for bad flags). The block reads as zero. */
+export function allocPages(order: i32, purpose: i32, flags: u32 = 0): i64 {
+  if ((flags & ~ALLOC_MOVABLE) != 0) return EINVAL;
+  if (faultFires(FAULT_DRAM_ALLOC)) return ENOMEM;
+  if (order < 0 || order > MAX_ORDER) return ENOMEM;
+  if (!unitsReserve(2)) return ENOMEM;
+  const pfn = search(order, flags);
+  if (pfn < 0) return ENOMEM;
+  take(foundRange, <u64>pfn, <u64>1 << <u64>order, purpose);
+  return pfn;
 }
 
 /**
- * Stage n RAM ranges [start, end) and their nodes given as f64 triples in IO as range records first.. (the
- * table at DYN), before dramInit: the host sends as many batches as the machine has ranges. 0, -ENOMEM, or
+ * `count` allocPages(order, purpose, flags) at once when they would return one contiguous run p,
+ * p + 2^order, ... (p the lowest block and the run free, in p's range): p; else -1 and nothing changes
+ * (the caller loops). -EINVAL for bad arguments. It does not consult fault injection: callers use it
+ * only with no fault armed. O(chunks spanned).
+ */
+export function allocPagesRun(order: i32, count: u64, purpose: i32, flags: u32): i64 {
+  if ((flags & ~ALLOC_MOVABLE) != 0 || order < 0 || order > MAX_ORDER || count == 0 || count > (DRAM_MAX_PFN >> <u64>order)) return EINVAL;
+  if (!unitsReserve(2)) return -1;
+  const pfn = search(order, flags);
+  if (pfn < 0) return -1;
+  const n = count << <u64>order;
+  const r = range(foundRange);
+  if (<u64>pfn + n > r.end || !allAre(r, <u64>pfn, n, false)) return -1;
+  take(foundRange, <u64>pfn, n, purpose);
+  return pfn;
+}
+
+/** Give a block back: 0, or a Bug event and -EFAULT when any page is not allocated DRAM (nothing changes); -ENOMEM when out of host room. */
+export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
+  const k = <u64>1 << <u64>(order & 63);
+  const i = order >= 0 && order <= MAX_ORDER ? firstEndingAbove(pfn) : nRanges;
+  if (i >= nRanges || pfn < range(i).start || pfn + k > range(i).end || pfn + k < pfn || !allAre(range(i), pfn, k, true)) {
+    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
+    return EFAULT;
+  }
+  if (!unitsReserve(2)) return ENOMEM;
+  const r = range(i);
+  mark(r, pfn, k, false);
+  const nid = r.node;
+  purposeAdd(purpose, -<i64>k, nid);
+  // a free can only complete a block of order o that starts at pfn aligned down to 2^o; past the freed order,
+  // none of 2 MiB or more while its 2 MiB block (of 1 GiB or more while its chunk) is partly used
+  const b0 = pfn & ~(<u64>511);
+  const wholeBlock = order >= 9 || (b0 >= r.start && b0 + 512 <= r.end && allAre(r, b0, 512, false));
+  const wholeChunk = <u64>order >= CHUNK_SHIFT || chunkFree(r, chunkOf(r, pfn)) == CHUNK;
+  for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    if ((o >= 9 && !wholeBlock) || (<u64>o >= CHUNK_SHIFT && !wholeChunk)) break;
+    const s = pfn & ~((<u64>1 << <u64>o) - 1);
+    const at = hintAt(nid, r.movable, o);
+    if (load<u64>(at) > s) store<u64>(at, s);
+  }
+  discardFrames(pfn, pfn + k);
+  return 0;
+}
+
+// ---- ranges: boot, hot-add, hot-remove ----
+/** Insert the range [s, e) (disjoint from all) with all pages free. 0 or -ENOMEM (nothing changes). */
+function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
+  const nChunks = <u32>(((e - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1);
+  const slots = <u32>((<u64>nChunks * 8 + 4095) >> 12);
+  if (nRanges == rangeCap) {
+    const cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap * 2;
+    const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
+    const t = slotAllocRun(ns);
+    if (t == 0) {
+      hostFailure();
+      return ENOMEM;
+    }
+    const a = slotAddr(t - 1);
+    if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
+    const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
+    for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
+    metaSlots += <u64>ns - <u64>rangeSlots;
+    ranges = a;
+    rangeCap = cap;
+    rangeSlots = ns;
+  }
+  const cs = slotAllocRun(slots);
+  if (cs == 0) {
+    hostFailure();
+    return ENOMEM;
+  }
+  metaSlots += slots;
+  const i = firstEndingAbove(s);
+  if (i < nRanges) memory.copy(ranges + <usize>(i + 1) * RANGE_REC, ranges + <usize>i * RANGE_REC, <usize>(nRanges - i) * RANGE_REC);
+  nRanges++;
+  const r = range(i);
+  r.start = s;
+  r.end = e;
+  r.chunks = <u32>slotAddr(cs - 1);
+  r.nChunks = nChunks;
+  r.node = nid;
+  r.movable = movable;
+  r.slots = slots;
+  r.pad = 0;
+  for (let c: u32 = 0; c < nChunks; c++) store<u32>(chunkAt(r, c), <u32>chunkCap(r, c));
+  if (nid >= nNodes) nNodes = nid + 1;
+  const nt = nodeAt(nid);
+  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + (e - s));
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) + (e - s));
+  totalPages += e - s;
+  freeCount += e - s;
+  // its free blocks may lie below any hint of its class
+  for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    const at = hintAt(nid, movable, o);
+    if (load<u64>(at) > s) store<u64>(at, s);
+  }
+  return 0;
+}
+
+/**
+ * Stage n RAM ranges [start, end) and their nodes given as f64 triples in IO as boot ranges first.. (at
+ * DYN), before dramInit: the host sends as many batches as the machine has ranges. 0, -ENOMEM, or
  * -EINVAL for a node that is not an integer below MAX_NUMNODES.
  */
 export function dramStageRanges(first: u32, n: u32): i32 {
-  if (!ensureMemory(<u64>DYN + (<u64>first + <u64>n) * RANGE_REC)) return ENOMEM;
+  if (!ensureMemory(<u64>DYN + (<u64>first + <u64>n) * STAGE_REC)) return ENOMEM;
   for (let k: u32 = 0; k < n; k++) {
     const input = changetype<RangeInput>(IO + <usize>k * offsetof<RangeInput>());
     const fs = input.start;
@@ -154,78 +558,80 @@ export function dramStageRanges(first: u32, n: u32): i32 {
     const fn = input.node;
     if (!(fn >= 0 && fn < <f64>MAX_NUMNODES && fn == Math.floor(fn))) return EINVAL;
     const ok = fs >= 0 && fe > fs && fe <= 1.8446744073709552e19;
-    const a = range(first + k);
+    const a = changetype<Staged>(DYN + <usize>(first + k) * STAGE_REC);
     a.start = ok ? <u64>fs : 0;
     a.end = ok ? <u64>fe : 0;
-    a.node = <u32>fn;
+    a.node = <u64>fn;
   }
   return 0;
 }
 
+/** The first byte after n staged ranges, page-aligned (the pool starts there). */
+export function dramStagedEnd(n: u32): usize {
+  return (DYN + <usize>n * STAGE_REC + 4095) & ~(<usize>4095);
+}
+
 /**
- * Set up the allocator over the n RAM ranges staged by dramStageRanges (empty ones are dropped; the table
- * is packed in place). Returns the first byte after the allocator's metadata (the pool starts there), or 0 (-ENOMEM).
+ * Set up the allocator over the n RAM ranges staged by dramStageRanges (empty ones are dropped), its
+ * tables from the pool (poolInit first). 0, or -ENOMEM (unsorted or overlapping ranges, RAM at or above
+ * DRAM_MAX_PFN, no room).
  */
-export function dramInit(n: u32): usize {
-  if (!ensureMemory(<u64>DYN + <u64>n * RANGE_REC)) return 0;
-  let bit: u64 = 0;
-  let m: u32 = 0;
-  totalPages = 0;
+export function dramInit(n: u32): i32 {
+  if (!ensureMemory(<u64>DYN + <u64>n * STAGE_REC)) return ENOMEM;
+  const ns = <u32>((<u64>MAX_NUMNODES * NODE_REC + 4095) >> 12);
+  const t = slotAllocRun(ns + 1);
+  if (t == 0) return ENOMEM;
+  metaSlots += ns + 1;
+  nodes = slotAddr(t - 1);
+  zonelist = nodes + (<usize>ns << 12);
   let maxNode: u32 = 0;
+  let end: u64 = 0;
   for (let k: u32 = 0; k < n; k++) {
-    const s = range(k).start;
-    const e = range(k).end;
-    const nid = range(k).node;
-    if (!(e > s)) continue;
-    if (nid > maxNode) maxNode = nid;
-    if (m > 0 && s < rEnd(m - 1)) return 0; // not sorted / overlapping
-    const base = ((bit + 511) & ~(<u64>511)) + (s & 511);
-    const endBit = base + (e - s);
-    const a = range(m);
-    a.start = s;
-    a.end = e;
-    a.base = base;
-    a.b0 = <u32>(base >> 9);
-    a.b1 = <u32>((endBit + 511) >> 9);
-    a.node = nid;
-    bit = endBit;
-    totalPages += e - s;
-    m++;
-    if (bit > (<u64>1 << 36)) return 0;
+    const a = changetype<Staged>(DYN + <usize>k * STAGE_REC);
+    if (!(a.end > a.start)) continue;
+    if (a.start < end || a.end > DRAM_MAX_PFN) return ENOMEM;
+    end = a.end;
+    if (<u32>a.node > maxNode) maxNode = <u32>a.node;
+    if (insertRange(a.start, a.end, <u32>a.node, 0) < 0) return ENOMEM;
   }
-  nRanges = m;
-  const blocks = (bit + 511) >> 9;
   nNodes = maxNode + 1;
-  nodes = (DYN + <usize>n * RANGE_REC + 63) & ~(<usize>63);
-  zonelist = nodes + <usize>nNodes * NODE_REC;
-  counts = (zonelist + (<usize>nNodes << 2) + 63) & ~(<usize>63);
-  bitmap = (counts + <usize>(blocks << 1) + 63) & ~(<usize>63);
-  const end = (<u64>bitmap + (blocks << 6) + 0xffff) & ~(<u64>0xffff);
-  // leave at least 64 MiB for page-table frames and the rest of the pool
-  if (end + (<u64>64 << 20) > MEMORY_LIMIT) return 0;
-  if (!ensureMemory(end)) return 0;
-  nBlocks = <u32>blocks;
-  memory.fill(nodes, 0, <usize>nNodes * NODE_REC);
   // until the host sets one: every node, by id
   for (let i: u32 = 0; i < nNodes; i++) store<u32>(zonelist + (<usize>i << 2), i);
   zlLen = nNodes;
-  for (let r: u32 = 0; r < nRanges; r++) {
-    const nt = nodeAt(rNode(r));
-    store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + (rEnd(r) - rStart(r)));
-    store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_TOTAL));
-  }
-  for (let r: u32 = 0; r < nRanges; r++) {
-    const b0 = rB0(r);
-    const b1 = rB1(r);
-    for (let b = b0; b < b1; b++) store<u16>(countAt(b), 512);
-    const head = rBase(r) - (<u64>b0 << 9);
-    const endBit = rBase(r) + (rEnd(r) - rStart(r));
-    const tail = (<u64>b1 << 9) - endBit;
-    if (head != 0) setBits(<u64>b0 << 9, head, true);
-    if (tail != 0) setBits(endBit, tail, true);
-  }
-  freeCount = totalPages;
-  return <usize>end;
+  return 0;
+}
+
+/** Hot-add: RAM [s, e) of node nid joins the allocator, all free (ZONE_MOVABLE when movable). 0, -EINVAL, or -ENOMEM (host room). */
+export function dramAddRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
+  if (!(e > s) || e > DRAM_MAX_PFN || nid >= MAX_NUMNODES || movable > 1) return EINVAL;
+  const i = firstEndingAbove(s);
+  if (i < nRanges && range(i).start < e) return EINVAL;
+  return insertRange(s, e, nid, movable);
+}
+
+/** Hot-remove exactly the range [s, e): 0, -EINVAL (no such range), -EBUSY (a page of it in use; nothing changes). */
+export function dramRemoveRange(s: u64, e: u64): i32 {
+  const i = firstEndingAbove(s);
+  if (i >= nRanges || range(i).start != s || range(i).end != e) return EINVAL;
+  const r = range(i);
+  if (!allAre(r, s, e - s, false)) return EBUSY;
+  // wholly free: no chunk holds a unit
+  const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
+  for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
+  metaSlots -= r.slots;
+  const nt = nodeAt(r.node);
+  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - (e - s));
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - (e - s));
+  totalPages -= e - s;
+  freeCount -= e - s;
+  if (i + 1 < nRanges) memory.copy(ranges + <usize>i * RANGE_REC, ranges + <usize>(i + 1) * RANGE_REC, <usize>(nRanges - i - 1) * RANGE_REC);
+  nRanges--;
+  return 0;
+}
+
+/** Bytes of host memory the allocator's tables and units hold. */
+export function dramHostBytes(): u64 {
+  return (metaSlots + <u64>unitCount * UNIT_SLOTS) << 12;
 }
 
 /** The zonelist allocations walk from now on: n distinct node ids (u32) in IO. 0, or -EINVAL (unchanged). */
@@ -241,224 +647,9 @@ export function dramSetZonelist(n: u32): i32 {
   return 0;
 }
 
-/** Node ids below this have a node record (the highest node of a RAM range, plus one). */
+/** Node ids below this have a node record (the highest node a range was ever given, plus one). */
 export function dramNodeCount(): u32 {
   return nNodes;
-}
-
-/** Set (used) or clear bits [c, c + k), keeping the per-block free counts. */
-function setBits(c: u64, k: u64, used: bool): void {
-  // counts
-  let pos = c;
-  let rem = k;
-  while (rem != 0) {
-    const b = pos >> 9;
-    const n = min<u64>(rem, ((b + 1) << 9) - pos);
-    const at = countAt(b);
-    store<u16>(at, used ? <u16>(<u64>load<u16>(at) - n) : <u16>(<u64>load<u16>(at) + n));
-    pos += n;
-    rem -= n;
-  }
-  // bits
-  pos = c;
-  const end = c + k;
-  while (pos < end) {
-    const bo = pos & 63;
-    if (bo == 0 && end - pos >= 64) {
-      const words = (end - pos) >> 6;
-      memory.fill(wordAt(pos), used ? 0xff : 0, <usize>(words << 3));
-      pos += words << 6;
-      continue;
-    }
-    const n = min<u64>(64 - bo, end - pos);
-    const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
-    const w = wordAt(pos);
-    store<u64>(w, used ? load<u64>(w) | mask : load<u64>(w) & ~mask);
-    pos += n;
-  }
-}
-
-/** All bits [c, c + k) set? */
-function allSet(c: u64, k: u64): bool {
-  let pos = c;
-  const end = c + k;
-  while (pos < end) {
-    const bo = pos & 63;
-    const n = min<u64>(64 - bo, end - pos);
-    const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
-    if ((load<u64>(wordAt(pos)) & mask) != mask) return false;
-    pos += n;
-  }
-  return true;
-}
-
-/** Offset of the lowest free aligned run of 2^order (order <= 9) pages in block b, or -1. */
-function findInBlock(b: u32, order: i32): i32 {
-  const w = bitmap + (<usize>b << 6);
-  if (order == 0) {
-    for (let i: i32 = 0; i < 8; i++) {
-      const v = load<u64>(w + (<usize>i << 3));
-      if (v != ~(<u64>0)) return (i << 6) + <i32>ctz<u64>(~v);
-    }
-    return -1;
-  }
-  if (order < 6) {
-    // bit j of m: pages j .. j + 2^order - 1 all free; keep only aligned j
-    let aligned: u64 = 0x5555555555555555;
-    if (order == 2) aligned = 0x1111111111111111;
-    else if (order == 3) aligned = 0x0101010101010101;
-    else if (order == 4) aligned = 0x0001000100010001;
-    else if (order == 5) aligned = 0x0000000100000001;
-    const k = 1 << order;
-    for (let i: i32 = 0; i < 8; i++) {
-      let m = ~load<u64>(w + (<usize>i << 3));
-      for (let s = 1; s < k; s <<= 1) m &= m >> <u64>s;
-      m &= aligned;
-      if (m != 0) return (i << 6) + <i32>ctz<u64>(m);
-    }
-    return -1;
-  }
-  // order 6..9: runs of 1, 2, 4, 8 zero words
-  const nw = 1 << (order - 6);
-  for (let i: i32 = 0; i < 8; i += nw) {
-    let free = true;
-    for (let j: i32 = 0; j < nw; j++) {
-      if (load<u64>(w + (<usize>(i + j) << 3)) != 0) {
-        free = false;
-        break;
-      }
-    }
-    if (free) return i << 6;
-  }
-  return -1;
-}
-
-/** Bit index of node nid's lowest free block of order <= 9, or -1. */
-function findSmall(order: i32, nid: u32): i64 {
-  const need = <u32>(1 << order);
-  const hint = hintAt(nid, order);
-  const h = load<u32>(hint);
-  if (h < nBlocks) {
-    for (let r = rangeOfBlock(h); r < nRanges; r++) {
-      if (rNode(r) != nid) continue;
-      const b1 = rB1(r);
-      for (let b = max<u32>(rB0(r), h); b < b1; b++) {
-        if (<u32>load<u16>(countAt(b)) < need) continue;
-        const off = findInBlock(b, order);
-        if (off >= 0) {
-          store<u32>(hint, b);
-          return (<i64>b << 9) + off;
-        }
-      }
-    }
-  }
-  store<u32>(hint, nBlocks);
-  return -1;
-}
-
-/** Bit index of node nid's lowest free block of order > 9 (whole free 2 MiB blocks, aligned in pfns), or -1. */
-function findLarge(order: i32, nid: u32): i64 {
-  const nb = <u32>1 << <u32>(order - 9);
-  const alignPfns = <u64>1 << <u64>order;
-  const hint = hintAt(nid, order);
-  const h = load<u32>(hint);
-  for (let r: u32 = h < nBlocks ? rangeOfBlock(h) : nRanges; r < nRanges; r++) {
-    const b1 = rB1(r);
-    if (b1 <= h || rNode(r) != nid) continue;
-    let b = max<u32>(rB0(r), h);
-    // pfn of block b's first page (blocks are 512-aligned in pfns)
-    const pfnOfBlock0 = rStart(r) - (rBase(r) - (<u64>rB0(r) << 9));
-    while (<u64>b + nb <= <u64>b1) {
-      const pfn = pfnOfBlock0 + (<u64>(b - rB0(r)) << 9);
-      const mis = pfn & (alignPfns - 1);
-      if (mis != 0) {
-        b += <u32>((alignPfns - mis) >> 9);
-        continue;
-      }
-      let j: u32 = 0;
-      while (j < nb && load<u16>(countAt(b + j)) == 512) j++;
-      if (j == nb) {
-        store<u32>(hint, b);
-        return <i64>b << 9;
-      }
-      b += j + 1;
-    }
-  }
-  store<u32>(hint, nBlocks);
-  return -1;
-}
-
-@inline
-function purposeAdd(purpose: i32, delta: i64, nid: u32): void {
-  const nt = nodeAt(nid);
-  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - <u64>delta);
-  if (purpose >= 0 && purpose < PURPOSES) {
-    const at = CTL_PURPOSE + (<usize>purpose << 3);
-    store<i64>(at, load<i64>(at) + delta);
-    const an = nt + NODE_PURPOSE + (<usize>purpose << 3);
-    store<i64>(an, load<i64>(an) + delta);
-  }
-}
-
-/** pfn of the lowest free naturally aligned block of 2^order pages, or -ENOMEM. The block reads as zero. */
-export function allocPages(order: i32, purpose: i32): i64 {
-  if (faultFires(FAULT_DRAM_ALLOC)) return ENOMEM;
-  if (order < 0 || order > MAX_ORDER) return ENOMEM;
-  let bit: i64 = -1;
-  for (let i: u32 = 0; i < zlLen && bit < 0; i++) {
-    const nid = load<u32>(zonelist + (<usize>i << 2));
-    bit = order <= 9 ? findSmall(order, nid) : findLarge(order, nid);
-  }
-  if (bit < 0) return ENOMEM;
-  const k = <u64>1 << <u64>order;
-  setBits(<u64>bit, k, true);
-  freeCount -= k;
-  const r = rangeOfBlock(<u32>(bit >> 9));
-  purposeAdd(purpose, <i64>k, rNode(r));
-  const pfn = rStart(r) + (<u64>bit - rBase(r));
-  // Frees discard; this also covers bytes a host wrote into free RAM.
-  discardFrames(pfn, pfn + k);
-  return <i64>pfn;
-}
-
-/** Give a block back: 0, or a Bug event and -EFAULT when any page is not allocated DRAM (nothing changes). */
-export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
-  if (order < 0 || order > MAX_ORDER) {
-    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
-    return EFAULT;
-  }
-  const k = <u64>1 << <u64>order;
-  const r = rangeOfPfn(pfn);
-  if (r < 0 || pfn + k > rEnd(<u32>r) || pfn + k < pfn) {
-    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
-    return EFAULT;
-  }
-  const c = rBase(<u32>r) + (pfn - rStart(<u32>r));
-  if (!allSet(c, k)) {
-    emit(EVENT_BUG, pfn, <u64>order, 0, 0);
-    return EFAULT;
-  }
-  setBits(c, k, false);
-  freeCount += k;
-  const nid = rNode(<u32>r);
-  purposeAdd(purpose, -<i64>k, nid);
-  const b = <u32>(c >> 9);
-  // a free that leaves its 2 MiB block partly used makes no new free block of order 9 or more: their hints stay
-  // (HugeTLB's vmemmap pages freed one by one would otherwise send every 2 MiB search back to low memory)
-  const whole = load<u16>(countAt(b)) == 512;
-  for (let o: i32 = 0; o <= MAX_ORDER; o++) {
-    if (o >= 9 && !whole) break;
-    // a block of order > 9 the free may complete starts at the freed pfn aligned down to 2^order (within the range)
-    let hb = b;
-    if (o > 9) {
-      const start = max<u64>(pfn & ~((<u64>1 << <u64>o) - 1), rStart(<u32>r));
-      hb = <u32>((rBase(<u32>r) + (start - rStart(<u32>r))) >> 9);
-    }
-    const at = hintAt(nid, o);
-    if (load<u32>(at) > hb) store<u32>(at, hb);
-  }
-  discardFrames(pfn, pfn + k);
-  return 0;
 }
 
 /** dramStats' result in RES (src/core/wasm.ts reads it): f64 pages in all, free, then in use per purpose. */

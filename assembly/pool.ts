@@ -48,6 +48,15 @@ export function slotAlloc(zero: bool): u32 {
   return poolTop;
 }
 
+/** n contiguous fresh (zero) slots: the first slot + 1, or 0 when out of room. They go back one by one (slotFree). */
+export function slotAllocRun(n: u32): u32 {
+  if (n == 0 || <u64>poolTop + n > <u64>poolCap) return 0;
+  if (!ensureMemory(<u64>poolBase + ((<u64>poolTop + n) << 12))) return 0;
+  const first = poolTop + 1;
+  poolTop += n;
+  return first;
+}
+
 export function slotFree(slot: u32): void {
   store<u32>(slotAddr(slot), poolFreeHead);
   poolFreeHead = slot + 1;

@@ -17,7 +17,7 @@ import {
 } from './abi';
 import { altmapAlloc, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
-import { allocPages, freePages } from './pagealloc';
+import { allocPages, allocPagesRun, freePages } from './pagealloc';
 import { physRead64, physWrite64 } from './physmem';
 import {
   LARGE_LEAF_BITS,
@@ -171,6 +171,14 @@ function populatePmdTable(table: u64, addr: u64, altmapId: i32): i32 {
   let contiguous = true;
   let first: u64 = 0;
   const blocks = IO; // one u64 phys per entry; IO is free during a core call
+  if (altmapId < 0) {
+    // the 512 DRAM blocks the loop would take, at once when they are one run
+    const p = allocPagesRun(9, 512, PURPOSE_MEMMAP, 0);
+    if (p >= 0) {
+      first = <u64>p << 12;
+      for (; n < 512; n++) store<u64>(blocks + (<usize>n << 3), first + (<u64>n << 21));
+    }
+  }
   for (; n < 512; n++) {
     let block: u64;
     if (altmapId >= 0) {

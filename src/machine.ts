@@ -1562,7 +1562,7 @@ export async function createMachine(config: MachineConfig = {}): Promise<Machine
   if (r < 0) {
     // the model's own room (init fails only for want of it), not a kernel condition
     const ram = ramRanges(c.e820).reduce((n, [s, e]) => n + BigInt(e - s), 0n) << 12n;
-    throw new HostMemoryError(`cannot set up the core: ${formatSizeHuman(ram)} of System RAM is beyond this model's memory budget (hostMemoryLimit ${formatSizeHuman(c.core.hostMemoryLimit)}; the DRAM allocator holds at most about 117 TiB)`);
+    throw new HostMemoryError(`cannot set up the core: ${formatSizeHuman(ram)} of System RAM is beyond this model's memory budget (hostMemoryLimit ${formatSizeHuman(c.core.hostMemoryLimit)}; the DRAM allocator holds RAM below 4 PiB, pfn 2^40)`);
   }
   return new Machine(core, c);
 }

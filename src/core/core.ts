@@ -45,6 +45,8 @@ export const PURPOSES = 5;
 
 /** MAX_NUMNODES of Debian's x86-64 config (CONFIG_NODES_SHIFT=10): a RAM range's node is below it. */
 export const MAX_NUMNODES = 1024;
+/** allocPages flag: the allocation may come from ZONE_MOVABLE ranges (GFP_HIGHUSER_MOVABLE); without it they are skipped (GFP_KERNEL). */
+export const ALLOC_MOVABLE = 1;
 
 /** Events the core reports to the host; the host turns them into kernel messages. */
 export const enum EventType {
@@ -68,29 +70,25 @@ export interface CoreEvent {
   d: bigint;
 }
 
+/** Pfns the DRAM page allocator can hold RAM below: 2^40, 52-bit physical addresses (x86-64's MAXPHYADDR). */
+export const DRAM_MAX_PFN = 2 ** 40;
+
 /**
- * Whether the DRAM page allocator can track these RAM ranges (pfn pairs, as {@link CoreConfig.ramRanges})
- * on `nodeCount` node ids (the highest node + 1, {@link CoreConfig.ramNodes}):
- * the Wasm core packs them into one bit space (each range from a bit ≡ its start mod 512), and its range
- * table (40 B a range from 0x0A80_0000), node table (196 B a node id), block counts (2 B a 2 MiB block) and bitmap (64 B a block) must
- * leave 64 MiB of its 4 GiB of linear memory for the pool, the bit space at most 2^36 pages
- * (assembly/pagealloc.ts dramInit, assembly/layout.ts DYN). Both backends refuse the same machines (-ENOMEM
- * from init): about 117 TiB of System RAM, the model's room, not a kernel limit.
+ * Whether the DRAM page allocator can track these RAM ranges (pfn pairs, as {@link CoreConfig.ramRanges}):
+ * the non-empty ones (start < end) must be integers, sorted, disjoint and below {@link DRAM_MAX_PFN}; empty
+ * ones are dropped. Both backends refuse the same machines (-ENOMEM from init). The allocator's own
+ * tables grow with the ranges and the partly used GiB, not with the RAM (docs/core.md "DRAM page
+ * allocator"); `nodeCount` (the highest node + 1, {@link CoreConfig.ramNodes}) must be at most MAX_NUMNODES.
  */
 export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>, nodeCount = 1): boolean {
-  const DYN = 0x0a80_0000;
-  const up = (x: number, a: number) => Math.ceil(x / a) * a;
-  let bit = 0;
+  if (nodeCount > MAX_NUMNODES) return false;
+  let end = 0;
   for (const [s, e] of ramRanges) {
     if (!(e > s)) continue;
-    bit = up(bit, 512) + (s % 512) + (e - s);
-    if (bit > 2 ** 36) return false;
+    if (!Number.isInteger(s) || !Number.isInteger(e) || s < end || e > DRAM_MAX_PFN) return false;
+    end = e;
   }
-  const blocks = Math.ceil(bit / 512);
-  const nodes = up(DYN + ramRanges.length * 40, 64);
-  const counts = up(nodes + nodeCount * 196, 64);
-  const bitmap = up(counts + blocks * 2, 64);
-  return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
+  return true;
 }
 
 /** The most distinct ranges the pgmap lookup holds (assembly/layout.ts LOOKUP_MAX), on both backends. */
@@ -266,9 +264,28 @@ export interface Core {
   // ---- DRAM page allocator (assembly/pagealloc.ts) ----
   /**
    * The lowest-addressed free, naturally aligned block of 2^order pages inside one RAM range of the first
-   * node of the zonelist that has one (setZonelist); pfn, or -ENOMEM. Its frames read as zero.
+   * node of the zonelist that has one (setZonelist); pfn, or -ENOMEM. Its frames read as zero. Without
+   * ALLOC_MOVABLE in `flags` (default 0) ZONE_MOVABLE ranges are skipped; with it a node's movable ranges
+   * come first (its zonelist tries ZONE_MOVABLE before ZONE_NORMAL). -EINVAL for other flags.
    */
-  allocPages(order: number, purpose: Purpose): number;
+  allocPages(order: number, purpose: Purpose, flags?: number): number;
+  /**
+   * `count` allocPages(order, purpose, flags) calls at once, when they would return the contiguous blocks p,
+   * p + 2^order, ..., p + (count - 1) * 2^order: takes them all and returns p. Otherwise -1 and nothing
+   * changes (the caller loops); -EINVAL for an order outside 0..30, a count below 1 or bad flags. It does
+   * not consult fault injection (callers use it with no fault armed). Its cost grows with the GiB it spans.
+   */
+  allocPagesRun(order: number, count: number, purpose: Purpose, flags?: number): number;
+  /**
+   * Hot-add (add_memory + online_pages): RAM [startPfn, endPfn) of `node` joins the allocator, all free;
+   * `movable` (ZONE_MOVABLE) serves only allocations with ALLOC_MOVABLE. The zonelist stays as set.
+   * 0, or -EINVAL (an empty or invalid range, one overlapping a range the allocator holds, a bad node).
+   */
+  dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number;
+  /** Hot-remove a range the allocator holds, exactly as added (or booted with): 0, -EINVAL (no such range), or -EBUSY when any page of it is in use (nothing changes). */
+  dramRemoveRange(startPfn: number, endPfn: number): number;
+  /** Bytes of host memory the DRAM allocator's own tables hold (not backed frames): grows with ranges and partly used GiB, not with RAM. */
+  dramHostBytes(): number;
   /**
    * The zonelist every later DRAM allocation walks (allocPages and the core's own: page tables, vmemmap
    * blocks), until the next call: distinct node ids below the highest node + 1. After init: every node

@@ -14,6 +14,7 @@
 import {
   ALTMAP_FIELDS,
   CoreTrap,
+  ALLOC_MOVABLE,
   EINVAL,
   ENOMEM,
   MAX_NUMNODES,
@@ -64,7 +65,11 @@ interface Exports {
   benchFill(bytes: number, value: number): number;
   benchChaseSetup(bytes: number, seed: number): number;
   benchChase(walks: number, depth: number): number;
-  allocPages(order: number, purpose: number): number;
+  allocPages(order: number, purpose: number, flags: number): number;
+  allocPagesRun(order: number, count: number, purpose: number, flags: number): number;
+  dramAddRange(startPfn: number, endPfn: number, nid: number, movable: number): number;
+  dramRemoveRange(startPfn: number, endPfn: number): number;
+  dramHostBytes(): number;
   freePages(pfn: number, order: number, purpose: number): number;
   dramStats(): void;
   dramNodeStats(nid: number): void;
@@ -405,13 +410,34 @@ class WasmCore implements WasmCoreDiagnostics {
   }
 
   // ---- DRAM page allocator ----
-  allocPages(order: number, purpose: Purpose): number {
+  allocPages(order: number, purpose: Purpose, flags = 0): number {
+    if (flags !== 0 && flags !== ALLOC_MOVABLE) return EINVAL;
     const x = this.ex();
     try {
-      return x.allocPages(order, purpose);
+      // an order that is not an integer is refused as one out of range (the fault still counts the attempt)
+      return x.allocPages(Number.isInteger(order) ? order : -1, purpose, flags);
     } catch (e) {
       throw this.trap(e);
     }
+  }
+
+  allocPagesRun(order: number, count: number, purpose: Purpose, flags = 0): number {
+    if (!Number.isInteger(order) || !Number.isInteger(count) || (flags !== 0 && flags !== ALLOC_MOVABLE)) return EINVAL;
+    return this.run((x) => x.allocPagesRun(order, count, purpose, flags));
+  }
+
+  dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number {
+    if (!Number.isInteger(startPfn) || !Number.isInteger(endPfn) || !Number.isInteger(node) || node < 0 || node >= MAX_NUMNODES || typeof movable !== 'boolean') return EINVAL;
+    return this.run((x) => x.dramAddRange(startPfn, endPfn, node, movable ? 1 : 0));
+  }
+
+  dramRemoveRange(startPfn: number, endPfn: number): number {
+    if (!Number.isInteger(startPfn) || !Number.isInteger(endPfn)) return EINVAL;
+    return this.run((x) => x.dramRemoveRange(startPfn, endPfn));
+  }
+
+  dramHostBytes(): number {
+    return this.run((x) => x.dramHostBytes());
   }
 
   freePages(pfn: number, order: number, purpose: Purpose): number {

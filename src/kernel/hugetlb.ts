@@ -29,8 +29,10 @@ export class Hugetlb {
   alloc(size: HugePageSize, nid?: number): { pfn: number; size: HugePageSize; vmemmapPagesFreed: number; node: number } {
     const k = this.k;
     const order = size === '2M' ? 9 : 18;
-    const pfn = nid === undefined ? k.pageAlloc.allocPages(order, Purpose.HugeTlb) : k.numa.thisNode(nid, () => k.pageAlloc.allocPages(order, Purpose.HugeTlb));
-    if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of DRAM${nid === undefined ? '' : ` on node ${nid}`} for a HugeTLB page`);
+    // htlb_alloc_mask(): GFP_HIGHUSER_MOVABLE (ZONE_MOVABLE allowed) unless gigantic (hugepage_movable_supported())
+    const movable = size === '2M';
+    const pfn = nid === undefined ? k.pageAlloc.allocPages(order, Purpose.HugeTlb, movable) : k.numa.thisNode(nid, () => k.pageAlloc.allocPages(order, Purpose.HugeTlb, movable));
+    if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of memory${nid === undefined ? '' : ` on node ${nid}`} for a HugeTLB page`);
     let freed = 0;
     if (this.optimize) {
       // a failed optimisation is not fatal: the folio keeps its whole vmemmap

@@ -148,7 +148,7 @@ describe.each(BACKENDS)('NUMA nodes [%s]', (backend) => {
       }
     }
     expect(last).toBeInstanceOf(KernelError);
-    expect(String(last)).toMatch(/ENOMEM: no free 2M block of DRAM on node 1 for a HugeTLB page/);
+    expect(String(last)).toMatch(/ENOMEM: no free 2M block of memory on node 1 for a HugeTLB page/);
     // each 2 MiB page less the 7 vmemmap pages HVO gives back, until no aligned 2 MiB is free on node 1
     expect(n).toBeGreaterThan(0);
     expect(n * 512).toBeLessThanOrEqual(free1 + n * 7);

@@ -92,8 +92,20 @@ class TsCore implements Core {
   }
 
   // ---- pagealloc ----
-  allocPages(order: number, purpose: Purpose): number {
-    return this.alloc.allocPages(order, purpose);
+  allocPages(order: number, purpose: Purpose, flags = 0): number {
+    return this.alloc.allocPages(order, purpose, flags);
+  }
+  allocPagesRun(order: number, count: number, purpose: Purpose, flags = 0): number {
+    return this.alloc.allocPagesRun(order, count, purpose, flags);
+  }
+  dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number {
+    return this.alloc.dramAddRange(startPfn, endPfn, node, movable);
+  }
+  dramRemoveRange(startPfn: number, endPfn: number): number {
+    return this.alloc.dramRemoveRange(startPfn, endPfn);
+  }
+  dramHostBytes(): number {
+    return this.alloc.hostBytes();
   }
   freePages(pfn: number, order: number, purpose: Purpose): number {
     return this.alloc.freePages(pfn, order, purpose);

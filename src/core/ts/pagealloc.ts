@@ -1,145 +1,255 @@
 /**
- * The DRAM page allocator (twin of assembly/pagealloc.ts): lowest-addressed, naturally aligned
- * free block first. A bitmap per RAM range (1 = in use) plus free counts per 2 MiB block and
- * search hints keep order-0 and order-9 allocations cheap. Each range is one NUMA node's; an
- * allocation takes the first node of the zonelist (setZonelist) that has a free block.
+ * The DRAM page allocator (twin of assembly/pagealloc.ts; docs/core.md "DRAM page allocator"):
+ * lowest-addressed, naturally aligned free block first, inside one RAM range, on the first node of the
+ * zonelist (setZonelist) that has one.
+ *
+ * Its host memory and set-up time do not grow with the RAM: each range holds one free count per 1 GiB
+ * chunk (2^18 pages). A chunk wholly free or wholly used is just its count; only a chunk partly used has
+ * a materialised bitmap (1 = in use or outside the range) and free counts per 2 MiB block, and drops them
+ * when it becomes wholly free or wholly used again. Per node, class (movable or not) and order, a hint
+ * (a pfn no free block of that order lies below) keeps repeated searches short.
  */
-import { EFAULT, EINVAL, ENOMEM, EventType, FaultKind, MAX_NUMNODES, PURPOSES, type DramStats, type Purpose } from '../core.ts';
+import { ALLOC_MOVABLE, EBUSY, EFAULT, EINVAL, ENOMEM, EventType, FaultKind, MAX_NUMNODES, PURPOSES, type DramStats, type Purpose } from '../core.ts';
 import type { PhysMem } from './physmem.ts';
 import type { Events, Faults } from './state.ts';
 
+/** Orders above this are refused (-ENOMEM), as in the Wasm core. */
+export const MAX_ORDER = 30;
+/** Pages a chunk spans (1 GiB), and a 2 MiB block. */
+const CHUNK_SHIFT = 18;
+const CHUNK = 2 ** CHUNK_SHIFT;
 const BLOCK = 512;
+/** Pfns at or above this are not RAM the allocator can hold (52-bit physical addresses). */
+export const MAX_PFN = 2 ** 40;
+/** Zone classes: ZONE_NORMAL (everything the kernel allocates for itself) and ZONE_MOVABLE. */
+const CLASSES = 2;
+
+/** A partly used chunk's bitmap and per-block free counts. */
+class Mat {
+  readonly bits = new Uint32Array(CHUNK / 32);
+  readonly blockFree = new Uint16Array(CHUNK / BLOCK);
+}
+
+const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
+
+/** Set (used) or clear bits [a, b) of a bitmap, whole words at a time. */
+function setBits(bits: Uint32Array, a: number, b: number, used: boolean): void {
+  let k = a;
+  for (; k < b && k & 31; k++) bits[k >>> 5] = used ? bits[k >>> 5] | (1 << (k & 31)) : bits[k >>> 5] & ~(1 << (k & 31));
+  const w = (b - k) >>> 5;
+  if (w > 0) bits.fill(used ? 0xffffffff : 0, k >>> 5, (k >>> 5) + w);
+  for (k += w * 32; k < b; k++) bits[k >>> 5] = used ? bits[k >>> 5] | (1 << (k & 31)) : bits[k >>> 5] & ~(1 << (k & 31));
+}
 
 class RamRange {
-  /** First pfn covered by the bitmap (start rounded down to a block). */
-  readonly base: number;
-  readonly bits: Uint32Array;
-  /** Free pages per 512-page block (only pages inside [start, end) count). */
-  readonly blockFree: Uint16Array;
-  /** Lower bounds: first block that may have a free page / be wholly free. */
-  hint0 = 0;
-  hint9 = 0;
+  /** Chunk index (pfn >> 18) of the first chunk. */
+  readonly c0: number;
+  /** Free pages per chunk: equal to the chunk's pages in the range = wholly free, 0 = wholly used. */
+  readonly free: Uint32Array;
+  readonly mats = new Map<number, Mat>();
 
   constructor(
     readonly start: number,
     readonly end: number,
     readonly node: number,
+    readonly movable: boolean,
   ) {
-    this.base = start - (start % BLOCK);
-    const blocks = Math.ceil((end - this.base) / BLOCK);
-    this.bits = new Uint32Array((blocks * BLOCK) / 32);
-    this.blockFree = new Uint16Array(blocks);
-    for (let b = 0; b < blocks; b++) {
-      const lo = Math.max(start, this.base + b * BLOCK);
-      const hi = Math.min(end, this.base + (b + 1) * BLOCK);
-      this.blockFree[b] = hi - lo;
-    }
-    // pages of the edge blocks outside the range are permanently "in use"
-    for (let pfn = this.base; pfn < start; pfn++) this.setBit(pfn - this.base);
-    for (let pfn = end; pfn < this.base + blocks * BLOCK; pfn++) this.setBit(pfn - this.base);
+    this.c0 = Math.floor(start / CHUNK);
+    const n = Math.floor((end - 1) / CHUNK) - this.c0 + 1;
+    this.free = new Uint32Array(n);
+    this.free.fill(CHUNK);
+    this.free[0] = this.cap(0);
+    this.free[n - 1] = this.cap(n - 1);
   }
 
-  setBit(i: number): void {
-    this.bits[i >>> 5] |= 1 << (i & 31);
+  /** First pfn of chunk c. */
+  base(c: number): number {
+    return (this.c0 + c) * CHUNK;
   }
-  clearBit(i: number): void {
-    this.bits[i >>> 5] &= ~(1 << (i & 31));
-  }
-  bit(i: number): number {
-    return (this.bits[i >>> 5] >>> (i & 31)) & 1;
-  }
-
-  /** Lowest free aligned block of 2^order pages, as an index relative to base; -1 if none. */
-  find(order: number): number {
-    const n = 1 << order;
-    const blocks = this.blockFree.length;
-    if (order <= 9) {
-      const need = n;
-      let b = order === 9 ? this.hint9 : this.hint0;
-      for (; b < blocks; b++) {
-        if (this.blockFree[b] < need) continue;
-        if (order === 9) {
-          this.hint9 = b;
-          return b * BLOCK;
-        }
-        const at = this.findInBlock(b, n);
-        if (at >= 0) {
-          if (order === 0) this.hint0 = b;
-          return at;
-        }
-      }
-      if (order === 9) this.hint9 = blocks;
-      else if (order === 0) this.hint0 = blocks;
-      return -1;
-    }
-    const span = n / BLOCK;
-    for (let b = 0; b + span <= blocks; b += span) {
-      if ((this.base / BLOCK + b) % span !== 0) continue;
-      let ok = true;
-      for (let k = 0; k < span && ok; k++) ok = this.blockFree[b + k] === BLOCK;
-      if (ok) return b * BLOCK;
-    }
-    return -1;
+  /** Pages of chunk c inside the range. */
+  cap(c: number): number {
+    const b = this.base(c);
+    return Math.min(this.end, b + CHUNK) - Math.max(this.start, b);
   }
 
-  private findInBlock(b: number, n: number): number {
-    const first = b * BLOCK;
-    if (n === 1) {
-      for (let w = first >>> 5; w < (first + BLOCK) >>> 5; w++) {
-        const v = this.bits[w];
-        if (v !== 0xffffffff) return w * 32 + (31 - Math.clz32(~v & (v + 1)));
-      }
-      return -1;
+  /** Chunk c's bitmap, made from its count if it has none (wholly free or wholly used). */
+  mat(c: number): Mat {
+    let m = this.mats.get(c);
+    if (m) return m;
+    m = new Mat();
+    const b = this.base(c);
+    const lo = Math.max(this.start, b) - b;
+    const hi = Math.min(this.end, b + CHUNK) - b;
+    if (this.free[c] === 0) {
+      m.bits.fill(0xffffffff);
+    } else {
+      // wholly free: only the pages outside the range count as used
+      setBits(m.bits, 0, lo, true);
+      setBits(m.bits, hi, CHUNK, true);
+      for (let blk = 0; blk < CHUNK / BLOCK; blk++) m.blockFree[blk] = Math.max(0, Math.min(hi, (blk + 1) * BLOCK) - Math.max(lo, blk * BLOCK));
     }
-    for (let i = first; i < first + BLOCK; i += n) {
-      // the pfn (base + i) is aligned to n because base and i are
-      let free = true;
-      for (let k = 0; k < n && free; k++) free = this.bit(i + k) === 0;
-      if (free) return i;
-    }
-    return -1;
+    this.mats.set(c, m);
+    return m;
   }
 
-  take(rel: number, n: number): void {
-    for (let k = 0; k < n; k++) this.setBit(rel + k);
-    for (let b = Math.floor(rel / BLOCK); b * BLOCK < rel + n; b++) {
-      const lo = Math.max(rel, b * BLOCK);
-      const hi = Math.min(rel + n, (b + 1) * BLOCK);
-      this.blockFree[b] -= hi - lo;
+  /** f(c, lo, hi) for each chunk c that pages [pfn, pfn + n) touch, lo..hi their offsets in it; stops when f returns false. */
+  private eachChunk(pfn: number, n: number, f: (c: number, lo: number, hi: number) => boolean): boolean {
+    for (let p = pfn; p < pfn + n; ) {
+      const c = Math.floor(p / CHUNK) - this.c0;
+      const b = this.base(c);
+      const q = Math.min(pfn + n, b + CHUNK);
+      if (!f(c, p - b, q - b)) return false;
+      p = q;
     }
-  }
-
-  give(rel: number, n: number): void {
-    for (let k = 0; k < n; k++) this.clearBit(rel + k);
-    const b0 = Math.floor(rel / BLOCK);
-    for (let b = b0; b * BLOCK < rel + n; b++) {
-      const lo = Math.max(rel, b * BLOCK);
-      const hi = Math.min(rel + n, (b + 1) * BLOCK);
-      this.blockFree[b] += hi - lo;
-    }
-    if (b0 < this.hint0) this.hint0 = b0;
-    if (b0 < this.hint9) this.hint9 = b0;
-  }
-
-  allUsed(rel: number, n: number): boolean {
-    for (let k = 0; k < n; k++) if (this.bit(rel + k) === 0) return false;
     return true;
   }
+
+  /** Mark pages [pfn, pfn + n) (inside the range) used or free, chunk by chunk. */
+  mark(pfn: number, n: number, used: boolean): void {
+    this.eachChunk(pfn, n, (c, lo, hi) => {
+      const cap = this.cap(c);
+      if (hi - lo === cap) {
+        // the whole chunk: its count says it all
+        this.mats.delete(c);
+        this.free[c] = used ? 0 : cap;
+        return true;
+      }
+      const m = this.mat(c);
+      setBits(m.bits, lo, hi, used);
+      for (let blk = Math.floor(lo / BLOCK); blk * BLOCK < hi; blk++) {
+        const d = Math.min(hi, (blk + 1) * BLOCK) - Math.max(lo, blk * BLOCK);
+        m.blockFree[blk] += used ? -d : d;
+      }
+      this.free[c] += used ? lo - hi : hi - lo;
+      if (this.free[c] === 0 || this.free[c] === cap) this.mats.delete(c);
+      return true;
+    });
+  }
+
+  /** Are all pages [pfn, pfn + n) (inside the range) used (or, with `used` false, free)? */
+  all(pfn: number, n: number, used: boolean): boolean {
+    return this.eachChunk(pfn, n, (c, lo, hi) => {
+      const f = this.free[c];
+      if (f === (used ? 0 : this.cap(c))) return true;
+      if (f === (used ? this.cap(c) : 0)) return false;
+      const bits = this.mats.get(c)!.bits;
+      const want = used ? 0xffffffff : 0;
+      let k = lo;
+      for (; k < hi && k & 31; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
+      for (; k + 32 <= hi; k += 32) if (bits[k >>> 5] >>> 0 !== want) return false;
+      for (; k < hi; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
+      return true;
+    });
+  }
+
+  /** The lowest free naturally aligned block of 2^order pages at or above pfn `from`, or -1. */
+  find(order: number, from: number): number {
+    const n = 2 ** order;
+    const lo0 = Math.max(this.start, from);
+    if (lo0 >= this.end) return -1;
+    if (order > CHUNK_SHIFT) {
+      // runs of whole free chunks, aligned in pfns
+      const nc = n / CHUNK;
+      for (let c = alignUp(Math.ceil(lo0 / CHUNK), nc) - this.c0; c + nc <= this.free.length; ) {
+        let j = 0;
+        while (j < nc && this.free[c + j] === CHUNK) j++;
+        if (j === nc) return this.base(c);
+        c = alignUp(this.c0 + c + j + 1, nc) - this.c0;
+      }
+      return -1;
+    }
+    for (let c = Math.floor(lo0 / CHUNK) - this.c0; c < this.free.length; c++) {
+      const f = this.free[c];
+      if (f < n) continue;
+      const b = this.base(c);
+      const lo = Math.max(lo0, b);
+      const hi = Math.min(this.end, b + CHUNK);
+      if (f === this.cap(c)) {
+        const p = alignUp(lo, n);
+        if (p + n <= hi) return p;
+        continue;
+      }
+      const m = this.mats.get(c)!;
+      const at = order <= 9 ? findSmall(m, Math.floor((lo - b) / BLOCK), order) : findLarge(m, Math.floor((lo - b) / BLOCK), n / BLOCK);
+      if (at >= 0) return b + at;
+    }
+    return -1;
+  }
+}
+
+/** Offset in the chunk of the lowest free aligned 2^order (<= 9) pages in a block from blk on, or -1. */
+function findSmall(m: Mat, blk: number, order: number): number {
+  const n = 2 ** order;
+  for (let b = blk; b < CHUNK / BLOCK; b++) {
+    if (m.blockFree[b] < n) continue;
+    const w0 = b * 16;
+    if (order === 0) {
+      for (let w = w0; w < w0 + 16; w++) {
+        const v = m.bits[w];
+        if (v !== 0xffffffff) return w * 32 + (31 - Math.clz32(~v & (v + 1)));
+      }
+    } else if (order < 5) {
+      // bit j of f: pages j .. j + 2^order - 1 all free; keep only aligned j
+      const aligned = [0, 0x55555555, 0x11111111, 0x01010101, 0x00010001][order];
+      for (let w = w0; w < w0 + 16; w++) {
+        let f = ~m.bits[w];
+        for (let s = 1; s < n; s <<= 1) f &= f >>> s;
+        f &= aligned;
+        if (f !== 0) return w * 32 + (31 - Math.clz32(f & -f));
+      }
+    } else {
+      // runs of 1, 2, 4, 8 or 16 zero words
+      const nw = n / 32;
+      for (let w = w0; w < w0 + 16; w += nw) {
+        let k = 0;
+        while (k < nw && m.bits[w + k] === 0) k++;
+        if (k === nw) return w * 32;
+      }
+    }
+  }
+  return -1;
+}
+
+/** Offset of the lowest run of nb (aligned) wholly free blocks from block blk on, or -1. */
+function findLarge(m: Mat, blk: number, nb: number): number {
+  for (let b = alignUp(blk, nb); b + nb <= CHUNK / BLOCK; ) {
+    let j = 0;
+    while (j < nb && m.blockFree[b + j] === BLOCK) j++;
+    if (j === nb) return b * BLOCK;
+    b = alignUp(b + j + 1, nb);
+  }
+  return -1;
 }
 
 interface NodeCounts {
   totalPages: number;
   freePages: number;
   byPurpose: number[];
+  /** Per class and order: no free block of that order in the node's ranges of that class below this pfn. */
+  hints: Float64Array;
 }
 
+const newNode = (): NodeCounts => ({ totalPages: 0, freePages: 0, byPurpose: new Array<number>(PURPOSES).fill(0), hints: new Float64Array(CLASSES * (MAX_ORDER + 1)) });
+
+/** The u64 the Wasm core makes of an f64 argument: truncated, saturated to i64, two's complement. */
+function u64Of(x: number): bigint {
+  if (Number.isNaN(x)) return 0n;
+  if (x >= 2 ** 63) return (1n << 63n) - 1n;
+  return BigInt.asUintN(64, BigInt(Math.trunc(Math.max(x, -(2 ** 63)))));
+}
+
+const isPfn = (x: number) => Number.isInteger(x) && x >= 0 && x <= MAX_PFN;
+const orderOk = (order: number) => Number.isInteger(order) && order >= 0 && order <= MAX_ORDER;
+const flagsOk = (flags: number) => flags === 0 || flags === ALLOC_MOVABLE;
+
 export class PageAlloc {
-  private readonly ranges: RamRange[];
-  private readonly totalPages: number;
-  private nrFree: number;
+  /** Sorted by start, disjoint. */
+  private readonly ranges: RamRange[] = [];
+  private totalPages = 0;
+  private nrFree = 0;
   private readonly byPurpose = new Array<number>(PURPOSES).fill(0);
-  /** Per node id up to the highest node of a (non-empty) range. */
-  private readonly nodes: NodeCounts[];
+  /** Per node id up to the highest node a range was ever given. */
+  private readonly nodes: NodeCounts[] = [newNode()];
   private zonelist: number[];
 
   constructor(
@@ -150,16 +260,25 @@ export class PageAlloc {
     private readonly events: Events,
   ) {
     // empty ranges are dropped (and their node ids not counted), as the Wasm core's dramInit drops them
-    this.ranges = ramRanges.flatMap(([s, e], i) => (e > s ? [new RamRange(s, e, ramNodes[i] ?? 0)] : []));
-    this.totalPages = this.ranges.reduce((n, r) => n + (r.end - r.start), 0);
-    this.nrFree = this.totalPages;
-    const nNodes = this.ranges.reduce((m, r) => Math.max(m, r.node + 1), 1);
-    this.nodes = Array.from({ length: nNodes }, () => ({ totalPages: 0, freePages: 0, byPurpose: new Array<number>(PURPOSES).fill(0) }));
-    for (const r of this.ranges) {
-      this.nodes[r.node].totalPages += r.end - r.start;
-      this.nodes[r.node].freePages += r.end - r.start;
-    }
+    ramRanges.forEach(([s, e], i) => {
+      if (e > s) this.insert(new RamRange(s, e, ramNodes[i] ?? 0, false));
+    });
     this.zonelist = this.nodes.map((_, i) => i);
+  }
+
+  private insert(r: RamRange): void {
+    let i = this.ranges.length;
+    while (i > 0 && this.ranges[i - 1].start > r.start) i--;
+    this.ranges.splice(i, 0, r);
+    while (this.nodes.length <= r.node) this.nodes.push(newNode());
+    const nc = this.nodes[r.node];
+    nc.totalPages += r.end - r.start;
+    nc.freePages += r.end - r.start;
+    this.totalPages += r.end - r.start;
+    this.nrFree += r.end - r.start;
+    // its free blocks may lie below any hint of its class
+    const k = r.movable ? 1 : 0;
+    for (let o = 0; o <= MAX_ORDER; o++) nc.hints[k * (MAX_ORDER + 1) + o] = Math.min(nc.hints[k * (MAX_ORDER + 1) + o], r.start);
   }
 
   /** The zonelist allocations walk from now on: distinct node ids with a record. 0 or -EINVAL (unchanged). */
@@ -170,43 +289,139 @@ export class PageAlloc {
     return 0;
   }
 
-  /** alloc_pages: the zonelist's first node with a free aligned block, its lowest one; the pfn or -ENOMEM. */
-  allocPages(order: number, purpose: Purpose): number {
-    if (this.faults.faultFires(FaultKind.DramAlloc)) return ENOMEM;
-    const n = 2 ** order;
+  /** The range and pfn the next allocPages(order, flags) would take (searching, and moving hints), or null. */
+  private search(order: number, flags: number): { r: RamRange; pfn: number } | null {
+    const classes = flags & ALLOC_MOVABLE ? [1, 0] : [0];
     for (const nid of this.zonelist) {
-      for (const r of this.ranges) {
-        if (r.node !== nid || r.end - r.start < n) continue;
-        const rel = r.find(order);
-        if (rel < 0) continue;
-        r.take(rel, n);
-        this.nrFree -= n;
-        // allocated pages read as zero, whatever the host wrote into free RAM
-        this.mem.discardFrames(r.base + rel, r.base + rel + n);
-        this.byPurpose[purpose] += n;
-        this.nodes[nid].freePages -= n;
-        this.nodes[nid].byPurpose[purpose] += n;
-        return r.base + rel;
+      const hints = this.nodes[nid].hints;
+      for (const k of classes) {
+        const h = k * (MAX_ORDER + 1) + order;
+        const from = hints[h];
+        for (let i = this.firstEndingAbove(from); i < this.ranges.length; i++) {
+          const r = this.ranges[i];
+          if (r.node !== nid || (r.movable ? 1 : 0) !== k) continue;
+          const pfn = r.find(order, from);
+          if (pfn >= 0) {
+            hints[h] = pfn;
+            return { r, pfn };
+          }
+        }
+        hints[h] = Infinity;
       }
     }
-    return ENOMEM;
+    return null;
+  }
+
+  /** Index of the first range ending above pfn. */
+  private firstEndingAbove(pfn: number): number {
+    let lo = 0;
+    let hi = this.ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ranges[mid].end <= pfn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private take(r: RamRange, pfn: number, n: number, purpose: Purpose): void {
+    r.mark(pfn, n, true);
+    this.nrFree -= n;
+    // allocated pages read as zero, whatever the host wrote into free RAM
+    this.mem.discardFrames(pfn, pfn + n);
+    const nc = this.nodes[r.node];
+    nc.freePages -= n;
+    if (Number.isInteger(purpose) && purpose >= 0 && purpose < PURPOSES) {
+      this.byPurpose[purpose] += n;
+      nc.byPurpose[purpose] += n;
+    }
+  }
+
+  /** alloc_pages: the zonelist's first node with a free aligned block, its lowest one; the pfn or -ENOMEM. */
+  allocPages(order: number, purpose: Purpose, flags = 0): number {
+    if (!flagsOk(flags)) return EINVAL;
+    if (this.faults.faultFires(FaultKind.DramAlloc)) return ENOMEM;
+    if (!orderOk(order)) return ENOMEM;
+    const at = this.search(order, flags);
+    if (!at) return ENOMEM;
+    this.take(at.r, at.pfn, 2 ** order, purpose);
+    return at.pfn;
+  }
+
+  /**
+   * `count` allocPages(order, purpose, flags) at once when they would return one contiguous run p,
+   * p + 2^order, ...: p; else -1 and nothing changes (the caller loops). No fault injection.
+   */
+  allocPagesRun(order: number, count: number, purpose: Purpose, flags = 0): number {
+    if (!orderOk(order) || !Number.isInteger(count) || count < 1 || count * 2 ** order > MAX_PFN || !flagsOk(flags)) return EINVAL;
+    const at = this.search(order, flags);
+    if (!at) return -1;
+    const n = count * 2 ** order;
+    if (at.pfn + n > at.r.end || !at.r.all(at.pfn, n, false)) return -1;
+    this.take(at.r, at.pfn, n, purpose);
+    return at.pfn;
   }
 
   /** __free_pages: 0, or -EFAULT and a Bug event when the block is not allocated DRAM. */
   freePages(pfn: number, order: number, purpose: Purpose): number {
     const n = 2 ** order;
-    const r = this.ranges.find((x) => pfn >= x.start && pfn + n <= x.end);
-    if (!r || !r.allUsed(pfn - r.base, n)) {
-      this.events.emit(EventType.Bug, BigInt(pfn), BigInt(order));
+    const r = orderOk(order) && isPfn(pfn) ? this.ranges[this.firstEndingAbove(pfn)] : undefined;
+    if (!r || pfn < r.start || pfn + n > r.end || !r.all(pfn, n, true)) {
+      this.events.emit(EventType.Bug, u64Of(pfn), BigInt.asUintN(64, BigInt(order | 0)));
       return EFAULT;
     }
-    r.give(pfn - r.base, n);
+    r.mark(pfn, n, false);
     this.nrFree += n;
-    this.byPurpose[purpose] -= n;
-    this.nodes[r.node].freePages += n;
-    this.nodes[r.node].byPurpose[purpose] -= n;
+    const nc = this.nodes[r.node];
+    nc.freePages += n;
+    if (Number.isInteger(purpose) && purpose >= 0 && purpose < PURPOSES) {
+      this.byPurpose[purpose] -= n;
+      nc.byPurpose[purpose] -= n;
+    }
+    // a free can only complete a block of order o that starts at pfn aligned down to 2^o; past the freed
+    // order, none of 2 MiB or more while its 2 MiB block (or of 1 GiB and more while its chunk) is partly used
+    const k = (r.movable ? 1 : 0) * (MAX_ORDER + 1);
+    const c = Math.floor(pfn / CHUNK) - r.c0;
+    const b0 = pfn - (pfn % BLOCK);
+    const wholeBlock = order >= 9 || (b0 >= r.start && b0 + BLOCK <= r.end && r.all(b0, BLOCK, false));
+    const wholeChunk = order >= CHUNK_SHIFT || (r.free[c] === CHUNK);
+    for (let o = 0; o <= MAX_ORDER; o++) {
+      if ((o >= 9 && !wholeBlock) || (o >= CHUNK_SHIFT && !wholeChunk)) break;
+      const s = pfn - (pfn % 2 ** o);
+      if (nc.hints[k + o] > s) nc.hints[k + o] = s;
+    }
     this.mem.discardFrames(pfn, pfn + n);
     return 0;
+  }
+
+  /** Hot-add: RAM [startPfn, endPfn) of node `node` joins the allocator, all free (ZONE_MOVABLE with `movable`). 0 or -EINVAL. */
+  dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number {
+    if (!isPfn(startPfn) || !isPfn(endPfn) || !(endPfn > startPfn)) return EINVAL;
+    if (!Number.isInteger(node) || node < 0 || node >= MAX_NUMNODES || typeof movable !== 'boolean') return EINVAL;
+    const i = this.firstEndingAbove(startPfn);
+    if (i < this.ranges.length && this.ranges[i].start < endPfn) return EINVAL;
+    this.insert(new RamRange(startPfn, endPfn, node, movable));
+    return 0;
+  }
+
+  /** Hot-remove the range [startPfn, endPfn) (exactly one range): 0, -EINVAL (no such range) or -EBUSY (a page of it in use). */
+  dramRemoveRange(startPfn: number, endPfn: number): number {
+    const i = isPfn(startPfn) ? this.firstEndingAbove(startPfn) : this.ranges.length;
+    const r = this.ranges[i];
+    if (!r || r.start !== startPfn || r.end !== endPfn) return EINVAL;
+    if (!r.all(r.start, r.end - r.start, false)) return EBUSY;
+    this.ranges.splice(i, 1);
+    const n = r.end - r.start;
+    this.totalPages -= n;
+    this.nrFree -= n;
+    this.nodes[r.node].totalPages -= n;
+    this.nodes[r.node].freePages -= n;
+    return 0;
+  }
+
+  /** Bytes of host memory the allocator's tables take: ranges' chunk counts and materialised chunks. */
+  hostBytes(): number {
+    return this.ranges.reduce((a, r) => a + r.free.byteLength + r.mats.size * (CHUNK / 8 + (CHUNK / BLOCK) * 2), 0) + this.nodes.length * 8 * (PURPOSES + 2 + CLASSES * (MAX_ORDER + 1));
   }
 
   dramStats(): DramStats {

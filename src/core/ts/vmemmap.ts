@@ -129,6 +129,9 @@ export class Vmemmap {
     const pt = this.pt;
     const blocks: number[] = [];
     let contiguous = true;
+    // the 512 DRAM blocks the loop would take, at once when they are one run
+    const run = altmapId >= 0 ? -1 : pt.alloc.allocPagesRun(9, 512, Purpose.Memmap);
+    if (run >= 0) for (let i = 0; i < 512; i++) blocks.push(run + 512 * i);
     while (blocks.length < 512) {
       const block = altmapId >= 0 ? this.altmaps.altmapAlloc(altmapId, 512) : pt.alloc.allocPages(9, Purpose.Memmap);
       if (block < 0) break;
