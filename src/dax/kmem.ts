@@ -235,7 +235,12 @@ export class Kmem {
    */
   private takeBack(kd: KmemDevice, parent: Resource, onMemory: boolean, mark: { log: LogMark; policyZone: number }): void {
     const k = this.k;
-    for (const b of kd.blocks) if (b.zone) this.setZone(b, null);
+    for (const b of kd.blocks) {
+      if (!b.zone) continue;
+      // just onlined by this probe: nothing the model allocated since can be in them but what the probe took
+      if (!this.leaveAllocator(b)) throw new Error(`kmem: ${kd.dev}'s blocks hold allocations after a failed probe`);
+      this.setZone(b, null);
+    }
     if (onMemory) for (const b of kd.blocks) this.removeBlock(b);
     else k.hotplug.archRemoveMemory(kd.res.start, kd.res.end + 1n - kd.res.start, { explicit: true, altmap: null });
     kd.blocks.length = 0;
@@ -312,7 +317,10 @@ export class Kmem {
       }
       if (!run.length) continue;
       this.k.memmap.onlinePages(Number(run[0].start >> 12n), Number((end - run[0].start) >> 12n), movable);
-      for (const x of run) this.setZone(x, movable ? 'Movable' : 'Normal');
+      for (const x of run) {
+        this.joinAllocator(x, movable);
+        this.setZone(x, movable ? 'Movable' : 'Normal');
+      }
       onlined += run.length;
     }
     return onlined;
@@ -377,15 +385,55 @@ export class Kmem {
     const r = change();
     const after = this.populatedZones();
     const changed = before.filter((z) => !after.includes(z)).length + after.filter((z) => !before.includes(z)).length;
-    if (this.k.profile.pfnEra === 'v6') for (let i = 0; i < changed; i++) this.k.zonelists.build(after, this.k.pageAlloc.stats().totalPages + this.onlinePages());
+    if (this.k.profile.pfnEra === 'v6') for (let i = 0; i < changed; i++) this.k.zonelists.build(after, this.k.pageAlloc.stats().totalPages);
     return r;
   }
 
-  /** Pages kmem blocks have given the page allocator. */
-  private onlinePages(): number {
-    let n = 0;
-    for (const kd of this.devices.values()) n += this.summary(kd).onlinePages;
-    return n;
+  /** A block's pages the page allocator gets: all but its own memmap (memmap_on_memory). */
+  private allocatorRange(b: KmemBlock): [number, number] {
+    return [Number(b.start >> 12n) + b.memmapPages, Number((b.start + b.size) >> 12n)];
+  }
+
+  /**
+   * online_pages' end (generic_online_page -> __free_pages_core): the block's pages join the page allocator
+   * free, on the node of the device's target_node, ZONE_MOVABLE (only movable allocations: 2 MiB HugeTLB
+   * pages) or ZONE_NORMAL (the kernel's own too).
+   */
+  private joinAllocator(b: KmemBlock, movable: boolean): void {
+    const [s, e] = this.allocatorRange(b);
+    const err = this.k.pageAlloc.addRange(s, e, this.k.numa.targetNode(b.start), movable);
+    if (err) throw new Error(`kmem: the page allocator refused pfns ${hex(BigInt(s))}-${hex(BigInt(e))} (${err})`);
+    this.k.numa.memoryChanged();
+  }
+
+  /**
+   * offline_pages' isolation and removal: the block's pages leave the page allocator. False, and nothing
+   * changes, while any of them is allocated (the model's allocations are the kernel's own, unmovable).
+   */
+  private leaveAllocator(b: KmemBlock): boolean {
+    const [s, e] = this.allocatorRange(b);
+    const err = this.k.pageAlloc.removeRange(s, e);
+    if (err === ERRNO.EBUSY) return false;
+    if (err) throw new Error(`kmem: pfns ${hex(BigInt(s))}-${hex(BigInt(e))} were not the page allocator's (${err})`);
+    return true;
+  }
+
+  /** Take every online block of the device out of the page allocator, or none (EBUSY while any holds an allocation). */
+  private leaveAllocatorAll(kd: KmemDevice): void {
+    const left: KmemBlock[] = [];
+    for (const b of kd.blocks) {
+      if (!b.zone) continue;
+      if (!this.leaveAllocator(b)) {
+        for (const x of left) this.joinAllocator(x, x.zone === 'Movable');
+        throw this.isolationFailed(b);
+      }
+      left.push(b);
+    }
+  }
+
+  /** offline_pages' pr_debug for a block it cannot isolate, as the error. */
+  private isolationFailed(b: KmemBlock): KernelError {
+    return new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
   }
 
   /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
@@ -426,6 +474,7 @@ export class Kmem {
     // (the CPU's node only: on another node the CPU's zonelist takes its own node's DMA32 first, numa-kmem)
     if (!movable && !this.populatedZones().includes(ZONE_NORMAL) && this.k.numa.targetNode(b.start) === 0) b.pinned = true;
     this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
+    this.joinAllocator(b, movable);
     this.setZone(b, movable ? 'Movable' : 'Normal');
   }
 
@@ -456,11 +505,13 @@ export class Kmem {
    */
   memoryBlockOffline(b: KmemBlock): number {
     if (!b.zone) return 1;
+    // the pinned block's unmovable pages are the real kernel's (fixtures); others are the model's own allocations
+    const isolated = !b.pinned && this.leaveAllocator(b);
     const ft = this.k.ftrace;
     if (ft.on) {
       ft.enter('memory_subsys_offline');
       ft.enter('offline_pages');
-      if (b.pinned) ft.exit('memory_subsys_offline');
+      if (!isolated) ft.exit('memory_subsys_offline');
       else {
         ft.leaf('remove_pfn_range_from_zone');
         ft.exit('offline_pages');
@@ -472,10 +523,9 @@ export class Kmem {
         ft.exit('memory_subsys_offline');
       }
     }
-    if (b.pinned) {
-      this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
-      throw new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
-    }
+    if (b.pinned) this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
+    // (an allocation of the model's own: which page it is the core does not say, so no dump_page)
+    if (!isolated) throw this.isolationFailed(b);
     this.rebuildingZonelists(() => this.setZone(b, null));
     return 0;
   }
@@ -550,6 +600,8 @@ export class Kmem {
 
   /** offline + remove_memory of every block (daxctl reconfigure-device --mode=devdax). */
   remove(kd: KmemDevice, parent: Resource): void {
+    // the online blocks' pages leave the page allocator first, all or none
+    this.leaveAllocatorAll(kd);
     const ft = this.k.ftrace;
     if (ft.on) {
       ft.enter('dev_dax_kmem_remove');

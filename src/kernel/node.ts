@@ -187,13 +187,22 @@ export class Numa {
     this.bootUsed = d.byNode.map((n) => n.totalPages - n.freePages - n.byPurpose[Purpose.Slab]);
   }
 
-  /** si_meminfo_node: node nid's managed pages and free pages; kmem's onlined pages count on their device's node. */
+  /** si_meminfo_node: node nid's managed pages and free pages (kmem's onlined blocks are the node of their device's target_node). */
   meminfo(nid: number): { totalram: number; freeram: number } {
     const d = this.k.pageAlloc.stats().byNode[nid] ?? { totalPages: 0, freePages: 0 };
-    let online = 0;
-    for (const kd of this.k.kmem.devices.values()) if (this.targetNode(kd.res.start) === nid) online += this.k.kmem.summary(kd).onlinePages;
-    // kmem's onlined pages go to the buddy allocator free (the model keeps them out of its DRAM pool)
-    return { totalram: d.totalPages - (this.bootUsed[nid] ?? 0) + online, freeram: d.freePages + online };
+    return { totalram: d.totalPages - (this.bootUsed[nid] ?? 0), freeram: d.freePages };
+  }
+
+  /**
+   * Memory joined or left the page allocator (kmem's online_pages / offline_pages): a node it brought gets
+   * its place in the zonelist allocations walk (build_all_zonelists).
+   */
+  memoryChanged(): void {
+    const n = this.k.pageAlloc.stats().byNode.length;
+    if (n === this.coreNodes) return;
+    this.coreNodes = n;
+    this.coreZonelist = '';
+    this.useZonelist(this.current);
   }
 }
 

@@ -45,19 +45,18 @@ const kb = (label: string, kib: number) => `${`${label}:`.padEnd(16)}${String(ki
 
 /**
  * meminfo_proc_show, the lines the model has: MemTotal is System RAM less what boot took (memblock's
- * reservations: the boot memmap and page tables) plus what kmem onlined; MemFree the page
- * allocator's free pages plus kmem's onlined ones; PageTables counts user page tables, and the model
+ * reservations: the boot memmap and page tables), kmem's onlined blocks included (they joined it);
+ * MemFree the page allocator's free pages; PageTables counts user page tables, and the model
  * has no user processes; the HugeTLB pool; the direct map by leaf size.
  */
 export function procMeminfo(k: Kernel, bootUsedPages: number): string {
   const d = k.pageAlloc.stats();
-  const online = [...k.kmem.devices.values()].reduce((n, kd) => n + k.kmem.summary(kd).onlinePages, 0);
   const hp = k.hugetlb.summary();
   const dm = directMapCounts(k);
   const pagesKb = (n: number) => n * 4;
   return [
-    kb('MemTotal', pagesKb(d.totalPages - bootUsedPages + online)),
-    kb('MemFree', pagesKb(d.freePages + online)),
+    kb('MemTotal', pagesKb(d.totalPages - bootUsedPages)),
+    kb('MemFree', pagesKb(d.freePages)),
     kb('PageTables', 0),
     `HugePages_Total:   ${String(hp.pages2M).padStart(5)}\n`,
     `HugePages_Free:    ${String(hp.pages2M).padStart(5)}\n`,
