@@ -207,7 +207,7 @@ export interface StructPages {
 
 /** DRAM use by purpose, in 4 KiB pages (the page allocator's counts). */
 export interface DramUsage {
-  /** System RAM pages the page allocator manages. */
+  /** System RAM pages the page allocator manages: boot RAM, and the memory blocks kmem has onlined (they joined it). */
   totalPages: number;
   /** Pages free for allocation. */
   freePages: number;
