@@ -12,6 +12,7 @@ import { createMachine, type Machine } from '../src/index.ts';
 import { createWasmCore } from '../src/core/wasm.ts';
 import type { Backend } from '../src/core/load.ts';
 import { ZONE_DEVICE } from '../src/core/structPage.ts';
+import { Purpose } from '../src/core/core.ts';
 import { planScaling, planScalingLines } from './plan.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' }, 'plan-deadline': { type: 'string' }, 'plan-only': { type: 'boolean', default: false } } });
@@ -181,6 +182,22 @@ if (section('altmap')) {
     );
   });
   rows.push({ name: `altmap: ${N} vmem_altmap_alloc(512) in one batch`, unit: 'ns/op', ops: N, ...m, limit: null });
+}
+
+// ---- 4b. the DRAM page allocator (docs/core.md "DRAM page allocator") ----
+if (section('dram')) {
+  progress('DRAM allocator');
+  const N = 20000;
+  const m = await byBackend(async (b) => {
+    const mc = await pmemMachine(b, 16n * GiB);
+    const core = mc.k.core;
+    const got = new Float64Array(N);
+    return measure(() => {
+      for (let i = 0; i < N; i++) got[i] = core.allocPages(9, Purpose.HugeTlb);
+      for (let i = 0; i < N; i++) core.freePages(got[i], 9, Purpose.HugeTlb);
+    });
+  });
+  rows.push({ name: `DRAM allocator: ${N} alloc_pages(9) then their frees, 64 GiB of DRAM`, unit: 'ns/op', ops: 2 * N, ...m, limit: null });
 }
 
 // ---- 5. pfn_to_page / page_to_pfn and to_vmem_altmap, through the API ----

@@ -23,6 +23,9 @@ const BLOCK = 512;
 export const MAX_PFN = 2 ** 40;
 /** Zone classes: ZONE_NORMAL (everything the kernel allocates for itself) and ZONE_MOVABLE. */
 const CLASSES = 2;
+/** The classes an allocation searches, in order: a movable one ZONE_MOVABLE first (the zonelist lists it above ZONE_NORMAL). */
+const MOVABLE_FIRST = [1, 0] as const;
+const NORMAL_ONLY = [0] as const;
 
 /** A partly used chunk's bitmap and per-block free counts. */
 class Mat {
@@ -291,7 +294,7 @@ export class PageAlloc {
 
   /** The range and pfn the next allocPages(order, flags) would take (searching, and moving hints), or null. */
   private search(order: number, flags: number): { r: RamRange; pfn: number } | null {
-    const classes = flags & ALLOC_MOVABLE ? [1, 0] : [0];
+    const classes = flags & ALLOC_MOVABLE ? MOVABLE_FIRST : NORMAL_ONLY;
     for (const nid of this.zonelist) {
       const hints = this.nodes[nid].hints;
       for (const k of classes) {
