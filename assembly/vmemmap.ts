@@ -15,7 +15,7 @@ import {
   PURPOSE_MEMMAP,
   PURPOSE_PAGE_TABLE,
 } from './abi';
-import { altmapAlloc, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
+import { altmapAlloc, altmapAllocRun, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { physRead64, physWrite64 } from './physmem';
@@ -171,6 +171,14 @@ function populatePmdTable(table: u64, addr: u64, altmapId: i32): i32 {
   let contiguous = true;
   let first: u64 = 0;
   const blocks = IO; // one u64 phys per entry; IO is free during a core call
+  if (altmapId >= 0) {
+    // the 512 altmap blocks at once when they all fit (the usual case); else one by one below
+    const pfn0 = altmapAllocRun(altmapId, 512, 512);
+    if (pfn0 != ALTMAP_FAIL) {
+      first = pfn0 << 12;
+      for (; n < 512; n++) store<u64>(blocks + (<usize>n << 3), first + (<u64>n << 21));
+    }
+  }
   for (; n < 512; n++) {
     let block: u64;
     if (altmapId >= 0) {

@@ -129,6 +129,9 @@ export class Vmemmap {
     const pt = this.pt;
     const blocks: number[] = [];
     let contiguous = true;
+    // the 512 altmap blocks at once when they all fit (the usual case); else one by one below
+    const run = altmapId >= 0 ? this.altmaps.altmapAllocRun(altmapId, 512, 512) : -1;
+    if (run >= 0) for (let i = 0; i < 512; i++) blocks.push(run + 512 * i);
     while (blocks.length < 512) {
       const block = altmapId >= 0 ? this.altmaps.altmapAlloc(altmapId, 512) : pt.alloc.allocPages(9, Purpose.Memmap);
       if (block < 0) break;
