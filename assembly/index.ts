@@ -127,6 +127,10 @@ export function patternCount(): i32 {
 export function allocPages(order: i32, purpose: i32): f64 {
   return <f64>pagealloc.allocPages(order, purpose);
 }
+/** count allocPages(order, purpose) calls that form one contiguous run: the first pfn, or -1 (no change). */
+export function allocPagesRun(order: i32, count: f64, purpose: i32): f64 {
+  return <f64>pagealloc.allocPagesRun(order, u(count), purpose);
+}
 export function freePages(pfn: f64, order: i32, purpose: i32): i32 {
   return pagealloc.freePages(u(pfn), order, purpose);
 }

@@ -21,7 +21,7 @@
 import { EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, MAX_NUMNODES, PURPOSES } from './abi';
 import { CTL_PURPOSE, DYN, IO, MEMORY_LIMIT, NODE_REC, RANGE_REC, RANGE_IO, RES } from './layout';
 import { discardFrames } from './physmem';
-import { emit, ensureMemory, faultFires } from './state';
+import { emit, ensureMemory, faultFires, faultsArmed } from './state';
 
 const MAX_ORDER: i32 = 30;
 
@@ -417,6 +417,46 @@ export function allocPages(order: i32, purpose: i32): i64 {
   purposeAdd(purpose, <i64>k, rNode(r));
   const pfn = rStart(r) + (<u64>bit - rBase(r));
   // Frees discard; this also covers bytes a host wrote into free RAM.
+  discardFrames(pfn, pfn + k);
+  return <i64>pfn;
+}
+
+/** No bit of [c, c + k) set? */
+function allClear(c: u64, k: u64): bool {
+  let pos = c;
+  const end = c + k;
+  while (pos < end) {
+    const bo = pos & 63;
+    const n = min<u64>(64 - bo, end - pos);
+    const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << bo;
+    if ((load<u64>(wordAt(pos)) & mask) != 0) return false;
+    pos += n;
+  }
+  return true;
+}
+
+/**
+ * The effect of `count` allocPages(order, purpose) calls when they form one contiguous run: the first
+ * block is the lowest fitting one of the first zonelist node with one, and every page up to the run's
+ * end is free in the same range (then each next call finds the block after the last: nothing lower is
+ * free, nor on an earlier node). The first pfn, or -1 with no change (also with a fault armed, where
+ * each call is an attempt: the caller makes the single calls).
+ */
+export function allocPagesRun(order: i32, count: u64, purpose: i32): i64 {
+  if (faultsArmed() || order < 0 || order > MAX_ORDER || count == 0 || count > (<u64>1 << 40)) return -1;
+  let bit: i64 = -1;
+  for (let i: u32 = 0; i < zlLen && bit < 0; i++) {
+    const nid = load<u32>(zonelist + (<usize>i << 2));
+    bit = order <= 9 ? findSmall(order, nid) : findLarge(order, nid);
+  }
+  if (bit < 0) return -1;
+  const k = count << <u64>order;
+  const r = rangeOfBlock(<u32>(bit >> 9));
+  const pfn = rStart(r) + (<u64>bit - rBase(r));
+  if (pfn + k > rEnd(r) || !allClear(<u64>bit, k)) return -1;
+  setBits(<u64>bit, k, true);
+  freeCount -= k;
+  purposeAdd(purpose, <i64>k, rNode(r));
   discardFrames(pfn, pfn + k);
   return <i64>pfn;
 }

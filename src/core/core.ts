@@ -93,6 +93,11 @@ export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>, no
   return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
 }
 
+/** allocPagesRun's arguments: an order 0..30, a count of 1..2^40 and a Purpose (both backends check them alike). */
+export function allocRunArgsOk(order: number, count: number, purpose: number): boolean {
+  return Number.isInteger(order) && order >= 0 && order <= 30 && Number.isInteger(count) && count >= 1 && count <= 2 ** 40 && Number.isInteger(purpose) && purpose >= 0 && purpose < PURPOSES;
+}
+
 /** The most distinct ranges the pgmap lookup holds (assembly/layout.ts LOOKUP_MAX), on both backends. */
 export const LOOKUP_MAX = 2 ** 20;
 
@@ -269,6 +274,13 @@ export interface Core {
    * node of the zonelist that has one (setZonelist); pfn, or -ENOMEM. Its frames read as zero.
    */
   allocPages(order: number, purpose: Purpose): number;
+  /**
+   * The effect of `count` allocPages(order, purpose) calls when they form one contiguous run (the first
+   * block, and each next one right after it): its first pfn. Otherwise (or with a fault armed) -1 and no
+   * change, and the caller makes the single calls. -EINVAL for an order outside 0..30, a count not an
+   * integer in 1..2^40 or no purpose.
+   */
+  allocPagesRun(order: number, count: number, purpose: Purpose): number;
   /**
    * The zonelist every later DRAM allocation walks (allocPages and the core's own: page tables, vmemmap
    * blocks), until the next call: distinct node ids below the highest node + 1. After init: every node

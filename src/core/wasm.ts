@@ -12,6 +12,7 @@
  * module's URL); a browser passes a compiled WebAssembly.Module instead.
  */
 import {
+  allocRunArgsOk,
   ALTMAP_FIELDS,
   CoreTrap,
   EINVAL,
@@ -65,6 +66,7 @@ interface Exports {
   benchChaseSetup(bytes: number, seed: number): number;
   benchChase(walks: number, depth: number): number;
   allocPages(order: number, purpose: number): number;
+  allocPagesRun(order: number, count: number, purpose: number): number;
   freePages(pfn: number, order: number, purpose: number): number;
   dramStats(): void;
   dramNodeStats(nid: number): void;
@@ -409,6 +411,16 @@ class WasmCore implements WasmCoreDiagnostics {
     const x = this.ex();
     try {
       return x.allocPages(order, purpose);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  allocPagesRun(order: number, count: number, purpose: Purpose): number {
+    if (!allocRunArgsOk(order, count, purpose)) return EINVAL;
+    const x = this.ex();
+    try {
+      return x.allocPagesRun(order, count, purpose);
     } catch (e) {
       throw this.trap(e);
     }

@@ -5,6 +5,7 @@
  * those of docs/core.md, and test/core/diff.test.ts holds the two to the same bytes.
  */
 import {
+  allocRunArgsOk,
   EINVAL,
   ENOMEM,
   MAX_NUMNODES,
@@ -94,6 +95,10 @@ class TsCore implements Core {
   // ---- pagealloc ----
   allocPages(order: number, purpose: Purpose): number {
     return this.alloc.allocPages(order, purpose);
+  }
+  allocPagesRun(order: number, count: number, purpose: Purpose): number {
+    if (!allocRunArgsOk(order, count, purpose)) return EINVAL;
+    return this.alloc.allocPagesRun(order, count, purpose);
   }
   freePages(pfn: number, order: number, purpose: Purpose): number {
     return this.alloc.freePages(pfn, order, purpose);

@@ -121,6 +121,11 @@ class RamRange {
     if (b0 < this.hint9) this.hint9 = b0;
   }
 
+  allFree(rel: number, n: number): boolean {
+    for (let k = 0; k < n; k++) if (this.bit(rel + k) !== 0) return false;
+    return true;
+  }
+
   allUsed(rel: number, n: number): boolean {
     for (let k = 0; k < n; k++) if (this.bit(rel + k) === 0) return false;
     return true;
@@ -190,6 +195,33 @@ export class PageAlloc {
       }
     }
     return ENOMEM;
+  }
+
+  /**
+   * The effect of `count` allocPages(order, purpose) calls when they form one contiguous run (assembly/
+   * pagealloc.ts allocPagesRun): the first block found as allocPages finds it, every page to the run's end
+   * free in the same range. The first pfn, or -1 with no change (also with a fault armed).
+   */
+  allocPagesRun(order: number, count: number, purpose: Purpose): number {
+    if (this.faults.anyArmed() || !Number.isInteger(count) || count <= 0 || count > 2 ** 40) return -1;
+    const n = 2 ** order * count;
+    for (const nid of this.zonelist) {
+      for (const r of this.ranges) {
+        if (r.node !== nid || r.end - r.start < 2 ** order) continue;
+        const rel = r.find(order);
+        if (rel < 0) continue;
+        // the first block is the one allocPages takes: the rest must follow it, free, in this range
+        if (r.base + rel + n > r.end || !r.allFree(rel, n)) return -1;
+        r.take(rel, n);
+        this.nrFree -= n;
+        this.mem.discardFrames(r.base + rel, r.base + rel + n);
+        this.byPurpose[purpose] += n;
+        this.nodes[nid].freePages -= n;
+        this.nodes[nid].byPurpose[purpose] += n;
+        return r.base + rel;
+      }
+    }
+    return -1;
   }
 
   /** __free_pages: 0, or -EFAULT and a Bug event when the block is not allocated DRAM. */
