@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../../src/core/core.ts';
 import { createTsCore } from '../../src/core/ts/index.ts';
 import { createWasmCore } from '../../src/core/wasm.ts';
+import { compoundBatchEnd } from '../../src/kernel/hotplug.ts';
 import { CORE_BACKENDS, coreConfig, CorePair } from '../fixtures.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
@@ -299,5 +300,49 @@ describe('Wasm and TS agree on compound population and shared frees', () => {
     p.check(DEV, 4 * SECTION);
     p.same('free', (c) => c.vmemmapFree(DEV, 4 * SECTION, NO_ALTMAP));
     p.check(DEV, 4 * SECTION);
+  });
+});
+
+describe.each(backends)('vmemmapPopulateCompound over many sections in one call, as hotplug.ts batches them (%s)', (_name, make) => {
+  const G1 = 262144;
+  /** Sections [first, first + n) of a pgmap range starting at DEV, in the calls hotplug.ts makes with ftrace off. */
+  function batched(c: Core, first: number, n: number, compound: number): number {
+    const end = DEV + (first + n) * SECTION;
+    for (let pfn = DEV + first * SECTION; pfn < end; ) {
+      const to = compoundBatchEnd(pfn, pfn + SECTION, end, compound, DEV);
+      const r = c.vmemmapPopulateCompound(pfn, to - pfn, compound, DEV);
+      if (r !== 0) return r;
+      pfn = to;
+    }
+    return 0;
+  }
+  function observe(c: Core, first: number, n: number) {
+    return { dram: c.dramStats(), frames: vmemmapFrames(c, DEV + first * SECTION, n * SECTION), events: c.takeEvents() };
+  }
+
+  it.each([
+    ['2 MiB compound pages, 16 sections', 512, 0, 16, [16]],
+    ['1 GiB compound pages, 16 sections (2 whole ones)', G1, 0, 16, [16]],
+    ['1 GiB, 12 sections: one whole compound page, then 4 sections of the next in one call', G1, 0, 12, [8, 4]],
+    ['1 GiB, from section 3 (inside a compound page) for 17: to its end, then whole ones, then the rest', G1, 3, 17, [5, 8, 4]],
+  ])('%s: the same frames, DRAM and frees as one call a section', async (_n, compound, first, n, calls) => {
+    // the calls it makes
+    const sizes: number[] = [];
+    const end = DEV + (first + n) * SECTION;
+    for (let pfn = DEV + first * SECTION; pfn < end; pfn = compoundBatchEnd(pfn, pfn + SECTION, end, compound, DEV)) sizes.push((compoundBatchEnd(pfn, pfn + SECTION, end, compound, DEV) - pfn) / SECTION);
+    expect(sizes).toEqual(calls);
+    const a = await fresh(make);
+    const b = await fresh(make);
+    // a section before the range's first one is populated on its own, as hot-add would have
+    if (first > 0) for (const c of [a, b]) expect(bySection(c, DEV, first * SECTION, compound, DEV)).toBe(0);
+    expect(bySection(a, DEV + first * SECTION, n * SECTION, compound, DEV)).toBe(0);
+    expect(batched(b, first, n, compound)).toBe(0);
+    const want = observe(a, first, n);
+    expect(want.frames.every((f) => f > 0)).toBe(true);
+    expect(observe(b, first, n)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    // the frees see the same share counts: the same pages go back
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, (first + n) * SECTION, NO_ALTMAP)).toBe(0);
+    expect(observe(b, 0, first + n)).toEqual(observe(a, 0, first + n));
   });
 });
