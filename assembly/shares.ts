@@ -53,6 +53,30 @@ export function shareAdd(pfn: u64): bool {
   return true;
 }
 
+/**
+ * n more shares of pfn at once (n single shareAdd calls that all succeed). False, changing nothing, when
+ * the count would overflow or there is no room for it: the caller makes the single calls.
+ */
+export function shareAddMany(pfn: u64, n: u32): bool {
+  if (pfn >= MAX_FRAME || n == 0) return false;
+  const key = pfn >> 10;
+  const leaf = shareLeaf(key, true);
+  if (leaf == 0) {
+    sharePrune(key);
+    return false;
+  }
+  const at = leaf + ((<usize>pfn & 1023) << 2);
+  const c = load<u32>(at);
+  if (c > 0xffff_ffff - n) {
+    if (c == 0) sharePrune(key);
+    return false;
+  }
+  if (c == 0) countAdd(leaf, 1);
+  store<u32>(at, c + n);
+  shareTotal += n;
+  return true;
+}
+
 /** Drop one share of pfn: true when it had one (the mapping goes, the page stays), false when it had none. */
 export function shareDrop(pfn: u64): bool {
   if (shareTotal == 0 || pfn >= MAX_FRAME) return false;

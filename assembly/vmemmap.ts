@@ -18,7 +18,7 @@ import {
 import { altmapAlloc, altmapAllocRun, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
 import { allocPages, freePages } from './pagealloc';
-import { physRead64, physWrite64 } from './physmem';
+import { frameForWrite, physRead64, physWrite64 } from './physmem';
 import {
   LARGE_LEAF_BITS,
   PAGE_LEAF_BITS,
@@ -34,7 +34,7 @@ import {
   trPhys,
   trSize,
 } from './pgtable';
-import { shareAdd, shareDrop } from './shares';
+import { shareAdd, shareAddMany, shareDrop } from './shares';
 import { cfgDebug, cfgLevels, cfgPse, cfgVmemmapStart, emit, faultsArmed } from './state';
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
@@ -235,6 +235,16 @@ function populateRange(a: u64, b: u64, reuse: u64): i32 {
       lastPfn = trPhys >> 12;
       continue;
     }
+    if (reuse != NO_REUSE && (va & (PMD_SIZE - 1)) == 0 && b - va >= PMD_SIZE && !faultsArmed() && tableBlank(table)) {
+      // a blank PTE table whose 512 entries all map `reuse` (a later section of a large compound page): at once
+      const r = populateReuseTable(table, reuse);
+      if (r < 0) return ENOMEM;
+      if (r > 0) {
+        lastPfn = reuse;
+        va += PMD_SIZE - 4096;
+        continue;
+      }
+    }
     const ea = table + (((va >> 12) & 511) << 3);
     const e = physRead64(ea);
     if (e != 0) {
@@ -260,6 +270,24 @@ function populateRange(a: u64, b: u64, reuse: u64): i32 {
     }
   }
   return 0;
+}
+
+/**
+ * populateRange's 512 steps over a blank PTE table that all map `reuse`, at once: 512 shares, the frame
+ * backed once and filled. 1 done; 0 when the shares cannot all be added (overflow, no room: the single
+ * steps then fail where they fail); -ENOMEM when the frame cannot be backed (the first step's write
+ * fails there too, its share dropped again).
+ */
+function populateReuseTable(table: u64, reuse: u64): i32 {
+  if (!shareAddMany(reuse, 512)) return 0;
+  const a = frameForWrite(table >> 12);
+  if (a == 0) {
+    for (let i = 0; i < 512; i++) shareDrop(reuse);
+    return ENOMEM;
+  }
+  const e = (reuse << 12) | PAGE_LEAF_BITS;
+  for (let i: usize = 0; i < 512; i++) store<u64>(a + (i << 3), e);
+  return 1;
 }
 
 /**

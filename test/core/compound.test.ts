@@ -346,3 +346,47 @@ describe.each(backends)('vmemmapPopulateCompound over many sections in one call,
     expect(observe(b, 0, first + n)).toEqual(observe(a, 0, first + n));
   });
 });
+
+describe.each(backends)('vmemmapPopulateCompound: a blank PTE table of reused entries at once (%s)', (_name, make) => {
+  const G1 = 262144;
+  /** A core whose armed fault never fires: populateRange's single steps (the oracle). */
+  async function perEntry(over: Partial<CoreConfig> = {}): Promise<Core> {
+    const c = await fresh(make, over);
+    c.setFault(FaultKind.AltmapAlloc, 1);
+    return c;
+  }
+  const observe = (c: Core, n: number) => ({ rc: 0, dram: c.dramStats(), frames: vmemmapFrames(c, DEV, n), events: c.takeEvents(), backed: c.backedBytes() });
+
+  it.each([
+    ['1 GiB compound pages, a section a call (sections 1..7 of each reuse the tail)', G1, 4 * G1, true],
+    ['1 GiB compound pages, one call for 4 of them', G1, 4 * G1, false],
+    ['2 GiB compound pages, one call', 2 * G1, 4 * G1, false],
+  ])('%s: the same tables, frames, DRAM, host memory and frees as the single steps', async (_n, compound, pages, bySec) => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    const run = (c: Core) => (bySec ? bySection(c, DEV, pages, compound, DEV) : c.vmemmapPopulateCompound(DEV, pages, compound, DEV));
+    expect(run(a)).toBe(0);
+    expect(run(b)).toBe(0);
+    const want = observe(a, pages);
+    // 2 vmemmap pages a compound page, the rest of its 4096 (or 8192) mapping its first tail page
+    expect(new Set(want.frames).size).toBe((2 * pages) / compound);
+    expect(observe(b, pages)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    // 4094 (8190) shares of each tail: all but the last mapping keep it
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, pages, NO_ALTMAP)).toBe(0);
+    expect(observe(b, pages)).toEqual(observe(a, pages));
+    expect(b.dramStats().byPurpose[Purpose.Memmap]).toBe(0);
+  });
+
+  it.each([3, 9, 17])('a host budget that runs out at backed frame %i: the same -ENOMEM and what was done', async (frames) => {
+    const base = (await fresh(make)).backedBytes();
+    const over = { hostMemoryLimit: base + frames * 4096 };
+    const a = await perEntry(over);
+    const b = await fresh(make, over);
+    const rc = [a, b].map((c) => c.vmemmapPopulateCompound(DEV, 4 * G1, G1, DEV));
+    expect(rc[0]).toBe(ENOMEM);
+    expect(rc[1]).toBe(rc[0]);
+    expect(observe(b, 4 * G1)).toEqual(observe(a, 4 * G1));
+    new CorePair(a, b).sameTables(4);
+  });
+});

@@ -15,6 +15,12 @@ export class Shares {
     this.shareTotal++;
   }
 
+  /** n more shares of pfn at once (n shareAdd calls). */
+  shareAddMany(pfn: number, n: number): void {
+    this.counts.set(pfn, (this.counts.get(pfn) ?? 0) + n);
+    this.shareTotal += n;
+  }
+
   /** Drop one share of pfn: true when it had one (the mapping goes, the page stays), false when it had none. */
   shareDrop(pfn: number): boolean {
     const n = this.counts.get(pfn);

@@ -5,6 +5,7 @@ import {
   entryPfn,
   LARGE_FLAGS,
   LEAF_ABOVE,
+  NX_HI,
   PAGE_FLAGS,
   PMD_SIZE,
   PTE_PRESENT,
@@ -194,6 +195,21 @@ export class Vmemmap {
       }
       if (t === LEAF_ABOVE) {
         this.lastPfn = Math.floor(pt.translate(va) / 4096);
+        continue;
+      }
+      if (reuse !== NO_REUSE && va % PMD_SIZE === 0 && b - va >= PMD_SIZE && !pt.mem.faultsArmed() && pt.mem.isBlank(t)) {
+        // a blank PTE table whose 512 entries all map `reuse` (a later section of a large compound page): at once
+        const f = pt.mem.frameForWrite(t);
+        if (!f) return ENOMEM; // the first entry's write fails there too
+        const lo = ((reuse % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
+        const hi = (Math.floor(reuse / 1048576) | NX_HI) >>> 0;
+        for (let k = 0; k < 512; k++) {
+          f[2 * k] = lo;
+          f[2 * k + 1] = hi;
+        }
+        this.shares.shareAddMany(reuse, 512);
+        this.lastPfn = reuse;
+        va += PMD_SIZE - 4096;
         continue;
       }
       const i = pt.index(va, pt.pte);
