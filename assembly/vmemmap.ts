@@ -18,7 +18,7 @@ import {
 import { altmapAlloc, altmapAllocRun, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
 import { allocPages, freePages } from './pagealloc';
-import { frameForWrite, physRead64, physWrite64 } from './physmem';
+import { frameAddr, frameForWrite, physRead64, physWrite64 } from './physmem';
 import {
   LARGE_LEAF_BITS,
   PAGE_LEAF_BITS,
@@ -235,13 +235,13 @@ function populateRange(a: u64, b: u64, reuse: u64): i32 {
       lastPfn = trPhys >> 12;
       continue;
     }
-    if (reuse != NO_REUSE && (va & (PMD_SIZE - 1)) == 0 && b - va >= PMD_SIZE && !faultsArmed() && tableBlank(table)) {
-      // a blank PTE table whose 512 entries all map `reuse` (a later section of a large compound page): at once
-      const r = populateReuseTable(table, reuse);
+    if (reuse != NO_REUSE && b - va >= PMD_SIZE - (va & (PMD_SIZE - 1)) && !faultsArmed() && emptyFrom(table, <u32>(va >> 12) & 511)) {
+      // the rest of a PTE table, all empty, all to map `reuse` (a large compound page's tail): at once
+      const r = populateReuseTable(table, <u32>(va >> 12) & 511, reuse);
       if (r < 0) return ENOMEM;
       if (r > 0) {
         lastPfn = reuse;
-        va += PMD_SIZE - 4096;
+        va = (va | (PMD_SIZE - 1)) - 4095; // the table's last page: the loop steps to the next table
         continue;
       }
     }
@@ -272,21 +272,30 @@ function populateRange(a: u64, b: u64, reuse: u64): i32 {
   return 0;
 }
 
+/** Are the PTE table's entries [i, 512) all empty: a blank table, or a backed one with zeros there? */
+function emptyFrom(table: u64, i: u32): bool {
+  const a = frameAddr(table >> 12);
+  if (a == 0) return tableBlank(table);
+  for (let k = i; k < 512; k++) if (load<u64>(a + (<usize>k << 3)) != 0) return false;
+  return true;
+}
+
 /**
- * populateRange's 512 steps over a blank PTE table that all map `reuse`, at once: 512 shares, the frame
- * backed once and filled. 1 done; 0 when the shares cannot all be added (overflow, no room: the single
- * steps then fail where they fail); -ENOMEM when the frame cannot be backed (the first step's write
- * fails there too, its share dropped again).
+ * populateRange's steps over the empty entries [i, 512) of a PTE table that all map `reuse`, at once:
+ * their shares, the frame backed once (if it is not) and filled. 1 done; 0 when the shares cannot all be
+ * added (overflow, no room: the single steps then fail where they fail); -ENOMEM when the frame cannot
+ * be backed (the first step's write fails there too, its share dropped again).
  */
-function populateReuseTable(table: u64, reuse: u64): i32 {
-  if (!shareAddMany(reuse, 512)) return 0;
+function populateReuseTable(table: u64, i: u32, reuse: u64): i32 {
+  const n: u32 = 512 - i;
+  if (!shareAddMany(reuse, n)) return 0;
   const a = frameForWrite(table >> 12);
   if (a == 0) {
-    for (let i = 0; i < 512; i++) shareDrop(reuse);
+    for (let k: u32 = 0; k < n; k++) shareDrop(reuse);
     return ENOMEM;
   }
   const e = (reuse << 12) | PAGE_LEAF_BITS;
-  for (let i: usize = 0; i < 512; i++) store<u64>(a + (i << 3), e);
+  for (let k = i; k < 512; k++) store<u64>(a + (<usize>k << 3), e);
   return 1;
 }
 

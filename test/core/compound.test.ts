@@ -378,6 +378,25 @@ describe.each(backends)('vmemmapPopulateCompound: a blank PTE table of reused en
     expect(b.dramStats().byPurpose[Purpose.Memmap]).toBe(0);
   });
 
+  it('pre-existing entries: 4 KiB pages populated in sections 2 and 9 first (tables with entries set), then one call twice: the single steps keep them', async () => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    for (const c of [a, b]) {
+      // 64 struct pages at the middle of section 2, the last 128 of section 9: a few base pages in each table
+      expect(c.vmemmapPopulate(DEV + 2 * SECTION + 16384, 64, NO_ALTMAP, PopulateFlags.BasePages)).toBe(0);
+      expect(c.vmemmapPopulate(DEV + 10 * SECTION - 128, 128, NO_ALTMAP, PopulateFlags.BasePages)).toBe(0);
+      expect(c.vmemmapPopulateCompound(DEV, 2 * G1, G1, DEV)).toBe(0);
+      expect(c.vmemmapPopulateCompound(DEV, 2 * G1, G1, DEV)).toBe(0);
+    }
+    const want = observe(a, 2 * G1);
+    // the base pages' own frames stay where they were
+    expect(new Set(want.frames).size).toBe(4 + 3);
+    expect(observe(b, 2 * G1)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, 2 * G1, NO_ALTMAP)).toBe(0);
+    expect(observe(b, 2 * G1)).toEqual(observe(a, 2 * G1));
+  });
+
   it.each([3, 9, 17])('a host budget that runs out at backed frame %i: the same -ENOMEM and what was done', async (frames) => {
     const base = (await fresh(make)).backedBytes();
     const over = { hostMemoryLimit: base + frames * 4096 };

@@ -197,19 +197,21 @@ export class Vmemmap {
         this.lastPfn = Math.floor(pt.translate(va) / 4096);
         continue;
       }
-      if (reuse !== NO_REUSE && va % PMD_SIZE === 0 && b - va >= PMD_SIZE && !pt.mem.faultsArmed() && pt.mem.isBlank(t)) {
-        // a blank PTE table whose 512 entries all map `reuse` (a later section of a large compound page): at once
+      const tableEnd = va - (va % PMD_SIZE) + PMD_SIZE;
+      if (reuse !== NO_REUSE && b >= tableEnd && !pt.mem.faultsArmed() && this.emptyFrom(t, pt.index(va, pt.pte))) {
+        // the rest of a PTE table, all empty, all to map `reuse` (a large compound page's tail): at once
         const f = pt.mem.frameForWrite(t);
         if (!f) return ENOMEM; // the first entry's write fails there too
         const lo = ((reuse % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
         const hi = (Math.floor(reuse / 1048576) | NX_HI) >>> 0;
-        for (let k = 0; k < 512; k++) {
+        const from = pt.index(va, pt.pte);
+        for (let k = from; k < 512; k++) {
           f[2 * k] = lo;
           f[2 * k + 1] = hi;
         }
-        this.shares.shareAddMany(reuse, 512);
+        this.shares.shareAddMany(reuse, 512 - from);
         this.lastPfn = reuse;
-        va += PMD_SIZE - 4096;
+        va = tableEnd - 4096; // the loop steps to the next table
         continue;
       }
       const i = pt.index(va, pt.pte);
@@ -234,6 +236,14 @@ export class Vmemmap {
       }
     }
     return 0;
+  }
+
+  /** Are the PTE table's entries [i, 512) all empty: a blank table, or a backed one with zeros there? */
+  private emptyFrom(t: number, i: number): boolean {
+    const f = this.pt.mem.frameWords(t);
+    if (!f) return this.pt.mem.isBlank(t);
+    for (let k = 2 * i; k < 1024; k++) if (f[k] !== 0) return false;
+    return true;
   }
 
   /** vmemmap_populate_compound_pages (arguments checked by the caller): 0 or -ENOMEM (what was done stays). */
