@@ -378,6 +378,44 @@ describe.each(backends)('vmemmapPopulateCompound: a blank PTE table of reused en
     expect(b.dramStats().byPurpose[Purpose.Memmap]).toBe(0);
   });
 
+  it.each([
+    ['2 MiB compound pages, a section a call', 512, 0, 16, true, {}],
+    ['2 MiB compound pages, one call', 512, 0, 16, false, {}],
+    ['1 MiB compound pages (256 pfns, 4 PTEs each), one call', 256, 0, 16, false, {}],
+    ['128 MiB compound pages (one a PTE table), one call', SECTION, 0, 16, false, {}],
+    ['2 MiB compound pages from the middle of a table (pfn + 8192), one call', 512, 8192, 16, false, {}],
+    ['2 MiB compound pages, DRAM running out in the 6th table', 512, 0, 16, false, { ramRanges: [[0x100, 0x100 + 5 * 129 + 70]] as Array<[number, number]> }],
+  ])('%s: the same tables, frames, DRAM and frees as the single steps', async (_n, compound, offset, sections, bySec, over) => {
+    const a = await perEntry(over);
+    const b = await fresh(make, over);
+    const start = DEV + offset;
+    const pages = sections * SECTION - offset;
+    const run = (c: Core) => (bySec ? bySection(c, start, pages, compound, start) : c.vmemmapPopulateCompound(start, pages, compound, start));
+    const rc = run(a);
+    expect(rc).toBe('ramRanges' in over ? ENOMEM : 0);
+    expect(run(b)).toBe(rc);
+    const obs = (c: Core) => ({ dram: c.dramStats(), frames: vmemmapFrames(c, start, pages), events: c.takeEvents(), backed: c.backedBytes() });
+    const want = obs(a);
+    if (rc === 0) expect(new Set(want.frames).size).toBe((2 * pages) / compound);
+    expect(obs(b)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    for (const c of [a, b]) expect(c.vmemmapFree(start, pages, NO_ALTMAP)).toBe(0);
+    expect(obs(b)).toEqual(obs(a));
+  });
+
+  it('2 MiB compound pages over DRAM that is not one run (pages 51..100 of the run in use): the single steps', async () => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    for (const c of [a, b]) {
+      const got = Array.from({ length: 100 }, () => c.allocPages(0, Purpose.Slab));
+      for (const p of got.slice(0, 50)) expect(c.freePages(p, 0, Purpose.Slab)).toBe(0);
+      expect(c.vmemmapPopulateCompound(DEV, 4 * SECTION, 512, DEV)).toBe(0);
+    }
+    const want = observe(a, 4 * SECTION);
+    expect(observe(b, 4 * SECTION)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+  });
+
   it('pre-existing entries: 4 KiB pages populated in sections 2 and 9 first (tables with entries set), then one call twice: the single steps keep them', async () => {
     const a = await perEntry();
     const b = await fresh(make);

@@ -238,6 +238,45 @@ export class Vmemmap {
     return 0;
   }
 
+  /**
+   * The step-3 loop over the 2 MiB of VA from `addr` at once when its PTE table is blank (assembly/
+   * vmemmap.ts populateCompoundTable): heads and first tails as one allocPagesRun, the frame written
+   * once, each tail's shares in one step. 1 done; 0 when it does not apply (the single steps go on);
+   * -ENOMEM as populate_address would.
+   */
+  private populateCompoundTable(addr: number, cs: number): number {
+    const pt = this.pt;
+    const t = pt.populateTo(addr, pt.pte, Purpose.PageTable);
+    if (t === LEAF_ABOVE || !pt.mem.isBlank(t)) return 0;
+    if (t < 0) return ENOMEM;
+    const m = PMD_SIZE / cs;
+    const per = cs / 4096;
+    const f = pt.mem.frameForWrite(t);
+    if (!f) return 0; // the single steps fail where they fail (the head is allocated first)
+    const first = pt.alloc.allocPagesRun(0, 2 * m, Purpose.Memmap);
+    if (first < 0) {
+      pt.mem.discardFrames(t, t + 1); // blank again, as the single steps find it
+      return 0;
+    }
+    for (let c = 0; c < m; c++) {
+      const head = first + 2 * c;
+      const hLo = ((head % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
+      const hHi = (Math.floor(head / 1048576) | NX_HI) >>> 0;
+      const tLo = (((head + 1) % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
+      const tHi = (Math.floor((head + 1) / 1048576) | NX_HI) >>> 0;
+      const at = 2 * c * per;
+      f[at] = hLo;
+      f[at + 1] = hHi;
+      for (let i = 1; i < per; i++) {
+        f[at + 2 * i] = tLo;
+        f[at + 2 * i + 1] = tHi;
+      }
+      this.shares.shareAddMany(head + 1, per - 2);
+    }
+    this.lastPfn = first + 2 * m - 1;
+    return 1;
+  }
+
   /** Are the PTE table's entries [i, 512) all empty: a blank table, or a backed one with zeros there? */
   private emptyFrom(t: number, i: number): boolean {
     const f = this.pt.mem.frameWords(t);
@@ -258,8 +297,19 @@ export class Vmemmap {
       if (phys < 0 || this.pt.lastSize !== 4096) return ENOMEM;
       return this.populateRange(start, end, Math.floor(phys / 4096));
     }
-    const size = Math.min(end - start, compoundPages * 64);
+    const cs = compoundPages * 64;
+    const size = Math.min(end - start, cs);
+    // compound pages of 2 MiB of vmemmap or less, no fault armed: whole blank PTE tables may go at once
+    const tables = cs <= PMD_SIZE && size === cs && !this.pt.mem.faultsArmed();
     for (let addr = start; addr < end; addr += size) {
+      if (tables && addr % PMD_SIZE === 0 && end - addr >= PMD_SIZE) {
+        const r = this.populateCompoundTable(addr, cs);
+        if (r < 0) return ENOMEM;
+        if (r > 0) {
+          addr += PMD_SIZE - size;
+          continue;
+        }
+      }
       if (this.populateRange(addr, addr + 4096, NO_REUSE) < 0) return ENOMEM;
       if (this.populateRange(addr + 4096, addr + 8192, NO_REUSE) < 0) return ENOMEM;
       if (this.populateRange(addr + 8192, addr + size, this.lastPfn) < 0) return ENOMEM;
