@@ -191,6 +191,20 @@ export function memmapWrite(p: u64, n: u64, mask: u32, self: u32): i32 {
   return memmapApply(p, n);
 }
 
+/**
+ * memmapWrite of [pfn, +min(count, end - pfn)) for pfn = start, start + step, ... below end (the op's
+ * words already at CTL_OP_WORDS), stopping at the first failure: one call for the head and first tail
+ * pages of every compound page of a devmap that shares its vmemmap.
+ */
+export function memmapWriteEvery(start: u64, end: u64, step: u64, count: u64, mask: u32, self: u32): i32 {
+  setOp(mask & 0xff, self & mask & 0xff);
+  for (let p = start; p < end; p += step) {
+    const r = memmapApply(p, end - p < count ? end - p : count);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
 /** Move the op's 8 words from IO to the op (the host's half of memmapWrite). */
 export function memmapOpFromIo(): void {
   for (let w: u32 = 0; w < 8; w++) setOpWord(w, load<u64>(IO + (<usize>w << 3)));

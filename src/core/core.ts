@@ -93,6 +93,12 @@ export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>, no
   return up(bitmap + blocks * 64, 0x10000) + 64 * 2 ** 20 <= 2 ** 32;
 }
 
+/** memmapWriteEvery's arguments (both backends check them alike). */
+export function writeEveryArgsOk(startPfn: number, endPfn: number, step: number, count: number): boolean {
+  const int = (x: number) => Number.isInteger(x) && x >= 0 && x <= 2 ** 40;
+  return int(startPfn) && int(endPfn) && int(step) && int(count) && startPfn <= endPfn && count >= 1 && count <= step;
+}
+
 /** allocPagesRun's arguments: an order 0..30, a count of 1..2^40 and a Purpose (both backends check them alike). */
 export function allocRunArgsOk(order: number, count: number, purpose: number): boolean {
   return Number.isInteger(order) && order >= 0 && order <= 30 && Number.isInteger(count) && count >= 1 && count <= 2 ** 40 && Number.isInteger(purpose) && purpose >= 0 && purpose < PURPOSES;
@@ -389,6 +395,13 @@ export interface Core {
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
   /** Store an op the host drew (a later era's struct page layout, src/core/structPage.ts) into the struct pages of [startPfn, +nrPages). 0 or -ENOMEM. */
   memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number;
+  /**
+   * memmapWrite(pfn, min(count, endPfn - pfn), op) for pfn = startPfn, startPfn + step, ... below endPfn,
+   * stopping at the first failure (memmap_init_zone_device's compound pages that share their vmemmap:
+   * the head and first tail pages of each, in one call). 0, -ENOMEM, or -EINVAL (nothing changes) unless
+   * all are integers with 1 <= count <= step and startPfn <= endPfn <= 2^40.
+   */
+  memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, op: MemmapOp): number;
   /** The 8 words of pfn's struct page, or null when its vmemmap is not mapped. */
   readPage(pfn: number): BigUint64Array | null;
 

@@ -447,3 +447,43 @@ describe.each(backends)('vmemmapPopulateCompound: a blank PTE table of reused en
     new CorePair(a, b).sameTables(4);
   });
 });
+
+describe.each(backends)('memmapWriteEvery: memmap_init_zone_device over compound pages in one call (%s)', (_name, make) => {
+  const op = { words: [0x1n, 0x2n, 0x3n, 0xffffffffn, 0x5n, 0x6n, 0x7n, 0x8n], mask: 0xff, self: 0x10 };
+  it.each([
+    ['2 MiB compound pages, head and first tail of each', 512, 128, 16 * SECTION],
+    ['1 GiB compound pages, the 3rd ends early', 262144, 128, 2 * 262144 + 100],
+    ['1 GiB compound pages, a count past the range end', 262144, 200000, 262144 + 5000],
+  ])('%s: the same struct pages, frames and host memory as one memmapWrite a compound page', async (_n, compound, count, pages) => {
+    const a = await fresh(make);
+    const b = await fresh(make);
+    for (const c of [a, b]) {
+      expect(c.vmemmapPopulateCompound(DEV, Math.ceil(pages / SECTION) * SECTION, compound, DEV)).toBe(0);
+      // a plain 2 MiB-leaf vmemmap after it: its struct pages are not shared
+      expect(c.vmemmapPopulate(DEV + 64 * SECTION, 2 * SECTION, NO_ALTMAP, 0)).toBe(0);
+    }
+    const end = DEV + pages;
+    for (let pfn = DEV; pfn < end; pfn += compound) expect(a.memmapWrite(pfn, Math.min(count, end - pfn), op)).toBe(0);
+    expect(a.memmapWrite(DEV + 64 * SECTION, 100, op)).toBe(0);
+    expect(a.memmapWrite(DEV + 64 * SECTION + 512, 100, op)).toBe(0);
+    expect(b.memmapWriteEvery(DEV, end, compound, count, op)).toBe(0);
+    expect(b.memmapWriteEvery(DEV + 64 * SECTION, DEV + 64 * SECTION + 1024, 512, 100, op)).toBe(0);
+    const sample = [DEV, DEV + 1, DEV + 64, DEV + 127, DEV + 128, DEV + 511, DEV + 512, DEV + 262144, DEV + 262144 + 99, DEV + 262144 + 100, end - 1, DEV + 64 * SECTION + 99, DEV + 64 * SECTION + 100, DEV + 64 * SECTION + 611];
+    expect(sample.map((p) => b.readPage(p))).toEqual(sample.map((p) => a.readPage(p)));
+    expect(vmemmapFrames(b, DEV, pages)).toEqual(vmemmapFrames(a, DEV, pages));
+    expect(b.backedBytes()).toBe(a.backedBytes());
+    expect(b.dramStats()).toEqual(a.dramStats());
+  });
+
+  it.each([
+    [0, 10, 0, 1],
+    [0, 10, 4, 5],
+    [0, 10, 4, 0],
+    [10, 0, 4, 1],
+    [0.5, 10, 4, 1],
+    [0, 2 ** 41, 4, 1],
+  ])('start %d, end %d, step %d, count %d: -EINVAL', async (s, e, step, count) => {
+    const c = await fresh(make);
+    expect(c.memmapWriteEvery(s, e, step, count, op)).toBe(EINVAL);
+  });
+});

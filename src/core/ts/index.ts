@@ -6,6 +6,7 @@
  */
 import {
   allocRunArgsOk,
+  writeEveryArgsOk,
   EINVAL,
   ENOMEM,
   MAX_NUMNODES,
@@ -227,6 +228,14 @@ class TsCore implements Core {
   }
   memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number {
     return this.memmap.memmapWrite(startPfn, nrPages, op.words, op.mask, op.self);
+  }
+  memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, op: MemmapOp): number {
+    if (!writeEveryArgsOk(startPfn, endPfn, step, count)) return EINVAL;
+    for (let pfn = startPfn; pfn < endPfn; pfn += step) {
+      const r = this.memmap.memmapWrite(pfn, Math.min(count, endPfn - pfn), op.words, op.mask, op.self);
+      if (r < 0) return r;
+    }
+    return 0;
   }
   readPage(pfn: number): BigUint64Array | null {
     return this.memmap.readPage(pfn);
