@@ -92,6 +92,24 @@ export function shareDrop(pfn: u64): bool {
   return true;
 }
 
+/** pfn's share count (0 when it has none). */
+export function shareCount(pfn: u64): u32 {
+  if (shareTotal == 0 || pfn >= MAX_FRAME) return 0;
+  const leaf = shareLeaf(pfn >> 10, false);
+  return leaf == 0 ? 0 : load<u32>(leaf + ((<usize>pfn & 1023) << 2));
+}
+
+/** Drop n of pfn's shares at once (n shareDrop calls; the caller checked that it has n). */
+export function shareDropMany(pfn: u64, n: u32): void {
+  const key = pfn >> 10;
+  const leaf = shareLeaf(key, false);
+  const at = leaf + ((<usize>pfn & 1023) << 2);
+  const c = load<u32>(at);
+  store<u32>(at, c - n);
+  shareTotal -= n;
+  if (c == n && countAdd(leaf, -1) == 0) sharePrune(key);
+}
+
 /**
  * Make room for pfn's count ahead of time (its tree path exists), so that the shareAdd calls that
  * follow cannot fail for lack of room (vmemmapOptimizeHuge reserves before it changes anything).

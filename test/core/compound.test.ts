@@ -403,6 +403,24 @@ describe.each(backends)('vmemmapPopulateCompound: a blank PTE table of reused en
     expect(obs(b)).toEqual(obs(a));
   });
 
+  it.each([
+    ['2 MiB', 512],
+    ['1 GiB', 262144],
+  ])('%s compound pages, vmemmapFree of ranges that start and end inside 4 KiB vmemmap pages, then the rest: the same frees as per entry', async (_n, compound) => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    const pages = 2 * 262144;
+    for (const c of [a, b]) {
+      expect(c.vmemmapPopulateCompound(DEV, pages, compound, DEV)).toBe(0);
+      expect(c.vmemmapFree(DEV + 32, 262144 + 1000, NO_ALTMAP)).toBe(0);
+    }
+    expect(observe(b, pages)).toEqual(observe(a, pages));
+    new CorePair(a, b).sameTables(4);
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, pages, NO_ALTMAP)).toBe(0);
+    expect(observe(b, pages)).toEqual(observe(a, pages));
+    expect(b.dramStats().byPurpose[Purpose.Memmap]).toBe(0);
+  });
+
   it('2 MiB compound pages over DRAM that is not one run (pages 51..100 of the run in use): the single steps', async () => {
     const a = await perEntry();
     const b = await fresh(make);
