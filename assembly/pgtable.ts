@@ -93,7 +93,7 @@ export function populateTo(va: u64, leafShift: u32, purpose: i32): u64 {
 export let trSize: u64 = 0;
 export let trPhys: u64 = 0;
 /** The table holding the entry translate stopped at (the leaf's, when mapped). */
-let trTable: u64 = 0;
+export let trTable: u64 = 0;
 
 /** Walk va; true with trPhys (leaf base + offset) and trSize when mapped, else false with trSize = hole size. */
 export function translate(va: u64): bool {
