@@ -231,11 +231,6 @@ function patRoom(more: u32, forDiscard: bool): bool {
   return ensureMemory(<u64>PATTERNS + (<u64>patCount + more) * PAT_REC);
 }
 
-/** Room for one more pattern over a blank frame (patApply there would not fail). */
-export function patHasRoom(): bool {
-  return patRoom(3, false);
-}
-
 /**
  * Remove pattern coverage from frames [fa, fb). If even the headroom is used up (over a million
  * patterns), the patterns stay: a documented limit of the model, not reachable by sane runs.

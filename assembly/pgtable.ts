@@ -9,8 +9,8 @@ import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, WAL
 import { altmapFree, lookupAltmap } from './altmap';
 import { IO, RES, SCRATCH } from './layout';
 import { allocPages, freePages } from './pagealloc';
-import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord, synthFrame } from './patterns';
-import { discardFrames, frameAddr, frameForWrite, physRead64, physWrite64 } from './physmem';
+import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord } from './patterns';
+import { frameAddr, physRead64, physWrite64 } from './physmem';
 import { shareCount, shareDrop, shareDropMany, shareTotal } from './shares';
 import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse, faultsArmed } from './state';
 
@@ -167,47 +167,6 @@ export function setRunTable(table: u64, shift: u32, phys: u64, bits: u64): bool 
   setOp(0xff, 0xff);
   setOpShift(s);
   const ok = patApply(table >> 12, (table >> 12) + 1, phys >> s);
-  setOp(m, sf);
-  setOpShift(sh);
-  setOpWord(0, w0); setOpWord(1, w1); setOpWord(2, w2); setOpWord(3, w3);
-  setOpWord(4, w4); setOpWord(5, w5); setOpWord(6, w6); setOpWord(7, w7);
-  return ok;
-}
-
-/**
- * Make the blank PTE table at `table` a table pattern of compound pages of `per` entries (4 or 8: one or
- * two a pattern step): entry 8j + i maps the head `first + 2c` (c = the compound page, i at its start)
- * or its first tail `first + 2c + 1`, c = (8j + i) / per. False when the pattern list has no room.
- */
-export function setCompoundTable(table: u64, first: u64, per: u32): bool {
-  const s: u32 = per == 8 ? 13 : 14; // the bytes of frames a step of 8 entries spans: 2 or 4 frames
-  const phys = first << 12;
-  const low = phys & ((<u64>1 << s) - 1);
-  const m = opMask;
-  const sf = opSelf;
-  const sh = opShift;
-  const w0 = opWord(0), w1 = opWord(1), w2 = opWord(2), w3 = opWord(3), w4 = opWord(4), w5 = opWord(5), w6 = opWord(6), w7 = opWord(7);
-  for (let i: u32 = 0; i < 8; i++) setOpWord(i, low + (<u64>(((i / per) << 1) + (i % per != 0 ? 1 : 0)) << 12) + PAGE_LEAF_BITS);
-  setOp(0xff, 0xff);
-  setOpShift(s);
-  const ok = patApply(table >> 12, (table >> 12) + 1, phys >> s);
-  setOp(m, sf);
-  setOpShift(sh);
-  setOpWord(0, w0); setOpWord(1, w1); setOpWord(2, w2); setOpWord(3, w3);
-  setOpWord(4, w4); setOpWord(5, w5); setOpWord(6, w6); setOpWord(7, w7);
-  return ok;
-}
-
-/** Make the blank table at `table` hold `entry` in all 512 entries, as a fill pattern. False when the pattern list has no room. */
-export function setConstTable(table: u64, entry: u64): bool {
-  const m = opMask;
-  const sf = opSelf;
-  const sh = opShift;
-  const w0 = opWord(0), w1 = opWord(1), w2 = opWord(2), w3 = opWord(3), w4 = opWord(4), w5 = opWord(5), w6 = opWord(6), w7 = opWord(7);
-  for (let i: u32 = 0; i < 8; i++) setOpWord(i, entry);
-  setOp(0xff, 0);
-  setOpShift(0);
-  const ok = patApply(table >> 12, (table >> 12) + 1, 0);
   setOp(m, sf);
   setOpShift(sh);
   setOpWord(0, w0); setOpWord(1, w1); setOpWord(2, w2); setOpWord(3, w3);
@@ -525,16 +484,13 @@ function freePagetable(pfn: u64, order: u32): i32 {
  * inside stays. A child table left all-empty is freed to DRAM and its entry cleared. -EFAULT on a Bug.
  */
 function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i32 {
-  if (shift == 12 && !direct) {
-    // the entries whose whole 4 KiB lies in [lo, hi] (a leaf partly inside stays)
-    const base = <i64>((lo >> 21) << 9);
-    const i0 = <i32>(<i64>((lo + 4095) >> 12) - base);
-    const i1 = <i32>(<i64>((hi + 1) >> 12) - 1 - base);
-    const f = table >> 12;
-    const a = frameAddr(f);
-    const p = a == 0 ? patFind(f) : -1;
-    if (p >= 0) return removePtePattern(<u32>p, f, i0, i1);
-    if (a != 0 && shareTotal != 0 && !faultsArmed()) return removePteShared(a, i0, i1);
+  if (shift == 12 && !direct && shareTotal != 0 && !faultsArmed()) {
+    const a = frameAddr(table >> 12);
+    if (a != 0) {
+      // the entries whose whole 4 KiB lies in [lo, hi] (a leaf partly inside stays)
+      const base = <i64>((lo >> 21) << 9);
+      return removePteShared(a, <i32>(<i64>((lo + 4095) >> 12) - base), <i32>(<i64>((hi + 1) >> 12) - 1 - base));
+    }
   }
   // descending: the pages a walk frees come off the top of the fill-pattern list, so freeing a big
   // compound-devmap memmap costs O(n), not O(n^2) (the order is not observable: frees commute)
@@ -572,25 +528,6 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
     va = eStart - 1;
   }
   return 0;
-}
-
-/**
- * removeTable of a PTE table held as a pattern (vmemmap.ts populateCompoundTable, populateReuseTable):
- * its entries released from a copy in SCRATCH; a table left empty drops its pattern (it reads as zero,
- * as cleared entries would, and needs no backing), else the frame is backed with what is left.
- */
-function removePtePattern(p: u32, f: u64, i0: i32, i1: i32): i32 {
-  synthFrame(p, f, SCRATCH);
-  const r = removePteShared(SCRATCH, i0, i1);
-  let empty = true;
-  for (let i: usize = 0; i < 512 && empty; i++) empty = load<u64>(SCRATCH + (i << 3)) == 0;
-  if (empty) {
-    discardFrames(f, f + 1);
-    return r;
-  }
-  const w = frameForWrite(f);
-  if (w != 0) memory.copy(w, SCRATCH, 4096);
-  return r;
 }
 
 /**

@@ -17,7 +17,6 @@ import {
 } from './abi';
 import { altmapAlloc, altmapAllocRun, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
-import { patHasRoom } from './patterns';
 import { allocPages, allocPagesRun, freePages } from './pagealloc';
 import { discardFrames, frameAddr, frameForWrite, physRead64, physWrite64 } from './physmem';
 import {
@@ -29,8 +28,6 @@ import {
   PTE_PFN_MASK,
   PTE_PSE,
   removePagetable,
-  setCompoundTable,
-  setConstTable,
   setRunTable,
   tableBlank,
   translate,
@@ -292,14 +289,12 @@ function emptyFrom(table: u64, i: u32): bool {
 function populateReuseTable(table: u64, i: u32, reuse: u64): i32 {
   const n: u32 = 512 - i;
   if (!shareAddMany(reuse, n)) return 0;
-  const e = (reuse << 12) | PAGE_LEAF_BITS;
-  // a blank table all of whose entries map `reuse`: a fill pattern, no frame backed
-  if (i == 0 && frameAddr(table >> 12) == 0 && patHasRoom() && setConstTable(table, e)) return 1;
   const a = frameForWrite(table >> 12);
   if (a == 0) {
     for (let k: u32 = 0; k < n; k++) shareDrop(reuse);
     return ENOMEM;
   }
+  const e = (reuse << 12) | PAGE_LEAF_BITS;
   for (let k = i; k < 512; k++) store<u64>(a + (<usize>k << 3), e);
   return 1;
 }
@@ -356,16 +351,11 @@ function populateCompoundTable(addr: u64, cs: u64): i32 {
   const m = <u32>(PMD_SIZE / cs); // compound pages in the table
   const per = <u32>(cs >> 12); // entries a compound page
   const frame = table >> 12;
-  // compound pages of 4 or 8 entries: the table is a table pattern, no frame backed (pgtable.ts setCompoundTable)
-  const pattern = (per == 4 || per == 8) && patHasRoom();
-  let a: usize = 0;
-  if (!pattern) {
-    a = frameForWrite(frame);
-    if (a == 0) return 0; // the single steps fail where they fail (the head is allocated first)
-  }
+  const a = frameForWrite(frame);
+  if (a == 0) return 0; // the single steps fail where they fail (the head is allocated first)
   const p = allocPagesRun(0, <u64>m << 1, PURPOSE_MEMMAP);
   if (p < 0) {
-    if (!pattern) discardFrames(frame, frame + 1); // blank again, as the single steps find it
+    discardFrames(frame, frame + 1); // blank again, as the single steps find it
     return 0;
   }
   const first = <u64>p;
@@ -374,21 +364,17 @@ function populateCompoundTable(addr: u64, cs: u64): i32 {
     if (!shareReserve(first + (<u64>c << 1) + 1)) {
       for (let k: u32 = 0; k < c; k++) shareUnreserve(first + (<u64>k << 1) + 1);
       for (let k = (<u64>m << 1); k > 0; k--) freePages(first + k - 1, 0, PURPOSE_MEMMAP);
-      if (!pattern) discardFrames(frame, frame + 1);
+      discardFrames(frame, frame + 1);
       return 0;
     }
   }
-  // patHasRoom held, and the run's discards only drop patterns: this cannot fail
-  if (pattern && !setCompoundTable(table, first, per)) unreachable();
   for (let c: u32 = 0; c < m; c++) {
     const head = first + (<u64>c << 1);
-    if (!pattern) {
-      const he = (head << 12) | PAGE_LEAF_BITS;
-      const te = ((head + 1) << 12) | PAGE_LEAF_BITS;
-      const at = a + (<usize>(c * per) << 3);
-      store<u64>(at, he);
-      for (let i: u32 = 1; i < per; i++) store<u64>(at + (<usize>i << 3), te);
-    }
+    const he = (head << 12) | PAGE_LEAF_BITS;
+    const te = ((head + 1) << 12) | PAGE_LEAF_BITS;
+    const at = a + (<usize>(c * per) << 3);
+    store<u64>(at, he);
+    for (let i: u32 = 1; i < per; i++) store<u64>(at + (<usize>i << 3), te);
     if (per > 2) shareAddMany(head + 1, per - 2);
   }
   lastPfn = first + (<u64>m << 1) - 1;

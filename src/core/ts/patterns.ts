@@ -200,28 +200,16 @@ export class Patterns {
    * phys + i * 2^entryShift + flags (flagsLo/flagsHi the halves of the flags, NX included). False when the pattern list has no room.
    */
   setRunTable(pfn: number, entryShift: number, phys: number, flagsLo: number, flagsHi: number): boolean {
-    return this.setTablePattern(pfn, entryShift + 3, phys, [0, 1, 2, 3, 4, 5, 6, 7].map((i) => i * 2 ** entryShift), flagsLo, flagsHi);
-  }
-
-  /** Room for a pattern over a blank frame (setTablePattern would not fail). */
-  hasRoom(): boolean {
-    return this.list.length + 3 <= PAT_MAX - PAT_HEADROOM;
-  }
-
-  /**
-   * Make frame `pfn` (not backed, no pattern) a table pattern (assembly/pgtable.ts setTablePattern): entry
-   * 8j + i = phys + offsets[i] + j * 2^s + flags. False when the pattern list has no room.
-   */
-  setTablePattern(pfn: number, s: number, phys: number, offsets: readonly number[], flagsLo: number, flagsHi: number): boolean {
     // as patApply: no room short of the headroom, and the caller writes the entries instead
     if (this.list.length + this.overlapping(pfn, pfn + 1) + 3 > PAT_MAX - PAT_HEADROOM) return false;
+    const s = entryShift + 3;
     const step = 2 ** s;
     const low = phys % step;
     const lo = new Uint32Array(8);
     const hi = new Uint32Array(8);
     for (let i = 0; i < 8; i++) {
-      // the low part stays below 2^(s+2): no carry into the high half for the shifts used (13, 14, 24, 33)
-      const v = low + offsets[i] + flagsLo;
+      // the low part stays below 2^(s+1): no carry into the high half for the shifts used (21 + 3)
+      const v = low + i * 2 ** entryShift + flagsLo;
       lo[i] = v % 4294967296;
       hi[i] = (flagsHi + Math.floor(v / 4294967296)) >>> 0;
     }

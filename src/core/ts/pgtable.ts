@@ -405,20 +405,10 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
   const last = pt.shifts.length - 1;
   let f = pt.mem.tableWords(table);
   if (!f) return 0; // an unbacked table holds no entries
-  if (level === last && !direct) {
+  if (level === last && !direct && pt.shares.shareTotal !== 0 && pt.mem.isBacked(table) && !pt.mem.faultsArmed()) {
     // the entries whose whole 4 KiB lies in [vaStart, vaEnd) (a leaf partly inside stays)
     const base = Math.floor(vaStart / PMD_SIZE) * 512;
-    const i0 = Math.ceil(vaStart / 4096) - base;
-    const i1 = Math.floor(vaEnd / 4096) - 1 - base;
-    if (!pt.mem.isBacked(table)) {
-      // a table pattern (vmemmap.ts): released from a copy; left empty it drops the pattern (no backing), else the frame is backed with the rest
-      const w = f.slice();
-      const r = removePteShared(pt, w, i0, i1, altmapId);
-      if (w.every((x) => x === 0)) pt.mem.discardFrames(table, table + 1);
-      else pt.mem.frameForWrite(table)?.set(w);
-      return r;
-    }
-    if (pt.shares.shareTotal !== 0 && !pt.mem.faultsArmed()) return removePteShared(pt, f, i0, i1, altmapId);
+    return removePteShared(pt, f, Math.ceil(vaStart / 4096) - base, Math.floor(vaEnd / 4096) - 1 - base, altmapId);
   }
   // a run table is read from its pattern; the first entry cleared backs it (assembly: physWrite64)
   let backed = pt.mem.isBacked(table);

@@ -200,21 +200,11 @@ export class Vmemmap {
       const tableEnd = va - (va % PMD_SIZE) + PMD_SIZE;
       if (reuse !== NO_REUSE && b >= tableEnd && !pt.mem.faultsArmed() && this.emptyFrom(t, pt.index(va, pt.pte))) {
         // the rest of a PTE table, all empty, all to map `reuse` (a large compound page's tail): at once
+        const f = pt.mem.frameForWrite(t);
+        if (!f) return ENOMEM; // the first entry's write fails there too
         const lo = ((reuse % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
         const hi = (Math.floor(reuse / 1048576) | NX_HI) >>> 0;
         const from = pt.index(va, pt.pte);
-        if (from === 0 && pt.mem.isBlank(t) && pt.mem.patterns.hasRoom()) {
-          // a blank table all of whose entries map `reuse`: a fill pattern, no frame backed
-          const w = new Uint32Array(8).fill(lo);
-          const h = new Uint32Array(8).fill(hi);
-          pt.mem.patterns.patApply(t, t + 1, 0, { mask: 0xff, lo: w, hi: h, selfMask: 0 });
-          this.shares.shareAddMany(reuse, 512);
-          this.lastPfn = reuse;
-          va = tableEnd - 4096;
-          continue;
-        }
-        const f = pt.mem.frameForWrite(t);
-        if (!f) return ENOMEM; // the first entry's write fails there too
         for (let k = from; k < 512; k++) {
           f[2 * k] = lo;
           f[2 * k + 1] = hi;
@@ -261,22 +251,12 @@ export class Vmemmap {
     if (t < 0) return ENOMEM;
     const m = PMD_SIZE / cs;
     const per = cs / 4096;
-    // compound pages of 4 or 8 entries: the table is a table pattern, no frame backed
-    const pattern = (per === 4 || per === 8) && pt.mem.patterns.hasRoom();
-    const f = pattern ? null : pt.mem.frameForWrite(t);
-    if (!pattern && !f) return 0; // the single steps fail where they fail (the head is allocated first)
+    const f = pt.mem.frameForWrite(t);
+    if (!f) return 0; // the single steps fail where they fail (the head is allocated first)
     const first = pt.alloc.allocPagesRun(0, 2 * m, Purpose.Memmap);
     if (first < 0) {
-      if (!pattern) pt.mem.discardFrames(t, t + 1); // blank again, as the single steps find it
+      pt.mem.discardFrames(t, t + 1); // blank again, as the single steps find it
       return 0;
-    }
-    if (pattern) {
-      // entry 8j + i maps the head first + 2c or its tail first + 2c + 1, c = (8j + i) / per; a step spans 16 / per frames
-      const offsets = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => (2 * Math.floor(i / per) + (i % per ? 1 : 0)) * 4096);
-      if (!pt.mem.patterns.setTablePattern(t, per === 8 ? 13 : 14, first * 4096, offsets, PAGE_FLAGS, NX_HI)) throw new Error('unreachable: hasRoom held');
-      for (let c = 0; c < m; c++) this.shares.shareAddMany(first + 2 * c + 1, per - 2);
-      this.lastPfn = first + 2 * m - 1;
-      return 1;
     }
     for (let c = 0; c < m; c++) {
       const head = first + 2 * c;
@@ -285,11 +265,11 @@ export class Vmemmap {
       const tLo = (((head + 1) % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
       const tHi = (Math.floor((head + 1) / 1048576) | NX_HI) >>> 0;
       const at = 2 * c * per;
-      f![at] = hLo;
-      f![at + 1] = hHi;
+      f[at] = hLo;
+      f[at + 1] = hHi;
       for (let i = 1; i < per; i++) {
-        f![at + 2 * i] = tLo;
-        f![at + 2 * i + 1] = tHi;
+        f[at + 2 * i] = tLo;
+        f[at + 2 * i + 1] = tHi;
       }
       this.shares.shareAddMany(head + 1, per - 2);
     }
