@@ -15,7 +15,7 @@ import {
 } from './abi';
 import { ALTMAP_DIR, ALTMAP_DIR_MAX, ALTMAP_PER_CHUNK, ALTMAP_REC, IO, LOOKUP, LOOKUP_MAX, LOOKUP_REC, RES } from './layout';
 import { slotAddr, slotAlloc, slotFree } from './pool';
-import { cfgDebug, emit, ensureMemory, faultFires, hostFailure } from './state';
+import { cfgDebug, emit, ensureMemory, faultFires, faultsArmed, hostFailure } from './state';
 
 /** struct vmem_altmap, its u64 fields in ALTMAP_FIELD order (abi.ts), then whether the id is live. */
 @unmanaged
@@ -153,6 +153,27 @@ export function altmapAlloc(id: i32, n: u64): u64 {
   }
   if (cfgDebug) emit(EVENT_ALTMAP_ALLOC, result, m.alloc, m.align, n);
   return result;
+}
+
+/**
+ * `count` calls of vmem_altmap_alloc(altmap, n) in one step (a run table's 512 blocks), when all of them
+ * succeed: only the first can pad (n is a multiple of its own unit, so each later next_pfn is aligned),
+ * so they do exactly when pad + n * count <= nr_free. Returns the first pfn (the blocks follow it, n
+ * apart), or ALTMAP_FAIL with no change: the caller runs the single calls for the exact partial result.
+ * Only with debug off (no events) and no fault armed (each call is an attempt): else ALTMAP_FAIL.
+ */
+export function altmapAllocRun(id: i32, n: u64, count: u64): u64 {
+  if (!altmapValid(id) || cfgDebug || faultsArmed() || n == 0 || count == 0) return ALTMAP_FAIL;
+  const m = altmapAt(<u32>id);
+  const pfn = nextPfn(m);
+  const unit: u64 = n & (~n + 1);
+  const pad = ((pfn + unit - 1) & ~(unit - 1)) - pfn;
+  const free = nrFree(m);
+  // free - pad >= n * count, without overflow (nr_free > 0 means free > alloc + align: no wrap below)
+  if (pad > free || (free - pad) / n < count) return ALTMAP_FAIL;
+  m.alloc += n * count;
+  m.align += pad;
+  return pfn + pad;
 }
 
 /** vmem_altmap_free: alloc -= n, modulo 2^64. */

@@ -308,6 +308,11 @@ export function memmapWrite(startPfn: f64, nrPages: f64, mask: i32, self: i32): 
   memmap.memmapOpFromIo();
   return memmap.memmapWrite(u(startPfn), u(nrPages), <u32>mask, <u32>self);
 }
+/** memmapWrite every `step` pfns (the host checked the arguments); the op as memmapWrite's. */
+export function memmapWriteEvery(startPfn: f64, endPfn: f64, step: f64, count: f64, mask: i32, self: i32): i32 {
+  memmap.memmapOpFromIo();
+  return memmap.memmapWriteEvery(u(startPfn), u(endPfn), u(step), u(count), <u32>mask, <u32>self);
+}
 export function memmapSetPgmap(startPfn: f64, nrPages: f64, pgmap: i64): i32 {
   return memmap.memmapSetPgmap(u(startPfn), u(nrPages), <u64>pgmap);
 }

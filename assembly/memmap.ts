@@ -10,7 +10,7 @@
 import { ENOMEM } from './abi';
 import { IO, RES } from './layout';
 import { opMask, opSelf, opWord, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
-import { translate, translateRun, trPhys, trRun, trSize } from './pgtable';
+import { PTE_PFN_MASK, PTE_PRESENT, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
 
@@ -189,6 +189,75 @@ export function memmapInit(p: u64, n: u64, zone: u32, nid: u32): i32 {
 export function memmapWrite(p: u64, n: u64, mask: u32, self: u32): i32 {
   setOp(mask & 0xff, self & mask & 0xff);
   return memmapApply(p, n);
+}
+
+/**
+ * memmapWrite of [pfn, +min(count, end - pfn)) for pfn = start, start + step, ... below end (the op's
+ * words already at CTL_OP_WORDS), stopping at the first failure: one call for the head and first tail
+ * pages of every compound page of a devmap that shares its vmemmap.
+ */
+export function memmapWriteEvery(start: u64, end: u64, step: u64, count: u64, mask: u32, self: u32): i32 {
+  setOp(mask & 0xff, self & mask & 0xff);
+  pteBlock = ~(<u64>0);
+  for (let p = start; p < end; p += step) {
+    const r = memmapApplyCached(p, end - p < count ? end - p : count);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+/** memmapApplyCached's PTE table: the 2 MiB block of vmemmap VA it maps (va >> 21; all ones = none), and its phys. */
+let pteBlock: u64 = ~(<u64>0);
+let pteTable: u64 = 0;
+
+/**
+ * memmapApply for many small ranges in one call (memmapWriteEvery): the last PTE table found stays
+ * known (memmap ops change no page table, so it holds for the call), and physically contiguous
+ * 4 KiB leaves are filled in one go, as one fill of the same bytes.
+ */
+function memmapApplyCached(p: u64, n: u64): i32 {
+  let va = cfgVmemmapStart + (p << 6);
+  let left = n << 6;
+  let runPhys: u64 = 0;
+  let runLen: u64 = 0;
+  let runP: u64 = 0;
+  while (left != 0) {
+    let phys: u64 = 0;
+    let chunk: u64 = 0;
+    let mapped = true;
+    if (va >> 21 == pteBlock) {
+      const e = physRead64(pteTable + (((va >> 12) & 511) << 3));
+      chunk = 4096 - (va & 4095);
+      if ((e & PTE_PRESENT) == 0) mapped = false;
+      else phys = (e & PTE_PFN_MASK) + (va & 4095);
+    } else if (translateRun(va)) {
+      phys = trPhys;
+      chunk = trRun;
+      if (trSize == 4096) {
+        pteBlock = va >> 21;
+        pteTable = trTable;
+      }
+    } else {
+      mapped = false;
+      chunk = trSize - (va & (trSize - 1));
+    }
+    if (chunk > left) chunk = left;
+    if (!mapped || runLen == 0 || phys != runPhys + runLen) {
+      if (runLen != 0) {
+        const r = fillPhys(runPhys, runLen, runP);
+        if (r < 0) return r;
+      }
+      runLen = 0;
+      if (mapped) {
+        runPhys = phys;
+        runP = (va - cfgVmemmapStart) >> 6;
+      }
+    }
+    if (mapped) runLen += chunk;
+    va += chunk;
+    left -= chunk;
+  }
+  return runLen != 0 ? fillPhys(runPhys, runLen, runP) : 0;
 }
 
 /** Move the op's 8 words from IO to the op (the host's half of memmapWrite). */

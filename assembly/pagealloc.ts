@@ -21,7 +21,7 @@ import { ALLOC_MOVABLE, EBUSY, EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALL
 import { CTL_PURPOSE, DRAM_MAX_PFN, DYN, IO, NODE_REC, RANGE_IO, RANGE_REC, RES, STAGE_REC } from './layout';
 import { discardFrames } from './physmem';
 import { slotAddr, slotAllocRun, slotFree } from './pool';
-import { emit, ensureMemory, faultFires, hostFailure } from './state';
+import { emit, ensureMemory, faultFires, faultsArmed, hostFailure } from './state';
 
 const MAX_ORDER: i32 = 30;
 const CHUNK_SHIFT: u64 = 18;
@@ -451,7 +451,8 @@ export function allocPages(order: i32, purpose: i32, flags: u32 = 0): i64 {
  */
 export function allocPagesRun(order: i32, count: u64, purpose: i32, flags: u32): i64 {
   if ((flags & ~ALLOC_MOVABLE) != 0 || order < 0 || order > MAX_ORDER || count == 0 || count > (DRAM_MAX_PFN >> <u64>order)) return EINVAL;
-  if (!unitsReserve(2)) return -1;
+  // with a fault armed each single call is an attempt: the caller makes them
+  if (faultsArmed() || !unitsReserve(2)) return -1;
   const pfn = search(order, flags);
   if (pfn < 0) return -1;
   const n = count << <u64>order;

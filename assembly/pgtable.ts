@@ -11,7 +11,7 @@ import { IO, RES, SCRATCH } from './layout';
 import { allocPages, freePages } from './pagealloc';
 import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord } from './patterns';
 import { frameAddr, physRead64, physWrite64 } from './physmem';
-import { shareDrop, shareTotal } from './shares';
+import { shareCount, shareDrop, shareDropMany, shareTotal } from './shares';
 import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse, faultsArmed } from './state';
 
 export const PTE_PRESENT: u64 = 0x1;
@@ -93,7 +93,7 @@ export function populateTo(va: u64, leafShift: u32, purpose: i32): u64 {
 export let trSize: u64 = 0;
 export let trPhys: u64 = 0;
 /** The table holding the entry translate stopped at (the leaf's, when mapped). */
-let trTable: u64 = 0;
+export let trTable: u64 = 0;
 
 /** Walk va; true with trPhys (leaf base + offset) and trSize when mapped, else false with trSize = hole size. */
 export function translate(va: u64): bool {
@@ -484,6 +484,14 @@ function freePagetable(pfn: u64, order: u32): i32 {
  * inside stays. A child table left all-empty is freed to DRAM and its entry cleared. -EFAULT on a Bug.
  */
 function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i32 {
+  if (shift == 12 && !direct && shareTotal != 0 && !faultsArmed()) {
+    const a = frameAddr(table >> 12);
+    if (a != 0) {
+      // the entries whose whole 4 KiB lies in [lo, hi] (a leaf partly inside stays)
+      const base = <i64>((lo >> 21) << 9);
+      return removePteShared(a, <i32>(<i64>((lo + 4095) >> 12) - base), <i32>(<i64>((hi + 1) >> 12) - 1 - base));
+    }
+  }
   // descending: the pages a walk frees come off the top of the fill-pattern list, so freeing a big
   // compound-devmap memmap costs O(n), not O(n^2) (the order is not observable: frees commute)
   const size = <u64>1 << shift;
@@ -518,6 +526,36 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
     }
     if (subLo <= lo) break;
     va = eStart - 1;
+  }
+  return 0;
+}
+
+/**
+ * removeTable of the entries [i0, i] of a backed vmemmap PTE table (at `a`) while pages are shared,
+ * descending: a run of entries mapping one page with shares drops as many of them as it has at once
+ * (each entry of the run would drop one, until the page's last mapping frees it), the rest one by one.
+ * No fault is armed (Bug is the only way out, as per entry). 0, or -EFAULT on a Bug.
+ */
+function removePteShared(a: usize, i0: i32, i: i32): i32 {
+  while (i >= i0) {
+    const at = a + (<usize>i << 3);
+    const e = load<u64>(at);
+    if ((e & PTE_PRESENT) != 0) {
+      const pfn = (e & PTE_PFN_MASK) >> 12;
+      let k: i32 = 1;
+      while (i - k >= i0 && load<u64>(at - (<usize>k << 3)) == e) k++;
+      const s = k > 1 ? shareCount(pfn) : 0;
+      if (s > 0) {
+        const d = <i32>min<u32>(<u32>k, s);
+        shareDropMany(pfn, <u32>d);
+        memory.fill(at - (<usize>(d - 1) << 3), 0, <usize>d << 3);
+        i -= d;
+        continue;
+      }
+      if (freePagetable(pfn, 0) < 0) return EFAULT;
+      store<u64>(at, 0);
+    }
+    i--;
   }
   return 0;
 }

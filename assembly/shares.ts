@@ -53,6 +53,30 @@ export function shareAdd(pfn: u64): bool {
   return true;
 }
 
+/**
+ * n more shares of pfn at once (n single shareAdd calls that all succeed). False, changing nothing, when
+ * the count would overflow or there is no room for it: the caller makes the single calls.
+ */
+export function shareAddMany(pfn: u64, n: u32): bool {
+  if (pfn >= MAX_FRAME || n == 0) return false;
+  const key = pfn >> 10;
+  const leaf = shareLeaf(key, true);
+  if (leaf == 0) {
+    sharePrune(key);
+    return false;
+  }
+  const at = leaf + ((<usize>pfn & 1023) << 2);
+  const c = load<u32>(at);
+  if (c > 0xffff_ffff - n) {
+    if (c == 0) sharePrune(key);
+    return false;
+  }
+  if (c == 0) countAdd(leaf, 1);
+  store<u32>(at, c + n);
+  shareTotal += n;
+  return true;
+}
+
 /** Drop one share of pfn: true when it had one (the mapping goes, the page stays), false when it had none. */
 export function shareDrop(pfn: u64): bool {
   if (shareTotal == 0 || pfn >= MAX_FRAME) return false;
@@ -66,6 +90,24 @@ export function shareDrop(pfn: u64): bool {
   shareTotal--;
   if (c == 1 && countAdd(leaf, -1) == 0) sharePrune(key);
   return true;
+}
+
+/** pfn's share count (0 when it has none). */
+export function shareCount(pfn: u64): u32 {
+  if (shareTotal == 0 || pfn >= MAX_FRAME) return 0;
+  const leaf = shareLeaf(pfn >> 10, false);
+  return leaf == 0 ? 0 : load<u32>(leaf + ((<usize>pfn & 1023) << 2));
+}
+
+/** Drop n of pfn's shares at once (n shareDrop calls; the caller checked that it has n). */
+export function shareDropMany(pfn: u64, n: u32): void {
+  const key = pfn >> 10;
+  const leaf = shareLeaf(key, false);
+  const at = leaf + ((<usize>pfn & 1023) << 2);
+  const c = load<u32>(at);
+  store<u32>(at, c - n);
+  shareTotal -= n;
+  if (c == n && countAdd(leaf, -1) == 0) sharePrune(key);
 }
 
 /**

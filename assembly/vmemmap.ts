@@ -15,10 +15,10 @@ import {
   PURPOSE_MEMMAP,
   PURPOSE_PAGE_TABLE,
 } from './abi';
-import { altmapAlloc, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
+import { altmapAlloc, altmapAllocRun, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
 import { allocPages, allocPagesRun, freePages } from './pagealloc';
-import { physRead64, physWrite64 } from './physmem';
+import { discardFrames, frameAddr, frameForWrite, physRead64, physWrite64 } from './physmem';
 import {
   LARGE_LEAF_BITS,
   PAGE_LEAF_BITS,
@@ -34,7 +34,7 @@ import {
   trPhys,
   trSize,
 } from './pgtable';
-import { shareAdd, shareDrop } from './shares';
+import { shareAdd, shareAddMany, shareDrop, shareReserve, shareUnreserve } from './shares';
 import { cfgDebug, cfgLevels, cfgPse, cfgVmemmapStart, emit, faultsArmed } from './state';
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
@@ -171,7 +171,14 @@ function populatePmdTable(table: u64, addr: u64, altmapId: i32): i32 {
   let contiguous = true;
   let first: u64 = 0;
   const blocks = IO; // one u64 phys per entry; IO is free during a core call
-  if (altmapId < 0) {
+  if (altmapId >= 0) {
+    // the 512 altmap blocks at once when they all fit (the usual case); else one by one below
+    const pfn0 = altmapAllocRun(altmapId, 512, 512);
+    if (pfn0 != ALTMAP_FAIL) {
+      first = pfn0 << 12;
+      for (; n < 512; n++) store<u64>(blocks + (<usize>n << 3), first + (<u64>n << 21));
+    }
+  } else {
     // the 512 DRAM blocks the loop would take, at once when they are one run
     const p = allocPagesRun(9, 512, PURPOSE_MEMMAP, 0);
     if (p >= 0) {
@@ -235,6 +242,16 @@ function populateRange(a: u64, b: u64, reuse: u64): i32 {
       lastPfn = trPhys >> 12;
       continue;
     }
+    if (reuse != NO_REUSE && b - va >= PMD_SIZE - (va & (PMD_SIZE - 1)) && !faultsArmed() && emptyFrom(table, <u32>(va >> 12) & 511)) {
+      // the rest of a PTE table, all empty, all to map `reuse` (a large compound page's tail): at once
+      const r = populateReuseTable(table, <u32>(va >> 12) & 511, reuse);
+      if (r < 0) return ENOMEM;
+      if (r > 0) {
+        lastPfn = reuse;
+        va = (va | (PMD_SIZE - 1)) - 4095; // the table's last page: the loop steps to the next table
+        continue;
+      }
+    }
     const ea = table + (((va >> 12) & 511) << 3);
     const e = physRead64(ea);
     if (e != 0) {
@@ -262,6 +279,33 @@ function populateRange(a: u64, b: u64, reuse: u64): i32 {
   return 0;
 }
 
+/** Are the PTE table's entries [i, 512) all empty: a blank table, or a backed one with zeros there? */
+function emptyFrom(table: u64, i: u32): bool {
+  const a = frameAddr(table >> 12);
+  if (a == 0) return tableBlank(table);
+  for (let k = i; k < 512; k++) if (load<u64>(a + (<usize>k << 3)) != 0) return false;
+  return true;
+}
+
+/**
+ * populateRange's steps over the empty entries [i, 512) of a PTE table that all map `reuse`, at once:
+ * their shares, the frame backed once (if it is not) and filled. 1 done; 0 when the shares cannot all be
+ * added (overflow, no room: the single steps then fail where they fail); -ENOMEM when the frame cannot
+ * be backed (the first step's write fails there too, its share dropped again).
+ */
+function populateReuseTable(table: u64, i: u32, reuse: u64): i32 {
+  const n: u32 = 512 - i;
+  if (!shareAddMany(reuse, n)) return 0;
+  const a = frameForWrite(table >> 12);
+  if (a == 0) {
+    for (let k: u32 = 0; k < n; k++) shareDrop(reuse);
+    return ENOMEM;
+  }
+  const e = (reuse << 12) | PAGE_LEAF_BITS;
+  for (let k = i; k < 512; k++) store<u64>(a + (<usize>k << 3), e);
+  return 1;
+}
+
 /**
  * vmemmap_populate_compound_pages for the struct pages of pfns [startPfn, startPfn + nrPages) of a
  * pgmap range starting at rangeStartPfn, compound pages of `compoundPages` pfns (pgmap_vmemmap_nr).
@@ -279,7 +323,17 @@ export function vmemmapPopulateCompound(startPfn: u64, nrPages: u64, compoundPag
   }
   const cs = compoundPages << 6;
   const size = end - start < cs ? end - start : cs;
+  // compound pages of 2 MiB of vmemmap or less, no fault armed: whole blank PTE tables may go at once
+  const tables = cs <= PMD_SIZE && size == cs && !faultsArmed();
   for (let addr = start; addr < end; addr += size) {
+    if (tables && (addr & (PMD_SIZE - 1)) == 0 && end - addr >= PMD_SIZE) {
+      const r = populateCompoundTable(addr, cs);
+      if (r < 0) return ENOMEM;
+      if (r > 0) {
+        addr += PMD_SIZE - size;
+        continue;
+      }
+    }
     // the head page's vmemmap page, then the first tail page's
     if (populateRange(addr, addr + 4096, NO_REUSE) < 0) return ENOMEM;
     if (populateRange(addr + 4096, addr + 8192, NO_REUSE) < 0) return ENOMEM;
@@ -287,6 +341,51 @@ export function vmemmapPopulateCompound(startPfn: u64, nrPages: u64, compoundPag
     if (populateRange(addr + 8192, addr + size, lastPfn) < 0) return ENOMEM;
   }
   return 0;
+}
+
+/**
+ * The step-3 loop over the 2 MiB of VA from `addr` (compound pages of `cs` bytes of vmemmap, cs <= 2 MiB)
+ * at once, when its PTE table is blank: the table and the levels above as populate_address(addr) makes
+ * them, then all heads and first tails as one allocPagesRun (they are the loop's next 2 * 2 MiB / cs
+ * order-0 allocations, one contiguous run when memory is fresh), the frame backed once, each tail's
+ * cs / 4096 - 2 shares in one step. 1 done; 0 when it does not apply (nothing changed but the tables
+ * above: the single steps go on from there and make the same ones); -ENOMEM as populate_address would.
+ */
+function populateCompoundTable(addr: u64, cs: u64): i32 {
+  const table = populateTo(addr, 12, PURPOSE_PAGE_TABLE);
+  if (popStatus < 0) return ENOMEM;
+  if (popStatus > 0 || !tableBlank(table)) return 0;
+  const m = <u32>(PMD_SIZE / cs); // compound pages in the table
+  const per = <u32>(cs >> 12); // entries a compound page
+  const frame = table >> 12;
+  const a = frameForWrite(frame);
+  if (a == 0) return 0; // the single steps fail where they fail (the head is allocated first)
+  const p = allocPagesRun(0, <u64>m << 1, PURPOSE_MEMMAP, 0);
+  if (p < 0) {
+    discardFrames(frame, frame + 1); // blank again, as the single steps find it
+    return 0;
+  }
+  const first = <u64>p;
+  // room for every tail's count first (Wasm: the tree may be out of room), else the single steps
+  for (let c: u32 = 0; c < m; c++) {
+    if (!shareReserve(first + (<u64>c << 1) + 1)) {
+      for (let k: u32 = 0; k < c; k++) shareUnreserve(first + (<u64>k << 1) + 1);
+      for (let k = (<u64>m << 1); k > 0; k--) freePages(first + k - 1, 0, PURPOSE_MEMMAP);
+      discardFrames(frame, frame + 1);
+      return 0;
+    }
+  }
+  for (let c: u32 = 0; c < m; c++) {
+    const head = first + (<u64>c << 1);
+    const he = (head << 12) | PAGE_LEAF_BITS;
+    const te = ((head + 1) << 12) | PAGE_LEAF_BITS;
+    const at = a + (<usize>(c * per) << 3);
+    store<u64>(at, he);
+    for (let i: u32 = 1; i < per; i++) store<u64>(at + (<usize>i << 3), te);
+    if (per > 2) shareAddMany(head + 1, per - 2);
+  }
+  lastPfn = first + (<u64>m << 1) - 1;
+  return 1;
 }
 
 /** Argument check of vmemmapPopulateCompound: 0 or -EINVAL. */

@@ -91,6 +91,17 @@ export function dramFits(ramRanges: ReadonlyArray<readonly [number, number]>, no
   return true;
 }
 
+/** memmapWriteEvery's arguments (both backends check them alike). */
+export function writeEveryArgsOk(startPfn: number, endPfn: number, step: number, count: number): boolean {
+  const int = (x: number) => Number.isInteger(x) && x >= 0 && x <= 2 ** 40;
+  return int(startPfn) && int(endPfn) && int(step) && int(count) && startPfn <= endPfn && count >= 1 && count <= step;
+}
+
+/** allocPagesRun's arguments: an order 0..30, a count of 1..2^40 and a Purpose (both backends check them alike). */
+export function allocRunArgsOk(order: number, count: number, purpose: number): boolean {
+  return Number.isInteger(order) && order >= 0 && order <= 30 && Number.isInteger(count) && count >= 1 && count <= 2 ** 40 && Number.isInteger(purpose) && purpose >= 0 && purpose < PURPOSES;
+}
+
 /** The most distinct ranges the pgmap lookup holds (assembly/layout.ts LOOKUP_MAX), on both backends. */
 export const LOOKUP_MAX = 2 ** 20;
 
@@ -272,8 +283,9 @@ export interface Core {
   /**
    * `count` allocPages(order, purpose, flags) calls at once, when they would return the contiguous blocks p,
    * p + 2^order, ..., p + (count - 1) * 2^order: takes them all and returns p. Otherwise -1 and nothing
-   * changes (the caller loops); -EINVAL for an order outside 0..30, a count below 1 or bad flags. It does
-   * not consult fault injection (callers use it with no fault armed). Its cost grows with the GiB it spans.
+   * changes (the caller loops), also while a fault is armed (each single call is then an attempt); -EINVAL
+   * for an order outside 0..30, a count not an integer in 1..2^40, no purpose or bad flags. Its cost grows
+   * with the GiB it spans.
    */
   allocPagesRun(order: number, count: number, purpose: Purpose, flags?: number): number;
   /**
@@ -394,6 +406,13 @@ export interface Core {
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
   /** Store an op the host drew (a later era's struct page layout, src/core/structPage.ts) into the struct pages of [startPfn, +nrPages). 0 or -ENOMEM. */
   memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number;
+  /**
+   * memmapWrite(pfn, min(count, endPfn - pfn), op) for pfn = startPfn, startPfn + step, ... below endPfn,
+   * stopping at the first failure (memmap_init_zone_device's compound pages that share their vmemmap:
+   * the head and first tail pages of each, in one call). 0, -ENOMEM, or -EINVAL (nothing changes) unless
+   * all are integers with 1 <= count <= step and startPfn <= endPfn <= 2^40.
+   */
+  memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, op: MemmapOp): number;
   /** The 8 words of pfn's struct page, or null when its vmemmap is not mapped. */
   readPage(pfn: number): BigUint64Array | null;
 

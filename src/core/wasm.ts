@@ -12,6 +12,8 @@
  * module's URL); a browser passes a compiled WebAssembly.Module instead.
  */
 import {
+  allocRunArgsOk,
+  writeEveryArgsOk,
   ALTMAP_FIELDS,
   CoreTrap,
   ALLOC_MOVABLE,
@@ -106,6 +108,7 @@ interface Exports {
   memmapInit(startPfn: number, nrPages: number, zone: number, nid: number): number;
   memmapSetPgmap(startPfn: number, nrPages: number, pgmap: bigint): number;
   memmapWrite(startPfn: number, nrPages: number, mask: number, self: number): number;
+  memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, mask: number, self: number): number;
   readPage(pfn: number): number;
   setFault(kind: number, nth: number): void;
 }
@@ -422,7 +425,7 @@ class WasmCore implements WasmCoreDiagnostics {
   }
 
   allocPagesRun(order: number, count: number, purpose: Purpose, flags = 0): number {
-    if (!Number.isInteger(order) || !Number.isInteger(count) || (flags !== 0 && flags !== ALLOC_MOVABLE)) return EINVAL;
+    if (!allocRunArgsOk(order, count, purpose) || (flags !== 0 && flags !== ALLOC_MOVABLE)) return EINVAL;
     return this.run((x) => x.allocPagesRun(order, count, purpose, flags));
   }
 
@@ -794,6 +797,19 @@ class WasmCore implements WasmCoreDiagnostics {
     for (let w = 0; w < 8; w++) words[w] = BigInt.asUintN(64, op.words[w] ?? 0n);
     try {
       return x.memmapWrite(startPfn, nrPages, op.mask, op.self);
+    } catch (e) {
+      throw this.trap(e);
+    }
+  }
+
+  memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, op: MemmapOp): number {
+    if (!writeEveryArgsOk(startPfn, endPfn, step, count)) return EINVAL;
+    const x = this.ex();
+    this.views();
+    const words = new BigUint64Array(this.buf!, this.io, 8);
+    for (let w = 0; w < 8; w++) words[w] = BigInt.asUintN(64, op.words[w] ?? 0n);
+    try {
+      return x.memmapWriteEvery(startPfn, endPfn, step, count, op.mask, op.self);
     } catch (e) {
       throw this.trap(e);
     }

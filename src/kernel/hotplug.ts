@@ -33,6 +33,22 @@ const ADD_PAGES_WARN: Partial<Record<string, string>> = {
   'v6.1': 'arch/x86/mm/init_64.c:978 add_pages+0x8c/0x90',
 };
 
+/**
+ * How far one vmemmap_populate_compound_pages call may reach for the whole sections [pfn, batchEnd) so
+ * that it does what one call per section does (its trace is per section: callers batch only with ftrace
+ * off). Compound pages of a section or less: any whole sections (each section starts a compound page
+ * either way). Larger ones: a call starting inside a compound page maps all it covers to the previous
+ * tail, so it stops at that page's end; one starting on a compound page steps whole compound pages and
+ * does not clip the last to its end, so it ends on a compound page's end (or stays inside the first).
+ */
+export function compoundBatchEnd(pfn: number, pieceEnd: number, batchEnd: number, nr: number, rangeStartPfn: number): number {
+  if (nr <= PAGES_PER_SECTION) return batchEnd;
+  const off = (pfn - rangeStartPfn) % nr;
+  if (off !== 0) return Math.max(pieceEnd, Math.min(batchEnd, pfn + nr - off));
+  if (batchEnd - pfn <= nr) return batchEnd;
+  return pfn + Math.floor((batchEnd - pfn) / nr) * nr;
+}
+
 export class Hotplug {
   constructor(private readonly k: Kernel) {}
 
@@ -193,10 +209,11 @@ export class Hotplug {
       // whole sections in one batch, as long as they are whole and inactive (one at a time while an observer
       // steps through the trace, so that each sparse_add_section shows its own section's memmap)
       let batchEnd = pieceEnd;
-      if (whole && !compound && !k.ftrace.observed) {
+      if (whole && (compound ? !k.ftrace.on : !k.ftrace.observed)) {
         // up to the first section with an active sub-section, in whole sections (one lookup, not one a section)
         const active = k.sparse.firstActivePfn(batchEnd, end);
         batchEnd += Math.floor((active - batchEnd) / PAGES_PER_SECTION) * PAGES_PER_SECTION;
+        if (compound) batchEnd = compoundBatchEnd(pfn, pieceEnd, batchEnd, 2 ** pgmap.vmemmapShift, pgmap.startPfn);
       }
       const flags = whole ? (k.profile.basePagesUseAltmap ? PopulateFlags.BasePagesUseAltmap : 0) : PopulateFlags.BasePages;
       const ret = compound

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType, FaultKind, LOOKUP_ALTMAP, NO_ALTMAP, PopulateFlags, Purpose, type Core, type CoreConfig } from '../../src/core/core.ts';
 import { createTsCore } from '../../src/core/ts/index.ts';
 import { createWasmCore } from '../../src/core/wasm.ts';
+import { compoundBatchEnd } from '../../src/kernel/hotplug.ts';
 import { CORE_BACKENDS, coreConfig, CorePair } from '../fixtures.ts';
 
 const VMEMMAP_START = 0xffffea0000000000n;
@@ -299,5 +300,208 @@ describe('Wasm and TS agree on compound population and shared frees', () => {
     p.check(DEV, 4 * SECTION);
     p.same('free', (c) => c.vmemmapFree(DEV, 4 * SECTION, NO_ALTMAP));
     p.check(DEV, 4 * SECTION);
+  });
+});
+
+describe.each(backends)('vmemmapPopulateCompound over many sections in one call, as hotplug.ts batches them (%s)', (_name, make) => {
+  const G1 = 262144;
+  /** Sections [first, first + n) of a pgmap range starting at DEV, in the calls hotplug.ts makes with ftrace off. */
+  function batched(c: Core, first: number, n: number, compound: number): number {
+    const end = DEV + (first + n) * SECTION;
+    for (let pfn = DEV + first * SECTION; pfn < end; ) {
+      const to = compoundBatchEnd(pfn, pfn + SECTION, end, compound, DEV);
+      const r = c.vmemmapPopulateCompound(pfn, to - pfn, compound, DEV);
+      if (r !== 0) return r;
+      pfn = to;
+    }
+    return 0;
+  }
+  function observe(c: Core, first: number, n: number) {
+    return { dram: c.dramStats(), frames: vmemmapFrames(c, DEV + first * SECTION, n * SECTION), events: c.takeEvents() };
+  }
+
+  it.each([
+    ['2 MiB compound pages, 16 sections', 512, 0, 16, [16]],
+    ['1 GiB compound pages, 16 sections (2 whole ones)', G1, 0, 16, [16]],
+    ['1 GiB, 12 sections: one whole compound page, then 4 sections of the next in one call', G1, 0, 12, [8, 4]],
+    ['1 GiB, from section 3 (inside a compound page) for 17: to its end, then whole ones, then the rest', G1, 3, 17, [5, 8, 4]],
+  ])('%s: the same frames, DRAM and frees as one call a section', async (_n, compound, first, n, calls) => {
+    // the calls it makes
+    const sizes: number[] = [];
+    const end = DEV + (first + n) * SECTION;
+    for (let pfn = DEV + first * SECTION; pfn < end; pfn = compoundBatchEnd(pfn, pfn + SECTION, end, compound, DEV)) sizes.push((compoundBatchEnd(pfn, pfn + SECTION, end, compound, DEV) - pfn) / SECTION);
+    expect(sizes).toEqual(calls);
+    const a = await fresh(make);
+    const b = await fresh(make);
+    // a section before the range's first one is populated on its own, as hot-add would have
+    if (first > 0) for (const c of [a, b]) expect(bySection(c, DEV, first * SECTION, compound, DEV)).toBe(0);
+    expect(bySection(a, DEV + first * SECTION, n * SECTION, compound, DEV)).toBe(0);
+    expect(batched(b, first, n, compound)).toBe(0);
+    const want = observe(a, first, n);
+    expect(want.frames.every((f) => f > 0)).toBe(true);
+    expect(observe(b, first, n)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    // the frees see the same share counts: the same pages go back
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, (first + n) * SECTION, NO_ALTMAP)).toBe(0);
+    expect(observe(b, 0, first + n)).toEqual(observe(a, 0, first + n));
+  });
+});
+
+describe.each(backends)('vmemmapPopulateCompound: a blank PTE table of reused entries at once (%s)', (_name, make) => {
+  const G1 = 262144;
+  /** A core whose armed fault never fires: populateRange's single steps (the oracle). */
+  async function perEntry(over: Partial<CoreConfig> = {}): Promise<Core> {
+    const c = await fresh(make, over);
+    c.setFault(FaultKind.AltmapAlloc, 1);
+    return c;
+  }
+  const observe = (c: Core, n: number) => ({ rc: 0, dram: c.dramStats(), frames: vmemmapFrames(c, DEV, n), events: c.takeEvents(), backed: c.backedBytes() });
+
+  it.each([
+    ['1 GiB compound pages, a section a call (sections 1..7 of each reuse the tail)', G1, 4 * G1, true],
+    ['1 GiB compound pages, one call for 4 of them', G1, 4 * G1, false],
+    ['2 GiB compound pages, one call', 2 * G1, 4 * G1, false],
+  ])('%s: the same tables, frames, DRAM, host memory and frees as the single steps', async (_n, compound, pages, bySec) => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    const run = (c: Core) => (bySec ? bySection(c, DEV, pages, compound, DEV) : c.vmemmapPopulateCompound(DEV, pages, compound, DEV));
+    expect(run(a)).toBe(0);
+    expect(run(b)).toBe(0);
+    const want = observe(a, pages);
+    // 2 vmemmap pages a compound page, the rest of its 4096 (or 8192) mapping its first tail page
+    expect(new Set(want.frames).size).toBe((2 * pages) / compound);
+    expect(observe(b, pages)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    // 4094 (8190) shares of each tail: all but the last mapping keep it
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, pages, NO_ALTMAP)).toBe(0);
+    expect(observe(b, pages)).toEqual(observe(a, pages));
+    expect(b.dramStats().byPurpose[Purpose.Memmap]).toBe(0);
+  });
+
+  it.each([
+    ['2 MiB compound pages, a section a call', 512, 0, 16, true, {}],
+    ['2 MiB compound pages, one call', 512, 0, 16, false, {}],
+    ['1 MiB compound pages (256 pfns, 4 PTEs each), one call', 256, 0, 16, false, {}],
+    ['128 MiB compound pages (one a PTE table), one call', SECTION, 0, 16, false, {}],
+    ['2 MiB compound pages from the middle of a table (pfn + 8192), one call', 512, 8192, 16, false, {}],
+    ['2 MiB compound pages, DRAM running out in the 6th table', 512, 0, 16, false, { ramRanges: [[0x100, 0x100 + 5 * 129 + 70]] as Array<[number, number]> }],
+  ])('%s: the same tables, frames, DRAM and frees as the single steps', async (_n, compound, offset, sections, bySec, over) => {
+    const a = await perEntry(over);
+    const b = await fresh(make, over);
+    const start = DEV + offset;
+    const pages = sections * SECTION - offset;
+    const run = (c: Core) => (bySec ? bySection(c, start, pages, compound, start) : c.vmemmapPopulateCompound(start, pages, compound, start));
+    const rc = run(a);
+    expect(rc).toBe('ramRanges' in over ? ENOMEM : 0);
+    expect(run(b)).toBe(rc);
+    const obs = (c: Core) => ({ dram: c.dramStats(), frames: vmemmapFrames(c, start, pages), events: c.takeEvents(), backed: c.backedBytes() });
+    const want = obs(a);
+    if (rc === 0) expect(new Set(want.frames).size).toBe((2 * pages) / compound);
+    expect(obs(b)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    for (const c of [a, b]) expect(c.vmemmapFree(start, pages, NO_ALTMAP)).toBe(0);
+    expect(obs(b)).toEqual(obs(a));
+  });
+
+  it.each([
+    ['2 MiB', 512],
+    ['1 GiB', 262144],
+  ])('%s compound pages, vmemmapFree of ranges that start and end inside 4 KiB vmemmap pages, then the rest: the same frees as per entry', async (_n, compound) => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    const pages = 2 * 262144;
+    for (const c of [a, b]) {
+      expect(c.vmemmapPopulateCompound(DEV, pages, compound, DEV)).toBe(0);
+      expect(c.vmemmapFree(DEV + 32, 262144 + 1000, NO_ALTMAP)).toBe(0);
+    }
+    expect(observe(b, pages)).toEqual(observe(a, pages));
+    new CorePair(a, b).sameTables(4);
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, pages, NO_ALTMAP)).toBe(0);
+    expect(observe(b, pages)).toEqual(observe(a, pages));
+    expect(b.dramStats().byPurpose[Purpose.Memmap]).toBe(0);
+  });
+
+  it('2 MiB compound pages over DRAM that is not one run (pages 51..100 of the run in use): the single steps', async () => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    for (const c of [a, b]) {
+      const got = Array.from({ length: 100 }, () => c.allocPages(0, Purpose.Slab));
+      for (const p of got.slice(0, 50)) expect(c.freePages(p, 0, Purpose.Slab)).toBe(0);
+      expect(c.vmemmapPopulateCompound(DEV, 4 * SECTION, 512, DEV)).toBe(0);
+    }
+    const want = observe(a, 4 * SECTION);
+    expect(observe(b, 4 * SECTION)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+  });
+
+  it('pre-existing entries: 4 KiB pages populated in sections 2 and 9 first (tables with entries set), then one call twice: the single steps keep them', async () => {
+    const a = await perEntry();
+    const b = await fresh(make);
+    for (const c of [a, b]) {
+      // 64 struct pages at the middle of section 2, the last 128 of section 9: a few base pages in each table
+      expect(c.vmemmapPopulate(DEV + 2 * SECTION + 16384, 64, NO_ALTMAP, PopulateFlags.BasePages)).toBe(0);
+      expect(c.vmemmapPopulate(DEV + 10 * SECTION - 128, 128, NO_ALTMAP, PopulateFlags.BasePages)).toBe(0);
+      expect(c.vmemmapPopulateCompound(DEV, 2 * G1, G1, DEV)).toBe(0);
+      expect(c.vmemmapPopulateCompound(DEV, 2 * G1, G1, DEV)).toBe(0);
+    }
+    const want = observe(a, 2 * G1);
+    // the base pages' own frames stay where they were
+    expect(new Set(want.frames).size).toBe(4 + 3);
+    expect(observe(b, 2 * G1)).toEqual(want);
+    new CorePair(a, b).sameTables(4);
+    for (const c of [a, b]) expect(c.vmemmapFree(DEV, 2 * G1, NO_ALTMAP)).toBe(0);
+    expect(observe(b, 2 * G1)).toEqual(observe(a, 2 * G1));
+  });
+
+  it.each([3, 9, 17])('a host budget that runs out at backed frame %i: the same -ENOMEM and what was done', async (frames) => {
+    const base = (await fresh(make)).backedBytes();
+    const over = { hostMemoryLimit: base + frames * 4096 };
+    const a = await perEntry(over);
+    const b = await fresh(make, over);
+    const rc = [a, b].map((c) => c.vmemmapPopulateCompound(DEV, 4 * G1, G1, DEV));
+    expect(rc[0]).toBe(ENOMEM);
+    expect(rc[1]).toBe(rc[0]);
+    expect(observe(b, 4 * G1)).toEqual(observe(a, 4 * G1));
+    new CorePair(a, b).sameTables(4);
+  });
+});
+
+describe.each(backends)('memmapWriteEvery: memmap_init_zone_device over compound pages in one call (%s)', (_name, make) => {
+  const op = { words: [0x1n, 0x2n, 0x3n, 0xffffffffn, 0x5n, 0x6n, 0x7n, 0x8n], mask: 0xff, self: 0x10 };
+  it.each([
+    ['2 MiB compound pages, head and first tail of each', 512, 128, 16 * SECTION],
+    ['1 GiB compound pages, the 3rd ends early', 262144, 128, 2 * 262144 + 100],
+    ['1 GiB compound pages, a count past the range end', 262144, 200000, 262144 + 5000],
+  ])('%s: the same struct pages, frames and host memory as one memmapWrite a compound page', async (_n, compound, count, pages) => {
+    const a = await fresh(make);
+    const b = await fresh(make);
+    for (const c of [a, b]) {
+      expect(c.vmemmapPopulateCompound(DEV, Math.ceil(pages / SECTION) * SECTION, compound, DEV)).toBe(0);
+      // a plain 2 MiB-leaf vmemmap after it: its struct pages are not shared
+      expect(c.vmemmapPopulate(DEV + 64 * SECTION, 2 * SECTION, NO_ALTMAP, 0)).toBe(0);
+    }
+    const end = DEV + pages;
+    for (let pfn = DEV; pfn < end; pfn += compound) expect(a.memmapWrite(pfn, Math.min(count, end - pfn), op)).toBe(0);
+    expect(a.memmapWrite(DEV + 64 * SECTION, 100, op)).toBe(0);
+    expect(a.memmapWrite(DEV + 64 * SECTION + 512, 100, op)).toBe(0);
+    expect(b.memmapWriteEvery(DEV, end, compound, count, op)).toBe(0);
+    expect(b.memmapWriteEvery(DEV + 64 * SECTION, DEV + 64 * SECTION + 1024, 512, 100, op)).toBe(0);
+    const sample = [DEV, DEV + 1, DEV + 64, DEV + 127, DEV + 128, DEV + 511, DEV + 512, DEV + 262144, DEV + 262144 + 99, DEV + 262144 + 100, end - 1, DEV + 64 * SECTION + 99, DEV + 64 * SECTION + 100, DEV + 64 * SECTION + 611];
+    expect(sample.map((p) => b.readPage(p))).toEqual(sample.map((p) => a.readPage(p)));
+    expect(vmemmapFrames(b, DEV, pages)).toEqual(vmemmapFrames(a, DEV, pages));
+    expect(b.backedBytes()).toBe(a.backedBytes());
+    expect(b.dramStats()).toEqual(a.dramStats());
+  });
+
+  it.each([
+    [0, 10, 0, 1],
+    [0, 10, 4, 5],
+    [0, 10, 4, 0],
+    [10, 0, 4, 1],
+    [0.5, 10, 4, 1],
+    [0, 2 ** 41, 4, 1],
+  ])('start %d, end %d, step %d, count %d: -EINVAL', async (s, e, step, count) => {
+    const c = await fresh(make);
+    expect(c.memmapWriteEvery(s, e, step, count, op)).toBe(EINVAL);
   });
 });

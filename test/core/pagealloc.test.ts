@@ -21,7 +21,8 @@ interface RefRange {
 
 /** The reference: the allocator's contract, naively. */
 class Ref {
-  readonly used = new Uint8Array(SPACE);
+  // ranges start below SPACE and an added one runs up to 2^19 pages past its start
+  readonly used = new Uint8Array(SPACE + 2 ** 19);
   ranges: RefRange[] = [];
   zonelist: number[];
   nNodes: number;

@@ -158,3 +158,33 @@ describe('run tables in the direct map', () => {
     expect(gone.walks.every((x) => !x.mapped)).toBe(true);
   });
 });
+
+describe('run tables: the altmap side in one step (altmapAllocRun)', () => {
+  /** An altmap of `blocks` 2 MiB blocks after a reserve of `reserve` pfns (pad = 512 - reserve % 512 on the first block). */
+  const altmap = (c: Core, reserve: number, blocks: number) =>
+    c.altmapCreate({ basePfn: BigInt(DEV + 7), reserve: BigInt(reserve), free: BigInt(blocks * 512 + ((512 - ((DEV + 7 + reserve) % 512)) % 512)), align: 0n, alloc: 0n });
+
+  it.each([
+    ['enough for all 4 tables (2048 blocks), next_pfn unaligned', 3, 2048, 0],
+    ['runs out in the second table (700 blocks)', 3, 700, -12],
+    ['runs out at the first table (511 blocks)', 500, 511, -12],
+    ['exactly one table (512 blocks), the second gets none', 0, 512, -12],
+  ])('%s: the same altmap fields, entries and tables as 512 single altmapAlloc calls per table', async (_name, reserve, blocks, rc) => {
+    const { pair, ref } = await cores();
+    const ids = [pair.w, pair.t, ref].map((c) => altmap(c, reserve, blocks));
+    expect(pair.w.vmemmapPopulate(DEV, DEV_PFNS, ids[0], 0)).toBe(rc);
+    expect(pair.t.vmemmapPopulate(DEV, DEV_PFNS, ids[1], 0)).toBe(rc);
+    expect(ref.vmemmapPopulate(DEV, DEV_PFNS, ids[2], 0)).toBe(rc);
+    ref.takeEvents();
+    expect(pair.w.takeEvents()).toEqual([]);
+    expect(pair.t.takeEvents()).toEqual([]);
+    const want = observe(ref, ids[2]);
+    expect(want.altmap!.alloc).toBe(BigInt(Math.min(blocks, 2048) * 512));
+    expect(observe(pair.w, ids[0])).toEqual(want);
+    expect(observe(pair.t, ids[1])).toEqual(want);
+    pair.sameTables(4);
+    // each table whose 512 blocks all fit is a run table (no frame backed), the rest per entry
+    expect(pair.w.backedBytes()).toBe(pair.t.backedBytes());
+    expect(ref.backedBytes() - pair.w.backedBytes()).toBe(4096 * Math.floor(Math.min(blocks, 2048) / 512));
+  });
+});

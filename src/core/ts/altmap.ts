@@ -126,6 +126,27 @@ export class AltmapTable {
     return pfn + pad;
   }
 
+  /**
+   * `count` calls of altmapAlloc(id, n) in one step when all succeed (assembly/altmap.ts altmapAllocRun):
+   * only the first can pad, so they do exactly when pad + n * count <= nr_free. The first pfn (the blocks
+   * follow it, n apart), or -1 with no change (then the single calls give the exact partial result).
+   * Only with debug off and no fault armed, else -1.
+   */
+  altmapAllocRun(id: number, n: number, count: number): number {
+    const m = this.get(id);
+    if (!m || this.debug || this.faults.anyArmed() || n <= 0 || count <= 0) return -1;
+    const pfn = this.nextPfn(m);
+    if (pfn < 0) return -1; // next_pfn past 2^63: the single calls
+    const unit = lowestBit(n);
+    const pad = (unit - (pfn % unit)) % unit;
+    const nrFree = this.nrFree(m);
+    // nr_free > 0 means free > alloc + align (no wrap on the way); nr_free is below 2^63 here
+    if (nrFree < 0 || pad + n * count > nrFree) return -1;
+    m.alloc = wrap(m.alloc + n * count);
+    m.align = wrap(m.align + pad);
+    return pfn + pad;
+  }
+
   /** vmem_altmap_free: alloc -= n, modulo 2^64. */
   altmapFree(id: number, n: number): void {
     const m = this.get(id);

@@ -5,6 +5,8 @@
  * those of docs/core.md, and test/core/diff.test.ts holds the two to the same bytes.
  */
 import {
+  allocRunArgsOk,
+  writeEveryArgsOk,
   EINVAL,
   ENOMEM,
   MAX_NUMNODES,
@@ -96,6 +98,7 @@ class TsCore implements Core {
     return this.alloc.allocPages(order, purpose, flags);
   }
   allocPagesRun(order: number, count: number, purpose: Purpose, flags = 0): number {
+    if (!allocRunArgsOk(order, count, purpose)) return EINVAL;
     return this.alloc.allocPagesRun(order, count, purpose, flags);
   }
   dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number {
@@ -234,6 +237,14 @@ class TsCore implements Core {
   }
   memmapWrite(startPfn: number, nrPages: number, op: MemmapOp): number {
     return this.memmap.memmapWrite(startPfn, nrPages, op.words, op.mask, op.self);
+  }
+  memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, op: MemmapOp): number {
+    if (!writeEveryArgsOk(startPfn, endPfn, step, count)) return EINVAL;
+    for (let pfn = startPfn; pfn < endPfn; pfn += step) {
+      const r = this.memmap.memmapWrite(pfn, Math.min(count, endPfn - pfn), op.words, op.mask, op.self);
+      if (r < 0) return r;
+    }
+    return 0;
   }
   readPage(pfn: number): BigUint64Array | null {
     return this.memmap.readPage(pfn);

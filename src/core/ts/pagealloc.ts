@@ -357,6 +357,8 @@ export class PageAlloc {
    */
   allocPagesRun(order: number, count: number, purpose: Purpose, flags = 0): number {
     if (!orderOk(order) || !Number.isInteger(count) || count < 1 || count * 2 ** order > MAX_PFN || !flagsOk(flags)) return EINVAL;
+    // with a fault armed each single call is an attempt: the caller makes them
+    if (this.faults.anyArmed()) return -1;
     const at = this.search(order, flags);
     if (!at) return -1;
     const n = count * 2 ** order;

@@ -126,17 +126,17 @@ export class Patterns {
     const ps = this.list;
     const i = this.lowerBound(p.start);
     const prev = ps[i - 1];
-    if (prev && prev.end === p.start && samePattern(prev, p) && prev.pagePfn0 + (prev.end - prev.start) * 64 === p.pagePfn0) {
+    if (prev && prev.end === p.start && samePattern(prev, p) && follows(prev, p.pagePfn0)) {
       prev.end = p.end;
       const next = ps[i];
-      if (next && next.start === prev.end && samePattern(prev, next) && prev.pagePfn0 + (prev.end - prev.start) * 64 === next.pagePfn0) {
+      if (next && next.start === prev.end && samePattern(prev, next) && follows(prev, next.pagePfn0)) {
         prev.end = next.end;
         ps.splice(i, 1);
       }
       return;
     }
     const next = ps[i];
-    if (next && next.start === p.end && samePattern(p, next) && p.pagePfn0 + (p.end - p.start) * 64 === next.pagePfn0) {
+    if (next && next.start === p.end && samePattern(p, next) && follows(p, next.pagePfn0)) {
       next.start = p.start;
       next.pagePfn0 = p.pagePfn0;
       return;
@@ -244,6 +244,14 @@ function synthTable(p: Pattern, firstPage: number, out: Uint32Array): void {
       }
     }
   }
+}
+
+/**
+ * Does a pattern starting at struct page pagePfn0 continue `a` (assembly/patterns.ts patMergeable)? Without
+ * self-relative words every frame reads the same whatever its pfns, so any does.
+ */
+function follows(a: Pattern, pagePfn0: number): boolean {
+  return a.selfMask === 0 || a.pagePfn0 + (a.end - a.start) * 64 === pagePfn0;
 }
 
 function samePattern(a: Pattern, b: Pattern): boolean {

@@ -405,6 +405,11 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
   const last = pt.shifts.length - 1;
   let f = pt.mem.tableWords(table);
   if (!f) return 0; // an unbacked table holds no entries
+  if (level === last && !direct && pt.shares.shareTotal !== 0 && pt.mem.isBacked(table) && !pt.mem.faultsArmed()) {
+    // the entries whose whole 4 KiB lies in [vaStart, vaEnd) (a leaf partly inside stays)
+    const base = Math.floor(vaStart / PMD_SIZE) * 512;
+    return removePteShared(pt, f, Math.ceil(vaStart / 4096) - base, Math.floor(vaEnd / 4096) - 1 - base, altmapId);
+  }
   // a run table is read from its pattern; the first entry cleared backs it (assembly: physWrite64)
   let backed = pt.mem.isBacked(table);
   const clear = (i: number): void => {
@@ -447,6 +452,37 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
       }
     }
     va = from;
+  }
+  return 0;
+}
+
+/**
+ * removeTable of the entries [i0, i] of a backed vmemmap PTE table while pages are shared (assembly/
+ * pgtable.ts removePteShared), descending: a run of entries mapping one page with shares drops as many
+ * of them as it has at once, the rest one by one. 0, or -EFAULT on a Bug.
+ */
+function removePteShared(pt: PageTable, f: Uint32Array, i0: number, i: number, altmapId: number): number {
+  const shares = pt.shares;
+  while (i >= i0) {
+    const lo = f[2 * i];
+    if (lo & PTE_PRESENT) {
+      const hi = f[2 * i + 1];
+      const pfn = entryPfn(lo, hi);
+      let k = 1;
+      while (i - k >= i0 && f[2 * (i - k)] === lo && f[2 * (i - k) + 1] === hi) k++;
+      const s = k > 1 ? shares.shareCount(pfn) : 0;
+      if (s > 0) {
+        const d = Math.min(k, s);
+        shares.shareDropMany(pfn, d);
+        f.fill(0, 2 * (i - d + 1), 2 * (i + 1));
+        i -= d;
+        continue;
+      }
+      if (freePagetable(pt, pfn, 0, altmapId) < 0) return EFAULT;
+      f[2 * i] = 0;
+      f[2 * i + 1] = 0;
+    }
+    i--;
   }
   return 0;
 }

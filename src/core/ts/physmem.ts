@@ -4,7 +4,7 @@
  * kept as lo/hi u32 halves.
  */
 import { ENOMEM, FaultKind } from '../core.ts';
-import type { Patterns } from './patterns.ts';
+import type { Pattern, Patterns } from './patterns.ts';
 import { FramePool } from './pool.ts';
 import type { Faults } from './state.ts';
 
@@ -37,9 +37,13 @@ export class PhysMem {
     return this.frames.get(pfn);
   }
 
-  /** Run tables synthesised for reading, by pfn, for patterns.version `synthVersion` (assembly reads them word by word). */
-  private synth = new Map<number, Uint32Array>();
-  private synthVersion = -1;
+  /**
+   * Tables synthesised for reading, by pfn, with the pattern they came from (assembly reads them word by
+   * word): valid while the frame's pattern is the same record with the same words and position (patterns
+   * are replaced, not rewritten, when what a frame holds changes), so memmap ops between reads do not
+   * throw them away.
+   */
+  private synth = new Map<number, { p: Pattern; first: number; lo: Uint32Array; hi: Uint32Array; w: Uint32Array }>();
 
   /**
    * A page table's words for reading: its backed frame, else its pattern's content (a run table,
@@ -48,17 +52,15 @@ export class PhysMem {
   tableWords(pfn: number): Uint32Array | undefined {
     const f = this.frames.get(pfn);
     if (f || this.patterns.list.length === 0) return f;
-    if (this.synthVersion !== this.patterns.version || this.synth.size > 64) {
-      this.synth.clear();
-      this.synthVersion = this.patterns.version;
-    }
-    let w = this.synth.get(pfn);
-    if (w) return w;
     const p = this.patterns.patFind(pfn);
     if (!p) return undefined;
-    w = new Uint32Array(PAGE_SIZE / 4);
+    const first = p.pagePfn0 + (pfn - p.start) * 64;
+    const c = this.synth.get(pfn);
+    if (c && c.p === p && c.first === first && c.lo === p.lo && c.hi === p.hi) return c.w;
+    if (this.synth.size > 64) this.synth.clear();
+    const w = new Uint32Array(PAGE_SIZE / 4);
     this.patterns.synthFrame(p, pfn, w);
-    this.synth.set(pfn, w);
+    this.synth.set(pfn, { p, first, lo: p.lo, hi: p.hi, w });
     return w;
   }
 

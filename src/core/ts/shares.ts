@@ -15,6 +15,25 @@ export class Shares {
     this.shareTotal++;
   }
 
+  /** n more shares of pfn at once (n shareAdd calls). */
+  shareAddMany(pfn: number, n: number): void {
+    this.counts.set(pfn, (this.counts.get(pfn) ?? 0) + n);
+    this.shareTotal += n;
+  }
+
+  /** pfn's share count (0 when it has none). */
+  shareCount(pfn: number): number {
+    return this.counts.get(pfn) ?? 0;
+  }
+
+  /** Drop n of pfn's shares at once (n shareDrop calls; the caller checked that it has n). */
+  shareDropMany(pfn: number, n: number): void {
+    const c = this.counts.get(pfn)!;
+    if (c > n) this.counts.set(pfn, c - n);
+    else this.counts.delete(pfn);
+    this.shareTotal -= n;
+  }
+
   /** Drop one share of pfn: true when it had one (the mapping goes, the page stays), false when it had none. */
   shareDrop(pfn: number): boolean {
     const n = this.counts.get(pfn);

@@ -5,6 +5,7 @@ import {
   entryPfn,
   LARGE_FLAGS,
   LEAF_ABOVE,
+  NX_HI,
   PAGE_FLAGS,
   PMD_SIZE,
   PTE_PRESENT,
@@ -129,8 +130,8 @@ export class Vmemmap {
     const pt = this.pt;
     const blocks: number[] = [];
     let contiguous = true;
-    // the 512 DRAM blocks the loop would take, at once when they are one run
-    const run = altmapId >= 0 ? -1 : pt.alloc.allocPagesRun(9, 512, Purpose.Memmap);
+    // the 512 blocks the loop would take, at once when they are one run (the altmap's when they all fit)
+    const run = altmapId >= 0 ? this.altmaps.altmapAllocRun(altmapId, 512, 512) : pt.alloc.allocPagesRun(9, 512, Purpose.Memmap);
     if (run >= 0) for (let i = 0; i < 512; i++) blocks.push(run + 512 * i);
     while (blocks.length < 512) {
       const block = altmapId >= 0 ? this.altmaps.altmapAlloc(altmapId, 512) : pt.alloc.allocPages(9, Purpose.Memmap);
@@ -196,6 +197,23 @@ export class Vmemmap {
         this.lastPfn = Math.floor(pt.translate(va) / 4096);
         continue;
       }
+      const tableEnd = va - (va % PMD_SIZE) + PMD_SIZE;
+      if (reuse !== NO_REUSE && b >= tableEnd && !pt.mem.faultsArmed() && this.emptyFrom(t, pt.index(va, pt.pte))) {
+        // the rest of a PTE table, all empty, all to map `reuse` (a large compound page's tail): at once
+        const f = pt.mem.frameForWrite(t);
+        if (!f) return ENOMEM; // the first entry's write fails there too
+        const lo = ((reuse % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
+        const hi = (Math.floor(reuse / 1048576) | NX_HI) >>> 0;
+        const from = pt.index(va, pt.pte);
+        for (let k = from; k < 512; k++) {
+          f[2 * k] = lo;
+          f[2 * k + 1] = hi;
+        }
+        this.shares.shareAddMany(reuse, 512 - from);
+        this.lastPfn = reuse;
+        va = tableEnd - 4096; // the loop steps to the next table
+        continue;
+      }
       const i = pt.index(va, pt.pte);
       const lo = pt.readLo(t, i);
       const hi = pt.readHi(t, i);
@@ -220,6 +238,53 @@ export class Vmemmap {
     return 0;
   }
 
+  /**
+   * The step-3 loop over the 2 MiB of VA from `addr` at once when its PTE table is blank (assembly/
+   * vmemmap.ts populateCompoundTable): heads and first tails as one allocPagesRun, the frame written
+   * once, each tail's shares in one step. 1 done; 0 when it does not apply (the single steps go on);
+   * -ENOMEM as populate_address would.
+   */
+  private populateCompoundTable(addr: number, cs: number): number {
+    const pt = this.pt;
+    const t = pt.populateTo(addr, pt.pte, Purpose.PageTable);
+    if (t === LEAF_ABOVE || !pt.mem.isBlank(t)) return 0;
+    if (t < 0) return ENOMEM;
+    const m = PMD_SIZE / cs;
+    const per = cs / 4096;
+    const f = pt.mem.frameForWrite(t);
+    if (!f) return 0; // the single steps fail where they fail (the head is allocated first)
+    const first = pt.alloc.allocPagesRun(0, 2 * m, Purpose.Memmap);
+    if (first < 0) {
+      pt.mem.discardFrames(t, t + 1); // blank again, as the single steps find it
+      return 0;
+    }
+    for (let c = 0; c < m; c++) {
+      const head = first + 2 * c;
+      const hLo = ((head % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
+      const hHi = (Math.floor(head / 1048576) | NX_HI) >>> 0;
+      const tLo = (((head + 1) % 1048576) * 4096 + PAGE_FLAGS) >>> 0;
+      const tHi = (Math.floor((head + 1) / 1048576) | NX_HI) >>> 0;
+      const at = 2 * c * per;
+      f[at] = hLo;
+      f[at + 1] = hHi;
+      for (let i = 1; i < per; i++) {
+        f[at + 2 * i] = tLo;
+        f[at + 2 * i + 1] = tHi;
+      }
+      this.shares.shareAddMany(head + 1, per - 2);
+    }
+    this.lastPfn = first + 2 * m - 1;
+    return 1;
+  }
+
+  /** Are the PTE table's entries [i, 512) all empty: a blank table, or a backed one with zeros there? */
+  private emptyFrom(t: number, i: number): boolean {
+    const f = this.pt.mem.frameWords(t);
+    if (!f) return this.pt.mem.isBlank(t);
+    for (let k = 2 * i; k < 1024; k++) if (f[k] !== 0) return false;
+    return true;
+  }
+
   /** vmemmap_populate_compound_pages (arguments checked by the caller): 0 or -ENOMEM (what was done stays). */
   vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number {
     if (nrPages === 0) return 0;
@@ -232,8 +297,19 @@ export class Vmemmap {
       if (phys < 0 || this.pt.lastSize !== 4096) return ENOMEM;
       return this.populateRange(start, end, Math.floor(phys / 4096));
     }
-    const size = Math.min(end - start, compoundPages * 64);
+    const cs = compoundPages * 64;
+    const size = Math.min(end - start, cs);
+    // compound pages of 2 MiB of vmemmap or less, no fault armed: whole blank PTE tables may go at once
+    const tables = cs <= PMD_SIZE && size === cs && !this.pt.mem.faultsArmed();
     for (let addr = start; addr < end; addr += size) {
+      if (tables && addr % PMD_SIZE === 0 && end - addr >= PMD_SIZE) {
+        const r = this.populateCompoundTable(addr, cs);
+        if (r < 0) return ENOMEM;
+        if (r > 0) {
+          addr += PMD_SIZE - size;
+          continue;
+        }
+      }
       if (this.populateRange(addr, addr + 4096, NO_REUSE) < 0) return ENOMEM;
       if (this.populateRange(addr + 4096, addr + 8192, NO_REUSE) < 0) return ENOMEM;
       if (this.populateRange(addr + 8192, addr + size, this.lastPfn) < 0) return ENOMEM;
