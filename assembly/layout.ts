@@ -50,7 +50,7 @@
  *
  * DRAM allocator (pagealloc.ts), all in pool slots: the node table (MAX_NUMNODES x NODE_REC) and zonelist
  * (1024 x u32) from init; the range table (RANGE_REC a range, doubled when full); per range its chunk
- * records (8 B per 1 GiB: u32 free pages, u32 unit address); per partly used GiB a unit of 9 contiguous
+ * records (8 B per 1 GiB: u32 free pages, u32 unit address; inside the range record for up to 2 GiB); per partly used GiB a unit of 9 contiguous
  * slots (32 KiB bitmap, 1 KiB of u16 free counts per 2 MiB), recycled through the allocator's own list.
  */
 
@@ -85,7 +85,7 @@ export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;
 
 /** The DRAM allocator's range table (in pool slots): a record per RAM range (pagealloc.ts class Range). */
-export const RANGE_REC: usize = 40;
+export const RANGE_REC: usize = 56;
 /** Boot RAM ranges staged at DYN before init (pagealloc.ts class Staged): u64 start, end, node. */
 export const STAGE_REC: usize = 24;
 /** Pfns the DRAM allocator holds RAM below (core.ts DRAM_MAX_PFN): 52-bit physical addresses. */

@@ -43,6 +43,9 @@ class Range {
   movable: u32;
   slots: u32;
   pad: u32;
+  /** The chunk table of a range of at most INLINE_CHUNKS chunks (slots 0): a memory block's needs no slot of its own. */
+  inline0: u64;
+  inline1: u64;
 }
 if (offsetof<Range>() != RANGE_REC) ERROR('class Range must be RANGE_REC bytes');
 
@@ -102,8 +105,11 @@ function hintAt(nid: u32, cls: u32, order: i32): usize {
 }
 @inline
 function chunkAt(r: Range, c: u32): usize {
+  // an inline table moves with its record (the range table is kept sorted by memory.copy)
+  if (r.slots == 0) return changetype<usize>(r) + offsetof<Range>('inline0') + (<usize>c << 3);
   return <usize>r.chunks + (<usize>c << 3);
 }
+const INLINE_CHUNKS: u32 = 2;
 @inline
 function chunkFree(r: Range, c: u32): u64 {
   return <u64>load<u32>(chunkAt(r, c));
@@ -446,8 +452,8 @@ export function allocPages(order: i32, purpose: i32, flags: u32 = 0): i64 {
 /**
  * `count` allocPages(order, purpose, flags) at once when they would return one contiguous run p,
  * p + 2^order, ... (p the lowest block and the run free, in p's range): p; else -1 and nothing changes
- * (the caller loops). -EINVAL for bad arguments. It does not consult fault injection: callers use it
- * only with no fault armed. O(chunks spanned).
+ * (the caller loops), also while a fault is armed (each single call is then an attempt). -EINVAL for bad
+ * arguments. O(chunks spanned).
  */
 export function allocPagesRun(order: i32, count: u64, purpose: i32, flags: u32): i64 {
   if ((flags & ~ALLOC_MOVABLE) != 0 || order < 0 || order > MAX_ORDER || count == 0 || count > (DRAM_MAX_PFN >> <u64>order)) return EINVAL;
@@ -494,7 +500,7 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
 /** Insert the range [s, e) (disjoint from all) with all pages free. 0 or -ENOMEM (nothing changes). */
 function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   const nChunks = <u32>(((e - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1);
-  const slots = <u32>((<u64>nChunks * 8 + 4095) >> 12);
+  const slots = nChunks <= INLINE_CHUNKS ? 0 : <u32>((<u64>nChunks * 8 + 4095) >> 12);
   if (nRanges == rangeCap) {
     const cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap * 2;
     const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
@@ -512,7 +518,7 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
     rangeCap = cap;
     rangeSlots = ns;
   }
-  const cs = slotAllocRun(slots);
+  const cs = slots ? slotAllocRun(slots) : 1;
   if (cs == 0) {
     hostFailure();
     return ENOMEM;
@@ -524,7 +530,7 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   const r = range(i);
   r.start = s;
   r.end = e;
-  r.chunks = <u32>slotAddr(cs - 1);
+  r.chunks = slots ? <u32>slotAddr(cs - 1) : 0;
   r.nChunks = nChunks;
   r.node = nid;
   r.movable = movable;
