@@ -100,4 +100,33 @@ describe.each(BACKENDS)('kmem-onlined memory in the page allocator [%s]', (backe
     expect(e.code).toBe('ENOMEM');
     expect(movable.stats().dram.freePages).toBeGreaterThanOrEqual(15 * 32768);
   });
+
+  it('numa-kmem step 05 (6.12.117): the 15 blocks join node 1, the dax device\'s target_node: node 1\'s allocator pages grow, and node 1\'s HugeTLB pages come from them once its DRAM is used', async () => {
+    const e820 = [
+      { start: 0x1000n, size: 0x9e000n, type: 'System RAM' as const, node: 0 },
+      { start: 0x100000n, size: 0x40000000n - 0x100000n, type: 'System RAM' as const, node: 0 },
+      { start: 0x40000000n, size: 0x7ffdf000n - 0x40000000n, type: 'System RAM' as const, node: 1 },
+      { start: 0x100000000n, size: 8587837440n, type: 'Persistent Memory' as const, node: 1 },
+    ];
+    const m = await createMachine({ backend, kernel: 'v6', e820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    expect(m.readFile('/sys/bus/dax/devices/dax0.0/target_node')).toBe('1\n');
+    const before = m.stats().nodes.map((n) => n.totalPages);
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram' });
+    const after = m.stats().nodes.map((n) => n.totalPages);
+    const real = (i: number) => Number(/Node 1 MemTotal:\s+(\d+) kB/.exec(realStep('6.12.117', 'numa-kmem', i).state.node)![1]);
+    expect([after[0] - before[0], (after[1] - before[1]) * 4]).toEqual([0, real(5) - real(4)]);
+    const pfns: number[] = [];
+    for (;;) {
+      try {
+        pfns.push(m.hugetlbAlloc('2M', { node: 1 }).pfn);
+      } catch (e) {
+        expect(String(e)).toMatch(/ENOMEM/);
+        break;
+      }
+    }
+    // node 1's DRAM first, then every 2 MiB of its 15 kmem blocks
+    expect(pfns.filter(inKmem)).toHaveLength(960);
+    expect(pfns.every((p) => p >= 0x40000)).toBe(true);
+  });
 });
