@@ -37,20 +37,7 @@ function sharePrune(key: u64): void {
 
 /** One more share of pfn. False when there is no room for the count (-ENOMEM; nothing changes). */
 export function shareAdd(pfn: u64): bool {
-  if (pfn >= MAX_FRAME) return false;
-  const key = pfn >> 10;
-  const leaf = shareLeaf(key, true);
-  if (leaf == 0) {
-    sharePrune(key);
-    return false;
-  }
-  const at = leaf + ((<usize>pfn & 1023) << 2);
-  const c = load<u32>(at);
-  if (c == 0xffff_ffff) return false;
-  if (c == 0) countAdd(leaf, 1);
-  store<u32>(at, c + 1);
-  shareTotal++;
-  return true;
+  return shareAddMany(pfn, 1);
 }
 
 /**
