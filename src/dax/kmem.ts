@@ -401,9 +401,10 @@ export class Kmem {
    */
   private joinAllocator(b: KmemBlock, movable: boolean): void {
     const [s, e] = this.allocatorRange(b);
-    const err = this.k.pageAlloc.addRange(s, e, this.k.numa.targetNode(b.start), movable);
+    const nid = this.k.numa.targetNode(b.start);
+    const err = this.k.pageAlloc.addRange(s, e, nid, movable);
     if (err) throw new Error(`kmem: the page allocator refused pfns ${hex(BigInt(s))}-${hex(BigInt(e))} (${err})`);
-    this.k.numa.memoryChanged();
+    this.k.numa.memoryAdded(nid);
   }
 
   /**

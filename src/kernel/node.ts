@@ -194,13 +194,12 @@ export class Numa {
   }
 
   /**
-   * Memory joined or left the page allocator (kmem's online_pages / offline_pages): a node it brought gets
-   * its place in the zonelist allocations walk (build_all_zonelists).
+   * Memory of node nid joined the page allocator (kmem's online_pages): a node it brought gets its place
+   * in the zonelist allocations walk (build_all_zonelists). Nothing to do for a node it had already.
    */
-  memoryChanged(): void {
-    const n = this.k.pageAlloc.stats().byNode.length;
-    if (n === this.coreNodes) return;
-    this.coreNodes = n;
+  memoryAdded(nid: number): void {
+    if (nid < this.coreNodes) return;
+    this.coreNodes = this.k.pageAlloc.stats().byNode.length;
     this.coreZonelist = '';
     this.useZonelist(this.current);
   }
