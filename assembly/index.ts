@@ -141,6 +141,16 @@ export function dramRemoveRange(startPfn: f64, endPfn: f64): i32 {
   if (!(startPfn >= 0 && endPfn > startPfn && endPfn <= 1.8446744073709552e19)) return EINVAL;
   return pagealloc.dramRemoveRange(u(startPfn), u(endPfn));
 }
+/** Hot-add count ranges [startPfn + i * stride, + nrPages) of node nid at once. 0, -EINVAL or -ENOMEM. */
+export function dramAddRanges(startPfn: f64, nrPages: f64, count: f64, stride: f64, nid: i32, movable: i32): i32 {
+  if (!(startPfn >= 0 && nrPages >= 1 && count >= 1 && stride >= nrPages && stride <= 1.8446744073709552e19 && startPfn <= 1.8446744073709552e19 && count <= 1.8446744073709552e19) || nid < 0) return EINVAL;
+  return pagealloc.dramAddRanges(u(startPfn), u(nrPages), u(count), u(stride), <u32>nid, <u32>movable);
+}
+/** Hot-remove count ranges [startPfn + i * stride, + nrPages), each exactly as held. 0, -EINVAL or -EBUSY. */
+export function dramRemoveRanges(startPfn: f64, nrPages: f64, count: f64, stride: f64): i32 {
+  if (!(startPfn >= 0 && nrPages >= 1 && count >= 1 && stride >= nrPages && stride <= 1.8446744073709552e19 && startPfn <= 1.8446744073709552e19 && count <= 1.8446744073709552e19)) return EINVAL;
+  return pagealloc.dramRemoveRanges(u(startPfn), u(nrPages), u(count), u(stride));
+}
 /** Bytes of host memory the DRAM allocator's tables hold. */
 export function dramHostBytes(): f64 {
   return <f64>pagealloc.dramHostBytes();

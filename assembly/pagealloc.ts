@@ -616,6 +616,124 @@ export function dramAddRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   return insertRange(s, e, nid, movable);
 }
 
+/**
+ * Hot-add `count` ranges at once: [s + i * stride, s + i * stride + len) for i < count, of node nid, all
+ * free, as count dramAddRange calls in address order would (a run of memory blocks onlined together).
+ * All or nothing: 0, -EINVAL (bad arguments, len > stride, or any range the allocator holds inside the
+ * span), -ENOMEM (host room). O(count) records, one table move.
+ */
+export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u32, movable: u32): i32 {
+  if (count == 0 || len == 0 || len > stride || nid >= MAX_NUMNODES || movable > 1) return EINVAL;
+  if (s >= DRAM_MAX_PFN || (count - 1) > (DRAM_MAX_PFN - s) / stride) return EINVAL;
+  const last = s + (count - 1) * stride;
+  if (last + len > DRAM_MAX_PFN) return EINVAL;
+  const i = firstEndingAbove(s);
+  if (i < nRanges && range(i).start < last + len) return EINVAL;
+  // the most chunks one of them spans: the first's when every start sits alike in its chunk
+  const maxChunks = stride % CHUNK == 0 ? ((s + len - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1 : ((len + CHUNK - 2) >> CHUNK_SHIFT) + 1;
+  // ranges whose chunk table needs a slot of its own go one by one
+  if (<u64>nRanges + count > 0x7fffffff) {
+    hostFailure();
+    return ENOMEM;
+  }
+  if (maxChunks > <u64>INLINE_CHUNKS) {
+    for (let k: u64 = 0; k < count; k++) {
+      const err = dramAddRange(s + k * stride, s + k * stride + len, nid, movable);
+      if (err != 0) {
+        for (let j: u64 = 0; j < k; j++) dramRemoveRange(s + j * stride, s + j * stride + len);
+        return err;
+      }
+    }
+    return 0;
+  }
+  const n = <u32>count;
+  if (nRanges + n > rangeCap) {
+    let cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap;
+    while (cap < nRanges + n) cap *= 2;
+    const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
+    const t = slotAllocRun(ns);
+    if (t == 0) {
+      hostFailure();
+      return ENOMEM;
+    }
+    const a = slotAddr(t - 1);
+    if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
+    const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
+    for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
+    metaSlots += <u64>ns - <u64>rangeSlots;
+    ranges = a;
+    rangeCap = cap;
+    rangeSlots = ns;
+  }
+  if (i < nRanges) memory.copy(ranges + <usize>(i + n) * RANGE_REC, ranges + <usize>i * RANGE_REC, <usize>(nRanges - i) * RANGE_REC);
+  nRanges += n;
+  for (let k: u32 = 0; k < n; k++) {
+    const r = range(i + k);
+    const rs = s + <u64>k * stride;
+    r.start = rs;
+    r.end = rs + len;
+    r.chunks = 0;
+    r.nChunks = <u32>(((rs + len - 1) >> CHUNK_SHIFT) - (rs >> CHUNK_SHIFT) + 1);
+    r.node = nid;
+    r.movable = movable;
+    r.slots = 0;
+    r.pad = 0;
+    r.inline0 = 0;
+    r.inline1 = 0;
+    for (let c: u32 = 0; c < r.nChunks; c++) store<u32>(chunkAt(r, c), <u32>chunkCap(r, c));
+  }
+  if (nid >= nNodes) nNodes = nid + 1;
+  const pages = <u64>n * len;
+  const nt = nodeAt(nid);
+  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + pages);
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) + pages);
+  totalPages += pages;
+  freeCount += pages;
+  // their free blocks may lie below any hint of their class: the first one's start is the lowest
+  for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    const at = hintAt(nid, movable, o);
+    if (load<u64>(at) > s) store<u64>(at, s);
+  }
+  return 0;
+}
+
+/**
+ * Hot-remove `count` ranges at once, each exactly as held: [s + i * stride, s + i * stride + len) for
+ * i < count, adjacent in the table. All or nothing: 0, -EINVAL (not those ranges), -EBUSY (a page of one in
+ * use). O(count), one table move.
+ */
+export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32 {
+  if (count == 0 || len == 0 || len > stride) return EINVAL;
+  const i = firstEndingAbove(s);
+  if (<u64>i + count > <u64>nRanges) return EINVAL;
+  const n = <u32>count;
+  let busy = false;
+  for (let k: u32 = 0; k < n; k++) {
+    const r = range(i + k);
+    const rs = s + <u64>k * stride;
+    if (r.start != rs || r.end != rs + len) return EINVAL;
+    if (!busy && !allAre(r, rs, len, false)) busy = true;
+  }
+  if (busy) return EBUSY;
+  for (let k: u32 = 0; k < n; k++) {
+    const r = range(i + k);
+    // wholly free: no chunk holds a unit
+    if (r.slots != 0) {
+      const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
+      for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
+      metaSlots -= r.slots;
+    }
+    const nt = nodeAt(r.node);
+    store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - len);
+    store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - len);
+  }
+  totalPages -= <u64>n * len;
+  freeCount -= <u64>n * len;
+  if (i + n < nRanges) memory.copy(ranges + <usize>i * RANGE_REC, ranges + <usize>(i + n) * RANGE_REC, <usize>(nRanges - i - n) * RANGE_REC);
+  nRanges -= n;
+  return 0;
+}
+
 /** Hot-remove exactly the range [s, e): 0, -EINVAL (no such range), -EBUSY (a page of it in use; nothing changes). */
 export function dramRemoveRange(s: u64, e: u64): i32 {
   const i = firstEndingAbove(s);

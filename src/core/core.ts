@@ -296,6 +296,15 @@ export interface Core {
   dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number;
   /** Hot-remove a range the allocator holds, exactly as added (or booted with): 0, -EINVAL (no such range), or -EBUSY when any page of it is in use (nothing changes). */
   dramRemoveRange(startPfn: number, endPfn: number): number;
+  /**
+   * `count` dramAddRange calls at once, in address order: [startPfn + i·stride, startPfn + i·stride + nrPages)
+   * for i < count (a run of memory blocks onlined together; each stays a range of its own, so no allocation
+   * spans two). All or nothing: 0, -EINVAL (bad arguments, nrPages > stride, or any range the allocator holds
+   * inside [startPfn, last end)), -ENOMEM (host room). Cost: the ranges' records, one table move.
+   */
+  dramAddRanges(startPfn: number, nrPages: number, count: number, stride: number, node: number, movable: boolean): number;
+  /** `count` dramRemoveRange calls at once, of ranges laid out as dramAddRanges adds them; all or nothing: 0, -EINVAL (not exactly those ranges), -EBUSY (a page of one in use). */
+  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number;
   /** Bytes of host memory the DRAM allocator's own tables hold (not backed frames): grows with ranges and partly used GiB, not with RAM. */
   dramHostBytes(): number;
   /**

@@ -71,6 +71,8 @@ interface Exports {
   allocPagesRun(order: number, count: number, purpose: number, flags: number): number;
   dramAddRange(startPfn: number, endPfn: number, nid: number, movable: number): number;
   dramRemoveRange(startPfn: number, endPfn: number): number;
+  dramAddRanges(startPfn: number, nrPages: number, count: number, stride: number, nid: number, movable: number): number;
+  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number;
   dramHostBytes(): number;
   freePages(pfn: number, order: number, purpose: number): number;
   dramStats(): void;
@@ -437,6 +439,16 @@ class WasmCore implements WasmCoreDiagnostics {
   dramRemoveRange(startPfn: number, endPfn: number): number {
     if (!Number.isInteger(startPfn) || !Number.isInteger(endPfn)) return EINVAL;
     return this.run((x) => x.dramRemoveRange(startPfn, endPfn));
+  }
+
+  dramAddRanges(startPfn: number, nrPages: number, count: number, stride: number, node: number, movable: boolean): number {
+    if (![startPfn, nrPages, count, stride].every(Number.isInteger) || !Number.isInteger(node) || node < 0 || node >= MAX_NUMNODES || typeof movable !== 'boolean') return EINVAL;
+    return this.run((x) => x.dramAddRanges(startPfn, nrPages, count, stride, node, movable ? 1 : 0));
+  }
+
+  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number {
+    if (![startPfn, nrPages, count, stride].every(Number.isInteger)) return EINVAL;
+    return this.run((x) => x.dramRemoveRanges(startPfn, nrPages, count, stride));
   }
 
   dramHostBytes(): number {

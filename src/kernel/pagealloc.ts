@@ -30,6 +30,19 @@ export class PageAlloc {
     return this.core.dramRemoveRange(startPfn, endPfn);
   }
 
+  /**
+   * online_pages of `count` adjacent memory blocks at once: [startPfn + i * stride, + nrPages) each join as
+   * a range of their own, as count addRange calls would. 0, -EINVAL or -ENOMEM (host room); all or nothing.
+   */
+  addRanges(startPfn: number, nrPages: number, count: number, stride: number, node: number, movable: boolean): number {
+    return count === 1 ? this.core.dramAddRange(startPfn, startPfn + nrPages, node, movable) : this.core.dramAddRanges(startPfn, nrPages, count, stride, node, movable);
+  }
+
+  /** offline_pages of `count` blocks laid out as {@link addRanges} adds them: 0, -EINVAL, or -EBUSY (nothing changes) while any page of them is in use. */
+  removeRanges(startPfn: number, nrPages: number, count: number, stride: number): number {
+    return count === 1 ? this.core.dramRemoveRange(startPfn, startPfn + nrPages) : this.core.dramRemoveRanges(startPfn, nrPages, count, stride);
+  }
+
   /** __free_pages: 0, or -EFAULT when the block is not allocated DRAM. */
   freePages(pfn: number, order: number, purpose: Purpose): number {
     return this.core.freePages(pfn, order, purpose);

@@ -21,8 +21,8 @@ interface RefRange {
 
 /** The reference: the allocator's contract, naively. */
 class Ref {
-  // ranges start below SPACE and an added one runs up to 2^19 pages past its start
-  readonly used = new Uint8Array(SPACE + 2 ** 19);
+  // ranges start below SPACE and added ones run up to 2^22 pages past their start
+  readonly used = new Uint8Array(SPACE + 2 ** 22);
   ranges: RefRange[] = [];
   zonelist: number[];
   nNodes: number;
@@ -91,6 +91,25 @@ class Ref {
     return 0;
   }
 
+  /** dramAddRanges: the count ranges, or none when any range already held meets their span. */
+  adds(s: number, len: number, count: number, stride: number, node: number, movable: boolean): number {
+    const end = s + (count - 1) * stride + len;
+    if (len < 1 || count < 1 || stride < len || node < 0 || node >= MAX_NUMNODES || this.ranges.some((r) => r.s < end && s < r.e)) return EINVAL;
+    for (let k = 0; k < count; k++) this.add(s + k * stride, s + k * stride + len, node, movable);
+    return 0;
+  }
+
+  /** dramRemoveRanges: the count ranges from the one at s on in address order, each as laid out, or none. */
+  removes(s: number, len: number, count: number, stride: number): number {
+    const sorted = [...this.ranges].sort((a, b) => a.s - b.s);
+    const i = sorted.findIndex((r) => r.s === s);
+    if (i < 0 || i + count > sorted.length) return EINVAL;
+    for (let k = 0; k < count; k++) if (sorted[i + k].s !== s + k * stride || sorted[i + k].e !== s + k * stride + len) return EINVAL;
+    for (let k = 0; k < count; k++) if (this.used.subarray(s + k * stride, s + k * stride + len).includes(1)) return EBUSY;
+    for (let k = 0; k < count; k++) this.remove(s + k * stride, s + k * stride + len);
+    return 0;
+  }
+
   remove(s: number, e: number): number {
     const i = this.ranges.findIndex((r) => r.s === s && r.e === e);
     if (i < 0) return EINVAL;
@@ -152,11 +171,13 @@ const opArb = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant('free' as const), i: fc.nat(), bad: fc.constantFrom(0, 0, 0, 1, 2) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('add' as const), s: pfnArb, len: fc.oneof(fc.integer({ min: 1, max: 2 ** 19 }), fc.constantFrom(2 ** 18, 2 ** 19)), node: fc.integer({ min: 0, max: 3 }), movable: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), i: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('adds' as const), s: pfnArb, len: fc.oneof(fc.integer({ min: 1, max: 2 ** 17 }), fc.constantFrom(2 ** 17, 2 ** 18, 2 ** 19)), count: fc.integer({ min: 1, max: 4 }), gap: fc.constantFrom(0, 0, 1, 8192, 2 ** 17), node: fc.integer({ min: 0, max: 3 }), movable: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('removes' as const), i: fc.nat(), count: fc.integer({ min: 1, max: 4 }), skew: fc.constantFrom(0, 0, 0, 1) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('zl' as const), zl: fc.constantFrom([0], [1], [2], [3], [0, 1, 2], [2, 1, 0], [3, 0], [1, 0]).map((z) => [...z]) }) },
 );
 
 describe('DRAM page allocator: Wasm, TS and a naive reference agree', () => {
-  it('random layouts (1 GiB chunks cut at odd pfns, 3 nodes), allocPages/allocPagesRun/freePages/dramAddRange/dramRemoveRange/setZonelist: same results and dramStats (fast-check)', async () => {
+  it('random layouts (1 GiB chunks cut at odd pfns, 3 nodes), allocPages/allocPagesRun/freePages/dramAddRange(s)/dramRemoveRange(s)/setZonelist: same results and dramStats (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(layoutArb, fc.array(opArb, { maxLength: 40 }), async (layout, ops) => {
         if (!layout.ramRanges.some(([s, e]) => e > s)) return;
@@ -187,6 +208,20 @@ describe('DRAM page allocator: Wasm, TS and a naive reference agree', () => {
           } else if (o.k === 'add') {
             got = p.same('add', (c) => c.dramAddRange(o.s, o.s + o.len, o.node, o.movable));
             want = ref.add(o.s, o.s + o.len, o.node, o.movable);
+          } else if (o.k === 'adds') {
+            const stride = o.len + o.gap;
+            got = p.same('adds', (c) => c.dramAddRanges(o.s, o.len, o.count, stride, o.node, o.movable));
+            want = ref.adds(o.s, o.len, o.count, stride, o.node, o.movable);
+          } else if (o.k === 'removes') {
+            // the ranges from one on, laid out as the next one says (skew: a layout that is not theirs)
+            const sorted = [...ref.ranges].sort((a, b) => a.s - b.s);
+            const r = sorted[o.i % sorted.length];
+            if (!r) continue;
+            const next = sorted[(o.i % sorted.length) + 1];
+            const len = r.e - r.s + o.skew;
+            const stride = Math.max(len, next ? next.s - r.s : len);
+            got = p.same('removes', (c) => c.dramRemoveRanges(r.s, len, o.count, stride));
+            want = ref.removes(r.s, len, o.count, stride);
           } else if (o.k === 'remove') {
             const r = ref.ranges[o.i % ref.ranges.length];
             if (!r) continue;

@@ -107,6 +107,12 @@ class TsCore implements Core {
   dramRemoveRange(startPfn: number, endPfn: number): number {
     return this.alloc.dramRemoveRange(startPfn, endPfn);
   }
+  dramAddRanges(startPfn: number, nrPages: number, count: number, stride: number, node: number, movable: boolean): number {
+    return this.alloc.dramAddRanges(startPfn, nrPages, count, stride, node, movable);
+  }
+  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number {
+    return this.alloc.dramRemoveRanges(startPfn, nrPages, count, stride);
+  }
   dramHostBytes(): number {
     return this.alloc.hostBytes();
   }

@@ -409,6 +409,62 @@ export class PageAlloc {
     return 0;
   }
 
+  /**
+   * Hot-add `count` ranges at once, [startPfn + i * stride, + nrPages) for i < count, as count dramAddRange
+   * calls in address order would; all or nothing: 0, or -EINVAL (bad arguments, nrPages > stride, or a
+   * range the allocator holds inside the span).
+   */
+  dramAddRanges(startPfn: number, nrPages: number, count: number, stride: number, node: number, movable: boolean): number {
+    if (!isPfn(startPfn) || !Number.isInteger(nrPages) || !Number.isInteger(count) || !Number.isInteger(stride) || nrPages < 1 || count < 1 || stride < nrPages) return EINVAL;
+    if (!Number.isInteger(node) || node < 0 || node >= MAX_NUMNODES || typeof movable !== 'boolean') return EINVAL;
+    if (count - 1 > (MAX_PFN - startPfn) / stride) return EINVAL;
+    const last = startPfn + (count - 1) * stride;
+    if (last + nrPages > MAX_PFN) return EINVAL;
+    const i = this.firstEndingAbove(startPfn);
+    if (i < this.ranges.length && this.ranges[i].start < last + nrPages) return EINVAL;
+    // the table opens count places at i in one move (no spread: a run may be a million blocks)
+    const rs = this.ranges;
+    const tail = rs.length - i;
+    rs.length += count;
+    for (let j = tail - 1; j >= 0; j--) rs[i + count + j] = rs[i + j];
+    for (let k = 0; k < count; k++) rs[i + k] = new RamRange(startPfn + k * stride, startPfn + k * stride + nrPages, node, movable);
+    while (this.nodes.length <= node) this.nodes.push(newNode());
+    const nc = this.nodes[node];
+    const pages = count * nrPages;
+    nc.totalPages += pages;
+    nc.freePages += pages;
+    this.totalPages += pages;
+    this.nrFree += pages;
+    // their free blocks may lie below any hint of their class: the first one's start is the lowest
+    const k = movable ? 1 : 0;
+    for (let o = 0; o <= MAX_ORDER; o++) nc.hints[k * (MAX_ORDER + 1) + o] = Math.min(nc.hints[k * (MAX_ORDER + 1) + o], startPfn);
+    return 0;
+  }
+
+  /** Hot-remove `count` ranges at once, each exactly as held and adjacent in the table; all or nothing: 0, -EINVAL or -EBUSY. */
+  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number {
+    if (!isPfn(startPfn) || !Number.isInteger(nrPages) || !Number.isInteger(count) || !Number.isInteger(stride) || nrPages < 1 || count < 1 || stride < nrPages) return EINVAL;
+    const i = this.firstEndingAbove(startPfn);
+    if (i + count > this.ranges.length) return EINVAL;
+    let busy = false;
+    for (let k = 0; k < count; k++) {
+      const r = this.ranges[i + k];
+      const s = startPfn + k * stride;
+      if (r.start !== s || r.end !== s + nrPages) return EINVAL;
+      if (!busy && !r.all(s, nrPages, false)) busy = true;
+    }
+    if (busy) return EBUSY;
+    for (let k = 0; k < count; k++) {
+      const r = this.ranges[i + k];
+      this.nodes[r.node].totalPages -= nrPages;
+      this.nodes[r.node].freePages -= nrPages;
+    }
+    this.ranges.splice(i, count);
+    this.totalPages -= count * nrPages;
+    this.nrFree -= count * nrPages;
+    return 0;
+  }
+
   /** Hot-remove the range [startPfn, endPfn) (exactly one range): 0, -EINVAL (no such range) or -EBUSY (a page of it in use). */
   dramRemoveRange(startPfn: number, endPfn: number): number {
     const i = isPfn(startPfn) ? this.firstEndingAbove(startPfn) : this.ranges.length;
