@@ -1016,7 +1016,7 @@ export class Machine {
                   ? 'trimmed'
                   : 'padding';
       const kmem = d.device ? this.k.kmem.devices.get(d.device) : undefined;
-      if (part === 'data' && kmem && kmem.blocks.some((b) => p >= b.start && p < b.start + b.size)) {
+      if (part === 'data' && kmem && this.k.kmem.covers(kmem, p)) {
         return { ...base, kind: 'System RAM (kmem)', namespace: ns.dev, device: d.device, part, description: `System RAM (kmem) of ${d.device} (${ns.dev})` };
       }
       const what = part === 'altmap pool' ? 'its altmap pool (the memmap on the device)' : part === 'info block' ? 'its pfn info block' : part;
@@ -1030,7 +1030,7 @@ export class Machine {
     }
     // an hmem device's memory in system-ram mode (namespaces' were answered above)
     for (const kd of this.k.kmem.devices.values()) {
-      if (kd.blocks.some((b) => p >= b.start && p < b.start + b.size)) return { ...base, kind: 'System RAM (kmem)', device: kd.dev, description: `System RAM (kmem) of ${kd.dev}` };
+      if (this.k.kmem.covers(kd, p)) return { ...base, kind: 'System RAM (kmem)', device: kd.dev, description: `System RAM (kmem) of ${kd.dev}` };
     }
     const e = this.e820.find((x) => p >= x.start && p < x.start + x.size);
     if (!e) return { ...base, kind: 'none', description: `${hex(p)}: no memory the firmware described` };

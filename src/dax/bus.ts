@@ -80,7 +80,7 @@ export class DaxBus {
   /** daxctl_memory_is_online(), as ndctl_dax_has_active_memory() asks it: a block of the device is online. */
   hasActiveMemory(name: string): boolean {
     const kd = this.k.kmem.devices.get(name);
-    return !!kd && kd.blocks.some((b) => b.zone !== null);
+    return !!kd && kd.runs.some((r) => r.zone !== null);
   }
 
   get(name: string): DevDax | undefined {

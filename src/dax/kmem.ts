@@ -16,20 +16,37 @@ import { bootZone, ZONE_MOVABLE, ZONE_NORMAL } from '../kernel/memmap.ts';
 
 export type MemmapOnMemory = boolean | 'force';
 
-/** One hot-plugged memory block. */
-export interface KmemBlock {
+/**
+ * Adjacent hot-plugged memory blocks of one device in the same state (a 2 PiB device is a million 2 GiB
+ * blocks: kept as runs, split where one block changes state, so hot-add and onlining cost O(runs)).
+ */
+export interface KmemRun {
+  /** The first block's start. */
   start: bigint;
-  size: bigint;
-  altmap: VmemAltmap | null;
+  /** Blocks of memory_block_size_bytes() in the run. */
+  count: number;
+  /** Each block's own memmap pages at its head (memmap_on_memory), 0 without. */
   memmapPages: number;
+  /** Each block's own altmap, in address order (memmap_on_memory); null without. */
+  altmaps: VmemAltmap[] | null;
   /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
   zone: 'Movable' | 'Normal' | null;
   /**
-   * The kernel's own unmovable pages (slab, page tables) landed in the block: the one whose onlining
-   * populated ZONE_NORMAL (the 6.12 fixtures: offlining it fails, "failure to isolate range", in every
-   * kmem case; kmem-offline-online, kmem-sysfs-state).
+   * The kernel's own unmovable pages (slab, page tables) landed in the block (a run of one): the one whose
+   * onlining populated ZONE_NORMAL (the 6.12 fixtures: offlining it fails, "failure to isolate range", in
+   * every kmem case; kmem-offline-online, kmem-sysfs-state).
    */
   pinned: boolean;
+}
+
+/** One hot-plugged memory block, as a view of its run (sysfs, lsmem). */
+export interface KmemBlock {
+  readonly start: bigint;
+  readonly size: bigint;
+  readonly altmap: VmemAltmap | null;
+  readonly memmapPages: number;
+  readonly zone: KmemRun['zone'];
+  readonly pinned: boolean;
 }
 
 /** The zone an online request puts a block in (mhp_online_type_from_str's types, less offline). */
@@ -39,7 +56,8 @@ export type OnlineType = 'online' | 'online_kernel' | 'online_movable';
 export interface KmemDevice {
   dev: string;
   res: Resource;
-  blocks: KmemBlock[];
+  /** Its memory blocks as runs, in address order. */
+  runs: KmemRun[];
   memmapOnMemory: MemmapOnMemory;
   /** DRAM memmap pages the hot-add took (memmap_on_memory off or unsupported). */
   dramMemmapPages: number;
@@ -164,7 +182,7 @@ export class Kmem {
     const onMemory = kmemMemmapOnMemory(k.profile, this.blockSize, mode);
     const mark = { log: k.log.mark(), policyZone: k.zonelists.save() };
     k.numa.tryOnlineNode(k.numa.targetNode(start));
-    const kd: KmemDevice = { dev, res, blocks: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
+    const kd: KmemDevice = { dev, res, runs: [], memmapOnMemory: mode, dramMemmapPages: 0, trimmed: { head: start - dataStart, tail: dataEnd - end } };
     const before = k.pageAlloc.pagesFor(Purpose.Memmap);
     const owner = { kmem: dev };
     if (!onMemory) {
@@ -192,22 +210,9 @@ export class Kmem {
     // registered from the first block on: the zones its blocks populate count for the next (online_pages)
     this.devices.set(dev, kd);
     try {
-      for (let at = start; at < end; at += this.blockSize) {
-        const block = onMemory ? this.addBlock(at, memmapOnMemoryPages(this.blockSize, mode), owner) : this.newBlock(at, null, 0);
-        if (typeof block === 'number') {
-          if (k.poisoned) throw KernelError.fromErrno(block, `${dev}: add_memory oopsed`);
-          // create_altmaps_and_memory_blocks: the blocks already added go again (remove_memory_blocks_and_altmaps),
-          // before anything is onlined; the failing block's own arch_add_memory is not undone
-          for (const b of kd.blocks) this.removeBlock(b);
-          kd.blocks.length = 0;
-          this.devices.delete(dev);
-          k.iomem.release(parent, res);
-          this.stranded.set(dev, { start, end });
-          throw this.memoryAddFailed(dev, start, end, block);
-        }
-        kd.blocks.push(block);
-      }
-      this.autoOnline(kd.blocks);
+      if (onMemory) this.addBlocks(kd, parent, start, end, memmapOnMemoryPages(this.blockSize, mode), owner);
+      else for (let at = start; at < end; ) at = this.pushRun(kd, { start: at, count: this.nodeRunBlocks(at, end), memmapPages: 0, altmaps: null, zone: null, pinned: false });
+      this.autoOnline(kd);
     } catch (e) {
       if (!this.devices.has(dev)) throw e;
       if (e instanceof HostMemoryError && !k.poisoned) {
@@ -215,10 +220,10 @@ export class Kmem {
         this.takeBack(kd, parent, onMemory, mark);
         throw e;
       }
-      this.autoOnline(kd.blocks);
+      this.autoOnline(kd);
       // add_memory_driver_managed failed: what was added stays added, as the kernel leaves it
       kd.dramMemmapPages = k.pageAlloc.pagesFor(Purpose.Memmap) - before;
-      if (!kd.blocks.length) {
+      if (!kd.runs.length) {
         this.devices.delete(dev);
         k.iomem.release(parent, res);
       }
@@ -229,21 +234,152 @@ export class Kmem {
     return kd;
   }
 
+  /** Blocks from `at` (before `end`) on one SRAT node: a run never spans nodes. */
+  private nodeRunBlocks(at: bigint, end: bigint): number {
+    const to = this.k.numa.targetNodeEnd(at, end);
+    return Number((to - at + this.blockSize - 1n) / this.blockSize);
+  }
+
+  /** Append a run to the device, joined to the last one when they are alike and adjacent; returns its end. */
+  private pushRun(kd: KmemDevice, r: KmemRun): bigint {
+    const last = kd.runs[kd.runs.length - 1];
+    if (last && this.alike(last, r)) {
+      last.count += r.count;
+      if (last.altmaps && r.altmaps) for (const a of r.altmaps) last.altmaps.push(a);
+    } else kd.runs.push(r);
+    return r.start + BigInt(r.count) * this.blockSize;
+  }
+
+  /** Two runs, b right after a, that one run can stand for: same state, same memmap layout, one node. */
+  private alike(a: KmemRun, b: KmemRun): boolean {
+    return (
+      a.start + BigInt(a.count) * this.blockSize === b.start &&
+      a.zone === b.zone &&
+      !a.pinned &&
+      !b.pinned &&
+      a.memmapPages === b.memmapPages &&
+      !a.altmaps === !b.altmaps &&
+      this.k.numa.targetNode(a.start) === this.k.numa.targetNode(b.start)
+    );
+  }
+
+  /** Join each run of the device with the next where they are alike (after a block changed state). */
+  private coalesce(kd: KmemDevice): void {
+    const out: KmemRun[] = [];
+    for (const r of kd.runs) {
+      const last = out[out.length - 1];
+      if (last && this.alike(last, r)) {
+        last.count += r.count;
+        if (last.altmaps && r.altmaps) for (const a of r.altmaps) last.altmaps.push(a);
+      } else out.push(r);
+    }
+    kd.runs = out;
+  }
+
+  /**
+   * create_altmaps_and_memory_blocks: each block's arch_add_memory with its own altmap, then its memory
+   * block; on a failure the blocks already added go again (remove_memory_blocks_and_altmaps), before
+   * anything is onlined; the failing block's own arch_add_memory is not undone.
+   */
+  private addBlocks(kd: KmemDevice, parent: Resource, start: bigint, end: bigint, memmapPages: number, owner: object): void {
+    const k = this.k;
+    for (let at = start; at < end; at += this.blockSize) {
+      const altmap = this.addBlock(at, memmapPages, owner);
+      if (typeof altmap === 'number') {
+        if (k.poisoned) throw KernelError.fromErrno(altmap, `${kd.dev}: add_memory oopsed`);
+        for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
+        kd.runs.length = 0;
+        this.devices.delete(kd.dev);
+        k.iomem.release(parent, kd.res);
+        this.stranded.set(kd.dev, { start, end });
+        throw this.memoryAddFailed(kd.dev, start, end, altmap);
+      }
+      this.pushRun(kd, { start: at, count: 1, memmapPages, altmaps: [altmap], zone: null, pinned: false });
+    }
+  }
+
+  /** The start of block i of run r. */
+  private blockStart(r: KmemRun, i: number): bigint {
+    return r.start + BigInt(i) * this.blockSize;
+  }
+
+  /** Every block of the device, in address order, as a view of its run. */
+  *blocksOf(kd: KmemDevice): Generator<KmemBlock> {
+    for (const r of kd.runs) for (let i = 0; i < r.count; i++) yield this.blockView(r, i);
+  }
+
+  private blockView(r: KmemRun, i: number): KmemBlock {
+    return { start: this.blockStart(r, i), size: this.blockSize, altmap: r.altmaps?.[i] ?? null, memmapPages: r.memmapPages, zone: r.zone, pinned: r.pinned };
+  }
+
+  /** The number of memory blocks of the device. */
+  blockCount(kd: KmemDevice): number {
+    return kd.runs.reduce((n, r) => n + r.count, 0);
+  }
+
+  /** Whether phys lies in one of the device's memory blocks. */
+  covers(kd: KmemDevice, phys: bigint): boolean {
+    return kd.runs.some((r) => phys >= r.start && phys < r.start + BigInt(r.count) * this.blockSize);
+  }
+
+  /** The device and run index holding the block that starts at `start`, or null. */
+  private locate(start: bigint): { kd: KmemDevice; i: number; at: number } | null {
+    for (const kd of this.devices.values()) {
+      let lo = 0;
+      let hi = kd.runs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const r = kd.runs[mid];
+        if (r.start + BigInt(r.count) * this.blockSize <= start) lo = mid + 1;
+        else hi = mid;
+      }
+      const r = kd.runs[lo];
+      if (r && r.start <= start && (start - r.start) % this.blockSize === 0n) return { kd, i: lo, at: Number((start - r.start) / this.blockSize) };
+    }
+    return null;
+  }
+
+  /** The block at `start` as a view, or null when no kmem device has it. */
+  blockAt(start: bigint): KmemBlock | null {
+    const l = this.locate(start);
+    return l ? this.blockView(l.kd.runs[l.i], l.at) : null;
+  }
+
+  /** Split run i of the device so that blocks [at, at + n) of it are a run of their own; returns that run's index. */
+  private split(kd: KmemDevice, i: number, at: number, n: number): number {
+    const r = kd.runs[i];
+    const parts: KmemRun[] = [];
+    const piece = (from: number, count: number): KmemRun => ({ ...r, start: this.blockStart(r, from), count, altmaps: r.altmaps ? r.altmaps.slice(from, from + count) : null });
+    if (at > 0) parts.push(piece(0, at));
+    const mine = parts.length;
+    parts.push(piece(at, n));
+    if (at + n < r.count) parts.push(piece(at + n, r.count - at - n));
+    if (parts.length > 1) kd.runs.splice(i, 1, ...parts);
+    return i + mine;
+  }
+
+  /** The block at `start` as a run of one (split out of its run), or throws when no kmem device has it. */
+  private isolate(start: bigint): { kd: KmemDevice; run: KmemRun } {
+    const l = this.locate(start);
+    if (!l) throw new KernelError('ENODEV', `no kmem memory block at ${hex(start)}`);
+    return { kd: l.kd, run: l.kd.runs[this.split(l.kd, l.i, l.at, 1)] };
+  }
+
   /**
    * Undo a probe that ran out of host budget: its blocks offline and removed, as they were added (the whole
    * range at once without memmap_on_memory), its resource released, the log and policy_zone as they were.
    */
   private takeBack(kd: KmemDevice, parent: Resource, onMemory: boolean, mark: { log: LogMark; policyZone: number }): void {
     const k = this.k;
-    for (const b of kd.blocks) {
-      if (!b.zone) continue;
+    for (const r of kd.runs) {
+      if (!r.zone) continue;
       // just onlined by this probe: nothing the model allocated since can be in them but what the probe took
-      if (!this.leaveAllocator(b)) throw new Error(`kmem: ${kd.dev}'s blocks hold allocations after a failed probe`);
-      this.setZone(b, null);
+      if (this.leaveAllocator(r) !== null) throw new Error(`kmem: ${kd.dev}'s blocks hold allocations after a failed probe`);
+      this.setZone(r, null);
     }
-    if (onMemory) for (const b of kd.blocks) this.removeBlock(b);
+    if (onMemory) for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
     else k.hotplug.archRemoveMemory(kd.res.start, kd.res.end + 1n - kd.res.start, { explicit: true, altmap: null });
-    kd.blocks.length = 0;
+    kd.runs.length = 0;
     this.devices.delete(kd.dev);
     k.iomem.release(parent, kd.res);
     k.log.rewind(mark.log);
@@ -276,98 +412,106 @@ export class Kmem {
   readonly stranded = new Map<string, { start: bigint; end: bigint }>();
 
   /** add_memory_resource's walk_memory_blocks(online_memory_block) once the blocks exist, as memhp_default_state says (not offline). */
-  private autoOnline(blocks: KmemBlock[]): void {
+  private autoOnline(kd: KmemDevice): void {
     const policy = this.k.cfg.autoOnlineBlocks;
     if (policy === 'offline') return;
-    const ft = this.k.ftrace;
-    if (!ft.on) {
-      this.onlineAll(blocks, policy === 'online_movable');
-      return;
-    }
-    for (const b of blocks) {
-      if (b.zone) continue;
-      ft.enter('online_memory_block');
-      this.onlineBlock(b, policy === 'online_movable');
-      ft.exit('online_memory_block');
-    }
+    this.onlineAll(kd, policy === 'online_movable', true);
   }
 
   /**
-   * online_pages for each offline block, in address order; returns how many it onlined. Untraced, the
-   * blocks after the first of an adjacent run (no memmap of their own, one node) share one memmap init:
-   * the first block has populated their zone already, so none of them pins, rebuilds zonelists or
-   * changes what the first one's onlining left (a 2 PiB device is a million 2 GiB blocks).
+   * online_pages for each offline block, in address order; returns how many it onlined (traced under
+   * online_memory_block when `auto`, the hot-add's own walk). Untraced, the blocks after the first of a run
+   * go online at once (onlineRunPages): the first block has populated their zone already, so none of them
+   * pins, rebuilds zonelists or changes what the first one's onlining left.
    */
-  private onlineAll(blocks: KmemBlock[], movable: boolean): number {
+  private onlineAll(kd: KmemDevice, movable: boolean, auto: boolean): number {
+    const ft = this.k.ftrace;
     let onlined = 0;
-    for (let i = 0; i < blocks.length; ) {
-      const b = blocks[i++];
-      if (b.zone) continue;
-      this.onlineBlock(b, movable);
+    for (let i = 0; i < kd.runs.length; i++) {
+      const r = kd.runs[i];
+      if (r.zone) continue;
+      const n = r.count;
+      // the first block on its own, as the kernel onlines it
+      const first = kd.runs[this.split(kd, i, 0, 1)]!;
+      if (auto && ft.on) ft.enter('online_memory_block');
+      this.onlineBlock(first, movable);
+      if (auto && ft.on) ft.exit('online_memory_block');
       onlined++;
-      if (this.k.ftrace.on || b.memmapPages) continue;
-      const nid = this.k.numa.targetNode(b.start);
-      let end = b.start + b.size;
-      const run: KmemBlock[] = [];
-      for (; i < blocks.length; i++) {
-        const x = blocks[i];
-        if (x.zone || x.memmapPages || x.start !== end || this.k.numa.targetNode(x.start) !== nid) break;
-        run.push(x);
-        end = x.start + x.size;
+      if (n === 1) continue;
+      i++;
+      if (ft.on) {
+        // traced, each block's own calls
+        for (let at = 0; at < n - 1; at++) {
+          const b = kd.runs[this.split(kd, i, 0, 1)]!;
+          if (auto) ft.enter('online_memory_block');
+          this.onlineBlock(b, movable);
+          if (auto) ft.exit('online_memory_block');
+          onlined++;
+          if (at < n - 2) i++;
+        }
+        continue;
       }
-      if (!run.length) continue;
-      this.k.memmap.onlinePages(Number(run[0].start >> 12n), Number((end - run[0].start) >> 12n), movable);
-      for (const x of run) {
-        this.joinAllocator(x, movable);
-        this.setZone(x, movable ? 'Movable' : 'Normal');
-      }
-      onlined += run.length;
+      this.onlineRunPages(kd.runs[i]!, movable);
+      onlined += n - 1;
     }
+    this.coalesce(kd);
     return onlined;
   }
 
-  /** create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the block. */
-  private addBlock(start: bigint, memmapPages: number, owner: object): KmemBlock | number {
+  /** online_pages of every block of a run whose zone is populated already: their memmap, their pages to the allocator. */
+  private onlineRunPages(r: KmemRun, movable: boolean): void {
+    const pages = Number(this.blockSize >> 12n);
+    const startPfn = Number(r.start >> 12n);
+    // move_pfn_range_to_zone: one init over the run when the blocks have no memmap of their own between them
+    if (r.memmapPages === 0) this.k.memmap.onlinePages(startPfn, pages * r.count, movable);
+    else for (let i = 0; i < r.count; i++) this.k.memmap.onlinePages(startPfn + i * pages + r.memmapPages, pages - r.memmapPages, movable);
+    this.joinAllocator(r, movable);
+    this.setZone(r, movable ? 'Movable' : 'Normal');
+  }
+
+  /** A run of blocks hot-added and registered but offline; a dev_dax_kmem_remove of a device whose blocks were all added. */
+  private removeBlock(start: bigint, altmap: VmemAltmap | null): void {
+    const k = this.k;
+    if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
+    k.hotplug.archRemoveMemory(start, this.blockSize, { explicit: true, altmap });
+    if (altmap) {
+      if (k.altmaps.read(altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
+      k.altmaps.release(altmap);
+    }
+  }
+
+  /** create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the block; its altmap, or an errno. */
+  private addBlock(start: bigint, memmapPages: number, owner: object): VmemAltmap | number {
     const k = this.k;
     const startPfn = Number(start >> 12n);
-    const nrPages = Number(this.blockSize >> 12n);
-    let altmap: VmemAltmap | null = null;
-    if (memmapPages > 0) {
-      altmap = k.altmaps.create({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
-      if (!altmap) return -12;
-    }
+    const altmap = k.altmaps.create({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
+    if (!altmap) return -12;
     let err: number;
     try {
       err = k.hotplug.archAddMemory(k.numa.targetNode(start), start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
     } catch (e) {
       // HostMemoryError: the block's altmap goes with what arch_add_memory took back
-      if (altmap) k.altmaps.release(altmap);
+      k.altmaps.release(altmap);
       throw e;
     }
     if (err) {
-      if (altmap) k.altmaps.release(altmap);
+      k.altmaps.release(altmap);
       return err;
     }
     if (k.ftrace.on) k.ftrace.leaf('create_memory_block_devices');
-    return this.newBlock(start, altmap, memmapPages);
-  }
-
-  /** A memory block of added memory (add_memory_block), onlined as memhp_default_state says. */
-  private newBlock(start: bigint, altmap: VmemAltmap | null, memmapPages: number): KmemBlock {
-    const k = this.k;
-    // mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
-    if (memmapPages) k.memmap.initMemoryBlock(Number(start >> 12n), memmapPages);
-    return { start, size: this.blockSize, altmap, memmapPages, zone: null, pinned: false };
+    // add_memory_block, then mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
+    k.memmap.initMemoryBlock(startPfn, memmapPages);
+    return altmap;
   }
 
   /** Online kmem blocks per zone: what populated_zone() sees of hot-plugged memory, kept as blocks change zone. */
   private readonly onlineBlocks = { Normal: 0, Movable: 0 };
 
-  /** A block's zone changes (online_pages / offline_pages), and the count of its zone with it. */
-  private setZone(b: KmemBlock, zone: KmemBlock['zone']): void {
-    if (b.zone) this.onlineBlocks[b.zone]--;
-    if (zone) this.onlineBlocks[zone]++;
-    b.zone = zone;
+  /** A run's zone changes (online_pages / offline_pages), and the count of its zone with it. */
+  private setZone(r: KmemRun, zone: KmemRun['zone']): void {
+    if (r.zone) this.onlineBlocks[r.zone] -= r.count;
+    if (zone) this.onlineBlocks[zone] += r.count;
+    r.zone = zone;
   }
 
   /** The zones that have present pages (populated_zone): boot RAM's, and those kmem blocks are online in. */
@@ -389,46 +533,56 @@ export class Kmem {
     return r;
   }
 
-  /** A block's pages the page allocator gets: all but its own memmap (memmap_on_memory). */
-  private allocatorRange(b: KmemBlock): [number, number] {
-    return [Number(b.start >> 12n) + b.memmapPages, Number((b.start + b.size) >> 12n)];
+  /** The pages of a run's blocks the page allocator gets: each block's, less its own memmap: [first pfn, pages a block, blocks, pfns between starts]. */
+  private allocatorRanges(r: KmemRun): [number, number, number, number] {
+    const pages = Number(this.blockSize >> 12n);
+    return [Number(r.start >> 12n) + r.memmapPages, pages - r.memmapPages, r.count, pages];
   }
 
   /**
-   * online_pages' end (generic_online_page -> __free_pages_core): the block's pages join the page allocator
-   * free, on the node of the device's target_node, ZONE_MOVABLE (only movable allocations: 2 MiB HugeTLB
-   * pages) or ZONE_NORMAL (the kernel's own too).
+   * online_pages' end (generic_online_page -> __free_pages_core): each block's pages join the page allocator
+   * free (a range of their own), on the node of the device's target_node, ZONE_MOVABLE (only movable
+   * allocations: 2 MiB HugeTLB pages) or ZONE_NORMAL (the kernel's own too).
    */
-  private joinAllocator(b: KmemBlock, movable: boolean): void {
-    const [s, e] = this.allocatorRange(b);
-    const nid = this.k.numa.targetNode(b.start);
-    const err = this.k.pageAlloc.addRange(s, e, nid, movable);
-    if (err) throw new Error(`kmem: the page allocator refused pfns ${hex(BigInt(s))}-${hex(BigInt(e))} (${err})`);
+  private joinAllocator(r: KmemRun, movable: boolean): void {
+    const [s, len, n, stride] = this.allocatorRanges(r);
+    const nid = this.k.numa.targetNode(r.start);
+    const err = this.k.pageAlloc.addRanges(s, len, n, stride, nid, movable);
+    if (err) throw new Error(`kmem: the page allocator refused ${n} blocks of pfns from ${hex(BigInt(s))} (${err})`);
     this.k.numa.memoryAdded(nid);
   }
 
   /**
-   * offline_pages' isolation and removal: the block's pages leave the page allocator. False, and nothing
-   * changes, while any of them is allocated (the model's allocations are the kernel's own, unmovable).
+   * offline_pages' isolation and removal: the run's pages leave the page allocator. Null when they did; else
+   * nothing changes and the result is the first block holding an allocation (the model's allocations are
+   * the kernel's own, unmovable).
    */
-  private leaveAllocator(b: KmemBlock): boolean {
-    const [s, e] = this.allocatorRange(b);
-    const err = this.k.pageAlloc.removeRange(s, e);
-    if (err === ERRNO.EBUSY) return false;
-    if (err) throw new Error(`kmem: pfns ${hex(BigInt(s))}-${hex(BigInt(e))} were not the page allocator's (${err})`);
-    return true;
+  private leaveAllocator(r: KmemRun): KmemBlock | null {
+    const [s, len, n, stride] = this.allocatorRanges(r);
+    const pa = this.k.pageAlloc;
+    const err = pa.removeRanges(s, len, n, stride);
+    if (err === 0) return null;
+    if (err !== ERRNO.EBUSY) throw new Error(`kmem: ${n} blocks of pfns from ${hex(BigInt(s))} were not the page allocator's (${err})`);
+    // which block: the first that does not leave on its own
+    for (let i = 0; i < n; i++) {
+      if (pa.removeRange(s + i * stride, s + i * stride + len) === 0) continue;
+      if (i > 0 && pa.addRanges(s, len, i, stride, this.k.numa.targetNode(r.start), r.zone === 'Movable')) throw new Error(`kmem: the page allocator refused pfns back from ${hex(BigInt(s))}`);
+      return this.blockView(r, i);
+    }
+    throw new Error(`kmem: pfns from ${hex(BigInt(s))} are busy as a run and not as blocks`);
   }
 
   /** Take every online block of the device out of the page allocator, or none (EBUSY while any holds an allocation). */
   private leaveAllocatorAll(kd: KmemDevice): void {
-    const left: KmemBlock[] = [];
-    for (const b of kd.blocks) {
-      if (!b.zone) continue;
-      if (!this.leaveAllocator(b)) {
+    const left: KmemRun[] = [];
+    for (const r of kd.runs) {
+      if (!r.zone) continue;
+      const busy = this.leaveAllocator(r);
+      if (busy) {
         for (const x of left) this.joinAllocator(x, x.zone === 'Movable');
-        throw this.isolationFailed(b);
+        throw this.isolationFailed(busy);
       }
-      left.push(b);
+      left.push(r);
     }
   }
 
@@ -437,8 +591,8 @@ export class Kmem {
     return new KernelError('EBUSY', `memory offlining [mem ${hex(b.start + BigInt(b.memmapPages) * 4096n)}-${hex(b.start + b.size - 1n)}] failed due to failure to isolate range`);
   }
 
-  /** online_pages: the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
-  private onlineBlock(b: KmemBlock, movable: boolean): void {
+  /** online_pages of one block (a run of one): the block's pages (less its own memmap) go to the page allocator, in the zone asked for. */
+  private onlineBlock(b: KmemRun, movable: boolean): void {
     const ft = this.k.ftrace;
     if (ft.on) {
       // memory_subsys_online -> memory_block_online: the block's own memmap first (memmap_on_memory), then online_pages
@@ -466,7 +620,7 @@ export class Kmem {
     ft.exit('move_pfn_range_to_zone');
   }
 
-  private onlineBlockPages(b: KmemBlock, movable: boolean): void {
+  private onlineBlockPages(b: KmemRun, movable: boolean): void {
     // the block that populates an empty ZONE_NORMAL becomes where the kernel's own allocations go from then
     // on (policy_zone): the next blocks' onlining already puts unmovable pages in it. The oracle's 2 GiB guest
     // has no RAM above 4 GiB: the first kmem block onlined to Normal, in the order they come online
@@ -474,9 +628,7 @@ export class Kmem {
     // the softres guests' boot RAM above 4 GiB takes them instead (softres-to-devdax offlines every block)
     // (the CPU's node only: on another node the CPU's zonelist takes its own node's DMA32 first, numa-kmem)
     if (!movable && !this.populatedZones().includes(ZONE_NORMAL) && this.k.numa.targetNode(b.start) === 0) b.pinned = true;
-    this.k.memmap.onlinePages(Number(b.start >> 12n) + b.memmapPages, Number(b.size >> 12n) - b.memmapPages, movable);
-    this.joinAllocator(b, movable);
-    this.setZone(b, movable ? 'Movable' : 'Normal');
+    this.onlineRunPages(b, movable);
   }
 
   /**
@@ -484,18 +636,23 @@ export class Kmem {
    * returns how many it onlined and how many were online already.
    */
   online(kd: KmemDevice, movable: boolean): { onlined: number; already: number } {
-    const onlined = this.onlineAll(kd.blocks, movable);
-    return { onlined, already: kd.blocks.length - onlined };
+    const onlined = this.onlineAll(kd, movable, false);
+    return { onlined, already: this.blockCount(kd) - onlined };
   }
 
   /**
    * memory_block_online for a state write (online_pages in the zone zone_for_pfn_range picks); 1 when the
    * block is online already (device_online's "nothing to do").
    */
-  memoryBlockOnline(b: KmemBlock, type: OnlineType): number {
-    if (b.zone) return 1;
-    const movable = type === 'online_movable' || (type === 'online' && this.defaultZoneForPfn(b) === 'Movable');
-    this.onlineBlock(b, movable);
+  memoryBlockOnline(block: KmemBlock, type: OnlineType): number {
+    if (block.zone) return 1;
+    const movable = type === 'online_movable' || (type === 'online' && this.defaultZoneForPfn(block) === 'Movable');
+    const { kd, run } = this.isolate(block.start);
+    try {
+      this.onlineBlock(run, movable);
+    } finally {
+      this.coalesce(kd);
+    }
     return 0;
   }
 
@@ -504,30 +661,35 @@ export class Kmem {
    * unmovable pages are in the block (start_isolate_page_range fails); 1 when it is offline already.
    * The struct pages stay as they are: the model's allocator never handed the block's pages out.
    */
-  memoryBlockOffline(b: KmemBlock): number {
-    if (!b.zone) return 1;
-    // the pinned block's unmovable pages are the real kernel's (fixtures); others are the model's own allocations
-    const isolated = !b.pinned && this.leaveAllocator(b);
-    const ft = this.k.ftrace;
-    if (ft.on) {
-      ft.enter('memory_subsys_offline');
-      ft.enter('offline_pages');
-      if (!isolated) ft.exit('memory_subsys_offline');
-      else {
-        ft.leaf('remove_pfn_range_from_zone');
-        ft.exit('offline_pages');
-        if (b.memmapPages) {
-          ft.enter('mhp_deinit_memmap_on_memory');
+  memoryBlockOffline(block: KmemBlock): number {
+    if (!block.zone) return 1;
+    const { kd, run: b } = this.isolate(block.start);
+    try {
+      // the pinned block's unmovable pages are the real kernel's (fixtures); others are the model's own allocations
+      const isolated = !b.pinned && this.leaveAllocator(b) === null;
+      const ft = this.k.ftrace;
+      if (ft.on) {
+        ft.enter('memory_subsys_offline');
+        ft.enter('offline_pages');
+        if (!isolated) ft.exit('memory_subsys_offline');
+        else {
           ft.leaf('remove_pfn_range_from_zone');
-          ft.exit('mhp_deinit_memmap_on_memory');
+          ft.exit('offline_pages');
+          if (b.memmapPages) {
+            ft.enter('mhp_deinit_memmap_on_memory');
+            ft.leaf('remove_pfn_range_from_zone');
+            ft.exit('mhp_deinit_memmap_on_memory');
+          }
+          ft.exit('memory_subsys_offline');
         }
-        ft.exit('memory_subsys_offline');
       }
+      if (b.pinned) this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
+      // (an allocation of the model's own: which page it is the core does not say, so no dump_page)
+      if (!isolated) throw this.isolationFailed(this.blockView(b, 0));
+      this.rebuildingZonelists(() => this.setZone(b, null));
+    } finally {
+      this.coalesce(kd);
     }
-    if (b.pinned) this.dumpUnmovablePage(Number(b.start >> 12n) + MAX_ORDER_NR_PAGES);
-    // (an allocation of the model's own: which page it is the core does not say, so no dump_page)
-    if (!isolated) throw this.isolationFailed(b);
-    this.rebuildingZonelists(() => this.setZone(b, null));
     return 0;
   }
 
@@ -553,26 +715,26 @@ export class Kmem {
    * default_zone_for_pfn under online_policy=contig-zones: the zone whose span the block already
    * intersects, if only one does; else the kernel zone (movable_node is off).
    */
-  defaultZoneForPfn(b: KmemBlock): 'Normal' | 'Movable' {
+  defaultZoneForPfn(b: Pick<KmemBlock, 'start' | 'size'>): 'Normal' | 'Movable' {
     const inKernel = this.zoneIntersects('Normal', b);
     const inMovable = this.zoneIntersects('Movable', b);
     return inKernel !== inMovable && inMovable ? 'Movable' : 'Normal';
   }
 
   /** zone_intersects: the block against the span of the zone's online pages (boot RAM above 4 GiB is ZONE_NORMAL). */
-  private zoneIntersects(zone: 'Normal' | 'Movable', b: KmemBlock): boolean {
+  private zoneIntersects(zone: 'Normal' | 'Movable', b: Pick<KmemBlock, 'start' | 'size'>): boolean {
     let lo = Infinity;
     let hi = -Infinity;
     const span = (s: number, e: number) => ((lo = Math.min(lo, s)), (hi = Math.max(hi, e)));
     if (zone === 'Normal') for (const [s, e] of this.k.ramRanges) if (e > 0x100000) span(Math.max(s, 0x100000), e);
-    for (const kd of this.devices.values()) for (const x of kd.blocks) if (x.zone === zone) span(Number(x.start >> 12n), Number((x.start + x.size) >> 12n));
+    for (const kd of this.devices.values()) for (const x of kd.runs) if (x.zone === zone) span(Number(x.start >> 12n), Number((x.start + BigInt(x.count) * this.blockSize) >> 12n));
     const s = Number(b.start >> 12n);
     return lo < hi && s < hi && s + Number(b.size >> 12n) > lo;
   }
 
-  /** What {@link reinstate} needs to put a removed device back: its mode and each block's zone. */
-  saved(kd: KmemDevice): { memmapOnMemory: MemmapOnMemory; blocks: Array<Pick<KmemBlock, 'zone' | 'pinned'>>; log: LogMark; policyZone: number } {
-    return { memmapOnMemory: kd.memmapOnMemory, blocks: kd.blocks.map((b) => ({ zone: b.zone, pinned: b.pinned })), log: this.k.log.mark(), policyZone: this.k.zonelists.save() };
+  /** What {@link reinstate} needs to put a removed device back: its mode and its runs' zones. */
+  saved(kd: KmemDevice): { memmapOnMemory: MemmapOnMemory; runs: Array<Pick<KmemRun, 'start' | 'count' | 'zone' | 'pinned'>>; log: LogMark; policyZone: number } {
+    return { memmapOnMemory: kd.memmapOnMemory, runs: kd.runs.map((r) => ({ start: r.start, count: r.count, zone: r.zone, pinned: r.pinned })), log: this.k.log.mark(), policyZone: this.k.zonelists.save() };
   }
 
   /**
@@ -590,11 +752,14 @@ export class Kmem {
     } finally {
       k.cfg.autoOnlineBlocks = policy;
     }
-    kd.blocks.forEach((b, i) => {
-      const was = s.blocks[i];
-      if (was?.zone) this.onlineBlockPages(b, was.zone === 'Movable');
-      b.pinned = was?.pinned ?? false;
-    });
+    for (const was of s.runs) {
+      const l = this.locate(was.start);
+      if (!l) continue;
+      const r = kd.runs[this.split(kd, l.i, l.at, Math.min(was.count, kd.runs[l.i]!.count - l.at))]!;
+      if (was.zone) this.onlineRunPages(r, was.zone === 'Movable');
+      r.pinned = was.pinned;
+    }
+    this.coalesce(kd);
     k.log.rewind(s.log);
     k.zonelists.restore(s.policyZone);
   }
@@ -619,42 +784,41 @@ export class Kmem {
   private removeBlocks(kd: KmemDevice, parent: Resource): void {
     const k = this.k;
     // the device goes with its blocks: they no longer count for their zones
-    for (const b of kd.blocks) if (b.zone) this.onlineBlocks[b.zone]--;
-    const first = kd.blocks[0];
-    const last = kd.blocks[kd.blocks.length - 1];
-    if (first && last && kd.blocks.every((b) => !b.altmap)) {
+    for (const r of kd.runs) if (r.zone) this.onlineBlocks[r.zone] -= r.count;
+    const first = kd.runs[0];
+    const last = kd.runs[kd.runs.length - 1];
+    if (first && last && kd.runs.every((r) => !r.altmaps)) {
       // try_remove_memory without memmap_on_memory: one arch_remove_memory, as it was added
       if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
-      k.hotplug.archRemoveMemory(first.start, last.start + last.size - first.start, { explicit: true, altmap: null });
+      k.hotplug.archRemoveMemory(first.start, last.start + BigInt(last.count) * this.blockSize - first.start, { explicit: true, altmap: null });
       k.iomem.release(parent, kd.res);
       this.devices.delete(kd.dev);
       return;
     }
-    for (const b of kd.blocks) this.removeBlock(b);
+    for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
     k.iomem.release(parent, kd.res);
     this.devices.delete(kd.dev);
   }
 
-  /** remove_memory_blocks_and_altmaps for one block: its device, then its memory and its altmap. */
-  private removeBlock(b: KmemBlock): void {
-    const k = this.k;
-    if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
-    k.hotplug.archRemoveMemory(b.start, b.size, { explicit: true, altmap: b.altmap });
-    if (b.altmap) {
-      if (k.altmaps.read(b.altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
-      k.altmaps.release(b.altmap);
-    }
-  }
-
   /** Pages the buddy allocator got from a device, and the memmap they cost. */
   summary(kd: KmemDevice): { blocks: number; onlineBlocks: number; onlinePages: number; memmapOnMemoryPages: number; dramMemmapPages: number; movable: boolean | null; trimmedBytes: { head: bigint; tail: bigint } } {
-    const memmapOnMemoryPages = kd.blocks.reduce((n, b) => n + b.memmapPages, 0);
-    const online = kd.blocks.filter((b) => b.zone !== null);
-    const onlinePages = online.reduce((n, b) => n + Number(b.size >> 12n) - b.memmapPages, 0);
+    const pages = Number(this.blockSize >> 12n);
+    let blocks = 0;
+    let onlineBlocks = 0;
+    let onlinePages = 0;
+    let memmapOnMemoryPages = 0;
+    let allMovable = true;
+    for (const r of kd.runs) {
+      blocks += r.count;
+      memmapOnMemoryPages += r.count * r.memmapPages;
+      if (!r.zone) continue;
+      onlineBlocks += r.count;
+      onlinePages += r.count * (pages - r.memmapPages);
+      if (r.zone !== 'Movable') allMovable = false;
+    }
     // daxctl_memory_is_movable: unknown (no key) while a block is offline; true when every block is in
     // ZONE_MOVABLE, false otherwise (mixed zones read as MEM_ZONE_UNKNOWN, not movable)
-    const movable = online.length === kd.blocks.length ? online.every((b) => b.zone === 'Movable') : null;
-    return { blocks: kd.blocks.length, onlineBlocks: online.length, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable, trimmedBytes: { ...kd.trimmed } };
+    const movable = onlineBlocks === blocks ? allMovable : null;
+    return { blocks, onlineBlocks, onlinePages, memmapOnMemoryPages, dramMemmapPages: kd.dramMemmapPages, movable, trimmedBytes: { ...kd.trimmed } };
   }
 }
-

@@ -67,7 +67,7 @@ export function memoryBlocks(k: Kernel): MemoryBlock[] {
   }
   for (const b of blocks.values()) delete b.ramPages;
   for (const kd of k.kmem.devices.values()) {
-    for (const b of kd.blocks) {
+    for (const b of k.kmem.blocksOf(kd)) {
       const id = Number(b.start / k.cfg.memoryBlockSize);
       blocks.set(id, { id, online: b.zone !== null, validZones: validZonesShow(k, b), kmem: b });
     }
@@ -96,7 +96,9 @@ function mhpOnlineTypeFromStr(text: string): OnlineType | 'offline' | null {
 function stateStore(k: Kernel, id: number, text: string): void {
   const type = mhpOnlineTypeFromStr(text);
   if (type === null) throw new KernelError('EINVAL', `memory${id}/state: ${JSON.stringify(text)} is not an online type`);
-  const b = memoryBlocks(k).find((x) => x.id === id);
+  // a kmem block without listing them all (a 2 PiB device has a million)
+  const kb = k.kmem.blockAt(BigInt(id) * k.cfg.memoryBlockSize);
+  const b = kb ? { id, kmem: kb, holes: false, validZones: '' } : memoryBlocks(k).find((x) => x.id === id);
   if (!b) throw new KernelError('ENODEV', `memory${id} is gone`);
   let ret: number;
   if (b.kmem) ret = type === 'offline' ? k.kmem.memoryBlockOffline(b.kmem) : k.kmem.memoryBlockOnline(b.kmem, type);

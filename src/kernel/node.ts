@@ -58,6 +58,16 @@ export class Numa {
     this.online.add(nid);
   }
 
+  /** The first address after phys, up to limit, where {@link targetNode} may change (an SRAT entry starts or ends there). */
+  targetNodeEnd(phys: bigint, limit: bigint): bigint {
+    let end = limit;
+    for (const a of this.affinity) {
+      if (a.start > phys && a.start < end) end = a.start;
+      if (a.end > phys && a.end < end) end = a.end;
+    }
+    return end;
+  }
+
   /** The SRAT node of a physical address (phys_to_target_node); 0 where no entry covers it. */
   targetNode(phys: bigint): number {
     return this.affinity.find((a) => phys >= a.start && phys < a.end)?.node ?? 0;
@@ -97,7 +107,7 @@ export class Numa {
   /** N_NORMAL_MEMORY: nodes with memory in a zone up to ZONE_NORMAL (boot RAM, or kmem blocks onlined to ZONE_NORMAL). */
   hasNormalMemory(): number[] {
     const nodes = new Set(this.ramNodes);
-    for (const kd of this.k.kmem.devices.values()) if (kd.blocks.some((b) => b.zone === 'Normal')) nodes.add(this.targetNode(kd.res.start));
+    for (const kd of this.k.kmem.devices.values()) if (kd.runs.some((r) => r.zone === 'Normal')) nodes.add(this.targetNode(kd.res.start));
     return [...nodes].sort((a, b) => a - b);
   }
 
