@@ -42,7 +42,11 @@ class Range {
   node: u32;
   movable: u32;
   slots: u32;
-  pad: u32;
+  /**
+   * A run of memory blocks of 2^shift pages each (shift > 0; start aligned to them), one record standing
+   * for as many ranges: no allocation crosses a block, and each block leaves on its own (rangeSplit). 0: one range.
+   */
+  shift: u32;
   /** The chunk table of a range of at most INLINE_CHUNKS chunks (slots 0): a memory block's needs no slot of its own. */
   inline0: u64;
   inline1: u64;
@@ -385,6 +389,12 @@ function findIn(r: Range, order: i32, from: u64): i64 {
   return -1;
 }
 
+/** The end of the range pfn is in: its record's, or its block's in a run. */
+@inline
+function blockEnd(r: Range, pfn: u64): u64 {
+  return r.shift == 0 ? r.end : min<u64>(r.end, ((pfn >> <u64>r.shift) + 1) << <u64>r.shift);
+}
+
 /** The range index found by the last search. */
 let foundRange: u32 = 0;
 
@@ -401,6 +411,8 @@ function search(order: i32, flags: u32): i64 {
         for (let k = firstEndingAbove(from); k < nRanges; k++) {
           const r = range(k);
           if (r.node != nid || r.movable != cls) continue;
+          // a run's blocks are ranges of their own: nothing larger than a block comes from it
+          if (r.shift != 0 && <u32>order > r.shift) continue;
           const pfn = findIn(r, order, from);
           if (pfn >= 0) {
             store<u64>(h, <u64>pfn);
@@ -463,7 +475,7 @@ export function allocPagesRun(order: i32, count: u64, purpose: i32, flags: u32):
   if (pfn < 0) return -1;
   const n = count << <u64>order;
   const r = range(foundRange);
-  if (<u64>pfn + n > r.end || !allAre(r, <u64>pfn, n, false)) return -1;
+  if (<u64>pfn + n > blockEnd(r, <u64>pfn) || !allAre(r, <u64>pfn, n, false)) return -1;
   take(foundRange, <u64>pfn, n, purpose);
   return pfn;
 }
@@ -472,7 +484,7 @@ export function allocPagesRun(order: i32, count: u64, purpose: i32, flags: u32):
 export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   const k = <u64>1 << <u64>(order & 63);
   const i = order >= 0 && order <= MAX_ORDER ? firstEndingAbove(pfn) : nRanges;
-  if (i >= nRanges || pfn < range(i).start || pfn + k > range(i).end || pfn + k < pfn || !allAre(range(i), pfn, k, true)) {
+  if (i >= nRanges || pfn < range(i).start || pfn + k > blockEnd(range(i), pfn) || pfn + k < pfn || !allAre(range(i), pfn, k, true)) {
     emit(EVENT_BUG, pfn, <u64>order, 0, 0);
     return EFAULT;
   }
@@ -535,7 +547,7 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   r.node = nid;
   r.movable = movable;
   r.slots = slots;
-  r.pad = 0;
+  r.shift = 0;
   for (let c: u32 = 0; c < nChunks; c++) store<u32>(chunkAt(r, c), <u32>chunkCap(r, c));
   if (nid >= nNodes) nNodes = nid + 1;
   const nt = nodeAt(nid);
@@ -616,11 +628,34 @@ export function dramAddRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   return insertRange(s, e, nid, movable);
 }
 
+/** Room in the range table for n more records (grown by doubling). False (a host failure) when out of room; nothing changes. */
+function rangeTableRoom(n: u32): bool {
+  if (nRanges + n <= rangeCap) return true;
+  let cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap;
+  while (cap < nRanges + n) cap *= 2;
+  const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
+  const t = slotAllocRun(ns);
+  if (t == 0) {
+    hostFailure();
+    return false;
+  }
+  const a = slotAddr(t - 1);
+  if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
+  const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
+  for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
+  metaSlots += <u64>ns - <u64>rangeSlots;
+  ranges = a;
+  rangeCap = cap;
+  rangeSlots = ns;
+  return true;
+}
+
 /**
  * Hot-add `count` ranges at once: [s + i * stride, s + i * stride + len) for i < count, of node nid, all
  * free, as count dramAddRange calls in address order would (a run of memory blocks onlined together).
- * All or nothing: 0, -EINVAL (bad arguments, len > stride, or any range the allocator holds inside the
- * span), -ENOMEM (host room). O(count) records, one table move.
+ * Adjacent blocks of 2^k pages (len = stride, s aligned to it) are one record, a run (Range.shift); others
+ * one record each. All or nothing: 0, -EINVAL (bad arguments, len > stride, or any range the allocator
+ * holds inside the span), -ENOMEM (host room).
  */
 export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u32, movable: u32): i32 {
   if (count == 0 || len == 0 || len > stride || nid >= MAX_NUMNODES || movable > 1) return EINVAL;
@@ -629,16 +664,24 @@ export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u3
   if (last + len > DRAM_MAX_PFN) return EINVAL;
   const i = firstEndingAbove(s);
   if (i < nRanges && range(i).start < last + len) return EINVAL;
+  if (count == 1) return insertRange(s, s + len, nid, movable);
+  if (len == stride && stride >= 2 && popcnt<u64>(stride) == 1 && (s & (stride - 1)) == 0) {
+    // one record for the run
+    const err = insertRange(s, s + count * stride, nid, movable);
+    if (err != 0) return err;
+    range(i).shift = <u32>ctz<u64>(stride);
+    return 0;
+  }
   // the most chunks one of them spans: the first's when every start sits alike in its chunk
   const maxChunks = stride % CHUNK == 0 ? ((s + len - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1 : ((len + CHUNK - 2) >> CHUNK_SHIFT) + 1;
-  // ranges whose chunk table needs a slot of its own go one by one
   if (<u64>nRanges + count > 0x7fffffff) {
     hostFailure();
     return ENOMEM;
   }
+  // ranges whose chunk table needs a slot of its own go one by one
   if (maxChunks > <u64>INLINE_CHUNKS) {
     for (let k: u64 = 0; k < count; k++) {
-      const err = dramAddRange(s + k * stride, s + k * stride + len, nid, movable);
+      const err = insertRange(s + k * stride, s + k * stride + len, nid, movable);
       if (err != 0) {
         for (let j: u64 = 0; j < k; j++) dramRemoveRange(s + j * stride, s + j * stride + len);
         return err;
@@ -647,24 +690,7 @@ export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u3
     return 0;
   }
   const n = <u32>count;
-  if (nRanges + n > rangeCap) {
-    let cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap;
-    while (cap < nRanges + n) cap *= 2;
-    const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
-    const t = slotAllocRun(ns);
-    if (t == 0) {
-      hostFailure();
-      return ENOMEM;
-    }
-    const a = slotAddr(t - 1);
-    if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
-    const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
-    for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
-    metaSlots += <u64>ns - <u64>rangeSlots;
-    ranges = a;
-    rangeCap = cap;
-    rangeSlots = ns;
-  }
+  if (!rangeTableRoom(n)) return ENOMEM;
   if (i < nRanges) memory.copy(ranges + <usize>(i + n) * RANGE_REC, ranges + <usize>i * RANGE_REC, <usize>(nRanges - i) * RANGE_REC);
   nRanges += n;
   for (let k: u32 = 0; k < n; k++) {
@@ -677,7 +703,7 @@ export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u3
     r.node = nid;
     r.movable = movable;
     r.slots = 0;
-    r.pad = 0;
+    r.shift = 0;
     r.inline0 = 0;
     r.inline1 = 0;
     for (let c: u32 = 0; c < r.nChunks; c++) store<u32>(chunkAt(r, c), <u32>chunkCap(r, c));
@@ -697,53 +723,127 @@ export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u3
   return 0;
 }
 
+/** Mask a unit to pages [lo, hi) of its chunk (the rest reads as used) and recount its 2 MiB blocks; its free pages. */
+function unitClip(u: usize, lo: u64, hi: u64): u64 {
+  setBits(u, 0, lo, true);
+  setBits(u, hi, CHUNK, true);
+  const cnt = u + UNIT_COUNTS;
+  let free: u64 = 0;
+  for (let b: u32 = 0; b < BLOCKS; b++) {
+    const w = u + (<usize>b << 6);
+    let used: u64 = 0;
+    for (let k: u32 = 0; k < 8; k++) used += popcnt<u64>(load<u64>(w + (<usize>k << 3)));
+    store<u16>(cnt + (<usize>b << 1), <u16>(512 - used));
+    free += 512 - used;
+  }
+  return free;
+}
+
 /**
- * Hot-remove `count` ranges at once, each exactly as held: [s + i * stride, s + i * stride + len) for
- * i < count, adjacent in the table. All or nothing: 0, -EINVAL (not those ranges), -EBUSY (a page of one in
- * use). O(count), one table move.
+ * Split run i at pfn x (inside it, on its block grid) into two runs, [start, x) at i and [x, end) at i + 1:
+ * what a hot-remove of blocks inside a run leaves. Nothing an allocation sees changes. 0, or -ENOMEM (host
+ * room; nothing changes).
  */
-export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32 {
-  if (count == 0 || len == 0 || len > stride) return EINVAL;
-  const i = firstEndingAbove(s);
-  if (<u64>i + count > <u64>nRanges) return EINVAL;
-  const n = <u32>count;
-  let busy = false;
-  for (let k: u32 = 0; k < n; k++) {
-    const r = range(i + k);
-    const rs = s + <u64>k * stride;
-    if (r.start != rs || r.end != rs + len) return EINVAL;
-    if (!busy && !allAre(r, rs, len, false)) busy = true;
+function rangeSplit(i: u32, x: u64): i32 {
+  const r0 = range(i);
+  const start = r0.start;
+  const end = r0.end;
+  const nChunks = r0.nChunks;
+  const c0 = start >> CHUNK_SHIFT;
+  // left: chunks [0, cl); right: chunks [co, nChunks) of the old table (co = cl - 1 when they share one)
+  const cl = <u32>(((x - 1) >> CHUNK_SHIFT) - c0 + 1);
+  const co = <u32>((x >> CHUNK_SHIFT) - c0);
+  const cr = nChunks - co;
+  const shared = co + 1 == cl;
+  const sharedUnit = shared ? chunkUnit(r0, co) : 0;
+  // everything that can fail first
+  if (!rangeTableRoom(1)) return ENOMEM;
+  if (sharedUnit != 0 && !unitsReserve(1)) return ENOMEM;
+  const rslots = cr <= INLINE_CHUNKS ? 0 : <u32>((<u64>cr * 8 + 4095) >> 12);
+  const rs = rslots ? slotAllocRun(rslots) : 1;
+  if (rs == 0) {
+    hostFailure();
+    return ENOMEM;
   }
-  if (busy) return EBUSY;
-  for (let k: u32 = 0; k < n; k++) {
-    const r = range(i + k);
-    // wholly free: no chunk holds a unit
-    if (r.slots != 0) {
-      const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
-      for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
-      metaSlots -= r.slots;
+  metaSlots += rslots;
+  // open place i + 1 (inline tables move with their records)
+  if (i + 1 < nRanges) memory.copy(ranges + <usize>(i + 2) * RANGE_REC, ranges + <usize>(i + 1) * RANGE_REC, <usize>(nRanges - i - 1) * RANGE_REC);
+  nRanges++;
+  const l = range(i);
+  const r = range(i + 1);
+  r.start = x;
+  r.end = end;
+  r.nChunks = cr;
+  r.node = l.node;
+  r.movable = l.movable;
+  r.shift = l.shift;
+  r.slots = rslots;
+  r.chunks = rslots ? <u32>slotAddr(rs - 1) : 0;
+  r.inline0 = 0;
+  r.inline1 = 0;
+  for (let c: u32 = 0; c < cr; c++) store<u64>(chunkAt(r, c), load<u64>(chunkAt(l, co + c)));
+  // the left keeps its table (a prefix), inline when it now fits and the old one was its own slots
+  l.end = x;
+  l.nChunks = cl;
+  if (l.slots != 0 && cl <= INLINE_CHUNKS) {
+    const t = <usize>l.chunks;
+    const first = <u32>((t - slotAddr(0)) >> 12);
+    const n = l.slots;
+    l.inline0 = load<u64>(t);
+    l.inline1 = cl > 1 ? load<u64>(t, 8) : 0;
+    l.slots = 0;
+    l.chunks = 0;
+    for (let j: u32 = 0; j < n; j++) slotFree(first + j);
+    metaSlots -= n;
+  }
+  if (shared) {
+    const cb = (c0 + <u64>co) << CHUNK_SHIFT;
+    const la = chunkAt(l, cl - 1);
+    const ra = chunkAt(r, 0);
+    if (sharedUnit == 0) {
+      // wholly free or wholly used: each side's part of it alike
+      const used = load<u32>(la) == 0;
+      store<u32>(la, used ? 0 : <u32>chunkCap(l, cl - 1));
+      store<u32>(ra, used ? 0 : <u32>chunkCap(r, 0));
+    } else {
+      const u2 = unitTake();
+      memory.copy(u2, sharedUnit, <usize>(CHUNK >> 3) + (<usize>BLOCKS << 1));
+      const lf = unitClip(sharedUnit, max<u64>(start, cb) - cb, x - cb);
+      const rf = unitClip(u2, x - cb, min<u64>(end, cb + CHUNK) - cb);
+      store<u32>(la, <u32>lf);
+      store<u32>(ra, <u32>rf);
+      if (lf == 0 || lf == chunkCap(l, cl - 1)) {
+        unitGive(sharedUnit);
+        store<u32>(la, 0, 4);
+      }
+      if (rf == 0 || rf == chunkCap(r, 0)) unitGive(u2);
+      else store<u32>(ra, <u32>u2, 4);
+      if (rf == 0 || rf == chunkCap(r, 0)) store<u32>(ra, 0, 4);
     }
-    const nt = nodeAt(r.node);
-    store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - len);
-    store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - len);
   }
-  totalPages -= <u64>n * len;
-  freeCount -= <u64>n * len;
-  if (i + n < nRanges) memory.copy(ranges + <usize>i * RANGE_REC, ranges + <usize>(i + n) * RANGE_REC, <usize>(nRanges - i - n) * RANGE_REC);
-  nRanges -= n;
   return 0;
 }
 
-/** Hot-remove exactly the range [s, e): 0, -EINVAL (no such range), -EBUSY (a page of it in use; nothing changes). */
-export function dramRemoveRange(s: u64, e: u64): i32 {
+/** Where range [s, e) is held: the index of its record (one range, or a block of a run), or -1. */
+function rangeAt(s: u64, e: u64): i64 {
   const i = firstEndingAbove(s);
-  if (i >= nRanges || range(i).start != s || range(i).end != e) return EINVAL;
+  if (i >= nRanges) return -1;
   const r = range(i);
-  if (!allAre(r, s, e - s, false)) return EBUSY;
-  // wholly free: no chunk holds a unit
-  const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
-  for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
-  metaSlots -= r.slots;
+  if (r.start == s && r.end == e && (r.shift == 0 || e - s == <u64>1 << <u64>r.shift)) return i;
+  if (r.shift == 0 || e - s != <u64>1 << <u64>r.shift || s < r.start || e > r.end || ((s - r.start) & (e - s - 1)) != 0) return -1;
+  return i;
+}
+
+/** Drop record i, wholly free: its slots, its pages from the counts. */
+function rangeDrop(i: u32): void {
+  const r = range(i);
+  const s = r.start;
+  const e = r.end;
+  if (r.slots != 0) {
+    const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
+    for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
+    metaSlots -= r.slots;
+  }
   const nt = nodeAt(r.node);
   store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - (e - s));
   store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - (e - s));
@@ -751,6 +851,85 @@ export function dramRemoveRange(s: u64, e: u64): i32 {
   freeCount -= e - s;
   if (i + 1 < nRanges) memory.copy(ranges + <usize>i * RANGE_REC, ranges + <usize>(i + 1) * RANGE_REC, <usize>(nRanges - i - 1) * RANGE_REC);
   nRanges--;
+}
+
+/** Record i cut so that [s, e) (on its grid) is a record of its own; its index, or -ENOMEM. */
+function rangeIsolate(i: u32, s: u64, e: u64): i64 {
+  let k = i;
+  if (range(k).start < s) {
+    if (rangeSplit(k, s) != 0) return ENOMEM;
+    k++;
+  }
+  if (range(k).end > e && rangeSplit(k, e) != 0) return ENOMEM;
+  return k;
+}
+
+/**
+ * Hot-remove `count` ranges at once, each exactly as held (a range, or a block of a run):
+ * [s + i * stride, s + i * stride + len) for i < count. All or nothing: 0, -EINVAL (not those ranges),
+ * -EBUSY (a page of one in use), -ENOMEM (host room: runs may be left split, nothing else changes).
+ */
+export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32 {
+  if (count == 0 || len == 0 || len > stride) return EINVAL;
+  if (s >= DRAM_MAX_PFN || (count - 1) > (DRAM_MAX_PFN - s) / stride) return EINVAL;
+  const end = s + (count - 1) * stride + len;
+  if (end > DRAM_MAX_PFN) return EINVAL;
+  if (len != stride) {
+    // apart: each its own record, checked first, then removed
+    for (let k: u64 = 0; k < count; k++) {
+      const at = rangeAt(s + k * stride, s + k * stride + len);
+      if (at < 0) return EINVAL;
+    }
+    for (let k: u64 = 0; k < count; k++) if (!allAre(range(<u32>rangeAt(s + k * stride, s + k * stride + len)), s + k * stride, len, false)) return EBUSY;
+    for (let k: u64 = 0; k < count; k++) {
+      const err = dramRemoveRange(s + k * stride, s + k * stride + len);
+      if (err != 0) return err;
+    }
+    return 0;
+  }
+  // adjacent: the records from s to end, each a range of len pages or a run of len-page blocks
+  const i0 = firstEndingAbove(s);
+  let pos = s;
+  let i = i0;
+  while (pos < end) {
+    if (i >= nRanges) return EINVAL;
+    const r = range(i);
+    if (r.start > pos) return EINVAL;
+    let to: u64;
+    if (r.shift == 0) {
+      if (r.start != pos || r.end - r.start != len || r.end > end) return EINVAL;
+      to = r.end;
+    } else {
+      if (<u64>1 << <u64>r.shift != len || ((pos - r.start) & (len - 1)) != 0) return EINVAL;
+      to = min<u64>(r.end, end);
+    }
+    pos = to;
+    i++;
+  }
+  pos = s;
+  for (let k = i0; k < i; k++) {
+    const r = range(k);
+    const to = min<u64>(r.end, end);
+    if (!allAre(r, pos, to - pos, false)) return EBUSY;
+    pos = to;
+  }
+  // the first and the last record may reach past the span: cut them there
+  const first = rangeIsolate(i0, s, min<u64>(range(i0).end, end));
+  if (first < 0) return ENOMEM;
+  const last = <u32>first + (i - 1 - i0);
+  if (range(last).end > end && rangeSplit(last, end) != 0) return ENOMEM;
+  for (let k = last + 1; k > <u32>first; k--) rangeDrop(k - 1);
+  return 0;
+}
+
+/** Hot-remove exactly the range [s, e) (a range, or a block of a run): 0, -EINVAL (no such range), -EBUSY (a page of it in use; nothing changes), -ENOMEM (host room). */
+export function dramRemoveRange(s: u64, e: u64): i32 {
+  const at = rangeAt(s, e);
+  if (at < 0) return EINVAL;
+  if (!allAre(range(<u32>at), s, e - s, false)) return EBUSY;
+  const k = rangeIsolate(<u32>at, s, e);
+  if (k < 0) return ENOMEM;
+  rangeDrop(<u32>k);
   return 0;
 }
 

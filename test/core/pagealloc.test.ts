@@ -172,6 +172,7 @@ const opArb = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('add' as const), s: pfnArb, len: fc.oneof(fc.integer({ min: 1, max: 2 ** 19 }), fc.constantFrom(2 ** 18, 2 ** 19)), node: fc.integer({ min: 0, max: 3 }), movable: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), i: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('adds' as const), s: pfnArb, len: fc.oneof(fc.integer({ min: 1, max: 2 ** 17 }), fc.constantFrom(2 ** 17, 2 ** 18, 2 ** 19)), count: fc.integer({ min: 1, max: 4 }), gap: fc.constantFrom(0, 0, 1, 8192, 2 ** 17), node: fc.integer({ min: 0, max: 3 }), movable: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('adds' as const), s: pfnArb, len: fc.constantFrom(2 ** 9, 2 ** 15, 2 ** 17, 2 ** 18, 2 ** 19), count: fc.integer({ min: 2, max: 8 }), gap: fc.constant(-1), node: fc.integer({ min: 0, max: 3 }), movable: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('removes' as const), i: fc.nat(), count: fc.integer({ min: 1, max: 4 }), skew: fc.constantFrom(0, 0, 0, 1) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('zl' as const), zl: fc.constantFrom([0], [1], [2], [3], [0, 1, 2], [2, 1, 0], [3, 0], [1, 0]).map((z) => [...z]) }) },
 );
@@ -209,9 +210,11 @@ describe('DRAM page allocator: Wasm, TS and a naive reference agree', () => {
             got = p.same('add', (c) => c.dramAddRange(o.s, o.s + o.len, o.node, o.movable));
             want = ref.add(o.s, o.s + o.len, o.node, o.movable);
           } else if (o.k === 'adds') {
-            const stride = o.len + o.gap;
-            got = p.same('adds', (c) => c.dramAddRanges(o.s, o.len, o.count, stride, o.node, o.movable));
-            want = ref.adds(o.s, o.len, o.count, stride, o.node, o.movable);
+            // gap -1: a run of blocks, aligned to them (one record in the cores)
+            const stride = o.len + Math.max(0, o.gap);
+            const s = o.gap < 0 ? o.s - (o.s % o.len) : o.s;
+            got = p.same('adds', (c) => c.dramAddRanges(s, o.len, o.count, stride, o.node, o.movable));
+            want = ref.adds(s, o.len, o.count, stride, o.node, o.movable);
           } else if (o.k === 'removes') {
             // the ranges from one on, laid out as the next one says (skew: a layout that is not theirs)
             const sorted = [...ref.ranges].sort((a, b) => a.s - b.s);
@@ -274,6 +277,47 @@ describe('allocPagesRun: the loop at once, or nothing', () => {
     expect(small.same('run', (c) => c.allocPagesRun(9, 512, Purpose.Memmap))).toBe(-1);
     expect(small.same('run', (c) => c.allocPagesRun(9, 511, Purpose.Memmap))).toBe(0x200);
     expect(small.same('bad', (c) => [c.allocPagesRun(9, 0, 0), c.allocPagesRun(31, 1, 0), c.allocPagesRun(0, 1.5, 0), c.allocPagesRun(0, 1, 0, 2)])).toEqual([EINVAL, EINVAL, EINVAL, EINVAL]);
+  });
+});
+
+describe('a run of memory blocks (dramAddRanges): one record, the semantics of one range per block', () => {
+  it('kmem-offline-online shape: 24 blocks of 128 MiB at 16 GiB as a run and as 24 ranges give the same allocations, frees, removals (a block in the middle, a busy one) and dramStats on both cores', async () => {
+    const B = 0x8000; // 128 MiB
+    const S = 0x400000; // 16 GiB
+    const run = await pair(coreConfig({ ramRanges: [[0x100, 0x10000]] }));
+    const each = await pair(coreConfig({ ramRanges: [[0x100, 0x10000]] }));
+    expect(run.same('run', (c) => c.dramAddRanges(S, B, 24, B, 0, true))).toBe(0);
+    for (let i = 0; i < 24; i++) expect(each.same('block', (c) => c.dramAddRange(S + i * B, S + (i + 1) * B, 0, true))).toBe(0);
+    const both = <T,>(what: string, f: (c: Parameters<Parameters<typeof run.same>[1]>[0]) => T): T => {
+      const a = run.same(what, f);
+      expect(each.same(what, f), what).toEqual(a);
+      expect(run.same('stats', (c) => c.dramStats()), what).toEqual(each.same('stats', (c) => c.dramStats()));
+      return a;
+    };
+    // nothing larger than a block (order 15) comes from the run; 2^15 pages do, block by block
+    expect(both('order 16', (c) => c.allocPages(16, Purpose.HugeTlb, ALLOC_MOVABLE))).toBe(ENOMEM);
+    expect(both('order 15', (c) => c.allocPages(15, Purpose.HugeTlb, ALLOC_MOVABLE))).toBe(S);
+    expect(both('order 9', (c) => c.allocPages(9, Purpose.HugeTlb, ALLOC_MOVABLE))).toBe(S + B);
+    // a run of pages may not cross into the next block; a free may not span two
+    expect(both('run across', (c) => c.allocPagesRun(9, 64, Purpose.HugeTlb, ALLOC_MOVABLE))).toBe(-1);
+    expect(both('run inside', (c) => c.allocPagesRun(9, 63, Purpose.HugeTlb, ALLOC_MOVABLE))).toBe(S + B + 512);
+    expect(both('free across', (c) => c.freePages(S + B - 512, 10, Purpose.HugeTlb))).toBe(EFAULT);
+    // block 5 leaves (free), block 1 is busy, a block's half or two blocks as one are no ranges
+    expect(both('remove 5', (c) => c.dramRemoveRange(S + 5 * B, S + 6 * B))).toBe(0);
+    expect(both('remove busy', (c) => c.dramRemoveRange(S + B, S + 2 * B))).toBe(EBUSY);
+    expect(both('remove half', (c) => c.dramRemoveRange(S + 7 * B, S + 7 * B + B / 2))).toBe(EINVAL);
+    expect(both('remove two', (c) => c.dramRemoveRange(S + 7 * B, S + 9 * B))).toBe(EINVAL);
+    expect(both('removes over the hole', (c) => c.dramRemoveRanges(S + 4 * B, B, 3, B))).toBe(EINVAL);
+    expect(both('removes busy', (c) => c.dramRemoveRanges(S, B, 4, B))).toBe(EBUSY);
+    // back in, then blocks 4..23 at once (across the record block 5 is now)
+    expect(both('re-add 5', (c) => c.dramAddRange(S + 5 * B, S + 6 * B, 0, true))).toBe(0);
+    expect(both('alloc in 5', (c) => c.allocPages(15, Purpose.HugeTlb, ALLOC_MOVABLE))).toBe(S + 2 * B);
+    expect(both('removes busy 2', (c) => c.dramRemoveRanges(S + 2 * B, B, 22, B))).toBe(EBUSY);
+    expect(both('removes 3..23', (c) => c.dramRemoveRanges(S + 3 * B, B, 21, B))).toBe(0);
+    for (const [pfn, order] of [[S, 15], [S + B, 9], [S + 2 * B, 15]] as const) expect(both('free', (c) => c.freePages(pfn, order, Purpose.HugeTlb))).toBe(0);
+    for (let i = 0; i < 64; i++) if (i) expect(both('free run', (c) => c.freePages(S + B + 512 * i, 9, Purpose.HugeTlb))).toBe(0);
+    expect(both('removes 0..2', (c) => c.dramRemoveRanges(S, B, 3, B))).toBe(0);
+    expect(run.same('stats', (c) => c.dramStats()).totalPages).toBe(0x10000 - 0x100);
   });
 });
 

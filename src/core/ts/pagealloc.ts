@@ -44,6 +44,32 @@ function setBits(bits: Uint32Array, a: number, b: number, used: boolean): void {
   for (k += w * 32; k < b; k++) bits[k >>> 5] = used ? bits[k >>> 5] | (1 << (k & 31)) : bits[k >>> 5] & ~(1 << (k & 31));
 }
 
+/** The end of the range pfn is in: its record's, or its block's in a run. */
+function blockEnd(r: RamRange, pfn: number): number {
+  return r.shift === 0 ? r.end : Math.min(r.end, (Math.floor(pfn / 2 ** r.shift) + 1) * 2 ** r.shift);
+}
+
+/** A copy of a partly used chunk's bitmap masked to pages [lo, hi) (the rest reads as used), recounted; and its free pages. */
+function matClip(m: Mat, lo: number, hi: number): { mat: Mat; free: number } {
+  const c = new Mat();
+  c.bits.set(m.bits);
+  setBits(c.bits, 0, lo, true);
+  setBits(c.bits, hi, CHUNK, true);
+  let free = 0;
+  for (let b = 0; b < CHUNK / BLOCK; b++) {
+    let used = 0;
+    for (let w = b * 16; w < b * 16 + 16; w++) {
+      let v = c.bits[w];
+      v = v - ((v >>> 1) & 0x55555555);
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      used += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+    }
+    c.blockFree[b] = BLOCK - used;
+    free += BLOCK - used;
+  }
+  return { mat: c, free };
+}
+
 class RamRange {
   /** Chunk index (pfn >> 18) of the first chunk. */
   readonly c0: number;
@@ -56,6 +82,8 @@ class RamRange {
     readonly end: number,
     readonly node: number,
     readonly movable: boolean,
+    /** A run of memory blocks of 2^shift pages (start aligned to them), one record for as many ranges; 0: one range. */
+    readonly shift = 0,
   ) {
     this.c0 = Math.floor(start / CHUNK);
     const n = Math.floor((end - 1) / CHUNK) - this.c0 + 1;
@@ -303,6 +331,8 @@ export class PageAlloc {
         for (let i = this.firstEndingAbove(from); i < this.ranges.length; i++) {
           const r = this.ranges[i];
           if (r.node !== nid || (r.movable ? 1 : 0) !== k) continue;
+          // a run's blocks are ranges of their own: nothing larger than a block comes from it
+          if (r.shift !== 0 && order > r.shift) continue;
           const pfn = r.find(order, from);
           if (pfn >= 0) {
             hints[h] = pfn;
@@ -362,7 +392,7 @@ export class PageAlloc {
     const at = this.search(order, flags);
     if (!at) return -1;
     const n = count * 2 ** order;
-    if (at.pfn + n > at.r.end || !at.r.all(at.pfn, n, false)) return -1;
+    if (at.pfn + n > blockEnd(at.r, at.pfn) || !at.r.all(at.pfn, n, false)) return -1;
     this.take(at.r, at.pfn, n, purpose);
     return at.pfn;
   }
@@ -371,7 +401,7 @@ export class PageAlloc {
   freePages(pfn: number, order: number, purpose: Purpose): number {
     const n = 2 ** order;
     const r = orderOk(order) && isPfn(pfn) ? this.ranges[this.firstEndingAbove(pfn)] : undefined;
-    if (!r || pfn < r.start || pfn + n > r.end || !r.all(pfn, n, true)) {
+    if (!r || pfn < r.start || pfn + n > blockEnd(r, pfn) || !r.all(pfn, n, true)) {
       this.events.emit(EventType.Bug, u64Of(pfn), BigInt.asUintN(64, BigInt(order | 0)));
       return EFAULT;
     }
@@ -422,6 +452,12 @@ export class PageAlloc {
     if (last + nrPages > MAX_PFN) return EINVAL;
     const i = this.firstEndingAbove(startPfn);
     if (i < this.ranges.length && this.ranges[i].start < last + nrPages) return EINVAL;
+    if (count === 1) return this.dramAddRange(startPfn, startPfn + nrPages, node, movable);
+    if (nrPages === stride && stride >= 2 && Number.isInteger(Math.log2(stride)) && startPfn % stride === 0) {
+      // one record for the run
+      this.insert(new RamRange(startPfn, startPfn + count * stride, node, movable, Math.log2(stride)));
+      return 0;
+    }
     // the table opens count places at i in one move (no spread: a run may be a million blocks)
     const rs = this.ranges;
     const tail = rs.length - i;
@@ -441,42 +477,125 @@ export class PageAlloc {
     return 0;
   }
 
-  /** Hot-remove `count` ranges at once, each exactly as held and adjacent in the table; all or nothing: 0, -EINVAL or -EBUSY. */
-  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number {
-    if (!isPfn(startPfn) || !Number.isInteger(nrPages) || !Number.isInteger(count) || !Number.isInteger(stride) || nrPages < 1 || count < 1 || stride < nrPages) return EINVAL;
-    const i = this.firstEndingAbove(startPfn);
-    if (i + count > this.ranges.length) return EINVAL;
-    let busy = false;
-    for (let k = 0; k < count; k++) {
-      const r = this.ranges[i + k];
-      const s = startPfn + k * stride;
-      if (r.start !== s || r.end !== s + nrPages) return EINVAL;
-      if (!busy && !r.all(s, nrPages, false)) busy = true;
-    }
-    if (busy) return EBUSY;
-    for (let k = 0; k < count; k++) {
-      const r = this.ranges[i + k];
-      this.nodes[r.node].totalPages -= nrPages;
-      this.nodes[r.node].freePages -= nrPages;
-    }
-    this.ranges.splice(i, count);
-    this.totalPages -= count * nrPages;
-    this.nrFree -= count * nrPages;
-    return 0;
+  /** Where range [s, e) is held: the index of its record (one range, or a block of a run), or -1. */
+  private rangeAt(s: number, e: number): number {
+    const i = this.firstEndingAbove(s);
+    const r = this.ranges[i];
+    if (!r) return -1;
+    const block = r.shift === 0 ? 0 : 2 ** r.shift;
+    if (r.start === s && r.end === e && (r.shift === 0 || e - s === block)) return i;
+    if (r.shift === 0 || e - s !== block || s < r.start || e > r.end || (s - r.start) % block !== 0) return -1;
+    return i;
   }
 
-  /** Hot-remove the range [startPfn, endPfn) (exactly one range): 0, -EINVAL (no such range) or -EBUSY (a page of it in use). */
-  dramRemoveRange(startPfn: number, endPfn: number): number {
-    const i = isPfn(startPfn) ? this.firstEndingAbove(startPfn) : this.ranges.length;
+  /** Run i split at pfn x (inside it, on its block grid) into [start, x) at i and [x, end) at i + 1; nothing an allocation sees changes. */
+  private split(i: number, x: number): void {
+    const o = this.ranges[i];
+    const l = new RamRange(o.start, x, o.node, o.movable, o.shift);
+    const r = new RamRange(x, o.end, o.node, o.movable, o.shift);
+    const co = Math.floor(x / CHUNK) - o.c0;
+    for (let c = 0; c < l.free.length; c++) {
+      l.free[c] = o.free[c];
+      const m = o.mats.get(c);
+      if (m) l.mats.set(c, m);
+    }
+    for (let c = 0; c < r.free.length; c++) {
+      r.free[c] = o.free[co + c];
+      const m = o.mats.get(co + c);
+      if (m) r.mats.set(c, m);
+    }
+    if (co === l.free.length - 1) {
+      // the chunk both keep: each side's part of it
+      const cb = o.base(co);
+      const m = o.mats.get(co);
+      const lc = l.free.length - 1;
+      if (!m) {
+        const used = o.free[co] === 0;
+        l.free[lc] = used ? 0 : l.cap(lc);
+        r.free[0] = used ? 0 : r.cap(0);
+      } else {
+        const a = matClip(m, Math.max(o.start, cb) - cb, x - cb);
+        const b = matClip(m, x - cb, Math.min(o.end, cb + CHUNK) - cb);
+        l.free[lc] = a.free;
+        r.free[0] = b.free;
+        if (a.free === 0 || a.free === l.cap(lc)) l.mats.delete(lc);
+        else l.mats.set(lc, a.mat);
+        if (b.free === 0 || b.free === r.cap(0)) r.mats.delete(0);
+        else r.mats.set(0, b.mat);
+      }
+    }
+    this.ranges.splice(i, 1, l, r);
+  }
+
+  /** Record i cut so that [s, e) (on its grid) is a record of its own; its index. */
+  private isolate(i: number, s: number, e: number): number {
+    let k = i;
+    if (this.ranges[k].start < s) this.split(k++, s);
+    if (this.ranges[k].end > e) this.split(k, e);
+    return k;
+  }
+
+  /** Drop record i, wholly free, and its pages from the counts. */
+  private drop(i: number): void {
     const r = this.ranges[i];
-    if (!r || r.start !== startPfn || r.end !== endPfn) return EINVAL;
-    if (!r.all(r.start, r.end - r.start, false)) return EBUSY;
-    this.ranges.splice(i, 1);
     const n = r.end - r.start;
+    this.ranges.splice(i, 1);
     this.totalPages -= n;
     this.nrFree -= n;
     this.nodes[r.node].totalPages -= n;
     this.nodes[r.node].freePages -= n;
+  }
+
+  /**
+   * Hot-remove `count` ranges at once, each exactly as held (a range, or a block of a run),
+   * [startPfn + i * stride, + nrPages); all or nothing: 0, -EINVAL or -EBUSY.
+   */
+  dramRemoveRanges(startPfn: number, nrPages: number, count: number, stride: number): number {
+    if (!isPfn(startPfn) || !Number.isInteger(nrPages) || !Number.isInteger(count) || !Number.isInteger(stride) || nrPages < 1 || count < 1 || stride < nrPages) return EINVAL;
+    if (count - 1 > (MAX_PFN - startPfn) / stride) return EINVAL;
+    const end = startPfn + (count - 1) * stride + nrPages;
+    if (end > MAX_PFN) return EINVAL;
+    if (nrPages !== stride) {
+      // apart: each its own record, checked first, then removed
+      for (let k = 0; k < count; k++) if (this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages) < 0) return EINVAL;
+      for (let k = 0; k < count; k++) if (!this.ranges[this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages)].all(startPfn + k * stride, nrPages, false)) return EBUSY;
+      for (let k = 0; k < count; k++) this.dramRemoveRange(startPfn + k * stride, startPfn + k * stride + nrPages);
+      return 0;
+    }
+    // adjacent: the records from startPfn to end, each a range of nrPages or a run of nrPages-page blocks
+    const i0 = this.firstEndingAbove(startPfn);
+    let pos = startPfn;
+    let i = i0;
+    while (pos < end) {
+      const r = this.ranges[i];
+      if (!r || r.start > pos) return EINVAL;
+      if (r.shift === 0) {
+        if (r.start !== pos || r.end - r.start !== nrPages || r.end > end) return EINVAL;
+      } else if (2 ** r.shift !== nrPages || (pos - r.start) % nrPages !== 0) return EINVAL;
+      pos = Math.min(r.end, end);
+      i++;
+    }
+    pos = startPfn;
+    for (let k = i0; k < i; k++) {
+      const to = Math.min(this.ranges[k].end, end);
+      if (!this.ranges[k].all(pos, to - pos, false)) return EBUSY;
+      pos = to;
+    }
+    // the first and the last record may reach past the span: cut them there
+    const first = this.isolate(i0, startPfn, Math.min(this.ranges[i0].end, end));
+    const last = first + (i - 1 - i0);
+    if (this.ranges[last].end > end) this.split(last, end);
+    for (let k = last; k >= first; k--) this.drop(k);
+    return 0;
+  }
+
+  /** Hot-remove exactly the range [startPfn, endPfn) (a range, or a block of a run): 0, -EINVAL (no such range) or -EBUSY (a page of it in use). */
+  dramRemoveRange(startPfn: number, endPfn: number): number {
+    if (!isPfn(startPfn) || !(endPfn > startPfn)) return EINVAL;
+    const at = this.rangeAt(startPfn, endPfn);
+    if (at < 0) return EINVAL;
+    if (!this.ranges[at].all(startPfn, endPfn - startPfn, false)) return EBUSY;
+    this.drop(this.isolate(at, startPfn, endPfn));
     return 0;
   }
 
