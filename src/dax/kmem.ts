@@ -253,6 +253,7 @@ export class Kmem {
   /** Two runs, b right after a, that one run can stand for: same state, same memmap layout, one node. */
   private alike(a: KmemRun, b: KmemRun): boolean {
     return (
+      !this.k.cfg.kmemBlockByBlock &&
       a.start + BigInt(a.count) * this.blockSize === b.start &&
       a.zone === b.zone &&
       !a.pinned &&

@@ -39,6 +39,8 @@ export interface KernelConfig {
   memmapOnMemoryParam: boolean | 'force';
   /** memhp_default_state: what hot-plugged memory blocks do (auto_online_blocks). */
   autoOnlineBlocks: OnlineType;
+  /** The model's own: dax kmem onlines, offlines and hands blocks to the page allocator one at a time, not as runs (the reference the runs are tested against). */
+  kmemBlockByBlock: boolean;
 }
 
 /** The address-space layout of the paging mode: PAGE_OFFSET, VMEMMAP_START, physical bits. */
