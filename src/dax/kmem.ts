@@ -284,10 +284,27 @@ export class Kmem {
    */
   private addBlocks(kd: KmemDevice, parent: Resource, start: bigint, end: bigint, memmapPages: number, owner: object): void {
     const k = this.k;
-    for (let at = start; at < end; at += this.blockSize) {
-      const altmap = this.addBlock(at, memmapPages, owner);
-      if (typeof altmap === 'number') {
+    // the blocks' own memmaps (mhp_init_memmap_on_memory) are set up in one write per run, once added
+    const pages = Number(this.blockSize >> 12n);
+    let initFrom = start;
+    const initAdded = (to: bigint) => {
+      for (let at = initFrom; at < to; ) {
+        const n = Math.min(this.nodeRunBlocks(at, to), Number((to - at) / this.blockSize));
+        k.memmap.initMemoryBlocks(Number(at >> 12n), pages, n, memmapPages);
+        at += BigInt(n) * this.blockSize;
+      }
+      initFrom = to;
+    };
+    let at = start;
+    try {
+      for (; at < end; at += this.blockSize) {
+        const altmap = this.addBlock(at, k.cfg.kmemBlockByBlock ? memmapPages : -memmapPages, owner);
+        if (typeof altmap !== 'number') {
+          this.pushRun(kd, { start: at, count: 1, memmapPages, altmaps: [altmap], zone: null, pinned: false });
+          continue;
+        }
         if (k.poisoned) throw KernelError.fromErrno(altmap, `${kd.dev}: add_memory oopsed`);
+        if (!k.cfg.kmemBlockByBlock) initAdded(at);
         for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
         kd.runs.length = 0;
         this.devices.delete(kd.dev);
@@ -295,7 +312,8 @@ export class Kmem {
         this.stranded.set(kd.dev, { start, end });
         throw this.memoryAddFailed(kd.dev, start, end, altmap);
       }
-      this.pushRun(kd, { start: at, count: 1, memmapPages, altmaps: [altmap], zone: null, pinned: false });
+    } finally {
+      if (!k.cfg.kmemBlockByBlock && kd.runs.length) initAdded(at);
     }
   }
 
@@ -465,7 +483,8 @@ export class Kmem {
     const startPfn = Number(r.start >> 12n);
     // move_pfn_range_to_zone: one init over the run when the blocks have no memmap of their own between them
     if (r.memmapPages === 0) this.k.memmap.onlinePages(startPfn, pages * r.count, movable);
-    else for (let i = 0; i < r.count; i++) this.k.memmap.onlinePages(startPfn + i * pages + r.memmapPages, pages - r.memmapPages, movable);
+    else if (this.k.cfg.kmemBlockByBlock) for (let i = 0; i < r.count; i++) this.k.memmap.onlinePages(startPfn + i * pages + r.memmapPages, pages - r.memmapPages, movable);
+    else this.k.memmap.onlineBlocks(startPfn, pages, r.count, r.memmapPages, movable);
     this.joinAllocator(r, movable);
     this.setZone(r, movable ? 'Movable' : 'Normal');
   }
@@ -481,9 +500,13 @@ export class Kmem {
     }
   }
 
-  /** create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the block; its altmap, or an errno. */
-  private addBlock(start: bigint, memmapPages: number, owner: object): VmemAltmap | number {
+  /**
+   * create_altmaps_and_memory_blocks for one block: arch_add_memory with the block's own altmap, then the
+   * block; its altmap, or an errno. A negative memmapPages: the caller sets up the memmap's own struct pages.
+   */
+  private addBlock(start: bigint, memmapPagesOrDeferred: number, owner: object): VmemAltmap | number {
     const k = this.k;
+    const memmapPages = Math.abs(memmapPagesOrDeferred);
     const startPfn = Number(start >> 12n);
     const altmap = k.altmaps.create({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: 0n });
     if (!altmap) return -12;
@@ -501,7 +524,7 @@ export class Kmem {
     }
     if (k.ftrace.on) k.ftrace.leaf('create_memory_block_devices');
     // add_memory_block, then mhp_init_memmap_on_memory: the vmemmap pages' own struct pages
-    k.memmap.initMemoryBlock(startPfn, memmapPages);
+    if (memmapPagesOrDeferred > 0) k.memmap.initMemoryBlock(startPfn, memmapPages);
     return altmap;
   }
 

@@ -220,6 +220,27 @@ export class Memmap {
     this.init(startPfn, memmapPages, ZONE_NORMAL, this.k.numa.targetNode(BigInt(startPfn) << 12n));
   }
 
+  /**
+   * memmap_init_range over `count` adjacent blocks of blockPages from startPfn (one node), each block's pages
+   * [skip, skip + nrPages): what initMemoryBlock or onlinePages per block does, in one write.
+   */
+  private initEvery(startPfn: number, blockPages: number, count: number, skip: number, nrPages: number, zone: number): void {
+    if (count <= 0 || nrPages <= 0) return;
+    this.pagesInitialised += count * nrPages;
+    const op = initPageOp(this.layout, zone, this.k.numa.targetNode(BigInt(startPfn) << 12n));
+    if (this.k.core.memmapWriteEvery(startPfn + skip, startPfn + (count - 1) * blockPages + skip + nrPages, blockPages, nrPages, op) < 0) this.k.hostOom();
+  }
+
+  /** mhp_init_memmap_on_memory for `count` adjacent blocks of blockPages: each block's first memmapPages. */
+  initMemoryBlocks(startPfn: number, blockPages: number, count: number, memmapPages: number): void {
+    this.initEvery(startPfn, blockPages, count, 0, memmapPages, ZONE_NORMAL);
+  }
+
+  /** online_pages for `count` adjacent blocks of blockPages: each block's pages after its first `skip` (its own memmap). */
+  onlineBlocks(startPfn: number, blockPages: number, count: number, skip: number, movable: boolean): void {
+    this.initEvery(startPfn, blockPages, count, skip, blockPages - skip, movable ? ZONE_MOVABLE : ZONE_NORMAL);
+  }
+
   /** online_pages -> move_pfn_range_to_zone: the struct pages of the pages going online, in their zone. */
   onlinePages(startPfn: number, nrPages: number, movable: boolean): void {
     this.init(startPfn, nrPages, movable ? ZONE_MOVABLE : ZONE_NORMAL, this.k.numa.targetNode(BigInt(startPfn) << 12n));
