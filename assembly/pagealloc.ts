@@ -881,6 +881,32 @@ export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32
       if (at < 0) return EINVAL;
     }
     for (let k: u64 = 0; k < count; k++) if (!allAre(range(<u32>rangeAt(s + k * stride, s + k * stride + len)), s + k * stride, len, false)) return EBUSY;
+    // records of their own, one after the other in the table (memory_blocks with memmap_on_memory): one move
+    const i0 = firstEndingAbove(s);
+    let own = <u64>i0 + count <= <u64>nRanges;
+    for (let k: u64 = 0; own && k < count; k++) {
+      const r = range(i0 + <u32>k);
+      own = r.start == s + k * stride && r.end == s + k * stride + len && r.shift == 0;
+    }
+    if (own) {
+      const n = <u32>count;
+      for (let k: u32 = 0; k < n; k++) {
+        const r = range(i0 + k);
+        if (r.slots != 0) {
+          const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
+          for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
+          metaSlots -= r.slots;
+        }
+        const nt = nodeAt(r.node);
+        store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - len);
+        store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - len);
+      }
+      totalPages -= <u64>n * len;
+      freeCount -= <u64>n * len;
+      if (i0 + n < nRanges) memory.copy(ranges + <usize>i0 * RANGE_REC, ranges + <usize>(i0 + n) * RANGE_REC, <usize>(nRanges - i0 - n) * RANGE_REC);
+      nRanges -= n;
+      return 0;
+    }
     for (let k: u64 = 0; k < count; k++) {
       const err = dramRemoveRange(s + k * stride, s + k * stride + len);
       if (err != 0) return err;

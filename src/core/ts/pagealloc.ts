@@ -559,6 +559,24 @@ export class PageAlloc {
       // apart: each its own record, checked first, then removed
       for (let k = 0; k < count; k++) if (this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages) < 0) return EINVAL;
       for (let k = 0; k < count; k++) if (!this.ranges[this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages)].all(startPfn + k * stride, nrPages, false)) return EBUSY;
+      // records of their own, one after the other in the table (memory blocks with memmap_on_memory): one move
+      const i0 = this.firstEndingAbove(startPfn);
+      let own = i0 + count <= this.ranges.length;
+      for (let k = 0; own && k < count; k++) {
+        const r = this.ranges[i0 + k];
+        own = r.start === startPfn + k * stride && r.end === startPfn + k * stride + nrPages && r.shift === 0;
+      }
+      if (own) {
+        for (let k = 0; k < count; k++) {
+          const r = this.ranges[i0 + k];
+          this.nodes[r.node].totalPages -= nrPages;
+          this.nodes[r.node].freePages -= nrPages;
+        }
+        this.ranges.splice(i0, count);
+        this.totalPages -= count * nrPages;
+        this.nrFree -= count * nrPages;
+        return 0;
+      }
       for (let k = 0; k < count; k++) this.dramRemoveRange(startPfn + k * stride, startPfn + k * stride + nrPages);
       return 0;
     }
