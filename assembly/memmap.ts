@@ -10,8 +10,9 @@
 import { ENOMEM } from './abi';
 import { IO, RES } from './layout';
 import { opMask, opSelf, opWord, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
-import { PTE_PFN_MASK, PTE_PRESENT, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
-import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
+import { crBase, crCount, crCsShift, crFind, crFrameCount } from './compoundrun';
+import { findTable, NO_TABLE, PTE_PFN_MASK, PTE_PRESENT, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
+import { frameAddr, frameForWrite, nextBacked, physRead64, runTablesBacked } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
 
 export const STRUCT_PAGE_SIZE: u64 = 64;
@@ -199,11 +200,39 @@ export function memmapWrite(p: u64, n: u64, mask: u32, self: u32): i32 {
 export function memmapWriteEvery(start: u64, end: u64, step: u64, count: u64, mask: u32, self: u32): i32 {
   setOp(mask & 0xff, self & mask & 0xff);
   pteBlock = ~(<u64>0);
+  // the compound pages of a GiB of vmemmap held as a compound run: their head and first-tail pages are
+  // all the run's vmemmap pages, so (the op not self-relative) one fill over the run does them all
+  const runs = crCount != 0 && !cfgEager && (self & mask) == 0 && count << 6 == 8192;
   for (let p = start; p < end; p += step) {
+    if (runs && ((cfgVmemmapStart + (p << 6)) & (PUD_SIZE - 1)) == 0 && end - p >= PUD_SIZE >> 6) {
+      const r = writeRun(p, step);
+      if (r < 0) return r;
+      if (r > 0) {
+        p += (PUD_SIZE >> 6) - step;
+        continue;
+      }
+    }
     const r = memmapApplyCached(p, end - p < count ? end - p : count);
     if (r < 0) return r;
   }
   return 0;
+}
+
+const PUD_SIZE: u64 = 1 << 30;
+
+/**
+ * memmapWriteEvery's steps over the GiB of vmemmap from pfn p's struct page at once, when it is one
+ * compound run of compound pages of `step` pfns none of whose tables was written since: the op as one fill
+ * over the run's frames (its table frames keep reading as tables: a run wins over a pattern). 1 done,
+ * 0 when it does not apply, or the fill's -ENOMEM.
+ */
+function writeRun(p: u64, step: u64): i32 {
+  const pmd = findTable(cfgVmemmapStart + (p << 6), 21);
+  if (pmd == NO_TABLE) return 0;
+  const i = crFind(pmd >> 12);
+  if (i < 0 || crBase(i) != pmd >> 12 || <u64>1 << crCsShift(i) != step << 6 || runTablesBacked(i)) return 0;
+  const r = fillFrames(crBase(i), crFrameCount(i), p);
+  return r < 0 ? r : 1;
 }
 
 /** memmapApplyCached's PTE table: the 2 MiB block of vmemmap VA it maps (va >> 21; all ones = none), and its phys. */
