@@ -420,8 +420,7 @@ function populateCompoundRun(addr: u64, cs: u64): i32 {
   const p = allocPagesRun(0, n, PURPOSE_MEMMAP, 0);
   if (p < 0) return 0;
   const base = <u64>p;
-  purposeMove(base, 1, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE);
-  purposeMove(base + 1, 512, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE);
+  purposeMove(base, 513, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE); // the PMD table and the 512 PTE tables
   const i = crCreate(base, csShift);
   if (i < 0 || !physWrite64(ea, (base << 12) | TABLE_BITS)) {
     // as populate_address: the PMD table goes back (and the pages after it were never taken)
