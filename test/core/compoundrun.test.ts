@@ -45,7 +45,7 @@ describe.each(CORE_BACKENDS)('compound runs (%s)', (_name, make) => {
   it.each([
     ['T44 2 MiB compound pages', 512, 1 + 512 * 129],
     ['1 GiB compound pages', 262144, 1 + 64 * 10],
-  ])('%s over 128 GiB + a section in one call: the single steps\' tables, frames, DRAM and memmap; %d frames a run, nothing backed', async (_n, compound, runFrames) => {
+  ])('%s (%d pfns) over 128 GiB + a section in one call: the single steps\' tables, frames, DRAM and memmap; %d frames a run, nothing backed', async (_n, compound, runFrames) => {
     const { c, ref } = await pair(make);
     const before = c.dramStats();
     const hostBefore = c.backedBytes();
