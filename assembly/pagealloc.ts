@@ -20,7 +20,7 @@
 import { ALLOC_MOVABLE, EBUSY, EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, MAX_NUMNODES, PURPOSES } from './abi';
 import { CTL_PURPOSE, DRAM_MAX_PFN, DYN, IO, NODE_REC, RANGE_IO, RANGE_REC, RES, STAGE_REC } from './layout';
 import { discardFrames } from './physmem';
-import { slotAddr, slotAllocRun, slotFree, slotsMove } from './pool';
+import { slotAddr, slotAllocRun, slotFree } from './pool';
 import { emit, ensureMemory, faultFires, faultsArmed, hostFailure } from './state';
 
 const MAX_ORDER: i32 = 30;
@@ -535,11 +535,15 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   if (nRanges == rangeCap) {
     const cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap * 2;
     const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
-    const a = slotsMove(ranges, rangeSlots, <usize>nRanges * RANGE_REC, ns);
-    if (a == 0) {
+    const t = slotAllocRun(ns);
+    if (t == 0) {
       hostFailure();
       return ENOMEM;
     }
+    const a = slotAddr(t - 1);
+    if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
+    const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
+    for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
     metaSlots += <u64>ns - <u64>rangeSlots;
     ranges = a;
     rangeCap = cap;
