@@ -587,13 +587,21 @@ export class Kmem {
     const err = pa.removeRanges(s, len, n, stride);
     if (err === 0) return null;
     if (err !== ERRNO.EBUSY) throw new Error(`kmem: ${n} blocks of pfns from ${hex(BigInt(s))} were not the page allocator's (${err})`);
-    // which block: the first that does not leave on its own
-    for (let i = 0; i < n; i++) {
-      if (pa.removeRange(s + i * stride, s + i * stride + len) === 0) continue;
-      if (i > 0 && pa.addRanges(s, len, i, stride, this.k.numa.targetNode(r.start), r.zone === 'Movable')) throw new Error(`kmem: the page allocator refused pfns back from ${hex(BigInt(s))}`);
-      return this.blockView(r, i);
+    // which block: the first that does not leave, halving (blocks [0, lo) have left, a busy one is in [lo, lo + m))
+    let lo = 0;
+    let m = n;
+    while (m > 1) {
+      const h = m >> 1;
+      const e = pa.removeRanges(s + lo * stride, len, h, stride);
+      if (e === 0) {
+        lo += h;
+        m -= h;
+      } else if (e === ERRNO.EBUSY) m = h;
+      else throw new Error(`kmem: ${h} blocks of pfns from ${hex(BigInt(s + lo * stride))} were not the page allocator's (${e})`);
     }
-    throw new Error(`kmem: pfns from ${hex(BigInt(s))} are busy as a run and not as blocks`);
+    // those that left come back: nothing changes
+    if (lo > 0 && pa.addRanges(s, len, lo, stride, this.k.numa.targetNode(r.start), r.zone === 'Movable')) throw new Error(`kmem: the page allocator refused pfns back from ${hex(BigInt(s))}`);
+    return this.blockView(r, lo);
   }
 
   /** Take every online block of the device out of the page allocator, or none (EBUSY while any holds an allocation). */

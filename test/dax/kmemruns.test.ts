@@ -36,7 +36,8 @@ async function twins(backend: (typeof BACKENDS)[number], setup: (m: Machine) => 
       try {
         return { ok: f(m) };
       } catch (e) {
-        return { error: (e as { code?: string }).code ?? String(e) };
+        // the code and the message: the block an offline names
+        return { error: `${(e as { code?: string }).code}: ${(e as Error).message}` };
       }
     };
     for (const [what, f] of steps) {
