@@ -358,6 +358,13 @@ export class Kmem {
     return null;
   }
 
+  /** PageVmemmapSelfHosted of pfn's vmemmap: its block holds its own memmap (memmap_on_memory), so the page's struct pages live there. */
+  vmemmapSelfHosted(pfn: number): boolean {
+    const phys = BigInt(pfn) << 12n;
+    const b = this.blockAt((phys / this.blockSize) * this.blockSize);
+    return b !== null && b.memmapPages > 0;
+  }
+
   /** The block at `start` as a view, or null when no kmem device has it. */
   blockAt(start: bigint): KmemBlock | null {
     const l = this.locate(start);

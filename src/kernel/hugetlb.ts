@@ -34,7 +34,9 @@ export class Hugetlb {
     const pfn = nid === undefined ? k.pageAlloc.allocPages(order, Purpose.HugeTlb, movable) : k.numa.thisNode(nid, () => k.pageAlloc.allocPages(order, Purpose.HugeTlb, movable));
     if (pfn < 0) throw new KernelError('ENOMEM', `no free ${size} block of memory${nid === undefined ? '' : ` on node ${nid}`} for a HugeTLB page`);
     let freed = 0;
-    if (this.optimize) {
+    // vmemmap_should_optimize: a folio whose vmemmap is self-hosted (a memmap_on_memory block's own memmap,
+    // PageVmemmapSelfHosted) keeps it; those pages were never the page allocator's to free
+    if (this.optimize && !k.kmem.vmemmapSelfHosted(pfn)) {
       // a failed optimisation is not fatal: the folio keeps its whole vmemmap
       const host = k.hostFailures();
       const r = k.vmemmap.optimizeHuge(pfn, 2 ** order);

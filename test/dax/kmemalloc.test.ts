@@ -60,6 +60,33 @@ describe.each(BACKENDS)('kmem-onlined memory in the page allocator [%s]', (backe
     expect(pfns.findIndex(inKmem)).toBe(pfns.filter((p) => !inKmem(p)).length);
   });
 
+  it(`${C} with memmap_on_memory: 2 MiB HugeTLB pages from the blocks keep their vmemmap (self-hosted: PageVmemmapSelfHosted, no HVO), those from DRAM lose 7 pages each; all of them free again`, async () => {
+    const m = await createMachine({ backend, kernel: 'v6', e820: GUEST_E820 });
+    m.createNamespace({ size: '2G', mode: 'devdax', map: 'mem' });
+    m.reconfigureDevice('dax0.0', { mode: 'system-ram', memmapOnMemory: true });
+    const before = m.stats().dram;
+    const got: Array<{ pfn: number; vmemmapPagesFreed: number }> = [];
+    for (;;) {
+      try {
+        got.push(m.hugetlbAlloc('2M'));
+      } catch (e) {
+        if (!(e instanceof KernelError) || e.code !== 'ENOMEM') throw e;
+        break;
+      }
+    }
+    const fromKmem = got.filter((g) => inKmem(g.pfn));
+    // each 128 MiB block gives 63 pages: its first 2 MiB is its own memmap
+    expect(fromKmem).toHaveLength(15 * 63);
+    expect(fromKmem.every((g) => g.vmemmapPagesFreed === 0)).toBe(true);
+    expect(got.filter((g) => !inKmem(g.pfn)).every((g) => g.vmemmapPagesFreed === 7)).toBe(true);
+    for (const g of got) m.hugetlbFree(g.pfn);
+    // all back, less the PTE tables HVO's splits of the DRAM memmap's PMD leaves left behind (they stay split)
+    const after = m.stats().dram;
+    expect(after.freePages + (after.pageTablePages - before.pageTablePages)).toBe(before.freePages);
+    expect(after.hugetlbPages).toBe(0);
+    m.checkInvariants();
+  });
+
   it(`${C} step 06 shape: a block holding an allocation does not offline (EBUSY, "failure to isolate range") and MemTotal stays; freed, it offlines and MemTotal drops one block (the real step's 7 blocks: 917504 kB)`, async () => {
     const m = await kmemGuest(backend, 'normal');
     const pfns = drain(m, '2M');
