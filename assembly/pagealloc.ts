@@ -281,17 +281,33 @@ function allAre(r: Range, pfn: u64, n: u64, used: bool): bool {
     const cap = chunkCap(r, c);
     if (f != (used ? 0 : cap)) {
       if (f == (used ? cap : 0)) return false;
-      const u = chunkUnit(r, c);
-      let pos = p - b;
-      const e = q - b;
-      while (pos < e) {
-        const mask = wordMask(pos, e);
-        const v = load<u64>(u + (<usize>(pos >> 6) << 3)) & mask;
-        if (used ? v != mask : v != 0) return false;
-        pos = (pos | 63) + 1;
-      }
+      if (!unitAllAre(chunkUnit(r, c), p - b, q - b, used)) return false;
     }
     p = q;
+  }
+  return true;
+}
+
+/** Are bits [a, e) of unit u all set (used) or all clear? Whole 2 MiB blocks go by their free counts (inside the range: 512 free or 0), four at a time. */
+function unitAllAre(u: usize, a: u64, e: u64, used: bool): bool {
+  const cnt = u + UNIT_COUNTS;
+  const want: u64 = used ? 0 : 512;
+  const want4: u64 = want * 0x0001000100010001;
+  let pos = a;
+  while (pos < e) {
+    if ((pos & 511) == 0 && e - pos >= 512) {
+      let k = pos >> 9;
+      const kEnd = e >> 9;
+      for (; k < kEnd && (k & 3) != 0; k++) if (<u64>load<u16>(cnt + (<usize>k << 1)) != want) return false;
+      for (; k + 4 <= kEnd; k += 4) if (load<u64>(cnt + (<usize>k << 1)) != want4) return false;
+      for (; k < kEnd; k++) if (<u64>load<u16>(cnt + (<usize>k << 1)) != want) return false;
+      pos = kEnd << 9;
+      continue;
+    }
+    const mask = wordMask(pos, e);
+    const v = load<u64>(u + (<usize>(pos >> 6) << 3)) & mask;
+    if (used ? v != mask : v != 0) return false;
+    pos = (pos | 63) + 1;
   }
   return true;
 }
