@@ -223,12 +223,15 @@ function countAdd(cnt: usize, k: u32, d: u64, used: bool): void {
   store<u16>(ca, used ? <u16>(<u64>load<u16>(ca) - d) : <u16>(<u64>load<u16>(ca) + d));
 }
 
-/** Free counts of blocks [a, b) set to v, four at a time between the ends. */
+/** Free counts of blocks [a, b) set to v, eight at a time. */
 function fillCounts(cnt: usize, a: u32, b: u32, v: u16): void {
-  const v4: u64 = <u64>v * 0x0001000100010001;
+  if (v == 0) {
+    memory.fill(cnt + (<usize>a << 1), 0, <usize>(b - a) << 1);
+    return;
+  }
+  const v8 = i16x8.splat(<i16>v);
   let k = a;
-  for (; k < b && (k & 3) != 0; k++) store<u16>(cnt + (<usize>k << 1), v);
-  for (; k + 4 <= b; k += 4) store<u64>(cnt + (<usize>k << 1), v4);
+  for (; k + 8 <= b; k += 8) v128.store(cnt + (<usize>k << 1), v8);
   for (; k < b; k++) store<u16>(cnt + (<usize>k << 1), v);
 }
 
@@ -293,11 +296,12 @@ function mark(r: Range, pfn: u64, n: u64, used: bool): void {
     const q = min<u64>(end, b + CHUNK);
     const cap = chunkCap(r, c);
     const at = chunkAt(r, c);
-    if (q - p == cap) {
-      // the whole chunk: its count says it all
+    const f = used ? chunkFree(r, c) - (q - p) : chunkFree(r, c) + (q - p);
+    if (f == 0 || f == cap) {
+      // wholly used or wholly free now: its count says it all
       const u = chunkUnit(r, c);
       if (u != 0) unitGive(u);
-      store<u32>(at, used ? 0 : <u32>cap);
+      store<u32>(at, <u32>f);
       store<u32>(at, 0, 4);
     } else {
       const u = materialise(r, c);
@@ -310,12 +314,7 @@ function mark(r: Range, pfn: u64, n: u64, used: bool): void {
       if (k1 > k0 + 2) fillCounts(cnt, k0 + 1, k1 - 1, used ? 0 : 512);
       markBlock(u, k0, lo, hi, used);
       if (k1 - 1 != k0) markBlock(u, k1 - 1, lo, hi, used);
-      const f = used ? chunkFree(r, c) - (q - p) : chunkFree(r, c) + (q - p);
       store<u32>(at, <u32>f);
-      if (f == 0 || f == cap) {
-        unitGive(u);
-        store<u32>(at, 0, 4);
-      }
     }
     p = q;
   }
@@ -340,18 +339,17 @@ function allAre(r: Range, pfn: u64, n: u64, used: bool): bool {
   return true;
 }
 
-/** Are bits [a, e) of unit u all set (used) or all clear? Blocks by their counts (whole ones four at a time), bits only for part of a block whose bits are kept. */
+/** Are bits [a, e) of unit u all set (used) or all clear? Blocks by their counts (whole ones eight at a time), bits only for part of a block whose bits are kept. */
 function unitAllAre(u: usize, a: u64, e: u64, used: bool): bool {
   const cnt = u + UNIT_COUNTS;
   const want: u64 = used ? 0 : 512;
-  const want4: u64 = want * 0x0001000100010001;
+  const want8 = i16x8.splat(<i16>want);
   let pos = a;
   while (pos < e) {
     if ((pos & 511) == 0 && e - pos >= 512) {
       let k = pos >> 9;
       const kEnd = e >> 9;
-      for (; k < kEnd && (k & 3) != 0; k++) if (<u64>load<u16>(cnt + (<usize>k << 1)) != want) return false;
-      for (; k + 4 <= kEnd; k += 4) if (load<u64>(cnt + (<usize>k << 1)) != want4) return false;
+      for (; k + 8 <= kEnd; k += 8) if (v128.any_true(v128.xor(v128.load(cnt + (<usize>k << 1)), want8))) return false;
       for (; k < kEnd; k++) if (<u64>load<u16>(cnt + (<usize>k << 1)) != want) return false;
       pos = kEnd << 9;
       continue;
