@@ -615,8 +615,15 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   r.movable = movable;
   r.slots = slots;
   r.pad = 0;
-  // free count and no unit (an inline table's words still hold the record that was shifted up)
-  for (let c: u32 = 0; c < nChunks; c++) store<u64>(chunkAt(r, c), chunkCap(r, c));
+  // free count and no unit (an inline table's words still hold the record that was shifted up): every
+  // chunk whole, two records at a time, then the two end ones as the range cuts them
+  const t = chunkAt(r, 0);
+  const whole = i64x2.splat(<i64>CHUNK);
+  let c: u32 = 0;
+  for (; c + 2 <= nChunks; c += 2) v128.store(t + (<usize>c << 3), whole);
+  if (c < nChunks) store<u64>(t + (<usize>c << 3), CHUNK);
+  store<u64>(t, chunkCap(r, 0));
+  store<u64>(t + (<usize>(nChunks - 1) << 3), chunkCap(r, nChunks - 1));
   if (nid >= nNodes) nNodes = nid + 1;
   const nt = nodeAt(nid);
   store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + (e - s));
