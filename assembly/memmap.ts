@@ -10,7 +10,8 @@
 import { ENOMEM } from './abi';
 import { IO, RES } from './layout';
 import { opMask, opSelf, opWord, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
-import { PTE_PFN_MASK, PTE_PRESENT, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
+import { crBase, crCount, crCsShift, crFind, crFrameCount } from './compoundrun';
+import { findTable, NO_TABLE, PTE_PFN_MASK, PTE_PRESENT, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { cfgEager, cfgVmemmapStart } from './state';
 
@@ -199,11 +200,39 @@ export function memmapWrite(p: u64, n: u64, mask: u32, self: u32): i32 {
 export function memmapWriteEvery(start: u64, end: u64, step: u64, count: u64, mask: u32, self: u32): i32 {
   setOp(mask & 0xff, self & mask & 0xff);
   pteBlock = ~(<u64>0);
+  // the compound pages of a GiB of vmemmap held as a compound run: their head and first-tail pages are
+  // all the run's vmemmap pages, so (the op not self-relative) one fill over the run does them all
+  const runs = crCount != 0 && !cfgEager && (self & mask) == 0 && count << 6 == 8192;
   for (let p = start; p < end; p += step) {
+    if (runs && ((cfgVmemmapStart + (p << 6)) & (PUD_SIZE - 1)) == 0 && end - p >= PUD_SIZE >> 6) {
+      if (writeRun(p, step)) {
+        p += (PUD_SIZE >> 6) - step;
+        continue;
+      }
+    }
     const r = memmapApplyCached(p, end - p < count ? end - p : count);
     if (r < 0) return r;
   }
   return 0;
+}
+
+const PUD_SIZE: u64 = 1 << 30;
+
+/**
+ * memmapWriteEvery's steps over the GiB of vmemmap from pfn p's struct page at once, when it is one
+ * compound run of compound pages of `step` pfns no frame of which is backed: the op as one pattern over
+ * the run's frames (its table frames keep reading as tables: a run wins over a pattern). 1 done, 0 when
+ * it does not apply (or the pattern table is full: the single steps then write bytes where they must).
+ */
+function writeRun(p: u64, step: u64): bool {
+  const pmd = findTable(cfgVmemmapStart + (p << 6), 21);
+  if (pmd == NO_TABLE) return false;
+  const i = crFind(pmd >> 12);
+  if (i < 0) return false;
+  const base = crBase(i);
+  const end = base + crFrameCount(i);
+  if (base != pmd >> 12 || <u64>1 << crCsShift(i) != step << 6 || nextBacked(base, end) < end) return false;
+  return patApply(base, end, p);
 }
 
 /** memmapApplyCached's PTE table: the 2 MiB block of vmemmap VA it maps (va >> 21; all ones = none), and its phys. */

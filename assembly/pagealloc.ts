@@ -575,6 +575,37 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   return 0;
 }
 
+/**
+ * n order-0 pages [pfn, pfn + n) back at once, as n freePages(p, 0, purpose) calls that all succeed
+ * would leave the allocator (its hints only ever lower bounds): 0; -EFAULT, nothing changed and no Bug
+ * event, when any page is not allocated DRAM of one range (the caller frees them one by one, as the
+ * kernel does); -ENOMEM when out of host room. A compound run's release (compoundrun.ts).
+ */
+export function freePagesRun(pfn: u64, n: u64, purpose: i32): i32 {
+  const i = n != 0 ? firstEndingAbove(pfn) : nRanges;
+  if (i >= nRanges || pfn < range(i).start || pfn + n > range(i).end || !allAre(range(i), pfn, n, true)) return EFAULT;
+  if (!unitsReserve(2)) return ENOMEM;
+  const r = range(i);
+  mark(r, pfn, n, false);
+  purposeAdd(purpose, -<i64>n, r.node);
+  for (let o: i32 = 0; o <= MAX_ORDER; o++) {
+    const s = pfn & ~((<u64>1 << <u64>o) - 1);
+    const at = hintAt(r.node, r.movable, o);
+    if (load<u64>(at) > s) store<u64>(at, s);
+  }
+  discardFrames(pfn, pfn + n);
+  return 0;
+}
+
+/** n allocated pages of the range holding pfn move from one purpose's count to another's (an allocPagesRun that served two purposes). */
+export function purposeMove(pfn: u64, n: u64, from: i32, to: i32): void {
+  const i = firstEndingAbove(pfn);
+  if (i >= nRanges) return;
+  const nid = range(i).node;
+  purposeAdd(from, -<i64>n, nid);
+  purposeAdd(to, <i64>n, nid);
+}
+
 // ---- ranges: boot, hot-add, hot-remove ----
 /** Insert the range [s, e) (disjoint from all) with all pages free. 0 or -ENOMEM (nothing changes). */
 function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {

@@ -8,10 +8,11 @@
 import { EFAULT, ENOMEM, INSPECT_NONE, INSPECT_NOT_CANONICAL, LOOKUP_ALTMAP, WALK_RES_ENTRIES, WALK_RES_LEVELS, WALK_RES_ROOT, WALK_RES_SIZE, NO_ALTMAP, PURPOSE_DIRECT_MAP, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE } from './abi';
 import { altmapFree, lookupAltmap } from './altmap';
 import { IO, RES, SCRATCH } from './layout';
-import { allocPages, freePages } from './pagealloc';
+import { crBase, crCount, crCreate, crCsShift, crDelete, crExplicit, crFind, crFrameCount, crTails, crTailShares } from './compoundrun';
+import { allocPages, freePages, freePagesRun, purposeMove } from './pagealloc';
 import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord } from './patterns';
-import { frameAddr, physRead64, physWrite64 } from './physmem';
-import { shareCount, shareDrop, shareDropMany, shareTotal } from './shares';
+import { frameAddr, physRead64, physWrite64, runTablesBacked } from './physmem';
+import { shareCount, shareDrop, shareDropMany, shareImplicit, shareTotal } from './shares';
 import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse, faultsArmed } from './state';
 
 export const PTE_PRESENT: u64 = 0x1;
@@ -135,7 +136,7 @@ function runShift(shift: u32): u32 {
  */
 export function isRunTable(table: u64, shift: u32): bool {
   const f = table >> 12;
-  if (frameAddr(f) != 0) return false;
+  if (frameAddr(f) != 0 || (crCount != 0 && crFind(f) >= 0)) return false;
   const p = patFind(f);
   if (p < 0 || patSelfShift(<u32>p) != runShift(shift)) return false;
   const e0 = patWord(<u32>p, f, 0);
@@ -148,7 +149,7 @@ export function isRunTable(table: u64, shift: u32): bool {
 /** Does the table hold nothing, not even a pattern (a page fresh from allocPages)? */
 export function tableBlank(table: u64): bool {
   const f = table >> 12;
-  return frameAddr(f) == 0 && patFind(f) < 0;
+  return frameAddr(f) == 0 && patFind(f) < 0 && (crCount == 0 || crFind(f) < 0);
 }
 
 /**
@@ -516,7 +517,8 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
         const whole = subLo == eStart && va == eLast;
         const sub = shift - 9;
         const run = whole && (sub == 21 || (direct && sub == 30)) && isRunTable(child, sub);
-        const r = run ? (direct ? 1 : releaseRunTable(child)) : removeTable(child, sub, subLo, va, direct);
+        const compound = whole && sub == 21 && !direct && !run && releaseCompoundRun(child);
+        const r = run ? (direct ? 1 : releaseRunTable(child)) : compound ? 1 : removeTable(child, sub, subLo, va, direct);
         if (r < 0) return r;
         if (r == 1 || tableEmpty(child)) {
           if (freePages(child >> 12, 0, direct ? PURPOSE_DIRECT_MAP : PURPOSE_PAGE_TABLE) < 0) return EFAULT;
@@ -576,6 +578,36 @@ function releaseRunTable(table: u64): i32 {
     }
   }
   return 1;
+}
+
+/**
+ * removeTable of a whole PMD table that is an intact compound run (compoundrun.ts: no table of it backed
+ * since, every share still implicit, so each tail has exactly the mappings the run made): every leaf's
+ * free_pagetable and every PTE table's free at once, as the walk would do them (a tail's last mapping
+ * frees it). The PMD table itself is the caller's to free. False, with nothing changed, when it does not
+ * apply: the walk goes entry by entry.
+ */
+function releaseCompoundRun(pmd: u64): bool {
+  if (crCount == 0 || releaseAltmap == LOOKUP_ALTMAP || faultsArmed()) return false;
+  const f = pmd >> 12;
+  const i = crFind(f);
+  if (i < 0 || crBase(i) != f || crExplicit(i)) return false;
+  const n = crFrameCount(i);
+  if (runTablesBacked(i)) return false;
+  const cs = crCsShift(i);
+  const shares = crTails(i) * <u64>crTailShares(i);
+  // the run's frames after the PMD table go back as one free of Memmap pages: its 512 PTE tables counted so first
+  shareImplicit(-<i64>shares);
+  crDelete(i);
+  purposeMove(f + 1, 512, PURPOSE_PAGE_TABLE, PURPOSE_MEMMAP);
+  if (freePagesRun(f + 1, n - 1, PURPOSE_MEMMAP) < 0) {
+    // not all allocated (not reached: the run's pages stay allocated while it exists): the walk, as before
+    purposeMove(f + 1, 512, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE);
+    crCreate(f, cs);
+    shareImplicit(<i64>shares);
+    return false;
+  }
+  return true;
 }
 
 /** remove_pagetable over the virtual range [start, start + len); vmemmap leaves go as `altmapId` says. */

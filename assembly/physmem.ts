@@ -8,7 +8,9 @@
  */
 import { ENOMEM, FAULT_BACKING } from './abi';
 import { IO, LEAF_CACHE, LEAF_CACHE_ENTRIES, MAX_FRAME, RADIX_ROOT, SCRATCH } from './layout';
+import { crBase, crCount, crDelete, crEntry, crExplicit, crFind, crFirstEndingAbove, crFrameCount, crIsTable, crSynth, crTails, crTailShares } from './compoundrun';
 import { patClear, patFind, patWord, synthFrame } from './patterns';
+import { shareImplicit, shareMakeRunExplicit } from './shares';
 import { countAdd, poolAvailable, slotAddr, slotAlloc, slotFree, treeLeaf, treePrune } from './pool';
 import { faultFires, hostFailure } from './state';
 
@@ -111,13 +113,23 @@ function backFrameRaw(frame: u64): usize {
     return 0;
   }
   const a = slotAddr(s - 1);
-  const p = patFind(frame);
-  if (p >= 0) synthFrame(<u32>p, frame, a);
-  else memory.fill(a, 0, 4096);
+  synthUnbacked(frame, a);
   store<u32>(leaf + ((<usize>frame & 1023) << 2), s);
   countAdd(leaf, 1);
   backedFrames++;
   return a;
+}
+
+/** An unbacked frame's content as the CPU reads it, to dst: a compound run's table, else its fill pattern, else zero. */
+function synthUnbacked(frame: u64, dst: usize): void {
+  const r = crCount != 0 ? crFind(frame) : -1;
+  if (r >= 0 && crIsTable(r, frame)) {
+    crSynth(r, frame, dst);
+    return;
+  }
+  const p = patFind(frame);
+  if (p >= 0) synthFrame(<u32>p, frame, dst);
+  else memory.fill(dst, 0, 4096);
 }
 
 /** Back an unbacked frame: the budget, then fault Backing (an attempt), then room. Address, or 0 (-ENOMEM). */
@@ -148,8 +160,13 @@ function unback(frame: u64): void {
   if (countAdd(leaf, -1) == 0) radixPrune(key);
 }
 
-/** Discard frames [fa, fb): drop their backing and any pattern over them; they read as zero again. */
+/**
+ * Discard frames [fa, fb): drop their backing and any pattern over them; they read as zero again. A
+ * compound run wholly inside goes with them; one partly inside is first dissolved (its tables backed as
+ * they read, its shares made explicit), so that its other frames keep what they hold.
+ */
 export function discardFrames(fa: u64, fb: u64): void {
+  if (crCount != 0) discardRuns(fa, fb);
   let f = nextBacked(fa, fb);
   while (f < fb) {
     unback(f);
@@ -158,12 +175,56 @@ export function discardFrames(fa: u64, fb: u64): void {
   patClear(fa, fb);
 }
 
+/** discardFrames' part for the compound runs over [fa, fb). */
+function discardRuns(fa: u64, fb: u64): void {
+  let i = crFirstEndingAbove(fa);
+  while (i < crCount && crBase(<i32>i) < fb) {
+    const base = crBase(<i32>i);
+    const end = base + crFrameCount(<i32>i);
+    if (base >= fa && end <= fb) {
+      if (!crExplicit(<i32>i)) shareImplicit(-<i64>(crTails(<i32>i) * <u64>crTailShares(<i32>i)));
+      crDelete(<i32>i);
+      continue;
+    }
+    dissolveRun(<i32>i);
+  }
+}
+
+/** Has a table frame of compound run i been backed (written) since the run was made? */
+export function runTablesBacked(i: i32): bool {
+  const end = crBase(i) + crFrameCount(i);
+  let f = nextBacked(crBase(i), end);
+  while (f < end) {
+    if (crIsTable(i, f)) return true;
+    f = nextBacked(f + 1, end);
+  }
+  return false;
+}
+
+/**
+ * Turn compound run i into what it stands for: each table frame backed with its entries (no budget
+ * check: the bytes were there all along), its tails' counts in the share tree; then forget it.
+ */
+export function dissolveRun(i: i32): void {
+  const base = crBase(i);
+  const end = base + crFrameCount(i);
+  if (!crExplicit(i)) shareMakeRunExplicit(i);
+  for (let f = base; f < end; f++) {
+    if (crIsTable(i, f) && frameAddr(f) == 0) backFrameRaw(f);
+  }
+  crDelete(i);
+}
+
 // ---- reading and writing ----
 /** The u64 at a physical address (8-aligned). */
 export function physRead64(phys: u64): u64 {
   const frame = phys >> 12;
   const a = frameAddr(frame);
   if (a != 0) return load<u64>(a + (<usize>phys & 4095));
+  if (crCount != 0) {
+    const r = crFind(frame);
+    if (r >= 0 && crIsTable(r, frame)) return crEntry(r, frame, (phys & 4095) >> 3);
+  }
   const p = patFind(frame);
   return p >= 0 ? patWord(<u32>p, frame, <u32>phys & 4095) : 0;
 }
@@ -189,9 +250,7 @@ export function physCopyFrame(dst: u64, src: u64): bool {
     memory.copy(d, s, 4096);
     return true;
   }
-  const p = patFind(src);
-  if (p >= 0) synthFrame(<u32>p, src, d);
-  else memory.fill(d, 0, 4096);
+  synthUnbacked(src, d);
   return true;
 }
 
@@ -204,8 +263,12 @@ export function physReadToIo(phys: u64, len: u32): void {
     const off = <u32>phys & 4095;
     const n = min<u32>(4096 - off, left);
     const a = frameAddr(frame);
+    const r = a == 0 && crCount != 0 ? crFind(frame) : -1;
     if (a != 0) {
       memory.copy(dst, a + off, n);
+    } else if (r >= 0 && crIsTable(r, frame)) {
+      crSynth(r, frame, SCRATCH);
+      memory.copy(dst, SCRATCH + off, n);
     } else {
       const p = patFind(frame);
       if (p >= 0 && n <= 512) {

@@ -10,11 +10,47 @@
  * slot pool when a first share lands under them and go back when their last one is dropped, so the cost
  * is O(pages shared), nothing up front, at any machine size.
  */
+import { crCount, crFind, crImplicitTail, crSetExplicit, crTail, crTails, crTailShares } from './compoundrun';
 import { MAX_FRAME, SHARE_ROOT } from './layout';
 import { countAdd, treeLeaf, treePrune } from './pool';
+import { hostFailure } from './state';
 
 /** Shares held over all pfns (0: vmemmapFree skips the lookups). */
 export let shareTotal: u64 = 0;
+
+/** A compound run's tails hold `n` shares implicitly (compoundrun.ts): counted here, as explicit ones are. */
+export function shareImplicit(n: i64): void {
+  shareTotal += <u64>n;
+}
+
+/**
+ * Before pfn's count changes: when pfn is a tail of a compound run whose shares are implicit, move all of
+ * that run's counts into the tree (room for every leaf first: it fails whole, counted as a host failure,
+ * and the shares stay implicit). False only then.
+ */
+function shareMakeExplicit(pfn: u64): bool {
+  if (crCount == 0) return true;
+  const i = crFind(pfn);
+  if (i < 0 || !crImplicitTail(i, pfn)) return true;
+  return shareMakeRunExplicit(i);
+}
+
+/** Compound run i's implicit counts into the tree (see shareMakeExplicit). */
+export function shareMakeRunExplicit(i: i32): bool {
+  const n = crTails(i);
+  const per = crTailShares(i);
+  for (let k: u64 = 0; k < n; k++) {
+    if (!shareReserve(crTail(i, k))) {
+      for (let j: u64 = 0; j <= k; j++) shareUnreserve(crTail(i, j));
+      hostFailure();
+      return false;
+    }
+  }
+  crSetExplicit(i, true);
+  shareTotal -= n * <u64>per;
+  for (let k: u64 = 0; k < n; k++) addCount(crTail(i, k), per);
+  return true;
+}
 
 /** One-entry cache of the last leaf: key + 1 (0 = empty) and its address. */
 let cacheKey: u64 = 0;
@@ -46,6 +82,12 @@ export function shareAdd(pfn: u64): bool {
  */
 export function shareAddMany(pfn: u64, n: u32): bool {
   if (pfn >= MAX_FRAME || n == 0) return false;
+  if (!shareMakeExplicit(pfn)) return false;
+  return addCount(pfn, n);
+}
+
+/** n more shares in pfn's tree count (shareAddMany's work). */
+function addCount(pfn: u64, n: u32): bool {
   const key = pfn >> 10;
   const leaf = shareLeaf(key, true);
   if (leaf == 0) {
@@ -67,6 +109,7 @@ export function shareAddMany(pfn: u64, n: u32): bool {
 /** Drop one share of pfn: true when it had one (the mapping goes, the page stays), false when it had none. */
 export function shareDrop(pfn: u64): bool {
   if (shareTotal == 0 || pfn >= MAX_FRAME) return false;
+  if (!shareMakeExplicit(pfn)) return true; // out of host room: the mapping's share stays (hostFailure counted)
   const key = pfn >> 10;
   const leaf = shareLeaf(key, false);
   if (leaf == 0) return false;
@@ -82,12 +125,17 @@ export function shareDrop(pfn: u64): bool {
 /** pfn's share count (0 when it has none). */
 export function shareCount(pfn: u64): u32 {
   if (shareTotal == 0 || pfn >= MAX_FRAME) return 0;
+  if (crCount != 0) {
+    const i = crFind(pfn);
+    if (i >= 0 && crImplicitTail(i, pfn)) return crTailShares(i);
+  }
   const leaf = shareLeaf(pfn >> 10, false);
   return leaf == 0 ? 0 : load<u32>(leaf + ((<usize>pfn & 1023) << 2));
 }
 
 /** Drop n of pfn's shares at once (n shareDrop calls; the caller checked that it has n). */
 export function shareDropMany(pfn: u64, n: u32): void {
+  if (!shareMakeExplicit(pfn)) return;
   const key = pfn >> 10;
   const leaf = shareLeaf(key, false);
   const at = leaf + ((<usize>pfn & 1023) << 2);

@@ -17,7 +17,8 @@ import {
 } from './abi';
 import { altmapAlloc, altmapAllocRun, ALTMAP_FAIL, altmapFree, lookupPgmap } from './altmap';
 import { IO } from './layout';
-import { allocPages, allocPagesRun, freePages } from './pagealloc';
+import { crCreate, crDelete, crFrames, crTail, crTails, crTailShares } from './compoundrun';
+import { allocPages, allocPagesRun, freePages, freePagesRun, purposeMove } from './pagealloc';
 import { discardFrames, frameAddr, frameForWrite, physRead64, physWrite64 } from './physmem';
 import {
   LARGE_LEAF_BITS,
@@ -29,12 +30,13 @@ import {
   PTE_PSE,
   removePagetable,
   setRunTable,
+  TABLE_BITS,
   tableBlank,
   translate,
   trPhys,
   trSize,
 } from './pgtable';
-import { shareAdd, shareAddMany, shareDrop, shareReserve, shareUnreserve } from './shares';
+import { shareAdd, shareAddMany, shareDrop, shareImplicit, shareReserve, shareUnreserve } from './shares';
 import { cfgDebug, cfgLevels, cfgPse, cfgVmemmapStart, emit, faultsArmed } from './state';
 
 /** A block whose leaf could not be stored (budget) goes back where it came from. */
@@ -325,7 +327,17 @@ export function vmemmapPopulateCompound(startPfn: u64, nrPages: u64, compoundPag
   const size = end - start < cs ? end - start : cs;
   // compound pages of 2 MiB of vmemmap or less, no fault armed: whole blank PTE tables may go at once
   const tables = cs <= PMD_SIZE && size == cs && !faultsArmed();
+  // whole compound pages, no fault armed: a whole GiB of vmemmap under a missing PMD table may be one run
+  const runs = cs <= PUD_SIZE && size == cs && !faultsArmed();
   for (let addr = start; addr < end; addr += size) {
+    if (runs && (addr & (PUD_SIZE - 1)) == 0 && end - addr >= PUD_SIZE) {
+      const r = populateCompoundRun(addr, cs);
+      if (r < 0) return ENOMEM;
+      if (r > 0) {
+        addr += PUD_SIZE - size;
+        continue;
+      }
+    }
     if (tables && (addr & (PMD_SIZE - 1)) == 0 && end - addr >= PMD_SIZE) {
       const r = populateCompoundTable(addr, cs);
       if (r < 0) return ENOMEM;
@@ -385,6 +397,40 @@ function populateCompoundTable(addr: u64, cs: u64): i32 {
     if (per > 2) shareAddMany(head + 1, per - 2);
   }
   lastPfn = first + (<u64>m << 1) - 1;
+  return 1;
+}
+
+/**
+ * The compound loop over the GiB of VA from `addr` (whole compound pages of `cs` bytes of vmemmap) at
+ * once, when its PMD table does not exist yet: the levels above as populate_address makes them, then
+ * the PMD table, every PTE table and every head and first-tail page (the loop's next crFrames
+ * order-0 allocations, in its order) as one allocPagesRun, held as a compound run (compoundrun.ts):
+ * nothing backed, no share count stored. 1 done; 0 when it does not apply (the DRAM is not one run, no
+ * room for the record: nothing changed but the tables above, and the loop goes on from there and makes
+ * the same ones); -ENOMEM as populate_address would (the PUD entry cannot be stored).
+ */
+function populateCompoundRun(addr: u64, cs: u64): i32 {
+  const pud = populateTo(addr, 30, PURPOSE_PAGE_TABLE);
+  if (popStatus < 0) return ENOMEM;
+  if (popStatus > 0) return 0;
+  const ea = pud + (((addr >> 30) & 511) << 3);
+  if (physRead64(ea) != 0) return 0;
+  const csShift = <u32>ctz(cs);
+  const n = crFrames(csShift);
+  const p = allocPagesRun(0, n, PURPOSE_MEMMAP, 0);
+  if (p < 0) return 0;
+  const base = <u64>p;
+  purposeMove(base, 513, PURPOSE_MEMMAP, PURPOSE_PAGE_TABLE); // the PMD table and the 512 PTE tables
+  const i = crCreate(base, csShift);
+  if (i < 0 || !physWrite64(ea, (base << 12) | TABLE_BITS)) {
+    // as populate_address: the PMD table goes back (and the pages after it were never taken)
+    if (i >= 0) crDelete(i);
+    purposeMove(base, 513, PURPOSE_PAGE_TABLE, PURPOSE_MEMMAP);
+    freePagesRun(base, n, PURPOSE_MEMMAP);
+    return i < 0 ? 0 : ENOMEM;
+  }
+  shareImplicit(<i64>(crTails(i) * <u64>crTailShares(i)));
+  lastPfn = crTail(i, crTails(i) - 1);
   return 1;
 }
 

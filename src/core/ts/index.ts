@@ -25,6 +25,7 @@ import {
   type LookupEntryInput,
 } from '../core.ts';
 import { AltmapTable } from './altmap.ts';
+import { CompoundRuns } from './compoundrun.ts';
 import { hugeArgsBad, Hvo } from './hvo.ts';
 import { Memmap } from './memmap.ts';
 import { PageAlloc } from './pagealloc.ts';
@@ -60,10 +61,11 @@ class TsCore implements Core {
     this.vmemmapStart = vm;
     this.levels = cfg.levels;
     const patterns = new Patterns(Number(vm & 0xffffffffn), Number(vm >> 32n));
-    this.mem = new PhysMem(cfg.hostMemoryLimit, patterns, this.faults);
+    const runs = new CompoundRuns();
+    const shares = new Shares(runs);
+    this.mem = new PhysMem(cfg.hostMemoryLimit, patterns, this.faults, runs, shares);
     this.alloc = new PageAlloc(cfg.ramRanges, nodes, this.mem, this.faults, this.events);
     this.altmaps = new AltmapTable(this.events, this.faults, cfg.debug);
-    const shares = new Shares();
     const paging = { levels: cfg.levels, pse: cfg.pse, gbpages: cfg.gbpages, pageOffset: vaLow(cfg.pageOffset) };
     this.pt = new PageTable(paging, this.mem, this.alloc, this.altmaps, shares);
     this.vmemmap = new Vmemmap(this.pt, this.altmaps, shares, this.events, vaLow(cfg.vmemmapStart), cfg.pse, cfg.debug);
@@ -240,11 +242,7 @@ class TsCore implements Core {
   }
   memmapWriteEvery(startPfn: number, endPfn: number, step: number, count: number, op: MemmapOp): number {
     if (!writeEveryArgsOk(startPfn, endPfn, step, count)) return EINVAL;
-    for (let pfn = startPfn; pfn < endPfn; pfn += step) {
-      const r = this.memmap.memmapWrite(pfn, Math.min(count, endPfn - pfn), op.words, op.mask, op.self);
-      if (r < 0) return r;
-    }
-    return 0;
+    return this.memmap.memmapWriteEvery(startPfn, endPfn, step, count, op.words, op.mask, op.self);
   }
   readPage(pfn: number): BigUint64Array | null {
     return this.memmap.readPage(pfn);

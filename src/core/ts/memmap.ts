@@ -43,6 +43,18 @@ function pgmapFill(pgmap: bigint): Fill {
   return { mask: 0x30, lo, hi, selfMask: 0 };
 }
 
+/** The Fill of a host-drawn op: words where mask has a bit, those in self plus the page's own vaddr. */
+function opFill(words: readonly bigint[], mask: number, self: number): Fill {
+  const lo = new Uint32Array(8);
+  const hi = new Uint32Array(8);
+  for (let w = 0; w < 8; w++) {
+    const u = BigInt.asUintN(64, words[w] ?? 0n);
+    lo[w] = Number(u & 0xffffffffn);
+    hi[w] = Number(u >> 32n);
+  }
+  return { mask: mask & FULL, lo, hi, selfMask: self & mask & FULL };
+}
+
 export class Memmap {
   constructor(
     private readonly mem: PhysMem,
@@ -64,14 +76,37 @@ export class Memmap {
 
   /** Write the op the host drew: words where mask has a bit, those in self plus the page's own vaddr. */
   memmapWrite(startPfn: number, nrPages: number, words: readonly bigint[], mask: number, self: number): number {
-    const lo = new Uint32Array(8);
-    const hi = new Uint32Array(8);
-    for (let w = 0; w < 8; w++) {
-      const u = BigInt.asUintN(64, words[w] ?? 0n);
-      lo[w] = Number(u & 0xffffffffn);
-      hi[w] = Number(u >> 32n);
+    return this.memmapApply(startPfn, nrPages, opFill(words, mask, self));
+  }
+
+  /**
+   * memmapWrite of [pfn, +min(count, end - pfn)) for pfn = start, start + step, ... below end (assembly/
+   * memmap.ts memmapWriteEvery); a GiB of vmemmap held as a compound run in one fill.
+   */
+  memmapWriteEvery(start: number, end: number, step: number, count: number, words: readonly bigint[], mask: number, self: number): number {
+    const f = opFill(words, mask, self);
+    const runs = this.mem.runs.list.length !== 0 && !this.eager && f.selfMask === 0 && count * 64 === 8192;
+    for (let pfn = start; pfn < end; pfn += step) {
+      if (runs && this.vmemmap.va(pfn) % PUD_SIZE === 0 && end - pfn >= PUD_SIZE / 64 && this.writeRun(pfn, step, f)) {
+        pfn += PUD_SIZE / 64 - step;
+        continue;
+      }
+      const r = this.memmapApply(pfn, Math.min(count, end - pfn), f);
+      if (r < 0) return r;
     }
-    return this.memmapApply(startPfn, nrPages, { mask: mask & FULL, lo, hi, selfMask: self & mask & FULL });
+    return 0;
+  }
+
+  /**
+   * memmapWriteEvery's steps over the GiB of vmemmap from pfn's struct page at once (assembly/memmap.ts
+   * writeRun): a compound run of compound pages of `step` pfns, no frame of it backed, gets the op as one
+   * pattern over its frames (its tables keep reading as tables). False when it does not apply.
+   */
+  private writeRun(pfn: number, step: number, f: Fill): boolean {
+    const t = this.pt.findTable(this.vmemmap.va(pfn), this.pt.pmd);
+    const r = t >= 0 ? this.mem.runs.find(t) : undefined;
+    if (!r || r.base !== t || 2 ** r.csShift !== step * 64 || this.mem.anyBacked(r.base, r.base + r.frames)) return false;
+    return this.patterns.patApply(r.base, r.base + r.frames, pfn, f);
   }
 
   /** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. */

@@ -408,6 +408,39 @@ export class PageAlloc {
     return 0;
   }
 
+  /**
+   * n order-0 pages [pfn, pfn + n) back at once (as assembly/pagealloc.ts freePagesRun): 0, or -EFAULT
+   * with nothing changed and no Bug event when any is not allocated DRAM of one range.
+   */
+  freePagesRun(pfn: number, n: number, purpose: Purpose): number {
+    const r = n > 0 && isPfn(pfn) ? this.ranges[this.firstEndingAbove(pfn)] : undefined;
+    if (!r || pfn < r.start || pfn + n > r.end || !r.all(pfn, n, true)) return EFAULT;
+    r.mark(pfn, n, false);
+    this.nrFree += n;
+    const nc = this.nodes[r.node];
+    nc.freePages += n;
+    this.byPurpose[purpose] -= n;
+    nc.byPurpose[purpose] -= n;
+    const k = (r.movable ? 1 : 0) * (MAX_ORDER + 1);
+    for (let o = 0; o <= MAX_ORDER; o++) {
+      const s = pfn - (pfn % 2 ** o);
+      if (nc.hints[k + o] > s) nc.hints[k + o] = s;
+    }
+    this.mem.discardFrames(pfn, pfn + n);
+    return 0;
+  }
+
+  /** n allocated pages of the range holding pfn move from one purpose's count to another's. */
+  purposeMove(pfn: number, n: number, from: Purpose, to: Purpose): void {
+    const r = this.ranges[this.firstEndingAbove(pfn)];
+    if (!r) return;
+    const nc = this.nodes[r.node];
+    this.byPurpose[from] -= n;
+    nc.byPurpose[from] -= n;
+    this.byPurpose[to] += n;
+    nc.byPurpose[to] += n;
+  }
+
   /** Hot-add: RAM [startPfn, endPfn) of node `node` joins the allocator, all free (ZONE_MOVABLE with `movable`). 0 or -EINVAL. */
   dramAddRange(startPfn: number, endPfn: number, node: number, movable: boolean): number {
     if (!isPfn(startPfn) || !isPfn(endPfn) || !(endPfn > startPfn)) return EINVAL;

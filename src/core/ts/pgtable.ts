@@ -170,7 +170,7 @@ export class PageTable {
    * 30 for 1 GiB), or -1 when `table` is no run table of that kind. From the pattern, nothing synthesised.
    */
   runTableFirstPfn(table: number, shift = 21): number {
-    if (this.mem.isBacked(table)) return -1;
+    if (this.mem.isBacked(table) || (this.mem.runs.list.length !== 0 && this.mem.runs.find(table))) return -1;
     const p = this.mem.patterns.patFind(table);
     if (!p || p.selfShift !== shift + 3 || p.selfMask !== 0xff) return -1;
     const lo0 = p.lo[0];
@@ -443,7 +443,8 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
         const whole = base >= vaStart && base + size <= vaEnd;
         // a whole run table: vmemmap leaves released at once; a direct map's has nothing to release
         const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.isRunTable(pfn, pt.shifts[level + 1]);
-        const r = run ? (direct ? 1 : releaseRunTable(pt, pfn, altmapId)) : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
+        const compound = whole && level + 1 === pt.pmd && !direct && !run && releaseCompoundRun(pt, pfn, altmapId);
+        const r = run ? (direct ? 1 : releaseRunTable(pt, pfn, altmapId)) : compound ? 1 : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
         if (r === 1 || pt.tableEmpty(pfn)) {
           if (pt.alloc.freePages(pfn, 0, direct ? Purpose.DirectMap : Purpose.PageTable) < 0) return EFAULT;
@@ -501,6 +502,28 @@ function releaseRunTable(pt: PageTable, table: number, altmapId: number): number
     }
   }
   return 1;
+}
+
+/**
+ * removeTable of a whole PMD table that is an intact compound run (assembly/pgtable.ts releaseCompoundRun):
+ * all its leaves and PTE tables freed at once. False, nothing changed, when it does not apply.
+ */
+function releaseCompoundRun(pt: PageTable, pmd: number, altmapId: number): boolean {
+  const runs = pt.mem.runs;
+  if (runs.list.length === 0 || altmapId === LOOKUP_ALTMAP || pt.mem.faultsArmed()) return false;
+  const r = runs.find(pmd);
+  if (!r || r.base !== pmd || r.explicit || pt.mem.runTablesBacked(r)) return false;
+  const shares = runs.tails(r) * runs.tailShares(r);
+  pt.shares.shareImplicit(-shares);
+  runs.delete(r);
+  pt.alloc.purposeMove(pmd + 1, 512, Purpose.PageTable, Purpose.Memmap);
+  if (pt.alloc.freePagesRun(pmd + 1, r.frames - 1, Purpose.Memmap) < 0) {
+    pt.alloc.purposeMove(pmd + 1, 512, Purpose.Memmap, Purpose.PageTable);
+    runs.create(pmd, r.csShift);
+    pt.shares.shareImplicit(shares);
+    return false;
+  }
+  return true;
 }
 
 /** remove_pagetable over the virtual range [start, end); vmemmap leaves go as `altmapId` says. */

@@ -4,8 +4,10 @@
  * kept as lo/hi u32 halves.
  */
 import { ENOMEM, FaultKind } from '../core.ts';
+import type { CompoundRun, CompoundRuns } from './compoundrun.ts';
 import type { Pattern, Patterns } from './patterns.ts';
 import { FramePool } from './pool.ts';
+import type { Shares } from './shares.ts';
 import type { Faults } from './state.ts';
 
 const PAGE_SIZE = 4096;
@@ -20,6 +22,8 @@ export class PhysMem {
     hostMemoryLimit: number,
     readonly patterns: Patterns,
     private readonly faults: Faults,
+    readonly runs: CompoundRuns,
+    private readonly shares: Shares,
   ) {
     this.limitFrames = Math.floor(hostMemoryLimit / PAGE_SIZE);
   }
@@ -51,7 +55,18 @@ export class PhysMem {
    */
   tableWords(pfn: number): Uint32Array | undefined {
     const f = this.frames.get(pfn);
-    if (f || this.patterns.list.length === 0) return f;
+    if (f) return f;
+    const r = this.runTable(pfn);
+    if (r) {
+      const c = this.runSynth.get(pfn);
+      if (c && c.r === r) return c.w;
+      if (this.runSynth.size > 64) this.runSynth.clear();
+      const w = new Uint32Array(PAGE_SIZE / 4);
+      this.runs.synth(r, pfn, w);
+      this.runSynth.set(pfn, { r, w });
+      return w;
+    }
+    if (this.patterns.list.length === 0) return f;
     const p = this.patterns.patFind(pfn);
     if (!p) return undefined;
     const first = p.pagePfn0 + (pfn - p.start) * 64;
@@ -64,9 +79,47 @@ export class PhysMem {
     return w;
   }
 
-  /** Is frame pfn neither backed nor under a pattern (a page fresh from the allocator)? */
+  /** Compound run tables drawn for reading, by pfn, with their run (a run's tables never change while it exists). */
+  private runSynth = new Map<number, { r: CompoundRun; w: Uint32Array }>();
+
+  /** The compound run whose table frame pfn is (not backed), or undefined. */
+  private runTable(pfn: number): CompoundRun | undefined {
+    if (this.runs.list.length === 0) return undefined;
+    const r = this.runs.find(pfn);
+    return r && this.runs.isTable(r, pfn) ? r : undefined;
+  }
+
+  /** Is frame pfn neither backed nor under a pattern nor in a compound run (a page fresh from the allocator)? */
   isBlank(pfn: number): boolean {
-    return !this.frames.has(pfn) && !this.patterns.patFind(pfn);
+    return !this.frames.has(pfn) && !this.patterns.patFind(pfn) && !(this.runs.list.length !== 0 && this.runs.find(pfn));
+  }
+
+  /** An unbacked frame's content as the CPU reads it, to out: a compound run's table, else its pattern, else zero. */
+  private synthUnbacked(pfn: number, out: Uint32Array): void {
+    const r = this.runTable(pfn);
+    if (r) return this.runs.synth(r, pfn, out);
+    const p = this.patterns.patFind(pfn);
+    if (p) this.patterns.synthFrame(p, pfn, out);
+    else out.fill(0);
+  }
+
+  /** Has a table frame of compound run r been backed (written) since it was made? */
+  runTablesBacked(r: CompoundRun): boolean {
+    if (!this.pool.anyIn(r.base, r.base + r.frames)) return false;
+    for (let f = r.base; f < r.base + r.frames; f++) if (this.frames.has(f) && this.runs.isTable(r, f)) return true;
+    return false;
+  }
+
+  /** Compound run r becomes what it stands for: its tables backed as they read (no budget check), its shares explicit; then it is forgotten. */
+  dissolveRun(r: CompoundRun): void {
+    if (!r.explicit) this.shares.makeRunExplicit(r);
+    for (let f = r.base; f < r.base + r.frames; f++) {
+      if (!this.runs.isTable(r, f) || this.frames.has(f)) continue;
+      const w = new Uint32Array(PAGE_SIZE / 4);
+      this.runs.synth(r, f, w);
+      this.pool.add(f, w);
+    }
+    this.runs.delete(r);
   }
 
   /** Is any fault armed (assembly: faultsArmed)? */
@@ -91,8 +144,7 @@ export class PhysMem {
       return null;
     }
     const words = new Uint32Array(PAGE_SIZE / 4);
-    const p = this.patterns.patFind(pfn);
-    if (p) this.patterns.synthFrame(p, pfn, words);
+    this.synthUnbacked(pfn, words);
     this.pool.add(pfn, words);
     return words;
   }
@@ -104,13 +156,22 @@ export class PhysMem {
       out.set(f);
       return;
     }
-    const p = this.patterns.patFind(pfn);
-    if (p) this.patterns.synthFrame(p, pfn, out);
-    else out.fill(0);
+    this.synthUnbacked(pfn, out);
   }
 
-  /** Discard frames [start, end): drop their backing and any pattern over them; they read as zero. */
+  /**
+   * Discard frames [start, end): drop their backing and any pattern over them; they read as zero. A
+   * compound run wholly inside goes with them; one partly inside is dissolved first.
+   */
   discardFrames(start: number, end: number): void {
+    if (this.runs.list.length !== 0) {
+      for (const r of this.runs.overlapping(start, end)) {
+        if (r.base >= start && r.base + r.frames <= end) {
+          if (!r.explicit) this.shares.shareImplicit(-this.runs.tails(r) * this.runs.tailShares(r));
+          this.runs.delete(r);
+        } else this.dissolveRun(r);
+      }
+    }
     this.pool.dropRange(start, end);
     this.patterns.patClear(start, end);
   }

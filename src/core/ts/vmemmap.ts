@@ -1,6 +1,7 @@
 /** vmemmap_populate / vmemmap_free on x86-64 (twin of assembly/vmemmap.ts). */
 import { EINVAL, ENOMEM, EventType, INSPECT_NOT_PAGE, INSPECT_NOT_VMEMMAP, PopulateFlags, Purpose } from '../core.ts';
 import type { AltmapTable } from './altmap.ts';
+import { crFrames } from './compoundrun.ts';
 import {
   entryPfn,
   LARGE_FLAGS,
@@ -12,6 +13,7 @@ import {
   PTE_PSE,
   PUD_SIZE,
   removePagetable,
+  TABLE_FLAGS,
   vaFull,
   type PageTable,
 } from './pgtable.ts';
@@ -277,6 +279,35 @@ export class Vmemmap {
     return 1;
   }
 
+  /**
+   * The compound loop over the GiB of VA from `addr` at once when its PMD table does not exist yet
+   * (assembly/vmemmap.ts populateCompoundRun): the PMD table, PTE tables, heads and first tails as one
+   * allocPagesRun held as a compound run. 1 done; 0 when it does not apply; -ENOMEM as populate_address.
+   */
+  private populateCompoundRun(addr: number, cs: number): number {
+    const pt = this.pt;
+    const pud = pt.populateTo(addr, pt.pud, Purpose.PageTable);
+    if (pud === LEAF_ABOVE) return 0;
+    if (pud < 0) return ENOMEM;
+    const i = pt.index(addr, pt.pud);
+    if (pt.readLo(pud, i) !== 0 || pt.readHi(pud, i) !== 0) return 0;
+    const csShift = Math.log2(cs);
+    const n = crFrames(csShift);
+    const base = pt.alloc.allocPagesRun(0, n, Purpose.Memmap);
+    if (base < 0) return 0;
+    pt.alloc.purposeMove(base, 513, Purpose.Memmap, Purpose.PageTable);
+    const r = pt.mem.runs.create(base, csShift);
+    if (!pt.write(pud, i, ((base % 1048576) * 4096 + TABLE_FLAGS) >>> 0, Math.floor(base / 1048576))) {
+      pt.mem.runs.delete(r);
+      pt.alloc.purposeMove(base, 513, Purpose.PageTable, Purpose.Memmap);
+      pt.alloc.freePagesRun(base, n, Purpose.Memmap);
+      return ENOMEM;
+    }
+    this.shares.shareImplicit(pt.mem.runs.tails(r) * pt.mem.runs.tailShares(r));
+    this.lastPfn = pt.mem.runs.tail(r, pt.mem.runs.tails(r) - 1);
+    return 1;
+  }
+
   /** Are the PTE table's entries [i, 512) all empty: a blank table, or a backed one with zeros there? */
   private emptyFrom(t: number, i: number): boolean {
     const f = this.pt.mem.frameWords(t);
@@ -301,7 +332,17 @@ export class Vmemmap {
     const size = Math.min(end - start, cs);
     // compound pages of 2 MiB of vmemmap or less, no fault armed: whole blank PTE tables may go at once
     const tables = cs <= PMD_SIZE && size === cs && !this.pt.mem.faultsArmed();
+    // whole compound pages, no fault armed: a whole GiB of vmemmap under a missing PMD table may be one run
+    const runs = cs <= PUD_SIZE && size === cs && !this.pt.mem.faultsArmed();
     for (let addr = start; addr < end; addr += size) {
+      if (runs && addr % PUD_SIZE === 0 && end - addr >= PUD_SIZE) {
+        const r = this.populateCompoundRun(addr, cs);
+        if (r < 0) return ENOMEM;
+        if (r > 0) {
+          addr += PUD_SIZE - size;
+          continue;
+        }
+      }
       if (tables && addr % PMD_SIZE === 0 && end - addr >= PMD_SIZE) {
         const r = this.populateCompoundTable(addr, cs);
         if (r < 0) return ENOMEM;
