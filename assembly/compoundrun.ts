@@ -15,7 +15,7 @@
  * Records live in pool slots, sorted by first frame, doubled when full.
  */
 import { PAGE_LEAF_BITS, TABLE_BITS } from './pgtable';
-import { slotAddr, slotAllocRun, slotFree } from './pool';
+import { slotsMove } from './pool';
 import { hostFailure } from './state';
 
 /** frames [base, base + frames): base is the PMD table; a compound page has 1 << csShift bytes of vmemmap. */
@@ -185,15 +185,11 @@ export function crCreate(base: u64, csShift: u32): i32 {
   if (crCount == crCap) {
     const cap = crCap == 0 ? <u32>(4096 / <u32>CR_REC) : crCap * 2;
     const ns = <u32>((<u64>cap * CR_REC + 4095) >> 12);
-    const t = slotAllocRun(ns);
-    if (t == 0) {
+    const a = slotsMove(crTable, crSlots, <usize>crCount * CR_REC, ns);
+    if (a == 0) {
       hostFailure();
       return -1;
     }
-    const a = slotAddr(t - 1);
-    if (crCount != 0) memory.copy(a, crTable, <usize>crCount * CR_REC);
-    const old = crTable != 0 ? <u32>((crTable - slotAddr(0)) >> 12) : 0;
-    for (let j: u32 = 0; j < crSlots; j++) slotFree(old + j);
     crTable = a;
     crCap = cap;
     crSlots = ns;

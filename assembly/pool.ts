@@ -57,6 +57,21 @@ export function slotAllocRun(n: u32): u32 {
   return first;
 }
 
+/**
+ * A table of `bytes` at `old` (in `oldSlots` contiguous slots from slot oldSlot, none when oldSlots is 0)
+ * moved into `n` fresh contiguous slots, the old ones freed: its new address, or 0 when out of room
+ * (nothing changes). The growable tables (the allocator's ranges, the compound runs) double this way.
+ */
+export function slotsMove(old: usize, oldSlots: u32, bytes: usize, n: u32): usize {
+  const t = slotAllocRun(n);
+  if (t == 0) return 0;
+  const a = slotAddr(t - 1);
+  if (bytes != 0) memory.copy(a, old, bytes);
+  const first = old != 0 ? <u32>((old - slotAddr(0)) >> 12) : 0;
+  for (let j: u32 = 0; j < oldSlots; j++) slotFree(first + j);
+  return a;
+}
+
 export function slotFree(slot: u32): void {
   store<u32>(slotAddr(slot), poolFreeHead);
   poolFreeHead = slot + 1;

@@ -34,8 +34,10 @@ const e820 = (ram: bigint, pmem: bigint) =>
   ].filter((r) => r.size > 0n);
 
 describe.each(BACKENDS)('issue 18 item 4: the host budget mid hot-add [%s]', (backend) => {
-  it('5-level v6: a 1 PiB devdax map=mem namespace past a 16 MiB hostMemoryLimit is HostMemoryError; no WARN, no probe failure, the machine unchanged and still usable', async () => {
-    const m = await createMachine({ backend, kernel: 'v6', paging: 5, hostMemoryLimit: 16n * MiB, e820: e820(0n, 1n << 50n) });
+  // compound runs (docs/core.md) hold its 8M PTE tables in no host memory at all: it takes a 1 MiB budget to
+  // stop it mid hot-add (with 16 MiB its 4 TiB of memmap exhausts the 4 GiB of DRAM first: the kernel's ENOMEM)
+  it('5-level v6: a 1 PiB devdax map=mem namespace past a 1 MiB hostMemoryLimit is HostMemoryError; no WARN, no probe failure, the machine unchanged and still usable', async () => {
+    const m = await createMachine({ backend, kernel: 'v6', paging: 5, hostMemoryLimit: 1n * MiB, e820: e820(0n, 1n << 50n) });
     const before = view(m);
     const freeBefore = m.snapshot().dram.freePages;
     const e = hostErrorOf(() => m.createNamespace({ size: '1024T', mode: 'devdax', map: 'mem' }));
@@ -46,7 +48,7 @@ describe.each(BACKENDS)('issue 18 item 4: the host budget mid hot-add [%s]', (ba
     expect(m.dmesg().join('\n')).not.toMatch(/WARNING|arch_add_memory|probe of dax0\.0 failed/);
     // DRAM was never the problem: all of it is still free, and a namespace that fits the budget works
     expect(m.snapshot().dram.freePages).toBe(freeBefore);
-    expect(m.stats().host.backedBytes).toBeLessThan(16 * 2 ** 20);
+    expect(m.stats().host.backedBytes).toBeLessThan(2 ** 20);
     m.checkInvariants();
     const ns = m.createNamespace({ size: '16G', mode: 'devdax', map: 'mem' });
     expect(ns.mode).toBe('devdax');

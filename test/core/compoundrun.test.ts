@@ -5,8 +5,10 @@
  * populate_address a 4 KiB page, which a fault armed that never fires forces: T44's shape at 128 GiB),
  * on both backends, and the two backends to each other.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FaultKind, NO_ALTMAP, Purpose, type Core } from '../../src/core/core.ts';
+import { createWasmCore } from '../../src/core/wasm.ts';
 import { CORE_BACKENDS, coreConfig, CorePair } from '../fixtures.ts';
 
 const SECTION = 32768;
@@ -146,5 +148,62 @@ describe('compound runs: Wasm and TS alike', () => {
     p.same('free all', (c) => c.vmemmapFree(DEV, DEV_PAGES, NO_ALTMAP));
     p.same('observe', observe);
     p.same('host', (c) => c.backedBytes());
+  });
+});
+
+describe('compound runs against the single steps, random sequences (fast-check)', () => {
+  /** Sections of the 128 GiB device, a GiB of vmemmap being 512 of them. */
+  const sec = fc.integer({ min: 0, max: 2 * 512 - 1 });
+  const opArb = fc.oneof(
+    fc.record({ kind: fc.constant('populate' as const), from: fc.oneof(fc.constant(0), fc.constant(512), sec), n: fc.oneof(fc.constant(512), fc.constant(1024), fc.integer({ min: 1, max: 600 })), compound: fc.constantFrom(512, 262144) }),
+    fc.record({ kind: fc.constant('free' as const), from: fc.oneof(fc.constant(0), fc.constant(512), sec), n: fc.oneof(fc.constant(512), fc.integer({ min: 1, max: 600 })) }),
+    fc.record({ kind: fc.constant('memmap' as const), from: fc.oneof(fc.constant(0), sec), n: fc.oneof(fc.constant(1024), fc.integer({ min: 1, max: 600 })), compound: fc.constantFrom(512, 262144) }),
+    fc.record({ kind: fc.constant('rewrite' as const), at: fc.integer({ min: 0, max: DEV_PAGES - 1 }) }),
+  );
+  type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
+
+  function apply(c: Core, o: Op): unknown {
+    const clip = (from: number, n: number) => [DEV + from * SECTION, Math.min(n, 1024 - from) * SECTION] as const;
+    switch (o.kind) {
+      case 'populate': {
+        const [s, n] = clip(o.from, o.n);
+        return c.vmemmapPopulateCompound(s, n, o.compound, DEV);
+      }
+      case 'free': {
+        const [s, n] = clip(o.from, o.n);
+        return c.vmemmapFree(s, n, NO_ALTMAP);
+      }
+      case 'memmap': {
+        const [s, n] = clip(o.from, o.n);
+        return c.memmapWriteEvery(s, s + n, o.compound, 128, op);
+      }
+      case 'rewrite': {
+        // the PTE table holding this struct page's entry, written back as it reads (backs it)
+        const w = c.walk(0xffffea0000000000n + 64n * BigInt(DEV + o.at));
+        const t = w.levels.at(-1)!;
+        if (!w.mapped || w.levels.length !== 4) return 'none';
+        return c.writePhys(t.table, c.readPhys(t.table, 4096));
+      }
+    }
+  }
+
+  it('populate, free, memmap and table writes over two GiB of vmemmap: results, DRAM, every vmemmap page, the tables and the struct pages as the per-step loop (Wasm)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 6 }), async (ops) => {
+        const { c, ref } = await pair(createWasmCore);
+        for (const o of ops) {
+          expect(apply(c, o), JSON.stringify(o)).toEqual(apply(ref, o));
+          expect(c.dramStats(), JSON.stringify(o)).toEqual(ref.dramStats());
+        }
+        expect(observe(c)).toEqual(observe(ref));
+        new CorePair(c, ref).sameTables();
+        // everything back: the same DRAM on both
+        for (const x of [c, ref]) x.vmemmapFree(DEV, DEV_PAGES, NO_ALTMAP);
+        expect(c.dramStats()).toEqual(ref.dramStats());
+        c.dispose();
+        ref.dispose();
+      }),
+      { numRuns: 15, seed: 15 },
+    );
   });
 });

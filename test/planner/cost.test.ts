@@ -1,12 +1,13 @@
 /**
  * Where the planner's cost grew with the device (issue 15), checked by behaviour, not by timing: the core
  * hands out the lowest free altmap id without rescanning from 0 (memmap_on_memory takes one altmap per
- * memory block, 65536 of them for 8 TiB), and both cores agree on which id that is.
+ * memory block, 65536 of them for 8 TiB), and both cores agree on which id that is; a 2 PiB compound
+ * devmap is compound runs (docs/core.md), not 16M backed PTE tables.
  */
 import { describe, expect, it } from 'vitest';
-import { CORE_BACKENDS, coreConfig } from '../fixtures.ts';
 import type { Backend } from '../../src/core/load.ts';
-import { defaultPlanDram, runConfig } from '../../src/planner/run.ts';
+import { defaultPlanDram, measureConfig, planMachine, runConfig } from '../../src/planner/run.ts';
+import { CORE_BACKENDS, coreConfig } from '../fixtures.ts';
 
 const fields = (basePfn: number) => ({ basePfn: BigInt(basePfn), reserve: 2n, free: 510n, align: 0n, alloc: 0n });
 
@@ -51,4 +52,31 @@ describe('the 2 PiB fsdax map=mem row (issue 15 item 4): 32 TiB of memmap in DRA
     expect(w.pageTablePages).toBeLessThan(32768 + 64 + 4096 + 16);
     expect(t).toEqual(w);
   }, 60_000);
+});
+
+describe('2 PiB compound devmap rows on the planning machine (issue 15 part 4): every row completes, in bounded host memory', () => {
+  const RAW = 2n ** 51n;
+  it.each([
+    ['2M', 2n ** 21n],
+    ['1G', 2n ** 30n],
+  ])('devdax %s map=mem: usable is raw less one align (the info block), memmap DRAM is 2 pages (VMEMMAP_RESERVE_NR) for each compound page of the pgmap range (the whole namespace), under 64 MiB of host memory, both cores alike', async (align, alignBytes) => {
+    const rows = [];
+    for (const backend of ['wasm', 'ts'] as const) {
+      const m = await planMachine('v6', backend, defaultPlanDram(RAW), RAW);
+      try {
+        const row = measureConfig(m, { mode: 'devdax', map: 'mem', align }, RAW);
+        expect(row.ok, row.error).toBe(true);
+        expect(row.compound).toBe(true);
+        expect(BigInt(row.usable)).toBe(RAW - alignBytes);
+        expect(BigInt(row.memmapDram)).toBe((RAW / alignBytes) * 2n * 4096n);
+        // a PTE table per 2 MiB of vmemmap (128 MiB of device), in DRAM
+        expect(row.pageTablePages).toBeGreaterThanOrEqual(Number(RAW / 2n ** 27n));
+        expect(m.stats().host.backedBytes).toBeLessThan(64 * 2 ** 20);
+        rows.push(row);
+      } finally {
+        m.dispose();
+      }
+    }
+    expect(rows[1]).toEqual(rows[0]);
+  });
 });
