@@ -10,6 +10,9 @@
  *   bitmap   1 bit per page, 1 = in use or outside the range          32 KiB
  *   counts   free pages per 2 MiB block (u16), to skip full blocks     1 KiB
  *
+ * A block's bits are kept only while its count is neither 0 (all used, or outside the range) nor 512 (all
+ * free): those two say it all, so making a unit and marking whole blocks write counts, not 32 KiB of bits.
+ *
  * A chunk that becomes wholly free (free = its pages in the range) or wholly used (0) gives its unit back.
  * Per node, zone class (ZONE_NORMAL, ZONE_MOVABLE) and order a hint: a pfn no free block of that order of
  * the node's ranges of that class lies below.
@@ -211,30 +214,80 @@ function setBits(bm: usize, a: u64, b: u64, used: bool): void {
   }
 }
 
+/** Pages of block k in [lo, hi) (offsets in its chunk). */
+@inline
+function blockPart(k: u32, lo: u64, hi: u64): u64 {
+  return min<u64>(hi, (<u64>k + 1) << 9) - max<u64>(lo, <u64>k << 9);
+}
+
+/** Block k's free count less (used) or plus d. */
+@inline
+function countAdd(cnt: usize, k: u32, d: u64, used: bool): void {
+  const ca = cnt + (<usize>k << 1);
+  store<u16>(ca, used ? <u16>(<u64>load<u16>(ca) - d) : <u16>(<u64>load<u16>(ca) + d));
+}
+
+/** Free counts of blocks [a, b) set to v, eight at a time. */
+function fillCounts(cnt: usize, a: u32, b: u32, v: u16): void {
+  if (v == 0) {
+    memory.fill(cnt + (<usize>a << 1), 0, <usize>(b - a) << 1);
+    return;
+  }
+  const v8 = i16x8.splat(<i16>v);
+  let k = a;
+  for (; k + 8 <= b; k += 8) v128.store(cnt + (<usize>k << 1), v8);
+  for (; k < b; k++) store<u16>(cnt + (<usize>k << 1), v);
+}
+
+/** A wholly free chunk's block k as it materialises: its count its pages in [lo, hi) (the range), and bits kept when that is part of it (1 outside). */
+function edgeBlock(u: usize, k: u32, lo: u64, hi: u64): void {
+  const n = blockPart(k, lo, hi);
+  store<u16>(u + UNIT_COUNTS + (<usize>k << 1), <u16>n);
+  if (n == 0 || n == 512) return;
+  const s = <u64>k << 9;
+  memory.fill(u + (<usize>k << 6), 0, 64);
+  setBits(u, s, max<u64>(lo, s), true);
+  setBits(u, min<u64>(hi, s + 512), s + 512, true);
+}
+
+/** Block k's bits as its count says when they are not kept (count 0: all set, 512: all clear), before a part of it changes. */
+@inline
+function keepBits(u: usize, k: u32): void {
+  const n = load<u16>(u + UNIT_COUNTS + (<usize>k << 1));
+  if (n == 0 || n == 512) memory.fill(u + (<usize>k << 6), n == 0 ? 0xff : 0, 64);
+}
+
 /** Chunk c's unit, made from its count if it has none (wholly free or wholly used); a unit must be reserved. */
 function materialise(r: Range, c: u32): usize {
   const have = chunkUnit(r, c);
   if (have != 0) return have;
   const u = unitTake();
   const cnt = u + UNIT_COUNTS;
-  if (chunkFree(r, c) == 0) {
-    memory.fill(u, 0xff, <usize>(CHUNK >> 3));
-    memory.fill(cnt, 0, <usize>BLOCKS << 1);
-  } else {
+  // wholly used: every count 0 (no bits kept)
+  memory.fill(cnt, 0, <usize>BLOCKS << 1);
+  if (chunkFree(r, c) != 0) {
     const b = chunkBase(r, c);
     const lo = max<u64>(r.start, b) - b;
     const hi = min<u64>(r.end, b + CHUNK) - b;
-    memory.fill(u, 0, <usize>(CHUNK >> 3));
-    setBits(u, 0, lo, true);
-    setBits(u, hi, CHUNK, true);
-    for (let k: u32 = 0; k < BLOCKS; k++) {
-      const s = max<u64>(lo, <u64>k << 9);
-      const e = min<u64>(hi, (<u64>k + 1) << 9);
-      store<u16>(cnt + (<usize>k << 1), e > s ? <u16>(e - s) : 0);
-    }
+    // each block's pages in the range: none outside it, all for those wholly inside, the two end blocks their part
+    const k0 = <u32>(lo >> 9);
+    const k1 = <u32>((hi + 511) >> 9);
+    fillCounts(cnt, k0, k1, 512);
+    edgeBlock(u, k0, lo, hi);
+    if (k1 - 1 != k0) edgeBlock(u, k1 - 1, lo, hi);
   }
   store<u32>(chunkAt(r, c), <u32>u, 4);
   return u;
+}
+
+/** Block k's part of [lo, hi) marked used or free: its count, and its bits unless the whole block changes. */
+function markBlock(u: usize, k: u32, lo: u64, hi: u64, used: bool): void {
+  const d = blockPart(k, lo, hi);
+  if (d != 512) {
+    keepBits(u, k);
+    setBits(u, max<u64>(lo, <u64>k << 9), min<u64>(hi, (<u64>k + 1) << 9), used);
+  }
+  countAdd(u + UNIT_COUNTS, k, d, used);
 }
 
 /** Mark pages [pfn, pfn + n) of r used or free, chunk by chunk (units reserved: at most the two end chunks materialise). */
@@ -247,27 +300,25 @@ function mark(r: Range, pfn: u64, n: u64, used: bool): void {
     const q = min<u64>(end, b + CHUNK);
     const cap = chunkCap(r, c);
     const at = chunkAt(r, c);
-    if (q - p == cap) {
-      // the whole chunk: its count says it all
+    const f = used ? chunkFree(r, c) - (q - p) : chunkFree(r, c) + (q - p);
+    if (f == 0 || f == cap) {
+      // wholly used or wholly free now: its count says it all
       const u = chunkUnit(r, c);
       if (u != 0) unitGive(u);
-      store<u32>(at, used ? 0 : <u32>cap);
+      store<u32>(at, <u32>f);
       store<u32>(at, 0, 4);
     } else {
       const u = materialise(r, c);
-      setBits(u, p - b, q - b, used);
       const cnt = u + UNIT_COUNTS;
-      for (let k = <u32>((p - b) >> 9); (<u64>k << 9) < q - b; k++) {
-        const d = min<u64>(q - b, (<u64>k + 1) << 9) - max<u64>(p - b, <u64>k << 9);
-        const ca = cnt + (<usize>k << 1);
-        store<u16>(ca, used ? <u16>(<u64>load<u16>(ca) - d) : <u16>(<u64>load<u16>(ca) + d));
-      }
-      const f = used ? chunkFree(r, c) - (q - p) : chunkFree(r, c) + (q - p);
+      const lo = p - b;
+      const hi = q - b;
+      const k0 = <u32>(lo >> 9);
+      const k1 = <u32>((hi + 511) >> 9);
+      // the blocks between the two end ones change wholly (they were all free, or all used): counts alone
+      if (k1 > k0 + 2) fillCounts(cnt, k0 + 1, k1 - 1, used ? 0 : 512);
+      markBlock(u, k0, lo, hi, used);
+      if (k1 - 1 != k0) markBlock(u, k1 - 1, lo, hi, used);
       store<u32>(at, <u32>f);
-      if (f == 0 || f == cap) {
-        unitGive(u);
-        store<u32>(at, 0, 4);
-      }
     }
     p = q;
   }
@@ -285,17 +336,42 @@ function allAre(r: Range, pfn: u64, n: u64, used: bool): bool {
     const cap = chunkCap(r, c);
     if (f != (used ? 0 : cap)) {
       if (f == (used ? cap : 0)) return false;
-      const u = chunkUnit(r, c);
-      let pos = p - b;
-      const e = q - b;
-      while (pos < e) {
-        const mask = wordMask(pos, e);
-        const v = load<u64>(u + (<usize>(pos >> 6) << 3)) & mask;
-        if (used ? v != mask : v != 0) return false;
-        pos = (pos | 63) + 1;
-      }
+      if (!unitAllAre(chunkUnit(r, c), p - b, q - b, used)) return false;
     }
     p = q;
+  }
+  return true;
+}
+
+/** Are bits [a, e) of unit u all set (used) or all clear? Blocks by their counts (whole ones eight at a time), bits only for part of a block whose bits are kept. */
+function unitAllAre(u: usize, a: u64, e: u64, used: bool): bool {
+  const cnt = u + UNIT_COUNTS;
+  const want: u64 = used ? 0 : 512;
+  const want8 = i16x8.splat(<i16>want);
+  let pos = a;
+  while (pos < e) {
+    if ((pos & 511) == 0 && e - pos >= 512) {
+      let k = pos >> 9;
+      const kEnd = e >> 9;
+      for (; k + 8 <= kEnd; k += 8) if (v128.any_true(v128.xor(v128.load(cnt + (<usize>k << 1)), want8))) return false;
+      for (; k < kEnd; k++) if (<u64>load<u16>(cnt + (<usize>k << 1)) != want) return false;
+      pos = kEnd << 9;
+      continue;
+    }
+    // part of a block: its count when its bits are not kept, else its bits
+    const be = min<u64>(e, ((pos >> 9) + 1) << 9);
+    const n = load<u16>(cnt + (<usize>(pos >> 9) << 1));
+    if (n == 0 || n == 512) {
+      if ((n == 0) != used) return false;
+      pos = be;
+      continue;
+    }
+    while (pos < be) {
+      const mask = wordMask(pos, be);
+      const v = load<u64>(u + (<usize>(pos >> 6) << 3)) & mask;
+      if (used ? v != mask : v != 0) return false;
+      pos = (pos | 63) + 1;
+    }
   }
   return true;
 }
@@ -305,9 +381,12 @@ function findSmall(u: usize, blk: u32, order: i32): i64 {
   const need = <u32>(1 << order);
   const cnt = u + UNIT_COUNTS;
   for (let b = blk; b < BLOCKS; b++) {
-    if (<u32>load<u16>(cnt + (<usize>b << 1)) < need) continue;
-    const w = u + (<usize>b << 6);
+    const nf = <u32>load<u16>(cnt + (<usize>b << 1));
+    if (nf < need) continue;
     const base = <i64>b << 9;
+    // all free: its bits are not kept, and its first page starts the lowest block of any order up to 9
+    if (nf == 512) return base;
+    const w = u + (<usize>b << 6);
     if (order == 0) {
       for (let i: i32 = 0; i < 8; i++) {
         const v = load<u64>(w + (<usize>i << 3));
@@ -579,7 +658,15 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   r.movable = movable;
   r.slots = slots;
   r.shift = 0;
-  for (let c: u32 = 0; c < nChunks; c++) store<u32>(chunkAt(r, c), <u32>chunkCap(r, c));
+  // free count and no unit (an inline table's words still hold the record that was shifted up): every
+  // chunk whole, two records at a time, then the two end ones as the range cuts them
+  const t = chunkAt(r, 0);
+  const whole = i64x2.splat(<i64>CHUNK);
+  let c: u32 = 0;
+  for (; c + 2 <= nChunks; c += 2) v128.store(t + (<usize>c << 3), whole);
+  if (c < nChunks) store<u64>(t + (<usize>c << 3), CHUNK);
+  store<u64>(t, chunkCap(r, 0));
+  store<u64>(t + (<usize>(nChunks - 1) << 3), chunkCap(r, nChunks - 1));
   if (nid >= nNodes) nNodes = nid + 1;
   const nt = nodeAt(nid);
   store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + (e - s));
@@ -756,6 +843,8 @@ export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u3
 
 /** Mask a unit to pages [lo, hi) of its chunk (the rest reads as used) and recount its 2 MiB blocks; its free pages. */
 function unitClip(u: usize, lo: u64, hi: u64): u64 {
+  // the bits of whole blocks first (a block of count 0 or 512 keeps none): the recount below reads bits
+  for (let k: u32 = 0; k < BLOCKS; k++) keepBits(u, k);
   setBits(u, 0, lo, true);
   setBits(u, hi, CHUNK, true);
   const cnt = u + UNIT_COUNTS;

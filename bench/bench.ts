@@ -15,7 +15,7 @@ import { ZONE_DEVICE } from '../src/core/structPage.ts';
 import { Purpose } from '../src/core/core.ts';
 import { planScaling, planScalingLines } from './plan.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' }, 'plan-deadline': { type: 'string' }, 'plan-only': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' }, 'plan-deadline': { type: 'string' }, 'plan-only': { type: 'boolean', default: false }, 'plan-repeats': { type: 'string' } } });
 const quick = values.quick!;
 /** --only walk,populate,init,altmap,lookups,cycle,api: run just those sections (default: all). */
 const only = values.only ? new Set(values.only.split(',')) : null;
@@ -26,6 +26,9 @@ const BACKENDS: Backend[] = ['wasm', 'ts'];
 /** --plan-deadline SECONDS: how long `altmap plan --size 2P` may run before it is stopped (keeps a bench run short). */
 const planDeadlineMs = Number(values['plan-deadline'] ?? (quick ? 20 : 60)) * 1000;
 const planOnly = values['plan-only']!;
+/** --plan-repeats N: fresh `altmap plan` processes per size (default 3, 1 with --quick); the ratio is of the medians. */
+const planRepeats = Number(values['plan-repeats'] ?? (quick ? 1 : 3));
+if (!Number.isInteger(planRepeats) || planRepeats < 1) throw new Error(`--plan-repeats ${values['plan-repeats']} is not a positive integer`);
 
 interface Measure {
   /** Median of one timed call, ms. */
@@ -342,7 +345,7 @@ if (section('api')) {
 }
 
 // ---- 8. the planner's scaling: altmap plan --size 64G vs 2P, fresh processes ----
-const plan = await planScaling(quick, planDeadlineMs, (size) => progress(`altmap plan --size ${size}`));
+const plan = await planScaling(quick, planDeadlineMs, planRepeats, (size, round) => progress(`altmap plan --size ${size} (${round + 1} of ${planRepeats})`));
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 
 // ---- report ----
@@ -389,9 +392,7 @@ writeFileSync(outFile, JSON.stringify({ env, results, api: apiResults, plan }, n
 const fmt = (x: number | null, unit?: string) => (x === null ? '-' : unit === 'GB/s' ? x.toFixed(2) : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const lines = [
   `altmap-sim benchmarks${quick ? ' (--quick)' : ''}: Node ${env.node}, V8 ${env.v8}, ${cpu} (${env.cores} cores)`,
-  '',
-  '| benchmark | unit | Wasm (median ± MAD) | TS twin (median ± MAD) | Wasm speed-up | limit | Wasm / limit |',
-  '|---|---|---|---|---|---|---|',
+  ...(results.length ? ['', '| benchmark | unit | Wasm (median ± MAD) | TS twin (median ± MAD) | Wasm speed-up | limit | Wasm / limit |', '|---|---|---|---|---|---|---|'] : []),
   ...results.map((r) => `| ${r.name} | ${r.unit} | ${fmt(r.wasm.median, r.unit)} ± ${fmt(r.wasm.spread, r.unit)} | ${fmt(r.ts.median, r.unit)} ± ${fmt(r.ts.spread, r.unit)} | ${r.wasmSpeedup.toFixed(2)}x | ${fmt(r.limit, r.unit)} | ${r.fractionOfLimit === null ? '-' : `${(r.fractionOfLimit * 100).toFixed(0)}%`} |`),
   ...(apiResults.length
     ? [

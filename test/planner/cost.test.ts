@@ -5,7 +5,8 @@
  * devmap is compound runs (docs/core.md), not 16M backed PTE tables.
  */
 import { describe, expect, it } from 'vitest';
-import { defaultPlanDram, measureConfig, planMachine } from '../../src/planner/run.ts';
+import type { Backend } from '../../src/core/load.ts';
+import { defaultPlanDram, measureConfig, planMachine, runConfig } from '../../src/planner/run.ts';
 import { CORE_BACKENDS, coreConfig } from '../fixtures.ts';
 
 const fields = (basePfn: number) => ({ basePfn: BigInt(basePfn), reserve: 2n, free: 510n, align: 0n, alloc: 0n });
@@ -33,6 +34,24 @@ describe('altmapCreate: the lowest free id, on both cores', () => {
       c.dispose();
     }
   });
+});
+
+describe('the 2 PiB fsdax map=mem row (issue 15 item 4): 32 TiB of memmap in DRAM, 32768 runs of 512 order-9 blocks', () => {
+  it('on both cores: usable raw - 2 MiB, memmap raw / 64, 2^39 struct pages initialised, DRAM = memmap + page tables + a slab page; the same figures', async () => {
+    const raw = 2n << 50n;
+    const rows = [];
+    for (const [name] of CORE_BACKENDS) rows.push(await runConfig({ label: 'fsdax, map=mem', mode: 'fsdax', map: 'mem', align: '2M' }, raw, 'v6', name as Backend, defaultPlanDram(raw)));
+    const [w, t] = rows;
+    expect(w.ok, w.error).toBe(true);
+    expect(w.usable).toBe(Number(raw - (2n << 20n)));
+    expect(w.memmapDram).toBe(Number(raw / 64n));
+    expect(w.structPagesInitialised).toBe(2 ** 39);
+    expect(w.dram).toBe(w.memmapDram + w.pageTablePages * 4096 + 4096);
+    // the vmemmap's 32768 PMD tables and 64 PUD tables, the direct map's 4096 PUD tables of 1 GiB pages, and the P4D/PGD-level ones above them
+    expect(w.pageTablePages).toBeGreaterThanOrEqual(32768 + 64 + 4096);
+    expect(w.pageTablePages).toBeLessThan(32768 + 64 + 4096 + 16);
+    expect(t).toEqual(w);
+  }, 60_000);
 });
 
 describe('2 PiB compound devmap rows on the planning machine (issue 15 part 4): every row completes, in bounded host memory', () => {

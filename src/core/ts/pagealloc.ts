@@ -163,13 +163,22 @@ class RamRange {
       const f = this.free[c];
       if (f === (used ? 0 : this.cap(c))) return true;
       if (f === (used ? this.cap(c) : 0)) return false;
-      const bits = this.mats.get(c)!.bits;
+      const { bits, blockFree } = this.mats.get(c)!;
       const want = used ? 0xffffffff : 0;
-      let k = lo;
-      for (; k < hi && k & 31; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
-      for (; k + 32 <= hi; k += 32) if (bits[k >>> 5] >>> 0 !== want) return false;
-      for (; k < hi; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
-      return true;
+      // whole 2 MiB blocks by their free counts (inside the range: 512 free or 0), the ends by the bitmap
+      const bitsAre = (a: number, b: number) => {
+        let k = a;
+        for (; k < b && k & 31; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
+        for (; k + 32 <= b; k += 32) if (bits[k >>> 5] >>> 0 !== want) return false;
+        for (; k < b; k++) if (((bits[k >>> 5] >>> (k & 31)) & 1) !== (used ? 1 : 0)) return false;
+        return true;
+      };
+      const b0 = Math.ceil(lo / BLOCK);
+      const b1 = Math.floor(hi / BLOCK);
+      if (b1 <= b0) return bitsAre(lo, hi);
+      const full = used ? 0 : BLOCK;
+      for (let blk = b0; blk < b1; blk++) if (blockFree[blk] !== full) return false;
+      return bitsAre(lo, b0 * BLOCK) && bitsAre(b1 * BLOCK, hi);
     });
   }
 
