@@ -172,20 +172,24 @@ function populatePmdTable(table: u64, addr: u64, altmapId: i32): i32 {
   let n: u32 = 0;
   let contiguous = true;
   let first: u64 = 0;
+  // a run's blocks are first + n * 2 MiB: IO gets them only when the table is written entry by entry
+  let run = false;
   const blocks = IO; // one u64 phys per entry; IO is free during a core call
   if (altmapId >= 0) {
     // the 512 altmap blocks at once when they all fit (the usual case); else one by one below
     const pfn0 = altmapAllocRun(altmapId, 512, 512);
     if (pfn0 != ALTMAP_FAIL) {
       first = pfn0 << 12;
-      for (; n < 512; n++) store<u64>(blocks + (<usize>n << 3), first + (<u64>n << 21));
+      n = 512;
+      run = true;
     }
   } else {
     // the 512 DRAM blocks the loop would take, at once when they are one run
     const p = allocPagesRun(9, 512, PURPOSE_MEMMAP, 0);
     if (p >= 0) {
       first = <u64>p << 12;
-      for (; n < 512; n++) store<u64>(blocks + (<usize>n << 3), first + (<u64>n << 21));
+      n = 512;
+      run = true;
     }
   }
   for (; n < 512; n++) {
@@ -204,6 +208,7 @@ function populatePmdTable(table: u64, addr: u64, altmapId: i32): i32 {
     store<u64>(blocks + (<usize>n << 3), block);
   }
   if (n == 512 && contiguous && setRunTable(table, 21, first, LARGE_LEAF_BITS)) return 512;
+  if (run) for (let i: u32 = 0; i < 512; i++) store<u64>(blocks + (<usize>i << 3), first + (<u64>i << 21));
   for (let i: u32 = 0; i < n; i++) {
     if (!physWrite64(table + (<u64>i << 3), load<u64>(blocks + (<usize>i << 3)) | LARGE_LEAF_BITS)) {
       // as the loop: this block goes back, and the ones after it were never taken
