@@ -23,7 +23,7 @@
 import { ALLOC_MOVABLE, EBUSY, EFAULT, EINVAL, ENOMEM, EVENT_BUG, FAULT_DRAM_ALLOC, MAX_NUMNODES, PURPOSES } from './abi';
 import { CTL_PURPOSE, DRAM_MAX_PFN, DYN, IO, NODE_REC, RANGE_IO, RANGE_REC, RES, STAGE_REC } from './layout';
 import { discardFrames } from './physmem';
-import { slotAddr, slotAllocRun, slotFree } from './pool';
+import { slotAddr, slotAllocRun, slotFree, slotsMove } from './pool';
 import { emit, ensureMemory, faultFires, faultsArmed, hostFailure } from './state';
 
 const MAX_ORDER: i32 = 30;
@@ -623,23 +623,7 @@ export function purposeMove(pfn: u64, n: u64, from: i32, to: i32): void {
 function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   const nChunks = <u32>(((e - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1);
   const slots = nChunks <= INLINE_CHUNKS ? 0 : <u32>((<u64>nChunks * 8 + 4095) >> 12);
-  if (nRanges == rangeCap) {
-    const cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap * 2;
-    const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
-    const t = slotAllocRun(ns);
-    if (t == 0) {
-      hostFailure();
-      return ENOMEM;
-    }
-    const a = slotAddr(t - 1);
-    if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
-    const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
-    for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
-    metaSlots += <u64>ns - <u64>rangeSlots;
-    ranges = a;
-    rangeCap = cap;
-    rangeSlots = ns;
-  }
+  if (!rangeTableRoom(1)) return ENOMEM;
   const cs = slots ? slotAllocRun(slots) : 1;
   if (cs == 0) {
     hostFailure();
@@ -752,15 +736,11 @@ function rangeTableRoom(n: u32): bool {
   let cap = rangeCap == 0 ? <u32>(4096 / <u32>RANGE_REC) : rangeCap;
   while (cap < nRanges + n) cap *= 2;
   const ns = <u32>((<u64>cap * RANGE_REC + 4095) >> 12);
-  const t = slotAllocRun(ns);
-  if (t == 0) {
+  const a = slotsMove(ranges, rangeSlots, <usize>nRanges * RANGE_REC, ns);
+  if (a == 0) {
     hostFailure();
     return false;
   }
-  const a = slotAddr(t - 1);
-  if (nRanges != 0) memory.copy(a, ranges, <usize>nRanges * RANGE_REC);
-  const old = ranges != 0 ? <u32>((ranges - slotAddr(0)) >> 12) : 0;
-  for (let j: u32 = 0; j < rangeSlots; j++) slotFree(old + j);
   metaSlots += <u64>ns - <u64>rangeSlots;
   ranges = a;
   rangeCap = cap;
