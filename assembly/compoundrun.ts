@@ -16,7 +16,6 @@
  */
 import { PAGE_LEAF_BITS, TABLE_BITS } from './pgtable';
 import { slotsMove } from './pool';
-import { hostFailure } from './state';
 
 /** frames [base, base + frames): base is the PMD table; a compound page has 1 << csShift bytes of vmemmap. */
 @unmanaged
@@ -180,16 +179,14 @@ export function crSetExplicit(i: i32, on: bool): void {
   runAt(<u32>i).explicit = on ? 1 : 0;
 }
 
-/** Record a run over frames [base, base + crFrames(csShift)): its index, or -1 out of host room. */
+/** Record a run over frames [base, base + crFrames(csShift)): its index, or -1 when the table has no room to grow. */
 export function crCreate(base: u64, csShift: u32): i32 {
   if (crCount == crCap) {
     const cap = crCap == 0 ? <u32>(4096 / <u32>CR_REC) : crCap * 2;
     const ns = <u32>((<u64>cap * CR_REC + 4095) >> 12);
     const a = slotsMove(crTable, crSlots, <usize>crCount * CR_REC, ns);
-    if (a == 0) {
-      hostFailure();
-      return -1;
-    }
+    // not a host failure: the caller takes the single steps, which succeed or fail on their own
+    if (a == 0) return -1;
     crTable = a;
     crCap = cap;
     crSlots = ns;
