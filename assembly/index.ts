@@ -12,6 +12,7 @@
 import { EBUSY, EINVAL, ENOMEM, PURPOSE_PAGE_TABLE } from './abi';
 import * as altmap from './altmap';
 import * as bench from './bench';
+import * as hotplug from './hotplug';
 import * as hvo from './hvo';
 import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RANGE_IO, RES, STATIC_END } from './layout';
 import * as memmap from './memmap';
@@ -271,6 +272,13 @@ export function lookupAppend(n: i32): i32 {
 }
 export function lookupCommit(): void {
   altmap.lookupCommit();
+}
+
+// ---- memory hot-plug ----
+/** memmap_on_memory's arch_add_memory of `count` 128 MiB blocks from startPfn, whole chunks at once: the blocks added (0 or more), or -EINVAL. */
+export function addMemoryBlocks(startPfn: f64, count: f64, memmapPages: f64): f64 {
+  if (!(startPfn >= 0 && startPfn <= 1.8446744073709552e19 && count >= 0 && count <= 1.8446744073709552e19 && memmapPages >= 0 && memmapPages <= 1.8446744073709552e19)) return EINVAL;
+  return <f64>hotplug.addMemoryBlocks(u(startPfn), u(count), u(memmapPages));
 }
 
 // ---- vmemmap ----

@@ -47,7 +47,7 @@ function isLeaf(e: u64, shift: u32): bool {
 }
 
 @inline
-function entryAddr(table: u64, va: u64, shift: u32): u64 {
+export function entryAddr(table: u64, va: u64, shift: u32): u64 {
   return table + (((va >> shift) & 511) << 3);
 }
 
@@ -361,7 +361,7 @@ function mapEntry(table: u64, shift: u32, va: u64, phys: u64): i32 {
 }
 
 /** kernel_physical_mapping_init: map pfns [s, e) with leaves of 2^shift bytes, ascending. */
-function kernelPhysicalMappingInit(s: u64, e: u64, shift: u32): i32 {
+export function kernelPhysicalMappingInit(s: u64, e: u64, shift: u32): i32 {
   const step = <u64>1 << (shift - 12);
   // a whole blank table of 2 MiB or 1 GiB leaves is one run table (docs/core.md "Run tables"); not while
   // a fault is armed (the per-entry writes are Backing attempts)

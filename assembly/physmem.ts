@@ -99,6 +99,11 @@ export function setHostLimit(bytes: u64): void {
   hostLimit = bytes;
 }
 
+/** Can n more frames be backed under the budget? */
+export function hostRoom(n: u64): bool {
+  return (backedFrames + n) << 12 <= hostLimit;
+}
+
 /** Give an unbacked frame its own slot holding its current content; no budget or fault check. */
 function backFrameRaw(frame: u64): usize {
   const key = frame >> 10;

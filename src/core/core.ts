@@ -366,6 +366,19 @@ export interface Core {
    */
   setAltmapLookup(entries: LookupEntryInput[]): number;
 
+  // ---- memory hot-plug (assembly/hotplug.ts) ----
+  /**
+   * memmap_on_memory's hot-add of `count` 128 MiB blocks from startPfn: what each block's arch_add_memory
+   * with its own fresh altmap { base_pfn = the block, free = memmapPages } does (directMapAdd of the block,
+   * then vmemmapPopulate of its struct pages from that altmap: one PMD leaf, the block's first 2 MiB), for
+   * whole chunks of 512 blocks on a 64 GiB boundary with nothing mapped under their PUD entries yet, no
+   * fault armed, no debug, pse. Returns the blocks added, each whole, from the first: 0 when the first
+   * chunk cannot go at once; fewer than asked when a table allocation failed (the failing block is left
+   * to the single calls, which meet the same failure). Each added block's altmap would end with alloc =
+   * 512, align = 0 (the host keeps those fields). -EINVAL for arguments that are not integers >= 0.
+   */
+  addMemoryBlocks(startPfn: number, count: number, memmapPages: number): number;
+
   // ---- vmemmap (assembly/vmemmap.ts) ----
   /**
    * vmemmap_populate for the struct pages of pfns [startPfn, startPfn + nrPages): PMD steps,

@@ -101,6 +101,7 @@ interface Exports {
   lookupReset(): void;
   lookupAppend(n: number): number;
   lookupCommit(): void;
+  addMemoryBlocks(startPfn: number, count: number, memmapPages: number): number;
   vmemmapPopulate(startPfn: number, nrPages: number, altmapId: number, flags: number): number;
   vmemmapPopulateCompound(startPfn: number, nrPages: number, compoundPages: number, rangeStartPfn: number): number;
   vmemmapFree(startPfn: number, nrPages: number, altmapId: number): number;
@@ -725,6 +726,12 @@ class WasmCore implements WasmCoreDiagnostics {
     // not reached: lookupFits counted the ranges as lookupAppend merges them
     if (full) throw new RangeError('setAltmapLookup: more than 2^20 distinct ranges');
     return 0;
+  }
+
+  // ---- memory hot-plug ----
+  addMemoryBlocks(startPfn: number, count: number, memmapPages: number): number {
+    if (![startPfn, count, memmapPages].every((v) => Number.isInteger(v) && v >= 0)) return EINVAL;
+    return this.run((x) => x.addMemoryBlocks(startPfn, count, memmapPages));
   }
 
   // ---- vmemmap ----

@@ -27,8 +27,8 @@ export interface KmemRun {
   count: number;
   /** Each block's own memmap pages at its head (memmap_on_memory), 0 without. */
   memmapPages: number;
-  /** Each block's own altmap, in address order (memmap_on_memory); null without. */
-  altmaps: VmemAltmap[] | null;
+  /** Each block's own altmap (memmap_on_memory): core records in address order, or the fields all of them have (blocks added at once); null without. */
+  altmaps: VmemAltmap[] | ParkedAltmaps | null;
   /** Online, and in ZONE_MOVABLE or ZONE_NORMAL; null while offline. */
   zone: 'Movable' | 'Normal' | null;
   /**
@@ -39,14 +39,37 @@ export interface KmemRun {
   pinned: boolean;
 }
 
+/**
+ * The altmaps of a run of blocks the core added at once (addMemoryBlocks): each block's is { base_pfn = the
+ * block, reserve 0, free = memmapPages, align 0, alloc }, and none is a core record; a block's own is made
+ * when it needs one (its removal), so 16M blocks cost one object.
+ */
+export interface ParkedAltmaps {
+  readonly alloc: number;
+}
+
 /** One hot-plugged memory block, as a view of its run (sysfs, lsmem). */
 export interface KmemBlock {
   readonly start: bigint;
   readonly size: bigint;
-  readonly altmap: VmemAltmap | null;
   readonly memmapPages: number;
   readonly zone: KmemRun['zone'];
   readonly pinned: boolean;
+}
+
+/** How a run holds its altmaps: none, core records, or parked (with their alloc): runs join only when alike. */
+function altmapsKind(a: KmemRun['altmaps']): string {
+  return a === null ? 'none' : Array.isArray(a) ? 'records' : `parked ${a.alloc}`;
+}
+
+/** b's altmaps after a's, b joining a. */
+function joinAltmaps(a: KmemRun, b: KmemRun): void {
+  if (Array.isArray(a.altmaps) && Array.isArray(b.altmaps)) for (const x of b.altmaps) a.altmaps.push(x);
+}
+
+/** Block i's altmap in run r: its record, the run's parked fields, or null. */
+function blockAltmap(r: KmemRun, i: number): VmemAltmap | ParkedAltmaps | null {
+  return Array.isArray(r.altmaps) ? (r.altmaps[i] ?? null) : r.altmaps;
 }
 
 /** The zone an online request puts a block in (mhp_online_type_from_str's types, less offline). */
@@ -245,7 +268,7 @@ export class Kmem {
     const last = kd.runs[kd.runs.length - 1];
     if (last && this.alike(last, r)) {
       last.count += r.count;
-      if (last.altmaps && r.altmaps) for (const a of r.altmaps) last.altmaps.push(a);
+      joinAltmaps(last, r);
     } else kd.runs.push(r);
     return r.start + BigInt(r.count) * this.blockSize;
   }
@@ -259,7 +282,7 @@ export class Kmem {
       !a.pinned &&
       !b.pinned &&
       a.memmapPages === b.memmapPages &&
-      !a.altmaps === !b.altmaps &&
+      altmapsKind(a.altmaps) === altmapsKind(b.altmaps) &&
       this.k.numa.targetNode(a.start) === this.k.numa.targetNode(b.start)
     );
   }
@@ -271,7 +294,7 @@ export class Kmem {
       const last = out[out.length - 1];
       if (last && this.alike(last, r)) {
         last.count += r.count;
-        if (last.altmaps && r.altmaps) for (const a of r.altmaps) last.altmaps.push(a);
+        joinAltmaps(last, r);
       } else out.push(r);
     }
     kd.runs = out;
@@ -298,6 +321,13 @@ export class Kmem {
     let at = start;
     try {
       for (; at < end; at += this.blockSize) {
+        // whole chunks of blocks in one core call where it can (the same machine as block by block)
+        const batch = this.addBlocksAtOnce(at, end, memmapPages, owner);
+        if (batch > 0) {
+          this.pushRun(kd, { start: at, count: batch, memmapPages, altmaps: { alloc: 512 }, zone: null, pinned: false });
+          at += BigInt(batch - 1) * this.blockSize;
+          continue;
+        }
         const altmap = this.addBlock(at, k.cfg.kmemBlockByBlock ? memmapPages : -memmapPages, owner);
         if (typeof altmap !== 'number') {
           this.pushRun(kd, { start: at, count: 1, memmapPages, altmaps: [altmap], zone: null, pinned: false });
@@ -305,7 +335,7 @@ export class Kmem {
         }
         if (k.poisoned) throw KernelError.fromErrno(altmap, `${kd.dev}: add_memory oopsed`);
         if (!k.cfg.kmemBlockByBlock) initAdded(at);
-        for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
+        for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
         kd.runs.length = 0;
         this.devices.delete(kd.dev);
         k.iomem.release(parent, kd.res);
@@ -315,6 +345,18 @@ export class Kmem {
     } finally {
       if (!k.cfg.kmemBlockByBlock && kd.runs.length) initAdded(at);
     }
+  }
+
+  /**
+   * Blocks from `at` the core adds at once (addMemoryBlocks: whole chunks of 512 blocks of 128 MiB, each
+   * block's arch_add_memory with its own altmap), 0 when none: block by block asked for, or not that shape.
+   */
+  private addBlocksAtOnce(at: bigint, end: bigint, memmapPages: number, owner: object): number {
+    const k = this.k;
+    if (k.cfg.kmemBlockByBlock || this.blockSize !== 128n << 20n || memmapPages < 512) return 0;
+    const n = Math.min(this.nodeRunBlocks(at, end), Number((end - at) / this.blockSize));
+    if (n < 512) return 0;
+    return k.hotplug.addMemoryBlocks(k.numa.targetNode(at), at, n, memmapPages, owner);
   }
 
   /** The start of block i of run r. */
@@ -328,7 +370,7 @@ export class Kmem {
   }
 
   private blockView(r: KmemRun, i: number): KmemBlock {
-    return { start: this.blockStart(r, i), size: this.blockSize, altmap: r.altmaps?.[i] ?? null, memmapPages: r.memmapPages, zone: r.zone, pinned: r.pinned };
+    return { start: this.blockStart(r, i), size: this.blockSize, memmapPages: r.memmapPages, zone: r.zone, pinned: r.pinned };
   }
 
   /** The number of memory blocks of the device. */
@@ -375,7 +417,7 @@ export class Kmem {
   private split(kd: KmemDevice, i: number, at: number, n: number): number {
     const r = kd.runs[i];
     const parts: KmemRun[] = [];
-    const piece = (from: number, count: number): KmemRun => ({ ...r, start: this.blockStart(r, from), count, altmaps: r.altmaps ? r.altmaps.slice(from, from + count) : null });
+    const piece = (from: number, count: number): KmemRun => ({ ...r, start: this.blockStart(r, from), count, altmaps: Array.isArray(r.altmaps) ? r.altmaps.slice(from, from + count) : r.altmaps });
     if (at > 0) parts.push(piece(0, at));
     const mine = parts.length;
     parts.push(piece(at, n));
@@ -403,7 +445,7 @@ export class Kmem {
       if (this.leaveAllocator(r) !== null) throw new Error(`kmem: ${kd.dev}'s blocks hold allocations after a failed probe`);
       this.setZone(r, null);
     }
-    if (onMemory) for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
+    if (onMemory) for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
     else k.hotplug.archRemoveMemory(kd.res.start, kd.res.end + 1n - kd.res.start, { explicit: true, altmap: null });
     kd.runs.length = 0;
     this.devices.delete(kd.dev);
@@ -497,9 +539,12 @@ export class Kmem {
   }
 
   /** A run of blocks hot-added and registered but offline; a dev_dax_kmem_remove of a device whose blocks were all added. */
-  private removeBlock(start: bigint, altmap: VmemAltmap | null): void {
+  private removeBlock(start: bigint, a: VmemAltmap | ParkedAltmaps | null, memmapPages: number): void {
     const k = this.k;
     if (k.ftrace.on) k.ftrace.leaf('remove_memory_block_devices');
+    // a block added at once gets its altmap now, with the fields it has had since
+    const altmap = a && 'alloc' in a ? k.altmaps.create({ basePfn: start >> 12n, reserve: 0n, free: BigInt(memmapPages), align: 0n, alloc: BigInt(a.alloc) }) : a;
+    if (a && !altmap) throw new HostMemoryError(`kmem: no room for the altmap of the block at ${hex(start)}`);
     k.hotplug.archRemoveMemory(start, this.blockSize, { explicit: true, altmap });
     if (altmap) {
       if (k.altmaps.read(altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
@@ -834,7 +879,7 @@ export class Kmem {
       this.devices.delete(kd.dev);
       return;
     }
-    for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), r.altmaps?.[i] ?? null);
+    for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
     k.iomem.release(parent, kd.res);
     this.devices.delete(kd.dev);
   }

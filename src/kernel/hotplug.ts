@@ -118,6 +118,24 @@ export class Hotplug {
     return ret;
   }
 
+  /**
+   * create_altmaps_and_memory_blocks' arch_add_memory of `count` 128 MiB blocks from `start`, each with its
+   * own altmap (memmap_on_memory), as many as the core adds at once (addMemoryBlocks): their sections go
+   * present, owned by `owner`. Returns the blocks added (0: the caller goes block by block). Untraced, one
+   * node's zonelist for every table, and sections not yet active: what the single calls do then.
+   */
+  addMemoryBlocks(nid: number, start: bigint, count: number, memmapPages: number, owner: object): number {
+    const k = this.k;
+    const startPfn = Number(start >> 12n);
+    const pages = count * 32768;
+    if (k.ftrace.on || k.log.debug || k.profile.hotplug !== 'subsection' || !k.numa.sameZonelist(nid) || k.sparse.anyActive(startPfn, startPfn + pages)) return 0;
+    const done = k.numa.onNode(nid, () => k.core.addMemoryBlocks(startPfn, count, memmapPages));
+    k.drainEvents();
+    if (done < 0) throw new Error(`hotplug: the core refused ${count} memory blocks from ${hex(startPfn)} (${done})`);
+    if (done > 0) k.sparse.markPresent(startPfn, startPfn + done * 32768, owner);
+    return done;
+  }
+
   /** __add_pages: validate the altmap, then add section by section (sub-sections on v6); no rollback. */
   private addPages(nid: number, startPfn: number, nrPages: number, params: MhpParams): number {
     const k = this.k;

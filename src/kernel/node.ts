@@ -158,6 +158,13 @@ export class Numa {
     this.coreZonelist = key;
   }
 
+  /** Do allocations for node nid walk the zonelist the CPU's node walks now (one node: always)? */
+  sameZonelist(nid: number): boolean {
+    if (this.coreNodes === 1) return true;
+    const key = (zl: number[]) => zl.filter((n) => n < this.coreNodes).join(',') || '0';
+    return key(this.zonelistOf(nid)) === key(this.zonelistOf(this.current));
+  }
+
   /** Run f with DRAM allocations for node nid (alloc_pages_node(nid, ...): vmemmap_alloc_block(node)), then back to the CPU's. */
   onNode<T>(nid: number, f: () => T): T {
     const was = this.current;

@@ -26,6 +26,7 @@ import {
 } from '../core.ts';
 import { AltmapTable } from './altmap.ts';
 import { CompoundRuns } from './compoundrun.ts';
+import { MemoryBlocks } from './hotplug.ts';
 import { hugeArgsBad, Hvo } from './hvo.ts';
 import { Memmap } from './memmap.ts';
 import { PageAlloc } from './pagealloc.ts';
@@ -44,6 +45,7 @@ class TsCore implements Core {
   private altmaps!: AltmapTable;
   private vmemmap!: Vmemmap;
   private hvo!: Hvo;
+  private blocks!: MemoryBlocks;
   private memmap!: Memmap;
   private readonly events = new Events();
   private readonly faults = new Faults();
@@ -70,6 +72,7 @@ class TsCore implements Core {
     this.pt = new PageTable(paging, this.mem, this.alloc, this.altmaps, shares);
     this.vmemmap = new Vmemmap(this.pt, this.altmaps, shares, this.events, vaLow(cfg.vmemmapStart), cfg.pse, cfg.debug);
     this.hvo = new Hvo(this.pt, this.vmemmap, shares);
+    this.blocks = new MemoryBlocks(this.pt, vaLow(cfg.vmemmapStart), cfg.debug);
     this.memmap = new Memmap(this.mem, patterns, this.pt, this.vmemmap, cfg.eagerMemmap);
     const root = this.alloc.allocPages(0, Purpose.PageTable);
     if (root < 0) return ENOMEM;
@@ -208,6 +211,12 @@ class TsCore implements Core {
     if (!lookupFits(entries)) return ENOMEM;
     this.altmaps.setAltmapLookup(entries);
     return 0;
+  }
+
+  // ---- memory hot-plug ----
+  addMemoryBlocks(startPfn: number, count: number, memmapPages: number): number {
+    if (![startPfn, count, memmapPages].every((v) => Number.isInteger(v) && v >= 0)) return EINVAL;
+    return this.blocks.addMemoryBlocks(startPfn, count, memmapPages);
   }
 
   // ---- vmemmap ----

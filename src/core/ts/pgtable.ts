@@ -31,7 +31,7 @@ export const PUD_SIZE = 2 ** 30;
 /** populateTo: a leaf above the level already maps the address. */
 export const LEAF_ABOVE = -2;
 /** findTable: no table (a level above is not present, or is a leaf). */
-const NO_TABLE = -1;
+export const NO_TABLE = -1;
 
 const MASK57 = (1n << 57n) - 1n;
 const TOP7 = ((1n << 64n) - 1n) ^ MASK57;
@@ -318,7 +318,7 @@ export function walkMany(pt: PageTable, vas: BigUint64Array, out: BigUint64Array
  * kernel_physical_mapping_init: map [va, va + len) to pfn.. with leaves of `level`; existing leaves
  * are kept, existing tables descended.
  */
-function kernelPhysicalMappingInit(pt: PageTable, va: number, len: number, pfn: number, level: number): number {
+export function kernelPhysicalMappingInit(pt: PageTable, va: number, len: number, pfn: number, level: number): number {
   const size = 2 ** pt.shifts[level];
   const last = pt.shifts.length - 1;
   // a whole blank table of 2 MiB or 1 GiB leaves is one run table (assembly: kernelPhysicalMappingInit)

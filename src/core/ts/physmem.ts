@@ -127,6 +127,11 @@ export class PhysMem {
     return this.faults.anyArmed();
   }
 
+  /** Can n more frames be backed under the budget (assembly: hostRoom)? */
+  hostRoom(n: number): boolean {
+    return this.canBack(n);
+  }
+
   /** Room for n more backed frames under the budget. */
   private canBack(n: number): boolean {
     return this.frames.size + n <= this.limitFrames;

@@ -1,0 +1,75 @@
+/**
+ * memmap_on_memory's hot-add of 128 MiB memory blocks, 512 at once (as assembly/hotplug.ts; docs/core.md
+ * "Memory blocks"): per block the direct map and a vmemmap PMD leaf that maps the block's own head.
+ */
+import { Purpose } from '../core.ts';
+import { PAT_HEADROOM, PAT_MAX } from './patterns.ts';
+import { kernelPhysicalMappingInit, LARGE_FLAGS, NO_TABLE, type PageTable } from './pgtable.ts';
+
+/** Pages of a 128 MiB block: its 32768 struct pages are 2 MiB of vmemmap, one PMD leaf. */
+export const BLOCK_PAGES = 2 ** 15;
+/** Blocks a vmemmap PMD table maps (a chunk: 64 GiB of memory). */
+const CHUNK_BLOCKS = 512;
+/** Blocks a direct-map PMD table maps (1 GiB). */
+const WINDOW_BLOCKS = 8;
+const WINDOW_PAGES = BLOCK_PAGES * WINDOW_BLOCKS;
+
+export class MemoryBlocks {
+  constructor(
+    private readonly pt: PageTable,
+    /** VMEMMAP_START, low 57 bits. */
+    private readonly vmemmapBase: number,
+    private readonly debug: boolean,
+  ) {}
+
+  /** The chunk from pfn may go at once: on a 64 GiB boundary, nothing under its PUD entries, room for what it may back (assembly: chunkOk). */
+  private chunkOk(pfn: number): boolean {
+    const pt = this.pt;
+    if (pfn % (BLOCK_PAGES * CHUNK_BLOCKS) !== 0) return false;
+    const vmVa = this.vmemmapBase + pfn * 64;
+    const vmPud = pt.findTable(vmVa, pt.pud);
+    if (vmPud !== NO_TABLE && pt.readLo(vmPud, pt.index(vmVa, pt.pud)) !== 0) return false;
+    const dm0 = pt.cfg.pageOffset + pfn * 4096;
+    const dmPud = pt.findTable(dm0, pt.pud);
+    if (dmPud !== NO_TABLE) for (let w = 0; w < CHUNK_BLOCKS / WINDOW_BLOCKS; w++) if (pt.readLo(dmPud, pt.index(dm0 + w * 2 ** 30, pt.pud)) !== 0) return false;
+    return pt.mem.hostRoom(8) && pt.mem.patterns.list.length + 256 <= PAT_MAX - PAT_HEADROOM;
+  }
+
+  /** `count` blocks from startPfn as each block's arch_add_memory with its own altmap adds it, whole chunks at once: the blocks added (assembly: addMemoryBlocks). */
+  addMemoryBlocks(startPfn: number, count: number, memmapPages: number): number {
+    if (!this.pt.cfg.pse || this.debug || this.pt.mem.faultsArmed() || memmapPages < 512) return 0;
+    let done = 0;
+    while (count - done >= CHUNK_BLOCKS) {
+      const pfn = startPfn + done * BLOCK_PAGES;
+      if (!this.chunkOk(pfn)) break;
+      const n = this.addChunk(pfn);
+      done += n;
+      if (n < CHUNK_BLOCKS) break;
+    }
+    return done;
+  }
+
+  /** One chunk of 512 blocks from pfn: the blocks added (assembly: addChunk). */
+  private addChunk(pfn: number): number {
+    const pt = this.pt;
+    let vm = 0;
+    let windows = 0;
+    for (; windows < CHUNK_BLOCKS / WINDOW_BLOCKS; windows++) {
+      const wp = pfn + windows * WINDOW_PAGES;
+      const dm = pt.populateTo(pt.cfg.pageOffset + wp * 4096, pt.pmd, Purpose.DirectMap);
+      if (dm < 0) break;
+      if (windows === 0) {
+        vm = pt.populateTo(this.vmemmapBase + pfn * 64, pt.pmd, Purpose.PageTable);
+        if (vm < 0) {
+          kernelPhysicalMappingInit(pt, pt.cfg.pageOffset + pfn * 4096, BLOCK_PAGES * 4096, pfn, pt.pmd);
+          return 0;
+        }
+      }
+      if (!pt.setRunTable(dm, wp, 21) && kernelPhysicalMappingInit(pt, pt.cfg.pageOffset + wp * 4096, WINDOW_PAGES * 4096, wp, pt.pmd) < 0) break;
+    }
+    const blocks = windows * WINDOW_BLOCKS;
+    if (blocks === CHUNK_BLOCKS && pt.setRunTable(vm, pfn, 27)) return blocks;
+    for (let i = 0; i < blocks; i++) if (!pt.writeLeaf(vm, i, pfn + i * BLOCK_PAGES, LARGE_FLAGS)) return i;
+    return blocks;
+  }
+}
