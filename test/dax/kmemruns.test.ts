@@ -6,52 +6,10 @@
  * both backends.
  */
 import { describe, expect, it } from 'vitest';
-import { createMachine, type Machine } from '../../src/index.ts';
+import type { Machine } from '../../src/index.ts';
 import { BACKENDS } from '../fixtures.ts';
 import { GUEST_E820 } from './guest.ts';
-
-const MEM = '/sys/devices/system/memory';
-
-/** What the kernel shows of memory: every block's sysfs files (lsmem's and daxctl's input), the node links, meminfo, iomem, buddyinfo, the allocator's and the machine's state. */
-function view(m: Machine) {
-  const blocks = m
-    .listDir(MEM)
-    .filter((n) => /^memory\d+$/.test(n))
-    .map((n) => [n, ...['state', 'online', 'valid_zones', 'phys_index', 'removable'].map((f) => m.readFile(`${MEM}/${n}/${f}`))].join(' '));
-  const nodes = m
-    .listDir('/sys/devices/system/node')
-    .filter((n) => /^node\d+$/.test(n))
-    .map((n) => `${n}: ${m.listDir(`/sys/devices/system/node/${n}`).filter((x) => x.startsWith('memory')).join(',')}`);
-  return { blocks, nodes, meminfo: m.readFile('/proc/meminfo'), iomem: m.readFile('/proc/iomem'), stats: m.stats(), snapshot: m.snapshot(), daxctl: m.listNamespaces() };
-}
-
-/** Run each step on both twins (the second block by block) and compare what they show after it; the steps' results and errors too. */
-async function twins(backend: (typeof BACKENDS)[number], setup: (m: Machine) => void, steps: Array<[string, (m: Machine) => unknown]>, config: Parameters<typeof createMachine>[0] = { kernel: 'v6', e820: GUEST_E820 }) {
-  const runs = await createMachine({ ...config, backend });
-  const each = await createMachine({ ...config, backend, kmemBlockByBlock: true });
-  try {
-    setup(runs);
-    setup(each);
-    const outcome = (m: Machine, f: (m: Machine) => unknown) => {
-      try {
-        return { ok: f(m) };
-      } catch (e) {
-        // the code and the message: the block an offline names
-        return { error: `${(e as { code?: string }).code}: ${(e as Error).message}` };
-      }
-    };
-    for (const [what, f] of steps) {
-      expect(outcome(runs, f), what).toEqual(outcome(each, f));
-      expect(view(runs), what).toEqual(view(each));
-    }
-    return view(runs);
-  } finally {
-    runs.dispose();
-    each.dispose();
-  }
-}
-
-const block = (m: Machine, id: number, state: string) => m.writeFile(`${MEM}/memory${id}/state`, state);
+import { block, MEM, twins } from './twins.ts';
 
 describe.each(BACKENDS)('kmem runs and the per-block path agree [%s]', (backend) => {
   it.each(['v6', 'v6.1'] as const)('kmem-offline-online shape (%s): 15 blocks onlined (6.12: ZONE_NORMAL, the first pinned; 6.1: daxctl\'s ZONE_MOVABLE), memory35 in the middle offline and online_movable again, memory33 offline, back to devdax', async (kernel) => {
