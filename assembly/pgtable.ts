@@ -146,6 +146,22 @@ export function isRunTable(table: u64, shift: u32): bool {
   return true;
 }
 
+/**
+ * Is the table an unbacked table pattern of present leaves, of any stride: a run table, or the vmemmap PMD
+ * table of memmap_on_memory blocks (hotplug.ts: entries 128 MiB apart)? What removal can release whole.
+ */
+export function isLeafTable(table: u64, shift: u32): bool {
+  const f = table >> 12;
+  if (frameAddr(f) != 0 || (crCount != 0 && crFind(f) >= 0)) return false;
+  const p = patFind(f);
+  if (p < 0 || patSelfShift(<u32>p) < runShift(shift)) return false;
+  for (let i: u32 = 0; i < 8; i++) {
+    const e = patWord(<u32>p, f, i << 3);
+    if (!isLeaf(e, shift) || (e & PTE_PRESENT) == 0) return false;
+  }
+  return true;
+}
+
 /** Does the table hold nothing, not even a pattern (a page fresh from allocPages)? */
 export function tableBlank(table: u64): bool {
   const f = table >> 12;
@@ -516,7 +532,7 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
         const child = e & PTE_PFN_MASK;
         const whole = subLo == eStart && va == eLast;
         const sub = shift - 9;
-        const run = whole && (sub == 21 || (direct && sub == 30)) && isRunTable(child, sub);
+        const run = whole && (sub == 21 || (direct && sub == 30)) && isLeafTable(child, sub);
         const compound = whole && sub == 21 && !direct && !run && releaseCompoundRun(child);
         const r = run ? (direct ? 1 : releaseRunTable(child)) : compound ? 1 : removeTable(child, sub, subLo, va, direct);
         if (r < 0) return r;
@@ -563,15 +579,14 @@ function removePteShared(a: usize, i0: i32, i: i32): i32 {
 }
 
 /**
- * removeTable of a whole run table of 2 MiB vmemmap leaves (a direct-map run table has nothing to
+ * removeTable of a whole leaf table (isLeafTable) of 2 MiB vmemmap leaves (a direct-map run table has nothing to
  * release: its table is just freed): free_pagetable of each leaf, descending as
  * removeTable goes, without clearing the entries one by one (the table is freed next, which discards
  * its pattern). 1 (the table is empty), or -EFAULT on a Bug (the entries not yet released stay).
  */
 function releaseRunTable(table: u64): i32 {
-  const first = physRead64(table) & PTE_PFN_MASK;
   for (let i: i32 = 511; i >= 0; i--) {
-    if (freePagetable((first + (<u64>i << 21)) >> 12, 9) < 0) {
+    if (freePagetable((physRead64(table + (<u64>i << 3)) & PTE_PFN_MASK) >> 12, 9) < 0) {
       // the kernel stops at the Bug: the entries from i on are the ones it cleared (as removeTable does)
       for (let k: i32 = 511; k > i; k--) physWrite64(table + (<u64>k << 3), 0);
       return EFAULT;

@@ -57,6 +57,9 @@ export interface KmemBlock {
   readonly pinned: boolean;
 }
 
+/** remove_memory_blocks_and_altmaps' WARN_ON(altmap->alloc), 6.12's line. */
+const REMOVE_ALTMAP_WARN = 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0';
+
 /** How a run holds its altmaps: none, core records, or parked (with their alloc): runs join only when alike. */
 function altmapsKind(a: KmemRun['altmaps']): string {
   return a === null ? 'none' : Array.isArray(a) ? 'records' : `parked ${a.alloc}`;
@@ -335,7 +338,7 @@ export class Kmem {
         }
         if (k.poisoned) throw KernelError.fromErrno(altmap, `${kd.dev}: add_memory oopsed`);
         if (!k.cfg.kmemBlockByBlock) initAdded(at);
-        for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
+        for (const r of kd.runs) this.removeRun(r);
         kd.runs.length = 0;
         this.devices.delete(kd.dev);
         k.iomem.release(parent, kd.res);
@@ -445,7 +448,7 @@ export class Kmem {
       if (this.leaveAllocator(r) !== null) throw new Error(`kmem: ${kd.dev}'s blocks hold allocations after a failed probe`);
       this.setZone(r, null);
     }
-    if (onMemory) for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
+    if (onMemory) for (const r of kd.runs) this.removeRun(r);
     else k.hotplug.archRemoveMemory(kd.res.start, kd.res.end + 1n - kd.res.start, { explicit: true, altmap: null });
     kd.runs.length = 0;
     this.devices.delete(kd.dev);
@@ -538,6 +541,16 @@ export class Kmem {
     this.setZone(r, movable ? 'Movable' : 'Normal');
   }
 
+  /** remove_memory_blocks_and_altmaps of a run's blocks, each with its own altmap: the blocks the core added at once in one go (untraced). */
+  private removeRun(r: KmemRun): void {
+    const k = this.k;
+    if (r.altmaps && !Array.isArray(r.altmaps) && !k.ftrace.on && k.profile.hotplug === 'subsection') {
+      if (!k.hotplug.removeMemoryBlocks(r.start, Number(this.blockSize >> 12n), r.count, r.memmapPages, r.altmaps.alloc)) k.log.warnOnce('remove_memory:altmap', REMOVE_ALTMAP_WARN);
+      return;
+    }
+    for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
+  }
+
   /** A run of blocks hot-added and registered but offline; a dev_dax_kmem_remove of a device whose blocks were all added. */
   private removeBlock(start: bigint, a: VmemAltmap | ParkedAltmaps | null, memmapPages: number): void {
     const k = this.k;
@@ -547,8 +560,8 @@ export class Kmem {
     if (a && !altmap) throw new HostMemoryError(`kmem: no room for the altmap of the block at ${hex(start)}`);
     k.hotplug.archRemoveMemory(start, this.blockSize, { explicit: true, altmap });
     if (altmap) {
-      if (k.altmaps.read(altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', 'mm/memory_hotplug.c:2183 remove_memory_blocks_and_altmaps+0x8d/0xa0');
-      k.altmaps.release(altmap);
+      if (k.altmaps.read(altmap).alloc !== 0n) k.log.warnOnce('remove_memory:altmap', REMOVE_ALTMAP_WARN);
+      k.altmaps.drop(altmap);
     }
   }
 
@@ -567,11 +580,11 @@ export class Kmem {
       err = k.hotplug.archAddMemory(k.numa.targetNode(start), start, this.blockSize, { altmap: { explicit: true, altmap }, owner });
     } catch (e) {
       // HostMemoryError: the block's altmap goes with what arch_add_memory took back
-      k.altmaps.release(altmap);
+      k.altmaps.drop(altmap);
       throw e;
     }
     if (err) {
-      k.altmaps.release(altmap);
+      k.altmaps.drop(altmap);
       return err;
     }
     if (k.ftrace.on) k.ftrace.leaf('create_memory_block_devices');
@@ -879,7 +892,7 @@ export class Kmem {
       this.devices.delete(kd.dev);
       return;
     }
-    for (const r of kd.runs) for (let i = 0; i < r.count; i++) this.removeBlock(this.blockStart(r, i), blockAltmap(r, i), r.memmapPages);
+    for (const r of kd.runs) this.removeRun(r);
     k.iomem.release(parent, kd.res);
     this.devices.delete(kd.dev);
   }

@@ -84,6 +84,13 @@ export class Altmaps {
     this.core.altmapRelease(a.id);
   }
 
+  /** Free an altmap no one can ask about afterwards (a memory block's own): nothing kept of it. */
+  drop(a: VmemAltmap): void {
+    if (!this.alive(a)) return;
+    this.genOf.delete(a.id);
+    this.core.altmapRelease(a.id);
+  }
+
   alive(a: VmemAltmap): boolean {
     return this.genOf.get(a.id) === a.gen;
   }

@@ -136,6 +136,28 @@ export class Hotplug {
     return done;
   }
 
+  /**
+   * arch_remove_memory of `count` blocks of blockPages from `start` that the core added at once, each with
+   * its altmap { base = the block, free = memmapPages, alloc }, as the single calls do it: the sections go,
+   * the memmap in one vmemmap_free (one altmap for them all: vmem_altmap_free only counts), then the
+   * direct map (the tables they free are the same; frees commute). Untraced, v5.3+ sub-sections. Whether
+   * every block's altmap came back to 0 (remove_memory_blocks_and_altmaps warns when not).
+   */
+  removeMemoryBlocks(start: bigint, blockPages: number, count: number, memmapPages: number, alloc: number): boolean {
+    const k = this.k;
+    const startPfn = Number(start >> 12n);
+    const pages = count * blockPages;
+    k.sparse.markAbsent(startPfn, startPfn + pages);
+    const altmap = k.altmaps.create({ basePfn: BigInt(startPfn), reserve: 0n, free: BigInt(count * memmapPages), align: 0n, alloc: BigInt(count * alloc) });
+    if (!altmap) return k.hostOom();
+    k.vmemmap.free(startPfn, pages, altmap.id);
+    k.drainEvents();
+    const left = k.altmaps.read(altmap).alloc;
+    k.altmaps.drop(altmap);
+    k.pgtable.directMapRemove(startPfn, startPfn + pages);
+    return left === 0n;
+  }
+
   /** __add_pages: validate the altmap, then add section by section (sub-sections on v6); no rollback. */
   private addPages(nid: number, startPfn: number, nrPages: number, params: MhpParams): number {
     const k = this.k;

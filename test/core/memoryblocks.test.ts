@@ -123,3 +123,49 @@ describe('addMemoryBlocks: Wasm and TS alike', () => {
     expect(w.backedBytes()).toBe(t.backedBytes());
   });
 });
+
+describe.each(CORE_BACKENDS)('the blocks added at once go as block by block (%s)', (_name, make) => {
+  /** arch_remove_memory of blocks [from, to) one by one: vmemmapFree with the block's altmap (alloc 512 back to 0), then the direct map. */
+  function removeSingles(c: Core, from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const b = DEV + i * BLOCK;
+      const id = c.altmapCreate({ basePfn: BigInt(b), reserve: 0n, free: 512n, align: 0n, alloc: 512n });
+      expect(c.vmemmapFree(b, BLOCK, id)).toBe(0);
+      expect(c.altmapRead(id).alloc).toBe(0n);
+      c.altmapRelease(id);
+      expect(c.directMapRemove(b, b + BLOCK)).toBe(0);
+    }
+  }
+
+  it('1100 blocks added (1024 at once), then removed: a run of them in one vmemmapFree (one altmap for all) and one directMapRemove, the rest one by one; the same tables and DRAM as all one by one', async () => {
+    const a = await fresh(make);
+    const b = await fresh(make);
+    expect(a.addMemoryBlocks(DEV, 1100, 512)).toBe(1024);
+    expect(singles(a, 1024, 1100)).toBe(1100);
+    expect(singles(b, 0, 1100)).toBe(1100);
+    // blocks 0..1023 at once (what the host's removal of a run of parked altmaps does), the tail singly
+    const id = a.altmapCreate({ basePfn: BigInt(DEV), reserve: 0n, free: 0n, align: 0n, alloc: 1024n * 512n });
+    expect(a.vmemmapFree(DEV, 1024 * BLOCK, id)).toBe(0);
+    expect(a.altmapRead(id).alloc).toBe(0n);
+    a.altmapRelease(id);
+    expect(a.directMapRemove(DEV, DEV + 1024 * BLOCK)).toBe(0);
+    removeSingles(a, 1024, 1100);
+    removeSingles(b, 0, 1100);
+    same(new CorePair(a, b), 1100);
+    expect(a.dramStats().byPurpose[Purpose.PageTable]).toBe(b.dramStats().byPurpose[Purpose.PageTable]);
+    expect(a.dramStats().byPurpose[Purpose.DirectMap]).toBe(0);
+  });
+
+  it('the blocks added at once removed one by one, half of a chunk first: the same as all one by one', async () => {
+    const a = await fresh(make);
+    const b = await fresh(make);
+    expect(a.addMemoryBlocks(DEV, 512, 512)).toBe(512);
+    expect(singles(b, 0, 512)).toBe(512);
+    for (const c of [a, b]) {
+      removeSingles(c, 256, 512);
+      removeSingles(c, 0, 256);
+    }
+    same(new CorePair(a, b), 512);
+    expect(a.backedBytes()).toBe(b.backedBytes());
+  });
+});

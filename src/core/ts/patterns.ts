@@ -229,7 +229,7 @@ export class Patterns {
 function synthTable(p: Pattern, firstPage: number, out: Uint32Array): void {
   const scale = 2 ** p.selfShift!;
   for (let j = 0; j < 64; j++) {
-    const term = (firstPage + j) * scale; // below 2^53: pfns below 2^40, shifts up to 24 (pgtable.ts)
+    const term = (firstPage + j) * scale; // below 2^53: firstPage * scale is at most the phys of entry 0 (below 2^52), and 64 steps of 2^30 (hotplug.ts) add 2^36
     const tLo = term % 4294967296;
     const tHi = Math.floor(term / 4294967296);
     for (let i = 0; i < 8; i++) {

@@ -183,6 +183,20 @@ export class PageTable {
     return (phys0 + P * 2 ** (shift + 3)) / 4096;
   }
 
+  /**
+   * Is `table` an unbacked table pattern of present leaves, of any stride (assembly/pgtable.ts isLeafTable):
+   * a run table, or the vmemmap table of memmap_on_memory blocks? What removal releases whole.
+   */
+  isLeafTable(table: number, shift = 21): boolean {
+    if (this.mem.isBacked(table) || (this.mem.runs.list.length !== 0 && this.mem.runs.find(table))) return false;
+    const p = this.mem.patterns.patFind(table);
+    if (!p || (p.selfShift ?? 0) < shift + 3) return false;
+    const w = this.mem.tableWords(table);
+    if (!w) return false;
+    for (let i = 0; i < 8; i++) if (!(w[2 * i] & PTE_PRESENT) || !(w[2 * i] & PTE_PSE)) return false;
+    return true;
+  }
+
   /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
   setRunTable(table: number, firstPfn: number, shift = 21): boolean {
     return this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI);
@@ -442,7 +456,7 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
       } else {
         const whole = base >= vaStart && base + size <= vaEnd;
         // a whole run table: vmemmap leaves released at once; a direct map's has nothing to release
-        const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.isRunTable(pfn, pt.shifts[level + 1]);
+        const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.isLeafTable(pfn, pt.shifts[level + 1]);
         const compound = whole && level + 1 === pt.pmd && !direct && !run && releaseCompoundRun(pt, pfn, altmapId);
         const r = run ? (direct ? 1 : releaseRunTable(pt, pfn, altmapId)) : compound ? 1 : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
@@ -494,9 +508,9 @@ function removePteShared(pt: PageTable, f: Uint32Array, i0: number, i: number, a
  * on a Bug (the entries above it cleared, as removeTable leaves them).
  */
 function releaseRunTable(pt: PageTable, table: number, altmapId: number): number {
-  const first = entryPfn(pt.readLo(table, 0), pt.readHi(table, 0));
+  const w = pt.mem.tableWords(table)!;
   for (let i = 511; i >= 0; i--) {
-    if (freePagetable(pt, first + 512 * i, 9, altmapId) < 0) {
+    if (freePagetable(pt, entryPfn(w[2 * i], w[2 * i + 1]), 9, altmapId) < 0) {
       for (let k = 511; k > i; k--) pt.write(table, k, 0, 0);
       return EFAULT;
     }
