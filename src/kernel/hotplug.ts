@@ -453,7 +453,7 @@ export class Hotplug {
     for (let pfn = startPfn; pfn < end; ) {
       let pieceEnd = Math.min(end, sectionToPfn(pfnToSection(pfn) + 1));
       const whole = pieceEnd - pfn === PAGES_PER_SECTION;
-      if (whole) while (pieceEnd + PAGES_PER_SECTION <= end) pieceEnd += PAGES_PER_SECTION;
+      if (whole) pieceEnd = pfn + Math.floor((end - pfn) / PAGES_PER_SECTION) * PAGES_PER_SECTION;
       if (k.ftrace.on) for (let s = pfn; s < pieceEnd; s += PAGES_PER_SECTION) this.traceRemoveSection(whole && altmap !== NO_ALTMAP);
       k.sparse.markAbsent(pfn, pieceEnd);
       // section_deactivate: an early section keeps its boot memmap
