@@ -70,7 +70,7 @@ class TsCore implements Core {
     this.pt = new PageTable(paging, this.mem, this.alloc, this.altmaps, shares);
     this.vmemmap = new Vmemmap(this.pt, this.altmaps, shares, this.events, vaLow(cfg.vmemmapStart), cfg.pse, cfg.debug);
     this.hvo = new Hvo(this.pt, this.vmemmap, shares);
-    this.memmap = new Memmap(this.mem, patterns, this.pt, this.vmemmap, cfg.eagerMemmap);
+    this.memmap = new Memmap(this.mem, patterns, this.pt, this.vmemmap, cfg.eagerMemmap, cfg.debug);
     const root = this.alloc.allocPages(0, Purpose.PageTable);
     if (root < 0) return ENOMEM;
     this.pt.root = root;
