@@ -91,6 +91,14 @@ class TsCore implements Core {
   backedBytes(): number {
     return this.mem.backedFrames() * 4096;
   }
+  /** Diagnostic, not part of Core (as the Wasm core's): fill patterns held. */
+  patternCount(): number {
+    return this.mem.patterns.list.length;
+  }
+  /** Diagnostic, not part of Core (as the Wasm core's): strided fill patterns held. */
+  strideCount(): number {
+    return this.mem.patterns.strides.list.length;
+  }
   hostFailures(): number {
     return this.faults.hostFailures;
   }
