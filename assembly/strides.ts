@@ -69,12 +69,12 @@ function covers(r: Stride, f: u64): bool {
 /** The first frame of [f, e) record r covers, or e. */
 function firstCovered(r: Stride, f: u64, e: u64): u64 {
   if (f < r.start) f = r.start;
-  if (e > r.end) e = r.end;
-  if (f >= e) return e;
+  const lim = e < r.end ? e : r.end;
+  if (f >= lim) return e;
   const k = (f - r.origin) % <u64>r.period;
   if (k < <u64>r.width) return f;
   const n = f + (<u64>r.period - k);
-  return n < e ? n : e;
+  return n < lim ? n : e;
 }
 
 /** One past the last frame of [s, e) record r covers (s when none). */

@@ -41,12 +41,12 @@ function covers(r: Stride, f: number): boolean {
 /** The first frame of [f, e) record r covers, or e. */
 function firstCovered(r: Stride, f: number, e: number): number {
   if (f < r.start) f = r.start;
-  if (e > r.end) e = r.end;
-  if (f >= e) return e;
+  const lim = Math.min(e, r.end);
+  if (f >= lim) return e;
   const k = (f - r.origin) % r.period;
   if (k < r.width) return f;
   const n = f + (r.period - k);
-  return n < e ? n : e;
+  return n < lim ? n : e;
 }
 
 /** One past the last frame of [s, e) record r covers (s when none). */
