@@ -6,6 +6,7 @@
  * block. Each path is held to the single steps (a fault armed that never fires forces them: the
  * AltmapAlloc fault, armed after the populate), on both backends, and the backends to each other.
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FaultKind, Purpose, type Core, type MemmapOp } from '../../src/core/core.ts';
@@ -26,6 +27,8 @@ const initOp = (zone: number): MemmapOp => ({ words: [(BigInt(zone) << 55n) | (1
 const INIT = initOp(2);
 const ONLINE = initOp(3);
 const PGMAP = 0xffff888123456000n;
+/** A partial op that leaves the self-relative words as they are: page->flags and _refcount/_mapcount. */
+const FLAGS: MemmapOp = { words: [0x4000000000000400n, 0n, 0n, 0x2ffffffffn, 0n, 0n, 0n, 0n], mask: 0x09, self: 0 };
 
 /** n blocks from DEV, each with its memmap at its head; `perStep` arms the fault that forces the single steps. */
 async function machine(make: () => Promise<Core>, blocks: number, perStep: boolean, blockPages = BLOCK): Promise<{ c: Diag; ids: number[] }> {
@@ -75,10 +78,12 @@ function observe(c: Core, blocks: number, blockPages = BLOCK) {
     c.readPages(DEV + i * blockPages + memmap - 65, 130, words, mapped);
     runs.push(Array.from(words, (w) => w.toString(16)).join(',') + Array.from(mapped).join(''));
   }
+  // every byte of the sampled blocks' memmaps (and the first page after), as a digest a block
   const frames: string[] = [];
-  for (const i of [0, 1, 3, blocks - 1]) {
-    const b = DEV + i * blockPages;
-    for (const f of [0, 1, 7, 8, 9, memmap / 8, memmap - 1, memmap]) frames.push(Buffer.from(c.readPhys(BigInt(b + f) * 4096n, 4096)).toString('hex'));
+  for (const i of new Set([0, 1, 2, 3, 4, 5, 6, 8, 9, blocks - 1].filter((k) => k < blocks))) {
+    const h = createHash('sha256');
+    for (let f = 0; f <= memmap; f += 64) h.update(c.readPhys(BigInt(DEV + i * blockPages + f) * 4096n, Math.min(64, memmap + 1 - f) * 4096));
+    frames.push(h.digest('hex'));
   }
   return { pages: pfns.map((p) => c.readPage(p)), runs, frames, dram: c.dramStats(), failures: c.hostFailures() };
 }
@@ -144,6 +149,7 @@ describe.each(CORE_BACKENDS)('strided fill patterns (%s)', (_name, make) => {
     const steps: Array<[string, (x: Core, id: number[]) => number]> = [
       ['memmapSetPgmap in block 3', (x) => x.memmapSetPgmap(b(3) + 100, 300, PGMAP)],
       ['memmapSetPgmap over blocks 3-4', (x) => x.memmapSetPgmap(b(3) + 30000, 8000, PGMAP + 0x40n)],
+      ['a partial op keeping the self-relative lru (flags and _refcount) over blocks 2-3', (x) => x.memmapWrite(b(2) + 32000, 2000, FLAGS)],
       ['memmapInit in block 5 (a full op)', (x) => x.memmapInit(b(5) + 512, 4096, 1, 0)],
       ['memmapInit over block 5\'s memmap pages', (x) => x.memmapInit(b(5), 200, 1, 0)],
       ['writePhys into block 6\'s memmap', (x) => x.writePhys(BigInt(b(6) + 3) * 4096n + 128n, new Uint8Array(100).map((_, i) => i + 1))],
@@ -180,6 +186,7 @@ describe.each(CORE_BACKENDS)('strided fill patterns (%s)', (_name, make) => {
     const op = fc.oneof(
       fc.record({ k: fc.constant('add' as const), from: fc.nat(n - 1), len: fc.integer({ min: 1, max: n }), zone: fc.nat(3) }),
       fc.record({ k: fc.constant('pgmap' as const), blk: fc.nat(n - 1), off: fc.nat(BLOCK + 600), len: fc.integer({ min: 1, max: 5000 }) }),
+      fc.record({ k: fc.constant('flags' as const), blk: fc.nat(n - 1), off: fc.nat(BLOCK + 600), len: fc.integer({ min: 1, max: 5000 }) }),
       fc.record({ k: fc.constant('init' as const), blk: fc.nat(n - 1), off: fc.nat(BLOCK + 600), len: fc.integer({ min: 1, max: 5000 }), zone: fc.nat(3) }),
       fc.record({ k: fc.constant('phys' as const), blk: fc.nat(n - 1), frame: fc.nat(MEMMAP + 4), off: fc.nat(4000), byte: fc.integer({ min: 1, max: 255 }) }),
       fc.record({ k: fc.constant('free' as const), blk: fc.nat(n - 1) }),
@@ -201,6 +208,7 @@ describe.each(CORE_BACKENDS)('strided fill patterns (%s)', (_name, make) => {
               const len = Math.min(o.len, n - o.from);
               hotAdd(x, o.from, len, BLOCK, initOp(o.zone), initOp((o.zone + 1) & 3));
             } else if (o.k === 'pgmap') expect(x.memmapSetPgmap(b + o.off, o.len, PGMAP)).toBe(0);
+            else if (o.k === 'flags') expect(x.memmapWrite(b + o.off, o.len, FLAGS)).toBe(0);
             else if (o.k === 'init') expect(x.memmapInit(b + o.off, o.len, o.zone, 0)).toBe(0);
             else if (o.k === 'phys') expect(x.writePhys(BigInt(b + o.frame) * 4096n + BigInt(o.off), new Uint8Array(40).fill(o.byte))).toBe(0);
             else if (o.k === 'alloc') {
