@@ -6,7 +6,7 @@
  * page-table entries, its self words adding P * 2^s (a run table: pgtable.ts). Sorted by start, never
  * overlapping, neighbours merged. 64-bit words are lo/hi u32 halves.
  */
-import { Strides } from './strides.ts';
+import { strideFrameP, Strides, type Stride } from './strides.ts';
 
 /** A run of frames holding struct pages of consecutive pfns, all built from one template. */
 export interface Pattern {
@@ -52,7 +52,7 @@ export class Patterns {
     readonly vmemmapLo: number,
     readonly vmemmapHi: number,
   ) {
-    this.strides = new Strides(vmemmapLo, vmemmapHi);
+    this.strides = new Strides();
   }
 
   /** Index of the first pattern whose end is > pfn. */
@@ -238,6 +238,12 @@ export class Patterns {
     }
     this.patSet({ start: pfn, end: pfn + 1, pagePfn0: Math.floor(phys / step), lo, hi, selfMask: FULL, selfShift: s });
     return true;
+  }
+
+  /** Write the 1024 words of frame `pfn`, covered by stride record `r`, as it defines them. */
+  synthStride(r: Stride, pfn: number, out: Uint32Array): void {
+    const first = strideFrameP(r, pfn);
+    for (let j = 0; j < 64; j++) writeStructPage(out, j * 16, r.lo, r.hi, r.selfMask, first + j, this.vmemmapLo, this.vmemmapHi);
   }
 
   /** Write the 1024 words of frame `pfn` as pattern `p` defines them. */

@@ -85,7 +85,7 @@ export class PhysMem {
     const r = st.list.length !== 0 ? st.find(pfn) : undefined;
     if (!r) return undefined;
     const w = new Uint32Array(PAGE_SIZE / 4);
-    st.synthFrame(r, pfn, w);
+    this.patterns.synthStride(r, pfn, w);
     return w;
   }
 
@@ -113,7 +113,7 @@ export class PhysMem {
     if (p) return this.patterns.synthFrame(p, pfn, out);
     const st = this.patterns.strides;
     const s = st.list.length !== 0 ? st.find(pfn) : undefined;
-    if (s) st.synthFrame(s, pfn, out);
+    if (s) this.patterns.synthStride(s, pfn, out);
     else out.fill(0);
   }
 

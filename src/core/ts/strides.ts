@@ -7,10 +7,8 @@
  * origin) / period), k = (f - origin) - i * period, its byte 64j holds the struct page of P = pagePfn0 +
  * i * pStride + 64k + j, built as a plain pattern's. Precedence: backed bytes, a compound run's table, a
  * plain pattern, a stride record, zero; no frame is under both a plain pattern and a stride record, nor
- * under two stride records. Unsorted, a linear scan with a last-hit cache.
+ * under two stride records. Unsorted, a linear scan with a last-hit cache; patterns.ts draws their frames (synthStride).
  */
-import { writeStructPage } from './patterns.ts';
-
 /** The most stride records (assembly/layout.ts STR_MAX). */
 export const STR_MAX = 1024;
 /** Records kept free for cuts (assembly/layout.ts STR_HEADROOM); memmapWriteEvery stops short of them. */
@@ -89,11 +87,6 @@ export interface StridePiece {
 export class Strides {
   readonly list: Stride[] = [];
   private last = 0;
-
-  constructor(
-    readonly vmemmapLo: number,
-    readonly vmemmapHi: number,
-  ) {}
 
   /** The record covering frame f, if any. */
   find(f: number): Stride | undefined {
@@ -209,11 +202,5 @@ export class Strides {
     if (mergeOnly || this.list.length >= STR_MAX - STR_HEADROOM) return false;
     this.list.push({ start, end, origin, pagePfn0: p0, pStride, period, width, lo: lo.slice(), hi: hi.slice(), selfMask });
     return true;
-  }
-
-  /** The 1024 words of covered frame f under r. */
-  synthFrame(r: Stride, f: number, out: Uint32Array): void {
-    const first = strideFrameP(r, f);
-    for (let j = 0; j < 64; j++) writeStructPage(out, j * 16, r.lo, r.hi, r.selfMask, first + j, this.vmemmapLo, this.vmemmapHi);
   }
 }
