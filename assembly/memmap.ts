@@ -8,12 +8,12 @@
  * are backed and written. Pages whose vmemmap is not mapped are skipped.
  */
 import { ENOMEM } from './abi';
-import { IO, RES } from './layout';
+import { IO, RES, STR_HEADROOM, STR_MAX } from './layout';
 import { opMask, opSelf, opWord, patAny, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
 import { crBase, crCount, crCsShift, crFind, crFirstEndingAbove, crFrameCount } from './compoundrun';
 import { findTable, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
-import { strAdd, strCount, strCovers, strFind, strWord } from './strides';
+import { strAdd, strCount, strCovers, strCoversOther, strCutGeometry, strFind, strWord } from './strides';
 import { cfgDebug, cfgEager, cfgVmemmapStart, faultsArmed } from './state';
 
 export const STRUCT_PAGE_SIZE: u64 = 64;
@@ -290,20 +290,25 @@ function stepFrame(q: u64, count: u64): u64 {
   return phys0 >> 12;
 }
 
-/** Frames [fa, fb) hold nothing the op would compose with or leave: not backed, no compound run, no pattern of either kind. */
-function framesClean(fa: u64, fb: u64): bool {
+/**
+ * Frames [fa, fb) hold nothing the op would compose with or leave: not backed, no compound run, no
+ * pattern, no stride record; a full op may replace records of its own geometry (period `step`, width fb - fa, phase fa).
+ */
+function framesClean(fa: u64, fb: u64, step: u64): bool {
   if (nextBacked(fa, fb) < fb || patAny(fa, fb)) return false;
   if (crCount != 0) {
     const i = crFirstEndingAbove(fa);
     if (i < crCount && crBase(<i32>i) < fb) return false;
   }
-  return strCount == 0 || !strCovers(fa, fb);
+  if (strCount == 0) return true;
+  return opMask == 0xff ? !strCoversOther(fa, fb, fa, step, fb - fa) : !strCovers(fa, fb);
 }
 
 /**
  * memmapWriteEvery's steps from pfn p on at once while they are physically periodic (memmap_on_memory's
  * blocks, each with its memmap at its head): each step's struct pages are whole frames of one contiguous
- * run, step n's frames are step 0's + n * step, and none holds anything (framesClean). Then what the
+ * run, step n's frames are step 0's + n * step, and none holds anything (framesClean; a full op may
+ * replace a record of its own geometry). Then what the
  * single steps would leave, one plain pattern a step, is one stride record (strides.ts). Steps done; 0
  * takes the single step (a lone step joins a record only when it continues one).
  */
@@ -313,11 +318,18 @@ function writeStrided(p: u64, end: u64, step: u64, count: u64): u64 {
   let n: u64 = 0;
   for (let q = p; q + count <= end; q += step) {
     const f = stepFrame(q, count);
-    if (f == NO_FRAME || (n != 0 && f != f0 + n * step) || !framesClean(f, f + width)) break;
+    if (f == NO_FRAME || (n != 0 && f != f0 + n * step) || !framesClean(f, f + width, step)) break;
     if (n == 0) f0 = f;
     n++;
   }
   if (n == 0) return 0;
+  // a full op replaces the records of its geometry over its frames, as each single step's cut would;
+  // only when the record is sure to follow (room for the cut's split and a record, not a lone step)
+  const last = f0 + (n - 1) * step + width;
+  if (opMask == 0xff && strCount != 0 && strCovers(f0, last)) {
+    if (n == 1 || strCount + 2 > STR_MAX - STR_HEADROOM) return 0;
+    strCutGeometry(f0, last, f0, step, width);
+  }
   // an op that leaves zero (all its words zero, none self-relative) leaves clean frames as they are
   let zero = (opSelf & opMask) == 0;
   for (let w: u32 = 0; w < 8; w++) if ((opMask >> w) & 1 && opWord(w) != 0) zero = false;

@@ -187,10 +187,37 @@ function strDelete(i: u32): void {
  * the part above fb is dropped too: a documented limit of the model.
  */
 export function strCut(fa: u64, fb: u64): void {
+  cutWhere(fa, fb, false, 0, 1, 0);
+}
+
+/** Is record r of this geometry: period, width, and periods beginning where one begins at `origin`? */
+@inline
+function sameGeometry(r: Stride, origin: u64, period: u64, width: u64): bool {
+  return <u64>r.period == period && <u64>r.width == width && (origin >= r.origin ? origin - r.origin : r.origin - origin) % period == 0;
+}
+
+/** Does a record not of this geometry (sameGeometry) cover a frame of [fa, fb)? */
+export function strCoversOther(fa: u64, fb: u64, origin: u64, period: u64, width: u64): bool {
+  for (let i: u32 = 0; i < strCount; i++) {
+    const r = rec(i);
+    if (firstCovered(r, fa, fb) < fb && !sameGeometry(r, origin, period, width)) return true;
+  }
+  return false;
+}
+
+/**
+ * strCut of [fa, fb) for the records of this geometry only: what a full op over the frames of a record
+ * of that geometry spanning [fa, fb) cuts (the others cover none of them), step by step or at once.
+ */
+export function strCutGeometry(fa: u64, fb: u64, origin: u64, period: u64, width: u64): void {
+  cutWhere(fa, fb, true, origin, period, width);
+}
+
+function cutWhere(fa: u64, fb: u64, geometry: bool, origin: u64, period: u64, width: u64): void {
   let i: u32 = 0;
   while (i < strCount) {
     const r = rec(i);
-    if (firstCovered(r, fa, fb) >= fb) {
+    if (firstCovered(r, fa, fb) >= fb || (geometry && !sameGeometry(r, origin, period, width))) {
       i++;
       continue;
     }

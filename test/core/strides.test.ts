@@ -139,6 +139,27 @@ describe.each(CORE_BACKENDS)('strided fill patterns (%s)', (_name, make) => {
     expect(c.strideCount()).toBe(2);
   });
 
+  it('the blocks initialised again (other zones, then memmapZero over the onlined parts): the records are replaced, not split; the single steps\' content', async () => {
+    const { c } = await machine(make, 64, false);
+    const { c: ref } = await machine(make, 64, true);
+    const pats = c.patternCount();
+    for (const x of [c, ref]) {
+      hotAdd(x, 0, 64);
+      hotAdd(x, 0, 64, BLOCK, initOp(1), initOp(0));
+    }
+    expect(observe(c, 64)).toEqual(observe(ref, 64));
+    expect(c.strideCount()).toBe(2);
+    expect(c.patternCount()).toBe(pats);
+    // the online parts of blocks 10..39 zeroed: the online record keeps blocks 0..9 and 40..63
+    const zero: MemmapOp = { words: [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n], mask: 0xff, self: 0 };
+    for (const x of [c, ref]) expect(x.memmapWriteEvery(DEV + 10 * BLOCK + MEMMAP, DEV + 40 * BLOCK, BLOCK, BLOCK - MEMMAP, zero)).toBe(0);
+    expect(observe(c, 64)).toEqual(observe(ref, 64));
+    expect(c.strideCount()).toBe(3);
+    expect(c.patternCount()).toBe(pats);
+    expect(c.readPage(DEV + 20 * BLOCK + 1000)).toEqual(new BigUint64Array(8));
+    expect(c.backedBytes()).toBe(ref.backedBytes());
+  });
+
   it('writes over stride-covered frames: a partial op (memmapSetPgmap) in block 3 and across blocks 3-4, a full op, physical writes, a block freed, the blocks re-onlined: the single steps byte for byte', async () => {
     const n = 64;
     const { c, ids } = await machine(make, n, false);

@@ -7,7 +7,7 @@
 import { ENOMEM } from '../core.ts';
 import { LIST_POISON2, NODES_PGSHIFT, PG_RESERVED, ZONES_PGSHIFT } from '../structPage.ts';
 import { FULL, writeStructPage, type Fill, type Patterns } from './patterns.ts';
-import { strideFrameP } from './strides.ts';
+import { STR_HEADROOM, STR_MAX, strideFrameP } from './strides.ts';
 import { entryPfn, PMD_SIZE, PTE_PRESENT, PTE_PSE, PUD_SIZE, type PageTable } from './pgtable.ts';
 import type { PhysMem } from './physmem.ts';
 import type { Vmemmap } from './vmemmap.ts';
@@ -139,11 +139,13 @@ export class Memmap {
   }
 
   /** Frames [fa, fb) hold nothing an op would compose with or leave (assembly/memmap.ts framesClean). */
-  private framesClean(fa: number, fb: number): boolean {
+  private framesClean(fa: number, fb: number, step: number, full: boolean): boolean {
     if (this.mem.anyBacked(fa, fb) || this.patterns.anyIn(fa, fb)) return false;
     if (this.mem.runs.list.length !== 0 && this.mem.runs.overlapping(fa, fb).length !== 0) return false;
     const st = this.patterns.strides;
-    return st.list.length === 0 || !st.coversAny(fa, fb);
+    if (st.list.length === 0) return true;
+    // a full op may replace records of its own geometry
+    return full ? !st.coversOther(fa, fb, fa, step, fb - fa) : !st.coversAny(fa, fb);
   }
 
   /**
@@ -156,11 +158,19 @@ export class Memmap {
     let n = 0;
     for (let q = p; q + count <= end; q += step) {
       const fr = this.stepFrame(q, count);
-      if (fr < 0 || (n !== 0 && fr !== f0 + n * step) || !this.framesClean(fr, fr + width)) break;
+      if (fr < 0 || (n !== 0 && fr !== f0 + n * step) || !this.framesClean(fr, fr + width, step, f.mask === FULL)) break;
       if (n === 0) f0 = fr;
       n++;
     }
     if (n === 0) return 0;
+    const st = this.patterns.strides;
+    // a full op replaces the records of its geometry over its frames, as each single step's cut would;
+    // only when the record is sure to follow (room for the cut's split and a record, not a lone step)
+    const last = f0 + (n - 1) * step + width;
+    if (f.mask === FULL && st.list.length !== 0 && st.coversAny(f0, last)) {
+      if (n === 1 || st.list.length + 2 > STR_MAX - STR_HEADROOM) return 0;
+      st.cutGeometry(f0, last, f0, step, width);
+    }
     const lo = new Uint32Array(8);
     const hi = new Uint32Array(8);
     for (let w = 0; w < 8; w++) {

@@ -65,6 +65,11 @@ export function strideFrameP(r: Stride, f: number): number {
   return r.pagePfn0 + n * r.pStride + (rel - n * r.period) * 64;
 }
 
+/** Is r of this geometry: period, width, and periods beginning where one begins at origin? */
+function sameGeometry(r: Stride, origin: number, period: number, width: number): boolean {
+  return r.period === period && r.width === width && Math.abs(origin - r.origin) % period === 0;
+}
+
 /** Narrow r to the frames of [s, e) it covers; false when none. */
 function narrow(r: Stride, s: number, e: number): boolean {
   const a = firstCovered(r, s, e);
@@ -140,10 +145,24 @@ export class Strides {
    * [fb, end); with no room for a second piece the part above fb goes too (as the Wasm core: a documented limit).
    */
   cut(fa: number, fb: number): void {
+    this.cutWhere(fa, fb, undefined);
+  }
+
+  /** Does a record not of this geometry (period, width, a period beginning at origin) cover a frame of [fa, fb)? */
+  coversOther(fa: number, fb: number, origin: number, period: number, width: number): boolean {
+    return this.list.some((r) => firstCovered(r, fa, fb) < fb && !sameGeometry(r, origin, period, width));
+  }
+
+  /** cut of [fa, fb) for the records of this geometry only (assembly/strides.ts strCutGeometry). */
+  cutGeometry(fa: number, fb: number, origin: number, period: number, width: number): void {
+    this.cutWhere(fa, fb, { origin, period, width });
+  }
+
+  private cutWhere(fa: number, fb: number, g: { origin: number; period: number; width: number } | undefined): void {
     const l = this.list;
     for (let i = 0; i < l.length; ) {
       const r = l[i];
-      if (firstCovered(r, fa, fb) >= fb) {
+      if (firstCovered(r, fa, fb) >= fb || (g && !sameGeometry(r, g.origin, g.period, g.width))) {
         i++;
         continue;
       }
