@@ -13,7 +13,7 @@ import { opMask, opSelf, opWord, patAny, patApply, patFind, patWord, selfWordMas
 import { crBase, crCount, crCsShift, crFind, crFirstEndingAbove, crFrameCount } from './compoundrun';
 import { findTable, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
-import { strAdd, strCount, strCovers, strCoversOther, strCutGeometry, strFind, strWord } from './strides';
+import { strAdd, strApart, strCount, strCovers, strCoversOther, strCutGeometry, strFind, strWord } from './strides';
 import { cfgDebug, cfgEager, cfgVmemmapStart, faultsArmed } from './state';
 
 export const STRUCT_PAGE_SIZE: u64 = 64;
@@ -290,16 +290,19 @@ function stepFrame(q: u64, count: u64): u64 {
   return phys0 >> 12;
 }
 
+/** Does a compound run hold a frame of [fa, fb)? */
+function runsIn(fa: u64, fb: u64): bool {
+  if (crCount == 0) return false;
+  const i = crFirstEndingAbove(fa);
+  return i < crCount && crBase(<i32>i) < fb;
+}
+
 /**
  * Frames [fa, fb) hold nothing the op would compose with or leave: not backed, no compound run, no
  * pattern, no stride record; a full op may replace records of its own geometry (period `step`, width fb - fa, phase fa).
  */
 function framesClean(fa: u64, fb: u64, step: u64): bool {
-  if (nextBacked(fa, fb) < fb || patAny(fa, fb)) return false;
-  if (crCount != 0) {
-    const i = crFirstEndingAbove(fa);
-    if (i < crCount && crBase(<i32>i) < fb) return false;
-  }
+  if (nextBacked(fa, fb) < fb || patAny(fa, fb) || runsIn(fa, fb)) return false;
   if (strCount == 0) return true;
   return opMask == 0xff ? !strCoversOther(fa, fb, fa, step, fb - fa) : !strCovers(fa, fb);
 }
@@ -314,12 +317,16 @@ function framesClean(fa: u64, fb: u64, step: u64): bool {
  */
 function writeStrided(p: u64, end: u64, step: u64, count: u64): u64 {
   const width = count >> 6;
-  let f0: u64 = 0;
+  const f0 = stepFrame(p, count);
+  if (f0 == NO_FRAME) return 0;
+  // the frames of all the steps, should they be periodic, checked at once when nothing lies in their
+  // span (the usual hot-add: fresh blocks), else step by step
+  const spanEnd = f0 + ((end - p - count) / step) * step + width;
+  const whole = nextBacked(f0, spanEnd) >= spanEnd && !patAny(f0, spanEnd) && !runsIn(f0, spanEnd) && (strCount == 0 || strApart(f0, spanEnd, f0, step, width, opMask == 0xff));
   let n: u64 = 0;
   for (let q = p; q + count <= end; q += step) {
-    const f = stepFrame(q, count);
-    if (f == NO_FRAME || (n != 0 && f != f0 + n * step) || !framesClean(f, f + width, step)) break;
-    if (n == 0) f0 = f;
+    const f = n == 0 ? f0 : stepFrame(q, count);
+    if (f != f0 + n * step || (!whole && !framesClean(f, f + width, step))) break;
     n++;
   }
   if (n == 0) return 0;

@@ -206,6 +206,24 @@ export function strCoversOther(fa: u64, fb: u64, origin: u64, period: u64, width
 }
 
 /**
+ * Can no record cover a frame of [fa, fb) in the first `width` of a period beginning at origin (periods of
+ * `period`)? Each record is outside the span, of this geometry (`full`: a full op replaces those), or of
+ * the same period with its filled frames elsewhere in each period.
+ */
+export function strApart(fa: u64, fb: u64, origin: u64, period: u64, width: u64, full: bool): bool {
+  for (let i: u32 = 0; i < strCount; i++) {
+    const r = rec(i);
+    if (r.end <= fa || r.start >= fb) continue;
+    if (full && sameGeometry(r, origin, period, width)) continue;
+    if (<u64>r.period != period) return false;
+    // r fills [d, d + r.width) of each period from origin: apart from [0, width) without wrapping onto it
+    const d = r.origin >= origin ? (r.origin - origin) % period : (period - (origin - r.origin) % period) % period;
+    if (d < width || d + <u64>r.width > period) return false;
+  }
+  return true;
+}
+
+/**
  * strCut of [fa, fb) for the records of this geometry only: what a full op over the frames of a record
  * of that geometry spanning [fa, fb) cuts (the others cover none of them), step by step or at once.
  */

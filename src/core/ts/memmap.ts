@@ -151,6 +151,7 @@ export class Memmap {
   /**
    * memmapWriteEvery's steps from pfn p on at once while they are physically periodic (assembly/memmap.ts
    * writeStrided): one stride record for what the single steps would leave, a plain pattern each. Steps done, 0 for the single step.
+   * The Wasm core first checks the whole span of the steps' frames at once; the twin checks step by step (the same answer).
    */
   private writeStrided(p: number, end: number, step: number, count: number, f: Fill): number {
     const width = count / 64;
