@@ -18,6 +18,7 @@ import { CTL, EVENTS, IO, IO_SIZE, LOOKUP, RANGE_IO, RES, STATIC_END } from './l
 import * as memmap from './memmap';
 import * as pagealloc from './pagealloc';
 import { patCount } from './patterns';
+import { strCount } from './strides';
 import * as pgtable from './pgtable';
 import { backedFrames, physReadToIo, physWriteFromIo, physWritePrepare, setHostLimit } from './physmem';
 import { poolInit } from './pool';
@@ -118,6 +119,11 @@ export function hostFailureCount(): f64 {
 export function backedBytes(): f64 {
   return <f64>(backedFrames << 12);
 }
+/** Diagnostic: strided fill patterns held (strides.ts; memmap_on_memory's blocks must keep this O(1)). */
+export function strideCount(): i32 {
+  return <i32>strCount;
+}
+
 /** Diagnostic: fill patterns held (sequential memmap runs must keep this O(1)). */
 export function patternCount(): i32 {
   return <i32>patCount;

@@ -31,7 +31,9 @@
  * │ 0x0200_0000 │ EVENTS          │ 2^20 x 40 B                │ events of the current call (the host     │
  * │             │                 │                            │ drains them after every call)            │
  * │ 0x0480_0000 │ PATTERNS        │ 2^20 x 96 B                │ fill patterns, sorted by startPfn        │
- * │ 0x0A80_0000 │ DYN             │ set by init:               │                                          │
+ * │ 0x0A80_0000 │ STRIDES         │ 1024 x 120 B               │ strided fill patterns (strides.ts),      │
+ * │             │                 │                            │ unsorted                                 │
+ * │ 0x0A82_0000 │ DYN             │ set by init:               │                                          │
  * │             │  boot ranges    │   24 B per e820 RAM entry  │ start, end, node (staged by the host     │
  * │             │                 │                            │ before init)                             │
  * │             │  POOL           │   up to 4 GiB              │ 4 KiB slots: backed frames, frame-index  │
@@ -45,7 +47,7 @@
  * u32 count per pfn; nodes come from the pool and go back when they empty (NODE_COUNT counts live entries
  * of both trees).
  *
- * Records are @unmanaged classes next to their code (Range, Altmap, LookupEntry, Event, Pattern); each
+ * Records are @unmanaged classes next to their code (Range, Altmap, LookupEntry, Event, Pattern, Stride); each
  * file checks at compile time that its class fits the record size given here.
  *
  * DRAM allocator (pagealloc.ts), all in pool slots: the node table (MAX_NUMNODES x NODE_REC) and zonelist
@@ -117,4 +119,10 @@ export const PAT_MAX: u32 = 1 << 20;
 /** Patterns kept free for frees (a discard may split one pattern in two); memmap ops stop short of them. */
 export const PAT_HEADROOM: u32 = 4096;
 
-export const DYN: usize = 0x0A80_0000;
+export const STRIDES: usize = 0x0A80_0000;
+export const STR_REC: usize = 120; // class Stride (strides.ts)
+export const STR_MAX: u32 = 1024;
+/** Records kept free for cuts (a cut may split one record in two); memmapWriteEvery stops short of them. */
+export const STR_HEADROOM: u32 = 256;
+
+export const DYN: usize = 0x0A82_0000;

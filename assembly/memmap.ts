@@ -8,12 +8,13 @@
  * are backed and written. Pages whose vmemmap is not mapped are skipped.
  */
 import { ENOMEM } from './abi';
-import { IO, RES } from './layout';
-import { opMask, opSelf, opWord, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
-import { crBase, crCount, crCsShift, crFind, crFrameCount } from './compoundrun';
-import { findTable, NO_TABLE, PTE_PFN_MASK, PTE_PRESENT, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
+import { IO, RES, STR_HEADROOM, STR_MAX } from './layout';
+import { opMask, opSelf, opWord, patAny, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
+import { crBase, crCount, crCsShift, crFind, crFirstEndingAbove, crFrameCount } from './compoundrun';
+import { findTable, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
-import { cfgEager, cfgVmemmapStart } from './state';
+import { strAdd, strApart, strCount, strCovers, strCoversOther, strCutGeometry, strFind, strWord } from './strides';
+import { cfgDebug, cfgEager, cfgVmemmapStart, faultsArmed } from './state';
 
 export const STRUCT_PAGE_SIZE: u64 = 64;
 export const NODES_PGSHIFT: u64 = 58;
@@ -203,10 +204,20 @@ export function memmapWriteEvery(start: u64, end: u64, step: u64, count: u64, ma
   // the compound pages of a GiB of vmemmap held as a compound run: their head and first-tail pages are
   // all the run's vmemmap pages, so (the op not self-relative) one fill over the run does them all
   const runs = crCount != 0 && !cfgEager && (self & mask) == 0 && count << 6 == 8192;
+  // whole frames a step, steps a whole number of frames apart: try one stride record for many steps
+  const strided = !cfgEager && !cfgDebug && !faultsArmed() && count != 0 && (count & 63) == 0 && (step & 63) == 0 && (start & 63) == 0 && count <= step && step < <u64>1 << 32;
+  pmdGib = ~(<u64>0);
   for (let p = start; p < end; p += step) {
     if (runs && ((cfgVmemmapStart + (p << 6)) & (PUD_SIZE - 1)) == 0 && end - p >= PUD_SIZE >> 6) {
       if (writeRun(p, step)) {
         p += (PUD_SIZE >> 6) - step;
+        continue;
+      }
+    }
+    if (strided && end - p >= count) {
+      const n = writeStrided(p, end, step, count);
+      if (n != 0) {
+        p += (n - 1) * step;
         continue;
       }
     }
@@ -233,6 +244,104 @@ function writeRun(p: u64, step: u64): bool {
   const end = base + crFrameCount(i);
   if (base != pmd >> 12 || <u64>1 << crCsShift(i) != step << 6 || nextBacked(base, end) < end) return false;
   return patApply(base, end, p);
+}
+
+/** stepFrame's PMD table: the GiB of vmemmap VA it maps (va >> 30; all ones = none), and its phys. */
+let pmdGib: u64 = ~(<u64>0);
+let pmdTable: u64 = 0;
+const NO_FRAME: u64 = ~(<u64>0);
+
+/** The leaf of va for stepFrame: true with leafPhys (phys of va) and leafLeft (bytes to the end of its run). */
+let leafPhys: u64 = 0;
+let leafLeft: u64 = 0;
+function leafOf(va: u64): bool {
+  if (va >> 30 == pmdGib) {
+    // a 2 MiB leaf of the PMD table last seen: one entry read, not a walk (memmap ops change no table)
+    const e = physRead64(pmdTable + (((va >> 21) & 511) << 3));
+    if ((e & PTE_PRESENT) != 0 && (e & PTE_PSE) != 0) {
+      leafPhys = (e & PTE_PFN_MASK & ~(PMD_SIZE - 1)) + (va & (PMD_SIZE - 1));
+      leafLeft = PMD_SIZE - (va & (PMD_SIZE - 1));
+      return true;
+    }
+  }
+  if (!translateRun(va)) return false;
+  leafPhys = trPhys;
+  leafLeft = trRun;
+  if (trSize == PMD_SIZE) {
+    pmdGib = va >> 30;
+    pmdTable = trTable;
+  }
+  return true;
+}
+
+/** First frame of pfn q's `count` struct pages when they are whole frames of one physically contiguous run, else NO_FRAME. */
+function stepFrame(q: u64, count: u64): u64 {
+  let va = cfgVmemmapStart + (q << 6);
+  const len = count << 6;
+  if (!leafOf(va)) return NO_FRAME;
+  const phys0 = leafPhys;
+  if ((phys0 & 4095) != 0) return NO_FRAME;
+  let done = leafLeft;
+  while (done < len) {
+    va += leafLeft;
+    if (!leafOf(va) || leafPhys != phys0 + done) return NO_FRAME;
+    done += leafLeft;
+  }
+  return phys0 >> 12;
+}
+
+/** Does a compound run hold a frame of [fa, fb)? */
+function runsIn(fa: u64, fb: u64): bool {
+  if (crCount == 0) return false;
+  const i = crFirstEndingAbove(fa);
+  return i < crCount && crBase(<i32>i) < fb;
+}
+
+/**
+ * Frames [fa, fb) hold nothing the op would compose with or leave: not backed, no compound run, no
+ * pattern, no stride record; a full op may replace records of its own geometry (period `step`, width fb - fa, phase fa).
+ */
+function framesClean(fa: u64, fb: u64, step: u64): bool {
+  if (nextBacked(fa, fb) < fb || patAny(fa, fb) || runsIn(fa, fb)) return false;
+  if (strCount == 0) return true;
+  return opMask == 0xff ? !strCoversOther(fa, fb, fa, step, fb - fa) : !strCovers(fa, fb);
+}
+
+/**
+ * memmapWriteEvery's steps from pfn p on at once while they are physically periodic (memmap_on_memory's
+ * blocks, each with its memmap at its head): each step's struct pages are whole frames of one contiguous
+ * run, step n's frames are step 0's + n * step, and none holds anything (framesClean; a full op may
+ * replace a record of its own geometry). Then what the
+ * single steps would leave, one plain pattern a step, is one stride record (strides.ts). Steps done; 0
+ * takes the single step (a lone step joins a record only when it continues one).
+ */
+function writeStrided(p: u64, end: u64, step: u64, count: u64): u64 {
+  const width = count >> 6;
+  const f0 = stepFrame(p, count);
+  if (f0 == NO_FRAME) return 0;
+  // the frames of all the steps, should they be periodic, checked at once when nothing lies in their
+  // span (the usual hot-add: fresh blocks), else step by step
+  const spanEnd = f0 + ((end - p - count) / step) * step + width;
+  const whole = nextBacked(f0, spanEnd) >= spanEnd && !patAny(f0, spanEnd) && !runsIn(f0, spanEnd) && (strCount == 0 || strApart(f0, spanEnd, f0, step, width, opMask == 0xff));
+  let n: u64 = 0;
+  for (let q = p; q + count <= end; q += step) {
+    const f = n == 0 ? f0 : stepFrame(q, count);
+    if (f != f0 + n * step || (!whole && !framesClean(f, f + width, step))) break;
+    n++;
+  }
+  if (n == 0) return 0;
+  // a full op replaces the records of its geometry over its frames, as each single step's cut would;
+  // only when the record is sure to follow (room for the cut's split and a record, not a lone step)
+  const last = f0 + (n - 1) * step + width;
+  if (opMask == 0xff && strCount != 0 && strCovers(f0, last)) {
+    if (n == 1 || strCount + 2 > STR_MAX - STR_HEADROOM) return 0;
+    strCutGeometry(f0, last, f0, step, width);
+  }
+  // an op that leaves zero (all its words zero, none self-relative) leaves clean frames as they are
+  let zero = (opSelf & opMask) == 0;
+  for (let w: u32 = 0; w < 8; w++) if ((opMask >> w) & 1 && opWord(w) != 0) zero = false;
+  if (zero) return n;
+  return strAdd(f0, step, width, n, p, step, n == 1) ? n : 0;
 }
 
 /** memmapApplyCached's PTE table: the 2 MiB block of vmemmap VA it maps (va >> 21; all ones = none), and its phys. */
@@ -324,8 +433,13 @@ function copyStructPage(phys: u64, out: usize): void {
     return;
   }
   const p = patFind(frame);
-  if (p < 0) memory.fill(out, 0, 64);
-  else for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), patWord(<u32>p, frame, off + (w << 3)));
+  if (p >= 0) {
+    for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), patWord(<u32>p, frame, off + (w << 3)));
+    return;
+  }
+  const s = strCount != 0 ? strFind(frame) : -1;
+  if (s < 0) memory.fill(out, 0, 64);
+  else for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), strWord(<u32>s, frame, off + (w << 3)));
 }
 
 /** The 8 words of pfn's struct page into RES; false when its vmemmap is not mapped. */
@@ -348,6 +462,7 @@ export function readPagesIo(start: u64, n: u32): void {
   let frame: u64 = ~(<u64>0);
   let addr: usize = 0;
   let pat: i32 = -1;
+  let str: i32 = -1;
   for (let i: u32 = 0; i < n; i++) {
     const va = cfgVmemmapStart + ((start + i) << 6);
     const out = IO + (<usize>i << 6);
@@ -367,10 +482,12 @@ export function readPagesIo(start: u64, n: u32): void {
       frame = phys >> 12;
       addr = frameAddr(frame);
       pat = addr != 0 ? -1 : patFind(frame);
+      str = addr != 0 || pat >= 0 || strCount == 0 ? -1 : strFind(frame);
     }
     const off = <u32>phys & 4095;
     if (addr != 0) memory.copy(out, addr + off, 64);
-    else if (pat < 0) memory.fill(out, 0, 64);
-    else for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), patWord(<u32>pat, frame, off + (w << 3)));
+    else if (pat >= 0) for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), patWord(<u32>pat, frame, off + (w << 3)));
+    else if (str >= 0) for (let w: u32 = 0; w < 8; w++) store<u64>(out + (<usize>w << 3), strWord(<u32>str, frame, off + (w << 3)));
+    else memory.fill(out, 0, 64);
   }
 }

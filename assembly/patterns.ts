@@ -15,6 +15,7 @@
  */
 import { CTL_OP_WORDS, PATTERNS, PAT_HEADROOM, PAT_MAX, PAT_REC } from './layout';
 import { cfgVmemmapStart, ensureMemory } from './state';
+import { strCount, strCovers, strCut, strMaterialise, strPieces } from './strides';
 
 /** A pattern record: frames [start, end), the pfn whose struct page is at byte 0 of frame start, the template. */
 @unmanaged
@@ -257,6 +258,7 @@ function patRoom(more: u32, forDiscard: bool): bool {
  * patterns), the patterns stay: a documented limit of the model, not reachable by sane runs.
  */
 export function patClear(fa: u64, fb: u64): void {
+  if (strCount != 0) strCut(fa, fb);
   let i = patFirstEndAbove(fa);
   if (i >= patCount || pat(i).start >= fb) return;
   if (!patRoom(2, true)) return;
@@ -297,6 +299,28 @@ function patMergeAround(lo: u32, hi: u32): void {
   }
 }
 
+/** Does a pattern cover a frame of [fa, fb)? */
+export function patAny(fa: u64, fb: u64): bool {
+  const i = patFirstEndAbove(fa);
+  return i < patCount && pat(i).start < fb;
+}
+
+/**
+ * A pattern over frames [s, e) that no pattern covers (strides.ts strMaterialise; the caller has checked
+ * the room): struct page p0 at byte 0 of frame s, the 8 words at `words`, self-relative ones in selfMask.
+ */
+export function patPlace(s: u64, e: u64, p0: u64, words: usize, selfMask: u32): void {
+  const i = patFirstStartFrom(s);
+  patInsert(i, 1);
+  const p = pat(i);
+  p.start = s;
+  p.end = e;
+  p.pagePfn0 = p0;
+  p.selfMask = selfMask;
+  p.selfShift = 0;
+  memory.copy(patWordAt(p, 0), words, 64);
+}
+
 /** Write a record at i: frames [s, e), pagePfn0 p0, words = op words under opMask, zero elsewhere. */
 function patWriteOp(i: u32, s: u64, e: u64, p0: u64): void {
   const p = pat(i);
@@ -331,7 +355,16 @@ export function patApply(fa: u64, fb: u64, p0: u64): bool {
   let j = patFirstStartFrom(fb);
   if (j < i) j = i;
   const pieces = j - i;
-  if (!patRoom(pieces + 3, false)) return false;
+  if (strCount != 0 && strCovers(fa, fb)) {
+    // stride coverage goes first: a full op just cuts it, a partial one composes with it as plain patterns
+    const m = opMask == 0xff ? 0 : strPieces(fa, fb);
+    if (!patRoom(<u32>min<u64>(<u64>pieces + m + 3, 0xffffffff), false)) return false;
+    if (m != 0) strMaterialise(fa, fb);
+    else strCut(fa, fb);
+    i = patFirstEndAbove(fa);
+    j = patFirstStartFrom(fb);
+    if (j < i) j = i;
+  } else if (!patRoom(pieces + 3, false)) return false;
   if (i < patCount && pat(i).start < fa && pat(i).end > fa) {
     patSplit(i, fa);
     i++;

@@ -12,6 +12,7 @@ import { crBase, crCount, crCreate, crCsShift, crDelete, crExplicit, crFind, crF
 import { allocPages, freePages, freePagesRun, purposeMove } from './pagealloc';
 import { opMask, opSelf, opShift, opWord, patApply, patFind, patSelfShift, patWord, setOp, setOpShift, setOpWord } from './patterns';
 import { frameAddr, physRead64, physWrite64, runTablesBacked } from './physmem';
+import { strCount, strFind } from './strides';
 import { shareCount, shareDrop, shareDropMany, shareImplicit, shareTotal } from './shares';
 import { cfgGbpages, cfgLevels, cfgPageOffset, cfgPse, faultsArmed } from './state';
 
@@ -165,7 +166,7 @@ export function isLeafTable(table: u64, shift: u32): bool {
 /** Does the table hold nothing, not even a pattern (a page fresh from allocPages)? */
 export function tableBlank(table: u64): bool {
   const f = table >> 12;
-  return frameAddr(f) == 0 && patFind(f) < 0 && (crCount == 0 || crFind(f) < 0);
+  return frameAddr(f) == 0 && patFind(f) < 0 && (crCount == 0 || crFind(f) < 0) && (strCount == 0 || strFind(f) < 0);
 }
 
 /**

@@ -3,13 +3,14 @@
  *
  * A 4 KiB frame is *backed* when it has its own slot in the pool (pool.ts); the frame index, a tree of
  * the pool rooted at RADIX_ROOT (layout.ts), maps pfn -> slot. An unbacked frame reads as the fill
- * pattern covering it (patterns.ts), or as zero. Backing copies the current content into the new slot
+ * pattern covering it (patterns.ts), else its strided one (strides.ts), or as zero. Backing copies the current content into the new slot
  * first and costs 4096 bytes of the host-memory budget.
  */
 import { ENOMEM, FAULT_BACKING } from './abi';
 import { IO, LEAF_CACHE, LEAF_CACHE_ENTRIES, MAX_FRAME, RADIX_ROOT, SCRATCH } from './layout';
 import { crBase, crCount, crDelete, crEntry, crExplicit, crFind, crFirstEndingAbove, crFrameCount, crIsTable, crSynth, crTails, crTailShares } from './compoundrun';
 import { patClear, patFind, patWord, synthFrame } from './patterns';
+import { strCount, strFind, strSynth, strWord } from './strides';
 import { shareImplicit, shareMakeRunExplicit } from './shares';
 import { countAdd, poolAvailable, slotAddr, slotAlloc, slotFree, treeLeaf, treePrune } from './pool';
 import { faultFires, hostFailure } from './state';
@@ -133,7 +134,12 @@ function synthUnbacked(frame: u64, dst: usize): void {
     return;
   }
   const p = patFind(frame);
-  if (p >= 0) synthFrame(<u32>p, frame, dst);
+  if (p >= 0) {
+    synthFrame(<u32>p, frame, dst);
+    return;
+  }
+  const s = strCount != 0 ? strFind(frame) : -1;
+  if (s >= 0) strSynth(<u32>s, frame, dst);
   else memory.fill(dst, 0, 4096);
 }
 
@@ -231,7 +237,9 @@ export function physRead64(phys: u64): u64 {
     if (r >= 0 && crIsTable(r, frame)) return crEntry(r, frame, (phys & 4095) >> 3);
   }
   const p = patFind(frame);
-  return p >= 0 ? patWord(<u32>p, frame, <u32>phys & 4095) : 0;
+  if (p >= 0) return patWord(<u32>p, frame, <u32>phys & 4095);
+  const s = strCount != 0 ? strFind(frame) : -1;
+  return s >= 0 ? strWord(<u32>s, frame, <u32>phys & 4095) : 0;
 }
 
 /** Store a u64 at a physical address (8-aligned), backing the frame if needed. False = -ENOMEM. */
@@ -284,7 +292,16 @@ export function physReadToIo(phys: u64, len: u32): void {
         synthFrame(<u32>p, frame, SCRATCH);
         memory.copy(dst, SCRATCH + off, n);
       } else {
-        memory.fill(dst, 0, n);
+        const s = strCount != 0 ? strFind(frame) : -1;
+        if (s >= 0 && n <= 512) {
+          for (let w = off & ~7; w < off + n; w += 8) store<u64>(SCRATCH + w, strWord(<u32>s, frame, w));
+          memory.copy(dst, SCRATCH + off, n);
+        } else if (s >= 0) {
+          strSynth(<u32>s, frame, SCRATCH);
+          memory.copy(dst, SCRATCH + off, n);
+        } else {
+          memory.fill(dst, 0, n);
+        }
       }
     }
     dst += n;

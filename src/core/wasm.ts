@@ -64,6 +64,7 @@ interface Exports {
   backedBytes(): number;
   hostFailureCount(): number;
   patternCount(): number;
+  strideCount(): number;
   benchFill(bytes: number, value: number): number;
   benchChaseSetup(bytes: number, seed: number): number;
   benchChase(walks: number, depth: number): number;
@@ -169,6 +170,8 @@ function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
 export interface WasmCoreDiagnostics extends Core {
   /** Fill patterns the core holds (sequential memmap runs keep this O(1)). */
   patternCount(): number;
+  /** Strided fill patterns the core holds (memmap_on_memory's blocks keep this O(1)). */
+  strideCount(): number;
   /** Events the core could not store (its buffer holds 2^20 per call). */
   readonly droppedEvents: number;
   /** Physical limits for the benchmarks, on a core that was never init'ed: memory.fill of `bytes`. */
@@ -401,6 +404,11 @@ class WasmCore implements WasmCoreDiagnostics {
   /** Diagnostic, not part of Core: fill patterns the core holds. */
   patternCount(): number {
     return this.run((x) => x.patternCount());
+  }
+
+  /** Diagnostic, not part of Core: strided fill patterns the core holds. */
+  strideCount(): number {
+    return this.run((x) => x.strideCount());
   }
 
   benchFill(bytes: number, value: number): number {

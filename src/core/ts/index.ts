@@ -73,7 +73,7 @@ class TsCore implements Core {
     this.vmemmap = new Vmemmap(this.pt, this.altmaps, shares, this.events, vaLow(cfg.vmemmapStart), cfg.pse, cfg.debug);
     this.hvo = new Hvo(this.pt, this.vmemmap, shares);
     this.blocks = new MemoryBlocks(this.pt, vaLow(cfg.vmemmapStart), cfg.debug);
-    this.memmap = new Memmap(this.mem, patterns, this.pt, this.vmemmap, cfg.eagerMemmap);
+    this.memmap = new Memmap(this.mem, patterns, this.pt, this.vmemmap, cfg.eagerMemmap, cfg.debug);
     const root = this.alloc.allocPages(0, Purpose.PageTable);
     if (root < 0) return ENOMEM;
     this.pt.root = root;
@@ -93,6 +93,14 @@ class TsCore implements Core {
   }
   backedBytes(): number {
     return this.mem.backedFrames() * 4096;
+  }
+  /** Diagnostic, not part of Core (as the Wasm core's): fill patterns held. */
+  patternCount(): number {
+    return this.mem.patterns.list.length;
+  }
+  /** Diagnostic, not part of Core (as the Wasm core's): strided fill patterns held. */
+  strideCount(): number {
+    return this.mem.patterns.strides.list.length;
   }
   hostFailures(): number {
     return this.faults.hostFailures;

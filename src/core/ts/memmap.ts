@@ -7,6 +7,7 @@
 import { ENOMEM } from '../core.ts';
 import { LIST_POISON2, NODES_PGSHIFT, PG_RESERVED, ZONES_PGSHIFT } from '../structPage.ts';
 import { FULL, writeStructPage, type Fill, type Patterns } from './patterns.ts';
+import { STR_HEADROOM, STR_MAX, strideFrameP } from './strides.ts';
 import { entryPfn, PMD_SIZE, PTE_PRESENT, PTE_PSE, PUD_SIZE, type PageTable } from './pgtable.ts';
 import type { PhysMem } from './physmem.ts';
 import type { Vmemmap } from './vmemmap.ts';
@@ -62,6 +63,8 @@ export class Memmap {
     private readonly pt: PageTable,
     private readonly vmemmap: Vmemmap,
     private readonly eager: boolean,
+    /** As the Wasm core's cfgDebug: the single steps always (no stride records). */
+    private readonly debug = false,
   ) {}
 
   /** memset of the struct pages to zero (sparse_add_one_section). */
@@ -86,10 +89,19 @@ export class Memmap {
   memmapWriteEvery(start: number, end: number, step: number, count: number, words: readonly bigint[], mask: number, self: number): number {
     const f = opFill(words, mask, self);
     const runs = this.mem.runs.list.length !== 0 && !this.eager && f.selfMask === 0 && count * 64 === 8192;
+    // whole frames a step, steps a whole number of frames apart: try one stride record for many steps
+    const strided = !this.eager && !this.debug && !this.mem.faultsArmed() && count > 0 && count % 64 === 0 && step % 64 === 0 && start % 64 === 0 && count <= step && step < 2 ** 32;
     for (let pfn = start; pfn < end; pfn += step) {
       if (runs && this.vmemmap.va(pfn) % PUD_SIZE === 0 && end - pfn >= PUD_SIZE / 64 && this.writeRun(pfn, step, f)) {
         pfn += PUD_SIZE / 64 - step;
         continue;
+      }
+      if (strided && end - pfn >= count) {
+        const n = this.writeStrided(pfn, end, step, count, f);
+        if (n !== 0) {
+          pfn += (n - 1) * step;
+          continue;
+        }
       }
       const r = this.memmapApply(pfn, Math.min(count, end - pfn), f);
       if (r < 0) return r;
@@ -107,6 +119,71 @@ export class Memmap {
     const r = t >= 0 ? this.mem.runs.find(t) : undefined;
     if (!r || r.base !== t || 2 ** r.csShift !== step * 64 || this.mem.anyBacked(r.base, r.base + r.frames)) return false;
     return this.patterns.patApply(r.base, r.base + r.frames, pfn, f);
+  }
+
+  /** First frame of pfn q's `count` struct pages when they are whole frames of one physically contiguous run, else -1 (assembly/memmap.ts stepFrame). */
+  private stepFrame(q: number, count: number): number {
+    const pt = this.pt;
+    let va = this.vmemmap.va(q);
+    const len = count * 64;
+    const phys0 = pt.translate(va);
+    if (phys0 < 0 || phys0 % 4096 !== 0) return -1;
+    let done = pt.lastSize - (va % pt.lastSize);
+    while (done < len) {
+      va = this.vmemmap.va(q) + done;
+      const phys = pt.translate(va);
+      if (phys !== phys0 + done) return -1;
+      done += pt.lastSize - (va % pt.lastSize);
+    }
+    return phys0 / 4096;
+  }
+
+  /** Frames [fa, fb) hold nothing an op would compose with or leave (assembly/memmap.ts framesClean). */
+  private framesClean(fa: number, fb: number, step: number, full: boolean): boolean {
+    if (this.mem.anyBacked(fa, fb) || this.patterns.anyIn(fa, fb)) return false;
+    if (this.mem.runs.list.length !== 0 && this.mem.runs.overlapping(fa, fb).length !== 0) return false;
+    const st = this.patterns.strides;
+    if (st.list.length === 0) return true;
+    // a full op may replace records of its own geometry
+    return full ? !st.coversOther(fa, fb, fa, step, fb - fa) : !st.coversAny(fa, fb);
+  }
+
+  /**
+   * memmapWriteEvery's steps from pfn p on at once while they are physically periodic (assembly/memmap.ts
+   * writeStrided): one stride record for what the single steps would leave, a plain pattern each. Steps done, 0 for the single step.
+   * The Wasm core first checks the whole span of the steps' frames at once; the twin checks step by step (the same answer).
+   */
+  private writeStrided(p: number, end: number, step: number, count: number, f: Fill): number {
+    const width = count / 64;
+    let f0 = 0;
+    let n = 0;
+    for (let q = p; q + count <= end; q += step) {
+      const fr = this.stepFrame(q, count);
+      if (fr < 0 || (n !== 0 && fr !== f0 + n * step) || !this.framesClean(fr, fr + width, step, f.mask === FULL)) break;
+      if (n === 0) f0 = fr;
+      n++;
+    }
+    if (n === 0) return 0;
+    const st = this.patterns.strides;
+    // a full op replaces the records of its geometry over its frames, as each single step's cut would;
+    // only when the record is sure to follow (room for the cut's split and a record, not a lone step)
+    const last = f0 + (n - 1) * step + width;
+    if (f.mask === FULL && st.list.length !== 0 && st.coversAny(f0, last)) {
+      if (n === 1 || st.list.length + 2 > STR_MAX - STR_HEADROOM) return 0;
+      st.cutGeometry(f0, last, f0, step, width);
+    }
+    const lo = new Uint32Array(8);
+    const hi = new Uint32Array(8);
+    for (let w = 0; w < 8; w++) {
+      if ((f.mask >> w) & 1) {
+        lo[w] = f.lo[w];
+        hi[w] = f.hi[w];
+      }
+    }
+    const self = f.selfMask & f.mask;
+    // an op that leaves zero leaves clean frames as they are
+    if (self === 0 && lo.every((x) => x === 0) && hi.every((x) => x === 0)) return n;
+    return this.patterns.strides.add(f0, step, width, n, p, step, lo, hi, self, n === 1) ? n : 0;
   }
 
   /** The F loop after arch_add_memory: page->pgmap = pgmap, lru.prev = LIST_POISON2. */
@@ -322,9 +399,11 @@ export class Memmap {
     }
     const pats = this.patterns;
     const p = pats.patFind(frame);
-    if (!p) return out;
+    const st = p || pats.strides.list.length === 0 ? undefined : pats.strides.find(frame);
+    if (!p && !st) return out;
     const tmp = new Uint32Array(16);
-    writeStructPage(tmp, 0, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+    if (p) writeStructPage(tmp, 0, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+    else writeStructPage(tmp, 0, st!.lo, st!.hi, st!.selfMask, strideFrameP(st!, frame) + at / 16, pats.vmemmapLo, pats.vmemmapHi);
     for (let i = 0; i < 8; i++) out[i] = (BigInt(tmp[2 * i + 1]) << 32n) | BigInt(tmp[2 * i]);
     return out;
   }
@@ -350,8 +429,10 @@ export class Memmap {
         continue;
       }
       const p = pats.patFind(frame);
-      if (!p) out.fill(0, 16 * i, 16 * i + 16);
-      else writeStructPage(out, 16 * i, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+      const st = p || pats.strides.list.length === 0 ? undefined : pats.strides.find(frame);
+      if (p) writeStructPage(out, 16 * i, p.lo, p.hi, p.selfMask, p.pagePfn0 + (frame - p.start) * 64 + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+      else if (st) writeStructPage(out, 16 * i, st.lo, st.hi, st.selfMask, strideFrameP(st, frame) + at / 16, pats.vmemmapLo, pats.vmemmapHi);
+      else out.fill(0, 16 * i, 16 * i + 16);
     }
   }
 }

@@ -6,6 +6,7 @@
  * page-table entries, its self words adding P * 2^s (a run table: pgtable.ts). Sorted by start, never
  * overlapping, neighbours merged. 64-bit words are lo/hi u32 halves.
  */
+import { strideFrameP, Strides, type Stride } from './strides.ts';
 
 /** A run of frames holding struct pages of consecutive pfns, all built from one template. */
 export interface Pattern {
@@ -43,11 +44,16 @@ export class Patterns {
   /** Bumped on every change of the list (physmem.ts keys its synthesised run tables by it). */
   version = 0;
 
+  /** The strided fill patterns (strides.ts): patApply and patClear cut their coverage first. */
+  readonly strides: Strides;
+
   constructor(
     /** VMEMMAP_START as lo/hi halves, for self-relative words. */
     readonly vmemmapLo: number,
     readonly vmemmapHi: number,
-  ) {}
+  ) {
+    this.strides = new Strides();
+  }
 
   /** Index of the first pattern whose end is > pfn. */
   private lowerBound(pfn: number): number {
@@ -74,9 +80,16 @@ export class Patterns {
    * core, with no room for two more records the patterns stay (a documented limit of the model).
    */
   patClear(start: number, end: number): void {
+    if (this.strides.list.length !== 0) this.strides.cut(start, end);
     const ps = this.list;
     if (ps.length + 2 > PAT_MAX && this.overlapping(start, end) > 0) return;
     this.clear(start, end);
+  }
+
+  /** Does a pattern cover a frame of [start, end)? */
+  anyIn(start: number, end: number): boolean {
+    const p = this.list[this.lowerBound(start)];
+    return p !== undefined && p.start < end;
   }
 
   /** How many patterns overlap [start, end). */
@@ -152,7 +165,17 @@ export class Patterns {
    * (the Wasm core's patRoom): the caller writes bytes instead, under the host budget.
    */
   patApply(start: number, end: number, pagePfn0: number, f: Fill): boolean {
-    if (this.list.length + this.overlapping(start, end) + 3 > PAT_MAX - PAT_HEADROOM) return false;
+    const st = this.strides;
+    if (st.list.length !== 0 && st.coversAny(start, end)) {
+      // stride coverage goes first: a full op just cuts it, a partial one composes with it as plain patterns
+      const m = f.mask === FULL ? 0 : st.pieces(start, end);
+      if (this.list.length + this.overlapping(start, end) + m + 3 > PAT_MAX - PAT_HEADROOM) return false;
+      if (m === 0) st.cut(start, end);
+      else {
+        this.version++;
+        for (const p of st.materialise(start, end)) this.list.splice(this.lowerBound(p.start), 0, { ...p, lo: p.lo.slice(), hi: p.hi.slice() });
+      }
+    } else if (this.list.length + this.overlapping(start, end) + 3 > PAT_MAX - PAT_HEADROOM) return false;
     if (f.mask === FULL) {
       if (f.selfMask === 0 && isZero(f.lo) && isZero(f.hi)) this.clear(start, end);
       else this.patSet({ start, end, pagePfn0, lo: f.lo.slice(), hi: f.hi.slice(), selfMask: f.selfMask });
@@ -215,6 +238,12 @@ export class Patterns {
     }
     this.patSet({ start: pfn, end: pfn + 1, pagePfn0: Math.floor(phys / step), lo, hi, selfMask: FULL, selfShift: s });
     return true;
+  }
+
+  /** Write the 1024 words of frame `pfn`, covered by stride record `r`, as it defines them. */
+  synthStride(r: Stride, pfn: number, out: Uint32Array): void {
+    const first = strideFrameP(r, pfn);
+    for (let j = 0; j < 64; j++) writeStructPage(out, j * 16, r.lo, r.hi, r.selfMask, first + j, this.vmemmapLo, this.vmemmapHi);
   }
 
   /** Write the 1024 words of frame `pfn` as pattern `p` defines them. */

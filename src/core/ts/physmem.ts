@@ -1,6 +1,6 @@
 /**
  * Sparse physical memory (as assembly/physmem.ts; docs/core.md "Physical memory"): frames backed on first
- * write (pool.ts), fill patterns for struct page runs (patterns.ts), zero elsewhere. 64-bit words are
+ * write (pool.ts), fill patterns for struct page runs (patterns.ts, strides.ts), zero elsewhere. 64-bit words are
  * kept as lo/hi u32 halves.
  */
 import { ENOMEM, FaultKind } from '../core.ts';
@@ -66,9 +66,9 @@ export class PhysMem {
       this.runSynth.set(pfn, { r, w });
       return w;
     }
-    if (this.patterns.list.length === 0) return f;
+    if (this.patterns.list.length === 0 && this.patterns.strides.list.length === 0) return f;
     const p = this.patterns.patFind(pfn);
-    if (!p) return undefined;
+    if (!p) return this.strideWords(pfn);
     const first = p.pagePfn0 + (pfn - p.start) * 64;
     const c = this.synth.get(pfn);
     if (c && c.p === p && c.first === first && c.lo === p.lo && c.hi === p.hi) return c.w;
@@ -76,6 +76,16 @@ export class PhysMem {
     const w = new Uint32Array(PAGE_SIZE / 4);
     this.patterns.synthFrame(p, pfn, w);
     this.synth.set(pfn, { p, first, lo: p.lo, hi: p.hi, w });
+    return w;
+  }
+
+  /** A stride-covered frame's words for reading (tableWords' last resort; not cached: no table lives there), or undefined. */
+  private strideWords(pfn: number): Uint32Array | undefined {
+    const st = this.patterns.strides;
+    const r = st.list.length !== 0 ? st.find(pfn) : undefined;
+    if (!r) return undefined;
+    const w = new Uint32Array(PAGE_SIZE / 4);
+    this.patterns.synthStride(r, pfn, w);
     return w;
   }
 
@@ -89,9 +99,10 @@ export class PhysMem {
     return r && this.runs.isTable(r, pfn) ? r : undefined;
   }
 
-  /** Is frame pfn neither backed nor under a pattern nor in a compound run (a page fresh from the allocator)? */
+  /** Is frame pfn neither backed nor under a pattern (of either kind) nor in a compound run (a page fresh from the allocator)? */
   isBlank(pfn: number): boolean {
-    return !this.frames.has(pfn) && !this.patterns.patFind(pfn) && !(this.runs.list.length !== 0 && this.runs.find(pfn));
+    const st = this.patterns.strides;
+    return !this.frames.has(pfn) && !this.patterns.patFind(pfn) && !(this.runs.list.length !== 0 && this.runs.find(pfn)) && !(st.list.length !== 0 && st.find(pfn));
   }
 
   /** An unbacked frame's content as the CPU reads it, to out: a compound run's table, else its pattern, else zero. */
@@ -99,7 +110,10 @@ export class PhysMem {
     const r = this.runTable(pfn);
     if (r) return this.runs.synth(r, pfn, out);
     const p = this.patterns.patFind(pfn);
-    if (p) this.patterns.synthFrame(p, pfn, out);
+    if (p) return this.patterns.synthFrame(p, pfn, out);
+    const st = this.patterns.strides;
+    const s = st.list.length !== 0 ? st.find(pfn) : undefined;
+    if (s) this.patterns.synthStride(s, pfn, out);
     else out.fill(0);
   }
 
