@@ -9,9 +9,9 @@
  */
 import { ENOMEM } from './abi';
 import { IO, RES, STR_HEADROOM, STR_MAX } from './layout';
-import { opMask, opSelf, opWord, patAny, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
+import { opMask, opSelf, opWord, patAny, patApply, patFind, patSelfShift, patWord, selfWordMask, setOp, setOpWord } from './patterns';
 import { crBase, crCount, crCsShift, crFind, crFirstEndingAbove, crFrameCount } from './compoundrun';
-import { findTable, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
+import { findTable, isLeafTable, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { strAdd, strApart, strCount, strCovers, strCoversOther, strCutGeometry, strFind, strWord } from './strides';
 import { cfgDebug, cfgEager, cfgVmemmapStart, faultsArmed } from './state';
@@ -308,6 +308,23 @@ function framesClean(fa: u64, fb: u64, step: u64): bool {
 }
 
 /**
+ * Steps from pfn q (one PMD entry each) whose struct pages the rest of q's vmemmap PMD table maps at
+ * frame f, f + step, ...: the table a leaf pattern (pgtable.ts isLeafTable) whose entries lie `step`
+ * frames apart and whose entry for q maps f. 0 when it is not such a table.
+ */
+function tableSteps(q: u64, end: u64, step: u64, count: u64, f: u64): u64 {
+  const va = cfgVmemmapStart + (q << 6);
+  const table = findTable(va, 21);
+  if (table == NO_TABLE || !isLeafTable(table, 21)) return 0;
+  const t = patFind(table >> 12);
+  if (<u64>1 << (patSelfShift(<u32>t) - 3) != step << 12) return 0;
+  const i = (va >> 21) & 511;
+  if ((((physRead64(table + (i << 3)) & PTE_PFN_MASK) + (va & (PMD_SIZE - 1))) >> 12) != f) return 0;
+  const left = (end - q - count) / step + 1;
+  return min<u64>(512 - i, left);
+}
+
+/**
  * memmapWriteEvery's steps from pfn p on at once while they are physically periodic (memmap_on_memory's
  * blocks, each with its memmap at its head): each step's struct pages are whole frames of one contiguous
  * run, step n's frames are step 0's + n * step, and none holds anything (framesClean; a full op may
@@ -324,7 +341,18 @@ function writeStrided(p: u64, end: u64, step: u64, count: u64): u64 {
   const spanEnd = f0 + ((end - p - count) / step) * step + width;
   const whole = nextBacked(f0, spanEnd) >= spanEnd && !patAny(f0, spanEnd) && !runsIn(f0, spanEnd) && (strCount == 0 || strApart(f0, spanEnd, f0, step, width, opMask == 0xff));
   let n: u64 = 0;
+  // a step a PMD entry (memmap_on_memory's 128 MiB blocks): a vmemmap table pattern whose entries lie a
+  // step apart maps the table's steps a step apart, checked at once
+  const perEntry = whole && step << 6 == PMD_SIZE;
   for (let q = p; q + count <= end; q += step) {
+    if (perEntry && n != 0) {
+      const k = tableSteps(q, end, step, count, f0 + n * step);
+      if (k != 0) {
+        n += k;
+        q += (k - 1) * step;
+        continue;
+      }
+    }
     const f = n == 0 ? f0 : stepFrame(q, count);
     if (f != f0 + n * step || (!whole && !framesClean(f, f + width, step))) break;
     n++;

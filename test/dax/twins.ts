@@ -23,8 +23,8 @@ export function view(m: Machine) {
   return { blocks, nodes, meminfo: m.readFile('/proc/meminfo'), iomem: m.readFile('/proc/iomem'), stats: { ...m.stats(), host: null }, snapshot: m.snapshot(), daxctl: m.listNamespaces() };
 }
 
-/** Run each step on both twins (the second block by block) and compare what they show after it; the steps' results and errors too. */
-export async function twins(backend: (typeof BACKENDS)[number], setup: (m: Machine) => void, steps: Array<[string, (m: Machine) => unknown]>, config: Parameters<typeof createMachine>[0] = { kernel: 'v6', e820: GUEST_E820 }) {
+/** Run each step on both twins (the second block by block) and compare what they show after it (and `extra` of each); the steps' results and errors too. */
+export async function twins(backend: (typeof BACKENDS)[number], setup: (m: Machine) => void, steps: Array<[string, (m: Machine) => unknown]>, config: Parameters<typeof createMachine>[0] = { kernel: 'v6', e820: GUEST_E820 }, extra: (m: Machine) => unknown = () => null) {
   const runs = await createMachine({ ...config, backend });
   const each = await createMachine({ ...config, backend, kmemBlockByBlock: true });
   try {
@@ -41,6 +41,7 @@ export async function twins(backend: (typeof BACKENDS)[number], setup: (m: Machi
     for (const [what, f] of steps) {
       expect(outcome(runs, f), what).toEqual(outcome(each, f));
       expect(view(runs), what).toEqual(view(each));
+      expect(extra(runs), `${what}: more`).toEqual(extra(each));
     }
     return { ...view(runs), backedBytes: { runs: runs.stats().host.backedBytes, each: each.stats().host.backedBytes } };
   } finally {
