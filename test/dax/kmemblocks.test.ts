@@ -25,10 +25,10 @@ const MACHINE = {
 function memmaps(m: Machine): string[] {
   // and the 2 MiB after the last block, where a memmap that ran past it would land
   const after = createHash('sha256').update(m.readPhys(200n * GiB, 2 << 20)).digest('hex').slice(0, 16);
-  return [after, 64n * GiB + (128n << 20n), 128n * GiB, 128n * GiB + (128n << 20n), 130n * GiB, 192n * GiB - (128n << 20n), 192n * GiB, 200n * GiB - (128n << 20n)].map((phys) => {
+  return [64n * GiB + (128n << 20n), 128n * GiB, 128n * GiB + (128n << 20n), 130n * GiB, 192n * GiB - (128n << 20n), 192n * GiB, 200n * GiB - (128n << 20n)].map((phys) => {
     const p = m.pagesMany(Number(phys >> 12n), 32768);
     return createHash('sha256').update(Buffer.from(p.words.buffer)).update(p.mapped).digest('hex').slice(0, 16);
-  });
+  }).concat(after);
 }
 /** memoryN of the block at phys. */
 const id = (phys: bigint) => Number(phys / (128n << 20n));
