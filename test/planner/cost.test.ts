@@ -80,3 +80,38 @@ describe('2 PiB compound devmap rows on the planning machine (issue 15 part 4): 
     expect(rows[1]).toEqual(rows[0]);
   });
 });
+
+describe('the system-ram, memmap_on_memory row on the planning machine (issue 15 part 4): every block its own arch_add_memory, 512 at once', () => {
+  const cfg = { label: 'system-ram, memmap_on_memory', mode: 'devdax', map: 'mem', align: '2M', systemRam: { memmapOnMemory: true } } as const;
+  /** Page tables the row costs: a direct-map PMD table per GiB (each 128 MiB block mapped with 2 MiB pages) and a PUD table per 512 GiB, a vmemmap PMD table per 64 GiB (a block's 2 MiB memmap is one leaf) and a PUD table per 32 TiB. */
+  const tables = (raw: bigint) => Number(raw / 2n ** 30n + raw / 2n ** 39n + raw / 2n ** 36n + raw / 2n ** 45n);
+
+  it('2 PiB (Wasm): completes; usable is every whole 128 MiB block after the 2 MiB info block (the first block lost to alignment) less its own 2 MiB memmap, no DRAM memmap, DRAM is the page tables alone (8 GiB of direct-map PMD tables), under 64 MiB of backed host memory', async () => {
+    const raw = 2n ** 51n;
+    const m = await planMachine('v6', 'wasm', defaultPlanDram(raw), raw);
+    try {
+      const row = measureConfig(m, cfg, raw);
+      expect(row.ok, row.error).toBe(true);
+      expect(BigInt(row.usable)).toBe((raw / 2n ** 27n - 1n) * (126n << 20n));
+      expect(row.memmapDram).toBe(0);
+      expect(row.dram).toBe(row.pageTablePages * 4096);
+      expect(row.pageTablePages).toBeGreaterThanOrEqual(tables(raw));
+      expect(row.pageTablePages).toBeLessThan(tables(raw) + 16);
+      expect(m.stats().host.backedBytes).toBeLessThan(64 * 2 ** 20);
+    } finally {
+      m.dispose();
+    }
+  }, 60_000);
+
+  it('8 TiB: the same figures on both cores', async () => {
+    const raw = 2n ** 43n;
+    const rows = [];
+    for (const [name] of CORE_BACKENDS) rows.push(await runConfig(cfg, raw, 'v6', name as Backend, defaultPlanDram(raw)));
+    const [w, t] = rows;
+    expect(w.ok, w.error).toBe(true);
+    expect(BigInt(w.usable)).toBe((raw / 2n ** 27n - 1n) * (126n << 20n));
+    expect(w.pageTablePages).toBeGreaterThanOrEqual(tables(raw));
+    expect(w.pageTablePages).toBeLessThan(tables(raw) + 16);
+    expect(t).toEqual(w);
+  }, 60_000);
+});
