@@ -1051,6 +1051,33 @@ function rangeAt(s: u64, e: u64): i64 {
   return i;
 }
 
+/** How many of n blocks [p + i * stride, + len) from p the gapped run holding p holds (it holds p's): 1 when it is no such run. */
+function heldBlocks(p: u64, len: u64, stride: u64, n: u64): u64 {
+  const i = firstEndingAbove(p);
+  if (i >= nRanges) return 1;
+  const r = range(i);
+  if (r.gap == 0 || <u64>r.gap != stride - len || <u64>1 << <u64>r.shift != stride || p < r.start + <u64>r.gap) return 1;
+  return max<u64>(1, min<u64>(n, (r.end - (p - <u64>r.gap)) >> <u64>r.shift));
+}
+
+/** Are all pages of gapped run r's blocks in [a, b) (on its block grid) free? Chunks by their counts, blocks where a chunk is cut. */
+function runFree(r: Range, a: u64, b: u64): bool {
+  const bs = <u64>1 << <u64>r.shift;
+  let p = a;
+  while (p < b) {
+    const c = chunkOf(r, p);
+    const cb = chunkBase(r, c);
+    const q = min<u64>(b, cb + CHUNK);
+    if (p <= max<u64>(cb, r.start) && q >= min<u64>(cb + CHUNK, r.end)) {
+      if (chunkFree(r, c) != chunkCap(r, c)) return false;
+    } else {
+      for (let bb = p; bb < q; bb += bs) if (!allAre(r, bb + <u64>r.gap, bs - <u64>r.gap, false)) return false;
+    }
+    p = q;
+  }
+  return true;
+}
+
 /** Drop record i, wholly free: its slots, its pages from the counts. */
 function rangeDrop(i: u32): void {
   const r = range(i);
@@ -1091,14 +1118,16 @@ export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32
   const end = s + (count - 1) * stride + len;
   if (end > DRAM_MAX_PFN) return EINVAL;
   if (len != stride) {
-    // apart: each its own record, checked first, then removed
-    for (let k: u64 = 0; k < count; k++) {
-      const at = rangeAt(s + k * stride, s + k * stride + len);
-      if (at < 0) return EINVAL;
-    }
-    for (let k: u64 = 0; k < count; k++) if (!allAre(range(<u32>rangeAt(s + k * stride, s + k * stride + len)), s + k * stride, len, false)) return EBUSY;
-    // blocks of gapped runs of this geometry among them: each run's part cut out at once, from the top
+    // apart: each its own record, checked first, then removed; a gapped run's blocks among them at once
     const gap = stride - len;
+    for (let k: u64 = 0; k < count; k += heldBlocks(s + k * stride, len, stride, count - k)) if (rangeAt(s + k * stride, s + k * stride + len) < 0) return EINVAL;
+    for (let k: u64 = 0; k < count; ) {
+      const p = s + k * stride;
+      const r = range(<u32>rangeAt(p, p + len));
+      const n = heldBlocks(p, len, stride, count - k);
+      if (n > 1 ? !runFree(r, p - gap, p - gap + n * stride) : !allAre(r, p, len, false)) return EBUSY;
+      k += n;
+    }
     const i1 = firstEndingAbove(s + (count - 1) * stride);
     let gapped = false;
     for (let k = firstEndingAbove(s); k <= i1; k++) gapped = gapped || range(k).gap != 0;

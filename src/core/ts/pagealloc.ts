@@ -304,6 +304,23 @@ function findLarge(m: Mat, blk: number, nb: number): number {
   return -1;
 }
 
+/** Are all pages of gapped run r's blocks in [a, b) (on its block grid) free? Chunks by their counts, blocks where a chunk is cut. */
+function runFree(r: RamRange, a: number, b: number): boolean {
+  const bs = 2 ** r.shift;
+  for (let p = a; p < b; ) {
+    const c = Math.floor(p / CHUNK) - r.c0;
+    const cb = r.base(c);
+    const q = Math.min(b, cb + CHUNK);
+    if (p <= Math.max(cb, r.start) && q >= Math.min(cb + CHUNK, r.end)) {
+      if (r.free[c] !== r.cap(c)) return false;
+    } else {
+      for (let bb = p; bb < q; bb += bs) if (!r.all(bb + r.gap, bs - r.gap, false)) return false;
+    }
+    p = q;
+  }
+  return true;
+}
+
 interface NodeCounts {
   totalPages: number;
   freePages: number;
@@ -669,6 +686,13 @@ export class PageAlloc {
     return k;
   }
 
+  /** How many of n blocks [p + i * stride, + len) from p the gapped run holding p holds (it holds p's): 1 when it is no such run. */
+  private heldBlocks(p: number, len: number, stride: number, n: number): number {
+    const r = this.ranges[this.firstEndingAbove(p)];
+    if (!r || r.gap === 0 || r.gap !== stride - len || 2 ** r.shift !== stride || p < r.start + r.gap) return 1;
+    return Math.max(1, Math.min(n, (r.end - (p - r.gap)) / stride));
+  }
+
   /** Drop record i, wholly free, and its pages from the counts. */
   private drop(i: number): void {
     const r = this.ranges[i];
@@ -690,11 +714,16 @@ export class PageAlloc {
     const end = startPfn + (count - 1) * stride + nrPages;
     if (end > MAX_PFN) return EINVAL;
     if (nrPages !== stride) {
-      // apart: each its own record, checked first, then removed
-      for (let k = 0; k < count; k++) if (this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages) < 0) return EINVAL;
-      for (let k = 0; k < count; k++) if (!this.ranges[this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages)].all(startPfn + k * stride, nrPages, false)) return EBUSY;
-      // blocks of gapped runs of this geometry among them: each run's part cut out at once, from the top
+      // apart: each its own record, checked first, then removed; a gapped run's blocks among them at once
       const gap = stride - nrPages;
+      for (let k = 0; k < count; k += this.heldBlocks(startPfn + k * stride, nrPages, stride, count - k)) if (this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages) < 0) return EINVAL;
+      for (let k = 0; k < count; ) {
+        const p = startPfn + k * stride;
+        const r = this.ranges[this.rangeAt(p, p + nrPages)];
+        const n = this.heldBlocks(p, nrPages, stride, count - k);
+        if (n > 1 ? !runFree(r, p - gap, p - gap + n * stride) : !r.all(p, nrPages, false)) return EBUSY;
+        k += n;
+      }
       const i1 = this.firstEndingAbove(startPfn + (count - 1) * stride);
       const i0g = this.firstEndingAbove(startPfn);
       if (this.ranges.slice(i0g, i1 + 1).some((r) => r.gap !== 0) && Number.isInteger(Math.log2(stride)) && startPfn >= gap) {
