@@ -821,10 +821,9 @@ export function dramAddRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   if (!(e > s) || e > DRAM_MAX_PFN || nid >= MAX_NUMNODES || movable > 1) return EINVAL;
   const i = firstEndingAbove(s);
   if (i < nRanges && range(i).start < e) {
-    // inside the gap of a gapped run's block: that block a record of its own first
-    const r = range(i);
-    if (r.gap == 0 || s < r.start || s >= blockStart(r, s) || e > blockStart(r, s)) return EINVAL;
-    if (openGap(i, s) != 0) return ENOMEM;
+    if (heldIn(s, e)) return EINVAL;
+    // it meets only the gap of a gapped run's block (one at most): that block a record of its own first
+    if (openGap(i, max<u64>(s, range(i).start)) != 0) return ENOMEM;
   }
   return insertRange(s, e, nid, movable);
 }
@@ -1195,7 +1194,7 @@ export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32
       if (r.start != pos || r.end - r.start != len || r.end > end) return EINVAL;
       to = r.end;
     } else {
-      if (<u64>1 << <u64>r.shift != len || ((pos - r.start) & (len - 1)) != 0) return EINVAL;
+      if (r.gap != 0 || <u64>1 << <u64>r.shift != len || ((pos - r.start) & (len - 1)) != 0) return EINVAL;
       to = min<u64>(r.end, end);
     }
     pos = to;

@@ -85,11 +85,15 @@ describe('a gapped run of memory blocks (dramAddRanges, memmap_on_memory): one r
     expect(f.all('remove busy', (c) => c.dramRemoveRange(S + B + GAP, S + 2 * B))).toBe(EBUSY);
     expect(f.all('remove half', (c) => c.dramRemoveRange(S + 7 * B + GAP, S + 7 * B + B / 2))).toBe(EINVAL);
     expect(f.all('remove with gap', (c) => c.dramRemoveRange(S + 7 * B, S + 8 * B))).toBe(EINVAL);
+    expect(f.all('removes with gaps', (c) => c.dramRemoveRanges(S + 7 * B, B, 2, B))).toBe(EINVAL);
+    expect(f.all('removes with gaps, one', (c) => c.dramRemoveRanges(S + 7 * B, B, 1, B))).toBe(EINVAL);
     expect(f.all('removes over the hole', (c) => c.dramRemoveRanges(S + 4 * B + GAP, B - GAP, 3, B))).toBe(EINVAL);
     expect(f.all('removes busy', (c) => c.dramRemoveRanges(S + GAP, B - GAP, 4, B))).toBe(EBUSY);
     expect(f.all('removes other geometry', (c) => c.dramRemoveRanges(S + 8 * B + GAP, B - GAP - 512, 3, B))).toBe(EINVAL);
     // a range into a gap (block 9's memmap pages) and a strided one into three gaps: the blocks open up
     expect(f.all('add into gap', (c) => c.dramAddRange(S + 9 * B, S + 9 * B + GAP, 1, false))).toBe(0);
+    // a range from below the run into block 0's gap, and one over a gap into a block's pages
+    expect(f.all('add below into gap', (c) => c.dramAddRange(S - 256, S + 256, 2, false))).toBe(0);
     expect(f.all('add over gap', (c) => c.dramAddRange(S + 10 * B, S + 10 * B + GAP + 1, 1, false))).toBe(EINVAL);
     expect(f.all('adds into a gap', (c) => c.dramAddRanges(S + 12 * B, 128, 3, 128, 1, false))).toBe(0);
     // a span over ranges held (blocks 12, 13) is refused, though each range would sit in a gap
@@ -120,9 +124,9 @@ describe('a gapped run of memory blocks (dramAddRanges, memmap_on_memory): one r
       { weight: 2, arbitrary: fc.record({ k: fc.constant('run' as const), order: fc.constantFrom(0, 3, 9), count: fc.constantFrom(1, 7, 62, 63, 200), movable: fc.boolean() }) },
       { weight: 4, arbitrary: fc.record({ k: fc.constant('free' as const), i: fc.nat(), bad: fc.constantFrom(0, 0, 0, 1, 2) }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), b: fc.integer({ min: 0, max: 39 }) }) },
-      { weight: 1, arbitrary: fc.record({ k: fc.constant('removes' as const), b: fc.integer({ min: 0, max: 39 }), count: fc.integer({ min: 1, max: 12 }) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('removes' as const), b: fc.integer({ min: 0, max: 39 }), count: fc.integer({ min: 1, max: 12 }), wide: fc.constantFrom(false, false, true) }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('readd' as const), b: fc.integer({ min: 0, max: 39 }), count: fc.integer({ min: 1, max: 12 }) }) },
-      { weight: 1, arbitrary: fc.record({ k: fc.constant('gapadd' as const), b: fc.integer({ min: 0, max: 39 }), count: fc.integer({ min: 1, max: 3 }), len: fc.constantFrom(1, 256, 512, 513) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('gapadd' as const), b: fc.integer({ min: 0, max: 39 }), count: fc.integer({ min: 1, max: 3 }), len: fc.constantFrom(1, 256, 512, 513), off: fc.constantFrom(0, 0, 100, 512) }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('zl' as const), zl: fc.constantFrom([0], [1, 0], [0, 1]) }) },
     );
     await fc.assert(
@@ -148,11 +152,12 @@ describe('a gapped run of memory blocks (dramAddRanges, memmap_on_memory): one r
           } else if (o.k === 'remove') {
             f.all(what, (c) => c.dramRemoveRange(S + o.b * B + GAP, S + (o.b + 1) * B));
           } else if (o.k === 'removes') {
-            f.all(what, (c) => c.dramRemoveRanges(S + o.b * B + GAP, B - GAP, Math.min(o.count, 40 - o.b), B));
+            // wide: the blocks with their gaps, which are no ranges
+            f.all(what, (c) => c.dramRemoveRanges(S + o.b * B + (o.wide ? 0 : GAP), o.wide ? B : B - GAP, Math.min(o.count, 40 - o.b), B));
           } else if (o.k === 'readd') {
             f.all(what, (c) => c.dramAddRanges(S + o.b * B + GAP, B - GAP, Math.min(o.count, 40 - o.b), B, 0, true));
           } else if (o.k === 'gapadd') {
-            f.all(what, (c) => c.dramAddRanges(S + o.b * B, o.len, Math.min(o.count, 40 - o.b), B, 1, false));
+            f.all(what, (c) => c.dramAddRanges(S + o.b * B - o.off, o.len, Math.min(o.count, 40 - o.b), B, 1, false));
           } else {
             f.all(what, (c) => c.setZonelist(o.zl));
           }

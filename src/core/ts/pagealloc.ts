@@ -538,10 +538,9 @@ export class PageAlloc {
     if (!Number.isInteger(node) || node < 0 || node >= MAX_NUMNODES || typeof movable !== 'boolean') return EINVAL;
     const i = this.firstEndingAbove(startPfn);
     if (i < this.ranges.length && this.ranges[i].start < endPfn) {
-      // inside the gap of a gapped run's block: that block a record of its own first
-      const r = this.ranges[i];
-      if (r.gap === 0 || startPfn < r.start || startPfn >= blockStart(r, startPfn) || endPfn > blockStart(r, startPfn)) return EINVAL;
-      this.openGap(i, startPfn);
+      if (this.heldIn(startPfn, endPfn)) return EINVAL;
+      // it meets only the gap of a gapped run's block (one at most): that block a record of its own first
+      this.openGap(i, Math.max(startPfn, this.ranges[i].start));
     }
     this.insert(new RamRange(startPfn, endPfn, node, movable));
     return 0;
@@ -769,7 +768,7 @@ export class PageAlloc {
       if (!r || r.start > pos) return EINVAL;
       if (r.shift === 0) {
         if (r.start !== pos || r.end - r.start !== nrPages || r.end > end) return EINVAL;
-      } else if (2 ** r.shift !== nrPages || (pos - r.start) % nrPages !== 0) return EINVAL;
+      } else if (r.gap !== 0 || 2 ** r.shift !== nrPages || (pos - r.start) % nrPages !== 0) return EINVAL;
       pos = Math.min(r.end, end);
       i++;
     }
