@@ -87,7 +87,7 @@ export const IO: usize = 0x0002_0000;
 export const IO_SIZE: usize = 0x0010_0000;
 
 /** The DRAM allocator's range table (in pool slots): a record per RAM range (pagealloc.ts class Range). */
-export const RANGE_REC: usize = 56;
+export const RANGE_REC: usize = 64;
 /** Boot RAM ranges staged at DYN before init (pagealloc.ts class Staged): u64 start, end, node. */
 export const STAGE_REC: usize = 24;
 /** Pfns the DRAM allocator holds RAM below (core.ts DRAM_MAX_PFN): 52-bit physical addresses. */

@@ -50,6 +50,12 @@ class Range {
    * for as many ranges: no allocation crosses a block, and each block leaves on its own (rangeSplit). 0: one range.
    */
   shift: u32;
+  /**
+   * A gapped run (shift > 0): the first `gap` pages of every block (a multiple of 512: whole 2 MiB blocks,
+   * each count 0) are not the allocator's, so the record stands for the ranges [b + gap, b + 2^shift).
+   */
+  gap: u32;
+  pad: u32;
   /** The chunk table of a range of at most INLINE_CHUNKS chunks (slots 0): a memory block's needs no slot of its own. */
   inline0: u64;
   inline1: u64;
@@ -130,11 +136,32 @@ function chunkUnit(r: Range, c: u32): usize {
 function chunkBase(r: Range, c: u32): u64 {
   return ((r.start >> CHUNK_SHIFT) + <u64>c) << CHUNK_SHIFT;
 }
-/** Pages of chunk c inside r. */
+/** Pages of chunk c inside r (a gapped run's gaps apart). */
 @inline
 function chunkCap(r: Range, c: u32): u64 {
   const b = chunkBase(r, c);
-  return min<u64>(r.end, b + CHUNK) - max<u64>(r.start, b);
+  const lo = max<u64>(r.start, b);
+  const hi = min<u64>(r.end, b + CHUNK);
+  return hi - lo - (r.gap == 0 ? 0 : gapBelow(r, hi) - gapBelow(r, lo));
+}
+
+/** Gap pages of a gapped run r in [r.start, x) (x inside it). */
+@inline
+function gapBelow(r: Range, x: u64): u64 {
+  const off = x - r.start;
+  return (off >> <u64>r.shift) * <u64>r.gap + min<u64>(off & ((<u64>1 << <u64>r.shift) - 1), <u64>r.gap);
+}
+
+/** The allocator's pages of r: its span less a gapped run's gaps. */
+@inline
+function rangePages(r: Range): u64 {
+  return r.end - r.start - (r.gap == 0 ? 0 : gapBelow(r, r.end));
+}
+
+/** The start of the range pfn is in: its record's, or its block's past the gap in a run. */
+@inline
+function blockStart(r: Range, pfn: u64): u64 {
+  return r.shift == 0 ? r.start : ((pfn >> <u64>r.shift) << <u64>r.shift) + <u64>r.gap;
 }
 @inline
 function chunkOf(r: Range, pfn: u64): u32 {
@@ -275,9 +302,24 @@ function materialise(r: Range, c: u32): usize {
     fillCounts(cnt, k0, k1, 512);
     edgeBlock(u, k0, lo, hi);
     if (k1 - 1 != k0) edgeBlock(u, k1 - 1, lo, hi);
+    if (r.gap != 0) gapCounts(r, cnt, b);
   }
   store<u32>(chunkAt(r, c), <u32>u, 4);
   return u;
+}
+
+/** A gapped run's gaps in the chunk at pfn b (whole 2 MiB blocks) counted 0: none of their pages is free. */
+function gapCounts(r: Range, cnt: usize, b: u64): void {
+  const bs = <u64>1 << <u64>r.shift;
+  // the first block meeting the chunk, then one gap a block (blocks align to 2^shift, chunks to 2^18)
+  let blk = max<u64>(r.start, (b >> <u64>r.shift) << <u64>r.shift);
+  const e = min<u64>(r.end, b + CHUNK);
+  while (blk < e) {
+    const g0 = max<u64>(blk, b);
+    const g1 = min<u64>(blk + <u64>r.gap, e);
+    if (g1 > g0) fillCounts(cnt, <u32>((g0 - b) >> 9), <u32>((g1 - b) >> 9), 0);
+    blk += bs;
+  }
 }
 
 /** Block k's part of [lo, hi) marked used or free: its count, and its bits unless the whole block changes. */
@@ -436,6 +478,8 @@ function findIn(r: Range, order: i32, from: u64): i64 {
   const n = <u64>1 << <u64>order;
   const lo0 = max<u64>(r.start, from);
   if (lo0 >= r.end) return -1;
+  // a gapped run's blocks hold no aligned 2^order pages past their gap
+  if (r.gap != 0 && alignUp(<u64>r.gap, n) + n > <u64>1 << <u64>r.shift) return -1;
   if (<u64>order > CHUNK_SHIFT) {
     // runs of whole free chunks, aligned in pfns
     const nc = n >> CHUNK_SHIFT;
@@ -456,8 +500,17 @@ function findIn(r: Range, order: i32, from: u64): i64 {
     const lo = max<u64>(lo0, b);
     const hi = min<u64>(r.end, b + CHUNK);
     if (f == chunkCap(r, c)) {
-      const p = alignUp(lo, n);
-      if (p + n <= hi) return <i64>p;
+      if (r.gap == 0) {
+        const p = alignUp(lo, n);
+        if (p + n <= hi) return <i64>p;
+        continue;
+      }
+      // a gapped run: past the gap of lo's block, else the next block's first fit (the order fits a block)
+      const bs = <u64>1 << <u64>r.shift;
+      for (let bb = (lo >> <u64>r.shift) << <u64>r.shift; bb < hi; bb += bs) {
+        const p = alignUp(max<u64>(lo, bb + <u64>r.gap), n);
+        if (p + n <= min<u64>(hi, bb + bs)) return <i64>p;
+      }
       continue;
     }
     const u = chunkUnit(r, c);
@@ -563,7 +616,7 @@ export function allocPagesRun(order: i32, count: u64, purpose: i32, flags: u32):
 export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
   const k = <u64>1 << <u64>(order & 63);
   const i = order >= 0 && order <= MAX_ORDER ? firstEndingAbove(pfn) : nRanges;
-  if (i >= nRanges || pfn < range(i).start || pfn + k > blockEnd(range(i), pfn) || pfn + k < pfn || !allAre(range(i), pfn, k, true)) {
+  if (i >= nRanges || pfn < range(i).start || pfn < blockStart(range(i), pfn) || pfn + k > blockEnd(range(i), pfn) || pfn + k < pfn || !allAre(range(i), pfn, k, true)) {
     emit(EVENT_BUG, pfn, <u64>order, 0, 0);
     return EFAULT;
   }
@@ -595,7 +648,7 @@ export function freePages(pfn: u64, order: i32, purpose: i32): i32 {
  */
 export function freePagesRun(pfn: u64, n: u64, purpose: i32): i32 {
   const i = n != 0 ? firstEndingAbove(pfn) : nRanges;
-  if (i >= nRanges || pfn < range(i).start || pfn + n > blockEnd(range(i), pfn) || !allAre(range(i), pfn, n, true)) return EFAULT;
+  if (i >= nRanges || pfn < range(i).start || pfn < blockStart(range(i), pfn) || pfn + n > blockEnd(range(i), pfn) || !allAre(range(i), pfn, n, true)) return EFAULT;
   if (!unitsReserve(2)) return ENOMEM;
   const r = range(i);
   mark(r, pfn, n, false);
@@ -619,8 +672,8 @@ export function purposeMove(pfn: u64, n: u64, from: i32, to: i32): void {
 }
 
 // ---- ranges: boot, hot-add, hot-remove ----
-/** Insert the range [s, e) (disjoint from all) with all pages free. 0 or -ENOMEM (nothing changes). */
-function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
+/** Insert the range [s, e) (disjoint from all; a run of 2^shift-page blocks, gapped by gap) with all pages free. 0 or -ENOMEM (nothing changes). */
+function insertRange(s: u64, e: u64, nid: u32, movable: u32, shift: u32 = 0, gap: u32 = 0): i32 {
   const nChunks = <u32>(((e - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1);
   const slots = nChunks <= INLINE_CHUNKS ? 0 : <u32>((<u64>nChunks * 8 + 4095) >> 12);
   if (!rangeTableRoom(1)) return ENOMEM;
@@ -641,7 +694,9 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   r.node = nid;
   r.movable = movable;
   r.slots = slots;
-  r.shift = 0;
+  r.shift = shift;
+  r.gap = gap;
+  r.pad = 0;
   // free count and no unit (an inline table's words still hold the record that was shifted up): every
   // chunk whole, two records at a time, then the two end ones as the range cuts them
   const t = chunkAt(r, 0);
@@ -651,12 +706,15 @@ function insertRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   if (c < nChunks) store<u64>(t + (<usize>c << 3), CHUNK);
   store<u64>(t, chunkCap(r, 0));
   store<u64>(t + (<usize>(nChunks - 1) << 3), chunkCap(r, nChunks - 1));
+  // a gapped run's gaps in every chunk they meet
+  if (gap != 0) for (c = 0; c < nChunks; c++) store<u64>(t + (<usize>c << 3), chunkCap(r, c));
+  const pages = rangePages(r);
   if (nid >= nNodes) nNodes = nid + 1;
   const nt = nodeAt(nid);
-  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + (e - s));
-  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) + (e - s));
-  totalPages += e - s;
-  freeCount += e - s;
+  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) + pages);
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) + pages);
+  totalPages += pages;
+  freeCount += pages;
   // its free blocks may lie below any hint of its class
   for (let o: i32 = 0; o <= MAX_ORDER; o++) {
     const at = hintAt(nid, movable, o);
@@ -722,11 +780,51 @@ export function dramInit(n: u32): i32 {
   return 0;
 }
 
+/** Does any range the allocator holds meet [s, e) (a gapped run's gaps are none)? */
+function heldIn(s: u64, e: u64): bool {
+  for (let k = firstEndingAbove(s); k < nRanges; k++) {
+    const r = range(k);
+    if (r.start >= e) return false;
+    if (r.gap == 0) return true;
+    const a = max<u64>(s, r.start);
+    const b = min<u64>(e, r.end);
+    if (b - a > gapBelow(r, b) - gapBelow(r, a)) return true;
+  }
+  return false;
+}
+
+/**
+ * The block of gapped run i holding gap pfn x made a range record of its own, [b + gap, b + 2^shift): room
+ * for a range hot-added into its gap. Nothing an allocation sees changes. 0, or -ENOMEM.
+ */
+function openGap(i: u32, x: u64): i32 {
+  const r0 = range(i);
+  const b = (x >> <u64>r0.shift) << <u64>r0.shift;
+  const k = rangeIsolate(i, b, b + (<u64>1 << <u64>r0.shift));
+  if (k < 0) return ENOMEM;
+  const r = range(<u32>k);
+  const s = b + <u64>r.gap;
+  // the chunks wholly in the gap (free 0, no unit) leave its table; the rest reads alike (gap pages as used)
+  const d = <u32>((s >> CHUNK_SHIFT) - (b >> CHUNK_SHIFT));
+  if (d != 0) {
+    memory.copy(chunkAt(r, 0), chunkAt(r, d), <usize>(r.nChunks - d) << 3);
+    r.nChunks -= d;
+  }
+  r.start = s;
+  r.shift = 0;
+  r.gap = 0;
+  return 0;
+}
+
 /** Hot-add: RAM [s, e) of node nid joins the allocator, all free (ZONE_MOVABLE when movable). 0, -EINVAL, or -ENOMEM (host room). */
 export function dramAddRange(s: u64, e: u64, nid: u32, movable: u32): i32 {
   if (!(e > s) || e > DRAM_MAX_PFN || nid >= MAX_NUMNODES || movable > 1) return EINVAL;
   const i = firstEndingAbove(s);
-  if (i < nRanges && range(i).start < e) return EINVAL;
+  if (i < nRanges && range(i).start < e) {
+    if (heldIn(s, e)) return EINVAL;
+    // it meets only the gap of a gapped run's block (one at most): that block a record of its own first
+    if (openGap(i, max<u64>(s, range(i).start)) != 0) return ENOMEM;
+  }
   return insertRange(s, e, nid, movable);
 }
 
@@ -760,15 +858,28 @@ export function dramAddRanges(s: u64, len: u64, count: u64, stride: u64, nid: u3
   if (s >= DRAM_MAX_PFN || (count - 1) > (DRAM_MAX_PFN - s) / stride) return EINVAL;
   const last = s + (count - 1) * stride;
   if (last + len > DRAM_MAX_PFN) return EINVAL;
+  if (heldIn(s, last + len)) return EINVAL;
   const i = firstEndingAbove(s);
-  if (i < nRanges && range(i).start < last + len) return EINVAL;
+  if (i < nRanges && range(i).start < last + len) {
+    // only gaps of gapped runs inside the span: range by range, each opening its block (dramAddRange)
+    for (let k: u64 = 0; k < count; k++) {
+      const err = dramAddRange(s + k * stride, s + k * stride + len, nid, movable);
+      if (err != 0) {
+        for (let j: u64 = 0; j < k; j++) dramRemoveRange(s + j * stride, s + j * stride + len);
+        return err;
+      }
+    }
+    return 0;
+  }
   if (count == 1) return insertRange(s, s + len, nid, movable);
   if (len == stride && stride >= 2 && popcnt<u64>(stride) == 1 && (s & (stride - 1)) == 0) {
     // one record for the run
-    const err = insertRange(s, s + count * stride, nid, movable);
-    if (err != 0) return err;
-    range(i).shift = <u32>ctz<u64>(stride);
-    return 0;
+    return insertRange(s, s + count * stride, nid, movable, <u32>ctz<u64>(stride));
+  }
+  const gap = stride - len;
+  if (gap != 0 && s >= gap && popcnt<u64>(stride) == 1 && (gap & 511) == 0 && ((s - gap) & (stride - 1)) == 0 && stride <= DRAM_MAX_PFN && (i == 0 || range(i - 1).end <= s - gap)) {
+    // one record for the run, each block's first gap pages (its memmap, memmap_on_memory) left out: a gapped run
+    return insertRange(s - gap, last + len, nid, movable, <u32>ctz<u64>(stride), <u32>gap);
   }
   // the most chunks one of them spans: the first's when every start sits alike in its chunk
   const maxChunks = stride % CHUNK == 0 ? ((s + len - 1) >> CHUNK_SHIFT) - (s >> CHUNK_SHIFT) + 1 : ((len + CHUNK - 2) >> CHUNK_SHIFT) + 1;
@@ -877,6 +988,8 @@ function rangeSplit(i: u32, x: u64): i32 {
   r.node = l.node;
   r.movable = l.movable;
   r.shift = l.shift;
+  r.gap = l.gap;
+  r.pad = 0;
   r.slots = rslots;
   r.chunks = rslots ? <u32>slotAddr(rs - 1) : 0;
   r.inline0 = 0;
@@ -929,26 +1042,55 @@ function rangeAt(s: u64, e: u64): i64 {
   const i = firstEndingAbove(s);
   if (i >= nRanges) return -1;
   const r = range(i);
-  if (r.start == s && r.end == e && (r.shift == 0 || e - s == <u64>1 << <u64>r.shift)) return i;
-  if (r.shift == 0 || e - s != <u64>1 << <u64>r.shift || s < r.start || e > r.end || ((s - r.start) & (e - s - 1)) != 0) return -1;
+  if (r.gap == 0 && r.start == s && r.end == e && (r.shift == 0 || e - s == <u64>1 << <u64>r.shift)) return i;
+  // a block of a run: [b + gap, b + 2^shift)
+  const g = <u64>r.gap;
+  const bs = <u64>1 << <u64>r.shift;
+  if (r.shift == 0 || e - s + g != bs || s < r.start + g || e > r.end || ((s - g - r.start) & (bs - 1)) != 0) return -1;
   return i;
+}
+
+/** How many of n blocks [p + i * stride, + len) from p the gapped run holding p holds (it holds p's): 1 when it is no such run. */
+function heldBlocks(p: u64, len: u64, stride: u64, n: u64): u64 {
+  const i = firstEndingAbove(p);
+  if (i >= nRanges) return 1;
+  const r = range(i);
+  if (r.gap == 0 || <u64>r.gap != stride - len || <u64>1 << <u64>r.shift != stride || p < r.start + <u64>r.gap) return 1;
+  return max<u64>(1, min<u64>(n, (r.end - (p - <u64>r.gap)) >> <u64>r.shift));
+}
+
+/** Are all pages of gapped run r's blocks in [a, b) (on its block grid) free? Chunks by their counts, blocks where a chunk is cut. */
+function runFree(r: Range, a: u64, b: u64): bool {
+  const bs = <u64>1 << <u64>r.shift;
+  let p = a;
+  while (p < b) {
+    const c = chunkOf(r, p);
+    const cb = chunkBase(r, c);
+    const q = min<u64>(b, cb + CHUNK);
+    if (p <= max<u64>(cb, r.start) && q >= min<u64>(cb + CHUNK, r.end)) {
+      if (chunkFree(r, c) != chunkCap(r, c)) return false;
+    } else {
+      for (let bb = p; bb < q; bb += bs) if (!allAre(r, bb + <u64>r.gap, bs - <u64>r.gap, false)) return false;
+    }
+    p = q;
+  }
+  return true;
 }
 
 /** Drop record i, wholly free: its slots, its pages from the counts. */
 function rangeDrop(i: u32): void {
   const r = range(i);
-  const s = r.start;
-  const e = r.end;
+  const pages = rangePages(r);
   if (r.slots != 0) {
     const first = <u32>((<usize>r.chunks - slotAddr(0)) >> 12);
     for (let j: u32 = 0; j < r.slots; j++) slotFree(first + j);
     metaSlots -= r.slots;
   }
   const nt = nodeAt(r.node);
-  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - (e - s));
-  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - (e - s));
-  totalPages -= e - s;
-  freeCount -= e - s;
+  store<u64>(nt + NODE_TOTAL, load<u64>(nt + NODE_TOTAL) - pages);
+  store<u64>(nt + NODE_FREE, load<u64>(nt + NODE_FREE) - pages);
+  totalPages -= pages;
+  freeCount -= pages;
   if (i + 1 < nRanges) memory.copy(ranges + <usize>i * RANGE_REC, ranges + <usize>(i + 1) * RANGE_REC, <usize>(nRanges - i - 1) * RANGE_REC);
   nRanges--;
 }
@@ -975,12 +1117,38 @@ export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32
   const end = s + (count - 1) * stride + len;
   if (end > DRAM_MAX_PFN) return EINVAL;
   if (len != stride) {
-    // apart: each its own record, checked first, then removed
-    for (let k: u64 = 0; k < count; k++) {
-      const at = rangeAt(s + k * stride, s + k * stride + len);
-      if (at < 0) return EINVAL;
+    // apart: each its own record, checked first, then removed; a gapped run's blocks among them at once
+    const gap = stride - len;
+    for (let k: u64 = 0; k < count; k += heldBlocks(s + k * stride, len, stride, count - k)) if (rangeAt(s + k * stride, s + k * stride + len) < 0) return EINVAL;
+    for (let k: u64 = 0; k < count; ) {
+      const p = s + k * stride;
+      const r = range(<u32>rangeAt(p, p + len));
+      const n = heldBlocks(p, len, stride, count - k);
+      if (n > 1 ? !runFree(r, p - gap, p - gap + n * stride) : !allAre(r, p, len, false)) return EBUSY;
+      k += n;
     }
-    for (let k: u64 = 0; k < count; k++) if (!allAre(range(<u32>rangeAt(s + k * stride, s + k * stride + len)), s + k * stride, len, false)) return EBUSY;
+    const i1 = firstEndingAbove(s + (count - 1) * stride);
+    let gapped = false;
+    for (let k = firstEndingAbove(s); k <= i1; k++) gapped = gapped || range(k).gap != 0;
+    if (gapped && popcnt<u64>(stride) == 1 && s >= gap) {
+      // room for the cuts first: a split takes a record (a drop gives one back) and at most a unit
+      if (!rangeTableRoom(2) || !unitsReserve(2)) return ENOMEM;
+      for (let k = i1 + 1; k > firstEndingAbove(s); k--) {
+        const r = range(k - 1);
+        if (r.gap == 0) {
+          // a range of its own: one of them, or another in a hole between them
+          if (r.start >= s && (r.start - s) % stride == 0 && r.end == r.start + len) rangeDrop(k - 1);
+          continue;
+        }
+        if (<u64>r.gap != gap || <u64>1 << <u64>r.shift != stride) continue;
+        const a = max<u64>(r.start, s - gap);
+        const b = min<u64>(r.end, end);
+        const at = rangeIsolate(k - 1, a, b);
+        if (at < 0) return ENOMEM;
+        rangeDrop(<u32>at);
+      }
+      return 0;
+    }
     // records of their own, one after the other in the table (memory_blocks with memmap_on_memory): one move
     const i0 = firstEndingAbove(s);
     let own = <u64>i0 + count <= <u64>nRanges;
@@ -1026,7 +1194,7 @@ export function dramRemoveRanges(s: u64, len: u64, count: u64, stride: u64): i32
       if (r.start != pos || r.end - r.start != len || r.end > end) return EINVAL;
       to = r.end;
     } else {
-      if (<u64>1 << <u64>r.shift != len || ((pos - r.start) & (len - 1)) != 0) return EINVAL;
+      if (r.gap != 0 || <u64>1 << <u64>r.shift != len || ((pos - r.start) & (len - 1)) != 0) return EINVAL;
       to = min<u64>(r.end, end);
     }
     pos = to;
@@ -1053,7 +1221,7 @@ export function dramRemoveRange(s: u64, e: u64): i32 {
   const at = rangeAt(s, e);
   if (at < 0) return EINVAL;
   if (!allAre(range(<u32>at), s, e - s, false)) return EBUSY;
-  const k = rangeIsolate(<u32>at, s, e);
+  const k = rangeIsolate(<u32>at, s - <u64>range(<u32>at).gap, e);
   if (k < 0) return ENOMEM;
   rangeDrop(<u32>k);
   return 0;

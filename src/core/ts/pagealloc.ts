@@ -49,6 +49,11 @@ function blockEnd(r: RamRange, pfn: number): number {
   return r.shift === 0 ? r.end : Math.min(r.end, (Math.floor(pfn / 2 ** r.shift) + 1) * 2 ** r.shift);
 }
 
+/** The start of the range pfn is in: its record's, or its block's past the gap in a run. */
+function blockStart(r: RamRange, pfn: number): number {
+  return r.shift === 0 ? r.start : Math.floor(pfn / 2 ** r.shift) * 2 ** r.shift + r.gap;
+}
+
 /** A copy of a partly used chunk's bitmap masked to pages [lo, hi) (the rest reads as used), recounted; and its free pages. */
 function matClip(m: Mat, lo: number, hi: number): { mat: Mat; free: number } {
   const c = new Mat();
@@ -84,6 +89,8 @@ class RamRange {
     readonly movable: boolean,
     /** A run of memory blocks of 2^shift pages (start aligned to them), one record for as many ranges; 0: one range. */
     readonly shift = 0,
+    /** A gapped run: the first `gap` pages of every block (whole 2 MiB blocks) are not the allocator's; the ranges are [b + gap, b + 2^shift). */
+    readonly gap = 0,
   ) {
     this.c0 = Math.floor(start / CHUNK);
     const n = Math.floor((end - 1) / CHUNK) - this.c0 + 1;
@@ -91,16 +98,31 @@ class RamRange {
     this.free.fill(CHUNK);
     this.free[0] = this.cap(0);
     this.free[n - 1] = this.cap(n - 1);
+    if (gap !== 0) for (let c = 0; c < n; c++) this.free[c] = this.cap(c);
+  }
+
+  /** Gap pages of a gapped run in [start, x) (x inside it). */
+  gapBelow(x: number): number {
+    const off = x - this.start;
+    const bs = 2 ** this.shift;
+    return Math.floor(off / bs) * this.gap + Math.min(off % bs, this.gap);
+  }
+
+  /** The allocator's pages: the span less a gapped run's gaps. */
+  pages(): number {
+    return this.end - this.start - (this.gap === 0 ? 0 : this.gapBelow(this.end));
   }
 
   /** First pfn of chunk c. */
   base(c: number): number {
     return (this.c0 + c) * CHUNK;
   }
-  /** Pages of chunk c inside the range. */
+  /** Pages of chunk c inside the range (a gapped run's gaps apart). */
   cap(c: number): number {
     const b = this.base(c);
-    return Math.min(this.end, b + CHUNK) - Math.max(this.start, b);
+    const lo = Math.max(this.start, b);
+    const hi = Math.min(this.end, b + CHUNK);
+    return hi - lo - (this.gap === 0 ? 0 : this.gapBelow(hi) - this.gapBelow(lo));
   }
 
   /** Chunk c's bitmap, made from its count if it has none (wholly free or wholly used). */
@@ -118,6 +140,16 @@ class RamRange {
       setBits(m.bits, 0, lo, true);
       setBits(m.bits, hi, CHUNK, true);
       for (let blk = 0; blk < CHUNK / BLOCK; blk++) m.blockFree[blk] = Math.max(0, Math.min(hi, (blk + 1) * BLOCK) - Math.max(lo, blk * BLOCK));
+      // a gapped run's gaps (whole 2 MiB blocks) read as used
+      const bs = 2 ** this.shift;
+      if (this.gap !== 0)
+        for (let blk = Math.max(this.start, Math.floor(b / bs) * bs); blk < b + hi; blk += bs) {
+          const g0 = Math.max(blk, b) - b;
+          const g1 = Math.min(blk + this.gap, b + hi) - b;
+          if (g1 <= g0) continue;
+          setBits(m.bits, g0, g1, true);
+          m.blockFree.fill(0, g0 / BLOCK, g1 / BLOCK);
+        }
     }
     this.mats.set(c, m);
     return m;
@@ -187,6 +219,9 @@ class RamRange {
     const n = 2 ** order;
     const lo0 = Math.max(this.start, from);
     if (lo0 >= this.end) return -1;
+    // a gapped run's blocks hold no aligned 2^order pages past their gap
+    const bs = 2 ** this.shift;
+    if (this.gap !== 0 && alignUp(this.gap, n) + n > bs) return -1;
     if (order > CHUNK_SHIFT) {
       // runs of whole free chunks, aligned in pfns
       const nc = n / CHUNK;
@@ -205,8 +240,16 @@ class RamRange {
       const lo = Math.max(lo0, b);
       const hi = Math.min(this.end, b + CHUNK);
       if (f === this.cap(c)) {
-        const p = alignUp(lo, n);
-        if (p + n <= hi) return p;
+        if (this.gap === 0) {
+          const p = alignUp(lo, n);
+          if (p + n <= hi) return p;
+          continue;
+        }
+        // a gapped run: past the gap of lo's block, else the next block's first fit
+        for (let bb = Math.floor(lo / bs) * bs; bb < hi; bb += bs) {
+          const p = alignUp(Math.max(lo, bb + this.gap), n);
+          if (p + n <= Math.min(hi, bb + bs)) return p;
+        }
         continue;
       }
       const m = this.mats.get(c)!;
@@ -261,6 +304,23 @@ function findLarge(m: Mat, blk: number, nb: number): number {
   return -1;
 }
 
+/** Are all pages of gapped run r's blocks in [a, b) (on its block grid) free? Chunks by their counts, blocks where a chunk is cut. */
+function runFree(r: RamRange, a: number, b: number): boolean {
+  const bs = 2 ** r.shift;
+  for (let p = a; p < b; ) {
+    const c = Math.floor(p / CHUNK) - r.c0;
+    const cb = r.base(c);
+    const q = Math.min(b, cb + CHUNK);
+    if (p <= Math.max(cb, r.start) && q >= Math.min(cb + CHUNK, r.end)) {
+      if (r.free[c] !== r.cap(c)) return false;
+    } else {
+      for (let bb = p; bb < q; bb += bs) if (!r.all(bb + r.gap, bs - r.gap, false)) return false;
+    }
+    p = q;
+  }
+  return true;
+}
+
 interface NodeCounts {
   totalPages: number;
   freePages: number;
@@ -312,10 +372,11 @@ export class PageAlloc {
     this.ranges.splice(i, 0, r);
     while (this.nodes.length <= r.node) this.nodes.push(newNode());
     const nc = this.nodes[r.node];
-    nc.totalPages += r.end - r.start;
-    nc.freePages += r.end - r.start;
-    this.totalPages += r.end - r.start;
-    this.nrFree += r.end - r.start;
+    const pages = r.pages();
+    nc.totalPages += pages;
+    nc.freePages += pages;
+    this.totalPages += pages;
+    this.nrFree += pages;
     // its free blocks may lie below any hint of its class
     const k = r.movable ? 1 : 0;
     for (let o = 0; o <= MAX_ORDER; o++) nc.hints[k * (MAX_ORDER + 1) + o] = Math.min(nc.hints[k * (MAX_ORDER + 1) + o], r.start);
@@ -410,7 +471,7 @@ export class PageAlloc {
   freePages(pfn: number, order: number, purpose: Purpose): number {
     const n = 2 ** order;
     const r = orderOk(order) && isPfn(pfn) ? this.ranges[this.firstEndingAbove(pfn)] : undefined;
-    if (!r || pfn < r.start || pfn + n > blockEnd(r, pfn) || !r.all(pfn, n, true)) {
+    if (!r || pfn < r.start || pfn < blockStart(r, pfn) || pfn + n > blockEnd(r, pfn) || !r.all(pfn, n, true)) {
       this.events.emit(EventType.Bug, u64Of(pfn), BigInt.asUintN(64, BigInt(order | 0)));
       return EFAULT;
     }
@@ -444,7 +505,7 @@ export class PageAlloc {
    */
   freePagesRun(pfn: number, n: number, purpose: Purpose): number {
     const r = n > 0 && isPfn(pfn) ? this.ranges[this.firstEndingAbove(pfn)] : undefined;
-    if (!r || pfn < r.start || pfn + n > blockEnd(r, pfn) || !r.all(pfn, n, true)) return EFAULT;
+    if (!r || pfn < r.start || pfn < blockStart(r, pfn) || pfn + n > blockEnd(r, pfn) || !r.all(pfn, n, true)) return EFAULT;
     r.mark(pfn, n, false);
     this.nrFree += n;
     const nc = this.nodes[r.node];
@@ -476,9 +537,43 @@ export class PageAlloc {
     if (!isPfn(startPfn) || !isPfn(endPfn) || !(endPfn > startPfn)) return EINVAL;
     if (!Number.isInteger(node) || node < 0 || node >= MAX_NUMNODES || typeof movable !== 'boolean') return EINVAL;
     const i = this.firstEndingAbove(startPfn);
-    if (i < this.ranges.length && this.ranges[i].start < endPfn) return EINVAL;
+    if (i < this.ranges.length && this.ranges[i].start < endPfn) {
+      if (this.heldIn(startPfn, endPfn)) return EINVAL;
+      // it meets only the gap of a gapped run's block (one at most): that block a record of its own first
+      this.openGap(i, Math.max(startPfn, this.ranges[i].start));
+    }
     this.insert(new RamRange(startPfn, endPfn, node, movable));
     return 0;
+  }
+
+  /** Does any range held meet [s, e) (a gapped run's gaps are none)? */
+  private heldIn(s: number, e: number): boolean {
+    for (let k = this.firstEndingAbove(s); k < this.ranges.length; k++) {
+      const r = this.ranges[k];
+      if (r.start >= e) return false;
+      if (r.gap === 0) return true;
+      const a = Math.max(s, r.start);
+      const b = Math.min(e, r.end);
+      if (b - a > r.gapBelow(b) - r.gapBelow(a)) return true;
+    }
+    return false;
+  }
+
+  /** The block of gapped run i holding gap pfn x made a range record of its own, [b + gap, b + 2^shift); nothing an allocation sees changes. */
+  private openGap(i: number, x: number): void {
+    const bs = 2 ** this.ranges[i].shift;
+    const b = Math.floor(x / bs) * bs;
+    const k = this.isolate(i, b, b + bs);
+    const o = this.ranges[k];
+    const r = new RamRange(b + o.gap, b + bs, o.node, o.movable);
+    // the chunks wholly in the gap (free 0, no bitmap) leave; the rest reads alike (gap pages as used)
+    const d = r.c0 - o.c0;
+    for (let c = 0; c < r.free.length; c++) {
+      r.free[c] = o.free[c + d];
+      const m = o.mats.get(c + d);
+      if (m) r.mats.set(c, m);
+    }
+    this.ranges[k] = r;
   }
 
   /**
@@ -492,12 +587,24 @@ export class PageAlloc {
     if (count - 1 > (MAX_PFN - startPfn) / stride) return EINVAL;
     const last = startPfn + (count - 1) * stride;
     if (last + nrPages > MAX_PFN) return EINVAL;
+    if (this.heldIn(startPfn, last + nrPages)) return EINVAL;
     const i = this.firstEndingAbove(startPfn);
-    if (i < this.ranges.length && this.ranges[i].start < last + nrPages) return EINVAL;
+    if (i < this.ranges.length && this.ranges[i].start < last + nrPages) {
+      // only gaps of gapped runs inside the span: range by range, each opening its block
+      for (let k = 0; k < count; k++) this.dramAddRange(startPfn + k * stride, startPfn + k * stride + nrPages, node, movable);
+      return 0;
+    }
     if (count === 1) return this.dramAddRange(startPfn, startPfn + nrPages, node, movable);
-    if (nrPages === stride && stride >= 2 && Number.isInteger(Math.log2(stride)) && startPfn % stride === 0) {
+    const pow2 = Number.isInteger(Math.log2(stride));
+    if (nrPages === stride && stride >= 2 && pow2 && startPfn % stride === 0) {
       // one record for the run
       this.insert(new RamRange(startPfn, startPfn + count * stride, node, movable, Math.log2(stride)));
+      return 0;
+    }
+    const gap = stride - nrPages;
+    if (gap !== 0 && startPfn >= gap && pow2 && gap % BLOCK === 0 && (startPfn - gap) % stride === 0 && (i === 0 || this.ranges[i - 1].end <= startPfn - gap)) {
+      // one record for the run, each block's first gap pages (its memmap, memmap_on_memory) left out: a gapped run
+      this.insert(new RamRange(startPfn - gap, last + nrPages, node, movable, Math.log2(stride), gap));
       return 0;
     }
     // the table opens count places at i in one move (no spread: a run may be a million blocks)
@@ -525,16 +632,17 @@ export class PageAlloc {
     const r = this.ranges[i];
     if (!r) return -1;
     const block = r.shift === 0 ? 0 : 2 ** r.shift;
-    if (r.start === s && r.end === e && (r.shift === 0 || e - s === block)) return i;
-    if (r.shift === 0 || e - s !== block || s < r.start || e > r.end || (s - r.start) % block !== 0) return -1;
+    if (r.gap === 0 && r.start === s && r.end === e && (r.shift === 0 || e - s === block)) return i;
+    // a block of a run: [b + gap, b + 2^shift)
+    if (r.shift === 0 || e - s + r.gap !== block || s < r.start + r.gap || e > r.end || (s - r.gap - r.start) % block !== 0) return -1;
     return i;
   }
 
   /** Run i split at pfn x (inside it, on its block grid) into [start, x) at i and [x, end) at i + 1; nothing an allocation sees changes. */
   private split(i: number, x: number): void {
     const o = this.ranges[i];
-    const l = new RamRange(o.start, x, o.node, o.movable, o.shift);
-    const r = new RamRange(x, o.end, o.node, o.movable, o.shift);
+    const l = new RamRange(o.start, x, o.node, o.movable, o.shift, o.gap);
+    const r = new RamRange(x, o.end, o.node, o.movable, o.shift, o.gap);
     const co = Math.floor(x / CHUNK) - o.c0;
     for (let c = 0; c < l.free.length; c++) {
       l.free[c] = o.free[c];
@@ -577,10 +685,17 @@ export class PageAlloc {
     return k;
   }
 
+  /** How many of n blocks [p + i * stride, + len) from p the gapped run holding p holds (it holds p's): 1 when it is no such run. */
+  private heldBlocks(p: number, len: number, stride: number, n: number): number {
+    const r = this.ranges[this.firstEndingAbove(p)];
+    if (!r || r.gap === 0 || r.gap !== stride - len || 2 ** r.shift !== stride || p < r.start + r.gap) return 1;
+    return Math.max(1, Math.min(n, (r.end - (p - r.gap)) / stride));
+  }
+
   /** Drop record i, wholly free, and its pages from the counts. */
   private drop(i: number): void {
     const r = this.ranges[i];
-    const n = r.end - r.start;
+    const n = r.pages();
     this.ranges.splice(i, 1);
     this.totalPages -= n;
     this.nrFree -= n;
@@ -598,9 +713,31 @@ export class PageAlloc {
     const end = startPfn + (count - 1) * stride + nrPages;
     if (end > MAX_PFN) return EINVAL;
     if (nrPages !== stride) {
-      // apart: each its own record, checked first, then removed
-      for (let k = 0; k < count; k++) if (this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages) < 0) return EINVAL;
-      for (let k = 0; k < count; k++) if (!this.ranges[this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages)].all(startPfn + k * stride, nrPages, false)) return EBUSY;
+      // apart: each its own record, checked first, then removed; a gapped run's blocks among them at once
+      const gap = stride - nrPages;
+      for (let k = 0; k < count; k += this.heldBlocks(startPfn + k * stride, nrPages, stride, count - k)) if (this.rangeAt(startPfn + k * stride, startPfn + k * stride + nrPages) < 0) return EINVAL;
+      for (let k = 0; k < count; ) {
+        const p = startPfn + k * stride;
+        const r = this.ranges[this.rangeAt(p, p + nrPages)];
+        const n = this.heldBlocks(p, nrPages, stride, count - k);
+        if (n > 1 ? !runFree(r, p - gap, p - gap + n * stride) : !r.all(p, nrPages, false)) return EBUSY;
+        k += n;
+      }
+      const i1 = this.firstEndingAbove(startPfn + (count - 1) * stride);
+      const i0g = this.firstEndingAbove(startPfn);
+      if (this.ranges.slice(i0g, i1 + 1).some((r) => r.gap !== 0) && Number.isInteger(Math.log2(stride)) && startPfn >= gap) {
+        for (let k = i1; k >= i0g; k--) {
+          const r = this.ranges[k];
+          if (r.gap === 0) {
+            // a range of its own: one of them, or another in a hole between them
+            if (r.start >= startPfn && (r.start - startPfn) % stride === 0 && r.end === r.start + nrPages) this.drop(k);
+            continue;
+          }
+          if (r.gap !== gap || 2 ** r.shift !== stride) continue;
+          this.drop(this.isolate(k, Math.max(r.start, startPfn - gap), Math.min(r.end, end)));
+        }
+        return 0;
+      }
       // records of their own, one after the other in the table (memory blocks with memmap_on_memory): one move
       const i0 = this.firstEndingAbove(startPfn);
       let own = i0 + count <= this.ranges.length;
@@ -631,7 +768,7 @@ export class PageAlloc {
       if (!r || r.start > pos) return EINVAL;
       if (r.shift === 0) {
         if (r.start !== pos || r.end - r.start !== nrPages || r.end > end) return EINVAL;
-      } else if (2 ** r.shift !== nrPages || (pos - r.start) % nrPages !== 0) return EINVAL;
+      } else if (r.gap !== 0 || 2 ** r.shift !== nrPages || (pos - r.start) % nrPages !== 0) return EINVAL;
       pos = Math.min(r.end, end);
       i++;
     }
@@ -655,7 +792,7 @@ export class PageAlloc {
     const at = this.rangeAt(startPfn, endPfn);
     if (at < 0) return EINVAL;
     if (!this.ranges[at].all(startPfn, endPfn - startPfn, false)) return EBUSY;
-    this.drop(this.isolate(at, startPfn, endPfn));
+    this.drop(this.isolate(at, startPfn - this.ranges[at].gap, endPfn));
     return 0;
   }
 
