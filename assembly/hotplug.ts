@@ -62,10 +62,21 @@ export function addMemoryBlocks(startPfn: u64, count: u64, memmapPages: u64): u6
   return done;
 }
 
+/** n windows of 1 GiB from pfn wp, their PMD tables the n frames from `table`: one run pattern, else their entries; the windows mapped. */
+function dmWindows(table: u64, wp: u64, n: u64): u64 {
+  if (setRunTable(table, 21, wp << 12, LARGE_LEAF_BITS, n)) return n;
+  for (let k: u64 = 0; k < n; k++) if (kernelPhysicalMappingInit(wp + k * WINDOW_PAGES, wp + (k + 1) * WINDOW_PAGES, 21) < 0) return k;
+  return n;
+}
+
 /** One chunk of 512 blocks from pfn: the blocks added (512, or those before a failed table allocation). */
 function addChunk(pfn: u64): u64 {
   let vm: u64 = 0;
   let windows: u64 = 0;
+  // windows whose direct map is set, and the run of windows whose tables are consecutive frames, not yet set
+  let done: u64 = 0;
+  let runTable: u64 = 0;
+  let runLen: u64 = 0;
   for (; windows < CHUNK_BLOCKS / WINDOW_BLOCKS; windows++) {
     const wp = pfn + windows * WINDOW_PAGES;
     // block 8w's init_memory_mapping: its PMD table (and any level above it) first
@@ -80,9 +91,23 @@ function addChunk(pfn: u64): u64 {
         return 0;
       }
     }
-    if (!setRunTable(dm, 21, wp << 12, LARGE_LEAF_BITS) && kernelPhysicalMappingInit(wp, wp + WINDOW_PAGES, 21) < 0) break;
+    if (runLen != 0 && dm == runTable + (runLen << 12)) {
+      runLen++;
+      continue;
+    }
+    if (runLen != 0) {
+      const d = dmWindows(runTable, pfn + done * WINDOW_PAGES, runLen);
+      done += d;
+      if (d < runLen) {
+        runLen = 0;
+        break;
+      }
+    }
+    runTable = dm;
+    runLen = 1;
   }
-  const blocks = windows * WINDOW_BLOCKS;
+  if (runLen != 0) done += dmWindows(runTable, pfn + done * WINDOW_PAGES, runLen);
+  const blocks = done * WINDOW_BLOCKS;
   // entry i maps block i's head (its altmap's first 512 pages): 128 MiB apart
   if (blocks == CHUNK_BLOCKS && setRunTable(vm, 27, pfn << 12, LARGE_LEAF_BITS)) return blocks;
   for (let i: u64 = 0; i < blocks; i++) {

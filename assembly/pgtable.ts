@@ -174,7 +174,7 @@ export function tableBlank(table: u64): bool {
  * | bits, without backing its frame. False when the pattern list has no room (the caller writes the
  * entries instead). The memmap op the patterns module holds is kept.
  */
-export function setRunTable(table: u64, shift: u32, phys: u64, bits: u64): bool {
+export function setRunTable(table: u64, shift: u32, phys: u64, bits: u64, frames: u64 = 1): bool {
   const s = runShift(shift);
   const low = (<u64>1 << s) - 1;
   const m = opMask;
@@ -184,7 +184,8 @@ export function setRunTable(table: u64, shift: u32, phys: u64, bits: u64): bool 
   for (let i: u32 = 0; i < 8; i++) setOpWord(i, (phys & low) + (<u64>i << shift) + bits);
   setOp(0xff, 0xff);
   setOpShift(s);
-  const ok = patApply(table >> 12, (table >> 12) + 1, phys >> s);
+  // `frames` consecutive tables of consecutive runs (each maps the 512 << shift bytes after the previous): one pattern
+  const ok = patApply(table >> 12, (table >> 12) + frames, phys >> s);
   setOp(m, sf);
   setOpShift(sh);
   setOpWord(0, w0); setOpWord(1, w1); setOpWord(2, w2); setOpWord(3, w3);

@@ -49,11 +49,22 @@ export class MemoryBlocks {
     return done;
   }
 
+  /** n windows of 1 GiB from pfn wp, their PMD tables the n frames from `table`: one run pattern, else their entries; the windows mapped (assembly: dmWindows). */
+  private dmWindows(table: number, wp: number, n: number): number {
+    const pt = this.pt;
+    if (pt.setRunTable(table, wp, 21, n)) return n;
+    for (let k = 0; k < n; k++) if (kernelPhysicalMappingInit(pt, pt.cfg.pageOffset + (wp + k * WINDOW_PAGES) * 4096, WINDOW_PAGES * 4096, wp + k * WINDOW_PAGES, pt.pmd) < 0) return k;
+    return n;
+  }
+
   /** One chunk of 512 blocks from pfn: the blocks added (assembly: addChunk). */
   private addChunk(pfn: number): number {
     const pt = this.pt;
     let vm = 0;
     let windows = 0;
+    let done = 0;
+    let runTable = 0;
+    let runLen = 0;
     for (; windows < CHUNK_BLOCKS / WINDOW_BLOCKS; windows++) {
       const wp = pfn + windows * WINDOW_PAGES;
       const dm = pt.populateTo(pt.cfg.pageOffset + wp * 4096, pt.pmd, Purpose.DirectMap);
@@ -65,9 +76,23 @@ export class MemoryBlocks {
           return 0;
         }
       }
-      if (!pt.setRunTable(dm, wp, 21) && kernelPhysicalMappingInit(pt, pt.cfg.pageOffset + wp * 4096, WINDOW_PAGES * 4096, wp, pt.pmd) < 0) break;
+      if (runLen !== 0 && dm === runTable + runLen) {
+        runLen++;
+        continue;
+      }
+      if (runLen !== 0) {
+        const d = this.dmWindows(runTable, pfn + done * WINDOW_PAGES, runLen);
+        done += d;
+        if (d < runLen) {
+          runLen = 0;
+          break;
+        }
+      }
+      runTable = dm;
+      runLen = 1;
     }
-    const blocks = windows * WINDOW_BLOCKS;
+    if (runLen !== 0) done += this.dmWindows(runTable, pfn + done * WINDOW_PAGES, runLen);
+    const blocks = done * WINDOW_BLOCKS;
     if (blocks === CHUNK_BLOCKS && pt.setRunTable(vm, pfn, 27)) return blocks;
     for (let i = 0; i < blocks; i++) if (!pt.writeLeaf(vm, i, pfn + i * BLOCK_PAGES, LARGE_FLAGS)) return i;
     return blocks;

@@ -222,9 +222,9 @@ export class Patterns {
    * Make frame `pfn` (not backed, no pattern) a run table (assembly/pgtable.ts setRunTable): entry i =
    * phys + i * 2^entryShift + flags (flagsLo/flagsHi the halves of the flags, NX included). False when the pattern list has no room.
    */
-  setRunTable(pfn: number, entryShift: number, phys: number, flagsLo: number, flagsHi: number): boolean {
+  setRunTable(pfn: number, entryShift: number, phys: number, flagsLo: number, flagsHi: number, frames = 1): boolean {
     // as patApply: no room short of the headroom, and the caller writes the entries instead
-    if (this.list.length + this.overlapping(pfn, pfn + 1) + 3 > PAT_MAX - PAT_HEADROOM) return false;
+    if (this.list.length + this.overlapping(pfn, pfn + frames) + 3 > PAT_MAX - PAT_HEADROOM) return false;
     const s = entryShift + 3;
     const step = 2 ** s;
     const low = phys % step;
@@ -236,7 +236,8 @@ export class Patterns {
       lo[i] = v % 4294967296;
       hi[i] = (flagsHi + Math.floor(v / 4294967296)) >>> 0;
     }
-    this.patSet({ start: pfn, end: pfn + 1, pagePfn0: Math.floor(phys / step), lo, hi, selfMask: FULL, selfShift: s });
+    // `frames` consecutive tables of consecutive runs: one pattern
+    this.patSet({ start: pfn, end: pfn + frames, pagePfn0: Math.floor(phys / step), lo, hi, selfMask: FULL, selfShift: s });
     return true;
   }
 

@@ -198,8 +198,8 @@ export class PageTable {
   }
 
   /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
-  setRunTable(table: number, firstPfn: number, shift = 21): boolean {
-    return this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI);
+  setRunTable(table: number, firstPfn: number, shift = 21, frames = 1): boolean {
+    return this.mem.patterns.setRunTable(table, shift, firstPfn * 4096, LARGE_FLAGS, NX_HI, frames);
   }
 
   /** translate's page size of the last mapped address. */
