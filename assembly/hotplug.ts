@@ -7,9 +7,10 @@
  * few records, where block by block it is 2M backed direct-map tables.
  */
 import { PURPOSE_DIRECT_MAP, PURPOSE_PAGE_TABLE } from './abi';
+import { allocPagesRun } from './pagealloc';
 import { PAT_HEADROOM, PAT_MAX } from './layout';
 import { patCount } from './patterns';
-import { entryAddr, findTable, kernelPhysicalMappingInit, LARGE_LEAF_BITS, NO_TABLE, popStatus, populateTo, setRunTable } from './pgtable';
+import { entryAddr, findTable, kernelPhysicalMappingInit, LARGE_LEAF_BITS, NO_TABLE, popStatus, populateTo, setRunTable, TABLE_BITS } from './pgtable';
 import { hostRoom, physRead64, physWrite64 } from './physmem';
 import { cfgDebug, cfgPageOffset, cfgPse, cfgVmemmapStart, faultsArmed } from './state';
 
@@ -105,6 +106,23 @@ function addChunk(pfn: u64): u64 {
     }
     runTable = dm;
     runLen = 1;
+    if (windows == 0) {
+      // windows 1..63 share window 0's PUD table (a 64 GiB chunk never crosses 512 GiB): their 63 PMD tables
+      // as one allocPagesRun when the single populates would take one run, their entries stored at once
+      const rest = CHUNK_BLOCKS / WINDOW_BLOCKS - 1;
+      const first = allocPagesRun(0, rest, PURPOSE_DIRECT_MAP, 0);
+      if (first < 0) continue;
+      const pud = findTable(cfgPageOffset + (pfn << 12), 30);
+      for (let w: u64 = 1; w <= rest; w++) physWrite64(entryAddr(pud, cfgPageOffset + ((pfn + w * WINDOW_PAGES) << 12), 30), ((<u64>first + w - 1) << 12) | TABLE_BITS);
+      if (<u64>first << 12 == dm + 4096) runLen += rest;
+      else {
+        done += dmWindows(dm, pfn, 1);
+        runTable = <u64>first << 12;
+        runLen = rest;
+      }
+      windows = rest + 1;
+      break;
+    }
   }
   if (runLen != 0) done += dmWindows(runTable, pfn + done * WINDOW_PAGES, runLen);
   const blocks = done * WINDOW_BLOCKS;

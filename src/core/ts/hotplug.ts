@@ -4,7 +4,7 @@
  */
 import { Purpose } from '../core.ts';
 import { PAT_HEADROOM, PAT_MAX } from './patterns.ts';
-import { kernelPhysicalMappingInit, LARGE_FLAGS, NO_TABLE, type PageTable } from './pgtable.ts';
+import { kernelPhysicalMappingInit, LARGE_FLAGS, NO_TABLE, TABLE_FLAGS, type PageTable } from './pgtable.ts';
 
 /** Pages of a 128 MiB block: its 32768 struct pages are 2 MiB of vmemmap, one PMD leaf. */
 export const BLOCK_PAGES = 2 ** 15;
@@ -90,6 +90,25 @@ export class MemoryBlocks {
       }
       runTable = dm;
       runLen = 1;
+      if (windows === 0) {
+        // windows 1..63 share window 0's PUD table: their 63 PMD tables as one allocPagesRun (assembly: addChunk)
+        const rest = CHUNK_BLOCKS / WINDOW_BLOCKS - 1;
+        const first = pt.alloc.allocPagesRun(0, rest, Purpose.DirectMap);
+        if (first < 0) continue;
+        const pud = pt.findTable(pt.cfg.pageOffset + pfn * 4096, pt.pud);
+        for (let w = 1; w <= rest; w++) {
+          const page = first + w - 1;
+          pt.write(pud, pt.index(pt.cfg.pageOffset + (pfn + w * WINDOW_PAGES) * 4096, pt.pud), ((page % 1048576) * 4096 + TABLE_FLAGS) >>> 0, Math.floor(page / 1048576));
+        }
+        if (first === dm + 1) runLen += rest;
+        else {
+          done += this.dmWindows(dm, pfn, 1);
+          runTable = first;
+          runLen = rest;
+        }
+        windows = rest + 1;
+        break;
+      }
     }
     if (runLen !== 0) done += this.dmWindows(runTable, pfn + done * WINDOW_PAGES, runLen);
     const blocks = done * WINDOW_BLOCKS;
