@@ -9,9 +9,9 @@
  */
 import { ENOMEM } from './abi';
 import { IO, RES, STR_HEADROOM, STR_MAX } from './layout';
-import { opMask, opSelf, opWord, patAny, patApply, patFind, patSelfShift, patWord, selfWordMask, setOp, setOpWord } from './patterns';
+import { opMask, opSelf, opWord, patAny, patApply, patFind, patWord, selfWordMask, setOp, setOpWord } from './patterns';
 import { crBase, crCount, crCsShift, crFind, crFirstEndingAbove, crFrameCount } from './compoundrun';
-import { findTable, isLeafTable, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
+import { findTable, leafTableStride, NO_TABLE, PMD_SIZE, PTE_PFN_MASK, PTE_PRESENT, PTE_PSE, translate, translateRun, trPhys, trRun, trSize, trTable } from './pgtable';
 import { frameAddr, frameForWrite, nextBacked, physRead64 } from './physmem';
 import { strAdd, strApart, strCount, strCovers, strCoversOther, strCutGeometry, strFind, strWord } from './strides';
 import { cfgDebug, cfgEager, cfgVmemmapStart, faultsArmed } from './state';
@@ -309,15 +309,13 @@ function framesClean(fa: u64, fb: u64, step: u64): bool {
 
 /**
  * Steps from pfn q (one PMD entry each) whose struct pages the rest of q's vmemmap PMD table maps at
- * frame f, f + step, ...: the table a leaf pattern (pgtable.ts isLeafTable) whose entries lie `step`
+ * frame f, f + step, ...: the table a leaf table (pgtable.ts leafTableStride) whose entries lie `step`
  * frames apart and whose entry for q maps f. 0 when it is not such a table.
  */
 function tableSteps(q: u64, end: u64, step: u64, count: u64, f: u64): u64 {
   const va = cfgVmemmapStart + (q << 6);
   const table = findTable(va, 21);
-  if (table == NO_TABLE || !isLeafTable(table, 21)) return 0;
-  const t = patFind(table >> 12);
-  if (<u64>1 << (patSelfShift(<u32>t) - 3) != step << 12) return 0;
+  if (table == NO_TABLE || <u64>1 << leafTableStride(table, 21) != step << 12) return 0;
   const i = (va >> 21) & 511;
   if ((((physRead64(table + (i << 3)) & PTE_PFN_MASK) + (va & (PMD_SIZE - 1))) >> 12) != f) return 0;
   const left = (end - q - count) / step + 1;

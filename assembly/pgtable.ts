@@ -132,35 +132,26 @@ function runShift(shift: u32): u32 {
 }
 
 /**
- * Is the table at `table` (entries of 2^shift bytes) an unbacked run table: one table pattern whose
- * entries are present leaves, each mapping the 2^shift bytes after the previous one's?
+ * The table at `table` (entries of 2^shift bytes) as a *leaf table*: one unbacked table pattern whose
+ * entries are present leaves, each 2^stride bytes after the previous one's. Returns stride (shift for a
+ * run table; 27 for memmap_on_memory's vmemmap table, hotplug.ts: leaves 128 MiB apart), or 0 for none.
  */
-export function isRunTable(table: u64, shift: u32): bool {
+export function leafTableStride(table: u64, shift: u32): u32 {
   const f = table >> 12;
-  if (frameAddr(f) != 0 || (crCount != 0 && crFind(f) >= 0)) return false;
+  if (frameAddr(f) != 0 || (crCount != 0 && crFind(f) >= 0)) return 0;
   const p = patFind(f);
-  if (p < 0 || patSelfShift(<u32>p) != runShift(shift)) return false;
+  if (p < 0 || patSelfShift(<u32>p) < runShift(shift)) return 0;
+  const stride = patSelfShift(<u32>p) - 3;
   const e0 = patWord(<u32>p, f, 0);
-  if (!isLeaf(e0, shift) || (e0 & PTE_PRESENT) == 0) return false;
-  // words 1..7 of each step continue word 0 (the step itself adds 8 << shift)
-  for (let i: u32 = 1; i < 8; i++) if (patWord(<u32>p, f, i << 3) != e0 + (<u64>i << shift)) return false;
-  return true;
+  if (!isLeaf(e0, shift) || (e0 & PTE_PRESENT) == 0) return 0;
+  // words 1..7 of each step continue word 0 (the step itself adds 8 << stride)
+  for (let i: u32 = 1; i < 8; i++) if (patWord(<u32>p, f, i << 3) != e0 + (<u64>i << stride)) return 0;
+  return stride;
 }
 
-/**
- * Is the table an unbacked table pattern of present leaves, of any stride: a run table, or the vmemmap PMD
- * table of memmap_on_memory blocks (hotplug.ts: entries 128 MiB apart)? What removal can release whole.
- */
-export function isLeafTable(table: u64, shift: u32): bool {
-  const f = table >> 12;
-  if (frameAddr(f) != 0 || (crCount != 0 && crFind(f) >= 0)) return false;
-  const p = patFind(f);
-  if (p < 0 || patSelfShift(<u32>p) < runShift(shift)) return false;
-  for (let i: u32 = 0; i < 8; i++) {
-    const e = patWord(<u32>p, f, i << 3);
-    if (!isLeaf(e, shift) || (e & PTE_PRESENT) == 0) return false;
-  }
-  return true;
+/** Is the table an unbacked run table: a leaf table whose entries each map the 2^shift bytes after the previous one's? */
+export function isRunTable(table: u64, shift: u32): bool {
+  return leafTableStride(table, shift) == shift;
 }
 
 /** Does the table hold nothing, not even a pattern (a page fresh from allocPages)? */
@@ -534,9 +525,10 @@ function removeTable(table: u64, shift: u32, lo: u64, hi: u64, direct: bool): i3
         const child = e & PTE_PFN_MASK;
         const whole = subLo == eStart && va == eLast;
         const sub = shift - 9;
-        const run = whole && (sub == 21 || (direct && sub == 30)) && isLeafTable(child, sub);
+        const stride = whole && (sub == 21 || (direct && sub == 30)) ? leafTableStride(child, sub) : 0;
+        const run = stride != 0;
         const compound = whole && sub == 21 && !direct && !run && releaseCompoundRun(child);
-        const r = run ? (direct ? 1 : releaseRunTable(child)) : compound ? 1 : removeTable(child, sub, subLo, va, direct);
+        const r = run ? (direct ? 1 : releaseRunTable(child, stride)) : compound ? 1 : removeTable(child, sub, subLo, va, direct);
         if (r < 0) return r;
         if (r == 1 || tableEmpty(child)) {
           if (freePages(child >> 12, 0, direct ? PURPOSE_DIRECT_MAP : PURPOSE_PAGE_TABLE) < 0) return EFAULT;
@@ -581,14 +573,15 @@ function removePteShared(a: usize, i0: i32, i: i32): i32 {
 }
 
 /**
- * removeTable of a whole leaf table (isLeafTable) of 2 MiB vmemmap leaves (a direct-map run table has nothing to
+ * removeTable of a whole leaf table (leafTableStride) of 2 MiB vmemmap leaves (a direct-map run table has nothing to
  * release: its table is just freed): free_pagetable of each leaf, descending as
  * removeTable goes, without clearing the entries one by one (the table is freed next, which discards
  * its pattern). 1 (the table is empty), or -EFAULT on a Bug (the entries not yet released stay).
  */
-function releaseRunTable(table: u64): i32 {
+function releaseRunTable(table: u64, stride: u32): i32 {
+  const first = physRead64(table) & PTE_PFN_MASK;
   for (let i: i32 = 511; i >= 0; i--) {
-    if (freePagetable((physRead64(table + (<u64>i << 3)) & PTE_PFN_MASK) >> 12, 9) < 0) {
+    if (freePagetable((first + (<u64>i << stride)) >> 12, 9) < 0) {
       // the kernel stops at the Bug: the entries from i on are the ones it cleared (as removeTable does)
       for (let k: i32 = 511; k > i; k--) physWrite64(table + (<u64>k << 3), 0);
       return EFAULT;

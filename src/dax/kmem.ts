@@ -65,11 +65,6 @@ function altmapsKind(a: KmemRun['altmaps']): string {
   return a === null ? 'none' : Array.isArray(a) ? 'records' : `parked ${a.alloc}`;
 }
 
-/** b's altmaps after a's, b joining a. */
-function joinAltmaps(a: KmemRun, b: KmemRun): void {
-  if (Array.isArray(a.altmaps) && Array.isArray(b.altmaps)) for (const x of b.altmaps) a.altmaps.push(x);
-}
-
 /** Block i's altmap in run r: its record, the run's parked fields, or null. */
 function blockAltmap(r: KmemRun, i: number): VmemAltmap | ParkedAltmaps | null {
   return Array.isArray(r.altmaps) ? (r.altmaps[i] ?? null) : r.altmaps;
@@ -268,12 +263,16 @@ export class Kmem {
 
   /** Append a run to the device, joined to the last one when they are alike and adjacent; returns its end. */
   private pushRun(kd: KmemDevice, r: KmemRun): bigint {
-    const last = kd.runs[kd.runs.length - 1];
-    if (last && this.alike(last, r)) {
-      last.count += r.count;
-      joinAltmaps(last, r);
-    } else kd.runs.push(r);
+    if (!this.absorb(kd.runs[kd.runs.length - 1], r)) kd.runs.push(r);
     return r.start + BigInt(r.count) * this.blockSize;
+  }
+
+  /** b joins a when one run can stand for both; whether it did. */
+  private absorb(a: KmemRun | undefined, b: KmemRun): boolean {
+    if (!a || !this.alike(a, b)) return false;
+    a.count += b.count;
+    if (Array.isArray(a.altmaps) && Array.isArray(b.altmaps)) for (const x of b.altmaps) a.altmaps.push(x);
+    return true;
   }
 
   /** Two runs, b right after a, that one run can stand for: same state, same memmap layout, one node. */
@@ -293,13 +292,7 @@ export class Kmem {
   /** Join each run of the device with the next where they are alike (after a block changed state). */
   private coalesce(kd: KmemDevice): void {
     const out: KmemRun[] = [];
-    for (const r of kd.runs) {
-      const last = out[out.length - 1];
-      if (last && this.alike(last, r)) {
-        last.count += r.count;
-        joinAltmaps(last, r);
-      } else out.push(r);
-    }
+    for (const r of kd.runs) if (!this.absorb(out[out.length - 1], r)) out.push(r);
     kd.runs = out;
   }
 

@@ -170,31 +170,30 @@ export class PageTable {
    * 30 for 1 GiB), or -1 when `table` is no run table of that kind. From the pattern, nothing synthesised.
    */
   runTableFirstPfn(table: number, shift = 21): number {
-    if (this.mem.isBacked(table) || (this.mem.runs.list.length !== 0 && this.mem.runs.find(table))) return -1;
-    const p = this.mem.patterns.patFind(table);
-    if (!p || p.selfShift !== shift + 3 || p.selfMask !== 0xff) return -1;
-    const lo0 = p.lo[0];
-    if (!(lo0 & PTE_PRESENT) || !(lo0 & PTE_PSE)) return -1;
-    const physOf = (i: number) => (p.hi[i] & 0xfffff) * 4294967296 + (p.lo[i] - (p.lo[i] % 4096));
-    const phys0 = physOf(0);
-    for (let i = 1; i < 8; i++) if (physOf(i) !== phys0 + i * 2 ** shift || p.lo[i] % 4096 !== lo0 % 4096 || p.hi[i] >>> 20 !== p.hi[0] >>> 20) return -1;
+    if (this.leafTableStride(table, shift) !== shift) return -1;
+    const p = this.mem.patterns.patFind(table)!;
+    const phys0 = (p.hi[0] & 0xfffff) * 4294967296 + (p.lo[0] - (p.lo[0] % 4096));
     // entry 0 = template word 0 + P * 2^(shift + 3), P the pattern step at the frame's byte 0 (below 2^53, patterns.ts)
     const P = p.pagePfn0 + (table - p.start) * 64;
     return (phys0 + P * 2 ** (shift + 3)) / 4096;
   }
 
   /**
-   * Is `table` an unbacked table pattern of present leaves, of any stride (assembly/pgtable.ts isLeafTable):
-   * a run table, or the vmemmap table of memmap_on_memory blocks? What removal releases whole.
+   * `table` as a leaf table (assembly/pgtable.ts leafTableStride): one unbacked table pattern whose entries
+   * are present leaves, each 2^stride bytes after the previous one's; stride (shift for a run table, 27 for
+   * memmap_on_memory's vmemmap table), or 0. From the pattern's template, nothing synthesised.
    */
-  isLeafTable(table: number, shift = 21): boolean {
-    if (this.mem.isBacked(table) || (this.mem.runs.list.length !== 0 && this.mem.runs.find(table))) return false;
+  leafTableStride(table: number, shift = 21): number {
+    if (this.mem.isBacked(table) || (this.mem.runs.list.length !== 0 && this.mem.runs.find(table))) return 0;
     const p = this.mem.patterns.patFind(table);
-    if (!p || (p.selfShift ?? 0) < shift + 3) return false;
-    const w = this.mem.tableWords(table);
-    if (!w) return false;
-    for (let i = 0; i < 8; i++) if (!(w[2 * i] & PTE_PRESENT) || !(w[2 * i] & PTE_PSE)) return false;
-    return true;
+    if (!p || (p.selfShift ?? 0) < shift + 3 || p.selfMask !== 0xff) return 0;
+    const stride = p.selfShift! - 3;
+    const lo0 = p.lo[0];
+    if (!(lo0 & PTE_PRESENT) || !(lo0 & PTE_PSE)) return 0;
+    const physOf = (i: number) => (p.hi[i] & 0xfffff) * 4294967296 + (p.lo[i] - (p.lo[i] % 4096));
+    const phys0 = physOf(0);
+    for (let i = 1; i < 8; i++) if (physOf(i) !== phys0 + i * 2 ** stride || p.lo[i] % 4096 !== lo0 % 4096 || p.hi[i] >>> 20 !== p.hi[0] >>> 20) return 0;
+    return stride;
   }
 
   /** Make the blank PMD table `table` a run table of 2 MiB leaves from block pfn `firstPfn` on (assembly: setRunTable). */
@@ -456,7 +455,7 @@ function removeTable(pt: PageTable, table: number, level: number, vaStart: numbe
       } else {
         const whole = base >= vaStart && base + size <= vaEnd;
         // a whole run table: vmemmap leaves released at once; a direct map's has nothing to release
-        const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.isLeafTable(pfn, pt.shifts[level + 1]);
+        const run = whole && (level + 1 === pt.pmd || (direct && level + 1 === pt.pud)) && pt.leafTableStride(pfn, pt.shifts[level + 1]) !== 0;
         const compound = whole && level + 1 === pt.pmd && !direct && !run && releaseCompoundRun(pt, pfn, altmapId);
         const r = run ? (direct ? 1 : releaseRunTable(pt, pfn, altmapId)) : compound ? 1 : removeTable(pt, pfn, level + 1, from, va, direct, altmapId);
         if (r < 0) return r;
